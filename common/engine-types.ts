@@ -1,0 +1,130 @@
+/**
+ * The engine's public contract (DESIGN §2.2), shared by the worker (which implements it),
+ * the UI (which calls it over comlink) and the CLI/benchmarks (which call it directly in Node).
+ * Types only: nothing here may import onnxruntime or touch the DOM.
+ */
+
+export type Backend = 'webgpu' | 'wasm';
+
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** GPUSupportedLimits.maxStorageBufferBindingSize, bytes. */
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
+
+export interface Capabilities {
+  backend: Backend;
+  adapter?: AdapterInfo;
+  shaderF16: boolean;
+  /** Why WebGPU is not used, when backend is 'wasm'. */
+  fallbackReason?: string;
+}
+
+/** Where a model package comes from. */
+export type ModelSource =
+  | { kind: 'embedded' }
+  | { kind: 'url'; baseUrl: string }
+  /** Files keyed by their path inside the package, e.g. "transformer/model.onnx". */
+  | { kind: 'files'; files: Record<string, Uint8Array | Blob> };
+
+export interface LoadProgress {
+  file: string;
+  loadedBytes: number;
+  totalBytes?: number;
+}
+
+export interface ModelInfo {
+  id: string;
+  name: string;
+  /** sha256 of model_index.json + component hashes, hex; identifies the weights in provenance. */
+  hash: string;
+  licence?: string;
+  attribution?: string;
+  backend: Backend;
+  /** Native generation area side in pixels (sample_size · vae_scale_factor). */
+  nativeSize: number;
+  /** Largest side the positional grid covers, pixels (pos_embed_max_size · patch_size · vae_scale_factor). */
+  maxSide: number;
+  /** Pixel sizes must be multiples of this (vae_scale_factor · patch_size). */
+  sizeMultiple: number;
+  hasTextEncoder: boolean;
+  supportsImageToImage: boolean;
+  notes: string[];
+}
+
+export interface InitImage {
+  /** RGBA8, row-major, width·height·4 bytes. */
+  rgba: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface GenerationRequest {
+  jobId: string;
+  prompt: string;
+  negativePrompt?: string;
+  width: number;
+  height: number;
+  steps: number;
+  guidance: number;
+  /** uint32 */
+  seed: number;
+  init?: InitImage;
+  /** (0, 1]; only with init. */
+  strength?: number;
+  /** Overrides scheduler_config.shift. */
+  shift?: number;
+}
+
+export interface GenerationProgress {
+  jobId: string;
+  step: number;
+  total: number;
+  elapsedMs: number;
+  /** Small RGB preview of the predicted clean latent (RGBA8), may be absent. */
+  preview?: { rgba: Uint8Array; width: number; height: number };
+}
+
+export interface StageTimings {
+  textEncodeMs: number;
+  denoiseStepMs: number[];
+  vaeDecodeMs: number;
+  vaeEncodeMs?: number;
+  totalMs: number;
+}
+
+export interface GenerationResult {
+  jobId: string;
+  png: Uint8Array;
+  width: number;
+  height: number;
+  seed: number;
+  /** The exact settings used, after validation/defaulting (size may have been planned). */
+  settings: Omit<GenerationRequest, 'init' | 'jobId'> & { hasInit: boolean };
+  timings: StageTimings;
+  backend: Backend;
+  modelId: string;
+  modelHash: string;
+  notes: string[];
+}
+
+export interface EngineApi {
+  capabilities(): Promise<Capabilities>;
+  loadModel(source: ModelSource, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo>;
+  generate(request: GenerationRequest, onProgress?: (p: GenerationProgress) => void): Promise<GenerationResult>;
+  cancel(jobId: string): Promise<void>;
+}
+
+/** Error codes the engine throws (as `EngineError`), so hosts can show plain-language messages. */
+export type EngineErrorCode =
+  | 'invalid-request'
+  | 'model-missing-file'
+  | 'model-corrupt'
+  | 'model-mismatch'
+  | 'size-exceeds-gpu-limits'
+  | 'gpu-device-lost'
+  | 'cancelled'
+  | 'internal';
