@@ -1,0 +1,1 @@
+"""Flowfill's small SD3-architecture text-to-image model: data, networks, training, export, evaluation."""

@@ -1,0 +1,94 @@
+/**
+ * Never silently wrong on WebGPU: unfused attention whose score tensor exceeds the adapter's
+ * maxStorageBufferBindingSize is refused before running, naming the limit and a size that fits.
+ */
+import { attentionScoreBytes, checkAttentionFitsGpu, countAttention, type AttentionSite } from '../../worker/engine/attention-limits.js';
+import { loadModelPackageAsync, type ModelPackage } from '../../worker/engine/model-package.js';
+import type { OnnxGraphSummary } from '../../worker/engine/onnx-graph.js';
+import { attentionSites, checkGpuLimits, checkRequest, type JobContext } from '../../worker/engine/pipeline.js';
+import type { RuntimeModel } from '../../worker/engine/runtime-model.js';
+import { fixturePackageFiles } from './helpers.js';
+
+let pkg: ModelPackage;
+
+beforeAll(async () => {
+  pkg = await loadModelPackageAsync({ kind: 'files', files: await fixturePackageFiles() });
+});
+
+/** The checks need only the package and the backend; no session is run. */
+function webgpuModel(): RuntimeModel {
+  return { pkg, backend: 'webgpu' } as RuntimeModel;
+}
+
+function job(limit: number): JobContext {
+  return { isCancelled: () => false, maxStorageBufferBindingSize: limit, notes: [] };
+}
+
+function request(width: number, height: number) {
+  return { jobId: 'a', prompt: '', width, height, steps: 2, guidance: 4, seed: 1 };
+}
+
+test('the fixture transformer exports unfused attention (3 MatMul→Softmax), the VAE one mid-block attention', () => {
+  expect(countAttention(pkg.transformer.graph.summary)).toEqual({ fused: 0, unfused: 3 });
+  expect(countAttention(pkg.vaeDecoder.graph.summary)).toEqual({ fused: 0, unfused: 1 });
+});
+
+test('fused com.microsoft MultiHeadAttention counts as fused, not unfused', () => {
+  const graph: OnnxGraphSummary = {
+    opsets: [],
+    inputs: [],
+    outputs: [],
+    externalDataFiles: [],
+    nodes: [{ opType: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['q', 'k', 'v'], outputs: ['o'] }],
+  };
+  expect(countAttention(graph)).toEqual({ fused: 1, unfused: 0 });
+});
+
+test('score bytes at 256x256 with CFG: B·heads·T·T·4 with T = image tokens + text tokens', () => {
+  const checked = checkRequest(pkg, request(256, 256));
+  const [transformer, vae] = attentionSites(webgpuModel(), checked, true);
+  // 256 px / 8 / 2 = 16 → 256 image tokens; no text encoder → 256 zero T5 tokens.
+  expect(transformer).toMatchObject({ batch: 2, heads: 2, tokens: 512, fixedTokens: 256 });
+  expect(attentionScoreBytes(transformer)).toBe(2 * 2 * 512 * 512 * 4);
+  expect(vae).toMatchObject({ batch: 1, heads: 1, tokens: 32 * 32 });
+});
+
+test('a forced small limit refuses the size, naming the limit and the largest size that fits', () => {
+  const limit = 3 * 2 ** 20; // 3 MiB; 256x256 with CFG needs 4 MiB
+  const checked = checkRequest(pkg, request(256, 256));
+  let message = '';
+  try {
+    checkGpuLimits(webgpuModel(), checked, true, job(limit));
+  } catch (error) {
+    message = (error as Error).message;
+    expect((error as { code?: string }).code).toBe('size-exceeds-gpu-limits');
+  }
+  expect(message).toMatch(/256x256 needs a 4.0 MiB attention-score tensor in transformer\/model.onnx/);
+  expect(message).toMatch(/maxStorageBufferBindingSize of 3.0 MiB/);
+  const fit = /the largest 256:256 size that fits is (\d+)x(\d+)/.exec(message);
+  expect(fit).not.toBeNull();
+  const [w, h] = [Number(fit![1]), Number(fit![2])];
+  expect(w % 16 + (h % 16)).toBe(0);
+  // The suggested size really fits, and one grid step larger would not.
+  const fits = (width: number, height: number) => {
+    const sites = attentionSites(webgpuModel(), checkRequest(pkg, request(width, height)), true);
+    return sites.every((site) => site.census.unfused === 0 || attentionScoreBytes(site) <= limit);
+  };
+  expect(fits(w, h)).toBe(true);
+  expect(fits(w + 16, h + 16)).toBe(false);
+});
+
+test('the same size passes under the real-world default limit, on WASM, and without CFG when it fits', () => {
+  const checked = checkRequest(pkg, request(256, 256));
+  expect(() => checkGpuLimits(webgpuModel(), checked, true, job(128 * 2 ** 20))).not.toThrow();
+  expect(() => checkGpuLimits({ pkg, backend: 'wasm' } as RuntimeModel, checked, true, job(1024))).not.toThrow();
+  // At 192x192 (T = 144 + 256): 2.4 MiB of scores with CFG, 1.2 MiB without; the VAE needs 1.3 MiB.
+  const small = checkRequest(pkg, request(192, 192));
+  expect(() => checkGpuLimits(webgpuModel(), small, true, job(2 * 2 ** 20))).toThrow(/size-exceeds-gpu-limits/);
+  expect(() => checkGpuLimits(webgpuModel(), small, false, job(2 * 2 ** 20))).not.toThrow();
+});
+
+test('a fused site never trips the check, however small the limit', () => {
+  const site: AttentionSite = { label: 'x', census: { fused: 2, unfused: 0 }, batch: 2, heads: 24, tokens: 5000, fixedTokens: 333 };
+  expect(() => checkAttentionFitsGpu([site], { width: 1024, height: 1024, sizeMultiple: 16 }, 1)).not.toThrow();
+});

@@ -1,0 +1,146 @@
+/**
+ * Package checks happen before any session: every failure names the file and what is wrong.
+ */
+import { loadModelPackageAsync } from '../../worker/engine/model-package.js';
+import { setEmbeddedModelProvider } from '../../worker/engine/embedded-model.js';
+import { sha256HexAsync } from '../../worker/engine/model-package.js';
+import { fixturePackageFiles, json, parseJson, rejectionOf, replaceAscii } from './helpers.js';
+
+let files: Record<string, Uint8Array>;
+
+beforeAll(async () => {
+  files = await fixturePackageFiles();
+});
+
+function without(path: string): Record<string, Uint8Array> {
+  const copy = { ...files };
+  delete copy[path];
+  return copy;
+}
+
+function load(pkgFiles: Record<string, Uint8Array>) {
+  return loadModelPackageAsync({ kind: 'files', files: pkgFiles });
+}
+
+test('the fixture package loads, with geometry from its configs', async () => {
+  const pkg = await load(files);
+  expect(pkg.geometry).toEqual({ vaeScaleFactor: 8, patchSize: 2, latentChannels: 16, nativeSize: 256, maxSide: 512, sizeMultiple: 16 });
+  expect(pkg.textEncoders).toEqual([]);
+  expect(pkg.vaeEncoder).toBeUndefined();
+});
+
+test('files picked as a folder (paths prefixed by the folder name) load the same package', async () => {
+  const prefixed = Object.fromEntries(Object.entries(files).map(([p, b]) => [`my-model/${p}`, b]));
+  expect((await load(prefixed)).hash).toBe((await load(files)).hash);
+});
+
+test.each(['model_index.json', 'transformer/model.onnx', 'vae_decoder/model.onnx', 'vae_decoder/config.json', 'scheduler/scheduler_config.json'])(
+  'a missing %s is model-missing-file naming it',
+  async (path) => {
+    const { code, message } = await rejectionOf(load(without(path)));
+    expect(code).toBe('model-missing-file');
+    expect(message).toContain(path);
+  },
+);
+
+test('a truncated graph is model-corrupt naming the file', async () => {
+  const bytes = files['transformer/model.onnx'];
+  const { code, message } = await rejectionOf(load({ ...files, 'transformer/model.onnx': bytes.subarray(0, bytes.length >> 1) }));
+  expect(code).toBe('model-corrupt');
+  expect(message).toMatch(/^\[model-corrupt\] transformer\/model.onnx is not a readable ONNX model/);
+});
+
+test('a config that is not JSON is model-corrupt naming the file', async () => {
+  const { code, message } = await rejectionOf(load({ ...files, 'transformer/config.json': new TextEncoder().encode('{"sample_size": 3') }));
+  expect(code).toBe('model-corrupt');
+  expect(message).toContain('transformer/config.json is not valid JSON');
+});
+
+test('a graph whose input is renamed is model-mismatch naming the file and the input', async () => {
+  const renamed = replaceAscii(files['transformer/model.onnx'], 'pooled_projections', 'pooled_projectionX');
+  const { code, message } = await rejectionOf(load({ ...files, 'transformer/model.onnx': renamed }));
+  expect(code).toBe('model-mismatch');
+  expect(message).toContain('transformer/model.onnx: no input named "pooled_projections"');
+  expect(message).toContain('pooled_projectionX');
+});
+
+test('a graph whose widths differ from the config is model-mismatch naming both', async () => {
+  const config = parseJson(files['transformer/config.json']);
+  const { code, message } = await rejectionOf(load({ ...files, 'transformer/config.json': json({ ...config, joint_attention_dim: 48 }) }));
+  expect(code).toBe('model-mismatch');
+  expect(message).toMatch(/transformer\/model.onnx: input "encoder_hidden_states" has size 32 in dimension 2 .* configs say 48/);
+});
+
+test('a VAE latent_channels that differs from the transformer in_channels is model-mismatch', async () => {
+  const config = parseJson(files['vae_decoder/config.json']);
+  const { code, message } = await rejectionOf(load({ ...files, 'vae_decoder/config.json': json({ ...config, latent_channels: 4 }) }));
+  expect(code).toBe('model-mismatch');
+  expect(message).toMatch(/in_channels 16 differs from vae_decoder\/config.json latent_channels 4/);
+});
+
+test('a config field of the wrong type names the field and value', async () => {
+  const config = parseJson(files['transformer/config.json']);
+  const { code, message } = await rejectionOf(load({ ...files, 'transformer/config.json': json({ ...config, patch_size: 'two' }) }));
+  expect(code).toBe('model-mismatch');
+  expect(message).toContain('transformer/config.json: patch_size is "two"; expected a positive integer');
+});
+
+describe('flowfill.json', () => {
+  async function manifestFor(paths: string[]): Promise<Record<string, { sha256: string; bytes: number }>> {
+    const entries: Record<string, { sha256: string; bytes: number }> = {};
+    for (const path of paths) entries[path] = { sha256: await sha256HexAsync(files[path]), bytes: files[path].length };
+    return entries;
+  }
+
+  test('matching sha256 and sizes load, with the manifest name and licence', async () => {
+    const manifest = { name: 'Tiny Golden', licence: 'MIT', files: await manifestFor(Object.keys(files)) };
+    const pkg = await load({ ...files, 'flowfill.json': json(manifest) });
+    expect(pkg).toMatchObject({ name: 'Tiny Golden', licence: 'MIT' });
+    expect(pkg.id).toMatch(/^tiny-golden-[0-9a-f]{12}$/);
+  });
+
+  test('a file whose sha256 differs is model-corrupt naming the file and both hashes', async () => {
+    const manifest = { files: await manifestFor(['vae_decoder/model.onnx']) };
+    const tampered = files['vae_decoder/model.onnx'].slice();
+    tampered[tampered.length - 1] ^= 1;
+    const { code, message } = await rejectionOf(load({ ...files, 'vae_decoder/model.onnx': tampered, 'flowfill.json': json(manifest) }));
+    expect(code).toBe('model-corrupt');
+    expect(message).toContain(`vae_decoder/model.onnx has sha256 ${await sha256HexAsync(tampered)}; flowfill.json says ${manifest.files['vae_decoder/model.onnx'].sha256}`);
+  });
+
+  test('a file of the wrong size is model-corrupt', async () => {
+    const manifest = { files: { 'transformer/config.json': { bytes: 1 } } };
+    const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json(manifest) }));
+    expect(code).toBe('model-corrupt');
+    expect(message).toMatch(/transformer\/config.json has \d+ bytes; flowfill.json says 1/);
+  });
+
+  test('a listed file that is absent is model-missing-file', async () => {
+    const manifest = { files: { 'tokenizer/vocab.json': { bytes: 10 } } };
+    const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json(manifest) }));
+    expect(code).toBe('model-missing-file');
+    expect(message).toContain('tokenizer/vocab.json is missing');
+  });
+});
+
+test('a text encoder listed in model_index.json but absent is model-missing-file', async () => {
+  const index = parseJson(files['model_index.json']);
+  const { code, message } = await rejectionOf(
+    load({ ...files, 'model_index.json': json({ ...index, text_encoder: ['transformers', 'CLIPTextModelWithProjection'] }) }),
+  );
+  expect(code).toBe('model-missing-file');
+  expect(message).toContain('text_encoder/config.json');
+});
+
+test('the embedded model without a provider is a clear error; with one it loads', async () => {
+  setEmbeddedModelProvider(undefined);
+  const { code, message } = await rejectionOf(loadModelPackageAsync({ kind: 'embedded' }));
+  expect(code).toBe('model-missing-file');
+  expect(message).toMatch(/no embedded model in this build/);
+  setEmbeddedModelProvider(async () => files);
+  try {
+    expect((await loadModelPackageAsync({ kind: 'embedded' })).geometry.maxSide).toBe(512);
+  } finally {
+    setEmbeddedModelProvider(undefined);
+  }
+});

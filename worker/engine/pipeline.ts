@@ -1,0 +1,445 @@
+/**
+ * SD3 text-to-image, read top to bottom like diffusers' `StableDiffusion3Pipeline.__call__`
+ * (pipeline_stable_diffusion_3.py @58eb52c): check the request, encode the prompt, set the
+ * timesteps, draw the initial latents, denoise with flow-match Euler (CFG on [uncond, cond] when
+ * guidance > 1), unscale and decode with the VAE, encode a PNG.
+ *
+ * The helpers below `generateAsync` are shared with the sibling image-to-image.ts and with the
+ * parity runner, which feeds the golden fixtures' own noise and embeddings through the same loop.
+ */
+import type { GenerationProgress, GenerationRequest, GenerationResult, StageTimings } from '../../common/engine-types.js';
+import { validateGenerationSize } from '../../common/resolution-planner.js';
+import { checkAttentionFitsGpu, countAttention, type AttentionSite } from './attention-limits.js';
+import { EngineError } from './engine-error.js';
+import { FlowMatchEulerDiscreteScheduler } from './flow-match-euler.js';
+import { combineGuidance, usesClassifierFreeGuidance } from './guidance.js';
+import { latentsToVaeInput, vaeOutputToRgba } from './image-convert.js';
+import { latentToPreview, predictCleanLatent, SD3_LATENT_RGB_FACTORS, type LatentRgbFactors } from './latent-preview.js';
+import type { ModelPackage } from './model-package.js';
+import type { BackendSession, HostTensor } from './ort-backend.js';
+import { encodeRgbaAsRgbPng } from './png.js';
+import { initialLatentNoise } from './prng.js';
+import type { RuntimeModel } from './runtime-model.js';
+import { conditioningSequenceLength, encodePromptAsync, type PromptConditioning } from './text-encoding.js';
+
+export const MAX_STEPS = 200;
+
+/** What the engine around the pipeline provides for one job. */
+export interface JobContext {
+  onProgress?: (progress: GenerationProgress) => void;
+  /** Checked between steps; true stops the job with EngineError 'cancelled'. */
+  isCancelled: () => boolean;
+  /** Set when running on WebGPU: the adapter's binding limit, for the attention-size check. */
+  maxStorageBufferBindingSize?: number;
+  /** Notes from the engine (e.g. a WASM fallback) to carry into the result. */
+  notes: string[];
+}
+
+/** A request after validation: the settings actually used. */
+export interface CheckedRequest {
+  request: GenerationRequest;
+  width: number;
+  height: number;
+  latentHeight: number;
+  latentWidth: number;
+  negativePrompt: string;
+  notes: string[];
+}
+
+/** Text-to-image (no init image). */
+export async function generateAsync(model: RuntimeModel, request: GenerationRequest, job: JobContext): Promise<GenerationResult> {
+  const started = performance.now();
+  // 1. Check the request and the GPU limits
+  const checked = checkRequest(model.pkg, request);
+  if (request.init) throw new EngineError('internal', 'generateAsync got an init image; use generateFromImageAsync');
+  const cfg = usesClassifierFreeGuidance(request.guidance);
+  checkGpuLimits(model, checked, cfg, job);
+
+  // 2. Encode the prompt ([negative, prompt] with CFG)
+  let mark = performance.now();
+  const conditioning = await encodePromptAsync(model, request.prompt, checked.negativePrompt, cfg);
+  const textEncodeMs = performance.now() - mark;
+
+  // 3. Timesteps
+  const scheduler = createScheduler(model.pkg, request.shift);
+  scheduler.setTimesteps(request.steps, schedulerOptions(model.pkg, scheduler, checked));
+
+  // 4. Initial latents: seeded Gaussian noise (prng.ts documents the algorithm)
+  const channels = model.pkg.transformer.config.in_channels;
+  const latents = initialLatentNoise(request.seed, channels, checked.latentHeight, checked.latentWidth);
+
+  // 5. Denoise
+  const { latents: finalLatents, stepMs } = await runDenoiseLoopAsync(model, checked, scheduler, latents, conditioning, job, started);
+
+  // 6. Decode
+  mark = performance.now();
+  const image = await decodeLatentsAsync(model.vaeDecoder, model.pkg, finalLatents, checked.latentHeight, checked.latentWidth);
+  const vaeDecodeMs = performance.now() - mark;
+
+  // 7. PNG
+  return finishResult(model, checked, image, { textEncodeMs, denoiseStepMs: stepMs, vaeDecodeMs, totalMs: 0 }, job, started);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Request checks
+
+function invalid(message: string): EngineError {
+  return new EngineError('invalid-request', message);
+}
+
+/**
+ * Validates every field, naming the field, the value and a valid alternative. A size that is not a
+ * multiple of the model's grid is rounded to the nearest size that is (and the result says so);
+ * sizes that are not positive numbers or exceed the grid or 4096 px are errors.
+ * An empty prompt is allowed: it is SD3's unconditional prompt (the negative default is "" too).
+ */
+export function checkRequest(pkg: ModelPackage, request: GenerationRequest): CheckedRequest {
+  if (typeof request.jobId !== 'string' || request.jobId === '') throw invalid(`jobId ${JSON.stringify(request.jobId)} must be a non-empty string`);
+  if (typeof request.prompt !== 'string') throw invalid(`prompt must be a string (empty for an unconditional image), got ${typeof request.prompt}`);
+  if (request.negativePrompt !== undefined && typeof request.negativePrompt !== 'string') {
+    throw invalid(`negativePrompt must be a string or absent, got ${typeof request.negativePrompt}`);
+  }
+  if (!Number.isInteger(request.steps) || request.steps < 1 || request.steps > MAX_STEPS) {
+    throw invalid(`steps ${request.steps} must be an integer from 1 to ${MAX_STEPS}; SD3 uses 28`);
+  }
+  if (typeof request.guidance !== 'number' || !Number.isFinite(request.guidance) || request.guidance < 0) {
+    throw invalid(`guidance ${request.guidance} must be a finite number ≥ 0 (≤ 1 turns classifier-free guidance off); SD3 uses 7`);
+  }
+  if (!Number.isInteger(request.seed) || request.seed < 0 || request.seed > 0xffffffff) {
+    throw invalid(`seed ${request.seed} must be an integer from 0 to 4294967295`);
+  }
+  if (request.shift !== undefined && (typeof request.shift !== 'number' || !Number.isFinite(request.shift) || request.shift <= 0)) {
+    throw invalid(`shift ${request.shift} must be a positive number or absent (the model's scheduler_config.json gives ${String(pkg.schedulerConfig.shift ?? 1)})`);
+  }
+  if (request.strength !== undefined) {
+    if (!request.init) throw invalid(`strength ${request.strength} needs an init image; drop strength for text-to-image`);
+    if (typeof request.strength !== 'number' || !(request.strength > 0 && request.strength <= 1)) {
+      throw invalid(`strength ${request.strength} must be in (0, 1]; 0.6 keeps the layout and changes details`);
+    }
+  }
+  if (request.init) checkInitImage(request.init);
+
+  let size;
+  try {
+    size = validateGenerationSize(request.width, request.height, pkg.geometry);
+  } catch (error) {
+    throw invalid((error as Error).message);
+  }
+  const notes = size.note ? [size.note] : [];
+  const { vaeScaleFactor } = pkg.geometry;
+  return {
+    request,
+    width: size.width,
+    height: size.height,
+    latentHeight: size.height / vaeScaleFactor,
+    latentWidth: size.width / vaeScaleFactor,
+    negativePrompt: request.negativePrompt ?? '',
+    notes,
+  };
+}
+
+function checkInitImage(init: NonNullable<GenerationRequest['init']>): void {
+  for (const field of ['width', 'height'] as const) {
+    const value = init[field];
+    if (!Number.isInteger(value) || value <= 0 || value > 16384) throw invalid(`init.${field} ${value} must be an integer from 1 to 16384`);
+  }
+  if (!(init.rgba instanceof Uint8Array) || init.rgba.length !== init.width * init.height * 4) {
+    const got = init.rgba instanceof Uint8Array ? `${init.rgba.length} bytes` : typeof init.rgba;
+    throw invalid(`init.rgba has ${got}; a ${init.width}x${init.height} RGBA image has ${init.width * init.height * 4} bytes`);
+  }
+}
+
+/** The unfused-attention score tensors this job would build, for the WebGPU binding-size check. */
+export function attentionSites(model: RuntimeModel, checked: CheckedRequest, cfg: boolean): AttentionSite[] {
+  const { pkg } = model;
+  const { patchSize } = pkg.geometry;
+  const imageTokens = (checked.latentHeight / patchSize) * (checked.latentWidth / patchSize);
+  const textTokens = conditioningSequenceLength(pkg);
+  return [
+    {
+      label: pkg.transformer.graph.path,
+      census: countAttention(pkg.transformer.graph.summary),
+      batch: cfg ? 2 : 1,
+      heads: pkg.transformer.config.num_attention_heads,
+      tokens: imageTokens + textTokens,
+      fixedTokens: textTokens,
+    },
+    {
+      // AutoencoderKL's mid-block attention: one head over every latent pixel.
+      label: pkg.vaeDecoder.graph.path,
+      census: countAttention(pkg.vaeDecoder.graph.summary),
+      batch: 1,
+      heads: 1,
+      tokens: checked.latentHeight * checked.latentWidth,
+      fixedTokens: 0,
+    },
+  ];
+}
+
+export function checkGpuLimits(model: RuntimeModel, checked: CheckedRequest, cfg: boolean, job: JobContext): void {
+  if (model.backend !== 'webgpu' || job.maxStorageBufferBindingSize === undefined) return;
+  checkAttentionFitsGpu(
+    attentionSites(model, checked, cfg),
+    { width: checked.width, height: checked.height, sizeMultiple: model.pkg.geometry.sizeMultiple },
+    job.maxStorageBufferBindingSize,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Scheduler
+
+/** The package's scheduler, with the request's shift override applied to its config. */
+export function createScheduler(pkg: ModelPackage, shift?: number): FlowMatchEulerDiscreteScheduler {
+  const config = shift === undefined ? pkg.schedulerConfig : { ...pkg.schedulerConfig, shift };
+  try {
+    return new FlowMatchEulerDiscreteScheduler(config);
+  } catch (error) {
+    throw new EngineError('model-mismatch', `scheduler/scheduler_config.json: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** `mu` for dynamic shifting from the latent token count, as the SD3 pipeline computes it. */
+export function schedulerOptions(
+  pkg: ModelPackage,
+  scheduler: FlowMatchEulerDiscreteScheduler,
+  size: { latentHeight: number; latentWidth: number },
+): { mu?: number } {
+  if (!scheduler.config.use_dynamic_shifting) return {};
+  const { patchSize } = pkg.geometry;
+  return { mu: scheduler.calculateShift((size.latentHeight / patchSize) * (size.latentWidth / patchSize)) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Denoising loop
+
+export interface DenoiseStep {
+  /** 1-based step number within this run, and the number of steps run. */
+  step: number;
+  total: number;
+  /** Latents after this step, [1, C, h, w]. */
+  latents: Float32Array;
+  /** Latents the step started from, σ of that step, and the (guided) velocity it used. */
+  previousLatents: Float32Array;
+  sigma: number;
+  velocity: Float32Array;
+  /** Raw transformer output, [batch, C, h, w] ([uncond, cond] with CFG). */
+  transformerOutput: Float32Array;
+  stepMs: number;
+}
+
+export interface DenoiseInputs {
+  transformer: BackendSession;
+  scheduler: FlowMatchEulerDiscreteScheduler;
+  latents: Float32Array;
+  latentShape: { channels: number; height: number; width: number };
+  conditioning: PromptConditioning;
+  guidance: number;
+  jointAttentionDim: number;
+  pooledProjectionDim: number;
+}
+
+/**
+ * The denoising loop as an async generator: one transformer call and one Euler step per
+ * iteration, yielding the latents after each (habit 4: the caller turns them into progress,
+ * previews, timings; stopping is `return()`). Starts at the scheduler's begin index (image-to-image).
+ */
+export async function* denoiseLatents(inputs: DenoiseInputs): AsyncGenerator<DenoiseStep, Float32Array> {
+  const { transformer, scheduler, conditioning } = inputs;
+  const { channels, height, width } = inputs.latentShape;
+  const batch = conditioning.batch;
+  const cfg = batch === 2;
+  const first = scheduler.beginIndex ?? 0;
+  const total = scheduler.timesteps.length - first;
+  const encoderHiddenStates: HostTensor = {
+    type: 'float32',
+    data: conditioning.embeds,
+    dims: [batch, conditioning.sequenceLength, inputs.jointAttentionDim],
+  };
+  const pooledProjections: HostTensor = { type: 'float32', data: conditioning.pooled, dims: [batch, inputs.pooledProjectionDim] };
+  let latents = inputs.latents;
+  for (let i = first; i < scheduler.timesteps.length; i++) {
+    const stepStarted = performance.now();
+    const sigma = scheduler.sigmas[i];
+    const hiddenStates = cfg ? repeatBatch(latents, 2) : latents;
+    const outputs = await transformer.runAsync({
+      hidden_states: { type: 'float32', data: hiddenStates, dims: [batch, channels, height, width] },
+      timestep: { type: 'float32', data: new Float32Array(batch).fill(scheduler.timesteps[i]), dims: [batch] },
+      encoder_hidden_states: encoderHiddenStates,
+      pooled_projections: pooledProjections,
+    });
+    const transformerOutput = floatOutput(outputs, 'out_hidden_states', 'transformer/model.onnx', batch * channels * height * width);
+    const velocity = cfg ? combineGuidance(transformerOutput, inputs.guidance) : transformerOutput;
+    const previousLatents = latents;
+    latents = scheduler.step(velocity, latents);
+    yield {
+      step: i - first + 1,
+      total,
+      latents,
+      previousLatents,
+      sigma,
+      velocity,
+      transformerOutput,
+      stepMs: performance.now() - stepStarted,
+    };
+  }
+  return latents;
+}
+
+function repeatBatch(values: Float32Array, times: number): Float32Array {
+  const out = new Float32Array(values.length * times);
+  for (let b = 0; b < times; b++) out.set(values, b * values.length);
+  return out;
+}
+
+export function floatOutput(outputs: Record<string, HostTensor>, name: string, label: string, expectedLength: number): Float32Array {
+  const tensor = outputs[name];
+  if (!tensor || tensor.type !== 'float32') {
+    throw new EngineError('model-mismatch', `${label}: no float32 output "${name}" (got ${Object.keys(outputs).join(', ')})`);
+  }
+  if (tensor.data.length !== expectedLength) {
+    throw new EngineError('model-mismatch', `${label}: output "${name}" has shape [${tensor.dims.join(', ')}] (${tensor.data.length} values); expected ${expectedLength} values`);
+  }
+  return tensor.data;
+}
+
+/**
+ * Drives `denoiseLatents` for a job: progress with a preview after every step, cancel between
+ * steps (the generator is closed, so nothing more runs), per-step timings.
+ */
+export async function runDenoiseLoopAsync(
+  model: RuntimeModel,
+  checked: CheckedRequest,
+  scheduler: FlowMatchEulerDiscreteScheduler,
+  latents: Float32Array,
+  conditioning: PromptConditioning,
+  job: JobContext,
+  started: number,
+): Promise<{ latents: Float32Array; stepMs: number[] }> {
+  const { pkg } = model;
+  const channels = pkg.transformer.config.in_channels;
+  const stepMs: number[] = [];
+  throwIfCancelled(checked, job);
+  const loop = denoiseLatents({
+    transformer: model.transformer,
+    scheduler,
+    latents,
+    latentShape: { channels, height: checked.latentHeight, width: checked.latentWidth },
+    conditioning,
+    guidance: checked.request.guidance,
+    jointAttentionDim: pkg.transformer.config.joint_attention_dim,
+    pooledProjectionDim: pkg.transformer.config.pooled_projection_dim,
+  });
+  let current = latents;
+  for await (const step of loop) {
+    current = step.latents;
+    stepMs.push(step.stepMs);
+    job.onProgress?.({
+      jobId: checked.request.jobId,
+      step: step.step,
+      total: step.total,
+      elapsedMs: performance.now() - started,
+      preview: previewOf(pkg, step, checked),
+    });
+    // `break` inside for-await calls the generator's return(): no further transformer run.
+    if (job.isCancelled()) break;
+  }
+  throwIfCancelled(checked, job);
+  return { latents: current, stepMs };
+}
+
+function throwIfCancelled(checked: CheckedRequest, job: JobContext): void {
+  if (job.isCancelled()) throw new EngineError('cancelled', `job ${checked.request.jobId} was cancelled`);
+}
+
+/**
+ * Preview of the predicted clean latent x0 = x_t − σ·v with the package's latent→RGB factors
+ * (flowfill.json), or SD3's for a 16-channel latent space when the package gives none.
+ */
+function previewOf(pkg: ModelPackage, step: DenoiseStep, checked: CheckedRequest): GenerationProgress['preview'] {
+  const factors = previewFactors(pkg);
+  if (!factors) return undefined;
+  const x0 = predictCleanLatent(step.previousLatents, step.velocity, step.sigma);
+  return latentToPreview(x0, pkg.transformer.config.in_channels, checked.latentHeight, checked.latentWidth, factors);
+}
+
+function previewFactors(pkg: ModelPackage): LatentRgbFactors | undefined {
+  const channels = pkg.transformer.config.in_channels;
+  const own = pkg.flowfill?.latent_rgb_factors;
+  if (own) return { factors: own, bias: pkg.flowfill?.latent_rgb_bias };
+  return channels === SD3_LATENT_RGB_FACTORS.factors.length ? SD3_LATENT_RGB_FACTORS : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Decode
+
+/**
+ * Unscales the latents as diffusers does (z / scaling_factor + shift_factor) and runs the raw VAE
+ * decoder. Returns its output NCHW [1, out_channels, H, W] in ≈[−1, 1]; image-convert.ts post-processes.
+ */
+export async function decodeLatentsAsync(
+  vaeDecoder: BackendSession,
+  pkg: ModelPackage,
+  latents: Float32Array,
+  latentHeight: number,
+  latentWidth: number,
+): Promise<DecodedImage> {
+  const vae = pkg.vaeDecoder.config;
+  const outputs = await vaeDecoder.runAsync({
+    latent_sample: { type: 'float32', data: latentsToVaeInput(latents, vae), dims: [1, vae.latent_channels, latentHeight, latentWidth] },
+  });
+  const { vaeScaleFactor } = pkg.geometry;
+  const height = latentHeight * vaeScaleFactor;
+  const width = latentWidth * vaeScaleFactor;
+  const raw = floatOutput(outputs, 'sample', pkg.vaeDecoder.graph.path, vae.out_channels * height * width);
+  return { raw, channels: vae.out_channels, width, height };
+}
+
+export interface DecodedImage {
+  /** Raw VAE decoder output, NCHW, ≈[−1, 1]. */
+  raw: Float32Array;
+  channels: number;
+  width: number;
+  height: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Result
+
+export function finishResult(
+  model: RuntimeModel,
+  checked: CheckedRequest,
+  decoded: DecodedImage,
+  timings: StageTimings,
+  job: JobContext,
+  started: number,
+): GenerationResult {
+  const { request } = checked;
+  const rgba = vaeOutputToRgba(decoded.raw, decoded.channels, decoded.height, decoded.width);
+  const png = encodeRgbaAsRgbPng(rgba, decoded.width, decoded.height);
+  const notes = [...job.notes, ...checked.notes];
+  if (model.pkg.textEncoders.length === 0) notes.push('this model has no text encoder: the prompt was not used (unconditional image)');
+  return {
+    jobId: request.jobId,
+    png,
+    width: decoded.width,
+    height: decoded.height,
+    seed: request.seed,
+    settings: {
+      prompt: request.prompt,
+      negativePrompt: checked.negativePrompt,
+      width: checked.width,
+      height: checked.height,
+      steps: request.steps,
+      guidance: request.guidance,
+      seed: request.seed,
+      ...(request.strength !== undefined ? { strength: request.strength } : {}),
+      ...(request.shift !== undefined ? { shift: request.shift } : {}),
+      hasInit: request.init !== undefined,
+    },
+    timings: { ...timings, totalMs: performance.now() - started },
+    backend: model.backend,
+    modelId: model.pkg.id,
+    modelHash: model.pkg.hash,
+    notes,
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * PNG bytes ↔ RGBA8 pixels with fast-png (pure JS: same code in Node, the worker and tests).
+ * Encoding writes 8-bit RGB or RGBA; decoding accepts every PNG colour type and bit depth and
+ * returns RGBA8, which is what image-to-image init images and hosts exchange.
+ */
+
+import { convertIndexedToRgb, decode, encode } from 'fast-png';
+
+export interface RgbaImage {
+  /** RGBA8, row-major, width·height·4 bytes. */
+  rgba: Uint8Array;
+  width: number;
+  height: number;
+}
+
+function checkSize(width: number, height: number): void {
+  if (!Number.isInteger(width) || width <= 0 || !Number.isInteger(height) || height <= 0) {
+    throw new RangeError(`image size must be positive integers, got ${width}×${height}`);
+  }
+}
+
+/**
+ * Encodes 8-bit pixels as PNG. `channels` 4 = RGBA, 3 = RGB (no alpha chunk: smaller files for
+ * generated images, which are opaque).
+ */
+export function encodePng(pixels: Uint8Array, width: number, height: number, channels: 3 | 4 = 4): Uint8Array {
+  checkSize(width, height);
+  if (channels !== 3 && channels !== 4) throw new RangeError(`channels must be 3 (RGB) or 4 (RGBA), got ${channels}`);
+  const expected = width * height * channels;
+  if (pixels.length !== expected) {
+    throw new RangeError(
+      `encodePng: ${pixels.length} bytes for a ${width}×${height} image with ${channels} channels; expected ${expected}`,
+    );
+  }
+  return encode({ width, height, data: pixels, channels, depth: 8 });
+}
+
+/** Encodes RGBA8 as an opaque RGB PNG, dropping the alpha channel. */
+export function encodeRgbaAsRgbPng(rgba: Uint8Array, width: number, height: number): Uint8Array {
+  checkSize(width, height);
+  if (rgba.length !== width * height * 4) {
+    throw new RangeError(`encodeRgbaAsRgbPng: ${rgba.length} bytes; expected width·height·4 = ${width * height * 4}`);
+  }
+  const rgb = new Uint8Array(width * height * 3);
+  for (let p = 0, q = 0; p < rgba.length; p += 4, q += 3) {
+    rgb[q] = rgba[p];
+    rgb[q + 1] = rgba[p + 1];
+    rgb[q + 2] = rgba[p + 2];
+  }
+  return encodePng(rgb, width, height, 3);
+}
+
+/** True when the bytes start with the PNG signature. */
+export function isPng(bytes: Uint8Array): boolean {
+  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  return bytes.length >= 8 && sig.every((b, i) => bytes[i] === b);
+}
+
+/**
+ * Decodes a PNG (any colour type: grey, grey+alpha, RGB, RGBA, palette; 1–16 bit) to RGBA8.
+ * 16-bit samples are rounded to 8 bit (v·255/65535). JPEG and other formats are not decoded here:
+ * hosts convert them to PNG or RGBA first (Figma's getBytesAsync already returns the image's bytes).
+ */
+export function decodePng(bytes: Uint8Array): RgbaImage {
+  if (!isPng(bytes)) {
+    const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new RangeError(
+      `decodePng: not a PNG (first bytes ${head || 'none'}); pass PNG bytes or decoded RGBA (e.g. convert JPEG in the host first)`,
+    );
+  }
+  const png = decode(bytes);
+  const { width, height, depth, channels, data, palette, transparency } = png;
+  const n = width * height;
+  const rgba = new Uint8Array(n * 4);
+  if (palette) {
+    // convertIndexedToRgb unpacks 1/2/4/8-bit indices; entries carry alpha when a tRNS chunk exists.
+    const colours = convertIndexedToRgb(png);
+    const stride = palette[0].length;
+    for (let p = 0; p < n; p++) {
+      rgba[p * 4] = colours[p * stride];
+      rgba[p * 4 + 1] = colours[p * stride + 1];
+      rgba[p * 4 + 2] = colours[p * stride + 2];
+      rgba[p * 4 + 3] = stride > 3 ? colours[p * stride + 3] : 255;
+    }
+    return { rgba, width, height };
+  }
+  // Sub-byte depths (grey only) are packed per row, each row starting on a byte boundary.
+  const rowBytes = Math.ceil((width * channels * depth) / 8);
+  const sample =
+    depth >= 8
+      ? (x: number, y: number, c: number) => data[(y * width + x) * channels + c]
+      : (x: number, y: number, c: number) => {
+          const bit = (x * channels + c) * depth;
+          const byte = data[y * rowBytes + (bit >> 3)];
+          return (byte >> (8 - depth - (bit & 7))) & ((1 << depth) - 1);
+        };
+  const maxValue = (1 << depth) - 1;
+  const to8 = depth === 8 ? (v: number) => v : (v: number) => Math.round((v * 255) / maxValue);
+  // tRNS for grey/RGB names one colour (in sample units) that is fully transparent.
+  const key = transparency && (channels === 1 || channels === 3) ? Array.from(transparency) : undefined;
+  const colourChannels = channels >= 3 ? 3 : 1;
+  const hasAlpha = channels === 2 || channels === 4;
+  const raw = [0, 0, 0];
+  for (let y = 0, p = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, p++) {
+      for (let c = 0; c < colourChannels; c++) raw[c] = sample(x, y, c);
+      const r = to8(raw[0]);
+      rgba[p * 4] = r;
+      rgba[p * 4 + 1] = colourChannels === 3 ? to8(raw[1]) : r;
+      rgba[p * 4 + 2] = colourChannels === 3 ? to8(raw[2]) : r;
+      let a = hasAlpha ? to8(sample(x, y, channels - 1)) : 255;
+      if (key && key.slice(0, colourChannels).every((v, i) => v === raw[i])) a = 0;
+      rgba[p * 4 + 3] = a;
+    }
+  }
+  return { rgba, width, height };
+}

@@ -1,0 +1,158 @@
+/**
+ * Prompt → SD3 conditioning: runs the package's text-encoder graphs on the tokenised prompt and
+ * hands their outputs to the pure assembly in text-embeddings.ts (CLIP penultimate hidden states
+ * concatenated on channels, padded to joint_attention_dim, then the T5 block or its zeros; pooled =
+ * the CLIP text_embeds concatenated). With classifier-free guidance the batch is [negative, prompt].
+ *
+ * A package without any text encoder (like the golden fixtures) is unconditional: both rows are
+ * zeros shaped [max_sequence_length, joint_attention_dim] and [pooled_projection_dim], as diffusers
+ * would build for an absent T5 with no CLIP either. The prompt is then ignored, and ModelInfo.notes
+ * says so.
+ */
+import { EngineError } from './engine-error.js';
+import type { ModelPackage, TextEncoderComponent } from './model-package.js';
+import type { HostTensor } from './ort-backend.js';
+import type { RuntimeModel } from './runtime-model.js';
+import {
+  assembleSd3Conditioning,
+  concatBatch,
+  zeroEmbeddings,
+  type ClipStyleOutput,
+  type PromptEmbeddings,
+  type Tensor32,
+} from './text-embeddings.js';
+import { PromptTokenizer, toInt64 } from './tokenize.js';
+
+/** diffusers StableDiffusion3Pipeline's default max_sequence_length (the T5 block length). */
+const DIFFUSERS_MAX_SEQUENCE_LENGTH = 256;
+
+export interface PromptConditioning {
+  /** [batch, sequenceLength, joint_attention_dim], float32; batch 2 is [uncond, cond]. */
+  embeds: Float32Array;
+  /** [batch, pooled_projection_dim], float32. */
+  pooled: Float32Array;
+  batch: 1 | 2;
+  sequenceLength: number;
+}
+
+/** Length of the T5 block (or its zeros): flowfill.json max_sequence_length, else diffusers' 256. */
+export function t5SequenceLength(pkg: ModelPackage): number {
+  return pkg.flowfill?.max_sequence_length ?? DIFFUSERS_MAX_SEQUENCE_LENGTH;
+}
+
+/** Number of text tokens the transformer will attend to, for memory checks before encoding. */
+export function conditioningSequenceLength(pkg: ModelPackage): number {
+  const clipLengths = pkg.textEncoders
+    .filter((encoder) => encoder.kind === 'clip')
+    .map((encoder) => Number(encoder.tokenizerConfig.model_max_length ?? 77));
+  // CLIP encoders share one token axis (concatenated on channels); T5 (or zeros) follows it.
+  return (clipLengths.length > 0 ? Math.max(...clipLengths) : 0) + t5SequenceLength(pkg);
+}
+
+export function zeroConditioning(pkg: ModelPackage, batch: 1 | 2): PromptConditioning {
+  const { joint_attention_dim, pooled_projection_dim } = pkg.transformer.config;
+  const zeros = zeroEmbeddings(
+    { jointAttentionDim: joint_attention_dim, pooledProjectionDim: pooled_projection_dim },
+    t5SequenceLength(pkg),
+    batch,
+  );
+  return fromEmbeddings(zeros, batch);
+}
+
+function fromEmbeddings(embeddings: PromptEmbeddings, batch: 1 | 2): PromptConditioning {
+  return {
+    embeds: embeddings.promptEmbeds.data,
+    pooled: embeddings.pooledEmbeds.data,
+    batch,
+    sequenceLength: embeddings.promptEmbeds.dims[1],
+  };
+}
+
+/** Batch-1 conditioning for `prompt`, or batch 2 [negative, prompt] when `withNegative`. */
+export async function encodePromptAsync(
+  model: RuntimeModel,
+  prompt: string,
+  negativePrompt: string,
+  withNegative: boolean,
+): Promise<PromptConditioning> {
+  const batch = withNegative ? 2 : 1;
+  if (model.pkg.textEncoders.length === 0) return zeroConditioning(model.pkg, batch);
+  const positive = await encodeOnePromptAsync(model, prompt);
+  if (!withNegative) return fromEmbeddings(positive, 1);
+  // SD3's negative is the encoding of the negative prompt ("" by default), never zeros.
+  const negative = await encodeOnePromptAsync(model, negativePrompt);
+  return fromEmbeddings(
+    {
+      promptEmbeds: concatBatch(negative.promptEmbeds, positive.promptEmbeds),
+      pooledEmbeds: concatBatch(negative.pooledEmbeds, positive.pooledEmbeds),
+    },
+    2,
+  );
+}
+
+const tokenizers = new WeakMap<TextEncoderComponent, PromptTokenizer>();
+
+function tokenizerFor(pkg: ModelPackage, component: TextEncoderComponent): PromptTokenizer {
+  let tokenizer = tokenizers.get(component);
+  if (!tokenizer) {
+    const folder = component.name.replace('text_encoder', 'tokenizer');
+    try {
+      tokenizer = new PromptTokenizer(
+        component.tokenizerJson,
+        component.tokenizerConfig,
+        component.kind === 't5' ? { maxLength: t5SequenceLength(pkg) } : {},
+      );
+    } catch (error) {
+      throw new EngineError('model-corrupt', `${folder}/tokenizer.json: ${(error as Error).message}`, { cause: error });
+    }
+    tokenizers.set(component, tokenizer);
+  }
+  return tokenizer;
+}
+
+/** One prompt through every text encoder, assembled as diffusers' encode_prompt does (batch 1). */
+async function encodeOnePromptAsync(model: RuntimeModel, text: string): Promise<PromptEmbeddings> {
+  const { pkg } = model;
+  const clipOutputs: ClipStyleOutput[] = [];
+  let t5: Tensor32 | undefined;
+  for (const component of pkg.textEncoders) {
+    const session = model.textEncoders.get(component.name);
+    if (!session) throw new EngineError('internal', `no session for ${component.graph.path}`);
+    const tokens = tokenizerFor(pkg, component).encode(text);
+    const outputs = await session.runAsync({
+      input_ids: { type: 'int64', data: toInt64(tokens.ids), dims: [1, tokens.ids.length] },
+    });
+    if (component.kind === 't5') {
+      t5 = tensorOutput(outputs, 'last_hidden_state', component.graph.path);
+    } else {
+      // SD3 takes hidden_states[-2]: the penultimate layer, before the final layer norm.
+      const penultimate = `hidden_states.${component.lastHiddenStateIndex! - 1}`;
+      clipOutputs.push({
+        hiddenStates: tensorOutput(outputs, penultimate, component.graph.path),
+        pooled: tensorOutput(outputs, 'text_embeds', component.graph.path),
+      });
+    }
+  }
+  const { joint_attention_dim, pooled_projection_dim } = pkg.transformer.config;
+  if (clipOutputs.length === 0) {
+    throw new EngineError('model-mismatch', 'text_encoder_3 (T5) without a CLIP text encoder gives no pooled embedding; SD3 needs text_encoder and/or text_encoder_2');
+  }
+  try {
+    return assembleSd3Conditioning(clipOutputs, {
+      jointAttentionDim: joint_attention_dim,
+      pooledProjectionDim: pooled_projection_dim,
+      t5,
+      maxSequenceLength: t5SequenceLength(pkg),
+    });
+  } catch (error) {
+    throw new EngineError('model-mismatch', `text encoders vs transformer/config.json: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function tensorOutput(outputs: Record<string, HostTensor>, name: string, label: string): Tensor32 {
+  const tensor = outputs[name];
+  if (!tensor || tensor.type !== 'float32') {
+    throw new EngineError('model-mismatch', `${label}: no float32 output "${name}" (got ${Object.keys(outputs).join(', ')})`);
+  }
+  return { data: tensor.data, dims: tensor.dims };
+}
