@@ -52,6 +52,8 @@ export interface ModelInfo {
   sizeMultiple: number;
   hasTextEncoder: boolean;
   supportsImageToImage: boolean;
+  /** Settings the model's authors recommend (flowfill.json "recommended"), when given. */
+  recommended?: { steps?: number; guidance?: number; shift?: number };
   notes: string[];
 }
 

@@ -191,7 +191,11 @@ export interface ExportRequestMessage extends Base<'export-request'> {
   size: Size;
 }
 
-/** One finished image for one planned job. */
+/**
+ * One finished image for one planned job. The job id is enough: main keeps the plan, so the
+ * image goes where the job was planned even if the selection has changed since. The record's
+ * width/height must equal the image's (main refuses mismatches).
+ */
 export interface JobResultMessage extends Base<'job-result'> {
   jobId: string;
   png: Uint8Array;
@@ -263,7 +267,15 @@ export interface SelectionChangedMessage extends Base<'selection-changed'> {
   targets: TargetInfo[];
 }
 
-/** A menu command, quick action or relaunch button asks the panel to start work. */
+/**
+ * A menu command, quick action or relaunch button asks the panel to start work, once per launch:
+ * - generate: plan-request kind 'generate' (fills the selection, or inserts new frames when
+ *   nothing is selected); from the quick action it carries the typed prompt.
+ * - fill-selection: the same with the panel's current settings.
+ * - variations: 'seed-variations' when the selected node holds a Flowfill record (same prompt,
+ *   new seeds), else 'image-variations' (export-request, then image-to-image).
+ * - regenerate: plan-request kind 'regenerate'; each job carries the record to reproduce.
+ */
 export interface RunCommandMessage extends Base<'run-command'> {
   command: Exclude<StartCommand, 'open'>;
   source: 'menu' | 'quick-action' | 'relaunch';
@@ -357,10 +369,15 @@ type Rec = Record<string, unknown>;
 /** A field check: null when fine, else the problem in words. */
 type Check = (m: Rec) => string | null;
 
+/**
+ * A plain object from any realm: structured clone across frames (or jest's vm contexts) gives
+ * objects whose prototype is the other realm's Object.prototype, so compare shapes, not identity.
+ */
 function isRecord(x: unknown): x is Rec {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+  if (Object.prototype.toString.call(x) !== '[object Object]') return false;
   const proto = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
 }
 
 function describe(value: unknown): string {

@@ -58,10 +58,15 @@ export interface ProvenanceRecord {
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
+/**
+ * A plain object from any realm: structured clone across frames (or jest's vm contexts) gives
+ * objects whose prototype is the other realm's Object.prototype, so compare shapes, not identity.
+ */
 function isPlainObject(x: unknown): x is Record<string, unknown> {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+  if (Object.prototype.toString.call(x) !== '[object Object]') return false;
   const proto = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
 }
 
 function describe(value: unknown): string {

@@ -41,6 +41,7 @@ interface Batch {
   created: string[];
   /** Engine error codes already shown, so a batch of 8 failures shows one toast. */
   shownErrors: Set<string>;
+  finished: boolean;
 }
 
 export interface StartRequest {
@@ -64,7 +65,10 @@ export class Controller {
   ) {
     channel.onMessage((raw) => this.receive(raw));
     host.onSelectionChange(() => {
-      void this.selectionChanged();
+      this.selectionChanged().catch((e) => {
+        // An event handler has no caller to report to: tell the panel instead of leaving an unhandled rejection.
+        if (this.uiReady) this.postError('internal', `Reading the selection failed: ${e instanceof Error ? e.message : String(e)}`, { type: 'selection-changed' });
+      });
     });
   }
 
@@ -209,7 +213,7 @@ export class Controller {
       this.host.notify(out.nothingToDo, { error: true });
       return;
     }
-    const batch: Batch = { id: batchId, fillMode: msg.fillMode, jobs: out.jobs, status: new Map(), created: [], shownErrors: new Set() };
+    const batch: Batch = { id: batchId, fillMode: msg.fillMode, jobs: out.jobs, status: new Map(), created: [], shownErrors: new Set(), finished: false };
     for (const job of out.jobs) {
       batch.status.set(job.jobId, 'pending');
       this.batchOfJob.set(job.jobId, batch);
@@ -314,11 +318,13 @@ export class Controller {
   }
 
   private async maybeFinish(batch: Batch): Promise<void> {
+    if (batch.finished) return;
     const counts = { applied: 0, dropped: 0, failed: 0, cancelled: 0 };
     for (const status of batch.status.values()) {
       if (status === 'pending' || status === 'applying') return;
       counts[status]++;
     }
+    batch.finished = true;
     this.batches.delete(batch.id);
     if (this.uncommitted) {
       this.host.checkpoint();

@@ -23,7 +23,7 @@ const PLAIN_LANGUAGE: Record<EngineErrorCode, string> = {
   'model-corrupt': 'The model package is damaged',
   'model-mismatch': 'The model files do not belong together',
   'size-exceeds-gpu-limits': 'This size is too large for your graphics card; try a smaller frame or fewer steps',
-  'gpu-device-lost': 'The graphics card stopped responding; try again (Flowfill will restart the engine)',
+  'gpu-device-lost': 'The graphics card stopped responding; try again, and reopen Flowfill if it keeps happening',
   cancelled: 'Cancelled',
   internal: 'Something went wrong inside the image engine',
 };

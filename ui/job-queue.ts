@@ -41,6 +41,8 @@ export interface JobView {
   step: number;
   total: number;
   preview?: GenerationProgress['preview'];
+  /** The finished image (PNG), for the panel's thumbnail. */
+  resultPng?: Uint8Array;
   error?: DescribedError;
   elapsedMs?: number;
 }
@@ -208,7 +210,7 @@ export class JobQueue {
       // A result that lands after the user pressed cancel is dropped: they asked for no image.
       if (entry.cancelRequested) return this.settleCancelled(entry);
       await this.host.deliverResult(job, result);
-      this.finish(entry, { status: 'done', step: entry.view.total, elapsedMs: Date.now() - started });
+      this.finish(entry, { status: 'done', step: entry.view.total, elapsedMs: Date.now() - started, resultPng: result.png });
     } catch (error) {
       const described = describeEngineError(error);
       if (entry.cancelRequested || described.code === 'cancelled') return this.settleCancelled(entry);

@@ -3,12 +3,14 @@
  * (Figma's parent.postMessage / window "message" with { pluginMessage }) and mounts the DOM.
  *
  * The build (scripts/build.mjs) bundles worker/worker-entry.ts first and defines
- * FLOWFILL_WORKER_SOURCE as its code, so the single ui.html carries the worker with it.
+ * FLOWFILL_WORKER_SOURCE as its code, so the single ui.html carries the worker with it; the
+ * worker's large files (ORT's .wasm, the model) are in the page as asset elements.
  */
 import type { UiToMain } from '../common/protocol.js';
 import { PanelController } from './panel-controller.js';
 import { mountPanel } from './panel-view.js';
-import { deferredEngine, startEngineWorkerAsync } from './start-engine.js';
+import { postEmbeddedAssets } from '../worker/runtime/embedded-assets.js';
+import { browserWorkerFactory, deferredEngine, startEngineWorkerAsync } from './start-engine.js';
 
 declare const FLOWFILL_WORKER_SOURCE: string | undefined;
 
@@ -26,8 +28,11 @@ function postToMain(message: UiToMain): void {
 
 function start(): void {
   const started = (async () => {
-    const { engine, via } = await startEngineWorkerAsync(workerSource());
-    if (via === 'data') console.info('[flowfill ui] engine worker started from a data: URL (blob: was refused)');
+    // ORT's .wasm and the default model sit in the page (scripts/build.mjs); the worker gets them
+    // as its first message, before any comlink call.
+    const factory = { ...browserWorkerFactory, prepare: (worker: Worker) => void postEmbeddedAssets(worker) };
+    const { engine, via } = await startEngineWorkerAsync(workerSource(), factory);
+    if (via === 'blob') console.info('[flowfill ui] engine worker started from a blob: URL (data: was refused); WebGPU may be unavailable');
     return engine;
   })();
   const controller = new PanelController({ engine: deferredEngine(started), post: postToMain });

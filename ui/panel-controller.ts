@@ -218,7 +218,8 @@ export class PanelController {
 
   /**
    * Asks the main thread to plan a batch for the current selection. The settings are snapshotted
-   * now; an unlocked seed is redrawn first so every click gives new images.
+   * now, with the seed the panel shows; an unlocked seed is redrawn afterwards, so every click
+   * gives new images and the field always shows what the next click will use.
    */
   requestPlan(kind: PlanKind): boolean {
     const model = this.state.model;
@@ -234,13 +235,15 @@ export class PanelController {
       this.notify('error', `${model.info.name} cannot make image variations (it has no image encoder).`);
       return false;
     }
-    if (!this.state.settings.seedLocked) this.updateSettings({ seed: this.drawSeed() });
+    // The seed shown is the seed used; an unlocked one is then redrawn for the next click.
     const settings = this.state.settings;
+    if (!settings.seedLocked) this.updateSettings({ seed: this.drawSeed() });
     this.flushSettingsSave();
     const requestId = `plan-${this.nextId++}`;
     this.pendingPlans.set(requestId, { kind, settings });
     this.setState({ planning: this.state.planning + 1 });
-    const count = kind === 'seed-variations' || kind === 'image-variations' ? settings.variations : 1;
+    // Main uses count for variations, and for generate only when it inserts new frames (nothing selected).
+    const count = kind === 'regenerate' ? 1 : settings.variations;
     this.post(
       uiMessage('plan-request', {
         requestId,
@@ -413,10 +416,14 @@ export class PanelController {
   }
 }
 
-/** The primary button's label: what pressing it will do to the canvas. */
-export function primaryActionLabel(targets: readonly TargetInfo[]): string {
+/**
+ * The primary button's label: what pressing it will do to the canvas (src/planning.ts decides the
+ * same way): nothing selected inserts `variations` new frames; a selection fills each fillable node.
+ */
+export function primaryActionLabel(targets: readonly TargetInfo[], variations = 1): string {
+  if (targets.length === 0) return variations > 1 ? `Insert ${variations} images` : 'Insert';
   const fillable = targets.filter((t) => t.canFill).length;
-  if (fillable === 0) return 'Insert';
+  if (fillable === 0) return 'Nothing to fill';
   return fillable === 1 ? 'Fill 1 frame' : `Fill ${fillable} frames`;
 }
 

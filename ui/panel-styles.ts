@@ -25,6 +25,8 @@ export const PANEL_CSS = `
   --ff-icon: var(--figma-color-icon, #1e1e1e);
   --ff-radius: 5px;
 }
+/* Figma marks its dark theme with this class; native controls (scrollbars, selects) follow it. */
+html.figma-dark { color-scheme: dark; }
 * { box-sizing: border-box; }
 [hidden] { display: none !important; }
 html, body { margin: 0; padding: 0; }
@@ -77,7 +79,8 @@ button, input, textarea, select { font: inherit; color: inherit; }
 .ff-input.is-invalid { border-color: var(--ff-text-danger); }
 .ff-textarea { resize: vertical; min-height: 52px; line-height: 16px; }
 .ff-input[type=number] { -moz-appearance: textfield; }
-.ff-input::-webkit-inner-spin-button { opacity: 0.4; }
+/* Figma's own number fields have no spinners; arrow keys still step the value. */
+.ff-input::-webkit-inner-spin-button, .ff-input::-webkit-outer-spin-button { -webkit-appearance: none; margin: 0; }
 .ff-range { width: 100%; accent-color: var(--ff-bg-brand); margin: 4px 0 0; height: 16px; }
 .ff-inline { display: flex; gap: 4px; align-items: center; }
 .ff-inline .ff-input { flex: 1; min-width: 0; }

@@ -94,7 +94,8 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
   const backendBadge = h('span', { class: 'ff-badge', id: 'ff-backend', title: '' }, '…');
   const header = h('header', { class: 'ff-header' }, h('span', { class: 'ff-title' }, 'Flowfill'), modelName, backendBadge);
   const notesList = h('ul');
-  const notes = h('details', { class: 'ff-notes', id: 'ff-model-notes' }, h('summary', {}, 'Model notes'), notesList);
+  const notesSummary = h('summary', {}, 'Model notes');
+  const notes = h('details', { class: 'ff-notes', id: 'ff-model-notes' }, notesSummary, notesList);
   const loadLine = h('div', { class: 'ff-load', id: 'ff-model-load' });
   const notices = h('div', { class: 'ff-notices', id: 'ff-notices', role: 'status', 'aria-live': 'polite' });
 
@@ -241,14 +242,29 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
   const onKey = (event: KeyboardEvent) => {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
-      // A prompt typed a moment ago is already in the state (input events are synchronous).
+      // Text fields update the state on every keystroke; number fields only on "change", which
+      // has not fired while the field keeps focus: commit it first.
+      const active = document.activeElement;
+      if (active instanceof HTMLInputElement && active.type === 'number') active.dispatchEvent(new Event('change'));
       controller.requestPlan('generate');
     }
   };
   document.addEventListener('keydown', onKey);
 
   // --- Rendering
-  const jobRows = new Map<string, { row: HTMLElement; canvas: HTMLCanvasElement; title: HTMLElement; status: HTMLElement; bar: HTMLElement; error: HTMLElement; cancel: HTMLButtonElement; drawnPreview?: unknown }>();
+  interface JobRow {
+    row: HTMLElement;
+    canvas: HTMLCanvasElement;
+    thumb: HTMLImageElement;
+    title: HTMLElement;
+    status: HTMLElement;
+    bar: HTMLElement;
+    error: HTMLElement;
+    cancel: HTMLButtonElement;
+    drawnPreview?: unknown;
+    resultUrl?: string;
+  }
+  const jobRows = new Map<string, JobRow>();
 
   function renderJobs(jobs: readonly JobView[]): void {
     const seen = new Set<string>();
@@ -257,6 +273,7 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
       let row = jobRows.get(job.jobId);
       if (!row) {
         const canvas = h('canvas', { width: 4, height: 4, 'aria-hidden': 'true' });
+        const thumb = h('img', { class: 'ff-thumb', alt: '', hidden: true });
         const title = h('span');
         const status = h('span', { class: 'ff-job-status' });
         const bar = h('div');
@@ -267,10 +284,11 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
           'div',
           { class: 'ff-job', 'data-job-id': job.jobId },
           canvas,
+          thumb,
           h('div', { class: 'ff-job-body' }, h('div', { class: 'ff-job-title' }, title, status), h('div', { class: 'ff-progress' }, bar), error),
           cancel,
         );
-        row = { row: element, canvas, title, status, bar, error, cancel };
+        row = { row: element, canvas, thumb, title, status, bar, error, cancel };
         jobRows.set(job.jobId, row);
       }
       setText(row.title, job.label);
@@ -288,9 +306,17 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
         drawRgba(row.canvas, job.preview);
         row.drawnPreview = job.preview;
       }
+      // The finished image replaces the live preview.
+      if (job.resultPng && !row.resultUrl) {
+        row.resultUrl = URL.createObjectURL(new Blob([job.resultPng.slice()], { type: 'image/png' }));
+        row.thumb.src = row.resultUrl;
+        row.thumb.hidden = false;
+        row.canvas.hidden = true;
+      }
     }
     for (const [jobId, row] of jobRows) {
       if (!seen.has(jobId)) {
+        if (row.resultUrl) URL.revokeObjectURL(row.resultUrl);
         row.row.remove();
         jobRows.delete(jobId);
       }
@@ -332,7 +358,7 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
     );
   }
 
-  let renderedProvenanceKey = '';
+  let renderedProvenanceKey: string | undefined;
   function renderProvenance(targets: readonly TargetInfo[]): void {
     const selected = selectedProvenance(targets);
     const key = selected ? `${selected.target.id}|${selected.record.createdAt}|${selected.record.seed}` : '';
@@ -379,8 +405,12 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
       : model.capabilities?.adapter
         ? `GPU: ${model.capabilities.adapter.vendor} ${model.capabilities.adapter.description || model.capabilities.adapter.architecture}`.trim()
         : '';
-    const noteLines = [...(model.info?.notes ?? []), ...(model.capabilities?.fallbackReason ? [`WebGPU unavailable: ${model.capabilities.fallbackReason}`] : [])];
+    const noteLines = [...(model.info?.notes ?? [])];
+    // The engine usually repeats the fallback reason in the model notes already.
+    const fallback = model.capabilities?.fallbackReason;
+    if (fallback && !noteLines.some((note) => note.includes(fallback))) noteLines.push(`WebGPU unavailable: ${fallback}`);
     notes.hidden = noteLines.length === 0;
+    setText(notesSummary, `Model notes (${noteLines.length})`);
     if (notesList.childElementCount !== noteLines.length || noteLines.some((n, i) => notesList.children[i]?.textContent !== n)) {
       notesList.replaceChildren(...noteLines.map((n) => h('li', {}, n)));
     }
@@ -419,7 +449,7 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
     setInputValue(strength.input, String(settings.strength));
     setInputValue(seed, String(settings.seed));
     lockSeed.replaceChildren(icon(settings.seedLocked ? 'locked' : 'unlocked'));
-    lockSeed.title = settings.seedLocked ? 'Seed locked: every Generate reuses it (click to unlock)' : 'Seed unlocked: every Generate draws a new one (click to lock)';
+    lockSeed.title = settings.seedLocked ? 'Seed locked: every Generate reuses it (click to unlock)' : 'Seed unlocked: a new one is drawn after each Generate (click to lock)';
     lockSeed.setAttribute('aria-pressed', String(settings.seedLocked));
     toggle(lockSeed, 'is-active', settings.seedLocked);
     for (const { id, button } of sizeButtons) toggle(button, 'is-active', settings.insertSize === id);
@@ -432,9 +462,14 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
 
     // Actions
     const ready = model.status === 'ready';
-    setText(primaryLabel, primaryActionLabel(state.targets));
-    primary.disabled = !ready;
-    primary.title = ready ? '' : 'Waiting for the model to load';
+    setText(primaryLabel, primaryActionLabel(state.targets, settings.variations));
+    const unfillable = state.targets.length > 0 && !state.targets.some((t) => t.canFill);
+    primary.disabled = !ready || unfillable;
+    primary.title = !ready
+      ? 'Waiting for the model to load'
+      : unfillable
+        ? `The selection cannot hold an image: ${state.targets[0].skipReason ?? 'choose a frame or shape'}`
+        : '';
     const hasSelection = state.targets.length > 0;
     seedVariations.disabled = !ready || !hasSelection;
     imageVariation.disabled = !ready || !hasSelection || model.info?.supportsImageToImage === false;

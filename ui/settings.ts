@@ -14,9 +14,9 @@ export type GenerationSettings = {
   steps: number;
   /** Classifier-free guidance scale, GUIDANCE_RANGE; 1 turns CFG off. */
   guidance: number;
-  /** uint32; the seed of the next generation (the first variation). */
+  /** uint32; the seed the next generation uses (for its first image). */
   seed: number;
-  /** When locked the seed is reused; when unlocked each Generate draws a fresh one. */
+  /** When locked the seed is reused; when unlocked a fresh one is drawn after each Generate. */
   seedLocked: boolean;
   /** Images per target when inserting, VARIATIONS_RANGE. */
   variations: number;

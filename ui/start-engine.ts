@@ -1,8 +1,10 @@
 /**
  * Starts the engine worker inside the plugin iframe. The worker's code is bundled into the UI as
  * a string (the iframe is one HTML document with a null origin, so there is no URL to load it
- * from). A blob: URL works in most hosts; some Figma builds refuse blob:null/… workers
- * ("Not allowed to load local resource", vite#12002), so a data: URL is the fallback.
+ * from). scripts/build.mjs measured, in Chromium inside a sandboxed srcdoc iframe: a data: URL
+ * worker is a secure context (it has navigator.gpu); a blob:null/… worker starts but is not (WASM
+ * only). Some Figma builds are reported to refuse blob: workers outright (vite#12002). So data:
+ * comes first and blob: is the fallback, which still runs the engine on WASM.
  *
  * A worker that fails to load reports it only asynchronously (an `error` event), so each way is
  * confirmed with a first call (capabilities) before the engine is handed out.
@@ -14,17 +16,19 @@ export type WorkerUrlKind = 'blob' | 'data';
 
 export interface StartedEngine {
   engine: EngineClient;
-  /** Which URL kind started the worker (shown in the panel's notes when it is the fallback). */
+  /** Which URL kind started the worker ('blob' means no WebGPU in Chromium: not a secure context). */
   via: WorkerUrlKind;
 }
 
 export interface WorkerFactory {
+  /** Called on each new worker before any comlink call (the build's asset hand-off goes here). */
+  prepare?(worker: Worker): void;
   createObjectUrl(source: string): string;
   createDataUrl(source: string): string;
   createWorker(url: string): Worker;
 }
 
-const browserFactory: WorkerFactory = {
+export const browserWorkerFactory: WorkerFactory = {
   createObjectUrl: (source) => URL.createObjectURL(new Blob([source], { type: 'text/javascript' })),
   // encodeURIComponent is safe for any source text, unlike btoa (Latin-1 only).
   createDataUrl: (source) => `data:text/javascript;charset=utf-8,${encodeURIComponent(source)}`,
@@ -55,18 +59,19 @@ function confirmStarted(worker: Worker, engine: EngineClient, timeoutMs: number)
   });
 }
 
-/** Starts the worker from its source, blob: first, then data:. Rejects with both reasons when neither works. */
+/** Starts the worker from its source, data: first, then blob:. Rejects with both reasons when neither works. */
 export async function startEngineWorkerAsync(
   source: string,
-  factory: WorkerFactory = browserFactory,
+  factory: WorkerFactory = browserWorkerFactory,
   confirmTimeoutMs = 30_000,
 ): Promise<StartedEngine> {
   const problems: string[] = [];
-  for (const via of ['blob', 'data'] as const) {
+  for (const via of ['data', 'blob'] as const) {
     let worker: Worker | undefined;
     try {
       const url = via === 'blob' ? factory.createObjectUrl(source) : factory.createDataUrl(source);
       worker = factory.createWorker(url);
+      factory.prepare?.(worker);
       const engine = createEngineClient(worker);
       await confirmStarted(worker, engine, confirmTimeoutMs);
       return { engine, via };

@@ -18,7 +18,7 @@ from .classifier import train_classifier
 from .data import EmojiData
 from .evaluate import evaluate, save_aspect_strip, save_grid
 from .export import export_package
-from .train import MAX_SEQUENCE_LENGTH, latent_statistics, load_trained, train_dit, train_vae
+from .train import MAX_SEQUENCE_LENGTH, finetune_vae_decoder, latent_statistics, load_trained, train_dit, train_vae
 
 EXPORT_EVAL_RESERVE_S = 150
 
@@ -34,6 +34,7 @@ def main(argv=None):
     ap.add_argument("--vae-s", type=float, default=150)
     ap.add_argument("--clf-s", type=float, default=50)
     ap.add_argument("--dit-total-s", type=float, default=1500)
+    ap.add_argument("--vae-decoder-finetune-s", type=float, default=90)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--finish", action="store_true", help="stop DiT training now: evaluate and export")
     ap.add_argument("--quick-eval", action="store_true")
@@ -67,6 +68,11 @@ def main(argv=None):
         state["classifier_info"] = info
 
     vae, *_ = load_trained_vae_only(state, data)
+    if "vae_decoder_finetune" not in state and a.vae_decoder_finetune_s > 0:
+        torch.backends.cudnn.benchmark = False
+        state["vae_decoder_finetune"] = finetune_vae_decoder(vae, data, a.vae_decoder_finetune_s, log)
+        state["vae"] = vae.state_dict()
+        torch.backends.cudnn.benchmark = True
     elapsed = time.time() - t0
     left = a.time_limit_s - elapsed
     dit_left = 0.0 if a.finish else max(0.0, a.dit_total_s - state.get("dit_seconds", 0.0))
@@ -103,7 +109,7 @@ def main(argv=None):
     report.update({
         "export": result, "training": summary, "latent_stats": {k: v for k, v in stats.items() if not k.startswith("latent_rgb_f")},
         "vae_loss_history": state["vae_info"]["loss_history"], "dit_loss_history": state["dit_loss_history"],
-        "classifier": state["classifier_info"],
+        "classifier": state["classifier_info"], "vae_decoder_finetune": state.get("vae_decoder_finetune"),
     })
     (ev / "report.json").write_text(json.dumps(report, indent=2, default=float))
     (ev / "train-log.txt").write_text("\n".join(log_lines))

@@ -177,3 +177,14 @@ describe('backend faults', () => {
     }
   }, 60_000);
 });
+
+describe('never silently wrong', () => {
+  test('a NaN from a graph stops the job with an error naming the graph and step', async () => {
+    const { throwIfNotFinite } = await import('../../worker/engine/pipeline.js');
+    const values = new Float32Array([0.5, NaN, 1]);
+    expect(() => throwIfNotFinite(values, 'transformer/model.onnx output at step 3')).toThrow(
+      /\[internal\] transformer\/model.onnx output at step 3 contains NaN at index 1/,
+    );
+    expect(() => throwIfNotFinite(new Float32Array([1, -2, 3]), 'x')).not.toThrow();
+  });
+});

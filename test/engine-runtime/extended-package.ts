@@ -123,6 +123,6 @@ export async function extendedPackageFiles(): Promise<Record<string, Uint8Array>
   files['vae_encoder/model.onnx'] = encoder.model;
   files['vae_encoder/model.onnx_data'] = encoder.external['model.onnx_data'];
   files['vae_encoder/config.json'] = files['vae_decoder/config.json'];
-  files['flowfill.json'] = json({ name: 'Extended tiny', latent_rgb_factors: LATENT_RGB_FACTORS, max_sequence_length: T5_ZERO_LENGTH });
+  files['flowfill.json'] = json({ name: 'Extended tiny', latent_rgb_factors: LATENT_RGB_FACTORS, max_sequence_length: T5_ZERO_LENGTH, recommended: { steps: 12, guidance: 3.5 } });
   return files;
 }

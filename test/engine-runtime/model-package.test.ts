@@ -115,6 +115,19 @@ describe('flowfill.json', () => {
     expect(message).toMatch(/transformer\/config.json has \d+ bytes; flowfill.json says 1/);
   });
 
+  test('latent_rgb_factors that do not fit the latent channels are model-mismatch naming flowfill.json', async () => {
+    const manifest = { latent_rgb_factors: [[0.1, 0.2, 0.3]] };
+    const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json(manifest) }));
+    expect(code).toBe('model-mismatch');
+    expect(message).toMatch(/flowfill.json latent_rgb_factors: factors has 1 rows but the latent has 16 channels/);
+  });
+
+  test('a max_sequence_length beyond diffusers\' 512 is model-mismatch', async () => {
+    const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json({ max_sequence_length: 600 }) }));
+    expect(code).toBe('model-mismatch');
+    expect(message).toContain('flowfill.json: max_sequence_length is 600');
+  });
+
   test('a listed file that is absent is model-missing-file', async () => {
     const manifest = { files: { 'tokenizer/vocab.json': { bytes: 10 } } };
     const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json(manifest) }));

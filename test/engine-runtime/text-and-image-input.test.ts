@@ -3,7 +3,7 @@
  * encoding through a CLIP-style text encoder and tokenizer, image-to-image through a VAE encoder
  * whose weights live in external data.
  */
-import type { GenerationRequest } from '../../common/engine-types.js';
+import type { GenerationRequest, ModelInfo } from '../../common/engine-types.js';
 import { createEngine, type Engine } from '../../worker/engine/engine.js';
 import { loadModelPackageAsync } from '../../worker/engine/model-package.js';
 import { createRuntimeModelAsync, releaseRuntimeModelAsync } from '../../worker/engine/runtime-model.js';
@@ -13,12 +13,17 @@ import { rejectionOf } from './helpers.js';
 
 let files: Record<string, Uint8Array>;
 let engine: Engine;
+let info: ModelInfo;
 
 beforeAll(async () => {
   files = await extendedPackageFiles();
   engine = createEngine({ backend: 'wasm' });
-  await engine.loadModel({ kind: 'files', files });
+  info = await engine.loadModel({ kind: 'files', files });
 }, 60_000);
+
+test('ModelInfo reports the text encoder, image-to-image and the recommended settings of flowfill.json', () => {
+  expect(info).toMatchObject({ name: 'Extended tiny', hasTextEncoder: true, supportsImageToImage: true, recommended: { steps: 12, guidance: 3.5 } });
+});
 
 afterAll(async () => {
   await engine.dispose();
@@ -81,6 +86,15 @@ describe('text encoding', () => {
     expect(Buffer.from(again.png).equals(Buffer.from(first.png))).toBe(true);
     expect(Buffer.from(other.png).equals(Buffer.from(first.png))).toBe(false);
     expect(first.notes.join('\n')).not.toMatch(/no text encoder/);
+  }, 60_000);
+
+
+  test('a prompt longer than the tokenizer allows is cut, and the result says so', async () => {
+    const long = Array(20).fill('rocket').join(' ');
+    const result = await engine.generate(request({ jobId: 't4', prompt: long, steps: 1 }));
+    expect(result.notes).toContain(`the prompt is longer than text_encoder's ${CLIP_LENGTH} tokens; the rest was cut off`);
+    const short = await engine.generate(request({ jobId: 't5', steps: 1 }));
+    expect(short.notes.join('\n')).not.toMatch(/cut off/);
   }, 60_000);
 });
 

@@ -41,6 +41,12 @@ export interface FigmaFakeOptions {
   relaunchCommands?: string[] | null;
   clientStorageQuotaBytes?: number;
   viewport?: { x: number; y: number; zoom?: number };
+  /** Called when the plugin opens its UI (the playground renders `html` in a sandboxed iframe). */
+  onShowUI?: (html: string, options: ShowUIOptions) => void;
+  /** Called when the UI closes (ui.close, a second showUI, or closePlugin). */
+  onCloseUI?: () => void;
+  /** Called for every figma.notify, so a host page can show the toast. */
+  onNotify?: (notification: FakeNotification) => void;
 }
 
 export interface FakeImage {
@@ -119,7 +125,7 @@ export function createFigmaFake(options: FigmaFakeOptions = {}) {
   const storage = new Map<string, unknown>();
   const quota = options.clientStorageQuotaBytes ?? CLIENT_STORAGE_QUOTA_BYTES;
   const notifications: FakeNotification[] = [];
-  const ui = new FakeUi();
+  const ui = new FakeUi(() => options.onCloseUI?.());
   const viewportState = { x: options.viewport?.x ?? 0, y: options.viewport?.y ?? 0, zoom: options.viewport?.zoom ?? 1 };
   const scrolledInto: FakeNode[][] = [];
   const parameterHandlers: Handler[] = [];
@@ -239,6 +245,7 @@ export function createFigmaFake(options: FigmaFakeOptions = {}) {
       if (typeof message !== 'string') throw new Error('in notify: Expected message to be a string');
       const record: FakeNotification = { message, options: opts, cancelled: false };
       notifications.push(record);
+      options.onNotify?.(record);
       return {
         cancel() {
           record.cancelled = true;
@@ -278,6 +285,7 @@ export function createFigmaFake(options: FigmaFakeOptions = {}) {
     showUI(html: string, opts: ShowUIOptions = {}): void {
       if (ui.current) ui.close();
       ui._open(html, opts);
+      options.onShowUI?.(html, opts);
     },
     ui,
 

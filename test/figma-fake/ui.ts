@@ -13,6 +13,7 @@ export interface ShowUIRecord {
 }
 
 export class FakeUi {
+  constructor(private readonly onClose: () => void = () => {}) {}
   onmessage: MainHandler | undefined = undefined;
   private handlers: { cb: MainHandler; once: boolean }[] = [];
   private uiListeners: ((msg: unknown) => void)[] = [];
@@ -58,7 +59,9 @@ export class FakeUi {
   }
   reposition(): void {}
   close(): void {
+    if (!this.current) return;
     this.current = null;
+    this.onClose();
   }
 
   _open(html: string, options: ShowUIOptions): void {

@@ -335,6 +335,14 @@ describe('UI', () => {
     expect(() => figma.ui.postMessage(posted)).toThrow(/No UI/);
   });
 
+  test('showUI refuses a width under 70 px and non-string html; createImage refuses non-Uint8Array data', () => {
+    const figma = createFigmaFake();
+    expect(() => figma.showUI('<p></p>', { width: 69 })).toThrow('>= 70');
+    expect(() => figma.showUI(42 as unknown as string)).toThrow('html to be a string');
+    expect(() => figma.createImage(makePng(1, 1).buffer as unknown as Uint8Array)).toThrow('Expected a Uint8Array');
+    expect(() => figma.notify(1 as unknown as string)).toThrow('message to be a string');
+  });
+
   test('showUI twice closes the first; closePlugin closes the UI, notifies and fires close', () => {
     const figma = createFigmaFake();
     figma.showUI('a');
@@ -378,5 +386,21 @@ describe('notify, command, parameters, viewport', () => {
     figma.viewport.scrollAndZoomIntoView([rect]);
     expect(figma.viewport.center).toEqual({ x: 1050, y: 2050 });
     expect(figma.__scrolledInto).toEqual([[rect]]);
+  });
+});
+
+describe('host hooks (for the browser playground)', () => {
+  test('onShowUI, onCloseUI and onNotify are called', () => {
+    const events: string[] = [];
+    const figma = createFigmaFake({
+      onShowUI: (html, opts) => events.push(`show ${html} ${opts.width}`),
+      onCloseUI: () => events.push('close'),
+      onNotify: (n) => events.push(`notify ${n.message}`),
+    });
+    figma.showUI('<b>x</b>', { width: 300 });
+    figma.notify('hello');
+    figma.showUI('<i>y</i>', { width: 200 });
+    figma.closePlugin();
+    expect(events).toEqual(['show <b>x</b> 300', 'notify hello', 'close', 'show <i>y</i> 200', 'close']);
   });
 });

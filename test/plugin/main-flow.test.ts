@@ -264,6 +264,19 @@ describe('robustness', () => {
     expect(await ui.next('batch-done')).toMatchObject({ applied: 0, dropped: 1 });
   });
 
+  test('a node locked while its image was generated is left alone', async () => {
+    const { figma, ui } = await readyUi();
+    const { frame } = shapes(figma);
+    figma.__userSelect([frame]);
+    await ui.send(planRequest());
+    const plan = await ui.next('plan');
+    frame.locked = true;
+    await ui.send(resultFor(plan.jobs[0]));
+    expect((await ui.next('job-dropped')).reason).toMatch(/“Hero” was locked/);
+    expect(paintsOf(frame).map((p) => p.type)).toEqual(['SOLID']);
+    expect(frame.getPluginData(PROVENANCE_KEY)).toBe('');
+  });
+
   test('engine errors become one plain-language notice per kind per batch', async () => {
     const { figma, ui } = await readyUi();
     await ui.send(planRequest({ count: 3 }));

@@ -261,3 +261,17 @@ describe('fuzz (seeded)', () => {
     expect(corrupted).toBeGreaterThan(4000);
   });
 });
+
+test('messages cloned from another realm (another frame, a vm context) validate', async () => {
+  const vm = await import('node:vm');
+  const foreign = vm.runInNewContext('({ type: "job-cancelled", v: 1, jobId: "j1" })');
+  expect(Object.getPrototypeOf(foreign)).not.toBe(Object.prototype);
+  expect(parseUiToMain(foreign).ok).toBe(true);
+  // Class instances are still refused: only plain data crosses the channel.
+  class Msg {
+    type = 'job-cancelled';
+    v = 1;
+    jobId = 'j1';
+  }
+  expect(parseUiToMain(new Msg()).ok).toBe(false);
+});

@@ -104,20 +104,23 @@ describe('engine client over a real MessageChannel', () => {
 });
 
 describe('startEngineWorkerAsync', () => {
-  test('falls back to a data: URL when the host refuses the blob: worker', async () => {
+  test('falls back to a blob: URL when the host refuses the data: worker, preparing each worker first', async () => {
     const created: Array<RefusedWorker | ChannelWorker> = [];
+    const prepared: unknown[] = [];
     const factory: WorkerFactory = {
       createObjectUrl: () => 'blob:null/1234',
       createDataUrl: (source) => `data:text/javascript,${encodeURIComponent(source)}`,
       createWorker: (url) => {
-        const worker = url.startsWith('blob:') ? new RefusedWorker(url) : new ChannelWorker();
+        const worker = url.startsWith('data:') ? new RefusedWorker(url) : new ChannelWorker();
         created.push(worker);
         return worker as unknown as Worker;
       },
+      prepare: (worker) => prepared.push(worker),
     };
     const started = await startEngineWorkerAsync('self.onmessage = () => {}', factory);
-    expect(started.via).toBe('data');
+    expect(started.via).toBe('blob');
     expect(created[0].terminated).toBe(true);
+    expect(prepared).toEqual(created);
     expect((await started.engine.capabilities()).backend).toBe('wasm');
     started.engine.terminate();
   });
@@ -131,7 +134,7 @@ describe('startEngineWorkerAsync', () => {
     const starting = startEngineWorkerAsync('x', factory).then((s) => s.engine);
     const engine = deferredEngine(starting);
     await expect(engine.capabilities()).rejects.toThrow(
-      /could not start\. blob: URL worker failed \(Not allowed to load local resource: blob:null\/1\); data: URL worker failed/,
+      /could not start\. data: URL worker failed \(Not allowed to load local resource: data:text\/javascript,\); blob: URL worker failed \(Not allowed to load local resource: blob:null\/1\)/,
     );
   });
 });

@@ -54,6 +54,8 @@ export class FakeEngine implements EngineApi {
   readonly cancelCalls: string[] = [];
   /** Prompts containing this text fail with an invalid-request error. */
   failWhenPromptIncludes = 'FAIL';
+  /** Pause before each step, ms; 0 yields one event-loop turn (unit tests), more paces a browser test. */
+  stepDelayMs = 0;
   loadError: Error | undefined;
   model: ModelInfo = FAKE_MODEL;
   private active = 0;
@@ -97,7 +99,7 @@ export class FakeEngine implements EngineApi {
         throw new Error(`[invalid-request] prompt "${request.prompt}" was refused by the fake engine`);
       }
       for (let step = 1; step <= request.steps; step++) {
-        await tick();
+        await (this.stepDelayMs > 0 ? new Promise<void>((resolve) => setTimeout(resolve, this.stepDelayMs)) : tick());
         if (this.gate) await this.gate.promise;
         if (this.cancelled.has(request.jobId)) throw new Error(`[cancelled] job ${request.jobId} was cancelled at step ${step}`);
         const preview = { rgba: new Uint8Array(4 * 4 * 4).fill(step), width: 4, height: 4 };

@@ -49,6 +49,7 @@ describe('JobQueue', () => {
     expect([png.width, png.height]).toEqual([32, 80]);
     expect(Array.from(png.data.slice(0, 3))).toEqual(colourForSeed(2));
     expect(queue.snapshot().map((v) => v.status)).toEqual(['done', 'done', 'done']);
+    expect(queue.snapshot()[1].resultPng).toBe(delivered[1].result.png);
   });
 
   test('shows per-step progress and the live preview while a job runs', async () => {

@@ -116,6 +116,10 @@ describe('PanelController messages from main', () => {
     expect(selectedProvenance(panel.getState().targets)?.record.seed).toBe(1000);
     receive({ type: 'selection-changed', v, targets: [hero, text, { ...hero, id: '1:4', provenance: undefined }] });
     expect(primaryActionLabel(panel.getState().targets)).toBe('Fill 2 frames');
+    receive({ type: 'selection-changed', v, targets: [text] });
+    expect(primaryActionLabel(panel.getState().targets)).toBe('Nothing to fill');
+    receive({ type: 'selection-changed', v, targets: [] });
+    expect(primaryActionLabel(panel.getState().targets, 3)).toBe('Insert 3 images');
     expect(selectedProvenance(panel.getState().targets)).toBeUndefined();
   });
 });
@@ -124,7 +128,10 @@ describe('PanelController generation', () => {
   test('generate: plan request → jobs run → one job-result per frame with PNG and provenance → history', async () => {
     const { panel, engine, receive, lastOfType, ofType } = await startedPanel();
     panel.updateSettings({ prompt: 'rocket, flat style', steps: 2, guidance: 5, insertSize: 'wide-16-9', fillMode: 'keep' });
+    // The seed shown is the seed used.
+    const seed = panel.getState().settings.seed;
     expect(panel.requestPlan('generate')).toBe(true);
+    expect(panel.getState().settings.seed).not.toBe(seed);
 
     const request = lastOfType('plan-request');
     expect(request).toMatchObject({
@@ -137,7 +144,6 @@ describe('PanelController generation', () => {
     });
     // The settings are saved when a generation starts.
     expect(lastOfType('settings-save').settings).toMatchObject({ prompt: 'rocket, flat style', steps: 2 });
-    const seed = panel.getState().settings.seed;
 
     receive({ type: 'plan', v, requestId: request.requestId, batchId: 'b1', jobs: [fillJob('j1', '1:2'), fillJob('j2', '1:3', { width: 48, height: 64 })], skipped: [] });
     await panel.whenIdle();

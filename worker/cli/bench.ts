@@ -54,19 +54,25 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Samples process memory every 20 ms and at each stage boundary. */
+/** Samples process memory every 20 ms, keeping the peak of each phase (wasm, native) apart. */
 class PeakMemory {
-  rss = 0;
-  arrayBuffers = 0;
+  readonly peaks = new Map<string, { rss: number; arrayBuffers: number }>();
+  private current = 'wasm';
   private timer?: ReturnType<typeof setInterval>;
   start(): void {
-    this.sample();
     this.timer = setInterval(() => this.sample(), 20);
+  }
+  phase(name: string): void {
+    this.sample();
+    this.current = name;
+    this.sample();
   }
   sample(): void {
     const usage = process.memoryUsage();
-    this.rss = Math.max(this.rss, usage.rss);
-    this.arrayBuffers = Math.max(this.arrayBuffers, usage.arrayBuffers);
+    const peak = this.peaks.get(this.current) ?? { rss: 0, arrayBuffers: 0 };
+    peak.rss = Math.max(peak.rss, usage.rss);
+    peak.arrayBuffers = Math.max(peak.arrayBuffers, usage.arrayBuffers);
+    this.peaks.set(this.current, peak);
   }
   stop(): void {
     this.sample();
@@ -87,6 +93,7 @@ async function main(): Promise<void> {
   memory.start();
   for (let run = 0; run < args.runs; run++) {
     // onnxruntime-web, WASM: the engine's own pipeline.
+    memory.phase('wasm');
     const runtime = await createRuntimeModelAsync(pkg, 'wasm');
     const request: GenerationRequest = { jobId: `bench-${run}`, prompt: 'a rocket, flat style, on a teal background', width, height, steps: args.steps, guidance: args.guidance, seed: run };
     const result = await generateAsync(runtime, request, { isCancelled: () => false, notes: [] });
@@ -100,6 +107,7 @@ async function main(): Promise<void> {
     web.total.push(runtime.sessionCreateMs + t.totalMs);
 
     // onnxruntime-node CPU: the same graphs and shapes.
+    memory.phase('native');
     const started = performance.now();
     const peer = await runNativePeerAsync(pkg, { width: result.width, height: result.height }, args.steps, cfg, args.nativeThreads);
     memory.sample();
@@ -118,7 +126,9 @@ async function main(): Promise<void> {
   const add = (stage: string, a: number[], b: number[]): void => {
     const wa = median(a);
     const na = median(b);
-    rows[stage] = { 'wasm ms': wa.toFixed(1), 'native ms': na.toFixed(1), 'wasm/native': (wa / na).toFixed(2) };
+    // Sub-0.1 ms stages (e.g. zero embeddings without a text encoder) have no meaningful ratio.
+    const ratio = wa < 0.1 || na < 0.1 ? 'n/a' : (wa / na).toFixed(2);
+    rows[stage] = { 'wasm ms': wa.toFixed(1), 'native ms': na.toFixed(1), 'wasm/native': ratio };
   };
   add('session creation (all graphs)', web.session, native.session);
   add('text encoding', web.text, native.text);
@@ -127,7 +137,9 @@ async function main(): Promise<void> {
   add('total (sessions + image)', web.total, native.total);
   console.table(rows);
   const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-  console.log(`peak memory (whole process, both runtimes): rss ${mib(memory.rss)}, arrayBuffers ${mib(memory.arrayBuffers)}`);
+  for (const [phase, peak] of memory.peaks) {
+    console.log(`peak memory during ${phase} (process.memoryUsage, cumulative): rss ${mib(peak.rss)}, arrayBuffers ${mib(peak.arrayBuffers)}`);
+  }
   if (pkg.textEncoders.length === 0) console.log('note: this model has no text encoder; text encoding is building zero embeddings');
 }
 

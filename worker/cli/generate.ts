@@ -3,8 +3,9 @@
  *   npm run generate -- "rocket, flat style, on a teal background" --size 768x432 --steps 20 \
  *     --guidance 4 --seed 7 [--model <package dir>] -o out.png [--init in.png --strength 0.6] \
  *     [--negative "..."] [--shift 3] [--backend wasm|webgpu]
- * Without --model it uses the embedded default model (models/default/). Prints the backend and
- * the time of each stage.
+ * Without --model it uses the embedded default model (models/default/). Steps and guidance
+ * default to the model's flowfill.json "recommended" values, else SD3's 28 and 7. Prints the
+ * backend and the time of each stage.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Backend, GenerationRequest } from '../../common/engine-types.js';
@@ -16,8 +17,9 @@ interface Args {
   prompt: string;
   negative?: string;
   size?: [number, number];
-  steps: number;
-  guidance: number;
+  /** Absent: the model's recommended value (flowfill.json), else SD3's default. */
+  steps?: number;
+  guidance?: number;
   seed: number;
   shift?: number;
   model?: string;
@@ -28,7 +30,7 @@ interface Args {
 }
 
 const USAGE =
-  'usage: npm run generate -- "prompt" [--size WxH] [--steps 28] [--guidance 7] [--seed 0] [--model dir] [-o out.png] ' +
+  'usage: npm run generate -- "prompt" [--size WxH] [--steps N] [--guidance g] [--seed 0] [--model dir] [-o out.png] ' +
   '[--init image.png --strength 0.6] [--negative text] [--shift s] [--backend wasm|webgpu]';
 
 function number(flag: string, value: string | undefined): number {
@@ -38,7 +40,7 @@ function number(flag: string, value: string | undefined): number {
 }
 
 export function parseGenerateArgs(argv: string[]): Args {
-  const args: Args = { prompt: '', steps: 28, guidance: 7, seed: 0, out: 'out.png', backend: 'wasm' };
+  const args: Args = { prompt: '', seed: 0, out: 'out.png', backend: 'wasm' };
   let promptSeen = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -90,8 +92,9 @@ async function main(): Promise<void> {
     negativePrompt: args.negative,
     width,
     height,
-    steps: args.steps,
-    guidance: args.guidance,
+    // SD3's defaults (28 steps, guidance 7) unless the model recommends its own.
+    steps: args.steps ?? info.recommended?.steps ?? 28,
+    guidance: args.guidance ?? info.recommended?.guidance ?? 7,
     seed: args.seed,
     ...(args.shift !== undefined ? { shift: args.shift } : {}),
   };
@@ -116,7 +119,7 @@ async function main(): Promise<void> {
   console.log(`denoise  ${steps.reduce((a, b) => a + b, 0).toFixed(1)} ms (${steps.length} steps, median ${median(steps).toFixed(1)} ms/step)`);
   console.log(`vae dec  ${t.vaeDecodeMs.toFixed(1)} ms`);
   console.log(`total    ${t.totalMs.toFixed(1)} ms`);
-  for (const note of [...info.notes, ...result.notes]) console.log(`note     ${note}`);
+  for (const note of new Set([...info.notes, ...result.notes])) console.log(`note     ${note}`);
   console.log(`wrote    ${args.out} (${result.png.length} bytes)`);
   await engine.dispose();
 }

@@ -4,7 +4,7 @@
  * Only the benchmark uses this; the engine itself knows onnxruntime only through ort-backend.ts.
  */
 import type { ModelPackage, GraphFile } from '../engine/model-package.js';
-import { conditioningSequenceLength } from '../engine/text-encoding.js';
+import { conditioningSequenceLength, encoderSequenceLength } from '../engine/text-encoding.js';
 
 type OrtNode = typeof import('onnxruntime-node');
 type NodeSession = import('onnxruntime-node').InferenceSession;
@@ -61,7 +61,7 @@ export async function runNativePeerAsync(
   const batch = cfg ? 2 : 1;
   mark = performance.now();
   for (const { encoder, session } of textSessions) {
-    const length = encoder.kind === 't5' ? (pkg.flowfill?.max_sequence_length ?? 256) : Number(encoder.tokenizerConfig.model_max_length ?? 77);
+    const length = encoderSequenceLength(pkg, encoder);
     for (let row = 0; row < batch; row++) {
       const ids = new BigInt64Array(length).fill(1n);
       await session.run({ input_ids: new Tensor('int64', ids, [1, length]) });

@@ -32,10 +32,16 @@ import { createRuntimeModelAsync, releaseRuntimeModelAsync, type RuntimeModel } 
 export interface EngineOptions {
   /** 'auto' (default): WebGPU when available, else WASM. 'webgpu' tries WebGPU and still falls back. */
   backend?: 'auto' | Backend;
+  /**
+   * Pretend the adapter's maxStorageBufferBindingSize is this many bytes (only ever lower in
+   * practice): lets tests exercise the attention-size refusal on any GPU.
+   */
+  maxStorageBufferBindingSize?: number;
 }
 
 export class Engine implements EngineApi {
   private readonly preference: 'auto' | Backend;
+  private readonly bindingSizeOverride?: number;
   private probe?: WebGpuProbe;
   private pkg?: ModelPackage;
   private runtime?: RuntimeModel;
@@ -47,6 +53,7 @@ export class Engine implements EngineApi {
 
   constructor(options: EngineOptions = {}) {
     this.preference = options.backend ?? 'auto';
+    this.bindingSizeOverride = options.maxStorageBufferBindingSize;
   }
 
   async capabilities(): Promise<Capabilities> {
@@ -108,7 +115,8 @@ export class Engine implements EngineApi {
     const job = {
       onProgress,
       isCancelled: () => this.cancelled.has(request.jobId),
-      maxStorageBufferBindingSize: runtime.backend === 'webgpu' ? this.probe?.adapter?.maxStorageBufferBindingSize : undefined,
+      maxStorageBufferBindingSize:
+        runtime.backend === 'webgpu' ? (this.bindingSizeOverride ?? this.probe?.adapter?.maxStorageBufferBindingSize) : undefined,
       notes: this.fallbackReason && runtime.backend === 'wasm' ? [`running on WASM: ${this.fallbackReason}`] : [],
     };
     try {
@@ -182,6 +190,7 @@ export class Engine implements EngineApi {
       sizeMultiple: pkg.geometry.sizeMultiple,
       hasTextEncoder: pkg.textEncoders.length > 0,
       supportsImageToImage: pkg.vaeEncoder !== undefined,
+      ...(pkg.flowfill?.recommended ? { recommended: { ...pkg.flowfill.recommended } } : {}),
       notes,
     };
   }

@@ -54,6 +54,7 @@ export async function generateFromImageAsync(
   // 2. Encode the prompt
   let mark = performance.now();
   const conditioning = await encodePromptAsync(model, request.prompt, checked.negativePrompt, cfg);
+  checked.notes.push(...(conditioning.notes ?? []));
   const textEncodeMs = performance.now() - mark;
 
   // 3. Timesteps, truncated by strength

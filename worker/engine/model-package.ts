@@ -10,8 +10,10 @@
  */
 import type { LoadProgress, ModelSource } from '../../common/engine-types.js';
 import { EngineError } from './engine-error.js';
+import { validateLatentRgbFactors } from './latent-preview.js';
 import { readOnnxGraphSummary, type OnnxDim, type OnnxGraphSummary, type OnnxValueInfo } from './onnx-graph.js';
 import { openPackageAsync, type PackageFiles } from './package-source.js';
+import { UNCONDITIONAL_NOTE } from './text-encoding.js';
 
 /** The fields of transformer/config.json the engine uses (diffusers SD3Transformer2DModel). */
 export interface TransformerConfig {
@@ -47,6 +49,8 @@ export interface FlowfillManifest {
   latent_rgb_bias?: number[];
   /** Length of the zero T5 block when there is no T5 (diffusers' default 256). */
   max_sequence_length?: number;
+  /** Default settings for this model: steps, guidance, shift. */
+  recommended?: { steps?: number; guidance?: number; shift?: number };
 }
 
 export interface GraphFile {
@@ -136,6 +140,8 @@ export async function loadModelPackageFromFilesAsync(files: PackageFiles): Promi
     );
   }
 
+  if (flowfill) checkManifestFields(flowfill, vaeConfig.latent_channels);
+
   // 3. Graphs, checked against the configs
   const transformerGraph = await reader.graphAsync('transformer/model.onnx');
   checkGraphIo(transformerGraph, {
@@ -158,9 +164,7 @@ export async function loadModelPackageFromFilesAsync(files: PackageFiles): Promi
   // 4. Text encoders (each optional, as in SD3)
   const textEncoders = await readTextEncodersAsync(reader, modelIndex);
   if (textEncoders.length === 0) {
-    notes.push(
-      'no text encoder in this package: prompts are ignored and every image is unconditional (zero embeddings shaped by transformer/config.json)',
-    );
+    notes.push(UNCONDITIONAL_NOTE);
   }
 
   // 5. Files the manifest lists must all have been read and matched
@@ -184,6 +188,27 @@ export async function loadModelPackageFromFilesAsync(files: PackageFiles): Promi
     geometry,
     notes,
   };
+}
+
+/** The manifest's model-facing fields, checked against the package before anything runs. */
+function checkManifestFields(manifest: FlowfillManifest, latentChannels: number): void {
+  if (manifest.latent_rgb_factors !== undefined) {
+    try {
+      validateLatentRgbFactors({ factors: manifest.latent_rgb_factors, bias: manifest.latent_rgb_bias }, latentChannels, 'flowfill.json latent_rgb_factors');
+    } catch (error) {
+      throw new EngineError('model-mismatch', (error as Error).message, { cause: error });
+    }
+  }
+  for (const [key, value] of Object.entries(manifest.recommended ?? {})) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new EngineError('model-mismatch', `flowfill.json: recommended.${key} is ${JSON.stringify(value)}; expected a non-negative number`);
+    }
+  }
+  const length = manifest.max_sequence_length;
+  // diffusers refuses max_sequence_length > 512 (StableDiffusion3Pipeline.check_inputs).
+  if (length !== undefined && (!Number.isInteger(length) || length < 0 || length > 512)) {
+    throw new EngineError('model-mismatch', `flowfill.json: max_sequence_length is ${JSON.stringify(length)}; expected an integer from 0 to 512 (diffusers uses 256)`);
+  }
 }
 
 function slug(name: string): string {

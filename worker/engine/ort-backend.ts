@@ -125,9 +125,8 @@ export async function probeWebGpuAsync(): Promise<WebGpuProbe> {
     return { shaderF16: false, unavailableReason: `requestAdapter failed: ${String(error)}` };
   }
   if (!adapter) return { shaderF16: false, unavailableReason: 'navigator.gpu.requestAdapter() returned no adapter' };
-  // ORT asks for the adapter's own limits when it creates its device, so these are the real ceilings.
-  const ort = await getOrtAsync();
-  ort.env.webgpu.adapter = adapter as never;
+  // ORT requests its own (default) adapter and asks for that adapter's limits when it creates its
+  // device, so the limits read here are the ceilings the sessions will run under.
   return {
     shaderF16: adapter.features.has('shader-f16'),
     adapter: {
@@ -140,13 +139,20 @@ export async function probeWebGpuAsync(): Promise<WebGpuProbe> {
   };
 }
 
-async function watchDeviceAsync(ort: OrtModule): Promise<void> {
+/**
+ * Listens for the loss of ORT's WebGPU device. Never blocks or fails session creation: builds
+ * differ in when `env.webgpu.device` resolves, and a missing watch only means the loss is noticed
+ * by the failing run instead.
+ */
+function watchDevice(ort: OrtModule): void {
   if (deviceWatched) return;
   deviceWatched = true;
-  const device = (await ort.env.webgpu.device) as unknown as { lost?: Promise<unknown> } | undefined;
-  void device?.lost?.then(() => {
-    deviceLost = true;
-  });
+  Promise.resolve()
+    .then(() => ort.env.webgpu.device as unknown as Promise<{ lost?: Promise<unknown> } | undefined>)
+    .then((device) => device?.lost?.then(() => {
+      deviceLost = true;
+    }))
+    .catch(() => undefined);
 }
 
 /**
@@ -174,7 +180,7 @@ export async function createSessionAsync(spec: SessionSpec): Promise<BackendSess
       cause: error,
     });
   }
-  if (spec.backend === 'webgpu') await watchDeviceAsync(ort);
+  if (spec.backend === 'webgpu') watchDevice(ort);
   return new OrtSession(ort, session, spec);
 }
 

@@ -20,7 +20,7 @@ import type { BackendSession, HostTensor } from './ort-backend.js';
 import { encodeRgbaAsRgbPng } from './png.js';
 import { initialLatentNoise } from './prng.js';
 import type { RuntimeModel } from './runtime-model.js';
-import { conditioningSequenceLength, encodePromptAsync, type PromptConditioning } from './text-encoding.js';
+import { conditioningSequenceLength, encodePromptAsync, UNCONDITIONAL_NOTE, type PromptConditioning } from './text-encoding.js';
 
 export const MAX_STEPS = 200;
 
@@ -58,6 +58,7 @@ export async function generateAsync(model: RuntimeModel, request: GenerationRequ
   // 2. Encode the prompt ([negative, prompt] with CFG)
   let mark = performance.now();
   const conditioning = await encodePromptAsync(model, request.prompt, checked.negativePrompt, cfg);
+  checked.notes.push(...(conditioning.notes ?? []));
   const textEncodeMs = performance.now() - mark;
 
   // 3. Timesteps
@@ -268,6 +269,7 @@ export async function* denoiseLatents(inputs: DenoiseInputs): AsyncGenerator<Den
       pooled_projections: pooledProjections,
     });
     const transformerOutput = floatOutput(outputs, 'out_hidden_states', 'transformer/model.onnx', batch * channels * height * width);
+    throwIfNotFinite(transformerOutput, `transformer/model.onnx output at step ${i - first + 1} (timestep ${scheduler.timesteps[i]}) on ${transformer.backend}`);
     const velocity = cfg ? combineGuidance(transformerOutput, inputs.guidance) : transformerOutput;
     const previousLatents = latents;
     latents = scheduler.step(velocity, latents);
@@ -283,6 +285,18 @@ export async function* denoiseLatents(inputs: DenoiseInputs): AsyncGenerator<Den
     };
   }
   return latents;
+}
+
+/**
+ * NaN or ±Inf from a graph (fp16 overflow, a broken kernel) would decode to a black or noisy image
+ * without any error; stop instead, naming where it happened.
+ */
+export function throwIfNotFinite(values: Float32Array, where: string): void {
+  for (let k = 0; k < values.length; k++) {
+    if (!Number.isFinite(values[k])) {
+      throw new EngineError('internal', `${where} contains ${values[k]} at index ${k}; the backend computed garbage (try the WASM backend)`);
+    }
+  }
 }
 
 function repeatBatch(values: Float32Array, times: number): Float32Array {
@@ -391,6 +405,7 @@ export async function decodeLatentsAsync(
   const height = latentHeight * vaeScaleFactor;
   const width = latentWidth * vaeScaleFactor;
   const raw = floatOutput(outputs, 'sample', pkg.vaeDecoder.graph.path, vae.out_channels * height * width);
+  throwIfNotFinite(raw, `${pkg.vaeDecoder.graph.path} output on ${vaeDecoder.backend}`);
   return { raw, channels: vae.out_channels, width, height };
 }
 
@@ -417,7 +432,7 @@ export function finishResult(
   const rgba = vaeOutputToRgba(decoded.raw, decoded.channels, decoded.height, decoded.width);
   const png = encodeRgbaAsRgbPng(rgba, decoded.width, decoded.height);
   const notes = [...job.notes, ...checked.notes];
-  if (model.pkg.textEncoders.length === 0) notes.push('this model has no text encoder: the prompt was not used (unconditional image)');
+  if (model.pkg.textEncoders.length === 0) notes.push(UNCONDITIONAL_NOTE);
   return {
     jobId: request.jobId,
     png,

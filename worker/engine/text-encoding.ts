@@ -23,6 +23,10 @@ import {
 } from './text-embeddings.js';
 import { PromptTokenizer, toInt64 } from './tokenize.js';
 
+/** The note a package without text encoders carries, in ModelInfo and in every result. */
+export const UNCONDITIONAL_NOTE =
+  'no text encoder in this package: prompts are ignored and every image is unconditional (zero embeddings shaped by transformer/config.json)';
+
 /** diffusers StableDiffusion3Pipeline's default max_sequence_length (the T5 block length). */
 const DIFFUSERS_MAX_SEQUENCE_LENGTH = 256;
 
@@ -33,6 +37,8 @@ export interface PromptConditioning {
   pooled: Float32Array;
   batch: 1 | 2;
   sequenceLength: number;
+  /** Things the caller should tell the user, e.g. that a prompt was cut to the encoder's length. */
+  notes?: string[];
 }
 
 /** Length of the T5 block (or its zeros): flowfill.json max_sequence_length, else diffusers' 256. */
@@ -40,12 +46,15 @@ export function t5SequenceLength(pkg: ModelPackage): number {
   return pkg.flowfill?.max_sequence_length ?? DIFFUSERS_MAX_SEQUENCE_LENGTH;
 }
 
+/** Token length one text encoder is fed: tokenizer_config model_max_length (CLIP), max_sequence_length (T5). */
+export function encoderSequenceLength(pkg: ModelPackage, component: TextEncoderComponent): number {
+  return tokenizerFor(pkg, component).maxLength;
+}
+
 /** Number of text tokens the transformer will attend to, for memory checks before encoding. */
 export function conditioningSequenceLength(pkg: ModelPackage): number {
-  const clipLengths = pkg.textEncoders
-    .filter((encoder) => encoder.kind === 'clip')
-    .map((encoder) => Number(encoder.tokenizerConfig.model_max_length ?? 77));
-  // CLIP encoders share one token axis (concatenated on channels); T5 (or zeros) follows it.
+  const clipLengths = pkg.textEncoders.filter((encoder) => encoder.kind === 'clip').map((encoder) => encoderSequenceLength(pkg, encoder));
+  // CLIP encoders share one token axis (concatenated on channels); T5 (or its zeros) follows it.
   return (clipLengths.length > 0 ? Math.max(...clipLengths) : 0) + t5SequenceLength(pkg);
 }
 
@@ -77,17 +86,19 @@ export async function encodePromptAsync(
 ): Promise<PromptConditioning> {
   const batch = withNegative ? 2 : 1;
   if (model.pkg.textEncoders.length === 0) return zeroConditioning(model.pkg, batch);
-  const positive = await encodeOnePromptAsync(model, prompt);
-  if (!withNegative) return fromEmbeddings(positive, 1);
+  const notes: string[] = [];
+  const positive = await encodeOnePromptAsync(model, prompt, 'prompt', notes);
+  if (!withNegative) return { ...fromEmbeddings(positive, 1), notes };
   // SD3's negative is the encoding of the negative prompt ("" by default), never zeros.
-  const negative = await encodeOnePromptAsync(model, negativePrompt);
-  return fromEmbeddings(
+  const negative = await encodeOnePromptAsync(model, negativePrompt, 'negative prompt', notes);
+  const both = fromEmbeddings(
     {
       promptEmbeds: concatBatch(negative.promptEmbeds, positive.promptEmbeds),
       pooledEmbeds: concatBatch(negative.pooledEmbeds, positive.pooledEmbeds),
     },
     2,
   );
+  return { ...both, notes };
 }
 
 const tokenizers = new WeakMap<TextEncoderComponent, PromptTokenizer>();
@@ -111,14 +122,16 @@ function tokenizerFor(pkg: ModelPackage, component: TextEncoderComponent): Promp
 }
 
 /** One prompt through every text encoder, assembled as diffusers' encode_prompt does (batch 1). */
-async function encodeOnePromptAsync(model: RuntimeModel, text: string): Promise<PromptEmbeddings> {
+async function encodeOnePromptAsync(model: RuntimeModel, text: string, field: string, notes: string[]): Promise<PromptEmbeddings> {
   const { pkg } = model;
   const clipOutputs: ClipStyleOutput[] = [];
   let t5: Tensor32 | undefined;
   for (const component of pkg.textEncoders) {
     const session = model.textEncoders.get(component.name);
     if (!session) throw new EngineError('internal', `no session for ${component.graph.path}`);
-    const tokens = tokenizerFor(pkg, component).encode(text);
+    const tokenizer = tokenizerFor(pkg, component);
+    const tokens = tokenizer.encode(text);
+    if (tokens.truncated) notes.push(`the ${field} is longer than ${component.name}'s ${tokenizer.maxLength} tokens; the rest was cut off`);
     const outputs = await session.runAsync({
       input_ids: { type: 'int64', data: toInt64(tokens.ids), dims: [1, tokens.ids.length] },
     });

@@ -16,6 +16,7 @@ import { createScheduler, decodeLatentsAsync, denoiseLatents } from '../engine/p
 import { createRuntimeModelAsync, releaseRuntimeModelAsync, type RuntimeModel } from '../engine/runtime-model.js';
 import type { PromptConditioning } from '../engine/text-encoding.js';
 
+/** Reads a file of the fixture folder by its relative path; must reject when the file does not exist. */
 export type ReadFile = (relPath: string) => Promise<Uint8Array>;
 
 /** The tolerance table of the fixtures' README (max |difference| per case). */

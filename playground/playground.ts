@@ -1,0 +1,431 @@
+/**
+ * The playground page (npm start → http://127.0.0.1:5173/): Flowfill without Figma. A canvas of
+ * frames on the fake Figma API, the plugin's panel in a Figma-like sandboxed iframe, menu commands,
+ * undo, and an inspector for fills and plugin data. `window.flowfill` is the automation API the
+ * browser tests drive (documented in playground/README.md).
+ */
+import type { FakeNode, FakeNotification } from '../test/figma-fake/index.js';
+import { PluginHost } from './plugin-host.js';
+import type { WireEntry } from './wire-watch.js';
+
+interface FrameSpec {
+  name?: string;
+  width?: number;
+  height?: number;
+  x?: number;
+  y?: number;
+}
+
+export interface PlaygroundApi {
+  /** Resolves once dist/code.js and dist/ui.html are loaded (the plugin is not running yet). */
+  ready: Promise<void>;
+  /** Creates a frame on the page (white fill, like figma.createFrame); returns its id. */
+  createFrame(spec?: FrameSpec): string;
+  /** Selects these nodes as a person would (fires selectionchange). */
+  select(ids: string[]): void;
+  /** Launches the plugin: 'open' | 'generate' | 'fill' (= 'fill-selection') | 'variations' | 'regenerate'. */
+  runCommand(command: string, parameters?: Record<string, string>): Promise<void>;
+  /** The node's own fills rendered by the fake's exportAsync at 1×, as PNG bytes in base64. */
+  nodeFillsAsPng(id: string): Promise<string>;
+  /** Every plugin-data entry of the node (key → string). */
+  pluginData(id: string): Record<string, string>;
+  /** Cmd-Z: undoes the last committed step (or uncommitted changes). */
+  undo(): void;
+  /** Resolves when nothing is in flight between main and panel; rejects after timeoutMs naming what is pending. */
+  waitForIdle(options?: { timeoutMs?: number; quietMs?: number }): Promise<void>;
+  /** Top-level nodes of the page: id, name, type, geometry, fill types. */
+  nodes(): NodeSummary[];
+  /** Ids of the selected nodes. */
+  selection(): string[];
+  /** Messages that crossed between main and panel (types only). */
+  wire(): WireEntry[];
+  /** figma.notify calls so far. */
+  notifications(): { message: string; error: boolean }[];
+  /** True while the plugin's panel is open. */
+  uiOpen(): boolean;
+  /** Writes figma.clientStorage as an earlier run would have (e.g. the panel's saved settings). */
+  setClientStorage(key: string, value: unknown): Promise<void>;
+}
+
+export interface NodeSummary {
+  id: string;
+  name: string;
+  type: string;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  fills: string[];
+  pluginDataKeys: string[];
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+let host: PluginHost;
+let zoom = 0.5;
+const imageUrls = new Map<string, string>();
+const notifications: FakeNotification[] = [];
+let renderQueued = false;
+
+function requestRender(): void {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+function topNodes(): FakeNode[] {
+  return [...host.figma.currentPage.children] as FakeNode[];
+}
+
+function findNode(id: string): FakeNode {
+  const node = topNodes().find((n) => n.id === id) ?? host.figma.currentPage.findAll((n) => n.id === id)[0];
+  if (!node) throw new Error(`no node with id ${JSON.stringify(id)}; ids on the page: ${topNodes().map((n) => n.id).join(', ') || '(none)'}`);
+  return node;
+}
+
+function fillsOf(node: FakeNode): ReadonlyArray<Paint> {
+  const fills = (node as { fills?: unknown }).fills;
+  return Array.isArray(fills) ? (fills as Paint[]) : [];
+}
+
+function imageUrl(hash: string): string | null {
+  const cached = imageUrls.get(hash);
+  if (cached) return cached;
+  const image = host.figma.getImageByHash(hash);
+  if (!image) return null;
+  void image.getBytesAsync().then((bytes) => {
+    imageUrls.set(hash, URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' })));
+    requestRender();
+  });
+  return null;
+}
+
+function cssColor({ r, g, b }: RGB, opacity = 1): string {
+  return `rgba(${Math.round(r * 255)}, ${Math.round(g * 255)}, ${Math.round(b * 255)}, ${opacity})`;
+}
+
+/** CSS backgrounds for Figma fills: Figma lists fills bottom to top, CSS top to bottom. */
+function backgroundFor(node: FakeNode): { image: string; size: string } {
+  const layers: { image: string; size: string }[] = [];
+  for (const paint of fillsOf(node)) {
+    if (paint.visible === false) continue;
+    if (paint.type === 'SOLID') {
+      const c = cssColor(paint.color, paint.opacity ?? 1);
+      layers.push({ image: `linear-gradient(${c}, ${c})`, size: 'cover' });
+    } else if (paint.type === 'IMAGE' && paint.imageHash) {
+      const url = imageUrl(paint.imageHash);
+      if (url) layers.push({ image: `url("${url}")`, size: paint.scaleMode === 'FIT' ? 'contain' : 'cover' });
+    }
+  }
+  layers.reverse();
+  return { image: layers.map((l) => l.image).join(', ') || 'none', size: layers.map((l) => l.size).join(', ') || 'auto' };
+}
+
+function selectedIds(): string[] {
+  return host.figma.currentPage.selection.map((n) => (n as FakeNode).id);
+}
+
+function render(): void {
+  host.syncUiFrame();
+  const canvas = $('canvas');
+  const selected = new Set(selectedIds());
+  const nodes = topNodes();
+  const seen = new Set<string>();
+  for (const node of nodes) {
+    seen.add(node.id);
+    let el = canvas.querySelector<HTMLElement>(`[data-node-id="${node.id}"]`);
+    if (!el) {
+      el = document.createElement('div');
+      el.className = 'node';
+      el.dataset.nodeId = node.id;
+      el.innerHTML = '<span class="node-label"></span><span class="resize-handle" title="Drag to resize"></span>';
+      canvas.appendChild(el);
+    }
+    const bg = backgroundFor(node);
+    Object.assign(el.style, {
+      left: `${node.x * zoom}px`,
+      top: `${node.y * zoom}px`,
+      width: `${node.width * zoom}px`,
+      height: `${node.height * zoom}px`,
+      backgroundImage: bg.image,
+      backgroundSize: bg.size,
+      borderRadius: node.type === 'ELLIPSE' ? '50%' : '0',
+    });
+    el.classList.toggle('selected', selected.has(node.id));
+    const label = el.querySelector('.node-label') as HTMLElement;
+    label.textContent = `${node.name}  ${Math.round(node.width)}×${Math.round(node.height)}`;
+  }
+  for (const el of Array.from(canvas.querySelectorAll<HTMLElement>('[data-node-id]'))) if (!seen.has(el.dataset.nodeId!)) el.remove();
+  renderInspector();
+  $('ui-status').textContent = host.uiFrame ? `running: ${host.figma.command || 'open'}` : 'not running';
+}
+
+function renderInspector(): void {
+  const panel = $('inspector');
+  const ids = selectedIds();
+  if (ids.length === 0) {
+    panel.innerHTML = '<p class="muted">Select a frame (click; shift-click adds) to inspect its fills and plugin data.</p>';
+    return;
+  }
+  panel.replaceChildren();
+  for (const id of ids) {
+    const node = findNode(id);
+    const section = document.createElement('section');
+    const fills = fillsOf(node)
+      .map((p) => {
+        if (p.type === 'SOLID') return `<li><span class="swatch" style="background:${cssColor(p.color, p.opacity ?? 1)}"></span>SOLID ${cssColor(p.color, p.opacity ?? 1)}</li>`;
+        if (p.type === 'IMAGE') {
+          const url = p.imageHash ? imageUrl(p.imageHash) : null;
+          return `<li>${url ? `<img class="thumb" src="${url}" alt="">` : ''}IMAGE ${p.scaleMode} <code>${p.imageHash?.slice(0, 10)}…</code></li>`;
+        }
+        return `<li>${p.type}</li>`;
+      })
+      .join('');
+    const data = node
+      .getPluginDataKeys()
+      .map((key) => `<dt>${escapeHtml(key)}</dt><dd><pre>${escapeHtml(prettyJson(node.getPluginData(key)))}</pre></dd>`)
+      .join('');
+    const relaunch = Object.entries(node.getRelaunchData())
+      .map(([command, text]) => `<button data-relaunch="${escapeHtml(command)}" title="${escapeHtml(text)}">${escapeHtml(command)}</button>`)
+      .join(' ');
+    section.innerHTML = `<h3>${escapeHtml(node.name)} <small>${node.id} · ${node.type} · ${Math.round(node.width)}×${Math.round(node.height)}</small></h3>
+      <h4>Fills</h4><ul class="fills">${fills || '<li class="muted">none</li>'}</ul>
+      <h4>Plugin data</h4>${data ? `<dl>${data}</dl>` : '<p class="muted">none</p>'}
+      ${relaunch ? `<h4>Relaunch</h4><p>${relaunch}</p>` : ''}`;
+    panel.appendChild(section);
+  }
+}
+
+function prettyJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}
+
+function showToast(notification: FakeNotification): void {
+  notifications.push(notification);
+  const toast = document.createElement('div');
+  toast.className = notification.options?.error ? 'toast error' : 'toast';
+  toast.textContent = notification.message;
+  $('toasts').appendChild(toast);
+  const timeout = notification.options?.timeout;
+  setTimeout(() => toast.remove(), typeof timeout === 'number' && Number.isFinite(timeout) ? timeout : 4000);
+}
+
+function createFrame(spec: FrameSpec = {}): string {
+  const frame = host.figma.createFrame();
+  frame.name = spec.name ?? `Frame ${topNodes().length}`;
+  frame.resize(spec.width ?? 320, spec.height ?? 200);
+  const right = Math.max(0, ...topNodes().filter((n) => n !== frame).map((n) => n.x + n.width));
+  frame.x = spec.x ?? (topNodes().length > 1 ? right + 40 : 40);
+  frame.y = spec.y ?? 40;
+  requestRender();
+  return frame.id;
+}
+
+function select(ids: string[]): void {
+  host.figma.__userSelect(ids.map(findNode));
+  requestRender();
+}
+
+async function waitForIdle(options: { timeoutMs?: number; quietMs?: number } = {}): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 600_000;
+  const quietMs = options.quietMs ?? 250;
+  const started = performance.now();
+  let idleSince: number | null = null;
+  for (;;) {
+    const reasons = host.wire.busyReasons();
+    const now = performance.now();
+    if (reasons.length === 0) {
+      idleSince ??= now;
+      if (now - idleSince >= quietMs) return;
+    } else idleSince = null;
+    if (now - started > timeoutMs) throw new Error(`waitForIdle: still busy after ${timeoutMs} ms: ${reasons.join('; ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+const COMMAND_ALIASES: Record<string, string> = { fill: 'fill-selection' };
+
+function installCanvasInteractions(): void {
+  const canvas = $('canvas');
+  let drag: { id: string; mode: 'move' | 'resize'; startX: number; startY: number; x: number; y: number; w: number; h: number; moved: boolean } | null = null;
+  canvas.addEventListener('pointerdown', (event) => {
+    const target = event.target as HTMLElement;
+    const el = target.closest<HTMLElement>('[data-node-id]');
+    if (!el) {
+      if (!event.shiftKey) select([]);
+      return;
+    }
+    const id = el.dataset.nodeId!;
+    const current = selectedIds();
+    if (event.shiftKey) select(current.includes(id) ? current.filter((x) => x !== id) : [...current, id]);
+    else if (!current.includes(id)) select([id]);
+    const node = findNode(id);
+    drag = {
+      id,
+      mode: target.classList.contains('resize-handle') ? 'resize' : 'move',
+      startX: event.clientX,
+      startY: event.clientY,
+      x: node.x,
+      y: node.y,
+      w: node.width,
+      h: node.height,
+      moved: false,
+    };
+    canvas.setPointerCapture(event.pointerId);
+  });
+  canvas.addEventListener('pointermove', (event) => {
+    if (!drag) return;
+    const dx = (event.clientX - drag.startX) / zoom;
+    const dy = (event.clientY - drag.startY) / zoom;
+    const node = findNode(drag.id);
+    if (drag.mode === 'resize') node.resize(Math.max(1, Math.round(drag.w + dx)), Math.max(1, Math.round(drag.h + dy)));
+    else {
+      node.x = Math.round(drag.x + dx);
+      node.y = Math.round(drag.y + dy);
+    }
+    drag.moved = true;
+    requestRender();
+  });
+  canvas.addEventListener('pointerup', () => {
+    // A move or resize is a user edit: it becomes its own undo step, as in Figma.
+    if (drag?.moved) host.figma.commitUndo();
+    drag = null;
+  });
+}
+
+function installToolbar(): void {
+  $('add-frame').addEventListener('click', () => {
+    const width = Number(($('frame-width') as HTMLInputElement).value) || 320;
+    const height = Number(($('frame-height') as HTMLInputElement).value) || 200;
+    select([createFrame({ width, height })]);
+    host.figma.commitUndo();
+  });
+  for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-command]'))) {
+    button.addEventListener('click', () => {
+      const command = button.dataset.command!;
+      const prompt = ($('quick-prompt') as HTMLInputElement).value.trim();
+      void api.runCommand(command, command === 'generate' && prompt ? { prompt } : undefined);
+    });
+  }
+  $('undo').addEventListener('click', () => api.undo());
+  $('zoom').addEventListener('change', (event) => {
+    zoom = Number((event.target as HTMLSelectElement).value);
+    requestRender();
+  });
+  $('inspector').addEventListener('click', (event) => {
+    const command = (event.target as HTMLElement).dataset.relaunch;
+    if (command) void api.runCommand(command);
+  });
+  document.addEventListener('keydown', (event) => {
+    if (event.target instanceof HTMLInputElement) return;
+    if ((event.metaKey || event.ctrlKey) && event.key === 'z') {
+      event.preventDefault();
+      api.undo();
+    } else if (event.key === 'Delete' || event.key === 'Backspace') {
+      for (const id of selectedIds()) host.figma.__userDelete(findNode(id));
+      host.figma.commitUndo();
+      requestRender();
+    }
+  });
+}
+
+async function loadTextAsync(url: string): Promise<string> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}; run npm run build first`);
+  return response.text();
+}
+
+async function bootAsync(): Promise<void> {
+  const [mainScript, uiHtml, manifestText] = await Promise.all([
+    loadTextAsync('dist/code.js'),
+    loadTextAsync('dist/ui.html'),
+    loadTextAsync('manifest.json'),
+  ]);
+  const manifest = JSON.parse(manifestText) as { relaunchButtons?: { command: string }[] };
+  host = new PluginHost({
+    mainScript,
+    uiHtml,
+    relaunchCommands: (manifest.relaunchButtons ?? []).map((b) => b.command),
+    uiContainer: $('plugin-window'),
+    onNotify: showToast,
+    onChange: requestRender,
+  });
+  host.figma.on('selectionchange', requestRender);
+  installCanvasInteractions();
+  installToolbar();
+  if (!new URLSearchParams(location.search).has('blank')) {
+    createFrame({ name: 'Hero', width: 640, height: 360, x: 40, y: 40 });
+    createFrame({ name: 'Avatar', width: 256, height: 256, x: 720, y: 40 });
+    createFrame({ name: 'Banner', width: 960, height: 200, x: 40, y: 460 });
+    host.figma.commitUndo();
+  }
+  // Keeps figma.ui.resize and plugin-made canvas edits visible without a hook in the fake.
+  setInterval(requestRender, 500);
+  requestRender();
+}
+
+const ready = bootAsync();
+ready.catch((error: unknown) => {
+  $('boot-error').textContent = String(error instanceof Error ? error.message : error);
+});
+
+const api: PlaygroundApi = {
+  ready,
+  createFrame,
+  select,
+  async runCommand(command, parameters) {
+    await ready;
+    await host.runCommandAsync(COMMAND_ALIASES[command] ?? command, parameters);
+  },
+  async nodeFillsAsPng(id) {
+    return toBase64(await findNode(id).exportAsync({ format: 'PNG' }));
+  },
+  pluginData(id) {
+    const node = findNode(id);
+    return Object.fromEntries(node.getPluginDataKeys().map((key) => [key, node.getPluginData(key)]));
+  },
+  undo() {
+    host.figma.__undo();
+    requestRender();
+  },
+  waitForIdle,
+  nodes: () =>
+    topNodes().map((n) => ({
+      id: n.id,
+      name: n.name,
+      type: n.type,
+      x: n.x,
+      y: n.y,
+      width: n.width,
+      height: n.height,
+      fills: fillsOf(n).map((p) => p.type),
+      pluginDataKeys: n.getPluginDataKeys(),
+    })),
+  selection: selectedIds,
+  wire: () => host.wire.log.slice(),
+  notifications: () => notifications.map((n) => ({ message: n.message, error: n.options?.error === true })),
+  uiOpen: () => host.uiFrame !== null,
+  async setClientStorage(key, value) {
+    await ready;
+    await host.figma.clientStorage.setAsync(key, value);
+  },
+};
+
+(window as unknown as { flowfill: PlaygroundApi }).flowfill = api;

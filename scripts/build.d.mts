@@ -1,0 +1,20 @@
+export const repoRoot: string;
+export const distDir: string;
+export interface EmbeddedAssetFile {
+  path: string;
+  size: number;
+  gzipBase64: string;
+}
+export function buildMainAsync(): Promise<string>;
+export function buildWorkerSourceAsync(entry?: string): Promise<string>;
+export function buildPanelScriptAsync(workerSource: string): Promise<string>;
+export function buildPlaygroundScriptAsync(): Promise<string>;
+export function listModelFiles(dir: string): string[];
+export function resolveEmbeddedModelDir(env?: Record<string, string | undefined>): { dir: string | null; why: string };
+export function collectAssets(modelDir: string | null): EmbeddedAssetFile[];
+export function assembleUiHtml(panelScript: string, assets: EmbeddedAssetFile[]): string;
+export function buildAllAsync(options?: {
+  env?: Record<string, string | undefined>;
+  log?: (line: string) => void;
+  outDir?: string;
+}): Promise<{ html: string; mainScript: string; workerSource: string; assets: EmbeddedAssetFile[]; model: { dir: string | null; why: string } }>;

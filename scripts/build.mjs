@@ -1,0 +1,234 @@
+#!/usr/bin/env node
+/**
+ * npm run build — the plugin as Figma loads it, plus the playground. One esbuild call per output:
+ *
+ *   dist/code.js        src/main.ts, Figma's main-thread sandbox (IIFE, ES2017)
+ *   dist/ui.html        ONE self-contained page: the panel (ui/main.ts), the engine worker
+ *                       (worker/worker-entry.ts) as a string, and every file onnxruntime-web loads
+ *                       at run time plus the default model, embedded — it works with no network
+ *   dist/playground.js  playground/playground.ts, the browser host that runs both (npm start)
+ *
+ * Why the worker and assets are laid out this way (measured in headless Chromium 156 inside an
+ * <iframe sandbox="allow-scripts" srcdoc>, the null origin Figma gives plugin UIs):
+ *   - a data: URL worker is a secure context there, so it has navigator.gpu; a blob:null/… worker
+ *     starts but is not a secure context (no WebGPU), and a blob: *module* worker does not start;
+ *   - Chromium refuses data: URLs of tens of MB, so ORT's 27 MB .wasm and the model cannot be in
+ *     the worker's source: they sit in the page as gzip+base64 text and are posted to the worker
+ *     (worker/runtime/embedded-assets.ts). The worker is a classic script (IIFE), which both URL
+ *     kinds start.
+ *   - ORT build: `onnxruntime-web/webgpu` (native WebGPU EP, asyncify .wasm) rather than the
+ *     default JSEP build: same results on the golden transformer and VAE (max |diff| 1.4e-5 and
+ *     7e-6 for both), similar SwiftShader times, a 4× smaller JS bundle (118 kB vs 414 kB) and
+ *     a smaller .wasm (26.8 MB vs 28.3 MB); JSEP is slated for removal upstream
+ *     (microsoft/onnxruntime#29716).
+ *
+ * Model to embed: models/default/ when it holds a package, or FLOWFILL_EMBED_MODEL=<dir> (e.g. the
+ * golden fixture, for tests); FLOWFILL_EMBED_MODEL=none embeds no model.
+ *
+ * The module also exports its pieces, so the browser tests build their own pages the same way.
+ */
+import * as esbuild from 'esbuild';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const distDir = path.join(repoRoot, 'dist');
+
+/** The ORT .wasm that matches `onnxruntime-web/webgpu`; its asset path is ORT_WASM_ASSET in worker/runtime. */
+const ORT_WASM_FILE = 'ort-wasm-simd-threaded.asyncify.wasm';
+const ORT_WASM_ASSET = `onnxruntime/${ORT_WASM_FILE}`;
+const MODEL_ASSET_PREFIX = 'model/';
+
+const fromRoot = (...parts) => path.join(repoRoot, ...parts);
+
+function requireEntry(relPath, owner) {
+  const file = fromRoot(relPath);
+  if (!existsSync(file)) {
+    throw new Error(`build: ${relPath} does not exist (written by the ${owner}); nothing to bundle for it yet`);
+  }
+  return file;
+}
+
+/** Options shared by the browser-side bundles (panel, worker, playground, test pages). */
+function browserOptions(entry) {
+  return {
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    // WebGPU needs Chromium 113+ / Safari 26 anyway; ORT's bundle is already ES2020+.
+    target: 'es2022',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  };
+}
+
+/** dist/code.js: the main thread. */
+export async function buildMainAsync() {
+  const result = await esbuild.build({
+    entryPoints: [requireEntry('src/main.ts', 'PLUGIN helper')],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'neutral',
+    // Figma's main thread is a QuickJS VM compiled to WebAssembly, not a browser: its docs claim
+    // ES2020+, yet create-figma-plugin still ships ES2017 because spread/rest once failed there.
+    // Transpile down to what every sandbox version accepted.
+    target: 'es2017',
+    mainFields: ['module', 'main'],
+    minify: false,
+    logLevel: 'warning',
+  });
+  return result.outputFiles[0].text;
+}
+
+/** Resolves every onnxruntime-web import to the `/webgpu` bundle (esbuild's alias is prefix-based). */
+const ortWebGpuOnly = {
+  name: 'ort-webgpu-only',
+  setup(build) {
+    const bundle = fromRoot('node_modules/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs');
+    build.onResolve({ filter: /^onnxruntime-web(\/webgpu)?$/ }, () => ({ path: bundle }));
+  },
+};
+
+/** The engine worker as one classic script (started from a data: URL, so no import.meta of its own). */
+export async function buildWorkerSourceAsync(entry = fromRoot('worker/worker-entry.ts')) {
+  const result = await esbuild.build({
+    ...browserOptions(entry),
+    // One ORT in the bundle: the engine's default `import('onnxruntime-web')` gets the same build.
+    plugins: [ortWebGpuOnly],
+    // ORT reads import.meta.url to find its files and to tell Node from browsers; an IIFE has no
+    // import.meta, and the worker's own URL is the honest answer (its files come as assets anyway).
+    define: { 'import.meta.url': 'self.location.href' },
+    // The engine's Node-only helpers (the CLI's file reader) are never reached in the worker.
+    external: ['node:*'],
+  });
+  return result.outputFiles[0].text;
+}
+
+/** The panel's script, with the worker's source compiled in as FLOWFILL_WORKER_SOURCE. */
+export async function buildPanelScriptAsync(workerSource) {
+  const result = await esbuild.build({
+    ...browserOptions(requireEntry('ui/main.ts', 'UI helper')),
+    define: { FLOWFILL_WORKER_SOURCE: JSON.stringify(workerSource) },
+  });
+  return result.outputFiles[0].text;
+}
+
+export async function buildPlaygroundScriptAsync() {
+  const result = await esbuild.build(browserOptions(requireEntry('playground/playground.ts', 'BROWSER helper')));
+  return result.outputFiles[0].text;
+}
+
+/** Files of a model package worth shipping: root JSON plus every file of its component folders. */
+export function listModelFiles(dir) {
+  const files = [];
+  const walk = (relDir) => {
+    for (const name of readdirSync(path.join(dir, relDir)).sort()) {
+      if (name.startsWith('.')) continue;
+      const rel = relDir ? `${relDir}/${name}` : name;
+      if (statSync(path.join(dir, rel)).isDirectory()) walk(rel);
+      // At the root only the package's own JSON: fixture folders keep their reference arrays there.
+      else if (relDir || name === 'model_index.json' || name === 'flowfill.json') files.push(rel);
+    }
+  };
+  walk('');
+  if (!files.includes('model_index.json')) throw new Error(`build: ${dir} is not a model package (no model_index.json)`);
+  return files;
+}
+
+/** Which model folder to embed, or null; and why, for the size report. */
+export function resolveEmbeddedModelDir(env = process.env) {
+  const requested = env.FLOWFILL_EMBED_MODEL;
+  if (requested === 'none') return { dir: null, why: 'FLOWFILL_EMBED_MODEL=none' };
+  if (requested) {
+    const dir = path.resolve(requested);
+    if (!existsSync(path.join(dir, 'model_index.json'))) {
+      throw new Error(`build: FLOWFILL_EMBED_MODEL=${requested} has no model_index.json; point it at a model package folder, e.g. ../shared/fixtures/sd3-tiny-golden`);
+    }
+    return { dir, why: 'FLOWFILL_EMBED_MODEL' };
+  }
+  const shipped = fromRoot('models/default');
+  if (existsSync(path.join(shipped, 'model_index.json'))) return { dir: shipped, why: 'models/default' };
+  return { dir: null, why: 'models/default/ has no package yet' };
+}
+
+/** Assets the page carries for the worker: ORT's .wasm and the model's files, gzip+base64. */
+export function collectAssets(modelDir) {
+  const sources = [{ path: ORT_WASM_ASSET, file: fromRoot('node_modules/onnxruntime-web/dist', ORT_WASM_FILE) }];
+  if (modelDir) for (const rel of listModelFiles(modelDir)) sources.push({ path: MODEL_ASSET_PREFIX + rel, file: path.join(modelDir, rel) });
+  return sources.map(({ path: assetPath, file }) => {
+    const bytes = readFileSync(file);
+    return { path: assetPath, size: bytes.length, gzipBase64: gzipSync(bytes, { level: 9 }).toString('base64') };
+  });
+}
+
+/** Text safe inside <script>…</script>: only `</script` and `<!--` can end or confuse the element. */
+function scriptSafe(js) {
+  return js.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
+}
+
+export function assembleUiHtml(panelScript, assets) {
+  const assetElements = assets
+    .map((a) => `<script type="application/octet-stream" data-flowfill-asset="${a.path}" data-size="${a.size}">${a.gzipBase64}</script>`)
+    .join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Flowfill</title></head>
+<body>
+<div id="app"></div>
+${assetElements}
+<script>${scriptSafe(panelScript)}</script>
+</body>
+</html>
+`;
+}
+
+function formatBytes(n) {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
+}
+
+/** Builds everything into `outDir` (dist/ by default; the browser tests build into a temp folder). */
+export async function buildAllAsync({ env = process.env, log = console.log, outDir = distDir } = {}) {
+  const started = Date.now();
+  mkdirSync(outDir, { recursive: true });
+  const model = resolveEmbeddedModelDir(env);
+  const [mainScript, workerSource, playgroundScript] = await Promise.all([
+    buildMainAsync(),
+    buildWorkerSourceAsync(),
+    buildPlaygroundScriptAsync(),
+  ]);
+  const panelScript = await buildPanelScriptAsync(workerSource);
+  const assets = collectAssets(model.dir);
+  const html = assembleUiHtml(panelScript, assets);
+  writeFileSync(path.join(outDir, 'code.js'), mainScript);
+  writeFileSync(path.join(outDir, 'ui.html'), html);
+  writeFileSync(path.join(outDir, 'playground.js'), playgroundScript);
+
+  // The panel starts the worker from a data: URL; Chromium refuses those past 2 MB (URL limit).
+  const workerDataUrlLength = `data:text/javascript;charset=utf-8,${encodeURIComponent(workerSource)}`.length;
+  const rows = [
+    ['dist/code.js', mainScript.length],
+    ['dist/ui.html', html.length],
+    ['  panel script (incl. worker source)', panelScript.length],
+    ['  worker source', workerSource.length],
+    ['  worker as data: URL', workerDataUrlLength],
+    ...assets.map((a) => [`  asset ${a.path} (${formatBytes(a.size)} raw)`, a.gzipBase64.length]),
+    ['dist/playground.js', playgroundScript.length],
+  ];
+  log(`flowfill build (${Date.now() - started} ms); embedded model: ${model.dir ? path.relative(repoRoot, model.dir) || model.dir : 'none'} (${model.why})`);
+  for (const [name, size] of rows) log(`  ${name.padEnd(72)} ${formatBytes(size).padStart(10)}`);
+  if (workerDataUrlLength > 2 * 1024 * 1024) throw new Error(`build: the worker's data: URL is ${formatBytes(workerDataUrlLength)}; Chromium refuses more than 2 MB`);
+  return { html, mainScript, workerSource, assets, model };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  buildAllAsync().catch((error) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

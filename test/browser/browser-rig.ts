@@ -1,0 +1,79 @@
+/**
+ * The browser test rig: Debian's Chromium through playwright-core (never a downloaded browser),
+ * the playground server on an ephemeral loopback port, and a build made for the tests.
+ *
+ * The build embeds the golden fixture's tiny model (FLOWFILL_EMBED_MODEL), so the end-to-end tests
+ * do not depend on what dist/ holds or on the default model being trained yet. The fixture folder
+ * comes from FLOWFILL_FIXTURES, else ../shared/fixtures/sd3-tiny-golden beside the repository.
+ *
+ * SwiftShader (WebGPU on the CPU) compiles each new shader slowly, so budgets are generous.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { buildAllAsync, buildWorkerSourceAsync, repoRoot } from '../../scripts/build.mjs';
+import { startPlaygroundServer, type PlaygroundServer } from '../../scripts/playground-server.mjs';
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+/** Per-test budget: SwiftShader's first shader compiles take tens of seconds. */
+export const BROWSER_TEST_TIMEOUT_MS = 5 * 60_000;
+
+const QUIET_CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+export function fixturesDir(): string {
+  return path.resolve(process.env.FLOWFILL_FIXTURES ?? path.join(repoRoot, '..', 'shared', 'fixtures', 'sd3-tiny-golden'));
+}
+
+/** Headless Chromium; `webgpu: false` launches it without --enable-unsafe-webgpu (no adapter). */
+export function launchChromiumAsync({ webgpu = true }: { webgpu?: boolean } = {}): Promise<Browser> {
+  const args = webgpu ? ['--enable-unsafe-webgpu', ...QUIET_CHROMIUM_ARGS] : QUIET_CHROMIUM_ARGS;
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args, headless: true });
+}
+
+export interface Rig {
+  server: PlaygroundServer;
+  /** The temp folder served as /dist/ (the test build) and /rig/ (test pages). */
+  outDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the plugin (with the fixture model embedded) and optional extra worker entries, then
+ * serves: /dist/ (that build), /fixtures/ (the golden folder, read-only), /ort/ (onnxruntime-web's
+ * dist, for test pages that load ORT by URL), /rig/ (the extra bundles, as <name>.js).
+ */
+export async function startRigAsync(extraWorkers: Record<string, string> = {}): Promise<Rig> {
+  const outDir = mkdtempSync(path.join(os.tmpdir(), 'flowfill-browser-'));
+  await buildAllAsync({ env: { ...process.env, FLOWFILL_EMBED_MODEL: fixturesDir() }, outDir, log: () => {} });
+  const { writeFileSync, mkdirSync } = await import('node:fs');
+  mkdirSync(path.join(outDir, 'rig'), { recursive: true });
+  for (const [name, entry] of Object.entries(extraWorkers)) {
+    writeFileSync(path.join(outDir, 'rig', `${name}.js`), await buildWorkerSourceAsync(path.resolve(entry)));
+  }
+  writeFileSync(path.join(outDir, 'rig', 'blank.html'), '<!doctype html><meta charset="utf-8"><title>rig</title>');
+  const server = await startPlaygroundServer({
+    port: 0,
+    quiet: true,
+    distDir: outDir,
+    mounts: {
+      '/fixtures/': fixturesDir(),
+      '/ort/': path.join(repoRoot, 'node_modules/onnxruntime-web/dist'),
+      '/rig/': path.join(outDir, 'rig'),
+    },
+  });
+  return {
+    server,
+    outDir,
+    close: async () => {
+      await server.close();
+      rmSync(outDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Golden parity on Chromium's WebGPU (SwiftShader here): the engine's own parity runner
+ * (worker/parity/run-parity.ts) in a dedicated worker, with the plugin's ORT build, over every
+ * case of the sd3-tiny-golden fixtures, within the fixtures' WebGPU tolerances.
+ */
+import type { Browser } from 'playwright-core';
+import type { ParityReport } from '../../worker/parity/run-parity.js';
+import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, startRigAsync, type Rig } from './browser-rig.js';
+
+let rig: Rig;
+let browser: Browser;
+
+beforeAll(async () => {
+  rig = await startRigAsync({ 'parity-worker': 'test/browser/pages/parity-worker.ts' });
+  browser = await launchChromiumAsync({ webgpu: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await rig?.close();
+});
+
+interface ParityAnswer {
+  report?: ParityReport;
+  elapsedMs?: number;
+  webgpuDevice?: boolean;
+  error?: string;
+}
+
+test(
+  'the engine reproduces every golden case on WebGPU within the fixtures\' WebGPU tolerances',
+  async () => {
+    const page = await browser.newPage();
+    await page.goto(`${rig.server.url}rig/blank.html`);
+    const answer = await page.evaluate(
+      () =>
+        new Promise<ParityAnswer>((resolve) => {
+          const worker = new Worker('/rig/parity-worker.js');
+          worker.onmessage = (event) => resolve(event.data as ParityAnswer);
+          worker.onerror = (event) => resolve({ error: `worker error: ${event.message}` });
+          worker.postMessage({ backend: 'webgpu' });
+        }),
+    );
+    await page.close();
+    expect(answer.error).toBeUndefined();
+    const report = answer.report!;
+    // Numbers for the log (no timing assertions): how far each case lands from diffusers.
+    console.log(
+      `WebGPU parity in Chromium (${((answer.elapsedMs ?? 0) / 1000).toFixed(1)} s incl. sessions and shader compiles)\n` +
+        report.cases
+          .map((c) => `  case ${c.name} (${c.kind}, ${c.steps} steps): step0 ${c.step0TransformerOutput.toExponential(2)}, latents ${c.latentsPerStep.toExponential(2)}, image ${c.image.toExponential(2)}, u8 max ${c.imageU8MaxDiff} equal ${(c.imageU8EqualFraction * 100).toFixed(2)}%`)
+          .join('\n'),
+    );
+    expect(answer.webgpuDevice).toBe(true);
+    expect(report.backend).toBe('webgpu');
+    // Case names start with the README's letter: a, b, c (image-to-image), d (28 steps).
+    expect(report.cases.map((c) => c.name.charAt(0)).sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(report.cases.flatMap((c) => c.failures.map((f) => `${c.name}: ${f}`))).toEqual([]);
+    expect(report.pass).toBe(true);
+  },
+  BROWSER_TEST_TIMEOUT_MS,
+);

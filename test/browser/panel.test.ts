@@ -1,0 +1,86 @@
+/**
+ * The panel driven as a person would, in the playground with the real engine (golden fixture
+ * model, WebGPU on SwiftShader): type a prompt, press Ctrl-Enter, watch the job's progress bar and
+ * live preview, see the fill land on the selected frame, then select it and load its settings
+ * from the provenance card. Few steps and no CFG keep SwiftShader's work small.
+ */
+import type { Browser, Frame, Page } from 'playwright-core';
+import { PROVENANCE_KEY } from '../../common/provenance.js';
+import { SETTINGS_KEY } from '../../src/controller.js';
+import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, startRigAsync, type Rig } from './browser-rig.js';
+import { openPlaygroundAsync, panelModelAsync, pluginFrameAsync } from './playground-helpers.js';
+
+let rig: Rig;
+let browser: Browser;
+let page: Page | undefined;
+
+beforeAll(async () => {
+  rig = await startRigAsync();
+  browser = await launchChromiumAsync({ webgpu: true });
+}, 120_000);
+
+afterAll(async () => {
+  await page?.close();
+  await browser?.close();
+  await rig?.close();
+});
+
+/** The job rows' statuses and steps as the panel shows them. */
+function jobRows(frame: Frame) {
+  return frame.$$eval('.ff-job', (rows) => rows.map((r) => ({ status: (r as HTMLElement).dataset.status, step: Number((r as HTMLElement).dataset.step) })));
+}
+
+test(
+  'type a prompt, Ctrl-Enter: a job shows progress and a preview, the fill lands, and its record loads back into the panel',
+  async () => {
+    page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+    await openPlaygroundAsync(page, rig.server.url);
+    await page.evaluate(([key]) => window.flowfill.setClientStorage(key, { steps: 2, guidance: 1, fillMode: 'replace' }), [SETTINGS_KEY]);
+    const id = await page.evaluate(() => window.flowfill.createFrame({ name: 'Card', width: 96, height: 64 }));
+    await page.evaluate((frameId) => window.flowfill.select([frameId]), id);
+    await page.evaluate(() => window.flowfill.runCommand('open'));
+    const panel = await pluginFrameAsync(page);
+    const model = await panelModelAsync(panel, 3 * 60_000);
+    expect(model.status).toBe('ready');
+    await panel.waitForSelector('#ff-generate:not([disabled])');
+    expect(await panel.textContent('#ff-generate')).toMatch(/^Fill 1 frame/);
+    expect(await panel.textContent('#ff-backend')).toBe('WebGPU');
+
+    await panel.fill('#ff-prompt', 'rocket, flat style, on a teal background');
+    await panel.press('#ff-prompt', 'Control+Enter');
+
+    // Progress: the row reaches step ≥ 1 with a drawn preview (the engine's latent preview) before it ends.
+    await panel.waitForFunction(() => {
+      const row = document.querySelector('.ff-job') as HTMLElement | null;
+      return row !== null && (Number(row.dataset.step) >= 1 || row.dataset.status === 'done');
+    }, undefined, { timeout: 3 * 60_000, polling: 50 });
+    await panel.waitForSelector('.ff-job.is-done, .ff-job.is-failed', { timeout: 3 * 60_000 });
+    const [row] = await jobRows(panel);
+    expect(row).toEqual({ status: 'done', step: 2 });
+    const previewSize = await panel.$eval('.ff-job canvas', (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
+    expect(previewSize[0]).toBeGreaterThan(4); // the 4×4 placeholder was replaced by a real preview
+    await page.evaluate(() => window.flowfill.waitForIdle({ timeoutMs: 60_000 }));
+
+    const node = (await page.evaluate(() => window.flowfill.nodes()))[0];
+    expect(node.fills).toEqual(['IMAGE']);
+    const record = JSON.parse((await page.evaluate((frameId) => window.flowfill.pluginData(frameId), id))[PROVENANCE_KEY]) as {
+      prompt: string;
+      seed: number;
+      steps: number;
+      backend: string;
+    };
+    expect(record).toMatchObject({ prompt: 'rocket, flat style, on a teal background', steps: 2, backend: 'webgpu' });
+
+    // Re-selecting the frame shows its provenance; "Use these settings" loads and locks its seed.
+    await page.evaluate(() => window.flowfill.select([]));
+    await page.evaluate((frameId) => window.flowfill.select([frameId]), id);
+    await panel.fill('#ff-prompt', 'something else');
+    await panel.click('#ff-use-settings');
+    expect(await panel.inputValue('#ff-prompt')).toBe(record.prompt);
+    expect(await panel.inputValue('#ff-seed')).toBe(String(record.seed));
+    expect(await panel.getAttribute('#ff-seed-lock', 'aria-pressed')).toBe('true');
+    await panel.click('#ff-recent summary');
+    expect(await panel.$$eval('.ff-history-item', (items) => items.length)).toBe(1);
+  },
+  BROWSER_TEST_TIMEOUT_MS,
+);

@@ -1,0 +1,115 @@
+/**
+ * The built plugin in the playground, on Chromium with WebGPU (SwiftShader): dist/code.js on the
+ * fake Figma API in the page, dist/ui.html in a sandboxed null-origin iframe, the engine worker
+ * inside it. One browser for the file; each test opens its own page.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { decode as decodePng } from 'fast-png';
+import { PROVENANCE_KEY } from '../../common/provenance.js';
+import { SETTINGS_KEY } from '../../src/controller.js';
+import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, startRigAsync, type Rig } from './browser-rig.js';
+import { openPlaygroundAsync, panelModelAsync, pluginFrameAsync } from './playground-helpers.js';
+
+let rig: Rig;
+let browser: Browser;
+const pages: Page[] = [];
+
+beforeAll(async () => {
+  rig = await startRigAsync();
+  browser = await launchChromiumAsync({ webgpu: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await rig?.close();
+});
+
+async function newPageAsync(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  pages.push(page);
+  return page;
+}
+
+afterEach(async () => {
+  for (const page of pages.splice(0)) await page.close();
+});
+
+test(
+  'the built UI runs in a sandboxed null-origin iframe and its worker answers over comlink with a WebGPU adapter',
+  async () => {
+    const page = await newPageAsync();
+    await openPlaygroundAsync(page, rig.server.url);
+    await page.evaluate(() => window.flowfill.runCommand('open'));
+    await page.evaluate(() => window.flowfill.waitForIdle({ timeoutMs: 60_000 }));
+
+    const iframe = await page.$('iframe.plugin-frame');
+    expect(await iframe!.getAttribute('sandbox')).toBe('allow-scripts');
+    expect(await iframe!.getAttribute('srcdoc')).toContain('data-flowfill-asset="onnxruntime/');
+    const frame = await pluginFrameAsync(page);
+    const context = await frame.evaluate(() => {
+      let storage = 'available';
+      try {
+        void localStorage.length;
+      } catch (error) {
+        storage = (error as Error).name;
+      }
+      return { origin: self.origin, secure: isSecureContext, storage };
+    });
+    expect(context).toEqual({ origin: 'null', secure: true, storage: 'SecurityError' });
+
+    // The panel's capabilities and model info are the worker's answers over comlink.
+    const model = await panelModelAsync(frame, BROWSER_TEST_TIMEOUT_MS - 60_000);
+    expect(model.error).toBeUndefined();
+    expect(model.status).toBe('ready');
+    expect(model.capabilities?.backend).toBe('webgpu');
+    expect(model.capabilities?.adapter?.maxStorageBufferBindingSize).toBeGreaterThan(0);
+    expect(model.info?.backend).toBe('webgpu');
+    expect(model.info?.nativeSize).toBe(256); // the fixture: sample_size 32 × vae_scale_factor 8
+    console.log(`capabilities in the plugin iframe: ${JSON.stringify(model.capabilities)}`);
+  },
+  BROWSER_TEST_TIMEOUT_MS,
+);
+
+test(
+  'generate fills the selected frame with a generated image, records provenance, and undo takes it back',
+  async () => {
+    const page = await newPageAsync();
+    await openPlaygroundAsync(page, rig.server.url);
+    // Settings an earlier run saved: few steps and no CFG keep SwiftShader's work small.
+    await page.evaluate(
+      ([key]) => window.flowfill.setClientStorage(key, { steps: 2, guidance: 1, seed: 1234, seedLocked: true, fillMode: 'replace' }),
+      [SETTINGS_KEY],
+    );
+    const id = await page.evaluate(() => window.flowfill.createFrame({ name: 'Card', width: 96, height: 64 }));
+    await page.evaluate((frameId) => window.flowfill.select([frameId]), id);
+    const started = Date.now();
+    await page.evaluate(() => window.flowfill.runCommand('generate', { prompt: 'rocket, flat style, on a teal background' }));
+    await page.evaluate(() => window.flowfill.waitForIdle({ timeoutMs: 4 * 60_000 }));
+    console.log(`generate in the playground (WebGPU, SwiftShader): ${((Date.now() - started) / 1000).toFixed(1)} s incl. model load`);
+
+    const node = (await page.evaluate(() => window.flowfill.nodes()))[0];
+    expect(node.fills).toContain('IMAGE');
+    const data = await page.evaluate((frameId) => window.flowfill.pluginData(frameId), id);
+    const record = JSON.parse(data[PROVENANCE_KEY]) as { prompt: string; seed: number; steps: number };
+    expect(record).toMatchObject({ prompt: 'rocket, flat style, on a teal background', seed: 1234, steps: 2 });
+
+    const png = decodePng(Buffer.from(await page.evaluate((frameId) => window.flowfill.nodeFillsAsPng(frameId), id), 'base64'));
+    expect([png.width, png.height]).toEqual([96, 64]);
+    // The white frame became an image: its pixels differ from white and from each other.
+    const pixels = png.data as Uint8Array;
+    let nonWhite = 0;
+    const distinct = new Set<number>();
+    for (let i = 0; i < pixels.length; i += png.channels) {
+      if (pixels[i] !== 255 || pixels[i + 1] !== 255 || pixels[i + 2] !== 255) nonWhite++;
+      distinct.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
+    }
+    expect(nonWhite).toBeGreaterThan((pixels.length / png.channels) * 0.9);
+    expect(distinct.size).toBeGreaterThan(100);
+
+    await page.evaluate(() => window.flowfill.undo());
+    const afterUndo = (await page.evaluate(() => window.flowfill.nodes()))[0];
+    expect(afterUndo.fills).toEqual(['SOLID']);
+    expect(afterUndo.pluginDataKeys).toEqual([]);
+  },
+  BROWSER_TEST_TIMEOUT_MS,
+);

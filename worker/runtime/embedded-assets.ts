@@ -1,0 +1,58 @@
+/**
+ * What a self-contained ui.html hands its engine worker: the files onnxruntime-web would otherwise
+ * fetch at run time (its .wasm) and the default model package. Figma's plugin iframe has a null
+ * origin and no network of ours, and the worker must start from a small data: URL (the only kind
+ * that is a secure context there, so the only one with navigator.gpu; Chromium also refuses data:
+ * URLs of tens of MB), so the big files cannot travel inside the worker's own source. The build
+ * puts them in the page as inert <script type="application/octet-stream"> elements (gzip, then
+ * base64) and the panel posts them to the worker as its first message.
+ *
+ * Both sides of the hand-off live here: `postEmbeddedAssets` runs in the panel, `receiveEmbeddedAssetsAsync`
+ * in the worker.
+ */
+
+/** `type` of the one message the panel sends before any comlink call. */
+export const EMBEDDED_ASSETS_MESSAGE = 'flowfill-embedded-assets';
+/** Path of the onnxruntime-web WebAssembly binary among the assets. */
+export const ORT_WASM_ASSET = 'onnxruntime/ort-wasm-simd-threaded.asyncify.wasm';
+/** Prefix of the embedded model package's files ("model/transformer/model.onnx"). */
+export const MODEL_ASSET_PREFIX = 'model/';
+/** Attribute that marks an asset element in ui.html; its value is the asset's path. */
+export const ASSET_ATTRIBUTE = 'data-flowfill-asset';
+
+export interface EmbeddedAsset {
+  path: string;
+  /** gzip-compressed bytes, base64 (the page keeps them as text, the worker decodes). */
+  gzipBase64: string;
+  /** Size after decompression, bytes: checked on arrival. */
+  size: number;
+}
+
+export interface EmbeddedAssetsMessage {
+  type: typeof EMBEDDED_ASSETS_MESSAGE;
+  version: 1;
+  assets: EmbeddedAsset[];
+}
+
+export function isEmbeddedAssetsMessage(data: unknown): data is EmbeddedAssetsMessage {
+  if (typeof data !== 'object' || data === null) return false;
+  const message = data as Partial<EmbeddedAssetsMessage>;
+  return message.type === EMBEDDED_ASSETS_MESSAGE && message.version === 1 && Array.isArray(message.assets);
+}
+
+/**
+ * Panel side: reads the asset elements the build wrote into the page and posts them to the worker.
+ * Sends the text as it is (a string copy is cheap) so base64 and gzip decoding cost the worker's
+ * thread, not the panel's. Returns how many assets were sent (0 in a build without any).
+ */
+export function postEmbeddedAssets(worker: Pick<Worker, 'postMessage'>, doc: Pick<Document, 'querySelectorAll'> = document): number {
+  const assets: EmbeddedAsset[] = [];
+  for (const element of Array.from(doc.querySelectorAll(`script[${ASSET_ATTRIBUTE}]`))) {
+    const path = element.getAttribute(ASSET_ATTRIBUTE) ?? '';
+    const size = Number(element.getAttribute('data-size'));
+    assets.push({ path, size, gzipBase64: (element.textContent ?? '').trim() });
+  }
+  const message: EmbeddedAssetsMessage = { type: EMBEDDED_ASSETS_MESSAGE, version: 1, assets };
+  worker.postMessage(message);
+  return assets.length;
+}

@@ -1,0 +1,47 @@
+/**
+ * Worker side of the asset hand-off (see embedded-assets.ts): waits for the panel's first message
+ * and decodes every asset (base64 → gzip → bytes) with the platform's own decoders.
+ */
+import { isEmbeddedAssetsMessage, type EmbeddedAsset } from './embedded-assets.js';
+
+interface MessageScope {
+  addEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
+  removeEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
+}
+
+/** Resolves with the assets keyed by path, once the panel's asset message arrives. */
+export function receiveEmbeddedAssetsAsync(scope: MessageScope): Promise<Map<string, Uint8Array>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (event: MessageEvent) => {
+      if (!isEmbeddedAssetsMessage(event.data)) return;
+      scope.removeEventListener('message', onMessage);
+      decodeAssetsAsync(event.data.assets).then(resolve, reject);
+    };
+    scope.addEventListener('message', onMessage);
+  });
+}
+
+async function decodeAssetsAsync(assets: EmbeddedAsset[]): Promise<Map<string, Uint8Array>> {
+  const decoded = await Promise.all(assets.map(async (asset) => [asset.path, await decodeAssetAsync(asset)] as const));
+  return new Map(decoded);
+}
+
+export async function decodeAssetAsync(asset: EmbeddedAsset): Promise<Uint8Array> {
+  const compressed = decodeBase64(asset.gzipBase64);
+  const stream = new Blob([compressed]).stream().pipeThrough(new DecompressionStream('gzip'));
+  const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+  if (bytes.length !== asset.size) {
+    throw new Error(`embedded asset "${asset.path}" decoded to ${bytes.length} bytes; the build recorded ${asset.size} (a damaged ui.html?)`);
+  }
+  return bytes;
+}
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  // Uint8Array.fromBase64 (Chromium 140+, Safari 18.2+) is native; atob is the portable fallback.
+  const native = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array<ArrayBuffer> }).fromBase64;
+  if (native) return native(text);
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}

@@ -1,0 +1,67 @@
+/**
+ * The engine worker of the browser build (bundled by scripts/build.mjs into dist/ui.html as a
+ * string, started by the panel from a data: URL). It exposes the engine (EngineApi) with comlink.
+ *
+ * onnxruntime-web here is the `onnxruntime-web/webgpu` build: the native C++ WebGPU execution
+ * provider compiled to WebAssembly (plus the WASM CPU provider for the fallback). The build
+ * aliases plain `onnxruntime-web` to it, so one ORT lives in the bundle; the README of
+ * scripts/build.mjs says why it was chosen over the JSEP build.
+ *
+ * ORT's .wasm and the default model arrive from the panel as the first message (see
+ * runtime/embedded-assets.ts); loadModel and generate wait for them, capabilities does not.
+ */
+import * as Comlink from 'comlink';
+import * as ort from 'onnxruntime-web/webgpu';
+import type { EngineApi } from '../common/engine-types.js';
+import { setEmbeddedModelProvider } from './engine/embedded-model.js';
+import { createEngine } from './engine/engine.js';
+import { EngineError } from './engine/engine-error.js';
+import { useOrt } from './engine/ort-backend.js';
+import { configureOrtForEmbeddedWasm } from './runtime/configure-ort.js';
+import { MODEL_ASSET_PREFIX, ORT_WASM_ASSET, isEmbeddedAssetsMessage } from './runtime/embedded-assets.js';
+import { receiveEmbeddedAssetsAsync } from './runtime/receive-embedded-assets.js';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+let assetsArrived = false;
+self.addEventListener('message', (event) => {
+  if (isEmbeddedAssetsMessage(event.data)) assetsArrived = true;
+});
+
+const assetsInstalled = receiveEmbeddedAssetsAsync(self).then((assets) => {
+  const wasm = assets.get(ORT_WASM_ASSET);
+  if (!wasm) throw new EngineError('internal', `the panel's assets lack "${ORT_WASM_ASSET}"; rebuild with npm run build`);
+  configureOrtForEmbeddedWasm(ort, wasm);
+  const modelFiles: Record<string, Uint8Array> = {};
+  for (const [path, bytes] of assets) if (path.startsWith(MODEL_ASSET_PREFIX)) modelFiles[path.slice(MODEL_ASSET_PREFIX.length)] = bytes;
+  if (Object.keys(modelFiles).length > 0) setEmbeddedModelProvider(async () => modelFiles);
+});
+// Reported by the first call that needs the assets; kept from being an unhandled rejection here.
+assetsInstalled.catch(() => {});
+
+useOrt(ort);
+const engine = createEngine();
+
+/** Waits for ORT's binary (and the embedded model); fails at once when the panel never sent them. */
+async function assetsReadyAsync(): Promise<void> {
+  // The panel posts the assets right after creating the worker, so they precede any comlink call.
+  if (!assetsArrived) {
+    throw new EngineError('internal', 'the panel did not hand the worker its embedded assets (onnxruntime .wasm, model); start it with postEmbeddedAssets');
+  }
+  await assetsInstalled;
+}
+
+const api: EngineApi = {
+  capabilities: () => engine.capabilities(),
+  loadModel: async (source, onProgress) => {
+    await assetsReadyAsync();
+    return engine.loadModel(source, onProgress);
+  },
+  generate: async (request, onProgress) => {
+    await assetsReadyAsync();
+    return engine.generate(request, onProgress);
+  },
+  cancel: (jobId) => engine.cancel(jobId),
+};
+
+Comlink.expose(api, self);
