@@ -19,7 +19,7 @@ interface FrameSpec {
 export interface PlaygroundApi {
   /** Resolves once dist/code.js and dist/ui.html are loaded (the plugin is not running yet). */
   ready: Promise<void>;
-  /** Creates a frame on the page (white fill, like figma.createFrame); returns its id. */
+  /** Creates a frame on the page (white fill, like figma.createFrame) as its own undo step; returns its id. */
   createFrame(spec?: FrameSpec): string;
   /** Selects these nodes as a person would (fires selectionchange). */
   select(ids: string[]): void;
@@ -228,6 +228,8 @@ function createFrame(spec: FrameSpec = {}): string {
   const right = Math.max(0, ...topNodes().filter((n) => n !== frame).map((n) => n.x + n.width));
   frame.x = spec.x ?? (topNodes().length > 1 ? right + 40 : 40);
   frame.y = spec.y ?? 40;
+  // A person adding a frame is one undo step of its own, as in Figma.
+  host.figma.commitUndo();
   requestRender();
   return frame.id;
 }
@@ -315,7 +317,6 @@ function installToolbar(): void {
     const width = Number(($('frame-width') as HTMLInputElement).value) || 320;
     const height = Number(($('frame-height') as HTMLInputElement).value) || 200;
     select([createFrame({ width, height })]);
-    host.figma.commitUndo();
   });
   for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-command]'))) {
     button.addEventListener('click', () => {
@@ -374,7 +375,6 @@ async function bootAsync(): Promise<void> {
     createFrame({ name: 'Hero', width: 640, height: 360, x: 40, y: 40 });
     createFrame({ name: 'Avatar', width: 256, height: 256, x: 720, y: 40 });
     createFrame({ name: 'Banner', width: 960, height: 200, x: 40, y: 460 });
-    host.figma.commitUndo();
   }
   // Keeps figma.ui.resize and plugin-made canvas edits visible without a hook in the fake.
   setInterval(requestRender, 500);

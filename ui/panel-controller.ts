@@ -397,6 +397,12 @@ export class PanelController {
   }
 
   private deliverResult(job: EngineJob, result: GenerationResult): void {
+    // After a lost GPU device the engine carries on with WASM: keep the header honest.
+    const info = this.state.model.info;
+    if (info && result.backend !== info.backend) {
+      this.setState({ model: { ...this.state.model, info: { ...info, backend: result.backend } } });
+      this.notify('info', `The engine now runs on ${result.backend === 'webgpu' ? 'WebGPU' : 'WASM (CPU)'}.`);
+    }
     if (this.droppedJobs.has(job.jobId)) return;
     const record = provenanceFor(job, result, this.now());
     this.sentRecords.set(job.jobId, record);

@@ -95,6 +95,7 @@ def main(argv=None):
     ev.mkdir(parents=True, exist_ok=True)
     save_grid(ev / "held-out-samples.png", samples["held_out"], 8)
     save_aspect_strip(ev / "aspect-samples.png", aspect_imgs)
+    (ev / "report.json").write_text(json.dumps(report, indent=2, default=float))  # again below with export results
     chosen = report["selection"]["chosen"]
     params = {name: sum(p.numel() for p in m.parameters()) for name, m in
               (("transformer", dit), ("text_encoder", te), ("vae_encoder", vae.encoder), ("vae_decoder", vae.decoder))}

@@ -78,6 +78,26 @@ test('a forced small limit refuses the size, naming the limit and the largest si
   expect(fits(w + 16, h + 16)).toBe(false);
 });
 
+test.each([
+  [8 * 2 ** 20, 512, 512],
+  [8 * 2 ** 20, 512, 256],
+  [2 * 2 ** 20, 256, 448],
+])('with a %d-byte limit, %dx%d is refused and the suggested size fits the transformer and the VAE', (limit, width, height) => {
+  const fits = (w: number, h: number) =>
+    attentionSites(webgpuModel(), checkRequest(pkg, request(w, h)), true).every((site) => attentionScoreBytes(site) <= limit);
+  let message = '';
+  try {
+    checkGpuLimits(webgpuModel(), checkRequest(pkg, request(width, height)), true, job(limit));
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  const fit = /size that fits is (\d+)x(\d+)/.exec(message);
+  expect(fit).not.toBeNull();
+  const [w, h] = [Number(fit![1]), Number(fit![2])];
+  expect(fits(w, h)).toBe(true);
+  expect(Math.abs(w / h - width / height) / (width / height)).toBeLessThan(0.15);
+});
+
 test('the same size passes under the real-world default limit, on WASM, and without CFG when it fits', () => {
   const checked = checkRequest(pkg, request(256, 256));
   expect(() => checkGpuLimits(webgpuModel(), checked, true, job(128 * 2 ** 20))).not.toThrow();

@@ -188,3 +188,30 @@ describe('never silently wrong', () => {
     expect(() => throwIfNotFinite(new Float32Array([1, -2, 3]), 'x')).not.toThrow();
   });
 });
+
+describe('never silently wrong, end to end', () => {
+  test('a transformer that returns Inf fails the job naming the graph, instead of writing a broken image', async () => {
+    const { buildOnnxModel, FLOAT } = await import('./onnx-builder.js');
+    // Same I/O as the fixture transformer; the output is hidden_states / 0 = ±Inf.
+    const { model } = buildOnnxModel({
+      inputs: [
+        { name: 'hidden_states', elemType: FLOAT, shape: ['batch', 16, 'height', 'width'] },
+        { name: 'timestep', elemType: FLOAT, shape: ['batch'] },
+        { name: 'encoder_hidden_states', elemType: FLOAT, shape: ['batch', 'sequence', 32] },
+        { name: 'pooled_projections', elemType: FLOAT, shape: ['batch', 64] },
+      ],
+      outputs: [{ name: 'out_hidden_states', elemType: FLOAT, shape: ['batch', 16, 'height', 'width'] }],
+      nodes: [{ op: 'Div', inputs: ['hidden_states', 'zero'], outputs: ['out_hidden_states'] }],
+      initializers: [{ name: 'zero', dims: [], values: new Float32Array([0]) }],
+    });
+    const broken = createEngine({ backend: 'wasm' });
+    try {
+      await broken.loadModel({ kind: 'files', files: { ...files, 'transformer/model.onnx': model } });
+      const { code, message } = await rejectionOf(broken.generate(request({ jobId: 'inf', steps: 2 })));
+      expect(code).toBe('internal');
+      expect(message).toMatch(/transformer\/model.onnx output at step 1 .* on wasm contains -?Infinity/);
+    } finally {
+      await broken.dispose();
+    }
+  }, 60_000);
+});

@@ -280,6 +280,23 @@ describe('PanelController generation', () => {
     expect(panel.getState().notices.some((n) => n.level === 'error' && n.text.includes('was deleted'))).toBe(true);
   });
 
+  test('when the engine falls back to another backend mid-session, the header follows it', async () => {
+    // The model loads on WebGPU; the fake's results report WASM, as after a lost GPU device.
+    const engine = new FakeEngine();
+    engine.model = { ...FAKE_MODEL, backend: 'webgpu' };
+    const sent: UiToMain[] = [];
+    const panel = new PanelController({ engine, post: (m) => sent.push(m), log: () => {}, settingsSaveDelayMs: 0 });
+    await panel.startAsync();
+    expect(panel.getState().model.info?.backend).toBe('webgpu');
+    panel.updateSettings({ prompt: 'owl', steps: 1 });
+    panel.requestPlan('generate');
+    const request = sent.find((m): m is Extract<UiToMain, { type: 'plan-request' }> => m.type === 'plan-request')!;
+    panel.receive({ type: 'plan', v, requestId: request.requestId, batchId: 'b', jobs: [fillJob('j1', '1:2')], skipped: [] });
+    await panel.whenIdle();
+    expect(panel.getState().model.info?.backend).toBe('wasm');
+    expect(panel.getState().notices.at(-1)?.text).toBe('The engine now runs on WASM (CPU).');
+  });
+
   test('an engine failure is sent as job-failed with its code and shown in plain language', async () => {
     const { panel, receive, lastOfType } = await startedPanel();
     panel.updateSettings({ prompt: 'FAIL please' });

@@ -69,22 +69,25 @@ export function checkAttentionFitsGpu(
   request: { width: number; height: number; sizeMultiple: number },
   maxStorageBufferBindingSize: number,
 ): void {
-  for (const site of sites) {
-    if (site.census.unfused === 0) continue;
-    const bytes = attentionScoreBytes(site);
-    if (bytes <= maxStorageBufferBindingSize) continue;
-    const fit = largestFittingSize(site, request, maxStorageBufferBindingSize);
-    const advice = fit
-      ? `the largest ${request.width}:${request.height} size that fits is ${fit.width}x${fit.height}`
-      : 'no size of this aspect ratio fits';
-    throw new EngineError(
-      'size-exceeds-gpu-limits',
-      `${request.width}x${request.height} needs a ${formatBytes(bytes)} attention-score tensor in ${site.label} ` +
-        `(unfused attention, [${site.batch}, ${site.heads}, ${site.tokens}, ${site.tokens}] float32), more than this GPU's ` +
-        `maxStorageBufferBindingSize of ${formatBytes(maxStorageBufferBindingSize)}; ${advice}, or use the WASM backend ` +
-        `(slower, no such limit), or a model exported with fused MultiHeadAttention`,
-    );
-  }
+  const unfused = sites.filter((site) => site.census.unfused > 0);
+  const failing = unfused.find((site) => attentionScoreBytes(site) > maxStorageBufferBindingSize);
+  if (!failing) return;
+  // The size to suggest must fit every site (transformer and VAE scale differently with size).
+  const fits = unfused.map((site) => largestFittingSize(site, request, maxStorageBufferBindingSize));
+  const fit = fits.includes(undefined)
+    ? undefined
+    : fits.reduce((a, b) => (b!.width * b!.height < a!.width * a!.height ? b : a));
+  const advice = fit
+    ? `the largest ${request.width}:${request.height} size that fits is ${fit.width}x${fit.height}`
+    : 'no size of this aspect ratio fits';
+  const bytes = attentionScoreBytes(failing);
+  throw new EngineError(
+    'size-exceeds-gpu-limits',
+    `${request.width}x${request.height} needs a ${formatBytes(bytes)} attention-score tensor in ${failing.label} ` +
+      `(unfused attention, [${failing.batch}, ${failing.heads}, ${failing.tokens}, ${failing.tokens}] float32), more than this GPU's ` +
+      `maxStorageBufferBindingSize of ${formatBytes(maxStorageBufferBindingSize)}; ${advice}, or use the WASM backend ` +
+      `(slower, no such limit), or a model exported with fused MultiHeadAttention`,
+  );
 }
 
 /** Scales the image tokens down, keeping the aspect ratio, until the scores fit. */
