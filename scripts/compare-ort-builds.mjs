@@ -112,7 +112,7 @@ try {
     const server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(html)).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.goto(`http://127.0.0.1:${server.address().port}/`, { waitUntil: 'commit' });
     const result = await page.waitForFunction(() => window.result, undefined, { timeout: 600_000, polling: 500 }).then((h) => h.jsonValue());
     await page.close();
     server.closeAllConnections();

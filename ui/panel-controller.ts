@@ -164,7 +164,13 @@ export class PanelController {
   /** Tells main the panel listens, then starts the engine and loads the embedded model. */
   async startAsync(): Promise<void> {
     this.post(uiMessage('ui-ready', {}));
+    await this.loadModelAsync();
+  }
+
+  /** Loads the embedded model (again, after a failure: the panel's "Try again"). */
+  async loadModelAsync(): Promise<void> {
     const engine = this.options.engine;
+    this.setState({ model: { status: 'starting' } });
     try {
       const capabilities = await engine.capabilities();
       this.setState({ model: { status: 'loading', capabilities } });

@@ -5,7 +5,9 @@
  */
 import type { HistoryEntry, TargetInfo } from '../common/protocol.js';
 import type { ProvenanceRecord } from '../common/provenance.js';
-import { drawRgba, h, setInputValue, setText, toggle } from './dom.js';
+import { h, setInputValue, setText, toggle } from './dom.js';
+import { icon } from './icons.js';
+import { createJobListView } from './job-list-view.js';
 import { CUSTOM_INSERT_SIZE_ID, INSERT_SIZE_PRESETS } from './insert-size-presets.js';
 import { isFinished, type JobView } from './job-queue.js';
 import { primaryActionLabel, selectedProvenance, type PanelController, type PanelState } from './panel-controller.js';
@@ -23,43 +25,12 @@ import {
 } from './settings.js';
 import { STYLE_PRESETS, isPresetActive, togglePreset } from './style-presets.js';
 
-const ICONS = {
-  dice: '<svg width="16" height="16" viewBox="0 0 16 16" fill="none" stroke="currentColor"><rect x="2.5" y="2.5" width="11" height="11" rx="2"/><circle cx="5.5" cy="5.5" r="1" fill="currentColor" stroke="none"/><circle cx="10.5" cy="10.5" r="1" fill="currentColor" stroke="none"/><circle cx="8" cy="8" r="1" fill="currentColor" stroke="none"/></svg>',
-  locked: '<svg width="16" height="16" viewBox="0 0 16 16" fill="none" stroke="currentColor"><rect x="3.5" y="7.5" width="9" height="6" rx="1"/><path d="M5.5 7.5V5.5a2.5 2.5 0 0 1 5 0v2"/></svg>',
-  unlocked: '<svg width="16" height="16" viewBox="0 0 16 16" fill="none" stroke="currentColor"><rect x="3.5" y="7.5" width="9" height="6" rx="1"/><path d="M5.5 7.5V5.5a2.5 2.5 0 0 1 4.9-.7"/></svg>',
-  close: '<svg width="16" height="16" viewBox="0 0 16 16" fill="none" stroke="currentColor"><path d="M5 5l6 6M11 5l-6 6"/></svg>',
-};
-
-function icon(name: keyof typeof ICONS): HTMLSpanElement {
-  const span = h('span', { 'aria-hidden': 'true', class: 'ff-icon' });
-  span.innerHTML = ICONS[name];
-  span.style.display = 'inline-flex';
-  return span;
-}
-
 const isMac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
 
 function formatBytes(bytes: number): string {
   if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MB`;
   if (bytes >= 1 << 10) return `${Math.round(bytes / (1 << 10))} kB`;
   return `${bytes} B`;
-}
-
-function statusText(job: JobView): string {
-  switch (job.status) {
-    case 'queued':
-      return 'Queued';
-    case 'exporting':
-      return 'Reading source…';
-    case 'running':
-      return job.step === 0 ? 'Starting…' : `Step ${job.step}/${job.total}`;
-    case 'done':
-      return job.elapsedMs !== undefined ? `Done · ${(job.elapsedMs / 1000).toFixed(1)} s` : 'Done';
-    case 'failed':
-      return 'Failed';
-    case 'cancelled':
-      return 'Cancelled';
-  }
 }
 
 function recordMeta(record: ProvenanceRecord): string[] {
@@ -96,7 +67,10 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
   const notesList = h('ul');
   const notesSummary = h('summary', {}, 'Model notes');
   const notes = h('details', { class: 'ff-notes', id: 'ff-model-notes' }, notesSummary, notesList);
-  const loadLine = h('div', { class: 'ff-load', id: 'ff-model-load' });
+  const loadText = h('span');
+  const retryLoad = h('button', { class: 'ff-link', type: 'button', id: 'ff-retry-load' }, 'Try again');
+  retryLoad.addEventListener('click', () => void controller.loadModelAsync());
+  const loadLine = h('div', { class: 'ff-load', id: 'ff-model-load' }, loadText, ' ', retryLoad);
   const notices = h('div', { class: 'ff-notices', id: 'ff-notices', role: 'status', 'aria-live': 'polite' });
 
   // --- Prompt
@@ -213,7 +187,8 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
   seedVariations.addEventListener('click', () => controller.requestPlan('seed-variations'));
   imageVariation.addEventListener('click', () => controller.requestPlan('image-variations'));
   const actions = h('div', { class: 'ff-actions' }, primary, h('div', { class: 'ff-row' }, seedVariations, imageVariation));
-  const mainSection = h('section', { class: 'ff-section' }, settingsDetails, actions);
+  // The actions sit above the settings, so they stay in view when the settings are open.
+  const mainSection = h('section', { class: 'ff-section' }, actions, settingsDetails);
 
   // --- Selection provenance
   const provenanceSection = h('section', { class: 'ff-section', id: 'ff-provenance' });
@@ -252,81 +227,10 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
   document.addEventListener('keydown', onKey);
 
   // --- Rendering
-  interface JobRow {
-    row: HTMLElement;
-    canvas: HTMLCanvasElement;
-    thumb: HTMLImageElement;
-    title: HTMLElement;
-    status: HTMLElement;
-    bar: HTMLElement;
-    error: HTMLElement;
-    cancel: HTMLButtonElement;
-    drawnPreview?: unknown;
-    resultUrl?: string;
-  }
-  const jobRows = new Map<string, JobRow>();
-
+  const jobListView = createJobListView(jobList, (jobId) => void controller.cancelJob(jobId));
   function renderJobs(jobs: readonly JobView[]): void {
-    const seen = new Set<string>();
-    for (const job of jobs) {
-      seen.add(job.jobId);
-      let row = jobRows.get(job.jobId);
-      if (!row) {
-        const canvas = h('canvas', { width: 4, height: 4, 'aria-hidden': 'true' });
-        const thumb = h('img', { class: 'ff-thumb', alt: '', hidden: true });
-        const title = h('span');
-        const status = h('span', { class: 'ff-job-status' });
-        const bar = h('div');
-        const error = h('div', { class: 'ff-job-error' });
-        const cancel = h('button', { class: 'ff-icon-button', type: 'button', title: 'Cancel this job', 'aria-label': 'Cancel this job' }, icon('close'));
-        cancel.addEventListener('click', () => void controller.cancelJob(job.jobId));
-        const element = h(
-          'div',
-          { class: 'ff-job', 'data-job-id': job.jobId },
-          canvas,
-          thumb,
-          h('div', { class: 'ff-job-body' }, h('div', { class: 'ff-job-title' }, title, status), h('div', { class: 'ff-progress' }, bar), error),
-          cancel,
-        );
-        row = { row: element, canvas, thumb, title, status, bar, error, cancel };
-        jobRows.set(job.jobId, row);
-      }
-      setText(row.title, job.label);
-      row.title.title = `${job.prompt} · seed ${job.seed} · ${job.width}×${job.height}${job.isVariation ? ' · image variation' : ''}`;
-      setText(row.status, statusText(job));
-      row.row.className = `ff-job is-${job.status}`;
-      row.row.dataset.status = job.status;
-      row.row.dataset.step = String(job.step);
-      const fraction = job.status === 'done' ? 1 : job.total > 0 ? job.step / job.total : 0;
-      row.bar.style.width = `${Math.round(fraction * 100)}%`;
-      setText(row.error, job.error ? job.error.message : '');
-      // Hidden but still laid out, so finished and running rows line up.
-      row.cancel.style.visibility = isFinished(job.status) ? 'hidden' : 'visible';
-      if (job.preview && row.drawnPreview !== job.preview) {
-        drawRgba(row.canvas, job.preview);
-        row.drawnPreview = job.preview;
-      }
-      // The finished image replaces the live preview.
-      if (job.resultPng && !row.resultUrl) {
-        row.resultUrl = URL.createObjectURL(new Blob([job.resultPng.slice()], { type: 'image/png' }));
-        row.thumb.src = row.resultUrl;
-        row.thumb.hidden = false;
-        row.canvas.hidden = true;
-      }
-    }
-    for (const [jobId, row] of jobRows) {
-      if (!seen.has(jobId)) {
-        if (row.resultUrl) URL.revokeObjectURL(row.resultUrl);
-        row.row.remove();
-        jobRows.delete(jobId);
-      }
-    }
-    // Keep DOM order equal to queue order.
-    const ordered = jobs.map((job) => jobRows.get(job.jobId)!.row);
-    if (ordered.some((element, i) => jobList.children[i] !== element)) jobList.replaceChildren(...ordered);
-    if (jobs.length === 0 && !jobList.querySelector('.ff-empty')) jobList.replaceChildren(h('div', { class: 'ff-empty' }, 'No jobs yet. Type a prompt and press Generate.'));
-    const open = jobs.some((job) => !isFinished(job.status));
-    cancelAll.disabled = !open;
+    jobListView.render(jobs);
+    cancelAll.disabled = !jobs.some((job) => !isFinished(job.status));
     clearJobs.disabled = !jobs.some((job) => isFinished(job.status));
   }
 
@@ -415,11 +319,12 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
       notesList.replaceChildren(...noteLines.map((n) => h('li', {}, n)));
     }
     if (model.status === 'failed') {
-      setText(loadLine, model.error ?? 'The model could not be loaded.');
+      setText(loadText, model.error ?? 'The model could not be loaded.');
     } else if (model.status !== 'ready') {
       const p = model.progress;
-      setText(loadLine, p ? `Loading ${p.file} · ${formatBytes(p.loadedBytes)}${p.totalBytes ? ` of ${formatBytes(p.totalBytes)}` : ''}` : 'Starting the engine…');
+      setText(loadText, p ? `Loading ${p.file} · ${formatBytes(p.loadedBytes)}${p.totalBytes ? ` of ${formatBytes(p.totalBytes)}` : ''}` : 'Starting the engine…');
     }
+    retryLoad.hidden = model.status !== 'failed';
     loadLine.hidden = model.status === 'ready';
     toggle(loadLine, 'is-error', model.status === 'failed');
 
@@ -462,7 +367,7 @@ export function mountPanel(root: HTMLElement, controller: PanelController): Pane
 
     // Actions
     const ready = model.status === 'ready';
-    setText(primaryLabel, primaryActionLabel(state.targets, settings.variations));
+    setText(primaryLabel, state.planning > 0 ? 'Planning…' : primaryActionLabel(state.targets, settings.variations));
     const unfillable = state.targets.length > 0 && !state.targets.some((t) => t.canFill);
     primary.disabled = !ready || unfillable;
     primary.title = !ready

@@ -115,11 +115,3 @@ export function normalizeSettings(raw: unknown, defaults: GenerationSettings = c
     fillMode: source.fillMode === 'keep' || source.fillMode === 'replace' ? source.fillMode : defaults.fillMode,
   };
 }
-
-/**
- * The seeds for `count` images of one request: consecutive from `baseSeed`, wrapping at 2^32,
- * so "seed 41, 3 variations" is reproducible as 41, 42, 43.
- */
-export function seedsForVariations(baseSeed: number, count: number): number[] {
-  return Array.from({ length: count }, (_, i) => (baseSeed + i) % (UINT32_MAX + 1));
-}

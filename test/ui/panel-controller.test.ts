@@ -77,6 +77,11 @@ describe('PanelController start-up', () => {
     );
     expect(panel.requestPlan('generate')).toBe(false);
     expect(panel.getState().notices.at(-1)?.text).toMatch(/failed to load/);
+    // "Try again" loads it once the cause is gone.
+    engine.loadError = undefined;
+    await panel.loadModelAsync();
+    expect(panel.getState().model).toMatchObject({ status: 'ready', info: { id: FAKE_MODEL.id } });
+    expect(panel.getState().model.error).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import { resolveInsertSize } from '../../ui/insert-size-presets.js';
-import { STEPS_RANGE, STRENGTH_RANGE, clampToRange, createDefaultSettings, drawRandomSeed, normalizeSettings, parseSeed, seedsForVariations } from '../../ui/settings.js';
+import { STEPS_RANGE, STRENGTH_RANGE, clampToRange, createDefaultSettings, drawRandomSeed, normalizeSettings, parseSeed } from '../../ui/settings.js';
 import { STYLE_PRESETS, isPresetActive, togglePreset } from '../../ui/style-presets.js';
 
 const preset = (id: string) => STYLE_PRESETS.find((p) => p.id === id)!;
@@ -33,10 +33,6 @@ describe('settings', () => {
     const repaired = normalizeSettings({ prompt: 'owl', steps: '12', guidance: 99, seed: -3, fillMode: 'keep', variations: 3.4, insertSize: 'custom' }, defaults);
     expect(repaired).toEqual({ ...defaults, prompt: 'owl', guidance: 20, fillMode: 'keep', variations: 3, insertSize: 'custom' });
     expect(normalizeSettings(null, defaults)).toEqual(defaults);
-  });
-
-  test('variation seeds are consecutive and wrap at 2^32', () => {
-    expect(seedsForVariations(4294967294, 3)).toEqual([4294967294, 4294967295, 0]);
   });
 
   test('insert size presets and custom sizes (clamped to Figma’s 4096 limit)', () => {
