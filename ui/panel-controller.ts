@@ -358,7 +358,8 @@ export class PanelController {
 
   private runCommand(command: Exclude<StartCommand, 'open'>, prompt?: string): void {
     if (prompt !== undefined) this.updateSettings({ prompt });
-    const kind: PlanKind = command === 'variations' ? 'seed-variations' : command === 'regenerate' ? 'regenerate' : 'generate';
+    const kind: PlanKind =
+      command === 'variations' ? variationKindFor(this.state.targets) : command === 'regenerate' ? 'regenerate' : 'generate';
     this.requestPlan(kind);
   }
 
@@ -437,6 +438,16 @@ export function primaryActionLabel(targets: readonly TargetInfo[], variations = 
   const fillable = targets.filter((t) => t.canFill).length;
   if (fillable === 0) return 'Nothing to fill';
   return fillable === 1 ? 'Fill 1 frame' : `Fill ${fillable} frames`;
+}
+
+/**
+ * The Variations command (menu or relaunch button) on this selection: new seeds of the same record
+ * when every fillable node carries a Flowfill record, else image-to-image from the nodes' pixels
+ * (the protocol's rule for 'variations').
+ */
+export function variationKindFor(targets: readonly TargetInfo[]): 'seed-variations' | 'image-variations' {
+  const fillable = targets.filter((t) => t.canFill);
+  return fillable.length > 0 && fillable.every((t) => t.provenance !== undefined) ? 'seed-variations' : 'image-variations';
 }
 
 /** The record to show for the selection: the single selected node's, when it has one. */

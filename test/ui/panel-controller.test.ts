@@ -2,7 +2,7 @@ import { decode } from 'fast-png';
 import { PROTOCOL_VERSION, parseUiToMain, type MainToUi, type PlannedJob, type TargetInfo, type UiToMain } from '../../common/protocol.js';
 import { validateProvenance, type ProvenanceRecord } from '../../common/provenance.js';
 import { HISTORY_LIMIT } from '../../ui/history.js';
-import { PanelController, primaryActionLabel, selectedProvenance } from '../../ui/panel-controller.js';
+import { PanelController, primaryActionLabel, selectedProvenance, variationKindFor } from '../../ui/panel-controller.js';
 import { FAKE_MODEL, FakeEngine, colourForSeed, solidPng, waitUntil } from './fake-engine.js';
 
 const v = PROTOCOL_VERSION;
@@ -126,6 +126,17 @@ describe('PanelController messages from main', () => {
     receive({ type: 'selection-changed', v, targets: [] });
     expect(primaryActionLabel(panel.getState().targets, 3)).toBe('Insert 3 images');
     expect(selectedProvenance(panel.getState().targets)).toBeUndefined();
+  });
+
+  test('Variations: new seeds when every fillable node has a record, else image-to-image from its pixels', () => {
+    const hero: TargetInfo = { id: '1:2', name: 'Hero', type: 'FRAME', width: 400, height: 300, hasImageFill: true, canFill: true, provenance: parentRecord };
+    const photo: TargetInfo = { ...hero, id: '1:5', name: 'Photo', provenance: undefined };
+    const text: TargetInfo = { id: '1:3', name: 'Title', type: 'TEXT', width: 10, height: 10, hasImageFill: false, canFill: false, skipReason: 'Text layers cannot hold an image' };
+    expect(variationKindFor([hero])).toBe('seed-variations');
+    expect(variationKindFor([hero, text])).toBe('seed-variations');
+    expect(variationKindFor([photo])).toBe('image-variations');
+    expect(variationKindFor([hero, photo])).toBe('image-variations');
+    expect(variationKindFor([])).toBe('image-variations');
   });
 });
 
