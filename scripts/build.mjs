@@ -17,10 +17,12 @@
  *     (worker/runtime/embedded-assets.ts). The worker is a classic script (IIFE), which both URL
  *     kinds start.
  *   - ORT build: `onnxruntime-web/webgpu` (native WebGPU EP, asyncify .wasm) rather than the
- *     default JSEP build: same results on the golden transformer and VAE (max |diff| 1.4e-5 and
- *     7e-6 for both), similar SwiftShader times, a 4× smaller JS bundle (118 kB vs 414 kB) and
- *     a smaller .wasm (26.8 MB vs 28.3 MB); JSEP is slated for removal upstream
- *     (microsoft/onnxruntime#29716).
+ *     default JSEP build (`npm run bench:ort-builds`, SwiftShader, 2 shared cores): both match
+ *     diffusers on the golden transformer and VAE (max |diff| 1.4e-5 / 7e-6); after the first run
+ *     the native EP was faster (transformer 0.29–0.35 s vs 0.61–1.02 s per run, VAE 2.5–3.8 s vs
+ *     4.9–6.9 s; first runs ~17 s / ~27 s for both, shader compiles); its JS is 3.5× smaller
+ *     (118 kB vs 414 kB) and its .wasm smaller (26.8 MB vs 28.3 MB); and JSEP is slated for
+ *     removal upstream (microsoft/onnxruntime#29716).
  *
  * Model to embed: models/default/ when it holds a package, or FLOWFILL_EMBED_MODEL=<dir> (e.g. the
  * golden fixture, for tests); FLOWFILL_EMBED_MODEL=none embeds no model.
@@ -192,37 +194,60 @@ function formatBytes(n) {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
 }
 
-/** Builds everything into `outDir` (dist/ by default; the browser tests build into a temp folder). */
+/**
+ * Builds everything into `outDir` (dist/ by default; the browser tests build into a temp folder).
+ * Each output is written as soon as it is built, so a missing entry (another part still being
+ * written) leaves the others usable; the missing ones are reported together and the build fails.
+ */
 export async function buildAllAsync({ env = process.env, log = console.log, outDir = distDir } = {}) {
   const started = Date.now();
   mkdirSync(outDir, { recursive: true });
   const model = resolveEmbeddedModelDir(env);
-  const [mainScript, workerSource, playgroundScript] = await Promise.all([
-    buildMainAsync(),
-    buildWorkerSourceAsync(),
-    buildPlaygroundScriptAsync(),
-  ]);
-  const panelScript = await buildPanelScriptAsync(workerSource);
-  const assets = collectAssets(model.dir);
-  const html = assembleUiHtml(panelScript, assets);
-  writeFileSync(path.join(outDir, 'code.js'), mainScript);
-  writeFileSync(path.join(outDir, 'ui.html'), html);
-  writeFileSync(path.join(outDir, 'playground.js'), playgroundScript);
+  const rows = [];
+  const failures = [];
+  const write = (name, text) => {
+    writeFileSync(path.join(outDir, name), text);
+    rows.push([`dist/${name}`, text.length]);
+  };
+  const attempt = async (what, build) => {
+    try {
+      return await build();
+    } catch (error) {
+      failures.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    }
+  };
 
-  // The panel starts the worker from a data: URL; Chromium refuses those past 2 MB (URL limit).
-  const workerDataUrlLength = `data:text/javascript;charset=utf-8,${encodeURIComponent(workerSource)}`.length;
-  const rows = [
-    ['dist/code.js', mainScript.length],
-    ['dist/ui.html', html.length],
-    ['  panel script (incl. worker source)', panelScript.length],
-    ['  worker source', workerSource.length],
-    ['  worker as data: URL', workerDataUrlLength],
-    ...assets.map((a) => [`  asset ${a.path} (${formatBytes(a.size)} raw)`, a.gzipBase64.length]),
-    ['dist/playground.js', playgroundScript.length],
-  ];
+  const [mainScript, workerSource, playgroundScript] = await Promise.all([
+    attempt('dist/code.js', buildMainAsync),
+    attempt('engine worker', () => buildWorkerSourceAsync()),
+    attempt('dist/playground.js', buildPlaygroundScriptAsync),
+  ]);
+  if (mainScript !== undefined) write('code.js', mainScript);
+  let html;
+  let assets = [];
+  if (workerSource !== undefined) {
+    const panelScript = await attempt('dist/ui.html', () => buildPanelScriptAsync(workerSource));
+    if (panelScript !== undefined) {
+      assets = collectAssets(model.dir);
+      html = assembleUiHtml(panelScript, assets);
+      write('ui.html', html);
+      // The panel starts the worker from a data: URL; Chromium refuses those past 2 MB (URL limit).
+      const workerDataUrlLength = `data:text/javascript;charset=utf-8,${encodeURIComponent(workerSource)}`.length;
+      rows.push(
+        ['  panel script (incl. worker source)', panelScript.length],
+        ['  worker source', workerSource.length],
+        ['  worker as data: URL', workerDataUrlLength],
+        ...assets.map((a) => [`  asset ${a.path} (${formatBytes(a.size)} raw)`, a.gzipBase64.length]),
+      );
+      if (workerDataUrlLength > 2 * 1024 * 1024) failures.push(`the worker's data: URL is ${formatBytes(workerDataUrlLength)}; Chromium refuses more than 2 MB`);
+    }
+  }
+  if (playgroundScript !== undefined) write('playground.js', playgroundScript);
+
   log(`flowfill build (${Date.now() - started} ms); embedded model: ${model.dir ? path.relative(repoRoot, model.dir) || model.dir : 'none'} (${model.why})`);
   for (const [name, size] of rows) log(`  ${name.padEnd(72)} ${formatBytes(size).padStart(10)}`);
-  if (workerDataUrlLength > 2 * 1024 * 1024) throw new Error(`build: the worker's data: URL is ${formatBytes(workerDataUrlLength)}; Chromium refuses more than 2 MB`);
+  if (failures.length > 0) throw new Error(`build failed:\n  ${failures.join('\n  ')}`);
   return { html, mainScript, workerSource, assets, model };
 }
 

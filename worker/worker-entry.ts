@@ -4,8 +4,8 @@
  *
  * onnxruntime-web here is the `onnxruntime-web/webgpu` build: the native C++ WebGPU execution
  * provider compiled to WebAssembly (plus the WASM CPU provider for the fallback). The build
- * aliases plain `onnxruntime-web` to it, so one ORT lives in the bundle; the README of
- * scripts/build.mjs says why it was chosen over the JSEP build.
+ * aliases plain `onnxruntime-web` to it, so one ORT lives in the bundle; the header of
+ * scripts/build.mjs gives the measurements that chose it over the JSEP build.
  *
  * ORT's .wasm and the default model arrive from the panel as the first message (see
  * runtime/embedded-assets.ts); loadModel and generate wait for them, capabilities does not.
@@ -18,17 +18,13 @@ import { createEngine } from './engine/engine.js';
 import { EngineError } from './engine/engine-error.js';
 import { useOrt } from './engine/ort-backend.js';
 import { configureOrtForEmbeddedWasm } from './runtime/configure-ort.js';
-import { MODEL_ASSET_PREFIX, ORT_WASM_ASSET, isEmbeddedAssetsMessage } from './runtime/embedded-assets.js';
+import { MODEL_ASSET_PREFIX, ORT_WASM_ASSET } from './runtime/embedded-assets.js';
 import { receiveEmbeddedAssetsAsync } from './runtime/receive-embedded-assets.js';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let assetsArrived = false;
-self.addEventListener('message', (event) => {
-  if (isEmbeddedAssetsMessage(event.data)) assetsArrived = true;
-});
-
-const assetsInstalled = receiveEmbeddedAssetsAsync(self).then((assets) => {
+const assetsInstalled = receiveEmbeddedAssetsAsync(self, () => (assetsArrived = true)).then((assets) => {
   const wasm = assets.get(ORT_WASM_ASSET);
   if (!wasm) throw new EngineError('internal', `the panel's assets lack "${ORT_WASM_ASSET}"; rebuild with npm run build`);
   configureOrtForEmbeddedWasm(ort, wasm);

@@ -8,7 +8,7 @@
  *
  * SwiftShader (WebGPU on the CPU) compiles each new shader slowly, so budgets are generous.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
@@ -52,7 +52,6 @@ export interface Rig {
 export async function startRigAsync(extraWorkers: Record<string, string> = {}): Promise<Rig> {
   const outDir = mkdtempSync(path.join(os.tmpdir(), 'flowfill-browser-'));
   await buildAllAsync({ env: { ...process.env, FLOWFILL_EMBED_MODEL: fixturesDir() }, outDir, log: () => {} });
-  const { writeFileSync, mkdirSync } = await import('node:fs');
   mkdirSync(path.join(outDir, 'rig'), { recursive: true });
   for (const [name, entry] of Object.entries(extraWorkers)) {
     writeFileSync(path.join(outDir, 'rig', `${name}.js`), await buildWorkerSourceAsync(path.resolve(entry)));

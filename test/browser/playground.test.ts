@@ -106,6 +106,13 @@ test(
     expect(nonWhite).toBeGreaterThan((pixels.length / png.channels) * 0.9);
     expect(distinct.size).toBeGreaterThan(100);
 
+    // What a person sees: the inspector shows the image fill and the provenance record.
+    await page.evaluate((frameId) => window.flowfill.select([frameId]), id);
+    await page.waitForFunction(() => document.querySelector('#inspector img.thumb') !== null);
+    const inspector = await page.textContent('#inspector');
+    expect(inspector).toContain('IMAGE FILL');
+    expect(inspector).toContain('"seed": 1234');
+
     await page.evaluate(() => window.flowfill.undo());
     const afterUndo = (await page.evaluate(() => window.flowfill.nodes()))[0];
     expect(afterUndo.fills).toEqual(['SOLID']);
@@ -113,3 +120,39 @@ test(
   },
   BROWSER_TEST_TIMEOUT_MS,
 );
+
+test('a person can add, select, shift-select, resize and undo frames on the canvas', async () => {
+  const page = await newPageAsync();
+  await openPlaygroundAsync(page, rig.server.url);
+  await page.fill('#frame-width', '400');
+  await page.fill('#frame-height', '200');
+  await page.click('#add-frame');
+  await page.fill('#frame-width', '200');
+  await page.click('#add-frame');
+  const [first, second] = await page.evaluate(() => window.flowfill.nodes().map((n) => n.id));
+  expect(await page.evaluate(() => window.flowfill.nodes().map((n) => [n.width, n.height]))).toEqual([
+    [400, 200],
+    [200, 200],
+  ]);
+
+  await page.click(`[data-node-id="${first}"]`, { position: { x: 20, y: 20 } });
+  await page.click(`[data-node-id="${second}"]`, { position: { x: 20, y: 20 }, modifiers: ['Shift'] });
+  expect(await page.evaluate(() => window.flowfill.selection())).toEqual([first, second]);
+  await page.click(`[data-node-id="${first}"]`, { position: { x: 20, y: 20 }, modifiers: ['Shift'] });
+  expect(await page.evaluate(() => window.flowfill.selection())).toEqual([second]);
+
+  // Drag the corner handle 50 screen px right and 25 down at the default 50% zoom: +100 × +50.
+  const handle = (await page.$(`[data-node-id="${second}"] .resize-handle`))!;
+  const box = (await handle.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 50, box.y + box.height / 2 + 25, { steps: 4 });
+  await page.mouse.up();
+  expect(await page.evaluate(() => window.flowfill.nodes()[1])).toMatchObject({ width: 300, height: 250 });
+  expect(await page.textContent('#inspector')).toContain('300×250');
+
+  await page.keyboard.press('Control+z');
+  expect(await page.evaluate(() => window.flowfill.nodes()[1])).toMatchObject({ width: 200, height: 200 });
+  await page.evaluate(() => window.flowfill.undo());
+  expect(await page.evaluate(() => window.flowfill.nodes().map((n) => n.id))).toEqual([first]);
+});

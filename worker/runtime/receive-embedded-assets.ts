@@ -9,12 +9,18 @@ interface MessageScope {
   removeEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
 }
 
-/** Resolves with the assets keyed by path, once the panel's asset message arrives. */
-export function receiveEmbeddedAssetsAsync(scope: MessageScope): Promise<Map<string, Uint8Array>> {
+/**
+ * Resolves with the assets keyed by path, once the panel's asset message arrives. `onArrival` runs
+ * synchronously when it does (decoding takes a while longer). Register this before comlink's
+ * `expose`: the message is kept from later listeners, so comlink does not answer it as a call.
+ */
+export function receiveEmbeddedAssetsAsync(scope: MessageScope, onArrival: () => void = () => {}): Promise<Map<string, Uint8Array>> {
   return new Promise((resolve, reject) => {
     const onMessage = (event: MessageEvent) => {
       if (!isEmbeddedAssetsMessage(event.data)) return;
+      event.stopImmediatePropagation();
       scope.removeEventListener('message', onMessage);
+      onArrival();
       decodeAssetsAsync(event.data.assets).then(resolve, reject);
     };
     scope.addEventListener('message', onMessage);
