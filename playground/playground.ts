@@ -27,8 +27,14 @@ export interface PlaygroundApi {
   runCommand(command: string, parameters?: Record<string, string>): Promise<void>;
   /** The node's own fills rendered by the fake's exportAsync at 1×, as PNG bytes in base64. */
   nodeFillsAsPng(id: string): Promise<string>;
+  /** The node's fills as the plugin API returns them (paints, image hashes included), as plain JSON. */
+  nodeFills(id: string): Paint[];
+  /** The bytes of an image the document holds (figma.getImageByHash), as base64; throws for an unknown hash. */
+  imageBytes(hash: string): Promise<string>;
   /** Every plugin-data entry of the node (key → string). */
   pluginData(id: string): Record<string, string>;
+  /** Deletes the node as a person would (Delete key): its own undo step. */
+  deleteNode(id: string): void;
   /** Cmd-Z: undoes the last committed step (or uncommitted changes). */
   undo(): void;
   /** Resolves when nothing is in flight between main and panel; rejects after timeoutMs naming what is pending. */
@@ -397,9 +403,22 @@ const api: PlaygroundApi = {
   async nodeFillsAsPng(id) {
     return toBase64(await findNode(id).exportAsync({ format: 'PNG' }));
   },
+  nodeFills(id) {
+    return JSON.parse(JSON.stringify(fillsOf(findNode(id)))) as Paint[];
+  },
+  async imageBytes(hash) {
+    const image = host.figma.getImageByHash(hash);
+    if (!image) throw new Error(`no image with hash ${JSON.stringify(hash)} in the document`);
+    return toBase64(await image.getBytesAsync());
+  },
   pluginData(id) {
     const node = findNode(id);
     return Object.fromEntries(node.getPluginDataKeys().map((key) => [key, node.getPluginData(key)]));
+  },
+  deleteNode(id) {
+    host.figma.__userDelete(findNode(id));
+    host.figma.commitUndo();
+    requestRender();
   },
   undo() {
     host.figma.__undo();

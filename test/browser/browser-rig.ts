@@ -45,13 +45,13 @@ export interface Rig {
 }
 
 /**
- * Builds the plugin (with the fixture model embedded) and optional extra worker entries, then
+ * Builds the plugin (with the fixture model embedded, or the package at `modelDir`) and optional extra worker entries, then
  * serves: /dist/ (that build), /fixtures/ (the golden folder, read-only), /ort/ (onnxruntime-web's
  * dist, for test pages that load ORT by URL), /rig/ (the extra bundles, as <name>.js).
  */
-export async function startRigAsync(extraWorkers: Record<string, string> = {}): Promise<Rig> {
+export async function startRigAsync(extraWorkers: Record<string, string> = {}, { modelDir = fixturesDir() }: { modelDir?: string } = {}): Promise<Rig> {
   const outDir = mkdtempSync(path.join(os.tmpdir(), 'flowfill-browser-'));
-  await buildAllAsync({ env: { ...process.env, FLOWFILL_EMBED_MODEL: fixturesDir() }, outDir, log: () => {} });
+  await buildAllAsync({ env: { ...process.env, FLOWFILL_EMBED_MODEL: modelDir }, outDir, log: () => {} });
   mkdirSync(path.join(outDir, 'rig'), { recursive: true });
   for (const [name, entry] of Object.entries(extraWorkers)) {
     writeFileSync(path.join(outDir, 'rig', `${name}.js`), await buildWorkerSourceAsync(path.resolve(entry)));
