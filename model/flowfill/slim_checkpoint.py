@@ -194,7 +194,11 @@ def rebuild(directory) -> dict:
         count = e["nbytes"] // _ITEMSIZE[e["stored"]]
         if count == 0:
             return torch.empty(e["shape"], dtype=dt[e["dtype"]])
-        t = torch.frombuffer(bytearray(blob[e["offset"]:e["offset"] + e["nbytes"]]), dtype=dt[e["stored"]], count=count)
+        raw = bytearray(blob[e["offset"]:e["offset"] + e["nbytes"]])
+        if e["stored"] == "bfloat16":  # read the bits as int16, then reinterpret
+            t = torch.frombuffer(raw, dtype=torch.int16, count=count).view(torch.bfloat16)
+        else:
+            t = torch.frombuffer(raw, dtype=dt[e["stored"]], count=count)
         return t.reshape(e["shape"]).to(dt[e["dtype"]]).clone()
 
     state = _map_marks(meta["tree"], leaf)

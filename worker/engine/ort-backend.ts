@@ -169,6 +169,9 @@ export async function createSessionAsync(spec: SessionSpec): Promise<BackendSess
   const options: import('onnxruntime-web').InferenceSession.SessionOptions = {
     executionProviders: [spec.backend === 'webgpu' ? 'webgpu' : 'wasm'],
     graphOptimizationLevel: 'all',
+    // ORT warns once per node that falls back from WebGPU to the CPU (shape ops, by design);
+    // env.logLevel does not reach those session-level messages, so keep them at errors only.
+    logSeverityLevel: 3,
     externalData: spec.externalData?.map((file) => ({ path: file.path, data: file.data })),
   };
   let session: import('onnxruntime-web').InferenceSession;
