@@ -354,11 +354,19 @@ export async function runDenoiseLoopAsync(
       elapsedMs: performance.now() - started,
       preview: previewOf(pkg, step, checked),
     });
+    // A cancel arrives as a message, a macrotask; ORT's WASM runs settle as microtasks only, so
+    // without this yield the message would wait for the whole job.
+    await nextTaskAsync();
     // `break` inside for-await calls the generator's return(): no further transformer run.
     if (job.isCancelled()) break;
   }
   throwIfCancelled(checked, job);
   return { latents: current, stepMs };
+}
+
+/** Resolves in a later task, after the tasks already queued (messages from the panel among them). */
+function nextTaskAsync(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function throwIfCancelled(checked: CheckedRequest, job: JobContext): void {
