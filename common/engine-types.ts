@@ -1,7 +1,7 @@
 /**
  * The engine's public contract (DESIGN §2.2), shared by the worker (which implements it),
  * the UI (which calls it over comlink) and the CLI/benchmarks (which call it directly in Node).
- * Types only: nothing here may import onnxruntime or touch the DOM.
+ * Types (and the one list of error codes): nothing here may import onnxruntime or touch the DOM.
  */
 
 export type Backend = 'webgpu' | 'wasm';
@@ -121,12 +121,15 @@ export interface EngineApi {
 }
 
 /** Error codes the engine throws (as `EngineError`), so hosts can show plain-language messages. */
-export type EngineErrorCode =
-  | 'invalid-request'
-  | 'model-missing-file'
-  | 'model-corrupt'
-  | 'model-mismatch'
-  | 'size-exceeds-gpu-limits'
-  | 'gpu-device-lost'
-  | 'cancelled'
-  | 'internal';
+export const ENGINE_ERROR_CODES = [
+  'invalid-request',
+  'model-missing-file',
+  'model-corrupt',
+  'model-mismatch',
+  'size-exceeds-gpu-limits',
+  'gpu-device-lost',
+  'cancelled',
+  'internal',
+] as const;
+
+export type EngineErrorCode = (typeof ENGINE_ERROR_CODES)[number];

@@ -21,7 +21,7 @@
  * Runs in the Figma main thread too: ES2017, no DOM.
  */
 
-import type { EngineErrorCode } from './engine-types.js';
+import { ENGINE_ERROR_CODES, type EngineErrorCode } from './engine-types.js';
 import { validateProvenance, type ProvenanceRecord, MAX_IMAGE_SIDE } from './provenance.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -487,16 +487,6 @@ function jsonObject(path: string, value: unknown): string | null {
   return json(path, value, 0, { keys: LIMITS.maxJsonKeys });
 }
 
-const ENGINE_ERROR_CODES: readonly EngineErrorCode[] = [
-  'invalid-request',
-  'model-missing-file',
-  'model-corrupt',
-  'model-mismatch',
-  'size-exceeds-gpu-limits',
-  'gpu-device-lost',
-  'cancelled',
-  'internal',
-];
 const MAIN_ERROR_CODES: readonly MainErrorCode[] = [
   'malformed-message',
   'version-mismatch',

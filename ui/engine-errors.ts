@@ -4,18 +4,7 @@
  * is read from a `code` property when it survived, else from the name or a "[code]" / "code:"
  * prefix in the message.
  */
-import type { EngineErrorCode } from '../common/engine-types.js';
-
-export const ENGINE_ERROR_CODES: readonly EngineErrorCode[] = [
-  'invalid-request',
-  'model-missing-file',
-  'model-corrupt',
-  'model-mismatch',
-  'size-exceeds-gpu-limits',
-  'gpu-device-lost',
-  'cancelled',
-  'internal',
-];
+import { ENGINE_ERROR_CODES, type EngineErrorCode } from '../common/engine-types.js';
 
 const PLAIN_LANGUAGE: Record<EngineErrorCode, string> = {
   'invalid-request': 'The settings were not accepted',

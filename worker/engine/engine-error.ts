@@ -1,4 +1,4 @@
-import type { EngineErrorCode } from '../../common/engine-types.js';
+import { ENGINE_ERROR_CODES, type EngineErrorCode } from '../../common/engine-types.js';
 
 /**
  * The one error type the engine throws. `code` lets a host show a plain-language message;
@@ -18,22 +18,11 @@ export class EngineError extends Error {
   }
 }
 
-const codes: readonly EngineErrorCode[] = [
-  'invalid-request',
-  'model-missing-file',
-  'model-corrupt',
-  'model-mismatch',
-  'size-exceeds-gpu-limits',
-  'gpu-device-lost',
-  'cancelled',
-  'internal',
-];
-
 /** The EngineErrorCode of an error, also after a structured-clone trip; 'internal' for anything else. */
 export function engineErrorCodeOf(error: unknown): EngineErrorCode {
   if (error instanceof EngineError) return error.code;
   const message = error instanceof Error ? error.message : String(error);
   const match = /^\[([a-z-]+)\]/.exec(message);
   const code = match?.[1] as EngineErrorCode | undefined;
-  return code && codes.includes(code) ? code : 'internal';
+  return code && (ENGINE_ERROR_CODES as readonly string[]).includes(code) ? code : 'internal';
 }
