@@ -222,9 +222,29 @@ function showToast(notification: FakeNotification): void {
   const toast = document.createElement('div');
   toast.className = notification.options?.error ? 'toast error' : 'toast';
   toast.textContent = notification.message;
+  const button = notification.options?.button;
+  if (button) {
+    // As in Figma: the action runs, and the toast goes unless the action returns false.
+    const action = document.createElement('button');
+    action.textContent = button.text;
+    action.addEventListener('click', () => {
+      if (button.action() !== false) toast.remove();
+    });
+    toast.appendChild(action);
+  }
   $('toasts').appendChild(toast);
   const timeout = notification.options?.timeout;
-  setTimeout(() => toast.remove(), typeof timeout === 'number' && Number.isFinite(timeout) ? timeout : 4000);
+  if (typeof timeout === 'number' && !Number.isFinite(timeout)) {
+    // Persistent until the plugin cancels it (the fake records handler.cancel()) or closes.
+    const poll = setInterval(() => {
+      if (notification.cancelled || !host.figma.ui.current) {
+        toast.remove();
+        clearInterval(poll);
+      }
+    }, 250);
+    return;
+  }
+  setTimeout(() => toast.remove(), typeof timeout === 'number' ? timeout : 4000);
 }
 
 function createFrame(spec: FrameSpec = {}): string {

@@ -57,6 +57,10 @@ export class Controller {
   private nextBatch = 1;
   /** Applied changes not yet closed into an undo step. */
   private uncommitted = false;
+  /** The plugin was closed from here: the panel is gone, so nothing more is sent to it. */
+  private closed = false;
+  /** Quick action only: the progress toast with its Cancel button. */
+  private progressToast: { cancel(): void } | null = null;
 
   constructor(
     private readonly host: Host,
@@ -86,6 +90,42 @@ export class Controller {
       const message = e instanceof Error ? e.message : String(e);
       this.postError('internal', `Flowfill's main thread failed on ${parsed.msg.type}: ${message}`, parsed.msg);
     }
+  }
+
+  /** The quick action runs with a hidden panel: the toast is its only surface. */
+  get isQuickAction(): boolean {
+    return this.start.source === 'quick-action';
+  }
+
+  /** Called once the (possibly hidden) panel has been opened. */
+  started(): void {
+    if (this.isQuickAction) this.showProgress(`Flowfill: generating “${this.start.prompt ?? ''}”…`);
+  }
+
+  /**
+   * Quick action progress, one toast at a time. Its Cancel closes the plugin: the engine lives in
+   * the panel, so closing stops it, and every image already placed stays as one undo step.
+   */
+  private showProgress(message: string): void {
+    this.progressToast?.cancel();
+    this.progressToast = this.host.notify(message, {
+      persistent: true,
+      action: {
+        text: 'Cancel',
+        run: () => {
+          this.progressToast = null;
+          this.finishQuickAction();
+        },
+      },
+    });
+  }
+
+  private finishQuickAction(): void {
+    this.progressToast?.cancel();
+    this.progressToast = null;
+    this.closing();
+    this.closed = true;
+    this.host.close();
   }
 
   /** The plugin is closing: whatever was applied becomes one undo step; nothing is left half-written. */
@@ -124,6 +164,7 @@ export class Controller {
         return;
       case 'close':
         this.closing();
+        this.closed = true;
         this.host.close();
         return;
       case 'error':
@@ -211,6 +252,7 @@ export class Controller {
     this.post(mainMessage('plan', { requestId: msg.requestId, batchId, jobs, skipped: out.skipped }));
     if (out.nothingToDo !== undefined) {
       this.host.notify(out.nothingToDo, { error: true });
+      if (this.isQuickAction) this.finishQuickAction();
       return;
     }
     const batch: Batch = { id: batchId, fillMode: msg.fillMode, jobs: out.jobs, status: new Map(), created: [], shownErrors: new Set(), finished: false };
@@ -287,6 +329,10 @@ export class Controller {
     if (job.destination.kind === 'create') batch.created.push(outcome.nodeId);
     batch.status.set(job.jobId, 'applied');
     this.post(mainMessage('job-applied', { jobId: job.jobId, nodeId: outcome.nodeId, nodeName: outcome.nodeName }));
+    if (this.isQuickAction && batch.jobs.length > 1) {
+      const placed = [...batch.status.values()].filter((status) => status === 'applied').length;
+      this.showProgress(`Flowfill: ${placed} of ${batch.jobs.length} images placed…`);
+    }
     await this.maybeFinish(batch);
   }
 
@@ -334,6 +380,7 @@ export class Controller {
     const summary = batchSummary(counts);
     if (summary && counts.applied > 0) this.host.notify(summary);
     this.post(mainMessage('batch-done', { batchId: batch.id, ...counts }));
+    if (this.isQuickAction) this.finishQuickAction();
   }
 
   // ---- sending ------------------------------------------------------------------------------
@@ -344,6 +391,7 @@ export class Controller {
   }
 
   private post(msg: MainToUi): void {
+    if (this.closed) return;
     const checked = parseMainToUi(msg);
     if (!checked.ok) {
       // A bug on this side: tell the panel what, instead of sending something it will reject.

@@ -9,7 +9,7 @@ import { createFigmaHost, createFigmaUiChannel } from './host/figma-host.js';
 export const PANEL_SIZE = { width: 340, height: 600 };
 
 /** Prompt completions offered while typing in the quick action (the default model's caption style). */
-const PROMPT_ENDINGS = ['flat style', 'modern style', 'flat style, on a white background', 'modern style, on a dark blue background'];
+const PROMPT_ENDINGS = ['flat style', 'glossy style', 'twemoji style', 'flat style, on a white background', 'glossy style, on a navy background'];
 
 /** Menu and relaunch commands (manifest.json) → what the panel is asked to do. */
 export function startRequestFor(command: string, parameters: ParameterValues | undefined): StartRequest {
@@ -31,7 +31,7 @@ export function startRequestFor(command: string, parameters: ParameterValues | u
 
 export function promptSuggestions(query: string): string[] {
   const base = query.trim().replace(/,\s*$/, '');
-  if (base === '') return ['rocket, flat style, on a teal background', 'cat, modern style, on an orange background'];
+  if (base === '') return ['rocket, flat style, on a teal background', 'cat face, glossy style, on a yellow background'];
   return [base, ...PROMPT_ENDINGS.filter((end) => !base.toLowerCase().includes(end.split(',')[0])).map((end) => `${base}, ${end}`)];
 }
 
@@ -41,9 +41,17 @@ export function startPlugin(api: PluginAPI, html: string): void {
     if (key === 'prompt') result.setSuggestions(promptSuggestions(query));
   });
   api.on('run', ({ command, parameters }: RunEvent) => {
-    const controller = new Controller(createFigmaHost(api), createFigmaUiChannel(api), startRequestFor(command, parameters));
+    const start = startRequestFor(command, parameters);
+    if (start.source === 'quick-action' && start.prompt?.trim() === '') {
+      api.notify('Flowfill: type a prompt after “Generate image…”, e.g. rocket, flat style, on a teal background', { error: true });
+      api.closePlugin();
+      return;
+    }
+    const controller = new Controller(createFigmaHost(api), createFigmaUiChannel(api), start);
     api.on('close', () => controller.closing());
-    // Inference needs the panel's iframe (WebGPU/WASM live there), so every command opens it.
-    api.showUI(html, { themeColors: true, width: PANEL_SIZE.width, height: PANEL_SIZE.height, title: 'Flowfill' });
+    // Inference needs the panel's iframe (WebGPU/WASM live there), so every command opens it; the
+    // quick action keeps it hidden and reports through toasts.
+    api.showUI(html, { themeColors: true, width: PANEL_SIZE.width, height: PANEL_SIZE.height, title: 'Flowfill', visible: !controller.isQuickAction });
+    controller.started();
   });
 }

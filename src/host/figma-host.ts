@@ -61,7 +61,14 @@ export function createFigmaHost(api: PluginAPI): Host {
       return node.exportAsync({ format: 'PNG', constraint: { type: 'WIDTH', value: size.width } });
     },
     notify(message, options) {
-      api.notify(message, options?.error ? { error: true } : undefined);
+      const figmaOptions: NotificationOptions = {};
+      if (options?.error) figmaOptions.error = true;
+      if (options?.persistent) figmaOptions.timeout = Infinity;
+      if (options?.action) {
+        // An action that returns nothing dismisses the toast when clicked.
+        figmaOptions.button = { text: options.action.text, action: options.action.run };
+      }
+      return api.notify(message, figmaOptions);
     },
     checkpoint: () => api.commitUndo(),
     viewportCenter: () => ({ x: api.viewport.center.x, y: api.viewport.center.y }),

@@ -44,6 +44,12 @@ export type PlaceImageOutcome =
   /** 'node-missing': deleted while the job ran. 'image-rejected': the host refused the bytes. */
   | { ok: false; reason: 'node-missing' | 'image-rejected' | 'node-locked'; message: string };
 
+export interface NotifyOptions {
+  error?: boolean;
+  persistent?: boolean;
+  action?: { text: string; run: () => void };
+}
+
 export interface Host {
   /** Short host name sent to the UI ("figma"). */
   readonly name: string;
@@ -57,7 +63,11 @@ export interface Host {
   placeImage(request: PlaceImageRequest): Promise<PlaceImageOutcome>;
   /** The node's pixels as PNG, `size.width` wide (aspect kept). */
   exportPng(nodeId: string, size: Size): Promise<Uint8Array>;
-  notify(message: string, options?: { error?: boolean }): void;
+  /**
+   * Shows a toast. `persistent` keeps it until cancelled; `action` adds a button (the quick
+   * action's Cancel). The handle removes it.
+   */
+  notify(message: string, options?: NotifyOptions): { cancel(): void };
   /** Closes one undo step: everything since the previous checkpoint undoes together. */
   checkpoint(): void;
   viewportCenter(): { x: number; y: number };

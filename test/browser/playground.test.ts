@@ -86,6 +86,10 @@ test(
     await page.evaluate(() => window.flowfill.runCommand('generate', { prompt: 'rocket, flat style, on a teal background' }));
     await page.evaluate(() => window.flowfill.waitForIdle({ timeoutMs: 4 * 60_000 }));
     console.log(`generate in the playground (WebGPU, SwiftShader): ${((Date.now() - started) / 1000).toFixed(1)} s incl. model load`);
+    // The quick action ran with a hidden panel, reported through a toast, and closed itself.
+    expect(await page.evaluate(() => window.flowfill.uiOpen())).toBe(false);
+    const toasts = await page.evaluate(() => window.flowfill.notifications().map((n) => n.message));
+    expect(toasts).toContainEqual(expect.stringMatching(/generating “rocket, flat style, on a teal background”/));
 
     const node = (await page.evaluate(() => window.flowfill.nodes()))[0];
     expect(node.fills).toContain('IMAGE');

@@ -294,6 +294,8 @@ export function createFigmaFake(options: FigmaFakeOptions = {}) {
       ui.close();
       closed = { message };
       emit('close');
+      // Figma ends the plugin's run here: none of its handlers hear another event.
+      handlers.length = 0;
     },
 
     parameters: {

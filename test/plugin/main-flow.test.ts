@@ -429,6 +429,57 @@ describe('commands', () => {
     expect(figma.__parameterInput('prompt', 'fox').suggestions).toEqual(expect.arrayContaining(['fox', 'fox, flat style']));
   });
 
+  test('the quick action runs with a hidden panel, reports through a toast and closes when its batch is done', async () => {
+    const { figma, ui } = await startOnFake({ command: 'generate', parameters: { prompt: 'rocket, flat style' } });
+    const s = shapes(figma);
+    figma.__userSelect([s.frame, s.rect]);
+    expect(figma.ui.current?.visible).toBe(false);
+    const toast = figma.__notifications.at(-1)!;
+    expect(toast.message).toMatch(/generating “rocket, flat style”/);
+    expect(toast.options).toMatchObject({ timeout: Infinity, button: { text: 'Cancel' } });
+    await ui.send({ type: 'ui-ready', v });
+    await ui.send(planRequest({ requestId: 'q', prompt: 'rocket, flat style' }));
+    const plan = await ui.next('plan');
+    expect(plan.jobs).toHaveLength(2);
+    await ui.send(resultFor(plan.jobs[0]));
+    expect(figma.__notifications.at(-1)!.message).toMatch(/1 of 2 images placed/);
+    expect(figma.__closed).toBeNull();
+    await ui.send(resultFor(plan.jobs[1]));
+    expect(paintsOf(s.frame).filter((p) => p.type === 'IMAGE')).toHaveLength(1);
+    expect(paintsOf(s.rect).filter((p) => p.type === 'IMAGE')).toHaveLength(1);
+    expect(figma.__notifications.filter((n) => n.options?.button).every((n) => n.cancelled)).toBe(true);
+    expect(figma.__closed).not.toBeNull();
+  });
+
+  test("the quick action's Cancel closes the plugin: placed images stay as one undo step, later results never land", async () => {
+    const { figma, ui } = await startOnFake({ command: 'generate', parameters: { prompt: 'rocket, flat style' } });
+    const s = shapes(figma);
+    figma.__userSelect([s.frame, s.rect]);
+    figma.commitUndo(); // the user's own edits are an earlier undo step
+    const frameBefore = paintsOf(s.frame);
+    const rectBefore = paintsOf(s.rect);
+    await ui.send({ type: 'ui-ready', v });
+    await ui.send(planRequest({ requestId: 'q' }));
+    const plan = await ui.next('plan');
+    await ui.send(resultFor(plan.jobs[0]));
+    const cancel = figma.__notifications.at(-1)!.options!.button!;
+    cancel.action();
+    expect(figma.__closed).not.toBeNull();
+    expect(paintsOf(s.frame).filter((p) => p.type === 'IMAGE')).toHaveLength(1);
+    // The panel, and the engine in it, are gone with the plugin: the second image cannot arrive.
+    await expect(ui.send(resultFor(plan.jobs[1]))).rejects.toThrow(/no UI is open/);
+    expect(paintsOf(s.rect)).toEqual(rectBefore);
+    figma.__undo();
+    expect(paintsOf(s.frame)).toEqual(frameBefore);
+  });
+
+  test('the quick action with an empty prompt says what to type and opens nothing', async () => {
+    const { figma } = await startOnFake({ command: 'generate', parameters: { prompt: '  ' } });
+    expect(figma.ui.current).toBeNull();
+    expect(figma.__notifications.at(-1)).toMatchObject({ message: expect.stringMatching(/type a prompt/), options: { error: true } });
+    expect(figma.__closed).not.toBeNull();
+  });
+
   test.each([
     ['fill-selection', 'menu'],
     ['variations', 'relaunch'],
