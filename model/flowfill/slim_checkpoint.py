@@ -126,22 +126,11 @@ def from_torch_zip(data: bytes, directory) -> Path:
             arr = np.ascontiguousarray(np.lib.stride_tricks.as_strided(
                 storage[obj.offset:], shape=obj.size, strides=[st * storage.itemsize for st in obj.stride]))
             return _pack_numpy(packer, group, key, arr, dtype, obj.size)
-        if isinstance(obj, dict):
-            out = type(obj)()
-            for k, v in obj.items():
-                out[k] = convert(v, group if group else k, k if group else "")
-            if hasattr(obj, "_metadata"):
-                out._metadata = obj._metadata
-            return out
-        if isinstance(obj, list):
-            return [convert(v, group, key) for v in obj]
-        if isinstance(obj, tuple):
-            return tuple(convert(v, group, key) for v in obj)
-        return obj
+        return _NOT_A_LEAF
 
     if not isinstance(tree, dict):
         raise ValueError(f"checkpoint root is {type(tree).__name__}, expected dict")
-    slim = convert({k: v for k, v in tree.items() if k not in RAW_FROM_EMA}, None, "")
+    slim = _map_tree({k: v for k, v in tree.items() if k not in RAW_FROM_EMA}, convert)
     return packer.write(slim, directory)
 
 
@@ -160,21 +149,33 @@ def load_numpy(directory):
     return _map_marks(meta["tree"], lambda i: leaf(meta["tensors"][i]))
 
 
-def _map_marks(obj, fn):
+_NOT_A_LEAF = object()
+
+
+def _map_tree(obj, leaf, group=None, key=""):
+    """Copies a checkpoint tree (dicts, lists, tuples), replacing each value `leaf(obj, group, key)`
+    converts; it returns _NOT_A_LEAF for everything else. `group` is the top-level key ("dit_ema"),
+    `key` the parameter name inside it; dict subclasses and state_dict `_metadata` are kept."""
+    out = leaf(obj, group, key)
+    if out is not _NOT_A_LEAF:
+        return out
     if isinstance(obj, dict):
-        if set(obj) == {MARK}:
-            return fn(obj[MARK])
         out = type(obj)()
         for k, v in obj.items():
-            out[k] = _map_marks(v, fn)
+            out[k] = _map_tree(v, leaf, group if group else k, k if group else "")
         if hasattr(obj, "_metadata"):
             out._metadata = obj._metadata
         return out
     if isinstance(obj, list):
-        return [_map_marks(v, fn) for v in obj]
+        return [_map_tree(v, leaf, group, key) for v in obj]
     if isinstance(obj, tuple):
-        return tuple(_map_marks(v, fn) for v in obj)
+        return tuple(_map_tree(v, leaf, group, key) for v in obj)
     return obj
+
+
+def _map_marks(obj, fn):
+    """Replaces each {MARK: index} placeholder of a slim tree with fn(index)."""
+    return _map_tree(obj, lambda o, _g, _k: fn(o[MARK]) if isinstance(o, dict) and set(o) == {MARK} else _NOT_A_LEAF)
 
 
 # ---- PyTorch side ------------------------------------------------------------------------------
@@ -221,20 +222,9 @@ def write_slim(state: dict, directory) -> Path:
             dtype = names[t.dtype]
             arr = t.view(torch.int16).numpy().view(np.uint16) if dtype == "bfloat16" else t.numpy()
             return _pack_numpy(packer, group, key, arr, dtype, tuple(t.shape))
-        if isinstance(obj, dict):
-            out = type(obj)()
-            for k, v in obj.items():
-                out[k] = convert(v, group if group else k, k if group else "")
-            if hasattr(obj, "_metadata"):
-                out._metadata = obj._metadata
-            return out
-        if isinstance(obj, list):
-            return [convert(v, group, key) for v in obj]
-        if isinstance(obj, tuple):
-            return tuple(convert(v, group, key) for v in obj)
-        return obj
+        return _NOT_A_LEAF
 
-    return packer.write(convert({k: v for k, v in state.items() if k not in RAW_FROM_EMA}, None, ""), directory)
+    return packer.write(_map_tree({k: v for k, v in state.items() if k not in RAW_FROM_EMA}, convert), directory)
 
 
 def main(argv=None):
