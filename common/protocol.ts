@@ -22,7 +22,10 @@
  */
 
 import { ENGINE_ERROR_CODES, type EngineErrorCode } from './engine-types.js';
+import { describeValue, isBytes, isPlainObject, type PlainObject } from './plain-values.js';
 import { validateProvenance, type ProvenanceRecord, MAX_IMAGE_SIDE } from './provenance.js';
+
+export { isBytes };
 
 export const PROTOCOL_VERSION = 1;
 export type ProtocolVersion = typeof PROTOCOL_VERSION;
@@ -365,35 +368,11 @@ export type ParseOutcome<M> =
   | { ok: true; msg: M }
   | { ok: false; error: string; code: 'malformed-message' | 'version-mismatch'; inReplyTo?: string; ref?: string };
 
-type Rec = Record<string, unknown>;
+type Rec = PlainObject;
 /** A field check: null when fine, else the problem in words. */
 type Check = (m: Rec) => string | null;
 
-/**
- * A plain object from any realm: structured clone across frames (or jest's vm contexts) gives
- * objects whose prototype is the other realm's Object.prototype, so compare shapes, not identity.
- */
-function isRecord(x: unknown): x is Rec {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
-  if (Object.prototype.toString.call(x) !== '[object Object]') return false;
-  const proto = Object.getPrototypeOf(x);
-  return proto === null || Object.getPrototypeOf(proto) === null;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (isBytes(value)) return `a Uint8Array of ${value.length}`;
-  return `a ${typeof value}`;
-}
-
-/** Realm-independent: bytes cloned from another frame are not `instanceof` this realm's class. */
-export function isBytes(x: unknown): x is Uint8Array {
-  return Object.prototype.toString.call(x) === '[object Uint8Array]';
-}
-
-const bad = (path: string, value: unknown, expected: string): string => `${path} is ${describe(value)}; expected ${expected}`;
+const bad = (path: string, value: unknown, expected: string): string => `${path} is ${describeValue(value)}; expected ${expected}`;
 
 function str(path: string, value: unknown, max: number, nonEmpty = false): string | null {
   if (typeof value !== 'string' || value.length > max || (nonEmpty && value.length === 0)) {
@@ -426,13 +405,13 @@ function bool(path: string, value: unknown): string | null {
 }
 
 function size(path: string, value: unknown, max = MAX_IMAGE_SIDE): string | null {
-  if (!isRecord(value)) return bad(path, value, '{ width, height }');
+  if (!isPlainObject(value)) return bad(path, value, '{ width, height }');
   return int(`${path}.width`, value.width, 1, max) ?? int(`${path}.height`, value.height, 1, max);
 }
 
 /** Canvas sizes are fractional and may exceed the image limit. */
 function canvasSize(path: string, value: unknown): string | null {
-  if (!isRecord(value)) return bad(path, value, '{ width, height }');
+  if (!isPlainObject(value)) return bad(path, value, '{ width, height }');
   return num(`${path}.width`, value.width, 0, 1e6) ?? num(`${path}.height`, value.height, 0, 1e6);
 }
 
@@ -473,7 +452,7 @@ function json(path: string, value: unknown, depth: number, budget: { keys: numbe
     }
     return null;
   }
-  if (!isRecord(value)) return bad(path, value, 'JSON data (object, array, string, finite number, boolean or null)');
+  if (!isPlainObject(value)) return bad(path, value, 'JSON data (object, array, string, finite number, boolean or null)');
   for (const key of Object.keys(value)) {
     if (--budget.keys < 0) return `${path} holds more than ${LIMITS.maxJsonKeys} values`;
     const problem = json(`${path}.${key}`, value[key], depth + 1, budget);
@@ -483,7 +462,7 @@ function json(path: string, value: unknown, depth: number, budget: { keys: numbe
 }
 
 function jsonObject(path: string, value: unknown): string | null {
-  if (!isRecord(value)) return bad(path, value, 'a JSON object');
+  if (!isPlainObject(value)) return bad(path, value, 'a JSON object');
   return json(path, value, 0, { keys: LIMITS.maxJsonKeys });
 }
 
@@ -504,7 +483,7 @@ const JOB_KINDS: readonly JobKind[] = ['fill', 'new-frame', 'regenerate', 'seed-
 const START_COMMANDS: readonly StartCommand[] = ['open', 'generate', 'fill-selection', 'variations', 'regenerate'];
 
 function historyEntry(path: string, value: unknown): string | null {
-  if (!isRecord(value)) return bad(path, value, '{ jobId, nodeId, nodeName, record }');
+  if (!isPlainObject(value)) return bad(path, value, '{ jobId, nodeId, nodeName, record }');
   return (
     str(`${path}.jobId`, value.jobId, LIMITS.idChars, true) ??
     str(`${path}.nodeId`, value.nodeId, LIMITS.idChars, true) ??
@@ -514,7 +493,7 @@ function historyEntry(path: string, value: unknown): string | null {
 }
 
 function targetInfo(path: string, value: unknown): string | null {
-  if (!isRecord(value)) return bad(path, value, 'a target { id, name, type, width, height, hasImageFill, canFill }');
+  if (!isPlainObject(value)) return bad(path, value, 'a target { id, name, type, width, height, hasImageFill, canFill }');
   return (
     str(`${path}.id`, value.id, LIMITS.idChars, true) ??
     str(`${path}.name`, value.name, LIMITS.nameChars) ??
@@ -529,7 +508,7 @@ function targetInfo(path: string, value: unknown): string | null {
 }
 
 function plannedJob(path: string, value: unknown): string | null {
-  if (!isRecord(value)) return bad(path, value, 'a planned job');
+  if (!isPlainObject(value)) return bad(path, value, 'a planned job');
   return (
     str(`${path}.jobId`, value.jobId, LIMITS.idChars, true) ??
     oneOf(`${path}.kind`, value.kind, JOB_KINDS) ??
@@ -545,7 +524,7 @@ function plannedJob(path: string, value: unknown): string | null {
 }
 
 function skippedTarget(path: string, value: unknown): string | null {
-  if (!isRecord(value)) return bad(path, value, '{ nodeId, name, reason }');
+  if (!isPlainObject(value)) return bad(path, value, '{ nodeId, name, reason }');
   return (
     str(`${path}.nodeId`, value.nodeId, LIMITS.idChars, true) ??
     str(`${path}.name`, value.name, LIMITS.nameChars) ??
@@ -554,7 +533,7 @@ function skippedTarget(path: string, value: unknown): string | null {
 }
 
 function geometry(path: string, value: unknown): string | null {
-  if (!isRecord(value)) return bad(path, value, '{ nativeSize, maxSide, sizeMultiple } from ModelInfo');
+  if (!isPlainObject(value)) return bad(path, value, '{ nativeSize, maxSide, sizeMultiple } from ModelInfo');
   return (
     int(`${path}.nativeSize`, value.nativeSize, 8, MAX_IMAGE_SIDE) ??
     int(`${path}.maxSide`, value.maxSide, 8, 1 << 16) ??
@@ -635,7 +614,7 @@ const MAIN_TO_UI: { [T in MainToUiType]: Check } = {
 
 function parseWith<M>(x: unknown, checks: Record<string, Check>, direction: string): ParseOutcome<M> {
   try {
-    if (!isRecord(x)) return { ok: false, code: 'malformed-message', error: `${direction} message is ${describe(x)}; expected an object with type and v` };
+    if (!isPlainObject(x)) return { ok: false, code: 'malformed-message', error: `${direction} message is ${describeValue(x)}; expected an object with type and v` };
     const type = x.type;
     if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(checks, type)) {
       return {
@@ -650,7 +629,7 @@ function parseWith<M>(x: unknown, checks: Record<string, Check>, direction: stri
       return {
         ok: false,
         code: 'version-mismatch',
-        error: `${type}: v is ${describe(x.v)}; this build speaks protocol version ${PROTOCOL_VERSION} (reload the plugin so both sides match)`,
+        error: `${type}: v is ${describeValue(x.v)}; this build speaks protocol version ${PROTOCOL_VERSION} (reload the plugin so both sides match)`,
         ...context,
       };
     }

@@ -9,6 +9,7 @@
  */
 
 import type { Backend } from './engine-types.js';
+import { describeValue, isPlainObject } from './plain-values.js';
 
 export const PROVENANCE_FORMAT = 'flowfill-provenance';
 export const PROVENANCE_VERSION = 1;
@@ -58,26 +59,6 @@ export interface ProvenanceRecord {
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
-/**
- * A plain object from any realm: structured clone across frames (or jest's vm contexts) gives
- * objects whose prototype is the other realm's Object.prototype, so compare shapes, not identity.
- */
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
-  if (Object.prototype.toString.call(x) !== '[object Object]') return false;
-  const proto = Object.getPrototypeOf(x);
-  return proto === null || Object.getPrototypeOf(proto) === null;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
-    return String(value);
-  }
-  if (Array.isArray(value)) return 'an array';
-  return `a ${typeof value}`;
-}
-
 function isUint32(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= UINT32_MAX;
 }
@@ -95,10 +76,10 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\
 export function validateProvenance(x: unknown): ParseResult<ProvenanceRecord> {
   const fail = (field: string, value: unknown, expected: string): ParseResult<ProvenanceRecord> => ({
     ok: false,
-    error: `provenance.${field} is ${describe(value)}; expected ${expected}`,
+    error: `provenance.${field} is ${describeValue(value)}; expected ${expected}`,
   });
   try {
-    if (!isPlainObject(x)) return { ok: false, error: `provenance is ${describe(x)}; expected an object` };
+    if (!isPlainObject(x)) return { ok: false, error: `provenance is ${describeValue(x)}; expected an object` };
     if (x.format !== PROVENANCE_FORMAT) return fail('format', x.format, JSON.stringify(PROVENANCE_FORMAT));
     if (x.version !== PROVENANCE_VERSION) {
       return fail('version', x.version, `${PROVENANCE_VERSION} (this build reads format version ${PROVENANCE_VERSION} only)`);
@@ -200,7 +181,7 @@ export function serializeProvenance(record: ProvenanceRecord): string {
 
 /** Parses plugin-data text back into a record. "" (no data) gives ok:false with a plain reason. */
 export function parseProvenance(text: unknown): ParseResult<ProvenanceRecord> {
-  if (typeof text !== 'string') return { ok: false, error: `provenance text is ${describe(text)}; expected a string` };
+  if (typeof text !== 'string') return { ok: false, error: `provenance text is ${describeValue(text)}; expected a string` };
   if (text === '') return { ok: false, error: 'no provenance stored on this node' };
   let value: unknown;
   try {

@@ -12,6 +12,7 @@ const modules = [
   'worker/engine/png.ts',
   'worker/engine/image-convert.ts',
   'worker/engine/latent-preview.ts',
+  'worker/engine/latent-shape.ts',
   'worker/engine/text-embeddings.ts',
   'worker/engine/tokenize.ts',
   'common/resolution-planner.ts',

@@ -7,6 +7,8 @@
  * SD3_LATENT_RGB_FACTORS is only the fallback for packages that use the SD3 VAE and give none.
  */
 
+import { checkLatentShape } from './latent-shape.js';
+
 /** Linear latent→RGB map: `factors[c] = [r, g, b]` for latent channel c, optional RGB bias. */
 export interface LatentRgbFactors {
   factors: readonly (readonly number[])[];
@@ -92,13 +94,7 @@ export function latentToPreview(
   width: number,
   factors: LatentRgbFactors = SD3_LATENT_RGB_FACTORS,
 ): LatentPreview {
-  for (const [name, v] of [
-    ['channels', channels],
-    ['height', height],
-    ['width', width],
-  ] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`latent ${name} must be a positive integer, got ${v}`);
-  }
+  checkLatentShape(channels, height, width);
   const plane = height * width;
   if (latent.length < channels * plane) {
     throw new RangeError(`latent has ${latent.length} values; expected at least channels·height·width = ${channels * plane}`);

@@ -22,6 +22,8 @@
  * The largest |z| is sqrt(2·32·ln 2) ≈ 6.66 (u_a = 2⁻³²).
  */
 
+import { checkLatentShape } from './latent-shape.js';
+
 /** Independent noise streams: one per purpose, so adding a use never shifts another's numbers. */
 export const NoiseStream = {
   /** The initial latent noise of text-to-image and the noise mixed in by image-to-image. */
@@ -222,13 +224,7 @@ export function uniformNoise(seed: number, count: number, stream: NoiseStreamId)
 
 /** Initial latent noise for one image: [1, channels, height, width] NCHW, stream `initialLatent`. */
 export function initialLatentNoise(seed: number, channels: number, height: number, width: number): Float32Array {
-  for (const [name, v] of [
-    ['channels', channels],
-    ['height', height],
-    ['width', width],
-  ] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`latent ${name} must be a positive integer, got ${v}`);
-  }
+  checkLatentShape(channels, height, width);
   return gaussianNoise(seed, channels * height * width, NoiseStream.initialLatent);
 }
 
