@@ -9,6 +9,9 @@
  *   the mean keeps one seed → one image without a second noise draw, and the std of an SD3 VAE
  *   posterior is tiny). An encoder exported to give a latent directly is used as it is.
  * - the init image is resized to the generation size bilinearly (diffusers uses PIL Lanczos).
+ *
+ * Stages 1, 2, 6 and 7 read like pipeline.ts on purpose (diffusers' one-file-per-pipeline habit):
+ * the shared work itself lives in pipeline.ts's helpers, called from both.
  */
 import type { GenerationRequest, GenerationResult } from '../../common/engine-types.js';
 import { EngineError } from './engine-error.js';
