@@ -150,7 +150,7 @@ export function resolveEmbeddedModelDir(env = process.env) {
   if (requested) {
     const dir = path.resolve(requested);
     if (!existsSync(path.join(dir, 'model_index.json'))) {
-      throw new Error(`build: FLOWFILL_EMBED_MODEL=${requested} has no model_index.json; point it at a model package folder, e.g. ../shared/fixtures/sd3-tiny-golden`);
+      throw new Error(`build: FLOWFILL_EMBED_MODEL=${requested} has no model_index.json; point it at a model package folder, e.g. test/fixtures/sd3-tiny-golden`);
     }
     return { dir, why: 'FLOWFILL_EMBED_MODEL' };
   }

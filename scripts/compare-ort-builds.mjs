@@ -20,7 +20,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { repoRoot } from './build.mjs';
 
-const fixtures = path.resolve(process.env.FLOWFILL_FIXTURES ?? path.join(repoRoot, '..', 'shared', 'fixtures', 'sd3-tiny-golden'));
+const fixtures = path.resolve(process.env.FLOWFILL_FIXTURES ?? path.join(repoRoot, 'test', 'fixtures', 'sd3-tiny-golden'));
 const ortDist = path.join(repoRoot, 'node_modules/onnxruntime-web/dist');
 const BUILDS = {
   webgpu: { module: 'ort.webgpu.bundle.min.mjs', wasm: 'ort-wasm-simd-threaded.asyncify.wasm' },

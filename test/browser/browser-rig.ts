@@ -4,7 +4,7 @@
  *
  * The build embeds the golden fixture's tiny model (FLOWFILL_EMBED_MODEL), so the end-to-end tests
  * do not depend on what dist/ holds or on the default model being trained yet. The fixture folder
- * comes from FLOWFILL_FIXTURES, else ../shared/fixtures/sd3-tiny-golden beside the repository.
+ * is the repository's copy (test/fixture-paths.ts).
  *
  * SwiftShader (WebGPU on the CPU) compiles each new shader slowly, so budgets are generous.
  */
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { buildAllAsync, buildWorkerSourceAsync, repoRoot } from '../../scripts/build.mjs';
 import { startPlaygroundServer, type PlaygroundServer } from '../../scripts/playground-server.mjs';
+import { goldenFixtureDir } from '../fixture-paths.js';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 /** Per-test budget: SwiftShader's first shader compiles take tens of seconds. */
@@ -28,7 +29,7 @@ const QUIET_CHROMIUM_ARGS = [
 ];
 
 export function fixturesDir(): string {
-  return path.resolve(process.env.FLOWFILL_FIXTURES ?? path.join(repoRoot, '..', 'shared', 'fixtures', 'sd3-tiny-golden'));
+  return goldenFixtureDir;
 }
 
 /** Headless Chromium; `webgpu: false` launches it without --enable-unsafe-webgpu (no adapter). */

@@ -2,8 +2,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { engineErrorCodeOf } from '../../worker/engine/engine-error.js';
+import { goldenFixtureDir } from '../fixture-paths.js';
 
-export const FIXTURE_DIR = path.resolve(process.cwd(), '../shared/fixtures/sd3-tiny-golden');
+export const FIXTURE_DIR = goldenFixtureDir;
 
 /** The package files of the fixture folder (model_index, configs, graphs), keyed by package path. */
 export async function fixturePackageFiles(): Promise<Record<string, Uint8Array>> {

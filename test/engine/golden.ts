@@ -1,17 +1,13 @@
 /**
  * Reads the sd3-tiny-golden fixtures (diffusers reference runs, see that folder's README.md).
- * Location: $FLOWFILL_FIXTURES if set, else ../shared/fixtures/sd3-tiny-golden beside the repo root.
+ * Location: test/fixture-paths.ts (the copy in test/fixtures/, or $FLOWFILL_FIXTURES).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { goldenFixtureDir } from '../fixture-paths.js';
 
-/** The repository root: this file lives in <root>/test/engine/. */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-export const goldenDir = process.env.FLOWFILL_FIXTURES
-  ? path.resolve(process.env.FLOWFILL_FIXTURES)
-  : path.resolve(repoRoot, '../shared/fixtures/sd3-tiny-golden');
+export { repoRoot } from '../fixture-paths.js';
+export const goldenDir = goldenFixtureDir;
 
 export function readJson<T = any>(name: string): T {
   return JSON.parse(fs.readFileSync(path.join(goldenDir, name), 'utf8')) as T;

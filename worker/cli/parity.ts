@@ -1,6 +1,6 @@
 /**
  * Golden parity from the command line:
- *   npm run parity -- ../shared/fixtures/sd3-tiny-golden [--backend wasm]
+ *   npm run parity -- test/fixtures/sd3-tiny-golden [--backend wasm]
  * Prints one row per case (max |difference| of each intermediate against diffusers) and exits
  * non-zero when any case is outside the tolerances of the fixtures' README.
  */
