@@ -1,0 +1,160 @@
+/**
+ * The ONNX writer and the shared layers, run by the real onnxruntime-web (WASM) and compared with
+ * plain-JavaScript references of the PyTorch definitions.
+ */
+import { bytesSource } from '../../worker/engine/byte-source.js';
+import { createSessionAsync } from '../../worker/engine/ort-backend.js';
+import { DataType } from '../../worker/engine/onnx/data-types.js';
+import { GraphBuilder } from '../../worker/engine/onnx/graph-builder.js';
+import { attention, layerNorm, linear, perHeadRmsNorm, type LayerContext, type Precision } from '../../worker/engine/onnx/layers.js';
+import { externalFileBytesAsync, serializeGraphAsync } from '../../worker/engine/onnx/serialize-graph.js';
+import { openWeightSetAsync } from '../../worker/engine/safetensors.js';
+import { f32, pattern, writeSafetensors } from './safetensors-writer.js';
+
+const B = 2;
+const S = 5;
+const K = 64;
+const N = 48;
+const HEADS = 4;
+
+const W = pattern(N * K, 0.2);
+const BIAS = pattern(N, 0.1, 1);
+const LN_W = pattern(N, 0.3, 2).map((v) => 1 + v);
+const LN_B = pattern(N, 0.1, 3);
+const Q_NORM = pattern(N / HEADS, 0.2, 4).map((v) => 1 + v);
+const X = pattern(B * S * K, 1, 5);
+
+const checkpoint = writeSafetensors({
+  'lin.weight': f32(W, [N, K]),
+  'lin.bias': f32(BIAS, [N]),
+  'ln.weight': f32(LN_W, [N]),
+  'ln.bias': f32(LN_B, [N]),
+  'qn.weight': f32(Q_NORM, [N / HEADS]),
+});
+
+async function runGraph(precision: Precision, build: (ctx: LayerContext, x: ReturnType<GraphBuilder['input']>) => ReturnType<GraphBuilder['input']>) {
+  const weights = await openWeightSetAsync(async (path) => (path === 'c/model.safetensors' ? bytesSource(path, checkpoint) : undefined), 'c', 'model');
+  const b = new GraphBuilder('test');
+  const x = b.input('x', DataType.FLOAT, ['batch', 'tokens', K]);
+  const y = build({ b, weights, precision }, x);
+  b.output(b.cast(y, DataType.FLOAT), 'y', ['batch', 'tokens', 'features']);
+  const serialized = await serializeGraphAsync(b.build(), { externalThresholdBytes: 256 });
+  const externalData = await Promise.all(serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })));
+  const session = await createSessionAsync({ label: 'test', model: serialized.model, externalData, backend: 'wasm' });
+  try {
+    const out = await session.runAsync({ x: { type: 'float32', data: X, dims: [B, S, K] } });
+    return { y: out.y.data as Float32Array, serialized };
+  } finally {
+    await session.releaseAsync();
+  }
+}
+
+function referenceLinear(): Float32Array {
+  const out = new Float32Array(B * S * N);
+  for (let r = 0; r < B * S; r++) {
+    for (let n = 0; n < N; n++) {
+      let sum = BIAS[n];
+      for (let k = 0; k < K; k++) sum += X[r * K + k] * W[n * K + k];
+      out[r * N + n] = sum;
+    }
+  }
+  return out;
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+function relL2(a: Float32Array, ref: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - ref[i]) ** 2;
+    den += ref[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+describe('ONNX layers through onnxruntime-web (WASM)', () => {
+  it('linear fp32 matches x·Wᵀ+b, weights in an external file', async () => {
+    const { y, serialized } = await runGraph('fp32', (ctx, x) => linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N }));
+    expect(serialized.externalFiles).toHaveLength(1);
+    expect(serialized.externalFiles[0].parts.map((p) => p.initializer)).toContain('lin.weight');
+    expect(maxAbsDiff(y, referenceLinear())).toBeLessThan(1e-5);
+  });
+
+  it('linear fp16 (half weights and product) stays within half precision of the reference', async () => {
+    const { y } = await runGraph('fp16', (ctx, x) => linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N }));
+    expect(relL2(y, referenceLinear())).toBeLessThan(2e-3);
+  });
+
+  it.each([
+    ['int8', 5e-3],
+    ['int4', 8e-2],
+  ] as const)('linear %s (MatMulNBits, block 32) stays within its quantisation error', async (precision, tolerance) => {
+    const { y, serialized } = await runGraph(precision, (ctx, x) => linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N }));
+    const error = relL2(y, referenceLinear());
+    expect(error).toBeLessThan(tolerance);
+    expect(error).toBeGreaterThan(0); // really quantised
+    const weightBytes = serialized.externalFiles.flatMap((f) => f.parts).find((p) => p.initializer.startsWith('lin.weight_q'))!.length;
+    expect(weightBytes).toBe((N * K * (precision === 'int8' ? 8 : 4)) / 8);
+  });
+
+  it('layer norm with affine weights matches PyTorch LayerNorm', async () => {
+    const { y } = await runGraph('fp32', (ctx, x) => layerNorm(ctx, linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N }), { dim: N, eps: 1e-6, prefix: 'ln' }));
+    const lin = referenceLinear();
+    const ref = new Float32Array(lin.length);
+    for (let r = 0; r < B * S; r++) {
+      const row = lin.subarray(r * N, (r + 1) * N);
+      const mean = row.reduce((a, v) => a + v, 0) / N;
+      const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / N;
+      for (let n = 0; n < N; n++) ref[r * N + n] = ((row[n] - mean) / Math.sqrt(variance + 1e-6)) * LN_W[n] + LN_B[n];
+    }
+    expect(maxAbsDiff(y, ref)).toBeLessThan(1e-5);
+  });
+
+  it('per-head RMS norm and fused attention match the definitions', async () => {
+    const D = N / HEADS;
+    const { y } = await runGraph('fp32', (ctx, x) => {
+      const h = linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N });
+      const q = perHeadRmsNorm(ctx, h, HEADS, D, 'qn', 1e-6);
+      return attention(ctx, q, h, h, HEADS);
+    });
+    const h = referenceLinear();
+    const q = new Float32Array(h.length);
+    for (let r = 0; r < B * S; r++) {
+      for (let head = 0; head < HEADS; head++) {
+        const base = r * N + head * D;
+        let ms = 0;
+        for (let d = 0; d < D; d++) ms += h[base + d] ** 2;
+        const inv = 1 / Math.sqrt(ms / D + 1e-6);
+        for (let d = 0; d < D; d++) q[base + d] = h[base + d] * inv * Q_NORM[d];
+      }
+    }
+    const ref = new Float32Array(h.length);
+    for (let bIdx = 0; bIdx < B; bIdx++) {
+      for (let head = 0; head < HEADS; head++) {
+        for (let i = 0; i < S; i++) {
+          const scores = new Float64Array(S);
+          for (let j = 0; j < S; j++) {
+            let dot = 0;
+            for (let d = 0; d < D; d++) dot += q[(bIdx * S + i) * N + head * D + d] * h[(bIdx * S + j) * N + head * D + d];
+            scores[j] = dot / Math.sqrt(D);
+          }
+          const max = Math.max(...scores);
+          const exps = scores.map((s) => Math.exp(s - max));
+          const total = exps.reduce((a, v) => a + v, 0);
+          for (let d = 0; d < D; d++) {
+            let sum = 0;
+            for (let j = 0; j < S; j++) sum += (exps[j] / total) * h[(bIdx * S + j) * N + head * D + d];
+            ref[(bIdx * S + i) * N + head * D + d] = sum;
+          }
+        }
+      }
+    }
+    expect(maxAbsDiff(y, ref)).toBeLessThan(1e-5);
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * The building blocks every SD3-family graph is made of, with one precision policy:
+ *
+ * - 'fp32': float32 weights and activations.
+ * - 'fp16': float16 weights and matrix products (needs WebGPU `shader-f16`); the residual stream,
+ *   norms' statistics, attention softmax and graph inputs/outputs stay float32, because half
+ *   precision overflows there in DiTs (sums of many residual updates, large attention logits).
+ * - 'int8' / 'int4': the big Linear weights block-quantised for com.microsoft MatMulNBits
+ *   (weight-only; activations float32), everything else float32. Runs where float32 runs.
+ *
+ * Weights come from a checkpoint in PyTorch's naming and layout (Linear weight [out, in]); the
+ * functions take the checkpoint prefix ("transformer_blocks.3.attn.to_q") and check shapes against
+ * what the config implies, so a mismatched checkpoint fails with the tensor's name.
+ */
+import type { SafetensorsTensor, WeightSet } from '../safetensors.js';
+import { readFloat32Async } from '../safetensors.js';
+import { DataType, fromFloat32 } from './data-types.js';
+import type { GraphBuilder, Value } from './graph-builder.js';
+import { quantizeBlockwise } from './quantize.js';
+
+export type Precision = 'fp32' | 'fp16' | 'int8' | 'int4';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'int4'];
+
+export interface LayerContext {
+  b: GraphBuilder;
+  weights: WeightSet;
+  precision: Precision;
+}
+
+/** Element type of matrix-product activations under `precision`. */
+export function computeType(precision: Precision): DataType {
+  return precision === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT;
+}
+
+/** Block size for MatMulNBits: 32 keeps int4 error small; K must be at least this large to quantise. */
+export const QUANT_BLOCK_SIZE = 32;
+
+/** A checkpoint tensor as an initializer of `dataType` (shape kept), named after the tensor. */
+export function weight(ctx: LayerContext, name: string, shape: readonly number[], dataType: DataType = DataType.FLOAT, why?: string): Value {
+  const tensor = ctx.weights.get(name, shape, why);
+  return ctx.b.initializer(name, { kind: 'tensor', tensor, dataType, dims: [...tensor.shape] });
+}
+
+export interface LinearOptions {
+  inFeatures: number;
+  outFeatures: number;
+  /** Default true: `<prefix>.bias` exists. */
+  bias?: boolean;
+  /** Default true: int8/int4 quantise this layer (small or sensitive layers pass false). */
+  quantize?: boolean;
+}
+
+/**
+ * y = x · Wᵀ + b for PyTorch's Linear (`<prefix>.weight` [out, in], `<prefix>.bias` [out]) on the
+ * last axis of `x`. The result has the compute type of the precision (float16 for 'fp16').
+ */
+export function linear(ctx: LayerContext, x: Value, prefix: string, options: LinearOptions): Value {
+  const { b, precision } = ctx;
+  const { inFeatures: k, outFeatures: n } = options;
+  const tensor = ctx.weights.get(`${prefix}.weight`, [n, k], `a Linear(${k} → ${n}) per config.json`);
+  const quantized = (precision === 'int8' || precision === 'int4') && options.quantize !== false && k >= QUANT_BLOCK_SIZE;
+  let y: Value;
+  if (quantized) {
+    const bits = precision === 'int8' ? 8 : 4;
+    y = matMulNBits(ctx, b.cast(x, DataType.FLOAT), tensor, prefix, bits, n, k);
+  } else {
+    const type = computeType(precision);
+    const w = b.initializer(`${prefix}.weight`, { kind: 'tensor', tensor, dataType: type, dims: [k, n], transpose: true });
+    y = b.op('MatMul', [b.cast(x, type), w]);
+  }
+  if (options.bias !== false) {
+    const bias = ctx.weights.get(`${prefix}.bias`, [n], `a Linear(${k} → ${n}) with bias per config.json`);
+    y = b.op('Add', [y, b.initializer(`${prefix}.bias`, { kind: 'tensor', tensor: bias, dataType: y.type, dims: [n] })]);
+  }
+  return y;
+}
+
+function matMulNBits(ctx: LayerContext, x: Value, tensor: SafetensorsTensor, prefix: string, bits: 4 | 8, n: number, k: number): Value {
+  const { b } = ctx;
+  const blockSize = QUANT_BLOCK_SIZE;
+  const nBlocks = Math.ceil(k / blockSize);
+  const blob = (blockSize * bits) / 8;
+  // Both initializers come from one quantisation; keep it until the second is written.
+  let pending: Promise<ReturnType<typeof quantizeBlockwise>> | undefined;
+  const quantized = () => (pending ??= readFloat32Async(tensor).then((w) => quantizeBlockwise(w, n, k, bits, blockSize)));
+  const packed = b.initializer(`${prefix}.weight_q${bits}`, {
+    kind: 'derived',
+    dataType: DataType.UINT8,
+    dims: [n, nBlocks, blob],
+    byteLength: n * nBlocks * blob,
+    produce: async () => (await quantized()).packed,
+  });
+  const scales = b.initializer(`${prefix}.weight_scales`, {
+    kind: 'derived',
+    dataType: DataType.FLOAT,
+    dims: [n * nBlocks],
+    byteLength: n * nBlocks * 4,
+    produce: async () => {
+      const { scales } = await quantized();
+      pending = undefined;
+      return fromFloat32(scales, DataType.FLOAT);
+    },
+  });
+  return b.msOp('MatMulNBits', [x, packed, scales], { K: k, N: n, bits, block_size: blockSize, accuracy_level: 0 }, DataType.FLOAT);
+}
+
+/** 1 or 0 constant vectors for norms without an affine part. */
+function filled(b: GraphBuilder, value: number, size: number, type: DataType): Value {
+  return b.float(new Float32Array(size).fill(value), type, [size]);
+}
+
+export interface NormOptions {
+  dim: number;
+  eps: number;
+  /** Checkpoint prefix of `.weight`/`.bias`; omitted for elementwise_affine=False. */
+  prefix?: string;
+  /** Default true when prefix is given. */
+  bias?: boolean;
+}
+
+/**
+ * LayerNorm over the last axis, computed in float32 (statistics of half-precision activations
+ * lose too much), returning the input's element type unless `outType` says otherwise.
+ */
+export function layerNorm(ctx: LayerContext, x: Value, options: NormOptions, outType: DataType = x.type): Value {
+  const { b } = ctx;
+  const input = b.cast(x, DataType.FLOAT);
+  const scale = options.prefix ? weight(ctx, `${options.prefix}.weight`, [options.dim]) : filled(b, 1, options.dim, DataType.FLOAT);
+  const hasBias = options.prefix !== undefined && options.bias !== false;
+  const bias = hasBias ? weight(ctx, `${options.prefix}.bias`, [options.dim]) : filled(b, 0, options.dim, DataType.FLOAT);
+  const y = b.op('LayerNormalization', [input, scale, bias], { axis: -1, epsilon: { float: options.eps } });
+  return b.cast(y, outType);
+}
+
+/** RMSNorm over the last axis: x · rsqrt(mean(x²) + eps) · weight, statistics in float32. */
+export function rmsNorm(ctx: LayerContext, x: Value, options: NormOptions, outType: DataType = x.type): Value {
+  const { b } = ctx;
+  const input = b.cast(x, DataType.FLOAT);
+  const scale = options.prefix ? weight(ctx, `${options.prefix}.weight`, [options.dim]) : filled(b, 1, options.dim, DataType.FLOAT);
+  // SimplifiedLayerNormalization lives in onnxruntime's default (ai.onnx) domain despite being a contrib op.
+  const y = b.op('SimplifiedLayerNormalization', [input, scale], { axis: -1, epsilon: { float: options.eps } });
+  return b.cast(y, outType);
+}
+
+export type Activation = 'silu' | 'gelu' | 'gelu-tanh' | 'quick-gelu';
+
+export function activation(ctx: LayerContext, x: Value, kind: Activation): Value {
+  const { b } = ctx;
+  switch (kind) {
+    case 'silu':
+      return b.op('Mul', [x, b.op('Sigmoid', [x])]);
+    case 'gelu':
+      return b.msOp('Gelu', [x]);
+    case 'gelu-tanh':
+      return b.msOp('FastGelu', [x]);
+    case 'quick-gelu':
+      // CLIP's x·σ(1.702·x)
+      return b.msOp('QuickGelu', [x], { alpha: { float: 1.702 } });
+  }
+}
+
+/**
+ * Multi-head attention on [B, S, heads·headDim] query/key/value (no mask, scale 1/√headDim),
+ * fused as com.microsoft MultiHeadAttention: the fastest form onnxruntime-web's WebGPU EP runs
+ * correctly (the unfused QKᵀ/softmax/V form breaks silently once the score tensor passes the
+ * 2 GiB binding limit).
+ */
+export function attention(ctx: LayerContext, q: Value, k: Value, v: Value, heads: number): Value {
+  return ctx.b.msOp('MultiHeadAttention', [q, k, v], { num_heads: heads });
+}
+
+/** [B, S, H·D] → [B, S, H, D], RMSNorm over D with `prefix`.weight [D], → [B, S, H·D] (SD3.5's QK-norm). */
+export function perHeadRmsNorm(ctx: LayerContext, x: Value, heads: number, headDim: number, prefix: string, eps: number): Value {
+  const { b } = ctx;
+  const split = b.op('Reshape', [x, b.int64([0, 0, heads, headDim])]);
+  const normed = rmsNorm(ctx, split, { dim: headDim, eps, prefix, bias: false });
+  return b.op('Reshape', [normed, b.int64([0, 0, heads * headDim])]);
+}
