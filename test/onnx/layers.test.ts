@@ -4,9 +4,9 @@
  */
 import { bytesSource } from '../../worker/engine/byte-source.js';
 import { createSessionAsync } from '../../worker/engine/ort-backend.js';
-import { DataType } from '../../worker/engine/onnx/data-types.js';
+import { DataType, floatToHalf, halfToFloat } from '../../worker/engine/onnx/data-types.js';
 import { GraphBuilder } from '../../worker/engine/onnx/graph-builder.js';
-import { attention, layerNorm, linear, perHeadRmsNorm, type LayerContext, type Precision } from '../../worker/engine/onnx/layers.js';
+import { attention, attentionWithBias, embedding, layerNorm, linear, perHeadRmsNorm, type LayerContext, type Precision } from '../../worker/engine/onnx/layers.js';
 import { externalFileBytesAsync, serializeGraphAsync } from '../../worker/engine/onnx/serialize-graph.js';
 import { openWeightSetAsync } from '../../worker/engine/safetensors.js';
 import { f32, pattern, writeSafetensors } from './safetensors-writer.js';
@@ -156,5 +156,88 @@ describe('ONNX layers through onnxruntime-web (WASM)', () => {
       }
     }
     expect(maxAbsDiff(y, ref)).toBeLessThan(1e-5);
+  });
+});
+
+describe('attention with an additive bias, and embedding lookups (WASM)', () => {
+  const D = N / HEADS;
+
+  /** softmax(scale·q·kᵀ + bias)·v per head, in float64; q = k = v = h [B, S, N]; bias [B, HEADS, S, S]. */
+  function referenceAttention(h: Float32Array, bias: (b: number, head: number, i: number, j: number) => number, scale: number): Float32Array {
+    const out = new Float32Array(h.length);
+    for (let bIdx = 0; bIdx < B; bIdx++) {
+      for (let head = 0; head < HEADS; head++) {
+        for (let i = 0; i < S; i++) {
+          const scores = Array.from({ length: S }, (_, j) => {
+            let dot = 0;
+            for (let d = 0; d < D; d++) dot += h[(bIdx * S + i) * N + head * D + d] * h[(bIdx * S + j) * N + head * D + d];
+            return dot * scale + bias(bIdx, head, i, j);
+          });
+          const max = Math.max(...scores);
+          const exps = scores.map((s) => Math.exp(s - max));
+          const total = exps.reduce((a, v) => a + v, 0);
+          for (let d = 0; d < D; d++) {
+            let sum = 0;
+            for (let j = 0; j < S; j++) sum += (exps[j] / total) * h[(bIdx * S + j) * N + head * D + d];
+            out[(bIdx * S + i) * N + head * D + d] = sum;
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  it('a causal bias (lowest float above the diagonal) masks later tokens exactly', async () => {
+    const lowest = -3.4028234663852886e38;
+    const bias = new Float32Array(B * HEADS * S * S);
+    for (let p = 0; p < bias.length; p++) if (p % S > Math.floor(p / S) % S) bias[p] = lowest;
+    const { y } = await runGraph('fp32', (ctx, x) => {
+      const h = linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N });
+      return attentionWithBias(ctx, h, h, h, HEADS, ctx.b.float(bias, DataType.FLOAT, [B, HEADS, S, S]));
+    });
+    const ref = referenceAttention(referenceLinear(), (_b, _h, i, j) => (j > i ? -Infinity : 0), 1 / Math.sqrt(D));
+    expect(maxAbsDiff(y, ref)).toBeLessThan(1e-5);
+    // The first token sees only itself: its output is its own value vector.
+    const h = referenceLinear();
+    expect(maxAbsDiff(y.subarray(0, N), h.subarray(0, N))).toBeLessThan(1e-6);
+  });
+
+  it('a per-head bias with scale 1 (T5: no 1/√d) matches the definition', async () => {
+    const bias = pattern(B * HEADS * S * S, 2, 7);
+    const { y } = await runGraph('fp32', (ctx, x) => {
+      const h = linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N });
+      return attentionWithBias(ctx, h, h, h, HEADS, ctx.b.float(bias, DataType.FLOAT, [B, HEADS, S, S]), { scale: 1 });
+    });
+    const ref = referenceAttention(referenceLinear(), (bIdx, head, i, j) => bias[((bIdx * HEADS + head) * S + i) * S + j], 1);
+    expect(maxAbsDiff(y, ref)).toBeLessThan(1e-4);
+  });
+
+  it.each([
+    ['F16', 'fp32'],
+    ['F32', 'fp32'],
+    ['F32', 'fp16'],
+  ] as const)('embedding: a %s table at %s gives float32 rows of ids [batch, tokens]', async (dtype, precision) => {
+    const vocab = 11;
+    const dim = 6;
+    const table = pattern(vocab * dim, 3, 8);
+    const halfBits = Uint16Array.from(table, (v) => floatToHalf(v));
+    const tensor = dtype === 'F16' ? { dtype, shape: [vocab, dim], data: new Uint8Array(halfBits.buffer) } : f32(table, [vocab, dim]);
+    const bytes = writeSafetensors({ 'emb.weight': tensor });
+    const weights = await openWeightSetAsync(async (path) => (path === 'c/model.safetensors' ? bytesSource(path, bytes) : undefined), 'c', 'model');
+    const b = new GraphBuilder('embedding');
+    const ids = b.input('ids', DataType.INT64, ['batch', 'tokens']);
+    b.output(embedding({ b, weights, precision }, ids, 'emb.weight', vocab, dim), 'rows', ['batch', 'tokens', dim]);
+    const graph = b.build();
+    // Stored as float16 exactly when the checkpoint or the precision is half.
+    expect(graph.initializers.find((i) => i.name === 'emb.weight')!.source.dataType).toBe(dtype === 'F16' || precision === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT);
+    const serialized = await serializeGraphAsync(graph);
+    const session = await createSessionAsync({ label: 'embedding', model: serialized.model, backend: 'wasm' });
+    const picks = [3, 0, 10, 3, 7, 1];
+    const out = await session.runAsync({ ids: { type: 'int64', data: BigInt64Array.from(picks, BigInt), dims: [2, 3] } });
+    await session.releaseAsync();
+    const rounded = dtype === 'F16' || precision === 'fp16' ? Float32Array.from(halfBits, (h) => halfToFloat(h)) : table;
+    const expected = picks.flatMap((id) => Array.from(rounded.subarray(id * dim, (id + 1) * dim)));
+    expect(out.rows.dims).toEqual([2, 3, dim]);
+    expect(Array.from(out.rows.data as Float32Array)).toEqual(expected);
   });
 });

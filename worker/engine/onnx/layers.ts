@@ -176,3 +176,38 @@ export function perHeadRmsNorm(ctx: LayerContext, x: Value, heads: number, headD
   const normed = rmsNorm(ctx, split, { dim: headDim, eps, prefix, bias: false });
   return b.op('Reshape', [normed, b.int64([0, 0, heads * headDim])]);
 }
+
+/**
+ * Multi-head attention with an additive bias on the scores: softmax(scale·QKᵀ + bias)·V, fused as
+ * com.microsoft MultiHeadAttention (its `attention_bias` input). Causal masks and T5's relative
+ * position bias go through here. `bias` must have the full shape [B, heads, S_q, S_kv]:
+ * onnxruntime's WebGPU kernel adds it at the score tensor's own offsets, so a broadcast shape
+ * would be read out of bounds. `scale` defaults to 1/√headDim; T5 passes 1 (it has no scaling).
+ * Give the mask value as the lowest finite float, not −Infinity, as PyTorch does.
+ */
+export function attentionWithBias(
+  ctx: LayerContext,
+  q: Value,
+  k: Value,
+  v: Value,
+  heads: number,
+  bias: Value,
+  options: { scale?: number } = {},
+): Value {
+  const scale = options.scale === undefined ? undefined : { float: options.scale };
+  return ctx.b.msOp('MultiHeadAttention', [q, k, v, '', '', bias], { num_heads: heads, scale });
+}
+
+/**
+ * An embedding lookup (PyTorch nn.Embedding): rows of `name` [vocab, dim] picked by int64 `ids`,
+ * returned as float32 [..., dim]. The table is stored as float16 when the precision is 'fp16' or
+ * the checkpoint already stores float16 (then the bytes are used as they are, and widening to
+ * float32 after the lookup is exact); otherwise as float32. It is a Gather, not a matrix product,
+ * so weight-only MatMulNBits does not apply to it.
+ */
+export function embedding(ctx: LayerContext, ids: Value, name: string, vocab: number, dim: number, why?: string): Value {
+  const tensor = ctx.weights.get(name, [vocab, dim], why ?? `an embedding table of ${vocab} rows × ${dim} per config.json`);
+  const type = ctx.precision === 'fp16' || tensor.dataType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT;
+  const table = ctx.b.initializer(name, { kind: 'tensor', tensor, dataType: type, dims: [vocab, dim] });
+  return ctx.b.cast(ctx.b.op('Gather', [table, ids], { axis: 0 }), DataType.FLOAT);
+}
