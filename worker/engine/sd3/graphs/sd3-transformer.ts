@@ -112,6 +112,7 @@ export function buildSd3TransformerGraph(
   precision: Precision,
   options: Sd3TransformerBuildOptions = {},
 ): BuiltGraph {
+  checkPosEmbedGrid(config, options);
   const tracked = new UsageTrackingWeightSet(weights);
   const b = new GraphBuilder('sd3_transformer');
   const ctx: LayerContext = { b, weights: tracked, precision };
@@ -119,6 +120,16 @@ export function buildSd3TransformerGraph(
   builder.build();
   tracked.checkAllUsed('transformer/config.json');
   return b.build();
+}
+
+function checkPosEmbedGrid(config: Sd3TransformerConfig, options: Sd3TransformerBuildOptions): void {
+  const P = config.pos_embed_max_size;
+  const grid = options.posEmbedGrid ?? P;
+  if (!Number.isInteger(grid) || grid < 1 || grid > P || (P - grid) % 2 !== 0) {
+    throw new RangeError(
+      `posEmbedGrid ${grid} must be an integer from 1 to pos_embed_max_size ${P} with the parity of ${P} (so its centre crops match the full table's)`,
+    );
+  }
 }
 
 /** The largest latent height/width (in latent pixels) a graph built with `options` takes. */
@@ -232,11 +243,6 @@ class TransformerBuilder {
     const { b, config, ctx } = this;
     const P = config.pos_embed_max_size;
     const grid = this.options.posEmbedGrid ?? P;
-    if (!Number.isInteger(grid) || grid < 1 || grid > P || (P - grid) % 2 !== 0) {
-      throw new RangeError(
-        `posEmbedGrid ${grid} must be an integer from 1 to pos_embed_max_size ${P} with the parity of ${P} (so its centre crops match the full table's)`,
-      );
-    }
     const tensor = ctx.weights.get('pos_embed.pos_embed', [1, P * P, this.dim], `the pos-embed table (pos_embed_max_size² × width) per config.json`);
     // The table feeds the float32 residual stream. Under 'fp16' it is stored in half (its values are
     // sines and cosines) and only the crop is cast; at other precisions the graph has no half tensors,
@@ -406,32 +412,31 @@ class TransformerBuilder {
 }
 
 /**
- * Number of parameters a checkpoint for `config` holds (pos-embed table included), from the
- * architecture alone: for planning memory and for checking a checkpoint's size.
+ * Sizes of the model `config` describes, from the architecture alone: `parameters` as diffusers
+ * counts them (`num_parameters()`), and `posEmbedValues`, the pos-embed table the checkpoint also
+ * stores (a persistent buffer, not a parameter). For planning memory and checking checkpoints.
  */
-export function sd3TransformerParameterCount(config: Sd3TransformerConfig): number {
+export function sd3TransformerSize(config: Sd3TransformerConfig): { parameters: number; posEmbedValues: number } {
   const { patch_size: p, in_channels: C, out_channels: Co, joint_attention_dim: J, pooled_projection_dim: Pd, pos_embed_max_size: P } = config;
   const D = config.num_attention_heads * config.attention_head_dim;
-  const Dh = config.attention_head_dim;
+  const qkNorm = config.qk_norm === 'rms_norm' ? 2 * config.attention_head_dim : 0;
   const linearParams = (k: number, n: number) => k * n + n;
-  let total = 0;
-  total += D * C * p * p + D + P * P * D; // patch conv + pos table
+  let total = D * C * p * p + D; // patch conv
   total += linearParams(256, D) + linearParams(D, D) + linearParams(Pd, D) + linearParams(D, D); // time_text_embed
   total += linearParams(J, D); // context_embedder
   for (let i = 0; i < config.num_layers; i++) {
     const dual = config.dual_attention_layers.includes(i);
     const last = i === config.num_layers - 1;
-    const qkNorm = config.qk_norm === 'rms_norm' ? 2 * Dh : 0;
     total += linearParams(D, (dual ? 9 : 6) * D); // norm1
     total += linearParams(D, (last ? 2 : 6) * D); // norm1_context
-    total += 3 * linearParams(D, D) + linearParams(D, D) + qkNorm; // to_q/k/v, to_out
+    total += 4 * linearParams(D, D) + qkNorm; // to_q/k/v, to_out
     total += 3 * linearParams(D, D) + qkNorm + (last ? 0 : linearParams(D, D)); // add_*_proj, to_add_out
     if (dual) total += 4 * linearParams(D, D) + qkNorm; // attn2
     total += linearParams(D, 4 * D) + linearParams(4 * D, D); // ff
     if (!last) total += linearParams(D, 4 * D) + linearParams(4 * D, D); // ff_context
   }
   total += linearParams(D, 2 * D) + linearParams(D, p * p * Co); // norm_out, proj_out
-  return total;
+  return { parameters: total, posEmbedValues: P * P * D };
 }
 
 /** Checks a latent size against what a graph built with `options` takes; an EngineError names the limit. */
@@ -441,7 +446,7 @@ export function checkLatentSize(config: Sd3TransformerConfig, latentHeight: numb
     if (!Number.isInteger(value) || value < config.patch_size || value % config.patch_size !== 0 || value > max) {
       throw new EngineError(
         'invalid-request',
-        `latent ${name} ${value} must be a multiple of patch_size ${config.patch_size} from ${config.patch_size} to ${max} (pos_embed_max_size ${options.posEmbedGrid ?? config.pos_embed_max_size} patches)`,
+        `latent ${name} ${value} must be a multiple of patch_size ${config.patch_size} from ${config.patch_size} to ${max} (a pos-embed grid of ${options.posEmbedGrid ?? config.pos_embed_max_size} patches)`,
       );
     }
   }
