@@ -6,7 +6,7 @@ import { bytesSource } from '../../worker/engine/byte-source.js';
 import { createSessionAsync } from '../../worker/engine/ort-backend.js';
 import { DataType, floatToHalf, halfToFloat } from '../../worker/engine/onnx/data-types.js';
 import { GraphBuilder } from '../../worker/engine/onnx/graph-builder.js';
-import { attention, attentionWithBias, embedding, layerNorm, linear, perHeadRmsNorm, type LayerContext, type Precision } from '../../worker/engine/onnx/layers.js';
+import { attention, attentionWithBias, conv2d, embedding, groupNorm, layerNorm, linear, perHeadRmsNorm, type LayerContext, type Precision } from '../../worker/engine/onnx/layers.js';
 import { externalFileBytesAsync, serializeGraphAsync } from '../../worker/engine/onnx/serialize-graph.js';
 import { openWeightSetAsync } from '../../worker/engine/safetensors.js';
 import { f32, pattern, writeSafetensors } from './safetensors-writer.js';
@@ -239,5 +239,98 @@ describe('attention with an additive bias, and embedding lookups (WASM)', () => 
     const expected = picks.flatMap((id) => Array.from(rounded.subarray(id * dim, (id + 1) * dim)));
     expect(out.rows.dims).toEqual([2, 3, dim]);
     expect(Array.from(out.rows.data as Float32Array)).toEqual(expected);
+  });
+});
+
+describe('convolution layers through onnxruntime-web (WASM)', () => {
+  // NCHW input [1, CI, IH, IW]; PyTorch Conv2d weight [CO, CI, k, k] and GroupNorm over CO channels.
+  const CI = 4;
+  const CO = 8;
+  const IH = 5;
+  const IW = 6;
+  const GROUPS = 2;
+  const CONV_W = pattern(CO * CI * 9, 0.3, 6);
+  const CONV_B = pattern(CO, 0.2, 7);
+  const GN_W = pattern(CO, 0.3, 8).map((v) => 1 + v);
+  const GN_B = pattern(CO, 0.2, 9);
+  const IMAGE = pattern(CI * IH * IW, 1, 10);
+  const convCheckpoint = writeSafetensors({
+    'conv.weight': f32(CONV_W, [CO, CI, 3, 3]),
+    'conv.bias': f32(CONV_B, [CO]),
+    'gn.weight': f32(GN_W, [CO]),
+    'gn.bias': f32(GN_B, [CO]),
+  });
+
+  async function runImage(precision: Precision, build: (ctx: LayerContext, x: ReturnType<GraphBuilder['input']>) => ReturnType<GraphBuilder['input']>) {
+    const weights = await openWeightSetAsync(async (path) => (path === 'c/model.safetensors' ? bytesSource(path, convCheckpoint) : undefined), 'c', 'model');
+    const b = new GraphBuilder('test');
+    const x = b.input('x', DataType.FLOAT, [1, CI, 'h', 'w']);
+    b.output(b.cast(build({ b, weights, precision }, x), DataType.FLOAT), 'y', [1, 'c', 'h', 'w']);
+    const serialized = await serializeGraphAsync(b.build(), { externalThresholdBytes: 256 });
+    const externalData = await Promise.all(serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })));
+    const session = await createSessionAsync({ label: 'test', model: serialized.model, externalData, backend: 'wasm' });
+    try {
+      const out = await session.runAsync({ x: { type: 'float32', data: IMAGE, dims: [1, CI, IH, IW] } });
+      return { y: out.y.data as Float32Array, dims: out.y.dims };
+    } finally {
+      await session.releaseAsync();
+    }
+  }
+
+  /** Direct convolution, zero padding [top, left, bottom, right]. */
+  function referenceConv(stride: number, pads: number[]): { y: Float32Array; oh: number; ow: number } {
+    const oh = Math.floor((IH + pads[0] + pads[2] - 3) / stride) + 1;
+    const ow = Math.floor((IW + pads[1] + pads[3] - 3) / stride) + 1;
+    const y = new Float32Array(CO * oh * ow);
+    for (let o = 0; o < CO; o++) {
+      for (let r = 0; r < oh; r++) {
+        for (let c = 0; c < ow; c++) {
+          let sum = CONV_B[o];
+          for (let i = 0; i < CI; i++) {
+            for (let kr = 0; kr < 3; kr++) {
+              for (let kc = 0; kc < 3; kc++) {
+                const ir = r * stride + kr - pads[0];
+                const ic = c * stride + kc - pads[1];
+                if (ir >= 0 && ir < IH && ic >= 0 && ic < IW) sum += IMAGE[(i * IH + ir) * IW + ic] * CONV_W[((o * CI + i) * 3 + kr) * 3 + kc];
+              }
+            }
+          }
+          y[(o * oh + r) * ow + c] = sum;
+        }
+      }
+    }
+    return { y, oh, ow };
+  }
+
+  it('conv2d matches a direct convolution, "same" padding and the VAE downsampler\'s (0, 1, 0, 1) padding with stride 2', async () => {
+    const same = await runImage('fp32', (ctx, x) => conv2d(ctx, x, 'conv', { inChannels: CI, outChannels: CO, kernel: 3 }));
+    expect(same.dims).toEqual([1, CO, IH, IW]);
+    expect(maxAbsDiff(same.y, referenceConv(1, [1, 1, 1, 1]).y)).toBeLessThan(1e-5);
+    const down = await runImage('fp32', (ctx, x) => conv2d(ctx, x, 'conv', { inChannels: CI, outChannels: CO, kernel: 3, stride: 2, pads: [0, 0, 1, 1] }));
+    const want = referenceConv(2, [0, 0, 1, 1]);
+    expect(down.dims).toEqual([1, CO, want.oh, want.ow]);
+    expect(maxAbsDiff(down.y, want.y)).toBeLessThan(1e-5);
+    const half = await runImage('fp16', (ctx, x) => conv2d(ctx, x, 'conv', { inChannels: CI, outChannels: CO, kernel: 3 }));
+    expect(relL2(half.y, referenceConv(1, [1, 1, 1, 1]).y)).toBeLessThan(2e-3);
+  });
+
+  it('groupNorm matches PyTorch GroupNorm (per-group statistics, per-channel affine)', async () => {
+    const { y } = await runImage('fp32', (ctx, x) => {
+      const conv = conv2d(ctx, x, 'conv', { inChannels: CI, outChannels: CO, kernel: 3 });
+      return groupNorm(ctx, conv, { groups: GROUPS, channels: CO, eps: 1e-6, prefix: 'gn' });
+    });
+    const conv = referenceConv(1, [1, 1, 1, 1]).y;
+    const per = (CO / GROUPS) * IH * IW;
+    const ref = new Float32Array(conv.length);
+    for (let g = 0; g < GROUPS; g++) {
+      const group = conv.subarray(g * per, (g + 1) * per);
+      const mean = group.reduce((a, v) => a + v, 0) / per;
+      const variance = group.reduce((a, v) => a + (v - mean) ** 2, 0) / per;
+      for (let i = 0; i < per; i++) {
+        const channel = Math.floor((g * per + i) / (IH * IW));
+        ref[g * per + i] = ((group[i] - mean) / Math.sqrt(variance + 1e-6)) * GN_W[channel] + GN_B[channel];
+      }
+    }
+    expect(maxAbsDiff(y, ref)).toBeLessThan(1e-5);
   });
 });

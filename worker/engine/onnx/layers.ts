@@ -104,9 +104,15 @@ function matMulNBits(ctx: LayerContext, x: Value, tensor: SafetensorsTensor, pre
   return b.msOp('MatMulNBits', [x, packed, scales], { K: k, N: n, bits, block_size: blockSize, accuracy_level: 0 }, DataType.FLOAT);
 }
 
-/** 1 or 0 constant vectors for norms without an affine part. */
+/** 1 or 0 constant vectors for norms without an affine part, one per graph and size (not one per norm). */
+const filledConstants = new WeakMap<GraphBuilder, Map<string, Value>>();
 function filled(b: GraphBuilder, value: number, size: number, type: DataType): Value {
-  return b.float(new Float32Array(size).fill(value), type, [size]);
+  let cache = filledConstants.get(b);
+  if (!cache) filledConstants.set(b, (cache = new Map()));
+  const key = `${value}:${size}:${type}`;
+  let constant = cache.get(key);
+  if (!constant) cache.set(key, (constant = b.float(new Float32Array(size).fill(value), type, [size])));
+  return constant;
 }
 
 export interface NormOptions {
@@ -210,4 +216,69 @@ export function embedding(ctx: LayerContext, ids: Value, name: string, vocab: nu
   const type = ctx.precision === 'fp16' || tensor.dataType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT;
   const table = ctx.b.initializer(name, { kind: 'tensor', tensor, dataType: type, dims: [vocab, dim] });
   return ctx.b.cast(ctx.b.op('Gather', [table, ids], { axis: 0 }), DataType.FLOAT);
+}
+
+export interface Conv2dOptions {
+  inChannels: number;
+  outChannels: number;
+  kernel: number;
+  /** Default 1. */
+  stride?: number;
+  /** ONNX order [top, left, bottom, right]; default (kernel − 1) / 2 on every side ("same" for odd kernels). */
+  pads?: readonly [number, number, number, number];
+  /** Default true: `<prefix>.bias` exists. */
+  bias?: boolean;
+}
+
+/**
+ * PyTorch's Conv2d on NCHW (`<prefix>.weight` [out, in, k, k], `<prefix>.bias` [out]). The weight
+ * keeps the checkpoint's layout, so a checkpoint already in the compute type is used byte for byte.
+ * Convolutions run in the compute type of the precision ('int8'/'int4' quantise Linear layers
+ * only, so convolutions stay float32 there); the result has that type.
+ */
+export function conv2d(ctx: LayerContext, x: Value, prefix: string, options: Conv2dOptions): Value {
+  const { b } = ctx;
+  const { inChannels, outChannels, kernel } = options;
+  const stride = options.stride ?? 1;
+  const edge = (kernel - 1) / 2;
+  const pads = options.pads ?? [edge, edge, edge, edge];
+  const type = computeType(ctx.precision);
+  const why = `a Conv2d(${inChannels} → ${outChannels}, kernel ${kernel}) per config.json`;
+  const w = weight(ctx, `${prefix}.weight`, [outChannels, inChannels, kernel, kernel], type, why);
+  const inputs = [b.cast(x, type), w];
+  if (options.bias !== false) inputs.push(weight(ctx, `${prefix}.bias`, [outChannels], type, `${why} with bias`));
+  return b.op('Conv', inputs, { kernel_shape: [kernel, kernel], strides: [stride, stride], pads: [...pads] });
+}
+
+export interface GroupNormOptions {
+  groups: number;
+  channels: number;
+  eps: number;
+  /** Checkpoint prefix of the affine `.weight`/`.bias` ([channels] each). */
+  prefix: string;
+}
+
+/**
+ * PyTorch's GroupNorm on NCHW, as torch.onnx exports it: [N, C, H, W] → [N, groups, rest] →
+ * InstanceNormalization (one mean and variance per group, float32) → back to NCHW → the
+ * per-channel affine. InstanceNormalization runs on onnxruntime-web's WASM and WebGPU EPs in every
+ * opset; GroupNormalization-18 has per-group affine weights (not PyTorch's per-channel ones) and
+ * GroupNormalization-21 needs opset 21 for the whole graph. The result has `outType` (default: the
+ * input's type).
+ */
+export function groupNorm(ctx: LayerContext, x: Value, options: GroupNormOptions, outType: DataType = x.type): Value {
+  const { b } = ctx;
+  const { groups, channels, eps, prefix } = options;
+  if (channels % groups !== 0) throw new RangeError(`${prefix}: ${channels} channels do not split into ${groups} groups`);
+  const why = `a GroupNorm(${groups} groups, ${channels} channels) per config.json`;
+  const grouped = b.op('Reshape', [b.cast(x, DataType.FLOAT), b.int64([0, groups, -1])]);
+  const normed = b.op('InstanceNormalization', [grouped, filled(b, 1, groups, DataType.FLOAT), filled(b, 0, groups, DataType.FLOAT)], {
+    epsilon: { float: eps },
+  });
+  const back = b.op('Reshape', [b.cast(normed, outType), b.op('Shape', [x], undefined, DataType.INT64)]);
+  const scale = ctx.weights.get(`${prefix}.weight`, [channels], why);
+  const shift = ctx.weights.get(`${prefix}.bias`, [channels], why);
+  const affine = (name: string, tensor: SafetensorsTensor) =>
+    b.initializer(name, { kind: 'tensor', tensor, dataType: outType, dims: [channels, 1, 1] });
+  return b.op('Add', [b.op('Mul', [back, affine(`${prefix}.weight`, scale)]), affine(`${prefix}.bias`, shift)]);
 }
