@@ -27,8 +27,11 @@ export interface Capabilities {
 export type ModelSource =
   | { kind: 'embedded' }
   | { kind: 'url'; baseUrl: string }
-  /** Files keyed by their path inside the package, e.g. "transformer/model.onnx". */
-  | { kind: 'files'; files: Record<string, Uint8Array | Blob> };
+  /**
+   * Files keyed by their path inside the package, e.g. "transformer/model.onnx". `description`
+   * names them in messages ("the folder ~/models/sd3"); without it they are "the picked files".
+   */
+  | { kind: 'files'; files: Record<string, Uint8Array | Blob>; description?: string };
 
 export interface LoadProgress {
   file: string;
