@@ -1,5 +1,5 @@
 /**
- * The engine's public contract (DESIGN §2.2), shared by the worker (which implements it),
+ * The engine's public contract, shared by the worker (which implements it),
  * the UI (which calls it over comlink) and the CLI/benchmarks (which call it directly in Node).
  * Types (and the one list of error codes): nothing here may import onnxruntime or touch the DOM.
  */
