@@ -1,5 +1,5 @@
 /**
- * The engine's public contract (DESIGN §2.2), shared by the worker (which implements it),
+ * The engine's public contract, shared by the worker (which implements it),
  * the UI (which calls it over comlink) and the CLI/benchmarks (which call it directly in Node).
  * Types (and the one list of error codes): nothing here may import onnxruntime or touch the DOM.
  */
@@ -27,8 +27,11 @@ export interface Capabilities {
 export type ModelSource =
   | { kind: 'embedded' }
   | { kind: 'url'; baseUrl: string }
-  /** Files keyed by their path inside the package, e.g. "transformer/model.onnx". */
-  | { kind: 'files'; files: Record<string, Uint8Array | Blob> };
+  /**
+   * Files keyed by their path inside the package, e.g. "transformer/model.onnx". `description`
+   * names them in messages ("the folder ~/models/sd3"); without it they are "the picked files".
+   */
+  | { kind: 'files'; files: Record<string, Uint8Array | Blob>; description?: string };
 
 export interface LoadProgress {
   file: string;

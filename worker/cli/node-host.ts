@@ -46,7 +46,7 @@ interface GpuQueueLike {
 /**
  * Makes `--backend webgpu` possible in Node: Dawn's GPU as navigator.gpu, and the WebGPU EP build.
  * onnxruntime-web passes views of SharedArrayBuffer to queue.writeBuffer, which Dawn for Node
- * rejects (reference/gpu-notes.md), so such data is copied into a plain buffer first.
+ * rejects ("Invalid argument" / "no overload matched"), so such data is copied into a plain buffer first.
  */
 export async function useNodeBackendAsync(backend: Backend): Promise<void> {
   if (backend !== 'webgpu') return;

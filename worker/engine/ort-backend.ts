@@ -73,7 +73,8 @@ async function getOrtAsync(): Promise<OrtModule> {
 }
 
 function isNode(): boolean {
-  return typeof process !== 'undefined' && !!process.versions?.node;
+  // Read through globalThis: the engine compiles without Node's types (it runs in workers too).
+  return typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 }
 
 /** For tests: makes the backend fail the way real hardware can. `undefined` clears it. */

@@ -8,7 +8,7 @@ import { loadEmbeddedModelFilesAsync } from './embedded-model.js';
 import { EngineError } from './engine-error.js';
 
 export interface PackageFiles {
-  /** A short description for messages, e.g. "embedded model" or the URL. */
+  /** Names the package in messages, after "missing from": "the embedded model", "the folder /x", a URL. */
   readonly description: string;
   /** The file's bytes, or undefined when the package has no such file. */
   readOptionalAsync(path: string): Promise<Uint8Array | undefined>;
@@ -20,9 +20,9 @@ export async function openPackageAsync(
 ): Promise<PackageFiles> {
   switch (source.kind) {
     case 'embedded':
-      return inMemoryPackage('embedded model', await loadEmbeddedModelFilesAsync());
+      return inMemoryPackage('the embedded model', await loadEmbeddedModelFilesAsync());
     case 'files':
-      return inMemoryPackage('picked files', source.files, onProgress);
+      return inMemoryPackage(source.description ?? 'the picked files', source.files, onProgress);
     case 'url':
       return urlPackage(source.baseUrl, onProgress);
     default: {
