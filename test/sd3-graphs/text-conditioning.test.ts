@@ -8,8 +8,8 @@
 import { buildClipTextEncoderGraph, readClipTextConfig } from '../../worker/engine/sd3/graphs/clip-text-encoder.js';
 import { buildT5EncoderGraph, readT5EncoderConfig } from '../../worker/engine/sd3/graphs/t5-encoder.js';
 import { readTokenizerFilesAsync } from '../../worker/engine/sd3/tokenizer-files.js';
-import { assembleSd3Conditioning, type ClipStyleOutput, type Tensor32 } from '../../worker/engine/text-embeddings.js';
-import { PromptTokenizer } from '../../worker/engine/tokenize.js';
+import { assembleSd3Conditioning, type ClipStyleOutput, type Tensor32 } from '../../worker/engine/sd3/text-embeddings.js';
+import { PromptTokenizer } from '../../worker/engine/sd3/tokenize.js';
 import {
   CASES,
   componentConfig,

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { clipTokenizerJson, readTokenizerFilesAsync } from '../../worker/engine/sd3/tokenizer-files.js';
-import { PromptTokenizer } from '../../worker/engine/tokenize.js';
+import { PromptTokenizer } from '../../worker/engine/sd3/tokenize.js';
 import { rejectionOf } from '../engine-runtime/helpers.js';
 import { CASES, FIXTURE, folderReader, goldenIds } from './text-encoder-fixture.js';
 
