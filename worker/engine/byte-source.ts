@@ -11,8 +11,8 @@ export interface ByteSource {
   readonly size: number;
   /** Exactly `length` bytes from `offset`; rejects when the range passes the end (a truncated file). */
   readAsync(offset: number, length: number): Promise<Uint8Array>;
-  /** The same range as a Blob without reading it (zero-copy where the platform allows). */
-  sliceBlob(offset: number, length: number): Blob;
+  /** The same range as a Blob without reading it (zero-copy where the platform allows); absent for remote files. */
+  sliceBlob?(offset: number, length: number): Blob;
 }
 
 function checkRange(source: { name: string; size: number }, offset: number, length: number): void {

@@ -24,7 +24,7 @@ import type {
 } from '../../common/engine-types.js';
 import { EngineError, engineErrorCodeOf } from './engine-error.js';
 import { loadModelPackageAsync } from './load-model-package.js';
-import type { FamilyPackage, FamilyRuntime, JobContext } from './model-family.js';
+import type { FamilyPackage, FamilyRuntime, JobContext, LoadTarget } from './model-family.js';
 import { isGpuDeviceLost, probeWebGpuAsync, type WebGpuProbe } from './ort-backend.js';
 
 export interface EngineOptions {
@@ -63,7 +63,15 @@ export class Engine implements EngineApi {
 
   async loadModel(source: ModelSource, onProgress?: (progress: LoadProgress) => void): Promise<ModelInfo> {
     return this.enqueue(async () => {
-      const pkg = await loadModelPackageAsync(source, onProgress);
+      const probe = await this.probeAsync();
+      const target: LoadTarget = {
+        backend: this.preferredBackend(probe),
+        shaderF16: probe.shaderF16,
+        precision: 'auto',
+        onConvertProgress: (component, producedBytes, totalBytes) =>
+          onProgress?.({ file: `${component} (converting weights)`, loadedBytes: producedBytes, totalBytes }),
+      };
+      const pkg = await loadModelPackageAsync(source, onProgress, undefined, target);
       await this.releaseRuntimeAsync();
       this.pkg = pkg;
       this.runtime = await this.createRuntimeAsync(pkg);

@@ -10,8 +10,8 @@ export interface GraphFile {
   /** Names the graph in messages: its package path ("transformer/model.onnx") or where it was built. */
   path: string;
   model: Uint8Array;
-  /** External-data files keyed by the location the graph names. */
-  externalData: { path: string; data: Uint8Array }[];
+  /** External-data files keyed by the location the graph names (a Blob: read by onnxruntime when the session is made). */
+  externalData: { path: string; data: Uint8Array | Blob }[];
   summary: OnnxGraphSummary;
 }
 

@@ -6,7 +6,7 @@
 import type { LoadProgress, ModelSource } from '../../common/engine-types.js';
 import { EngineError } from './engine-error.js';
 import { checkManifest } from './flowfill-manifest.js';
-import type { FamilyPackage, ModelFamily, PackageIndex } from './model-family.js';
+import type { FamilyPackage, LoadTarget, ModelFamily, PackageIndex } from './model-family.js';
 import { openPackageAsync, type PackageFiles } from './package-source.js';
 import { sd3Family } from './sd3/family.js';
 import { VerifyingReader } from './verifying-reader.js';
@@ -19,15 +19,24 @@ export async function loadModelPackageAsync(
   source: ModelSource,
   onProgress?: (progress: LoadProgress) => void,
   families: readonly ModelFamily[] = MODEL_FAMILIES,
+  target: LoadTarget = DEFAULT_TARGET,
 ): Promise<FamilyPackage> {
-  return readModelPackageAsync(await openPackageAsync(source, onProgress), families);
+  const precision = (source.kind !== 'embedded' ? source.precision : undefined) ?? target.precision;
+  return readModelPackageAsync(await openPackageAsync(source, onProgress), families, { ...target, precision });
 }
 
+/** Where graphs run when the caller does not say: WASM, float32. */
+export const DEFAULT_TARGET: LoadTarget = { backend: 'wasm', shaderF16: false, precision: 'auto' };
+
 /** As loadModelPackageAsync, for a host that already has a file reader (parity runner, tests). */
-export async function readModelPackageAsync(files: PackageFiles, families: readonly ModelFamily[] = MODEL_FAMILIES): Promise<FamilyPackage> {
+export async function readModelPackageAsync(
+  files: PackageFiles,
+  families: readonly ModelFamily[] = MODEL_FAMILIES,
+  target: LoadTarget = DEFAULT_TARGET,
+): Promise<FamilyPackage> {
   const reader = new VerifyingReader(files);
   const index = await readPackageIndexAsync(reader);
-  return chooseModelFamily(index.modelIndex, families).readPackageAsync(reader, index);
+  return chooseModelFamily(index.modelIndex, families).readPackageAsync(reader, index, { files, target });
 }
 
 /** flowfill.json (optional, checked, then enforced on every later read) and model_index.json. */

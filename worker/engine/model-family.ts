@@ -8,7 +8,8 @@
  * a package creates a runtime (sessions on one backend), a runtime generates and is released.
  * A new family is a sibling folder of sd3/ that implements them and is listed in model-families.ts.
  */
-import type { Backend, GenerationProgress, GenerationRequest, GenerationResult, ModelInfo } from '../../common/engine-types.js';
+import type { Backend, GenerationProgress, GenerationRequest, GenerationResult, ModelInfo, PrecisionChoice } from '../../common/engine-types.js';
+import type { PackageFiles } from './package-source.js';
 import type { FlowfillManifest } from './flowfill-manifest.js';
 import type { VerifyingReader } from './verifying-reader.js';
 
@@ -22,7 +23,23 @@ export interface ModelFamily {
    * failure is an EngineError naming the file. `reader` verifies sha256s as files are read; the
    * family calls `reader.finishAsync()` once it has read what it needs, for the package hash.
    */
-  readPackageAsync(reader: VerifyingReader, index: PackageIndex): Promise<FamilyPackage>;
+  readPackageAsync(reader: VerifyingReader, index: PackageIndex, context?: LoadContext): Promise<FamilyPackage>;
+}
+
+/** What a family may need beyond the verified files: raw access to large files, and what the graphs will run on. */
+export interface LoadContext {
+  /** The package's files, for random access to checkpoints too large to read whole. */
+  files: PackageFiles;
+  /** Where the sessions will run and the precision asked for (families that build graphs use it). */
+  target: LoadTarget;
+}
+
+export interface LoadTarget {
+  backend: Backend;
+  shaderF16: boolean;
+  precision: PrecisionChoice;
+  /** Progress while a family converts weights (bytes of a component's graph produced so far). */
+  onConvertProgress?: (component: string, producedBytes: number, totalBytes: number) => void;
 }
 
 /** The two files every package starts with, already read and checked by the generic loader. */

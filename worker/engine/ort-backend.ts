@@ -34,7 +34,7 @@ export interface SessionSpec {
   label: string;
   model: Uint8Array;
   /** External-data files, keyed by the `location` the graph names (e.g. "model.onnx_data"). */
-  externalData?: { path: string; data: Uint8Array }[];
+  externalData?: { path: string; data: Uint8Array | Blob }[];
   backend: Backend;
 }
 

@@ -20,6 +20,14 @@ export class VerifyingReader {
     return this.files.description;
   }
 
+  /**
+   * Counts a file the family read another way (a checkpoint shard read tensor by tensor) in the
+   * package hash, with a digest the family computed (e.g. a fingerprint of its header and samples).
+   */
+  recordDigest(path: string, digest: string): void {
+    this.digests.set(path, digest);
+  }
+
   /** From now on, files the manifest lists must match its sha256 and size. */
   expectManifest(manifest: FlowfillManifest): void {
     this.manifest = manifest;

@@ -10,6 +10,7 @@
  */
 import type { Backend } from '../../common/engine-types.js';
 import { denormalizeVaeOutput, vaeOutputToRgba } from '../engine/image-convert.js';
+import { bytesSource } from '../engine/byte-source.js';
 import type { PackageFiles } from '../engine/package-source.js';
 import type { Sd3Package } from '../engine/sd3/package.js';
 import { createScheduler, decodeLatentsAsync, denoiseLatents } from '../engine/sd3/pipeline.js';
@@ -93,6 +94,13 @@ function filesFrom(readFile: ReadFile, description: string): PackageFiles {
     async readOptionalAsync(path) {
       try {
         return await readFile(path);
+      } catch {
+        return undefined;
+      }
+    },
+    async openOptionalAsync(path) {
+      try {
+        return bytesSource(path, await readFile(path));
       } catch {
         return undefined;
       }

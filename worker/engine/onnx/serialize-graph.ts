@@ -114,12 +114,13 @@ export async function externalFileBytesAsync(plan: ExternalFilePlan): Promise<Ui
  * where the platform backs Blobs by files), converted ones are produced now.
  */
 export async function externalFileAsBlobAsync(plan: ExternalFilePlan): Promise<Blob> {
-  const parts: BlobPart[] = [];
+  const parts: (Blob | Uint8Array<ArrayBuffer>)[] = [];
   let position = 0;
   for (const part of plan.parts) {
     if (part.offset > position) parts.push(new Uint8Array(part.offset - position));
     const { source } = part;
-    if (source.kind === 'tensor' && isVerbatim(source)) parts.push(source.tensor.file.sliceBlob(source.tensor.offset, source.tensor.length));
+    const slice = source.kind === 'tensor' && isVerbatim(source) ? source.tensor.file.sliceBlob : undefined;
+    if (slice && source.kind === 'tensor') parts.push(slice.call(source.tensor.file, source.tensor.offset, source.tensor.length));
     else parts.push((await produceBytesAsync(source)) as Uint8Array<ArrayBuffer>);
     position = part.offset + part.length;
   }

@@ -5,6 +5,7 @@
  */
 import type { Backend } from '../../../common/engine-types.js';
 import type { FamilyPackage, FamilyRuntime, ModelFamily } from '../model-family.js';
+import { isDiffusersLayoutAsync, readSd3DiffusersPackageAsync } from './diffusers-package.js';
 import { generateFromImageAsync } from './image-to-image.js';
 import { readSd3PackageAsync, type Sd3Package } from './package.js';
 import { generateAsync } from './pipeline.js';
@@ -13,7 +14,13 @@ import { createSd3RuntimeAsync, releaseSd3RuntimeAsync, type Sd3Runtime } from '
 export const sd3Family: ModelFamily = {
   name: 'sd3',
   pipelineClasses: ['StableDiffusion3Pipeline'],
-  readPackageAsync: async (reader, index) => sd3FamilyPackage(await readSd3PackageAsync(reader, index)),
+  async readPackageAsync(reader, index, context) {
+    // A diffusers checkpoint (safetensors) gets its graphs built; an ONNX package brings its own.
+    if (context && (await isDiffusersLayoutAsync(context.files))) {
+      return sd3FamilyPackage(await readSd3DiffusersPackageAsync(reader, context.files, index, context.target));
+    }
+    return sd3FamilyPackage(await readSd3PackageAsync(reader, index));
+  },
 };
 
 /** The engine's view of a checked SD3 package (also for packages assembled from in-memory graphs). */
@@ -32,6 +39,9 @@ export function sd3FamilyPackage(pkg: Sd3Package): FamilyPackage {
       hasTextEncoder: pkg.textEncoders.length > 0,
       supportsImageToImage: pkg.vaeEncoder !== undefined,
       ...(pkg.manifest?.recommended ? { recommended: { ...pkg.manifest.recommended } } : {}),
+      format: pkg.format ?? 'onnx',
+      ...(pkg.precision ? { precision: pkg.precision } : {}),
+      ...(pkg.weightBytes !== undefined ? { weightBytes: pkg.weightBytes } : {}),
       notes: [...pkg.notes],
     },
     createRuntimeAsync: async (backend: Backend) => sd3FamilyRuntime(await createSd3RuntimeAsync(pkg, backend)),

@@ -68,6 +68,12 @@ export interface Sd3Package {
   manifest?: Sd3Manifest;
   geometry: Sd3Geometry;
   notes: string[];
+  /** 'diffusers' when the graphs were built from a checkpoint on load; absent for ONNX packages. */
+  format?: 'onnx' | 'diffusers';
+  /** The precision the graphs were built in (diffusers checkpoints). */
+  precision?: 'fp32' | 'fp16' | 'int8' | 'int4';
+  /** Bytes of all graphs' weights, when known. */
+  weightBytes?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -79,9 +85,18 @@ export interface Sd3Layout {
   name: string;
   /** The AutoencoderKL config: Optimum splits the VAE into vae_decoder/ and vae_encoder/, diffusers has vae/. */
   vaeConfigPath: string;
+  /** A tokenizer folder as PromptTokenizer takes it (tokenizer.json + tokenizer_config.json objects). */
+  readTokenizerAsync(reader: VerifyingReader, folder: string, why: string): Promise<{ tokenizerJson: Record<string, unknown>; tokenizerConfig: Record<string, unknown> }>;
 }
 
-export const OPTIMUM_LAYOUT: Sd3Layout = { name: 'Optimum ONNX', vaeConfigPath: 'vae_decoder/config.json' };
+export const OPTIMUM_LAYOUT: Sd3Layout = {
+  name: 'Optimum ONNX',
+  vaeConfigPath: 'vae_decoder/config.json',
+  readTokenizerAsync: async (reader, folder, why) => ({
+    tokenizerJson: await reader.jsonAsync(`${folder}/tokenizer.json`, why),
+    tokenizerConfig: await reader.jsonAsync(`${folder}/tokenizer_config.json`, why),
+  }),
+};
 
 /** Which components a package has and their configs: everything except the graphs. */
 export interface Sd3Components {
@@ -124,9 +139,7 @@ export async function readSd3ComponentsAsync(reader: VerifyingReader, index: Pac
     const why = `model_index.json lists ${name}`;
     const configPath = `${name}/config.json`;
     const config = readTextEncoderConfig(configPath, name, await reader.jsonAsync(configPath, why));
-    const tokenizer = tokenizerFolderOf(name);
-    const tokenizerJson = await reader.jsonAsync(`${tokenizer}/tokenizer.json`, why);
-    const tokenizerConfig = await reader.jsonAsync(`${tokenizer}/tokenizer_config.json`, why);
+    const { tokenizerJson, tokenizerConfig } = await layout.readTokenizerAsync(reader, tokenizerFolderOf(name), why);
     textEncoders.push({ name, configPath, config, tokenizerJson, tokenizerConfig });
   }
   checkTextEncodersMatchTransformer(textEncoders, transformer, transformerPath);

@@ -97,6 +97,11 @@ export async function encodePromptAsync(
   return { ...both, notes };
 }
 
+/** The token ids `component` is fed for `text` (padded/truncated as SD3 does), e.g. for parity checks. */
+export function promptTokenIds(pkg: Sd3Package, component: TextEncoderComponent, text: string): Int32Array {
+  return tokenizerFor(pkg, component).encode(text).ids;
+}
+
 const tokenizers = new WeakMap<TextEncoderComponent, PromptTokenizer>();
 
 function tokenizerFor(pkg: Sd3Package, component: TextEncoderComponent): PromptTokenizer {
