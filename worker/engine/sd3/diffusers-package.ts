@@ -83,11 +83,17 @@ export async function readSd3DiffusersPackageAsync(
   const components = await readSd3ComponentsAsync(reader, index, DIFFUSERS_LAYOUT);
   const precision = resolvePrecision(target);
   const graphs = diffusersGraphSource(files, reader, precision, target);
-  const pkg = await assembleSd3PackageAsync(components, graphs, reader);
+  const pkg = await assembleSd3PackageAsync(components, graphs, reader, folderName(files.description));
   pkg.notes.push(
     `converted from the diffusers checkpoint on load (${precision}); the model hash covers configs, tokenizers, safetensors headers and samples of the weights — save it as a Flowfill package (npm run convert) to skip the conversion and hash every byte`,
   );
   return { ...pkg, format: 'diffusers', precision, weightBytes: graphs.weightBytes() };
+}
+
+/** "sd35m" for "the folder /models/sd35m": a name for checkpoints whose model_index.json has none. */
+function folderName(description: string): string {
+  const last = description.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
+  return last.trim() || 'SD3 checkpoint';
 }
 
 /** Reads a component's config through the verifying reader (so it counts in the package hash). */
@@ -130,6 +136,49 @@ async function fingerprintAsync(source: ByteSource): Promise<string> {
   return `fingerprint:${hash.hex()}`;
 }
 
+/** One component's graph built from the checkpoint: the graph, the weights it came from, its precision. */
+export interface ComponentGraph {
+  graph: BuiltGraph;
+  /** e.g. "transformer/diffusion_pytorch_model*.safetensors" */
+  from: string;
+  precision: Precision;
+}
+
+/** Builds the graph of component `name` (undefined when the checkpoint has none: a null text encoder). */
+export async function buildComponentGraphAsync(
+  name: Sd3GraphName,
+  files: PackageFiles,
+  reader: VerifyingReader,
+  precision: Precision,
+): Promise<ComponentGraph | undefined> {
+  switch (name) {
+    case 'transformer': {
+      const config = readSd3TransformerConfig(await configOf(reader, 'transformer'), 'transformer/config.json');
+      const weights = await weightsOf(files, reader, 'transformer');
+      return { graph: buildSd3TransformerGraph(config, weights, precision), from: weights.description, precision };
+    }
+    case 'vae_decoder':
+    case 'vae_encoder': {
+      const config = readAutoencoderKlConfig(await configOf(reader, 'vae'), 'vae/config.json');
+      const weights = await weightsOf(files, reader, 'vae');
+      const vae = vaePrecision(config, precision);
+      const graph = name === 'vae_decoder' ? buildVaeDecoderGraph(config, weights, vae) : buildVaeEncoderGraph(config, weights, vae);
+      return { graph, from: weights.description, precision: vae };
+    }
+    case 'text_encoder':
+    case 'text_encoder_2': {
+      const config = readClipTextConfig(await configOf(reader, name), `${name}/config.json`);
+      const weights = await weightsOf(files, reader, name);
+      return { graph: buildClipTextEncoderGraph(config, weights, precision), from: weights.description, precision };
+    }
+    case 'text_encoder_3': {
+      const config = readT5EncoderConfig(await configOf(reader, name), `${name}/config.json`);
+      const weights = await weightsOf(files, reader, name);
+      return { graph: buildT5EncoderGraph(config, weights, precision), from: weights.description, precision };
+    }
+  }
+}
+
 interface DiffusersGraphSource extends Sd3GraphSource {
   weightBytes(): number;
 }
@@ -160,32 +209,8 @@ function diffusersGraphSource(files: PackageFiles, reader: VerifyingReader, prec
   };
 
   const build = async (name: Sd3GraphName): Promise<GraphFile | undefined> => {
-    switch (name) {
-      case 'transformer': {
-        const config = readSd3TransformerConfig(await configOf(reader, 'transformer'), 'transformer/config.json');
-        const weights = await weightsOf(files, reader, 'transformer');
-        return toGraphFile(name, weights.description, buildSd3TransformerGraph(config, weights, precision), precision);
-      }
-      case 'vae_decoder':
-      case 'vae_encoder': {
-        const config = readAutoencoderKlConfig(await configOf(reader, 'vae'), 'vae/config.json');
-        const weights = await weightsOf(files, reader, 'vae');
-        const vae = vaePrecision(config, precision);
-        const graph = name === 'vae_decoder' ? buildVaeDecoderGraph(config, weights, vae) : buildVaeEncoderGraph(config, weights, vae);
-        return toGraphFile(name, weights.description, graph, vae);
-      }
-      case 'text_encoder':
-      case 'text_encoder_2': {
-        const config = readClipTextConfig(await configOf(reader, name), `${name}/config.json`);
-        const weights = await weightsOf(files, reader, name);
-        return toGraphFile(name, weights.description, buildClipTextEncoderGraph(config, weights, precision), precision);
-      }
-      case 'text_encoder_3': {
-        const config = readT5EncoderConfig(await configOf(reader, name), `${name}/config.json`);
-        const weights = await weightsOf(files, reader, name);
-        return toGraphFile(name, weights.description, buildT5EncoderGraph(config, weights, precision), precision);
-      }
-    }
+    const component = await buildComponentGraphAsync(name, files, reader, precision);
+    return component && toGraphFile(name, component.from, component.graph, component.precision);
   };
 
   const graphAsync = (name: Sd3GraphName): Promise<GraphFile | undefined> => {

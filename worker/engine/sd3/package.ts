@@ -197,7 +197,12 @@ export function inMemoryGraphSource(graphs: Partial<Record<Sd3GraphName, GraphFi
 }
 
 /** Takes every graph from `graphs`, checks it against the configs, and finishes the package. */
-export async function assembleSd3PackageAsync(components: Sd3Components, graphs: Sd3GraphSource, reader: VerifyingReader): Promise<Sd3Package> {
+export async function assembleSd3PackageAsync(
+  components: Sd3Components,
+  graphs: Sd3GraphSource,
+  reader: VerifyingReader,
+  fallbackName = 'unnamed SD3 package',
+): Promise<Sd3Package> {
   const { transformer, vae, manifest } = components;
   const notes: string[] = [];
 
@@ -222,7 +227,7 @@ export async function assembleSd3PackageAsync(components: Sd3Components, graphs:
   if (textEncoders.length === 0) notes.push(UNCONDITIONAL_NOTE);
 
   const hash = await reader.finishAsync();
-  const { id, name } = packageIdentity(manifest, components.modelIndex, hash, 'unnamed SD3 package');
+  const { id, name } = packageIdentity(manifest, components.modelIndex, hash, fallbackName);
   return {
     id,
     name,
