@@ -29,6 +29,8 @@ export interface BuiltGraph {
   outputs: OnnxValue[];
   initializers: { name: string; source: InitializerSource }[];
   opsets: { domain: string; version: number }[];
+  /** Element type of every node output (for debugging tools that expose intermediates). */
+  valueTypes: Record<string, DataType>;
 }
 
 export const MS_DOMAIN = 'com.microsoft';
@@ -44,6 +46,7 @@ export class GraphBuilder {
   private readonly scopes: string[] = [];
   private readonly constants = new Map<string, Value>();
   private usesMsDomain = false;
+  private readonly types = new Map<string, DataType>();
 
   constructor(readonly name: string) {}
 
@@ -94,7 +97,10 @@ export class GraphBuilder {
     }
     const nodeName = this.unique(opType);
     const outputs = types.map((type, i) => ({ name: count === 1 ? nodeName : `${nodeName}:${i}`, type: type! }));
-    for (const output of outputs) this.used.add(output.name);
+    for (const output of outputs) {
+      this.used.add(output.name);
+      this.types.set(output.name, output.type);
+    }
     const attrs: Record<string, AttributeValue> = {};
     for (const [key, value] of Object.entries(options.attrs ?? {})) if (value !== undefined) attrs[key] = value;
     if (options.domain === MS_DOMAIN) this.usesMsDomain = true;
@@ -174,6 +180,23 @@ export class GraphBuilder {
     return this.op('Cast', [value], { to: type }, type);
   }
 
+  /**
+   * A copy of `graph` whose every node output is also a graph output (rank unknown), in node
+   * order: for finding the first node where two backends disagree.
+   */
+  static exposeIntermediates(graph: BuiltGraph): BuiltGraph {
+    const typeOf = (name: string) => graph.valueTypes[name];
+    const declared = new Set(graph.outputs.map((o) => o.name));
+    const extra: OnnxValue[] = [];
+    for (const node of graph.nodes) {
+      for (const name of node.outputs) {
+        const type = typeOf(name);
+        if (name && !declared.has(name) && type !== undefined) extra.push({ name, elemType: type, shape: undefined });
+      }
+    }
+    return { ...graph, outputs: [...graph.outputs, ...extra] };
+  }
+
   build(): BuiltGraph {
     if (this.outputs.length === 0) throw new Error(`graph ${this.name} has no outputs`);
     const opsets = [{ domain: '', version: DEFAULT_OPSET }];
@@ -185,6 +208,7 @@ export class GraphBuilder {
       outputs: [...this.outputs],
       initializers: [...this.initializers],
       opsets,
+      valueTypes: Object.fromEntries(this.types),
     };
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { SafetensorsTensor } from '../safetensors.js';
 import { readFloat32Async } from '../safetensors.js';
+import { EngineError } from '../engine-error.js';
 import { bytesPerElement, DataType, fromFloat32 } from './data-types.js';
 
 export type InitializerSource =
@@ -49,6 +50,7 @@ export async function produceBytesAsync(source: InitializerSource): Promise<Uint
       if (source.dataType !== DataType.FLOAT && source.dataType !== DataType.FLOAT16) {
         throw new Error(`tensor ${source.tensor.name}: conversion to element type ${source.dataType} is not supported`);
       }
+      if (source.dataType === DataType.FLOAT16) checkFitsHalf(source.tensor, values);
       return fromFloat32(values, source.dataType);
     }
   }
@@ -62,4 +64,29 @@ export function transpose2d(values: Float32Array, rows: number, cols: number): F
     for (let c = 0; c < cols; c++) out[c * rows + r] = values[row + c];
   }
   return out;
+}
+
+/** Largest finite float16. */
+const HALF_MAX = 65504;
+
+/**
+ * A weight beyond float16's range would become ±Infinity (bfloat16 checkpoints can hold such
+ * values): refuse the conversion, naming the tensor, instead of building a model that outputs NaN.
+ */
+function checkFitsHalf(tensor: SafetensorsTensor, values: Float32Array): void {
+  let count = 0;
+  let largest = 0;
+  for (const v of values) {
+    const a = Math.abs(v);
+    if (a > HALF_MAX && Number.isFinite(a)) {
+      count++;
+      largest = Math.max(largest, a);
+    }
+  }
+  if (count > 0) {
+    throw new EngineError(
+      'model-mismatch',
+      `${tensor.file.name}: tensor "${tensor.name}" has ${count} value(s) beyond float16's range (largest |v| = ${largest.toExponential(3)} > ${HALF_MAX}); fp16 cannot hold this checkpoint — use fp32, int8 or int4`,
+    );
+  }
 }

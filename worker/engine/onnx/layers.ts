@@ -172,7 +172,19 @@ export function activation(ctx: LayerContext, x: Value, kind: Activation): Value
  * 2 GiB binding limit).
  */
 export function attention(ctx: LayerContext, q: Value, k: Value, v: Value, heads: number): Value {
-  return ctx.b.msOp('MultiHeadAttention', [q, k, v], { num_heads: heads });
+  return ctx.b.msOp('MultiHeadAttention', [q, toBnsh(ctx, k, heads), toBnsh(ctx, v, heads)], { num_heads: heads });
+}
+
+/**
+ * [B, S, H·D] → [B, H, S, D]. onnxruntime-web's WebGPU MultiHeadAttention (1.30) computes wrong
+ * results when key and value come as [B, S, H·D] (differences of 0.1–0.3 against its own WASM EP
+ * on SD3's and CLIP's shapes, found with scripts/debug/webgpu-bisect.ts); with key and value in
+ * this layout — the one onnxruntime's own transformer optimizer emits — it matches to float32
+ * rounding.
+ */
+function toBnsh(ctx: LayerContext, x: Value, heads: number): Value {
+  const { b } = ctx;
+  return b.op('Transpose', [b.op('Reshape', [x, b.int64([0, 0, heads, -1])])], { perm: [0, 2, 1, 3] });
 }
 
 /** [B, S, H·D] → [B, S, H, D], RMSNorm over D with `prefix`.weight [D], → [B, S, H·D] (SD3.5's QK-norm). */
@@ -201,19 +213,20 @@ export function attentionWithBias(
   options: { scale?: number } = {},
 ): Value {
   const scale = options.scale === undefined ? undefined : { float: options.scale };
-  return ctx.b.msOp('MultiHeadAttention', [q, k, v, '', '', bias], { num_heads: heads, scale });
+  return ctx.b.msOp('MultiHeadAttention', [q, toBnsh(ctx, k, heads), toBnsh(ctx, v, heads), '', '', bias], { num_heads: heads, scale });
 }
 
 /**
  * An embedding lookup (PyTorch nn.Embedding): rows of `name` [vocab, dim] picked by int64 `ids`,
- * returned as float32 [..., dim]. The table is stored as float16 when the precision is 'fp16' or
- * the checkpoint already stores float16 (then the bytes are used as they are, and widening to
- * float32 after the lookup is exact); otherwise as float32. It is a Gather, not a matrix product,
+ * returned as float32 [..., dim]. The table is stored as float16 when the precision is 'fp16'
+ * (widening to float32 after the lookup is exact), otherwise as float32: a float16 table would
+ * need shader-f16 on WebGPU even for a float32 model. It is a Gather, not a matrix product,
  * so weight-only MatMulNBits does not apply to it.
  */
 export function embedding(ctx: LayerContext, ids: Value, name: string, vocab: number, dim: number, why?: string): Value {
   const tensor = ctx.weights.get(name, [vocab, dim], why ?? `an embedding table of ${vocab} rows × ${dim} per config.json`);
-  const type = ctx.precision === 'fp16' || tensor.dataType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT;
+  // Half only where half runs: WebGPU without shader-f16 cannot even gather from a float16 table.
+  const type = ctx.precision === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT;
   const table = ctx.b.initializer(name, { kind: 'tensor', tensor, dataType: type, dims: [vocab, dim] });
   return ctx.b.cast(ctx.b.op('Gather', [table, ids], { axis: 0 }), DataType.FLOAT);
 }

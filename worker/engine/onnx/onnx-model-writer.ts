@@ -27,8 +27,8 @@ export interface OnnxNode {
 export interface OnnxValue {
   name: string;
   elemType: DataType;
-  /** Fixed sizes, or names of free dimensions. */
-  shape: (number | string)[];
+  /** Fixed sizes, or names of free dimensions; undefined: unknown rank (debug outputs). */
+  shape: (number | string)[] | undefined;
 }
 
 export interface OnnxInitializer {
@@ -107,9 +107,12 @@ function writeValueInfo(w: ProtobufWriter, value: OnnxValue): void {
   w.message(2, (type) =>
     type.message(1, (tensor) => {
       tensor.int(1, value.elemType);
-      tensor.message(2, (shape) => {
-        for (const dim of value.shape) shape.message(1, (d) => (typeof dim === 'number' ? d.int(1, dim) : d.string(2, dim)));
-      });
+      const dims = value.shape;
+      if (dims) {
+        tensor.message(2, (shape) => {
+          for (const dim of dims) shape.message(1, (d) => (typeof dim === 'number' ? d.int(1, dim) : d.string(2, dim)));
+        });
+      }
     }),
   );
 }
