@@ -18,7 +18,8 @@
 import { EngineError } from '../../engine-error.js';
 import { DataType } from '../../onnx/data-types.js';
 import { GraphBuilder, type BuiltGraph, type Value } from '../../onnx/graph-builder.js';
-import { activation, attentionWithBias, computeType, embedding, linear, rmsNorm, weight, type LayerContext, type Precision } from '../../onnx/layers.js';
+import { activation, attentionWithBias, computeType, embedding, linear, rmsNorm, unfusedAttention, weight, type LayerContext, type Precision } from '../../onnx/layers.js';
+import type { TextEncoderBuildOptions } from './clip-text-encoder.js';
 import type { WeightSet } from '../../safetensors.js';
 import { ConfigReader } from './config-reader.js';
 
@@ -111,7 +112,8 @@ export function t5BucketTable(numBuckets: number, maxDistance: number): number[]
  * @param weights the component's tensors; the embedding is `shared.weight` or, in checkpoints
  *   that keep only the tied copy, `encoder.embed_tokens.weight`
  */
-export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet, precision: Precision, name = 't5_encoder'): BuiltGraph {
+export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet, precision: Precision, options: TextEncoderBuildOptions = {}): BuiltGraph {
+  const { attention = 'unfused', name = 't5_encoder' } = options;
   checkNoOtherRelativeBias(config, weights);
   const b = new GraphBuilder(name);
   const ctx: LayerContext = { b, weights, precision };
@@ -130,7 +132,8 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet,
   const embeddingName = weights.has('shared.weight') || !weights.has('encoder.embed_tokens.weight') ? 'shared.weight' : 'encoder.embed_tokens.weight';
   let h = embedding(ctx, ids, embeddingName, config.vocab_size, D, 'vocab_size × d_model per config.json');
 
-  // 2. Relative position bias [B, heads, S, S], from block 0's table, shared by every block.
+  // 2. Relative position bias [1, heads, S, S] ([B, heads, S, S] for the fused kernel), from
+  //    block 0's table, shared by every block.
   const positionBias = b.scope('relative_position_bias', () => {
     const maxDistance = config.relative_attention_max_distance;
     const table = weight(
@@ -146,8 +149,9 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet,
     const relative = b.op('Sub', [b.op('Unsqueeze', [positions, b.int64([0])]), b.op('Unsqueeze', [positions, b.int64([1])])]); // [q, k] = k − q
     const index = b.op('Add', [b.op('Clip', [relative, b.int64(-maxDistance), b.int64(maxDistance)]), b.int64(maxDistance)]);
     const bias = b.op('Transpose', [b.op('Gather', [biasByDistance, index], { axis: 0 })], { perm: [2, 0, 1] }); // [heads, q, k]
-    const full = b.op('Concat', [batch, b.int64([heads]), sequence, sequence], { axis: 0 });
-    return b.op('Expand', [b.op('Unsqueeze', [bias, b.int64([0])]), full]);
+    const single = b.op('Unsqueeze', [bias, b.int64([0])]);
+    if (attention === 'unfused') return single;
+    return b.op('Expand', [single, b.op('Concat', [batch, b.int64([heads]), sequence, sequence], { axis: 0 })]);
   });
 
   // 3. Blocks
@@ -157,7 +161,11 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet,
       const a = `${p}.layer.0`;
       const x = rmsNorm(ctx, h, { dim: D, eps, prefix: `${a}.layer_norm` }, half);
       const proj = (which: string) => b.cast(linear(ctx, x, `${a}.SelfAttention.${which}`, { inFeatures: D, outFeatures: inner, bias: false }), DataType.FLOAT);
-      const attended = attentionWithBias(ctx, proj('q'), proj('k'), proj('v'), heads, positionBias, { scale: 1 });
+      const [q, k, v] = [proj('q'), proj('k'), proj('v')];
+      const attended =
+        attention === 'fused'
+          ? attentionWithBias(ctx, q, k, v, heads, positionBias, { scale: 1 })
+          : unfusedAttention(ctx, q, k, v, heads, headDim, positionBias, { scale: 1 });
       const o = linear(ctx, b.cast(attended, half), `${a}.SelfAttention.o`, { inFeatures: inner, outFeatures: D, bias: false });
       const afterAttention = b.op('Add', [h, b.cast(o, DataType.FLOAT)]);
 
