@@ -1,7 +1,7 @@
 /**
  * SD3 text conditioning on Chromium's WebGPU (SwiftShader here), built in the browser from a
- * diffusers folder: tokenisers, CLIP-L, CLIP-G and T5 graphs from config.json + safetensors, the
- * fused attention with its causal / relative-position bias on the WebGPU EP. Checked against the
+ * diffusers folder: tokenisers, CLIP-L, CLIP-G and T5 graphs from config.json + safetensors (their
+ * default, unfused attention with the causal / relative-position bias) on the WebGPU EP. Checked against the
  * fixture's golden conditioning within its WebGPU tolerance (1e-3) at fp32; the int4 error is
  * printed and bounded. (SwiftShader has no shader-f16, so fp16 is not run here.)
  */

@@ -125,7 +125,6 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet,
 
   const ids = b.input('input_ids', DataType.INT64, ['batch', 'sequence']);
   const shape = b.op('Shape', [ids]);
-  const batch = b.op('Gather', [shape, b.int64([0])], { axis: 0 });
   const sequence = b.op('Gather', [shape, b.int64([1])], { axis: 0 });
 
   // 1. Embeddings
@@ -151,6 +150,7 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet,
     const bias = b.op('Transpose', [b.op('Gather', [biasByDistance, index], { axis: 0 })], { perm: [2, 0, 1] }); // [heads, q, k]
     const single = b.op('Unsqueeze', [bias, b.int64([0])]);
     if (attention === 'unfused') return single;
+    const batch = b.op('Gather', [shape, b.int64([0])], { axis: 0 });
     return b.op('Expand', [single, b.op('Concat', [batch, b.int64([heads]), sequence, sequence], { axis: 0 })]);
   });
 
