@@ -70,8 +70,9 @@ export function readClipTextConfig(json: unknown, path: string): ClipTextConfig 
 
 export interface TextEncoderBuildOptions {
   /**
-   * 'unfused' (default): explicit QKᵀ/softmax/V, correct on every backend Flowfill was tested on;
-   * text sequences are short, so the score tensor stays small and this costs ~1% of the encoder.
+   * 'unfused' (default): explicit QKᵀ/softmax/V, correct on WASM and on WebGPU in Chromium; text
+   * sequences are short (77 CLIP, ≤ 512 T5 tokens), so the score tensor stays small and attention
+   * is a few percent of an encoder's arithmetic either way.
    * 'fused': com.microsoft MultiHeadAttention with the mask as attention_bias — correct on WASM,
    * but onnxruntime-web 1.30's WebGPU kernel gave wrong results in Chromium (SwiftShader, subgroup
    * size 4) for head sizes divisible by 4 from 32 tokens on.
