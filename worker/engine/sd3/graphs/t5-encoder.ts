@@ -104,9 +104,10 @@ export function t5BucketTable(numBuckets: number, maxDistance: number): number[]
 /**
  * Builds the graph. The large matrices (q, k, v, o, wi_0, wi_1/wi, wo) go through `linear`, so
  * 'int8'/'int4' store them as MatMulNBits blocks (float32 activations). Under 'fp16' the products
- * run in half precision except where T5 is known to overflow it: attention (T5 does not scale
- * its scores by 1/√d_kv) runs in float32, and the feed-forward output projection `wo` with its
- * gated input stays float32 in weights and compute, as transformers keeps it
+ * run in half precision except two places: attention runs in float32 (T5 does not scale its
+ * scores by 1/√d_kv, so they are large), and the feed-forward output projection `wo` with its
+ * gated input stays float32 in weights and compute, because T5 v1.1's feed-forward output
+ * overflows half precision; transformers keeps it the same way
  * (T5PreTrainedModel._keep_in_fp32_modules = ["wo"]). The residual stream and norm statistics
  * are float32 under every precision. The shared embedding table is a Gather (see `embedding`).
  * @param weights the component's tensors; the embedding is `shared.weight` or, in checkpoints
