@@ -6,7 +6,7 @@ import { bytesSource } from '../../worker/engine/byte-source.js';
 import { createSessionAsync } from '../../worker/engine/ort-backend.js';
 import { DataType, floatToHalf, halfToFloat } from '../../worker/engine/onnx/data-types.js';
 import { GraphBuilder } from '../../worker/engine/onnx/graph-builder.js';
-import { attention, attentionWithBias, conv2d, embedding, groupNorm, layerNorm, linear, perHeadRmsNorm, type LayerContext, type Precision } from '../../worker/engine/onnx/layers.js';
+import { attention, attentionWithBias, conv2d, embedding, groupNorm, layerNorm, linear, perHeadRmsNorm, unfusedAttention, type LayerContext, type Precision } from '../../worker/engine/onnx/layers.js';
 import { externalFileBytesAsync, serializeGraphAsync } from '../../worker/engine/onnx/serialize-graph.js';
 import { openWeightSetAsync } from '../../worker/engine/safetensors.js';
 import { f32, pattern, writeSafetensors } from './safetensors-writer.js';
@@ -212,10 +212,31 @@ describe('attention with an additive bias, and embedding lookups (WASM)', () => 
     expect(maxAbsDiff(y, ref)).toBeLessThan(1e-4);
   });
 
+  it('the unfused form matches the definition too: broadcast causal bias, per-head bias with scale 1, no bias', async () => {
+    const causal = new Float32Array(S * S).map((_, p) => (p % S > Math.floor(p / S) ? -3.4028234663852886e38 : 0));
+    const bias = pattern(HEADS * S * S, 2, 7);
+    const { y: masked } = await runGraph('fp32', (ctx, x) => {
+      const h = linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N });
+      return unfusedAttention(ctx, h, h, h, HEADS, D, ctx.b.float(causal, DataType.FLOAT, [1, 1, S, S]));
+    });
+    expect(maxAbsDiff(masked, referenceAttention(referenceLinear(), (_b, _h, i, j) => (j > i ? -Infinity : 0), 1 / Math.sqrt(D)))).toBeLessThan(1e-5);
+    const { y: biased } = await runGraph('fp32', (ctx, x) => {
+      const h = linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N });
+      return unfusedAttention(ctx, h, h, h, HEADS, D, ctx.b.float(bias, DataType.FLOAT, [1, HEADS, S, S]), { scale: 1 });
+    });
+    expect(maxAbsDiff(biased, referenceAttention(referenceLinear(), (_b, head, i, j) => bias[(head * S + i) * S + j], 1))).toBeLessThan(1e-4);
+    const { y: plain } = await runGraph('fp32', (ctx, x) => {
+      const h = linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N });
+      return unfusedAttention(ctx, h, h, h, HEADS, D);
+    });
+    expect(maxAbsDiff(plain, referenceAttention(referenceLinear(), () => 0, 1 / Math.sqrt(D)))).toBeLessThan(1e-5);
+  });
+
   it.each([
     ['F16', 'fp32'],
     ['F32', 'fp32'],
     ['F32', 'fp16'],
+    ['F16', 'fp16'],
   ] as const)('embedding: a %s table at %s gives float32 rows of ids [batch, tokens]', async (dtype, precision) => {
     const vocab = 11;
     const dim = 6;
@@ -228,7 +249,7 @@ describe('attention with an additive bias, and embedding lookups (WASM)', () => 
     const ids = b.input('ids', DataType.INT64, ['batch', 'tokens']);
     b.output(embedding({ b, weights, precision }, ids, 'emb.weight', vocab, dim), 'rows', ['batch', 'tokens', dim]);
     const graph = b.build();
-    // Stored as float16 exactly when the precision is half (a half table needs shader-f16 on WebGPU).
+    // Stored as float16 exactly when the precision is half (a float16 Gather needs WebGPU's shader-f16).
     expect(graph.initializers.find((i) => i.name === 'emb.weight')!.source.dataType).toBe(precision === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT);
     const serialized = await serializeGraphAsync(graph);
     const session = await createSessionAsync({ label: 'embedding', model: serialized.model, backend: 'wasm' });

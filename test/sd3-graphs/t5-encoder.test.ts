@@ -82,28 +82,36 @@ describe('T5 encoder graph (WASM) vs diffusers golden T5 embeddings', () => {
   it('fp16 keeps attention and the wo projection in float32; int4 quantises every large matrix', async () => {
     const config = readT5EncoderConfig(componentConfig('sd35m_style', 'text_encoder_3'), 'text_encoder_3/config.json');
     const weights = await openComponentWeightsAsync('sd35m_style', 'text_encoder_3');
-    const half = buildT5EncoderGraph(config, weights, 'fp16');
-    const typeOf = (name: string) => half.initializers.find((i) => i.name === name)?.source.dataType;
-    expect(typeOf('encoder.block.1.layer.1.DenseReluDense.wo.weight')).toBe(DataType.FLOAT);
-    expect(typeOf('encoder.block.1.layer.1.DenseReluDense.wi_0.weight')).toBe(DataType.FLOAT16);
-    expect(typeOf('encoder.block.1.layer.0.SelfAttention.q.weight')).toBe(DataType.FLOAT16);
-    expect(typeOf('shared.weight')).toBe(DataType.FLOAT16);
-    const attention = half.nodes.filter((n) => n.opType === 'MultiHeadAttention');
-    expect(attention).toHaveLength(config.num_layers);
-    // Every attention input is a float32 value (a Cast to float, or the float32 position bias).
-    const producers = new Map(half.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
     const toFloat = `Cast to ${DataType.FLOAT}`;
-    for (const node of attention) {
-      const sources = node.inputs
-        .filter((input) => input !== '')
-        .map((input) => producers.get(input)!)
-        .map((producer) => (producer.opType === 'Cast' ? `Cast to ${producer.attributes?.to}` : producer.opType));
-      expect(sources).toEqual([toFloat, toFloat, toFloat, 'Expand']);
+    for (const attention of ['fused', 'unfused'] as const) {
+      const half = buildT5EncoderGraph(config, weights, 'fp16', { attention });
+      const typeOf = (name: string) => half.initializers.find((i) => i.name === name)?.source.dataType;
+      expect(typeOf('encoder.block.1.layer.1.DenseReluDense.wo.weight')).toBe(DataType.FLOAT);
+      expect(typeOf('encoder.block.1.layer.1.DenseReluDense.wi_0.weight')).toBe(DataType.FLOAT16);
+      expect(typeOf('encoder.block.1.layer.0.SelfAttention.q.weight')).toBe(DataType.FLOAT16);
+      expect(typeOf('shared.weight')).toBe(DataType.FLOAT16);
+      // q, k and v enter attention as float32 (a Cast to float), and so does the float32 position bias.
+      const producers = new Map(half.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+      const source = (input: string) => {
+        const producer = producers.get(input)!;
+        return producer.opType === 'Cast' ? `Cast to ${producer.attributes?.to}` : producer.opType;
+      };
+      if (attention === 'fused') {
+        const kernels = half.nodes.filter((n) => n.opType === 'MultiHeadAttention');
+        expect(kernels).toHaveLength(config.num_layers);
+        for (const node of kernels) expect(node.inputs.filter((i) => i !== '').map(source)).toEqual([toFloat, toFloat, toFloat, 'Expand']);
+      } else {
+        expect(half.nodes.filter((n) => n.opType === 'MultiHeadAttention')).toHaveLength(0);
+        expect(half.nodes.filter((n) => n.opType === 'Softmax')).toHaveLength(config.num_layers);
+        const heads = half.nodes.filter((n) => n.opType === 'Reshape' && n.name.includes('/Reshape') && producers.get(n.inputs[0])?.opType === 'Cast');
+        expect(heads.map((n) => source(n.inputs[0]))).toEqual(Array(3 * config.num_layers).fill(toFloat));
+      }
     }
     const int4 = buildT5EncoderGraph(config, weights, 'int4');
     const quantised = int4.nodes.filter((n) => n.opType === 'MatMulNBits').length;
     expect(quantised).toBe(config.num_layers * 7); // q, k, v, o, wi_0, wi_1, wo
-    expect(int4.nodes.filter((n) => n.opType === 'MatMul')).toHaveLength(0);
+    // The only MatMuls left are attention's QKᵀ and PV, in float32.
+    expect(int4.nodes.filter((n) => n.opType === 'MatMul')).toHaveLength(2 * config.num_layers);
   });
 });
 

@@ -5,6 +5,7 @@
  * (WASM), assembled by assembleSd3Conditioning, against what diffusers' encode_prompt gave for
  * every golden case (fixture README: prompt embeds and pooled within 1e-4 on WASM/CPU).
  */
+import type { AttentionForm } from '../../worker/engine/onnx/layers.js';
 import { buildClipTextEncoderGraph, readClipTextConfig } from '../../worker/engine/sd3/graphs/clip-text-encoder.js';
 import { buildT5EncoderGraph, readT5EncoderConfig } from '../../worker/engine/sd3/graphs/t5-encoder.js';
 import { readTokenizerFilesAsync } from '../../worker/engine/sd3/tokenizer-files.js';
@@ -35,7 +36,7 @@ interface TransformerGeometry {
  * Encodes [negative, prompt] as one batch of 2 through every encoder the case's folder has (the
  * batch shape the engine uses with guidance), checking the token ids on the way.
  */
-async function encodeCaseAsync(c: GoldenCase) {
+async function encodeCaseAsync(c: GoldenCase, attention: AttentionForm) {
   const read = folderReader(c.model);
   const geometry = componentConfig(c.model, 'transformer') as unknown as TransformerGeometry;
   const clip: ClipStyleOutput[] = [];
@@ -59,11 +60,11 @@ async function encodeCaseAsync(c: GoldenCase) {
     const S = ids[0].length;
     if (encoder === 'text_encoder_3') {
       const config = readT5EncoderConfig(componentConfig(c.model, encoder), path);
-      const out = await runTextEncoderAsync(buildT5EncoderGraph(config, weights, 'fp32'), ids);
+      const out = await runTextEncoderAsync(buildT5EncoderGraph(config, weights, 'fp32', { attention }), ids);
       t5 = { data: float32Output(out, 'last_hidden_state'), dims: [2, S, config.d_model] };
     } else {
       const config = readClipTextConfig(componentConfig(c.model, encoder), path);
-      const out = await runTextEncoderAsync(buildClipTextEncoderGraph(config, weights, 'fp32'), ids);
+      const out = await runTextEncoderAsync(buildClipTextEncoderGraph(config, weights, 'fp32', { attention }), ids);
       clip.push({
         // SD3 takes hidden_states[-2], the graph's hidden_states.{L-1}.
         hiddenStates: { data: float32Output(out, `hidden_states.${config.num_hidden_layers - 1}`), dims: [2, S, config.hidden_size] },
@@ -88,15 +89,15 @@ async function encodeCaseAsync(c: GoldenCase) {
 }
 
 describe('SD3 conditioning from TypeScript-built CLIP-L, CLIP-G and T5 graphs (fp32, WASM) vs diffusers encode_prompt', () => {
-  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    const { positive, negative } = await encodeCaseAsync(c);
+  it.each(CASES.flatMap((c) => (['unfused', 'fused'] as const).map((attention) => [c.name, attention, c] as const)))('%s, %s attention', async (_name, attention, c) => {
+    const { positive, negative } = await encodeCaseAsync(c, attention);
     const errors = {
       prompt_embeds: maxAbsDiff(positive.promptEmbeds.data, goldenFloat32(c.arrays.prompt_embeds)),
       pooled_prompt_embeds: maxAbsDiff(positive.pooledEmbeds.data, goldenFloat32(c.arrays.pooled_prompt_embeds)),
       negative_prompt_embeds: maxAbsDiff(negative.promptEmbeds.data, goldenFloat32(c.arrays.negative_prompt_embeds)),
       negative_pooled_prompt_embeds: maxAbsDiff(negative.pooledEmbeds.data, goldenFloat32(c.arrays.negative_pooled_prompt_embeds)),
     };
-    console.log(`${c.name}: max |error| ${Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
+    console.log(`${c.name} (${attention} attention): max |error| ${Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
     expect(positive.promptEmbeds.dims).toEqual(c.arrays.prompt_embeds.shape);
     expect(negative.pooledEmbeds.dims).toEqual(c.arrays.negative_pooled_prompt_embeds.shape);
     for (const error of Object.values(errors)) expect(error).toBeLessThan(WASM_TOLERANCE);

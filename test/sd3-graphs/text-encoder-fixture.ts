@@ -64,7 +64,7 @@ export function componentConfig(model: string, component: string): Record<string
   return JSON.parse(readFileSync(path.join(FIXTURE, model, component, 'config.json'), 'utf8'));
 }
 
-/** Time budget of one test that builds and runs a few tiny encoder graphs on this (shared, 2-core) machine. */
+/** Time budget of one test that builds tokenisers or runs a few tiny encoder graphs, on a shared 2-core machine. */
 export const GRAPH_TEST_TIMEOUT_MS = 60_000;
 
 /** A WASM session of `graph`, its weights serialised as external data. */

@@ -150,6 +150,11 @@ describe('full-size SD3 text encoders build from config.json and tensor headers 
       } else {
         expect(quantised).toBe(encoder.linears);
       }
+      if (precision !== 'fp16') {
+        // Nothing half-precision: WebGPU devices without shader-f16 must run these graphs.
+        expect(graph.initializers.filter((i) => i.source.dataType === DataType.FLOAT16).map((i) => i.name)).toEqual([]);
+        expect(graph.nodes.filter((n) => n.opType === 'Cast' && n.attributes?.to === DataType.FLOAT16)).toEqual([]);
+      }
       const serialized = await serializeGraphAsync(graph, { metadata: { precision } });
       for (const file of serialized.externalFiles) expect(file.byteLength).toBeLessThan(DEFAULT_MAX_EXTERNAL_FILE_BYTES);
       if (precision === 'fp32') lines.push(`ops: ${opCounts(graph)}`);

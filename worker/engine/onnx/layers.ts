@@ -218,17 +218,51 @@ export function attentionWithBias(
 
 /**
  * An embedding lookup (PyTorch nn.Embedding): rows of `name` [vocab, dim] picked by int64 `ids`,
- * returned as float32 [..., dim]. The table is stored as float16 when the precision is 'fp16'
- * (widening to float32 after the lookup is exact), otherwise as float32: a float16 table would
- * need shader-f16 on WebGPU even for a float32 model. It is a Gather, not a matrix product,
- * so weight-only MatMulNBits does not apply to it.
+ * returned as float32 [..., dim]. The table is float16 under 'fp16' and float32 otherwise, even
+ * when the checkpoint stores float16: a half-precision Gather needs WebGPU's `shader-f16`, which
+ * the float32 precisions must not require. It is a Gather, not a matrix product, so weight-only
+ * MatMulNBits does not apply to it (com.microsoft GatherBlockQuantized would be the int8/int4 form).
  */
 export function embedding(ctx: LayerContext, ids: Value, name: string, vocab: number, dim: number, why?: string): Value {
   const tensor = ctx.weights.get(name, [vocab, dim], why ?? `an embedding table of ${vocab} rows × ${dim} per config.json`);
-  // Half only where half runs: WebGPU without shader-f16 cannot even gather from a float16 table.
-  const type = ctx.precision === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT;
-  const table = ctx.b.initializer(name, { kind: 'tensor', tensor, dataType: type, dims: [vocab, dim] });
+  const table = ctx.b.initializer(name, { kind: 'tensor', tensor, dataType: computeType(ctx.precision), dims: [vocab, dim] });
   return ctx.b.cast(ctx.b.op('Gather', [table, ids], { axis: 0 }), DataType.FLOAT);
+}
+
+/** Which attention a graph builder emits: `attentionWithBias` (one fused kernel) or `unfusedAttention`. */
+export type AttentionForm = 'fused' | 'unfused';
+
+/**
+ * The same attention as `attentionWithBias`, written out: softmax(scale·QKᵀ + bias)·V with
+ * Reshape/Transpose, two MatMuls and a Softmax over [B, heads, S_q, S_kv] scores. `bias` may be
+ * any shape that broadcasts to the scores. It materialises the score tensor, so it suits short
+ * sequences only (text encoders: B·heads·S² floats stay far below WebGPU's 2 GiB binding limit,
+ * past which this form is silently wrong); in exchange it uses no attention kernel at all, where
+ * a backend's fused kernel cannot be trusted. `scale` defaults to 1/√headDim.
+ */
+export function unfusedAttention(
+  ctx: LayerContext,
+  q: Value,
+  k: Value,
+  v: Value,
+  heads: number,
+  headDim: number,
+  bias?: Value,
+  options: { scale?: number } = {},
+): Value {
+  const { b } = ctx;
+  const split = (x: Value, perm: number[]) => b.op('Transpose', [b.op('Reshape', [x, b.int64([0, 0, heads, headDim])])], { perm });
+  const qh = split(q, [0, 2, 1, 3]); // [B, H, S, D]
+  const kt = split(k, [0, 2, 3, 1]); // [B, H, D, S]
+  const vh = split(v, [0, 2, 1, 3]);
+  const scale = options.scale ?? 1 / Math.sqrt(headDim);
+  let scores = b.op('MatMul', [qh, kt]);
+  // PyTorch's eager attention scales the product (transformers: matmul(q, kᵀ) * scaling).
+  if (scale !== 1) scores = b.op('Mul', [scores, b.float(scale, scores.type)]);
+  if (bias) scores = b.op('Add', [scores, bias]);
+  const probs = b.op('Softmax', [scores], { axis: -1 });
+  const out = b.op('Transpose', [b.op('MatMul', [probs, vh])], { perm: [0, 2, 1, 3] });
+  return b.op('Reshape', [out, b.int64([0, 0, heads * headDim])]);
 }
 
 export interface Conv2dOptions {

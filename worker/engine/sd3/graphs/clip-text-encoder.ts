@@ -21,7 +21,7 @@
  */
 import { DataType } from '../../onnx/data-types.js';
 import { GraphBuilder, type BuiltGraph, type Value } from '../../onnx/graph-builder.js';
-import { activation, attentionWithBias, computeType, embedding, layerNorm, linear, type LayerContext, type Precision } from '../../onnx/layers.js';
+import { activation, attentionWithBias, computeType, embedding, layerNorm, linear, unfusedAttention, type AttentionForm, type LayerContext, type Precision } from '../../onnx/layers.js';
 import type { WeightSet } from '../../safetensors.js';
 import { ConfigReader } from './config-reader.js';
 
@@ -68,17 +68,33 @@ export function readClipTextConfig(json: unknown, path: string): ClipTextConfig 
   return config;
 }
 
+export interface TextEncoderBuildOptions {
+  /**
+   * 'unfused' (default): explicit QKᵀ/softmax/V, correct on WASM and on WebGPU in Chromium; text
+   * sequences are short (77 CLIP, ≤ 512 T5 tokens), so the score tensor stays small and attention
+   * is a few percent of an encoder's arithmetic either way.
+   * 'fused': com.microsoft MultiHeadAttention with the mask as attention_bias — correct on WASM,
+   * but onnxruntime-web 1.30's WebGPU kernel gave wrong results in Chromium (SwiftShader, subgroup
+   * size 4) for head sizes divisible by 4 from 32 tokens on.
+   */
+  attention?: AttentionForm;
+  /** Graph name (default "clip_text_encoder" / "t5_encoder"). */
+  name?: string;
+}
+
 /** transformers keeps argmax(input_ids) as the EOS position for configs with this (old, wrong) eos_token_id. */
 const LEGACY_EOS_TOKEN_ID = 2;
 
 /**
  * Builds the graph. Under 'fp16' the matrix products run in half precision while the residual
- * stream, layer-norm statistics and attention (scores, softmax) stay float32; under 'int8'/'int4'
+ * stream, layer-norm statistics and attention (scores, softmax) stay float32 (attention is a few
+ * percent of the work here, and float32 keeps the −max mask exact); under 'int8'/'int4'
  * the per-layer Linear weights are MatMulNBits blocks and everything else is float32. The text
  * projection (one row per prompt) is never quantised.
  * @param weights the component's tensors (text_model.*, text_projection.weight); shapes are checked
  */
-export function buildClipTextEncoderGraph(config: ClipTextConfig, weights: WeightSet, precision: Precision, name = 'clip_text_encoder'): BuiltGraph {
+export function buildClipTextEncoderGraph(config: ClipTextConfig, weights: WeightSet, precision: Precision, options: TextEncoderBuildOptions = {}): BuiltGraph {
+  const { attention = 'unfused', name = 'clip_text_encoder' } = options;
   const b = new GraphBuilder(name);
   const ctx: LayerContext = { b, weights, precision };
   const { hidden_size: D, intermediate_size: F, num_hidden_layers: L, num_attention_heads: heads } = config;
@@ -98,10 +114,12 @@ export function buildClipTextEncoderGraph(config: ClipTextConfig, weights: Weigh
     ]),
   );
 
-  // 2. Causal mask as an additive bias [B, heads, S, S]: PyTorch's lowest float above the diagonal.
+  // 2. Causal mask as an additive bias [S, S] (the fused kernel takes it expanded to [B, heads, S, S]):
+  //    PyTorch's lowest float above the diagonal.
   const mask = b.scope('causal_mask', () => {
     const later = b.op('Greater', [b.op('Unsqueeze', [positions, b.int64([0])]), b.op('Unsqueeze', [positions, b.int64([1])])], undefined, DataType.BOOL);
     const bias = b.op('Where', [later, b.float(-3.4028234663852886e38), b.float(0)], undefined, DataType.FLOAT);
+    if (attention === 'unfused') return bias;
     const full = b.op('Concat', [b.op('Unsqueeze', [batch, b.int64([0])]), b.int64([heads]), b.op('Unsqueeze', [sequence, b.int64([0])]), b.op('Unsqueeze', [sequence, b.int64([0])])], { axis: 0 });
     return b.op('Expand', [bias, full]);
   });
@@ -114,7 +132,8 @@ export function buildClipTextEncoderGraph(config: ClipTextConfig, weights: Weigh
     h = b.scope(p, () => {
       const x = layerNorm(ctx, h, { dim: D, eps: config.layer_norm_eps, prefix: `${p}.layer_norm1` }, half);
       const proj = (which: string) => b.cast(linear(ctx, x, `${p}.self_attn.${which}`, { inFeatures: D, outFeatures: D }), DataType.FLOAT);
-      const attended = attentionWithBias(ctx, proj('q_proj'), proj('k_proj'), proj('v_proj'), heads, mask);
+      const [q, k, v] = [proj('q_proj'), proj('k_proj'), proj('v_proj')];
+      const attended = attention === 'fused' ? attentionWithBias(ctx, q, k, v, heads, mask) : unfusedAttention(ctx, q, k, v, heads, D / heads, mask);
       const out = linear(ctx, b.cast(attended, half), `${p}.self_attn.out_proj`, { inFeatures: D, outFeatures: D });
       const afterAttention = b.op('Add', [h, b.cast(out, DataType.FLOAT)]);
       const y = layerNorm(ctx, afterAttention, { dim: D, eps: config.layer_norm_eps, prefix: `${p}.layer_norm2` }, half);

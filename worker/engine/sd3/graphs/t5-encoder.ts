@@ -18,7 +18,8 @@
 import { EngineError } from '../../engine-error.js';
 import { DataType } from '../../onnx/data-types.js';
 import { GraphBuilder, type BuiltGraph, type Value } from '../../onnx/graph-builder.js';
-import { activation, attentionWithBias, computeType, embedding, linear, rmsNorm, weight, type LayerContext, type Precision } from '../../onnx/layers.js';
+import { activation, attentionWithBias, computeType, embedding, linear, rmsNorm, unfusedAttention, weight, type LayerContext, type Precision } from '../../onnx/layers.js';
+import type { TextEncoderBuildOptions } from './clip-text-encoder.js';
 import type { WeightSet } from '../../safetensors.js';
 import { ConfigReader } from './config-reader.js';
 
@@ -103,15 +104,17 @@ export function t5BucketTable(numBuckets: number, maxDistance: number): number[]
 /**
  * Builds the graph. The large matrices (q, k, v, o, wi_0, wi_1/wi, wo) go through `linear`, so
  * 'int8'/'int4' store them as MatMulNBits blocks (float32 activations). Under 'fp16' the products
- * run in half precision except where T5 is known to overflow it: attention (T5 does not scale
- * its scores by 1/√d_kv) runs in float32, and the feed-forward output projection `wo` with its
- * gated input stays float32 in weights and compute, as transformers keeps it
+ * run in half precision except two places: attention runs in float32 (T5 does not scale its
+ * scores by 1/√d_kv, so they are large), and the feed-forward output projection `wo` with its
+ * gated input stays float32 in weights and compute, because T5 v1.1's feed-forward output
+ * overflows half precision; transformers keeps it the same way
  * (T5PreTrainedModel._keep_in_fp32_modules = ["wo"]). The residual stream and norm statistics
  * are float32 under every precision. The shared embedding table is a Gather (see `embedding`).
  * @param weights the component's tensors; the embedding is `shared.weight` or, in checkpoints
  *   that keep only the tied copy, `encoder.embed_tokens.weight`
  */
-export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet, precision: Precision, name = 't5_encoder'): BuiltGraph {
+export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet, precision: Precision, options: TextEncoderBuildOptions = {}): BuiltGraph {
+  const { attention = 'unfused', name = 't5_encoder' } = options;
   checkNoOtherRelativeBias(config, weights);
   const b = new GraphBuilder(name);
   const ctx: LayerContext = { b, weights, precision };
@@ -123,14 +126,14 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet,
 
   const ids = b.input('input_ids', DataType.INT64, ['batch', 'sequence']);
   const shape = b.op('Shape', [ids]);
-  const batch = b.op('Gather', [shape, b.int64([0])], { axis: 0 });
   const sequence = b.op('Gather', [shape, b.int64([1])], { axis: 0 });
 
   // 1. Embeddings
   const embeddingName = weights.has('shared.weight') || !weights.has('encoder.embed_tokens.weight') ? 'shared.weight' : 'encoder.embed_tokens.weight';
   let h = embedding(ctx, ids, embeddingName, config.vocab_size, D, 'vocab_size × d_model per config.json');
 
-  // 2. Relative position bias [B, heads, S, S], from block 0's table, shared by every block.
+  // 2. Relative position bias [1, heads, S, S] ([B, heads, S, S] for the fused kernel), from
+  //    block 0's table, shared by every block.
   const positionBias = b.scope('relative_position_bias', () => {
     const maxDistance = config.relative_attention_max_distance;
     const table = weight(
@@ -146,8 +149,10 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet,
     const relative = b.op('Sub', [b.op('Unsqueeze', [positions, b.int64([0])]), b.op('Unsqueeze', [positions, b.int64([1])])]); // [q, k] = k − q
     const index = b.op('Add', [b.op('Clip', [relative, b.int64(-maxDistance), b.int64(maxDistance)]), b.int64(maxDistance)]);
     const bias = b.op('Transpose', [b.op('Gather', [biasByDistance, index], { axis: 0 })], { perm: [2, 0, 1] }); // [heads, q, k]
-    const full = b.op('Concat', [batch, b.int64([heads]), sequence, sequence], { axis: 0 });
-    return b.op('Expand', [b.op('Unsqueeze', [bias, b.int64([0])]), full]);
+    const single = b.op('Unsqueeze', [bias, b.int64([0])]);
+    if (attention === 'unfused') return single;
+    const batch = b.op('Gather', [shape, b.int64([0])], { axis: 0 });
+    return b.op('Expand', [single, b.op('Concat', [batch, b.int64([heads]), sequence, sequence], { axis: 0 })]);
   });
 
   // 3. Blocks
@@ -157,7 +162,11 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet,
       const a = `${p}.layer.0`;
       const x = rmsNorm(ctx, h, { dim: D, eps, prefix: `${a}.layer_norm` }, half);
       const proj = (which: string) => b.cast(linear(ctx, x, `${a}.SelfAttention.${which}`, { inFeatures: D, outFeatures: inner, bias: false }), DataType.FLOAT);
-      const attended = attentionWithBias(ctx, proj('q'), proj('k'), proj('v'), heads, positionBias, { scale: 1 });
+      const [q, k, v] = [proj('q'), proj('k'), proj('v')];
+      const attended =
+        attention === 'fused'
+          ? attentionWithBias(ctx, q, k, v, heads, positionBias, { scale: 1 })
+          : unfusedAttention(ctx, q, k, v, heads, headDim, positionBias, { scale: 1 });
       const o = linear(ctx, b.cast(attended, half), `${a}.SelfAttention.o`, { inFeatures: inner, outFeatures: D, bias: false });
       const afterAttention = b.op('Add', [h, b.cast(o, DataType.FLOAT)]);
 
