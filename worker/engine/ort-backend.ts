@@ -48,7 +48,6 @@ let ortOverride: OrtModule | undefined;
 let ortLoaded: Promise<OrtModule> | undefined;
 let fault: BackendFault | undefined;
 let deviceLost = false;
-let deviceWatched = false;
 /** ORT tensors created by runAsync and not yet disposed: must be 0 between runs (tests check it). */
 let liveTensors = 0;
 
@@ -56,7 +55,6 @@ let liveTensors = 0;
 export function useOrt(ortModule: OrtModule): void {
   ortOverride = ortModule;
   ortLoaded = Promise.resolve(ortModule);
-  deviceWatched = false;
 }
 
 async function getOrtAsync(): Promise<OrtModule> {
@@ -146,15 +144,26 @@ export async function probeWebGpuAsync(): Promise<WebGpuProbe> {
  * by the failing run instead.
  */
 function watchDevice(ort: OrtModule): void {
-  if (deviceWatched) return;
-  deviceWatched = true;
   Promise.resolve()
-    .then(() => ort.env.webgpu.device as unknown as Promise<{ lost?: Promise<unknown> } | undefined>)
-    .then((device) => device?.lost?.then(() => {
-      deviceLost = true;
-    }))
+    .then(() => ort.env.webgpu.device as unknown as Promise<WatchedDevice | undefined>)
+    .then((device) => {
+      if (!device || watched.has(device)) return;
+      watched.add(device);
+      return device.lost?.then((info) => {
+        // onnxruntime-web destroys its device itself when the last session is released, and makes
+        // a new one for the next session: that is not a lost GPU.
+        if (info?.reason !== 'destroyed') deviceLost = true;
+      });
+    })
     .catch(() => undefined);
 }
+
+interface WatchedDevice {
+  lost?: Promise<{ reason?: string } | undefined>;
+}
+
+/** Devices whose loss is being watched (onnxruntime-web may replace its device between sessions). */
+const watched = new WeakSet<object>();
 
 /**
  * Creates an inference session on the requested backend. Throws EngineError 'model-corrupt'
