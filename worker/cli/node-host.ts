@@ -68,7 +68,10 @@ export async function useNodeBackendAsync(backend: Backend): Promise<void> {
   if (backend !== 'webgpu') return;
   const dawn = (await import('webgpu')) as unknown as { create(flags: string[]): unknown; globals: Record<string, unknown> };
   Object.assign(globalThis, dawn.globals);
-  const gpu = dawn.create([]);
+  // FLOWFILL_DAWN_FLAGS: Dawn toggles, e.g. "enable-dawn-features=vulkan_enable_f16_on_nvidia"
+  // (Dawn hides shader-f16 on NVIDIA + Vulkan unless asked; a web page cannot ask).
+  const flags = (process.env.FLOWFILL_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const gpu = dawn.create(flags);
   Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   const queueProto = (dawn.globals.GPUQueue as { prototype: GpuQueueLike } | undefined)?.prototype;
   if (queueProto) {
