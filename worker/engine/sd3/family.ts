@@ -7,7 +7,7 @@ import type { Backend } from '../../../common/engine-types.js';
 import type { FamilyPackage, FamilyRuntime, ModelFamily } from '../model-family.js';
 import { generateFromImageAsync } from './image-to-image.js';
 import { readSd3PackageAsync, type Sd3Package } from './package.js';
-import { generateAsync } from './pipeline.js';
+import { checkRequest, generateAsync } from './pipeline.js';
 import { createSd3RuntimeAsync, releaseSd3RuntimeAsync, type Sd3Runtime } from './runtime.js';
 
 export const sd3Family: ModelFamily = {
@@ -33,6 +33,10 @@ export function sd3FamilyPackage(pkg: Sd3Package): FamilyPackage {
       supportsImageToImage: pkg.vaeEncoder !== undefined,
       ...(pkg.manifest?.recommended ? { recommended: { ...pkg.manifest.recommended } } : {}),
       notes: [...pkg.notes],
+    },
+    checkRequest(request) {
+      const { width, height, notes } = checkRequest(pkg, request);
+      return { width, height, notes };
     },
     createRuntimeAsync: async (backend: Backend) => sd3FamilyRuntime(await createSd3RuntimeAsync(pkg, backend)),
   };

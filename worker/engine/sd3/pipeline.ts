@@ -108,7 +108,10 @@ export function checkRequest(pkg: Sd3Package, request: GenerationRequest): Check
       throw invalid(`strength ${request.strength} must be in (0, 1]; 0.6 keeps the layout and changes details`);
     }
   }
-  if (request.init) checkInitImage(request.init);
+  if (request.init) {
+    checkInitImage(request.init);
+    if (!pkg.vaeEncoder) throw invalid('init image given, but this model has no vae_encoder/model.onnx; image-to-image needs one (drop init for text-to-image)');
+  }
 
   let size;
   try {
