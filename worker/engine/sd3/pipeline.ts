@@ -13,12 +13,13 @@ import { EngineError } from '../engine-error.js';
 import { FlowMatchEulerDiscreteScheduler } from '../flow-match-euler.js';
 import { combineGuidance, usesClassifierFreeGuidance } from '../guidance.js';
 import { latentsToVaeInput, vaeOutputToRgba } from '../image-convert.js';
-import { latentToPreview, predictCleanLatent, SD3_LATENT_RGB_FACTORS, type LatentRgbFactors } from '../latent-preview.js';
+import { latentToPreview, predictCleanLatent } from '../latent-preview.js';
 import type { JobContext } from '../model-family.js';
 import type { BackendSession, HostTensor } from '../ort-backend.js';
 import { encodeRgbaAsRgbPng } from '../png.js';
 import { initialLatentNoise } from '../prng.js';
 import { checkGpuLimits } from './attention-sites.js';
+import { previewFactors } from './latent-rgb-factors.js';
 import { UNCONDITIONAL_NOTE, type Sd3Package } from './package.js';
 import type { Sd3Runtime } from './runtime.js';
 import { encodePromptAsync, type PromptConditioning } from './text-encoding.js';
@@ -341,12 +342,6 @@ function previewOf(pkg: Sd3Package, step: DenoiseStep, checked: CheckedRequest):
   return latentToPreview(x0, pkg.transformer.config.in_channels, checked.latentHeight, checked.latentWidth, factors);
 }
 
-function previewFactors(pkg: Sd3Package): LatentRgbFactors | undefined {
-  const channels = pkg.transformer.config.in_channels;
-  const own = pkg.manifest?.latent_rgb_factors;
-  if (own) return { factors: own, bias: pkg.manifest?.latent_rgb_bias };
-  return channels === SD3_LATENT_RGB_FACTORS.factors.length ? SD3_LATENT_RGB_FACTORS : undefined;
-}
 
 // ---------------------------------------------------------------------------------------------
 // 6. Decode
