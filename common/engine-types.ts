@@ -10,16 +10,23 @@ export interface AdapterInfo {
   vendor: string;
   architecture: string;
   description: string;
+  /** GPUAdapterInfo.isFallbackAdapter: the browser says this adapter may be slow (often a CPU rasteriser). */
+  isFallbackAdapter: boolean;
+  /** A CPU rasteriser (isFallbackAdapter, or SwiftShader, llvmpipe, lavapipe, …): WebGPU on it is slower than WASM. */
+  software: boolean;
   /** GPUSupportedLimits.maxStorageBufferBindingSize, bytes. */
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
 }
 
 export interface Capabilities {
+  /** The backend the engine runs on (or will, once a model is loaded); 'webgpu' only with an adapter. */
   backend: Backend;
+  /** Why that backend, in words: e.g. "the only WebGPU adapter is a software rasteriser (google swiftshader) …". */
+  backendReason: string;
   adapter?: AdapterInfo;
   shaderF16: boolean;
-  /** Why WebGPU is not used, when backend is 'wasm'. */
+  /** Why WebGPU is not used, when backend is 'wasm' and WASM was not asked for. */
   fallbackReason?: string;
 }
 
@@ -31,6 +38,9 @@ export interface Capabilities {
  * exported in, whatever is asked.
  */
 export type PrecisionChoice = 'auto' | 'fp32' | 'fp16' | 'int8' | 'int4';
+
+/** Which backend a host asks for: 'auto' picks WebGPU on a hardware adapter, WASM otherwise. */
+export type BackendPreference = 'auto' | Backend;
 
 /** Where a model package comes from. */
 export type ModelSource =

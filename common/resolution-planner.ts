@@ -23,6 +23,12 @@ export const ASPECT_TOLERANCE = 0.01;
  */
 export const AREA_FACTOR = 1.25;
 
+/** Beyond this enlargement (linear) a fill says that the image will look soft: 256 px filling over 2048 px. */
+export const SOFT_ENLARGEMENT = 8;
+
+/** Below this fraction of the native area an explicit size says that the model will make little of it. */
+export const SMALL_AREA_FRACTION = 1 / 4;
+
 /**
  * Under the tolerance, aspect error still counts a little, so an exact ratio beats a 0.9 % one at
  * nearly the same area (4:3 → 1152×864 rather than 1184×880), while the native area stays the aim.
@@ -35,11 +41,16 @@ export type SizeGeometry = Pick<ModelInfo, 'nativeSize' | 'maxSide' | 'sizeMulti
 export interface PlannedSize {
   width: number;
   height: number;
-  /** |(width/height) / (frameWidth/frameHeight) − 1|. */
+  /**
+   * How far the image's shape is from the frame's: max(q, 1/q) − 1 with q = (width/height) /
+   * (frameWidth/frameHeight), so a frame N× too wide and one N× too tall read the same.
+   */
   aspectError: number;
   /** True when the model's grid (or the 4096 px limit) forced a compromise on aspect or area. */
   clamped: boolean;
-  /** Plain-language explanation when something was compromised. */
+  /** How much the host enlarges the image to fill the frame (scaleMode FILL): max of the two side ratios. */
+  enlargement: number;
+  /** A short plain sentence when something was compromised or the image will be enlarged a lot. */
   note?: string;
 }
 
@@ -48,6 +59,7 @@ export interface ValidatedSize {
   height: number;
   /** True when the requested size was changed (rounded to the size multiple). */
   adjusted: boolean;
+  /** Why it was changed, and whether it is far below the model's native area. */
   note?: string;
 }
 
@@ -116,7 +128,7 @@ export function planGenerationSize(frameWidth: number, frameHeight: number, geom
     candidates.push({
       width,
       height,
-      aspectError: Math.abs(width / height / ratio - 1),
+      aspectError: aspectMismatch(width / height, ratio),
       areaError: Math.abs(Math.log((width * height) / targetArea)),
     });
   };
@@ -152,25 +164,36 @@ export function planGenerationSize(frameWidth: number, frameHeight: number, geom
   const sideClamped = idealWidth > limit || idealHeight > limit || idealWidth < m || idealHeight < m;
   const aspectMissed = chosen.aspectError >= ASPECT_TOLERANCE;
   const clamped = sideClamped || aspectMissed;
-  let note: string | undefined;
-  if (clamped) {
-    const parts: string[] = [];
-    const frameRatio = ratio >= 1 ? `${round(ratio, 2)}:1` : `1:${round(1 / ratio, 2)}`;
-    if (sideClamped) {
-      parts.push(
-        `the frame's aspect ratio ${frameRatio} needs a side the model cannot make at its native area ` +
-          `(sides from ${m} to ${limit} px)`,
-      );
-    }
-    if (aspectMissed) {
-      parts.push(
-        `the closest size has aspect error ${round(chosen.aspectError * 100, 1)}% (the host crops it to fill the frame)`,
-      );
-    }
+  const enlargement = Math.max(frameWidth / chosen.width, frameHeight / chosen.height);
+  const parts: string[] = [];
+  if (aspectMissed) {
+    // Whether the image is wider or narrower than the frame, in the frame's terms.
+    const side = chosen.width / chosen.height > ratio ? 'taller' : 'wider';
+    parts.push(
+      chosen.aspectError >= 1
+        ? `the frame is ${formatFactor(chosen.aspectError + 1)}× ${side} than the model can make; the fill crops the image`
+        : `the frame is ${round(chosen.aspectError * 100, 1)}% ${side} than the closest size; the fill crops the image`,
+    );
+  } else if (sideClamped) {
     const areaPct = Math.round(((chosen.width * chosen.height) / targetArea) * 100);
-    note = `Generating ${chosen.width}×${chosen.height} (${areaPct}% of the model's native area): ${parts.join('; ')}.`;
+    parts.push(`${areaPct}% of the model's native area, as its sides go from ${m} to ${limit} px`);
   }
-  return { width: chosen.width, height: chosen.height, aspectError: chosen.aspectError, clamped, ...(note ? { note } : {}) };
+  if (enlargement > SOFT_ENLARGEMENT) {
+    parts.push(`enlarged ${formatFactor(enlargement)}× to fill the ${round(frameWidth, 0)}×${round(frameHeight, 0)} frame, it will look soft`);
+  }
+  const note = parts.length > 0 ? `Generating ${chosen.width}×${chosen.height}: ${parts.join('; ')}.` : undefined;
+  return { width: chosen.width, height: chosen.height, aspectError: chosen.aspectError, clamped, enlargement, ...(note ? { note } : {}) };
+}
+
+/** max(a/b, b/a) − 1: 0 for equal ratios, the same for a shape N× too wide as for one N× too tall. */
+export function aspectMismatch(ratioA: number, ratioB: number): number {
+  const q = ratioA / ratioB;
+  return Math.max(q, 1 / q) - 1;
+}
+
+/** 125, 2.5, 1.3: whole numbers from 10 up, one decimal below. */
+function formatFactor(factor: number): string {
+  return factor >= 10 ? String(Math.round(factor)) : String(round(factor, 1));
 }
 
 function round(value: number, digits: number): number {
@@ -180,8 +203,9 @@ function round(value: number, digits: number): number {
 
 /**
  * Checks an explicit generation size for the engine. Sizes that are not multiples of sizeMultiple
- * are rounded to the nearest multiple (with a note); sizes that are not positive numbers, or beyond
- * the model's grid or 4096 px, are errors naming the field, the value and the largest allowed value.
+ * are rounded to the nearest multiple (with a note), and a size far below the model's native area
+ * says so; sizes that are not positive numbers, or beyond the model's grid or 4096 px, are errors
+ * naming the field, the value and the largest allowed value.
  */
 export function validateGenerationSize(width: number, height: number, geometry: SizeGeometry): ValidatedSize {
   checkGeometry(geometry);
@@ -207,5 +231,10 @@ export function validateGenerationSize(width: number, height: number, geometry: 
   const notes: string[] = [];
   if (w !== width) notes.push(`width ${width} is not a multiple of ${m}; using ${w}`);
   if (h !== height) notes.push(`height ${height} is not a multiple of ${m}; using ${h}`);
-  return { width: w, height: h, adjusted: notes.length > 0, ...(notes.length ? { note: notes.join('; ') } : {}) };
+  const area = (w * h) / geometry.nativeSize ** 2;
+  if (area < SMALL_AREA_FRACTION) {
+    const pct = area < 0.01 ? round(area * 100, 1) : Math.round(area * 100);
+    notes.push(`${w}×${h} is far below the model's native ${geometry.nativeSize}×${geometry.nativeSize} (${pct}% of its area): expect little detail`);
+  }
+  return { width: w, height: h, adjusted: w !== width || h !== height, ...(notes.length ? { note: notes.join('; ') } : {}) };
 }

@@ -8,7 +8,8 @@
  * scripts/build.mjs gives the measurements that chose it over the JSEP build.
  *
  * ORT's .wasm and the default model arrive from the panel as the first message (see
- * runtime/embedded-assets.ts); loadModel and generate wait for them, capabilities does not.
+ * runtime/embedded-assets.ts), with the panel's engine settings (e.g. backend 'webgpu' to use a
+ * software adapter); loadModel and generate wait for the assets, capabilities does not.
  */
 import * as Comlink from 'comlink';
 import * as ort from 'onnxruntime-web/webgpu';
@@ -23,8 +24,20 @@ import { receiveEmbeddedAssetsAsync } from './runtime/receive-embedded-assets.js
 
 declare const self: DedicatedWorkerGlobalScope;
 
+useOrt(ort);
+const engine = createEngine();
+
 let assetsArrived = false;
-const assetsInstalled = receiveEmbeddedAssetsAsync(self, () => (assetsArrived = true)).then((assets) => {
+let settingsError: unknown;
+const assetsInstalled = receiveEmbeddedAssetsAsync(self, (settings) => {
+  assetsArrived = true;
+  try {
+    if (settings.backend !== undefined) engine.setBackendPreference(settings.backend);
+  } catch (error) {
+    settingsError = error;
+  }
+}).then((assets) => {
+  if (settingsError) throw settingsError;
   const wasm = assets.get(ORT_WASM_ASSET);
   if (!wasm) throw new EngineError('internal', `the panel's assets lack "${ORT_WASM_ASSET}"; rebuild with npm run build`);
   configureOrtForEmbeddedWasm(ort, wasm);
@@ -34,9 +47,6 @@ const assetsInstalled = receiveEmbeddedAssetsAsync(self, () => (assetsArrived = 
 });
 // Reported by the first call that needs the assets; kept from being an unhandled rejection here.
 assetsInstalled.catch(() => {});
-
-useOrt(ort);
-const engine = createEngine();
 
 /** Waits for ORT's binary (and the embedded model); fails at once when the panel never sent them. */
 async function assetsReadyAsync(): Promise<void> {

@@ -10,6 +10,24 @@ import { decodePng } from '../../worker/engine/png.js';
 import { fixturePackageFiles, rejectionOf } from './helpers.js';
 
 let engine: Engine;
+
+/**
+ * Gives this Node process a navigator.gpu whose one adapter has the given name, as a browser's
+ * GPUAdapter describes itself (no device can be created from it). Returns the undo.
+ */
+function provideAdapter(info: { vendor: string; architecture: string; description: string; isFallbackAdapter?: boolean }): () => void {
+  const adapter = {
+    features: new Set<string>(),
+    limits: { maxStorageBufferBindingSize: 2 ** 31 - 4, maxBufferSize: 2 ** 40 },
+    info: { isFallbackAdapter: false, ...info },
+  };
+  const previous = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu: { requestAdapter: async () => adapter } }, configurable: true, writable: true });
+  return () => {
+    if (previous) Object.defineProperty(globalThis, 'navigator', previous);
+    else delete (globalThis as { navigator?: unknown }).navigator;
+  };
+}
 let files: Record<string, Uint8Array>;
 const geometry = { nativeSize: 0, maxSide: 0, sizeMultiple: 0 };
 
@@ -178,6 +196,8 @@ describe('backend faults', () => {
 
   test('when WebGPU sessions cannot be created the model loads on WASM and says why', async () => {
     injectBackendFault({ kind: 'webgpu-session-create' });
+    // Node has no WebGPU here: hand the engine the adapter description a browser would.
+    const restore = provideAdapter({ vendor: 'nvidia', architecture: 'ampere', description: 'NVIDIA A100' });
     const gpuEngine = createEngine({ backend: 'webgpu' });
     try {
       const info = await gpuEngine.loadModel({ kind: 'files', files });
@@ -188,8 +208,47 @@ describe('backend faults', () => {
       expect(result.notes.join('\n')).toMatch(/running on WASM: WebGPU session creation failed/);
       expect((await gpuEngine.capabilities()).fallbackReason).toMatch(/WebGPU session creation failed/);
     } finally {
+      restore();
       await gpuEngine.dispose();
     }
+  }, 60_000);
+});
+
+describe('backend choice', () => {
+  test('without a WebGPU adapter, capabilities say wasm and why, even when WebGPU is asked for', async () => {
+    for (const backend of ['auto', 'webgpu'] as const) {
+      const caps = await createEngine({ backend }).capabilities();
+      expect(caps).toMatchObject({ backend: 'wasm', fallbackReason: expect.stringMatching(/no navigator.gpu/) });
+      expect(caps.adapter).toBeUndefined();
+    }
+  });
+
+  test('a software adapter is passed over for WASM unless WebGPU is asked for; the reason names it', async () => {
+    const restore = provideAdapter({ vendor: 'google', architecture: 'swiftshader', description: '' });
+    try {
+      const auto = await createEngine().capabilities();
+      expect(auto).toMatchObject({ backend: 'wasm', adapter: { software: true, vendor: 'google' } });
+      expect(auto.backendReason).toBe(
+        'the only WebGPU adapter, google swiftshader, is a software rasteriser, slower than WASM (ask for the webgpu backend to use it anyway)',
+      );
+      expect(auto.fallbackReason).toBe(auto.backendReason);
+      const asked = await createEngine({ backend: 'webgpu' }).capabilities();
+      expect(asked).toMatchObject({ backend: 'webgpu', backendReason: 'WebGPU was asked for; its adapter, google swiftshader, is a software rasteriser' });
+      expect(asked.fallbackReason).toBeUndefined();
+    } finally {
+      restore();
+    }
+  });
+
+  test('a hardware adapter is chosen under auto, and a loaded model says where it runs and why', async () => {
+    const restore = provideAdapter({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' });
+    try {
+      expect(await createEngine().capabilities()).toMatchObject({ backend: 'webgpu', backendReason: 'WebGPU on nvidia hopper (NVIDIA H200)' });
+    } finally {
+      restore();
+    }
+    const info = await engine.loadModel({ kind: 'files', files });
+    expect(info.notes).toContain('running on WASM: the WASM backend was asked for');
   }, 60_000);
 });
 

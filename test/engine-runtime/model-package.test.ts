@@ -156,3 +156,75 @@ test('the embedded model without a provider is a clear error; with one it loads'
     setEmbeddedModelProvider(undefined);
   }
 });
+
+describe('configs and graphs must agree (packages without hashes are checked too)', () => {
+  let extended: Record<string, Uint8Array>;
+
+  beforeAll(async () => {
+    const { extendedPackageFiles } = await import('./extended-package.js');
+    extended = await extendedPackageFiles();
+  });
+
+  function withConfig(path: string, change: Record<string, unknown>, base: Record<string, Uint8Array> = extended): Record<string, Uint8Array> {
+    return { ...base, [path]: json({ ...parseJson(base[path]), ...change }) };
+  }
+
+  test('a text encoder whose hidden_size differs from its graph\'s output width is refused, naming both numbers', async () => {
+    const { code, message } = await rejectionOf(load(withConfig('text_encoder/config.json', { hidden_size: 32 })));
+    expect(code).toBe('model-mismatch');
+    expect(message).toBe(
+      '[model-mismatch] text_encoder/model.onnx: output "last_hidden_state" has size 24 in dimension 2 [batch_size, sequence_length, 24]; text_encoder/config.json hidden_size says 32',
+    );
+  });
+
+  test('a text encoder whose text_embeds width differs from projection_dim is refused, naming both numbers', async () => {
+    const { textEncoderGraph } = await import('./extended-package.js');
+    const { code, message } = await rejectionOf(load({ ...extended, 'text_encoder/model.onnx': textEncoderGraph(48).model }));
+    expect(code).toBe('model-mismatch');
+    expect(message).toBe('[model-mismatch] text_encoder/model.onnx: output "text_embeds" has size 48 in dimension 1 [batch_size, 48]; text_encoder/config.json projection_dim says 64');
+  });
+
+  test('CLIP projection widths that do not add up to pooled_projection_dim are refused before any graph is read', async () => {
+    const { code, message } = await rejectionOf(load(withConfig('text_encoder/config.json', { projection_dim: 48 })));
+    expect(code).toBe('model-mismatch');
+    expect(message).toBe(
+      '[model-mismatch] text_encoder/config.json projection_dim 48 = 48, but transformer/config.json pooled_projection_dim is 64; these text encoders do not belong to this transformer',
+    );
+  });
+
+  test('CLIP hidden widths beyond joint_attention_dim are refused', async () => {
+    const { code, message } = await rejectionOf(load(withConfig('text_encoder/config.json', { hidden_size: 40 })));
+    expect(code).toBe('model-mismatch');
+    expect(message).toMatch(/text_encoder\/config.json hidden_size 40 = 40, more than transformer\/config.json joint_attention_dim 32/);
+  });
+
+  test('a T5 whose d_model differs from joint_attention_dim, and a T5 without any CLIP, are refused', async () => {
+    const index = parseJson(extended['model_index.json']);
+    const withT5 = {
+      ...extended,
+      'model_index.json': json({ ...index, text_encoder_3: ['transformers', 'T5EncoderModel'], tokenizer_3: ['transformers', 'T5TokenizerFast'] }),
+      'text_encoder_3/config.json': json({ d_model: 4096 }),
+      'tokenizer_3/tokenizer.json': extended['tokenizer/tokenizer.json'],
+      'tokenizer_3/tokenizer_config.json': extended['tokenizer/tokenizer_config.json'],
+    };
+    const wide = await rejectionOf(load(withT5));
+    expect(wide.code).toBe('model-mismatch');
+    expect(wide.message).toBe(
+      "[model-mismatch] text_encoder_3/config.json d_model is 4096, but transformer/config.json joint_attention_dim is 32; T5's tokens must be joint_attention_dim wide",
+    );
+    const alone = await rejectionOf(load({ ...withT5, 'model_index.json': json({ ...parseJson(withT5['model_index.json']), text_encoder: [null, null] }) }));
+    expect(alone.message).toMatch(/text_encoder_3 \(T5\) without a CLIP text encoder gives no pooled embedding/);
+  });
+
+  test('a transformer config whose pooled_projection_dim differs from the graph is refused, naming both numbers', async () => {
+    const { code, message } = await rejectionOf(load(withConfig('transformer/config.json', { pooled_projection_dim: 48 }, files)));
+    expect(code).toBe('model-mismatch');
+    expect(message).toMatch(/transformer\/model.onnx: input "pooled_projections" has size 64 in dimension 1 .*; transformer\/config.json pooled_projection_dim says 48$/);
+  });
+
+  test('a VAE whose out_channels differ from the decoder graph is refused, naming both numbers', async () => {
+    const { code, message } = await rejectionOf(load(withConfig('vae_decoder/config.json', { out_channels: 4 }, files)));
+    expect(code).toBe('model-mismatch');
+    expect(message).toMatch(/vae_decoder\/model.onnx: output "sample" has size 3 in dimension 1 .*; vae_decoder\/config.json out_channels says 4$/);
+  });
+});

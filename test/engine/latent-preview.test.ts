@@ -1,9 +1,5 @@
-import {
-  latentToPreview,
-  predictCleanLatent,
-  SD3_LATENT_RGB_FACTORS,
-  validateLatentRgbFactors,
-} from '../../worker/engine/latent-preview.js';
+import { latentToPreview, predictCleanLatent, validateLatentRgbFactors } from '../../worker/engine/latent-preview.js';
+import { SD3_LATENT_RGB_FACTORS } from '../../worker/engine/sd3/latent-rgb-factors.js';
 import { FlowMatchEulerDiscreteScheduler } from '../../worker/engine/flow-match-euler.js';
 import { readF32, readJson } from './golden.js';
 
@@ -28,9 +24,9 @@ describe('latent → RGB preview', () => {
     ]);
   });
 
-  test('a fixture latent gives a full-size preview with the SD3 defaults', () => {
+  test('a fixture latent gives a full-size preview with the SD3 factors', () => {
     const latents = readF32('d_final_latents.bin');
-    const preview = latentToPreview(latents, 16, 8, 8);
+    const preview = latentToPreview(latents, 16, 8, 8, SD3_LATENT_RGB_FACTORS);
     expect(preview.rgba).toHaveLength(8 * 8 * 4);
     expect(new Set(preview.rgba.filter((_, i) => i % 4 === 0)).size).toBeGreaterThan(4); // not flat
   });
@@ -54,6 +50,6 @@ describe('latent → RGB preview', () => {
     expect(() => validateLatentRgbFactors({ factors: [[1, 2]] }, 1)).toThrow(/factors\[0\] must be 3 finite numbers/);
     expect(() => validateLatentRgbFactors({ factors: [[1, 2, 3]], bias: [0] }, 1)).toThrow(/bias must be 3 finite numbers/);
     expect(() => validateLatentRgbFactors(null, 4)).toThrow(/expected \{ factors: number\[4\]\[3\]/);
-    expect(() => latentToPreview(new Float32Array(8), 4, 1, 2)).toThrow(/factors has 16 rows but the latent has 4 channels/);
+    expect(() => latentToPreview(new Float32Array(8), 4, 1, 2, SD3_LATENT_RGB_FACTORS)).toThrow(/factors has 16 rows but the latent has 4 channels/);
   });
 });

@@ -27,7 +27,8 @@ describe('planGenerationSize', () => {
     expect([plan.width, plan.height]).toEqual([ew, eh]);
     expect(plan.clamped).toBe(clamped);
     expect(plan.aspectError).toBeLessThan(0.01);
-    expect(plan.note !== undefined).toBe(clamped);
+    // A note when the grid forced a compromise, or when the frame enlarges the image more than 8×.
+    expect(plan.note !== undefined).toBe(clamped || plan.enlargement > 8);
   });
 
   test('every plan: multiples of 16, within the grid and 4096, aspect < 1 %, area within 3 % of native', () => {
@@ -39,7 +40,8 @@ describe('planGenerationSize', () => {
           expect(plan.height % 16).toBe(0);
           expect(Math.max(plan.width, plan.height)).toBeLessThanOrEqual(Math.min(geometry.maxSide, MAX_IMAGE_SIDE));
           expect(plan.aspectError).toBeLessThan(0.01);
-          expect(Math.abs((plan.width / plan.height) / (w / h) - 1)).toBeCloseTo(plan.aspectError, 12);
+          const q = plan.width / plan.height / (w / h);
+          expect(Math.max(q, 1 / q) - 1).toBeCloseTo(plan.aspectError, 12);
           expect(Math.abs(Math.log((plan.width * plan.height) / geometry.nativeSize ** 2))).toBeLessThan(Math.log(1.03));
           expect(plan.clamped).toBe(false);
         }
@@ -53,7 +55,7 @@ describe('planGenerationSize', () => {
     expect(plan.width * plan.height).toBeLessThan(1.25 * 256 * 256);
     expect(plan.aspectError).toBeLessThan(0.03);
     expect(plan.clamped).toBe(true);
-    expect(plan.note).toMatch(/aspect error \d\.\d%/);
+    expect(plan.note).toMatch(/^Generating \d+×\d+: the frame is \d\.\d% (wider|taller) than the closest size; the fill crops the image\.$/);
     for (let r = 1 / 3; r <= 3; r *= 1.037) {
       const p = planGenerationSize(r, 1, TINY);
       expect(p.clamped).toBe(p.aspectError >= 0.01);
@@ -65,14 +67,33 @@ describe('planGenerationSize', () => {
   test('extreme ratios get the nearest size the grid allows, with a note that says so', () => {
     const wide = planGenerationSize(20, 1, SD3);
     expect(wide.width).toBeLessThanOrEqual(3072);
-    expect(wide.note).toMatch(/2880×144 .*20:1 needs a side the model cannot make.*16 to 3072 px/);
+    expect(wide.note).toBe("Generating 2880×144: 40% of the model's native area, as its sides go from 16 to 3072 px.");
     const extreme = planGenerationSize(1000, 1, SD3);
     expect([extreme.width, extreme.height]).toEqual([3072, 16]);
     expect(extreme.clamped).toBe(true);
-    expect(extreme.aspectError).toBeGreaterThan(0.5);
-    expect(extreme.note).toMatch(/aspect error 80.8%.*crops it to fill the frame/);
+    expect(extreme.note).toBe('Generating 3072×16: the frame is 5.2× wider than the model can make; the fill crops the image.');
     const tall = planGenerationSize(1, 1000, SD3);
     expect([tall.width, tall.height]).toEqual([16, 3072]);
+  });
+
+  test('the aspect figure is symmetric: 1:4000 and 4000:1 read the same', () => {
+    const wide = planGenerationSize(4000, 1, TINY);
+    const tall = planGenerationSize(1, 4000, TINY);
+    expect([wide.width, wide.height, tall.width, tall.height]).toEqual([512, 16, 16, 512]);
+    // The grid's widest shape is 512:16 = 32:1, and 4000 / 32 = 125.
+    expect(wide.aspectError).toBeCloseTo(124, 9);
+    expect(tall.aspectError).toBeCloseTo(wide.aspectError, 9);
+    expect(wide.note).toBe('Generating 512×16: the frame is 125× wider than the model can make; the fill crops the image.');
+    expect(tall.note).toBe('Generating 16×512: the frame is 125× taller than the model can make; the fill crops the image.');
+  });
+
+  test('a large frame filled from a small native size says the image will look soft', () => {
+    const plan = planGenerationSize(4096, 4096, TINY);
+    expect(plan).toMatchObject({ width: 256, height: 256, clamped: false, enlargement: 16 });
+    expect(plan.note).toBe('Generating 256×256: enlarged 16× to fill the 4096×4096 frame, it will look soft.');
+    // Up to 8× is ordinary (a 256 px model on a 1440 px frame) and stays quiet.
+    expect(planGenerationSize(2048, 2048, TINY)).toMatchObject({ enlargement: 8 });
+    expect(planGenerationSize(2048, 2048, TINY).note).toBeUndefined();
   });
 
   test('never beyond Figma\'s 4096 px, even when the grid allows more', () => {
@@ -106,7 +127,7 @@ describe('planGenerationSize', () => {
 describe('validateGenerationSize', () => {
   test('valid sizes pass unchanged', () => {
     expect(validateGenerationSize(1024, 768, SD3)).toEqual({ width: 1024, height: 768, adjusted: false });
-    expect(validateGenerationSize(3072, 16, SD3)).toEqual({ width: 3072, height: 16, adjusted: false });
+    expect(validateGenerationSize(3072, 16, SD3)).toMatchObject({ width: 3072, height: 16, adjusted: false, note: expect.stringMatching(/^3072×16 is far below/) });
   });
 
   test('non-multiples are rounded to the nearest multiple with a note', () => {
@@ -119,6 +140,15 @@ describe('validateGenerationSize', () => {
     const both = validateGenerationSize(5, 1030.5, SD3);
     expect([both.width, both.height]).toEqual([16, 1024]);
     expect(both.note).toMatch(/width 5 .*using 16; height 1030.5 .*using 1024/);
+  });
+
+  test('a size far below the model\'s native area says so; a quarter of it does not', () => {
+    expect(validateGenerationSize(17, 9, TINY).note).toBe(
+      "width 17 is not a multiple of 16; using 16; height 9 is not a multiple of 16; using 16; 16×16 is far below the model's native 256×256 (0.4% of its area): expect little detail",
+    );
+    expect(validateGenerationSize(112, 112, TINY).note).toBe("112×112 is far below the model's native 256×256 (19% of its area): expect little detail");
+    expect(validateGenerationSize(112, 112, TINY).adjusted).toBe(false);
+    expect(validateGenerationSize(128, 128, TINY)).toEqual({ width: 128, height: 128, adjusted: false });
   });
 
   test.each([

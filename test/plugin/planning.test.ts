@@ -57,7 +57,7 @@ describe('planJobs', () => {
   test('extreme ratios carry the planner’s note', () => {
     const out = planJobs({ request, selection: [node({ width: 2000, height: 10 })], viewportCenter: { x: 0, y: 0 }, batchId: 'b1' });
     expect(out.jobs[0].gen.width).toBeLessThanOrEqual(1024);
-    expect(out.jobs[0].notes[0]).toMatch(/aspect ratio/);
+    expect(out.jobs[0].notes[0]).toMatch(/wider than the model can make/);
   });
 
   test('at most 64 jobs per batch; the rest are skipped with a reason', () => {

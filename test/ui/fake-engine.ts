@@ -65,7 +65,7 @@ export class FakeEngine implements EngineApi {
   private gate: { promise: Promise<void>; release: () => void } | undefined;
 
   async capabilities(): Promise<Capabilities> {
-    return { backend: 'wasm', shaderF16: false, fallbackReason: 'test double' };
+    return { backend: 'wasm', backendReason: 'test double', shaderF16: false, fallbackReason: 'test double' };
   }
 
   async loadModel(source: ModelSource, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {

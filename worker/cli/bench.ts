@@ -1,18 +1,21 @@
 /**
- * Engine benchmark:
+ * Engine benchmark (npm run bench -- --help for the options):
  *   npm run bench -- [--model dir] [--size WxH] [--steps 8] [--guidance 4] [--runs 3] [--native-threads 1]
  * Each run creates the sessions, generates one image through the engine's pipeline on
  * onnxruntime-web WASM, then runs the same graphs with same-shaped inputs on onnxruntime-node's
  * CPU EP (the native peer), in the same process. Prints the medians over runs of every stage,
  * the WASM/native ratio, and peak memory. Without --model it uses models/default/.
  */
+import { parseArgs } from 'node:util';
 import type { GenerationRequest } from '../../common/engine-types.js';
 import { openPackageAsync } from '../engine/package-source.js';
 import { generateAsync } from '../engine/sd3/pipeline.js';
 import { readSd3PackageFilesAsync } from '../engine/sd3/read-sd3-package-files.js';
 import { createSd3RuntimeAsync, releaseSd3RuntimeAsync } from '../engine/sd3/runtime.js';
+import { runCli, UsageError } from './cli-errors.js';
 import { runNativePeerAsync } from './native-peer.js';
-import { readFolderAsync, registerRepoEmbeddedModel } from './node-host.js';
+import { modelFolderSourceAsync, registerRepoEmbeddedModel } from './node-host.js';
+import { resolveUserPath } from './user-paths.js';
 
 interface BenchArgs {
   model?: string;
@@ -23,28 +26,58 @@ interface BenchArgs {
   nativeThreads: number;
 }
 
-function parseArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = { steps: 8, guidance: 4, runs: 3, nativeThreads: 1 };
-  for (let i = 0; i < argv.length; i++) {
-    const value = argv[i + 1];
-    switch (argv[i]) {
-      case '--model': args.model = value; break;
-      case '--size': {
-        const match = /^(\d+)x(\d+)$/.exec(value ?? '');
-        if (!match) throw new Error('--size needs WxH, e.g. 512x512');
-        args.size = [Number(match[1]), Number(match[2])];
-        break;
-      }
-      case '--steps': args.steps = Number(value); break;
-      case '--guidance': args.guidance = Number(value); break;
-      case '--runs': args.runs = Number(value); break;
-      case '--native-threads': args.nativeThreads = Number(value); break;
-      default: throw new Error(`unknown option ${argv[i]}; usage: npm run bench -- [--model dir] [--size WxH] [--steps N] [--runs R] [--guidance g] [--native-threads T]`);
-    }
-    i += 1;
+export const BENCH_USAGE = `Usage: npm run bench -- [options]
+
+Times every stage of one image on onnxruntime-web WASM (the engine's pipeline) and the same graphs
+on onnxruntime-node's CPU EP (the native peer), in one process; prints medians and peak memory.
+
+      --model <folder>         a model package folder (default: models/default/)
+      --size <W>x<H>           image size in pixels (default: the model's native size)
+      --steps <n>              denoising steps (default: 8)
+      --guidance <g>           guidance; above 1 runs CFG at batch 2 (default: 4)
+      --runs <n>               runs to take the median of (default: 3)
+      --native-threads <n>     intra-op threads of the native peer (default: 1)
+  -h, --help                   show this help and exit`;
+
+function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        size: { type: 'string' },
+        steps: { type: 'string' },
+        guidance: { type: 'string' },
+        runs: { type: 'string' },
+        'native-threads': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split('\n')[0]);
   }
-  for (const key of ['steps', 'runs', 'nativeThreads'] as const) {
-    if (!Number.isInteger(args[key]) || args[key] < 1) throw new Error(`--${key} must be a positive integer, got ${args[key]}`);
+  const { values } = parsed;
+  if (values.help) return 'help';
+  const positiveInteger = (flag: string, text: string | undefined, fallback: number): number => {
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} ${JSON.stringify(text)}: expected a positive integer`);
+    return n;
+  };
+  const args: BenchArgs = {
+    steps: positiveInteger('steps', values.steps, 8),
+    guidance: values.guidance === undefined ? 4 : Number(values.guidance),
+    runs: positiveInteger('runs', values.runs, 3),
+    nativeThreads: positiveInteger('native-threads', values['native-threads'], 1),
+  };
+  if (!(args.guidance >= 0)) throw new UsageError(`--guidance ${JSON.stringify(values.guidance)}: expected a number of 0 or more`);
+  if (values.model !== undefined) args.model = resolveUserPath(values.model);
+  if (values.size !== undefined) {
+    const match = /^(\d+)x(\d+)$/.exec(values.size);
+    if (!match) throw new UsageError(`--size ${JSON.stringify(values.size)}: expected <width>x<height>, e.g. 256x256`);
+    args.size = [Number(match[1]), Number(match[2])];
   }
   return args;
 }
@@ -82,9 +115,13 @@ class PeakMemory {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseBenchArgs(process.argv.slice(2));
+  if (args === 'help') {
+    console.log(BENCH_USAGE);
+    return;
+  }
   registerRepoEmbeddedModel();
-  const source = args.model ? { kind: 'files' as const, files: await readFolderAsync(args.model) } : { kind: 'embedded' as const };
+  const source = args.model ? await modelFolderSourceAsync(args.model) : { kind: 'embedded' as const };
   const pkg = await readSd3PackageFilesAsync(await openPackageAsync(source));
   const [width, height] = args.size ?? [pkg.geometry.nativeSize, pkg.geometry.nativeSize];
   const cfg = args.guidance > 1;
@@ -144,7 +181,4 @@ async function main(): Promise<void> {
   if (pkg.textEncoders.length === 0) console.log('note: this model has no text encoder; text encoding is building zero embeddings');
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+runCli('bench', main);

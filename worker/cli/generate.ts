@@ -1,127 +1,74 @@
 /**
  * One image from the command line, through the same engine the plugin's worker runs:
- *   npm run generate -- "rocket, flat style, on a teal background" --size 768x432 --steps 20 \
- *     --guidance 4 --seed 7 [--model <package dir>] -o out.png [--init in.png --strength 0.6] \
- *     [--negative "..."] [--shift 3] [--backend wasm|webgpu]
- * Without --model it uses the embedded default model (models/default/). Steps and guidance
- * default to the model's flowfill.json "recommended" values, else SD3's 28 and 7. Prints the
- * backend and the time of each stage.
+ *   npm run generate -- "rocket, flat style, on a teal background" --size 256x256 -o rocket.png
+ * `--help` lists the options (generate-args.ts). Everything that can be wrong with the command
+ * line is found before the model's sessions are created: the arguments, the output path, the
+ * init image, the model folder, and the request against the model's own limits.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import type { Backend, GenerationRequest } from '../../common/engine-types.js';
+import path from 'node:path';
+import type { GenerationRequest, InitImage, ModelInfo } from '../../common/engine-types.js';
+import { planGenerationSize } from '../../common/resolution-planner.js';
 import { createEngine } from '../engine/engine.js';
-import { decodePng } from '../engine/png.js';
-import { readFolderAsync, registerRepoEmbeddedModel, useNodeBackendAsync } from './node-host.js';
+import { engineErrorCodeOf } from '../engine/engine-error.js';
+import { loadModelPackageAsync } from '../engine/load-model-package.js';
+import { deriveGeometry, readTransformerConfig, readVaeConfig } from '../engine/sd3/configs.js';
+import { runCli, UsageError } from './cli-errors.js';
+import { generateUsage, parseGenerateArgs, type DefaultModelSizes, type GenerateArgs } from './generate-args.js';
+import { DEFAULT_MODEL_DIR, modelFolderSourceAsync, registerRepoEmbeddedModel, useNodeBackendAsync } from './node-host.js';
+import { checkOutputPathAsync } from './output-path.js';
+import { ProgressLine } from './progress-line.js';
+import { readImageFileAsync } from './read-image-file.js';
+import { displayPath, resolveUserPath } from './user-paths.js';
 
-interface Args {
-  prompt: string;
-  negative?: string;
-  size?: [number, number];
-  /** Absent: the model's recommended value (flowfill.json), else SD3's default. */
-  steps?: number;
-  guidance?: number;
-  seed: number;
-  shift?: number;
-  model?: string;
-  out: string;
-  init?: string;
-  strength?: number;
-  backend: Backend;
-}
+/** SD3's defaults when the model recommends nothing (diffusers StableDiffusion3Pipeline.__call__). */
+const SD3_STEPS = 28;
+const SD3_GUIDANCE = 7;
 
-const USAGE =
-  'usage: npm run generate -- "prompt" [--size WxH] [--steps N] [--guidance g] [--seed 0] [--model dir] [-o out.png] ' +
-  '[--init image.png --strength 0.6] [--negative text] [--shift s] [--backend wasm|webgpu]';
-
-function number(flag: string, value: string | undefined): number {
-  const n = Number(value);
-  if (value === undefined || !Number.isFinite(n)) throw new Error(`${flag} needs a number, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-export function parseGenerateArgs(argv: string[]): Args {
-  const args: Args = { prompt: '', seed: 0, out: 'out.png', backend: 'wasm' };
-  let promptSeen = false;
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const next = (): string | undefined => argv[++i];
-    switch (flag) {
-      case '--size': {
-        const match = /^(\d+)x(\d+)$/.exec(next() ?? '');
-        if (!match) throw new Error(`--size needs WxH, e.g. 768x432`);
-        args.size = [Number(match[1]), Number(match[2])];
-        break;
-      }
-      case '--steps': args.steps = number(flag, next()); break;
-      case '--guidance': args.guidance = number(flag, next()); break;
-      case '--seed': args.seed = number(flag, next()); break;
-      case '--shift': args.shift = number(flag, next()); break;
-      case '--strength': args.strength = number(flag, next()); break;
-      case '--model': args.model = next(); break;
-      case '--init': args.init = next(); break;
-      case '--negative': args.negative = next() ?? ''; break;
-      case '-o': case '--out': args.out = next() ?? args.out; break;
-      case '--backend': {
-        const b = next();
-        if (b !== 'wasm' && b !== 'webgpu') throw new Error(`--backend ${b} is unknown; use wasm or webgpu`);
-        args.backend = b;
-        break;
-      }
-      default:
-        if (flag.startsWith('-')) throw new Error(`unknown option ${flag}\n${USAGE}`);
-        if (promptSeen) throw new Error(`two prompts given (${JSON.stringify(args.prompt)} and ${JSON.stringify(flag)}); quote the prompt\n${USAGE}`);
-        args.prompt = flag;
-        promptSeen = true;
-    }
+/** The embedded model's sizes for --help, read from its configs; undefined when it is not there. */
+async function defaultModelSizesAsync(): Promise<DefaultModelSizes | undefined> {
+  try {
+    const json = async (rel: string) => JSON.parse(await readFile(path.join(DEFAULT_MODEL_DIR, rel), 'utf8')) as Record<string, unknown>;
+    const transformer = readTransformerConfig('transformer/config.json', await json('transformer/config.json'));
+    const vae = readVaeConfig('vae_decoder/config.json', await json('vae_decoder/config.json'));
+    return deriveGeometry(transformer, vae);
+  } catch {
+    return undefined;
   }
-  return args;
 }
 
-async function main(): Promise<void> {
-  const args = parseGenerateArgs(process.argv.slice(2));
-  await useNodeBackendAsync(args.backend);
-  registerRepoEmbeddedModel();
-  const engine = createEngine({ backend: args.backend });
-  const loadStarted = performance.now();
-  const info = await engine.loadModel(args.model ? { kind: 'files', files: await readFolderAsync(args.model) } : { kind: 'embedded' });
-  const loadMs = performance.now() - loadStarted;
-  const [width, height] = args.size ?? [info.nativeSize, info.nativeSize];
-  const request: GenerationRequest = {
+/**
+ * The request the command line asks for. Without --size: the model's native size, or with --init
+ * the size the planner gives the init image's shape (as the plugin sizes a frame).
+ */
+function buildRequest(args: GenerateArgs, model: Pick<ModelInfo, 'nativeSize' | 'maxSide' | 'sizeMultiple' | 'recommended'>, init?: InitImage): GenerationRequest {
+  const size = args.size ?? (init ? planGenerationSize(init.width, init.height, model) : { width: model.nativeSize, height: model.nativeSize });
+  return {
     jobId: 'cli',
     prompt: args.prompt,
-    negativePrompt: args.negative,
-    width,
-    height,
-    // SD3's defaults (28 steps, guidance 7) unless the model recommends its own.
-    steps: args.steps ?? info.recommended?.steps ?? 28,
-    guidance: args.guidance ?? info.recommended?.guidance ?? 7,
+    ...(args.negative !== undefined ? { negativePrompt: args.negative } : {}),
+    width: size.width,
+    height: size.height,
+    steps: args.steps ?? model.recommended?.steps ?? SD3_STEPS,
+    guidance: args.guidance ?? model.recommended?.guidance ?? SD3_GUIDANCE,
     seed: args.seed,
     ...(args.shift !== undefined ? { shift: args.shift } : {}),
+    ...(args.strength !== undefined ? { strength: args.strength } : {}),
+    ...(init ? { init } : {}),
   };
-  if (args.init) {
-    const image = decodePng(new Uint8Array(await readFile(args.init)));
-    request.init = { rgba: image.rgba, width: image.width, height: image.height };
-    if (args.strength !== undefined) request.strength = args.strength;
-  } else if (args.strength !== undefined) {
-    throw new Error('--strength needs --init image.png');
-  }
-  const result = await engine.generate(request, (p) => process.stderr.write(`\rstep ${p.step}/${p.total}`));
-  process.stderr.write('\n');
-  await writeFile(args.out, result.png);
-  const t = result.timings;
-  const steps = t.denoiseStepMs;
-  console.log(`model    ${info.name} (${info.id})`);
-  console.log(`backend  ${result.backend}`);
-  console.log(`size     ${result.width}x${result.height}, ${result.settings.steps} steps, guidance ${result.settings.guidance}, seed ${result.seed}`);
-  console.log(`load     ${loadMs.toFixed(0)} ms (package check + session creation)`);
-  console.log(`text     ${t.textEncodeMs.toFixed(1)} ms`);
-  if (t.vaeEncodeMs !== undefined) console.log(`vae enc  ${t.vaeEncodeMs.toFixed(1)} ms`);
-  console.log(`denoise  ${steps.reduce((a, b) => a + b, 0).toFixed(1)} ms (${steps.length} steps, median ${median(steps).toFixed(1)} ms/step)`);
-  console.log(`vae dec  ${t.vaeDecodeMs.toFixed(1)} ms`);
-  console.log(`total    ${t.totalMs.toFixed(1)} ms`);
-  for (const note of new Set([...info.notes, ...result.notes])) console.log(`note     ${note}`);
-  console.log(`wrote    ${args.out} (${result.png.length} bytes)`);
-  await engine.dispose();
+}
+
+/** A request the model refuses is a command-line mistake: say it with the option names. */
+function asUsageError(error: unknown): never {
+  if (engineErrorCodeOf(error) !== 'invalid-request') throw error;
+  const message = (error as Error).message
+    .replace(/^\[invalid-request\] /, '')
+    .replace(/^width /, '--size width ')
+    .replace(/^height /, '--size height ')
+    .replace(/^(steps|guidance|seed|shift|strength) /, '--$1 ')
+    .replace(/^init image given/, '--init given')
+    .replace(/drop init for text-to-image/, 'drop --init for text-to-image');
+  throw new UsageError(message);
 }
 
 function median(values: number[]): number {
@@ -131,7 +78,61 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+async function main(): Promise<void> {
+  // 1. The command line
+  const parsed = parseGenerateArgs(process.argv.slice(2));
+  if (parsed === 'help') {
+    process.stdout.write(`${generateUsage(await defaultModelSizesAsync())}\n`);
+    return;
+  }
+  const args = parsed;
+
+  // 2. Files: where the image goes, the init image, the model folder
+  const out = resolveUserPath(args.out);
+  await checkOutputPathAsync(out);
+  const init = args.init !== undefined ? await readImageFileAsync(resolveUserPath(args.init)) : undefined;
+  registerRepoEmbeddedModel();
+  const source = args.model !== undefined ? await modelFolderSourceAsync(resolveUserPath(args.model)) : { kind: 'embedded' as const };
+
+  // 3. The package, and the request checked against it (no session yet)
+  const loadStarted = performance.now();
+  const pkg = await loadModelPackageAsync(source);
+  const request = buildRequest(args, pkg.summary, init);
+  try {
+    pkg.checkRequest(request);
+  } catch (error) {
+    asUsageError(error);
+  }
+
+  // 4. Sessions
+  await useNodeBackendAsync(args.backend);
+  const engine = createEngine({ backend: args.backend });
+  try {
+    const info = await engine.loadPackage(pkg);
+    const loadMs = performance.now() - loadStarted;
+
+    // 5. Generate, with a progress line on stderr
+    const progress = args.quiet ? undefined : new ProgressLine(process.stderr);
+    const result = await engine.generate(request, (p) => progress?.update(p.step, p.total)).finally(() => progress?.finish());
+
+    // 6. Write the image, then report
+    await writeFile(out, result.png);
+    const t = result.timings;
+    const steps = t.denoiseStepMs;
+    console.log(`model    ${info.name} (${info.id})`);
+    console.log(`backend  ${result.backend}`);
+    console.log(`size     ${result.width}x${result.height}, ${result.settings.steps} step${result.settings.steps === 1 ? '' : 's'}, guidance ${result.settings.guidance}, seed ${result.seed}`);
+    console.log(`load     ${loadMs.toFixed(0)} ms (package check + session creation)`);
+    console.log(`text     ${t.textEncodeMs.toFixed(1)} ms`);
+    if (t.vaeEncodeMs !== undefined) console.log(`vae enc  ${t.vaeEncodeMs.toFixed(1)} ms`);
+    console.log(`denoise  ${steps.reduce((a, b) => a + b, 0).toFixed(1)} ms (${steps.length} step${steps.length === 1 ? '' : 's'}, median ${median(steps).toFixed(1)} ms/step)`);
+    console.log(`vae dec  ${t.vaeDecodeMs.toFixed(1)} ms`);
+    console.log(`total    ${t.totalMs.toFixed(1)} ms`);
+    for (const note of new Set(result.notes)) console.log(`note     ${note}`);
+    console.log(`wrote    ${displayPath(out)} (${result.png.length} bytes)`);
+  } finally {
+    await engine.dispose();
+  }
+}
+
+runCli('generate', main);

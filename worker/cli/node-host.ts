@@ -5,12 +5,14 @@
  *   build of onnxruntime-web. Everything else stays the plain `onnxruntime-web` WASM build.
  */
 import { openAsBlob } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend } from '../../common/engine-types.js';
+import type { BackendPreference, ModelSource } from '../../common/engine-types.js';
 import { setEmbeddedModelProvider } from '../engine/embedded-model.js';
 import { useOrt, type OrtModule } from '../engine/ort-backend.js';
+import { UsageError } from './cli-errors.js';
+import { displayPath } from './user-paths.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_MODEL_DIR = path.join(REPO_ROOT, 'models/default');
@@ -18,12 +20,7 @@ export const DEFAULT_MODEL_DIR = path.join(REPO_ROOT, 'models/default');
 /** Every file under `dir`, keyed by its path relative to `dir` with forward slashes. */
 export async function readFolderAsync(dir: string): Promise<Record<string, Uint8Array>> {
   const files: Record<string, Uint8Array> = {};
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const full = path.join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
-    files[path.relative(dir, full).split(path.sep).join('/')] = new Uint8Array(await readFile(full));
-  }
+  for (const [rel, full] of await listFolderAsync(dir)) files[rel] = new Uint8Array(await readFile(full));
   return files;
 }
 
@@ -40,6 +37,35 @@ export async function openFolderAsync(dir: string): Promise<Record<string, Blob>
     files[path.relative(dir, full).split(path.sep).join('/')] = await openAsBlob(full);
   }
   return files;
+}
+
+async function listFolderAsync(dir: string): Promise<[string, string][]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => {
+      const full = path.join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
+      return [path.relative(dir, full).split(path.sep).join('/'), full];
+    });
+}
+
+/**
+ * A model package folder as an engine ModelSource. Files are opened lazily (fs.openAsBlob): only
+ * those the package needs are read, when it needs them. `dir` is absolute; UsageError naming it
+ * when it is not a package folder.
+ */
+export async function modelFolderSourceAsync(dir: string, flag = '--model'): Promise<ModelSource> {
+  const shown = displayPath(dir);
+  const info = await stat(dir).catch(() => undefined);
+  if (!info) throw new UsageError(`${flag} ${shown}: no such folder`);
+  if (!info.isDirectory()) throw new UsageError(`${flag} ${shown}: that is a file; name the model's folder (the one with model_index.json)`);
+  const listed = await listFolderAsync(dir);
+  if (!listed.some(([rel]) => rel === 'model_index.json' || rel.endsWith('/model_index.json'))) {
+    throw new UsageError(`${flag} ${shown}: not a model package (no model_index.json in it)`);
+  }
+  const files: Record<string, Blob> = {};
+  for (const [rel, full] of listed) files[rel] = await openAsBlob(full);
+  return { kind: 'files', files, description: `the folder ${shown}` };
 }
 
 /** The Node build's embedded model: models/default/ of this repository, when it exists. */
@@ -60,12 +86,12 @@ interface GpuQueueLike {
 }
 
 /**
- * Makes `--backend webgpu` possible in Node: Dawn's GPU as navigator.gpu, and the WebGPU EP build.
+ * Makes `--backend webgpu` (and auto) possible in Node: Dawn's GPU as navigator.gpu, and the WebGPU EP build.
  * onnxruntime-web passes views of SharedArrayBuffer to queue.writeBuffer, which Dawn for Node
  * rejects ("Invalid argument" / "no overload matched"), so such data is copied into a plain buffer first.
  */
-export async function useNodeBackendAsync(backend: Backend): Promise<void> {
-  if (backend !== 'webgpu') return;
+export async function useNodeBackendAsync(backend: BackendPreference): Promise<void> {
+  if (backend === 'wasm') return;
   const dawn = (await import('webgpu')) as unknown as { create(flags: string[]): unknown; globals: Record<string, unknown> };
   Object.assign(globalThis, dawn.globals);
   // FLOWFILL_DAWN_FLAGS: Dawn toggles, e.g. "enable-dawn-features=vulkan_enable_f16_on_nvidia"

@@ -5,24 +5,41 @@
  * non-zero when any case is outside the tolerances of the fixtures' README.
  */
 import { openAsBlob } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Backend } from '../../common/engine-types.js';
+import { parseArgs } from 'node:util';
+import type { BackendPreference } from '../../common/engine-types.js';
 import { DIFFUSERS_GOLDEN_FORMAT, runDiffusersParityAsync, type DiffusersParityReport } from '../parity/run-diffusers-parity.js';
 import { runParityAsync, type ParityReport } from '../parity/run-parity.js';
+import { runCli, UsageError } from './cli-errors.js';
 import { useNodeBackendAsync } from './node-host.js';
+import { displayPath, resolveUserPath } from './user-paths.js';
 
-function parseArgs(argv: string[]): { dir: string; backend: Backend } {
-  let dir: string | undefined;
-  let backend: Backend = 'wasm';
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--backend') backend = argv[++i] as Backend;
-    else if (!argv[i].startsWith('--')) dir = argv[i];
-    else throw new Error(`unknown option ${argv[i]}; usage: npm run parity -- <fixtures dir> [--backend wasm|webgpu]`);
+export const PARITY_USAGE = `Usage: npm run parity -- [options] <fixtures folder>
+
+Runs every case of a golden-parity folder (cases.json and the reference arrays diffusers wrote)
+through the engine and compares each intermediate. Two formats: ONNX packages with reference runs
+(e.g. test/fixtures/sd3-tiny-golden), and "flowfill-diffusers-golden/1" — diffusers checkpoints run
+from prompt strings (e.g. the extracted test/fixtures/sd3-diffusers-tiny.tar.xz).
+
+      --backend <name>     wasm (default) or webgpu
+  -h, --help               show this help and exit
+
+Exit status: 0 every case within the tolerances, 1 a case outside them, 2 wrong command line,
+3 the folder could not be read or run.`;
+
+function parseParityArgs(argv: string[]): { dir: string; backend: Exclude<BackendPreference, 'auto'> } | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split('\n')[0]);
   }
-  if (!dir) throw new Error('usage: npm run parity -- <fixtures dir> [--backend wasm|webgpu]');
-  if (backend !== 'wasm' && backend !== 'webgpu') throw new Error(`--backend ${backend} is unknown; use wasm or webgpu`);
-  return { dir, backend };
+  if (parsed.values.help) return 'help';
+  const backend = parsed.values.backend ?? 'wasm';
+  if (backend !== 'wasm' && backend !== 'webgpu') throw new UsageError(`--backend ${JSON.stringify(backend)}: expected wasm or webgpu`);
+  if (parsed.positionals.length !== 1) throw new UsageError(`give one fixtures folder, e.g. test/fixtures/sd3-tiny-golden (got ${parsed.positionals.length})`);
+  return { dir: resolveUserPath(parsed.positionals[0]), backend };
 }
 
 function format(value: number): string {
@@ -64,23 +81,29 @@ export function printDiffusersParityReport(report: DiffusersParityReport): void 
 }
 
 async function main(): Promise<void> {
-  const { dir, backend } = parseArgs(process.argv.slice(2));
-  await useNodeBackendAsync(backend);
-  const root = path.resolve(dir);
-  const read = async (rel: string) => new Uint8Array(await readFile(path.join(root, rel)));
+  const args = parseParityArgs(process.argv.slice(2));
+  if (args === 'help') {
+    console.log(PARITY_USAGE);
+    return;
+  }
+  const info = await stat(args.dir).catch(() => undefined);
+  if (!info?.isDirectory()) throw new UsageError(`${displayPath(args.dir)}: no such folder`);
+  if (!(await stat(path.join(args.dir, 'cases.json')).catch(() => undefined))) {
+    throw new UsageError(`${displayPath(args.dir)}: not a golden-parity folder (no cases.json in it)`);
+  }
+  await useNodeBackendAsync(args.backend);
+  const read = async (rel: string) => new Uint8Array(await readFile(path.join(args.dir, rel)));
+  const description = `the folder ${displayPath(args.dir)}`;
   const index = JSON.parse(new TextDecoder().decode(await read('cases.json'))) as { format?: string };
   if (index.format === DIFFUSERS_GOLDEN_FORMAT) {
-    const report = await runDiffusersParityAsync({ readFile: read, openFile: (rel) => openAsBlob(path.join(root, rel)), backend, description: root });
+    const report = await runDiffusersParityAsync({ readFile: read, openFile: (rel) => openAsBlob(path.join(args.dir, rel)), backend: args.backend, description });
     printDiffusersParityReport(report);
     process.exitCode = report.pass ? 0 : 1;
     return;
   }
-  const report = await runParityAsync({ readFile: read, backend, description: root });
+  const report = await runParityAsync({ readFile: read, backend: args.backend, description });
   printParityReport(report);
   process.exitCode = report.pass ? 0 : 1;
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 2;
-});
+runCli('parity', main, 3);

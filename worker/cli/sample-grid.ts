@@ -1,15 +1,20 @@
 /**
  * The default model's sample grid, made by the TypeScript engine (not PyTorch) from the package
  * exactly as shipped — several prompts × the aspect ratios the model README evaluates:
- *   npm run sample-grid -- [--model dir] [--steps N] [--seed 7] [-o model/eval/engine-grid.png]
+ *   npm run sample-grid -- [--model dir] [--steps N] [--seed 7] [-o model/eval/engine-grid.png]   (--help)
  * Each cell holds one image at the size the resolution planner picks for that ratio, centred on a
  * grey cell as large as the widest/tallest image, so ratios stay visible side by side.
  */
 import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { planGenerationSize } from '../../common/resolution-planner.js';
 import { createEngine } from '../engine/engine.js';
 import { decodePng, encodePng } from '../engine/png.js';
-import { readFolderAsync, registerRepoEmbeddedModel } from './node-host.js';
+import { runCli, UsageError } from './cli-errors.js';
+import { modelFolderSourceAsync, REPO_ROOT, registerRepoEmbeddedModel } from './node-host.js';
+import { checkOutputPathAsync } from './output-path.js';
+import { displayPath, resolveUserPath } from './user-paths.js';
 
 const PROMPTS = [
   'rocket, flat style, on a teal background',
@@ -27,26 +32,53 @@ const RATIOS: Array<[string, number, number]> = [
 const GAP = 8;
 const CELL_GREY = 200;
 
-function parseArgs(argv: string[]): { model?: string; steps?: number; seed: number; out: string } {
-  const args: { model?: string; steps?: number; seed: number; out: string } = { seed: 7, out: 'model/eval/engine-grid.png' };
-  for (let i = 0; i < argv.length; i++) {
-    const value = argv[i + 1];
-    switch (argv[i]) {
-      case '--model': args.model = value; i++; break;
-      case '--steps': args.steps = Number(value); i++; break;
-      case '--seed': args.seed = Number(value); i++; break;
-      case '-o': case '--out': args.out = value; i++; break;
-      default: throw new Error(`unknown option ${argv[i]}; usage: npm run sample-grid -- [--model dir] [--steps N] [--seed 7] [-o out.png]`);
-    }
+export const SAMPLE_GRID_USAGE = `Usage: npm run sample-grid -- [options]
+
+Renders the model's sample grid (prompts × aspect ratios) with the engine and writes one PNG.
+
+      --model <folder>     a model package folder (default: models/default/)
+      --steps <n>          denoising steps (default: the model's recommendation, else 28)
+      --seed <n>           seed of the first row; each row adds 1 (default: 7)
+  -o, --out <file.png>     where to write the grid (default: model/eval/engine-grid.png)
+  -h, --help               show this help and exit`;
+
+function parseGridArgs(argv: string[]): { model?: string; steps?: number; seed: number; out: string } | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { model: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split('\n')[0]);
   }
-  return args;
+  const { values } = parsed;
+  if (values.help) return 'help';
+  const integer = (flag: string, text: string, min: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} ${JSON.stringify(text)}: expected an integer of ${min} or more`);
+    return n;
+  };
+  return {
+    ...(values.model !== undefined ? { model: resolveUserPath(values.model) } : {}),
+    ...(values.steps !== undefined ? { steps: integer('steps', values.steps, 1) } : {}),
+    seed: values.seed === undefined ? 7 : integer('seed', values.seed, 0),
+    // The default lives in the repository (the model README links it), wherever the command runs.
+    out: values.out === undefined ? path.join(REPO_ROOT, 'model/eval/engine-grid.png') : resolveUserPath(values.out),
+  };
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseGridArgs(process.argv.slice(2));
+  if (args === 'help') {
+    console.log(SAMPLE_GRID_USAGE);
+    return;
+  }
+  await checkOutputPathAsync(args.out);
   registerRepoEmbeddedModel();
   const engine = createEngine({ backend: 'wasm' });
-  const info = await engine.loadModel(args.model ? { kind: 'files', files: await readFolderAsync(args.model) } : { kind: 'embedded' });
+  const info = await engine.loadModel(args.model ? await modelFolderSourceAsync(args.model) : { kind: 'embedded' });
   const sizes = RATIOS.map(([, w, h]) => planGenerationSize(w * 1000, h * 1000, info));
   const cellW = Math.max(...sizes.map((s) => s.width));
   const cellH = Math.max(...sizes.map((s) => s.height));
@@ -74,7 +106,7 @@ async function main(): Promise<void> {
     }
   }
   await writeFile(args.out, encodePng(grid, gridW, gridH, 4));
-  console.log(`wrote ${args.out} (${gridW}x${gridH}): rows = prompts, columns = ${RATIOS.map((r) => r[0]).join(', ')}`);
+  console.log(`wrote ${displayPath(args.out)} (${gridW}x${gridH}): rows = prompts, columns = ${RATIOS.map((r) => r[0]).join(', ')}`);
   await engine.dispose();
 }
 
@@ -87,7 +119,4 @@ function blit(dst: Uint8Array, dstW: number, src: Uint8Array, srcW: number, srcH
   for (let j = 0; j < srcH; j++) dst.set(src.subarray(j * srcW * 4, (j + 1) * srcW * 4), ((y + j) * dstW + x) * 4);
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+runCli('sample-grid', main);

@@ -2,9 +2,9 @@
  * The engine behind the comlink API (EngineApi). Host-neutral: the browser worker
  * exposes an instance with comlink, the CLI and benchmarks call it directly in Node.
  *
- * Backend choice, at run time: WebGPU when the host gives an adapter and the sessions can be
- * created on it, WASM otherwise; the reason for a fallback is kept and reported in
- * Capabilities.fallbackReason, ModelInfo.notes and every GenerationResult.notes.
+ * Backend choice (choose-backend.ts): WebGPU on a hardware adapter, WASM otherwise or when asked;
+ * a software adapter only when WebGPU is asked for. The reason is reported in
+ * Capabilities.backendReason, ModelInfo.notes and every GenerationResult.notes.
  * A lost GPU device fails the job it happens in ('gpu-device-lost'); the next job rebuilds the
  * sessions on WASM, since onnxruntime-web keeps one WebGPU device per page and cannot replace it.
  *
@@ -12,7 +12,7 @@
  * steps (and before a queued job starts): the job throws 'cancelled' and its tensors are freed.
  */
 import type {
-  Backend,
+  BackendPreference,
   Capabilities,
   EngineApi,
   GenerationProgress,
@@ -22,14 +22,18 @@ import type {
   ModelInfo,
   ModelSource,
 } from '../../common/engine-types.js';
+import { chooseBackend, type BackendChoice } from './choose-backend.js';
 import { EngineError, engineErrorCodeOf } from './engine-error.js';
 import { loadModelPackageAsync } from './load-model-package.js';
 import type { FamilyPackage, FamilyRuntime, JobContext, LoadTarget } from './model-family.js';
 import { isGpuDeviceLost, probeWebGpuAsync, type WebGpuProbe } from './ort-backend.js';
 
 export interface EngineOptions {
-  /** 'auto' (default): WebGPU when available, else WASM. 'webgpu' tries WebGPU and still falls back. */
-  backend?: 'auto' | Backend;
+  /**
+   * 'auto' (default): WebGPU on a hardware adapter, else WASM. 'webgpu': WebGPU on any adapter,
+   * a software one included, and WASM only when there is none or its sessions fail. 'wasm': WASM.
+   */
+  backend?: BackendPreference;
   /**
    * Pretend the adapter's maxStorageBufferBindingSize is this many bytes (only ever lower in
    * practice): lets tests exercise the attention-size refusal on any GPU.
@@ -38,13 +42,15 @@ export interface EngineOptions {
 }
 
 export class Engine implements EngineApi {
-  private readonly preference: 'auto' | Backend;
+  private preference: BackendPreference;
   private readonly bindingSizeOverride?: number;
   private probe?: WebGpuProbe;
   private pkg?: FamilyPackage;
   private runtime?: FamilyRuntime;
-  /** Why the current sessions are not on WebGPU, when they are not. */
+  /** Why the current sessions are not on WebGPU although WASM was not asked for. */
   private fallbackReason?: string;
+  /** Why the current sessions run where they do. */
+  private runtimeReason?: string;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly cancelled = new Set<string>();
   private readonly pending = new Set<string>();
@@ -56,27 +62,50 @@ export class Engine implements EngineApi {
 
   async capabilities(): Promise<Capabilities> {
     const probe = await this.probeAsync();
-    const backend = this.runtime?.backend ?? this.preferredBackend(probe);
-    const reason = backend === 'wasm' ? (this.fallbackReason ?? this.wasmReason(probe)) : undefined;
-    return { backend, adapter: probe.adapter, shaderF16: probe.shaderF16, ...(reason ? { fallbackReason: reason } : {}) };
+    const planned = this.choose(probe);
+    const backend = this.runtime?.backend ?? planned.backend;
+    const reason = this.runtime ? (this.runtimeReason ?? planned.reason) : planned.reason;
+    const fallback = backend === 'wasm' ? (this.runtime ? this.fallbackReason : planned.fallback) : undefined;
+    return {
+      backend,
+      backendReason: reason,
+      ...(probe.adapter ? { adapter: probe.adapter } : {}),
+      shaderF16: probe.shaderF16,
+      ...(fallback ? { fallbackReason: fallback } : {}),
+    };
   }
 
   async loadModel(source: ModelSource, onProgress?: (progress: LoadProgress) => void): Promise<ModelInfo> {
     return this.enqueue(async () => {
+      // Packages whose graphs are built here (diffusers checkpoints) are built for where they will run.
       const probe = await this.probeAsync();
+      const choice = this.choose(probe);
       const target: LoadTarget = {
-        backend: this.preferredBackend(probe),
+        backend: choice.backend,
         shaderF16: probe.shaderF16,
         precision: 'auto',
         onConvertProgress: (component, producedBytes, totalBytes) =>
           onProgress?.({ file: `${component} (converting weights)`, loadedBytes: producedBytes, totalBytes }),
       };
-      const pkg = await loadModelPackageAsync(source, onProgress, undefined, target);
-      await this.releaseRuntimeAsync();
-      this.pkg = pkg;
-      this.runtime = await this.createRuntimeAsync(pkg);
-      return this.modelInfo(pkg, this.runtime);
+      return this.usePackageAsync(await loadModelPackageAsync(source, onProgress, undefined, target));
     });
+  }
+
+  /**
+   * Loads a package the caller has already read (loadModelPackageAsync) or assembled (e.g. an SD3
+   * package from graphs built in memory): in-process hosts check a request against the package
+   * (FamilyPackage.checkRequest) before any session exists, then hand it over here.
+   */
+  async loadPackage(pkg: FamilyPackage): Promise<ModelInfo> {
+    return this.enqueue(() => this.usePackageAsync(pkg));
+  }
+
+  /** Changes the backend the next model load (or the next job after a lost device) runs on. */
+  setBackendPreference(preference: BackendPreference): void {
+    if (preference !== 'auto' && preference !== 'webgpu' && preference !== 'wasm') {
+      throw new EngineError('invalid-request', `backend ${JSON.stringify(preference)} is unknown; use "auto", "webgpu" or "wasm"`);
+    }
+    this.preference = preference;
   }
 
   async generate(request: GenerationRequest, onProgress?: (progress: GenerationProgress) => void): Promise<GenerationResult> {
@@ -123,14 +152,13 @@ export class Engine implements EngineApi {
       isCancelled: () => this.cancelled.has(request.jobId),
       maxStorageBufferBindingSize:
         runtime.backend === 'webgpu' ? (this.bindingSizeOverride ?? this.probe?.adapter?.maxStorageBufferBindingSize) : undefined,
-      notes: this.fallbackReason && runtime.backend === 'wasm' ? [`running on WASM: ${this.fallbackReason}`] : [],
+      notes: [this.backendNote(runtime)],
     };
     try {
       return request.init ? await runtime.generateFromImageAsync(request, job) : await runtime.generateAsync(request, job);
     } catch (error) {
       if (engineErrorCodeOf(error) === 'gpu-device-lost') {
         // The sessions are unusable now; the next job builds new ones (on WASM after a real loss).
-        this.fallbackReason = 'the GPU device was lost during an earlier job';
         await this.releaseRuntimeAsync();
       }
       if (error instanceof EngineError) throw error;
@@ -138,38 +166,39 @@ export class Engine implements EngineApi {
     }
   }
 
+  private async usePackageAsync(pkg: FamilyPackage): Promise<ModelInfo> {
+    await this.releaseRuntimeAsync();
+    this.pkg = pkg;
+    this.runtime = await this.createRuntimeAsync(pkg);
+    return this.modelInfo(pkg, this.runtime);
+  }
+
   private async probeAsync(): Promise<WebGpuProbe> {
-    if (this.preference === 'wasm') return { shaderF16: false, unavailableReason: 'the WASM backend was requested' };
+    if (this.preference === 'wasm') return { shaderF16: false, unavailableReason: 'the WASM backend was asked for' };
     if (!this.probe || isGpuDeviceLost()) this.probe = await probeWebGpuAsync();
     return this.probe;
   }
 
-  private preferredBackend(probe: WebGpuProbe): Backend {
-    if (this.preference === 'wasm' || isGpuDeviceLost()) return 'wasm';
-    if (this.preference === 'webgpu') return 'webgpu';
-    return probe.adapter ? 'webgpu' : 'wasm';
+  private choose(probe: WebGpuProbe): BackendChoice {
+    return chooseBackend(this.preference, probe, isGpuDeviceLost());
   }
 
-  private wasmReason(probe: WebGpuProbe): string | undefined {
-    if (isGpuDeviceLost()) return 'the GPU device was lost during an earlier job';
-    return probe.unavailableReason;
-  }
-
-  /** Sessions on the preferred backend; WebGPU failures fall back to WASM with the reason kept. */
+  /** Sessions on the chosen backend; WebGPU failures fall back to WASM with the reason kept. */
   private async createRuntimeAsync(pkg: FamilyPackage): Promise<FamilyRuntime> {
-    const probe = await this.probeAsync();
-    const backend = this.preferredBackend(probe);
-    if (backend === 'webgpu') {
+    const choice = this.choose(await this.probeAsync());
+    if (choice.backend === 'webgpu') {
       try {
         const runtime = await pkg.createRuntimeAsync('webgpu');
         this.fallbackReason = undefined;
+        this.runtimeReason = choice.reason;
         return runtime;
       } catch (error) {
         this.fallbackReason = `WebGPU session creation failed (${error instanceof Error ? error.message : String(error)})`;
+        this.runtimeReason = this.fallbackReason;
       }
     } else {
-      // Asking for WASM is a choice, not a fallback: nothing to report then.
-      this.fallbackReason = this.preference === 'wasm' ? undefined : this.wasmReason(probe);
+      this.fallbackReason = choice.fallback;
+      this.runtimeReason = choice.reason;
     }
     return pkg.createRuntimeAsync('wasm');
   }
@@ -181,13 +210,16 @@ export class Engine implements EngineApi {
   }
 
   private modelInfo(pkg: FamilyPackage, runtime: FamilyRuntime): ModelInfo {
-    const notes = [...pkg.summary.notes];
-    if (runtime.backend === 'wasm' && this.fallbackReason && this.preference !== 'wasm') notes.push(`running on WASM: ${this.fallbackReason}`);
-    return { ...pkg.summary, backend: runtime.backend, notes };
+    return { ...pkg.summary, backend: runtime.backend, notes: [...pkg.summary.notes, this.backendNote(runtime)] };
+  }
+
+  /** "running on WASM: <why>" or "running on WebGPU: <why>", in ModelInfo and every result. */
+  private backendNote(runtime: FamilyRuntime): string {
+    return `running on ${runtime.backend === 'webgpu' ? 'WebGPU' : 'WASM'}: ${this.runtimeReason ?? 'as asked'}`;
   }
 }
 
-/** The engine with default options: WebGPU when the host has it, WASM otherwise. */
+/** The engine with default options: WebGPU on a hardware adapter, WASM otherwise. */
 export function createEngine(options?: EngineOptions): Engine {
   return new Engine(options);
 }

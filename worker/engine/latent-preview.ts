@@ -3,8 +3,8 @@
  * clean latent x0 = x_t − σ·v (model space, first batch row), at latent resolution.
  * As ComfyUI's `latent_preview.py`: rgb = x0ᵀ·factors + bias, clamp(−1, 1), (rgb + 1)·127.5, round.
  *
- * The factors belong to the model (its VAE's latent space): a package supplies them in flowfill.json;
- * SD3_LATENT_RGB_FACTORS is only the fallback for packages that use the SD3 VAE and give none.
+ * The factors belong to the model (its VAE's latent space): a package supplies them in flowfill.json,
+ * or its family knows them (sd3/latent-rgb-factors.ts).
  */
 
 import { checkLatentShape } from './latent-shape.js';
@@ -14,34 +14,6 @@ export interface LatentRgbFactors {
   factors: readonly (readonly number[])[];
   bias?: readonly number[];
 }
-
-/**
- * SD3's latent→RGB factors (16 latent channels × RGB) and bias, from ComfyUI
- * `comfy/latent_formats.py` class `SD3` (`latent_rgb_factors`, `latent_rgb_factors_bias`). The one
- * model constant the engine carries, used only
- * when a package with a 16-channel SD3-style VAE provides no factors of its own.
- */
-export const SD3_LATENT_RGB_FACTORS: LatentRgbFactors = Object.freeze({
-  factors: Object.freeze([
-    [-0.0922, -0.0175, 0.0749],
-    [0.0311, 0.0633, 0.0954],
-    [0.1994, 0.0927, 0.0458],
-    [0.0856, 0.0339, 0.0902],
-    [0.0587, 0.0272, -0.0496],
-    [-0.0006, 0.1104, 0.0309],
-    [0.0978, 0.0306, 0.0427],
-    [-0.0042, 0.1038, 0.1358],
-    [-0.0194, 0.002, 0.0669],
-    [-0.0488, 0.013, -0.0268],
-    [0.0922, 0.0988, 0.0951],
-    [-0.0278, 0.0524, -0.0542],
-    [0.0332, 0.0456, 0.0895],
-    [-0.0069, -0.003, -0.081],
-    [-0.0596, -0.0465, -0.0293],
-    [-0.1448, -0.1463, -0.1189],
-  ].map((row) => Object.freeze(row))),
-  bias: Object.freeze([0.2394, 0.2135, 0.1925]),
-});
 
 export interface LatentPreview {
   /** RGBA8, row-major, alpha 255. */
@@ -85,14 +57,14 @@ export function predictCleanLatent(sample: Float32Array, velocity: Float32Array,
 
 /**
  * Latent [channels, height, width] (first batch row of NCHW; extra rows are ignored) → RGBA8 preview
- * at latent resolution. `factors` defaults to SD3_LATENT_RGB_FACTORS.
+ * at latent resolution.
  */
 export function latentToPreview(
   latent: Float32Array,
   channels: number,
   height: number,
   width: number,
-  factors: LatentRgbFactors = SD3_LATENT_RGB_FACTORS,
+  factors: LatentRgbFactors,
 ): LatentPreview {
   checkLatentShape(channels, height, width);
   const plane = height * width;

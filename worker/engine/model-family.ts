@@ -56,8 +56,20 @@ export type PackageSummary = Omit<ModelInfo, 'backend'>;
 export interface FamilyPackage {
   readonly family: string;
   readonly summary: PackageSummary;
+  /**
+   * Checks a request against the package without any session: 'invalid-request' naming the field,
+   * the value and a valid alternative; otherwise the size that will be used and notes about it.
+   */
+  checkRequest(request: GenerationRequest): CheckedSettings;
   /** Creates every inference session on `backend`; on failure releases what it created and rethrows. */
   createRuntimeAsync(backend: Backend): Promise<FamilyRuntime>;
+}
+
+/** What a request becomes after checking: the size used (rounded to the model's grid) and why. */
+export interface CheckedSettings {
+  width: number;
+  height: number;
+  notes: string[];
 }
 
 /** A package's sessions on one backend: what jobs run on. */

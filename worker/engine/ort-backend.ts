@@ -11,6 +11,7 @@
  * a WebGPU session that cannot be created, and a GPU device lost in the middle of a job.
  */
 import type { AdapterInfo, Backend } from '../../common/engine-types.js';
+import { isSoftwareAdapter } from './choose-backend.js';
 import { EngineError } from './engine-error.js';
 
 /** The subset of the onnxruntime-web module this engine uses (both web builds satisfy it). */
@@ -99,7 +100,9 @@ export function isGpuDeviceLost(): boolean {
 interface GpuAdapterLike {
   features: { has(name: string): boolean };
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
-  info?: { vendor?: string; architecture?: string; description?: string };
+  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+  /** Where browsers before GPUAdapterInfo.isFallbackAdapter kept it. */
+  isFallbackAdapter?: boolean;
 }
 interface GpuLike {
   requestAdapter(options?: object): Promise<GpuAdapterLike | null>;
@@ -126,12 +129,17 @@ export async function probeWebGpuAsync(): Promise<WebGpuProbe> {
   if (!adapter) return { shaderF16: false, unavailableReason: 'navigator.gpu.requestAdapter() returned no adapter' };
   // ORT requests its own (default) adapter and asks for that adapter's limits when it creates its
   // device, so the limits read here are the ceilings the sessions will run under.
+  const named = {
+    vendor: adapter.info?.vendor ?? '',
+    architecture: adapter.info?.architecture ?? '',
+    description: adapter.info?.description ?? '',
+    isFallbackAdapter: adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false,
+  };
   return {
     shaderF16: adapter.features.has('shader-f16'),
     adapter: {
-      vendor: adapter.info?.vendor ?? '',
-      architecture: adapter.info?.architecture ?? '',
-      description: adapter.info?.description ?? '',
+      ...named,
+      software: isSoftwareAdapter(named),
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,
     },

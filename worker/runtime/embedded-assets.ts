@@ -11,6 +11,8 @@
  * in the worker.
  */
 
+import type { BackendPreference } from '../../common/engine-types.js';
+
 /** `type` of the one message the panel sends before any comlink call. */
 export const EMBEDDED_ASSETS_MESSAGE = 'flowfill-embedded-assets';
 /** Path of the onnxruntime-web WebAssembly binary among the assets. */
@@ -32,6 +34,16 @@ export interface EmbeddedAssetsMessage {
   type: typeof EMBEDDED_ASSETS_MESSAGE;
   version: 1;
   assets: EmbeddedAsset[];
+  /** How the panel wants the engine set up; absent fields keep the engine's defaults. */
+  engine?: WorkerEngineOptions;
+}
+
+/**
+ * Engine settings the panel chooses when it starts the worker. `backend: 'webgpu'` makes the
+ * engine use WebGPU even on a software adapter (SwiftShader), which 'auto' passes over for WASM.
+ */
+export interface WorkerEngineOptions {
+  backend?: BackendPreference;
 }
 
 export function isEmbeddedAssetsMessage(data: unknown): data is EmbeddedAssetsMessage {
@@ -50,11 +62,12 @@ export interface AssetDocument {
 }
 
 /**
- * Panel side: reads the asset elements the build wrote into the page and posts them to the worker.
+ * Panel side: reads the asset elements the build wrote into the page and posts them to the worker,
+ * with the engine settings the panel chose (e.g. `{ backend: 'webgpu' }`).
  * Sends the text as it is (a string copy is cheap) so base64 and gzip decoding cost the worker's
  * thread, not the panel's. Returns how many assets were sent (0 in a build without any).
  */
-export function postEmbeddedAssets(worker: { postMessage(message: unknown): void }, doc?: AssetDocument): number {
+export function postEmbeddedAssets(worker: { postMessage(message: unknown): void }, doc?: AssetDocument, engine?: WorkerEngineOptions): number {
   const page = doc ?? (globalThis as { document?: AssetDocument }).document;
   if (!page) throw new Error('postEmbeddedAssets runs in the panel page: pass its document');
   const assets: EmbeddedAsset[] = [];
@@ -63,7 +76,7 @@ export function postEmbeddedAssets(worker: { postMessage(message: unknown): void
     const size = Number(element.getAttribute('data-size'));
     assets.push({ path, size, gzipBase64: (element.textContent ?? '').trim() });
   }
-  const message: EmbeddedAssetsMessage = { type: EMBEDDED_ASSETS_MESSAGE, version: 1, assets };
+  const message: EmbeddedAssetsMessage = { type: EMBEDDED_ASSETS_MESSAGE, version: 1, assets, ...(engine ? { engine } : {}) };
   worker.postMessage(message);
   return assets.length;
 }

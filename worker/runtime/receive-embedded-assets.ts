@@ -2,7 +2,7 @@
  * Worker side of the asset hand-off (see embedded-assets.ts): waits for the panel's first message
  * and decodes every asset (base64 → gzip → bytes) with the platform's own decoders.
  */
-import { isEmbeddedAssetsMessage, type EmbeddedAsset } from './embedded-assets.js';
+import { isEmbeddedAssetsMessage, type EmbeddedAsset, type WorkerEngineOptions } from './embedded-assets.js';
 
 interface MessageScope {
   addEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
@@ -11,16 +11,20 @@ interface MessageScope {
 
 /**
  * Resolves with the assets keyed by path, once the panel's asset message arrives. `onArrival` runs
- * synchronously when it does (decoding takes a while longer). Register this before comlink's
- * `expose`: the message is kept from later listeners, so comlink does not answer it as a call.
+ * synchronously when it does (decoding takes a while longer), with the engine settings the message
+ * carries, so they apply before any comlink call. Register this before comlink's `expose`: the
+ * message is kept from later listeners, so comlink does not answer it as a call.
  */
-export function receiveEmbeddedAssetsAsync(scope: MessageScope, onArrival: () => void = () => {}): Promise<Map<string, Uint8Array>> {
+export function receiveEmbeddedAssetsAsync(
+  scope: MessageScope,
+  onArrival: (engine: WorkerEngineOptions) => void = () => {},
+): Promise<Map<string, Uint8Array>> {
   return new Promise((resolve, reject) => {
     const onMessage = (event: MessageEvent) => {
       if (!isEmbeddedAssetsMessage(event.data)) return;
       event.stopImmediatePropagation();
       scope.removeEventListener('message', onMessage);
-      onArrival();
+      onArrival(event.data.engine ?? {});
       decodeAssetsAsync(event.data.assets).then(resolve, reject);
     };
     scope.addEventListener('message', onMessage);

@@ -8,7 +8,7 @@ import type { FamilyPackage, FamilyRuntime, ModelFamily } from '../model-family.
 import { isDiffusersLayoutAsync, readSd3DiffusersPackageAsync } from './diffusers-package.js';
 import { generateFromImageAsync } from './image-to-image.js';
 import { readSd3PackageAsync, type Sd3Package } from './package.js';
-import { generateAsync } from './pipeline.js';
+import { checkRequest, generateAsync } from './pipeline.js';
 import { createSd3RuntimeAsync, releaseSd3RuntimeAsync, type Sd3Runtime } from './runtime.js';
 
 export const sd3Family: ModelFamily = {
@@ -43,6 +43,10 @@ export function sd3FamilyPackage(pkg: Sd3Package): FamilyPackage {
       ...(pkg.precision ? { precision: pkg.precision } : {}),
       ...(pkg.weightBytes !== undefined ? { weightBytes: pkg.weightBytes } : {}),
       notes: [...pkg.notes],
+    },
+    checkRequest(request) {
+      const { width, height, notes } = checkRequest(pkg, request);
+      return { width, height, notes };
     },
     createRuntimeAsync: async (backend: Backend) => sd3FamilyRuntime(await createSd3RuntimeAsync(pkg, backend)),
   };

@@ -46,9 +46,7 @@ export async function generateFromImageAsync(
   const checked = checkRequest(model.pkg, request);
   const init = request.init;
   if (!init) throw new EngineError('internal', 'generateFromImageAsync needs request.init');
-  if (!model.vaeEncoder || !model.pkg.vaeEncoder) {
-    throw new EngineError('invalid-request', `init image given, but this model has no vae_encoder/model.onnx; image-to-image needs one (drop init for text-to-image)`);
-  }
+  if (!model.vaeEncoder) throw new EngineError('internal', 'checkRequest let an init image through without a VAE encoder session');
   const strength = request.strength ?? DEFAULT_STRENGTH;
   if (request.strength === undefined) checked.notes.push(`no strength given; using ${DEFAULT_STRENGTH} (diffusers' default)`);
   const cfg = usesClassifierFreeGuidance(request.guidance);

@@ -8,7 +8,15 @@
  *      (the layout says where the config files are);
  *   2. assembleSd3PackageAsync — takes each graph from an Sd3GraphSource (the package's ONNX
  *      files, or graphs built in memory), checks its inputs and outputs against the configs.
- * readSd3PackageAsync runs both for the Optimum ONNX layout.
+ * readSd3PackageAsync runs both for the Optimum ONNX layout. A package whose graphs are built in
+ * memory (e.g. from a diffusers folder's safetensors) goes the same way:
+ *
+ *   const reader = new VerifyingReader(files);                  // sha256s of what is read
+ *   const index = await readPackageIndexAsync(reader);           // flowfill.json, model_index.json
+ *   const components = await readSd3ComponentsAsync(reader, index, { name: 'diffusers', vaeConfigPath: 'vae/config.json' });
+ *   const graphs = inMemoryGraphSource({ transformer: graphFromBytes('transformer (built)', onnx, externalData), … }, 'the converted graphs');
+ *   const pkg = await assembleSd3PackageAsync(components, graphs, reader);   // same checks as files
+ *   await engine.loadPackage(sd3FamilyPackage(pkg));
  */
 import { EngineError } from '../engine-error.js';
 import { packageIdentity } from '../flowfill-manifest.js';

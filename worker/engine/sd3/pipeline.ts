@@ -13,12 +13,13 @@ import { EngineError } from '../engine-error.js';
 import { FlowMatchEulerDiscreteScheduler } from '../flow-match-euler.js';
 import { combineGuidance, usesClassifierFreeGuidance } from '../guidance.js';
 import { latentsToVaeInput, vaeOutputToRgba } from '../image-convert.js';
-import { latentToPreview, predictCleanLatent, SD3_LATENT_RGB_FACTORS, type LatentRgbFactors } from '../latent-preview.js';
+import { latentToPreview, predictCleanLatent } from '../latent-preview.js';
 import type { JobContext } from '../model-family.js';
 import type { BackendSession, HostTensor } from '../ort-backend.js';
 import { encodeRgbaAsRgbPng } from '../png.js';
 import { initialLatentNoise } from '../prng.js';
 import { checkGpuLimits } from './attention-sites.js';
+import { previewFactors } from './latent-rgb-factors.js';
 import { UNCONDITIONAL_NOTE, type Sd3Package } from './package.js';
 import type { Sd3Runtime } from './runtime.js';
 import { encodePromptAsync, type PromptConditioning } from './text-encoding.js';
@@ -108,7 +109,10 @@ export function checkRequest(pkg: Sd3Package, request: GenerationRequest): Check
       throw invalid(`strength ${request.strength} must be in (0, 1]; 0.6 keeps the layout and changes details`);
     }
   }
-  if (request.init) checkInitImage(request.init);
+  if (request.init) {
+    checkInitImage(request.init);
+    if (!pkg.vaeEncoder) throw invalid('init image given, but this model has no vae_encoder/model.onnx; image-to-image needs one (drop init for text-to-image)');
+  }
 
   let size;
   try {
@@ -338,12 +342,6 @@ function previewOf(pkg: Sd3Package, step: DenoiseStep, checked: CheckedRequest):
   return latentToPreview(x0, pkg.transformer.config.in_channels, checked.latentHeight, checked.latentWidth, factors);
 }
 
-function previewFactors(pkg: Sd3Package): LatentRgbFactors | undefined {
-  const channels = pkg.transformer.config.in_channels;
-  const own = pkg.manifest?.latent_rgb_factors;
-  if (own) return { factors: own, bias: pkg.manifest?.latent_rgb_bias };
-  return channels === SD3_LATENT_RGB_FACTORS.factors.length ? SD3_LATENT_RGB_FACTORS : undefined;
-}
 
 // ---------------------------------------------------------------------------------------------
 // 6. Decode
