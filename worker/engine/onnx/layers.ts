@@ -172,20 +172,9 @@ export function activation(ctx: LayerContext, x: Value, kind: Activation): Value
  * 2 GiB binding limit).
  */
 export function attention(ctx: LayerContext, q: Value, k: Value, v: Value, heads: number): Value {
-  return ctx.b.msOp('MultiHeadAttention', [q, toBnsh(ctx, k, heads), toBnsh(ctx, v, heads)], { num_heads: heads });
+  return ctx.b.msOp('MultiHeadAttention', [q, k, v], { num_heads: heads });
 }
 
-/**
- * [B, S, H·D] → [B, H, S, D]. onnxruntime-web's WebGPU MultiHeadAttention (1.30) computes wrong
- * results when key and value come as [B, S, H·D] (differences of 0.1–0.3 against its own WASM EP
- * on SD3's and CLIP's shapes, found with scripts/debug/webgpu-bisect.ts); with key and value in
- * this layout — the one onnxruntime's own transformer optimizer emits — it matches to float32
- * rounding.
- */
-function toBnsh(ctx: LayerContext, x: Value, heads: number): Value {
-  const { b } = ctx;
-  return b.op('Transpose', [b.op('Reshape', [x, b.int64([0, 0, heads, -1])])], { perm: [0, 2, 1, 3] });
-}
 
 /** [B, S, H·D] → [B, S, H, D], RMSNorm over D with `prefix`.weight [D], → [B, S, H·D] (SD3.5's QK-norm). */
 export function perHeadRmsNorm(ctx: LayerContext, x: Value, heads: number, headDim: number, prefix: string, eps: number): Value {
@@ -213,7 +202,7 @@ export function attentionWithBias(
   options: { scale?: number } = {},
 ): Value {
   const scale = options.scale === undefined ? undefined : { float: options.scale };
-  return ctx.b.msOp('MultiHeadAttention', [q, toBnsh(ctx, k, heads), toBnsh(ctx, v, heads), '', '', bias], { num_heads: heads, scale });
+  return ctx.b.msOp('MultiHeadAttention', [q, k, v, '', '', bias], { num_heads: heads, scale });
 }
 
 /**
