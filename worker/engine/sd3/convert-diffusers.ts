@@ -34,6 +34,16 @@ export interface ConvertResult extends WrittenPackage {
 }
 
 export async function convertDiffusersCheckpointAsync(files: PackageFiles, sink: PackageSink, options: ConvertOptions): Promise<ConvertResult> {
+  try {
+    return await convertAsync(files, sink, options);
+  } catch (error) {
+    // Whatever failed — reading the checkpoint, building a graph, writing — nothing stays behind.
+    await sink.abortAsync().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function convertAsync(files: PackageFiles, sink: PackageSink, options: ConvertOptions): Promise<ConvertResult> {
   if (!(await isDiffusersLayoutAsync(files))) {
     throw new EngineError('model-mismatch', `${files.description} is not a diffusers checkpoint (no transformer/*.safetensors, or it already holds transformer/model.onnx)`);
   }
