@@ -11,16 +11,21 @@ import path from 'node:path';
 import { PRECISIONS, type Precision } from '../engine/onnx/layers.js';
 import { convertDiffusersCheckpointAsync } from '../engine/sd3/convert-diffusers.js';
 import { openPackageAsync } from '../engine/package-source.js';
+import { runCli, UsageError } from './cli-errors.js';
 import { createNodePackageSinkAsync, nodeSha256 } from './node-package-sink.js';
 import { openFolderAsync } from './node-host.js';
+import { displayPath, resolveUserPath } from './user-paths.js';
 
-const USAGE = `usage: npm run convert -- <diffusers checkpoint folder> <output folder> [--precision fp32|fp16|int8|int4] [--name "display name"] [--force]
+export const CONVERT_USAGE = `Usage: npm run convert -- <diffusers checkpoint folder> <output folder> [--precision fp32|fp16|int8|int4] [--name "display name"] [--force]
 
   --precision  fp32 (default): float32, runs everywhere
                fp16: half-precision weights and products (WebGPU with shader-f16)
                int8, int4: weight-only quantised big matrices, float32 activations
   --name       display name written to flowfill.json
-  --force      replace the output folder if it exists`;
+  --force      replace the output folder if it exists
+  -h, --help   show this help and exit
+
+Exit status: 0 written, 1 the checkpoint could not be converted (nothing is left behind), 2 wrong command line.`;
 
 interface Args {
   source: string;
@@ -30,7 +35,7 @@ interface Args {
   force: boolean;
 }
 
-export function parseConvertArgs(argv: string[], cwd: string): Args | 'help' {
+export function parseConvertArgs(argv: string[]): Args | 'help' {
   const positional: string[] = [];
   let precision: Precision = 'fp32';
   let name: string | undefined;
@@ -39,24 +44,25 @@ export function parseConvertArgs(argv: string[], cwd: string): Args | 'help' {
     const arg = argv[i];
     const value = () => {
       const next = argv[++i];
-      if (next === undefined || next.startsWith('--')) throw new Error(`${arg} needs a value\n\n${USAGE}`);
+      if (next === undefined || next.startsWith('--')) throw new UsageError(`${arg} needs a value`);
       return next;
     };
     if (arg === '--help' || arg === '-h') return 'help';
     else if (arg === '--precision') {
       const p = value();
-      if (!(PRECISIONS as readonly string[]).includes(p)) throw new Error(`--precision ${p} is not one of ${PRECISIONS.join(', ')}`);
+      if (!(PRECISIONS as readonly string[]).includes(p)) throw new UsageError(`--precision ${p} is not one of ${PRECISIONS.join(', ')}`);
       precision = p as Precision;
     } else if (arg === '--name') name = value();
     else if (arg === '--force') force = true;
-    else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}\n\n${USAGE}`);
+    else if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`);
     else positional.push(arg);
   }
-  if (positional.length !== 2) throw new Error(`give the checkpoint folder and the output folder\n\n${USAGE}`);
-  const [source, out] = positional.map((p) => path.resolve(cwd, p));
-  if (!existsSync(source) || !statSync(source).isDirectory()) throw new Error(`${positional[0]} is not a folder`);
-  if (!existsSync(path.join(source, 'model_index.json'))) throw new Error(`${positional[0]} has no model_index.json: point at the folder of a diffusers checkpoint`);
-  if (path.relative(source, out) === '' || !path.relative(source, out).startsWith('..')) throw new Error('the output folder must not be inside the checkpoint folder');
+  if (positional.length !== 2) throw new UsageError(`give the checkpoint folder and the output folder (got ${positional.length} paths)`);
+  const [source, out] = positional.map((p) => resolveUserPath(p));
+  if (!existsSync(source) || !statSync(source).isDirectory()) throw new UsageError(`${displayPath(source)}: no such folder`);
+  if (!existsSync(path.join(source, 'model_index.json'))) throw new UsageError(`${displayPath(source)}: not a diffusers checkpoint (no model_index.json in it)`);
+  if (!path.relative(source, out).startsWith('..')) throw new UsageError('the output folder must not be inside the checkpoint folder');
+  if (!existsSync(path.dirname(out))) throw new UsageError(`${displayPath(path.dirname(out))}: no such folder for the output`);
   return { source, out, precision, name, force };
 }
 
@@ -65,15 +71,16 @@ function formatBytes(bytes: number): string {
 }
 
 async function main(): Promise<void> {
-  // npm run changes to the repository root; INIT_CWD is where the user typed the command.
-  const args = parseConvertArgs(process.argv.slice(2), process.env.INIT_CWD ?? process.cwd());
+  const args = parseConvertArgs(process.argv.slice(2));
   if (args === 'help') {
-    console.log(USAGE);
+    console.log(CONVERT_USAGE);
     return;
   }
   const started = performance.now();
   const files = await openPackageAsync({ kind: 'files', files: await openFolderAsync(args.source), description: `the folder ${args.source}` });
-  const sink = await createNodePackageSinkAsync(args.out, { overwrite: args.force });
+  const sink = await createNodePackageSinkAsync(args.out, { overwrite: args.force }).catch((error: Error) => {
+    throw new UsageError(error.message);
+  });
   const tty = process.stderr.isTTY;
   let lastFile = '';
   const result = await convertDiffusersCheckpointAsync(files, sink, {
@@ -88,12 +95,7 @@ async function main(): Promise<void> {
   });
   if (tty) process.stderr.write('\n');
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`wrote ${args.out}: ${Object.keys(result.files).length + 1} files, ${formatBytes(result.totalBytes)}, ${args.precision}, in ${seconds} s`);
+  console.log(`wrote ${displayPath(args.out)}: ${Object.keys(result.files).length + 1} files, ${formatBytes(result.totalBytes)}, ${args.precision}, in ${seconds} s`);
 }
 
-if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
-  main().catch((error) => {
-    console.error(`convert: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
-  });
-}
+runCli('convert', main);
