@@ -30,7 +30,11 @@ TRANSFORMERS = {
                   joint_attention_dim=4096, caption_projection_dim=2432, pooled_projection_dim=2048, out_channels=16,
                   pos_embed_max_size=192, qk_norm="rms_norm"),
 }
-STORED_DTYPE = {"sd3m": torch.float16, "sd35m": torch.bfloat16, "sd35l": torch.bfloat16}
+# A small model of the same architecture (SD3.5 features on), to check the whole script in seconds first.
+TRANSFORMERS["tiny"] = dict(sample_size=32, patch_size=2, in_channels=16, num_layers=2, attention_head_dim=32, num_attention_heads=2,
+                            joint_attention_dim=256, caption_projection_dim=64, pooled_projection_dim=128, out_channels=16,
+                            pos_embed_max_size=96, qk_norm="rms_norm", dual_attention_layers=(0,))
+STORED_DTYPE = {"sd3m": torch.float16, "sd35m": torch.bfloat16, "sd35l": torch.bfloat16, "tiny": torch.bfloat16}
 
 VAE = dict(in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
            block_out_channels=[128, 256, 512, 512], layers_per_block=2, act_fn="silu", latent_channels=16, norm_num_groups=32,
@@ -45,6 +49,13 @@ CLIP_G = dict(vocab_size=49408, hidden_size=1280, intermediate_size=5120, projec
 T5_XXL = dict(vocab_size=32128, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_decoder_layers=24, num_heads=64,
               relative_attention_num_buckets=32, relative_attention_max_distance=128, dropout_rate=0.0, layer_norm_epsilon=1e-6,
               feed_forward_proj="gated-gelu", is_encoder_decoder=True, use_cache=False, pad_token_id=0, eos_token_id=1)
+
+TINY_TEXT = {
+    "text_encoder": dict(CLIP_L, hidden_size=64, intermediate_size=128, projection_dim=64, num_hidden_layers=2, num_attention_heads=2),
+    "text_encoder_2": dict(CLIP_G, hidden_size=64, intermediate_size=128, projection_dim=64, num_hidden_layers=2, num_attention_heads=2),
+    "text_encoder_3": dict(T5_XXL, d_model=256, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4, d_kv=64),
+}
+TINY_VAE = dict(VAE, block_out_channels=[32, 32, 64, 64], layers_per_block=1, norm_num_groups=8)
 
 SCHEDULER = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 3.0}
 
@@ -90,7 +101,7 @@ def make(args: argparse.Namespace) -> None:
     del transformer
     torch.manual_seed(1)
     with torch.device("cuda"):
-        vae = AutoencoderKL(**VAE)
+        vae = AutoencoderKL(**(TINY_VAE if args.model == "tiny" else VAE))
     vae.to(torch.float16).save_pretrained(out / "vae")
     del vae
     (out / "scheduler").mkdir()
@@ -101,7 +112,9 @@ def make(args: argparse.Namespace) -> None:
     if args.encoders == "full":
         from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
 
-        for name, config, pad, seed in (("text_encoder", CLIP_L, "<|endoftext|>", 2), ("text_encoder_2", CLIP_G, "!", 3)):
+        tiny = args.model == "tiny"
+        for name, config, pad, seed in (("text_encoder", TINY_TEXT["text_encoder"] if tiny else CLIP_L, "<|endoftext|>", 2),
+                                        ("text_encoder_2", TINY_TEXT["text_encoder_2"] if tiny else CLIP_G, "!", 3)):
             torch.manual_seed(seed)
             with torch.device("cuda"):
                 model = CLIPTextModelWithProjection(CLIPTextConfig(**config))
@@ -111,7 +124,7 @@ def make(args: argparse.Namespace) -> None:
             index[name.replace("text_encoder", "tokenizer")] = ["transformers", "CLIPTokenizer"]
         torch.manual_seed(4)
         with torch.device("cuda"):
-            t5 = T5EncoderModel(T5Config(**T5_XXL))
+            t5 = T5EncoderModel(T5Config(**(TINY_TEXT["text_encoder_3"] if tiny else T5_XXL)))
         t5.to(dtype).save_pretrained(out / "text_encoder_3", max_shard_size="5GB")
         shutil.copytree(args.t5_tokenizer, out / "tokenizer_3")
         index["text_encoder_3"] = ["transformers", "T5EncoderModel"]
