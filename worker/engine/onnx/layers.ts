@@ -25,6 +25,12 @@ export interface LayerContext {
   b: GraphBuilder;
   weights: WeightSet;
   precision: Precision;
+  /**
+   * How `attention` is emitted: 'fused' (default; com.microsoft MultiHeadAttention) or 'unfused'
+   * (MatMul/Softmax/MatMul) for devices whose fused kernel fails the check in
+   * ../fused-attention-check.ts.
+   */
+  attention?: AttentionForm;
 }
 
 /** Element type of matrix-product activations under `precision`. */
@@ -167,11 +173,16 @@ export function activation(ctx: LayerContext, x: Value, kind: Activation): Value
 
 /**
  * Multi-head attention on [B, S, heads·headDim] query/key/value (no mask, scale 1/√headDim),
- * fused as com.microsoft MultiHeadAttention: the fastest form onnxruntime-web's WebGPU EP runs
- * correctly (the unfused QKᵀ/softmax/V form breaks silently once the score tensor passes the
- * 2 GiB binding limit).
+ * fused as com.microsoft MultiHeadAttention: the fastest form onnxruntime-web's WebGPU EP runs,
+ * and the only one that stays right once the score tensor passes the 2 GiB binding limit. Where
+ * the device's fused kernel is known wrong (ctx.attention 'unfused'), the explicit form instead;
+ * the engine then limits sizes to what the binding limit allows (attention-limits.ts).
  */
-export function attention(ctx: LayerContext, q: Value, k: Value, v: Value, heads: number): Value {
+export function attention(ctx: LayerContext, q: Value, k: Value, v: Value, heads: number, headDim?: number): Value {
+  if (ctx.attention === 'unfused') {
+    if (headDim === undefined) throw new Error('attention: unfused attention needs the head size');
+    return unfusedAttention(ctx, q, k, v, heads, headDim);
+  }
   return ctx.b.msOp('MultiHeadAttention', [q, k, v], { num_heads: heads });
 }
 
