@@ -20,6 +20,7 @@ import { createSessionAsync, type BackendSession, type HostTensor } from '../wor
 import { externalFileBytesAsync, serializeGraphAsync } from '../worker/engine/onnx/serialize-graph.js';
 import { buildSd3TransformerGraph, readSd3TransformerConfig } from '../worker/engine/sd3/graphs/sd3-transformer.js';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph, readAutoencoderKlConfig } from '../worker/engine/sd3/graphs/vae.js';
+import { vaeOpVariants, variantInput } from './vae-op-variants.js';
 import { f32, fixtureConfig, fixtureWeightsAsync, goldenArray, goldenCase, maxAbsDiff, opCounts, relativeL2, type GoldenCase } from '../test/sd3-graphs/graph-harness.js';
 
 const runsIndex = process.argv.indexOf('--runs');
@@ -154,49 +155,21 @@ for (const prefix of ['p1', 'p4']) {
   console.log(`  ${c.model} (qk_norm ${config.qk_norm}): ${values.join(', ')}`);
 }
 
-// 3. VAE op alternatives at [1, 128, 128, 128] (a 1024² decoder's last level has 128 channels at 1024²).
-console.log('\n3. VAE op alternatives, [1, 128, 128, 128] float32, 32 groups');
+// 3. VAE op alternatives at [1, 128, 128, 128] (the last level of a 1024² decode is 128 channels at 1024²).
+console.log('\n3. VAE op alternatives, [1, 128, 128, 128] float32, GroupNorm with 32 groups');
 {
-  const C = 128;
-  const S = 128;
-  const input = new Float32Array(C * S * S).map((_, i) => Math.sin(i * 0.37) * (1 + (i % 7)));
-  const feeds = { x: f32(input, [1, C, S, S]) };
-  const variants: [string, (b: GraphBuilder, x: ReturnType<GraphBuilder['input']>) => ReturnType<GraphBuilder['input']>, number][] = [
-    ['SiLU: Mul(x, Sigmoid(x))', (b, x) => b.op('Mul', [x, b.op('Sigmoid', [x])]), 17],
-    ['SiLU: com.microsoft QuickGelu(alpha 1)', (b, x) => b.msOp('QuickGelu', [x], { alpha: { float: 1 } }), 17],
-    [
-      'GroupNorm: Reshape → InstanceNormalization → Reshape → Mul → Add',
-      (b, x) => {
-        const grouped = b.op('Reshape', [x, b.int64([0, 32, -1])]);
-        const normed = b.op('InstanceNormalization', [grouped, b.float(new Float32Array(32).fill(1), DataType.FLOAT, [32]), b.float(new Float32Array(32), DataType.FLOAT, [32])], { epsilon: { float: 1e-6 } });
-        const back = b.op('Reshape', [normed, b.op('Shape', [x], undefined, DataType.INT64)]);
-        return b.op('Add', [b.op('Mul', [back, b.float(new Float32Array(C).fill(1.5), DataType.FLOAT, [C, 1, 1])]), b.float(new Float32Array(C).fill(0.25), DataType.FLOAT, [C, 1, 1])]);
-      },
-      17,
-    ],
-    [
-      'GroupNorm: GroupNormalization-21 (opset 21)',
-      (b, x) => b.op('GroupNormalization', [x, b.float(new Float32Array(C).fill(1.5), DataType.FLOAT, [C]), b.float(new Float32Array(C).fill(0.25), DataType.FLOAT, [C])], { num_groups: 32, epsilon: { float: 1e-6 } }),
-      21,
-    ],
-  ];
-  const results: Float32Array[] = [];
-  for (const [name, build, opset] of variants) {
-    const b = new GraphBuilder('variant');
-    const x = b.input('x', DataType.FLOAT, [1, C, 'h', 'w']);
-    b.output(build(b, x), 'y', [1, C, 'h', 'w']);
-    const graph = b.build();
-    const withOpset = { ...graph, opsets: graph.opsets.map((o) => (o.domain === '' ? { ...o, version: opset } : o)) };
+  const input = variantInput(128, 128);
+  const reference = new Map<string, Float32Array>();
+  for (const { name, family, graph } of vaeOpVariants(128)) {
     try {
-      const { session } = await openAsync(withOpset);
-      const { ms, out } = await medianRunAsync(session, feeds);
+      const { session } = await openAsync(graph);
+      const { ms, out } = await medianRunAsync(session, { x: f32(input, [1, 128, 128, 128]) });
       await session.releaseAsync();
       const y = out.y.data as Float32Array;
-      const reference = name.startsWith('SiLU') ? results[0] : results[2];
-      results.push(y);
-      console.log(`  ${name}: ${graph.nodes.length} nodes, ${ms.toFixed(1)} ms${reference && reference !== y ? `, max |diff| to the first form ${maxAbsDiff(y, reference).toExponential(2)}` : ''}`);
+      const first = reference.get(family);
+      if (!first) reference.set(family, y);
+      console.log(`  ${name}: ${graph.nodes.length} nodes, ${ms.toFixed(1)} ms${first ? `, max |diff| to the first form ${maxAbsDiff(y, first).toExponential(2)}` : ''}`);
     } catch (error) {
-      results.push(new Float32Array(0));
       console.log(`  ${name}: does not run: ${String((error as Error).message).slice(0, 200)}`);
     }
   }

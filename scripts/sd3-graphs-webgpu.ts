@@ -5,11 +5,12 @@
  * each output with diffusers' golden arrays. On CPU machines Chromium's WebGPU is SwiftShader:
  * correct, slow, and without shader-f16, so fp16 graphs are skipped when the adapter lacks it.
  *
- *   npx tsx scripts/sd3-graphs-webgpu.ts [fp32|fp16|int8|int4 ...] [--only <text>] [--build webgpu|jsep] [--no-subgroups]
+ *   npx tsx scripts/sd3-graphs-webgpu.ts [fp32|fp16|int8|int4 ...] [--only <text>] [--build webgpu|jsep] [--no-subgroups] [--variants]
  *
  * Defaults: fp32 int8 int4, every graph, both builds. `--only p1` keeps the graphs whose name
  * contains "p1" (e.g. "p1 transformer", "p4 vae_decoder"). SwiftShader compiles each new shader
- * slowly: the whole set takes tens of minutes on two cores.
+ * slowly: the whole set takes tens of minutes on two cores. `--variants` adds the VAE op
+ * alternatives of scripts/vae-op-variants.ts at [1, 128, 128, 128] (compared with WASM).
  *
  * Prints one line per graph and build: session time, first and second run, max |diff| and
  * relative L2 against diffusers.
@@ -24,6 +25,8 @@ import { buildSd3TransformerGraph, readSd3TransformerConfig } from '../worker/en
 import { buildVaeDecoderGraph, buildVaeEncoderGraph, readAutoencoderKlConfig } from '../worker/engine/sd3/graphs/vae.js';
 import { cases, fixtureConfig, fixtureWeightsAsync, goldenArray, type GoldenCase } from '../test/sd3-graphs/graph-harness.js';
 import { repoRoot } from '../test/fixture-paths.js';
+import { createSessionAsync } from '../worker/engine/ort-backend.js';
+import { vaeOpVariants, variantInput } from './vae-op-variants.js';
 
 interface Job {
   name: string;
@@ -44,6 +47,7 @@ const option = (name: string) => {
 const only = option('--only');
 const onlyBuild = option('--build');
 const noSubgroups = args.includes('--no-subgroups') && args.splice(args.indexOf('--no-subgroups'), 1).length > 0;
+const variants = args.includes('--variants') && args.splice(args.indexOf('--variants'), 1).length > 0;
 const precisions = (args.length ? args : ['fp32', 'int8', 'int4']) as Precision[];
 const ortDist = path.join(repoRoot, 'node_modules/onnxruntime-web/dist');
 const BUILDS = { webgpu: 'ort.webgpu.bundle.min.mjs', jsep: 'ort.bundle.min.mjs' };
@@ -94,6 +98,22 @@ async function jobsAsync(): Promise<Job[]> {
         output: 'latent_parameters',
         expected: goldenArray(c, 'vae_encoder_mean').data,
       });
+    }
+  }
+  if (variants) {
+    // The VAE op alternatives, expected values from WASM.
+    const input = variantInput(128, 128);
+    for (const { name, graph } of vaeOpVariants(128)) {
+      const serialized = await serializeGraphAsync(graph);
+      let expected: Float32Array;
+      try {
+        const session = await createSessionAsync({ label: name, model: serialized.model, backend: 'wasm' });
+        expected = (await session.runAsync({ x: { type: 'float32', data: input, dims: [1, 128, 128, 128] } })).y.data as Float32Array;
+        await session.releaseAsync();
+      } catch {
+        continue;
+      }
+      jobs.push({ name, precision: 'fp32', model: serialized.model, external: [], feeds: { x: { data: input, dims: [1, 128, 128, 128] } }, output: 'y', expected });
     }
   }
   return jobs;
@@ -193,7 +213,7 @@ try {
     await page.close();
     console.log(`${build} build (${file}), adapter ${result.adapter}, ${((performance.now() - t) / 1000).toFixed(0)} s in all`);
     for (const r of result.results) {
-      const head = `  ${r.name.padEnd(15)} ${r.precision.padEnd(5)}`;
+      const head = `  ${r.name.padEnd(Math.max(15, r.name.length))} ${r.precision.padEnd(5)}`;
       if (r.error) console.log(`${head} ERROR ${r.error}`);
       else if (r.skipped) console.log(`${head} skipped: ${r.skipped}`);
       else {

@@ -180,7 +180,7 @@ class TransformerBuilder {
       this.imageTokens = b.op('Mul', [h, w]);
       const textTokens = b.op('Slice', [b.op('Shape', [context], undefined, DataType.INT64), b.int64([1]), b.int64([2])]);
       this.splitSizes = b.op('Concat', [this.imageTokens, textTokens], { axis: 0 });
-      return { pixelsHw, h, w, patches };
+      return { pixelsHw, h, w };
     });
 
     // 2. Patch embedding and the cropped pos-embed table.
