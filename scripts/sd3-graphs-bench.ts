@@ -146,7 +146,7 @@ for (const prefix of ['p1', 'p4']) {
       { opType: 'ReduceMax', name: name('max'), inputs: [name('a')], outputs: [name('max')], attributes: { keepdims: 0 } },
     );
     extra.outputs.push({ name: name('max'), elemType: DataType.FLOAT, shape: [] });
-    labels.push(node.name.split('/')[0] + (node.name.includes('attn2') ? ' attn2' : ''));
+    labels.push(node.name.split('/').slice(0, 2).join(' '));
   });
   const { session } = await openAsync(extra);
   const out = await session.runAsync(transformerFeeds(c));

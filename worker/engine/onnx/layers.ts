@@ -154,7 +154,10 @@ export function activation(ctx: LayerContext, x: Value, kind: Activation): Value
   const { b } = ctx;
   switch (kind) {
     case 'silu':
-      return b.op('Mul', [x, b.op('Sigmoid', [x])]);
+      // x·σ(x) as one com.microsoft QuickGelu with alpha 1: the same values as Mul(x, Sigmoid(x))
+      // (bit-identical on WASM), one node and one pass over memory fewer, measured faster on WASM
+      // and on the WebGPU EPs (scripts/sd3-graphs-bench.ts, scripts/sd3-graphs-webgpu.ts --variants).
+      return b.msOp('QuickGelu', [x], { alpha: { float: 1 } });
     case 'gelu':
       return b.msOp('Gelu', [x]);
     case 'gelu-tanh':

@@ -389,7 +389,7 @@ class TransformerBuilder {
     const [cq, ck, cv] = this.qkv(cIn, attn, ['add_q_proj', 'add_k_proj', 'add_v_proj'], ['norm_added_q', 'norm_added_k']);
     // Joined in the compute type, then cast once (when the attention runs in float32).
     const joined = (image: Value, text: Value) => b.cast(b.op('Concat', [image, text], { axis: 1 }), this.attentionType);
-    const attended = b.cast(attention(ctx, joined(q, cq), joined(k, ck), joined(v, cv), this.heads), this.compute);
+    const attended = b.scope('attn', () => b.cast(attention(ctx, joined(q, cq), joined(k, ck), joined(v, cv), this.heads), this.compute));
     let imageOut: Value;
     let textOut: Value | undefined;
     if (last) {
@@ -404,7 +404,7 @@ class TransformerBuilder {
       const xIn2 = b.cast(this.modulate(xNormed, mod.scale_msa2, mod.shift_msa2), this.compute);
       const [q2, k2, v2] = this.qkv(xIn2, `${prefix}.attn2`, ['to_q', 'to_k', 'to_v'], ['norm_q', 'norm_k']);
       const up = (t: Value) => b.cast(t, this.attentionType);
-      const attended2 = b.cast(attention(ctx, up(q2), up(k2), up(v2), this.heads), this.compute);
+      const attended2 = b.scope('attn2', () => b.cast(attention(ctx, up(q2), up(k2), up(v2), this.heads), this.compute));
       x = this.gatedAdd(x, mod.gate_msa2, linear(ctx, attended2, `${prefix}.attn2.to_out.0`, { inFeatures: dim, outFeatures: dim }));
     }
 
