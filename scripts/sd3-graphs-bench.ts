@@ -9,6 +9,7 @@
  * 3. Alternatives for the VAE's hot ops at a VAE-like size: SiLU as Mul+Sigmoid vs one
  *    com.microsoft QuickGelu(alpha 1); GroupNorm as Reshape → InstanceNormalization → affine vs
  *    ONNX GroupNormalization-21.
+ * 4. A Linear layer as MatMul + Add (layers.ts) vs Gemm on the checkpoint's [N, K] weight.
  *
  *   npx tsx scripts/sd3-graphs-bench.ts [--runs N]
  */
@@ -20,7 +21,7 @@ import { createSessionAsync, type BackendSession, type HostTensor } from '../wor
 import { externalFileBytesAsync, serializeGraphAsync } from '../worker/engine/onnx/serialize-graph.js';
 import { buildSd3TransformerGraph, readSd3TransformerConfig } from '../worker/engine/sd3/graphs/sd3-transformer.js';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph, readAutoencoderKlConfig } from '../worker/engine/sd3/graphs/vae.js';
-import { vaeOpVariants, variantInput } from './vae-op-variants.js';
+import { linearVariants, vaeOpVariants, variantInput } from './op-variants.js';
 import { f32, fixtureConfig, fixtureWeightsAsync, goldenArray, goldenCase, maxAbsDiff, opCounts, relativeL2, type GoldenCase } from '../test/sd3-graphs/graph-harness.js';
 
 const runsIndex = process.argv.indexOf('--runs');
@@ -172,5 +173,20 @@ console.log('\n3. VAE op alternatives, [1, 128, 128, 128] float32, GroupNorm wit
     } catch (error) {
       console.log(`  ${name}: does not run: ${String((error as Error).message).slice(0, 200)}`);
     }
+  }
+}
+
+// 4. A Linear layer as MatMul + Add vs Gemm on the checkpoint's [N, K] weight.
+console.log('\n4. Linear(1536 → 1536) with bias on [2, 1024, 1536] float32');
+{
+  const input = new Float32Array(2 * 1024 * 1536).map((_, i) => Math.sin(i * 0.011));
+  let first: Float32Array | undefined;
+  for (const { name, graph } of linearVariants(1536, 1536)) {
+    const { session } = await openAsync(graph);
+    const { ms, out } = await medianRunAsync(session, { x: f32(input, [2, 1024, 1536]) });
+    await session.releaseAsync();
+    const y = out.y.data as Float32Array;
+    console.log(`  ${name}: ${graph.nodes.length} nodes, ${ms.toFixed(1)} ms${first ? `, max |diff| to the first form ${maxAbsDiff(y, first).toExponential(2)}` : ''}`);
+    first ??= y;
   }
 }

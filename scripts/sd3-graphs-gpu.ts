@@ -2,13 +2,13 @@
  * The TypeScript-built SD3 graphs on a real GPU, through the engine's own backend module in Node
  * (Dawn for Node + onnxruntime-web's native WebGPU EP, as worker/cli does), or on WASM.
  *
- *   npx tsx scripts/sd3-graphs-gpu.ts parity [--backend webgpu|wasm] [--f16] [--hide-subgroups]
+ *   npx tsx scripts/sd3-graphs-gpu.ts parity [--backend webgpu|wasm] [--f16] [--cases p1,p4] [--precisions fp32,fp16]
  *     Every golden case of the sd3-diffusers-tiny fixture through the transformer, and the VAE
  *     decoder and encoder, at fp32, int8, int4 and (where the device has shader-f16) fp16 with the
  *     attention in half and in float32: max |diff| and relative L2 against diffusers.
  *
  *   npx tsx scripts/sd3-graphs-gpu.ts speed --model sd3m|sd35m|sd35l|vae [--precision fp16] [--sizes 512,1024]
- *                                          [--runs 3] [--layers N] [--backend webgpu|wasm] [--f16] [--hide-subgroups]
+ *                                          [--runs 3] [--layers N] [--backend webgpu|wasm] [--f16]
  *     The full-size graph from the real config with synthetic weights (a deterministic pattern of
  *     small values; timing does not depend on them): build and serialise time, weight bytes,
  *     session creation, first run and the median of the next runs, per image size, for the
@@ -16,9 +16,10 @@
  *     `--layers N` keeps the first N blocks (a quick check, e.g. on WASM).
  *
  * --f16 creates the Dawn device with `vulkan_enable_f16_on_nvidia` (shader-f16 is hidden on NVIDIA
- * + Vulkan otherwise). --hide-subgroups hides the WebGPU "subgroups" feature from onnxruntime-web:
- * its native EP's MultiHeadAttention is about 2 % off on SwiftShader when subgroups are used and
- * exact without; compare both on real hardware.
+ * + Vulkan otherwise). onnxruntime-web 1.30's native WebGPU EP computes MultiHeadAttention about
+ * 2 % off on SwiftShader when the device has subgroups (here and in Chromium) and exactly without
+ * them (scripts/sd3-graphs-webgpu.ts --no-subgroups, in Chromium): the parity mode on a real GPU
+ * says whether its subgroup path is right there.
  *
  * On the GPU machine (no network): carry this repository's node_modules subset as for worker/cli
  * (onnxruntime-web dist + the `webgpu` package) and the extracted fixture, then e.g.
@@ -29,7 +30,7 @@ import type { Backend } from '../common/engine-types.js';
 import { useNodeBackendAsync } from '../worker/cli/node-host.js';
 import type { ByteSource } from '../worker/engine/byte-source.js';
 import { DataType, floatToHalf } from '../worker/engine/onnx/data-types.js';
-import type { BuiltGraph } from '../worker/engine/onnx/graph-builder.js';
+import { GraphBuilder, type BuiltGraph } from '../worker/engine/onnx/graph-builder.js';
 import { PRECISIONS, type Precision } from '../worker/engine/onnx/layers.js';
 import { externalFileBytesAsync, serializeGraphAsync } from '../worker/engine/onnx/serialize-graph.js';
 import { createSessionAsync, probeWebGpuAsync, type BackendSession, type HostTensor } from '../worker/engine/ort-backend.js';
@@ -56,22 +57,13 @@ async function setUpBackendAsync(): Promise<{ shaderF16: boolean; description: s
   if (flag('--f16')) {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawn.create(['enable-dawn-features=vulkan_enable_f16_on_nvidia']) }, configurable: true, writable: true });
   }
-  if (flag('--hide-subgroups')) {
-    for (const name of ['GPUAdapter', 'GPUDevice']) {
-      const proto = dawn.globals[name].prototype;
-      const get = Object.getOwnPropertyDescriptor(proto, 'features')?.get;
-      if (!get) throw new Error(`cannot hide subgroups: ${name}.prototype has no "features" getter in this webgpu package`);
-      Object.defineProperty(proto, 'features', { get() { return new Set([...(get.call(this) as Set<string>)].filter((f) => f !== 'subgroups')); } });
-    }
-    const adapterProto = dawn.globals.GPUAdapter.prototype as { requestDevice(d?: { requiredFeatures?: string[] }): unknown };
-    const requestDevice = adapterProto.requestDevice;
-    adapterProto.requestDevice = function (descriptor) {
-      if (descriptor?.requiredFeatures) descriptor = { ...descriptor, requiredFeatures: [...descriptor.requiredFeatures].filter((f) => f !== 'subgroups') };
-      return requestDevice.call(this, descriptor);
-    };
-  }
   const probe = await probeWebGpuAsync();
   if (!probe.adapter) throw new Error(`no WebGPU: ${probe.unavailableReason}`);
+  // onnxruntime-web destroys its WebGPU device when its last session is released, and the engine's
+  // backend takes the device's "lost" promise for a lost GPU: one small session stays open throughout.
+  const keeper = new GraphBuilder('keeper');
+  keeper.output(keeper.op('Neg', [keeper.input('x', DataType.FLOAT, [1])]), 'y', [1]);
+  await createSessionAsync({ label: 'keeper', model: (await serializeGraphAsync(keeper.build())).model, backend });
   return { shaderF16: probe.shaderF16, description: `WebGPU ${probe.adapter.vendor} ${probe.adapter.architecture} ${probe.adapter.description} (shader-f16 ${probe.shaderF16})` };
 }
 
@@ -95,7 +87,11 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
 
 async function parityAsync(shaderF16: boolean): Promise<void> {
   const variants: { precision: Precision; options?: Sd3TransformerBuildOptions; label: string }[] = [];
+  const wanted = option('--precisions', PRECISIONS.join(',')).split(',');
+  const caseNames = option('--cases', 'p1,p2,p3,p4').split(',');
+  const chosen = (cases as GoldenCase[]).filter((c) => caseNames.includes(c.name.slice(0, 2)));
   for (const precision of PRECISIONS) {
+    if (!wanted.includes(precision)) continue;
     if (precision === 'fp16' && !shaderF16 && backend === 'webgpu') continue;
     if (precision === 'fp16') {
       variants.push({ precision, options: { attention: 'compute' }, label: 'fp16, attention in half' });
@@ -103,7 +99,7 @@ async function parityAsync(shaderF16: boolean): Promise<void> {
     } else variants.push({ precision, label: precision });
   }
   for (const { precision, options, label } of variants) {
-    for (const c of cases as GoldenCase[]) {
+    for (const c of chosen) {
       const config = readSd3TransformerConfig(fixtureConfig(c.model, 'transformer'));
       const { session } = await openAsync(buildSd3TransformerGraph(config, await fixtureWeightsAsync(c.model, 'transformer'), precision, options));
       const x = goldenArray(c, 'step0_transformer_input');
@@ -122,7 +118,7 @@ async function parityAsync(shaderF16: boolean): Promise<void> {
       console.log(`${c.name.slice(0, 2)} transformer  ${label.padEnd(27)} max |diff| ${maxAbsDiff(got, want).toExponential(2)}, rel. L2 ${relativeL2(got, want).toExponential(2)}`);
     }
     if (options?.attention === 'float32') continue; // the VAE has no such option
-    for (const c of [cases[0], cases[3]] as GoldenCase[]) {
+    for (const c of chosen.filter((c) => c === cases[0] || c === cases[3])) {
       const config = readAutoencoderKlConfig(fixtureConfig(c.model, 'vae'));
       const weights = await fixtureWeightsAsync(c.model, 'vae');
       for (const [part, input, output, wantName] of [

@@ -9,8 +9,8 @@
  *
  * Defaults: fp32 int8 int4, every graph, both builds. `--only p1` keeps the graphs whose name
  * contains "p1" (e.g. "p1 transformer", "p4 vae_decoder"). SwiftShader compiles each new shader
- * slowly: the whole set takes tens of minutes on two cores. `--variants` adds the VAE op
- * alternatives of scripts/vae-op-variants.ts at [1, 128, 128, 128] (compared with WASM).
+ * slowly: the whole set takes tens of minutes on two cores. `--variants` adds the op
+ * alternatives of scripts/op-variants.ts (compared with WASM).
  *
  * Prints one line per graph and build: session time, first and second run, max |diff| and
  * relative L2 against diffusers.
@@ -26,7 +26,7 @@ import { buildVaeDecoderGraph, buildVaeEncoderGraph, readAutoencoderKlConfig } f
 import { cases, fixtureConfig, fixtureWeightsAsync, goldenArray, type GoldenCase } from '../test/sd3-graphs/graph-harness.js';
 import { repoRoot } from '../test/fixture-paths.js';
 import { createSessionAsync } from '../worker/engine/ort-backend.js';
-import { vaeOpVariants, variantInput } from './vae-op-variants.js';
+import { linearVariants, vaeOpVariants, variantInput } from './op-variants.js';
 
 interface Job {
   name: string;
@@ -102,18 +102,21 @@ async function jobsAsync(): Promise<Job[]> {
   }
   if (variants) {
     // The VAE op alternatives, expected values from WASM.
-    const input = variantInput(128, 128);
-    for (const { name, graph } of vaeOpVariants(128)) {
+    const image = { data: variantInput(128, 128), dims: [1, 128, 128, 128] };
+    const tokens = { data: new Float32Array(2 * 1024 * 1536).map((_, i) => Math.sin(i * 0.011)), dims: [2, 1024, 1536] };
+    for (const { name, graph, family } of [...vaeOpVariants(128), ...linearVariants(1536, 1536)]) {
+      const x = family === 'Linear' ? tokens : image;
       const serialized = await serializeGraphAsync(graph);
       let expected: Float32Array;
       try {
         const session = await createSessionAsync({ label: name, model: serialized.model, backend: 'wasm' });
-        expected = (await session.runAsync({ x: { type: 'float32', data: input, dims: [1, 128, 128, 128] } })).y.data as Float32Array;
+        expected = (await session.runAsync({ x: { type: 'float32', ...x } })).y.data as Float32Array;
         await session.releaseAsync();
       } catch {
         continue;
       }
-      jobs.push({ name, precision: 'fp32', model: serialized.model, external: [], feeds: { x: { data: input, dims: [1, 128, 128, 128] } }, output: 'y', expected });
+      const external = await Promise.all(serialized.externalFiles.map(async (f) => ({ path: f.path, data: await externalFileBytesAsync(f) })));
+      jobs.push({ name, precision: 'fp32', model: serialized.model, external, feeds: { x }, output: 'y', expected });
     }
   }
   return jobs;
