@@ -15,6 +15,11 @@
  *     transformer with CFG (batch 2, 77 + 256 text tokens) or the VAE decoder (batch 1).
  *     `--layers N` keeps the first N blocks (a quick check, e.g. on WASM).
  *
+ *   npx tsx scripts/sd3-graphs-gpu.ts variants [--runs 5] [--backend webgpu|wasm]
+ *     The op alternatives of scripts/op-variants.ts at 1024² sizes (SiLU and GroupNorm on
+ *     [1, 128, 1024, 1024]; a Linear(1536 → 1536) on SD3 Medium's CFG batch of 4096 + 333 tokens
+ *     as MatMul + Add or as Gemm on the checkpoint's [N, K] weight): median time, agreement.
+ *
  * --f16 creates the Dawn device with `vulkan_enable_f16_on_nvidia` (shader-f16 is hidden on NVIDIA
  * + Vulkan otherwise). onnxruntime-web 1.30's native WebGPU EP computes MultiHeadAttention about
  * 2 % off on SwiftShader when the device has subgroups (here and in Chromium) and exactly without
@@ -39,6 +44,7 @@ import { buildSd3TransformerGraph, readSd3TransformerConfig, type Sd3Transformer
 import { buildVaeDecoderGraph, buildVaeEncoderGraph, readAutoencoderKlConfig } from '../worker/engine/sd3/graphs/vae.js';
 import { transformerStateDict, vaeStateDict, type StateDict } from '../test/sd3-graphs/diffusers-state-dict.js';
 import { SD35_LARGE_TRANSFORMER, SD35_MEDIUM_TRANSFORMER, SD3_MEDIUM_TRANSFORMER, SD3_VAE } from '../test/sd3-graphs/full-size-configs.js';
+import { linearVariants, vaeOpVariants, variantInput } from './op-variants.js';
 import { cases, f32, fixtureConfig, fixtureWeightsAsync, goldenArray, maxAbsDiff, relativeL2, type GoldenCase } from '../test/sd3-graphs/graph-harness.js';
 
 const args = process.argv.slice(2);
@@ -236,8 +242,38 @@ async function speedAsync(): Promise<void> {
   await session.releaseAsync();
 }
 
+/** The op alternatives of scripts/op-variants.ts at sizes a 1024² image has: time and agreement per family. */
+async function variantsAsync(): Promise<void> {
+  const runs = Number(option('--runs', '5'));
+  const image = f32(variantInput(128, 1024), [1, 128, 1024, 1024]);
+  const tokens = f32(new Float32Array(2 * 4429 * 1536).map((_, i) => Math.sin(i * 0.011)), [2, 4429, 1536]);
+  const first = new Map<string, Float32Array>();
+  for (const { name, family, graph } of [...vaeOpVariants(128), ...linearVariants(1536, 1536)]) {
+    const x = family === 'Linear' ? tokens : image;
+    try {
+      const { session } = await openAsync(graph);
+      let out = await session.runAsync({ x });
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const t = performance.now();
+        out = await session.runAsync({ x });
+        times.push(performance.now() - t);
+      }
+      await session.releaseAsync();
+      times.sort((a, b) => a - b);
+      const y = out.y.data as Float32Array;
+      const reference = first.get(family);
+      if (!reference) first.set(family, y);
+      console.log(`${name} on [${x.dims.join(', ')}]: median ${times[Math.floor(runs / 2)].toFixed(1)} ms${reference ? `, max |diff| to the first form ${maxAbsDiff(y, reference).toExponential(2)}` : ''}`);
+    } catch (error) {
+      console.log(`${name}: does not run: ${String((error as Error).message).slice(0, 200)}`);
+    }
+  }
+}
+
 const { shaderF16, description } = await setUpBackendAsync();
 console.log(description);
 if (mode === 'parity') await parityAsync(shaderF16);
 else if (mode === 'speed') await speedAsync();
-else throw new Error(`mode ${JSON.stringify(mode)}: parity or speed (see the header of scripts/sd3-graphs-gpu.ts)`);
+else if (mode === 'variants') await variantsAsync();
+else throw new Error(`mode ${JSON.stringify(mode)}: parity, speed or variants (see the header of scripts/sd3-graphs-gpu.ts)`);

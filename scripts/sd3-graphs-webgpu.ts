@@ -5,7 +5,7 @@
  * each output with diffusers' golden arrays. On CPU machines Chromium's WebGPU is SwiftShader:
  * correct, slow, and without shader-f16, so fp16 graphs are skipped when the adapter lacks it.
  *
- *   npx tsx scripts/sd3-graphs-webgpu.ts [fp32|fp16|int8|int4 ...] [--only <text>] [--build webgpu|jsep] [--no-subgroups] [--variants]
+ *   npx tsx scripts/sd3-graphs-webgpu.ts [fp32|fp16|int8|int4 ...] [--only <text>] [--build webgpu|jsep] [--no-subgroups] [--variants [--variants-of SiLU,GroupNorm,Linear]]
  *
  * Defaults: fp32 int8 int4, every graph, both builds. `--only p1` keeps the graphs whose name
  * contains "p1" (e.g. "p1 transformer", "p4 vae_decoder"). SwiftShader compiles each new shader
@@ -45,6 +45,7 @@ const option = (name: string) => {
   return i < 0 ? undefined : args.splice(i, 2)[1];
 };
 const only = option('--only');
+const variantFamilies = (option('--variants-of') ?? 'SiLU,GroupNorm,Linear').split(',');
 const onlyBuild = option('--build');
 const noSubgroups = args.includes('--no-subgroups') && args.splice(args.indexOf('--no-subgroups'), 1).length > 0;
 const variants = args.includes('--variants') && args.splice(args.indexOf('--variants'), 1).length > 0;
@@ -104,18 +105,19 @@ async function jobsAsync(): Promise<Job[]> {
     // The VAE op alternatives, expected values from WASM.
     const image = { data: variantInput(128, 128), dims: [1, 128, 128, 128] };
     const tokens = { data: new Float32Array(2 * 1024 * 1536).map((_, i) => Math.sin(i * 0.011)), dims: [2, 1024, 1536] };
-    for (const { name, graph, family } of [...vaeOpVariants(128), ...linearVariants(1536, 1536)]) {
+    for (const { name, graph, family } of [...vaeOpVariants(128), ...linearVariants(1536, 1536)].filter((v) => variantFamilies.includes(v.family))) {
       const x = family === 'Linear' ? tokens : image;
       const serialized = await serializeGraphAsync(graph);
+      const external = await Promise.all(serialized.externalFiles.map(async (f) => ({ path: f.path, data: await externalFileBytesAsync(f) })));
       let expected: Float32Array;
       try {
-        const session = await createSessionAsync({ label: name, model: serialized.model, backend: 'wasm' });
+        const session = await createSessionAsync({ label: name, model: serialized.model, externalData: external, backend: 'wasm' });
         expected = (await session.runAsync({ x: { type: 'float32', ...x } })).y.data as Float32Array;
         await session.releaseAsync();
-      } catch {
+      } catch (error) {
+        console.log(`${name}: does not run on WASM (${(error as Error).message.slice(0, 200)}); skipped`);
         continue;
       }
-      const external = await Promise.all(serialized.externalFiles.map(async (f) => ({ path: f.path, data: await externalFileBytesAsync(f) })));
       jobs.push({ name, precision: 'fp32', model: serialized.model, external, feeds: { x }, output: 'y', expected });
     }
   }
