@@ -15,7 +15,7 @@
  *     transformer with CFG (batch 2, 77 + 256 text tokens) or the VAE decoder (batch 1).
  *     `--layers N` keeps the first N blocks (a quick check, e.g. on WASM).
  *
- *   npx tsx scripts/sd3-graphs-gpu.ts variants [--runs 5] [--backend webgpu|wasm]
+ *   npx tsx scripts/sd3-graphs-gpu.ts variants [--runs 5] [--image-side 1024] [--tokens 4429] [--backend webgpu|wasm]
  *     The op alternatives of scripts/op-variants.ts at 1024² sizes (SiLU and GroupNorm on
  *     [1, 128, 1024, 1024]; a Linear(1536 → 1536) on SD3 Medium's CFG batch of 4096 + 333 tokens
  *     as MatMul + Add or as Gemm on the checkpoint's [N, K] weight): median time, agreement.
@@ -245,8 +245,10 @@ async function speedAsync(): Promise<void> {
 /** The op alternatives of scripts/op-variants.ts at sizes a 1024² image has: time and agreement per family. */
 async function variantsAsync(): Promise<void> {
   const runs = Number(option('--runs', '5'));
-  const image = f32(variantInput(128, 1024), [1, 128, 1024, 1024]);
-  const tokens = f32(new Float32Array(2 * 4429 * 1536).map((_, i) => Math.sin(i * 0.011)), [2, 4429, 1536]);
+  const side = Number(option('--image-side', '1024'));
+  const count = Number(option('--tokens', '4429'));
+  const image = f32(variantInput(128, side), [1, 128, side, side]);
+  const tokens = f32(new Float32Array(2 * count * 1536).map((_, i) => Math.sin(i * 0.011)), [2, count, 1536]);
   const first = new Map<string, Float32Array>();
   for (const { name, family, graph } of [...vaeOpVariants(128), ...linearVariants(1536, 1536)]) {
     const x = family === 'Linear' ? tokens : image;
