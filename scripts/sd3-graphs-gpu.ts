@@ -26,10 +26,14 @@
  * them (scripts/sd3-graphs-webgpu.ts --no-subgroups, in Chromium): the parity mode on a real GPU
  * says whether its subgroup path is right there.
  *
- * On the GPU machine (no network): carry this repository's node_modules subset as for worker/cli
- * (onnxruntime-web dist + the `webgpu` package) and the extracted fixture, then e.g.
- *   node --import tsx scripts/sd3-graphs-gpu.ts parity --f16
- *   node --import tsx scripts/sd3-graphs-gpu.ts speed --model sd35l --precision int4 --sizes 512,1024 --f16
+ * On the GPU machine (no network, no tsx): bundle it as worker/cli is bundled and carry the bundle,
+ * a node_modules/ holding only onnxruntime-web (dist .mjs + asyncify .wasm) and the `webgpu`
+ * subset, and test/fixtures/ (the archive is extracted on first use with tar -xJf):
+ *   npx esbuild scripts/sd3-graphs-gpu.ts --bundle --platform=node --format=esm --target=node20 \
+ *     --external:onnxruntime-web --external:'onnxruntime-web/*' --external:webgpu --outfile=out/sd3-graphs-gpu.mjs
+ *   node out/sd3-graphs-gpu.mjs parity --f16
+ *   node out/sd3-graphs-gpu.mjs speed --model sd35l --precision int4 --sizes 512,1024 --f16
+ * (out/ must sit in the repository root: the fixtures are found relative to it.)
  */
 import type { Backend } from '../common/engine-types.js';
 import { useNodeBackendAsync } from '../worker/cli/node-host.js';
