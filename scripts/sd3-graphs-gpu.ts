@@ -21,8 +21,8 @@
  *     as MatMul + Add or as Gemm on the checkpoint's [N, K] weight): median time, agreement.
  *
  * --f16 creates the Dawn device with `vulkan_enable_f16_on_nvidia` (shader-f16 is hidden on NVIDIA
- * + Vulkan otherwise). onnxruntime-web 1.30's native WebGPU EP computes MultiHeadAttention about
- * 2 % off on SwiftShader when the device has subgroups (here and in Chromium) and exactly without
+ * + Vulkan otherwise). onnxruntime-web 1.30's native WebGPU EP computes MultiHeadAttention off by
+ * up to several percent on SwiftShader when the device has subgroups (here and in Chromium) and exactly without
  * them (scripts/sd3-graphs-webgpu.ts --no-subgroups, in Chromium): the parity mode on a real GPU
  * says whether its subgroup path is right there.
  *

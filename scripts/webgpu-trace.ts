@@ -83,7 +83,8 @@ await wasmSession.releaseAsync();
 /**
  * With `--no-subgroups` the page hides the WebGPU "subgroups" feature from onnxruntime-web before
  * it creates its device. onnxruntime-web 1.30's native WebGPU EP computes MultiHeadAttention
- * wrongly (about 2 % off) on SwiftShader when subgroups are available, and exactly without them.
+ * wrongly on SwiftShader when subgroups are available (off by up to several percent of the values'
+ * scale) and exactly without them.
  */
 const HIDE_SUBGROUPS = `<script>
 for (const proto of [GPUAdapter.prototype, GPUDevice.prototype]) {
