@@ -6,7 +6,7 @@ import { bytesSource } from '../../worker/engine/byte-source.js';
 import { createSessionAsync } from '../../worker/engine/ort-backend.js';
 import { DataType, floatToHalf, halfToFloat } from '../../worker/engine/onnx/data-types.js';
 import { GraphBuilder } from '../../worker/engine/onnx/graph-builder.js';
-import { attention, attentionWithBias, conv2d, embedding, groupNorm, layerNorm, linear, perHeadRmsNorm, unfusedAttention, type LayerContext, type Precision } from '../../worker/engine/onnx/layers.js';
+import { activation, attention, attentionWithBias, conv2d, embedding, groupNorm, layerNorm, linear, perHeadRmsNorm, unfusedAttention, type LayerContext, type Precision } from '../../worker/engine/onnx/layers.js';
 import { externalFileBytesAsync, serializeGraphAsync } from '../../worker/engine/onnx/serialize-graph.js';
 import { openWeightSetAsync } from '../../worker/engine/safetensors.js';
 import { f32, pattern, writeSafetensors } from './safetensors-writer.js';
@@ -101,6 +101,11 @@ describe('ONNX layers through onnxruntime-web (WASM)', () => {
     expect(error).toBeGreaterThan(0); // really quantised
     const weightBytes = serialized.externalFiles.flatMap((f) => f.parts).find((p) => p.initializer.startsWith('lin.weight_q'))!.length;
     expect(weightBytes).toBe((N * K * (precision === 'int8' ? 8 : 4)) / 8);
+  });
+
+  it('silu matches x·σ(x)', async () => {
+    const { y } = await runGraph('fp32', (ctx, x) => activation(ctx, x, 'silu'));
+    expect(maxAbsDiff(y, X.map((v) => v / (1 + Math.exp(-v))))).toBeLessThan(1e-6);
   });
 
   it('layer norm with affine weights matches PyTorch LayerNorm', async () => {

@@ -160,7 +160,10 @@ export function activation(ctx: LayerContext, x: Value, kind: Activation): Value
   const { b } = ctx;
   switch (kind) {
     case 'silu':
-      return b.op('Mul', [x, b.op('Sigmoid', [x])]);
+      // x·σ(x) as one com.microsoft QuickGelu with alpha 1: the same values as Mul(x, Sigmoid(x))
+      // (bit-identical on WASM), one node and one pass over memory fewer; about 10 % faster on WASM,
+      // no slower on the WebGPU EPs under SwiftShader (scripts/op-variants.ts and the scripts using it).
+      return b.msOp('QuickGelu', [x], { alpha: { float: 1 } });
     case 'gelu':
       return b.msOp('Gelu', [x]);
     case 'gelu-tanh':
@@ -308,10 +311,11 @@ export interface GroupNormOptions {
 /**
  * PyTorch's GroupNorm on NCHW, as torch.onnx exports it: [N, C, H, W] → [N, groups, rest] →
  * InstanceNormalization (one mean and variance per group, float32) → back to NCHW → the
- * per-channel affine. InstanceNormalization runs on onnxruntime-web's WASM and WebGPU EPs in every
- * opset; GroupNormalization-18 has per-group affine weights (not PyTorch's per-channel ones) and
- * GroupNormalization-21 needs opset 21 for the whole graph. The result has `outType` (default: the
- * input's type).
+ * per-channel affine. Measured (scripts/op-variants.ts): correct on WASM and both WebGPU builds,
+ * faster than GroupNormalization-21 on WASM and as fast on the native WebGPU EP (SwiftShader); the
+ * JSEP build's InstanceNormalization is slow at this shape. GroupNormalization-18 has per-group
+ * affine weights (not PyTorch's per-channel ones) and GroupNormalization-21 needs opset 21 for the
+ * whole graph. The result has `outType` (default: the input's type).
  */
 export function groupNorm(ctx: LayerContext, x: Value, options: GroupNormOptions, outType: DataType = x.type): Value {
   const { b } = ctx;

@@ -180,7 +180,7 @@ class TransformerBuilder {
       this.imageTokens = b.op('Mul', [h, w]);
       const textTokens = b.op('Slice', [b.op('Shape', [context], undefined, DataType.INT64), b.int64([1]), b.int64([2])]);
       this.splitSizes = b.op('Concat', [this.imageTokens, textTokens], { axis: 0 });
-      return { pixelsHw, h, w, patches };
+      return { pixelsHw, h, w };
     });
 
     // 2. Patch embedding and the cropped pos-embed table.
@@ -284,7 +284,15 @@ class TransformerBuilder {
     const minusLog = Math.fround(-Math.log(10000));
     for (let k = 0; k < half; k++) frequencies[k] = Math.fround(Math.exp(Math.fround(Math.fround(minusLog * k) / half)));
     const args = b.op('Mul', [b.op('Unsqueeze', [timestep, b.int64([1])]), b.float(frequencies, FLOAT, [1, half])]);
-    const projected = b.op('Concat', [b.op('Cos', [args]), b.op('Sin', [args])], { axis: 1 });
+    // t·f reaches 1000 rad; WGSL only bounds sin/cos error inside [−π, π] (SwiftShader is off by
+    // 2e-4 at 1000), so reduce first: r = t·f − k·2π in two parts (Cody–Waite), k·6.28125 exact in float32.
+    const turns = b.op('Floor', [b.op('Add', [b.op('Mul', [args, b.float(1 / (2 * Math.PI))]), b.float(0.5)])]);
+    const twoPiHigh = 6.28125;
+    const reduced = b.op('Sub', [
+      b.op('Sub', [args, b.op('Mul', [turns, b.float(twoPiHigh)])]),
+      b.op('Mul', [turns, b.float(2 * Math.PI - twoPiHigh)]),
+    ]);
+    const projected = b.op('Concat', [b.op('Cos', [reduced]), b.op('Sin', [reduced])], { axis: 1 });
     const mlp = (input: Value, prefix: string, inFeatures: number) => {
       const hidden = activation(ctx32, linear(ctx32, input, `${prefix}.linear_1`, { inFeatures, outFeatures: dim }), 'silu');
       return linear(ctx32, hidden, `${prefix}.linear_2`, { inFeatures: dim, outFeatures: dim });
@@ -333,7 +341,7 @@ class TransformerBuilder {
     return this.b.op('Add', [residual, this.b.op('Mul', [gate, this.b.cast(update, FLOAT)])]);
   }
 
-  /** to_q/to_k/to_v (or the add_*_proj context projections) with the optional per-head RMS norm, in the attention type. */
+  /** to_q/to_k/to_v (or the add_*_proj context projections) with the optional per-head RMS norm, in the compute type. */
   private qkv(x: Value, prefix: string, names: [string, string, string], norms: [string, string]): [Value, Value, Value] {
     const { ctx, config, dim } = this;
     const project = (name: string) => linear(ctx, x, `${prefix}.${name}`, { inFeatures: dim, outFeatures: dim });
@@ -343,7 +351,7 @@ class TransformerBuilder {
       q = perHeadRmsNorm(ctx, q, this.heads, this.headDim, `${prefix}.${norms[0]}`, EPS);
       k = perHeadRmsNorm(ctx, k, this.heads, this.headDim, `${prefix}.${norms[1]}`, EPS);
     }
-    return [q, k, v].map((t) => this.b.cast(t, this.attentionType)) as [Value, Value, Value];
+    return [q, k, v];
   }
 
   private feedForward(x: Value, prefix: string): Value {
@@ -379,8 +387,9 @@ class TransformerBuilder {
     const attn = `${prefix}.attn`;
     const [q, k, v] = this.qkv(xIn, attn, ['to_q', 'to_k', 'to_v'], ['norm_q', 'norm_k']);
     const [cq, ck, cv] = this.qkv(cIn, attn, ['add_q_proj', 'add_k_proj', 'add_v_proj'], ['norm_added_q', 'norm_added_k']);
-    const joined = (image: Value, text: Value) => b.op('Concat', [image, text], { axis: 1 });
-    const attended = b.cast(attention(ctx, joined(q, cq), joined(k, ck), joined(v, cv), this.heads), this.compute);
+    // Joined in the compute type, then cast once (when the attention runs in float32).
+    const joined = (image: Value, text: Value) => b.cast(b.op('Concat', [image, text], { axis: 1 }), this.attentionType);
+    const attended = b.scope('attn', () => b.cast(attention(ctx, joined(q, cq), joined(k, ck), joined(v, cv), this.heads), this.compute));
     let imageOut: Value;
     let textOut: Value | undefined;
     if (last) {
@@ -394,7 +403,8 @@ class TransformerBuilder {
     if (dual) {
       const xIn2 = b.cast(this.modulate(xNormed, mod.scale_msa2, mod.shift_msa2), this.compute);
       const [q2, k2, v2] = this.qkv(xIn2, `${prefix}.attn2`, ['to_q', 'to_k', 'to_v'], ['norm_q', 'norm_k']);
-      const attended2 = b.cast(attention(ctx, q2, k2, v2, this.heads), this.compute);
+      const up = (t: Value) => b.cast(t, this.attentionType);
+      const attended2 = b.scope('attn2', () => b.cast(attention(ctx, up(q2), up(k2), up(v2), this.heads), this.compute));
       x = this.gatedAdd(x, mod.gate_msa2, linear(ctx, attended2, `${prefix}.attn2.to_out.0`, { inFeatures: dim, outFeatures: dim }));
     }
 
