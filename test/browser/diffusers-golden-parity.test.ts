@@ -47,7 +47,7 @@ test(
     expect(answer.error).toBeUndefined();
     const report = answer.report!;
     console.log(
-      `diffusers parity on WebGPU in Chromium (${((answer.elapsedMs ?? 0) / 1000).toFixed(1)} s)\n` +
+      `diffusers parity on WebGPU in Chromium (${((answer.elapsedMs ?? 0) / 1000).toFixed(1)} s; attention ${report.attention.kernel}${report.attention.note ? `: ${report.attention.note}` : ''})\n` +
         report.cases.map((c) => `  ${c.name}: ${c.measures.map((m) => `${m.name} ${Number.isInteger(m.value) ? m.value : m.value.toExponential(2)}`).join(', ')}`).join('\n'),
     );
     expect(answer.webgpuDevice).toBe(true);

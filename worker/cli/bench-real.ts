@@ -15,7 +15,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Backend } from '../../common/engine-types.js';
-import { checkFusedAttentionAsync } from '../engine/fused-attention-check.js';
+import { decideAttentionKernelAsync } from '../engine/fused-attention-check.js';
 import { latentsToVaeInput, denormalizeVaeOutput } from '../engine/image-convert.js';
 import { PRECISIONS, type Precision } from '../engine/onnx/layers.js';
 import { openPackageAsync } from '../engine/package-source.js';
@@ -104,12 +104,13 @@ async function main(): Promise<void> {
   };
 
   // 1. Load: graphs built from the checkpoint, weights converted, sessions created
-  const fused = await checkFusedAttentionAsync(args.backend);
-  report.fusedAttentionCheck = fused;
+  const attention = await decideAttentionKernelAsync(args.backend);
+  report.attentionKernel = attention;
+  log(`attention kernel: ${attention.kernel}${attention.note ? ` (${attention.note})` : ''}`);
   const shaderF16 = args.backend === 'webgpu' && (await navigatorHasF16Async());
   let mark = performance.now();
   const files = await openPackageAsync({ kind: 'files', files: await openFolderAsync(args.model), description: args.model });
-  const pkg = await readSd3PackageFilesAsync(files, { backend: args.backend, shaderF16, precision: args.precision });
+  const pkg = await readSd3PackageFilesAsync(files, { backend: args.backend, shaderF16, precision: args.precision, attention: attention.kernel });
   report.buildAndConvertMs = performance.now() - mark;
   report.weightBytes = pkg.weightBytes;
   log(`graphs built and weights converted (${((pkg.weightBytes ?? 0) / 1e9).toFixed(2)} GB)`);

@@ -12,6 +12,7 @@
  * steps (and before a queued job starts): the job throws 'cancelled' and its tensors are freed.
  */
 import type {
+  Backend,
   BackendPreference,
   Capabilities,
   EngineApi,
@@ -24,6 +25,7 @@ import type {
 } from '../../common/engine-types.js';
 import { chooseBackend, type BackendChoice } from './choose-backend.js';
 import { EngineError, engineErrorCodeOf } from './engine-error.js';
+import { decideAttentionKernelAsync, type AttentionKernelDecision } from './fused-attention-check.js';
 import { loadModelPackageAsync } from './load-model-package.js';
 import type { FamilyPackage, FamilyRuntime, JobContext, LoadTarget } from './model-family.js';
 import { isGpuDeviceLost, probeWebGpuAsync, type WebGpuProbe } from './ort-backend.js';
@@ -46,6 +48,8 @@ export class Engine implements EngineApi {
   private readonly bindingSizeOverride?: number;
   private probe?: WebGpuProbe;
   private pkg?: FamilyPackage;
+  /** How attention runs on this page's GPU (decided once, before the first WebGPU session). */
+  private attention?: AttentionKernelDecision;
   private runtime?: FamilyRuntime;
   /** Why the current sessions are not on WebGPU although WASM was not asked for. */
   private fallbackReason?: string;
@@ -80,10 +84,12 @@ export class Engine implements EngineApi {
       // Packages whose graphs are built here (diffusers checkpoints) are built for where they will run.
       const probe = await this.probeAsync();
       const choice = this.choose(probe);
+      const attention = await this.attentionKernelAsync(choice.backend);
       const target: LoadTarget = {
         backend: choice.backend,
         shaderF16: probe.shaderF16,
         precision: 'auto',
+        attention: attention?.kernel ?? 'fused',
         onConvertProgress: (component, producedBytes, totalBytes) =>
           onProgress?.({ file: `${component} (converting weights)`, loadedBytes: producedBytes, totalBytes }),
       };
@@ -183,9 +189,28 @@ export class Engine implements EngineApi {
     return chooseBackend(this.preference, probe, isGpuDeviceLost());
   }
 
+  /**
+   * The attention kernel for graphs on `backend` (decided once per page, before the first WebGPU
+   * session); undefined when the check itself could not run (WebGPU then fails or falls back later).
+   */
+  private async attentionKernelAsync(backend: Backend): Promise<AttentionKernelDecision | undefined> {
+    if (backend !== 'webgpu') return undefined;
+    try {
+      this.attention = await decideAttentionKernelAsync('webgpu');
+    } catch {
+      this.attention = undefined;
+    }
+    return this.attention;
+  }
+
   /** Sessions on the chosen backend; WebGPU failures fall back to WASM with the reason kept. */
   private async createRuntimeAsync(pkg: FamilyPackage): Promise<FamilyRuntime> {
-    const choice = this.choose(await this.probeAsync());
+    let choice = this.choose(await this.probeAsync());
+    if (choice.backend === 'webgpu' && pkg.usesFusedAttention && (await this.attentionKernelAsync('webgpu'))?.kernel === 'unfused') {
+      // This package brings its own fused attention, which this GPU computes wrongly: WASM is right.
+      const why = "this GPU computes the package's fused attention wrongly (see the attention check in the notes)";
+      choice = { backend: 'wasm', reason: why, fallback: why };
+    }
     if (choice.backend === 'webgpu') {
       try {
         const runtime = await pkg.createRuntimeAsync('webgpu');
@@ -210,7 +235,8 @@ export class Engine implements EngineApi {
   }
 
   private modelInfo(pkg: FamilyPackage, runtime: FamilyRuntime): ModelInfo {
-    return { ...pkg.summary, backend: runtime.backend, notes: [...pkg.summary.notes, this.backendNote(runtime)] };
+    const attentionNote = runtime.backend === 'webgpu' || pkg.usesFusedAttention ? this.attention?.note : undefined;
+    return { ...pkg.summary, backend: runtime.backend, notes: [...pkg.summary.notes, this.backendNote(runtime), ...(attentionNote ? [attentionNote] : [])] };
   }
 
   /** "running on WASM: <why>" or "running on WebGPU: <why>", in ModelInfo and every result. */

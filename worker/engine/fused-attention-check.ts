@@ -1,17 +1,20 @@
 /**
  * Does this device compute com.microsoft MultiHeadAttention correctly? onnxruntime-web 1.30's
- * WebGPU kernel gives wrong results on some adapters — on Chromium's SwiftShader (subgroup size 4)
- * every sequence of 32 tokens or more is off by 1e-2…3e-1 — while the explicit
- * MatMul/Softmax/MatMul form is right there. The engine asks once per device, with a small graph at
- * the shapes that fail (batch 2, 48 tokens, two heads of 64), against a plain-JavaScript reference,
- * and builds graphs with the fused form only where it passes. About a hundred milliseconds on a
- * real GPU (a few seconds on SwiftShader, once per page).
+ * WebGPU kernel gives wrong results on some adapters: on Chromium's SwiftShader, with the
+ * "subgroups" feature, every sequence of 32 tokens or more is off by 1e-2…3e-1, while the same
+ * kernel without subgroups, and the explicit MatMul/Softmax/MatMul form, are right. The engine asks
+ * once per page, with a small graph at the shapes that fail (batch 2, 48 tokens, two heads of 64)
+ * against a plain-JavaScript reference: fused attention as it is; else fused attention with
+ * subgroups hidden from onnxruntime; else the explicit form for graphs the engine builds (and WASM
+ * for packages that bring fused attention of their own). About a hundred milliseconds on a real
+ * GPU, a few seconds on SwiftShader.
  */
 import type { Backend } from '../../common/engine-types.js';
 import { DataType } from './onnx/data-types.js';
 import { GraphBuilder } from './onnx/graph-builder.js';
 import { serializeGraphAsync } from './onnx/serialize-graph.js';
 import { createSessionAsync } from './ort-backend.js';
+import { hideSubgroups, subgroupsHidden } from './webgpu-subgroups.js';
 
 const BATCH = 2;
 const TOKENS = 48;
@@ -20,6 +23,7 @@ const HEAD_DIM = 64;
 /** Float32 attention lands within ~1e-6 of the reference; the broken kernel misses by 1e-2 or more. */
 const TOLERANCE = 1e-3;
 
+/** One run of the check. */
 export interface FusedAttentionCheck {
   ok: boolean;
   /** Max |fused − reference| over the test output. */
@@ -27,21 +31,61 @@ export interface FusedAttentionCheck {
   ms: number;
 }
 
-let cached: Promise<FusedAttentionCheck> | undefined;
+/** Which attention kernel graphs on this device use, and why. */
+export interface AttentionKernelDecision {
+  kernel: 'fused' | 'unfused';
+  /** onnxruntime was kept from using WebGPU subgroups (its fused kernel is right only without them here). */
+  subgroupsHidden: boolean;
+  /** Each check made, in order. */
+  checks: (FusedAttentionCheck & { subgroups: 'available' | 'hidden' })[];
+  /** One sentence for ModelInfo.notes, when the device needed a workaround. */
+  note?: string;
+}
 
-/** The check on `backend` ('wasm' needs none: its kernel is exact). Cached for the page. */
-export function checkFusedAttentionAsync(backend: Backend): Promise<FusedAttentionCheck> {
-  if (backend === 'wasm') return Promise.resolve({ ok: true, maxError: 0, ms: 0 });
-  cached ??= runCheckAsync().catch((error) => {
+let cached: Promise<AttentionKernelDecision> | undefined;
+
+/**
+ * The decision for `backend` ('wasm' needs none: its kernel is exact). Made once per page; run it
+ * before the page's first WebGPU session, so that onnxruntime can make its device again without
+ * subgroups when that is the fix (it remakes its device once its last session is released).
+ */
+export function decideAttentionKernelAsync(backend: Backend): Promise<AttentionKernelDecision> {
+  if (backend === 'wasm') return Promise.resolve({ kernel: 'fused', subgroupsHidden: false, checks: [] });
+  cached ??= decideAsync().catch((error) => {
     cached = undefined;
     throw error;
   });
   return cached;
 }
 
-/** For tests: forget the cached answer. */
-export function resetFusedAttentionCheck(): void {
+/** For tests: forget the cached decision. */
+export function resetAttentionKernelDecision(): void {
   cached = undefined;
+}
+
+async function decideAsync(): Promise<AttentionKernelDecision> {
+  const checks: AttentionKernelDecision['checks'] = [];
+  const first = await runCheckAsync();
+  checks.push({ ...first, subgroups: subgroupsHidden() ? 'hidden' : 'available' });
+  if (first.ok) return { kernel: 'fused', subgroupsHidden: subgroupsHidden(), checks };
+  if (!subgroupsHidden() && hideSubgroups()) {
+    const second = await runCheckAsync();
+    checks.push({ ...second, subgroups: 'hidden' });
+    if (second.ok) {
+      return {
+        kernel: 'fused',
+        subgroupsHidden: true,
+        checks,
+        note: `this GPU's fused attention with subgroups was wrong (max error ${first.maxError.toExponential(1)}); running it without subgroups`,
+      };
+    }
+  }
+  return {
+    kernel: 'unfused',
+    subgroupsHidden: subgroupsHidden(),
+    checks,
+    note: `this GPU computes fused attention wrongly (max error ${checks[checks.length - 1].maxError.toExponential(1)}); graphs use explicit attention, which limits image size`,
+  };
 }
 
 function inputs(): Float32Array[] {

@@ -38,6 +38,8 @@ export interface LoadTarget {
   backend: Backend;
   shaderF16: boolean;
   precision: PrecisionChoice;
+  /** The attention kernel graphs built for this target use (./fused-attention-check.ts); 'fused' when absent. */
+  attention?: 'fused' | 'unfused';
   /** Progress while a family converts weights (bytes of a component's graph produced so far). */
   onConvertProgress?: (component: string, producedBytes: number, totalBytes: number) => void;
 }
@@ -55,6 +57,8 @@ export type PackageSummary = Omit<ModelInfo, 'backend'>;
 /** A checked package of one family: no sessions yet. */
 export interface FamilyPackage {
   readonly family: string;
+  /** Some graph of the package uses com.microsoft MultiHeadAttention (to be avoided on devices where it is wrong). */
+  readonly usesFusedAttention: boolean;
   readonly summary: PackageSummary;
   /**
    * Checks a request against the package without any session: 'invalid-request' naming the field,

@@ -16,6 +16,7 @@
  * browser run this same module.
  */
 import type { Backend } from '../../common/engine-types.js';
+import { decideAttentionKernelAsync } from '../engine/fused-attention-check.js';
 import { blobSource, bytesSource } from '../engine/byte-source.js';
 import { denormalizeVaeOutput, latentsToVaeInput, vaeOutputToRgba } from '../engine/image-convert.js';
 import type { PackageFiles } from '../engine/package-source.js';
@@ -70,6 +71,8 @@ export interface DiffusersCaseResult {
 export interface DiffusersParityReport {
   format: typeof DIFFUSERS_GOLDEN_FORMAT;
   backend: Backend;
+  /** The attention kernel the graphs were built with, and why. */
+  attention: { kernel: 'fused' | 'unfused'; note?: string };
   tolerances: DiffusersTolerances;
   cases: DiffusersCaseResult[];
   pass: boolean;
@@ -137,6 +140,8 @@ export async function runDiffusersParityAsync(options: {
   const index = JSON.parse(new TextDecoder().decode(await readFile('cases.json'))) as GoldenIndex;
   if (index.format !== DIFFUSERS_GOLDEN_FORMAT) throw new Error(`cases.json has format ${JSON.stringify(index.format)}; this runner reads ${DIFFUSERS_GOLDEN_FORMAT}`);
   const tolerances = DIFFUSERS_TOLERANCES[backend];
+  // As the engine does before its first WebGPU session: which attention kernel is right here.
+  const attention = await decideAttentionKernelAsync(backend);
   const cases: DiffusersCaseResult[] = [];
   // One package per model folder and T5 length (the T5 tokeniser pads to the case's length).
   const loaded = new Map<string, { pkg: Sd3Package; runtime: Sd3Runtime }>();
@@ -148,7 +153,7 @@ export async function runDiffusersParityAsync(options: {
       let model = loaded.get(key);
       if (!model) {
         const description = `${options.description ?? 'the golden fixtures'}/${folder}`;
-        const read = await readSd3PackageFilesAsync(modelFiles(folder, readFile, options.openFile, description), { backend, shaderF16: false, precision: 'fp32' });
+        const read = await readSd3PackageFilesAsync(modelFiles(folder, readFile, options.openFile, description), { backend, shaderF16: false, precision: 'fp32', attention: attention.kernel });
         const pkg: Sd3Package =
           golden.max_sequence_length === undefined
             ? read
@@ -161,7 +166,7 @@ export async function runDiffusersParityAsync(options: {
   } finally {
     for (const { runtime } of loaded.values()) await releaseSd3RuntimeAsync(runtime);
   }
-  return { format: DIFFUSERS_GOLDEN_FORMAT, backend, tolerances, cases, pass: cases.every((c) => c.pass) };
+  return { format: DIFFUSERS_GOLDEN_FORMAT, backend, attention: { kernel: attention.kernel, ...(attention.note ? { note: attention.note } : {}) }, tolerances, cases, pass: cases.every((c) => c.pass) };
 }
 
 async function runCaseAsync(runtime: Sd3Runtime, golden: GoldenCase, readFile: ReadFile, t: DiffusersTolerances): Promise<DiffusersCaseResult> {

@@ -63,6 +63,8 @@ export interface BuildTarget {
   precision: PrecisionChoice;
   backend: Backend;
   shaderF16: boolean;
+  /** The attention kernel to build (worker/engine/fused-attention-check.ts); 'fused' when absent. */
+  attention?: 'fused' | 'unfused';
   /** Bytes produced so far while converting weights (for progress). */
   onConvertProgress?: (component: string, producedBytes: number, totalBytes: number) => void;
 }
@@ -83,6 +85,7 @@ export async function readSd3DiffusersPackageAsync(
   const components = await readSd3ComponentsAsync(reader, index, DIFFUSERS_LAYOUT);
   const precision = resolvePrecision(target);
   const graphs = diffusersGraphSource(files, reader, precision, target);
+  graphs.attention = target.attention ?? 'fused';
   const pkg = await assembleSd3PackageAsync(components, graphs, reader, folderName(files.description));
   pkg.notes.push(
     `converted from the diffusers checkpoint on load (${precision}); the model hash covers configs, tokenizers, safetensors headers and samples of the weights — save it as a Flowfill package (npm run convert) to skip the conversion and hash every byte`,
@@ -150,37 +153,40 @@ export async function buildComponentGraphAsync(
   files: PackageFiles,
   reader: VerifyingReader,
   precision: Precision,
+  attention: 'fused' | 'unfused' = 'fused',
 ): Promise<ComponentGraph | undefined> {
   switch (name) {
     case 'transformer': {
       const config = readSd3TransformerConfig(await configOf(reader, 'transformer'), 'transformer/config.json');
       const weights = await weightsOf(files, reader, 'transformer');
-      return { graph: buildSd3TransformerGraph(config, weights, precision), from: weights.description, precision };
+      return { graph: buildSd3TransformerGraph(config, weights, precision, { attentionKernel: attention }), from: weights.description, precision };
     }
     case 'vae_decoder':
     case 'vae_encoder': {
       const config = readAutoencoderKlConfig(await configOf(reader, 'vae'), 'vae/config.json');
       const weights = await weightsOf(files, reader, 'vae');
       const vae = vaePrecision(config, precision);
-      const graph = name === 'vae_decoder' ? buildVaeDecoderGraph(config, weights, vae) : buildVaeEncoderGraph(config, weights, vae);
+      const graph = name === 'vae_decoder' ? buildVaeDecoderGraph(config, weights, vae, { attentionKernel: attention }) : buildVaeEncoderGraph(config, weights, vae, { attentionKernel: attention });
       return { graph, from: weights.description, precision: vae };
     }
     case 'text_encoder':
     case 'text_encoder_2': {
       const config = readClipTextConfig(await configOf(reader, name), `${name}/config.json`);
       const weights = await weightsOf(files, reader, name);
-      return { graph: buildClipTextEncoderGraph(config, weights, precision), from: weights.description, precision };
+      return { graph: buildClipTextEncoderGraph(config, weights, precision, { attention }), from: weights.description, precision };
     }
     case 'text_encoder_3': {
       const config = readT5EncoderConfig(await configOf(reader, name), `${name}/config.json`);
       const weights = await weightsOf(files, reader, name);
-      return { graph: buildT5EncoderGraph(config, weights, precision), from: weights.description, precision };
+      return { graph: buildT5EncoderGraph(config, weights, precision, { attention }), from: weights.description, precision };
     }
   }
 }
 
 interface DiffusersGraphSource extends Sd3GraphSource {
   weightBytes(): number;
+  /** The attention kernel the graphs are built with. */
+  attention: 'fused' | 'unfused';
 }
 
 /** Builds each graph on first request from the checkpoint, in `precision`. */
@@ -209,7 +215,7 @@ function diffusersGraphSource(files: PackageFiles, reader: VerifyingReader, prec
   };
 
   const build = async (name: Sd3GraphName): Promise<GraphFile | undefined> => {
-    const component = await buildComponentGraphAsync(name, files, reader, precision);
+    const component = await buildComponentGraphAsync(name, files, reader, precision, source.attention);
     return component && toGraphFile(name, component.from, component.graph, component.precision);
   };
 
@@ -222,7 +228,8 @@ function diffusersGraphSource(files: PackageFiles, reader: VerifyingReader, prec
     return graph;
   };
 
-  return {
+  const source: DiffusersGraphSource = {
+    attention: 'fused',
     async requiredGraphAsync(name, why) {
       const graph = await graphAsync(name);
       if (!graph) throw new EngineError('model-missing-file', `no ${name} in ${files.description} (${why})`);
@@ -231,4 +238,5 @@ function diffusersGraphSource(files: PackageFiles, reader: VerifyingReader, prec
     optionalGraphAsync: graphAsync,
     weightBytes: () => weightBytes,
   };
+  return source;
 }

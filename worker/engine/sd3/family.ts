@@ -25,8 +25,10 @@ export const sd3Family: ModelFamily = {
 
 /** The engine's view of a checked SD3 package (also for packages assembled from in-memory graphs). */
 export function sd3FamilyPackage(pkg: Sd3Package): FamilyPackage {
+  const graphs = [pkg.transformer.graph, pkg.vaeDecoder.graph, pkg.vaeEncoder?.graph, ...pkg.textEncoders.map((e) => e.graph)];
   return {
     family: sd3Family.name,
+    usesFusedAttention: graphs.some((graph) => graph?.summary.nodes.some((node) => node.opType === 'MultiHeadAttention')),
     summary: {
       id: pkg.id,
       name: pkg.name,

@@ -27,7 +27,7 @@ import { EngineError } from '../../engine-error.js';
 import { DataType, fromFloat32 } from '../../onnx/data-types.js';
 import { GraphBuilder, type BuiltGraph, type Value } from '../../onnx/graph-builder.js';
 import { transpose2d } from '../../onnx/initializer-source.js';
-import { activation, attention, computeType, layerNorm, linear, perHeadRmsNorm, weight, type LayerContext, type Precision } from '../../onnx/layers.js';
+import { activation, attention, computeType, layerNorm, linear, perHeadRmsNorm, weight, type AttentionForm, type LayerContext, type Precision } from '../../onnx/layers.js';
 import { readFloat32Async, type WeightSet } from '../../safetensors.js';
 import { ConfigFields } from './config-fields.js';
 import { UsageTrackingWeightSet } from './weight-usage.js';
@@ -86,6 +86,13 @@ export function readSd3TransformerConfig(json: unknown, path = 'transformer/conf
 
 export interface Sd3TransformerBuildOptions {
   /**
+   * The attention kernel: 'fused' (default; com.microsoft MultiHeadAttention, right at any size)
+   * or 'unfused' (explicit MatMul/Softmax/MatMul) for devices whose fused kernel is wrong (the
+   * engine's check in worker/engine/fused-attention-check.ts); sizes are then limited by the
+   * binding limit of the score tensor.
+   */
+  attentionKernel?: AttentionForm;
+  /**
    * Element type of the attention (q, k, v, scores, softmax, output) under 'fp16'. 'float32'
    * casts q, k, v up first: onnxruntime-web's WebGPU MultiHeadAttention stores the scaled scores
    * in the input's type, so half-precision scores lose precision as logits grow (about
@@ -115,7 +122,7 @@ export function buildSd3TransformerGraph(
   checkPosEmbedGrid(config, options);
   const tracked = new UsageTrackingWeightSet(weights);
   const b = new GraphBuilder('sd3_transformer');
-  const ctx: LayerContext = { b, weights: tracked, precision };
+  const ctx: LayerContext = { b, weights: tracked, precision, attention: options.attentionKernel ?? 'fused' };
   const builder = new TransformerBuilder(ctx, config, options);
   builder.build();
   tracked.checkAllUsed('transformer/config.json');
@@ -389,7 +396,7 @@ class TransformerBuilder {
     const [cq, ck, cv] = this.qkv(cIn, attn, ['add_q_proj', 'add_k_proj', 'add_v_proj'], ['norm_added_q', 'norm_added_k']);
     // Joined in the compute type, then cast once (when the attention runs in float32).
     const joined = (image: Value, text: Value) => b.cast(b.op('Concat', [image, text], { axis: 1 }), this.attentionType);
-    const attended = b.scope('attn', () => b.cast(attention(ctx, joined(q, cq), joined(k, ck), joined(v, cv), this.heads), this.compute));
+    const attended = b.scope('attn', () => b.cast(attention(ctx, joined(q, cq), joined(k, ck), joined(v, cv), this.heads, this.headDim), this.compute));
     let imageOut: Value;
     let textOut: Value | undefined;
     if (last) {
@@ -404,7 +411,7 @@ class TransformerBuilder {
       const xIn2 = b.cast(this.modulate(xNormed, mod.scale_msa2, mod.shift_msa2), this.compute);
       const [q2, k2, v2] = this.qkv(xIn2, `${prefix}.attn2`, ['to_q', 'to_k', 'to_v'], ['norm_q', 'norm_k']);
       const up = (t: Value) => b.cast(t, this.attentionType);
-      const attended2 = b.scope('attn2', () => b.cast(attention(ctx, up(q2), up(k2), up(v2), this.heads), this.compute));
+      const attended2 = b.scope('attn2', () => b.cast(attention(ctx, up(q2), up(k2), up(v2), this.heads, this.headDim), this.compute));
       x = this.gatedAdd(x, mod.gate_msa2, linear(ctx, attended2, `${prefix}.attn2.to_out.0`, { inFeatures: dim, outFeatures: dim }));
     }
 

@@ -20,7 +20,7 @@
 import { EngineError } from '../../engine-error.js';
 import { DataType } from '../../onnx/data-types.js';
 import { GraphBuilder, type BuiltGraph, type Value } from '../../onnx/graph-builder.js';
-import { activation, attention, computeType, conv2d, groupNorm, linear, type LayerContext, type Precision } from '../../onnx/layers.js';
+import { activation, attention, computeType, conv2d, groupNorm, linear, type AttentionForm, type LayerContext, type Precision } from '../../onnx/layers.js';
 import type { WeightSet } from '../../safetensors.js';
 import { ConfigFields } from './config-fields.js';
 import { UsageTrackingWeightSet } from './weight-usage.js';
@@ -95,20 +95,25 @@ export function vaeScaleFactor(config: AutoencoderKlConfig): number {
 const EPS = 1e-6;
 
 /** The decoder: latent_sample → sample. */
-export function buildVaeDecoderGraph(config: AutoencoderKlConfig, weights: WeightSet, precision: Precision): BuiltGraph {
-  return buildVae(config, weights, precision, 'decoder');
+export function buildVaeDecoderGraph(config: AutoencoderKlConfig, weights: WeightSet, precision: Precision, options: VaeBuildOptions = {}): BuiltGraph {
+  return buildVae(config, weights, precision, 'decoder', options);
 }
 
 /** The encoder: sample → latent_parameters (mean ‖ logvar). */
-export function buildVaeEncoderGraph(config: AutoencoderKlConfig, weights: WeightSet, precision: Precision): BuiltGraph {
-  return buildVae(config, weights, precision, 'encoder');
+export function buildVaeEncoderGraph(config: AutoencoderKlConfig, weights: WeightSet, precision: Precision, options: VaeBuildOptions = {}): BuiltGraph {
+  return buildVae(config, weights, precision, 'encoder', options);
 }
 
-function buildVae(config: AutoencoderKlConfig, weights: WeightSet, precision: Precision, part: 'encoder' | 'decoder'): BuiltGraph {
+export interface VaeBuildOptions {
+  /** The mid block's attention kernel: 'fused' (default) or 'unfused' (see layers.attention). */
+  attentionKernel?: AttentionForm;
+}
+
+function buildVae(config: AutoencoderKlConfig, weights: WeightSet, precision: Precision, part: 'encoder' | 'decoder', options: VaeBuildOptions): BuiltGraph {
   const tracked = new UsageTrackingWeightSet(weights);
   const b = new GraphBuilder(`vae_${part}`);
   // Convolutions are the VAE's cost and it has no big Linear layers: 'int8'/'int4' keep it float32.
-  const ctx: LayerContext = { b, weights: tracked, precision: precision === 'fp16' ? 'fp16' : 'fp32' };
+  const ctx: LayerContext = { b, weights: tracked, precision: precision === 'fp16' ? 'fp16' : 'fp32', attention: options.attentionKernel ?? 'fused' };
   const vae = new VaeBuilder(ctx, config);
   if (part === 'decoder') {
     const latents = b.input('latent_sample', DataType.FLOAT, ['batch', config.latent_channels, 'latent_height', 'latent_width']);
@@ -230,7 +235,7 @@ class VaeBuilder {
     const normed = groupNorm(ctx, x, { groups: this.config.norm_num_groups, channels, eps: EPS, prefix: `${prefix}.group_norm` }, type);
     const tokens = b.op('Transpose', [b.op('Reshape', [normed, b.int64([0, channels, -1])])], { perm: [0, 2, 1] });
     const project = (name: string) => linear(ctx, tokens, `${prefix}.${name}`, { inFeatures: channels, outFeatures: channels });
-    const attended = attention(ctx, project('to_q'), project('to_k'), project('to_v'), 1);
+    const attended = attention(ctx, project('to_q'), project('to_k'), project('to_v'), 1, channels);
     const out = linear(ctx, attended, `${prefix}.to_out.0`, { inFeatures: channels, outFeatures: channels });
     const nchw = b.op('Reshape', [b.op('Transpose', [out], { perm: [0, 2, 1] }), b.op('Shape', [x], undefined, DataType.INT64)]);
     return b.op('Add', [nchw, b.cast(x, type)]);
