@@ -8,6 +8,7 @@ export interface EmbeddedAssetFile {
 export function buildMainAsync(): Promise<string>;
 export function buildWorkerSourceAsync(entry?: string): Promise<string>;
 export function buildPanelScriptAsync(workerSource: string): Promise<string>;
+export function measurePanelOnlyAsync(): Promise<number>;
 export function buildPlaygroundScriptAsync(): Promise<string>;
 export function listModelFiles(dir: string): string[];
 export function resolveEmbeddedModelDir(env?: Record<string, string | undefined>): { dir: string | null; why: string };

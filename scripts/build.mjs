@@ -66,6 +66,9 @@ function browserOptions(entry) {
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',
+    // The panel's view is Preact JSX (ui/view/*.tsx), whatever tsconfig a bundle is built under.
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
   };
 }
 
@@ -119,6 +122,12 @@ export async function buildPanelScriptAsync(workerSource) {
     define: { FLOWFILL_WORKER_SOURCE: JSON.stringify(workerSource) },
   });
   return result.outputFiles[0].text;
+}
+
+/** The panel's own code (view, orchestration, RPC), without the worker: its size is the panel's cost. */
+export async function measurePanelOnlyAsync() {
+  const result = await esbuild.build({ ...browserOptions(fromRoot('ui/main.ts')), define: { FLOWFILL_WORKER_SOURCE: '""' } });
+  return result.outputFiles[0].text.length;
 }
 
 export async function buildPlaygroundScriptAsync() {
@@ -223,7 +232,10 @@ export async function buildAllAsync({ env = process.env, log = console.log, outD
     attempt('engine worker', () => buildWorkerSourceAsync()),
     attempt('dist/playground.js', buildPlaygroundScriptAsync),
   ]);
-  if (mainScript !== undefined) write('code.js', mainScript);
+  if (mainScript !== undefined) {
+    write('code.js', mainScript);
+    rows.push(['  code.js gzip', gzipSync(mainScript).length]);
+  }
   let html;
   let assets = [];
   if (workerSource !== undefined) {
@@ -236,6 +248,7 @@ export async function buildAllAsync({ env = process.env, log = console.log, outD
       const workerDataUrlLength = `data:text/javascript;charset=utf-8,${encodeURIComponent(workerSource)}`.length;
       rows.push(
         ['  panel script (incl. worker source)', panelScript.length],
+        ['  panel script without the worker', await measurePanelOnlyAsync()],
         ['  worker source', workerSource.length],
         ['  worker as data: URL', workerDataUrlLength],
         ...assets.map((a) => [`  asset ${a.path} (${formatBytes(a.size)} raw)`, a.gzipBase64.length]),

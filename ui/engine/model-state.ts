@@ -1,0 +1,40 @@
+/**
+ * The engine and its model as the panel sees them, and how the embedded model gets loaded. Kept
+ * apart from jobs: a model store or another engine source replaces this part without touching
+ * how jobs run.
+ */
+import type { Capabilities, EngineApi, LoadProgress, ModelInfo } from '../../common/engine-types.js';
+import type { Store } from '../store.js';
+import { describeEngineError } from './engine-errors.js';
+
+export type ModelStatus = 'starting' | 'loading' | 'ready' | 'failed';
+
+export interface ModelState {
+  status: ModelStatus;
+  capabilities?: Capabilities;
+  info?: ModelInfo;
+  progress?: LoadProgress;
+  /** Plain-language reason when status is 'failed'. */
+  error?: string;
+}
+
+/** Asks the engine what it runs on, then loads the embedded model. Resolves true once it is ready. */
+export async function loadEmbeddedModelAsync(engine: Pick<EngineApi, 'capabilities' | 'loadModel'>, store: Store<{ model: ModelState }>): Promise<boolean> {
+  store.set({ model: { status: 'starting' } });
+  try {
+    const capabilities = await engine.capabilities();
+    store.set({ model: { status: 'loading', capabilities } });
+    const info = await engine.loadModel({ kind: 'embedded' }, (progress) => store.set((s) => ({ model: { ...s.model, progress } })));
+    store.set({ model: { status: 'ready', capabilities, info } });
+    return true;
+  } catch (error) {
+    const described = describeEngineError(error);
+    store.set((s) => ({ model: { ...s.model, status: 'failed', error: `The model could not be loaded. ${described.message}` } }));
+    return false;
+  }
+}
+
+/** The part of ModelInfo the resolution planner needs. */
+export function modelGeometry(info: ModelInfo): Pick<ModelInfo, 'nativeSize' | 'maxSide' | 'sizeMultiple'> {
+  return { nativeSize: info.nativeSize, maxSide: info.maxSide, sizeMultiple: info.sizeMultiple };
+}

@@ -1,0 +1,31 @@
+/**
+ * The panel's side of the host RPC: the host's methods as async functions, and its events.
+ * In Figma the link is parent.postMessage({ pluginMessage }) one way and window "message" events
+ * carrying { pluginMessage } the other (figmaParentEndpoint); tests pass any RpcEndpoint.
+ */
+import { HOST_RPC, type HostMethods } from '../common/host-rpc.js';
+import { connectRpc, type RpcClient, type RpcConnection, type RpcEndpoint } from '../common/rpc-link.js';
+
+export type HostClient = RpcClient<HostMethods>;
+export type HostConnection = RpcConnection<HostMethods, typeof HOST_RPC.events>;
+
+export function connectHost(endpoint: RpcEndpoint, log?: (message: string) => void): HostConnection {
+  return connectRpc(HOST_RPC, endpoint, log ? { log } : {});
+}
+
+/** The plugin iframe's link to Figma's main thread. PNG bytes are structured-cloned as Uint8Array. */
+export function figmaParentEndpoint(): RpcEndpoint {
+  return {
+    post: (message) => parent.postMessage({ pluginMessage: message }, '*'),
+    listen(handler) {
+      const listener = (event: MessageEvent) => {
+        const data: unknown = event.data;
+        // Only Figma's envelope is ours; other frames' messages (extensions, devtools) are ignored.
+        if (typeof data !== 'object' || data === null || !('pluginMessage' in data)) return;
+        handler((data as { pluginMessage: unknown }).pluginMessage);
+      };
+      window.addEventListener('message', listener);
+      return () => window.removeEventListener('message', listener);
+    },
+  };
+}
