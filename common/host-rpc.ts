@@ -181,7 +181,7 @@ export const HOST_METHODS = {
   loadValue: { args: v.object({ key: storageKey }), result: v.nullable(jsonValueSchema) },
   /** Stores a value for the panel (the host's storage: Figma's clientStorage, 5 MB). Errors: storage-failed. */
   saveValue: { args: v.object({ key: storageKey, value: jsonValueSchema }), result: done },
-  /** Closes the plugin; what was placed becomes one undo step. */
+  /** Closes the plugin; what was placed becomes one undo step. The panel goes with it, so the reply is never read. */
   close: { args: none, result: done },
 };
 

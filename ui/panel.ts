@@ -123,7 +123,7 @@ export function createPanel(options: PanelOptions): Panel {
     if (!started && quickAction && store.get().batches.length === 0) {
       const last = store.get().notices.at(-1)?.text ?? 'Flowfill could not start.';
       await host.notify({ message: last.slice(0, 2000), error: true }).catch(() => undefined);
-      await host.close().catch(() => undefined);
+      void host.close().catch(() => undefined);
     }
   }
 

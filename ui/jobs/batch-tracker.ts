@@ -64,7 +64,8 @@ export function createBatchTracker({ store, host, log }: { store: PanelStore; ho
     if (line) notice(jobs.some((j) => j.status === 'failed') ? 'error' : 'info', line.text, line.details);
     const summary = canvasSummary(countBatch(jobs));
     if (summary) await tryHost('notify', () => host.notify({ message: summary, error: false }));
-    if (batch.quickAction) await tryHost('close', () => host.close());
+    // Closing ends this panel too, so its reply never arrives: nothing waits for it.
+    if (batch.quickAction) void tryHost('close', () => host.close());
   }
 
   return { onJobEnded, finishBatch };
