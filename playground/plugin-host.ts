@@ -3,7 +3,7 @@
  * page against the fake, and dist/ui.html runs in an <iframe sandbox="allow-scripts" srcdoc>, so
  * the panel gets a null origin and no storage, like Figma's plugin iframe.
  *
- * Messages travel as in Figma: figma.ui.postMessage(msg) → the iframe receives a MessageEvent whose
+ * Messages (the host RPC, common/host-rpc.ts) travel as in Figma: figma.ui.postMessage(msg) → the iframe receives a MessageEvent whose
  * data is { pluginMessage: msg }; the iframe's parent.postMessage({ pluginMessage }, '*') →
  * figma.ui.onmessage / on('message'). Main's messages wait until the iframe has loaded, since a
  * message posted to a frame still loading goes to its initial about:blank document and is lost.
@@ -49,7 +49,7 @@ export class PluginHost {
     this.figma = createFigmaFake(this.fakeOptions);
     // Main → UI. The fake has already structured-cloned the message, as Figma does.
     this.figma.ui.listen((message) => {
-      this.wire.fromMain(message);
+      this.wire.fromHost(message);
       if (this.iframeLoaded) this.deliverToUi(message);
       else this.waitingForLoad.push(message);
       options.onChange();
@@ -60,7 +60,7 @@ export class PluginHost {
       const data: unknown = event.data;
       if (typeof data !== 'object' || data === null || !('pluginMessage' in data)) return;
       const message = (data as { pluginMessage: unknown }).pluginMessage;
-      this.wire.fromUi(message);
+      this.wire.fromPanel(message);
       this.figma.ui.send(message).catch((error: unknown) => console.error('[playground] main thread handler failed:', error));
       options.onChange();
     });
@@ -166,6 +166,8 @@ export class PluginHost {
   }
 
   private closeUi(): void {
+    // The panel is gone (closed by the plugin, or by the quick action's Cancel): nothing is in flight.
+    if (this.iframe) this.wire.runEnded();
     this.iframe?.remove();
     this.iframe = null;
     this.iframeLoaded = false;

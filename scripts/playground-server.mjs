@@ -5,6 +5,7 @@
  *
  *   /                 playground/index.html        /dist/…       the build (dist/)
  *   /manifest.json    the plugin manifest          /fixtures/…   a fixture folder, if given (read-only)
+ *   /favicon.svg      the playground's icon
  *
  * Only GET and HEAD; paths cannot leave their folder. Loopback only: nothing here is for a network.
  */
@@ -24,6 +25,7 @@ const MIME = {
   '.png': 'image/png',
   '.wasm': 'application/wasm',
   '.md': 'text/markdown; charset=utf-8',
+  '.svg': 'image/svg+xml',
 };
 
 /** Resolves `rel` inside `dir`, or null when it would escape it or does not name a file. */
@@ -47,6 +49,9 @@ export async function startPlaygroundServer({ port = 5173, host = '127.0.0.1', d
     '/': path.join(repoRoot, 'playground/index.html'),
     '/index.html': path.join(repoRoot, 'playground/index.html'),
     '/manifest.json': path.join(repoRoot, 'manifest.json'),
+    // The page links the SVG; browsers that ask for /favicon.ico anyway get the same icon.
+    '/favicon.svg': path.join(repoRoot, 'playground/favicon.svg'),
+    '/favicon.ico': path.join(repoRoot, 'playground/favicon.svg'),
   };
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -6,7 +6,9 @@
  */
 import type { Browser, Frame, Page } from 'playwright-core';
 import { PROVENANCE_KEY } from '../../common/provenance.js';
-import { SETTINGS_KEY } from '../../src/controller.js';
+import { STORAGE_KEYS } from '../../src/figma-host.js';
+
+const SETTINGS_KEY = STORAGE_KEYS.settings;
 import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, startRigAsync, type Rig } from './browser-rig.js';
 import { openPlaygroundAsync, panelModelAsync, pluginFrameAsync } from './playground-helpers.js';
 

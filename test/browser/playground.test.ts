@@ -6,7 +6,9 @@
 import type { Browser, Page } from 'playwright-core';
 import { decode as decodePng } from 'fast-png';
 import { PROVENANCE_KEY } from '../../common/provenance.js';
-import { SETTINGS_KEY } from '../../src/controller.js';
+import { STORAGE_KEYS } from '../../src/figma-host.js';
+
+const SETTINGS_KEY = STORAGE_KEYS.settings;
 import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, startRigAsync, type Rig } from './browser-rig.js';
 import { openPlaygroundAsync, panelModelAsync, pluginFrameAsync } from './playground-helpers.js';
 
@@ -130,9 +132,9 @@ test('a person can add, select, shift-select, resize and undo frames on the canv
   await openPlaygroundAsync(page, rig.server.url);
   await page.fill('#frame-width', '400');
   await page.fill('#frame-height', '200');
-  await page.click('#add-frame');
+  await page.click('#add-layer');
   await page.fill('#frame-width', '200');
-  await page.click('#add-frame');
+  await page.click('#add-layer');
   const [first, second] = await page.evaluate(() => window.flowfill.nodes().map((n) => n.id));
   expect(await page.evaluate(() => window.flowfill.nodes().map((n) => [n.width, n.height]))).toEqual([
     [400, 200],

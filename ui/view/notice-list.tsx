@@ -21,7 +21,10 @@ export function NoticeList({ notices, onDismiss }: { notices: readonly Notice[];
                 </ul>
               </details>
             ) : (
-              <span>{notice.text}</span>
+              <span>
+                {notice.text}
+                {notice.repeats ? <span class="ff-hint"> ×{notice.repeats}</span> : null}
+              </span>
             )}
           </div>
           <button class="ff-icon-button" type="button" aria-label="Dismiss" title="Dismiss" style={{ width: '16px', height: '16px' }} onClick={() => onDismiss(notice.id)}>
