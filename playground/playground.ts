@@ -84,6 +84,7 @@ export interface NodeSummary {
   height: number;
   fills: string[];
   pluginDataKeys: string[];
+  locked: boolean;
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -543,6 +544,7 @@ const api: PlaygroundApi = {
       height: n.height,
       fills: fillsOf(n).map((p) => p.type),
       pluginDataKeys: n.getPluginDataKeys(),
+      locked: n.locked,
     })),
   selection: selectedIds,
   wire: () => host.wire.log.slice(),

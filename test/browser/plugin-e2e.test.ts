@@ -279,11 +279,12 @@ test(
 // ---- image variations: the default model package (the fixture has no VAE encoder) ------------
 
 const defaultModelDir = path.join(repoRoot, 'models', 'default');
-const hasEncoder = existsSync(path.join(defaultModelDir, 'vae_encoder'));
 
-(hasEncoder ? test : test.skip)(
+test(
   'Variations on a frame without a Flowfill record makes image variations: new frames whose records carry strength and parent',
   async () => {
+    // The shipped package has a VAE encoder; without one this test must fail, not skip.
+    expect(existsSync(path.join(defaultModelDir, 'vae_encoder', 'model.onnx'))).toBe(true);
     const defaultRig = await startRigAsync({}, { modelDir: defaultModelDir });
     const other = await browser.newPage({ viewport: { width: 1400, height: 860 } });
     try {

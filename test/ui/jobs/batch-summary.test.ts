@@ -49,14 +49,3 @@ test('a running job’s estimate comes from its step times after the first, plus
   expect(formatRemaining(1300)).toBe('~1 s left');
   expect(formatRemaining(125_000)).toBe('~2 min left');
 });
-
-test('the same plain notice twice in a row counts up instead of stacking; grouped ones always stack', async () => {
-  const { addNotice } = await import('../../../ui/notices.js');
-  let notices = addNotice([], 'error', 'Describe the image first: the prompt is empty.');
-  notices = addNotice(notices, 'error', 'Describe the image first: the prompt is empty.');
-  expect(notices).toHaveLength(1);
-  expect(notices[0].repeats).toBe(2);
-  notices = addNotice(notices, 'info', '1 skipped: 1 text', ['“T”: why']);
-  notices = addNotice(notices, 'info', '1 skipped: 1 text', ['“T”: why']);
-  expect(notices).toHaveLength(3);
-});
