@@ -72,6 +72,8 @@ export class WireWatch {
     if (typeof id === 'number') this.calls.delete(id);
     const ok = field(message, 'ok') === true;
     this.log.push({ direction: 'host→panel', name: method ?? '(unknown call)', kind: kind === 'reply' ? 'reply' : 'other', ok, at: performance.now() });
+    // A batch whose targets could not be read never started.
+    if (method === 'readTargets' && !ok) this.openBatches = Math.max(0, this.openBatches - 1);
     if (method === 'readLaunch' && ok) {
       this.launchRead = true;
       const command = String(field(field(message, 'result'), 'command'));

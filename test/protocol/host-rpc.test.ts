@@ -303,6 +303,9 @@ describe('client', () => {
   });
 });
 
+/** Each fuzz run makes thousands of calls: seconds alone, more on a shared 2-core machine. */
+const FUZZ_BUDGET_MS = 120_000;
+
 describe('fuzz (seeded)', () => {
   const random = mulberry32(20260131);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
@@ -347,7 +350,8 @@ describe('fuzz (seeded)', () => {
     // Only argument-free methods (and the valid samples mixed in) can succeed by chance.
     expect(ok).toBeGreaterThan(100);
     expect(ok).toBeLessThan(4000);
-  });
+  }, FUZZ_BUDGET_MS);
+
 
   test('5,000 random single-field corruptions of valid calls are all refused', async () => {
     const { server, replies } = recordingServer(sampleHandlers());
@@ -364,7 +368,8 @@ describe('fuzz (seeded)', () => {
       corrupted++;
     }
     expect(corrupted).toBeGreaterThan(3000);
-  });
+  }, FUZZ_BUDGET_MS);
+
 
   test('10,000 random replies and events never crash the client; a pending call only settles on a valid reply', async () => {
     const posted: any[] = [];
@@ -386,5 +391,6 @@ describe('fuzz (seeded)', () => {
       await pending;
     }
     expect(settled).toBe(10_000);
-  });
+  }, FUZZ_BUDGET_MS);
+
 });

@@ -3,6 +3,7 @@
  * batches from the targets it reads, runs them through the engine (the FakeEngine double), places
  * the images through the host, and keeps the queue, notices, history and undo steps consistent.
  */
+import { jest } from '@jest/globals';
 import { decode } from 'fast-png';
 import { PROVENANCE_KEY, parseProvenance, type ProvenanceRecord } from '../../common/provenance.js';
 import { STORAGE_KEYS } from '../../src/figma-host.js';
@@ -10,6 +11,9 @@ import { HISTORY_LIMIT } from '../../ui/settings/history.js';
 import type { FakeShapeNode, FigmaFake } from '../figma-fake/index.js';
 import { FAKE_MODEL, FakeEngine, colourForSeed, waitUntil } from './fake-engine.js';
 import { panelOnFakeFigma, selectAsync, type PanelSession } from './panel-harness.js';
+
+/** Each test runs batches through the whole link (main thread, structured clones, a paced engine): under a second alone, longer on a shared machine. */
+jest.setTimeout(30_000);
 
 const paints = (node: { fills: unknown }) => node.fills as ReadonlyArray<Paint>;
 

@@ -33,7 +33,7 @@ export function statusText(job: Job, decodeMs?: number): string {
   }
 }
 
-function Preview({ preview }: { preview?: GenerationProgress['preview'] }) {
+function Preview({ preview, hidden }: { preview?: GenerationProgress['preview']; hidden: boolean }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const element = canvas.current;
@@ -46,7 +46,7 @@ function Preview({ preview }: { preview?: GenerationProgress['preview'] }) {
     pixels.set(preview.rgba.subarray(0, pixels.length));
     context.putImageData(new ImageData(pixels, preview.width, preview.height), 0, 0);
   }, [preview]);
-  return <canvas ref={canvas} width={4} height={4} aria-hidden="true" />;
+  return <canvas ref={canvas} width={4} height={4} aria-hidden="true" hidden={hidden} />;
 }
 
 function Thumbnail({ png }: { png: Uint8Array }) {
@@ -64,8 +64,9 @@ function JobRow({ job, decodeMs, onCancel }: { job: Job; decodeMs?: number; onCa
   const ended = isEnded(job.status);
   return (
     <div class={`ff-job is-${job.status}`} data-job-id={job.jobId} data-status={job.status} data-step={String(job.step)}>
-      {/* The finished image replaces the live preview. */}
-      {job.resultPng ? <Thumbnail png={job.resultPng} /> : <Preview preview={job.preview} />}
+      {/* The finished image replaces the live preview (kept, hidden, with the last step drawn). */}
+      <Preview preview={job.preview} hidden={job.resultPng !== undefined} />
+      {job.resultPng && <Thumbnail png={job.resultPng} />}
       <div class="ff-job-body">
         <div class="ff-job-title">
           <span title={`${job.request.prompt} · seed ${job.request.seed} · ${job.request.width}×${job.request.height}${job.sourceNodeId ? ' · image variation' : ''}`}>{job.label}</span>
