@@ -18,7 +18,7 @@ import * as v from 'valibot';
 import { jsonValueSchema } from './json-value.js';
 import { readPngSize } from './png-size.js';
 import { MAX_IMAGE_SIDE, PROMPT_MAX_CHARS, imageSideSchema, provenanceSchema } from './provenance.js';
-import type { RpcSpec } from './rpc-link.js';
+import type { RpcHandlers, RpcSpec } from './rpc-link.js';
 import { bytes, finite, integer, oneOf, text } from './schema-kit.js';
 
 /** Bumped whenever a method or event changes shape; both sides refuse another version. */
@@ -203,6 +203,8 @@ export const HOST_RPC: RpcSpec<typeof HOST_METHODS, typeof HOST_EVENTS> = {
 // ---- derived types -----------------------------------------------------------------------------
 
 export type HostMethods = typeof HOST_METHODS;
+/** What a design tool implements to host Flowfill: one function per method (src/figma-host.ts is Figma's). */
+export type Host = RpcHandlers<HostMethods>;
 export type HostMethodName = keyof HostMethods;
 export type HostArgs<M extends HostMethodName> = v.InferOutput<HostMethods[M]['args']>;
 export type HostResult<M extends HostMethodName> = v.InferOutput<HostMethods[M]['result']>;

@@ -7,9 +7,8 @@
  * getNodeByIdAsync; plugin changes are not undoable until commitUndo; clientStorage holds 5 MB per
  * plugin; a notification with timeout Infinity stays until cancelled.
  */
-import type { Launch, StorageKey } from '../common/host-rpc.js';
-import { RpcError, type RpcHandlers } from '../common/rpc-link.js';
-import type { HostMethods } from '../common/host-rpc.js';
+import type { Host, Launch, StorageKey } from '../common/host-rpc.js';
+import { RpcError } from '../common/rpc-link.js';
 import { describeLayer, describeTarget, findSceneNode, selectedNodes } from './describe-layers.js';
 import { placeImage } from './place-image.js';
 
@@ -17,7 +16,7 @@ import { placeImage } from './place-image.js';
 export const STORAGE_KEYS: Record<StorageKey, string> = { settings: 'flowfill.settings', history: 'flowfill.history' };
 
 export interface FigmaHost {
-  handlers: RpcHandlers<HostMethods>;
+  handlers: Host;
   /** Shows the quick action's progress toast: its Cancel closes the plugin. */
   showProgress(message: string): void;
   /** The plugin is closing (Figma's 'close' event): what was placed becomes one undo step. */
@@ -48,7 +47,7 @@ export function createFigmaHost(api: PluginAPI, launch: Launch): FigmaHost {
   const storageFailed = (key: string, error: unknown) =>
     new RpcError('storage-failed', `Could not use clientStorage "${key}": ${error instanceof Error ? error.message : String(error)}`);
 
-  const handlers: RpcHandlers<HostMethods> = {
+  const handlers: Host = {
     readLaunch: () => launch,
     readSelection: () => ({ layers: selectedNodes(api).map((node) => describeLayer(api, node)) }),
     readTargets: () => ({
