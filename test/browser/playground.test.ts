@@ -180,4 +180,4 @@ test('a person can add, select, shift-select, resize and undo frames on the canv
   await page.waitForFunction(() => document.querySelector('link[rel=icon]') !== null);
   expect((await page.request.get(new URL('favicon.svg', rig.server.url).href)).headers()['content-type']).toBe('image/svg+xml');
   expect(problems).toEqual([]);
-});
+}, BROWSER_TEST_TIMEOUT_MS);

@@ -12,7 +12,7 @@ export type GenerationSettings = {
   negativePrompt: string;
   /** Denoising steps, STEPS_RANGE. */
   steps: number;
-  /** Classifier-free guidance scale, GUIDANCE_RANGE; 1 turns CFG off. */
+  /** Classifier-free guidance scale, GUIDANCE_RANGE; 1 turns guidance off. */
   guidance: number;
   /** uint32; the seed the next generation uses (for its first image). */
   seed: number;
