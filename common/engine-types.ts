@@ -1,5 +1,5 @@
 /**
- * The engine's public contract (DESIGN §2.2), shared by the worker (which implements it),
+ * The engine's public contract, shared by the worker (which implements it),
  * the UI (which calls it over comlink) and the CLI/benchmarks (which call it directly in Node).
  * Types (and the one list of error codes): nothing here may import onnxruntime or touch the DOM.
  */
@@ -23,12 +23,24 @@ export interface Capabilities {
   fallbackReason?: string;
 }
 
+/**
+ * Numeric precision of graphs the engine builds from a checkpoint (diffusers folders):
+ * 'fp32'; 'fp16' (half weights and products, needs WebGPU shader-f16); 'int8' / 'int4'
+ * (weight-only quantised big matrices, float32 activations). 'auto' picks fp16 where the adapter
+ * has shader-f16, else fp32. Packages of ready-made ONNX graphs run in the precision they were
+ * exported in, whatever is asked.
+ */
+export type PrecisionChoice = 'auto' | 'fp32' | 'fp16' | 'int8' | 'int4';
+
 /** Where a model package comes from. */
 export type ModelSource =
   | { kind: 'embedded' }
-  | { kind: 'url'; baseUrl: string }
-  /** Files keyed by their path inside the package, e.g. "transformer/model.onnx". */
-  | { kind: 'files'; files: Record<string, Uint8Array | Blob> };
+  | { kind: 'url'; baseUrl: string; precision?: PrecisionChoice }
+  /**
+   * Files keyed by their path inside the package, e.g. "transformer/model.onnx". `description`
+   * names them in messages ("the folder ~/models/sd3"); without it they are "the picked files".
+   */
+  | { kind: 'files'; files: Record<string, Uint8Array | Blob>; description?: string; precision?: PrecisionChoice };
 
 export interface LoadProgress {
   file: string;
@@ -54,6 +66,12 @@ export interface ModelInfo {
   supportsImageToImage: boolean;
   /** Settings the model's authors recommend (flowfill.json "recommended"), when given. */
   recommended?: { steps?: number; guidance?: number; shift?: number };
+  /** How the package arrived: ready-made ONNX graphs, or a diffusers checkpoint converted on load. */
+  format?: 'onnx' | 'diffusers';
+  /** The precision graphs were built in (diffusers checkpoints), e.g. 'fp16'. */
+  precision?: Exclude<PrecisionChoice, 'auto'>;
+  /** Bytes of weights the sessions hold (all graphs), when known. */
+  weightBytes?: number;
   notes: string[];
 }
 

@@ -1,5 +1,5 @@
 /**
- * Generation-size planning (DESIGN §2.3): a frame of any size gets a generation size the model can
+ * Generation-size planning: a frame of any size gets a generation size the model can
  * make — same aspect ratio (error < 1 % where the grid allows), both sides multiples of
  * `sizeMultiple`, area close to `nativeSize²`, no side beyond `maxSide` nor Figma's 4096 px limit.
  * The image is placed with scaleMode FILL, so the host scales it to the frame.

@@ -50,7 +50,10 @@ export interface Rig {
  * serves: /dist/ (that build), /fixtures/ (the golden folder, read-only), /ort/ (onnxruntime-web's
  * dist, for test pages that load ORT by URL), /rig/ (the extra bundles, as <name>.js).
  */
-export async function startRigAsync(extraWorkers: Record<string, string> = {}, { modelDir = fixturesDir() }: { modelDir?: string } = {}): Promise<Rig> {
+export async function startRigAsync(
+  extraWorkers: Record<string, string> = {},
+  { modelDir = fixturesDir(), extraMounts = {} }: { modelDir?: string; extraMounts?: Record<string, string> } = {},
+): Promise<Rig> {
   const outDir = mkdtempSync(path.join(os.tmpdir(), 'flowfill-browser-'));
   await buildAllAsync({ env: { ...process.env, FLOWFILL_EMBED_MODEL: modelDir }, outDir, log: () => {} });
   mkdirSync(path.join(outDir, 'rig'), { recursive: true });
@@ -66,6 +69,7 @@ export async function startRigAsync(extraWorkers: Record<string, string> = {}, {
       '/fixtures/': fixturesDir(),
       '/ort/': path.join(repoRoot, 'node_modules/onnxruntime-web/dist'),
       '/rig/': path.join(outDir, 'rig'),
+      ...extraMounts,
     },
   });
   return {

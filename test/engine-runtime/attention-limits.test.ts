@@ -3,21 +3,23 @@
  * maxStorageBufferBindingSize is refused before running, naming the limit and a size that fits.
  */
 import { attentionScoreBytes, checkAttentionFitsGpu, countAttention, type AttentionSite } from '../../worker/engine/attention-limits.js';
-import { loadModelPackageAsync, type ModelPackage } from '../../worker/engine/model-package.js';
+import type { JobContext } from '../../worker/engine/model-family.js';
 import type { OnnxGraphSummary } from '../../worker/engine/onnx-graph.js';
-import { attentionSites, checkGpuLimits, checkRequest, type JobContext } from '../../worker/engine/pipeline.js';
-import type { RuntimeModel } from '../../worker/engine/runtime-model.js';
-import { fixturePackageFiles } from './helpers.js';
+import { attentionSites, checkGpuLimits } from '../../worker/engine/sd3/attention-sites.js';
+import type { Sd3Package } from '../../worker/engine/sd3/package.js';
+import { checkRequest } from '../../worker/engine/sd3/pipeline.js';
+import type { Sd3Runtime } from '../../worker/engine/sd3/runtime.js';
+import { fixturePackageFiles, sd3PackageAsync } from './helpers.js';
 
-let pkg: ModelPackage;
+let pkg: Sd3Package;
 
 beforeAll(async () => {
-  pkg = await loadModelPackageAsync({ kind: 'files', files: await fixturePackageFiles() });
+  pkg = await sd3PackageAsync({ kind: 'files', files: await fixturePackageFiles() });
 });
 
 /** The checks need only the package and the backend; no session is run. */
-function webgpuModel(): RuntimeModel {
-  return { pkg, backend: 'webgpu' } as RuntimeModel;
+function webgpuModel(): Sd3Runtime {
+  return { pkg, backend: 'webgpu' } as Sd3Runtime;
 }
 
 function job(limit: number): JobContext {
@@ -101,7 +103,7 @@ test.each([
 test('the same size passes under the real-world default limit, on WASM, and without CFG when it fits', () => {
   const checked = checkRequest(pkg, request(256, 256));
   expect(() => checkGpuLimits(webgpuModel(), checked, true, job(128 * 2 ** 20))).not.toThrow();
-  expect(() => checkGpuLimits({ pkg, backend: 'wasm' } as RuntimeModel, checked, true, job(1024))).not.toThrow();
+  expect(() => checkGpuLimits({ pkg, backend: 'wasm' } as Sd3Runtime, checked, true, job(1024))).not.toThrow();
   // At 192x192 (T = 144 + 256): 2.4 MiB of scores with CFG, 1.2 MiB without; the VAE needs 1.3 MiB.
   const small = checkRequest(pkg, request(192, 192));
   expect(() => checkGpuLimits(webgpuModel(), small, true, job(2 * 2 ** 20))).toThrow(/size-exceeds-gpu-limits/);

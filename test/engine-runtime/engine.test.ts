@@ -51,6 +51,21 @@ describe('determinism and aspect ratios', () => {
     expect(first.timings.denoiseStepMs).toHaveLength(3);
   }, 60_000);
 
+  test('loading and generating never draw from Math.random: the seed alone decides the noise', async () => {
+    const original = Math.random;
+    Math.random = () => {
+      throw new Error('Math.random was called');
+    };
+    const fresh = createEngine({ backend: 'wasm' });
+    try {
+      await fresh.loadModel({ kind: 'files', files });
+      await fresh.generate(request({ jobId: 'no-random', steps: 1 }));
+    } finally {
+      Math.random = original;
+      await fresh.dispose();
+    }
+  }, 60_000);
+
   test.each([
     ['1:1', 1, 1],
     ['16:9', 16, 9],
@@ -180,7 +195,7 @@ describe('backend faults', () => {
 
 describe('never silently wrong', () => {
   test('a NaN from a graph stops the job with an error naming the graph and step', async () => {
-    const { throwIfNotFinite } = await import('../../worker/engine/pipeline.js');
+    const { throwIfNotFinite } = await import('../../worker/engine/sd3/pipeline.js');
     const values = new Float32Array([0.5, NaN, 1]);
     expect(() => throwIfNotFinite(values, 'transformer/model.onnx output at step 3')).toThrow(
       /\[internal\] transformer\/model.onnx output at step 3 contains NaN at index 1/,

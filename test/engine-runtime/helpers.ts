@@ -1,7 +1,11 @@
 /** Shared by the engine-runtime tests: the golden fixture package as in-memory files. */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { LoadProgress, ModelSource } from '../../common/engine-types.js';
 import { engineErrorCodeOf } from '../../worker/engine/engine-error.js';
+import { openPackageAsync } from '../../worker/engine/package-source.js';
+import type { Sd3Package } from '../../worker/engine/sd3/package.js';
+import { readSd3PackageFilesAsync } from '../../worker/engine/sd3/read-sd3-package-files.js';
 import { goldenFixtureDir } from '../fixture-paths.js';
 
 export const FIXTURE_DIR = goldenFixtureDir;
@@ -53,4 +57,9 @@ export function replaceAscii(bytes: Uint8Array, from: string, to: string): Uint8
   }
   if (count === 0) throw new Error(`"${from}" not found`);
   return out;
+}
+
+/** The SD3 package behind `source`, read and checked as the engine reads it (for tests of SD3 internals). */
+export async function sd3PackageAsync(source: ModelSource, onProgress?: (progress: LoadProgress) => void): Promise<Sd3Package> {
+  return readSd3PackageFilesAsync(await openPackageAsync(source, onProgress));
 }

@@ -5,11 +5,10 @@
  */
 import type { GenerationRequest, ModelInfo } from '../../common/engine-types.js';
 import { createEngine, type Engine } from '../../worker/engine/engine.js';
-import { loadModelPackageAsync } from '../../worker/engine/model-package.js';
-import { createRuntimeModelAsync, releaseRuntimeModelAsync } from '../../worker/engine/runtime-model.js';
-import { encodePromptAsync } from '../../worker/engine/text-encoding.js';
+import { createSd3RuntimeAsync, releaseSd3RuntimeAsync } from '../../worker/engine/sd3/runtime.js';
+import { encodePromptAsync } from '../../worker/engine/sd3/text-encoding.js';
 import { CLIP_HIDDEN, CLIP_LENGTH, extendedPackageFiles, T5_ZERO_LENGTH, TABLE, textEncoderGraph, VOCAB } from './extended-package.js';
-import { rejectionOf } from './helpers.js';
+import { rejectionOf, sd3PackageAsync } from './helpers.js';
 
 let files: Record<string, Uint8Array>;
 let engine: Engine;
@@ -43,8 +42,8 @@ function gradient(width: number, height: number): Uint8Array {
 
 describe('text encoding', () => {
   test('SD3 assembly: penultimate hidden state padded to joint_attention_dim, zero T5 block, [negative, prompt], pooled text_embeds', async () => {
-    const pkg = await loadModelPackageAsync({ kind: 'files', files });
-    const runtime = await createRuntimeModelAsync(pkg, 'wasm');
+    const pkg = await sd3PackageAsync({ kind: 'files', files });
+    const runtime = await createSd3RuntimeAsync(pkg, 'wasm');
     try {
       const c = await encodePromptAsync(runtime, 'a RED rocket', '', true);
       const D = pkg.transformer.config.joint_attention_dim;
@@ -75,7 +74,7 @@ describe('text encoding', () => {
         for (let p = 0; p < P; p++) expect(c.pooled[b * P + p]).toBeCloseTo(pooled[p], 4);
       }
     } finally {
-      await releaseRuntimeModelAsync(runtime);
+      await releaseSd3RuntimeAsync(runtime);
     }
   }, 60_000);
 
@@ -137,7 +136,7 @@ describe('image-to-image', () => {
   test('a graph whose external data file is missing is model-missing-file naming it', async () => {
     const copy = { ...files };
     delete copy['vae_encoder/model.onnx_data'];
-    const { code, message } = await rejectionOf(loadModelPackageAsync({ kind: 'files', files: copy }));
+    const { code, message } = await rejectionOf(sd3PackageAsync({ kind: 'files', files: copy }));
     expect(code).toBe('model-missing-file');
     expect(message).toContain('vae_encoder/model.onnx_data is missing');
   });

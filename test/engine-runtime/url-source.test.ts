@@ -5,8 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { LoadProgress } from '../../common/engine-types.js';
-import { loadModelPackageAsync } from '../../worker/engine/model-package.js';
-import { FIXTURE_DIR, rejectionOf } from './helpers.js';
+import { FIXTURE_DIR, rejectionOf, sd3PackageAsync } from './helpers.js';
 
 let server: http.Server;
 let baseUrl: string;
@@ -38,7 +37,7 @@ afterAll(async () => {
 
 test('streams every file with progress up to its content-length; absent optional files are skipped', async () => {
   const events: LoadProgress[] = [];
-  const pkg = await loadModelPackageAsync({ kind: 'url', baseUrl }, (p) => events.push(p));
+  const pkg = await sd3PackageAsync({ kind: 'url', baseUrl }, (p) => events.push(p));
   expect(pkg.geometry.maxSide).toBe(512);
   expect(pkg.source).toBe(`${baseUrl}/`);
   const size = (await stat(path.join(FIXTURE_DIR, 'transformer/model.onnx'))).size;
@@ -51,15 +50,15 @@ test('streams every file with progress up to its content-length; absent optional
 
 test('the same package from a URL and from files has the same hash', async () => {
   const { fixturePackageFiles } = await import('./helpers.js');
-  const fromUrl = await loadModelPackageAsync({ kind: 'url', baseUrl });
-  const fromFiles = await loadModelPackageAsync({ kind: 'files', files: await fixturePackageFiles() });
+  const fromUrl = await sd3PackageAsync({ kind: 'url', baseUrl });
+  const fromFiles = await sd3PackageAsync({ kind: 'files', files: await fixturePackageFiles() });
   expect(fromUrl.hash).toBe(fromFiles.hash);
 });
 
 test('a server error is model-missing-file naming the file and the status', async () => {
   failing.add('vae_decoder/model.onnx');
   try {
-    const { code, message } = await rejectionOf(loadModelPackageAsync({ kind: 'url', baseUrl }));
+    const { code, message } = await rejectionOf(sd3PackageAsync({ kind: 'url', baseUrl }));
     expect(code).toBe('model-missing-file');
     expect(message).toContain('vae_decoder/model.onnx');
     expect(message).toContain('HTTP 500');
@@ -69,7 +68,7 @@ test('a server error is model-missing-file naming the file and the status', asyn
 });
 
 test('a URL without a package is model-missing-file for model_index.json', async () => {
-  const { code, message } = await rejectionOf(loadModelPackageAsync({ kind: 'url', baseUrl: `${baseUrl}/nothing-here` }));
+  const { code, message } = await rejectionOf(sd3PackageAsync({ kind: 'url', baseUrl: `${baseUrl}/nothing-here` }));
   expect(code).toBe('model-missing-file');
   expect(message).toContain('model_index.json is missing');
 });

@@ -1,5 +1,5 @@
 /**
- * Engine benchmark (DESIGN §5):
+ * Engine benchmark:
  *   npm run bench -- [--model dir] [--size WxH] [--steps 8] [--guidance 4] [--runs 3] [--native-threads 1]
  * Each run creates the sessions, generates one image through the engine's pipeline on
  * onnxruntime-web WASM, then runs the same graphs with same-shaped inputs on onnxruntime-node's
@@ -7,9 +7,10 @@
  * the WASM/native ratio, and peak memory. Without --model it uses models/default/.
  */
 import type { GenerationRequest } from '../../common/engine-types.js';
-import { loadModelPackageAsync } from '../engine/model-package.js';
-import { generateAsync } from '../engine/pipeline.js';
-import { createRuntimeModelAsync, releaseRuntimeModelAsync } from '../engine/runtime-model.js';
+import { openPackageAsync } from '../engine/package-source.js';
+import { generateAsync } from '../engine/sd3/pipeline.js';
+import { readSd3PackageFilesAsync } from '../engine/sd3/read-sd3-package-files.js';
+import { createSd3RuntimeAsync, releaseSd3RuntimeAsync } from '../engine/sd3/runtime.js';
 import { runNativePeerAsync } from './native-peer.js';
 import { readFolderAsync, registerRepoEmbeddedModel } from './node-host.js';
 
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   registerRepoEmbeddedModel();
   const source = args.model ? { kind: 'files' as const, files: await readFolderAsync(args.model) } : { kind: 'embedded' as const };
-  const pkg = await loadModelPackageAsync(source);
+  const pkg = await readSd3PackageFilesAsync(await openPackageAsync(source));
   const [width, height] = args.size ?? [pkg.geometry.nativeSize, pkg.geometry.nativeSize];
   const cfg = args.guidance > 1;
   const web = { session: [] as number[], text: [] as number[], step: [] as number[], vae: [] as number[], total: [] as number[] };
@@ -94,10 +95,10 @@ async function main(): Promise<void> {
   for (let run = 0; run < args.runs; run++) {
     // onnxruntime-web, WASM: the engine's own pipeline.
     memory.phase('wasm');
-    const runtime = await createRuntimeModelAsync(pkg, 'wasm');
+    const runtime = await createSd3RuntimeAsync(pkg, 'wasm');
     const request: GenerationRequest = { jobId: `bench-${run}`, prompt: 'a rocket, flat style, on a teal background', width, height, steps: args.steps, guidance: args.guidance, seed: run };
     const result = await generateAsync(runtime, request, { isCancelled: () => false, notes: [] });
-    await releaseRuntimeModelAsync(runtime);
+    await releaseSd3RuntimeAsync(runtime);
     memory.sample();
     const t = result.timings;
     web.session.push(runtime.sessionCreateMs);

@@ -1,10 +1,11 @@
 /**
- * The native peer of the WASM backend for benchmarks (DESIGN §5): the same ONNX graphs of a
+ * The native peer of the WASM backend for benchmarks: the same ONNX graphs of a
  * package, fed tensors of the same shapes, on onnxruntime-node's CPU execution provider.
  * Only the benchmark uses this; the engine itself knows onnxruntime only through ort-backend.ts.
  */
-import type { ModelPackage, GraphFile } from '../engine/model-package.js';
-import { conditioningSequenceLength, encoderSequenceLength } from '../engine/text-encoding.js';
+import type { GraphFile } from '../engine/graph-file.js';
+import type { Sd3Package } from '../engine/sd3/package.js';
+import { conditioningSequenceLength, encoderSequenceLength } from '../engine/sd3/text-encoding.js';
 
 type OrtNode = typeof import('onnxruntime-node');
 type NodeSession = import('onnxruntime-node').InferenceSession;
@@ -43,7 +44,7 @@ async function createAsync(ort: OrtNode, graph: GraphFile, threads: number): Pro
  * of the exact shapes the engine feeds; only the time matters here.
  */
 export async function runNativePeerAsync(
-  pkg: ModelPackage,
+  pkg: Sd3Package,
   size: { width: number; height: number },
   steps: number,
   cfg: boolean,

@@ -4,6 +4,7 @@
  * - `--backend webgpu`: WebGPU through Dawn for Node (`webgpu` package) and the native WebGPU EP
  *   build of onnxruntime-web. Everything else stays the plain `onnxruntime-web` WASM build.
  */
+import { openAsBlob } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,21 @@ export async function readFolderAsync(dir: string): Promise<Record<string, Uint8
     if (!entry.isFile()) continue;
     const full = path.join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
     files[path.relative(dir, full).split(path.sep).join('/')] = new Uint8Array(await readFile(full));
+  }
+  return files;
+}
+
+/**
+ * Every file under `dir` as a file-backed Blob (fs.openAsBlob), keyed like readFolderAsync: nothing
+ * is read until the engine asks, so a checkpoint of many gigabytes is read tensor by tensor.
+ */
+export async function openFolderAsync(dir: string): Promise<Record<string, Blob>> {
+  const files: Record<string, Blob> = {};
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  for (const entry of entries) {
+    if (!entry.isFile() && !entry.isSymbolicLink()) continue;
+    const full = path.join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
+    files[path.relative(dir, full).split(path.sep).join('/')] = await openAsBlob(full);
   }
   return files;
 }
@@ -46,7 +62,7 @@ interface GpuQueueLike {
 /**
  * Makes `--backend webgpu` possible in Node: Dawn's GPU as navigator.gpu, and the WebGPU EP build.
  * onnxruntime-web passes views of SharedArrayBuffer to queue.writeBuffer, which Dawn for Node
- * rejects (reference/gpu-notes.md), so such data is copied into a plain buffer first.
+ * rejects ("Invalid argument" / "no overload matched"), so such data is copied into a plain buffer first.
  */
 export async function useNodeBackendAsync(backend: Backend): Promise<void> {
   if (backend !== 'webgpu') return;

@@ -4,9 +4,11 @@
  * Prints one row per case (max |difference| of each intermediate against diffusers) and exits
  * non-zero when any case is outside the tolerances of the fixtures' README.
  */
+import { openAsBlob } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Backend } from '../../common/engine-types.js';
+import { DIFFUSERS_GOLDEN_FORMAT, runDiffusersParityAsync, type DiffusersParityReport } from '../parity/run-diffusers-parity.js';
 import { runParityAsync, type ParityReport } from '../parity/run-parity.js';
 import { useNodeBackendAsync } from './node-host.js';
 
@@ -45,15 +47,35 @@ export function printParityReport(report: ParityReport): void {
   console.table(rows);
 }
 
+export function printDiffusersParityReport(report: DiffusersParityReport): void {
+  console.log(`parity (${report.format}) on ${report.backend}`);
+  for (const c of report.cases) {
+    console.log(`\n${c.name} (${c.model}): ${c.pass ? 'pass' : 'FAIL'}`);
+    console.table(
+      c.measures.map((m) => ({
+        measure: m.name,
+        value: Number.isInteger(m.value) ? m.value : format(m.value),
+        limit: `${m.kind === 'max' ? '≤' : '≥'} ${m.limit}`,
+        result: m.pass ? 'pass' : 'FAIL',
+      })),
+    );
+    if (c.skipped.length > 0) console.log(`not in this case: ${c.skipped.join(', ')}`);
+  }
+}
+
 async function main(): Promise<void> {
   const { dir, backend } = parseArgs(process.argv.slice(2));
   await useNodeBackendAsync(backend);
   const root = path.resolve(dir);
-  const report = await runParityAsync({
-    readFile: async (rel) => new Uint8Array(await readFile(path.join(root, rel))),
-    backend,
-    description: root,
-  });
+  const read = async (rel: string) => new Uint8Array(await readFile(path.join(root, rel)));
+  const index = JSON.parse(new TextDecoder().decode(await read('cases.json'))) as { format?: string };
+  if (index.format === DIFFUSERS_GOLDEN_FORMAT) {
+    const report = await runDiffusersParityAsync({ readFile: read, openFile: (rel) => openAsBlob(path.join(root, rel)), backend, description: root });
+    printDiffusersParityReport(report);
+    process.exitCode = report.pass ? 0 : 1;
+    return;
+  }
+  const report = await runParityAsync({ readFile: read, backend, description: root });
   printParityReport(report);
   process.exitCode = report.pass ? 0 : 1;
 }

@@ -2,7 +2,9 @@
  * Never silently wrong on WebGPU: an attention that is exported unfused (MatMul → Softmax → MatMul)
  * materialises the score tensor [B, heads, T, T] in float32. When it is larger than the adapter's
  * maxStorageBufferBindingSize, the WebGPU EP has been measured to return wrong numbers without an
- * error (reference/gpu-notes.md: a plain fp32 MM-DiT export at latent 112–128). Fused
+ * error: a plain fp32 SD3-Medium-width MM-DiT export with CFG ([2, 24, T, T] scores) was right at
+ * latent 64 and 96 and off by 0.9–2 % (relative L2) at 112 and 128, where the tensor passes 2 GiB
+ * (onnxruntime-web 1.30 on an NVIDIA H100 through Dawn). Fused
  * com.microsoft MultiHeadAttention never builds that tensor and is fine.
  *
  * The engine's choice when the tensor does not fit: refuse with 'size-exceeds-gpu-limits', naming

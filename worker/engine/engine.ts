@@ -1,5 +1,5 @@
 /**
- * The engine behind the comlink API (EngineApi, DESIGN §2.2). Host-neutral: the browser worker
+ * The engine behind the comlink API (EngineApi). Host-neutral: the browser worker
  * exposes an instance with comlink, the CLI and benchmarks call it directly in Node.
  *
  * Backend choice, at run time: WebGPU when the host gives an adapter and the sessions can be
@@ -23,11 +23,9 @@ import type {
   ModelSource,
 } from '../../common/engine-types.js';
 import { EngineError, engineErrorCodeOf } from './engine-error.js';
-import { generateFromImageAsync } from './image-to-image.js';
-import { loadModelPackageAsync, type ModelPackage } from './model-package.js';
+import { loadModelPackageAsync } from './load-model-package.js';
+import type { FamilyPackage, FamilyRuntime, JobContext, LoadTarget } from './model-family.js';
 import { isGpuDeviceLost, probeWebGpuAsync, type WebGpuProbe } from './ort-backend.js';
-import { generateAsync } from './pipeline.js';
-import { createRuntimeModelAsync, releaseRuntimeModelAsync, type RuntimeModel } from './runtime-model.js';
 
 export interface EngineOptions {
   /** 'auto' (default): WebGPU when available, else WASM. 'webgpu' tries WebGPU and still falls back. */
@@ -43,8 +41,8 @@ export class Engine implements EngineApi {
   private readonly preference: 'auto' | Backend;
   private readonly bindingSizeOverride?: number;
   private probe?: WebGpuProbe;
-  private pkg?: ModelPackage;
-  private runtime?: RuntimeModel;
+  private pkg?: FamilyPackage;
+  private runtime?: FamilyRuntime;
   /** Why the current sessions are not on WebGPU, when they are not. */
   private fallbackReason?: string;
   private queue: Promise<unknown> = Promise.resolve();
@@ -65,11 +63,19 @@ export class Engine implements EngineApi {
 
   async loadModel(source: ModelSource, onProgress?: (progress: LoadProgress) => void): Promise<ModelInfo> {
     return this.enqueue(async () => {
-      const pkg = await loadModelPackageAsync(source, onProgress);
+      const probe = await this.probeAsync();
+      const target: LoadTarget = {
+        backend: this.preferredBackend(probe),
+        shaderF16: probe.shaderF16,
+        precision: 'auto',
+        onConvertProgress: (component, producedBytes, totalBytes) =>
+          onProgress?.({ file: `${component} (converting weights)`, loadedBytes: producedBytes, totalBytes }),
+      };
+      const pkg = await loadModelPackageAsync(source, onProgress, undefined, target);
       await this.releaseRuntimeAsync();
       this.pkg = pkg;
       this.runtime = await this.createRuntimeAsync(pkg);
-      return this.modelInfo(this.runtime);
+      return this.modelInfo(pkg, this.runtime);
     });
   }
 
@@ -112,7 +118,7 @@ export class Engine implements EngineApi {
       this.runtime = await this.createRuntimeAsync(this.pkg);
     }
     const runtime = this.runtime;
-    const job = {
+    const job: JobContext = {
       onProgress,
       isCancelled: () => this.cancelled.has(request.jobId),
       maxStorageBufferBindingSize:
@@ -120,7 +126,7 @@ export class Engine implements EngineApi {
       notes: this.fallbackReason && runtime.backend === 'wasm' ? [`running on WASM: ${this.fallbackReason}`] : [],
     };
     try {
-      return request.init ? await generateFromImageAsync(runtime, request, job) : await generateAsync(runtime, request, job);
+      return request.init ? await runtime.generateFromImageAsync(request, job) : await runtime.generateAsync(request, job);
     } catch (error) {
       if (engineErrorCodeOf(error) === 'gpu-device-lost') {
         // The sessions are unusable now; the next job builds new ones (on WASM after a real loss).
@@ -150,12 +156,12 @@ export class Engine implements EngineApi {
   }
 
   /** Sessions on the preferred backend; WebGPU failures fall back to WASM with the reason kept. */
-  private async createRuntimeAsync(pkg: ModelPackage): Promise<RuntimeModel> {
+  private async createRuntimeAsync(pkg: FamilyPackage): Promise<FamilyRuntime> {
     const probe = await this.probeAsync();
     const backend = this.preferredBackend(probe);
     if (backend === 'webgpu') {
       try {
-        const runtime = await createRuntimeModelAsync(pkg, 'webgpu');
+        const runtime = await pkg.createRuntimeAsync('webgpu');
         this.fallbackReason = undefined;
         return runtime;
       } catch (error) {
@@ -165,34 +171,19 @@ export class Engine implements EngineApi {
       // Asking for WASM is a choice, not a fallback: nothing to report then.
       this.fallbackReason = this.preference === 'wasm' ? undefined : this.wasmReason(probe);
     }
-    return createRuntimeModelAsync(pkg, 'wasm');
+    return pkg.createRuntimeAsync('wasm');
   }
 
   private async releaseRuntimeAsync(): Promise<void> {
     const runtime = this.runtime;
     this.runtime = undefined;
-    if (runtime) await releaseRuntimeModelAsync(runtime);
+    if (runtime) await runtime.releaseAsync();
   }
 
-  private modelInfo(runtime: RuntimeModel): ModelInfo {
-    const { pkg } = runtime;
-    const notes = [...pkg.notes];
+  private modelInfo(pkg: FamilyPackage, runtime: FamilyRuntime): ModelInfo {
+    const notes = [...pkg.summary.notes];
     if (runtime.backend === 'wasm' && this.fallbackReason && this.preference !== 'wasm') notes.push(`running on WASM: ${this.fallbackReason}`);
-    return {
-      id: pkg.id,
-      name: pkg.name,
-      hash: pkg.hash,
-      licence: pkg.licence,
-      attribution: pkg.attribution,
-      backend: runtime.backend,
-      nativeSize: pkg.geometry.nativeSize,
-      maxSide: pkg.geometry.maxSide,
-      sizeMultiple: pkg.geometry.sizeMultiple,
-      hasTextEncoder: pkg.textEncoders.length > 0,
-      supportsImageToImage: pkg.vaeEncoder !== undefined,
-      ...(pkg.flowfill?.recommended ? { recommended: { ...pkg.flowfill.recommended } } : {}),
-      notes,
-    };
+    return { ...pkg.summary, backend: runtime.backend, notes };
   }
 }
 

@@ -17,8 +17,8 @@ export interface LatentRgbFactors {
 
 /**
  * SD3's latent→RGB factors (16 latent channels × RGB) and bias, from ComfyUI
- * `comfy/latent_formats.py` class `SD3` (`latent_rgb_factors`, `latent_rgb_factors_bias`), as
- * recorded in the project's SD3 reference §4.2. The one model constant the engine carries, used only
+ * `comfy/latent_formats.py` class `SD3` (`latent_rgb_factors`, `latent_rgb_factors_bias`). The one
+ * model constant the engine carries, used only
  * when a package with a 16-channel SD3-style VAE provides no factors of its own.
  */
 export const SD3_LATENT_RGB_FACTORS: LatentRgbFactors = Object.freeze({

@@ -34,7 +34,7 @@ export interface SessionSpec {
   label: string;
   model: Uint8Array;
   /** External-data files, keyed by the `location` the graph names (e.g. "model.onnx_data"). */
-  externalData?: { path: string; data: Uint8Array }[];
+  externalData?: { path: string; data: Uint8Array | Blob }[];
   backend: Backend;
 }
 
@@ -73,7 +73,8 @@ async function getOrtAsync(): Promise<OrtModule> {
 }
 
 function isNode(): boolean {
-  return typeof process !== 'undefined' && !!process.versions?.node;
+  // Read through globalThis: the engine compiles without Node's types (it runs in workers too).
+  return typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 }
 
 /** For tests: makes the backend fail the way real hardware can. `undefined` clears it. */

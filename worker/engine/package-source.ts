@@ -4,14 +4,20 @@
  * All three answer the same two questions: read this path, or tell me it is not there.
  */
 import type { LoadProgress, ModelSource } from '../../common/engine-types.js';
+import { blobSource, bytesSource, type ByteSource } from './byte-source.js';
 import { loadEmbeddedModelFilesAsync } from './embedded-model.js';
 import { EngineError } from './engine-error.js';
 
 export interface PackageFiles {
-  /** A short description for messages, e.g. "embedded model" or the URL. */
+  /** Names the package in messages, after "missing from": "the embedded model", "the folder /x", a URL. */
   readonly description: string;
   /** The file's bytes, or undefined when the package has no such file. */
   readOptionalAsync(path: string): Promise<Uint8Array | undefined>;
+  /**
+   * Random access to a file without reading it whole (checkpoint shards of many gigabytes), or
+   * undefined when the package has no such file.
+   */
+  openOptionalAsync(path: string): Promise<ByteSource | undefined>;
 }
 
 export async function openPackageAsync(
@@ -20,9 +26,9 @@ export async function openPackageAsync(
 ): Promise<PackageFiles> {
   switch (source.kind) {
     case 'embedded':
-      return inMemoryPackage('embedded model', await loadEmbeddedModelFilesAsync());
+      return inMemoryPackage('the embedded model', await loadEmbeddedModelFilesAsync());
     case 'files':
-      return inMemoryPackage('picked files', source.files, onProgress);
+      return inMemoryPackage(source.description ?? 'the picked files', source.files, onProgress);
     case 'url':
       return urlPackage(source.baseUrl, onProgress);
     default: {
@@ -41,14 +47,20 @@ function inMemoryPackage(
   const byPath = new Map<string, Uint8Array | Blob>();
   for (const [path, value] of Object.entries(files)) byPath.set(normalisePath(path), value);
   const prefix = commonFolderPrefix([...byPath.keys()]);
+  const find = (path: string) => byPath.get(path) ?? (prefix ? byPath.get(prefix + path) : undefined);
   return {
     description,
     async readOptionalAsync(path) {
-      const value = byPath.get(path) ?? (prefix ? byPath.get(prefix + path) : undefined);
+      const value = find(path);
       if (value === undefined) return undefined;
       const bytes = value instanceof Uint8Array ? value : new Uint8Array(await value.arrayBuffer());
       onProgress?.({ file: path, loadedBytes: bytes.byteLength, totalBytes: bytes.byteLength });
       return bytes;
+    },
+    async openOptionalAsync(path) {
+      const value = find(path);
+      if (value === undefined) return undefined;
+      return value instanceof Uint8Array ? bytesSource(path, value) : blobSource(path, value);
     },
   };
 }
@@ -83,6 +95,44 @@ function urlPackage(baseUrl: string, onProgress?: (progress: LoadProgress) => vo
       }
       return readStreamWithProgressAsync(path, response, onProgress);
     },
+    async openOptionalAsync(path) {
+      return urlByteSourceAsync(base + path, path);
+    },
+  };
+}
+
+/**
+ * A file on a web server read with HTTP Range requests, so a multi-gigabyte checkpoint shard is
+ * fetched tensor by tensor. Undefined when the server answers 404.
+ */
+async function urlByteSourceAsync(url: string, path: string): Promise<ByteSource | undefined> {
+  let head: Response;
+  try {
+    head = await fetch(url, { method: 'HEAD' });
+  } catch (error) {
+    throw new EngineError('model-missing-file', `${path}: fetch of ${url} failed: ${String(error)}`, { cause: error });
+  }
+  if (head.status === 404) return undefined;
+  const size = Number(head.headers.get('content-length'));
+  if (!head.ok || !Number.isSafeInteger(size)) {
+    throw new EngineError('model-missing-file', `${path}: ${url} answered HTTP ${head.status} without a usable Content-Length`);
+  }
+  const read = async (offset: number, length: number): Promise<Uint8Array> => {
+    if (offset < 0 || length < 0 || offset + length > size) {
+      throw new RangeError(`${path}: bytes ${offset}..${offset + length} asked for, but the file has ${size} bytes (truncated?)`);
+    }
+    if (length === 0) return new Uint8Array(0);
+    const response = await fetch(url, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (response.status === 206 && bytes.byteLength === length) return bytes;
+    // A server without Range support sends the whole file: take the part asked for.
+    if (response.status === 200 && bytes.byteLength === size) return bytes.subarray(offset, offset + length);
+    throw new EngineError('model-corrupt', `${path}: ${url} answered a range request with HTTP ${response.status} and ${bytes.byteLength} bytes`);
+  };
+  return {
+    name: path,
+    size,
+    readAsync: read,
   };
 }
 

@@ -10,11 +10,13 @@
  */
 import type { Backend } from '../../common/engine-types.js';
 import { denormalizeVaeOutput, vaeOutputToRgba } from '../engine/image-convert.js';
-import { loadModelPackageFromFilesAsync, type ModelPackage } from '../engine/model-package.js';
+import { bytesSource } from '../engine/byte-source.js';
 import type { PackageFiles } from '../engine/package-source.js';
-import { createScheduler, decodeLatentsAsync, denoiseLatents } from '../engine/pipeline.js';
-import { createRuntimeModelAsync, releaseRuntimeModelAsync, type RuntimeModel } from '../engine/runtime-model.js';
-import type { PromptConditioning } from '../engine/text-encoding.js';
+import type { Sd3Package } from '../engine/sd3/package.js';
+import { createScheduler, decodeLatentsAsync, denoiseLatents } from '../engine/sd3/pipeline.js';
+import { createSd3RuntimeAsync, releaseSd3RuntimeAsync, type Sd3Runtime } from '../engine/sd3/runtime.js';
+import type { PromptConditioning } from '../engine/sd3/text-encoding.js';
+import { readSd3PackageFilesAsync } from '../engine/sd3/read-sd3-package-files.js';
 
 /** Reads a file of the fixture folder by its relative path; must reject when the file does not exist. */
 export type ReadFile = (relPath: string) => Promise<Uint8Array>;
@@ -96,6 +98,13 @@ function filesFrom(readFile: ReadFile, description: string): PackageFiles {
         return undefined;
       }
     },
+    async openOptionalAsync(path) {
+      try {
+        return bytesSource(path, await readFile(path));
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 
@@ -112,8 +121,8 @@ export async function runParityAsync(options: { readFile: ReadFile; backend: Bac
   };
   const float = async (spec: ArraySpec): Promise<Float32Array> => (await readArray(spec)) as Float32Array;
 
-  const pkg = await loadModelPackageFromFilesAsync(filesFrom(readFile, options.description ?? 'golden fixtures'));
-  const runtime = await createRuntimeModelAsync(pkg, backend);
+  const pkg = await readSd3PackageFilesAsync(filesFrom(readFile, options.description ?? 'the golden fixtures'));
+  const runtime = await createSd3RuntimeAsync(pkg, backend);
   const tolerances = PARITY_TOLERANCES[backend];
   const embeddings = {
     prompt: await float(index.inputs.prompt_embeds),
@@ -128,14 +137,14 @@ export async function runParityAsync(options: { readFile: ReadFile; backend: Bac
       cases.push(await runCaseAsync(runtime, pkg, golden, embeddings, float, readArray, tolerances));
     }
   } finally {
-    await releaseRuntimeModelAsync(runtime);
+    await releaseSd3RuntimeAsync(runtime);
   }
   return { backend, tolerances, cases, pass: cases.every((c) => c.failures.length === 0) };
 }
 
 async function runCaseAsync(
-  runtime: RuntimeModel,
-  pkg: ModelPackage,
+  runtime: Sd3Runtime,
+  pkg: Sd3Package,
   golden: GoldenCase,
   embeddings: { prompt: Float32Array; pooled: Float32Array; negative: Float32Array; negativePooled: Float32Array; sequenceLength: number },
   float: (spec: ArraySpec) => Promise<Float32Array>,

@@ -40,14 +40,25 @@ export function isEmbeddedAssetsMessage(data: unknown): data is EmbeddedAssetsMe
   return message.type === EMBEDDED_ASSETS_MESSAGE && message.version === 1 && Array.isArray(message.assets);
 }
 
+/** The parts of the panel's DOM the hand-off reads (typed here, so this module compiles without the DOM lib). */
+export interface AssetElement {
+  getAttribute(name: string): string | null;
+  readonly textContent: string | null;
+}
+export interface AssetDocument {
+  querySelectorAll(selectors: string): ArrayLike<AssetElement>;
+}
+
 /**
  * Panel side: reads the asset elements the build wrote into the page and posts them to the worker.
  * Sends the text as it is (a string copy is cheap) so base64 and gzip decoding cost the worker's
  * thread, not the panel's. Returns how many assets were sent (0 in a build without any).
  */
-export function postEmbeddedAssets(worker: Pick<Worker, 'postMessage'>, doc: Pick<Document, 'querySelectorAll'> = document): number {
+export function postEmbeddedAssets(worker: { postMessage(message: unknown): void }, doc?: AssetDocument): number {
+  const page = doc ?? (globalThis as { document?: AssetDocument }).document;
+  if (!page) throw new Error('postEmbeddedAssets runs in the panel page: pass its document');
   const assets: EmbeddedAsset[] = [];
-  for (const element of Array.from(doc.querySelectorAll(`script[${ASSET_ATTRIBUTE}]`))) {
+  for (const element of Array.from(page.querySelectorAll(`script[${ASSET_ATTRIBUTE}]`))) {
     const path = element.getAttribute(ASSET_ATTRIBUTE) ?? '';
     const size = Number(element.getAttribute('data-size'));
     assets.push({ path, size, gzipBase64: (element.textContent ?? '').trim() });

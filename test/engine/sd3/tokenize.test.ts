@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PromptTokenizer, toInt64 } from '../../worker/engine/tokenize.js';
+import { PromptTokenizer, toInt64 } from '../../../worker/engine/sd3/tokenize.js';
 
 // A hand-written CLIP-style tokenizer: lowercase, whitespace split, BPE with "</w>" word ends,
 // "<|startoftext|> $A <|endoftext|>" template, ids: a</w> 9, red</w> 20, cat</w> 18, on</w> 21, BOS 22, EOS 23, "!" 0.

@@ -1,13 +1,15 @@
 /**
- * A checked model package plus its inference sessions on one backend. Sessions live as long as the
+ * A checked SD3 package plus its inference sessions on one backend. Sessions live as long as the
  * model (one creation per load), and are rebuilt only when the backend changes (a lost GPU device).
  */
-import type { Backend } from '../../common/engine-types.js';
-import type { GraphFile, ModelPackage, TextEncoderName } from './model-package.js';
-import { createSessionAsync, type BackendSession } from './ort-backend.js';
+import type { Backend } from '../../../common/engine-types.js';
+import type { GraphFile } from '../graph-file.js';
+import { createSessionAsync, type BackendSession } from '../ort-backend.js';
+import type { TextEncoderName } from './configs.js';
+import type { Sd3Package } from './package.js';
 
-export interface RuntimeModel {
-  pkg: ModelPackage;
+export interface Sd3Runtime {
+  pkg: Sd3Package;
   backend: Backend;
   transformer: BackendSession;
   vaeDecoder: BackendSession;
@@ -22,7 +24,7 @@ function sessionAsync(graph: GraphFile, backend: Backend): Promise<BackendSessio
 }
 
 /** Creates every session of the package on `backend`; on failure releases what was created and rethrows. */
-export async function createRuntimeModelAsync(pkg: ModelPackage, backend: Backend): Promise<RuntimeModel> {
+export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend): Promise<Sd3Runtime> {
   const started = performance.now();
   const created: BackendSession[] = [];
   const track = async (graph: GraphFile): Promise<BackendSession> => {
@@ -43,7 +45,7 @@ export async function createRuntimeModelAsync(pkg: ModelPackage, backend: Backen
   }
 }
 
-export async function releaseRuntimeModelAsync(model: RuntimeModel): Promise<void> {
-  const sessions = [model.transformer, model.vaeDecoder, model.vaeEncoder, ...model.textEncoders.values()];
+export async function releaseSd3RuntimeAsync(runtime: Sd3Runtime): Promise<void> {
+  const sessions = [runtime.transformer, runtime.vaeDecoder, runtime.vaeEncoder, ...runtime.textEncoders.values()];
   await Promise.allSettled(sessions.filter((s) => s !== undefined).map((session) => session.releaseAsync()));
 }

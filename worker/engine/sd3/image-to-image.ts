@@ -13,12 +13,14 @@
  * Stages 1, 2, 6 and 7 read like pipeline.ts on purpose (diffusers' one-file-per-pipeline habit):
  * the shared work itself lives in pipeline.ts's helpers, called from both.
  */
-import type { GenerationRequest, GenerationResult } from '../../common/engine-types.js';
-import { EngineError } from './engine-error.js';
-import { usesClassifierFreeGuidance } from './guidance.js';
-import { resizeRgbaBilinear, rgbaToVaeInput, vaeLatentsToModelSpace } from './image-convert.js';
+import type { GenerationRequest, GenerationResult } from '../../../common/engine-types.js';
+import { EngineError } from '../engine-error.js';
+import { usesClassifierFreeGuidance } from '../guidance.js';
+import { resizeRgbaBilinear, rgbaToVaeInput, vaeLatentsToModelSpace } from '../image-convert.js';
+import type { JobContext } from '../model-family.js';
+import { initialLatentNoise } from '../prng.js';
+import { checkGpuLimits } from './attention-sites.js';
 import {
-  checkGpuLimits,
   checkRequest,
   createScheduler,
   decodeLatentsAsync,
@@ -27,17 +29,15 @@ import {
   runDenoiseLoopAsync,
   schedulerOptions,
   type CheckedRequest,
-  type JobContext,
 } from './pipeline.js';
-import { initialLatentNoise } from './prng.js';
-import type { RuntimeModel } from './runtime-model.js';
+import type { Sd3Runtime } from './runtime.js';
 import { encodePromptAsync } from './text-encoding.js';
 
 /** diffusers' StableDiffusion3Img2ImgPipeline default strength. */
 export const DEFAULT_STRENGTH = 0.6;
 
 export async function generateFromImageAsync(
-  model: RuntimeModel,
+  model: Sd3Runtime,
   request: GenerationRequest,
   job: JobContext,
 ): Promise<GenerationResult> {
@@ -92,7 +92,7 @@ export async function generateFromImageAsync(
 
 /** RGBA init image → model-space latent [1, C, h, w] (deterministic: the posterior mean). */
 async function encodeInitImageAsync(
-  model: RuntimeModel,
+  model: Sd3Runtime,
   checked: CheckedRequest,
   init: NonNullable<GenerationRequest['init']>,
 ): Promise<Float32Array> {

@@ -9,10 +9,10 @@
  * would build for an absent T5 with no CLIP either. The prompt is then ignored, and ModelInfo.notes
  * says so.
  */
-import { EngineError } from './engine-error.js';
-import type { ModelPackage, TextEncoderComponent } from './model-package.js';
-import type { HostTensor } from './ort-backend.js';
-import type { RuntimeModel } from './runtime-model.js';
+import { EngineError } from '../engine-error.js';
+import type { HostTensor } from '../ort-backend.js';
+import { tokenizerFolderOf, type Sd3Package, type TextEncoderComponent } from './package.js';
+import type { Sd3Runtime } from './runtime.js';
 import {
   assembleSd3Conditioning,
   concatBatch,
@@ -22,10 +22,6 @@ import {
   type Tensor32,
 } from './text-embeddings.js';
 import { PromptTokenizer, toInt64 } from './tokenize.js';
-
-/** The note a package without text encoders carries, in ModelInfo and in every result. */
-export const UNCONDITIONAL_NOTE =
-  'no text encoder in this package: prompts are ignored and every image is unconditional (zero embeddings shaped by transformer/config.json)';
 
 /** diffusers StableDiffusion3Pipeline's default max_sequence_length (the T5 block length). */
 const DIFFUSERS_MAX_SEQUENCE_LENGTH = 256;
@@ -42,23 +38,23 @@ export interface PromptConditioning {
 }
 
 /** Length of the T5 block (or its zeros): flowfill.json max_sequence_length, else diffusers' 256. */
-export function t5SequenceLength(pkg: ModelPackage): number {
-  return pkg.flowfill?.max_sequence_length ?? DIFFUSERS_MAX_SEQUENCE_LENGTH;
+export function t5SequenceLength(pkg: Sd3Package): number {
+  return pkg.manifest?.max_sequence_length ?? DIFFUSERS_MAX_SEQUENCE_LENGTH;
 }
 
 /** Token length one text encoder is fed: tokenizer_config model_max_length (CLIP), max_sequence_length (T5). */
-export function encoderSequenceLength(pkg: ModelPackage, component: TextEncoderComponent): number {
+export function encoderSequenceLength(pkg: Sd3Package, component: TextEncoderComponent): number {
   return tokenizerFor(pkg, component).maxLength;
 }
 
 /** Number of text tokens the transformer will attend to, for memory checks before encoding. */
-export function conditioningSequenceLength(pkg: ModelPackage): number {
+export function conditioningSequenceLength(pkg: Sd3Package): number {
   const clipLengths = pkg.textEncoders.filter((encoder) => encoder.kind === 'clip').map((encoder) => encoderSequenceLength(pkg, encoder));
   // CLIP encoders share one token axis (concatenated on channels); T5 (or its zeros) follows it.
   return (clipLengths.length > 0 ? Math.max(...clipLengths) : 0) + t5SequenceLength(pkg);
 }
 
-export function zeroConditioning(pkg: ModelPackage, batch: 1 | 2): PromptConditioning {
+export function zeroConditioning(pkg: Sd3Package, batch: 1 | 2): PromptConditioning {
   const { joint_attention_dim, pooled_projection_dim } = pkg.transformer.config;
   const zeros = zeroEmbeddings(
     { jointAttentionDim: joint_attention_dim, pooledProjectionDim: pooled_projection_dim },
@@ -79,7 +75,7 @@ function fromEmbeddings(embeddings: PromptEmbeddings, batch: 1 | 2): PromptCondi
 
 /** Batch-1 conditioning for `prompt`, or batch 2 [negative, prompt] when `withNegative`. */
 export async function encodePromptAsync(
-  model: RuntimeModel,
+  model: Sd3Runtime,
   prompt: string,
   negativePrompt: string,
   withNegative: boolean,
@@ -101,12 +97,17 @@ export async function encodePromptAsync(
   return { ...both, notes };
 }
 
+/** The token ids `component` is fed for `text` (padded/truncated as SD3 does), e.g. for parity checks. */
+export function promptTokenIds(pkg: Sd3Package, component: TextEncoderComponent, text: string): Int32Array {
+  return tokenizerFor(pkg, component).encode(text).ids;
+}
+
 const tokenizers = new WeakMap<TextEncoderComponent, PromptTokenizer>();
 
-function tokenizerFor(pkg: ModelPackage, component: TextEncoderComponent): PromptTokenizer {
+function tokenizerFor(pkg: Sd3Package, component: TextEncoderComponent): PromptTokenizer {
   let tokenizer = tokenizers.get(component);
   if (!tokenizer) {
-    const folder = component.name.replace('text_encoder', 'tokenizer');
+    const folder = tokenizerFolderOf(component.name);
     try {
       tokenizer = new PromptTokenizer(
         component.tokenizerJson,
@@ -122,7 +123,7 @@ function tokenizerFor(pkg: ModelPackage, component: TextEncoderComponent): Promp
 }
 
 /** One prompt through every text encoder, assembled as diffusers' encode_prompt does (batch 1). */
-async function encodeOnePromptAsync(model: RuntimeModel, text: string, field: string, notes: string[]): Promise<PromptEmbeddings> {
+async function encodeOnePromptAsync(model: Sd3Runtime, text: string, field: string, notes: string[]): Promise<PromptEmbeddings> {
   const { pkg } = model;
   const clipOutputs: ClipStyleOutput[] = [];
   let t5: Tensor32 | undefined;
@@ -147,9 +148,6 @@ async function encodeOnePromptAsync(model: RuntimeModel, text: string, field: st
     }
   }
   const { joint_attention_dim, pooled_projection_dim } = pkg.transformer.config;
-  if (clipOutputs.length === 0) {
-    throw new EngineError('model-mismatch', 'text_encoder_3 (T5) without a CLIP text encoder gives no pooled embedding; SD3 needs text_encoder and/or text_encoder_2');
-  }
   try {
     return assembleSd3Conditioning(clipOutputs, {
       jointAttentionDim: joint_attention_dim,

@@ -7,33 +7,23 @@
  * The helpers below `generateAsync` are shared with the sibling image-to-image.ts and with the
  * parity runner, which feeds the golden fixtures' own noise and embeddings through the same loop.
  */
-import type { GenerationProgress, GenerationRequest, GenerationResult, StageTimings } from '../../common/engine-types.js';
-import { validateGenerationSize } from '../../common/resolution-planner.js';
-import { checkAttentionFitsGpu, countAttention, type AttentionSite } from './attention-limits.js';
-import { EngineError } from './engine-error.js';
-import { FlowMatchEulerDiscreteScheduler } from './flow-match-euler.js';
-import { combineGuidance, usesClassifierFreeGuidance } from './guidance.js';
-import { latentsToVaeInput, vaeOutputToRgba } from './image-convert.js';
-import { latentToPreview, predictCleanLatent, SD3_LATENT_RGB_FACTORS, type LatentRgbFactors } from './latent-preview.js';
-import type { ModelPackage } from './model-package.js';
-import type { BackendSession, HostTensor } from './ort-backend.js';
-import { encodeRgbaAsRgbPng } from './png.js';
-import { initialLatentNoise } from './prng.js';
-import type { RuntimeModel } from './runtime-model.js';
-import { conditioningSequenceLength, encodePromptAsync, UNCONDITIONAL_NOTE, type PromptConditioning } from './text-encoding.js';
+import type { GenerationProgress, GenerationRequest, GenerationResult, StageTimings } from '../../../common/engine-types.js';
+import { validateGenerationSize } from '../../../common/resolution-planner.js';
+import { EngineError } from '../engine-error.js';
+import { FlowMatchEulerDiscreteScheduler } from '../flow-match-euler.js';
+import { combineGuidance, usesClassifierFreeGuidance } from '../guidance.js';
+import { latentsToVaeInput, vaeOutputToRgba } from '../image-convert.js';
+import { latentToPreview, predictCleanLatent, SD3_LATENT_RGB_FACTORS, type LatentRgbFactors } from '../latent-preview.js';
+import type { JobContext } from '../model-family.js';
+import type { BackendSession, HostTensor } from '../ort-backend.js';
+import { encodeRgbaAsRgbPng } from '../png.js';
+import { initialLatentNoise } from '../prng.js';
+import { checkGpuLimits } from './attention-sites.js';
+import { UNCONDITIONAL_NOTE, type Sd3Package } from './package.js';
+import type { Sd3Runtime } from './runtime.js';
+import { encodePromptAsync, type PromptConditioning } from './text-encoding.js';
 
 export const MAX_STEPS = 200;
-
-/** What the engine around the pipeline provides for one job. */
-export interface JobContext {
-  onProgress?: (progress: GenerationProgress) => void;
-  /** Checked between steps; true stops the job with EngineError 'cancelled'. */
-  isCancelled: () => boolean;
-  /** Set when running on WebGPU: the adapter's binding limit, for the attention-size check. */
-  maxStorageBufferBindingSize?: number;
-  /** Notes from the engine (e.g. a WASM fallback) to carry into the result. */
-  notes: string[];
-}
 
 /** A request after validation: the settings actually used. */
 export interface CheckedRequest {
@@ -47,7 +37,7 @@ export interface CheckedRequest {
 }
 
 /** Text-to-image (no init image). */
-export async function generateAsync(model: RuntimeModel, request: GenerationRequest, job: JobContext): Promise<GenerationResult> {
+export async function generateAsync(model: Sd3Runtime, request: GenerationRequest, job: JobContext): Promise<GenerationResult> {
   const started = performance.now();
   // 1. Check the request and the GPU limits
   const checked = checkRequest(model.pkg, request);
@@ -94,7 +84,7 @@ function invalid(message: string): EngineError {
  * sizes that are not positive numbers or exceed the grid or 4096 px are errors.
  * An empty prompt is allowed: it is SD3's unconditional prompt (the negative default is "" too).
  */
-export function checkRequest(pkg: ModelPackage, request: GenerationRequest): CheckedRequest {
+export function checkRequest(pkg: Sd3Package, request: GenerationRequest): CheckedRequest {
   if (typeof request.jobId !== 'string' || request.jobId === '') throw invalid(`jobId ${JSON.stringify(request.jobId)} must be a non-empty string`);
   if (typeof request.prompt !== 'string') throw invalid(`prompt must be a string (empty for an unconditional image), got ${typeof request.prompt}`);
   if (request.negativePrompt !== undefined && typeof request.negativePrompt !== 'string') {
@@ -150,47 +140,11 @@ function checkInitImage(init: NonNullable<GenerationRequest['init']>): void {
   }
 }
 
-/** The unfused-attention score tensors this job would build, for the WebGPU binding-size check. */
-export function attentionSites(model: RuntimeModel, checked: CheckedRequest, cfg: boolean): AttentionSite[] {
-  const { pkg } = model;
-  const { patchSize } = pkg.geometry;
-  const imageTokens = (checked.latentHeight / patchSize) * (checked.latentWidth / patchSize);
-  const textTokens = conditioningSequenceLength(pkg);
-  return [
-    {
-      label: pkg.transformer.graph.path,
-      census: countAttention(pkg.transformer.graph.summary),
-      batch: cfg ? 2 : 1,
-      heads: pkg.transformer.config.num_attention_heads,
-      tokens: imageTokens + textTokens,
-      fixedTokens: textTokens,
-    },
-    {
-      // AutoencoderKL's mid-block attention: one head over every latent pixel.
-      label: pkg.vaeDecoder.graph.path,
-      census: countAttention(pkg.vaeDecoder.graph.summary),
-      batch: 1,
-      heads: 1,
-      tokens: checked.latentHeight * checked.latentWidth,
-      fixedTokens: 0,
-    },
-  ];
-}
-
-export function checkGpuLimits(model: RuntimeModel, checked: CheckedRequest, cfg: boolean, job: JobContext): void {
-  if (model.backend !== 'webgpu' || job.maxStorageBufferBindingSize === undefined) return;
-  checkAttentionFitsGpu(
-    attentionSites(model, checked, cfg),
-    { width: checked.width, height: checked.height, sizeMultiple: model.pkg.geometry.sizeMultiple },
-    job.maxStorageBufferBindingSize,
-  );
-}
-
 // ---------------------------------------------------------------------------------------------
 // 3. Scheduler
 
 /** The package's scheduler, with the request's shift override applied to its config. */
-export function createScheduler(pkg: ModelPackage, shift?: number): FlowMatchEulerDiscreteScheduler {
+export function createScheduler(pkg: Sd3Package, shift?: number): FlowMatchEulerDiscreteScheduler {
   const config = shift === undefined ? pkg.schedulerConfig : { ...pkg.schedulerConfig, shift };
   try {
     return new FlowMatchEulerDiscreteScheduler(config);
@@ -201,7 +155,7 @@ export function createScheduler(pkg: ModelPackage, shift?: number): FlowMatchEul
 
 /** `mu` for dynamic shifting from the latent token count, as the SD3 pipeline computes it. */
 export function schedulerOptions(
-  pkg: ModelPackage,
+  pkg: Sd3Package,
   scheduler: FlowMatchEulerDiscreteScheduler,
   size: { latentHeight: number; latentWidth: number },
 ): { mu?: number } {
@@ -241,8 +195,8 @@ export interface DenoiseInputs {
 
 /**
  * The denoising loop as an async generator: one transformer call and one Euler step per
- * iteration, yielding the latents after each (habit 4: the caller turns them into progress,
- * previews, timings; stopping is `return()`). Starts at the scheduler's begin index (image-to-image).
+ * iteration, yielding the latents after each: the caller turns them into progress, previews and
+ * timings, and stops the loop with `return()`. Starts at the scheduler's begin index (image-to-image).
  */
 export async function* denoiseLatents(inputs: DenoiseInputs): AsyncGenerator<DenoiseStep, Float32Array> {
   const { transformer, scheduler, conditioning } = inputs;
@@ -321,7 +275,7 @@ export function floatOutput(outputs: Record<string, HostTensor>, name: string, l
  * steps (the generator is closed, so nothing more runs), per-step timings.
  */
 export async function runDenoiseLoopAsync(
-  model: RuntimeModel,
+  model: Sd3Runtime,
   checked: CheckedRequest,
   scheduler: FlowMatchEulerDiscreteScheduler,
   latents: Float32Array,
@@ -377,17 +331,17 @@ function throwIfCancelled(checked: CheckedRequest, job: JobContext): void {
  * Preview of the predicted clean latent x0 = x_t − σ·v with the package's latent→RGB factors
  * (flowfill.json), or SD3's for a 16-channel latent space when the package gives none.
  */
-function previewOf(pkg: ModelPackage, step: DenoiseStep, checked: CheckedRequest): GenerationProgress['preview'] {
+function previewOf(pkg: Sd3Package, step: DenoiseStep, checked: CheckedRequest): GenerationProgress['preview'] {
   const factors = previewFactors(pkg);
   if (!factors) return undefined;
   const x0 = predictCleanLatent(step.previousLatents, step.velocity, step.sigma);
   return latentToPreview(x0, pkg.transformer.config.in_channels, checked.latentHeight, checked.latentWidth, factors);
 }
 
-function previewFactors(pkg: ModelPackage): LatentRgbFactors | undefined {
+function previewFactors(pkg: Sd3Package): LatentRgbFactors | undefined {
   const channels = pkg.transformer.config.in_channels;
-  const own = pkg.flowfill?.latent_rgb_factors;
-  if (own) return { factors: own, bias: pkg.flowfill?.latent_rgb_bias };
+  const own = pkg.manifest?.latent_rgb_factors;
+  if (own) return { factors: own, bias: pkg.manifest?.latent_rgb_bias };
   return channels === SD3_LATENT_RGB_FACTORS.factors.length ? SD3_LATENT_RGB_FACTORS : undefined;
 }
 
@@ -400,7 +354,7 @@ function previewFactors(pkg: ModelPackage): LatentRgbFactors | undefined {
  */
 export async function decodeLatentsAsync(
   vaeDecoder: BackendSession,
-  pkg: ModelPackage,
+  pkg: Sd3Package,
   latents: Float32Array,
   latentHeight: number,
   latentWidth: number,
@@ -429,7 +383,7 @@ export interface DecodedImage {
 // 7. Result
 
 export function finishResult(
-  model: RuntimeModel,
+  model: Sd3Runtime,
   checked: CheckedRequest,
   decoded: DecodedImage,
   timings: StageTimings,

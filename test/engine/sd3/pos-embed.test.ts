@@ -1,5 +1,5 @@
-import { cropPosEmbed, get2dSinCosPosEmbed, SD3PositionalEmbedding } from '../../worker/engine/pos-embed.js';
-import { maxAbsDiff, readF32, readJson } from './golden.js';
+import { cropPosEmbed, get2dSinCosPosEmbed, SD3PositionalEmbedding } from '../../../worker/engine/sd3/pos-embed.js';
+import { maxAbsDiff, readF32, readJson } from '../golden.js';
 
 // README tolerance for the pos-embed crop: 1e-6 (absolute).
 const TOL = 1e-6;

@@ -1,5 +1,5 @@
-import { assembleSd3Conditioning, concatBatch, zeroEmbeddings, type Tensor32 } from '../../worker/engine/text-embeddings.js';
-import { readF32, readJson } from './golden.js';
+import { assembleSd3Conditioning, concatBatch, zeroEmbeddings, type Tensor32 } from '../../../worker/engine/sd3/text-embeddings.js';
+import { readF32, readJson } from '../golden.js';
 
 const t = (dims: number[], f: (i: number) => number): Tensor32 => {
   const n = dims.reduce((a, b) => a * b, 1);

@@ -1,0 +1,82 @@
+/**
+ * The seam between the generic engine and one model family (SD3 today, in sd3/). A family is
+ * picked by model_index.json's `_class_name`, as diffusers' DiffusionPipeline.from_pretrained picks
+ * the pipeline class, and then owns everything that depends on the architecture: its configs, how
+ * its graphs are checked, how text becomes conditioning, the pipeline itself.
+ *
+ * The engine (engine.ts) only ever sees these three small interfaces: a family reads a package,
+ * a package creates a runtime (sessions on one backend), a runtime generates and is released.
+ * A new family is a sibling folder of sd3/ that implements them and is listed in model-families.ts.
+ */
+import type { Backend, GenerationProgress, GenerationRequest, GenerationResult, ModelInfo, PrecisionChoice } from '../../common/engine-types.js';
+import type { PackageFiles } from './package-source.js';
+import type { FlowfillManifest } from './flowfill-manifest.js';
+import type { VerifyingReader } from './verifying-reader.js';
+
+export interface ModelFamily {
+  /** Short name used in messages and notes, e.g. "sd3". */
+  readonly name: string;
+  /** model_index.json `_class_name` values this family runs, e.g. "StableDiffusion3Pipeline". */
+  readonly pipelineClasses: readonly string[];
+  /**
+   * Reads and checks a package (configs, graphs, tokenizers) before any session exists; every
+   * failure is an EngineError naming the file. `reader` verifies sha256s as files are read; the
+   * family calls `reader.finishAsync()` once it has read what it needs, for the package hash.
+   */
+  readPackageAsync(reader: VerifyingReader, index: PackageIndex, context?: LoadContext): Promise<FamilyPackage>;
+}
+
+/** What a family may need beyond the verified files: raw access to large files, and what the graphs will run on. */
+export interface LoadContext {
+  /** The package's files, for random access to checkpoints too large to read whole. */
+  files: PackageFiles;
+  /** Where the sessions will run and the precision asked for (families that build graphs use it). */
+  target: LoadTarget;
+}
+
+export interface LoadTarget {
+  backend: Backend;
+  shaderF16: boolean;
+  precision: PrecisionChoice;
+  /** Progress while a family converts weights (bytes of a component's graph produced so far). */
+  onConvertProgress?: (component: string, producedBytes: number, totalBytes: number) => void;
+}
+
+/** The two files every package starts with, already read and checked by the generic loader. */
+export interface PackageIndex {
+  modelIndex: Record<string, unknown>;
+  /** flowfill.json, when the package has one (its generic fields checked; family fields not yet). */
+  manifest?: FlowfillManifest & Record<string, unknown>;
+}
+
+/** What the engine reports about a package: ModelInfo without the backend it runs on. */
+export type PackageSummary = Omit<ModelInfo, 'backend'>;
+
+/** A checked package of one family: no sessions yet. */
+export interface FamilyPackage {
+  readonly family: string;
+  readonly summary: PackageSummary;
+  /** Creates every inference session on `backend`; on failure releases what it created and rethrows. */
+  createRuntimeAsync(backend: Backend): Promise<FamilyRuntime>;
+}
+
+/** A package's sessions on one backend: what jobs run on. */
+export interface FamilyRuntime {
+  readonly backend: Backend;
+  /** Text-to-image (request.init absent). */
+  generateAsync(request: GenerationRequest, job: JobContext): Promise<GenerationResult>;
+  /** Image-to-image (request.init present); 'invalid-request' when the package cannot encode images. */
+  generateFromImageAsync(request: GenerationRequest, job: JobContext): Promise<GenerationResult>;
+  releaseAsync(): Promise<void>;
+}
+
+/** What the engine around a pipeline provides for one job. */
+export interface JobContext {
+  onProgress?: (progress: GenerationProgress) => void;
+  /** Checked between steps; true stops the job with EngineError 'cancelled'. */
+  isCancelled: () => boolean;
+  /** Set when running on WebGPU: the adapter's maxStorageBufferBindingSize, for attention-size checks. */
+  maxStorageBufferBindingSize?: number;
+  /** Notes from the engine (e.g. why it runs on WASM) to carry into the result. */
+  notes: string[];
+}

@@ -1,0 +1,58 @@
+/**
+ * Stable Diffusion 3 / 3.5 as a model family (../model-family.ts): diffusers'
+ * StableDiffusion3Pipeline, whose components are an SD3 MM-DiT transformer, an AutoencoderKL and
+ * up to three text encoders (CLIP-L, CLIP-G, T5-XXL).
+ */
+import type { Backend } from '../../../common/engine-types.js';
+import type { FamilyPackage, FamilyRuntime, ModelFamily } from '../model-family.js';
+import { isDiffusersLayoutAsync, readSd3DiffusersPackageAsync } from './diffusers-package.js';
+import { generateFromImageAsync } from './image-to-image.js';
+import { readSd3PackageAsync, type Sd3Package } from './package.js';
+import { generateAsync } from './pipeline.js';
+import { createSd3RuntimeAsync, releaseSd3RuntimeAsync, type Sd3Runtime } from './runtime.js';
+
+export const sd3Family: ModelFamily = {
+  name: 'sd3',
+  pipelineClasses: ['StableDiffusion3Pipeline'],
+  async readPackageAsync(reader, index, context) {
+    // A diffusers checkpoint (safetensors) gets its graphs built; an ONNX package brings its own.
+    if (context && (await isDiffusersLayoutAsync(context.files))) {
+      return sd3FamilyPackage(await readSd3DiffusersPackageAsync(reader, context.files, index, context.target));
+    }
+    return sd3FamilyPackage(await readSd3PackageAsync(reader, index));
+  },
+};
+
+/** The engine's view of a checked SD3 package (also for packages assembled from in-memory graphs). */
+export function sd3FamilyPackage(pkg: Sd3Package): FamilyPackage {
+  return {
+    family: sd3Family.name,
+    summary: {
+      id: pkg.id,
+      name: pkg.name,
+      hash: pkg.hash,
+      ...(pkg.licence !== undefined ? { licence: pkg.licence } : {}),
+      ...(pkg.attribution !== undefined ? { attribution: pkg.attribution } : {}),
+      nativeSize: pkg.geometry.nativeSize,
+      maxSide: pkg.geometry.maxSide,
+      sizeMultiple: pkg.geometry.sizeMultiple,
+      hasTextEncoder: pkg.textEncoders.length > 0,
+      supportsImageToImage: pkg.vaeEncoder !== undefined,
+      ...(pkg.manifest?.recommended ? { recommended: { ...pkg.manifest.recommended } } : {}),
+      format: pkg.format ?? 'onnx',
+      ...(pkg.precision ? { precision: pkg.precision } : {}),
+      ...(pkg.weightBytes !== undefined ? { weightBytes: pkg.weightBytes } : {}),
+      notes: [...pkg.notes],
+    },
+    createRuntimeAsync: async (backend: Backend) => sd3FamilyRuntime(await createSd3RuntimeAsync(pkg, backend)),
+  };
+}
+
+function sd3FamilyRuntime(runtime: Sd3Runtime): FamilyRuntime {
+  return {
+    backend: runtime.backend,
+    generateAsync: (request, job) => generateAsync(runtime, request, job),
+    generateFromImageAsync: (request, job) => generateFromImageAsync(runtime, request, job),
+    releaseAsync: () => releaseSd3RuntimeAsync(runtime),
+  };
+}
