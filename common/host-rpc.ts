@@ -107,7 +107,7 @@ const fillMode = oneOf(['keep', 'replace']);
 const launch = v.object({
   /** Short host name ("figma"), so one panel can serve several hosts. */
   host: text(40, { nonEmpty: true }),
-  command: oneOf(['open', 'generate', 'fill-selection', 'variations', 'regenerate']),
+  command: oneOf(['open', 'generate', 'fill-selection', 'variations', 'regenerate', 'diagnostics']),
   source: oneOf(['open', 'menu', 'quick-action', 'relaunch']),
   /** The quick action's typed prompt. */
   prompt: v.optional(text(PROMPT_MAX_CHARS)),

@@ -21,6 +21,8 @@ export function launchFor(command: string, parameters: ParameterValues | undefin
       return { ...base, command: 'variations', source: 'relaunch' };
     case 'regenerate':
       return { ...base, command: 'regenerate', source: 'relaunch' };
+    case 'diagnostics':
+      return { ...base, command: 'diagnostics', source: 'menu' };
     default:
       return { ...base, command: 'open', source: 'open' };
   }

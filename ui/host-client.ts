@@ -13,12 +13,19 @@ export function connectHost(endpoint: RpcEndpoint, log?: (message: string) => vo
   return connectRpc(HOST_RPC, endpoint, log ? { log } : {});
 }
 
-/** The plugin iframe's link to Figma's main thread. PNG bytes are structured-cloned as Uint8Array. */
-export function figmaParentEndpoint(): RpcEndpoint {
+/**
+ * The plugin iframe's link to Figma's main thread. PNG bytes are structured-cloned as Uint8Array.
+ *
+ * `hosted`: the panel is the hosted app, loaded into the plugin's frame from its own origin. Figma
+ * then wants `pluginId` in every message (its samples send '*'), and only the parent's messages
+ * are taken, since a page with an origin can be framed by anyone.
+ */
+export function figmaParentEndpoint({ hosted = false }: { hosted?: boolean } = {}): RpcEndpoint {
   return {
-    post: (message) => parent.postMessage({ pluginMessage: message }, '*'),
+    post: (message) => parent.postMessage(hosted ? { pluginMessage: message, pluginId: '*' } : { pluginMessage: message }, '*'),
     listen(handler) {
       const listener = (event: MessageEvent) => {
+        if (hosted && event.source !== parent) return;
         const data: unknown = event.data;
         // Only Figma's envelope is ours; other frames' messages (extensions, devtools) are ignored.
         if (typeof data !== 'object' || data === null || !('pluginMessage' in data)) return;

@@ -7,7 +7,7 @@
  * worker's large files (ORT's .wasm, the model) are in the page as asset elements.
  */
 import { postEmbeddedAssets } from '../worker/runtime/embedded-assets.js';
-import { browserWorkerFactory, deferredEngine, startEngineWorkerAsync } from './engine/start-engine.js';
+import { browserWorkerFactory, deferredEngine, diagnosticsInFreshWorker, startEngineWorkerAsync } from './engine/start-engine.js';
 import { connectHost, figmaParentEndpoint } from './host-client.js';
 import { createPanel, type Panel } from './panel.js';
 import { mountPanel } from './view/panel-view.js';
@@ -22,17 +22,18 @@ function workerSource(): string {
 }
 
 function start(): void {
+  // ORT's .wasm and the default model sit in the page (scripts/build.mjs); the worker gets them
+  // as its first message, before any comlink call.
+  const factory = { ...browserWorkerFactory, prepare: (worker: Worker) => void postEmbeddedAssets(worker) };
   const started = (async () => {
-    // ORT's .wasm and the default model sit in the page (scripts/build.mjs); the worker gets them
-    // as its first message, before any comlink call.
-    const factory = { ...browserWorkerFactory, prepare: (worker: Worker) => void postEmbeddedAssets(worker) };
     const { engine, via } = await startEngineWorkerAsync(workerSource(), factory);
     if (via === 'blob') console.info('[flowfill ui] engine worker started from a blob: URL (data: was refused); WebGPU may be unavailable');
     return engine;
   })();
   // Listen before the first call, so no answer is missed.
   const host = connectHost(figmaParentEndpoint());
-  const panel = createPanel({ host, engine: deferredEngine(started) });
+  const api = deferredEngine(started);
+  const panel = createPanel({ host, engine: api, models: api, diagnostics: diagnosticsInFreshWorker(async () => (await startEngineWorkerAsync(workerSource(), factory)).engine), mode: 'embedded' });
   const root = document.getElementById('app') ?? document.body.appendChild(document.createElement('div'));
   mountPanel(root, panel);
   // Exposed for the browser tests and for debugging in the playground's console.

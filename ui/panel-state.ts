@@ -3,6 +3,8 @@
  * settings, the selection, the jobs and their batches, history and notices.
  */
 import type { Launch, SelectedLayer } from '../common/host-rpc.js';
+import type { DiagnosticsState } from './diagnostics/diagnostics-report.js';
+import type { LibraryState } from './engine/model-library.js';
 import type { ModelState } from './engine/model-state.js';
 import type { Batch, Job } from './jobs/job.js';
 import type { Notice } from './notices.js';
@@ -12,6 +14,9 @@ import { createStore, type Store } from './store.js';
 
 export interface PanelState {
   model: ModelState;
+  /** The models the store holds and the add in progress (engine/model-library.ts). */
+  library: LibraryState;
+  diagnostics: DiagnosticsState;
   settings: GenerationSettings;
   /** The selection as the host last reported it (for display: no sizes). */
   selection: SelectedLayer[];
@@ -33,6 +38,8 @@ export type PanelStore = Store<PanelState>;
 export function createPanelStore(seed: number): PanelStore {
   return createStore<PanelState>({
     model: { status: 'starting' },
+    library: {},
+    diagnostics: { open: false, running: false },
     settings: createDefaultSettings(seed),
     selection: [],
     jobs: [],

@@ -4,15 +4,18 @@
  * the parts together and lists what the view may do; each part is its own module:
  *
  *   engine/model-state.ts       load the model, know what the engine runs on
+ *   engine/model-library.ts     the model store: start model, add (folder, URL), remove, use
+ *   diagnostics/                what the host gives the engine, for a report to copy
  *   jobs/start-batch.ts         an action → read targets → plan → queue
  *   jobs/job-runner.ts          queue → export → generate → place
  *   jobs/batch-tracker.ts       job and batch ends: notices, toasts, undo step, quick-action close
  *   jobs/skip-deleted-layers.ts selection changes → skip jobs whose layer is gone
  *   settings/stored-settings.ts settings and history in the host's storage
  */
-import type { EngineApi, GenerationResult } from '../common/engine-types.js';
+import type { DiagnosticsApi, EngineApi, GenerationResult, ModelStoreApi } from '../common/engine-types.js';
 import type { ProvenanceRecord } from '../common/provenance.js';
-import { loadEmbeddedModelAsync } from './engine/model-state.js';
+import { formatDiagnosticsReport, readPageContextAsync, type DiagnosticsReport, type PageContext } from './diagnostics/diagnostics-report.js';
+import { createModelLibrary, type ModelLibrary } from './engine/model-library.js';
 import type { HostClient, HostConnection } from './host-client.js';
 import { createBatchTracker } from './jobs/batch-tracker.js';
 import { isEnded, type Job } from './jobs/job.js';
@@ -29,6 +32,16 @@ import { createSettingsSaver, loadStoredSettingsAsync, saveHistory } from './set
 export interface PanelOptions {
   host: HostConnection;
   engine: EngineApi;
+  /** The worker's model store (absent in hosts without one: only the built-in model then). */
+  models?: ModelStoreApi;
+  /** The worker's diagnostics. */
+  diagnostics?: DiagnosticsApi;
+  /** How this panel was delivered, for the diagnostics report. */
+  mode?: PageContext['mode'];
+  /** What the page sees about itself (the DOM's; tests pass their own). */
+  pageContext?: () => Promise<PageContext>;
+  /** navigator.storage.persist(), asked before the first model is kept. */
+  requestPersistence?: () => Promise<boolean | undefined>;
   now?: () => Date;
   /** Seeds for fresh (unlocked) generations; crypto.getRandomValues by default. */
   drawSeed?: () => number;
@@ -55,6 +68,12 @@ export interface Panel {
   dismissNotice(id: number): void;
   /** Loads the model again after a failure (the panel's "Try again"). */
   retryModelLoadAsync(): Promise<void>;
+  /** The models: add from a folder or URL, remove, use. */
+  readonly library: ModelLibrary;
+  /** Opens or closes the diagnostics section. */
+  setDiagnosticsOpen(open: boolean): void;
+  /** Runs the diagnostics (engine self-tests included) and keeps the report; resolves with its text. */
+  runDiagnosticsAsync(): Promise<string>;
   /** Resolves when no job is queued or running (tests, the browser rig). */
   whenIdle(): Promise<void>;
 }
@@ -106,6 +125,27 @@ export function createPanel(options: PanelOptions): Panel {
   }
 
   const batchDeps = { store, host, runner, tracker, drawSeed, saveSettingsNow: () => saver.flush() };
+  const jobsActive = () => store.get().jobs.some((j) => !isEnded(j.status)) || store.get().planning > 0;
+  const library = createModelLibrary({ store, engine: options.engine, models: options.models, jobsActive, requestPersistence: options.requestPersistence });
+
+  async function runDiagnosticsAsync(): Promise<string> {
+    store.set((s) => ({ diagnostics: { ...s.diagnostics, open: true, running: true, copied: undefined } }));
+    const [page, engine, status] = await Promise.all([
+      (options.pageContext ?? (() => readPageContextAsync(options.mode ?? 'embedded')))(),
+      options.diagnostics ? options.diagnostics.diagnostics().then((d) => ({ d }), (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) })) : Promise.resolve({ error: 'this panel has no engine diagnostics' }),
+      options.models?.storeStatus().catch(() => undefined),
+    ]);
+    const info = store.get().model.info;
+    const report: DiagnosticsReport = {
+      createdAt: (options.now?.() ?? new Date()).toISOString(),
+      page,
+      ...('d' in engine ? { engine: engine.d } : { engineError: engine.error }),
+      ...(status ? { store: status } : {}),
+      ...(info ? { model: { id: info.id, name: info.name, hash: info.hash, backend: info.backend, ...(info.precision ? { precision: info.precision } : {}) } } : {}),
+    };
+    store.set((s) => ({ diagnostics: { ...s.diagnostics, running: false, report } }));
+    return formatDiagnosticsReport(report);
+  }
 
   options.host.on('selection-changed', ({ layers }) => {
     store.set({ selection: layers });
@@ -115,6 +155,10 @@ export function createPanel(options: PanelOptions): Panel {
   async function runLaunchCommandAsync(): Promise<void> {
     const launch = store.get().launch;
     if (!launch || launch.command === 'open') return;
+    if (launch.command === 'diagnostics') {
+      await runDiagnosticsAsync();
+      return;
+    }
     const quickAction = launch.source === 'quick-action';
     if (launch.prompt !== undefined) panel.updateSettings({ prompt: launch.prompt });
     const request: BatchRequest = launch.command === 'variations' ? 'variations' : launch.command === 'regenerate' ? 'regenerate' : 'generate';
@@ -132,7 +176,7 @@ export function createPanel(options: PanelOptions): Panel {
     async startAsync() {
       const [launch, selection] = await Promise.all([host.readLaunch(), host.readSelection(), loadStoredSettingsAsync(host, store)]);
       store.set({ launch, selection: selection.layers });
-      await loadEmbeddedModelAsync(options.engine, store);
+      await library.loadStartModelAsync();
       // With no model the command still runs, to say why nothing happens (and to end a quick action).
       await runLaunchCommandAsync();
     },
@@ -160,8 +204,13 @@ export function createPanel(options: PanelOptions): Panel {
       store.set((s) => ({ notices: dismissNotice(s.notices, id) }));
     },
     async retryModelLoadAsync() {
-      await loadEmbeddedModelAsync(options.engine, store);
+      await library.retryAsync();
     },
+    library,
+    setDiagnosticsOpen(open) {
+      store.set((s) => ({ diagnostics: { ...s.diagnostics, open } }));
+    },
+    runDiagnosticsAsync,
     whenIdle: () => runner.whenIdle(),
   };
   return panel;

@@ -6,15 +6,16 @@
  * and init pixels are transferred rather than copied (comlink v4 copies unless told to transfer).
  */
 import * as Comlink from 'comlink';
-import type { EngineApi, GenerationProgress, GenerationRequest, LoadProgress, ModelSource } from '../../common/engine-types.js';
+import type { GenerationProgress, GenerationRequest, InstallProgress, LoadProgress, ModelSource, WorkerApi } from '../../common/engine-types.js';
 
-export interface EngineClient extends EngineApi {
+/** The worker's API (engine, model store, diagnostics) as plain async functions. */
+export interface EngineClient extends WorkerApi {
   /** Ends the worker; the client is unusable afterwards. */
   terminate(): void;
 }
 
 export function createEngineClient(worker: Worker): EngineClient {
-  const remote = Comlink.wrap<EngineApi>(worker);
+  const remote = Comlink.wrap<WorkerApi>(worker);
   return {
     capabilities: () => remote.capabilities(),
     loadModel: (source: ModelSource, onProgress?: (p: LoadProgress) => void) =>
@@ -26,6 +27,14 @@ export function createEngineClient(worker: Worker): EngineClient {
       return remote.generate(transferable, callback);
     },
     cancel: (jobId: string) => remote.cancel(jobId),
+    storeStatus: () => remote.storeStatus(),
+    // Picked files travel as File objects: structured-cloned as references to the same files, not copied.
+    installModel: (installId, source, options, onProgress?: (p: InstallProgress) => void) =>
+      remote.installModel(installId, source, options, onProgress ? Comlink.proxy(onProgress) : undefined),
+    cancelInstall: (installId) => remote.cancelInstall(installId),
+    removeModel: (idOrUrl) => remote.removeModel(idOrUrl),
+    setCurrentModel: (id) => remote.setCurrentModel(id),
+    diagnostics: () => remote.diagnostics(),
     terminate: () => {
       remote[Comlink.releaseProxy]();
       worker.terminate();

@@ -14,6 +14,8 @@ const PLAIN_LANGUAGE: Record<EngineErrorCode, string> = {
   'size-exceeds-gpu-limits': 'This size is too large for your graphics card; try a smaller frame or fewer steps',
   'gpu-device-lost': 'The graphics card stopped responding; try again, and reopen Flowfill if it keeps happening',
   cancelled: 'Cancelled',
+  'storage-full': 'Not enough storage space for this model',
+  'download-failed': 'The download did not complete',
   internal: 'Something went wrong inside the image engine',
 };
 

@@ -3,7 +3,7 @@
  * apart from jobs: a model store or another engine source replaces this part without touching
  * how jobs run.
  */
-import type { Capabilities, EngineApi, LoadProgress, ModelInfo } from '../../common/engine-types.js';
+import type { Capabilities, EngineApi, LoadProgress, ModelInfo, ModelSource } from '../../common/engine-types.js';
 import type { Store } from '../store.js';
 import { describeEngineError } from './engine-errors.js';
 
@@ -19,12 +19,17 @@ export interface ModelState {
 }
 
 /** Asks the engine what it runs on, then loads the embedded model. Resolves true once it is ready. */
-export async function loadEmbeddedModelAsync(engine: Pick<EngineApi, 'capabilities' | 'loadModel'>, store: Store<{ model: ModelState }>): Promise<boolean> {
-  store.set({ model: { status: 'starting' } });
+export function loadEmbeddedModelAsync(engine: Pick<EngineApi, 'capabilities' | 'loadModel'>, store: Store<{ model: ModelState }>): Promise<boolean> {
+  return loadModelIntoPanelAsync(engine, store, { kind: 'embedded' });
+}
+
+/** Asks the engine what it runs on, then loads `source`. Resolves true once it is ready. */
+export async function loadModelIntoPanelAsync(engine: Pick<EngineApi, 'capabilities' | 'loadModel'>, store: Store<{ model: ModelState }>, source: ModelSource): Promise<boolean> {
+  store.set((s) => ({ model: { status: 'starting', ...(s.model.capabilities ? { capabilities: s.model.capabilities } : {}) } }));
   try {
     const capabilities = await engine.capabilities();
     store.set({ model: { status: 'loading', capabilities } });
-    const info = await engine.loadModel({ kind: 'embedded' }, (progress) => store.set((s) => ({ model: { ...s.model, progress } })));
+    const info = await engine.loadModel(source, (progress) => store.set((s) => ({ model: { ...s.model, progress } })));
     store.set({ model: { status: 'ready', capabilities, info } });
     return true;
   } catch (error) {

@@ -9,7 +9,7 @@
  * A worker that fails to load reports it only asynchronously (an `error` event), so each way is
  * confirmed with a first call (capabilities) before the engine is handed out.
  */
-import type { EngineApi } from '../../common/engine-types.js';
+import type { DiagnosticsApi, WorkerApi } from '../../common/engine-types.js';
 import { createEngineClient, type EngineClient } from './engine-client.js';
 
 export type WorkerUrlKind = 'blob' | 'data';
@@ -84,14 +84,56 @@ export async function startEngineWorkerAsync(
 }
 
 /**
- * An EngineApi usable at once while the real one is still starting: each call waits for it.
+ * The worker's API usable at once while the real one is still starting: each call waits for it.
  * A start failure surfaces as the rejection of the first call (the panel shows it as a load error).
  */
-export function deferredEngine(started: Promise<EngineApi>): EngineApi {
+export function deferredEngine(started: Promise<WorkerApi>): WorkerApi {
   return {
     capabilities: async () => (await started).capabilities(),
     loadModel: async (source, onProgress) => (await started).loadModel(source, onProgress),
     generate: async (request, onProgress) => (await started).generate(request, onProgress),
     cancel: async (jobId) => (await started).cancel(jobId),
+    storeStatus: async () => (await started).storeStatus(),
+    installModel: async (installId, source, options, onProgress) => (await started).installModel(installId, source, options, onProgress),
+    cancelInstall: async (installId) => (await started).cancelInstall(installId),
+    removeModel: async (idOrUrl) => (await started).removeModel(idOrUrl),
+    setCurrentModel: async (id) => (await started).setCurrentModel(id),
+    diagnostics: async () => (await started).diagnostics(),
+  };
+}
+
+/**
+ * Starts the worker from its URL (the hosted app: worker.js on the site) and confirms it answers,
+ * as startEngineWorkerAsync does for a worker built into the page.
+ */
+export async function startEngineWorkerFromUrlAsync(url: string, confirmTimeoutMs = 30_000): Promise<EngineClient> {
+  const worker = new Worker(url);
+  const engine = createEngineClient(worker);
+  try {
+    await confirmStarted(worker, engine, confirmTimeoutMs);
+  } catch (error) {
+    worker.terminate();
+    throw new Error(`[internal] The engine worker ${url} could not start: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return engine;
+}
+
+/**
+ * Diagnostics run in a second worker of the same build, started for them and ended after: it has
+ * its own onnxruntime and GPU device, so the self-test times first shader compiles as a fresh
+ * start has them, and cannot disturb the engine's sessions. (Measured in Chromium 156: WebGPU
+ * sessions created and released beside the engine's in one worker lost the engine's device, and
+ * under cross-origin isolation failed with "memory access out of bounds".)
+ */
+export function diagnosticsInFreshWorker(startWorker: () => Promise<EngineClient>): DiagnosticsApi {
+  return {
+    async diagnostics() {
+      const worker = await startWorker();
+      try {
+        return await worker.diagnostics();
+      } finally {
+        worker.terminate();
+      }
+    },
   };
 }

@@ -69,6 +69,9 @@ export function engineErrorToast(code: EngineErrorCode): string {
       return 'The graphics card stopped responding. Try again; closing other heavy tabs or apps can help.';
     case 'cancelled':
       return 'Generation was cancelled.';
+    case 'storage-full':
+    case 'download-failed':
+      return 'A model could not be added. The panel says why.';
     case 'internal':
       return 'Something went wrong while generating. Try again.';
   }

@@ -17,7 +17,7 @@ export type JobKind = 'fill' | 'new-frame' | 'regenerate' | 'seed-variation' | '
 export type JobStatus = 'queued' | 'exporting' | 'running' | 'placing' | 'done' | 'skipped' | 'failed' | 'cancelled';
 
 /** Why a layer got no image: the host's reasons, plus the panel's own. */
-export type SkipCode = UnfillableReason | 'no-record' | 'batch-limit' | 'size' | 'deleted';
+export type SkipCode = UnfillableReason | 'no-record' | 'batch-limit' | 'size' | 'deleted' | 'other-model';
 
 export interface Skip {
   nodeId: string;

@@ -7,7 +7,8 @@
  * - generate: one image per fillable selected layer, at the layer's own aspect ratio (sizes from
  *   the resolution planner). With nothing selected, `variations` new frames in a row centred in
  *   the viewport, named after the prompt.
- * - regenerate: one image per selected layer that holds a Flowfill record, at the record's size.
+ * - regenerate: one image per selected layer that holds a Flowfill record, at the record's size,
+ *   when the record's model (by hash) is the one in use; else the layer is skipped, naming the model.
  * - seed-variations / image-variations: `variations` new frames beside each selected layer, in a
  *   row to its right, the same size as the source. 'variations' (the menu command and relaunch
  *   button) picks seed variations when every fillable layer carries a record, else image variations.
@@ -18,7 +19,7 @@ import type { Target } from '../../common/host-rpc.js';
 import type { GenerationSettings } from '../settings/settings.js';
 import type { Job, JobKind, Skip } from './job.js';
 import { imageRequests, type PlannedImage } from './job-requests.js';
-import { MAX_JOBS_PER_BATCH, skipReason } from './skip-reasons.js';
+import { MAX_JOBS_PER_BATCH, otherModelReason, skipReason } from './skip-reasons.js';
 
 /** Space between layers in a row of variations or new frames, px. */
 export const ROW_GAP = 40;
@@ -36,6 +37,11 @@ export interface PlanInput {
   /** The size of frames inserted when nothing is selected. */
   newFrame: { width: number; height: number };
   batchId: string;
+  /**
+   * The model in use and the ones the panel can switch to: regenerating a layer made with another
+   * model is skipped, saying which model made it. Without it, records are regenerated as they are.
+   */
+  models?: { current: { id: string; name: string; hash: string }; installed: readonly { id: string; name: string; hash: string }[] };
 }
 
 export interface PlannedBatch {
@@ -124,7 +130,9 @@ export function planBatch(input: PlanInput): PlannedBatch {
       for (const target of targets) {
         if (target.unfillable) skip(target, target.unfillable);
         else if (!target.provenance) skip(target, 'no-record');
-        else {
+        else if (input.models && target.provenance.model.hash !== input.models.current.hash) {
+          skip(target, 'other-model', otherModelReason(target.provenance.model, input.models.current, input.models.installed));
+        } else {
           const record = target.provenance;
           const slot = { kind: 'regenerate' as const, label: target.name, destination: { kind: 'existing' as const, nodeId: target.id }, sourceRecord: record };
           add(target, slot, { width: record.width, height: record.height });

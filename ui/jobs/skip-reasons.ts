@@ -18,6 +18,7 @@ const SHORT: Record<SkipCode, string> = {
   'batch-limit': 'over the batch limit',
   size: 'size not possible',
   deleted: 'deleted',
+  'other-model': 'made with another model',
 };
 
 /** "Vector", "Boolean operation" from the host's type name. */
@@ -49,6 +50,8 @@ export function skipReason(code: SkipCode, type = 'layer'): string {
       return 'Its size cannot be generated.';
     case 'deleted':
       return 'The layer was deleted, so its image was not made.';
+    case 'other-model':
+      return 'Its image was made with another model; use that model to regenerate it.';
   }
 }
 
@@ -58,4 +61,18 @@ export function skippedLine(codes: readonly SkipCode[]): string {
   for (const code of codes) counts.set(SHORT[code], (counts.get(SHORT[code]) ?? 0) + 1);
   const parts = [...counts].sort((a, b) => b[1] - a[1]).map(([label, n]) => `${n} ${label}`);
   return `${codes.length} skipped: ${parts.join(', ')}`;
+}
+
+/**
+ * Why a layer cannot be regenerated with the model in use: which model made it, and whether to
+ * Use it (installed) or add it first. `installed` lists the models the panel can switch to.
+ */
+export function otherModelReason(
+  recorded: { id: string; hash: string },
+  current: { name: string },
+  installed: readonly { id: string; name: string; hash: string }[],
+): string {
+  const match = installed.find((m) => m.hash === recorded.hash);
+  if (match) return `Made with “${match.name}”, not the model in use (“${current.name}”): choose Use on it under Models, then Regenerate.`;
+  return `Made with the model ${recorded.id} (hash ${recorded.hash.slice(0, 12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate.`;
 }

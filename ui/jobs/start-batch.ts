@@ -69,6 +69,7 @@ export async function startBatchAsync(deps: StartBatchDeps, request: BatchReques
     geometry: modelGeometry(info),
     newFrame: resolveInsertSize(settings),
     batchId,
+    models: { current: info, installed: [...(store.get().library.builtIn ? [store.get().library.builtIn!] : []), ...(store.get().library.status?.models ?? [])] },
   });
   if (!info.supportsImageToImage && planned.jobs.some((j) => j.kind === 'image-variation')) {
     planned = { ...planned, jobs: [], nothingToDo: `${info.name} cannot make image variations (it has no image encoder), and the selection holds no Flowfill image to vary by seed.` };

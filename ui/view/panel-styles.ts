@@ -149,6 +149,21 @@ button, input, textarea, select { font: inherit; color: inherit; }
 .ff-job.is-failed .ff-progress > div, .ff-job.is-cancelled .ff-progress > div { background: var(--ff-border-strong); }
 .ff-empty { color: var(--ff-text-tertiary); }
 
+/* Models */
+.ff-model-list { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; }
+.ff-model-item { display: flex; gap: 6px; align-items: center; padding: 4px 0; border-top: 1px solid var(--ff-border); }
+.ff-model-item:first-child { border-top: 0; }
+.ff-model-text { flex: 1; min-width: 0; word-break: break-word; }
+.ff-install { display: flex; flex-direction: column; gap: 4px; }
+.ff-install-text { flex: 1; min-width: 0; color: var(--ff-text-secondary); word-break: break-word; }
+.ff-library-message { color: var(--ff-text-secondary); word-break: break-word; }
+.ff-library-message.is-error { color: var(--ff-text-danger); }
+label.ff-button { display: inline-flex; align-items: center; }
+
+/* Diagnostics */
+.ff-report { margin: 0; padding: 6px; background: var(--ff-bg-secondary); border-radius: var(--ff-radius); font: 10px/14px ui-monospace, Menlo, Consolas, monospace;
+  white-space: pre-wrap; word-break: break-word; max-height: 40vh; overflow: auto; user-select: text; }
+
 /* History */
 .ff-history { display: flex; flex-direction: column; }
 .ff-history-item { display: flex; gap: 6px; align-items: center; padding: 4px 0; border-top: 1px solid var(--ff-border); }

@@ -8,7 +8,9 @@ import type { Panel } from '../panel.js';
 import type { PanelState } from '../panel-state.js';
 import { HistoryList } from './history-list.js';
 import { JobList } from './job-list.js';
-import { ModelHeader, ModelNotes, ModelStatusLine } from './model-section.js';
+import { isEnded } from '../jobs/job.js';
+import { DiagnosticsSection } from './diagnostics-section.js';
+import { ModelHeader, ModelNotes, ModelStatusLine, ModelsSection } from './model-section.js';
 import { NoticeList } from './notice-list.js';
 import { PANEL_CSS } from './panel-styles.js';
 import { PromptSection } from './prompt-section.js';
@@ -76,11 +78,13 @@ function PanelView({ panel }: { panel: Panel }) {
 
   const update = panel.updateSettings;
   const selected = selectedProvenance(state.selection);
+  const busy = state.planning > 0 || state.jobs.some((j) => !isEnded(j.status));
   return (
     <div class="ff-panel">
       <ModelHeader model={state.model} />
       <ModelStatusLine model={state.model} onRetry={() => void panel.retryModelLoadAsync()} />
       <ModelNotes model={state.model} />
+      <ModelsSection model={state.model} library={state.library} panel={panel} busy={busy} />
       <NoticeList notices={state.notices} onDismiss={panel.dismissNotice} />
       <PromptSection settings={state.settings} update={update} />
       {/* The actions sit above the settings, so they stay in view when the settings are open. */}
@@ -91,6 +95,7 @@ function PanelView({ panel }: { panel: Panel }) {
       {selected && <ProvenanceCard layer={selected.layer} record={selected.record} onUse={() => panel.useRecord(selected.record)} onRegenerate={() => void panel.generateAsync('regenerate')} />}
       <JobList jobs={state.jobs} decodeMs={state.decodeMs} onCancel={(id) => void panel.cancelJob(id)} onCancelAll={() => void panel.cancelAll()} onClear={panel.clearFinishedJobs} />
       <HistoryList history={state.history} onUse={panel.useRecord} />
+      <DiagnosticsSection diagnostics={state.diagnostics} panel={panel} busy={busy} />
     </div>
   );
 }
