@@ -460,14 +460,44 @@ async function loadTextAsync(url: string): Promise<string> {
   return response.text();
 }
 
+/**
+ * Which plugin the page runs: the embedded one (dist/code.js + dist/ui.html, the default) or, on a
+ * page marked <body data-plugin-mode="hosted" data-plugin-base="plugin/"> (dist/site/index.html),
+ * the hosted one, whose ui.html sends the plugin's frame to the app.
+ */
+function pluginSetup(): { mode: 'embedded' | 'hosted'; base: string; manifest: string } {
+  const mode = document.body.dataset.pluginMode === 'hosted' ? 'hosted' : 'embedded';
+  const base = document.body.dataset.pluginBase ?? 'dist/';
+  return { mode, base, manifest: mode === 'hosted' ? `${base}manifest.json` : 'manifest.json' };
+}
+
+function installModeSwitch(mode: 'embedded' | 'hosted'): void {
+  const link = document.createElement('a');
+  link.id = 'mode-switch';
+  link.style.color = '#9cd2ff';
+  if (mode === 'embedded') {
+    link.href = 'hosted';
+    link.textContent = 'Hosted plugin →';
+    link.title = 'The same playground running the hosted plugin: the panel comes from the app’s origin and keeps added models';
+  } else if (/\/hosted(\.html)?$/.test(location.pathname)) {
+    link.href = './';
+    link.textContent = 'Embedded plugin →';
+    link.title = 'The plugin as Figma runs dist/ui.html: everything in one file, no storage';
+  } else return;
+  $('boot-error').before(link);
+}
+
 async function bootAsync(): Promise<void> {
+  const setup = pluginSetup();
   const [mainScript, uiHtml, manifestText] = await Promise.all([
-    loadTextAsync('dist/code.js'),
-    loadTextAsync('dist/ui.html'),
-    loadTextAsync('manifest.json'),
+    loadTextAsync(`${setup.base}code.js`),
+    loadTextAsync(`${setup.base}ui.html`),
+    loadTextAsync(setup.manifest),
   ]);
   const manifest = JSON.parse(manifestText) as { relaunchButtons?: { command: string }[] };
+  installModeSwitch(setup.mode);
   host = new PluginHost({
+    mode: setup.mode,
     mainScript,
     uiHtml,
     relaunchCommands: (manifest.relaunchButtons ?? []).map((b) => b.command),

@@ -15,6 +15,13 @@ import { createFigmaFake, type FakeNotification, type FigmaFake, type FigmaFakeO
 import { WireWatch } from './wire-watch.js';
 
 export interface PluginHostOptions {
+  /**
+   * 'embedded' (default): the UI goes into <iframe sandbox="allow-scripts" srcdoc>, a null origin
+   * with no storage. 'hosted': the hosted plugin's ui.html goes into an unsandboxed frame loaded
+   * from a data: URL — also a null origin — which it may navigate to the hosted app, as Figma's
+   * frame can; a sandbox would force the app's origin to null too and deny it storage.
+   */
+  mode?: 'embedded' | 'hosted';
   /** dist/code.js */
   mainScript: string;
   /** dist/ui.html, handed to the code as `__html__` (Figma inlines manifest.json's `ui` the same way). */
@@ -143,8 +150,11 @@ export class PluginHost {
   private openUi(html: string, showOptions: ShowUIOptions): void {
     this.closeUi();
     const iframe = document.createElement('iframe');
+    const hosted = this.options.mode === 'hosted';
     // Figma's plugin iframe: scripts only → opaque (null) origin, no storage, no same-origin access.
-    iframe.setAttribute('sandbox', 'allow-scripts');
+    if (!hosted) iframe.setAttribute('sandbox', 'allow-scripts');
+    // The hosted app may use the clipboard (Copy report) and, once isolated, threads.
+    else iframe.allow = 'clipboard-write; cross-origin-isolated';
     iframe.title = showOptions.title ?? 'Plugin UI';
     iframe.className = 'plugin-frame';
     iframe.style.width = `${showOptions.width ?? 300}px`;
@@ -159,7 +169,8 @@ export class PluginHost {
       this.waitingForLoad = [];
       for (const message of queued) this.deliverToUi(message);
     });
-    iframe.srcdoc = html;
+    if (hosted) iframe.src = `data:text/html;charset=utf-8;base64,${btoa(String.fromCharCode(...new TextEncoder().encode(html)))}`;
+    else iframe.srcdoc = html;
     this.iframe = iframe;
     this.options.uiContainer.replaceChildren(iframe);
     this.options.onChange();
