@@ -156,7 +156,9 @@ export function createModelLibrary(deps: ModelLibraryDeps): ModelLibrary {
       return loadAsync({ kind: 'embedded' });
     },
     addFromFilesAsync(files, folderName) {
-      const description = `the folder ${folderName}`;
+      // The browser tells the folder's name, not its path; "…/" says so, and the engine names a
+      // checkpoint without a name of its own after the description's last path segment.
+      const description = `the folder …/${folderName}`;
       return installAsync(`The folder “${folderName}”`, (installId, onProgress) => models!.installModel(installId, { kind: 'files', files, description }, {}, onProgress));
     },
     addFromUrlAsync(url) {

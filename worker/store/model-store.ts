@@ -374,7 +374,7 @@ export class ModelStore implements ModelStoreApi {
       if (converting) {
         const target = await this.deps.loadTargetAsync();
         const precision = resolvePrecision({ ...target, precision: options.precision ?? 'auto' });
-        const folderName = description.replace(/[\\/]+$/, '').split(/[\\/]/).pop()?.replace(/^the folder /, '');
+        const folderName = description.replace(/[\\/]+$/, '').split(/[\\/]/).pop();
         await convertDiffusersCheckpointAsync(pkg, sink, { precision, ...(options.name ?? folderName ? { name: options.name ?? folderName } : {}) });
         this.conversions += 1;
       } else {
