@@ -38,13 +38,11 @@ const MIME = {
   '.onnx': 'application/octet-stream',
 };
 
-/** Headers of the hosted app's files: embeddable anywhere; the app page, worker and ORT's files cross-origin isolated. */
-function siteHeaders(siteDir, file) {
-  if (!file.startsWith(siteDir + path.sep)) return {};
-  const rel = path.relative(siteDir, file).split(path.sep).join('/');
+/** Headers by path: everything embeddable anywhere; the app page, its worker and ORT's files cross-origin isolated. */
+function isolationHeaders(pathname) {
   const headers = { 'cross-origin-resource-policy': 'cross-origin' };
-  if (rel === 'app.html' || rel === 'worker.js' || rel.startsWith('ort/')) headers['cross-origin-embedder-policy'] = 'require-corp';
-  if (rel === 'app.html') headers['cross-origin-opener-policy'] = 'same-origin';
+  if (pathname === '/app.html' || pathname === '/worker.js' || pathname.startsWith('/ort/')) headers['cross-origin-embedder-policy'] = 'require-corp';
+  if (pathname === '/app.html') headers['cross-origin-opener-policy'] = 'same-origin';
   return headers;
 }
 
@@ -91,7 +89,7 @@ export async function startPlaygroundServer({ port = 5173, host = '127.0.0.1', d
       return;
     }
     const size = statSync(file).size;
-    const headers = { 'content-type': MIME[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store', 'accept-ranges': 'bytes', ...siteHeaders(siteDir, file) };
+    const headers = { 'content-type': MIME[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store', 'accept-ranges': 'bytes', ...isolationHeaders(pathname) };
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     if (range && req.method === 'GET') {
       const start = Number(range[1]);
