@@ -111,7 +111,7 @@ export function formatDiagnosticsReport(report: DiagnosticsReport): string {
           .join(', ')}`,
       );
     }
-    lines.push('', '## Self-test (a small MatMul/GELU/Softmax graph; load = session creation, first run includes shader compiles)');
+    lines.push('', '## Self-test (a small MatMul/GELU/Softmax graph in a fresh worker; load = session creation, the first one also starting onnxruntime; first run includes shader compiles)');
     for (const t of engine.selfTests) {
       lines.push(`${t.backend}: ${t.ok ? 'ok' : 'FAILED'}; load ${ms(t.loadMs)}, first run ${ms(t.firstRunMs)}, step ${ms(t.stepMs)}; max |error| ${t.maxAbsError?.toExponential(2) ?? '—'}${t.error ? `; ${t.error}` : ''}`);
     }

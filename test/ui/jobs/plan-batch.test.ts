@@ -80,6 +80,28 @@ describe('planBatch', () => {
     expect(Math.abs(out.jobs[0].request.width / out.jobs[0].request.height / (320 / 180) - 1)).toBeLessThan(0.01);
   });
 
+  test('regenerate skips a layer made with another model, naming it: Use it when it is installed, add it when it is not', () => {
+    const made = (hash: string, id: string) => target({ provenance: { ...record, model: { id, hash } } });
+    const models = { current: { id: 'sd35m-aaaa', name: 'sd35m', hash: 'a'.repeat(64) }, installed: [{ id: 'emoji-bbbb', name: 'Flowfill emoji', hash: 'b'.repeat(64) }] };
+    const out = planBatch(
+      input({
+        request: 'regenerate',
+        models,
+        targets: [{ ...made('a'.repeat(64), 'sd35m-aaaa'), id: '1:1', name: 'Same' }, { ...made('b'.repeat(64), 'emoji-bbbb'), id: '1:2', name: 'Installed' }, { ...made('c'.repeat(64), 'gone-cccc'), id: '1:3', name: 'Missing' }],
+      }),
+    );
+    expect(out.jobs.map((j) => j.label)).toEqual(['Same']);
+    expect(out.skipped).toEqual([
+      { nodeId: '1:2', name: 'Installed', code: 'other-model', reason: 'Made with “Flowfill emoji”, not the model in use (“sd35m”): choose Use on it under Models, then Regenerate.' },
+      {
+        nodeId: '1:3',
+        name: 'Missing',
+        code: 'other-model',
+        reason: `Made with the model gone-cccc (hash ${'c'.repeat(12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate.`,
+      },
+    ]);
+  });
+
   test('regenerate: one job per layer with a record, at the record’s size, reproducing it exactly; the others skipped', () => {
     const out = planBatch(input({ request: 'regenerate', targets: [target({ provenance: { ...record, shift: 2 } }), target({ id: '1:3', name: 'Plain' })] }));
     expect(out.jobs).toHaveLength(1);
