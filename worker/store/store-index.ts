@@ -55,7 +55,7 @@ export function parseStoreIndex(text: string): { index: StoreIndex; dropped: str
   const models: IndexEntry[] = [];
   for (const entry of value.models) {
     if (isEntry(entry)) models.push(entry);
-    else dropped.push(`an index entry that does not parse: ${JSON.stringify(entry).slice(0, 200)}`);
+    else dropped.push(`an index entry that does not parse: ${JSON.stringify(entry).slice(0, 400)}`);
   }
   const index: StoreIndex = { ...emptyIndex(), models };
   if (typeof value.currentId === 'string' && models.some((m) => m.id === value.currentId)) index.currentId = value.currentId;
