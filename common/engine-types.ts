@@ -50,7 +50,12 @@ export type ModelSource =
    * Files keyed by their path inside the package, e.g. "transformer/model.onnx". `description`
    * names them in messages ("the folder ~/models/sd3"); without it they are "the picked files".
    */
-  | { kind: 'files'; files: Record<string, Uint8Array | Blob>; description?: string; precision?: PrecisionChoice };
+  | { kind: 'files'; files: Record<string, Uint8Array | Blob>; description?: string; precision?: PrecisionChoice }
+  /**
+   * A package the model store holds (ModelStoreApi), by StoredModel.id. It runs in the precision it
+   * was written in. Only hosts that register a store (the browser worker) can open it.
+   */
+  | { kind: 'stored'; id: string };
 
 export interface LoadProgress {
   file: string;
@@ -148,6 +153,163 @@ export interface EngineApi {
   cancel(jobId: string): Promise<void>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The model store (browser worker only): models kept in the origin's private file system (OPFS),
+// or, where the origin has no storage (Figma's null-origin plugin frame), for the session only.
+
+/** A model the store holds, or a folder picked for this session. */
+export interface StoredModel {
+  /** The package's ModelInfo.id (what provenance records), also the store's key. */
+  id: string;
+  name: string;
+  /** The package's ModelInfo.hash (provenance). */
+  hash: string;
+  /** Bytes the package takes in the store (for a session model: the picked files). */
+  bytes: number;
+  /** Precision of the package's graphs, when known (converted checkpoints record it). */
+  precision?: Exclude<PrecisionChoice, 'auto'>;
+  licence?: string;
+  /** Where it came from, in words: "the folder sd35m_style", a URL. */
+  source: string;
+  /** True when a diffusers checkpoint was converted into a Flowfill package as it was added. */
+  converted: boolean;
+  /** When it was added, ISO 8601. */
+  addedAt: string;
+  /** 'stored': kept in OPFS across sessions; 'session': picked files, gone when the panel closes. */
+  kept: 'stored' | 'session';
+}
+
+/** A download that stopped part way; its bytes are kept, and adding the same URL resumes it. */
+export interface PartialDownload {
+  url: string;
+  bytes: number;
+  totalBytes?: number;
+}
+
+export interface StoreStatus {
+  /** True when added models are kept across sessions (the origin has OPFS). */
+  persistent: boolean;
+  /** Why added models last only for this session, when they do. */
+  sessionOnlyReason?: string;
+  /** navigator.storage.persisted(): the browser will not evict the store under storage pressure. */
+  persisted?: boolean;
+  /** navigator.storage.estimate(), bytes, when the origin has storage. */
+  usageBytes?: number;
+  quotaBytes?: number;
+  models: StoredModel[];
+  /** The model to load when the panel starts (the last one added or used); absent: the built-in one. */
+  currentId?: string;
+  /** Bytes of the model built into this build, when there is one. */
+  builtInBytes?: number;
+  partialDownloads: PartialDownload[];
+  /** Diffusers checkpoints converted by this worker since it started (a stored model never needs one). */
+  conversionsThisSession: number;
+}
+
+/** Where a model to add comes from. */
+export type InstallSource =
+  /** A picked folder (diffusers checkpoint or Flowfill/Optimum ONNX package), keyed by path. */
+  | { kind: 'files'; files: Record<string, Blob>; description: string }
+  /** The base URL of such a folder, e.g. https://huggingface.co/<org>/<repo>/resolve/main/. */
+  | { kind: 'url'; baseUrl: string };
+
+export interface InstallProgress {
+  stage: 'checking' | 'downloading' | 'converting' | 'copying' | 'verifying';
+  /** The file being worked on. */
+  file?: string;
+  /** Bytes of the stage done so far, and its total when known. */
+  doneBytes: number;
+  totalBytes?: number;
+  /** Download speed over the last few seconds, bytes per second. */
+  bytesPerSecond?: number;
+}
+
+export interface InstallResult {
+  model: StoredModel;
+  /** Set when adding already loaded the model into the engine (session models): no loadModel needed. */
+  loaded?: ModelInfo;
+}
+
+export interface ModelStoreApi {
+  storeStatus(): Promise<StoreStatus>;
+  /**
+   * Adds a model: checks the space it needs before writing, converts a diffusers checkpoint once
+   * into a Flowfill package, verifies it loads, and only then lists it. `installId` names the
+   * install for cancelInstall. Rejects with 'storage-full', 'download-failed', 'cancelled' or a
+   * model-* code; nothing half-written is ever listed.
+   */
+  installModel(installId: string, source: InstallSource, options?: { precision?: PrecisionChoice }, onProgress?: (p: InstallProgress) => void): Promise<InstallResult>;
+  cancelInstall(installId: string): Promise<void>;
+  /** Removes a model (or discards a partial download by its URL) and frees its space. */
+  removeModel(idOrUrl: string): Promise<StoreStatus>;
+  /** Remembers which model the panel loads at start (undefined: the built-in one). */
+  setCurrentModel(id: string | undefined): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diagnostics: what the host gives the engine, and a tiny self-test on each backend.
+
+export interface GpuAdapterReport {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  features: string[];
+  /** GPUAdapterInfo.subgroupMinSize / subgroupMaxSize, where the browser reports them. */
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+  /** The limits that bound model size and attention length. */
+  limits: Record<string, number>;
+}
+
+export interface SelfTestResult {
+  backend: Backend;
+  ok: boolean;
+  /** Session creation (graph load, and on WebGPU the first shader compiles of the session), ms. */
+  loadMs?: number;
+  /** First run (on WebGPU: includes compiling the kernels), ms. */
+  firstRunMs?: number;
+  /** Median of the following runs, ms. */
+  stepMs?: number;
+  /** Largest |difference| from the plain-JavaScript reference. */
+  maxAbsError?: number;
+  error?: string;
+}
+
+export interface AttentionCheck {
+  backend: Backend;
+  /** Sequence length, heads and head size of the check. */
+  tokens: number;
+  heads: number;
+  headSize: number;
+  /** com.microsoft MultiHeadAttention vs a plain-JavaScript softmax(QKᵀ/√d)V. */
+  maxAbsError?: number;
+  ok: boolean;
+  error?: string;
+}
+
+export interface EngineDiagnostics {
+  /** The worker's own view: isSecureContext, crossOriginIsolated, hardwareConcurrency. */
+  worker: { secureContext: boolean; crossOriginIsolated: boolean; hardwareConcurrency?: number; userAgent?: string };
+  webAssembly: { compiles: boolean; simd: boolean; threads: boolean; error?: string };
+  webgpu: { available: boolean; reason?: string; adapter?: GpuAdapterReport };
+  ort: { version: string; build: string; wasmThreads: number; proxy: boolean };
+  /** The backend the engine runs models on now, and why not WebGPU when it is WASM. */
+  backend: Backend;
+  fallbackReason?: string;
+  selfTests: SelfTestResult[];
+  attention: AttentionCheck[];
+}
+
+export interface DiagnosticsApi {
+  /** Runs the self-tests (a few seconds; on a fresh WebGPU device mostly shader compiles). */
+  diagnostics(): Promise<EngineDiagnostics>;
+}
+
+/** What the browser worker exposes over comlink. */
+export interface WorkerApi extends EngineApi, ModelStoreApi, DiagnosticsApi {}
+
 /** Error codes the engine throws (as `EngineError`), so hosts can show plain-language messages. */
 export const ENGINE_ERROR_CODES = [
   'invalid-request',
@@ -157,6 +319,10 @@ export const ENGINE_ERROR_CODES = [
   'size-exceeds-gpu-limits',
   'gpu-device-lost',
   'cancelled',
+  /** The model store: not enough space for a model, checked before writing or hit while writing. */
+  'storage-full',
+  /** The model store: a download failed after its retries (its bytes are kept to resume). */
+  'download-failed',
   'internal',
 ] as const;
 

@@ -1,8 +1,8 @@
 /**
  * Checks for values that crossed a realm boundary (postMessage between the plugin's sandbox, the
  * panel iframe and the worker, or jest's vm contexts): structured clones carry the other realm's
- * prototypes, so these compare shapes and type tags, never `instanceof`. Used by every validator
- * in common/ so their error messages describe a bad value the same way.
+ * prototypes, so these compare shapes and type tags, never `instanceof`. Used by every schema in
+ * common/ so their error messages describe a bad value the same way.
  */
 
 export type PlainObject = Record<string, unknown>;
@@ -26,5 +26,5 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (isBytes(value)) return `a Uint8Array of ${value.length}`;
-  return `a ${typeof value}`;
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }

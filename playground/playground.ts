@@ -4,7 +4,7 @@
  * undo, and an inspector for fills and plugin data. `window.flowfill` is the automation API the
  * browser tests drive (documented in playground/README.md).
  */
-import type { FakeNode, FakeNotification } from '../test/figma-fake/index.js';
+import { FakeTextNode, type FakeNode, type FakeNotification } from '../test/figma-fake/index.js';
 import { PluginHost } from './plugin-host.js';
 import type { WireEntry } from './wire-watch.js';
 
@@ -16,11 +16,30 @@ interface FrameSpec {
   y?: number;
 }
 
+/** Layer types the playground can make, to build mixed (and hostile) selections. */
+export type LayerType = 'FRAME' | 'RECTANGLE' | 'ELLIPSE' | 'TEXT' | 'COMPONENT' | 'GROUP';
+export const LAYER_TYPES: readonly LayerType[] = ['FRAME', 'RECTANGLE', 'ELLIPSE', 'TEXT', 'COMPONENT', 'GROUP'];
+
+export interface LayerSpec extends FrameSpec {
+  type: LayerType;
+  /** Locked layers cannot be moved here, and Flowfill refuses to fill them, as in Figma. */
+  locked?: boolean;
+  /** TEXT: the characters (default: the name). */
+  characters?: string;
+}
+
 export interface PlaygroundApi {
   /** Resolves once dist/code.js and dist/ui.html are loaded (the plugin is not running yet). */
   ready: Promise<void>;
   /** Creates a frame on the page (white fill, like figma.createFrame) as its own undo step; returns its id. */
   createFrame(spec?: FrameSpec): string;
+  /**
+   * Creates a layer of any LAYER_TYPES type (a GROUP wraps a new rectangle of the given size), as
+   * its own undo step; returns its id.
+   */
+  createLayer(spec: LayerSpec): string;
+  /** Locks or unlocks layers, as a person would (its own undo step). */
+  setLocked(ids: string[], locked: boolean): void;
   /** Selects these nodes as a person would (fires selectionchange). */
   select(ids: string[]): void;
   /** Launches the plugin: 'open' | 'generate' | 'fill' (= 'fill-selection') | 'variations' | 'regenerate'. */
@@ -33,6 +52,8 @@ export interface PlaygroundApi {
   imageBytes(hash: string): Promise<string>;
   /** Every plugin-data entry of the node (key → string). */
   pluginData(id: string): Record<string, string>;
+  /** Writes one plugin-data entry as an earlier run would have (e.g. a provenance record); Figma's limits apply. */
+  setPluginData(id: string, key: string, value: string): void;
   /** Deletes the node as a person would (Delete key): its own undo step. */
   deleteNode(id: string): void;
   /** Cmd-Z: undoes the last committed step (or uncommitted changes). */
@@ -43,7 +64,7 @@ export interface PlaygroundApi {
   nodes(): NodeSummary[];
   /** Ids of the selected nodes. */
   selection(): string[];
-  /** Messages that crossed between main and panel (types only). */
+  /** The host RPC traffic between main and panel: calls, replies (with ok), events. */
   wire(): WireEntry[];
   /** figma.notify calls so far. */
   notifications(): { message: string; error: boolean }[];
@@ -63,6 +84,7 @@ export interface NodeSummary {
   height: number;
   fills: string[];
   pluginDataKeys: string[];
+  locked: boolean;
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -150,7 +172,18 @@ function render(): void {
       el.innerHTML = '<span class="node-label"></span><span class="resize-handle" title="Drag to resize"></span>';
       canvas.appendChild(el);
     }
-    const bg = backgroundFor(node);
+    const isText = node instanceof FakeTextNode;
+    const bg = isText ? { image: 'none', size: 'auto' } : backgroundFor(node);
+    el.classList.toggle('text', isText);
+    el.classList.toggle('group', node.type === 'GROUP');
+    el.classList.toggle('locked', node.locked);
+    let content = el.querySelector<HTMLElement>('.node-text');
+    if (isText && !content) {
+      content = document.createElement('span');
+      content.className = 'node-text';
+      el.prepend(content);
+    }
+    if (content) content.textContent = isText ? node.characters : '';
     Object.assign(el.style, {
       left: `${node.x * zoom}px`,
       top: `${node.y * zoom}px`,
@@ -162,7 +195,7 @@ function render(): void {
     });
     el.classList.toggle('selected', selected.has(node.id));
     const label = el.querySelector('.node-label') as HTMLElement;
-    label.textContent = `${node.name}  ${Math.round(node.width)}×${Math.round(node.height)}`;
+    label.textContent = `${node.locked ? '🔒 ' : ''}${node.name}  ${Math.round(node.width)}×${Math.round(node.height)}`;
   }
   for (const el of Array.from(canvas.querySelectorAll<HTMLElement>('[data-node-id]'))) if (!seen.has(el.dataset.nodeId!)) el.remove();
   renderInspector();
@@ -248,16 +281,57 @@ function showToast(notification: FakeNotification): void {
 }
 
 function createFrame(spec: FrameSpec = {}): string {
-  const frame = host.figma.createFrame();
-  frame.name = spec.name ?? `Frame ${topNodes().length}`;
-  frame.resize(spec.width ?? 320, spec.height ?? 200);
-  const right = Math.max(0, ...topNodes().filter((n) => n !== frame).map((n) => n.x + n.width));
-  frame.x = spec.x ?? (topNodes().length > 1 ? right + 40 : 40);
-  frame.y = spec.y ?? 40;
-  // A person adding a frame is one undo step of its own, as in Figma.
+  return createLayer({ ...spec, type: 'FRAME' });
+}
+
+/** Where a new layer goes when the spec gives no position: right of the rightmost one. */
+function nextPosition(spec: FrameSpec, except: FakeNode): { x: number; y: number } {
+  const others = topNodes().filter((n) => n !== except);
+  const right = Math.max(0, ...others.map((n) => n.x + n.width));
+  return { x: spec.x ?? (others.length > 0 ? right + 40 : 40), y: spec.y ?? 40 };
+}
+
+function createLayer(spec: LayerSpec): string {
+  if (!LAYER_TYPES.includes(spec.type)) throw new Error(`createLayer: type ${JSON.stringify(spec.type)} is not one of ${LAYER_TYPES.join(', ')}`);
+  const figma = host.figma;
+  const width = spec.width ?? (spec.type === 'TEXT' ? 160 : 320);
+  const height = spec.height ?? (spec.type === 'TEXT' ? 24 : 200);
+  let node: FakeNode;
+  if (spec.type === 'GROUP') {
+    // A group has no size of its own: it takes its children's box.
+    const child = figma.createRectangle();
+    child.resize(width, height);
+    node = figma.group([child], figma.currentPage);
+  } else {
+    const created =
+      spec.type === 'FRAME'
+        ? figma.createFrame()
+        : spec.type === 'RECTANGLE'
+          ? figma.createRectangle()
+          : spec.type === 'ELLIPSE'
+            ? figma.createEllipse()
+            : spec.type === 'COMPONENT'
+              ? figma.createComponent()
+              : figma.createText();
+    created.resize(width, height);
+    node = created;
+  }
+  node.name = spec.name ?? `${spec.type.charAt(0)}${spec.type.slice(1).toLowerCase()} ${topNodes().length}`;
+  if (node instanceof FakeTextNode) node.characters = spec.characters ?? node.name;
+  const at = nextPosition(spec, node);
+  node.x = at.x;
+  node.y = at.y;
+  if (spec.locked) node.locked = true;
+  // A person adding a layer is one undo step of its own, as in Figma.
   host.figma.commitUndo();
   requestRender();
-  return frame.id;
+  return node.id;
+}
+
+function setLocked(ids: string[], locked: boolean): void {
+  for (const id of ids) findNode(id).locked = locked;
+  host.figma.commitUndo();
+  requestRender();
 }
 
 function select(ids: string[]): void {
@@ -305,6 +379,8 @@ function installCanvasInteractions(): void {
     if (event.shiftKey) select(current.includes(id) ? current.filter((x) => x !== id) : [...current, id]);
     else if (!current.includes(id)) select([id]);
     const node = findNode(id);
+    // A locked layer stays put, as in Figma.
+    if (node.locked) return;
     drag = {
       id,
       mode: target.classList.contains('resize-handle') ? 'resize' : 'move',
@@ -339,10 +415,15 @@ function installCanvasInteractions(): void {
 }
 
 function installToolbar(): void {
-  $('add-frame').addEventListener('click', () => {
+  $('add-layer').addEventListener('click', () => {
     const width = Number(($('frame-width') as HTMLInputElement).value) || 320;
     const height = Number(($('frame-height') as HTMLInputElement).value) || 200;
-    select([createFrame({ width, height })]);
+    const type = ($('layer-type') as HTMLSelectElement).value as LayerType;
+    select([createLayer(type === 'TEXT' ? { type } : { type, width, height })]);
+  });
+  $('toggle-lock').addEventListener('click', () => {
+    const ids = selectedIds();
+    if (ids.length > 0) setLocked(ids, !ids.every((id) => findNode(id).locked));
   });
   for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-command]'))) {
     button.addEventListener('click', () => {
@@ -379,14 +460,44 @@ async function loadTextAsync(url: string): Promise<string> {
   return response.text();
 }
 
+/**
+ * Which plugin the page runs: the embedded one (dist/code.js + dist/ui.html, the default) or, on a
+ * page marked <body data-plugin-mode="hosted" data-plugin-base="plugin/"> (dist/site/index.html),
+ * the hosted one, whose ui.html sends the plugin's frame to the app.
+ */
+function pluginSetup(): { mode: 'embedded' | 'hosted'; base: string; manifest: string } {
+  const mode = document.body.dataset.pluginMode === 'hosted' ? 'hosted' : 'embedded';
+  const base = document.body.dataset.pluginBase ?? 'dist/';
+  return { mode, base, manifest: mode === 'hosted' ? `${base}manifest.json` : 'manifest.json' };
+}
+
+function installModeSwitch(mode: 'embedded' | 'hosted'): void {
+  const link = document.createElement('a');
+  link.id = 'mode-switch';
+  link.style.color = '#9cd2ff';
+  if (mode === 'embedded') {
+    link.href = 'hosted';
+    link.textContent = 'Hosted plugin →';
+    link.title = 'The same playground running the hosted plugin: the panel comes from the app’s origin and keeps added models';
+  } else if (/\/hosted(\.html)?$/.test(location.pathname)) {
+    link.href = './';
+    link.textContent = 'Embedded plugin →';
+    link.title = 'The plugin as Figma runs dist/ui.html: everything in one file, no storage';
+  } else return;
+  $('boot-error').before(link);
+}
+
 async function bootAsync(): Promise<void> {
+  const setup = pluginSetup();
   const [mainScript, uiHtml, manifestText] = await Promise.all([
-    loadTextAsync('dist/code.js'),
-    loadTextAsync('dist/ui.html'),
-    loadTextAsync('manifest.json'),
+    loadTextAsync(`${setup.base}code.js`),
+    loadTextAsync(`${setup.base}ui.html`),
+    loadTextAsync(setup.manifest),
   ]);
   const manifest = JSON.parse(manifestText) as { relaunchButtons?: { command: string }[] };
+  installModeSwitch(setup.mode);
   host = new PluginHost({
+    mode: setup.mode,
     mainScript,
     uiHtml,
     relaunchCommands: (manifest.relaunchButtons ?? []).map((b) => b.command),
@@ -415,6 +526,8 @@ ready.catch((error: unknown) => {
 const api: PlaygroundApi = {
   ready,
   createFrame,
+  createLayer,
+  setLocked,
   select,
   async runCommand(command, parameters) {
     await ready;
@@ -434,6 +547,11 @@ const api: PlaygroundApi = {
   pluginData(id) {
     const node = findNode(id);
     return Object.fromEntries(node.getPluginDataKeys().map((key) => [key, node.getPluginData(key)]));
+  },
+  setPluginData(id, key, value) {
+    findNode(id).setPluginData(key, value);
+    host.figma.commitUndo();
+    requestRender();
   },
   deleteNode(id) {
     host.figma.__userDelete(findNode(id));
@@ -456,6 +574,7 @@ const api: PlaygroundApi = {
       height: n.height,
       fills: fillsOf(n).map((p) => p.type),
       pluginDataKeys: n.getPluginDataKeys(),
+      locked: n.locked,
     })),
   selection: selectedIds,
   wire: () => host.wire.log.slice(),

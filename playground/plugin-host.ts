@@ -3,7 +3,7 @@
  * page against the fake, and dist/ui.html runs in an <iframe sandbox="allow-scripts" srcdoc>, so
  * the panel gets a null origin and no storage, like Figma's plugin iframe.
  *
- * Messages travel as in Figma: figma.ui.postMessage(msg) → the iframe receives a MessageEvent whose
+ * Messages (the host RPC, common/host-rpc.ts) travel as in Figma: figma.ui.postMessage(msg) → the iframe receives a MessageEvent whose
  * data is { pluginMessage: msg }; the iframe's parent.postMessage({ pluginMessage }, '*') →
  * figma.ui.onmessage / on('message'). Main's messages wait until the iframe has loaded, since a
  * message posted to a frame still loading goes to its initial about:blank document and is lost.
@@ -15,6 +15,13 @@ import { createFigmaFake, type FakeNotification, type FigmaFake, type FigmaFakeO
 import { WireWatch } from './wire-watch.js';
 
 export interface PluginHostOptions {
+  /**
+   * 'embedded' (default): the UI goes into <iframe sandbox="allow-scripts" srcdoc>, a null origin
+   * with no storage. 'hosted': the hosted plugin's ui.html goes into an unsandboxed frame loaded
+   * from a data: URL — also a null origin — which it may navigate to the hosted app, as Figma's
+   * frame can; a sandbox would force the app's origin to null too and deny it storage.
+   */
+  mode?: 'embedded' | 'hosted';
   /** dist/code.js */
   mainScript: string;
   /** dist/ui.html, handed to the code as `__html__` (Figma inlines manifest.json's `ui` the same way). */
@@ -49,7 +56,7 @@ export class PluginHost {
     this.figma = createFigmaFake(this.fakeOptions);
     // Main → UI. The fake has already structured-cloned the message, as Figma does.
     this.figma.ui.listen((message) => {
-      this.wire.fromMain(message);
+      this.wire.fromHost(message);
       if (this.iframeLoaded) this.deliverToUi(message);
       else this.waitingForLoad.push(message);
       options.onChange();
@@ -60,7 +67,7 @@ export class PluginHost {
       const data: unknown = event.data;
       if (typeof data !== 'object' || data === null || !('pluginMessage' in data)) return;
       const message = (data as { pluginMessage: unknown }).pluginMessage;
-      this.wire.fromUi(message);
+      this.wire.fromPanel(message);
       this.figma.ui.send(message).catch((error: unknown) => console.error('[playground] main thread handler failed:', error));
       options.onChange();
     });
@@ -143,8 +150,11 @@ export class PluginHost {
   private openUi(html: string, showOptions: ShowUIOptions): void {
     this.closeUi();
     const iframe = document.createElement('iframe');
+    const hosted = this.options.mode === 'hosted';
     // Figma's plugin iframe: scripts only → opaque (null) origin, no storage, no same-origin access.
-    iframe.setAttribute('sandbox', 'allow-scripts');
+    if (!hosted) iframe.setAttribute('sandbox', 'allow-scripts');
+    // The hosted app may use the clipboard (Copy report) and, once isolated, threads.
+    else iframe.allow = 'clipboard-write; cross-origin-isolated';
     iframe.title = showOptions.title ?? 'Plugin UI';
     iframe.className = 'plugin-frame';
     iframe.style.width = `${showOptions.width ?? 300}px`;
@@ -159,13 +169,16 @@ export class PluginHost {
       this.waitingForLoad = [];
       for (const message of queued) this.deliverToUi(message);
     });
-    iframe.srcdoc = html;
+    if (hosted) iframe.src = `data:text/html;charset=utf-8;base64,${btoa(String.fromCharCode(...new TextEncoder().encode(html)))}`;
+    else iframe.srcdoc = html;
     this.iframe = iframe;
     this.options.uiContainer.replaceChildren(iframe);
     this.options.onChange();
   }
 
   private closeUi(): void {
+    // The panel is gone (closed by the plugin, or by the quick action's Cancel): nothing is in flight.
+    if (this.iframe) this.wire.runEnded();
     this.iframe?.remove();
     this.iframe = null;
     this.iframeLoaded = false;

@@ -1,25 +1,22 @@
 /**
- * Watches the messages between the plugin's main thread and its panel, to tell when the plugin
- * has nothing in flight (window.flowfill.waitForIdle). Only the wire is visible from the page: the
+ * Watches the host RPC between the plugin's main thread and its panel, to tell when the plugin has
+ * nothing in flight (window.flowfill.waitForIdle). Only the wire is visible from the page: the
  * panel lives in a null-origin iframe the page cannot reach into, as in Figma.
  *
- * Busy means any of: the panel has not said ui-ready yet in this run; main asked the panel to run
- * a command and no plan-request followed yet; a plan-request is unanswered; a planned batch has
- * not reported batch-done.
+ * Busy means any of: the panel has not read its launch yet in this run; the launch carried a
+ * command and no batch followed yet (the panel loads its model first); a batch is open (it opens
+ * with the panel's readTargets call and ends with its commitUndo call); a call is unanswered.
  */
 
 export interface WireEntry {
-  direction: 'main→ui' | 'ui→main';
-  type: string;
+  direction: 'panel→host' | 'host→panel';
+  /** A call or reply: the host method; an event: its name; or "(launch <command>)". */
+  name: string;
+  kind: 'call' | 'reply' | 'event' | 'launch' | 'other';
+  /** Replies: whether the call succeeded. */
+  ok?: boolean;
   /** ms since the page loaded. */
   at: number;
-}
-
-function typeOf(message: unknown): string {
-  if (typeof message === 'object' && message !== null && typeof (message as { type?: unknown }).type === 'string') {
-    return (message as { type: string }).type;
-  }
-  return '(untyped)';
 }
 
 function field(message: unknown, name: string): unknown {
@@ -29,52 +26,71 @@ function field(message: unknown, name: string): unknown {
 export class WireWatch {
   readonly log: WireEntry[] = [];
   private running = false;
-  private uiReady = false;
+  private launchRead = false;
   private commandWaiting: string | null = null;
-  private readonly planRequests = new Set<string>();
-  private readonly batches = new Set<string>();
+  private openBatches = 0;
+  /** Unanswered calls: id → method. */
+  private readonly calls = new Map<number, string>();
 
   runStarted(command: string): void {
     this.running = true;
-    this.uiReady = false;
+    this.launchRead = false;
     this.commandWaiting = null;
-    this.planRequests.clear();
-    this.batches.clear();
-    this.log.push({ direction: 'main→ui', type: `(launch ${command})`, at: performance.now() });
+    this.openBatches = 0;
+    this.calls.clear();
+    this.log.push({ direction: 'host→panel', name: `(launch ${command})`, kind: 'launch', at: performance.now() });
   }
 
-  fromMain(message: unknown): void {
-    const type = typeOf(message);
-    this.log.push({ direction: 'main→ui', type, at: performance.now() });
-    if (type === 'run-command') this.commandWaiting = String(field(message, 'command'));
-    if (type === 'plan') {
-      this.planRequests.delete(String(field(message, 'requestId')));
-      const jobs = field(message, 'jobs');
-      if (Array.isArray(jobs) && jobs.length > 0) this.batches.add(String(field(message, 'batchId')));
-    }
-    if (type === 'batch-done') this.batches.delete(String(field(message, 'batchId')));
-    if (type === 'error' && field(message, 'ref') !== undefined) this.planRequests.delete(String(field(message, 'ref')));
+  /** The plugin closed: its panel, and everything it had in flight, are gone. */
+  runEnded(): void {
+    this.running = false;
   }
 
-  fromUi(message: unknown): void {
-    const type = typeOf(message);
-    this.log.push({ direction: 'ui→main', type, at: performance.now() });
-    if (type === 'ui-ready') this.uiReady = true;
-    if (type === 'plan-request') {
+  fromPanel(message: unknown): void {
+    const method = String(field(message, 'method'));
+    const isCall = field(message, 'kind') === 'call';
+    this.log.push({ direction: 'panel→host', name: isCall ? method : '(not a call)', kind: isCall ? 'call' : 'other', at: performance.now() });
+    if (!isCall) return;
+    const id = field(message, 'id');
+    if (typeof id === 'number') this.calls.set(id, method);
+    if (method === 'readTargets') {
       this.commandWaiting = null;
-      this.planRequests.add(String(field(message, 'requestId')));
+      this.openBatches++;
     }
-    if (type === 'close') this.running = false;
+    if (method === 'commitUndo') this.openBatches = Math.max(0, this.openBatches - 1);
+    if (method === 'close') this.running = false;
+  }
+
+  fromHost(message: unknown): void {
+    const kind = field(message, 'kind');
+    if (kind === 'event') {
+      this.log.push({ direction: 'host→panel', name: String(field(message, 'event')), kind: 'event', at: performance.now() });
+      return;
+    }
+    const id = field(message, 'id');
+    const method = typeof id === 'number' ? this.calls.get(id) : undefined;
+    if (typeof id === 'number') this.calls.delete(id);
+    const ok = field(message, 'ok') === true;
+    this.log.push({ direction: 'host→panel', name: method ?? '(unknown call)', kind: kind === 'reply' ? 'reply' : 'other', ok, at: performance.now() });
+    // A batch whose targets could not be read never started.
+    if (method === 'readTargets' && !ok) this.openBatches = Math.max(0, this.openBatches - 1);
+    if (method === 'readLaunch' && ok) {
+      this.launchRead = true;
+      const command = String(field(field(message, 'result'), 'command'));
+      if (command !== 'open') this.commandWaiting = command;
+    }
   }
 
   /** What the plugin is still doing, in words; empty when idle. */
   busyReasons(): string[] {
     if (!this.running) return [];
     const reasons: string[] = [];
-    if (!this.uiReady) reasons.push('the panel has not sent ui-ready');
-    if (this.commandWaiting) reasons.push(`run-command "${this.commandWaiting}" got no plan-request from the panel yet (the panel may be loading its model, or it refused: see its notices)`);
-    if (this.planRequests.size > 0) reasons.push(`plan-request ${[...this.planRequests].join(', ')} unanswered`);
-    if (this.batches.size > 0) reasons.push(`batch ${[...this.batches].join(', ')} not done`);
+    if (!this.launchRead) reasons.push('the panel has not read its launch yet');
+    if (this.commandWaiting) reasons.push(`command "${this.commandWaiting}" started no batch yet (the panel may be loading its model, or it declined: see its notices)`);
+    if (this.openBatches > 0) reasons.push(`${this.openBatches} batch${this.openBatches > 1 ? 'es' : ''} not finished (no commitUndo yet)`);
+    // close is never answered: the panel goes with the plugin.
+    const pending = [...this.calls.values()].filter((m) => m !== 'close');
+    if (pending.length > 0) reasons.push(`calls unanswered: ${pending.join(', ')}`);
     return reasons;
   }
 }

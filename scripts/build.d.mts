@@ -8,13 +8,27 @@ export interface EmbeddedAssetFile {
 export function buildMainAsync(): Promise<string>;
 export function buildWorkerSourceAsync(entry?: string): Promise<string>;
 export function buildPanelScriptAsync(workerSource: string): Promise<string>;
+export function measurePanelOnlyAsync(): Promise<number>;
 export function buildPlaygroundScriptAsync(): Promise<string>;
 export function listModelFiles(dir: string): string[];
 export function resolveEmbeddedModelDir(env?: Record<string, string | undefined>): { dir: string | null; why: string };
 export function collectAssets(modelDir: string | null): EmbeddedAssetFile[];
 export function assembleUiHtml(panelScript: string, assets: EmbeddedAssetFile[]): string;
+export function resolveAppBaseUrl(env?: Record<string, string | undefined>): string;
+export const MODEL_HOSTS: string[];
+export const DEV_APP_ORIGIN: string;
+export function hostedManifest(appBaseUrl: string, base?: Record<string, unknown>): Record<string, any>;
+export function buildHostedUiAsync(appBaseUrl: string): Promise<string>;
+export function buildAppScriptAsync(): Promise<string>;
+export function buildHostedModeAsync(options: {
+  outDir: string;
+  appBaseUrl: string;
+  modelDir: string | null;
+  mainScript: string;
+  playgroundScript?: string;
+}): Promise<[string, number][]>;
 export function buildAllAsync(options?: {
   env?: Record<string, string | undefined>;
   log?: (line: string) => void;
   outDir?: string;
-}): Promise<{ html: string; mainScript: string; workerSource: string; assets: EmbeddedAssetFile[]; model: { dir: string | null; why: string } }>;
+}): Promise<{ html: string; mainScript: string; workerSource: string; assets: EmbeddedAssetFile[]; model: { dir: string | null; why: string }; appBaseUrl?: string }>;

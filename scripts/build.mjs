@@ -8,6 +8,18 @@
  *                       at run time plus the default model, embedded — it works with no network
  *   dist/playground.js  playground/playground.ts, the browser host that runs both (npm start)
  *
+ * and the hosted mode, for an app origin (FLOWFILL_APP_ORIGIN, default http://localhost:5173; it
+ * may carry a path, e.g. https://me.github.io/flowfill):
+ *
+ *   dist/site/          the static web app any static host serves: app.html + app.js (the panel,
+ *                       ui/app-main.ts), worker.js (worker/site-worker-entry.ts), ort/ (ORT's .mjs
+ *                       and .wasm), model/ (the built-in model's files + files.json), index.html +
+ *                       playground.js (the playground hosting the hosted plugin), plugin/ (a copy
+ *                       of dist/hosted/), _headers (COOP/COEP for hosts that read it)
+ *   dist/hosted/        the hosted plugin: manifest.json (networkAccess = the app origin and the
+ *                       model hosts), code.js (the same main thread), ui.html (a few kB: sends the
+ *                       plugin frame to <origin>/app.html)
+ *
  * Why the worker and assets are laid out this way (measured in headless Chromium 156 inside an
  * <iframe sandbox="allow-scripts" srcdoc>, the null origin Figma gives plugin UIs):
  *   - a data: URL worker is a secure context there, so it has navigator.gpu; a blob:null/… worker
@@ -30,7 +42,7 @@
  * The module also exports its pieces, so the browser tests build their own pages the same way.
  */
 import * as esbuild from 'esbuild';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -66,6 +78,9 @@ function browserOptions(entry) {
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',
+    // The panel's view is Preact JSX (ui/view/*.tsx), whatever tsconfig a bundle is built under.
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
   };
 }
 
@@ -119,6 +134,12 @@ export async function buildPanelScriptAsync(workerSource) {
     define: { FLOWFILL_WORKER_SOURCE: JSON.stringify(workerSource) },
   });
   return result.outputFiles[0].text;
+}
+
+/** The panel's own code (view, orchestration, RPC), without the worker: its size is the panel's cost. */
+export async function measurePanelOnlyAsync() {
+  const result = await esbuild.build({ ...browserOptions(fromRoot('ui/main.ts')), define: { FLOWFILL_WORKER_SOURCE: '""' } });
+  return result.outputFiles[0].text.length;
 }
 
 export async function buildPlaygroundScriptAsync() {
@@ -190,6 +211,144 @@ ${assetElements}
 `;
 }
 
+/** The hosted app's URL: FLOWFILL_APP_ORIGIN (an origin, optionally with a path), ending in "/". */
+export function resolveAppBaseUrl(env = process.env) {
+  const raw = env.FLOWFILL_APP_ORIGIN ?? 'http://localhost:5173';
+  let url;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`build: FLOWFILL_APP_ORIGIN=${raw} is not a URL; give the hosted app's origin, e.g. https://flowfill.example.com or https://me.github.io/flowfill`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && ['localhost', '127.0.0.1'].includes(url.hostname))) {
+    throw new Error(`build: FLOWFILL_APP_ORIGIN=${raw} must be https:// (http:// only for localhost): Figma and browsers give storage and WebGPU to secure origins only`);
+  }
+  url.search = '';
+  url.hash = '';
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url.href;
+}
+
+/** Where the app fetches models from, as Figma's allowedDomains patterns (the Hub and its file CDNs). */
+export const MODEL_HOSTS = ['https://huggingface.co', '*.huggingface.co', '*.hf.co'];
+/** The playground's own origin, for developing the hosted plugin against npm start. */
+export const DEV_APP_ORIGIN = 'http://localhost:5173';
+
+/** The hosted plugin's manifest: the embedded one's commands, with the app's origin and the model hosts allowed. */
+export function hostedManifest(appBaseUrl, base = JSON.parse(readFileSync(fromRoot('manifest.json'), 'utf8'))) {
+  const origin = new URL(appBaseUrl).origin;
+  return {
+    ...base,
+    id: `${base.id}-hosted`,
+    name: `${base.name} (hosted)`,
+    main: 'code.js',
+    ui: 'ui.html',
+    networkAccess: {
+      allowedDomains: [origin, ...MODEL_HOSTS.filter((host) => host !== origin)],
+      reasoning: `The panel is Flowfill's web app at ${origin}, loaded into the plugin's window so it can keep downloaded and converted models in that site's browser storage. Models are downloaded from the Hugging Face Hub (huggingface.co and its file CDNs) only when you add one by URL. Images are made on your device; nothing you draw or type is sent anywhere.`,
+      devAllowedDomains: [DEV_APP_ORIGIN],
+    },
+  };
+}
+
+/** dist/hosted/ui.html: the page that sends the plugin's frame to the app. */
+export async function buildHostedUiAsync(appBaseUrl) {
+  const result = await esbuild.build({
+    ...browserOptions(fromRoot('ui/hosted-ui.ts')),
+    define: { FLOWFILL_APP_URL: JSON.stringify(new URL('app.html', appBaseUrl).href) },
+  });
+  const template = readFileSync(fromRoot('ui/hosted-ui.html'), 'utf8');
+  return template.replace('/*FLOWFILL_HOSTED_UI_SCRIPT*/', () => scriptSafe(result.outputFiles[0].text));
+}
+
+export async function buildAppScriptAsync() {
+  const result = await esbuild.build(browserOptions(fromRoot('ui/app-main.ts')));
+  return result.outputFiles[0].text;
+}
+
+const APP_HTML = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Flowfill</title></head>
+<body>
+<div id="app"></div>
+<script src="app.js"></script>
+</body>
+</html>
+`;
+
+/**
+ * COOP/COEP for static hosts that read a _headers file (Netlify, Cloudflare Pages): the app page
+ * and its worker become cross-origin isolated, which gives ORT's WASM backend threads. GitHub
+ * Pages cannot send headers; the app then runs single-threaded.
+ */
+const SITE_HEADERS = `/app.html
+  Cross-Origin-Opener-Policy: same-origin
+  Cross-Origin-Embedder-Policy: require-corp
+/worker.js
+  Cross-Origin-Embedder-Policy: require-corp
+/ort/*
+  Cross-Origin-Embedder-Policy: require-corp
+/*
+  Cross-Origin-Resource-Policy: cross-origin
+`;
+
+/** The playground page for the site: the same page, hosting the hosted plugin from plugin/. */
+function sitePlaygroundHtml() {
+  return readFileSync(fromRoot('playground/index.html'), 'utf8')
+    .replace('<body>', '<body data-plugin-base="plugin/" data-plugin-mode="hosted">')
+    .replace('<script src="dist/playground.js"></script>', '<script src="playground.js"></script>');
+}
+
+/**
+ * dist/site/ and dist/hosted/. Returns the sizes to report. `parts` are the outputs already built
+ * for the embedded plugin (the main thread and the playground are the same code).
+ */
+export async function buildHostedModeAsync({ outDir, appBaseUrl, modelDir, mainScript, playgroundScript }) {
+  const site = path.join(outDir, 'site');
+  const hosted = path.join(outDir, 'hosted');
+  rmSync(site, { recursive: true, force: true });
+  rmSync(hosted, { recursive: true, force: true });
+  for (const dir of [site, hosted, path.join(site, 'ort'), path.join(site, 'plugin')]) mkdirSync(dir, { recursive: true });
+  const [workerSource, appScript, hostedUi] = await Promise.all([
+    buildWorkerSourceAsync(fromRoot('worker/site-worker-entry.ts')),
+    buildAppScriptAsync(),
+    buildHostedUiAsync(appBaseUrl),
+  ]);
+  const manifest = `${JSON.stringify(hostedManifest(appBaseUrl), null, 2)}\n`;
+  const rows = [];
+  const put = (file, content, label = true) => {
+    writeFileSync(file, content);
+    if (label) rows.push([path.relative(outDir, file), Buffer.byteLength(content)]);
+  };
+  put(path.join(hosted, 'manifest.json'), manifest);
+  put(path.join(hosted, 'code.js'), mainScript);
+  put(path.join(hosted, 'ui.html'), hostedUi);
+  for (const name of ['manifest.json', 'code.js', 'ui.html']) copyFileSync(path.join(hosted, name), path.join(site, 'plugin', name));
+  put(path.join(site, 'app.html'), APP_HTML);
+  put(path.join(site, 'app.js'), appScript);
+  put(path.join(site, 'worker.js'), workerSource);
+  put(path.join(site, '_headers'), SITE_HEADERS, false);
+  put(path.join(site, 'index.html'), sitePlaygroundHtml(), false);
+  if (playgroundScript !== undefined) put(path.join(site, 'playground.js'), playgroundScript, false);
+  copyFileSync(fromRoot('playground/favicon.svg'), path.join(site, 'favicon.svg'));
+  let ortBytes = 0;
+  for (const name of [ORT_WASM_FILE, ORT_WASM_FILE.replace(/\.wasm$/, '.mjs')]) {
+    copyFileSync(fromRoot('node_modules/onnxruntime-web/dist', name), path.join(site, 'ort', name));
+    ortBytes += statSync(path.join(site, 'ort', name)).size;
+  }
+  rows.push(['site/ort/ (onnxruntime-web .mjs + .wasm)', ortBytes]);
+  if (modelDir) {
+    const files = listModelFiles(modelDir).map((rel) => ({ path: rel, size: statSync(path.join(modelDir, rel)).size }));
+    for (const { path: rel } of files) {
+      mkdirSync(path.dirname(path.join(site, 'model', rel)), { recursive: true });
+      copyFileSync(path.join(modelDir, rel), path.join(site, 'model', rel));
+    }
+    writeFileSync(path.join(site, 'model', 'files.json'), `${JSON.stringify({ files }, null, 2)}\n`);
+    rows.push(['site/model/ (the built-in model)', files.reduce((sum, f) => sum + f.size, 0)]);
+  }
+  return rows;
+}
+
 function formatBytes(n) {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
 }
@@ -223,7 +382,10 @@ export async function buildAllAsync({ env = process.env, log = console.log, outD
     attempt('engine worker', () => buildWorkerSourceAsync()),
     attempt('dist/playground.js', buildPlaygroundScriptAsync),
   ]);
-  if (mainScript !== undefined) write('code.js', mainScript);
+  if (mainScript !== undefined) {
+    write('code.js', mainScript);
+    rows.push(['  code.js gzip', gzipSync(mainScript).length]);
+  }
   let html;
   let assets = [];
   if (workerSource !== undefined) {
@@ -236,6 +398,7 @@ export async function buildAllAsync({ env = process.env, log = console.log, outD
       const workerDataUrlLength = `data:text/javascript;charset=utf-8,${encodeURIComponent(workerSource)}`.length;
       rows.push(
         ['  panel script (incl. worker source)', panelScript.length],
+        ['  panel script without the worker', await measurePanelOnlyAsync()],
         ['  worker source', workerSource.length],
         ['  worker as data: URL', workerDataUrlLength],
         ...assets.map((a) => [`  asset ${a.path} (${formatBytes(a.size)} raw)`, a.gzipBase64.length]),
@@ -245,10 +408,24 @@ export async function buildAllAsync({ env = process.env, log = console.log, outD
   }
   if (playgroundScript !== undefined) write('playground.js', playgroundScript);
 
+  let appBaseUrl;
+  let hostedRows = [];
+  if (mainScript !== undefined) {
+    await attempt('dist/site + dist/hosted', async () => {
+      appBaseUrl = resolveAppBaseUrl(env);
+      hostedRows = await buildHostedModeAsync({ outDir, appBaseUrl, modelDir: model.dir, mainScript, playgroundScript });
+    });
+  }
+
   log(`flowfill build (${Date.now() - started} ms); embedded model: ${model.dir ? path.relative(repoRoot, model.dir) || model.dir : 'none'} (${model.why})`);
+  log('embedded plugin (manifest.json; everything in ui.html, works offline):');
   for (const [name, size] of rows) log(`  ${name.padEnd(72)} ${formatBytes(size).padStart(10)}`);
+  if (appBaseUrl) {
+    log(`hosted plugin (dist/hosted/manifest.json) and its app (dist/site/, served at ${appBaseUrl}):`);
+    for (const [name, size] of hostedRows) log(`  ${`dist/${name}`.padEnd(72)} ${formatBytes(size).padStart(10)}`);
+  }
   if (failures.length > 0) throw new Error(`build failed:\n  ${failures.join('\n  ')}`);
-  return { html, mainScript, workerSource, assets, model };
+  return { html, mainScript, workerSource, assets, model, appBaseUrl };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

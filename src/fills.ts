@@ -2,7 +2,7 @@
  * How a new image joins a node's fills. Figma paints the list bottom to top, so the image goes
  * last. Fills are frozen in Figma: always build a new array.
  */
-import type { FillMode } from '../common/protocol.js';
+import type { FillMode } from '../common/host-rpc.js';
 
 export function imagePaint(imageHash: string): ImagePaint {
   return { type: 'IMAGE', imageHash, scaleMode: 'FILL' };

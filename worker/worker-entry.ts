@@ -10,10 +10,11 @@
  * ORT's .wasm and the default model arrive from the panel as the first message (see
  * runtime/embedded-assets.ts), with the panel's engine settings (e.g. backend 'webgpu' to use a
  * software adapter); loadModel and generate wait for the assets, capabilities does not.
+ * Besides the engine it exposes the model store (worker-api.ts): in Figma's null-origin frame
+ * there is no storage, so models added there last for the session.
  */
 import * as Comlink from 'comlink';
 import * as ort from 'onnxruntime-web/webgpu';
-import type { EngineApi } from '../common/engine-types.js';
 import { setEmbeddedModelProvider } from './engine/embedded-model.js';
 import { createEngine } from './engine/engine.js';
 import { EngineError } from './engine/engine-error.js';
@@ -21,6 +22,7 @@ import { useOrt } from './engine/ort-backend.js';
 import { configureOrtForEmbeddedWasm } from './runtime/configure-ort.js';
 import { MODEL_ASSET_PREFIX, ORT_WASM_ASSET } from './runtime/embedded-assets.js';
 import { receiveEmbeddedAssetsAsync } from './runtime/receive-embedded-assets.js';
+import { createWorkerApi } from './worker-api.js';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -29,6 +31,7 @@ const engine = createEngine();
 
 let assetsArrived = false;
 let settingsError: unknown;
+let builtInBytes: number | undefined;
 const assetsInstalled = receiveEmbeddedAssetsAsync(self, (settings) => {
   assetsArrived = true;
   try {
@@ -43,7 +46,10 @@ const assetsInstalled = receiveEmbeddedAssetsAsync(self, (settings) => {
   configureOrtForEmbeddedWasm(ort, wasm);
   const modelFiles: Record<string, Uint8Array> = {};
   for (const [path, bytes] of assets) if (path.startsWith(MODEL_ASSET_PREFIX)) modelFiles[path.slice(MODEL_ASSET_PREFIX.length)] = bytes;
-  if (Object.keys(modelFiles).length > 0) setEmbeddedModelProvider(async () => modelFiles);
+  if (Object.keys(modelFiles).length > 0) {
+    builtInBytes = Object.values(modelFiles).reduce((sum, bytes) => sum + bytes.byteLength, 0);
+    setEmbeddedModelProvider(async () => modelFiles);
+  }
 });
 // Reported by the first call that needs the assets; kept from being an unhandled rejection here.
 assetsInstalled.catch(() => {});
@@ -57,17 +63,17 @@ async function assetsReadyAsync(): Promise<void> {
   await assetsInstalled;
 }
 
-const api: EngineApi = {
-  capabilities: () => engine.capabilities(),
-  loadModel: async (source, onProgress) => {
-    await assetsReadyAsync();
-    return engine.loadModel(source, onProgress);
+const api = createWorkerApi({
+  engine,
+  ready: assetsReadyAsync,
+  ortEnv: ort.env,
+  ortBuild: 'onnxruntime-web/webgpu (native WebGPU EP, asyncify .wasm), embedded in ui.html',
+  store: {
+    builtInBytesAsync: async () => {
+      await assetsInstalled.catch(() => undefined);
+      return builtInBytes;
+    },
   },
-  generate: async (request, onProgress) => {
-    await assetsReadyAsync();
-    return engine.generate(request, onProgress);
-  },
-  cancel: (jobId) => engine.cancel(jobId),
-};
+});
 
 Comlink.expose(api, self);

@@ -32,14 +32,42 @@ export function fixturesDir(): string {
   return goldenFixtureDir;
 }
 
-/** Headless Chromium; `webgpu: false` launches it without --enable-unsafe-webgpu (no adapter). */
-export function launchChromiumAsync({ webgpu = true }: { webgpu?: boolean } = {}): Promise<Browser> {
-  const args = webgpu ? ['--enable-unsafe-webgpu', ...QUIET_CHROMIUM_ARGS] : QUIET_CHROMIUM_ARGS;
+/**
+ * Playwright's own --disable-features list (playwright-core 1.65) without ThirdPartyStoragePartitioning,
+ * which it turns off (microsoft/playwright#32230). Chrome ships partitioning on, and the hosted
+ * app is a third-party frame (under figma.com, or under the playground's 127.0.0.1 page): without
+ * partitioning, Chromium denies such a frame its storage ("Storage directory access is denied").
+ * Chromium keeps the last --disable-features it is given, so this list replaces Playwright's.
+ */
+const PLAYWRIGHT_DISABLED_FEATURES_BUT_PARTITIONING = [
+  'AvoidUnnecessaryBeforeUnloadCheckSync',
+  'DestroyProfileOnBrowserClose',
+  'HttpsUpgrades',
+  'HttpsFirstBalancedModeAutoEnable',
+  'LensOverlay',
+  'MediaRouter',
+  'PaintHolding',
+  'AvoidCorsURLLoaderRestartOnRedirect',
+  'OptimizationHints',
+  'NetworkTimeServiceQuerying',
+  'AimEnabled',
+  'PreconnectToSearch',
+];
+
+/**
+ * Headless Chromium; `webgpu: false` launches it without --enable-unsafe-webgpu (no adapter).
+ * `partitionedStorage`: third-party frames get (partitioned) storage, as in Chrome (the hosted app).
+ */
+export function launchChromiumAsync({ webgpu = true, partitionedStorage = false }: { webgpu?: boolean; partitionedStorage?: boolean } = {}): Promise<Browser> {
+  const args = [...(webgpu ? ['--enable-unsafe-webgpu'] : []), ...QUIET_CHROMIUM_ARGS];
+  if (partitionedStorage) args.push(`--disable-features=${PLAYWRIGHT_DISABLED_FEATURES_BUT_PARTITIONING.join(',')}`);
   return chromium.launch({ executablePath: CHROMIUM_PATH, args, headless: true });
 }
 
 export interface Rig {
   server: PlaygroundServer;
+  /** The hosted app's origin in this rig's build (http://localhost:<port>; the playground is 127.0.0.1). */
+  appOrigin: string;
   /** The temp folder served as /dist/ (the test build) and /rig/ (test pages). */
   outDir: string;
   close(): Promise<void>;
@@ -48,19 +76,16 @@ export interface Rig {
 /**
  * Builds the plugin (with the fixture model embedded, or the package at `modelDir`) and optional extra worker entries, then
  * serves: /dist/ (that build), /fixtures/ (the golden folder, read-only), /ort/ (onnxruntime-web's
- * dist, for test pages that load ORT by URL), /rig/ (the extra bundles, as <name>.js).
+ * dist, for test pages that load ORT by URL), /rig/ (the extra bundles, as <name>.js), and the
+ * hosted app (dist/site/) at the root. The server starts first, so the hosted build is made for
+ * its port (FLOWFILL_APP_ORIGIN=http://localhost:<port>).
  */
 export async function startRigAsync(
   extraWorkers: Record<string, string> = {},
   { modelDir = fixturesDir(), extraMounts = {} }: { modelDir?: string; extraMounts?: Record<string, string> } = {},
 ): Promise<Rig> {
   const outDir = mkdtempSync(path.join(os.tmpdir(), 'flowfill-browser-'));
-  await buildAllAsync({ env: { ...process.env, FLOWFILL_EMBED_MODEL: modelDir }, outDir, log: () => {} });
   mkdirSync(path.join(outDir, 'rig'), { recursive: true });
-  for (const [name, entry] of Object.entries(extraWorkers)) {
-    writeFileSync(path.join(outDir, 'rig', `${name}.js`), await buildWorkerSourceAsync(path.resolve(entry)));
-  }
-  writeFileSync(path.join(outDir, 'rig', 'blank.html'), '<!doctype html><meta charset="utf-8"><title>rig</title>');
   const server = await startPlaygroundServer({
     port: 0,
     quiet: true,
@@ -72,8 +97,21 @@ export async function startRigAsync(
       ...extraMounts,
     },
   });
+  const appOrigin = `http://localhost:${server.port}`;
+  try {
+    await buildAllAsync({ env: { ...process.env, FLOWFILL_EMBED_MODEL: modelDir, FLOWFILL_APP_ORIGIN: appOrigin }, outDir, log: () => {} });
+    for (const [name, entry] of Object.entries(extraWorkers)) {
+      writeFileSync(path.join(outDir, 'rig', `${name}.js`), await buildWorkerSourceAsync(path.resolve(entry)));
+    }
+    writeFileSync(path.join(outDir, 'rig', 'blank.html'), '<!doctype html><meta charset="utf-8"><title>rig</title>');
+  } catch (error) {
+    await server.close();
+    rmSync(outDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     server,
+    appOrigin,
     outDir,
     close: async () => {
       await server.close();

@@ -48,6 +48,9 @@ test('ui.html keeps scripts whole: "</script" inside the panel code cannot end i
   expect(new Function(`${body}; return [a, b];`)()).toEqual(['</script><b>', '<!-- x']);
 });
 
+/** gzip level 9 of ORT's 27 MB .wasm: seconds on a shared 2-core machine. */
+const COMPRESS_ASSETS_BUDGET_MS = 60_000;
+
 test('the worker receives byte-identical ORT wasm and model files from the panel', async () => {
   const assets = collectAssets(fixturesDir());
   const html = assembleUiHtml('', assets);
@@ -83,7 +86,7 @@ test('the worker receives byte-identical ORT wasm and model files from the panel
   const transformer = readFileSync(path.join(fixturesDir(), 'transformer/model.onnx'));
   expect(Buffer.from(files.get('model/transformer/model.onnx')!).equals(transformer)).toBe(true);
   expect((posted[0] as EmbeddedAssetsMessage).assets.map((a) => a.path)).toContain('model/model_index.json');
-});
+}, COMPRESS_ASSETS_BUDGET_MS);
 
 test('a damaged asset is refused with its path and both sizes', async () => {
   const gzipBase64 = gzipSync(Buffer.from('hello')).toString('base64');

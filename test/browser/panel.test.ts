@@ -6,7 +6,9 @@
  */
 import type { Browser, Frame, Page } from 'playwright-core';
 import { PROVENANCE_KEY } from '../../common/provenance.js';
-import { SETTINGS_KEY } from '../../src/controller.js';
+import { STORAGE_KEYS } from '../../src/figma-host.js';
+
+const SETTINGS_KEY = STORAGE_KEYS.settings;
 import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, startRigAsync, type Rig } from './browser-rig.js';
 import { openPlaygroundAsync, panelModelAsync, pluginFrameAsync } from './playground-helpers.js';
 
@@ -82,6 +84,54 @@ test(
     expect(await panel.getAttribute('#ff-seed-lock', 'aria-pressed')).toBe('true');
     await panel.click('#ff-recent summary');
     expect(await panel.$$eval('.ff-history-item', (items) => items.length)).toBe(1);
+  },
+  BROWSER_TEST_TIMEOUT_MS,
+);
+
+test(
+  'a mixed selection of 10 layers (a locked frame, text, a group, shapes, a component) fills what it can and groups every skip reason',
+  async () => {
+    const mixed = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+    try {
+      await openPlaygroundAsync(mixed, rig.server.url);
+      await mixed.evaluate(([key]) => window.flowfill.setClientStorage(key, { prompt: 'rocket, flat style', steps: 2, guidance: 1, fillMode: 'replace' }), [SETTINGS_KEY]);
+      const ids = await mixed.evaluate(() => {
+        const f = window.flowfill;
+        return [
+          f.createLayer({ type: 'FRAME', name: 'Frame 1', width: 64, height: 64 }),
+          f.createLayer({ type: 'FRAME', name: 'Frame 2', width: 96, height: 64 }),
+          f.createLayer({ type: 'FRAME', name: 'Locked frame', width: 64, height: 64, locked: true }),
+          f.createLayer({ type: 'TEXT', name: 'Headline' }),
+          f.createLayer({ type: 'TEXT', name: 'Caption' }),
+          f.createLayer({ type: 'GROUP', name: 'Group', width: 64, height: 64 }),
+          f.createLayer({ type: 'ELLIPSE', name: 'Avatar', width: 64, height: 64 }),
+          f.createLayer({ type: 'RECTANGLE', name: 'Card', width: 64, height: 96 }),
+          f.createLayer({ type: 'COMPONENT', name: 'Button', width: 96, height: 32 }),
+          f.createLayer({ type: 'RECTANGLE', name: 'Locked rect', width: 64, height: 64, locked: true }),
+        ];
+      });
+      await mixed.evaluate((selected) => window.flowfill.select(selected), ids);
+      await mixed.evaluate(() => window.flowfill.runCommand('fill'));
+      await mixed.evaluate(() => window.flowfill.waitForIdle({ timeoutMs: 4 * 60_000 }));
+
+      const panel = await pluginFrameAsync(mixed);
+      const grouped = panel.locator('.ff-notice-details').first();
+      expect(await grouped.locator('summary').textContent()).toBe('5 skipped: 2 locked, 2 text, 1 group — why');
+      await grouped.locator('summary').click();
+      expect(await grouped.locator('li').allTextContents()).toEqual([
+        '“Locked frame”: The layer is locked. Unlock it to fill it.',
+        '“Headline”: Text layers are skipped: an image fill would paint the letters. Select a frame or shape instead.',
+        '“Caption”: Text layers are skipped: an image fill would paint the letters. Select a frame or shape instead.',
+        '“Group”: Groups have no fill of their own. Select a frame or shape inside it.',
+        '“Locked rect”: The layer is locked. Unlock it to fill it.',
+      ]);
+      const nodes = await mixed.evaluate(() => window.flowfill.nodes());
+      const filled = nodes.filter((n) => n.fills.includes('IMAGE')).map((n) => n.name);
+      expect(filled).toEqual(['Frame 1', 'Frame 2', 'Avatar', 'Card', 'Button']);
+      expect(await panel.$$eval('.ff-job', (rows) => rows.map((r) => (r as HTMLElement).dataset.status))).toEqual(Array(5).fill('done'));
+    } finally {
+      await mixed.close();
+    }
   },
   BROWSER_TEST_TIMEOUT_MS,
 );

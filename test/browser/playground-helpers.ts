@@ -38,14 +38,14 @@ export interface PanelModelState {
 export async function panelModelAsync(frame: Frame, timeoutMs: number): Promise<PanelModelState> {
   await frame.waitForFunction(
     () => {
-      const panel = (globalThis as unknown as { flowfillPanel: { getState(): { model: { status: string } } } }).flowfillPanel;
-      return ['ready', 'failed'].includes(panel.getState().model.status);
+      const panel = (globalThis as unknown as { flowfillPanel: { store: { get(): { model: { status: string } } } } }).flowfillPanel;
+      return ['ready', 'failed'].includes(panel.store.get().model.status);
     },
     undefined,
     { timeout: timeoutMs, polling: 200 },
   );
   return frame.evaluate(() => {
-    const panel = (globalThis as unknown as { flowfillPanel: { getState(): { model: unknown } } }).flowfillPanel;
-    return JSON.parse(JSON.stringify(panel.getState().model)) as PanelModelState;
+    const panel = (globalThis as unknown as { flowfillPanel: { store: { get(): { model: unknown } } } }).flowfillPanel;
+    return JSON.parse(JSON.stringify(panel.store.get().model)) as PanelModelState;
   });
 }

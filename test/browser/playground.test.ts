@@ -6,7 +6,9 @@
 import type { Browser, Page } from 'playwright-core';
 import { decode as decodePng } from 'fast-png';
 import { PROVENANCE_KEY } from '../../common/provenance.js';
-import { SETTINGS_KEY } from '../../src/controller.js';
+import { STORAGE_KEYS } from '../../src/figma-host.js';
+
+const SETTINGS_KEY = STORAGE_KEYS.settings;
 import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, startRigAsync, type Rig } from './browser-rig.js';
 import { openPlaygroundAsync, panelModelAsync, pluginFrameAsync } from './playground-helpers.js';
 
@@ -128,14 +130,22 @@ test(
   BROWSER_TEST_TIMEOUT_MS,
 );
 
-test('a person can add, select, shift-select, resize and undo frames on the canvas', async () => {
+test('a person can add, select, shift-select, resize and undo frames on the canvas; the page logs no error (its favicon is served)', async () => {
   const page = await newPageAsync();
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('requestfailed', (request) => problems.push(`${request.url()}: ${request.failure()?.errorText}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`${response.url()}: HTTP ${response.status()}`);
+  });
   await openPlaygroundAsync(page, rig.server.url);
   await page.fill('#frame-width', '400');
   await page.fill('#frame-height', '200');
-  await page.click('#add-frame');
+  await page.click('#add-layer');
   await page.fill('#frame-width', '200');
-  await page.click('#add-frame');
+  await page.click('#add-layer');
   const [first, second] = await page.evaluate(() => window.flowfill.nodes().map((n) => n.id));
   expect(await page.evaluate(() => window.flowfill.nodes().map((n) => [n.width, n.height]))).toEqual([
     [400, 200],
@@ -162,4 +172,15 @@ test('a person can add, select, shift-select, resize and undo frames on the canv
   expect(await page.evaluate(() => window.flowfill.nodes()[1])).toMatchObject({ width: 200, height: 200 });
   await page.evaluate(() => window.flowfill.undo());
   expect(await page.evaluate(() => window.flowfill.nodes().map((n) => n.id))).toEqual([first]);
-});
+
+  // The toolbar makes other layer types and locks them.
+  await page.selectOption('#layer-type', 'TEXT');
+  await page.click('#add-layer');
+  await page.click('#toggle-lock');
+  const text = (await page.evaluate(() => window.flowfill.nodes())).at(-1)!;
+  expect(text).toMatchObject({ type: 'TEXT', locked: true });
+  expect(await page.textContent(`[data-node-id="${text.id}"] .node-label`)).toMatch(/^🔒 /);
+  await page.waitForFunction(() => document.querySelector('link[rel=icon]') !== null);
+  expect((await page.request.get(new URL('favicon.svg', rig.server.url).href)).headers()['content-type']).toBe('image/svg+xml');
+  expect(problems).toEqual([]);
+}, BROWSER_TEST_TIMEOUT_MS);

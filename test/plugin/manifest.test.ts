@@ -2,9 +2,9 @@
  * manifest.json: the fields Figma requires, the access it declares, and that every menu and
  * relaunch command is one the main thread handles.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { RELAUNCH_DATA } from '../../src/host/figma-host.js';
-import { startRequestFor } from '../../src/plugin.js';
+import { existsSync } from 'node:fs';
+import { launchFor } from '../../src/launch.js';
+import { RELAUNCH_DATA } from '../../src/place-image.js';
 import { manifest } from './harness.js';
 
 interface MenuItem {
@@ -27,8 +27,8 @@ describe('manifest.json', () => {
       ui: 'dist/ui.html',
     });
     expect(typeof manifest.id).toBe('string');
-    // Figma asks for reasoning only when domains are allowed.
-    if (manifest.networkAccess.allowedDomains[0] !== 'none') expect(manifest.networkAccess.reasoning).toBeTruthy();
+    // No domains, so no `reasoning` is owed (Figma asks for one only when domains are allowed).
+    expect(manifest.networkAccess).toEqual({ allowedDomains: ['none'] });
   });
 
   test('the menu has Generate (freeform prompt parameter), Fill selection and Variations', () => {
@@ -53,19 +53,17 @@ describe('manifest.json', () => {
     expect(Object.keys(RELAUNCH_DATA).sort()).toEqual(manifest.relaunchButtons.map((b: { command: string }) => b.command).sort());
   });
 
-  test('every command in the manifest maps to a start request the panel understands', () => {
+  test('every command in the manifest reaches the panel as itself; anything else just opens it', () => {
     const commands = [...manifest.menu.filter((m: MenuItem) => m.command).map((m: MenuItem) => m.command), ...manifest.relaunchButtons.map((b: { command: string }) => b.command)];
-    for (const command of commands) {
-      const request = startRequestFor(command, undefined);
-      expect(request.command).toBe(command === 'open' ? 'open' : command === 'fill-selection' ? 'fill-selection' : command);
-    }
-    expect(startRequestFor('generate', { prompt: 'fox' })).toEqual({ command: 'generate', source: 'quick-action', prompt: 'fox' });
+    expect(commands.length).toBeGreaterThanOrEqual(5);
+    for (const command of commands) expect(launchFor(command, undefined).command).toBe(command);
+    expect(launchFor('generate', { prompt: 'fox' })).toEqual({ host: 'figma', command: 'generate', source: 'quick-action', prompt: 'fox' });
+    expect(launchFor('something-else', undefined)).toEqual({ host: 'figma', command: 'open', source: 'open' });
   });
 
-  test('main and ui point at build outputs, not sources', () => {
-    expect(manifest.main).toMatch(/^dist\//);
-    expect(manifest.ui).toMatch(/^dist\/.*\.html$/);
-    expect(existsSync(new URL('../../src/main.ts', import.meta.url))).toBe(true);
-    expect(readFileSync(new URL('../../src/main.ts', import.meta.url), 'utf8')).toContain('startPlugin(figma, __html__)');
+  test('main and ui point at build outputs, which the build writes from src/main.ts and ui/main.ts', () => {
+    expect(manifest.main).toBe('dist/code.js');
+    expect(manifest.ui).toBe('dist/ui.html');
+    for (const entry of ['../../src/main.ts', '../../ui/main.ts']) expect(existsSync(new URL(entry, import.meta.url))).toBe(true);
   });
 });

@@ -5,9 +5,10 @@
  */
 import { build } from 'esbuild';
 import vm from 'node:vm';
-import { PROTOCOL_VERSION } from '../../common/protocol.js';
+import { connectHost } from '../../ui/host-client.js';
 import { createFigmaFake } from '../figma-fake/index.js';
-import { planRequest, relaunchCommands, resultFor } from './harness.js';
+import { makePng } from '../figma-fake/test-images.js';
+import { fakePanelEndpoint, relaunchCommands } from './harness.js';
 
 async function bundleMain(): Promise<string> {
   const out = await build({
@@ -34,12 +35,29 @@ test('the ES2017 bundle runs in a bare sandbox and fills a frame end to end', as
   await figma.__launch();
   expect(figma.ui.current?.html).toBe('<div id="panel"></div>');
 
-  await figma.ui.send({ type: 'ui-ready', v: PROTOCOL_VERSION });
-  expect(await figma.ui.next((m) => m.type === 'run-command')).toMatchObject({ command: 'fill-selection' });
-  await figma.ui.send(planRequest());
-  const plan = await figma.ui.next<{ jobs: Parameters<typeof resultFor>[0][] }>((m) => m.type === 'plan');
-  await figma.ui.send(resultFor(plan.jobs[0]));
-  expect(await figma.ui.next((m) => m.type === 'batch-done')).toMatchObject({ applied: 1 });
+  // The panel's side: the same typed link ui/ uses.
+  const { call: host } = connectHost(fakePanelEndpoint(figma), (message) => {
+    throw new Error(message);
+  });
+  expect(await host.readLaunch()).toMatchObject({ command: 'fill-selection' });
+  const { targets } = await host.readTargets();
+  expect(targets).toEqual([expect.objectContaining({ id: frame.id, width: 320, height: 240 })]);
+  const record = {
+    format: 'flowfill-provenance' as const,
+    version: 1 as const,
+    prompt: 'rocket',
+    negativePrompt: '',
+    seed: 1,
+    steps: 2,
+    guidance: 1,
+    width: 64,
+    height: 48,
+    model: { id: 'tiny', hash: 'ab' },
+    backend: 'wasm' as const,
+    createdAt: '2026-01-31T12:00:00.000Z',
+  };
+  expect(await host.placeImage({ destination: { kind: 'existing', nodeId: frame.id }, png: makePng(64, 48), fillMode: 'keep', record })).toMatchObject({ placed: true });
+  await host.commitUndo();
   expect((frame.fills as Paint[]).map((p) => p.type)).toEqual(['SOLID', 'IMAGE']);
   expect(figma.__undoSteps).toBe(1);
 });

@@ -1,5 +1,5 @@
 import { PROVENANCE_KEY, parseProvenance, serializeProvenance, validateProvenance, type ProvenanceRecord } from '../../common/provenance.js';
-import { sampleRecord } from './sample-messages.js';
+import { sampleRecord } from './sample-calls.js';
 
 describe('provenance record', () => {
   test('serialize → parse round-trips, with optional variation fields', () => {
@@ -29,10 +29,10 @@ describe('provenance record', () => {
     ['guidance', NaN, 'provenance.guidance is NaN'],
     ['width', 4097, 'provenance.width is 4097'],
     ['height', 0, 'provenance.height is 0'],
-    ['backend', 'cuda', 'provenance.backend is "cuda"; expected "webgpu" or "wasm"'],
+    ['backend', 'cuda', 'provenance.backend is "cuda"; expected one of "webgpu", "wasm"'],
     ['strength', 0, 'provenance.strength is 0'],
     ['strength', 1.5, 'provenance.strength is 1.5'],
-    ['parent', { seed: 1 }, 'provenance.parent.nodeId is undefined'],
+    ['parent', { seed: 1 }, 'provenance.parent.nodeId is missing'],
     ['createdAt', 'yesterday', 'provenance.createdAt is "yesterday"'],
     ['model', { id: '', hash: 'x' }, 'provenance.model.id is ""'],
     ['prompt', 'x'.repeat(4001), 'provenance.prompt is'],

@@ -1,69 +1,53 @@
 /**
- * Compile-time checks of the protocol types, run by `npm run typecheck` (never executed).
- * Each @ts-expect-error line is a payload that must NOT compile; if the types loosen, tsc
+ * Compile-time checks of the host RPC's types, run by `npm run typecheck` (never executed). Each
+ * @ts-expect-error line is a call or payload that must NOT compile; if the types loosen, tsc
  * reports the directive as unused and the typecheck fails.
  */
-import { mainMessage, uiMessage, type MainToUi, type PlannedJob, type UiToMain } from '../../common/protocol.js';
+import type { HostMethods, SelectedLayer, Target } from '../../common/host-rpc.js';
 import type { ProvenanceRecord } from '../../common/provenance.js';
+import type { RpcHandlers } from '../../common/rpc-link.js';
+import type { HostClient, HostConnection } from '../../ui/host-client.js';
 
+declare const host: HostClient;
+declare const connection: HostConnection;
 declare const record: ProvenanceRecord;
 declare const png: Uint8Array;
 
-export const ok: UiToMain[] = [
-  { type: 'ui-ready', v: 1 },
-  { type: 'job-result', v: 1, jobId: 'j', png, width: 16, height: 16, record },
-  uiMessage('job-cancelled', { jobId: 'j' }),
-];
-
-export const wrongPayloads: UiToMain[] = [
-  // @ts-expect-error png must be a Uint8Array, not a base64 string
-  { type: 'job-result', v: 1, jobId: 'j', png: 'iVBOR', width: 16, height: 16, record },
-  // @ts-expect-error a job result needs its provenance record
-  { type: 'job-result', v: 1, jobId: 'j', png, width: 16, height: 16 },
-  // @ts-expect-error the version is a literal
-  { type: 'ui-ready', v: 2 },
-  // @ts-expect-error unknown message type
-  { type: 'generate-now', v: 1 },
-  // @ts-expect-error plan-request kinds are a closed set
-  { type: 'plan-request', v: 1, requestId: 'r', kind: 'paint', geometry: { nativeSize: 512, maxSide: 1024, sizeMultiple: 16 }, fillMode: 'keep', prompt: '', count: 1 },
-  // @ts-expect-error fillMode is 'keep' | 'replace'
-  { type: 'plan-request', v: 1, requestId: 'r', kind: 'generate', geometry: { nativeSize: 512, maxSide: 1024, sizeMultiple: 16 }, fillMode: 'under', prompt: '', count: 1 },
-  // @ts-expect-error main → UI messages are not UI → main messages
-  { type: 'job-applied', v: 1, jobId: 'j', nodeId: '1:2', nodeName: 'n' },
-];
-
-export const wrongMain: MainToUi[] = [
-  // @ts-expect-error run-command cannot carry the 'open' command
-  { type: 'run-command', v: 1, command: 'open', source: 'menu' },
-  // @ts-expect-error export-result bytes are a Uint8Array
-  { type: 'export-result', v: 1, requestId: 'r', nodeId: '1:2', png: [1, 2, 3], width: 1, height: 1 },
-];
-
-// @ts-expect-error the constructor checks the payload against the type
-uiMessage('job-failed', { jobId: 'j', code: 'oops', message: '' });
-// @ts-expect-error the constructor rejects unknown types
-mainMessage('selection', { targets: [] });
-
-export const badJob: PlannedJob = {
-  jobId: 'j',
-  // @ts-expect-error job kinds are a closed set
-  kind: 'fill-all',
-  nodeId: null,
-  nodeName: 'n',
-  target: { width: 1, height: 1 },
-  gen: { width: 16, height: 16 },
-  notes: [],
-};
-
-/** Narrowing on `type` gives the payload's fields. */
-export function handle(msg: UiToMain): number {
-  switch (msg.type) {
-    case 'job-result':
-      return msg.png.length + msg.record.seed;
-    case 'plan-request':
-      return msg.geometry.nativeSize;
-    default:
-      // @ts-expect-error only job-result has png
-      return msg.png;
-  }
+export async function wellTyped(): Promise<number> {
+  const { targets, viewportCenter } = await host.readTargets();
+  const placed = await host.placeImage({ destination: { kind: 'existing', nodeId: '1:2' }, png, fillMode: 'keep', record });
+  const exported: Uint8Array = await host.exportPng({ nodeId: '1:2', width: 64 });
+  await host.commitUndo();
+  connection.on('selection-changed', ({ layers }) => layers.map((layer) => layer.id));
+  return targets[0].width + viewportCenter.x + exported.length + (placed.placed ? placed.nodeId.length : placed.message.length);
 }
+
+export async function wrongCalls(): Promise<void> {
+  // @ts-expect-error png must be a Uint8Array, not a base64 string
+  await host.placeImage({ destination: { kind: 'existing', nodeId: '1:2' }, png: 'iVBOR', fillMode: 'keep', record });
+  // @ts-expect-error an image needs its provenance record
+  await host.placeImage({ destination: { kind: 'existing', nodeId: '1:2' }, png, fillMode: 'keep' });
+  // @ts-expect-error fillMode is 'keep' | 'replace'
+  await host.placeImage({ destination: { kind: 'existing', nodeId: '1:2' }, png, fillMode: 'under', record });
+  // @ts-expect-error a created frame needs its size and position
+  await host.placeImage({ destination: { kind: 'create', name: 'x' }, png, fillMode: 'keep', record });
+  // @ts-expect-error exportPng takes a width in pixels, not a size object
+  await host.exportPng({ nodeId: '1:2', width: { width: 64, height: 48 } });
+  // @ts-expect-error storage keys are a closed set
+  await host.loadValue({ key: 'secrets' });
+  // @ts-expect-error unknown method
+  await host.generateNow();
+  // @ts-expect-error unknown event
+  connection.on('party', () => {});
+}
+
+export function selectionHasNoGeometry(layer: SelectedLayer, target: Target): number {
+  // @ts-expect-error sizes cross the boundary once, with readTargets; the selection for display has none
+  return layer.width + target.width;
+}
+
+export const wrongHandlers: Pick<RpcHandlers<HostMethods>, 'checkNodes' | 'commitUndo'> = {
+  // @ts-expect-error a handler must return its method's result shape
+  checkNodes: ({ nodeIds }) => ({ missing: nodeIds.length }),
+  commitUndo: () => null,
+};

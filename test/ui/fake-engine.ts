@@ -61,7 +61,7 @@ export class FakeEngine implements EngineApi {
   private active = 0;
   maxConcurrent = 0;
   private readonly cancelled = new Set<string>();
-  /** While set, generation waits before each step until released. */
+  /** While set, loading and each generation step wait until released. */
   private gate: { promise: Promise<void>; release: () => void } | undefined;
 
   async capabilities(): Promise<Capabilities> {
@@ -72,11 +72,12 @@ export class FakeEngine implements EngineApi {
     if (source.kind !== 'embedded') throw new Error(`[invalid-request] fake loads only the embedded model, not ${source.kind}`);
     onProgress?.({ file: 'transformer/model.onnx', loadedBytes: 10, totalBytes: 10 });
     await tick();
+    if (this.gate) await this.gate.promise;
     if (this.loadError) throw this.loadError;
     return this.model;
   }
 
-  /** Makes generation pause before every step until `release()`. */
+  /** Makes model loading and generation pause (before every step) until `release()`. */
   hold(): void {
     let release!: () => void;
     const promise = new Promise<void>((resolve) => (release = resolve));

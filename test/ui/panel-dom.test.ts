@@ -1,153 +1,122 @@
 /**
- * The panel's DOM in headless Chromium: ui/main.ts bundled the way the build does (worker code
- * inlined, started from a data: URL), running in a sandboxed srcdoc iframe (null origin, as in
- * Figma) under a host page that plays a minimal main thread. The engine inside the worker is the
- * FakeEngine test double; the real engine has its own browser suite.
+ * The panel's DOM in headless Chromium, driven as a person would: the playground (the real main
+ * thread on the Figma fake, the panel in a sandboxed null-origin iframe, the worker started from a
+ * data: URL) with one change: the worker runs the FakeEngine test double, whose paced steps let a
+ * test watch a job and cancel it. The real engine has its own browser suites.
  */
 import { jest } from '@jest/globals';
 import * as esbuild from 'esbuild';
-import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
-import type { UiToMain } from '../../common/protocol.js';
-import { validateProvenance, type ProvenanceRecord } from '../../common/provenance.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { parseProvenance, PROVENANCE_KEY } from '../../common/provenance.js';
+import { assembleUiHtml, buildMainAsync, buildPlaygroundScriptAsync } from '../../scripts/build.mjs';
+import { startPlaygroundServer, type PlaygroundServer } from '../../scripts/playground-server.mjs';
+import type { ProvenanceRecord } from '../../common/provenance.js';
+import { openPlaygroundAsync, pluginFrameAsync } from '../browser/playground-helpers.js';
 
 /** Budget for launching Chromium and bundling (no assertion on time; a stuck browser fails instead of hanging). */
-jest.setTimeout(60_000);
+jest.setTimeout(90_000);
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 async function bundle(entry: string, define: Record<string, string> = {}): Promise<string> {
-  const out = await esbuild.build({ entryPoints: [new URL(entry, import.meta.url).pathname], bundle: true, format: 'iife', write: false, define, logLevel: 'silent' });
+  const out = await esbuild.build({ entryPoints: [new URL(entry, import.meta.url).pathname], bundle: true, format: 'iife', write: false, define, logLevel: 'silent', jsx: 'automatic', jsxImportSource: 'preact' });
   return out.outputFiles[0].text;
 }
 
-/** A page that hosts the panel as Figma does and answers like a small main thread. */
-function hostPage(panelHtml: string): string {
-  // "</" must not appear inside the host's own <script>.
-  const srcdoc = JSON.stringify(panelHtml).replace(/<\//g, '<\\/');
-  return `<!doctype html><html><body style="margin:0">
-<iframe id="plugin" sandbox="allow-scripts" style="width:320px;height:560px;border:0"></iframe>
-<script>
-const frame = document.getElementById('plugin');
-window.received = [];
-window.jobsPerPlan = 1;
-window.steps = 3;
-let next = 0;
-window.toPanel = (m) => frame.contentWindow.postMessage({ pluginMessage: m }, '*');
-window.addEventListener('message', (event) => {
-  const m = event.data && event.data.pluginMessage;
-  if (!m) return;
-  window.received.push(m);
-  if (m.type === 'ui-ready') {
-    toPanel({ type: 'init', v: 1, command: 'open', host: 'test' });
-    toPanel({ type: 'settings-loaded', v: 1, settings: null });
-    toPanel({ type: 'selection-changed', v: 1, targets: [] });
-  }
-  if (m.type === 'plan-request') {
-    const jobs = Array.from({ length: window.jobsPerPlan }, (_, i) => ({
-      jobId: 'job' + next++, kind: 'new-frame', nodeId: null, nodeName: 'Frame ' + next,
-      target: { width: 512, height: 512 }, gen: { width: 64, height: 48 }, notes: [] }));
-    toPanel({ type: 'plan', v: 1, requestId: m.requestId, batchId: 'b' + next, jobs, skipped: [] });
-  }
-  if (m.type === 'job-result') toPanel({ type: 'job-applied', v: 1, jobId: m.jobId, nodeId: '9:' + m.jobId, nodeName: 'Placed ' + m.jobId });
-});
-frame.srcdoc = ${srcdoc};
-</script></body></html>`;
-}
-
 let browser: Browser;
-let html: string;
+let server: PlaygroundServer;
+let distDir: string;
 
 beforeAll(async () => {
+  distDir = mkdtempSync(path.join(os.tmpdir(), 'flowfill-panel-dom-'));
   const worker = await bundle('./fixtures/fake-engine-worker.ts');
   const panel = await bundle('../../ui/main.ts', { FLOWFILL_WORKER_SOURCE: JSON.stringify(worker) });
-  html = hostPage(`<!doctype html><html><head><meta charset="utf-8"></head><body><div id="app"></div><script>${panel.replace(/<\/script/g, '<\\/script')}</script></body></html>`);
+  writeFileSync(path.join(distDir, 'ui.html'), assembleUiHtml(panel, []));
+  writeFileSync(path.join(distDir, 'code.js'), await buildMainAsync());
+  writeFileSync(path.join(distDir, 'playground.js'), await buildPlaygroundScriptAsync());
+  server = await startPlaygroundServer({ port: 0, quiet: true, distDir });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 });
 
 afterAll(async () => {
   await browser?.close();
+  await server?.close();
+  if (distDir) rmSync(distDir, { recursive: true, force: true });
 });
 
-async function openPanel(): Promise<{ page: Page; panel: FrameLocator; errors: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 320, height: 560 } });
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.setContent(html);
-  const panel = page.frameLocator('#plugin');
-  await panel.locator('#ff-model-name', { hasText: 'Fake Tiny SD3' }).waitFor();
-  return { page, panel, errors };
+/** The playground with the plugin open on `ids` selected, the panel's model loaded. */
+async function openPanel(setup: (page: Page) => Promise<string[]> = async () => []): Promise<{ page: Page; panel: Frame; ids: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  await openPlaygroundAsync(page, server.url);
+  const ids = await setup(page);
+  await page.evaluate((selected) => window.flowfill.select(selected), ids);
+  await page.evaluate(() => window.flowfill.runCommand('open'));
+  const panel = await pluginFrameAsync(page);
+  await panel.waitForSelector('#ff-model-name:has-text("Fake Tiny SD3")');
+  return { page, panel, ids };
 }
 
-const received = (page: Page) => page.evaluate(() => (window as unknown as { received: UiToMain[] }).received);
+const calls = (page: Page, method: string) => page.evaluate((m) => window.flowfill.wire().filter((w) => w.kind === 'call' && w.name === m).length, method);
 
 describe('panel in Chromium (null-origin iframe, data: URL worker)', () => {
-  test('shows the model and backend, runs in an opaque origin', async () => {
-    const { page, panel, errors } = await openPanel();
-    await expect(panel.locator('#ff-backend').textContent()).resolves.toBe('WASM');
-    await expect(panel.locator('#ff-generate').textContent()).resolves.toMatch(/^Insert/);
-    expect(await page.frames()[1].evaluate(() => self.origin)).toBe('null');
-    expect(errors).toEqual([]);
+  test('shows the model and backend, in an opaque origin, at 340×600', async () => {
+    const { page, panel } = await openPanel();
+    expect(await panel.textContent('#ff-backend')).toBe('WASM');
+    expect(await panel.textContent('#ff-generate')).toMatch(/^Insert/);
+    expect(await panel.evaluate(() => [self.origin, innerWidth, innerHeight])).toEqual(['null', 340, 600]);
     await page.close();
   });
 
-  test('Ctrl-Enter in the prompt runs a job: progress, preview, a PNG and provenance sent to main, history', async () => {
-    const { page, panel } = await openPanel();
-    await panel.locator('[data-preset="flat"]').click();
-    await expect(panel.locator('#ff-prompt').inputValue()).resolves.toBe('flat style');
-    await panel.locator('#ff-settings summary').click();
-    await panel.locator('#ff-steps').fill('100');
-    await panel.locator('#ff-prompt').fill('rocket, flat style');
-    await panel.locator('#ff-prompt').press('Control+Enter');
+  test('Ctrl-Enter runs a job: progress with a time estimate, a preview, the fill lands with its record, history', async () => {
+    const { page, panel, ids } = await openPanel((p) => p.evaluate(() => [window.flowfill.createFrame({ name: 'Card', width: 128, height: 96 })]));
+    await panel.click('[data-preset="flat"]');
+    expect(await panel.inputValue('#ff-prompt')).toBe('flat style');
+    await panel.click('#ff-settings summary');
+    await panel.fill('#ff-steps', '60');
+    await panel.fill('#ff-prompt', 'rocket, flat style');
+    await panel.press('#ff-prompt', 'Control+Enter');
 
-    // 100 paced steps: long enough to watch the bar move.
-    const row = panel.locator('.ff-job').first();
-    await row.locator('.ff-job-status', { hasText: /^Step \d+\/100$/ }).waitFor();
-    const width = await row.locator('.ff-progress > div').evaluate((bar) => (bar as HTMLElement).style.width);
-    expect(width).toMatch(/^\d+%$/);
-    await panel.locator('.ff-job.is-done').waitFor();
-    await expect(row.locator('.ff-job-status').textContent()).resolves.toMatch(/^Done/);
-    await expect(row.locator('img.ff-thumb').isVisible()).resolves.toBe(true);
+    // 60 paced steps: long enough to watch the bar move and the estimate appear.
+    const status = await panel.waitForSelector('.ff-job-status:text-matches("^Step \\\\d+/60 · ~\\\\d+ s left$")');
+    expect(await status.textContent()).toMatch(/ left$/);
+    expect(await panel.$eval('.ff-progress > div', (bar) => (bar as HTMLElement).style.width)).toMatch(/^\d+%$/);
+    await panel.waitForSelector('.ff-job.is-done');
+    expect(await panel.textContent('.ff-job-status')).toMatch(/^Done/);
+    expect(await panel.isVisible('img.ff-thumb')).toBe(true);
+    await page.evaluate(() => window.flowfill.waitForIdle({ timeoutMs: 30_000 }));
 
-    const messages = await received(page);
-    const result = messages.find((m): m is Extract<UiToMain, { type: 'job-result' }> => m.type === 'job-result')!;
-    expect(Object.prototype.toString.call(result.png)).toBe('[object Uint8Array]');
-    expect(Array.from(result.png.slice(1, 4))).toEqual([80, 78, 71]); // "PNG"
-    expect(validateProvenance(result.record).ok).toBe(true);
-    expect(result.record).toMatchObject({ prompt: 'rocket, flat style', width: 64, height: 48, steps: 100 });
-    expect(messages.some((m) => m.type === 'history-save')).toBe(true);
-    await panel.locator('#ff-recent summary').click();
-    await expect(panel.locator('.ff-history-item').count()).resolves.toBe(1);
+    const data = await page.evaluate((id) => window.flowfill.pluginData(id), ids[0]);
+    const record = parseProvenance(data[PROVENANCE_KEY]);
+    expect(record.ok && record.value).toMatchObject({ prompt: 'rocket, flat style', steps: 60 });
+    expect(await calls(page, 'readTargets')).toBe(1);
+    expect(await calls(page, 'placeImage')).toBe(1);
+    await panel.click('#ff-recent summary');
+    expect(await panel.$$eval('.ff-history-item', (items) => items.length)).toBe(1);
     await page.close();
   });
 
-  test('cancel one job and cancel all: the panel tells main and keeps going', async () => {
-    const { page, panel } = await openPanel();
-    await page.evaluate(() => ((window as unknown as { jobsPerPlan: number }).jobsPerPlan = 3));
-    await panel.locator('#ff-prompt').fill('owl');
-    // 100 paced steps keep the first job running while the test clicks (no assertion on time).
-    await panel.locator('#ff-settings summary').click();
-    await panel.locator('#ff-steps').fill('100');
-    await panel.locator('#ff-generate').click();
-    await panel.locator('.ff-job.is-running .ff-job-status', { hasText: /\/100$/ }).waitFor();
-    await panel.locator('.ff-job').nth(1).locator('button').click();
-    await panel.locator('.ff-job').nth(1).and(panel.locator('.is-cancelled')).waitFor();
-    await panel.locator('#ff-cancel-all').click();
-    await panel.locator('.ff-job.is-running').waitFor({ state: 'detached' });
-    const statuses = await panel.locator('.ff-job').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.status));
-    expect(statuses).toEqual(['cancelled', 'cancelled', 'cancelled']);
-    const cancelled = (await received(page)).filter((m) => m.type === 'job-cancelled').map((m) => (m as { jobId: string }).jobId);
-    expect(cancelled.sort()).toEqual(['job0', 'job1', 'job2']);
-    expect((await received(page)).some((m) => m.type === 'job-result')).toBe(false);
+  test('cancel one job and cancel all: nothing is placed, every row says cancelled', async () => {
+    const { page, panel } = await openPanel((p) => p.evaluate(() => ['A', 'B', 'C'].map((name) => window.flowfill.createFrame({ name, width: 64, height: 64 }))));
+    await panel.fill('#ff-prompt', 'owl');
+    await panel.click('#ff-settings summary');
+    await panel.fill('#ff-steps', '100');
+    await panel.click('#ff-generate');
+    await panel.waitForSelector('.ff-job.is-running .ff-job-status:text-matches("/100")');
+    await panel.click('.ff-job:nth-child(2) button');
+    await panel.waitForSelector('.ff-job:nth-child(2).is-cancelled');
+    await panel.click('#ff-cancel-all');
+    await panel.waitForSelector('.ff-job.is-running', { state: 'detached' });
+    expect(await panel.$$eval('.ff-job', (rows) => rows.map((r) => (r as HTMLElement).dataset.status))).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    await page.evaluate(() => window.flowfill.waitForIdle({ timeoutMs: 30_000 }));
+    expect(await calls(page, 'placeImage')).toBe(0);
+    expect(await calls(page, 'commitUndo')).toBe(1);
     await page.close();
   });
 
-  test('a malformed message from main gets an error reply; the provenance card loads settings', async () => {
-    const { page, panel } = await openPanel();
-    await page.evaluate(() => (window as unknown as { toPanel: (m: unknown) => void }).toPanel({ type: 'plan', v: 1 }));
-    await page.waitForFunction(() => (window as unknown as { received: Array<{ type: string }> }).received.some((m) => m.type === 'error'));
-    const reply = (await received(page)).find((m) => m.type === 'error');
-    expect(reply).toMatchObject({ code: 'malformed-message', inReplyTo: 'plan' });
-
+  test('the provenance card loads a record’s settings and locks its seed', async () => {
     const record: ProvenanceRecord = {
       format: 'flowfill-provenance',
       version: 1,
@@ -162,20 +131,57 @@ describe('panel in Chromium (null-origin iframe, data: URL worker)', () => {
       backend: 'wasm',
       createdAt: '2026-01-31T12:00:00.000Z',
     };
-    await page.evaluate(
-      (r) =>
-        (window as unknown as { toPanel: (m: unknown) => void }).toPanel({
-          type: 'selection-changed',
-          v: 1,
-          targets: [{ id: '1:2', name: 'Hero', type: 'FRAME', width: 400, height: 300, hasImageFill: true, canFill: true, provenance: r }],
-        }),
-      record,
+    const { page, panel } = await openPanel(async (p) => {
+      const id = await p.evaluate(() => window.flowfill.createFrame({ name: 'Hero', width: 400, height: 300 }));
+      await p.evaluate(([nodeId, text]) => window.flowfill.setPluginData(nodeId, 'flowfill', text), [id, JSON.stringify(record)] as const);
+      return [id];
+    });
+    expect(await panel.textContent('#ff-provenance')).toContain('Guidance 3.5');
+    await panel.click('#ff-use-settings');
+    expect(await panel.inputValue('#ff-prompt')).toBe(record.prompt);
+    expect(await panel.inputValue('#ff-seed')).toBe('4242');
+    expect(await panel.getAttribute('#ff-seed-lock', 'aria-pressed')).toBe('true');
+    expect(await panel.textContent('#ff-generate')).toMatch(/^Fill 1 frame/);
+    await page.close();
+  });
+
+  test('at 340×600, many notices (grouped skips opened, errors) never push the prompt or the Fill button out of view', async () => {
+    const { page, panel } = await openPanel((p) =>
+      p.evaluate(() => {
+        const ids = [window.flowfill.createLayer({ type: 'FRAME', name: 'Ok', width: 64, height: 64 })];
+        for (let i = 0; i < 6; i++) ids.push(window.flowfill.createLayer({ type: 'TEXT', name: `Caption ${i}` }));
+        ids.push(window.flowfill.createLayer({ type: 'FRAME', name: 'Locked', width: 64, height: 64, locked: true }));
+        ids.push(window.flowfill.createLayer({ type: 'GROUP', name: 'Group', width: 64, height: 64 }));
+        return ids;
+      }),
     );
-    await panel.locator('#ff-use-settings').click();
-    await expect(panel.locator('#ff-prompt').inputValue()).resolves.toBe(record.prompt);
-    await expect(panel.locator('#ff-seed').inputValue()).resolves.toBe('4242');
-    await expect(panel.locator('#ff-seed-lock').getAttribute('aria-pressed')).resolves.toBe('true');
-    await expect(panel.locator('#ff-generate').textContent()).resolves.toMatch(/^Fill 1 frame/);
+    await panel.fill('#ff-prompt', 'owl');
+    await panel.click('#ff-settings summary');
+    await panel.fill('#ff-steps', '1');
+    for (let i = 0; i < 4; i++) {
+      await panel.click('#ff-generate');
+      await page.evaluate(() => window.flowfill.waitForIdle({ timeoutMs: 30_000 }));
+    }
+    // An error too, several times.
+    await panel.fill('#ff-prompt', '');
+    for (let i = 0; i < 6; i++) await panel.press('#ff-prompt', 'Control+Enter');
+    // Four grouped notices, and the repeated error once, counted.
+    expect(await panel.$$eval('.ff-notice', (n) => n.length)).toBe(5);
+    expect(await panel.textContent('.ff-notice.is-error')).toBe('Describe the image first: the prompt is empty. ×6');
+    const grouped = panel.locator('.ff-notice-details', { hasText: '8 skipped: 6 text, 1 locked, 1 group' }).first();
+    await grouped.locator('summary').click();
+    expect(await grouped.locator('li').count()).toBe(8);
+    await panel.fill('#ff-prompt', 'owl, flat style');
+
+    const inView = (selector: string) =>
+      panel.$eval(selector, (element) => {
+        const box = element.getBoundingClientRect();
+        return box.top >= 0 && box.bottom <= innerHeight && box.height > 0;
+      });
+    expect(await inView('#ff-prompt')).toBe(true);
+    expect(await inView('#ff-generate')).toBe(true);
+    expect(await panel.evaluate(() => document.scrollingElement!.scrollTop)).toBe(0);
+    await page.screenshot({ path: path.join(os.tmpdir(), 'flowfill-panel-notices.png'), clip: (await (await page.$('iframe.plugin-frame'))!.boundingBox())! });
     await page.close();
   });
 });

@@ -21,7 +21,7 @@ export async function loadModelPackageAsync(
   families: readonly ModelFamily[] = MODEL_FAMILIES,
   target: LoadTarget = DEFAULT_TARGET,
 ): Promise<FamilyPackage> {
-  const precision = (source.kind !== 'embedded' ? source.precision : undefined) ?? target.precision;
+  const precision = ('precision' in source ? source.precision : undefined) ?? target.precision;
   return readModelPackageAsync(await openPackageAsync(source, onProgress), families, { ...target, precision });
 }
 

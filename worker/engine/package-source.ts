@@ -7,6 +7,7 @@ import type { LoadProgress, ModelSource } from '../../common/engine-types.js';
 import { blobSource, bytesSource, type ByteSource } from './byte-source.js';
 import { loadEmbeddedModelFilesAsync } from './embedded-model.js';
 import { EngineError } from './engine-error.js';
+import { openStoredPackageAsync } from './stored-model.js';
 
 export interface PackageFiles {
   /** Names the package in messages, after "missing from": "the embedded model", "the folder /x", a URL. */
@@ -18,6 +19,13 @@ export interface PackageFiles {
    * undefined when the package has no such file.
    */
   openOptionalAsync(path: string): Promise<ByteSource | undefined>;
+  /**
+   * True when the host checked every file flowfill.json lists against its sha256 as it wrote the
+   * package (the model store does): reading then checks each file's size against flowfill.json
+   * and takes its digest from there instead of hashing gigabytes again on every load, and hands
+   * external weights to onnxruntime as file-backed Blobs without reading them first.
+   */
+  readonly digestsCheckedOnWrite?: boolean;
 }
 
 export async function openPackageAsync(
@@ -31,9 +39,11 @@ export async function openPackageAsync(
       return inMemoryPackage(source.description ?? 'the picked files', source.files, onProgress);
     case 'url':
       return urlPackage(source.baseUrl, onProgress);
+    case 'stored':
+      return openStoredPackageAsync(source.id);
     default: {
       const kind = (source as { kind?: unknown }).kind;
-      throw new EngineError('invalid-request', `model source kind ${JSON.stringify(kind)} is unknown; use "embedded", "url" or "files"`);
+      throw new EngineError('invalid-request', `model source kind ${JSON.stringify(kind)} is unknown; use "embedded", "url", "files" or "stored"`);
     }
   }
 }

@@ -17,6 +17,12 @@ export interface PackageSink {
   /** Where the package goes, for messages. */
   readonly description: string;
   createFileAsync(path: string): Promise<FileWriter>;
+  /**
+   * Called once before the first byte is written, with the package's size when every file's size
+   * is known: a sink with limited space (the browser's model store) refuses here, so running out
+   * of space never starts a write it cannot finish.
+   */
+  reserveAsync?(totalBytes: number): Promise<void>;
   /** Makes the written package visible under its final name. */
   commitAsync(): Promise<void>;
   /** Removes everything written so far. Safe to call after a failed commit. */
@@ -25,6 +31,8 @@ export interface PackageSink {
 
 export interface PackageFile {
   path: string;
+  /** The file's size, when known before it is produced (lets the sink check its space first). */
+  bytes?: number;
   /** Writes the file's bytes, in order, through `write`. */
   produce(write: (chunk: Uint8Array) => Promise<void>): Promise<void>;
 }
@@ -42,7 +50,7 @@ export interface WrittenPackage {
 }
 
 export function bytesFile(path: string, bytes: Uint8Array): PackageFile {
-  return { path, produce: (write) => write(bytes) };
+  return { path, bytes: bytes.byteLength, produce: (write) => write(bytes) };
 }
 
 export function jsonFile(path: string, value: unknown): PackageFile {
@@ -63,6 +71,11 @@ export async function writePackageAsync(
   const listed: WrittenPackage['files'] = {};
   let totalBytes = 0;
   try {
+    if (sink.reserveAsync && files.every((file) => file.bytes !== undefined)) {
+      // flowfill.json is written last and is a few kB per hundred files: counted generously.
+      const manifestAllowance = 4096 + 200 * files.length;
+      await sink.reserveAsync(files.reduce((sum, file) => sum + (file.bytes ?? 0), 0) + manifestAllowance);
+    }
     for (const [fileIndex, file] of files.entries()) {
       if (file.path === 'flowfill.json') throw new Error('flowfill.json is written by writePackageAsync itself');
       const writer = await sink.createFileAsync(file.path);

@@ -36,9 +36,53 @@ export class VerifyingReader {
   async optionalAsync(path: string): Promise<Uint8Array | undefined> {
     const bytes = await this.files.readOptionalAsync(path);
     if (bytes === undefined) return undefined;
+    const checked = this.checkedOnWrite(path);
+    if (checked) {
+      this.checkSize(path, bytes.byteLength, checked.bytes);
+      this.digests.set(path, checked.sha256);
+      return bytes;
+    }
     this.digests.set(path, await sha256HexAsync(bytes));
     this.verifyAgainstManifest(path, bytes);
     return bytes;
+  }
+
+  /**
+   * The manifest's entry for `path` when the host checked the file against it on writing
+   * (PackageFiles.digestsCheckedOnWrite): the size is then checked on read, the digest is taken
+   * from the manifest. Trade-off: a file damaged on disk after it was written is caught only when
+   * its size changed, or when onnxruntime cannot parse it; removing and adding the model again
+   * re-checks every byte.
+   */
+  private checkedOnWrite(path: string): { sha256: string; bytes: number } | undefined {
+    if (!this.files.digestsCheckedOnWrite) return undefined;
+    const expected = this.manifest?.files?.[path];
+    if (expected?.sha256 === undefined || expected.bytes === undefined) return undefined;
+    return { sha256: expected.sha256.toLowerCase(), bytes: expected.bytes };
+  }
+
+  private checkSize(path: string, actual: number, expected: number): void {
+    if (actual !== expected) {
+      throw new EngineError('model-corrupt', `${path} has ${actual} bytes; flowfill.json says ${expected} (the stored copy is damaged: remove the model and add it again)`);
+    }
+  }
+
+  /**
+   * An external-data file: read and verified like any file, or, when the host checked it on
+   * writing, handed over as a file-backed Blob after a size check, so onnxruntime reads it
+   * straight from disk when the session is made.
+   */
+  private async externalDataAsync(path: string, why: string): Promise<Uint8Array | Blob> {
+    const checked = this.checkedOnWrite(path);
+    if (checked) {
+      const source = await this.files.openOptionalAsync(path);
+      if (source?.sliceBlob) {
+        this.checkSize(path, source.size, checked.bytes);
+        this.digests.set(path, checked.sha256);
+        return source.sliceBlob(0, source.size);
+      }
+    }
+    return this.requiredAsync(path, why);
   }
 
   /** `why` completes "… is missing from <package> (why)". */
@@ -70,7 +114,7 @@ export class VerifyingReader {
     const folder = path.slice(0, path.lastIndexOf('/') + 1);
     const externalData: GraphFile['externalData'] = [];
     for (const location of summary.externalDataFiles) {
-      externalData.push({ path: location, data: await this.requiredAsync(folder + location, `${path} keeps its weights there`) });
+      externalData.push({ path: location, data: await this.externalDataAsync(folder + location, `${path} keeps its weights there`) });
     }
     return graphFromBytes(path, model, externalData);
   }
@@ -94,7 +138,13 @@ export class VerifyingReader {
    */
   async finishAsync(): Promise<string> {
     for (const path of Object.keys(this.manifest?.files ?? {})) {
-      if (!this.digests.has(path)) await this.requiredAsync(path, 'flowfill.json lists it');
+      if (this.digests.has(path)) continue;
+      const checked = this.checkedOnWrite(path);
+      const source = checked ? await this.files.openOptionalAsync(path) : undefined;
+      if (checked && source) {
+        this.checkSize(path, source.size, checked.bytes);
+        this.digests.set(path, checked.sha256);
+      } else await this.requiredAsync(path, 'flowfill.json lists it');
     }
     const lines = [...this.digests.entries()]
       .filter(([path]) => path !== 'flowfill.json')

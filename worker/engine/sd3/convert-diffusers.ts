@@ -80,7 +80,7 @@ async function convertAsync(files: PackageFiles, sink: PackageSink, options: Con
     });
     out.push(bytesFile(`${name}/model.onnx`, serialized.model));
     for (const plan of serialized.externalFiles) {
-      out.push({ path: `${name}/${plan.path}`, produce: (write) => writeExternalFileAsync(plan, write) });
+      out.push({ path: `${name}/${plan.path}`, bytes: plan.byteLength, produce: (write) => writeExternalFileAsync(plan, write) });
     }
   }
   const sourceName = typeof index.modelIndex._name_or_path === 'string' ? index.modelIndex._name_or_path : undefined;

@@ -1,0 +1,64 @@
+import { resolveInsertSize } from '../../../ui/settings/insert-size-presets.js';
+import { STEPS_RANGE, STRENGTH_RANGE, clampToRange, createDefaultSettings, drawRandomSeed, normalizeSettings, parseSeed } from '../../../ui/settings/settings.js';
+import { STYLE_PRESETS, isPresetActive, togglePreset } from '../../../ui/settings/style-presets.js';
+
+const preset = (id: string) => STYLE_PRESETS.find((p) => p.id === id)!;
+
+describe('settings', () => {
+  test('clampToRange clamps, snaps to the step and falls back on NaN', () => {
+    expect(clampToRange(0, STEPS_RANGE, 20)).toBe(1);
+    expect(clampToRange(1e9, STEPS_RANGE, 20)).toBe(100);
+    expect(clampToRange(12.6, STEPS_RANGE, 20)).toBe(13);
+    expect(clampToRange(0.61, STRENGTH_RANGE, 0.5)).toBe(0.6);
+    expect(clampToRange(Number.NaN, STEPS_RANGE, 20)).toBe(20);
+  });
+
+  test('parseSeed accepts only integers in [0, 2^32-1]', () => {
+    expect(parseSeed(' 42 ')).toBe(42);
+    expect(parseSeed('4294967295')).toBe(4294967295);
+    expect(parseSeed('4294967296')).toBeUndefined();
+    expect(parseSeed('-1')).toBeUndefined();
+    expect(parseSeed('1.5')).toBeUndefined();
+    expect(parseSeed('')).toBeUndefined();
+  });
+
+  test('random seeds come from crypto and are uint32', () => {
+    const seeds = Array.from({ length: 50 }, drawRandomSeed);
+    expect(seeds.every((s) => Number.isInteger(s) && s >= 0 && s <= 0xffffffff)).toBe(true);
+    expect(new Set(seeds).size).toBeGreaterThan(45);
+  });
+
+  test('normalizeSettings repairs each bad field and keeps the good ones', () => {
+    const defaults = createDefaultSettings(5);
+    const repaired = normalizeSettings({ prompt: 'owl', steps: '12', guidance: 99, seed: -3, fillMode: 'keep', variations: 3.4, insertSize: 'custom' }, defaults);
+    expect(repaired).toEqual({ ...defaults, prompt: 'owl', guidance: 20, fillMode: 'keep', variations: 3, insertSize: 'custom' });
+    expect(normalizeSettings(null, defaults)).toEqual(defaults);
+  });
+
+  test('insert size presets and custom sizes (clamped to Figma’s 4096 limit)', () => {
+    const defaults = createDefaultSettings(1);
+    expect(resolveInsertSize({ ...defaults, insertSize: 'tall-9-16' })).toEqual({ width: 576, height: 1024 });
+    expect(resolveInsertSize({ ...defaults, insertSize: 'custom', customWidth: 9000, customHeight: 300 })).toEqual({ width: 4096, height: 300 });
+    expect(resolveInsertSize({ ...defaults, insertSize: 'no-such-preset' })).toEqual({ width: 512, height: 512 });
+  });
+});
+
+describe('style presets', () => {
+  test('toggling adds the visible text, and toggling again removes it', () => {
+    const once = togglePreset('rocket', preset('flat'));
+    expect(once).toBe('rocket, flat style');
+    expect(isPresetActive(once, preset('flat'))).toBe(true);
+    expect(togglePreset(once, preset('flat'))).toBe('rocket');
+  });
+
+  test('a preset replaces the other presets of its group and keeps the user’s words', () => {
+    const prompt = 'rocket, flat style, on a teal background, shiny';
+    expect(togglePreset(prompt, preset('modern'))).toBe('rocket, on a teal background, shiny, modern style');
+    expect(togglePreset(prompt, preset('bg-white'))).toBe('rocket, flat style, shiny, on a white background');
+  });
+
+  test('matching ignores case and spacing around commas', () => {
+    expect(isPresetActive('rocket ,  Flat Style', preset('flat'))).toBe(true);
+    expect(isPresetActive('rocket, flat styles', preset('flat'))).toBe(false);
+  });
+});

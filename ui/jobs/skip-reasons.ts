@@ -1,0 +1,78 @@
+/**
+ * Why a layer got no image, in words: a long reason for the details and a short label for the
+ * grouped line ("2 skipped: 1 locked, 1 text").
+ */
+import type { SkipCode } from './job.js';
+
+/** Max images one batch makes; a larger selection is skipped beyond it with 'batch-limit'. */
+export const MAX_JOBS_PER_BATCH = 64;
+
+const SHORT: Record<SkipCode, string> = {
+  text: 'text',
+  group: 'group',
+  unsupported: 'unsupported type',
+  locked: 'locked',
+  'mixed-fills': 'mixed fills',
+  'too-small': 'too small',
+  'no-record': 'no Flowfill image',
+  'batch-limit': 'over the batch limit',
+  size: 'size not possible',
+  deleted: 'deleted',
+  'other-model': 'made with another model',
+};
+
+/** "Vector", "Boolean operation" from the host's type name. */
+function typeWords(type: string): string {
+  const words = type.toLowerCase().replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** The reason for a code; `type` names the layer type for 'unsupported'. */
+export function skipReason(code: SkipCode, type = 'layer'): string {
+  switch (code) {
+    case 'text':
+      return 'Text layers are skipped: an image fill would paint the letters. Select a frame or shape instead.';
+    case 'group':
+      return 'Groups have no fill of their own. Select a frame or shape inside it.';
+    case 'unsupported':
+      return `${typeWords(type)} layers cannot hold an image. Select a frame or shape.`;
+    case 'locked':
+      return 'The layer is locked. Unlock it to fill it.';
+    case 'mixed-fills':
+      return 'The layer has mixed fills.';
+    case 'too-small':
+      return 'The layer is smaller than 1 px on a side.';
+    case 'no-record':
+      return 'It holds no Flowfill image to regenerate. Use Generate instead.';
+    case 'batch-limit':
+      return `One batch makes at most ${MAX_JOBS_PER_BATCH} images; run again for the rest.`;
+    case 'size':
+      return 'Its size cannot be generated.';
+    case 'deleted':
+      return 'The layer was deleted, so its image was not made.';
+    case 'other-model':
+      return 'Its image was made with another model; use that model to regenerate it.';
+  }
+}
+
+/** "2 skipped: 1 locked, 1 text": counts by short label, most common first. */
+export function skippedLine(codes: readonly SkipCode[]): string {
+  const counts = new Map<string, number>();
+  for (const code of codes) counts.set(SHORT[code], (counts.get(SHORT[code]) ?? 0) + 1);
+  const parts = [...counts].sort((a, b) => b[1] - a[1]).map(([label, n]) => `${n} ${label}`);
+  return `${codes.length} skipped: ${parts.join(', ')}`;
+}
+
+/**
+ * Why a layer cannot be regenerated with the model in use: which model made it, and whether to
+ * Use it (installed) or add it first. `installed` lists the models the panel can switch to.
+ */
+export function otherModelReason(
+  recorded: { id: string; hash: string },
+  current: { name: string },
+  installed: readonly { id: string; name: string; hash: string }[],
+): string {
+  const match = installed.find((m) => m.hash === recorded.hash);
+  if (match) return `Made with “${match.name}”, not the model in use (“${current.name}”): choose Use on it under Models, then Regenerate.`;
+  return `Made with the model ${recorded.id} (hash ${recorded.hash.slice(0, 12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate.`;
+}
