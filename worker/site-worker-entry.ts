@@ -13,7 +13,7 @@ import * as ort from 'onnxruntime-web/webgpu';
 import { setEmbeddedModelProvider } from './engine/embedded-model.js';
 import { createEngine } from './engine/engine.js';
 import { EngineError } from './engine/engine-error.js';
-import { probeWebGpuAsync, useOrt } from './engine/ort-backend.js';
+import { useOrt } from './engine/ort-backend.js';
 import { configureOrtForSite } from './runtime/configure-ort-site.js';
 import { createWorkerApi } from './worker-api.js';
 
@@ -22,12 +22,8 @@ declare const self: DedicatedWorkerGlobalScope;
 /** The built-in model's file list, written by the build next to the model's files. */
 const BUILT_IN_LIST = 'model/files.json';
 
+configureOrtForSite(ort, self.location.href, self);
 useOrt(ort);
-// ORT reads its settings when its first session starts it: decide on threads before that.
-const ortConfigured = probeWebGpuAsync().then(
-  (probe) => configureOrtForSite(ort, self.location.href, self, probe.adapter !== undefined),
-  () => configureOrtForSite(ort, self.location.href, self, false),
-);
 
 const builtInList: Promise<{ path: string; size: number }[] | undefined> = fetch(new URL(BUILT_IN_LIST, self.location.href))
   .then(async (response) => (response.ok ? ((await response.json()) as { files: { path: string; size: number }[] }).files : undefined))
@@ -54,7 +50,7 @@ const simulated = Number(new URLSearchParams(self.location.search).get('simulate
 
 const api = createWorkerApi({
   engine: createEngine(),
-  ready: () => ortConfigured,
+  ready: async () => {},
   ortEnv: ort.env,
   ortBuild: 'onnxruntime-web/webgpu (native WebGPU EP, asyncify .wasm), loaded from the site',
   store: {

@@ -10,7 +10,7 @@
  */
 import type { EngineApi, WorkerApi } from '../common/engine-types.js';
 import { runDiagnosticsAsync, type DiagnosticsContext } from './diagnostics/run-diagnostics.js';
-import { setStoredPackageOpener } from './engine/stored-model.js';
+import { setStoredPackageOpener } from './engine/package-source.js';
 import { ModelStore, type ModelStoreDeps } from './store/model-store.js';
 
 export interface WorkerApiOptions {

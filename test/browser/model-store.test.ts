@@ -143,7 +143,7 @@ test(
       expect(start.library.status).toMatchObject({ persistent: true, models: [], conversionsThisSession: 0 });
 
       const added = await addFolderAsync(frame, fixtureFolder());
-      expect(added.library.message?.level).toBe('info');
+      expect(added.library.message?.text).toBe('Added “sd35m_style” (kept in this site’s storage); it is in use now.');
       expect(added.model.status).toBe('ready');
       const stored = added.library.status!.models;
       expect(stored).toHaveLength(1);
@@ -183,8 +183,11 @@ test(
       // Remove it: the built-in model comes back, the folder goes.
       await frame.locator('#ff-models > summary').click();
       await frame.locator(`li[data-model-id="${stored[0].id}"] button[data-action="remove"]`).click();
-      const removed = await waitForPanelAsync(frame, 'the removal', (s) => s.library.status?.models.length === 0 && s.model.status === 'ready' && s.model.info?.id !== stored[0].id);
-      expect(removed.library.message?.text).toMatch(/^Removed “sd35m_style” and freed \d/);
+      const removed = await waitForPanelAsync(frame, 'the removal', (s) => s.library.message?.text.startsWith('Removed') === true);
+      expect(removed.library.message?.text).toMatch(/^Removed “sd35m_style” and freed [\d.]+ MB; the built-in model is in use now\.$/);
+      expect(removed.model.status).toBe('ready');
+      expect(removed.model.info?.id).toBe(removed.library.builtIn?.id);
+      expect(removed.library.status!.models).toEqual([]);
       expect(removed.library.status!.currentId).toBeUndefined();
       expect((await opfsListing(frame)).filter((p) => /^packages\/.+/.test(p))).toEqual([]);
 
@@ -319,7 +322,7 @@ test(
       // The raw download is gone once converted: only the package stays.
       expect((await opfsListing(frame)).filter((p) => p.startsWith('downloads/') && p !== 'downloads/')).toEqual([]);
       await frame.locator(`li[data-model-id="${status.models[0].id}"] button[data-action="remove"]`).click();
-      await waitForPanelAsync(frame, 'the removal', (s) => s.library.status?.models.length === 0 && s.model.status === 'ready');
+      await waitForPanelAsync(frame, 'the removal', (s) => s.library.message?.text.startsWith('Removed') === true);
     } finally {
       await page.close();
       await models.close();
@@ -342,7 +345,7 @@ test(
       const refused = await addFolderAsync(frame, fixtureFolder());
       expect(refused.library.message?.level).toBe('error');
       expect(refused.library.message?.text).toMatch(
-        /^The folder “sd35m_style” could not be added\. Not enough storage space for this model: converting the folder sd35m_style needs 2\d\.\d MB, but only [\d.]+ (MB|kB) of this site's storage is free \(.* used of 5\.0 MB, a simulated quota\)\. Nothing was written\./,
+        /^The folder “sd35m_style” could not be added\. Not enough storage space for this model: converting the folder …\/sd35m_style needs 2\d\.\d MB, but only [\d.]+ (MB|kB) of this site's storage is free \(.* used of 5\.0 MB, a simulated quota\)\. Nothing was written\./,
       );
       expect(refused.library.status!.models).toEqual([]);
       expect((await opfsListing(frame)).filter((p) => /^packages\/.+/.test(p))).toEqual([]);
@@ -375,7 +378,7 @@ test(
       expect(added.library.message?.level).toBe('info');
       expect(added.library.status!.models).toHaveLength(1);
       await page.mainFrame().locator(`li[data-model-id="${added.library.status!.models[0].id}"] button[data-action="remove"]`).click();
-      await waitForPanelAsync(page.mainFrame(), 'the removal', (s) => s.library.status?.models.length === 0 && s.model.status === 'ready');
+      await waitForPanelAsync(page.mainFrame(), 'the removal', (s) => s.library.message?.text.startsWith('Removed') === true);
     } finally {
       await page.close();
     }

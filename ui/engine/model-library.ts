@@ -95,17 +95,22 @@ export function createModelLibrary(deps: ModelLibraryDeps): ModelLibrary {
     return found ? `“${found.name}”` : `“${id}”`;
   }
 
+  /** Loads a stored model (undefined: the built-in one) and remembers it as the one to start with; no message. */
+  async function switchAsync(id: string | undefined): Promise<boolean> {
+    const loaded = await loadAsync(id === undefined ? { kind: 'embedded' } : { kind: 'stored', id });
+    if (loaded && models) {
+      await models.setCurrentModel(id).catch(() => undefined);
+      await refreshAsync();
+    }
+    return loaded;
+  }
+
   async function useAsync(id: string | undefined): Promise<void> {
     if (deps.jobsActive()) {
       setLibrary({ message: { level: 'error', text: `Images are still being made; ${modelName(id)} can be used once the queue is empty (or cancel it).` } });
       return;
     }
-    const loaded = await loadAsync(id === undefined ? { kind: 'embedded' } : { kind: 'stored', id });
-    if (loaded && models) {
-      await models.setCurrentModel(id).catch(() => undefined);
-      await refreshAsync();
-      setLibrary({ message: { level: 'info', text: `Now using ${modelName(id)}.` } });
-    }
+    if (await switchAsync(id)) setLibrary({ message: { level: 'info', text: `Now using ${modelName(id)}.` } });
   }
 
   async function installAsync(what: string, run: (installId: string, onProgress: (p: InstallProgress) => void) => ReturnType<ModelStoreApi['installModel']>): Promise<void> {
@@ -118,29 +123,31 @@ export function createModelLibrary(deps: ModelLibraryDeps): ModelLibrary {
     setLibrary({ install: { installId, what, startedAt: Date.now() }, message: undefined });
     const status = store.get().library.status;
     if (status?.persistent && status.persisted === false) await deps.requestPersistence?.().catch(() => undefined);
+    // The install line stays until the model is in use (or could not be), so what the section
+    // shows next is the outcome, in one step.
+    let message: NonNullable<LibraryState['message']>;
     try {
       const result = await run(installId, (progress) => store.set((s) => (s.library.install?.installId === installId ? { library: { ...s.library, install: { ...s.library.install, progress } } } : {})));
-      setLibrary({ install: undefined });
       await refreshAsync();
-      const kept = result.model.kept === 'stored' ? 'kept in this site’s storage' : 'for this session';
+      const added = `Added “${result.model.name}” (${result.model.kept === 'stored' ? 'kept in this site’s storage' : 'for this session'})`;
       if (result.loaded) {
         lastSource = { kind: 'stored', id: result.model.id };
         store.set((s) => ({ model: { status: 'ready', capabilities: s.model.capabilities, info: result.loaded } }));
-        setLibrary({ message: { level: 'info', text: `Added “${result.model.name}” (${kept}); it is in use now.` } });
+        message = { level: 'info', text: `${added}; it is in use now.` };
       } else if (deps.jobsActive()) {
-        setLibrary({ message: { level: 'info', text: `Added “${result.model.name}” (${kept}). Choose Use once the queue is empty.` } });
+        message = { level: 'info', text: `${added}. Choose Use once the queue is empty.` };
+      } else if (await switchAsync(result.model.id)) {
+        message = { level: 'info', text: `${added}; it is in use now.` };
       } else {
-        await useAsync(result.model.id);
-        if (store.get().model.status === 'ready') setLibrary({ message: { level: 'info', text: `Added “${result.model.name}” (${kept}); it is in use now.` } });
+        message = { level: 'error', text: `${added}, but it could not be loaded. ${store.get().model.error ?? ''}`.trim() };
       }
     } catch (error) {
       const described = describeEngineError(error);
-      setLibrary({
-        install: undefined,
-        message: { level: described.code === 'cancelled' ? 'info' : 'error', text: described.code === 'cancelled' ? `Adding ${what} was cancelled.` : `${what} could not be added. ${described.message}` },
-      });
+      message =
+        described.code === 'cancelled' ? { level: 'info', text: `Adding ${what} was cancelled.` } : { level: 'error', text: `${what} could not be added. ${described.message}` };
       await refreshAsync();
     }
+    setLibrary({ install: undefined, message });
   }
 
   return {
@@ -181,14 +188,18 @@ export function createModelLibrary(deps: ModelLibraryDeps): ModelLibrary {
         setLibrary({ message: { level: 'error', text: `“${entry.name}” is making images; remove it once the queue is empty.` } });
         return;
       }
+      let status: StoreStatus;
       try {
-        setLibrary({ status: await models.removeModel(idOrUrl), message: { level: 'info', text: entry ? `Removed “${entry.name}” and freed ${formatBytes(entry.bytes)}.` : `Discarded the partial download of ${idOrUrl}.` } });
+        status = await models.removeModel(idOrUrl);
       } catch (error) {
         setLibrary({ message: { level: 'error', text: `Could not remove it. ${describeEngineError(error).message}` } });
         return;
       }
-      // The model in use was removed: its sessions still run, but the next start uses the built-in one.
-      if (entry && current?.id === entry.id) await useAsync(undefined);
+      // The model in use was removed: the built-in one takes its place (and is the one to start with).
+      const wasCurrent = entry !== undefined && current?.id === entry.id;
+      if (wasCurrent) await switchAsync(undefined);
+      const text = entry ? `Removed “${entry.name}” and freed ${formatBytes(entry.bytes)}${wasCurrent ? '; the built-in model is in use now' : ''}.` : `Discarded the partial download of ${idOrUrl}.`;
+      setLibrary({ status: wasCurrent ? store.get().library.status : status, message: { level: 'info', text } });
     },
     useAsync,
     async retryAsync() {

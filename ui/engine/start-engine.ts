@@ -121,9 +121,9 @@ export async function startEngineWorkerFromUrlAsync(url: string, confirmTimeoutM
 /**
  * Diagnostics run in a second worker of the same build, started for them and ended after: it has
  * its own onnxruntime and GPU device, so the self-test times first shader compiles as a fresh
- * start has them, and cannot disturb the engine's sessions. (Measured in Chromium 156: WebGPU
- * sessions created and released beside the engine's in one worker lost the engine's device, and
- * under cross-origin isolation failed with "memory access out of bounds".)
+ * start has them, and cannot disturb the engine's sessions. (Measured in Chromium 156: after the
+ * self-test's WebGPU sessions were released in the engine's own worker, the engine found its device
+ * lost and ran the next job on WASM.)
  */
 export function diagnosticsInFreshWorker(startWorker: () => Promise<EngineClient>): DiagnosticsApi {
   return {

@@ -7,7 +7,6 @@ import type { LoadProgress, ModelSource } from '../../common/engine-types.js';
 import { blobSource, bytesSource, type ByteSource } from './byte-source.js';
 import { loadEmbeddedModelFilesAsync } from './embedded-model.js';
 import { EngineError } from './engine-error.js';
-import { openStoredPackageAsync } from './stored-model.js';
 
 export interface PackageFiles {
   /** Names the package in messages, after "missing from": "the embedded model", "the folder /x", a URL. */
@@ -28,6 +27,19 @@ export interface PackageFiles {
   readonly digestsCheckedOnWrite?: boolean;
 }
 
+/**
+ * The seam for models a host keeps itself (the browser worker's model store, in OPFS): the host
+ * registers an opener that turns a stored model's id into its files. Hosts without a store (the
+ * Node CLI) register none, and a 'stored' source then says so.
+ */
+export type StoredPackageOpener = (id: string) => Promise<PackageFiles>;
+
+let storedPackageOpener: StoredPackageOpener | undefined;
+
+export function setStoredPackageOpener(next: StoredPackageOpener | undefined): void {
+  storedPackageOpener = next;
+}
+
 export async function openPackageAsync(
   source: ModelSource,
   onProgress?: (progress: LoadProgress) => void,
@@ -40,7 +52,10 @@ export async function openPackageAsync(
     case 'url':
       return urlPackage(source.baseUrl, onProgress);
     case 'stored':
-      return openStoredPackageAsync(source.id);
+      if (!storedPackageOpener) {
+        throw new EngineError('invalid-request', `stored model "${source.id}" cannot be opened: this host has no model store; load from a folder or a URL instead`);
+      }
+      return storedPackageOpener(source.id);
     default: {
       const kind = (source as { kind?: unknown }).kind;
       throw new EngineError('invalid-request', `model source kind ${JSON.stringify(kind)} is unknown; use "embedded", "url", "files" or "stored"`);
