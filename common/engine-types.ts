@@ -125,7 +125,13 @@ export interface GenerationProgress {
 
 export interface StageTimings {
   textEncodeMs: number;
+  /**
+   * CPU time of each denoising step. On WebGPU the loop stays on the GPU and a step's time is the
+   * time to queue its work; denoiseMs (the whole loop, its final readback included) is the wall time.
+   */
   denoiseStepMs: number[];
+  /** The whole denoising loop, ms, until its final latents were back on the CPU. */
+  denoiseMs?: number;
   vaeDecodeMs: number;
   vaeEncodeMs?: number;
   totalMs: number;

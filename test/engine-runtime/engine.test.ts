@@ -185,7 +185,8 @@ describe('cancel', () => {
 
 describe('backend faults', () => {
   test('a GPU device lost mid-run fails that job with gpu-device-lost; the next job runs', async () => {
-    injectBackendFault({ kind: 'device-lost', afterRuns: 1 });
+    // Each step runs the transformer, then the Euler step graph: the third run is step 2's transformer.
+    injectBackendFault({ kind: 'device-lost', afterRuns: 2 });
     const { code, message } = await rejectionOf(engine.generate(request({ jobId: 'lost', steps: 4 })));
     expect(code).toBe('gpu-device-lost');
     expect(message).toMatch(/transformer\/model.onnx/);

@@ -27,7 +27,7 @@ import { chooseBackend, type BackendChoice } from './choose-backend.js';
 import { EngineError, engineErrorCodeOf } from './engine-error.js';
 import { decideAttentionKernelAsync, type AttentionKernelDecision } from './fused-attention-check.js';
 import { loadModelPackageAsync } from './load-model-package.js';
-import type { FamilyPackage, FamilyRuntime, JobContext, LoadTarget } from './model-family.js';
+import type { FamilyPackage, FamilyRuntime, JobContext, LoadTarget, RuntimeOptions } from './model-family.js';
 import { isGpuDeviceLost, probeWebGpuAsync, type WebGpuProbe } from './ort-backend.js';
 
 export interface EngineOptions {
@@ -41,11 +41,14 @@ export interface EngineOptions {
    * practice): lets tests exercise the attention-size refusal on any GPU.
    */
   maxStorageBufferBindingSize?: number;
+  /** How sessions run the graphs (graph capture, CFG calls, text-encoder placement, preview rate). */
+  runtime?: RuntimeOptions;
 }
 
 export class Engine implements EngineApi {
   private preference: BackendPreference;
   private readonly bindingSizeOverride?: number;
+  private readonly runtimeOptions: RuntimeOptions;
   private probe?: WebGpuProbe;
   private pkg?: FamilyPackage;
   /** How attention runs on this page's GPU (decided once, before the first WebGPU session). */
@@ -62,6 +65,7 @@ export class Engine implements EngineApi {
   constructor(options: EngineOptions = {}) {
     this.preference = options.backend ?? 'auto';
     this.bindingSizeOverride = options.maxStorageBufferBindingSize;
+    this.runtimeOptions = options.runtime ?? {};
   }
 
   async capabilities(): Promise<Capabilities> {
@@ -213,7 +217,7 @@ export class Engine implements EngineApi {
     }
     if (choice.backend === 'webgpu') {
       try {
-        const runtime = await pkg.createRuntimeAsync('webgpu');
+        const runtime = await pkg.createRuntimeAsync('webgpu', this.runtimeOptions);
         this.fallbackReason = undefined;
         this.runtimeReason = choice.reason;
         return runtime;
@@ -225,7 +229,7 @@ export class Engine implements EngineApi {
       this.fallbackReason = choice.fallback;
       this.runtimeReason = choice.reason;
     }
-    return pkg.createRuntimeAsync('wasm');
+    return pkg.createRuntimeAsync('wasm', this.runtimeOptions);
   }
 
   private async releaseRuntimeAsync(): Promise<void> {

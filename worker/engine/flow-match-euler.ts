@@ -304,6 +304,14 @@ export class FlowMatchEulerDiscreteScheduler {
     return out;
   }
 
+  /** dt = σ[i+1] − σ[i] (float32) of step `i`: what step() multiplies the velocity by. */
+  stepDelta(i: number): number {
+    if (!Number.isInteger(i) || i < 0 || i >= this.timesteps.length) {
+      throw new RangeError(`stepDelta: step ${i} is outside this ${this.timesteps.length}-step schedule`);
+    }
+    return f32(this.sigmas[i + 1] - this.sigmas[i]);
+  }
+
   /**
    * One Euler step of the flow ODE: prev = sample + (σ_next − σ)·v, float32, returned as a new array.
    * The first call starts at the begin index (0 unless set); each call advances the step index.
@@ -321,7 +329,7 @@ export class FlowMatchEulerDiscreteScheduler {
         `step: all ${this.timesteps.length} steps are done; call setTimesteps() again to start a new schedule`,
       );
     }
-    const dt = f32(this.sigmas[i + 1] - this.sigmas[i]);
+    const dt = this.stepDelta(i);
     const out = new Float32Array(sample.length);
     for (let k = 0; k < sample.length; k++) out[k] = f32(sample[k] + f32(dt * modelOutput[k]));
     this.stepIdx = i + 1;

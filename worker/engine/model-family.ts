@@ -66,7 +66,23 @@ export interface FamilyPackage {
    */
   checkRequest(request: GenerationRequest): CheckedSettings;
   /** Creates every inference session on `backend`; on failure releases what it created and rethrows. */
-  createRuntimeAsync(backend: Backend): Promise<FamilyRuntime>;
+  createRuntimeAsync(backend: Backend, options?: RuntimeOptions): Promise<FamilyRuntime>;
+}
+
+/**
+ * How a runtime runs its graphs. Hosts and benchmarks choose; every default is the measured best
+ * or the safe choice, and none changes results beyond the parity tolerances.
+ */
+export interface RuntimeOptions {
+  /** Classifier-free guidance as one batch-2 transformer call ('batch', default) or two batch-1 calls ('split'). */
+  cfgCalls?: 'batch' | 'split';
+  /**
+   * Where text encoders run: 'auto' (default) puts small ones on WASM when the transformer is on
+   * WebGPU; 'wasm' all of them; 'transformer' wherever the transformer runs.
+   */
+  textEncoderBackend?: 'auto' | 'wasm' | 'transformer';
+  /** Least time between two live previews, ms (each one reads the latents back from the GPU). Default 250. */
+  previewIntervalMs?: number;
 }
 
 /** What a request becomes after checking: the size used (rounded to the model's grid) and why. */

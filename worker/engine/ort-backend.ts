@@ -1,6 +1,8 @@
 /**
  * The only module that knows onnxruntime. Everything else in the engine sees `BackendSession`
- * (named feeds in, named outputs out, as plain typed arrays) and `HostTensor`.
+ * (named feeds in, named outputs out, as plain typed arrays), `HostTensor`, and `DeviceTensor`
+ * (values that stay where the backend computes: a GPU buffer on WebGPU, CPU memory on WASM), so a
+ * loop of several graphs can run without a round trip through the CPU between them.
  *
  * Which ORT build runs is the host's choice: the default is the `onnxruntime-web` package import
  * (in Node its WASM-only build; in a browser bundle the JSEP build), and a host may call
@@ -21,12 +23,36 @@ export type HostTensor =
   | { type: 'float32'; data: Float32Array; dims: number[] }
   | { type: 'int64'; data: BigInt64Array; dims: number[] };
 
+/**
+ * A float32 tensor held by the backend: on WebGPU a GPU buffer (reading it waits for the GPU and
+ * copies it back), on WASM plain CPU memory (reading it is free). Whoever holds one disposes it.
+ */
+export interface DeviceTensor {
+  readonly type: 'float32';
+  readonly dims: readonly number[];
+  /** 'gpu' when the values live in a WebGPU buffer. */
+  readonly location: 'gpu' | 'cpu';
+  /** The values on the CPU (a download on the GPU: call it only when they are needed). */
+  readAsync(): Promise<Float32Array>;
+  dispose(): void;
+}
+
 export interface BackendSession {
   readonly backend: Backend;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   /** Runs the graph; outputs are copied to the CPU and the ORT tensors disposed. */
   runAsync(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>>;
+  /**
+   * Runs the graph and leaves every float32 output where it was computed (SessionSpec.outputsOnDevice
+   * makes that a GPU buffer on WebGPU). Feeds may be device tensors of the same backend. With
+   * `fetches`, the named outputs are written into those tensors (graph capture needs fixed buffers),
+   * and the returned map holds them, not new ones.
+   */
+  runOnDeviceAsync(
+    feeds: Record<string, HostTensor | DeviceTensor>,
+    fetches?: Record<string, DeviceTensor>,
+  ): Promise<Record<string, DeviceTensor>>;
   releaseAsync(): Promise<void>;
 }
 
@@ -37,6 +63,14 @@ export interface SessionSpec {
   /** External-data files, keyed by the `location` the graph names (e.g. "model.onnx_data"). */
   externalData?: { path: string; data: Uint8Array | Blob }[];
   backend: Backend;
+  /** WebGPU: outputs stay in GPU buffers (runAsync still downloads them). No effect on WASM. */
+  outputsOnDevice?: boolean;
+  /**
+   * WebGPU: record the first run's GPU commands and replay them afterwards (onnxruntime's
+   * enableGraphCapture). Every run must then feed and fetch the same device tensors, with the same
+   * shapes; new values are written into them with writeDeviceTensor. No effect on WASM.
+   */
+  graphCapture?: boolean;
 }
 
 export type BackendFault =
@@ -184,13 +218,16 @@ export async function createSessionAsync(spec: SessionSpec): Promise<BackendSess
     if (fault?.kind === 'webgpu-session-create') throw new Error('injected fault: WebGPU session creation failed');
     if (deviceLost) throw new Error('the WebGPU device was lost earlier in this session');
   }
+  const gpu = spec.backend === 'webgpu';
   const options: import('onnxruntime-web').InferenceSession.SessionOptions = {
-    executionProviders: [spec.backend === 'webgpu' ? 'webgpu' : 'wasm'],
+    executionProviders: [gpu ? 'webgpu' : 'wasm'],
     graphOptimizationLevel: 'all',
     // ORT warns once per node that falls back from WebGPU to the CPU (shape ops, by design);
     // env.logLevel does not reach those session-level messages, so keep them at errors only.
     logSeverityLevel: 3,
     externalData: spec.externalData?.map((file) => ({ path: file.path, data: file.data })),
+    ...(gpu && (spec.outputsOnDevice || spec.graphCapture) ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+    ...(gpu && spec.graphCapture ? { enableGraphCapture: true } : {}),
   };
   let session: import('onnxruntime-web').InferenceSession;
   try {
@@ -232,14 +269,7 @@ class OrtSession implements BackendSession {
 
   async runAsync(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
     if (this.released) throw new EngineError('internal', `${this.spec.label}: session used after release`);
-    if (fault?.kind === 'device-lost') {
-      if (fault.afterRuns <= 0) {
-        fault = undefined;
-        deviceLost = true;
-        throw new EngineError('gpu-device-lost', `${this.spec.label}: the GPU device was lost during the run (injected fault)`);
-      }
-      fault.afterRuns -= 1;
-    }
+    this.checkInjectedDeviceLoss();
     const ortFeeds: Record<string, import('onnxruntime-web').Tensor> = {};
     for (const [name, tensor] of Object.entries(feeds)) {
       ortFeeds[name] = new this.ort.Tensor(tensor.type, tensor.data, tensor.dims);
@@ -249,13 +279,7 @@ class OrtSession implements BackendSession {
     try {
       results = await this.session.run(ortFeeds);
     } catch (error) {
-      if (this.backend === 'webgpu' && (deviceLost || /device (is )?lost/i.test(describe(error)))) {
-        deviceLost = true;
-        throw new EngineError('gpu-device-lost', `${this.spec.label}: the GPU device was lost: ${describe(error)}`, {
-          cause: error,
-        });
-      }
-      throw new EngineError('internal', `${this.spec.label}: run failed: ${describe(error)}`, { cause: error });
+      throw this.runError(error);
     } finally {
       for (const tensor of Object.values(ortFeeds)) dispose(tensor);
     }
@@ -276,9 +300,206 @@ class OrtSession implements BackendSession {
     return outputs;
   }
 
+  async runOnDeviceAsync(
+    feeds: Record<string, HostTensor | DeviceTensor>,
+    fetches?: Record<string, DeviceTensor>,
+  ): Promise<Record<string, DeviceTensor>> {
+    if (this.released) throw new EngineError('internal', `${this.spec.label}: session used after release`);
+    this.checkInjectedDeviceLoss();
+    const ortFeeds: Record<string, import('onnxruntime-web').Tensor> = {};
+    const created: import('onnxruntime-web').Tensor[] = [];
+    for (const [name, tensor] of Object.entries(feeds)) {
+      if (isDeviceTensor(tensor)) {
+        ortFeeds[name] = ortTensorOf(tensor, this.backend, `${this.spec.label} input "${name}"`);
+      } else {
+        const host = new this.ort.Tensor(tensor.type, tensor.data, tensor.dims);
+        liveTensors += 1;
+        created.push(host);
+        ortFeeds[name] = host;
+      }
+    }
+    const ortFetches: Record<string, import('onnxruntime-web').Tensor> = {};
+    for (const [name, tensor] of Object.entries(fetches ?? {})) ortFetches[name] = ortTensorOf(tensor, this.backend, `${this.spec.label} output "${name}"`);
+    let results: import('onnxruntime-web').InferenceSession.OnnxValueMapType;
+    try {
+      results = fetches ? await this.session.run(ortFeeds, ortFetches) : await this.session.run(ortFeeds);
+    } catch (error) {
+      throw this.runError(error);
+    } finally {
+      for (const tensor of created) dispose(tensor);
+    }
+    const outputs: Record<string, DeviceTensor> = {};
+    for (const [name, value] of Object.entries(results)) {
+      const given = fetches?.[name];
+      if (given) {
+        outputs[name] = given;
+        continue;
+      }
+      liveTensors += 1;
+      if (value.type !== 'float32') {
+        dispose(value);
+        for (const made of Object.values(outputs)) if (!fetches || !Object.values(fetches).includes(made)) made.dispose();
+        throw new EngineError('model-mismatch', `${this.spec.label}: output "${name}" is ${value.type}; expected float32`);
+      }
+      outputs[name] = new OrtDeviceTensor(value, this.backend, () => dispose(value));
+    }
+    return outputs;
+  }
+
+  private checkInjectedDeviceLoss(): void {
+    if (fault?.kind === 'device-lost') {
+      if (fault.afterRuns <= 0) {
+        fault = undefined;
+        deviceLost = true;
+        throw new EngineError('gpu-device-lost', `${this.spec.label}: the GPU device was lost during the run (injected fault)`);
+      }
+      fault.afterRuns -= 1;
+    }
+  }
+
+  private runError(error: unknown): EngineError {
+    if (this.backend === 'webgpu' && (deviceLost || /device (is )?lost/i.test(describe(error)))) {
+      deviceLost = true;
+      return new EngineError('gpu-device-lost', `${this.spec.label}: the GPU device was lost: ${describe(error)}`, { cause: error });
+    }
+    return new EngineError('internal', `${this.spec.label}: run failed: ${describe(error)}`, { cause: error });
+  }
+
   async releaseAsync(): Promise<void> {
     if (this.released) return;
     this.released = true;
     await this.session.release();
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device tensors
+
+const DEVICE_TENSOR = Symbol('flowfill device tensor');
+
+function isDeviceTensor(value: HostTensor | DeviceTensor): value is DeviceTensor {
+  return (value as { [DEVICE_TENSOR]?: boolean })[DEVICE_TENSOR] === true;
+}
+
+class OrtDeviceTensor implements DeviceTensor {
+  readonly [DEVICE_TENSOR] = true;
+  readonly type = 'float32' as const;
+  readonly dims: readonly number[];
+  readonly location: 'gpu' | 'cpu';
+  private disposed = false;
+
+  constructor(
+    readonly tensor: import('onnxruntime-web').Tensor,
+    readonly backend: Backend,
+    private readonly release: () => void,
+    /** The GPU buffer this tensor owns (made by createDeviceTensorAsync), destroyed on dispose. */
+    readonly ownBuffer?: GpuBufferLike,
+  ) {
+    this.dims = [...tensor.dims];
+    this.location = tensor.location === 'gpu-buffer' ? 'gpu' : 'cpu';
+  }
+
+  async readAsync(): Promise<Float32Array> {
+    if (this.disposed) throw new EngineError('internal', 'a device tensor was read after it was disposed');
+    if (this.location === 'cpu') return this.tensor.data as Float32Array;
+    if (this.ownBuffer) return downloadAsync(this.ownBuffer, this.dims.reduce((a, b) => a * b, 1));
+    const data = await this.tensor.getData();
+    return (data as Float32Array).slice();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.release();
+    this.ownBuffer?.destroy();
+  }
+}
+
+function ortTensorOf(tensor: DeviceTensor, backend: Backend, what: string): import('onnxruntime-web').Tensor {
+  if (!(tensor instanceof OrtDeviceTensor)) throw new EngineError('internal', `${what}: not a device tensor of this backend`);
+  if (tensor.backend !== backend) throw new EngineError('internal', `${what}: a ${tensor.backend} tensor fed to a ${backend} session`);
+  return tensor.tensor;
+}
+
+interface GpuBufferLike {
+  destroy(): void;
+  readonly size: number;
+  mapAsync(mode: number): Promise<void>;
+  getMappedRange(): ArrayBuffer;
+  unmap(): void;
+}
+interface GpuDeviceLike {
+  createBuffer(descriptor: { size: number; usage: number }): GpuBufferLike;
+  createCommandEncoder(): { copyBufferToBuffer(src: GpuBufferLike, srcOffset: number, dst: GpuBufferLike, dstOffset: number, size: number): void; finish(): unknown };
+  queue: { writeBuffer(buffer: GpuBufferLike, offset: number, data: Float32Array): void; submit(buffers: unknown[]): void };
+}
+
+// GPUBufferUsage.STORAGE | COPY_SRC | COPY_DST, MAP_READ | COPY_DST and GPUMapMode.READ (the WebGPU
+// spec's constants: Dawn for Node does not define the globals).
+const STORAGE_COPY_SRC_DST = 0x0080 | 0x0004 | 0x0008;
+const MAP_READ_COPY_DST = 0x0001 | 0x0008;
+const MAP_MODE_READ = 0x0001;
+
+/** Copies `count` floats of a GPU buffer into a mappable one and reads them (waits for the GPU). */
+async function downloadAsync(buffer: GpuBufferLike, count: number): Promise<Float32Array> {
+  const device = await ortDeviceAsync();
+  const bytes = Math.ceil((count * 4) / 16) * 16;
+  const staging = device.createBuffer({ size: bytes, usage: MAP_READ_COPY_DST });
+  try {
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
+    device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(MAP_MODE_READ);
+    const values = new Float32Array(staging.getMappedRange().slice(0, count * 4));
+    staging.unmap();
+    return values;
+  } finally {
+    staging.destroy();
+  }
+}
+
+async function ortDeviceAsync(): Promise<GpuDeviceLike> {
+  const ort = await getOrtAsync();
+  const device = (await (ort.env.webgpu as { device?: unknown }).device) as GpuDeviceLike | undefined;
+  if (!device) throw new EngineError('internal', 'no WebGPU device yet: create a WebGPU session before its device tensors');
+  return device;
+}
+
+/**
+ * A device tensor holding `host`'s values: a new GPU buffer on onnxruntime's device (WebGPU; create
+ * a session first), or a CPU tensor (WASM). Float32 only.
+ */
+export async function createDeviceTensorAsync(backend: Backend, host: { data: Float32Array; dims: readonly number[] }): Promise<DeviceTensor> {
+  const ort = await getOrtAsync();
+  const count = host.dims.reduce((a, b) => a * b, 1);
+  if (host.data.length !== count) throw new EngineError('internal', `device tensor: ${host.data.length} values for shape [${host.dims.join(', ')}]`);
+  if (backend === 'wasm') {
+    const tensor = new ort.Tensor('float32', host.data.slice(), [...host.dims]);
+    liveTensors += 1;
+    return new OrtDeviceTensor(tensor, backend, () => dispose(tensor));
+  }
+  const device = await ortDeviceAsync();
+  // ORT's own buffers are multiples of 16 bytes; a buffer it reads is checked against that size.
+  const buffer = device.createBuffer({ size: Math.max(16, Math.ceil((count * 4) / 16) * 16), usage: STORAGE_COPY_SRC_DST });
+  device.queue.writeBuffer(buffer, 0, host.data);
+  const tensor = ort.Tensor.fromGpuBuffer(buffer as unknown as Parameters<typeof ort.Tensor.fromGpuBuffer>[0], { dataType: 'float32', dims: [...host.dims] });
+  liveTensors += 1;
+  return new OrtDeviceTensor(tensor, backend, () => dispose(tensor), buffer);
+}
+
+/** Overwrites a device tensor's values in place (same length); queued after the work already submitted. */
+export async function writeDeviceTensorAsync(tensor: DeviceTensor, values: Float32Array): Promise<void> {
+  const t = deviceTensorOf(tensor);
+  const count = t.dims.reduce((a, b) => a * b, 1);
+  if (values.length !== count) throw new EngineError('internal', `device tensor write: ${values.length} values for shape [${t.dims.join(', ')}]`);
+  if (t.location === 'cpu') {
+    (t.tensor.data as Float32Array).set(values);
+    return;
+  }
+  (await ortDeviceAsync()).queue.writeBuffer(t.tensor.gpuBuffer as unknown as GpuBufferLike, 0, values);
+}
+
+function deviceTensorOf(tensor: DeviceTensor): OrtDeviceTensor {
+  if (!(tensor instanceof OrtDeviceTensor)) throw new EngineError('internal', 'not a device tensor made by this backend');
+  return tensor;
 }

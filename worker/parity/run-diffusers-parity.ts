@@ -21,9 +21,10 @@ import { blobSource, bytesSource } from '../engine/byte-source.js';
 import { denormalizeVaeOutput, latentsToVaeInput, vaeOutputToRgba } from '../engine/image-convert.js';
 import type { PackageFiles } from '../engine/package-source.js';
 import type { Sd3Package } from '../engine/sd3/package.js';
+import { forEachDenoiseStepAsync } from '../engine/sd3/denoise-latents.js';
 import { createScheduler, decodeLatentsAsync, denoiseLatents, floatOutput } from '../engine/sd3/pipeline.js';
 import { readSd3PackageFilesAsync } from '../engine/sd3/read-sd3-package-files.js';
-import { createSd3RuntimeAsync, releaseSd3RuntimeAsync, type Sd3Runtime } from '../engine/sd3/runtime.js';
+import { createSd3RuntimeAsync, releaseSd3RuntimeAsync, vaeEncoderSessionAsync, type Sd3Runtime } from '../engine/sd3/runtime.js';
 import { encodePromptAsync, promptTokenIds, type PromptConditioning } from '../engine/sd3/text-encoding.js';
 import type { ReadFile } from './run-parity.js';
 
@@ -256,20 +257,10 @@ async function runCaseAsync(runtime: Sd3Runtime, golden: GoldenCase, readFile: R
   let final: Float32Array | undefined;
   if (noise && conditioning) {
     let worst = 0;
-    const loop = denoiseLatents({
-      transformer: runtime.transformer,
-      scheduler,
-      latents: noise,
-      latentShape,
-      conditioning,
-      guidance: golden.guidance,
-      jointAttentionDim: joint_attention_dim,
-      pooledProjectionDim: pooled_projection_dim,
+    const loop = denoiseLatents({ runtime, scheduler, latents: noise, latentShape, conditioning, guidance: golden.guidance });
+    final = await forEachDenoiseStepAsync(loop, async (step) => {
+      if (perStep) worst = Math.max(worst, maxAbs(await step.readLatentsAsync(), perStep.subarray((step.step - 1) * noise.length, step.step * noise.length)));
     });
-    for await (const step of loop) {
-      if (perStep) worst = Math.max(worst, maxAbs(step.latents, perStep.subarray((step.step - 1) * noise.length, step.step * noise.length)));
-      final = step.latents;
-    }
     if (perStep) measure('latents_after_each_step', worst, t.latents);
   }
 
@@ -294,12 +285,13 @@ async function runCaseAsync(runtime: Sd3Runtime, golden: GoldenCase, readFile: R
   const encoderInput = await float('vae_encoder_input');
   const encoderMean = await float('vae_encoder_mean');
   if (encoderInput && encoderMean) {
-    if (!runtime.vaeEncoder || !pkg.vaeEncoder) {
+    const vaeEncoder = await vaeEncoderSessionAsync(runtime);
+    if (!vaeEncoder || !pkg.vaeEncoder) {
       measure('vae_encoder_mean (no VAE encoder in the package)', Infinity, t.vaeEncoderMean);
     } else {
       const spec = golden.arrays.vae_encoder_input;
-      const outputs = await runtime.vaeEncoder.runAsync({ sample: { type: 'float32', data: encoderInput, dims: spec.shape } });
-      const name = runtime.vaeEncoder.outputNames[0];
+      const outputs = await vaeEncoder.runAsync({ sample: { type: 'float32', data: encoderInput, dims: spec.shape } });
+      const name = vaeEncoder.outputNames[0];
       const out = outputs[name].data as Float32Array;
       // mean ‖ logvar: the mean is the first half of the channels, image by image
       const mean = pkg.vaeEncoder.output === 'mean-and-logvar' ? firstHalfChannels(out, outputs[name].dims) : out;

@@ -12,8 +12,10 @@ import type { Backend } from '../../common/engine-types.js';
 import { decideAttentionKernelAsync } from '../engine/fused-attention-check.js';
 import { denormalizeVaeOutput, vaeOutputToRgba } from '../engine/image-convert.js';
 import { bytesSource } from '../engine/byte-source.js';
+import type { RuntimeOptions } from '../engine/model-family.js';
 import type { PackageFiles } from '../engine/package-source.js';
 import type { Sd3Package } from '../engine/sd3/package.js';
+import { forEachDenoiseStepAsync } from '../engine/sd3/denoise-latents.js';
 import { createScheduler, decodeLatentsAsync, denoiseLatents } from '../engine/sd3/pipeline.js';
 import { createSd3RuntimeAsync, releaseSd3RuntimeAsync, type Sd3Runtime } from '../engine/sd3/runtime.js';
 import type { PromptConditioning } from '../engine/sd3/text-encoding.js';
@@ -109,7 +111,13 @@ function filesFrom(readFile: ReadFile, description: string): PackageFiles {
   };
 }
 
-export async function runParityAsync(options: { readFile: ReadFile; backend: Backend; description?: string }): Promise<ParityReport> {
+export async function runParityAsync(options: {
+  readFile: ReadFile;
+  backend: Backend;
+  description?: string;
+  /** How the sessions run (graph capture, CFG as two calls): every way must land within the same tolerances. */
+  runtime?: RuntimeOptions;
+}): Promise<ParityReport> {
   const { readFile, backend } = options;
   const index = JSON.parse(new TextDecoder().decode(await readFile('cases.json'))) as GoldenIndex;
   const readArray = async (spec: ArraySpec): Promise<Float32Array | Uint8Array> => {
@@ -126,7 +134,7 @@ export async function runParityAsync(options: { readFile: ReadFile; backend: Bac
   // engine hides subgroups before its first session, and so does this runner.
   await decideAttentionKernelAsync(backend);
   const pkg = await readSd3PackageFilesAsync(filesFrom(readFile, options.description ?? 'the golden fixtures'));
-  const runtime = await createSd3RuntimeAsync(pkg, backend);
+  const runtime = await createSd3RuntimeAsync(pkg, backend, options.runtime);
   const tolerances = PARITY_TOLERANCES[backend];
   const embeddings = {
     prompt: await float(index.inputs.prompt_embeds),
@@ -187,25 +195,21 @@ async function runCaseAsync(
   let step0Guided = NaN;
   let latentsPerStep = 0;
   const loop = denoiseLatents({
-    transformer: runtime.transformer,
+    runtime,
     scheduler,
     latents,
     latentShape: { channels: pkg.transformer.config.in_channels, height: golden.latent_height, width: golden.latent_width },
     conditioning,
     guidance: golden.guidance_scale,
-    jointAttentionDim: pkg.transformer.config.joint_attention_dim,
-    pooledProjectionDim: pkg.transformer.config.pooled_projection_dim,
   });
-  let final = latents;
-  for await (const step of loop) {
+  const final = await forEachDenoiseStepAsync(loop, async (step) => {
     if (step.step === 1) {
-      step0TransformerOutput = maxAbs(step.transformerOutput, await float(a.first_step_transformer_output));
-      step0Guided = maxAbs(step.velocity, await float(a.first_step_guided_noise_pred));
+      step0TransformerOutput = maxAbs(await step.readTransformerOutputAsync(), await float(a.first_step_transformer_output));
+      step0Guided = maxAbs(await step.readVelocityAsync(), await float(a.first_step_guided_noise_pred));
     }
     const reference = perStep.subarray((step.step - 1) * stepSize, step.step * stepSize);
-    latentsPerStep = Math.max(latentsPerStep, maxAbs(step.latents, reference));
-    final = step.latents;
-  }
+    latentsPerStep = Math.max(latentsPerStep, maxAbs(await step.readLatentsAsync(), reference));
+  });
   const finalLatents = maxAbs(final, await float(a.final_latents));
 
   const decoded = await decodeLatentsAsync(runtime.vaeDecoder, pkg, final, golden.latent_height, golden.latent_width);

@@ -4,7 +4,7 @@
  * up to three text encoders (CLIP-L, CLIP-G, T5-XXL).
  */
 import type { Backend } from '../../../common/engine-types.js';
-import type { FamilyPackage, FamilyRuntime, ModelFamily } from '../model-family.js';
+import type { FamilyPackage, FamilyRuntime, ModelFamily, RuntimeOptions } from '../model-family.js';
 import { isDiffusersLayoutAsync, readSd3DiffusersPackageAsync } from './diffusers-package.js';
 import { generateFromImageAsync } from './image-to-image.js';
 import { readSd3PackageAsync, type Sd3Package } from './package.js';
@@ -50,7 +50,7 @@ export function sd3FamilyPackage(pkg: Sd3Package): FamilyPackage {
       const { width, height, notes } = checkRequest(pkg, request);
       return { width, height, notes };
     },
-    createRuntimeAsync: async (backend: Backend) => sd3FamilyRuntime(await createSd3RuntimeAsync(pkg, backend)),
+    createRuntimeAsync: async (backend: Backend, options?: RuntimeOptions) => sd3FamilyRuntime(await createSd3RuntimeAsync(pkg, backend, options)),
   };
 }
 

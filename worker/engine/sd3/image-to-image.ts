@@ -30,7 +30,7 @@ import {
   schedulerOptions,
   type CheckedRequest,
 } from './pipeline.js';
-import type { Sd3Runtime } from './runtime.js';
+import { vaeEncoderSessionAsync, type Sd3Runtime } from './runtime.js';
 import { encodePromptAsync } from './text-encoding.js';
 
 /** diffusers' StableDiffusion3Img2ImgPipeline default strength. */
@@ -46,7 +46,7 @@ export async function generateFromImageAsync(
   const checked = checkRequest(model.pkg, request);
   const init = request.init;
   if (!init) throw new EngineError('internal', 'generateFromImageAsync needs request.init');
-  if (!model.vaeEncoder) throw new EngineError('internal', 'checkRequest let an init image through without a VAE encoder session');
+  if (!model.pkg.vaeEncoder) throw new EngineError('internal', 'checkRequest let an init image through without a VAE encoder');
   const strength = request.strength ?? DEFAULT_STRENGTH;
   if (request.strength === undefined) checked.notes.push(`no strength given; using ${DEFAULT_STRENGTH} (diffusers' default)`);
   const cfg = usesClassifierFreeGuidance(request.guidance);
@@ -75,7 +75,7 @@ export async function generateFromImageAsync(
   const latents = scheduler.scaleNoise(initLatent, noise);
 
   // 5. Denoise from t_start
-  const { latents: finalLatents, stepMs } = await runDenoiseLoopAsync(model, checked, scheduler, latents, conditioning, job, started);
+  const { latents: finalLatents, stepMs, denoiseMs } = await runDenoiseLoopAsync(model, checked, scheduler, latents, conditioning, job, started);
 
   // 6. Decode
   mark = performance.now();
@@ -83,7 +83,7 @@ export async function generateFromImageAsync(
   const vaeDecodeMs = performance.now() - mark;
 
   // 7. PNG
-  const result = finishResult(model, checked, decoded, { textEncodeMs, denoiseStepMs: stepMs, vaeDecodeMs, vaeEncodeMs, totalMs: 0 }, job, started);
+  const result = finishResult(model, checked, decoded, { textEncodeMs, denoiseStepMs: stepMs, denoiseMs, vaeDecodeMs, vaeEncodeMs, totalMs: 0 }, job, started);
   result.settings.strength = strength;
   return result;
 }
@@ -103,7 +103,10 @@ async function encodeInitImageAsync(
     rgba = resizeRgbaBilinear(init.rgba, init.width, init.height, width, height);
     checked.notes.push(`init image ${init.width}x${init.height} resized bilinearly to ${width}x${height}`);
   }
-  const outputs = await model.vaeEncoder!.runAsync({
+  // The encoder's session is made by the first image-to-image job (text-to-image never needs it).
+  const session = await vaeEncoderSessionAsync(model);
+  if (!session) throw new EngineError('internal', 'checkRequest let an init image through without a VAE encoder');
+  const outputs = await session.runAsync({
     sample: { type: 'float32', data: rgbaToVaeInput(rgba, width, height), dims: [1, vae.in_channels, height, width] },
   });
   const outputName = encoder.graph.summary.outputs[0].name;

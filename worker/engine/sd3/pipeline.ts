@@ -11,11 +11,12 @@ import type { GenerationProgress, GenerationRequest, GenerationResult, StageTimi
 import { validateGenerationSize } from '../../../common/resolution-planner.js';
 import { EngineError } from '../engine-error.js';
 import { FlowMatchEulerDiscreteScheduler } from '../flow-match-euler.js';
-import { combineGuidance, usesClassifierFreeGuidance } from '../guidance.js';
+import { usesClassifierFreeGuidance } from '../guidance.js';
 import { latentsToVaeInput, vaeOutputToRgba } from '../image-convert.js';
-import { latentToPreview, predictCleanLatent } from '../latent-preview.js';
+import { latentToPreview } from '../latent-preview.js';
 import type { JobContext } from '../model-family.js';
 import type { BackendSession, HostTensor } from '../ort-backend.js';
+import { denoiseLatents, throwIfNotFinite } from './denoise-latents.js';
 import { encodeRgbaAsRgbPng } from '../png.js';
 import { initialLatentNoise } from '../prng.js';
 import { checkGpuLimits } from './attention-sites.js';
@@ -23,6 +24,8 @@ import { previewFactors } from './latent-rgb-factors.js';
 import { UNCONDITIONAL_NOTE, type Sd3Package } from './package.js';
 import type { Sd3Runtime } from './runtime.js';
 import { encodePromptAsync, type PromptConditioning } from './text-encoding.js';
+
+export { denoiseLatents, throwIfNotFinite, type DenoiseInputs, type DenoiseStep } from './denoise-latents.js';
 
 export const MAX_STEPS = 200;
 
@@ -61,7 +64,7 @@ export async function generateAsync(model: Sd3Runtime, request: GenerationReques
   const latents = initialLatentNoise(request.seed, channels, checked.latentHeight, checked.latentWidth);
 
   // 5. Denoise
-  const { latents: finalLatents, stepMs } = await runDenoiseLoopAsync(model, checked, scheduler, latents, conditioning, job, started);
+  const { latents: finalLatents, stepMs, denoiseMs } = await runDenoiseLoopAsync(model, checked, scheduler, latents, conditioning, job, started);
 
   // 6. Decode
   mark = performance.now();
@@ -69,7 +72,7 @@ export async function generateAsync(model: Sd3Runtime, request: GenerationReques
   const vaeDecodeMs = performance.now() - mark;
 
   // 7. PNG
-  return finishResult(model, checked, image, { textEncodeMs, denoiseStepMs: stepMs, vaeDecodeMs, totalMs: 0 }, job, started);
+  return finishResult(model, checked, image, { textEncodeMs, denoiseStepMs: stepMs, denoiseMs, vaeDecodeMs, totalMs: 0 }, job, started);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,99 +172,7 @@ export function schedulerOptions(
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. Denoising loop
-
-export interface DenoiseStep {
-  /** 1-based step number within this run, and the number of steps run. */
-  step: number;
-  total: number;
-  /** Latents after this step, [1, C, h, w]. */
-  latents: Float32Array;
-  /** Latents the step started from, σ of that step, and the (guided) velocity it used. */
-  previousLatents: Float32Array;
-  sigma: number;
-  velocity: Float32Array;
-  /** Raw transformer output, [batch, C, h, w] ([uncond, cond] with CFG). */
-  transformerOutput: Float32Array;
-  stepMs: number;
-}
-
-export interface DenoiseInputs {
-  transformer: BackendSession;
-  scheduler: FlowMatchEulerDiscreteScheduler;
-  latents: Float32Array;
-  latentShape: { channels: number; height: number; width: number };
-  conditioning: PromptConditioning;
-  guidance: number;
-  jointAttentionDim: number;
-  pooledProjectionDim: number;
-}
-
-/**
- * The denoising loop as an async generator: one transformer call and one Euler step per
- * iteration, yielding the latents after each: the caller turns them into progress, previews and
- * timings, and stops the loop with `return()`. Starts at the scheduler's begin index (image-to-image).
- */
-export async function* denoiseLatents(inputs: DenoiseInputs): AsyncGenerator<DenoiseStep, Float32Array> {
-  const { transformer, scheduler, conditioning } = inputs;
-  const { channels, height, width } = inputs.latentShape;
-  const batch = conditioning.batch;
-  const cfg = batch === 2;
-  const first = scheduler.beginIndex ?? 0;
-  const total = scheduler.timesteps.length - first;
-  const encoderHiddenStates: HostTensor = {
-    type: 'float32',
-    data: conditioning.embeds,
-    dims: [batch, conditioning.sequenceLength, inputs.jointAttentionDim],
-  };
-  const pooledProjections: HostTensor = { type: 'float32', data: conditioning.pooled, dims: [batch, inputs.pooledProjectionDim] };
-  let latents = inputs.latents;
-  for (let i = first; i < scheduler.timesteps.length; i++) {
-    const stepStarted = performance.now();
-    const sigma = scheduler.sigmas[i];
-    const hiddenStates = cfg ? repeatBatch(latents, 2) : latents;
-    const outputs = await transformer.runAsync({
-      hidden_states: { type: 'float32', data: hiddenStates, dims: [batch, channels, height, width] },
-      timestep: { type: 'float32', data: new Float32Array(batch).fill(scheduler.timesteps[i]), dims: [batch] },
-      encoder_hidden_states: encoderHiddenStates,
-      pooled_projections: pooledProjections,
-    });
-    const transformerOutput = floatOutput(outputs, 'out_hidden_states', 'transformer/model.onnx', batch * channels * height * width);
-    throwIfNotFinite(transformerOutput, `transformer/model.onnx output at step ${i - first + 1} (timestep ${scheduler.timesteps[i]}) on ${transformer.backend}`);
-    const velocity = cfg ? combineGuidance(transformerOutput, inputs.guidance) : transformerOutput;
-    const previousLatents = latents;
-    latents = scheduler.step(velocity, latents);
-    yield {
-      step: i - first + 1,
-      total,
-      latents,
-      previousLatents,
-      sigma,
-      velocity,
-      transformerOutput,
-      stepMs: performance.now() - stepStarted,
-    };
-  }
-  return latents;
-}
-
-/**
- * NaN or ±Inf from a graph (fp16 overflow, a broken kernel) would decode to a black or noisy image
- * without any error; stop instead, naming where it happened.
- */
-export function throwIfNotFinite(values: Float32Array, where: string): void {
-  for (let k = 0; k < values.length; k++) {
-    if (!Number.isFinite(values[k])) {
-      throw new EngineError('internal', `${where} contains ${values[k]} at index ${k}; the backend computed garbage (try the WASM backend)`);
-    }
-  }
-}
-
-function repeatBatch(values: Float32Array, times: number): Float32Array {
-  const out = new Float32Array(values.length * times);
-  for (let b = 0; b < times; b++) out.set(values, b * values.length);
-  return out;
-}
+// 5. Denoising loop (the generator itself is in denoise-latents.ts: it keeps the loop on the device)
 
 export function floatOutput(outputs: Record<string, HostTensor>, name: string, label: string, expectedLength: number): Float32Array {
   const tensor = outputs[name];
@@ -275,8 +186,10 @@ export function floatOutput(outputs: Record<string, HostTensor>, name: string, l
 }
 
 /**
- * Drives `denoiseLatents` for a job: progress with a preview after every step, cancel between
- * steps (the generator is closed, so nothing more runs), per-step timings.
+ * Drives `denoiseLatents` for a job: progress after every step, with a preview of the predicted
+ * clean latent when one is due (every step when the latents are on the CPU; on the GPU at most one
+ * per RuntimeOptions.previewIntervalMs, since each is a readback that waits for the GPU), cancel
+ * between steps (the generator is closed, so nothing more runs), per-step timings.
  */
 export async function runDenoiseLoopAsync(
   model: Sd3Runtime,
@@ -286,40 +199,51 @@ export async function runDenoiseLoopAsync(
   conditioning: PromptConditioning,
   job: JobContext,
   started: number,
-): Promise<{ latents: Float32Array; stepMs: number[] }> {
+): Promise<{ latents: Float32Array; stepMs: number[]; denoiseMs: number }> {
   const { pkg } = model;
   const channels = pkg.transformer.config.in_channels;
   const stepMs: number[] = [];
   throwIfCancelled(checked, job);
+  const loopStarted = performance.now();
   const loop = denoiseLatents({
-    transformer: model.transformer,
+    runtime: model,
     scheduler,
     latents,
     latentShape: { channels, height: checked.latentHeight, width: checked.latentWidth },
     conditioning,
     guidance: checked.request.guidance,
-    jointAttentionDim: pkg.transformer.config.joint_attention_dim,
-    pooledProjectionDim: pkg.transformer.config.pooled_projection_dim,
   });
-  let current = latents;
-  for await (const step of loop) {
-    current = step.latents;
+  const factors = previewFactors(pkg);
+  let lastPreview = -Infinity;
+  let final: Float32Array | undefined;
+  while (true) {
+    const next = await loop.next();
+    if (next.done) {
+      final = next.value;
+      break;
+    }
+    const step = next.value;
     stepMs.push(step.stepMs);
-    job.onProgress?.({
-      jobId: checked.request.jobId,
-      step: step.step,
-      total: step.total,
-      elapsedMs: performance.now() - started,
-      preview: previewOf(pkg, step, checked),
-    });
-    // A cancel arrives as a message, a macrotask; ORT's WASM runs settle as microtasks only, so
+    let preview: GenerationProgress['preview'];
+    const due = step.location === 'cpu' || performance.now() - lastPreview >= model.options.previewIntervalMs;
+    if (factors && due && job.onProgress) {
+      const x0 = await step.readDenoisedAsync();
+      if (step.location === 'gpu') throwIfNotFinite(x0, `the predicted latents at step ${step.step} on ${model.backend}`);
+      preview = latentToPreview(x0, channels, checked.latentHeight, checked.latentWidth, factors);
+      lastPreview = performance.now();
+    }
+    job.onProgress?.({ jobId: checked.request.jobId, step: step.step, total: step.total, elapsedMs: performance.now() - started, preview });
+    // A cancel arrives as a message, a macrotask; ORT's runs settle as microtasks only, so
     // without this yield the message would wait for the whole job.
     await nextTaskAsync();
-    // `break` inside for-await calls the generator's return(): no further transformer run.
-    if (job.isCancelled()) break;
+    if (job.isCancelled()) {
+      // return() runs the generator's cleanup (its device tensors): no further transformer run.
+      await loop.return(new Float32Array(0));
+      break;
+    }
   }
   throwIfCancelled(checked, job);
-  return { latents: current, stepMs };
+  return { latents: final!, stepMs, denoiseMs: performance.now() - loopStarted };
 }
 
 /** Resolves in a later task, after the tasks already queued (messages from the panel among them). */
@@ -330,18 +254,6 @@ function nextTaskAsync(): Promise<void> {
 function throwIfCancelled(checked: CheckedRequest, job: JobContext): void {
   if (job.isCancelled()) throw new EngineError('cancelled', `job ${checked.request.jobId} was cancelled`);
 }
-
-/**
- * Preview of the predicted clean latent x0 = x_t − σ·v with the package's latent→RGB factors
- * (flowfill.json), or SD3's for a 16-channel latent space when the package gives none.
- */
-function previewOf(pkg: Sd3Package, step: DenoiseStep, checked: CheckedRequest): GenerationProgress['preview'] {
-  const factors = previewFactors(pkg);
-  if (!factors) return undefined;
-  const x0 = predictCleanLatent(step.previousLatents, step.velocity, step.sigma);
-  return latentToPreview(x0, pkg.transformer.config.in_channels, checked.latentHeight, checked.latentWidth, factors);
-}
-
 
 // ---------------------------------------------------------------------------------------------
 // 6. Decode

@@ -1,51 +1,122 @@
 /**
  * A checked SD3 package plus its inference sessions on one backend. Sessions live as long as the
  * model (one creation per load), and are rebuilt only when the backend changes (a lost GPU device).
+ *
+ * What runs where:
+ * - the transformer, the VAE decoder and the Euler/CFG step graphs (euler-step-graph.ts) on the
+ *   runtime's backend; on WebGPU their outputs stay in GPU buffers, so the denoising loop never
+ *   copies through the CPU between steps;
+ * - small text encoders on WASM even when the rest runs on WebGPU (runtime option
+ *   textEncoderBackend, 'auto'): a GPU run of a small graph pays a fixed cost per kernel that
+ *   dwarfs its arithmetic (on an H200, the default model's 2.5 MB text encoder took 45–67 ms on
+ *   WebGPU and 7 ms on WASM), while the big ones (CLIP-G, T5-XXL) need the GPU;
+ * - the VAE encoder only once an image-to-image job asks for it.
  */
 import type { Backend } from '../../../common/engine-types.js';
+import { eulerStepModelAsync, type EulerStepMode } from '../euler-step-graph.js';
 import type { GraphFile } from '../graph-file.js';
+import type { RuntimeOptions } from '../model-family.js';
 import { createSessionAsync, type BackendSession } from '../ort-backend.js';
 import type { TextEncoderName } from './configs.js';
 import type { Sd3Package } from './package.js';
 
+/**
+ * Text encoders whose graph (weights included) is at most this many bytes run on WASM under
+ * textEncoderBackend 'auto'. CLIP-L, the smallest real SD3 encoder, is ~490 MB in float32 and
+ * about 20 GFLOP per prompt: seconds on one WASM thread, so it stays on the GPU.
+ */
+export const SMALL_TEXT_ENCODER_BYTES = 64 * 2 ** 20;
+
 export interface Sd3Runtime {
   pkg: Sd3Package;
   backend: Backend;
+  options: Required<Pick<RuntimeOptions, 'cfgCalls' | 'previewIntervalMs'>>;
   transformer: BackendSession;
   vaeDecoder: BackendSession;
+  /** Created by the first image-to-image job (vaeEncoderSessionAsync). */
   vaeEncoder?: BackendSession;
   textEncoders: Map<TextEncoderName, BackendSession>;
+  /** Where each text encoder runs, and why (for notes and benchmarks). */
+  textEncoderPlacement: Map<TextEncoderName, { backend: Backend; reason: string }>;
+  /** Euler/CFG step graphs by mode, on the runtime's backend. */
+  stepSessions: Map<EulerStepMode, BackendSession>;
   /** Milliseconds spent creating all sessions. */
   sessionCreateMs: number;
 }
 
-function sessionAsync(graph: GraphFile, backend: Backend): Promise<BackendSession> {
-  return createSessionAsync({ label: graph.path, model: graph.model, externalData: graph.externalData, backend });
+function sessionAsync(graph: GraphFile, backend: Backend, extra: { outputsOnDevice?: boolean; graphCapture?: boolean } = {}): Promise<BackendSession> {
+  return createSessionAsync({ label: graph.path, model: graph.model, externalData: graph.externalData, backend, ...extra });
+}
+
+function graphBytes(graph: GraphFile): number {
+  let bytes = graph.model.byteLength;
+  for (const file of graph.externalData) bytes += file.data instanceof Uint8Array ? file.data.byteLength : file.data.size;
+  return bytes;
+}
+
+/** Where a text encoder runs under `choice`, and why. */
+export function placeTextEncoder(graph: GraphFile, backend: Backend, choice: RuntimeOptions['textEncoderBackend'] = 'auto'): { backend: Backend; reason: string } {
+  if (choice === 'wasm') return { backend: 'wasm', reason: 'WASM was asked for the text encoders' };
+  if (choice === 'transformer') return { backend, reason: 'the transformer\'s backend was asked for' };
+  if (backend === 'webgpu' && graphBytes(graph) <= SMALL_TEXT_ENCODER_BYTES) {
+    return { backend: 'wasm', reason: `small (${(graphBytes(graph) / 2 ** 20).toFixed(1)} MiB): WASM beats WebGPU's per-kernel cost` };
+  }
+  return { backend, reason: 'same backend as the transformer' };
 }
 
 /** Creates every session of the package on `backend`; on failure releases what was created and rethrows. */
-export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend): Promise<Sd3Runtime> {
+export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, options: RuntimeOptions = {}): Promise<Sd3Runtime> {
   const started = performance.now();
   const created: BackendSession[] = [];
-  const track = async (graph: GraphFile): Promise<BackendSession> => {
-    const session = await sessionAsync(graph, backend);
-    created.push(session);
-    return session;
+  const track = async (session: Promise<BackendSession>): Promise<BackendSession> => {
+    const made = await session;
+    created.push(made);
+    return made;
   };
   try {
     const textEncoders = new Map<TextEncoderName, BackendSession>();
-    for (const encoder of pkg.textEncoders) textEncoders.set(encoder.name, await track(encoder.graph));
-    const transformer = await track(pkg.transformer.graph);
-    const vaeDecoder = await track(pkg.vaeDecoder.graph);
-    const vaeEncoder = pkg.vaeEncoder ? await track(pkg.vaeEncoder.graph) : undefined;
-    return { pkg, backend, transformer, vaeDecoder, vaeEncoder, textEncoders, sessionCreateMs: performance.now() - started };
+    const textEncoderPlacement = new Map<TextEncoderName, { backend: Backend; reason: string }>();
+    for (const encoder of pkg.textEncoders) {
+      const placement = placeTextEncoder(encoder.graph, backend, options.textEncoderBackend);
+      textEncoderPlacement.set(encoder.name, placement);
+      textEncoders.set(encoder.name, await track(sessionAsync(encoder.graph, placement.backend)));
+    }
+    const transformer = await track(sessionAsync(pkg.transformer.graph, backend, { outputsOnDevice: true }));
+    const vaeDecoder = await track(sessionAsync(pkg.vaeDecoder.graph, backend));
+    const cfgCalls = options.cfgCalls ?? 'batch';
+    const stepSessions = new Map<EulerStepMode, BackendSession>();
+    for (const mode of ['plain', cfgCalls === 'split' ? 'cfg-split' : 'cfg-batch'] as const) {
+      stepSessions.set(mode, await track(createStepSessionAsync(mode, backend)));
+    }
+    return {
+      pkg,
+      backend,
+      options: { cfgCalls, previewIntervalMs: options.previewIntervalMs ?? 250 },
+      transformer,
+      vaeDecoder,
+      textEncoders,
+      textEncoderPlacement,
+      stepSessions,
+      sessionCreateMs: performance.now() - started,
+    };
   } catch (error) {
     await Promise.allSettled(created.map((session) => session.releaseAsync()));
     throw error;
   }
 }
 
+export async function createStepSessionAsync(mode: EulerStepMode, backend: Backend): Promise<BackendSession> {
+  return createSessionAsync({ label: `Euler step graph (${mode})`, model: await eulerStepModelAsync(mode), backend, outputsOnDevice: true });
+}
+
+/** The VAE encoder's session, created the first time image-to-image needs it. */
+export async function vaeEncoderSessionAsync(runtime: Sd3Runtime): Promise<BackendSession | undefined> {
+  if (!runtime.pkg.vaeEncoder) return undefined;
+  runtime.vaeEncoder ??= await sessionAsync(runtime.pkg.vaeEncoder.graph, runtime.backend);
+  return runtime.vaeEncoder;
+}
+
 export async function releaseSd3RuntimeAsync(runtime: Sd3Runtime): Promise<void> {
-  const sessions = [runtime.transformer, runtime.vaeDecoder, runtime.vaeEncoder, ...runtime.textEncoders.values()];
+  const sessions = [runtime.transformer, runtime.vaeDecoder, runtime.vaeEncoder, ...runtime.textEncoders.values(), ...runtime.stepSessions.values()];
   await Promise.allSettled(sessions.filter((s) => s !== undefined).map((session) => session.releaseAsync()));
 }
