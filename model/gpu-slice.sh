@@ -17,8 +17,10 @@
 #   eval.tar            report.json, sample grids, training composites, train-log.txt
 #   report.json         the evaluation (also inside eval.tar)
 #   log.txt             everything this script printed
-# Environment: SKIP_CHECKS=1 skips pytest + smoke; DIT_TOTAL_S (default 1500) is the planned DiT time over
-# all slices (the learning-rate schedule's length); VAE_S (170), CLF_S (60) the first slice's stages;
+# Environment: SKIP_CHECKS=1 skips pytest + smoke; DIT_TOTAL_S (default 1100) is the planned DiT time over
+# all slices (the learning-rate schedule's length); VAE_S (170), CLF_S (60) the first slice's stages
+# (shortened automatically when the slice is too short for them); RESERVE_S (150) the time kept for
+# evaluation + export (the log prints what they took);
 # RUN_ARGS adds arguments to flowfill.run (RUN_ARGS=--smoke runs this whole script in minutes on a CPU).
 set -euo pipefail
 limit=${1:?usage: OUT=dir bash model/gpu-slice.sh <slice-seconds>}
@@ -70,7 +72,8 @@ pack_reserve=30
 left=$(( limit - $(elapsed) - pack_reserve ))
 echo "== training slice: ${left}s ($(elapsed)s elapsed)"
 python3 -m flowfill.run --data .cache/data "${resume_args[@]}" --resume-out "$work/resume-out" --eval-out "$work/eval" \
-  --time-limit-s "$left" --dit-total-s "${DIT_TOTAL_S:-1500}" --vae-s "${VAE_S:-170}" --clf-s "${CLF_S:-60}" "${v1_args[@]}" ${RUN_ARGS:-}
+  --time-limit-s "$left" --dit-total-s "${DIT_TOTAL_S:-1100}" --vae-s "${VAE_S:-170}" --clf-s "${CLF_S:-60}" \
+  --reserve-s "${RESERVE_S:-150}" "${v1_args[@]}" ${RUN_ARGS:-}
 
 echo "== packing ($(elapsed)s)"
 tar -C "$work/resume-out" -cf - . | split -b 15M -d - "$OUT/resume.tar.part"

@@ -326,7 +326,9 @@ export function tokenizerJson(vocab) {
   };
 }
 
-export const MODEL_MAX_LENGTH = 32;
+// The longest training caption is 24 tokens (an 8-word emoji name in the "{subject} emoji" template with
+// a two-colour gradient of two-word colours); every text token costs transformer time at every step.
+export const MODEL_MAX_LENGTH = 24;
 
 export function tokenizerConfig() {
   return {

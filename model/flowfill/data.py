@@ -167,12 +167,17 @@ class FlowfillData:
         colour = torch.where(icon, colour, torch.full_like(colour, -1))
         return Conditions(subject, style, sprite, colour, bg1, bg2)
 
-    def conditions_for(self, triples, background=None) -> Conditions:
-        """Fixed conditions for evaluation prompts: dicts with subject, style, colour, background."""
+    def conditions_for(self, triples, rng: np.random.Generator | None = None) -> Conditions:
+        """Conditions for evaluation prompts (dicts with subject, style, colour, background); the
+        drawing of a (subject, style) that several icon sets draw is the first, or a random one with rng."""
         dev = self.device
         subject = torch.tensor([t["subject"] for t in triples], device=dev)
         style = torch.tensor([t["style"] for t in triples], device=dev)
-        sprite = torch.tensor([self.subjects[t["subject"]]["sprites"][str(t["style"])][0] for t in triples], device=dev)
+
+        def pick(lst):
+            return lst[0] if rng is None else lst[int(rng.integers(len(lst)))]
+
+        sprite = torch.tensor([pick(self.subjects[t["subject"]]["sprites"][str(t["style"])]) for t in triples], device=dev)
         colour = torch.tensor([-1 if t["colour"] is None else t["colour"] for t in triples], device=dev)
         bg = torch.tensor([t["background"] for t in triples], device=dev)
         return Conditions(subject, style, sprite, colour, bg, bg.clone())

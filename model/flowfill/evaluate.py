@@ -142,8 +142,11 @@ def run_generation(pipe: Pipeline, prompts: list[dict], h: int, w: int, *, steps
 
 @torch.no_grad()
 def real_renders(data: FlowfillData, prompts: list[dict], h: int, w: int, seed: int) -> torch.Tensor:
+    """Renders of the prompts by the data recipe: random placement and, where several icon sets draw
+    the subject in that style, a random one of their drawings."""
     gen = torch.Generator(device=data.device).manual_seed(seed)
-    return torch.cat([data.compose(data.conditions_for(prompts[i: i + 200]), h, w, gen) for i in range(0, len(prompts), 200)])
+    rng = np.random.default_rng(seed)
+    return torch.cat([data.compose(data.conditions_for(prompts[i: i + 200], rng), h, w, gen) for i in range(0, len(prompts), 200)])
 
 
 def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=(1.0, 2.0, 3.0, 4.0), guidances=(3.0, 4.0, 5.0, 6.0)):

@@ -51,7 +51,7 @@ def parse_args(argv=None):
     ap.add_argument("--clf-s", type=float, default=60)
     ap.add_argument("--vae-s", type=float, default=170)
     ap.add_argument("--bank-s", type=float, default=25, help="seconds spent filling the latent bank")
-    ap.add_argument("--dit-total-s", type=float, default=1500, help="planned DiT seconds over all slices (cosine schedule length)")
+    ap.add_argument("--dit-total-s", type=float, default=1100, help="planned DiT seconds over all slices (cosine schedule length)")
     ap.add_argument("--batch", type=int, default=256, help="images per DiT step at 256² (a quarter at 512²)")
     ap.add_argument("--lr", type=float, default=6e-4)
     ap.add_argument("--steps", type=int, default=20, help="sampling steps for evaluation and the package's recommendation")
@@ -92,6 +92,16 @@ def main(argv=None):
     state.setdefault("gpu_seconds_by_call", [])
     sets = {k: (v[:4] if smoke else v) for k, v in data.eval_sets.items()}
     seen = seen_prompts(data, 4 if smoke else 200)
+
+    # The first slice's fixed-length stages shrink, if needed, so that the bank, the evaluation and
+    # the export still fit before the deadline (the DiT then starts in the next slice).
+    if not smoke and ("classifier" not in state or "vae" not in state):
+        fixed = (0 if "classifier" in state else a.clf_s) + (0 if "vae" in state else a.vae_s)
+        available = deadline - time.time() - a.reserve_s - a.bank_s - (45 if a.v1 and "v1_eval" not in state else 15)
+        if fixed > available:
+            f = max(available, 80.0) / fixed
+            a.clf_s, a.vae_s = max(20.0, a.clf_s * f), max(60.0, a.vae_s * f)
+            log(f"time: classifier {a.clf_s:.0f}s and VAE {a.vae_s:.0f}s, shortened to fit {available:.0f}s before the reserve")
 
     # 1. Evaluation classifier (first slice only; kept in classifier.npz).
     if "classifier" not in state:

@@ -16,7 +16,7 @@ TEXT_CONFIG = {
     "intermediate_size": 1024,
     "num_hidden_layers": 4,
     "num_attention_heads": 4,
-    "max_position_embeddings": 32,
+    "max_position_embeddings": 24,
     "projection_dim": 256,
     "hidden_act": "gelu",
     "layer_norm_eps": 1e-5,

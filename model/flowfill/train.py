@@ -17,7 +17,7 @@ from .quantize import dequantize, quantize_per_channel
 from .text_encoder import TEXT_CONFIG, CLIPTextModelWithProjection, sd3_conditioning
 from .vae import VAE_CONFIG, AutoencoderKL
 
-MAX_SEQUENCE_LENGTH = 8  # T5-zeros block length (no T5 here); exported in flowfill.json
+MAX_SEQUENCE_LENGTH = 4  # T5-zeros block length (no T5 here); exported in flowfill.json
 CFG_DROPOUT = 0.1
 # Which weights ship as int8 (export.py applies the same rule to the ONNX graphs): Linear weights
 # and Embedding tables with at least this many elements, convolution kernels with at least CONV_MIN.

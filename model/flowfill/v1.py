@@ -14,6 +14,12 @@ WebGPU kernel returned wrong numbers in Chromium (flowfill/onnx_ops.py); everyth
 package stays byte-identical and flowfill.json's hashes are updated:
 
   python3 -m flowfill.v1 reexport-transformer ../models/default
+
+`vae-figure` shows why v1's images carry a small glyph in the bottom-left corner (model/README.md,
+"Diagnosis"): v1's own VAE, asked to encode and decode plain one-colour images, draws it there, and
+its encoder's latents deviate most at that corner:
+
+  python3 -m flowfill.v1 vae-figure .cache/v1/v1-fp16.npz eval/diagnosis/v1-vae-plain-backgrounds.png
 """
 import json
 import sys
@@ -134,10 +140,36 @@ def reexport_transformer(package_dir: str | Path) -> dict:
     return {"bytes": len(blob), "op_types_changed": ops}
 
 
+def vae_figure(npz_path: str | Path, out_png: str | Path) -> dict:
+    import torch
+    from PIL import Image
+
+    _, vae, _ = load_pipeline(npz_path, "cpu")
+    rgb = torch.tensor([[220, 40, 40], [20, 140, 140], [245, 245, 245], [128, 128, 128]], dtype=torch.float32) / 255
+    x = rgb[:, :, None, None].expand(4, 3, 256, 256) * 2 - 1
+    with torch.no_grad():
+        mean = vae.encode_moments(x)[0]
+        rec = vae.decode(mean).clamp(-1, 1)
+    dev = (mean - mean[:, :, 16:17, 16:17]).abs().amax(1)  # [4, 32, 32]: distance from the centre latent
+    img = ((rec + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    # Top: the four reconstructions; bottom: their bottom-left 64x64 corners, 4x enlarged.
+    top = np.concatenate([np.pad(i, ((4, 4), (4, 4), (0, 0)), constant_values=255) for i in img], 1)
+    corners = [np.kron(i[-64:, :64], np.ones((4, 4, 1), np.uint8)) for i in img]
+    bottom = np.concatenate([np.pad(c, ((4, 4), (4, 4), (0, 0)), constant_values=255) for c in corners], 1)
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate([top, bottom], 0)).save(out_png, optimize=True)
+    flat = dev.reshape(4, -1)
+    corner = dev[:, -2:, :2].amax(dim=(1, 2))
+    return {"max_latent_deviation_bottom_left": corner.tolist(), "median_latent_deviation": flat.median(1).values.tolist(),
+            "figure": str(out_png)}
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "pack":
+    if len(sys.argv) == 4 and sys.argv[1] == "vae-figure":
+        print(vae_figure(sys.argv[2], sys.argv[3]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "pack":
         print(pack(sys.argv[2], sys.argv[3]))
     elif len(sys.argv) == 3 and sys.argv[1] == "reexport-transformer":
         print(reexport_transformer(sys.argv[2]))
     else:
-        raise SystemExit("usage: python3 -m flowfill.v1 pack PACKAGE_DIR OUT.npz | reexport-transformer PACKAGE_DIR")
+        raise SystemExit("usage: python3 -m flowfill.v1 pack PACKAGE_DIR OUT.npz | reexport-transformer PACKAGE_DIR | vae-figure V1.npz OUT.png")

@@ -61,14 +61,14 @@ def test_vae_is_translation_equivariant_away_from_borders():
 def test_text_conditioning_is_sd3_layout():
     cfg = dict(TEXT_CONFIG, vocab_size=50)
     te = CLIPTextModelWithProjection(cfg)
-    h = cfg["hidden_size"]
-    ids = torch.tensor([[2, 10, 11, 3] + [0] * 28])
+    h, L = cfg["hidden_size"], cfg["max_position_embeddings"]
+    ids = torch.tensor([[2, 10, 11, 3] + [0] * (L - 4)])
     pooled, last, hidden = te(ids)
     assert len(hidden) == cfg["num_hidden_layers"] + 1
-    ctx, pooled2 = sd3_conditioning(te, ids, joint_attention_dim=h + 32, max_sequence_length=8)
-    assert ctx.shape == (1, 32 + 8, h + 32)
-    torch.testing.assert_close(ctx[:, :32, :h], hidden[-2])
-    assert torch.count_nonzero(ctx[:, :32, h:]) == 0 and torch.count_nonzero(ctx[:, 32:]) == 0
+    ctx, pooled2 = sd3_conditioning(te, ids, joint_attention_dim=h + 32, max_sequence_length=4)
+    assert ctx.shape == (1, L + 4, h + 32)
+    torch.testing.assert_close(ctx[:, :L, :h], hidden[-2])
+    assert torch.count_nonzero(ctx[:, :L, h:]) == 0 and torch.count_nonzero(ctx[:, L:]) == 0
     torch.testing.assert_close(pooled, pooled2)
     # Pooled comes from the <eos> position: changing a pad token after it leaves it unchanged (causal mask).
     ids_b = ids.clone()
