@@ -1,5 +1,7 @@
-"""Independent evaluation classifier: subject (and style) from an image, trained only on clean
-composites made by the data recipe, never on generated images."""
+"""Independent evaluation classifier: subject and style from an image, trained only on clean
+composites made by the data recipe (all subjects, styles and colours, held-out combinations
+included: it never sees captions), never on generated images. Its 256-d penultimate features are
+also the space of the Fréchet distance between generated images and real renders (evaluate.py)."""
 import time
 
 import numpy as np
@@ -7,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .data import EmojiData, bucket_size
+from .data import FlowfillData, bucket_size
 
 INPUT = 64
 
@@ -20,53 +22,59 @@ def central_square(images: torch.Tensor, size: int = INPUT) -> torch.Tensor:
     return F.interpolate(images[..., top : top + s, left : left + s], size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
-class EmojiClassifier(nn.Module):
-    def __init__(self, num_subjects: int, num_styles: int):
+class FlowfillClassifier(nn.Module):
+    def __init__(self, num_subjects: int, num_styles: int, width: int = 64):
         super().__init__()
 
         def block(cin, cout):
             return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
                                  nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2))
 
-        self.features = nn.Sequential(block(3, 48), block(48, 96), block(96, 192), block(192, 256), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.subject = nn.Linear(256, num_subjects)
-        self.style = nn.Linear(256, num_styles)
+        w = width
+        self.features = nn.Sequential(block(3, w), block(w, 2 * w), block(2 * w, 4 * w), block(4 * w, 4 * w),
+                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.num_features = 4 * w
+        self.subject = nn.Linear(4 * w, num_subjects)
+        self.style = nn.Linear(4 * w, num_styles)
+        self.config = {"num_subjects": num_subjects, "num_styles": num_styles, "width": width}
 
     def forward(self, x):
         f = self.features(x)
         return self.subject(f), self.style(f)
 
-
-def _batch(data: EmojiData, n: int, gen, rng):
-    aspect = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))
-    h, w = bucket_size(aspect)
-    # Held-out combinations are fine here: the classifier never sees captions, and it must
-    # recognise subjects on every background.
-    n_sub, n_sty, n_col = data.held_out.shape
-    dev = data.device
-    subject = torch.randint(n_sub, (n,), generator=gen, device=dev)
-    style = torch.randint(n_sty, (n,), generator=gen, device=dev)
-    colour = torch.randint(n_col, (n,), generator=gen, device=dev)
-    grad = torch.rand(n, generator=gen, device=dev) < 0.3
-    colour2 = torch.where(grad, torch.randint(n_col, (n,), generator=gen, device=dev), colour)
-    images = data.compose(subject, style, colour, colour2, h, w, gen)
-    return central_square(images), subject, style
+    def embed(self, x):
+        return self.features(x)
 
 
-def train_classifier(data: EmojiData, seconds: float, log=print, seed: int = 7):
+def clean_batch(data: FlowfillData, n: int, gen, rng, native: int = 256):
+    aspect = float(np.exp(rng.uniform(np.log(0.25), np.log(4.0))))
+    h, w = bucket_size(aspect, native)
+    cond = data.draw_conditions(n, gen, exclude_held_out=False)
+    images = data.compose(cond, h, w, gen)
+    return central_square(images), cond.subject, cond.style
+
+
+def _autocast(device):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if torch.device(device).type == "cuda" else torch.autocast("cpu", enabled=False)
+
+
+def train_classifier(data: FlowfillData, seconds: float, log=print, seed: int = 7, batch: int = 512, width: int = 64, eval_n: int = 4096):
     torch.manual_seed(seed)
     gen = torch.Generator(device=data.device).manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = EmojiClassifier(data.num_subjects, len(data.styles)).to(data.device).to(memory_format=torch.channels_last)
+    model = FlowfillClassifier(data.num_subjects, len(data.styles), width).to(data.device).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     start, step = time.time(), 0
     while time.time() - start < seconds:
-        x, ys, yst = _batch(data, 512, gen, rng)
-        # Mild noise/blur so the classifier tolerates the softness of generated images.
+        frac = (time.time() - start) / seconds
+        for g in opt.param_groups:
+            g["lr"] = 2e-3 * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
+        x, ys, yst = clean_batch(data, batch, gen, rng, native=256 if step % 4 else 512)
+        # Mild blur and noise so the classifier tolerates the softness of generated images.
         if step % 2 == 0:
             x = F.avg_pool2d(x, 3, 1, 1)
         x = x + 0.03 * torch.randn(x.shape, generator=gen, device=x.device)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with _autocast(data.device):
             ls, lst = model(x)
             loss = F.cross_entropy(ls.float(), ys) + 0.3 * F.cross_entropy(lst.float(), yst)
         opt.zero_grad(set_to_none=True)
@@ -76,19 +84,23 @@ def train_classifier(data: EmojiData, seconds: float, log=print, seed: int = 7):
         if step % 200 == 0:
             log(f"classifier step {step} loss {loss.item():.4f}")
     model.eval()
-    acc = clean_accuracy(model, data)
-    log(f"classifier: {step} steps in {time.time() - start:.0f}s, clean top-1 {acc['subject_top1']:.3f} style {acc['style']:.3f}")
-    return model, {"steps": step, **acc}
+    acc = clean_accuracy(model, data, n=eval_n, batch=min(512, eval_n))
+    log(f"classifier: {step} steps in {time.time() - start:.0f}s, clean renders: subject top-1 {acc['subject_top1']:.3f} "
+        f"(emoji {acc['emoji_top1']:.3f}, icons {acc['icon_top1']:.3f}), style {acc['style']:.3f}")
+    return model, {"steps": step, "seconds": round(time.time() - start, 1), **acc}
 
 
 @torch.no_grad()
-def clean_accuracy(model, data: EmojiData, n: int = 2048):
+def clean_accuracy(model, data: FlowfillData, n: int = 4096, batch: int = 512):
     gen = torch.Generator(device=data.device).manual_seed(1234)
     rng = np.random.default_rng(1234)
-    hits = hits_style = 0
-    for _ in range(n // 512):
-        x, ys, yst = _batch(data, 512, gen, rng)
+    hits, hits_style, kinds = [], [], []
+    for _ in range(max(1, n // batch)):
+        x, ys, yst = clean_batch(data, batch, gen, rng)
         ls, lst = model(x)
-        hits += (ls.argmax(1) == ys).sum().item()
-        hits_style += (lst.argmax(1) == yst).sum().item()
-    return {"subject_top1": hits / n, "style": hits_style / n}
+        hits.append(ls.argmax(1) == ys)
+        hits_style.append(lst.argmax(1) == yst)
+        kinds.append(data.is_icon[ys])
+    hits, hits_style, kinds = torch.cat(hits).float(), torch.cat(hits_style).float(), torch.cat(kinds)
+    mean = lambda t: float(t.mean()) if t.numel() else float("nan")  # noqa: E731
+    return {"subject_top1": mean(hits), "emoji_top1": mean(hits[~kinds]), "icon_top1": mean(hits[kinds]), "style": mean(hits_style)}

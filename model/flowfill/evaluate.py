@@ -1,38 +1,48 @@
-"""Evaluation of the trained model with the independent classifier (classifier.py).
+"""Evaluation with the independent classifier (classifier.py). Numbers go to model/README.md.
 
-Measures (numbers go to model/README.md):
-- subject top-1 / top-5 and style accuracy on held-out (subject, style, colour) prompts and, for
-  comparison, on seen combinations;
-- background colour accuracy: median colour of a 3-pixel border, nearest named colour == requested;
-- aspect ratios 1:2, 2:3, 1:1, 16:9, 2:1: a sample counts as "whole, centred, single" when the
-  foreground (pixels far from the border colour, closed with a 5x5 kernel) has exactly one large
-  component (>1.5 % of the image), whose box stays 2 px clear of every edge and whose centre is
-  within 15 % of the image centre on each axis.
+Prompt sets (model/data/build-dataset.mjs writes them into the manifest):
+- v1_emoji: v1's 200 subjects, each with the (style, background colour) v1 never trained on
+  (v2 never trains on them either); the only set v1 can be asked, so v1 is measured on it too;
+- emoji: 200 other emoji, one unseen (style, background) each;
+- icons: 200 icons (those all three icon sets draw first), one unseen (style, icon colour) each,
+  on a contrasting background;
+- paraphrases: 100 v1_emoji and 100 icons combinations, worded with templates never trained on
+  and the subject's synonym where it has one;
+- seen: 200 combinations that do occur in training (control; also where the sampler's shift and
+  guidance are chosen, so the held-out numbers carry no selection bias).
+
+Measures per set and size: subject top-1 / top-5 and style accuracy (classifier over every subject
+and style), background colour (median colour of the 3-px border, nearest named colour == requested),
+icon colour (median of the pixels far from the background, nearest named colour == requested),
+and the Fréchet distance between the classifier's 256-d features of generated images and of real
+renders of the same prompts (data recipe, random placement). Aspect ratios 1:4 … 4:1 at the native
+area get the layout check: the foreground (pixels far from the border colour, closed with a 5x5
+kernel) must be one component larger than 1.5 % of the image, 2 px clear of every edge and centred
+within 15 % on both axes.
 """
 import numpy as np
 import torch
-import torch.nn.functional as F
-from scipy import ndimage
+from scipy import linalg, ndimage
 
 from .classifier import central_square
-from .data import EmojiData, bucket_size
-from .sampling import generate
+from .data import FlowfillData, bucket_size
+from .sampling import Pipeline, generate
 
-ASPECTS = {"1:2": 0.5, "2:3": 2 / 3, "1:1": 1.0, "16:9": 16 / 9, "2:1": 2.0}
-
-
-def prompts_for(data: EmojiData, triples):
-    return [data.caption(s, st, c, c, np.random.default_rng(0), full=True) for s, st, c in triples]
+ASPECTS = {"1:4": 0.25, "9:16": 9 / 16, "1:1": 1.0, "16:9": 16 / 9, "4:1": 4.0}
+FG_THRESHOLD = 0.25
 
 
-def seen_triples(data: EmojiData, n: int, seed: int = 5):
+def seen_prompts(data: FlowfillData, n: int = 200, seed: int = 5) -> list[dict]:
+    gen = torch.Generator(device=data.device).manual_seed(seed)
     rng = np.random.default_rng(seed)
-    held = set(data.held_out_triples)
+    cond = data.draw_conditions(n, gen)
+    s, st, c, b1, _ = cond.to_lists()
     out = []
-    while len(out) < n:
-        t = (int(rng.integers(data.num_subjects)), int(rng.integers(len(data.styles))), int(rng.integers(len(data.colour_names))))
-        if t not in held:
-            out.append(t)
+    for i in range(n):
+        kind = data.subjects[s[i]]["kind"]
+        template = data.templates[kind][0]
+        text = data.caption(s[i], st[i], c[i], b1[i], b1[i], rng, template=template, name_index=0)
+        out.append({"subject": s[i], "style": st[i], "colour": None if c[i] < 0 else c[i], "background": b1[i], "text": text})
     return out
 
 
@@ -44,12 +54,22 @@ def border_colour(images01: torch.Tensor) -> torch.Tensor:
     return torch.cat([top, bottom, left, right], dim=2).median(dim=2).values
 
 
-def nearest_colour(data: EmojiData, rgb01: torch.Tensor) -> torch.Tensor:
+def foreground_colour(images01: torch.Tensor, border: torch.Tensor) -> torch.Tensor:
+    """Median RGB of the pixels far (> 0.25 in some channel) from the border colour, [B,3]."""
+    out = []
+    for img, bc in zip(images01, border):
+        far = (img - bc[:, None, None]).abs().amax(0) > FG_THRESHOLD
+        px = img[:, far]
+        out.append(px.median(dim=1).values if px.shape[1] > 0 else bc)
+    return torch.stack(out)
+
+
+def nearest_colour(data: FlowfillData, rgb01: torch.Tensor) -> torch.Tensor:
     return torch.cdist(rgb01.float(), data.colours.float()).argmin(dim=1)
 
 
 def layout_check(image01: np.ndarray, border: np.ndarray) -> dict:
-    """image01 [3,H,W]; see module docstring."""
+    """image01 [3,H,W]; see the module docstring."""
     h, w = image01.shape[1:]
     diff = np.abs(image01 - border[:, None, None]).max(axis=0)
     mask = ndimage.binary_closing(diff > 0.16, structure=np.ones((5, 5)))
@@ -57,121 +77,162 @@ def layout_check(image01: np.ndarray, border: np.ndarray) -> dict:
     sizes = ndimage.sum(mask, labels, range(1, n + 1)) if n else np.array([])
     large = [i + 1 for i, s in enumerate(sizes) if s > 0.015 * h * w]
     if len(large) != 1:
-        return {"single": False, "whole": False, "centred": False, "components": len(large)}
+        return {"single": False, "whole": False, "centred": False}
     ys, xs = np.nonzero(labels == large[0])
     whole = ys.min() >= 2 and xs.min() >= 2 and ys.max() <= h - 3 and xs.max() <= w - 3
     cy, cx = (ys.min() + ys.max()) / 2, (xs.min() + xs.max()) / 2
     centred = abs(cy - h / 2) <= 0.15 * h and abs(cx - w / 2) <= 0.15 * w
-    return {"single": True, "whole": bool(whole), "centred": bool(centred), "components": 1}
+    return {"single": True, "whole": bool(whole), "centred": bool(centred)}
 
 
 @torch.no_grad()
-def score(data, clf, images, triples):
+def score(data: FlowfillData, clf, images: torch.Tensor, prompts: list[dict]) -> dict:
+    """Per-image 0/1 lists; icon_colour only over icon prompts."""
     x01 = (images + 1) / 2
     ls, lst = clf(central_square(images))
-    subj = torch.tensor([t[0] for t in triples], device=images.device)
-    sty = torch.tensor([t[1] for t in triples], device=images.device)
-    col = torch.tensor([t[2] for t in triples], device=images.device)
+    dev = images.device
+    subj = torch.tensor([p["subject"] for p in prompts], device=dev)
+    sty = torch.tensor([p["style"] for p in prompts], device=dev)
+    bg = torch.tensor([p["background"] for p in prompts], device=dev)
     top5 = ls.topk(5, dim=1).indices
     bc = border_colour(x01)
-    return {
+    out = {
         "subject_top1": (top5[:, 0] == subj).float().tolist(),
         "subject_top5": (top5 == subj[:, None]).any(1).float().tolist(),
         "style": (lst.argmax(1) == sty).float().tolist(),
-        "colour": (nearest_colour(data, bc) == col).float().tolist(),
-        "border": bc.cpu().numpy(),
+        "background": (nearest_colour(data, bc) == bg).float().tolist(),
+        "border": bc,
     }
+    icon = [i for i, p in enumerate(prompts) if p.get("colour") is not None]
+    if icon:
+        fgc = foreground_colour(x01[icon], bc[icon])
+        want = torch.tensor([prompts[i]["colour"] for i in icon], device=dev)
+        out["icon_colour"] = (nearest_colour(data, fgc) == want).float().tolist()
+    return out
 
 
-def _mean(d):
-    return {k: float(np.mean(v)) for k, v in d.items() if k != "border"}
+def mean_scores(s: dict) -> dict:
+    return {k: float(np.mean(v)) for k, v in s.items() if k != "border" and len(v)}
 
 
-def run_generation(data, te, dit, vae, prompts, h, w, *, steps, guidance, shift, stats, max_seq, seed, batch=100):
+@torch.no_grad()
+def embed(clf, images: torch.Tensor, batch: int = 500) -> np.ndarray:
+    return torch.cat([clf.embed(central_square(images[i: i + batch])) for i in range(0, len(images), batch)]).double().cpu().numpy()
+
+
+def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
+    """||μ1 − μ2||² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½) (Heusel et al. 2017), on classifier features."""
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    if not np.isfinite(covmean).all():
+        eps = np.eye(s1.shape[0]) * 1e-6
+        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+def run_generation(pipe: Pipeline, prompts: list[dict], h: int, w: int, *, steps, guidance, shift, seed, batch=100):
     out = []
-    uncond = data.tokenize([""])
     for i in range(0, len(prompts), batch):
-        ids = data.tokenize(prompts[i : i + batch])
-        gen = torch.Generator(device=data.device).manual_seed(seed + i)
-        out.append(generate(dit, te, vae.decode, ids, uncond, h, w, steps=steps, guidance=guidance, shift=shift,
-                            scaling_factor=stats["scaling_factor"], shift_factor=stats["shift_factor"],
-                            max_sequence_length=max_seq, generator=gen))
+        gen = torch.Generator(device=pipe.tokenize([""]).device).manual_seed(seed + i)
+        out.append(generate(pipe, [p["text"] for p in prompts[i: i + batch]], h, w, steps=steps, guidance=guidance, shift=shift, generator=gen))
     return torch.cat(out)
 
 
-def evaluate(data: EmojiData, te, dit, vae, clf, stats, max_seq, log=print, steps=20, quick=False):
-    held = data.held_out_triples
-    seen = seen_triples(data, len(held))
-    report = {"steps": steps, "held_out_prompts": len(held), "seen_prompts": len(seen)}
-    # Choose the scheduler shift and a default guidance on a subset of held-out prompts.
-    sub = held[:: 2] if not quick else held[:8]
+@torch.no_grad()
+def real_renders(data: FlowfillData, prompts: list[dict], h: int, w: int, seed: int) -> torch.Tensor:
+    """Renders of the prompts by the data recipe: random placement and, where several icon sets draw
+    the subject in that style, a random one of their drawings."""
+    gen = torch.Generator(device=data.device).manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    return torch.cat([data.compose(data.conditions_for(prompts[i: i + 200], rng), h, w, gen) for i in range(0, len(prompts), 200)])
+
+
+def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=(1.0, 2.0, 3.0, 4.0), guidances=(3.0, 4.0, 5.0, 6.0)):
+    """Best shift × guidance on seen prompts at 256²: top-1 + 0.5·background + 0.25·style (+ icon colour)."""
     grid = {}
-    for shift in (1.0, 2.0, 3.0):
-        for guidance in (3.0, 5.0):
-            imgs = run_generation(data, te, dit, vae, prompts_for(data, sub), 256, 256, steps=steps, guidance=guidance,
-                                  shift=shift, stats=stats, max_seq=max_seq, seed=11)
-            m = _mean(score(data, clf, imgs, sub))
-            grid[f"shift{shift}_cfg{guidance}"] = m
-            log(f"eval shift {shift} cfg {guidance}: {m}")
-    best = max(grid, key=lambda k: grid[k]["subject_top1"] + 0.5 * grid[k]["colour"] + 0.25 * grid[k]["style"])
-    shift = float(best.split("_")[0][5:])
-    guidance = float(best.split("_")[1][3:])
-    report["selection"] = {"grid": grid, "chosen": {"shift": shift, "guidance": guidance}}
-    samples = {}
-    for name, triples in (("held_out", held), ("seen", seen)):
-        if quick:
-            triples = triples[:8]
-        imgs = run_generation(data, te, dit, vae, prompts_for(data, triples), 256, 256, steps=steps, guidance=guidance,
-                              shift=shift, stats=stats, max_seq=max_seq, seed=101)
-        report[name] = _mean(score(data, clf, imgs, triples))
-        samples[name] = imgs[:24]
-        log(f"eval {name}: {report[name]}")
-    aspects = {}
-    aspect_imgs = []
-    triples = held[:40] if not quick else held[:4]
+    for shift in shifts:
+        for g in guidances:
+            imgs = run_generation(pipe, prompts, 256, 256, steps=steps, guidance=g, shift=shift, seed=11)
+            m = mean_scores(score(data, clf, imgs, prompts))
+            grid[f"shift{shift}_cfg{g}"] = m
+            log(f"eval select shift {shift} guidance {g}: {m}")
+    key = lambda k: grid[k]["subject_top1"] + 0.5 * grid[k]["background"] + 0.25 * grid[k]["style"] + 0.25 * grid[k].get("icon_colour", 0)  # noqa: E731
+    best = max(grid, key=key)
+    shift, g = float(best.split("_")[0][5:]), float(best.split("_")[1][3:])
+    return {"shift": shift, "guidance": g}, grid
+
+
+def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift, log, fd_seeds: int = 1, keep=24):
+    """Scores every set at every size; FD against real renders (fd_seeds generations per prompt)."""
+    report, samples = {}, {}
+    for size in sizes:
+        for name, prompts in sets.items():
+            imgs = run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101)
+            s = score(data, clf, imgs, prompts)
+            r = mean_scores(s)
+            f_gen = [embed(clf, imgs)]
+            for extra in range(1, fd_seeds):
+                f_gen.append(embed(clf, run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101 + 7919 * extra)))
+            real = torch.cat([real_renders(data, prompts, size, size, seed=500 + j) for j in range(fd_seeds)])
+            r["frechet_distance"] = frechet_distance(np.concatenate(f_gen), embed(clf, real))
+            r["n"] = len(prompts) * fd_seeds
+            report[f"{name}@{size}"] = r
+            samples[f"{name}@{size}"] = imgs[:keep]
+            log(f"eval {name} at {size}²: {r}")
+    return report, samples
+
+
+def evaluate_aspects(pipe, data, clf, prompts, native, *, steps, guidance, shift, log):
+    out, strips = {}, []
     for label, r in ASPECTS.items():
-        h, w = bucket_size(r)
-        imgs = run_generation(data, te, dit, vae, prompts_for(data, triples), h, w, steps=steps, guidance=guidance,
-                              shift=shift, stats=stats, max_seq=max_seq, seed=202)
-        s = score(data, clf, imgs, triples)
-        checks = [layout_check(((im + 1) / 2).float().cpu().numpy(), s["border"][i]) for i, im in enumerate(imgs)]
-        aspects[label] = {
-            "size": [w, h],
-            "whole_centred_single": float(np.mean([c["single"] and c["whole"] and c["centred"] for c in checks])),
-            "single": float(np.mean([c["single"] for c in checks])),
-            **_mean(s),
-        }
-        aspect_imgs.append(imgs[:6])
-        log(f"eval aspect {label} {w}x{h}: {aspects[label]}")
-    report["aspects"] = aspects
-    report["prompts_example"] = prompts_for(data, held[:24])
-    return report, samples, aspect_imgs
+        h, w = bucket_size(r, native)
+        imgs = run_generation(pipe, prompts, h, w, steps=steps, guidance=guidance, shift=shift, seed=202)
+        s = score(data, clf, imgs, prompts)
+        checks = [layout_check(((im + 1) / 2).float().cpu().numpy(), s["border"][i].cpu().numpy()) for i, im in enumerate(imgs)]
+        out[label] = {"size": [w, h], "whole_centred_single": float(np.mean([c["single"] and c["whole"] and c["centred"] for c in checks])),
+                      "single": float(np.mean([c["single"] for c in checks])), **mean_scores(s)}
+        strips.append(imgs[:6])
+        log(f"eval aspect {label} {w}x{h}: {out[label]}")
+    return out, strips
 
 
-def save_grid(path, images: torch.Tensor, cols: int):
+# ------------------------------------------------------------------------------------------------
+# Images
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def save_grid(path, images: torch.Tensor, cols: int, gap: int = 0):
     from PIL import Image
 
-    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    x = to_uint8(images)
     n, h, w, _ = x.shape
     rows = (n + cols - 1) // cols
-    canvas = np.full((rows * h, cols * w, 3), 255, np.uint8)
+    canvas = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), 255, np.uint8)
     for i in range(n):
-        canvas[(i // cols) * h : (i // cols + 1) * h, (i % cols) * w : (i % cols + 1) * w] = x[i]
-    Image.fromarray(canvas).save(path)
+        r, c = divmod(i, cols)
+        canvas[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = x[i]
+    Image.fromarray(canvas).save(path, optimize=True)
 
 
-def save_aspect_strip(path, groups: list[torch.Tensor]):
-    """One row per aspect ratio, images letterboxed into cells of the largest size."""
+def save_aspect_strip(path, groups: list[torch.Tensor], cell: int = 256):
+    """One row per aspect ratio, each image scaled to fit a cell×cell box (2x smaller for 512-area
+    images), letterboxed on grey."""
+    import torch.nn.functional as F
     from PIL import Image
 
-    H = max(g.shape[2] for g in groups)
-    W = max(g.shape[3] for g in groups)
     cols = max(g.shape[0] for g in groups)
-    canvas = np.full((len(groups) * (H + 4), cols * (W + 4), 3), 255, np.uint8)
+    canvas = np.full((len(groups) * (cell + 4), cols * (cell + 4), 3), 200, np.uint8)
     for r, g in enumerate(groups):
-        x = ((g.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        h, w = g.shape[2:]
+        f = min(cell / h, cell / w)
+        small = F.interpolate(g.float(), size=(max(1, round(h * f)), max(1, round(w * f))), mode="bilinear", antialias=True, align_corners=False)
+        x = to_uint8(small)
         for c in range(x.shape[0]):
-            h, w = x.shape[1:3]
-            y0, x0 = r * (H + 4) + (H - h) // 2, c * (W + 4) + (W - w) // 2
-            canvas[y0 : y0 + h, x0 : x0 + w] = x[c]
-    Image.fromarray(canvas).save(path)
+            hh, ww = x.shape[1:3]
+            y0, x0 = r * (cell + 4) + (cell - hh) // 2, c * (cell + 4) + (cell - ww) // 2
+            canvas[y0: y0 + hh, x0: x0 + ww] = x[c]
+    Image.fromarray(canvas).save(path, optimize=True)

@@ -1,8 +1,15 @@
 """SD3Transformer2DModel (MM-DiT) with diffusers' module names and config keys.
 
 Joint attention over concatenated image + text tokens with separate per-stream projections,
-QK RMS-norm, AdaLN-Zero conditioned on timestep + pooled text, patch 2, cropped 2-D sin-cos
-positional table (persistent buffer pos_embed.pos_embed, as SD3 checkpoints store it).
+QK RMS-norm, AdaLN-Zero conditioned on timestep + pooled text, patch embedding by a strided
+convolution, and diffusers' 2-D sin-cos positional table (pos_embed.pos_embed, base size
+sample_size / patch_size) cropped at the centre. Port of diffusers' transformer_sd3.py and
+attention_processor.JointAttnProcessor2_0:
+https://github.com/huggingface/diffusers/blob/v0.31.0/src/diffusers/models/transformers/transformer_sd3.py
+
+Export differs from the PyTorch forward in form only (flowfill/onnx_ops.py): fused attention,
+RMS norm and GELU nodes, and the positional table computed from its formula inside the graph
+for the cropped positions rather than stored (4096 × width floats would be ~4 MB of the package).
 """
 import math
 
@@ -11,20 +18,27 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .onnx_ops import attention, gelu_tanh, rms_norm
+
+# Flowfill's default model v2: native 512 px (sample_size 64 latents), table covering 1024 px per
+# side (pos_embed_max_size 64 patches), so 4:1 at the native area (1024×256) and 1024×512 fit.
+# Width 160 and depth 6 keep v1's per-step cost on WASM (a 20-step 256² image on two CPU cores
+# must not get slower): measured per CFG step, width 192 x 5 layers costs 1.2x v1, 160 x 6 1.02x
+# (model/README.md, "Same bytes, more model").
 DIT_CONFIG = {
     "_class_name": "SD3Transformer2DModel",
     "_diffusers_version": "0.31.0",
-    "sample_size": 32,
+    "sample_size": 64,
     "patch_size": 2,
     "in_channels": 16,
     "num_layers": 6,
     "attention_head_dim": 32,
     "num_attention_heads": 5,
-    "joint_attention_dim": 128,
+    "joint_attention_dim": 256,
     "caption_projection_dim": 160,
-    "pooled_projection_dim": 128,
+    "pooled_projection_dim": 256,
     "out_channels": 16,
-    "pos_embed_max_size": 32,
+    "pos_embed_max_size": 64,
     "dual_attention_layers": [],
     "qk_norm": "rms_norm",
 }
@@ -52,8 +66,10 @@ class PatchEmbed(nn.Module):
         super().__init__()
         self.patch_size = patch_size
         self.pos_embed_max_size = pos_embed_max_size
+        self.base_size = sample_size // patch_size
+        self.embed_dim = embed_dim
         self.proj = nn.Conv2d(in_channels, embed_dim, kernel_size=patch_size, stride=patch_size, bias=True)
-        table = get_2d_sincos_pos_embed(embed_dim, pos_embed_max_size, base_size=sample_size // patch_size)
+        table = get_2d_sincos_pos_embed(embed_dim, pos_embed_max_size, base_size=self.base_size)
         self.register_buffer("pos_embed", torch.from_numpy(table).float().unsqueeze(0), persistent=True)
 
     def cropped_pos_embed(self, height, width):
@@ -65,10 +81,30 @@ class PatchEmbed(nn.Module):
         spatial = spatial[:, top : top + height, left : left + width, :]
         return spatial.reshape(1, -1, spatial.shape[-1])
 
+    def computed_pos_embed(self, height, width):
+        """The same crop from the table's formula (float32), for export: only the positions used."""
+        p, size = self.patch_size, self.pos_embed_max_size
+        h, w = height // p, width // p
+        top, left = (size - h) // 2, (size - w) // 2
+        step = float(size) / self.base_size
+        ys = (torch.arange(h, dtype=torch.float32) + top) / step
+        xs = (torch.arange(w, dtype=torch.float32) + left) / step
+        quarter = self.embed_dim // 4
+        omega = torch.from_numpy((1.0 / 10000 ** (np.arange(quarter, dtype=np.float64) / quarter)).astype(np.float32))
+
+        def one_d(pos):
+            out = pos[:, None] * omega[None, :]
+            return torch.cat([torch.sin(out), torch.cos(out)], dim=1)
+
+        ex, ey = one_d(xs), one_d(ys)  # [w, D/2], [h, D/2]
+        grid = torch.cat([ex[None, :, :].expand(h, w, 2 * quarter), ey[:, None, :].expand(h, w, 2 * quarter)], dim=2)
+        return grid.reshape(1, -1, self.embed_dim)
+
     def forward(self, latent):
         height, width = latent.shape[-2:]
         latent = self.proj(latent).flatten(2).transpose(1, 2)
-        return latent + self.cropped_pos_embed(height, width).to(latent.dtype)
+        pos = self.computed_pos_embed(height, width) if torch.onnx.is_in_onnx_export() else self.cropped_pos_embed(height, width)
+        return latent + pos.to(latent.dtype)
 
 
 def timestep_embedding(timesteps, dim=256, max_period=10000):
@@ -104,6 +140,20 @@ class CombinedTimestepTextProjEmbeddings(nn.Module):
         return t + self.text_embedder(pooled)
 
 
+class PlainLayerNorm(nn.LayerNorm):
+    """nn.LayerNorm(elementwise_affine=False) whose export carries an explicit unit scale and zero
+    bias: PyTorch 1.13 exports the affine-free form without LayerNormalization's required scale, and
+    onnxruntime 1.30's SkipLayerNormFusion crashes (segfault) on a LayerNormalization without a bias."""
+
+    def __init__(self, dim, eps=1e-6):
+        super().__init__(dim, elementwise_affine=False, eps=eps)
+        self.register_buffer("unit_scale", torch.ones(dim), persistent=False)
+        self.register_buffer("zero_bias", torch.zeros(dim), persistent=False)
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.unit_scale.to(x.dtype), self.zero_bias.to(x.dtype), self.eps)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim, eps=1e-6):
         super().__init__()
@@ -111,17 +161,14 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x):
-        dtype = x.dtype
-        variance = x.to(torch.float32).pow(2).mean(-1, keepdim=True)
-        x = x * torch.rsqrt(variance + self.eps)
-        return x.to(dtype) * self.weight.to(dtype)
+        return rms_norm(x, self.weight, self.eps)
 
 
 class AdaLayerNormZero(nn.Module):
     def __init__(self, dim):
         super().__init__()
         self.linear = nn.Linear(dim, 6 * dim)
-        self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.norm = PlainLayerNorm(dim)
 
     def forward(self, x, emb):
         emb = self.linear(F.silu(emb))
@@ -134,7 +181,7 @@ class AdaLayerNormContinuous(nn.Module):
     def __init__(self, dim, cond_dim):
         super().__init__()
         self.linear = nn.Linear(cond_dim, 2 * dim)
-        self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.norm = PlainLayerNorm(dim)
 
     def forward(self, x, cond):
         scale, shift = self.linear(F.silu(cond)).chunk(2, dim=1)  # scale first, as diffusers
@@ -147,7 +194,7 @@ class GELU(nn.Module):
         self.proj = nn.Linear(cin, cout)
 
     def forward(self, x):
-        return F.gelu(self.proj(x), approximate="tanh")
+        return gelu_tanh(self.proj(x))
 
 
 class FeedForward(nn.Module):
@@ -167,6 +214,7 @@ class JointAttention(nn.Module):
     def __init__(self, dim, heads, head_dim, context_pre_only):
         super().__init__()
         self.heads = heads
+        self.head_dim = head_dim
         inner = heads * head_dim
         self.to_q, self.to_k, self.to_v = nn.Linear(dim, inner), nn.Linear(dim, inner), nn.Linear(dim, inner)
         self.add_q_proj, self.add_k_proj, self.add_v_proj = nn.Linear(dim, inner), nn.Linear(dim, inner), nn.Linear(dim, inner)
@@ -175,27 +223,20 @@ class JointAttention(nn.Module):
         self.to_out = nn.ModuleList([nn.Linear(inner, dim), nn.Dropout(0.0)])
         self.to_add_out = None if context_pre_only else nn.Linear(inner, dim)
 
+    def _per_head(self, norm, t):
+        """RMS norm over each head's channels, keeping the [B, S, heads*head_dim] layout."""
+        b, s, _ = t.shape
+        return norm(t.reshape(b, s, self.heads, self.head_dim)).reshape(b, s, self.heads * self.head_dim)
+
     def forward(self, hidden_states, encoder_hidden_states):
-        residual = hidden_states
-        batch_size = encoder_hidden_states.shape[0]
-        inner = self.to_q.out_features
-        head_dim = inner // self.heads
-
-        def heads(t):
-            return t.view(batch_size, -1, self.heads, head_dim).transpose(1, 2)
-
-        query = self.norm_q(heads(self.to_q(hidden_states)))
-        key = self.norm_k(heads(self.to_k(hidden_states)))
-        value = heads(self.to_v(hidden_states))
-        cq = self.norm_added_q(heads(self.add_q_proj(encoder_hidden_states)))
-        ck = self.norm_added_k(heads(self.add_k_proj(encoder_hidden_states)))
-        cv = heads(self.add_v_proj(encoder_hidden_states))
-        query = torch.cat([query, cq], dim=2)
-        key = torch.cat([key, ck], dim=2)
-        value = torch.cat([value, cv], dim=2)
-        out = F.scaled_dot_product_attention(query, key, value, dropout_p=0.0, is_causal=False)
-        out = out.transpose(1, 2).reshape(batch_size, -1, self.heads * head_dim).to(query.dtype)
-        hidden_states, context = out[:, : residual.shape[1]], out[:, residual.shape[1] :]
+        n_image = hidden_states.shape[1]
+        query = torch.cat([self._per_head(self.norm_q, self.to_q(hidden_states)),
+                           self._per_head(self.norm_added_q, self.add_q_proj(encoder_hidden_states))], dim=1)
+        key = torch.cat([self._per_head(self.norm_k, self.to_k(hidden_states)),
+                         self._per_head(self.norm_added_k, self.add_k_proj(encoder_hidden_states))], dim=1)
+        value = torch.cat([self.to_v(hidden_states), self.add_v_proj(encoder_hidden_states)], dim=1)
+        out = attention(query, key, value, self.heads).to(query.dtype)
+        hidden_states, context = out[:, :n_image], out[:, n_image:]
         hidden_states = self.to_out[1](self.to_out[0](hidden_states))
         if self.to_add_out is not None:
             context = self.to_add_out(context)
@@ -209,10 +250,10 @@ class JointTransformerBlock(nn.Module):
         self.norm1 = AdaLayerNormZero(dim)
         self.norm1_context = AdaLayerNormContinuous(dim, dim) if context_pre_only else AdaLayerNormZero(dim)
         self.attn = JointAttention(dim, heads, head_dim, context_pre_only)
-        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.norm2 = PlainLayerNorm(dim)
         self.ff = FeedForward(dim)
         if not context_pre_only:
-            self.norm2_context = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+            self.norm2_context = PlainLayerNorm(dim)
             self.ff_context = FeedForward(dim)
 
     def forward(self, hidden_states, encoder_hidden_states, temb):
@@ -282,7 +323,12 @@ class SD3Transformer2DModel(nn.Module):
         for block in self.transformer_blocks:
             encoder_hidden_states, hidden_states = block(hidden_states, encoder_hidden_states, temb)
         hidden_states = self.proj_out(self.norm_out(hidden_states, temb))
-        c = self.config["out_channels"]
-        hidden_states = hidden_states.reshape(hidden_states.shape[0], height // p, width // p, p, p, c)
-        hidden_states = torch.einsum("nhwpqc->nchpwq", hidden_states)
-        return hidden_states.reshape(hidden_states.shape[0], c, (height // p) * p, (width // p) * p)
+        return unpatchify(hidden_states, height // p, width // p, p, self.config["out_channels"])
+
+
+def unpatchify(tokens, hp, wp, p: int, c: int):
+    """[B, hp*wp, p*p*c] (row-major patches, each [p, p, c]) -> [B, c, hp*p, wp*p]: diffusers'
+    einsum("nhwpqc->nchpwq") as a reshape and one transpose."""
+    b = tokens.shape[0]
+    x = tokens.reshape(b, hp, wp, p, p, c).permute(0, 5, 1, 3, 2, 4)
+    return x.reshape(b, c, hp * p, wp * p)

@@ -1,129 +1,249 @@
-"""One resumable driver for everything after the dataset: VAE -> latent stats -> classifier ->
-text encoder + MM-DiT -> evaluation -> export. Each call continues from --ckpt-in and stops
-before --time-limit-s, saving its state to --ckpt-out; the call that finishes the DiT budget also
-evaluates and exports.
+"""One resumable driver for everything after the dataset, in slices of fixed wall time:
 
-  python -m flowfill.run --data .cache/data --ckpt-in runs --ckpt-out runs --package ../models/default \
-      --eval-out eval --time-limit-s 560
+  evaluation classifier -> v1's evaluation (once) -> VAE -> latent bank + statistics
+  -> text encoder + MM-DiT until the slice's deadline -> evaluation -> export (the package is the
+  checkpoint, resume.py)
+
+Each stage that is already done in --resume-in is skipped, so whatever a slice finishes is kept, and
+every slice ends with a usable, evaluated package in --resume-out/package.
+
+  python3 -m flowfill.run --data .cache/data --resume-in .cache/resume --resume-out /tmp/resume \
+      --eval-out /tmp/eval --time-limit-s 540 [--v1 .cache/v1/v1-fp16.npz]
+  python3 -m flowfill.run --data .cache/data --smoke --resume-out /tmp/smoke --eval-out /tmp/smoke-eval   # every stage, tiny, ~1 min on a GPU
 """
 import argparse
 import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from . import checkpoint
+from . import resume
+from .bank import LatentBank
 from .classifier import train_classifier
-from .data import EmojiData
-from .evaluate import evaluate, save_aspect_strip, save_grid
+from .data import FlowfillData, write_samples
+from .evaluate import (ASPECTS, choose_scheduler, embed, evaluate_aspects, evaluate_sets, frechet_distance, mean_scores, real_renders,
+                       run_generation, save_aspect_strip, save_grid, score, seen_prompts)
 from .export import export_package
-from .train import MAX_SEQUENCE_LENGTH, finetune_vae_decoder, latent_statistics, load_trained, train_dit, train_vae
+from .mmdit import DIT_CONFIG
+from .sampling import Pipeline
+from .text_encoder import TEXT_CONFIG
+from .train import MAX_SEQUENCE_LENGTH, DitTrainer, build_models, latent_statistics, snap_to_int8, train_vae, vae_psnr
+from .vae import VAE_CONFIG
 
-EXPORT_EVAL_RESERVE_S = 150
+SMOKE = {
+    "dit": dict(DIT_CONFIG, num_layers=2, num_attention_heads=2, attention_head_dim=32, caption_projection_dim=64,
+                joint_attention_dim=64, pooled_projection_dim=64),
+    "text": dict(TEXT_CONFIG, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, projection_dim=64),
+    "vae": dict(VAE_CONFIG, block_out_channels=[8, 16, 16, 32], encoder_layers_per_block=[1, 1, 1, 1], decoder_layers_per_block=[1, 1, 1, 1]),
+}
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="dataset folder (node model/data/build-dataset.mjs)")
+    ap.add_argument("--resume-in", help="folder from an earlier slice (package/, extras.json, classifier.npz); absent = start")
+    ap.add_argument("--resume-out", required=True, help="where this slice writes package/, extras.json, classifier.npz")
+    ap.add_argument("--eval-out", required=True, help="report.json, sample grids, train-log.txt")
+    ap.add_argument("--time-limit-s", type=float, default=540, help="wall-time budget of this call, from process start")
+    ap.add_argument("--reserve-s", type=float, default=150, help="kept for evaluation + export at the end")
+    ap.add_argument("--clf-s", type=float, default=60)
+    ap.add_argument("--vae-s", type=float, default=170)
+    ap.add_argument("--bank-s", type=float, default=25, help="seconds spent filling the latent bank")
+    ap.add_argument("--dit-total-s", type=float, default=1100, help="planned DiT seconds over all slices (cosine schedule length)")
+    ap.add_argument("--batch", type=int, default=256, help="images per DiT step at 256² (a quarter at 512²)")
+    ap.add_argument("--lr", type=float, default=6e-4)
+    ap.add_argument("--steps", type=int, default=20, help="sampling steps for evaluation and the package's recommendation")
+    ap.add_argument("--v1", help="v1 weights (python3 -m flowfill.v1 pack): evaluated once, with the same prompts and classifier")
+    ap.add_argument("--smoke", action="store_true", help="tiny networks, tiny budgets, small evaluation: proves every stage runs")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return ap.parse_args(argv)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--ckpt-in", required=True)
-    ap.add_argument("--ckpt-out", required=True)
-    ap.add_argument("--package", required=True)
-    ap.add_argument("--eval-out", required=True)
-    ap.add_argument("--time-limit-s", type=float, default=560)
-    ap.add_argument("--vae-s", type=float, default=150)
-    ap.add_argument("--clf-s", type=float, default=50)
-    ap.add_argument("--dit-total-s", type=float, default=1500)
-    ap.add_argument("--vae-decoder-finetune-s", type=float, default=90)
-    ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--finish", action="store_true", help="stop DiT training now: evaluate and export")
-    ap.add_argument("--quick-eval", action="store_true")
-    ap.add_argument("--steps", type=int, default=20)
-    a = ap.parse_args(argv)
+    a = parse_args(argv)
     t0 = time.time()
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    torch.backends.cudnn.benchmark = True  # a few bucket shapes recur all run long
-    log_lines = []
+    deadline = t0 + a.time_limit_s
+    dev = torch.device(a.device)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    lines = []
+    ev = Path(a.eval_out)
+    ev.mkdir(parents=True, exist_ok=True)
 
     def log(msg):
         line = f"[{time.time() - t0:6.1f}s] {msg}"
         print(line, flush=True)
-        log_lines.append(line)
+        lines.append(line)
+        (ev / "train-log.txt").write_text("\n".join(lines) + "\n")
 
-    data = EmojiData(a.data, "cuda")
-    state = checkpoint.load_parts(a.ckpt_in) or {}
-    log(f"resumed keys {sorted(state)} dit_steps {state.get('dit_steps', 0)} dit_seconds {state.get('dit_seconds', 0):.0f}")
+    smoke = a.smoke
+    if smoke:
+        a.clf_s, a.vae_s, a.bank_s, a.dit_total_s, a.steps = 4, 6, 3, 8, 4
+    data = FlowfillData(a.data, dev)
+    log(f"data: {data.num_subjects} subjects ({int(data.is_icon.sum())} icons), {len(data.manifest['sprites'])} sprites, "
+        f"{len(data.styles)} styles, {len(data.colour_names)} colours, vocab {len(data.tokenizer)}; device {dev}")
+    state = resume.load(a.resume_in, data, dev) if a.resume_in and Path(a.resume_in).exists() else {}
+    log(f"resumed: {sorted(k for k in state if not isinstance(state[k], torch.nn.Module))}, dit_steps {state.get('dit_steps', 0)}, "
+        f"dit_seconds {state.get('dit_seconds', 0):.0f}")
+    state.setdefault("gpu_seconds_by_call", [])
+    sets = {k: (v[:4] if smoke else v) for k, v in data.eval_sets.items()}
+    seen = seen_prompts(data, 4 if smoke else 200)
 
-    if "vae" not in state:
-        vae, info = train_vae(data, a.vae_s, log)
-        state["vae"] = vae.state_dict()
-        state["vae_info"] = info
-        state["latent_stats"] = latent_statistics(vae, data)
-        ls = state["latent_stats"]
-        log(f"latent stats: shift {ls['shift_factor']:.4f} scale {ls['scaling_factor']:.4f} recon L1 {ls['recon_l1_mean_latent']:.4f} rgb-fit MAE {ls['latent_rgb_fit_mae']:.4f}")
+    # The first slice's fixed-length stages shrink, if needed, so that the bank, the evaluation and
+    # the export still fit before the deadline (the DiT then starts in the next slice).
+    if not smoke and ("classifier" not in state or "vae" not in state):
+        fixed = (0 if "classifier" in state else a.clf_s) + (0 if "vae" in state else a.vae_s)
+        available = deadline - time.time() - a.reserve_s - a.bank_s - (45 if a.v1 and "v1_eval" not in state else 15)
+        if fixed > available:
+            f = max(available, 80.0) / fixed
+            a.clf_s, a.vae_s = max(20.0, a.clf_s * f), max(60.0, a.vae_s * f)
+            log(f"time: classifier {a.clf_s:.0f}s and VAE {a.vae_s:.0f}s, shortened to fit {available:.0f}s before the reserve")
+
+    # 1. Evaluation classifier (first slice only; kept in classifier.npz).
     if "classifier" not in state:
-        clf, info = train_classifier(data, a.clf_s, log)
-        state["classifier"] = {k: (v.to(torch.bfloat16) if v.is_floating_point() else v) for k, v in clf.state_dict().items()}
-        state["classifier_info"] = info
+        clf, info = train_classifier(data, a.clf_s, log, width=16 if smoke else 64, batch=64 if smoke else 512, eval_n=128 if smoke else 4096)
+        state["classifier"], state["classifier_info"] = clf.requires_grad_(False), info
+    clf = state["classifier"]
 
-    vae, *_ = load_trained_vae_only(state, data)
-    if "vae_decoder_finetune" not in state and a.vae_decoder_finetune_s > 0:
-        torch.backends.cudnn.benchmark = False
-        state["vae_decoder_finetune"] = finetune_vae_decoder(vae, data, a.vae_decoder_finetune_s, log)
-        state["vae"] = vae.state_dict()
-        torch.backends.cudnn.benchmark = True
-    elapsed = time.time() - t0
-    left = a.time_limit_s - elapsed
-    dit_left = 0.0 if a.finish else max(0.0, a.dit_total_s - state.get("dit_seconds", 0.0))
-    finishing = dit_left + EXPORT_EVAL_RESERVE_S <= left - 20
-    budget = dit_left if finishing else max(0.0, left - 40)
+    # 2. v1, measured once with the same prompts, classifier and metrics.
+    if a.v1 and "v1_eval" not in state:
+        state["v1_eval"] = evaluate_v1(a.v1, data, clf, sets["v1_emoji"], a.steps, log, fd_seeds=1 if smoke else 5)
+
+    # 3. VAE, rounded to the int8 values it ships with before anything is encoded with it.
+    if "vae" not in state:
+        vae, info = train_vae(data, a.vae_s, log, batch=8 if smoke else 128, config=SMOKE["vae"] if smoke else None)
+        log(f"vae: {snap_to_int8(vae)} tensors rounded to int8")
+        state["vae"], state["vae_info"] = vae, info
+        state["vae_psnr_held_out"] = vae_psnr(vae, data, [p for s in ("v1_emoji", "emoji", "icons") for p in sets[s]])
+        log(f"vae PSNR on held-out renders: {state['vae_psnr_held_out']}")
+    vae = state["vae"].eval().requires_grad_(False)
+
+    # 4. Latent bank (rebuilt every slice) and the latent statistics (first slice).
+    bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], capacity=(16, 4) if smoke else (8192, 2048))
+    bank.fill(a.bank_s, log)
+    if "latent_stats" not in state:
+        state["latent_stats"] = latent_statistics(bank, data, vae, batches=1 if smoke else 8)
+        ls = state["latent_stats"]
+        log(f"latent stats: shift {ls['shift_factor']:.4f} scale {ls['scaling_factor']:.4f} rgb-fit MAE {ls['latent_rgb_fit_mae']:.4f} "
+            f"max |z| {ls['max_abs_model_space']:.2f}")
+
+    # 5. Text encoder + MM-DiT until the deadline minus the reserve for evaluation and export.
+    te, dit = build_models(len(data.tokenizer), dev, SMOKE["dit"] if smoke else None, SMOKE["text"] if smoke else None)
+    te_ema, dit_ema = build_models(len(data.tokenizer), dev, SMOKE["dit"] if smoke else None, SMOKE["text"] if smoke else None)
+    if "dit" in state:
+        for dst in (dit, dit_ema):
+            dst.load_state_dict(state["dit"].state_dict())
+        for dst in (te, te_ema):
+            dst.load_state_dict(state["te"].state_dict())
+    else:
+        dit_ema.load_state_dict(dit.state_dict())
+        te_ema.load_state_dict(te.state_dict())
+    trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
+                         refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0))
+    budget = (a.dit_total_s if smoke else deadline - a.reserve_s - time.time())
     if budget > 5:
-        state.update(train_dit(state, data, vae, budget, a.dit_total_s if not a.finish else 0, log, batch=a.batch))
-    checkpoint.save_parts(state, a.ckpt_out)
-    log(f"checkpoint saved to {a.ckpt_out}")
-    if not (finishing or a.finish):
-        log("DiT budget not finished: run again to continue")
-        Path(a.eval_out).mkdir(parents=True, exist_ok=True)
-        (Path(a.eval_out) / "train-log.txt").write_text("\n".join(log_lines))
-        return
+        trainer.run(bank, budget, state, a.dit_total_s, log)
+    else:
+        log(f"no time left for the DiT this slice ({budget:.0f}s)")
+    del bank, trainer, te, dit
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
 
-    vae, te, dit, clf = load_trained(state, data)
+    # 6. The EMA networks, rounded to their int8 values: exactly what the package holds.
+    for m in (te_ema, dit_ema):
+        m.eval().requires_grad_(False)
+        snap_to_int8(m)
+    state["dit"], state["te"] = dit_ema, te_ema
     stats = state["latent_stats"]
-    report, samples, aspect_imgs = evaluate(data, te, dit, vae, clf, stats, MAX_SEQUENCE_LENGTH, log, steps=a.steps, quick=a.quick_eval)
-    ev = Path(a.eval_out)
-    ev.mkdir(parents=True, exist_ok=True)
-    save_grid(ev / "held-out-samples.png", samples["held_out"], 8)
-    save_aspect_strip(ev / "aspect-samples.png", aspect_imgs)
-    (ev / "report.json").write_text(json.dumps(report, indent=2, default=float))  # again below with export results
-    chosen = report["selection"]["chosen"]
-    params = {name: sum(p.numel() for p in m.parameters()) for name, m in
-              (("transformer", dit), ("text_encoder", te), ("vae_encoder", vae.encoder), ("vae_decoder", vae.decoder))}
-    summary = {
-        "dit_steps": state["dit_steps"], "dit_seconds": round(state["dit_seconds"], 1), "dit_batch": state.get("dit_batch"),
-        "vae_steps": state["vae_info"]["steps"], "parameters": params,
-        "final_dit_loss": state["dit_loss_history"][-1][1] if state["dit_loss_history"] else None,
-    }
-    result = export_package(a.package, data=data, vae=vae, te=te, dit=dit, stats=stats, max_sequence_length=MAX_SEQUENCE_LENGTH,
-                            shift=chosen["shift"], guidance=chosen["guidance"], steps=a.steps, tokenizer_dir=a.data,
-                            training_summary=summary, log=log)
-    report.update({
-        "export": result, "training": summary, "latent_stats": {k: v for k, v in stats.items() if not k.startswith("latent_rgb_f")},
-        "vae_loss_history": state["vae_info"]["loss_history"], "dit_loss_history": state["dit_loss_history"],
-        "classifier": state["classifier_info"], "vae_decoder_finetune": state.get("vae_decoder_finetune"),
-    })
-    (ev / "report.json").write_text(json.dumps(report, indent=2, default=float))
-    (ev / "train-log.txt").write_text("\n".join(log_lines))
-    log("done")
+    pipe = Pipeline(tokenize=data.tokenize, text_encoder=te_ema, dit=dit_ema, vae_decode=vae.decode, scaling_factor=stats["scaling_factor"],
+                    shift_factor=stats["shift_factor"], max_sequence_length=MAX_SEQUENCE_LENGTH)
+    report = evaluate_v2(pipe, data, clf, sets, seen, a.steps, log, ev, smoke)
+    report.update({k: state.get(k) for k in ("v1_eval", "vae_psnr_held_out", "classifier_info", "vae_info", "dit_steps", "dit_seconds",
+                                             "dit_loss_history")})
+    state["scheduler"] = report["selection"]["chosen"]
+
+    # 7. Export: the package (and with it the checkpoint).
+    out = Path(a.resume_out)
+    params = {n: sum(p.numel() for p in m.parameters()) for n, m in
+              (("transformer", dit_ema), ("text_encoder", te_ema), ("vae_encoder", vae.encoder), ("vae_decoder", vae.decoder))}
+    summary = {"version": "2.0.0", "dit_steps": state.get("dit_steps", 0), "dit_seconds": round(state.get("dit_seconds", 0.0), 1),
+               "dit_batch": a.batch, "vae_steps": state["vae_info"]["steps"], "parameters": params,
+               "final_dit_loss": state["dit_loss_history"][-1][1] if state.get("dit_loss_history") else None}
+    chosen = state["scheduler"]
+    parity_prompts = [sets["v1_emoji"][0]["text"], sets["icons"][0]["text"], sets["emoji"][0]["text"], "shopping cart icon, line style, dark blue on white"]
+    report["export"] = export_package(out / "package", tokenizer=data.tokenizer.encode, vae=vae, te=te_ema, dit=dit_ema, stats=stats,
+                                      max_sequence_length=MAX_SEQUENCE_LENGTH, shift=chosen["shift"], guidance=chosen["guidance"],
+                                      steps=a.steps, tokenizer_dir=a.data, training_summary=summary, licences=data.manifest["licences"],
+                                      log=log, parity_prompts=parity_prompts)
+    report["training"] = summary
+    state["gpu_seconds_by_call"].append(round(time.time() - t0, 1))
+    report["gpu_seconds_by_call"] = state["gpu_seconds_by_call"]
+    resume.save(out, state, data)
+    (ev / "report.json").write_text(json.dumps(report, indent=1, default=float))
+    log(f"done in {time.time() - t0:.0f}s: package + resume state in {out}, report in {ev}")
 
 
-def load_trained_vae_only(state, data):
-    from .vae import VAE_CONFIG, AutoencoderKL
+def evaluate_v1(npz, data, clf, prompts, steps, log, fd_seeds=5):
+    from .v1 import load_pipeline
 
-    vae = AutoencoderKL(dict(VAE_CONFIG)).to(data.device)
-    vae.load_state_dict(state["vae"])
-    vae.eval().requires_grad_(False)
-    return (vae,)
+    pipe, vae1, rec = load_pipeline(npz, data.device)
+    t = time.time()
+    res = {"weights": "v1 package, fp32 weights rounded to float16 for travel", "recommended": rec, "steps": steps,
+           "guidance": rec["guidance"], "shift": rec["shift"]}
+    imgs = run_generation(pipe, prompts, 256, 256, steps=steps, guidance=rec["guidance"], shift=rec["shift"], seed=101)
+    res["v1_emoji@256"] = mean_scores(score(data, clf, imgs, prompts))
+    feats = [embed(clf, imgs)] + [embed(clf, run_generation(pipe, prompts, 256, 256, steps=steps, guidance=rec["guidance"], shift=rec["shift"],
+                                                            seed=101 + 7919 * k)) for k in range(1, fd_seeds)]
+    real = torch.cat([real_renders(data, prompts, 256, 256, seed=500 + j) for j in range(fd_seeds)])
+    res["v1_emoji@256"]["frechet_distance"] = frechet_distance(np.concatenate(feats), embed(clf, real))
+    res["v1_emoji@256"]["n"] = len(prompts) * fd_seeds
+    gen = torch.Generator(device=data.device).manual_seed(3)
+    with torch.no_grad():
+        psnr = []
+        for i in range(0, len(prompts), 50):
+            x = data.compose(data.conditions_for(prompts[i: i + 50]), 256, 256, gen)
+            rec_x = vae1.decode(vae1.encode_moments(x)[0]).clamp(-1, 1)
+            psnr.append(10 * torch.log10(1.0 / ((rec_x - x) / 2).pow(2).mean(dim=(1, 2, 3)).clamp(min=1e-12)))
+    res["vae_psnr_v1_emoji@256"] = float(torch.cat(psnr).mean())
+    log(f"v1 evaluated in {time.time() - t:.0f}s: {res}")
+    del pipe, vae1
+    return res
+
+
+def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool) -> dict:
+    t = time.time()
+    report = {"steps": steps, "sets": {k: len(v) for k, v in sets.items()}}
+    grid = dict(shifts=(3.0,), guidances=(5.0,)) if smoke else {}
+    chosen, sel = choose_scheduler(pipe, data, clf, seen, steps, log, **grid)
+    report["selection"] = {"on": "seen prompts at 256²", "grid": sel, "chosen": chosen}
+    kw = dict(steps=steps, guidance=chosen["guidance"], shift=chosen["shift"], log=log)
+    res, samples = evaluate_sets(pipe, data, clf, {"v1_emoji": sets["v1_emoji"]}, (256,), fd_seeds=1 if smoke else 5, **kw)
+    others = {k: sets[k] for k in ("emoji", "icons", "paraphrases")}
+    r2, s2 = evaluate_sets(pipe, data, clf, {**others, "seen": seen}, (256,), **kw)
+    r3, s3 = evaluate_sets(pipe, data, clf, {"v1_emoji": sets["v1_emoji"], **others}, (512,), **kw)
+    res.update(r2)
+    res.update(r3)
+    samples.update(s2)
+    samples.update(s3)
+    report["results"] = res
+    mixed = [p for pair in zip(sets["v1_emoji"], sets["icons"]) for p in pair]
+    aspects, strips = evaluate_aspects(pipe, data, clf, mixed[: 4 if smoke else 40], 512, **kw)
+    report["aspects"] = aspects
+    report["aspect_sizes"] = {k: v["size"] for k, v in aspects.items()}
+    save_grid(ev / "held-out-256.png", torch.cat([samples["v1_emoji@256"][:8], samples["emoji@256"][:8], samples["icons@256"][:8]]), 8)
+    save_aspect_strip(ev / "aspect-samples.png", strips)
+    grid64 = run_generation(pipe, mixed[:8 if smoke else 64], 512, 512, seed=909, **{k: v for k, v in kw.items() if k != "log"})
+    for q in range(0, len(grid64), 16):
+        save_grid(ev / f"grid-512-{q // 16}.png", grid64[q: q + 16], 4, gap=4)
+    report["grid_512_prompts"] = [p["text"] for p in mixed[:64]]
+    save_grid(ev / "grid-512-small.png", torch.nn.functional.interpolate(grid64, scale_factor=0.5, mode="bilinear", antialias=True), 8, gap=2)
+    write_samples(data, ev / "training-composites", n=8)
+    log(f"evaluation done in {time.time() - t:.0f}s")
+    return report
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """Flow-matching Euler sampling exactly as diffusers' FlowMatchEulerDiscreteScheduler (static shift)
 and StableDiffusion3Pipeline do it, used for evaluation (the TypeScript engine does the same)."""
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 import torch
 
@@ -16,21 +19,35 @@ def flow_match_sigmas(steps: int, shift: float, train_timesteps: int = 1000) -> 
     return np.concatenate([sig, np.zeros(1, dtype=np.float32)])
 
 
+@dataclass
+class Pipeline:
+    """What sampling needs from a trained model (v2 or v1 read from its package)."""
+    tokenize: Callable[[list[str]], torch.Tensor]
+    text_encoder: torch.nn.Module
+    dit: torch.nn.Module
+    vae_decode: Callable[[torch.Tensor], torch.Tensor]
+    scaling_factor: float
+    shift_factor: float
+    max_sequence_length: int
+
+
 @torch.no_grad()
-def generate(dit, text_encoder, vae_decode, input_ids, uncond_ids, height, width, *, steps, guidance, shift,
-             scaling_factor, shift_factor, max_sequence_length, generator, dtype=torch.float32):
-    """Images [B,3,H,W] in [-1,1] for tokenised prompts (B rows) with CFG against uncond_ids (1 row)."""
+def generate(pipe: Pipeline, prompts: list[str], height: int, width: int, *, steps: int, guidance: float, shift: float,
+             generator: torch.Generator, autocast_dtype=None) -> torch.Tensor:
+    """Images [B,3,H,W] in [-1,1] for the prompts, with CFG against the empty prompt."""
+    dit, te = pipe.dit, pipe.text_encoder
     cfg = dit.config
-    b = input_ids.shape[0]
-    dev = input_ids.device
-    ctx, pooled = sd3_conditioning(text_encoder, input_ids, cfg["joint_attention_dim"], max_sequence_length)
-    uctx, upooled = sd3_conditioning(text_encoder, uncond_ids.expand(b, -1), cfg["joint_attention_dim"], max_sequence_length)
+    ids = pipe.tokenize(prompts)
+    b, dev = ids.shape[0], ids.device
+    ctx, pooled = sd3_conditioning(te, ids, cfg["joint_attention_dim"], pipe.max_sequence_length)
+    uctx, upooled = sd3_conditioning(te, pipe.tokenize([""]).expand(b, -1), cfg["joint_attention_dim"], pipe.max_sequence_length)
     latents = torch.randn(b, cfg["in_channels"], height // 8, width // 8, generator=generator, device=dev)
     sigmas = flow_match_sigmas(steps, shift)
     use_cfg = guidance > 1
+    amp = torch.autocast("cuda", dtype=autocast_dtype) if (autocast_dtype is not None and dev.type == "cuda") else torch.autocast("cpu", enabled=False)
     for i in range(steps):
         t = torch.full((b,), float(np.float32(sigmas[i] * 1000)), device=dev)
-        with torch.autocast("cuda", dtype=dtype, enabled=dtype != torch.float32):
+        with amp:
             if use_cfg:
                 v = dit(torch.cat([latents, latents]), torch.cat([t, t]), torch.cat([uctx, ctx]), torch.cat([upooled, pooled])).float()
                 vu, vc = v.chunk(2)
@@ -38,5 +55,5 @@ def generate(dit, text_encoder, vae_decode, input_ids, uncond_ids, height, width
             else:
                 v = dit(latents, t, ctx, pooled).float()
         latents = latents + float(sigmas[i + 1] - sigmas[i]) * v
-    z = latents / scaling_factor + shift_factor
-    return vae_decode(z).clamp(-1, 1)
+    z = latents / pipe.scaling_factor + pipe.shift_factor
+    return pipe.vae_decode(z).float().clamp(-1, 1)

@@ -12,12 +12,12 @@ import torch.nn.functional as F
 TEXT_CONFIG = {
     "architectures": ["CLIPTextModelWithProjection"],
     "model_type": "clip_text_model",
-    "hidden_size": 128,
-    "intermediate_size": 256,
+    "hidden_size": 256,
+    "intermediate_size": 1024,
     "num_hidden_layers": 4,
     "num_attention_heads": 4,
-    "max_position_embeddings": 32,
-    "projection_dim": 128,
+    "max_position_embeddings": 24,
+    "projection_dim": 256,
     "hidden_act": "gelu",
     "layer_norm_eps": 1e-5,
     "vocab_size": None,  # from the tokenizer

@@ -1,8 +1,7 @@
-"""Training stages: VAE -> latent statistics -> evaluation classifier -> text encoder + MM-DiT (jointly).
+"""Training stages: VAE -> latent statistics -> text encoder + MM-DiT (jointly), each in time budgets.
 
-Every stage is resumable: the state (weights, EMA, progress, losses) is saved as split parts
-(checkpoint.py) and the next call continues where the last stopped. Budgets are in seconds of
-GPU wall time, cumulative over calls.
+Every stage runs for a number of seconds of wall time, so a GPU call of fixed length can be planned
+(model/gpu-slice.sh). State between calls is the exported package itself (resume.py).
 """
 import math
 import time
@@ -11,232 +10,237 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .classifier import EmojiClassifier, train_classifier
-from .data import EmojiData, bucket_size
+from .bank import LatentBank, resolution_shift
+from .data import FlowfillData, bucket_size
 from .mmdit import DIT_CONFIG, SD3Transformer2DModel
+from .quantize import dequantize, quantize_per_channel
 from .text_encoder import TEXT_CONFIG, CLIPTextModelWithProjection, sd3_conditioning
 from .vae import VAE_CONFIG, AutoencoderKL
 
-MAX_SEQUENCE_LENGTH = 8  # T5-zeros block length (no T5 here); exported in flowfill.json
+MAX_SEQUENCE_LENGTH = 4  # T5-zeros block length (no T5 here); exported in flowfill.json
 CFG_DROPOUT = 0.1
+# Which weights ship as int8 (export.py applies the same rule to the ONNX graphs): Linear weights
+# and Embedding tables with at least this many elements, convolution kernels with at least CONV_MIN.
+LINEAR_MIN = 16384
+CONV_MIN = 4096
 
 
-def random_bucket(rng: np.random.Generator) -> tuple[int, int]:
-    aspect = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))
-    return bucket_size(aspect)
+def autocast(device):
+    dev = torch.device(device)
+    return torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else torch.autocast("cpu", enabled=False)
 
 
-def train_vae(data: EmojiData, seconds: float, log, batch: int = 48, seed: int = 1):
+def adamw(params, lr, device, **kw):
+    fused = torch.device(device).type == "cuda" and "fused" in torch.optim.AdamW.__init__.__code__.co_varnames
+    return torch.optim.AdamW(params, lr=lr, **({"fused": True} if fused else {}), **kw)
+
+
+@torch.no_grad()
+def snap_to_int8(module: torch.nn.Module) -> int:
+    """Rounds the weights that ship as int8 to their int8 values (per output channel), in place, so
+    training continues with exactly the weights the package holds. Returns how many tensors."""
+    n = 0
+    for m in module.modules():
+        if isinstance(m, torch.nn.Linear) and m.weight.numel() >= LINEAR_MIN:
+            w, axis = m.weight, 0  # PyTorch [out, in]
+        elif isinstance(m, torch.nn.Embedding) and m.weight.numel() >= LINEAR_MIN:
+            w, axis = m.weight, 0  # one scale per row (token)
+        elif isinstance(m, torch.nn.Conv2d) and m.weight.numel() >= CONV_MIN:
+            w, axis = m.weight, 0
+        else:
+            continue
+        q, s = quantize_per_channel(w.detach().float().cpu().numpy(), axis)
+        w.copy_(torch.from_numpy(dequantize(q, s, axis)).to(w.dtype))
+        n += 1
+    return n
+
+
+# ------------------------------------------------------------------------------------------------
+# VAE
+
+def _edge_l1(rec, x):
+    return ((rec[..., 1:, :] - rec[..., :-1, :]) - (x[..., 1:, :] - x[..., :-1, :])).abs().mean() + (
+        (rec[..., 1:] - rec[..., :-1]) - (x[..., 1:] - x[..., :-1])).abs().mean()
+
+
+def train_vae(data: FlowfillData, seconds: float, log, batch: int = 128, crop: int = 128, seed: int = 1, lr: float = 1e-3,
+              config: dict | None = None):
+    """L1 + MSE + 0.5·edge L1 + 1e-4·KL on random crops of composites at both native sizes; the
+    last third also decodes slightly noised latents (σ up to 0.1 of the latent std), so the decoder
+    stays clean on the imperfect latents a DiT produces."""
+    dev = data.device
     torch.manual_seed(seed)
-    gen = torch.Generator(device=data.device).manual_seed(seed)
+    gen = torch.Generator(device=dev).manual_seed(seed)
     rng = np.random.default_rng(seed)
-    vae = AutoencoderKL(VAE_CONFIG).to(data.device)
-    opt = torch.optim.AdamW(vae.parameters(), lr=6e-4, betas=(0.9, 0.99), weight_decay=0.0)
+    vae = AutoencoderKL(config or VAE_CONFIG).to(dev)
+    if dev.type == "cuda":
+        vae = vae.to(memory_format=torch.channels_last)
+    opt = adamw(vae.parameters(), lr, dev, betas=(0.9, 0.99), weight_decay=0.0)
     start, step, hist = time.time(), 0, []
     while time.time() - start < seconds:
-        h, w = random_bucket(rng)
-        x = data.sample(batch, h, w, gen, rng).images
-        lr = 6e-4 * min(1.0, (step + 1) / 200) * (0.1 + 0.9 * max(0.0, 1 - (time.time() - start) / seconds))
+        frac = (time.time() - start) / seconds
         for g in opt.param_groups:
-            g["lr"] = lr
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+            g["lr"] = lr * min(1.0, (step + 1) / 200) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
+        native = 512 if step % 3 == 0 else 256
+        h, w = bucket_size(float(np.exp(rng.uniform(np.log(0.25), np.log(4.0)))), native)
+        c = min(crop, h, w)
+        cond = data.draw_conditions(batch, gen)
+        top, left = int(rng.integers(0, h - c + 1)) // 8 * 8, int(rng.integers(0, w - c + 1)) // 8 * 8
+        x = data.compose(cond, h, w, gen, window=(top, left, c, c))
+        with autocast(dev):
             mean, logvar = vae.encode_moments(x)
-            z = mean + torch.exp(0.5 * logvar.float()) * torch.randn_like(mean.float())
+            mean, logvar = mean.float(), logvar.float()
+            z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=gen, device=dev)
+            if frac > 2 / 3:
+                sigma = 0.1 * mean.detach().std() * torch.rand(batch, 1, 1, 1, generator=gen, device=dev)
+                z = z + sigma * torch.randn(z.shape, generator=gen, device=dev)
             rec = vae.decode(z).float()
         l1 = (rec - x).abs().mean()
         mse = F.mse_loss(rec, x)
-        # Edge term keeps the flat emoji outlines crisp.
-        grad = ((rec[..., 1:, :] - rec[..., :-1, :]) - (x[..., 1:, :] - x[..., :-1, :])).abs().mean() + (
-            (rec[..., 1:] - rec[..., :-1]) - (x[..., 1:] - x[..., :-1])
-        ).abs().mean()
-        kl = 0.5 * (mean.float() ** 2 + logvar.float().exp() - 1 - logvar.float()).mean()
-        loss = l1 + mse + 0.5 * grad + 1e-4 * kl
+        kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
+        loss = l1 + mse + 0.5 * _edge_l1(rec, x) + 1e-4 * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
         step += 1
         if step % 100 == 0:
-            hist.append([step, round(l1.item(), 5), round(kl.item(), 4)])
-            log(f"vae step {step} l1 {l1.item():.4f} mse {mse.item():.5f} kl {kl.item():.3f} {h}x{w}")
-    vae.eval()
+            psnr = 10 * math.log10(4.0 / max(mse.item(), 1e-10))
+            hist.append([step, round(l1.item(), 5), round(psnr, 2), round(kl.item(), 3)])
+            log(f"vae step {step} l1 {l1.item():.4f} psnr {psnr:.2f} kl {kl.item():.3f} crop {c} of {h}x{w}")
+    vae = vae.to(memory_format=torch.contiguous_format).eval().requires_grad_(False)
     log(f"vae: {step} steps in {time.time() - start:.0f}s")
-    return vae, {"steps": step, "seconds": time.time() - start, "loss_history": hist}
-
-
-def finetune_vae_decoder(vae: AutoencoderKL, data: EmojiData, seconds: float, log, batch: int = 32, seed: int = 3):
-    """More decoder training with the encoder frozen: the latent space (and so the DiT trained on
-    it) stays valid while reconstructions sharpen. One 256x256 shape keeps cuDNN from re-tuning."""
-    gen = torch.Generator(device=data.device).manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    vae.encoder.requires_grad_(False)
-    vae.decoder.requires_grad_(True).train()
-    opt = torch.optim.AdamW(vae.decoder.parameters(), lr=3e-4, betas=(0.9, 0.99))
-    start, step, hist = time.time(), 0, []
-    while time.time() - start < seconds:
-        for g in opt.param_groups:
-            g["lr"] = 3e-4 * (0.1 + 0.9 * max(0.0, 1 - (time.time() - start) / seconds))
-        x = data.sample(batch, 256, 256, gen, rng).images
-        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-            mean, logvar = vae.encode_moments(x)
-            z = mean.float() + torch.exp(0.5 * logvar.float()) * torch.randn(mean.shape, generator=gen, device=x.device)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            rec = vae.decode(z).float()
-        l1 = (rec - x).abs().mean()
-        grad = ((rec[..., 1:, :] - rec[..., :-1, :]) - (x[..., 1:, :] - x[..., :-1, :])).abs().mean() + (
-            (rec[..., 1:] - rec[..., :-1]) - (x[..., 1:] - x[..., :-1])
-        ).abs().mean()
-        loss = l1 + F.mse_loss(rec, x) + 0.5 * grad
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.decoder.parameters(), 1.0)
-        opt.step()
-        step += 1
-        if step % 200 == 0:
-            hist.append([step, round(l1.item(), 5)])
-            log(f"vae decoder fine-tune step {step} l1 {l1.item():.4f}")
-    vae.eval().requires_grad_(False)
-    log(f"vae decoder fine-tune: {step} steps in {time.time() - start:.0f}s")
-    return {"steps": step, "seconds": time.time() - start, "loss_history": hist}
+    return vae, {"steps": step, "seconds": round(time.time() - start, 1), "loss_history": hist}
 
 
 @torch.no_grad()
-def latent_statistics(vae: AutoencoderKL, data: EmojiData, batches: int = 24, seed: int = 2):
-    """SD3-style shift_factor (mean) and scaling_factor (1/std) of the latents, plus a 16x3
-    least-squares latent->RGB fit on model-space latents ((z - shift) * scale) for previews."""
+def vae_psnr(vae: AutoencoderKL, data: FlowfillData, triples: list[dict], natives=(256, 512), batch: int = 50, seed: int = 3):
+    """Reconstruction PSNR (dB, images in [-1,1] -> [0,1]) on renders of held-out combinations, per native size."""
+    out = {}
     gen = torch.Generator(device=data.device).manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    zs, imgs, recon_l1 = [], [], []
-    for _ in range(batches):
-        h, w = random_bucket(rng)
-        x = data.sample(64, h, w, gen, rng).images
-        mean, logvar = vae.encode_moments(x)
-        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-        recon_l1.append((vae.decode(mean) - x).abs().mean().item())
-        zs.append(z.permute(0, 2, 3, 1).reshape(-1, z.shape[1]))
-        imgs.append(F.avg_pool2d(x, 8).permute(0, 2, 3, 1).reshape(-1, 3))
-    z = torch.cat(zs).double()
+    for native in natives:
+        vals = []
+        for i in range(0, len(triples), batch):
+            cond = data.conditions_for(triples[i: i + batch])
+            x = data.compose(cond, native, native, gen)
+            rec = vae.decode(vae.encode_moments(x)[0]).clamp(-1, 1)
+            mse = ((rec - x) / 2).pow(2).mean(dim=(1, 2, 3))
+            vals.append(10 * torch.log10(1.0 / mse.clamp(min=1e-12)))
+        out[str(native)] = float(torch.cat(vals).mean())
+    return out
+
+
+@torch.no_grad()
+def latent_statistics(bank: LatentBank, data: FlowfillData, vae: AutoencoderKL, seed: int = 2, batches: int = 8):
+    """SD3-style shift_factor (mean) and scaling_factor (1/std) of bank latents, plus a 16x3
+    least-squares latent->RGB fit on model-space latents ((z - shift) * scale) for previews."""
+    z = bank.all_latents().double()
     shift = z.mean().item()
     scale = 1.0 / z.std().item()
-    zm = (z - shift) * scale
-    a = torch.cat([zm, torch.ones(zm.shape[0], 1, dtype=torch.float64, device=zm.device)], 1)
-    sol = torch.linalg.lstsq(a.cpu(), torch.cat(imgs).double().cpu()).solution  # [17,3]
-    pred = a.cpu() @ sol
-    rgb_err = (pred - torch.cat(imgs).double().cpu()).abs().mean().item()
+    gen = torch.Generator(device=data.device).manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    zs, imgs = [], []
+    for _ in range(batches):
+        h, w = bucket_size(float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))), 256)
+        x = data.compose(data.draw_conditions(64, gen), h, w, gen)
+        zz = (vae.encode_moments(x)[0] - shift) * scale
+        zs.append(zz.permute(0, 2, 3, 1).reshape(-1, zz.shape[1]).double())
+        imgs.append(F.avg_pool2d(x, 8).permute(0, 2, 3, 1).reshape(-1, 3).double())
+    zm, target = torch.cat(zs).cpu(), torch.cat(imgs).cpu()
+    a = torch.cat([zm, torch.ones(zm.shape[0], 1, dtype=torch.float64)], 1)
+    sol = torch.linalg.lstsq(a, target).solution  # [17, 3]
     return {
         "shift_factor": shift,
         "scaling_factor": scale,
         "latent_rgb_factors": sol[:16].tolist(),
         "latent_rgb_bias": sol[16].tolist(),
-        "latent_rgb_fit_mae": rgb_err,
-        "recon_l1_mean_latent": float(np.mean(recon_l1)),
+        "latent_rgb_fit_mae": float((a @ sol - target).abs().mean()),
         "per_channel_std": (z.std(0) * scale).tolist(),
+        "max_abs_model_space": float(((z - shift) * scale).abs().max()),
     }
 
 
-def build_models(vocab_size: int, device):
-    te_cfg = dict(TEXT_CONFIG, vocab_size=vocab_size)
-    te = CLIPTextModelWithProjection(te_cfg).to(device)
-    dit = SD3Transformer2DModel(DIT_CONFIG).to(device)
+# ------------------------------------------------------------------------------------------------
+# Text encoder + MM-DiT
+
+def build_models(vocab_size: int, device, dit_config: dict | None = None, text_config: dict | None = None):
+    te = CLIPTextModelWithProjection(dict(text_config or TEXT_CONFIG, vocab_size=vocab_size)).to(device)
+    dit = SD3Transformer2DModel(dict(dit_config or DIT_CONFIG)).to(device)
     return te, dit
 
 
-def _ema_update(ema_params, params, decay):
-    torch._foreach_lerp_(ema_params, params, 1 - decay)
+class DitTrainer:
+    """Joint text-encoder + MM-DiT rectified-flow training from a latent bank.
 
+    Rectified flow (SD3): x_t = (1 − t)·x0 + t·ε, target ε − x0, plain MSE, t = sigmoid(N(0, 1))
+    shifted by sqrt(tokens/256) at the larger size; 10 % empty captions for CFG. AdamW (β 0.9/0.99,
+    wd 0.01), lr warm-up then cosine to 10 % over the planned total seconds, grad-clip 1, bf16
+    autocast, EMA 0.999 of both networks (exported)."""
 
-def train_dit(state: dict, data: EmojiData, vae: AutoencoderKL, seconds: float, total_seconds: float, log, batch: int = 256):
-    """Joint text-encoder + MM-DiT rectified-flow training; returns updated state entries."""
-    dev = data.device
-    te, dit = build_models(len(data.tokenizer), dev)
-    te_ema, dit_ema = build_models(len(data.tokenizer), dev)
-    step0 = state.get("dit_steps", 0)
-    if "dit" in state:
-        dit.load_state_dict({k: v.float() for k, v in state["dit"].items()})
-        te.load_state_dict({k: v.float() for k, v in state["te"].items()})
-        dit_ema.load_state_dict(state["dit_ema"])
-        te_ema.load_state_dict(state["te_ema"])
-    else:
-        dit_ema.load_state_dict(dit.state_dict())
-        te_ema.load_state_dict(te.state_dict())
-    for m in (te_ema, dit_ema):
-        m.requires_grad_(False)
-    params = list(dit.parameters()) + list(te.parameters())
-    ema_params = list(dit_ema.parameters()) + list(te_ema.parameters())
-    opt = torch.optim.AdamW(params, lr=4e-4, betas=(0.9, 0.99), weight_decay=0.01)
-    stats = state["latent_stats"]
-    shift, scale = stats["shift_factor"], stats["scaling_factor"]
-    gen = torch.Generator(device=dev).manual_seed(1000 + step0)
-    rng = np.random.default_rng(1000 + step0)
-    cfg = dit.config
-    hist = state.get("dit_loss_history", [])
-    elapsed0 = state.get("dit_seconds", 0.0)
-    start, step, run_loss = time.time(), step0, []
-    warm = 300 if step0 == 0 else 100  # Adam moments restart on resume
-    while True:
-        now = time.time() - start
-        if now >= seconds or elapsed0 + now >= total_seconds:
-            break
-        progress = (elapsed0 + now) / total_seconds
-        lr = 4e-4 * min(1.0, (step - step0 + 1) / warm) * (0.15 + 0.85 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        h, w = random_bucket(rng)
-        b = data.sample(batch, h, w, gen, rng)
-        captions = ["" if rng.random() < CFG_DROPOUT else c for c in b.captions]
-        ids = data.tokenize(captions)
-        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-            mean, logvar = vae.encode_moments(b.images)
-            z = mean.float() + torch.exp(0.5 * logvar.float()) * torch.randn(mean.shape, generator=gen, device=dev)
-        x0 = (z - shift) * scale
-        noise = torch.randn(x0.shape, generator=gen, device=dev)
-        t = torch.sigmoid(torch.randn(batch, generator=gen, device=dev))  # logit-normal(0, 1)
-        xt = (1 - t[:, None, None, None]) * x0 + t[:, None, None, None] * noise
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            ctx, pooled = sd3_conditioning(te, ids, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
-            v = dit(xt, t * 1000, ctx, pooled)
-        loss = F.mse_loss(v.float(), noise - x0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        decay = min(0.999, (1 + step) / (10 + step))
-        with torch.no_grad():
-            _ema_update(ema_params, params, decay)
-        run_loss.append(loss.item() if step % 25 == 0 else None)
-        if step % 250 == 0:
-            vals = [x for x in run_loss if x is not None]
-            hist.append([step, round(float(np.mean(vals)), 5), round(elapsed0 + time.time() - start, 1)])
-            run_loss = []
-            log(f"dit step {step} loss {hist[-1][1]:.4f} lr {lr:.2e} {h}x{w} {(time.time() - start) / max(step - step0, 1) * 1000:.0f} ms/step")
-    seconds_used = time.time() - start
-    log(f"dit: steps {step0} -> {step}, {seconds_used:.0f}s this call, {elapsed0 + seconds_used:.0f}s total")
-    return {
-        "dit": {k: v.to(torch.bfloat16) for k, v in dit.state_dict().items()},
-        "te": {k: v.to(torch.bfloat16) for k, v in te.state_dict().items()},
-        "dit_ema": dit_ema.state_dict(),
-        "te_ema": te_ema.state_dict(),
-        "dit_steps": step,
-        "dit_seconds": elapsed0 + seconds_used,
-        "dit_loss_history": hist,
-        "dit_batch": batch,
-    }
+    def __init__(self, data: FlowfillData, te, dit, te_ema, dit_ema, stats: dict, *, lr: float = 6e-4, batch: int = 256,
+                 p_large: float = 0.25, refresh: int = 32, seed: int = 1000):
+        self.data, self.te, self.dit, self.te_ema, self.dit_ema = data, te, dit, te_ema, dit_ema
+        self.dev = data.device
+        self.shift, self.scale = stats["shift_factor"], stats["scaling_factor"]
+        self.lr, self.batch, self.p_large, self.refresh = lr, batch, p_large, refresh
+        for m in (te_ema, dit_ema):
+            m.requires_grad_(False)
+        self.params = list(dit.parameters()) + list(te.parameters())
+        self.ema_params = list(dit_ema.parameters()) + list(te_ema.parameters())
+        self.opt = adamw(self.params, lr, self.dev, betas=(0.9, 0.99), weight_decay=0.01)
+        self.gen = torch.Generator(device=self.dev).manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.uncond = data.tokenize([""])
 
-
-def load_trained(state: dict, data: EmojiData):
-    """EMA text encoder, MM-DiT, VAE and classifier from a state, in eval mode, fp32."""
-    dev = data.device
-    vae = AutoencoderKL(dict(VAE_CONFIG)).to(dev)
-    vae.load_state_dict(state["vae"])
-    te, dit = build_models(len(data.tokenizer), dev)
-    te.load_state_dict(state["te_ema"])
-    dit.load_state_dict(state["dit_ema"])
-    clf = EmojiClassifier(data.num_subjects, len(data.styles)).to(dev)
-    clf.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["classifier"].items()})
-    for m in (vae, te, dit, clf):
-        m.eval().requires_grad_(False)
-    return vae, te, dit, clf
-
-
-__all__ = ["train_vae", "latent_statistics", "train_classifier", "train_dit", "load_trained", "MAX_SEQUENCE_LENGTH"]
+    def run(self, bank: LatentBank, seconds: float, state: dict, total_seconds: float, log):
+        """Trains for `seconds`; state holds dit_steps, dit_seconds and dit_loss_history (updated)."""
+        step0 = step = state.get("dit_steps", 0)
+        elapsed0 = state.get("dit_seconds", 0.0)
+        hist = state.setdefault("dit_loss_history", [])
+        warm = 400 if step0 == 0 else 100  # Adam moments restart on resume
+        start, losses = time.time(), []
+        cfg = self.dit.config
+        while time.time() - start < seconds:
+            progress = min(1.0, (elapsed0 + time.time() - start) / max(total_seconds, 1.0))
+            lr = self.lr * min(1.0, (step - step0 + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+            for g in self.opt.param_groups:
+                g["lr"] = lr
+            k = bank.pick_bucket(self.p_large)
+            native, h, w, _ = bank.buckets[k]
+            n = self.batch if native <= 256 else max(1, self.batch // 4)
+            z, ids = bank.sample(k, n)
+            drop = torch.rand(n, generator=self.gen, device=self.dev) < CFG_DROPOUT
+            ids = torch.where(drop[:, None], self.uncond.expand(n, -1), ids)
+            x0 = (z - self.shift) * self.scale
+            noise = torch.randn(x0.shape, generator=self.gen, device=self.dev)
+            t = torch.sigmoid(torch.randn(n, generator=self.gen, device=self.dev))
+            s = resolution_shift(h, w)
+            t = s * t / (1 + (s - 1) * t)
+            tb = t[:, None, None, None]
+            xt = (1 - tb) * x0 + tb * noise
+            with autocast(self.dev):
+                ctx, pooled = sd3_conditioning(self.te, ids, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
+                v = self.dit(xt, t * 1000, ctx, pooled)
+            loss = F.mse_loss(v.float(), noise - x0)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+            self.opt.step()
+            step += 1
+            decay = min(0.999, (1 + step - step0) / (10 + step - step0)) if step0 == 0 else 0.999
+            with torch.no_grad():
+                torch._foreach_mul_(self.ema_params, decay)
+                torch._foreach_add_(self.ema_params, self.params, alpha=1 - decay)
+            if self.refresh:
+                r = bank.pick_bucket(self.p_large)
+                bank.refresh(r, self.refresh if bank.buckets[r][0] <= 256 else max(1, self.refresh // 4))
+            if step % 25 == 0:
+                losses.append(loss.item())
+            if step % 250 == 0:
+                hist.append([step, round(float(np.mean(losses)), 5), round(elapsed0 + time.time() - start, 1)])
+                losses = []
+                log(f"dit step {step} loss {hist[-1][1]:.4f} lr {lr:.2e} {h}x{w}x{n} {(time.time() - start) / max(step - step0, 1) * 1000:.0f} ms/step")
+        used = time.time() - start
+        state.update(dit_steps=step, dit_seconds=elapsed0 + used)
+        log(f"dit: steps {step0} -> {step}, {used:.0f}s this call, {elapsed0 + used:.0f}s total")
+        return state

@@ -1,8 +1,22 @@
-"""A small AutoencoderKL (16 latent channels, 8x down-sampling) with diffusers' module names.
+"""Flowfill's autoencoder: 8x down-sampling, 16 latent channels (SD3's latent layout), no normalisation.
 
-Same structure as diffusers' AutoencoderKL with DownEncoderBlock2D / UpDecoderBlock2D blocks,
-use_quant_conv = use_post_quant_conv = False (as SD3), mid-block attention off (config key
-mid_block_add_attention = false) to keep the browser decoder cheap.
+The graph contract is SD3's AutoencoderKL (diffusers): the decoder maps raw latents z (the engine
+applies z/scaling_factor + shift_factor first) to RGB in ~[-1, 1], the encoder maps RGB to the
+posterior mean (and log-variance for training); the config keeps AutoencoderKL's keys
+(block_out_channels gives the 8x factor, latent_channels, scaling_factor, shift_factor).
+
+The inside differs from diffusers' AutoencoderKL on purpose (model/README.md, "Diagnosis"):
+- No GroupNorm. Per-image normalisation lets a network pass global information through a few
+  extreme activations (the "droplet" artefact StyleGAN2 traced to instance normalisation,
+  Karras et al. 2020, section 2). v1's VAE did exactly that on flat colour fields: its encoder wrote
+  a spike into the bottom-left latent position and its decoder drew a small glyph there, on every
+  image, including plain backgrounds. Residual blocks here are conv-SiLU-conv with the second
+  convolution zero-initialised (each block starts as the identity), which trains stably without
+  normalisation.
+- Resolution changes by 2x2 space-to-depth / depth-to-space around 1x1 convolutions (exact
+  reshapes, no overlap, so no checkerboard), which costs a ninth of a 3x3 convolution at the high
+  resolution. Most of the width sits at the latent resolution, where the decoder decides what to
+  draw; the full-resolution stage only renders edges.
 """
 import torch
 import torch.nn as nn
@@ -11,16 +25,17 @@ import torch.nn.functional as F
 VAE_CONFIG = {
     "_class_name": "AutoencoderKL",
     "_diffusers_version": "0.31.0",
+    "_flowfill_architecture": "norm-free residual autoencoder (model/flowfill/vae.py); graph I/O as diffusers AutoencoderKL",
     "act_fn": "silu",
-    "block_out_channels": [32, 64, 64, 64],
-    "down_block_types": ["DownEncoderBlock2D"] * 4,
-    "up_block_types": ["UpDecoderBlock2D"] * 4,
+    # Channels at 1x, 1/2, 1/4, 1/8 of the image size (four levels -> vae_scale_factor 8).
+    "block_out_channels": [32, 64, 128, 192],
+    "encoder_layers_per_block": [1, 1, 1, 2],
+    "decoder_layers_per_block": [1, 1, 1, 3],
     "in_channels": 3,
     "out_channels": 3,
     "latent_channels": 16,
-    "layers_per_block": 1,
-    "norm_num_groups": 32,
-    "sample_size": 256,
+    "norm_num_groups": None,
+    "sample_size": 512,
     "scaling_factor": 1.0,
     "shift_factor": 0.0,
     "latents_mean": None,
@@ -32,122 +47,83 @@ VAE_CONFIG = {
 }
 
 
-class ResnetBlock2D(nn.Module):
-    def __init__(self, cin: int, cout: int, groups: int):
-        super().__init__()
-        self.norm1 = nn.GroupNorm(groups, cin, eps=1e-6)
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.norm2 = nn.GroupNorm(groups, cout, eps=1e-6)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
-        self.conv_shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else None
-
-    def forward(self, x):
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = self.conv2(F.silu(self.norm2(h)))
-        return (self.conv_shortcut(x) if self.conv_shortcut is not None else x) + h
-
-
-class Downsample2D(nn.Module):
+class ResBlock(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=0)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
 
     def forward(self, x):
-        return self.conv(F.pad(x, (0, 1, 0, 1)))
+        return x + self.conv2(F.silu(self.conv1(F.silu(x))))
 
 
-class Upsample2D(nn.Module):
-    def __init__(self, channels: int):
+class Down(nn.Module):
+    """2x2 space-to-depth, then a 1x1 convolution to the next width."""
+
+    def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv = nn.Conv2d(4 * cin, cout, 1)
 
     def forward(self, x):
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        return self.conv(F.pixel_unshuffle(x, 2))
 
 
-class DownEncoderBlock2D(nn.Module):
-    def __init__(self, cin, cout, layers, groups, add_downsample):
+class Up(nn.Module):
+    """1x1 convolution to 4x the next width, then 2x2 depth-to-space (sub-pixel convolution)."""
+
+    def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.resnets = nn.ModuleList([ResnetBlock2D(cin if i == 0 else cout, cout, groups) for i in range(layers)])
-        self.downsamplers = nn.ModuleList([Downsample2D(cout)]) if add_downsample else None
+        self.conv = nn.Conv2d(cin, 4 * cout, 1)
 
     def forward(self, x):
-        for r in self.resnets:
-            x = r(x)
-        if self.downsamplers is not None:
-            x = self.downsamplers[0](x)
-        return x
-
-
-class UpDecoderBlock2D(nn.Module):
-    def __init__(self, cin, cout, layers, groups, add_upsample):
-        super().__init__()
-        self.resnets = nn.ModuleList([ResnetBlock2D(cin if i == 0 else cout, cout, groups) for i in range(layers)])
-        self.upsamplers = nn.ModuleList([Upsample2D(cout)]) if add_upsample else None
-
-    def forward(self, x):
-        for r in self.resnets:
-            x = r(x)
-        if self.upsamplers is not None:
-            x = self.upsamplers[0](x)
-        return x
-
-
-class UNetMidBlock2D(nn.Module):
-    def __init__(self, channels, groups):
-        super().__init__()
-        self.resnets = nn.ModuleList([ResnetBlock2D(channels, channels, groups), ResnetBlock2D(channels, channels, groups)])
-
-    def forward(self, x):
-        return self.resnets[1](self.resnets[0](x))
+        return F.pixel_shuffle(self.conv(x), 2)
 
 
 class Encoder(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        ch, groups, layers = cfg["block_out_channels"], cfg["norm_num_groups"], cfg["layers_per_block"]
+        ch, layers = cfg["block_out_channels"], cfg["encoder_layers_per_block"]
         self.conv_in = nn.Conv2d(cfg["in_channels"], ch[0], 3, padding=1)
-        self.down_blocks = nn.ModuleList(
-            [DownEncoderBlock2D(ch[max(i - 1, 0)], ch[i], layers, groups, i < len(ch) - 1) for i in range(len(ch))]
-        )
-        self.mid_block = UNetMidBlock2D(ch[-1], groups)
-        self.conv_norm_out = nn.GroupNorm(groups, ch[-1], eps=1e-6)
-        self.conv_act = nn.SiLU()
+        self.stages = nn.ModuleList([nn.Sequential(*[ResBlock(ch[i]) for _ in range(layers[i])]) for i in range(len(ch))])
+        self.downs = nn.ModuleList([Down(ch[i], ch[i + 1]) for i in range(len(ch) - 1)])
         self.conv_out = nn.Conv2d(ch[-1], 2 * cfg["latent_channels"], 3, padding=1)
 
     def forward(self, x):
         x = self.conv_in(x)
-        for block in self.down_blocks:
-            x = block(x)
-        x = self.mid_block(x)
-        return self.conv_out(self.conv_act(self.conv_norm_out(x)))
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i < len(self.downs):
+                x = self.downs[i](x)
+        return self.conv_out(F.silu(x))
 
 
 class Decoder(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        ch, groups, layers = cfg["block_out_channels"], cfg["norm_num_groups"], cfg["layers_per_block"]
-        rev = list(reversed(ch))
+        ch, layers = cfg["block_out_channels"], cfg["decoder_layers_per_block"]
+        rev, rev_layers = list(reversed(ch)), list(reversed(layers))
         self.conv_in = nn.Conv2d(cfg["latent_channels"], rev[0], 3, padding=1)
-        self.mid_block = UNetMidBlock2D(rev[0], groups)
-        self.up_blocks = nn.ModuleList(
-            [UpDecoderBlock2D(rev[max(i - 1, 0)], rev[i], layers + 1, groups, i < len(ch) - 1) for i in range(len(ch))]
-        )
-        self.conv_norm_out = nn.GroupNorm(groups, ch[0], eps=1e-6)
-        self.conv_act = nn.SiLU()
+        self.stages = nn.ModuleList([nn.Sequential(*[ResBlock(rev[i]) for _ in range(rev_layers[i])]) for i in range(len(rev))])
+        self.ups = nn.ModuleList([Up(rev[i], rev[i + 1]) for i in range(len(rev) - 1)])
         self.conv_out = nn.Conv2d(ch[0], cfg["out_channels"], 3, padding=1)
 
     def forward(self, z):
-        x = self.mid_block(self.conv_in(z))
-        for block in self.up_blocks:
-            x = block(x)
-        return self.conv_out(self.conv_act(self.conv_norm_out(x)))
+        x = self.conv_in(z)
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i < len(self.ups):
+                x = self.ups[i](x)
+        return self.conv_out(F.silu(x))
 
 
 class AutoencoderKL(nn.Module):
     def __init__(self, config: dict | None = None):
         super().__init__()
         self.config = dict(config or VAE_CONFIG)
+        if len(self.config["block_out_channels"]) != 4:
+            raise ValueError(f"block_out_channels {self.config['block_out_channels']}: four levels (8x) expected, as SD3")
         self.encoder = Encoder(self.config)
         self.decoder = Decoder(self.config)
 
@@ -166,9 +142,10 @@ class VaeEncoderExport(nn.Module):
     def __init__(self, vae: AutoencoderKL):
         super().__init__()
         self.encoder = vae.encoder
+        self.latent_channels = vae.config["latent_channels"]
 
     def forward(self, sample):
-        return self.encoder(sample).chunk(2, dim=1)[0]
+        return self.encoder(sample)[:, : self.latent_channels]
 
 
 class VaeDecoderExport(nn.Module):

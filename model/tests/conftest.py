@@ -20,3 +20,11 @@ def device():
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@pytest.fixture(scope="session")
+def data(data_dir, device):
+    """The dataset on the test device, loaded once (decompressing the atlases takes seconds)."""
+    from flowfill.data import FlowfillData
+
+    return FlowfillData(data_dir, device)

@@ -3,18 +3,25 @@ import math
 import numpy as np
 import torch
 
-from flowfill.mmdit import DIT_CONFIG, SD3Transformer2DModel, get_2d_sincos_pos_embed, timestep_embedding
+from flowfill.mmdit import DIT_CONFIG, SD3Transformer2DModel, get_2d_sincos_pos_embed, timestep_embedding, unpatchify
 
 DIFFUSERS_KEYS = {"sample_size", "patch_size", "in_channels", "num_layers", "attention_head_dim", "num_attention_heads",
                   "joint_attention_dim", "caption_projection_dim", "pooled_projection_dim", "out_channels",
                   "pos_embed_max_size", "qk_norm", "dual_attention_layers"}
 
 
-def test_config_has_the_diffusers_keys_and_covers_2_to_1():
+def test_config_has_the_diffusers_keys_native_512_and_covers_1024_by_512_and_4_to_1():
     assert DIFFUSERS_KEYS <= set(DIT_CONFIG)
     assert DIT_CONFIG["qk_norm"] == "rms_norm" and DIT_CONFIG["dual_attention_layers"] == []
-    # 2:1 at the native area: 368x176 px -> 46x22 latent -> 23x11 patches must fit the table.
-    assert DIT_CONFIG["pos_embed_max_size"] >= 368 // 8 // DIT_CONFIG["patch_size"]
+    assert DIT_CONFIG["sample_size"] * 8 == 512
+    # The table covers 1024 px per side: 1024x512, and 4:1 / 1:4 at the native area (1024x256).
+    assert DIT_CONFIG["pos_embed_max_size"] * DIT_CONFIG["patch_size"] * 8 >= 1024
+
+
+def test_computed_pos_embed_equals_the_cropped_table():
+    m = SD3Transformer2DModel(DIT_CONFIG)
+    for h, w in ((32, 32), (64, 64), (32, 128), (128, 32), (22, 46), (128, 128)):
+        torch.testing.assert_close(m.pos_embed.computed_pos_embed(h, w), m.pos_embed.cropped_pos_embed(h, w), atol=2e-6, rtol=0)
 
 
 def test_pos_embed_follows_the_sincos_formula():
@@ -32,7 +39,7 @@ def test_cropped_pos_embed_is_the_centre_of_the_table():
     m = SD3Transformer2DModel(DIT_CONFIG)
     P = DIT_CONFIG["pos_embed_max_size"]
     full = m.pos_embed.pos_embed.reshape(P, P, -1)
-    crop = m.pos_embed.cropped_pos_embed(22, 46).reshape(11, 23, -1)
+    crop = m.pos_embed.cropped_pos_embed(22, 46).reshape(11, 23, -1)  # 2:1 at 256²-area
     top, left = (P - 11) // 2, (P - 23) // 2
     assert torch.equal(crop, full[top : top + 11, left : left + 23])
 
@@ -75,3 +82,10 @@ def test_unpatchify_keeps_spatial_layout():
     # Every output patch depends on the whole input (attention), but the output must be
     # finite and different per patch position.
     assert torch.isfinite(a).all() and not torch.allclose(a[..., :2, :2], a[..., 2:4, :2])
+
+
+def test_unpatchify_is_diffusers_einsum():
+    b, hp, wp, p, c = 2, 3, 5, 2, 16
+    tokens = torch.randn(b, hp * wp, p * p * c)
+    ref = torch.einsum("nhwpqc->nchpwq", tokens.reshape(b, hp, wp, p, p, c)).reshape(b, c, hp * p, wp * p)
+    assert torch.equal(unpatchify(tokens, hp, wp, p, c), ref)

@@ -1,10 +1,12 @@
 import numpy as np
 import torch
 
-from flowfill.checkpoint import load_parts, save_parts
+from flowfill.bank import resolution_shift
 from flowfill.data import bucket_size
+from flowfill.quantize import dequantize, quantize_per_channel
 from flowfill.sampling import flow_match_sigmas
 from flowfill.text_encoder import TEXT_CONFIG, CLIPTextModelWithProjection, sd3_conditioning
+from flowfill.train import CONV_MIN, LINEAR_MIN, snap_to_int8
 from flowfill.vae import VAE_CONFIG, AutoencoderKL
 
 
@@ -20,31 +22,53 @@ def test_rectified_flow_target_recovers_x0():
     torch.testing.assert_close(xt - t * v, x0)
 
 
-def test_buckets_are_multiples_of_16_near_native_area():
-    for r in (0.5, 2 / 3, 1.0, 16 / 9, 2.0):
-        h, w = bucket_size(r)
-        assert h % 16 == 0 and w % 16 == 0
-        assert abs(w / h - r) / r < 0.06 and abs(w * h - 256 * 256) / 65536 < 0.06
+def test_buckets_are_multiples_of_16_near_native_area_from_1_4_to_4_1():
+    for native in (256, 512):
+        for r in (0.25, 1 / 3, 0.5, 1.0, 16 / 9, 4.0):
+            h, w = bucket_size(r, native)
+            assert h % 16 == 0 and w % 16 == 0
+            assert abs(w / h - r) / r < 0.07 and abs(w * h - native * native) / native ** 2 < 0.07
+    assert bucket_size(4.0, 512) == (256, 1024) and bucket_size(0.25, 512) == (1024, 256)
 
 
-def test_vae_downsamples_8x_to_16_channels():
+def test_resolution_shift_is_1_at_256_and_2_at_512():
+    assert resolution_shift(256, 256) == 1.0 and resolution_shift(512, 512) == 2.0
+
+
+def test_vae_downsamples_8x_to_16_channels_without_normalisation():
     vae = AutoencoderKL(VAE_CONFIG)
     mean, logvar = vae.encode_moments(torch.randn(1, 3, 64, 96))
     assert mean.shape == (1, 16, 8, 12) and logvar.shape == mean.shape
     assert vae.decode(mean).shape == (1, 3, 64, 96)
-    keys = set(vae.state_dict())
-    assert "encoder.down_blocks.0.downsamplers.0.conv.weight" in keys and "decoder.up_blocks.0.upsamplers.0.conv.weight" in keys
+    # No per-image normalisation anywhere (the cause of v1's corner glyph).
+    assert not any(isinstance(m, (torch.nn.GroupNorm, torch.nn.BatchNorm2d, torch.nn.InstanceNorm2d, torch.nn.LayerNorm)) for m in vae.modules())
+
+
+def test_vae_is_translation_equivariant_away_from_borders():
+    """Without global statistics, a shifted image gives a shifted latent (by whole latent pixels)."""
+    torch.manual_seed(0)
+    vae = AutoencoderKL(VAE_CONFIG)
+    with torch.no_grad():
+        for p in vae.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+        x = torch.randn(1, 3, 256, 256)
+        a = vae.encode_moments(x)[0]
+        b = vae.encode_moments(torch.roll(x, shifts=(16, 24), dims=(2, 3)))[0]
+    inner = (slice(None), slice(None), slice(12, 20), slice(12, 20))
+    torch.testing.assert_close(torch.roll(a, shifts=(2, 3), dims=(2, 3))[inner], b[inner], atol=1e-4, rtol=1e-4)
 
 
 def test_text_conditioning_is_sd3_layout():
-    te = CLIPTextModelWithProjection(dict(TEXT_CONFIG, vocab_size=50))
-    ids = torch.tensor([[2, 10, 11, 3] + [0] * 28])
+    cfg = dict(TEXT_CONFIG, vocab_size=50)
+    te = CLIPTextModelWithProjection(cfg)
+    h, L = cfg["hidden_size"], cfg["max_position_embeddings"]
+    ids = torch.tensor([[2, 10, 11, 3] + [0] * (L - 4)])
     pooled, last, hidden = te(ids)
-    assert len(hidden) == TEXT_CONFIG["num_hidden_layers"] + 1
-    ctx, pooled2 = sd3_conditioning(te, ids, joint_attention_dim=160, max_sequence_length=8)
-    assert ctx.shape == (1, 32 + 8, 160)
-    torch.testing.assert_close(ctx[:, :32, :128], hidden[-2])
-    assert torch.count_nonzero(ctx[:, :32, 128:]) == 0 and torch.count_nonzero(ctx[:, 32:]) == 0
+    assert len(hidden) == cfg["num_hidden_layers"] + 1
+    ctx, pooled2 = sd3_conditioning(te, ids, joint_attention_dim=h + 32, max_sequence_length=4)
+    assert ctx.shape == (1, L + 4, h + 32)
+    torch.testing.assert_close(ctx[:, :L, :h], hidden[-2])
+    assert torch.count_nonzero(ctx[:, :L, h:]) == 0 and torch.count_nonzero(ctx[:, L:]) == 0
     torch.testing.assert_close(pooled, pooled2)
     # Pooled comes from the <eos> position: changing a pad token after it leaves it unchanged (causal mask).
     ids_b = ids.clone()
@@ -52,9 +76,28 @@ def test_text_conditioning_is_sd3_layout():
     torch.testing.assert_close(te(ids_b)[0], pooled)
 
 
-def test_checkpoint_parts_roundtrip(tmp_path):
-    state = {"w": torch.randn(1000, 300), "n": 3}
-    parts = save_parts(state, tmp_path, part_bytes=300_000)
-    assert len(parts) > 1
-    back = load_parts(tmp_path)
-    assert back["n"] == 3 and torch.equal(back["w"], state["w"])
+def test_int8_rounding_is_per_output_channel_bounded_and_idempotent():
+    w = np.random.default_rng(0).standard_normal((64, 300)).astype(np.float32) * np.linspace(0.01, 3, 64, dtype=np.float32)[:, None]
+    q, s = quantize_per_channel(w, 0)
+    assert q.dtype == np.int8 and s.shape == (64,) and np.abs(q).max() == 127
+    back = dequantize(q, s, 0)
+    assert (np.abs(back - w) <= s[:, None] / 2 + 1e-7).all()
+    q2, s2 = quantize_per_channel(back, 0)
+    np.testing.assert_array_equal(q2, q)
+    np.testing.assert_allclose(s2, s, rtol=1e-6)
+
+
+def test_snap_to_int8_touches_exactly_the_weights_that_ship_as_int8():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(256, 128), torch.nn.Linear(64, 64), torch.nn.Conv2d(64, 8, 3), torch.nn.Conv2d(3, 8, 3))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    assert snap_to_int8(net) == 2  # 256*128 >= LINEAR_MIN and 64*8*9 >= CONV_MIN; the others are too small
+    after = net.state_dict()
+    assert 256 * 128 >= LINEAR_MIN > 64 * 64 and 64 * 8 * 9 >= CONV_MIN > 3 * 8 * 9
+    for k in before:
+        changed = not torch.equal(before[k], after[k])
+        assert changed == (k in ("0.weight", "2.weight")), k
+    again = {k: v.clone() for k, v in net.state_dict().items()}
+    snap_to_int8(net)
+    for k in again:
+        torch.testing.assert_close(net.state_dict()[k], again[k], atol=1e-7, rtol=0)

@@ -1,8 +1,8 @@
 /**
  * The shipped model package (models/default/, built by model/flowfill/export.py) against the
- * contract in DESIGN.md §2.1: file hashes, size budget, config keys, tokenizer behaviour in
+ * engine's package contract (worker/engine/model-package.ts): file hashes, size budget, config keys, tokenizer behaviour in
  * @huggingface/tokenizers, and the ONNX graphs' names and dynamic shapes under onnxruntime-web's WASM
- * backend (the fallback every host has), which must run the fused com.microsoft attention too.
+ * backend (the fallback every host has).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -87,7 +87,7 @@ describe('models/default package', () => {
     for (let i = 0; i < cfg.projection_dim; i++) expect(a[i]).toBeCloseTo(a[cfg.projection_dim + i], 5); // same prompt, same row
   });
 
-  test('transformer runs a 2:1 latent with fused attention and returns the input shape', async () => {
+  test('transformer runs a 2:1 latent and returns the input shape', async () => {
     const t = readJson('transformer/config.json');
     const s = await session('transformer/model.onnx');
     expect(s.inputNames).toEqual(['hidden_states', 'timestep', 'encoder_hidden_states', 'pooled_projections']);

@@ -1,0 +1,90 @@
+"""Resuming from the exported package: the package is the checkpoint.
+
+Everything needed to continue training is the package folder (what models/default/ holds) plus two
+small files next to it:
+  extras.json     progress (steps, seconds), loss histories, latent statistics, v1's evaluation,
+                  the scheduler choice and the data manifest's hash
+  classifier.npz  the evaluation classifier (float16), so every slice is scored by the same judge
+
+The package's int8 weights are exactly the weights training continues from: after the VAE is
+trained, and at the end of every slice, the weights that ship as int8 are rounded to their int8
+values in PyTorch too (train.snap_to_int8), and the package stores those. Between slices the
+optimiser's moments are not kept (Adam restarts with a 100-step warm-up) and the raw weights restart
+from the exported EMA, as v1's slim checkpoint did. A resume directory is ~20 MB, small enough to
+commit (models/default/ + model/eval/resume/).
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .classifier import FlowfillClassifier
+from .onnx_weights import read_state_dict
+
+EXTRAS = "extras.json"
+CLASSIFIER = "classifier.npz"
+
+
+def has_package(resume_dir) -> bool:
+    return (Path(resume_dir) / "package" / "model_index.json").exists()
+
+
+def load(resume_dir, data, device) -> dict:
+    """State dict for run.py: extras, plus 'te', 'dit', 'vae' (modules, EMA = raw) and 'classifier' when present."""
+    from .text_encoder import CLIPTextModelWithProjection
+    from .mmdit import SD3Transformer2DModel
+    from .vae import AutoencoderKL
+
+    d = Path(resume_dir)
+    state: dict = json.loads((d / EXTRAS).read_text()) if (d / EXTRAS).exists() else {}
+    if state.get("data_manifest_sha256") and state["data_manifest_sha256"] != data_manifest_hash(data):
+        raise ValueError(f"{d / EXTRAS}: trained on a different dataset (manifest sha256 {state['data_manifest_sha256'][:12]}…); "
+                         "rebuild the data with the same builder, or start without --resume")
+    if (d / CLASSIFIER).exists():
+        z = np.load(d / CLASSIFIER)
+        cfg = json.loads(bytes(z["__config__"]).decode())
+        clf = FlowfillClassifier(**cfg)
+        clf.load_state_dict({k: torch.from_numpy(z[k].astype(np.float32) if z[k].dtype == np.float16 else z[k]) for k in z.files if k != "__config__"})
+        state["classifier"] = clf.to(device).eval().requires_grad_(False)
+    pkg = d / "package"
+    if has_package(d):
+        cfg = {c: json.loads((pkg / c / "config.json").read_text()) for c in ("transformer", "text_encoder", "vae_decoder")}
+        dit = SD3Transformer2DModel(cfg["transformer"])
+        full = dit.state_dict()
+        full.update({k: torch.from_numpy(v) for k, v in read_state_dict(pkg / "transformer" / "model.onnx", dit.state_dict()).items()})
+        dit.load_state_dict(full, strict=True)
+        te = CLIPTextModelWithProjection(cfg["text_encoder"])
+        te.load_state_dict({k: torch.from_numpy(v) for k, v in read_state_dict(pkg / "text_encoder" / "model.onnx", te.state_dict()).items()}, strict=True)
+        vcfg = {k: v for k, v in cfg["vae_decoder"].items() if k not in ("scaling_factor", "shift_factor")}
+        vae = AutoencoderKL(dict(vcfg, scaling_factor=1.0, shift_factor=0.0))
+        expected = vae.state_dict()
+        sd = read_state_dict(pkg / "vae_decoder" / "model.onnx", {k: v for k, v in expected.items() if k.startswith("decoder.")})
+        sd.update(read_state_dict(pkg / "vae_encoder" / "model.onnx", {k: v for k, v in expected.items() if k.startswith("encoder.")}))
+        vae.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
+        state.update(dit=dit.to(device), te=te.to(device), vae=vae.to(device).eval().requires_grad_(False))
+        if "latent_stats" not in state:
+            raise ValueError(f"{d / EXTRAS} lacks latent_stats; the package alone cannot resume")
+    return state
+
+
+def save(resume_dir, state: dict, data) -> Path:
+    """Writes extras.json and classifier.npz next to the package already exported into resume_dir/package."""
+    d = Path(resume_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    extras = {k: v for k, v in state.items() if k not in ("dit", "te", "vae", "classifier", "dit_ema", "te_ema")}
+    extras["data_manifest_sha256"] = data_manifest_hash(data)
+    (d / EXTRAS).write_text(json.dumps(extras, indent=1, default=float))
+    clf = state.get("classifier")
+    if clf is not None:
+        arrays = {k: (v.detach().cpu().numpy().astype(np.float16) if v.is_floating_point() else v.detach().cpu().numpy())
+                  for k, v in clf.state_dict().items()}
+        arrays["__config__"] = np.frombuffer(json.dumps(clf.config).encode(), dtype=np.uint8)
+        np.savez_compressed(d / CLASSIFIER, **arrays)
+    return d
+
+
+def data_manifest_hash(data) -> str:
+    import hashlib
+
+    return hashlib.sha256((Path(data.dir) / "manifest.json").read_bytes()).hexdigest()

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# One GPU slice of the default model's training (model/README.md, "Training in GPU slices"):
+#
+#   OUT=/some/dir bash model/gpu-slice.sh <slice-seconds>
+#
+# It restores the previous slice's state if one was carried, trains until the time limit, evaluates,
+# exports the package, and leaves the new state, the report and the logs in $OUT. The first slice
+# (no state carried) also runs pytest and a tiny end-to-end smoke run of every stage first, and
+# measures v1 once.
+#
+# Carried (git-ignored) inputs, relative to the repository root:
+#   model/.cache/data/                    the dataset (node model/data/build-dataset.mjs)       ~24 MiB
+#   model/.cache/resume/resume.tar.part*  the state $OUT returned last time (absent at first)  ~20 MiB
+#   model/.cache/v1/v1-fp16.npz           v1's weights for its evaluation (first slice only)    13 MiB
+# Written to $OUT (at most 8 files, each under 15 MiB):
+#   resume.tar.partNN   the new state: package/ (what models/default/ holds), extras.json, classifier.npz
+#   eval.tar            report.json, sample grids, training composites, train-log.txt
+#   report.json         the evaluation (also inside eval.tar)
+#   log.txt             everything this script printed
+# Environment: SKIP_CHECKS=1 skips pytest + smoke; DIT_TOTAL_S (default 1100) is the planned DiT time over
+# all slices (the learning-rate schedule's length); VAE_S (170), CLF_S (60) the first slice's stages
+# (shortened automatically when the slice is too short for them); RESERVE_S (150) the time kept for
+# evaluation + export (the log prints what they took);
+# RUN_ARGS adds arguments to flowfill.run (RUN_ARGS=--smoke runs this whole script in minutes on a CPU).
+set -euo pipefail
+limit=${1:?usage: OUT=dir bash model/gpu-slice.sh <slice-seconds>}
+: "${OUT:?set OUT to the folder that comes back}"
+t0=$(date +%s)
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root/model"
+export PYTHONUNBUFFERED=1
+work=$(mktemp -d /tmp/flowfill-slice.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/log.txt") 2>&1
+elapsed() { echo $(( $(date +%s) - t0 )); }
+echo "== flowfill gpu slice: limit ${limit}s, $(date -u +%FT%TZ)"
+python3 - <<'PY'
+import sys, torch, onnx
+try:
+    import onnxruntime
+    ort = onnxruntime.__version__
+except ImportError:
+    ort = "missing (parity checks are skipped)"
+gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA"
+print("python", sys.version.split()[0], "torch", torch.__version__, gpu, "onnx", onnx.__version__, "onnxruntime", ort)
+PY
+[ -f .cache/data/manifest.json ] || { echo "model/.cache/data is missing: build it with node model/data/build-dataset.mjs and carry it"; exit 2; }
+
+resume_args=()
+if ls .cache/resume/resume.tar.part* >/dev/null 2>&1; then
+  mkdir -p "$work/resume-in"
+  cat .cache/resume/resume.tar.part* | tar -x -C "$work/resume-in"
+  resume_args=(--resume-in "$work/resume-in")
+  echo "== resuming from $(ls .cache/resume/resume.tar.part* | wc -l) part(s): $(cat "$work/resume-in/extras.json" | python3 -c 'import json,sys; e=json.load(sys.stdin); print("dit_steps", e.get("dit_steps"), "dit_seconds", round(e.get("dit_seconds", 0)))')"
+else
+  echo "== no carried state: first slice"
+fi
+
+if [ ${#resume_args[@]} -eq 0 ] && [ "${SKIP_CHECKS:-0}" != 1 ]; then
+  echo "== pytest ($(elapsed)s)"
+  timeout 180 python3 -m pytest -q tests || echo "!! pytest failed (continuing: the smoke run decides)"
+  echo "== smoke run of every stage ($(elapsed)s)"
+  timeout 150 python3 -m flowfill.run --data .cache/data --smoke --resume-out "$work/smoke" --eval-out "$work/smoke-eval" \
+    ${V1_FOR_SMOKE:+--v1 .cache/v1/v1-fp16.npz}
+  echo "== smoke passed ($(elapsed)s)"
+fi
+
+v1_args=()
+[ -f .cache/v1/v1-fp16.npz ] && v1_args=(--v1 .cache/v1/v1-fp16.npz)
+pack_reserve=30
+left=$(( limit - $(elapsed) - pack_reserve ))
+echo "== training slice: ${left}s ($(elapsed)s elapsed)"
+python3 -m flowfill.run --data .cache/data "${resume_args[@]}" --resume-out "$work/resume-out" --eval-out "$work/eval" \
+  --time-limit-s "$left" --dit-total-s "${DIT_TOTAL_S:-1100}" --vae-s "${VAE_S:-170}" --clf-s "${CLF_S:-60}" \
+  --reserve-s "${RESERVE_S:-150}" "${v1_args[@]}" ${RUN_ARGS:-}
+
+echo "== packing ($(elapsed)s)"
+tar -C "$work/resume-out" -cf - . | split -b 15M -d - "$OUT/resume.tar.part"
+cp "$work/eval/report.json" "$OUT/report.json"
+# Full-size 512 px grids are dropped, last first, while the archive would pass 15 MiB.
+cd "$work/eval"
+grids=(grid-512-[0-9].png)
+[ -e "${grids[0]}" ] || grids=()
+while :; do
+  tar -cf "$OUT/eval.tar" report.json train-log.txt held-out-256.png aspect-samples.png grid-512-small.png training-composites "${grids[@]}"
+  [ "$(stat -c %s "$OUT/eval.tar")" -le $((15 * 1024 * 1024)) ] || [ ${#grids[@]} -eq 0 ] && break
+  grids=("${grids[@]:0:${#grids[@]}-1}")
+done
+cd "$root/model"
+ls -la "$OUT"
+echo "== slice done in $(elapsed)s"

@@ -1,0 +1,99 @@
+"""Export of tiny random networks: the ONNX graphs' op census, int8 weights, and the package read back as
+the training state (the package is the checkpoint). ONNX Runtime parity runs where onnxruntime is installed
+(the GPU machine); the engine's own checks of exported packages are in test/model/ (jest)."""
+import json
+from collections import Counter
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from flowfill import resume
+from flowfill.export import export_package
+from flowfill.onnx_weights import read_state_dict
+from flowfill.run import SMOKE
+from flowfill.train import build_models, snap_to_int8
+from flowfill.vae import AutoencoderKL
+
+
+@pytest.fixture(scope="module")
+def exported(data, data_dir, tmp_path_factory):
+    torch.manual_seed(0)
+    te, dit = build_models(len(data.tokenizer), "cpu", SMOKE["dit"], SMOKE["text"])
+    vae = AutoencoderKL(SMOKE["vae"])
+    with torch.no_grad():
+        for m in (te, dit, vae):
+            for p in m.parameters():
+                p.add_(torch.randn_like(p) * 0.05)
+    for m in (te, dit, vae):
+        m.eval().requires_grad_(False)
+        snap_to_int8(m)
+    stats = {"shift_factor": 0.1, "scaling_factor": 1.3, "latent_rgb_factors": [[0.1, 0.2, 0.3]] * 16, "latent_rgb_bias": [0.0, 0.0, 0.0]}
+    out = tmp_path_factory.mktemp("resume")
+    result = export_package(out / "package", tokenizer=data.tokenizer.encode, vae=vae, te=te, dit=dit, stats=stats, max_sequence_length=8,
+                            shift=3.0, guidance=5.0, steps=4, tokenizer_dir=data_dir, training_summary={"dit_steps": 0},
+                            licences=data.manifest["licences"], log=lambda *_: None,
+                            parity_prompts=["rocket, flat style, on a teal background", "shopping cart icon, line style, dark blue on white"])
+    return {"data": data, "te": te, "dit": dit, "vae": vae, "stats": stats, "dir": out, "result": result}
+
+
+def test_transformer_graph_ops_and_int8_weights(exported):
+    model = onnx.load(str(exported["dir"] / "package" / "transformer" / "model.onnx"))
+    ops = Counter((n.domain, n.op_type) for n in model.graph.node)
+    layers = exported["dit"].config["num_layers"]
+    # Attention decomposed (one Softmax per block; onnx_ops.py says why), norms and GELU fused.
+    assert ops[("", "Softmax")] == layers and ops[("com.microsoft", "MultiHeadAttention")] == 0
+    assert ops[("", "SimplifiedLayerNormalization")] == 4 * layers
+    assert ops[("com.microsoft", "FastGelu")] == 2 * layers - 1
+    assert ops[("", "DequantizeLinear")] == 0
+    assert {o.domain for o in model.opset_import} == {"", "com.microsoft"}
+    assert not any(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer)
+    int8 = [i for i in model.graph.initializer if i.data_type == onnx.TensorProto.INT8]
+    assert len(int8) == exported["result"]["quantisation"]["transformer"]["int8_tensors"] > 0
+    # The sin-cos table is computed in the graph, not stored.
+    assert not any(tuple(i.dims[-2:]) == (64 * 64, exported["dit"].inner_dim) for i in model.graph.initializer)
+
+
+def test_package_reads_back_exactly_as_the_training_state(exported, tmp_path):
+    data = exported["data"]
+    resume.save(exported["dir"], {"latent_stats": exported["stats"], "dit_steps": 7, "dit_seconds": 1.5}, data)
+    state = resume.load(exported["dir"], data, "cpu")
+    assert state["dit_steps"] == 7
+    for name in ("dit", "te", "vae"):
+        want, got = exported[name].state_dict(), state[name].state_dict()
+        assert set(want) == set(got)
+        for k in want:
+            torch.testing.assert_close(got[k], want[k], atol=1e-6, rtol=1e-6, msg=f"{name}.{k}")
+
+
+def test_flowfill_json_lists_every_file_with_licences(exported):
+    pkg = exported["dir"] / "package"
+    meta = json.loads((pkg / "flowfill.json").read_text())
+    on_disk = sorted(p.relative_to(pkg).as_posix() for p in pkg.rglob("*") if p.is_file() and p.name != "flowfill.json")
+    assert sorted(meta["files"]) == on_disk
+    text = json.dumps(meta["data_licences"])
+    for name in ("Twemoji", "Fluent", "Lucide", "Tabler", "Phosphor", "Emojibase"):
+        assert name in text, name
+    assert "CC-BY-4.0" in meta["licence"]
+    assert meta["native_size"] == [exported["dit"].config["sample_size"] * 8] * 2
+
+
+def test_onnx_runtime_parity(exported):
+    parity = exported["result"]["parity"]
+    if not parity["ort"]:
+        pytest.skip("onnxruntime not installed here (it is on the GPU machine)")
+    for case in parity["transformer"].values():
+        assert case["float_vs_torch_max_abs"] < 1e-4 * max(1.0, case["ref_max_abs"])
+        assert case["int8_vs_float_rel_l2"] < 0.05
+    for name in ("vae_decoder", "vae_encoder", "text_encoder"):
+        assert parity[name]["float_vs_torch_max_abs"] < 1e-3, name
+    assert parity["images_int8_vs_float"]["u8_max_abs"] >= 0
+
+
+def test_reader_refuses_a_graph_without_some_weights(exported):
+    dit = exported["dit"]
+    expected = dict(dit.state_dict())
+    expected["transformer_blocks.0.attn.not_a_weight"] = torch.zeros(3)
+    with pytest.raises(ValueError, match="not_a_weight"):
+        read_state_dict(exported["dir"] / "package" / "transformer" / "model.onnx", expected)

@@ -1,0 +1,126 @@
+/**
+ * Model packages on Chromium's WebGPU (SwiftShader here), through the engine with the plugin's ORT
+ * build, against the same engine on WASM in Node:
+ * - the int8 fixture (fixtures/int8-tiny): its transformer against PyTorch, and whole images;
+ * - the shipped models/default package: a whole image at 256² (one step: every graph runs).
+ * The graphs hold no float16 (int8-package.test.ts), so no shader-f16 is involved.
+ */
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import type { GenerationRequest } from '../../common/engine-types.js';
+import { createEngine } from '../../worker/engine/engine.js';
+import { decodePng, encodePng } from '../../worker/engine/png.js';
+import { readFolderAsync, REPO_ROOT } from '../../worker/cli/node-host.js';
+import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, startRigAsync, type Rig } from '../browser/browser-rig.js';
+import { INT8_FIXTURE, maxAbsDiff, reference, referenceTensor } from './int8-fixture.js';
+import type { PackageWorkerAnswer, PackageWorkerRequest } from './pages/package-worker.js';
+
+let rig: Rig;
+let browser: Browser;
+
+beforeAll(async () => {
+  rig = await startRigAsync({ 'package-worker': 'test/model/pages/package-worker.ts' });
+  cpSync(INT8_FIXTURE, path.join(rig.outDir, 'rig', 'int8-tiny'), { recursive: true });
+  cpSync(path.join(REPO_ROOT, 'models/default'), path.join(rig.outDir, 'rig', 'default'), { recursive: true });
+  browser = await launchChromiumAsync({ webgpu: true });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await rig?.close();
+});
+
+async function askWorkerAsync(ask: PackageWorkerRequest): Promise<PackageWorkerAnswer> {
+  const page = await browser.newPage();
+  await page.goto(`${rig.server.url}rig/blank.html`);
+  const answer = await page.evaluate(
+    (message) =>
+      new Promise<PackageWorkerAnswer>((resolve) => {
+        const worker = new Worker('/rig/package-worker.js');
+        worker.onmessage = (event) => resolve(event.data as PackageWorkerAnswer);
+        worker.onerror = (event) => resolve({ error: `worker error: ${event.message}` });
+        worker.postMessage(message);
+      }),
+    ask,
+  );
+  await page.close();
+  return answer;
+}
+
+/** The same requests through the engine on WASM in Node. */
+async function wasmImagesAsync(dir: string, requests: GenerationRequest[]) {
+  const engine = createEngine({ backend: 'wasm' });
+  await engine.loadModel({ kind: 'files', files: await readFolderAsync(dir) });
+  const out = [];
+  for (const r of requests) out.push(decodePng((await engine.generate(r)).png));
+  await engine.dispose();
+  return out;
+}
+
+/** FLOWFILL_KEEP_IMAGES=<dir> keeps both images of each comparison there, for a look. */
+function keep(name: string, webgpuPng: Uint8Array, wasm: { width: number; height: number; rgba: Uint8Array }): void {
+  const dir = process.env.FLOWFILL_KEEP_IMAGES;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, `${name}-webgpu.png`), webgpuPng);
+  writeFileSync(path.join(dir, `${name}-wasm.png`), encodePng(wasm.rgba, wasm.width, wasm.height, 4));
+}
+
+/** Max level difference and the share of RGB values within 2 levels. */
+function compareImages(a: { rgba: Uint8Array }, b: { rgba: Uint8Array }) {
+  let max = 0;
+  let within = 0;
+  let n = 0;
+  for (let i = 0; i < a.rgba.length; i++) {
+    if (i % 4 === 3) continue;
+    const d = Math.abs(a.rgba[i] - b.rgba[i]);
+    max = Math.max(max, d);
+    within += d <= 2 ? 1 : 0;
+    n += 1;
+  }
+  return { max, within: within / n };
+}
+
+test(
+  'the int8 package runs on WebGPU: transformer as PyTorch, images as WASM',
+  async () => {
+    const requests: GenerationRequest[] = [
+      { jobId: 'sq', prompt: reference.prompts[0], width: 256, height: 256, steps: 3, guidance: 4, seed: 11 },
+      { jobId: 'wide', prompt: reference.prompts[1], width: 1024, height: 256, steps: 3, guidance: 4, seed: 12 },
+    ];
+    const inputs = Object.fromEntries(['hidden_states', 'timestep', 'encoder_hidden_states', 'pooled_projections']
+      .map((n) => [n, { url: `/rig/int8-tiny/reference/transformer.wide.${n}.bin`, dims: reference.tensors[`transformer.wide.${n}`].shape }]));
+    const answer = await askWorkerAsync({ backend: 'webgpu', baseUrl: '/rig/int8-tiny/package/', requests,
+      direct: { graphUrl: '/rig/int8-tiny/package/transformer/model.onnx', inputs } });
+    expect(answer.error).toBeUndefined();
+    expect(answer.webgpuDevice).toBe(true);
+    expect(answer.images!.map((i) => i.backend)).toEqual(['webgpu', 'webgpu']);
+    const want = referenceTensor('transformer.wide.out_hidden_states');
+    const { diff, scale } = maxAbsDiff(answer.direct!.data, want.data as Float32Array);
+    const wasm = await wasmImagesAsync(path.join(INT8_FIXTURE, 'package'), requests);
+    answer.images!.forEach((img, i) => keep(`int8-${requests[i].jobId}`, img.png, wasm[i]));
+    const cmp = answer.images!.map((img, i) => compareImages(decodePng(img.png), wasm[i]));
+    console.log(`int8 fixture on WebGPU: transformer max |WebGPU - PyTorch| ${diff.toExponential(2)} (max |out| ${scale.toFixed(2)}); `
+      + `images vs WASM: ${cmp.map((c) => `max ${c.max} levels, ${(c.within * 100).toFixed(2)} % within 2`).join('; ')}`);
+    expect(diff).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));
+    for (const c of cmp) expect(c.within).toBeGreaterThanOrEqual(0.999);
+  },
+  BROWSER_TEST_TIMEOUT_MS,
+);
+
+test(
+  'the shipped default package runs on WebGPU and matches WASM',
+  async () => {
+    const requests: GenerationRequest[] = [{ jobId: 'default', prompt: 'rocket, flat style, on a teal background', width: 256, height: 256, steps: 1, guidance: 5, seed: 7 }];
+    const answer = await askWorkerAsync({ backend: 'webgpu', baseUrl: '/rig/default/', requests });
+    expect(answer.error).toBeUndefined();
+    expect(answer.images![0].backend).toBe('webgpu');
+    const [wasm] = await wasmImagesAsync(path.join(REPO_ROOT, 'models/default'), requests);
+    keep('default', answer.images![0].png, wasm);
+    const c = compareImages(decodePng(answer.images![0].png), wasm);
+    console.log(`models/default on WebGPU vs WASM, 256², 1 step: max ${c.max} levels, ${(c.within * 100).toFixed(2)} % within 2 (${((answer.elapsedMs ?? 0) / 1000).toFixed(1)} s in Chromium)`);
+    expect(c.within).toBeGreaterThanOrEqual(0.999);
+  },
+  BROWSER_TEST_TIMEOUT_MS,
+);
