@@ -26,7 +26,7 @@ bench() {
   local base; base=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
   say "bench $model $precision (GPU memory in use before: ${base} MiB)"
   /usr/bin/time -v $FF/node --max-old-space-size=200000 $FF/bench-real.mjs --model /tmp/ck/$model --reference /tmp/ref/$model \
-    --precision "$precision" --runs "${RUNS:-5}" --out "$OUT/$model-$precision.json" 2>&1 | grep -v '^ \|^{\|^}' | tee -a "$LOG"
+    --precision "$precision" --runs "${RUNS:-5}" --out "$OUT/$model-$precision.json" 2>&1 | grep --line-buffered -v '^ \|^{\|^}' | tee -a "$LOG"
   kill $sampler 2>/dev/null; wait $sampler 2>/dev/null
   local peak; peak=$(peak_gpu_mib "$smi")
   say "peak GPU memory $model $precision: ${peak} MiB (${base} MiB before)"
