@@ -1,7 +1,7 @@
 /**
- * The default model's sample grid, made by the TypeScript engine (not PyTorch) from the package
- * exactly as shipped — several prompts × the aspect ratios the model README evaluates:
- *   npm run sample-grid -- [--model dir] [--steps N] [--seed 7] [-o model/eval/engine-grid.png]   (--help)
+ * The default model's sample grid, made by the TypeScript engine (not PyTorch) on WASM from the
+ * package exactly as shipped — emoji and icon prompts × the aspect ratios 1:1, 16:9, 9:16 and 4:1:
+ *   npm run sample-grid -- [--model dir] [--steps N] [--seed 7] [--rows emoji|icons|all] [-o model/eval/engine-grid.png]   (--help)
  * Each cell holds one image at the size the resolution planner picks for that ratio, centred on a
  * grey cell as large as the widest/tallest image, so ratios stay visible side by side.
  */
@@ -16,18 +16,25 @@ import { modelFolderSourceAsync, REPO_ROOT, registerRepoEmbeddedModel } from './
 import { checkOutputPathAsync } from './output-path.js';
 import { displayPath, resolveUserPath } from './user-paths.js';
 
-const PROMPTS = [
+const EMOJI_PROMPTS = [
   'rocket, flat style, on a teal background',
   'red apple, glossy style, on a yellow background',
   'cat face, twemoji style, on a blue background',
   'penguin, flat style, on a purple to pink gradient background',
 ];
+const ICON_PROMPTS = [
+  'shopping cart icon, line style, dark blue on white',
+  'heart icon, filled style, red on light pink',
+  'camera icon, bold style, white on dark teal',
+  'cloud icon, thin style, navy on light blue',
+];
+const ROWS = { emoji: EMOJI_PROMPTS, icons: ICON_PROMPTS, all: [...EMOJI_PROMPTS, ...ICON_PROMPTS] } as const;
+type Rows = keyof typeof ROWS;
 const RATIOS: Array<[string, number, number]> = [
-  ['1:2', 1, 2],
-  ['2:3', 2, 3],
   ['1:1', 1, 1],
   ['16:9', 16, 9],
-  ['2:1', 2, 1],
+  ['9:16', 9, 16],
+  ['4:1', 4, 1],
 ];
 const GAP = 8;
 const CELL_GREY = 200;
@@ -39,15 +46,16 @@ Renders the model's sample grid (prompts × aspect ratios) with the engine and w
       --model <folder>     a model package folder (default: models/default/)
       --steps <n>          denoising steps (default: the model's recommendation, else 28)
       --seed <n>           seed of the first row; each row adds 1 (default: 7)
+      --rows <set>         emoji, icons or all (default: all; v1 knows no icons)
   -o, --out <file.png>     where to write the grid (default: model/eval/engine-grid.png)
   -h, --help               show this help and exit`;
 
-function parseGridArgs(argv: string[]): { model?: string; steps?: number; seed: number; out: string } | 'help' {
+function parseGridArgs(argv: string[]): { model?: string; steps?: number; seed: number; rows: Rows; out: string } | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
-      options: { model: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+      options: { model: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, rows: { type: 'string' }, out: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
     });
   } catch (error) {
@@ -60,7 +68,10 @@ function parseGridArgs(argv: string[]): { model?: string; steps?: number; seed: 
     if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} ${JSON.stringify(text)}: expected an integer of ${min} or more`);
     return n;
   };
+  const rows = values.rows ?? 'all';
+  if (!(rows in ROWS)) throw new UsageError(`--rows ${JSON.stringify(rows)}: expected emoji, icons or all`);
   return {
+    rows: rows as Rows,
     ...(values.model !== undefined ? { model: resolveUserPath(values.model) } : {}),
     ...(values.steps !== undefined ? { steps: integer('steps', values.steps, 1) } : {}),
     seed: values.seed === undefined ? 7 : integer('seed', values.seed, 0),
@@ -76,6 +87,7 @@ async function main(): Promise<void> {
     return;
   }
   await checkOutputPathAsync(args.out);
+  const prompts = ROWS[args.rows];
   registerRepoEmbeddedModel();
   const engine = createEngine({ backend: 'wasm' });
   const info = await engine.loadModel(args.model ? await modelFolderSourceAsync(args.model) : { kind: 'embedded' });
@@ -83,14 +95,14 @@ async function main(): Promise<void> {
   const cellW = Math.max(...sizes.map((s) => s.width));
   const cellH = Math.max(...sizes.map((s) => s.height));
   const gridW = RATIOS.length * cellW + (RATIOS.length + 1) * GAP;
-  const gridH = PROMPTS.length * cellH + (PROMPTS.length + 1) * GAP;
+  const gridH = prompts.length * cellH + (prompts.length + 1) * GAP;
   const grid = new Uint8Array(gridW * gridH * 4).fill(255);
-  for (let row = 0; row < PROMPTS.length; row++) {
+  for (let row = 0; row < prompts.length; row++) {
     for (let col = 0; col < RATIOS.length; col++) {
       const size = sizes[col];
       const result = await engine.generate({
         jobId: `grid-${row}-${col}`,
-        prompt: PROMPTS[row],
+        prompt: prompts[row],
         width: size.width,
         height: size.height,
         steps: args.steps ?? info.recommended?.steps ?? 28,
@@ -102,11 +114,11 @@ async function main(): Promise<void> {
       const y0 = GAP + row * (cellH + GAP);
       fillRect(grid, gridW, x0, y0, cellW, cellH, CELL_GREY);
       blit(grid, gridW, image.rgba, image.width, image.height, x0 + ((cellW - image.width) >> 1), y0 + ((cellH - image.height) >> 1));
-      console.log(`${RATIOS[col][0].padEnd(5)} ${String(image.width).padStart(3)}x${image.height}  ${PROMPTS[row]}  (${result.timings.totalMs.toFixed(0)} ms, ${result.backend})`);
+      console.log(`${RATIOS[col][0].padEnd(5)} ${String(image.width).padStart(4)}x${image.height}  ${prompts[row]}  (${result.timings.totalMs.toFixed(0)} ms, ${result.backend})`);
     }
   }
   await writeFile(args.out, encodePng(grid, gridW, gridH, 4));
-  console.log(`wrote ${displayPath(args.out)} (${gridW}x${gridH}): rows = prompts, columns = ${RATIOS.map((r) => r[0]).join(', ')}`);
+  console.log(`wrote ${displayPath(args.out)} (${gridW}x${gridH}): rows = prompts, columns = ${RATIOS.map((r) => r[0]).join(', ')}; model ${info.name}`);
   await engine.dispose();
 }
 
