@@ -19,7 +19,7 @@ import { jsonValueSchema } from './json-value.js';
 import { readPngSize } from './png-size.js';
 import { MAX_IMAGE_SIDE, PROMPT_MAX_CHARS, imageSideSchema, provenanceSchema } from './provenance.js';
 import type { RpcHandlers, RpcSpec } from './rpc-link.js';
-import { bytes, finite, integer, oneOf, text } from './schema-kit.js';
+import { bytes, finite, oneOf, text } from './schema-kit.js';
 
 /** Bumped whenever a method or event changes shape; both sides refuse another version. */
 export const HOST_RPC_VERSION = 2;

@@ -68,7 +68,7 @@ function envelopeSchemas(spec: RpcSpec<MethodTable, EventTable>) {
 // ---- types derived from a spec -------------------------------------------------------------------
 
 /** Methods without arguments may be called with none. */
-type CallArgs<S extends AnySchema> = {} extends v.InferInput<S> ? [args?: v.InferInput<S>] : [args: v.InferInput<S>];
+type CallArgs<S extends AnySchema> = Record<never, never> extends v.InferInput<S> ? [args?: v.InferInput<S>] : [args: v.InferInput<S>];
 
 /** The calling side: each method as an async function of its arguments' type. */
 export type RpcClient<M extends MethodTable> = {

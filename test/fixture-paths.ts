@@ -33,7 +33,7 @@ export function diffusersFixtureDir(): string {
   } catch (error) {
     rmSync(scratch, { recursive: true, force: true });
     const why = (error as { stderr?: Buffer }).stderr?.toString().trim() || String(error);
-    throw new Error(`could not extract ${archive} (tar -xJf needs xz; on Debian: apt-get install xz-utils): ${why}`);
+    throw new Error(`could not extract ${archive} (tar -xJf needs xz; on Debian: apt-get install xz-utils): ${why}`, { cause: error });
   }
   try {
     renameSync(path.join(scratch, 'sd3-diffusers-tiny'), folder);

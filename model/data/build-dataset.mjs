@@ -384,7 +384,7 @@ function heldOutAndEvalSets(subjects, rng) {
   const iconPool = shuffle(subjects.filter((s) => s.kind === 'icon').map((s) => s.id));
   // Icons all three sets draw first: they are the common ones.
   iconPool.sort((a, b) => subjects[b].sets.length - subjects[a].sets.length);
-  const prompt = (sid, { template, nameIndex = 0, background, colour }) => {
+  const prompt = (sid, { template, nameIndex = 0, background }) => {
     const s = subjects[sid];
     const [, style, c] = heldOut.get(sid);
     const parts = { subject: s.names[Math.min(nameIndex, s.names.length - 1)], style: STYLES[style].name };

@@ -7,7 +7,6 @@
  *   npx tsx scripts/debug/webgpu-bisect.ts <diffusers-golden folder> <case name> <component> [--all]
  *   component: text_encoder | text_encoder_2 | text_encoder_3 | transformer | vae_decoder | vae_encoder
  */
-import { openAsBlob } from 'node:fs';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openPackageAsync } from '../../worker/engine/package-source.js';

@@ -22,7 +22,7 @@ async function copyTextAsync(text: string, fallbackTarget: HTMLElement | null): 
   area.style.opacity = '0';
   document.body.append(area);
   area.select();
-  let copied = false;
+  let copied: boolean;
   try {
     copied = document.execCommand('copy');
   } catch {

@@ -64,7 +64,7 @@ const TRANSFORMER_OUTPUT = 'out_hidden_states';
  * Starts at the scheduler's begin index (image-to-image).
  */
 export async function* denoiseLatents(inputs: DenoiseInputs): AsyncGenerator<DenoiseStep, Float32Array> {
-  const { runtime, scheduler, conditioning } = inputs;
+  const { runtime, conditioning } = inputs;
   const cfg = conditioning.batch === 2;
   const mode: EulerStepMode = !cfg ? 'plain' : runtime.options.cfgCalls === 'split' ? 'cfg-split' : 'cfg-batch';
   return yield* deviceLoop(inputs, mode);
@@ -178,7 +178,6 @@ async function* deviceLoop(inputs: DenoiseInputs, mode: EulerStepMode): AsyncGen
     live.add(tensor);
     return tensor;
   };
-  let stepTensors: DeviceTensor[] = [];
   try {
     for (let c = 0; c < calls; c++) {
       embeds.push(track(await createDeviceTensorAsync(backend, { data: calls === 1 ? conditioning.embeds : rowOf(conditioning.embeds, c, 2), dims: [callBatch, S, D] })));
@@ -220,7 +219,7 @@ async function* deviceLoop(inputs: DenoiseInputs, mode: EulerStepMode): AsyncGen
       }
       sample = prev;
       modelInput = next;
-      stepTensors = [...noisePreds, velocity, denoised];
+      const stepTensors = [...noisePreds, velocity, denoised];
       const step: DenoiseStep = {
         step: i - first + 1,
         total,
@@ -237,7 +236,6 @@ async function* deviceLoop(inputs: DenoiseInputs, mode: EulerStepMode): AsyncGen
         live.delete(spent);
         spent.dispose();
       }
-      stepTensors = [];
     }
     return await finalLatentsAsync(sample, backend, total);
   } finally {
