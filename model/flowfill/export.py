@@ -63,6 +63,12 @@ def _onnx_export(module, args, path: Path, input_names, output_names, dynamic_ax
     float_model.CopyFrom(model)
     report = quantize_model(model, min_elements=LINEAR_MIN, include_conv=include_conv, conv_min_elements=CONV_MIN) if quantize else {}
     onnx.save(model, str(path))
+    # PyTorch ≥ 2.9 exports through dynamo and writes the float weights to `<name>.data` beside the
+    # graph; they were loaded above and are now inline (int8 where quantised), so the file is stale
+    # (the first GPU slice shipped a 73.7 MB package because of it).
+    stale = path.parent / (path.name + ".data")
+    if stale.exists():
+        stale.unlink()
     log(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB, {len(report)} int8 weights)")
     return float_model, report
 
