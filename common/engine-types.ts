@@ -157,6 +157,8 @@ export interface EngineApi {
   loadModel(source: ModelSource, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo>;
   generate(request: GenerationRequest, onProgress?: (p: GenerationProgress) => void): Promise<GenerationResult>;
   cancel(jobId: string): Promise<void>;
+  /** Where the next model load runs: 'auto' (WebGPU on a hardware adapter, else WASM), or forced. */
+  setBackendPreference?(preference: BackendPreference): void | Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,7 +316,9 @@ export interface DiagnosticsApi {
 }
 
 /** What the browser worker exposes over comlink. */
-export interface WorkerApi extends EngineApi, ModelStoreApi, DiagnosticsApi {}
+export interface WorkerApi extends EngineApi, ModelStoreApi, DiagnosticsApi {
+  setBackendPreference(preference: BackendPreference): Promise<void>;
+}
 
 /** Error codes the engine throws (as `EngineError`), so hosts can show plain-language messages. */
 export const ENGINE_ERROR_CODES = [

@@ -72,6 +72,8 @@ export interface PlaygroundApi {
   uiOpen(): boolean;
   /** Writes figma.clientStorage as an earlier run would have (e.g. the panel's saved settings). */
   setClientStorage(key: string, value: unknown): Promise<void>;
+  /** Reads figma.clientStorage (what the panel saved). */
+  clientStorage(key: string): Promise<unknown>;
 }
 
 export interface NodeSummary {
@@ -583,6 +585,10 @@ const api: PlaygroundApi = {
   async setClientStorage(key, value) {
     await ready;
     await host.figma.clientStorage.setAsync(key, value);
+  },
+  async clientStorage(key) {
+    await ready;
+    return host.figma.clientStorage.getAsync(key);
   },
 };
 

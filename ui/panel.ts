@@ -12,7 +12,7 @@
  *   jobs/skip-deleted-layers.ts selection changes → skip jobs whose layer is gone
  *   settings/stored-settings.ts settings and history in the host's storage
  */
-import type { DiagnosticsApi, EngineApi, GenerationResult, ModelStoreApi } from '../common/engine-types.js';
+import type { BackendPreference, DiagnosticsApi, EngineApi, GenerationResult, ModelStoreApi } from '../common/engine-types.js';
 import type { ProvenanceRecord } from '../common/provenance.js';
 import { formatDiagnosticsReport, readPageContextAsync, type DiagnosticsReport, type PageContext } from './diagnostics/diagnostics-report.js';
 import { createModelLibrary, type ModelLibrary } from './engine/model-library.js';
@@ -59,6 +59,8 @@ export interface Panel {
   /** Starts a batch on the current selection; false when nothing started (a notice says why). */
   generateAsync(request: BatchRequest): Promise<boolean>;
   updateSettings(patch: Partial<GenerationSettings>): void;
+  /** Runs the engine on another backend from now on: the model in use loads again there. */
+  setComputeAsync(compute: BackendPreference): Promise<void>;
   rollSeed(): void;
   /** "Use these settings" on a provenance record: its prompt and settings, with its seed locked. */
   useRecord(record: ProvenanceRecord): void;
@@ -152,6 +154,18 @@ export function createPanel(options: PanelOptions): Panel {
     skipJobsOfDeletedLayersAsync({ store, host, runner }).catch((error: unknown) => log(`checking for deleted layers failed: ${error instanceof Error ? error.message : String(error)}`));
   });
 
+  /** Hands the stored backend choice to the engine; true when it took it. */
+  async function applyComputePreferenceAsync(): Promise<boolean> {
+    if (!options.engine.setBackendPreference) return false;
+    try {
+      await options.engine.setBackendPreference(store.get().settings.compute);
+      return true;
+    } catch (error) {
+      notice('error', `The engine could not switch to ${computeName(store.get().settings.compute)}: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
+  }
+
   async function runLaunchCommandAsync(): Promise<void> {
     const launch = store.get().launch;
     if (!launch || launch.command === 'open') return;
@@ -176,6 +190,7 @@ export function createPanel(options: PanelOptions): Panel {
     async startAsync() {
       const [launch, selection] = await Promise.all([host.readLaunch(), host.readSelection(), loadStoredSettingsAsync(host, store)]);
       store.set({ launch, selection: selection.layers });
+      await applyComputePreferenceAsync();
       await library.loadStartModelAsync();
       // With no model the command still runs, to say why nothing happens (and to end a quick action).
       await runLaunchCommandAsync();
@@ -184,6 +199,15 @@ export function createPanel(options: PanelOptions): Panel {
     updateSettings(patch) {
       store.set((s) => ({ settings: { ...s.settings, ...patch } }));
       saver.schedule();
+    },
+    async setComputeAsync(compute) {
+      if (compute === store.get().settings.compute) return;
+      if (jobsActive()) {
+        notice('error', `Finish or cancel the running jobs before switching to ${computeName(compute)}.`);
+        return;
+      }
+      panel.updateSettings({ compute });
+      if (await applyComputePreferenceAsync()) await library.retryAsync();
     },
     rollSeed() {
       panel.updateSettings({ seed: drawSeed() });
@@ -214,4 +238,8 @@ export function createPanel(options: PanelOptions): Panel {
     whenIdle: () => runner.whenIdle(),
   };
   return panel;
+}
+
+function computeName(compute: BackendPreference): string {
+  return compute === 'webgpu' ? 'WebGPU' : compute === 'wasm' ? 'WASM (CPU)' : 'automatic choice';
 }

@@ -49,6 +49,9 @@ export function createWorkerApi(options: WorkerApiOptions): WorkerApi {
       return engine.generate(request, onProgress);
     },
     cancel: (jobId) => engine.cancel(jobId),
+    setBackendPreference: async (preference) => {
+      await engine.setBackendPreference?.(preference);
+    },
     storeStatus: async () => (await storeAsync()).storeStatus(),
     installModel: async (installId, source, installOptions, onProgress) => (await storeAsync()).installModel(installId, source, installOptions, onProgress),
     cancelInstall: async (installId) => (await storeAsync()).cancelInstall(installId),

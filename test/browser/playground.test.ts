@@ -130,6 +130,44 @@ test(
   BROWSER_TEST_TIMEOUT_MS,
 );
 
+test(
+  'Compute → WebGPU in the settings loads the model again on the software adapter, the fill runs there, and the choice is kept',
+  async () => {
+    const page = await newPageAsync();
+    await openPlaygroundAsync(page, rig.server.url);
+    await page.evaluate(([key]) => window.flowfill.setClientStorage(key, { steps: 1, guidance: 1, seed: 99, seedLocked: true }), [SETTINGS_KEY]);
+    await page.evaluate(() => window.flowfill.runCommand('open'));
+    const frame = await pluginFrameAsync(page);
+    expect((await panelModelAsync(frame, BROWSER_TEST_TIMEOUT_MS / 3)).info?.backend).toBe('wasm');
+
+    await frame.click('#ff-settings summary');
+    await frame.click('#ff-compute [data-compute="webgpu"]');
+    await frame.waitForFunction(
+      () => {
+        const panel = (globalThis as unknown as { flowfillPanel: { store: { get(): { model: { status: string; info?: { backend: string } } } } } }).flowfillPanel;
+        const model = panel.store.get().model;
+        return model.status === 'ready' && model.info?.backend === 'webgpu';
+      },
+      undefined,
+      { timeout: BROWSER_TEST_TIMEOUT_MS / 3, polling: 200 },
+    );
+    expect(await frame.getAttribute('#ff-compute [data-compute="webgpu"]', 'class')).toContain('is-active');
+
+    const id = await page.evaluate(() => window.flowfill.createFrame({ name: 'On the GPU', width: 64, height: 64 }));
+    await page.evaluate((frameId) => window.flowfill.select([frameId]), id);
+    await frame.fill('#ff-prompt', 'rocket, flat style, on a teal background');
+    await frame.click('#ff-generate');
+    await page.evaluate(() => window.flowfill.waitForIdle({ timeoutMs: 4 * 60_000 }));
+    const record = JSON.parse((await page.evaluate((frameId) => window.flowfill.pluginData(frameId), id))[PROVENANCE_KEY]) as { backend: string; seed: number };
+    expect(record).toMatchObject({ backend: 'webgpu', seed: 99 });
+    // Saved with the other settings, so the next run starts on WebGPU.
+    await page.waitForFunction(async ([key]) => ((await window.flowfill.clientStorage(key)) as { compute?: string } | undefined)?.compute === 'webgpu', [SETTINGS_KEY], {
+      timeout: 10_000,
+    });
+  },
+  BROWSER_TEST_TIMEOUT_MS,
+);
+
 test('a person can add, select, shift-select, resize and undo frames on the canvas; the page logs no error (its favicon is served)', async () => {
   const page = await newPageAsync();
   const problems: string[] = [];

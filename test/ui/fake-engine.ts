@@ -7,6 +7,7 @@
  */
 import { encode } from 'fast-png';
 import type {
+  BackendPreference,
   Capabilities,
   EngineApi,
   GenerationProgress,
@@ -58,11 +59,17 @@ export class FakeEngine implements EngineApi {
   stepDelayMs = 0;
   loadError: Error | undefined;
   model: ModelInfo = FAKE_MODEL;
+  /** Every backend preference the panel handed over, and every model load, in order. */
+  readonly events: string[] = [];
   private active = 0;
   maxConcurrent = 0;
   private readonly cancelled = new Set<string>();
   /** While set, loading and each generation step wait until released. */
   private gate: { promise: Promise<void>; release: () => void } | undefined;
+
+  async setBackendPreference(preference: BackendPreference): Promise<void> {
+    this.events.push(`prefer ${preference}`);
+  }
 
   async capabilities(): Promise<Capabilities> {
     return { backend: 'wasm', backendReason: 'test double', shaderF16: false, fallbackReason: 'test double' };
@@ -70,6 +77,7 @@ export class FakeEngine implements EngineApi {
 
   async loadModel(source: ModelSource, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
     if (source.kind !== 'embedded') throw new Error(`[invalid-request] fake loads only the embedded model, not ${source.kind}`);
+    this.events.push('load');
     onProgress?.({ file: 'transformer/model.onnx', loadedBytes: 10, totalBytes: 10 });
     await tick();
     if (this.gate) await this.gate.promise;

@@ -75,6 +75,32 @@ describe('start-up', () => {
   });
 });
 
+describe('compute (backend) choice', () => {
+  test('the stored choice reaches the engine before the model loads; a change is saved and loads the model again', async () => {
+    const engine = new FakeEngine();
+    const session = await panelOnFakeFigma({
+      engine,
+      setup: async (figma) => figma.clientStorage.setAsync(STORAGE_KEYS.settings, { compute: 'webgpu' }),
+    });
+    expect(engine.events).toEqual(['prefer webgpu', 'load']);
+    await session.panel.setComputeAsync('wasm');
+    expect(engine.events).toEqual(['prefer webgpu', 'load', 'prefer wasm', 'load']);
+    expect(session.state().settings.compute).toBe('wasm');
+    const storedCompute = async () => ((await session.figma.clientStorage.getAsync(STORAGE_KEYS.settings)) as { compute?: string } | undefined)?.compute;
+    for (let i = 0; i < 100 && (await storedCompute()) !== 'wasm'; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await storedCompute()).toBe('wasm');
+    // Choosing what is already in use does nothing.
+    await session.panel.setComputeAsync('wasm');
+    expect(engine.events).toHaveLength(4);
+  });
+
+  test('an unknown stored choice falls back to automatic', async () => {
+    const engine = new FakeEngine();
+    await panelOnFakeFigma({ engine, setup: async (figma) => figma.clientStorage.setAsync(STORAGE_KEYS.settings, { compute: 'tpu' }) });
+    expect(engine.events[0]).toBe('prefer auto');
+  });
+});
+
 describe('fill', () => {
   test('one Fill on two frames: targets read once, one image placed per frame at its own aspect ratio, one undo step, history', async () => {
     const session = await panelOnFakeFigma();

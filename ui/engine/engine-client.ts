@@ -27,6 +27,7 @@ export function createEngineClient(worker: Worker): EngineClient {
       return remote.generate(transferable, callback);
     },
     cancel: (jobId: string) => remote.cancel(jobId),
+    setBackendPreference: (preference) => remote.setBackendPreference(preference),
     storeStatus: () => remote.storeStatus(),
     // Picked files travel as File objects: structured-cloned as references to the same files, not copied.
     installModel: (installId, source, options, onProgress?: (p: InstallProgress) => void) =>

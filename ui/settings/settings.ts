@@ -4,6 +4,7 @@
  * Pure: no DOM, no engine.
  */
 
+import type { BackendPreference } from '../../common/engine-types.js';
 import type { FillMode } from '../../common/host-rpc.js';
 
 /** A type alias, not an interface, so it stays assignable to JsonValue (it is stored as JSON). */
@@ -27,6 +28,8 @@ export type GenerationSettings = {
   customWidth: number;
   customHeight: number;
   fillMode: FillMode;
+  /** Where the engine runs: 'auto' prefers WebGPU on a hardware adapter; a software one loses to WASM unless asked for. */
+  compute: BackendPreference;
 };
 
 export interface NumberRange {
@@ -64,6 +67,7 @@ export function createDefaultSettings(seed: number = drawRandomSeed()): Generati
     customWidth: 1024,
     customHeight: 1024,
     fillMode: 'replace',
+    compute: 'auto',
   };
 }
 
@@ -113,5 +117,6 @@ export function normalizeSettings(raw: unknown, defaults: GenerationSettings = c
     customWidth: num('customWidth', CUSTOM_SIDE_RANGE),
     customHeight: num('customHeight', CUSTOM_SIDE_RANGE),
     fillMode: source.fillMode === 'keep' || source.fillMode === 'replace' ? source.fillMode : defaults.fillMode,
+    compute: source.compute === 'auto' || source.compute === 'webgpu' || source.compute === 'wasm' ? source.compute : defaults.compute,
   };
 }

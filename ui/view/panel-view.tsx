@@ -90,7 +90,7 @@ function PanelView({ panel }: { panel: Panel }) {
       {/* The actions sit above the settings, so they stay in view when the settings are open. */}
       <section class="ff-section">
         <Actions state={state} panel={panel} />
-        <SettingsSection settings={state.settings} update={update} onRollSeed={panel.rollSeed} />
+        <SettingsSection settings={state.settings} update={update} onRollSeed={panel.rollSeed} onCompute={(compute) => void panel.setComputeAsync(compute)} />
       </section>
       {selected && <ProvenanceCard layer={selected.layer} record={selected.record} onUse={() => panel.useRecord(selected.record)} onRegenerate={() => void panel.generateAsync('regenerate')} />}
       <JobList jobs={state.jobs} decodeMs={state.decodeMs} onCancel={(id) => void panel.cancelJob(id)} onCancelAll={() => void panel.cancelAll()} onClear={panel.clearFinishedJobs} />

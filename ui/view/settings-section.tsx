@@ -1,5 +1,6 @@
 /** Steps, guidance, seed, variations, strength, insert size and fill mode, behind a disclosure. */
 import { useState } from 'preact/hooks';
+import type { BackendPreference } from '../../common/engine-types.js';
 import { CUSTOM_INSERT_SIZE_ID, INSERT_SIZE_PRESETS } from '../settings/insert-size-presets.js';
 import { CUSTOM_SIDE_RANGE, GUIDANCE_RANGE, STEPS_RANGE, STRENGTH_RANGE, VARIATIONS_RANGE, parseSeed, type GenerationSettings } from '../settings/settings.js';
 import { NumberField, SideInput } from './fields.js';
@@ -49,7 +50,23 @@ function SeedField({ settings, update, onRoll }: { settings: GenerationSettings;
   );
 }
 
-export function SettingsSection({ settings, update, onRollSeed }: { settings: GenerationSettings; update: (patch: Partial<GenerationSettings>) => void; onRollSeed: () => void }) {
+const COMPUTE: Array<{ id: BackendPreference; label: string; title: string }> = [
+  { id: 'auto', label: 'Automatic', title: 'WebGPU on a hardware GPU; WASM when the only adapter is a software one (it is slower than WASM)' },
+  { id: 'webgpu', label: 'WebGPU', title: 'Always WebGPU, also on a software adapter' },
+  { id: 'wasm', label: 'CPU (WASM)', title: 'Always the CPU, through WebAssembly' },
+];
+
+export function SettingsSection({
+  settings,
+  update,
+  onRollSeed,
+  onCompute,
+}: {
+  settings: GenerationSettings;
+  update: (patch: Partial<GenerationSettings>) => void;
+  onRollSeed: () => void;
+  onCompute: (compute: BackendPreference) => void;
+}) {
   return (
     <details class="ff-details" id="ff-settings">
       <summary>
@@ -96,6 +113,16 @@ export function SettingsSection({ settings, update, onRollSeed }: { settings: Ge
             <button type="button" data-fill="keep" title="The image goes on top; existing fills stay underneath" class={settings.fillMode === 'keep' ? 'is-active' : ''} onClick={() => update({ fillMode: 'keep' })}>
               Keep underneath
             </button>
+          </div>
+        </div>
+        <div>
+          <span class="ff-label">Compute (the model loads again on a change)</span>
+          <div class="ff-segmented" id="ff-compute">
+            {COMPUTE.map((c) => (
+              <button key={c.id} type="button" data-compute={c.id} title={c.title} class={settings.compute === c.id ? 'is-active' : ''} onClick={() => onCompute(c.id)}>
+                {c.label}
+              </button>
+            ))}
           </div>
         </div>
       </div>
