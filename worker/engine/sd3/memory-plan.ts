@@ -71,7 +71,8 @@ function activationBytes(precision: Precision | undefined): 2 | 4 {
   return precision === 'fp16' ? 2 : 4;
 }
 
-function graphWeightBytes(graph: GraphFile): number {
+/** Bytes of a graph file and its external data: its weights as they will be uploaded. */
+export function graphWeightBytes(graph: GraphFile): number {
   let bytes = graph.model.byteLength;
   for (const file of graph.externalData) bytes += file.data instanceof Uint8Array ? file.data.byteLength : file.data.size;
   return bytes;
