@@ -25,6 +25,8 @@ export interface GenerateArgs {
   init?: string;
   strength?: number;
   backend: BackendPreference;
+  /** --memory-budget in bytes: the GPU memory the model may use (sd3/memory-plan.ts). */
+  memoryBudgetBytes?: number;
   quiet: boolean;
 }
 
@@ -56,6 +58,8 @@ Generates one image with the engine the Flowfill plugin runs and writes it as a 
       --strength <s>       with --init: how far to move from it, above 0 up to 1 (default: 0.6)
       --model <folder>     a model package folder (default: the embedded model, models/default/)
       --backend <name>     wasm (default), webgpu, or auto (WebGPU on a hardware GPU, else WASM)
+      --memory-budget <n>  GPU memory the model may use, e.g. 8GB or 512MB (GB = 2^30 bytes);
+                           a request that cannot fit fails first and says what would fit
   -q, --quiet              no progress line
   -h, --help               show this help and exit
 
@@ -77,6 +81,7 @@ const OPTIONS = {
   strength: { type: 'string' },
   model: { type: 'string' },
   backend: { type: 'string' },
+  'memory-budget': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -163,5 +168,14 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
     }
     args.backend = values.backend;
   }
+  if (values['memory-budget'] !== undefined) args.memoryBudgetBytes = parseMemoryBudget(values['memory-budget']);
   return args;
+}
+
+/** "8GB", "8 GiB", "512MB" → bytes (GB and GiB both 2^30, as GPU memory is sold). */
+export function parseMemoryBudget(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(GB|GiB|MB|MiB)\s*$/i.exec(text);
+  const value = match ? Number(match[1]) * (match[2].toUpperCase().startsWith('G') ? 2 ** 30 : 2 ** 20) : NaN;
+  if (!(value > 0)) throw new UsageError(`--memory-budget ${JSON.stringify(text)}: expected a size such as 8GB or 512MB`);
+  return Math.round(value);
 }

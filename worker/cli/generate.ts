@@ -106,7 +106,7 @@ async function main(): Promise<void> {
 
   // 4. Sessions
   await useNodeBackendAsync(args.backend);
-  const engine = createEngine({ backend: args.backend });
+  const engine = createEngine({ backend: args.backend, ...(args.memoryBudgetBytes !== undefined ? { runtime: { memoryBudgetBytes: args.memoryBudgetBytes } } : {}) });
   try {
     const info = await engine.loadPackage(pkg);
     const loadMs = performance.now() - loadStarted;

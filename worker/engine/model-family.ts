@@ -83,6 +83,18 @@ export interface RuntimeOptions {
   textEncoderBackend?: 'auto' | 'wasm' | 'transformer';
   /** Least time between two live previews, ms (each one reads the latents back from the GPU). Default 250. */
   previewIntervalMs?: number;
+  /**
+   * GPU memory the model may use, in bytes. WebGPU cannot report a device's total memory (only
+   * per-buffer limits), so this comes from the user. Set: text encoders are created when a prompt
+   * needs them and released after it when keeping them would not fit, large decodes are tiled, and
+   * a request that cannot fit fails before its sessions are created, saying what would fit
+   * (sd3/memory-plan.ts). Absent: no limit, every session stays loaded.
+   */
+  memoryBudgetBytes?: number;
+  /** VAE decode in tiles: 'auto' (default: when the budget or the decode's size calls for it), 'always', 'never'. */
+  vaeTiling?: 'auto' | 'always' | 'never';
+  /** Latent tile side for tiled decodes (default 128, diffusers' tile for SD3's VAE). */
+  vaeTileLatentSize?: number;
 }
 
 /** What a request becomes after checking: the size used (rounded to the model's grid) and why. */

@@ -21,9 +21,11 @@ import type { JobContext } from '../model-family.js';
 import { initialLatentNoise } from '../prng.js';
 import { checkGpuLimits } from './attention-sites.js';
 import {
+  checkJobMemory,
   checkRequest,
   createScheduler,
   decodeLatentsAsync,
+  encodePromptPlannedAsync,
   finishResult,
   floatOutput,
   runDenoiseLoopAsync,
@@ -31,7 +33,6 @@ import {
   type CheckedRequest,
 } from './pipeline.js';
 import { vaeEncoderSessionAsync, type Sd3Runtime } from './runtime.js';
-import { encodePromptAsync } from './text-encoding.js';
 
 /** diffusers' StableDiffusion3Img2ImgPipeline default strength. */
 export const DEFAULT_STRENGTH = 0.6;
@@ -51,10 +52,11 @@ export async function generateFromImageAsync(
   if (request.strength === undefined) checked.notes.push(`no strength given; using ${DEFAULT_STRENGTH} (diffusers' default)`);
   const cfg = usesClassifierFreeGuidance(request.guidance);
   checkGpuLimits(model, checked, cfg, job);
+  const memory = checkJobMemory(model, checked, cfg);
 
   // 2. Encode the prompt
   let mark = performance.now();
-  const conditioning = await encodePromptAsync(model, request.prompt, checked.negativePrompt, cfg);
+  const conditioning = await encodePromptPlannedAsync(model, checked, cfg, memory);
   checked.notes.push(...(conditioning.notes ?? []));
   const textEncodeMs = performance.now() - mark;
 
@@ -79,7 +81,7 @@ export async function generateFromImageAsync(
 
   // 6. Decode
   mark = performance.now();
-  const decoded = await decodeLatentsAsync(model.vaeDecoder, model.pkg, finalLatents, checked.latentHeight, checked.latentWidth);
+  const decoded = await decodeLatentsAsync(model.vaeDecoder, model.pkg, finalLatents, checked.latentHeight, checked.latentWidth, memory.tileLatentSize);
   const vaeDecodeMs = performance.now() - mark;
 
   // 7. PNG

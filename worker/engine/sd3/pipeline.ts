@@ -22,8 +22,10 @@ import { initialLatentNoise } from '../prng.js';
 import { checkGpuLimits } from './attention-sites.js';
 import { previewFactors } from './latent-rgb-factors.js';
 import { UNCONDITIONAL_NOTE, type Sd3Package } from './package.js';
-import type { Sd3Runtime } from './runtime.js';
+import { checkMemoryBudget, type MemoryEstimate } from './memory-plan.js';
+import { releaseTextEncodersAsync, textEncoderSessionsAsync, type Sd3Runtime } from './runtime.js';
 import { encodePromptAsync, type PromptConditioning } from './text-encoding.js';
+import { tiledDecodeAsync, type DecodeTileAsync } from './vae-tiling.js';
 
 export { denoiseLatents, throwIfNotFinite, type DenoiseInputs, type DenoiseStep } from './denoise-latents.js';
 
@@ -48,10 +50,11 @@ export async function generateAsync(model: Sd3Runtime, request: GenerationReques
   if (request.init) throw new EngineError('internal', 'generateAsync got an init image; use generateFromImageAsync');
   const cfg = usesClassifierFreeGuidance(request.guidance);
   checkGpuLimits(model, checked, cfg, job);
+  const memory = checkJobMemory(model, checked, cfg);
 
   // 2. Encode the prompt ([negative, prompt] with CFG)
   let mark = performance.now();
-  const conditioning = await encodePromptAsync(model, request.prompt, checked.negativePrompt, cfg);
+  const conditioning = await encodePromptPlannedAsync(model, checked, cfg, memory);
   checked.notes.push(...(conditioning.notes ?? []));
   const textEncodeMs = performance.now() - mark;
 
@@ -68,7 +71,7 @@ export async function generateAsync(model: Sd3Runtime, request: GenerationReques
 
   // 6. Decode
   mark = performance.now();
-  const image = await decodeLatentsAsync(model.vaeDecoder, model.pkg, finalLatents, checked.latentHeight, checked.latentWidth);
+  const image = await decodeLatentsAsync(model.vaeDecoder, model.pkg, finalLatents, checked.latentHeight, checked.latentWidth, memory.tileLatentSize);
   const vaeDecodeMs = performance.now() - mark;
 
   // 7. PNG
@@ -144,6 +147,26 @@ function checkInitImage(init: NonNullable<GenerationRequest['init']>): void {
   if (!(init.rgba instanceof Uint8Array) || init.rgba.length !== init.width * init.height * 4) {
     const got = init.rgba instanceof Uint8Array ? `${init.rgba.length} bytes` : typeof init.rgba;
     throw invalid(`init.rgba has ${got}; a ${init.width}x${init.height} RGBA image has ${init.width * init.height * 4} bytes`);
+  }
+}
+
+/**
+ * The job's memory plan (sd3/memory-plan.ts), decided before any of its sessions is created:
+ * 'size-exceeds-gpu-limits' naming the need, the budget and what would fit when nothing does.
+ */
+export function checkJobMemory(model: Sd3Runtime, checked: CheckedRequest, cfg: boolean): MemoryEstimate {
+  const estimate = checkMemoryBudget(model.memory, { width: checked.width, height: checked.height, cfg }, model.options.memoryBudgetBytes, model.options);
+  if (estimate.tileLatentSize !== undefined) checked.notes.push(`the VAE decoded in ${estimate.tileLatentSize}-latent tiles to fit the memory plan`);
+  return estimate;
+}
+
+/** Encodes the prompt with the text encoders loaded for it; releases them after, before the transformer needs the memory, when the plan says so. */
+export async function encodePromptPlannedAsync(model: Sd3Runtime, checked: CheckedRequest, cfg: boolean, memory: MemoryEstimate): Promise<PromptConditioning> {
+  await textEncoderSessionsAsync(model);
+  try {
+    return await encodePromptAsync(model, checked.request.prompt, checked.negativePrompt, cfg);
+  } finally {
+    if (memory.residency === 'release-text-encoders') await releaseTextEncodersAsync(model);
   }
 }
 
@@ -260,7 +283,9 @@ function throwIfCancelled(checked: CheckedRequest, job: JobContext): void {
 
 /**
  * Unscales the latents as diffusers does (z / scaling_factor + shift_factor) and runs the raw VAE
- * decoder. Returns its output NCHW [1, out_channels, H, W] in ≈[−1, 1]; image-convert.ts post-processes.
+ * decoder — in overlapping, blended tiles of `tileLatentSize` latents when given (vae-tiling.ts),
+ * else in one call. Returns its output NCHW [1, out_channels, H, W] in ≈[−1, 1]; image-convert.ts
+ * post-processes.
  */
 export async function decodeLatentsAsync(
   vaeDecoder: BackendSession,
@@ -268,17 +293,22 @@ export async function decodeLatentsAsync(
   latents: Float32Array,
   latentHeight: number,
   latentWidth: number,
+  tileLatentSize?: number,
 ): Promise<DecodedImage> {
   const vae = pkg.vaeDecoder.config;
-  const outputs = await vaeDecoder.runAsync({
-    latent_sample: { type: 'float32', data: latentsToVaeInput(latents, vae), dims: [1, vae.latent_channels, latentHeight, latentWidth] },
-  });
   const { vaeScaleFactor } = pkg.geometry;
-  const height = latentHeight * vaeScaleFactor;
-  const width = latentWidth * vaeScaleFactor;
-  const raw = floatOutput(outputs, 'sample', pkg.vaeDecoder.graph.path, vae.out_channels * height * width);
+  const decodeTile: DecodeTileAsync = async (data, dims) => {
+    const outputs = await vaeDecoder.runAsync({ latent_sample: { type: 'float32', data, dims } });
+    const dimsOut = [1, vae.out_channels, dims[2] * vaeScaleFactor, dims[3] * vaeScaleFactor];
+    return { data: floatOutput(outputs, 'sample', pkg.vaeDecoder.graph.path, dimsOut[1] * dimsOut[2] * dimsOut[3]), dims: dimsOut };
+  };
+  const input = latentsToVaeInput(latents, vae);
+  const dims = [1, vae.latent_channels, latentHeight, latentWidth];
+  const decoded =
+    tileLatentSize === undefined ? await decodeTile(input, dims) : await tiledDecodeAsync(input, dims, decodeTile, { tileLatentSize, scaleFactor: vaeScaleFactor });
+  const raw = decoded.data;
   throwIfNotFinite(raw, `${pkg.vaeDecoder.graph.path} output on ${vaeDecoder.backend}`);
-  return { raw, channels: vae.out_channels, width, height };
+  return { raw, channels: vae.out_channels, width: latentWidth * vaeScaleFactor, height: latentHeight * vaeScaleFactor };
 }
 
 export interface DecodedImage {

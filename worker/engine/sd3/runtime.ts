@@ -18,6 +18,7 @@ import type { GraphFile } from '../graph-file.js';
 import type { RuntimeOptions } from '../model-family.js';
 import { createSessionAsync, type BackendSession } from '../ort-backend.js';
 import type { TextEncoderName } from './configs.js';
+import { graphWeightBytes as graphBytes, profileOfPackage, type MemoryProfile } from './memory-plan.js';
 import type { Sd3Package } from './package.js';
 
 /**
@@ -30,11 +31,15 @@ export const SMALL_TEXT_ENCODER_BYTES = 64 * 2 ** 20;
 export interface Sd3Runtime {
   pkg: Sd3Package;
   backend: Backend;
-  options: Required<Pick<RuntimeOptions, 'cfgCalls' | 'previewIntervalMs'>>;
+  options: Required<Pick<RuntimeOptions, 'cfgCalls' | 'previewIntervalMs'>> &
+    Pick<RuntimeOptions, 'memoryBudgetBytes' | 'vaeTiling' | 'vaeTileLatentSize'>;
+  /** What the memory plan needs to know about the package (sd3/memory-plan.ts). */
+  memory: MemoryProfile;
   transformer: BackendSession;
   vaeDecoder: BackendSession;
   /** Created by the first image-to-image job (vaeEncoderSessionAsync). */
   vaeEncoder?: BackendSession;
+  /** Created at load without a memory budget; with one, when a prompt needs them (textEncoderSessionsAsync). */
   textEncoders: Map<TextEncoderName, BackendSession>;
   /** Where each text encoder runs, and why (for notes and benchmarks). */
   textEncoderPlacement: Map<TextEncoderName, { backend: Backend; reason: string }>;
@@ -46,12 +51,6 @@ export interface Sd3Runtime {
 
 function sessionAsync(graph: GraphFile, backend: Backend, extra: { outputsOnDevice?: boolean; graphCapture?: boolean } = {}): Promise<BackendSession> {
   return createSessionAsync({ label: graph.path, model: graph.model, externalData: graph.externalData, backend, ...extra });
-}
-
-function graphBytes(graph: GraphFile): number {
-  let bytes = graph.model.byteLength;
-  for (const file of graph.externalData) bytes += file.data instanceof Uint8Array ? file.data.byteLength : file.data.size;
-  return bytes;
 }
 
 /** Where a text encoder runs under `choice`, and why. */
@@ -79,7 +78,8 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
     for (const encoder of pkg.textEncoders) {
       const placement = placeTextEncoder(encoder.graph, backend, options.textEncoderBackend);
       textEncoderPlacement.set(encoder.name, placement);
-      textEncoders.set(encoder.name, await track(sessionAsync(encoder.graph, placement.backend)));
+      // Under a budget they wait for the first prompt, which knows whether they may stay.
+      if (options.memoryBudgetBytes === undefined) textEncoders.set(encoder.name, await track(sessionAsync(encoder.graph, placement.backend)));
     }
     const transformer = await track(sessionAsync(pkg.transformer.graph, backend, { outputsOnDevice: true }));
     const vaeDecoder = await track(sessionAsync(pkg.vaeDecoder.graph, backend));
@@ -91,7 +91,14 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
     return {
       pkg,
       backend,
-      options: { cfgCalls, previewIntervalMs: options.previewIntervalMs ?? 250 },
+      options: {
+        cfgCalls,
+        previewIntervalMs: options.previewIntervalMs ?? 250,
+        memoryBudgetBytes: options.memoryBudgetBytes,
+        vaeTiling: options.vaeTiling,
+        vaeTileLatentSize: options.vaeTileLatentSize,
+      },
+      memory: profileOfPackage(pkg),
       transformer,
       vaeDecoder,
       textEncoders,
@@ -107,6 +114,22 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
 
 export async function createStepSessionAsync(mode: EulerStepMode, backend: Backend): Promise<BackendSession> {
   return createSessionAsync({ label: `Euler step graph (${mode})`, model: await eulerStepModelAsync(mode), backend, outputsOnDevice: true });
+}
+
+/** Creates the text-encoder sessions that are not loaded (released after an earlier prompt, or never created under a budget). */
+export async function textEncoderSessionsAsync(runtime: Sd3Runtime): Promise<void> {
+  for (const encoder of runtime.pkg.textEncoders) {
+    if (runtime.textEncoders.has(encoder.name)) continue;
+    const placement = runtime.textEncoderPlacement.get(encoder.name) ?? { backend: runtime.backend };
+    runtime.textEncoders.set(encoder.name, await sessionAsync(encoder.graph, placement.backend));
+  }
+}
+
+/** Releases the text-encoder sessions (the memory plan's 'release-text-encoders'); the next prompt creates them again. */
+export async function releaseTextEncodersAsync(runtime: Sd3Runtime): Promise<void> {
+  const sessions = [...runtime.textEncoders.values()];
+  runtime.textEncoders.clear();
+  await Promise.allSettled(sessions.map((session) => session.releaseAsync()));
 }
 
 /** The VAE encoder's session, created the first time image-to-image needs it. */
