@@ -5,7 +5,7 @@
  */
 import type { GraphFile } from '../engine/graph-file.js';
 import type { Sd3Package } from '../engine/sd3/package.js';
-import { conditioningSequenceLength, encoderSequenceLength } from '../engine/sd3/text-encoding.js';
+import { conditioningSequenceLength, encoderSequenceLength } from '../engine/sd3/prompt-tokenizers.js';
 
 type OrtNode = typeof import('onnxruntime-node');
 type NodeSession = import('onnxruntime-node').InferenceSession;

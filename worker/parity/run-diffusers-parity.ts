@@ -25,7 +25,8 @@ import { forEachDenoiseStepAsync } from '../engine/sd3/denoise-latents.js';
 import { createScheduler, decodeLatentsAsync, denoiseLatents, floatOutput } from '../engine/sd3/pipeline.js';
 import { readSd3PackageFilesAsync } from '../engine/sd3/read-sd3-package-files.js';
 import { createSd3RuntimeAsync, releaseSd3RuntimeAsync, vaeEncoderSessionAsync, type Sd3Runtime } from '../engine/sd3/runtime.js';
-import { encodePromptAsync, promptTokenIds, type PromptConditioning } from '../engine/sd3/text-encoding.js';
+import { promptTokenIds } from '../engine/sd3/prompt-tokenizers.js';
+import { encodePromptAsync, type PromptConditioning } from '../engine/sd3/text-encoding.js';
 import type { ReadFile } from './run-parity.js';
 
 export const DIFFUSERS_GOLDEN_FORMAT = 'flowfill-diffusers-golden/1';

@@ -6,7 +6,7 @@
 import { checkAttentionFitsGpu, countAttention, type AttentionSite } from '../attention-limits.js';
 import type { JobContext } from '../model-family.js';
 import type { Sd3Runtime } from './runtime.js';
-import { conditioningSequenceLength } from './text-encoding.js';
+import { conditioningSequenceLength } from './prompt-tokenizers.js';
 
 /** A job's planned size: pixels and latent cells. */
 export interface JobSize {

@@ -28,7 +28,7 @@ import type { GraphFile } from '../graph-file.js';
 import { countAttention } from '../attention-limits.js';
 import type { TextEncoderName } from './configs.js';
 import type { Sd3Package } from './package.js';
-import { conditioningSequenceLength } from './text-encoding.js';
+import { conditioningSequenceLength } from './prompt-tokenizers.js';
 
 export const GB = 2 ** 30;
 

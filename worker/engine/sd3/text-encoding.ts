@@ -11,7 +11,7 @@
  */
 import { EngineError } from '../engine-error.js';
 import type { HostTensor } from '../ort-backend.js';
-import { tokenizerFolderOf, type Sd3Package, type TextEncoderComponent } from './package.js';
+import type { Sd3Package } from './package.js';
 import type { Sd3Runtime } from './runtime.js';
 import {
   assembleSd3Conditioning,
@@ -21,10 +21,9 @@ import {
   type PromptEmbeddings,
   type Tensor32,
 } from './text-embeddings.js';
-import { PromptTokenizer, toInt64 } from './tokenize.js';
+import { toInt64 } from './tokenize.js';
+import { t5SequenceLength, tokenizerFor } from './prompt-tokenizers.js';
 
-/** diffusers StableDiffusion3Pipeline's default max_sequence_length (the T5 block length). */
-const DIFFUSERS_MAX_SEQUENCE_LENGTH = 256;
 
 export interface PromptConditioning {
   /** [batch, sequenceLength, joint_attention_dim], float32; batch 2 is [uncond, cond]. */
@@ -37,22 +36,6 @@ export interface PromptConditioning {
   notes?: string[];
 }
 
-/** Length of the T5 block (or its zeros): flowfill.json max_sequence_length, else diffusers' 256. */
-export function t5SequenceLength(pkg: Sd3Package): number {
-  return pkg.manifest?.max_sequence_length ?? DIFFUSERS_MAX_SEQUENCE_LENGTH;
-}
-
-/** Token length one text encoder is fed: tokenizer_config model_max_length (CLIP), max_sequence_length (T5). */
-export function encoderSequenceLength(pkg: Sd3Package, component: TextEncoderComponent): number {
-  return tokenizerFor(pkg, component).maxLength;
-}
-
-/** Number of text tokens the transformer will attend to, for memory checks before encoding. */
-export function conditioningSequenceLength(pkg: Sd3Package): number {
-  const clipLengths = pkg.textEncoders.filter((encoder) => encoder.kind === 'clip').map((encoder) => encoderSequenceLength(pkg, encoder));
-  // CLIP encoders share one token axis (concatenated on channels); T5 (or its zeros) follows it.
-  return (clipLengths.length > 0 ? Math.max(...clipLengths) : 0) + t5SequenceLength(pkg);
-}
 
 export function zeroConditioning(pkg: Sd3Package, batch: 1 | 2): PromptConditioning {
   const { joint_attention_dim, pooled_projection_dim } = pkg.transformer.config;
@@ -97,30 +80,7 @@ export async function encodePromptAsync(
   return { ...both, notes };
 }
 
-/** The token ids `component` is fed for `text` (padded/truncated as SD3 does), e.g. for parity checks. */
-export function promptTokenIds(pkg: Sd3Package, component: TextEncoderComponent, text: string): Int32Array {
-  return tokenizerFor(pkg, component).encode(text).ids;
-}
 
-const tokenizers = new WeakMap<TextEncoderComponent, PromptTokenizer>();
-
-function tokenizerFor(pkg: Sd3Package, component: TextEncoderComponent): PromptTokenizer {
-  let tokenizer = tokenizers.get(component);
-  if (!tokenizer) {
-    const folder = tokenizerFolderOf(component.name);
-    try {
-      tokenizer = new PromptTokenizer(
-        component.tokenizerJson,
-        component.tokenizerConfig,
-        component.kind === 't5' ? { maxLength: t5SequenceLength(pkg) } : {},
-      );
-    } catch (error) {
-      throw new EngineError('model-corrupt', `${folder}/tokenizer.json: ${(error as Error).message}`, { cause: error });
-    }
-    tokenizers.set(component, tokenizer);
-  }
-  return tokenizer;
-}
 
 /** One prompt through every text encoder, assembled as diffusers' encode_prompt does (batch 1). */
 async function encodeOnePromptAsync(model: Sd3Runtime, text: string, field: string, notes: string[]): Promise<PromptEmbeddings> {
