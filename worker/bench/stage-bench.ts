@@ -13,10 +13,13 @@
  * and both are reported.
  */
 import type { Backend, GenerationRequest, StageTimings } from '../../common/engine-types.js';
+import type { StageBenchResult, StageRow } from './bench-types.js';
 import type { RuntimeOptions } from '../engine/model-family.js';
 import { generateAsync } from '../engine/sd3/pipeline.js';
 import type { Sd3Package } from '../engine/sd3/package.js';
 import { createSd3RuntimeAsync, releaseSd3RuntimeAsync } from '../engine/sd3/runtime.js';
+
+export type { StageBenchResult, StageRow } from './bench-types.js';
 
 export interface StageBenchOptions {
   backend: Backend;
@@ -30,30 +33,6 @@ export interface StageBenchOptions {
   runtimeOptions?: RuntimeOptions;
   /** Called after each phase, e.g. to sample memory or print progress. */
   onPhase?: (phase: string) => void;
-}
-
-/** One row of the table; warmMs is absent with a single image. */
-export interface StageRow {
-  stage: string;
-  coldMs: number;
-  warmMs?: number;
-}
-
-export interface StageBenchResult {
-  backend: Backend;
-  model: { name: string; id: string };
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  cfg: boolean;
-  images: number;
-  rows: StageRow[];
-  /** From the call to the first image's PNG bytes (sessions included). */
-  firstPngMs: number;
-  /** Every image's stage timings, in order, and its wall time. */
-  perImage: (StageTimings & { wallMs: number })[];
-  sessionCreateMs: number[];
 }
 
 export const BENCH_PROMPT = 'a rocket, flat style, on a teal background';
