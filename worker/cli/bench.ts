@@ -131,6 +131,7 @@ class PeakMemory {
 /** The native peer's runs as rows named like the engine's. */
 function nativeRows(runs: NativeTimings[]): Map<string, StageRow> {
   const rows = new Map<string, StageRow>();
+  if (runs.length === 0) return rows;
   const add = (stage: string, pick: (t: NativeTimings) => number): void => {
     const later = runs.slice(1).map(pick);
     rows.set(stage, { stage, coldMs: pick(runs[0]), ...(later.length ? { warmMs: median(later) } : {}) });
@@ -164,6 +165,8 @@ async function main(): Promise<void> {
   const memory = new PeakMemory(args.backend);
   memory.start();
   const benchStarted = performance.now();
+  // Wall-clock marks, so samplers outside the process (nvidia-smi) can cut their logs by phase.
+  const phases: { phase: string; epochMs: number }[] = [{ phase: 'bench started', epochMs: Date.now() }];
   const result = await runStageBenchAsync(pkg, {
     backend: args.backend,
     width,
@@ -171,7 +174,10 @@ async function main(): Promise<void> {
     steps: args.steps,
     guidance: args.guidance,
     images: args.runs,
-    onPhase: (phase) => process.stderr.write(`${args.backend}: ${phase}\n`),
+    onPhase: (phase) => {
+      phases.push({ phase, epochMs: Date.now() });
+      process.stderr.write(`${args.backend}: ${phase}\n`);
+    },
   });
   const firstPngFromStart = benchStarted + result.firstPngMs;
 
@@ -190,7 +196,7 @@ async function main(): Promise<void> {
   console.log(`model ${pkg.name} (${pkg.id}); ${result.width}x${result.height}, ${args.steps} steps, guidance ${args.guidance} (${result.cfg ? 'CFG, batch 2' : 'no CFG'}), ${args.runs} image(s)`);
   console.log(`backend: ${backendWords}${native.length ? `; native peer: onnxruntime-node CPU EP, ${args.nativeThreads} intra-op thread(s)` : ''}; node ${process.version}, ${process.platform}/${process.arch}`);
   console.log('cold = first in this process; warm = median of the later images (session creation: a second creation)');
-  const nativeByStage = nativeRows(native.length ? native : []);
+  const nativeByStage = nativeRows(native);
   const header = ['stage', 'cold ms', 'warm ms', ...(native.length ? ['native cold ms', 'native warm ms', 'warm wasm/native'] : [])];
   const table = result.rows.map((row) => {
     const cells = [row.stage, formatMs(row.coldMs), formatMs(row.warmMs)];
@@ -218,6 +224,8 @@ async function main(): Promise<void> {
       processStartToFirstPngMs: firstPngFromStart,
       moduleLoadedMs: MODULE_LOADED_MS,
       moduleLoadToFirstPngMs: firstPngFromStart - MODULE_LOADED_MS,
+      processStartEpochMs: performance.timeOrigin,
+      phases,
       peakMemory: Object.fromEntries(memory.peaks),
       ...(native.length ? { native: { threads: args.nativeThreads, rows: [...nativeByStage.values()] } } : {}),
     };
