@@ -195,9 +195,9 @@ async function main(): Promise<void> {
   const backendWords = args.backend === 'wasm' ? 'onnxruntime-web WASM, 1 thread' : 'onnxruntime-web WebGPU EP on Dawn for Node';
   console.log(`model ${pkg.name} (${pkg.id}); ${result.width}x${result.height}, ${args.steps} steps, guidance ${args.guidance} (${result.cfg ? 'CFG, batch 2' : 'no CFG'}), ${args.runs} image(s)`);
   console.log(`backend: ${backendWords}${native.length ? `; native peer: onnxruntime-node CPU EP, ${args.nativeThreads} intra-op thread(s)` : ''}; node ${process.version}, ${process.platform}/${process.arch}`);
-  console.log('cold = first in this process; warm = median of the later images (session creation: a second creation)');
+  console.log(`cold = first in this process; warm = median of the later images (session creation: a second creation)${native.length ? '; wasm/native compares warm times (cold with one image)' : ''}`);
   const nativeByStage = nativeRows(native);
-  const header = ['stage', 'cold ms', 'warm ms', ...(native.length ? ['native cold ms', 'native warm ms', 'warm wasm/native'] : [])];
+  const header = ['stage', 'cold ms', 'warm ms', ...(native.length ? ['native cold ms', 'native warm ms', 'wasm/native'] : [])];
   const table = result.rows.map((row) => {
     const cells = [row.stage, formatMs(row.coldMs), formatMs(row.warmMs)];
     if (native.length) {
