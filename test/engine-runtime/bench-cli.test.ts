@@ -31,9 +31,9 @@ interface Outcome {
   stderr: string;
 }
 
-function bench(args: string[], cwd: string): Promise<Outcome> {
+function bench(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<Outcome> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [TSX, BENCH, ...args], { cwd, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [TSX, BENCH, ...args], { cwd, env, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });
@@ -77,6 +77,12 @@ describe('npm run bench', () => {
     expect(stdout).toBe('');
     expect(stderr).toMatch(message);
     expect(stderr).toContain('Run "npm run bench -- --help" for the options.');
+  }, 60_000);
+
+  test('--backend webgpu where Dawn finds no adapter: exit 1 (not a hang), saying how to get one and naming --backend wasm', async () => {
+    const { code, stderr } = await bench(['--backend', 'webgpu', '--steps', '1', '--runs', '1'], dir, { ...process.env, VK_ICD_FILENAMES: path.join(dir, 'no-driver.json'), VK_DRIVER_FILES: path.join(dir, 'no-driver.json') });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^bench: --backend webgpu: Dawn for Node found no GPU adapter \(it needs a Vulkan driver; .*VK_ICD_FILENAMES=.*\); use --backend wasm$/m);
   }, 60_000);
 
   test('a short real run on WASM (default model, 128², 2 steps, 2 images): every stage numeric, cold and warm, beside the native peer; --out relative to the working directory', async () => {

@@ -144,6 +144,20 @@ function nativeRows(runs: NativeTimings[]): Map<string, StageRow> {
   return rows;
 }
 
+/** The adapter Dawn gives (vendor, architecture, description); an error saying what to do when there is none. */
+async function describeAdapterAsync(): Promise<string> {
+  const gpu = (globalThis as unknown as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string> } | null> } } }).navigator?.gpu;
+  const adapter = await gpu?.requestAdapter();
+  if (!adapter) {
+    throw new Error(
+      '--backend webgpu: Dawn for Node found no GPU adapter (it needs a Vulkan driver; on a machine without a GPU, SwiftShader: ' +
+        'LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json); use --backend wasm',
+    );
+  }
+  const info = adapter.info ?? {};
+  return [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') || 'adapter without a description';
+}
+
 function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
@@ -161,6 +175,7 @@ async function main(): Promise<void> {
   const source = args.model ? await modelFolderSourceAsync(args.model) : { kind: 'embedded' as const };
   const pkg = await readSd3PackageFilesAsync(await openPackageAsync(source));
   await useNodeBackendAsync(args.backend);
+  const adapter = args.backend === 'webgpu' ? await describeAdapterAsync() : undefined;
   const [width, height] = args.size ?? [pkg.geometry.nativeSize, pkg.geometry.nativeSize];
   const memory = new PeakMemory(args.backend);
   memory.start();
@@ -192,7 +207,7 @@ async function main(): Promise<void> {
   }
   memory.stop();
 
-  const backendWords = args.backend === 'wasm' ? 'onnxruntime-web WASM, 1 thread' : 'onnxruntime-web WebGPU EP on Dawn for Node';
+  const backendWords = args.backend === 'wasm' ? 'onnxruntime-web WASM, 1 thread' : `onnxruntime-web WebGPU EP on Dawn for Node (${adapter})`;
   console.log(`model ${pkg.name} (${pkg.id}); ${result.width}x${result.height}, ${args.steps} steps, guidance ${args.guidance} (${result.cfg ? 'CFG, batch 2' : 'no CFG'}), ${args.runs} image(s)`);
   console.log(`backend: ${backendWords}${native.length ? `; native peer: onnxruntime-node CPU EP, ${args.nativeThreads} intra-op thread(s)` : ''}; node ${process.version}, ${process.platform}/${process.arch}`);
   console.log(`cold = first in this process; warm = median of the later images (session creation: a second creation)${native.length ? '; wasm/native compares warm times (cold with one image)' : ''}`);
@@ -221,6 +236,7 @@ async function main(): Promise<void> {
     const report = {
       ...result,
       node: process.version,
+      ...(adapter ? { adapter } : {}),
       processStartToFirstPngMs: firstPngFromStart,
       moduleLoadedMs: MODULE_LOADED_MS,
       moduleLoadToFirstPngMs: firstPngFromStart - MODULE_LOADED_MS,
@@ -234,4 +250,13 @@ async function main(): Promise<void> {
   }
 }
 
-runCli('bench', main);
+runCli('bench', async () => {
+  try {
+    await main();
+  } finally {
+    // Dawn for Node can keep the event loop alive after its last use (seen after a failed adapter
+    // request): an unattended GPU run must not hang. An unref'd timer never holds a process that
+    // would exit on its own; runCli has set the exit status by the time it fires.
+    setTimeout(() => process.exit(), 2000).unref();
+  }
+});
