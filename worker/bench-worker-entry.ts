@@ -35,8 +35,10 @@ const api: BenchWorkerApi = {
     const result = await runStageBenchAsync(pkg, { backend: request.backend, width: side, height: side, steps: request.steps, guidance: request.guidance, images: request.images });
     let adapter: string | undefined;
     if (request.backend === 'webgpu') {
-      const info = (await (ort.env.webgpu as { adapter?: unknown }).adapter) as { info?: { vendor?: string; architecture?: string; description?: string } } | undefined;
-      if (info?.info) adapter = [info.info.vendor, info.info.architecture, info.info.description].filter(Boolean).join(' / ');
+      // The default adapter, as onnxruntime requested it (its own object is not exposed by every build).
+      const gpu = (self.navigator as { gpu?: { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; description?: string } } | null> } }).gpu;
+      const info = (await gpu?.requestAdapter())?.info;
+      if (info) adapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ');
     }
     return {
       ...result,

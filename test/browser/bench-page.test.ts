@@ -69,6 +69,26 @@ test(
 );
 
 test(
+  'on WebGPU (SwiftShader here) at 64², 1 step, 2 images: the adapter is named and the table fills',
+  async () => {
+    const page = await browser.newPage();
+    await page.goto(`${rig.server.url}bench?backend=webgpu&size=64&steps=1&images=2&autorun`);
+    await page.waitForFunction(() => window.flowfillBench && !window.flowfillBench.running && (window.flowfillBench.report || window.flowfillBench.error), undefined, {
+      timeout: BROWSER_TEST_TIMEOUT_MS - 30_000,
+      polling: 500,
+    });
+    const report = await page.evaluate(() => ({ error: window.flowfillBench.error, backend: window.flowfillBench.report?.backend, adapter: window.flowfillBench.report?.adapter }));
+    expect(report).toEqual({ error: undefined, backend: 'webgpu', adapter: expect.stringMatching(/swiftshader/i) });
+    const rows = await page.$$eval('#stages tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    expect(rows.map((row) => row[0])).toEqual(STAGES);
+    for (const [stage, cold, warm] of rows) expect([stage, /^\d+\.\d$/.test(cold), /^\d+\.\d$/.test(warm)]).toEqual([stage, true, true]);
+    console.log(`bench page (WebGPU on SwiftShader, 64², 1 step, under load):\n${rows.map((row) => row.join(' | ')).join('\n')}`);
+    await page.close();
+  },
+  BROWSER_TEST_TIMEOUT_MS,
+);
+
+test(
   'a wrong setting is named in the status line and nothing runs',
   async () => {
     const page = await browser.newPage();
