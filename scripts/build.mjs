@@ -15,7 +15,8 @@
  *                       ui/app-main.ts), worker.js (worker/site-worker-entry.ts), ort/ (ORT's .mjs
  *                       and .wasm), model/ (the built-in model's files + files.json), index.html +
  *                       playground.js (the playground hosting the hosted plugin), plugin/ (a copy
- *                       of dist/hosted/), _headers (COOP/COEP for hosts that read it)
+ *                       of dist/hosted/), _headers (COOP/COEP for hosts that read it), bench.html +
+ *                       bench.js + bench-worker.js (the benchmark page, playground/bench-page.ts)
  *   dist/hosted/        the hosted plugin: manifest.json (networkAccess = the app origin and the
  *                       model hosts), code.js (the same main thread), ui.html (a few kB: sends the
  *                       plugin frame to <origin>/app.html)
@@ -309,10 +310,12 @@ export async function buildHostedModeAsync({ outDir, appBaseUrl, modelDir, mainS
   rmSync(site, { recursive: true, force: true });
   rmSync(hosted, { recursive: true, force: true });
   for (const dir of [site, hosted, path.join(site, 'ort'), path.join(site, 'plugin')]) mkdirSync(dir, { recursive: true });
-  const [workerSource, appScript, hostedUi] = await Promise.all([
+  const [workerSource, appScript, hostedUi, benchWorkerSource, benchScript] = await Promise.all([
     buildWorkerSourceAsync(fromRoot('worker/site-worker-entry.ts')),
     buildAppScriptAsync(),
     buildHostedUiAsync(appBaseUrl),
+    buildWorkerSourceAsync(fromRoot('worker/bench-worker-entry.ts')),
+    esbuild.build(browserOptions(fromRoot('playground/bench-page.ts'))).then((result) => result.outputFiles[0].text),
   ]);
   const manifest = `${JSON.stringify(hostedManifest(appBaseUrl), null, 2)}\n`;
   const rows = [];
@@ -327,6 +330,10 @@ export async function buildHostedModeAsync({ outDir, appBaseUrl, modelDir, mainS
   put(path.join(site, 'app.html'), APP_HTML);
   put(path.join(site, 'app.js'), appScript);
   put(path.join(site, 'worker.js'), workerSource);
+  // The benchmark page (/bench on the playground server): the built-in model, stage by stage.
+  put(path.join(site, 'bench.html'), readFileSync(fromRoot('playground/bench.html'), 'utf8'), false);
+  put(path.join(site, 'bench.js'), benchScript, false);
+  put(path.join(site, 'bench-worker.js'), benchWorkerSource, false);
   put(path.join(site, '_headers'), SITE_HEADERS, false);
   put(path.join(site, 'index.html'), sitePlaygroundHtml(), false);
   if (playgroundScript !== undefined) put(path.join(site, 'playground.js'), playgroundScript, false);

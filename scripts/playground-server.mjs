@@ -5,6 +5,7 @@
  *
  *   /                 playground/index.html (the embedded plugin, as Figma runs dist/ui.html)
  *   /hosted           dist/site/index.html (the same playground, running the hosted plugin)
+ *   /bench            dist/site/bench.html (the built-in model stage by stage, cold and warm, in a worker)
  *   /manifest.json    the plugin manifest          /dist/…       the build (dist/)
  *   /favicon.svg      the playground's icon        /fixtures/…   a fixture folder, if given (read-only)
  *   /app.html, /worker.js, /ort/…, /model/…, /plugin/…   dist/site/: the hosted app at the root
@@ -71,6 +72,7 @@ export async function startPlaygroundServer({ port = 5173, host = '127.0.0.1', d
     '/index.html': path.join(repoRoot, 'playground/index.html'),
     '/hosted': path.join(siteDir, 'index.html'),
     '/hosted.html': path.join(siteDir, 'index.html'),
+    '/bench': path.join(siteDir, 'bench.html'),
     '/manifest.json': path.join(repoRoot, 'manifest.json'),
     // The page links the SVG; browsers that ask for /favicon.ico anyway get the same icon.
     '/favicon.svg': path.join(repoRoot, 'playground/favicon.svg'),

@@ -4,11 +4,11 @@
  * writes, into a git-ignored folder that a device run carries:
  *   node.xz                  this machine's Node binary, stripped and xz-compressed
  *   bin/*.mjs                the CLIs (bench-real, bench, generate, parity, convert) bundled for node20,
- *                            onnxruntime-web and webgpu left external
+ *                            onnxruntime-web and webgpu left external; bench.mjs is what bench-gpu.sh runs
  *   node_modules.tar.xz      onnxruntime-web (the WebGPU build and its asyncify .wasm) and webgpu (Dawn
  *                            for linux-x64) — the only packages the bundles import at run time
  *   reference/               model/realcheck/reference.py's inputs: diffusers source, CLIP BPE merges, a T5 tokenizer
- * scripts/gpu/setup.sh unpacks it there. Sizes are printed: the whole tree that travels must stay under 64 MiB.
+ * scripts/gpu/setup.sh unpacks it there; scripts/gpu/README.md lists the scripts that use it. Sizes are printed: the whole tree that travels must stay under 64 MiB.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
