@@ -4,7 +4,9 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'models/', 'test/fixtures/', 'model/.cache/', '.device-carry/', '.gl/', 'coverage/', '**/*.tmp.*'] },
+  {
+    ignores: ['dist/', 'node_modules/', 'models/', 'test/fixtures/', 'model/.cache/', '.device-carry/', '.gl/', 'coverage/', '**/*.tmp.*'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

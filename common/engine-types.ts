@@ -246,7 +246,12 @@ export interface ModelStoreApi {
    * install for cancelInstall. Rejects with 'storage-full', 'download-failed', 'cancelled' or a
    * model-* code; nothing half-written is ever listed.
    */
-  installModel(installId: string, source: InstallSource, options?: { precision?: PrecisionChoice }, onProgress?: (p: InstallProgress) => void): Promise<InstallResult>;
+  installModel(
+    installId: string,
+    source: InstallSource,
+    options?: { precision?: PrecisionChoice },
+    onProgress?: (p: InstallProgress) => void,
+  ): Promise<InstallResult>;
   cancelInstall(installId: string): Promise<void>;
   /** Removes a model (or discards a partial download by its URL) and frees its space. */
   removeModel(idOrUrl: string): Promise<StoreStatus>;

@@ -36,7 +36,10 @@ export const LIMITS = {
 
 // ---- shapes ------------------------------------------------------------------------------------
 
-const nodeId = text(LIMITS.idChars, { nonEmpty: true, expectation: `a node id (a non-empty string of at most ${LIMITS.idChars} characters)` });
+const nodeId = text(LIMITS.idChars, {
+  nonEmpty: true,
+  expectation: `a node id (a non-empty string of at most ${LIMITS.idChars} characters)`,
+});
 const nodeName = text(LIMITS.nameChars);
 /** Canvas lengths are fractional and may exceed the image limit. */
 const canvasLength = finite(0, 1e6);

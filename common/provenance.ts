@@ -58,7 +58,10 @@ export const provenanceSchema = v.object(
     strength: v.optional(positive('a number in (0, 1], or absent for text-to-image', 1)),
     /** Variations: the node they were made from, and its seed when it is a Flowfill image. */
     parent: v.optional(
-      v.object({ nodeId: text(200, { nonEmpty: true, expectation: 'a non-empty node id string' }), seed: v.optional(uint32Schema) }, 'an object { nodeId, seed? } or absent'),
+      v.object(
+        { nodeId: text(200, { nonEmpty: true, expectation: 'a non-empty node id string' }), seed: v.optional(uint32Schema) },
+        'an object { nodeId, seed? } or absent',
+      ),
     ),
     /** Scheduler shift override, when one was used. */
     shift: v.optional(positive('a positive number, or absent to use the scheduler config')),

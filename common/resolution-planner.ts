@@ -83,9 +83,7 @@ function checkGeometry(geometry: SizeGeometry): void {
     }
   }
   if (sideLimit(geometry) < geometry.sizeMultiple) {
-    throw new RangeError(
-      `model geometry allows no size: maxSide ${geometry.maxSide} is below sizeMultiple ${geometry.sizeMultiple}`,
-    );
+    throw new RangeError(`model geometry allows no size: maxSide ${geometry.maxSide} is below sizeMultiple ${geometry.sizeMultiple}`);
   }
 }
 
@@ -151,10 +149,7 @@ export function planGenerationSize(frameWidth: number, frameHeight: number, geom
   const score = (c: Candidate): number =>
     (c.aspectError < ASPECT_TOLERANCE ? IN_TOLERANCE_ASPECT_WEIGHT : 1) * (c.aspectError / ASPECT_TOLERANCE) +
     c.areaError / Math.log(AREA_FACTOR);
-  candidates.sort(
-    (a, b) =>
-      score(a) - score(b) || a.aspectError - b.aspectError || a.width * a.height - b.width * b.height,
-  );
+  candidates.sort((a, b) => score(a) - score(b) || a.aspectError - b.aspectError || a.width * a.height - b.width * b.height);
   const chosen = candidates[0];
 
   // Report a compromise when the ideal size (exact ratio at native area) is off the allowed range,
@@ -179,7 +174,9 @@ export function planGenerationSize(frameWidth: number, frameHeight: number, geom
     parts.push(`${areaPct}% of the model's native area, as its sides go from ${m} to ${limit} px`);
   }
   if (enlargement > SOFT_ENLARGEMENT) {
-    parts.push(`enlarged ${formatFactor(enlargement)}× to fill the ${round(frameWidth, 0)}×${round(frameHeight, 0)} frame, it will look soft`);
+    parts.push(
+      `enlarged ${formatFactor(enlargement)}× to fill the ${round(frameWidth, 0)}×${round(frameHeight, 0)} frame, it will look soft`,
+    );
   }
   const note = parts.length > 0 ? `Generating ${chosen.width}×${chosen.height}: ${parts.join('; ')}.` : undefined;
   return { width: chosen.width, height: chosen.height, aspectError: chosen.aspectError, clamped, enlargement, ...(note ? { note } : {}) };
@@ -234,7 +231,9 @@ export function validateGenerationSize(width: number, height: number, geometry: 
   const area = (w * h) / geometry.nativeSize ** 2;
   if (area < SMALL_AREA_FRACTION) {
     const pct = area < 0.01 ? round(area * 100, 1) : Math.round(area * 100);
-    notes.push(`${w}×${h} is far below the model's native ${geometry.nativeSize}×${geometry.nativeSize} (${pct}% of its area): expect little detail`);
+    notes.push(
+      `${w}×${h} is far below the model's native ${geometry.nativeSize}×${geometry.nativeSize} (${pct}% of its area): expect little detail`,
+    );
   }
   return { width: w, height: h, adjusted: w !== width || h !== height, ...(notes.length ? { note: notes.join('; ') } : {}) };
 }

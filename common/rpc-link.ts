@@ -120,16 +120,29 @@ export function serveRpc<M extends MethodTable, E extends EventTable>(
   async function handle(raw: unknown): Promise<void> {
     let id: number | null = null;
     try {
-      if (!isPlainObject(raw)) return fail(null, 'malformed-call', `a call must be an object { rpc, v, kind, id, method, args }; got ${raw === null ? 'null' : typeof raw}`);
+      if (!isPlainObject(raw))
+        return fail(
+          null,
+          'malformed-call',
+          `a call must be an object { rpc, v, kind, id, method, args }; got ${raw === null ? 'null' : typeof raw}`,
+        );
       if (typeof raw.id === 'number' && Number.isInteger(raw.id) && raw.id >= 0 && raw.id <= 2 ** 31) id = raw.id;
       if (raw.rpc === spec.name && raw.v !== spec.version) {
-        return fail(id, 'version-mismatch', `this host speaks ${spec.name} version ${spec.version}, the call is version ${String(raw.v).slice(0, 20)}; reload the plugin so both sides match`);
+        return fail(
+          id,
+          'version-mismatch',
+          `this host speaks ${spec.name} version ${spec.version}, the call is version ${String(raw.v).slice(0, 20)}; reload the plugin so both sides match`,
+        );
       }
       const call = parseWith(envelope.call, raw, 'call');
       if (!call.ok) return fail(id, 'malformed-call', call.error);
       const { method } = call.value;
       if (!own(spec.methods, method)) {
-        return fail(id, 'unknown-method', `${JSON.stringify(method.slice(0, 100))} is not a method of ${spec.name}; known: ${Object.keys(spec.methods).join(', ')}`);
+        return fail(
+          id,
+          'unknown-method',
+          `${JSON.stringify(method.slice(0, 100))} is not a method of ${spec.name}; known: ${Object.keys(spec.methods).join(', ')}`,
+        );
       }
       const args = parseWith(spec.methods[method].args, call.value.args, 'args');
       if (!args.ok) return fail(id, 'malformed-call', `${method}: ${args.error}`);
@@ -233,7 +246,8 @@ export function connectRpc<M extends MethodTable, E extends EventTable>(
   function receive(raw: unknown): void {
     try {
       if (!isPlainObject(raw) || raw.rpc !== spec.name) return; // not ours (other frames, extensions)
-      if (raw.v !== spec.version) return log(`a ${String(raw.kind)} of version ${String(raw.v)}; this panel speaks version ${spec.version}`);
+      if (raw.v !== spec.version)
+        return log(`a ${String(raw.kind)} of version ${String(raw.v)}; this panel speaks version ${spec.version}`);
       if (raw.kind === 'reply') onReply(raw);
       else if (raw.kind === 'event') onEvent(raw);
       else log(`unexpected ${String(raw.kind)} message`);
@@ -255,7 +269,8 @@ export function connectRpc<M extends MethodTable, E extends EventTable>(
     },
     close() {
       stopListening();
-      for (const [id, waiting] of pending) waiting.reject(new RpcError('handler-failed', `${waiting.method}: the connection closed before call ${id} was answered`));
+      for (const [id, waiting] of pending)
+        waiting.reject(new RpcError('handler-failed', `${waiting.method}: the connection closed before call ${id} was answered`));
       pending.clear();
     },
   };

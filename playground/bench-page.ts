@@ -41,7 +41,11 @@ function presetFromQuery(): boolean {
     if (![...size.options].some((option) => option.value === side)) size.add(new Option(`${side}×${side}`, side));
     size.value = side;
   }
-  for (const [name, input] of [['steps', steps], ['guidance', guidance], ['images', images]] as const) {
+  for (const [name, input] of [
+    ['steps', steps],
+    ['guidance', guidance],
+    ['images', images],
+  ] as const) {
     const value = query.get(name);
     if (value !== null) input.value = value;
   }
@@ -51,12 +55,19 @@ function presetFromQuery(): boolean {
 function readRequest(): BenchRequest {
   const integer = (input: HTMLInputElement, name: string, max: number): number => {
     const n = Number(input.value);
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} ${JSON.stringify(input.value)}: expected a whole number from 1 to ${max}`);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new Error(`${name} ${JSON.stringify(input.value)}: expected a whole number from 1 to ${max}`);
     return n;
   };
   const g = Number(guidance.value);
   if (!(g >= 0)) throw new Error(`guidance ${JSON.stringify(guidance.value)}: expected a number of 0 or more (above 1 runs CFG)`);
-  return { backend: backend.value as BenchRequest['backend'], size: Number(size.value), steps: integer(steps, 'steps', 200), guidance: g, images: integer(images, 'images', 20) };
+  return {
+    backend: backend.value as BenchRequest['backend'],
+    size: Number(size.value),
+    steps: integer(steps, 'steps', 200),
+    guidance: g,
+    images: integer(images, 'images', 20),
+  };
 }
 
 function show(report: BenchReport, clickToFirstPngMs: number): void {

@@ -112,7 +112,14 @@ function topNodes(): FakeNode[] {
 
 function findNode(id: string): FakeNode {
   const node = topNodes().find((n) => n.id === id) ?? host.figma.currentPage.findAll((n) => n.id === id)[0];
-  if (!node) throw new Error(`no node with id ${JSON.stringify(id)}; ids on the page: ${topNodes().map((n) => n.id).join(', ') || '(none)'}`);
+  if (!node)
+    throw new Error(
+      `no node with id ${JSON.stringify(id)}; ids on the page: ${
+        topNodes()
+          .map((n) => n.id)
+          .join(', ') || '(none)'
+      }`,
+    );
   return node;
 }
 
@@ -217,7 +224,8 @@ function renderInspector(): void {
     const section = document.createElement('section');
     const fills = fillsOf(node)
       .map((p) => {
-        if (p.type === 'SOLID') return `<li><span class="swatch" style="background:${cssColor(p.color, p.opacity ?? 1)}"></span>SOLID ${cssColor(p.color, p.opacity ?? 1)}</li>`;
+        if (p.type === 'SOLID')
+          return `<li><span class="swatch" style="background:${cssColor(p.color, p.opacity ?? 1)}"></span>SOLID ${cssColor(p.color, p.opacity ?? 1)}</li>`;
         if (p.type === 'IMAGE') {
           const url = p.imageHash ? imageUrl(p.imageHash) : null;
           return `<li>${url ? `<img class="thumb" src="${url}" alt="">` : ''}IMAGE ${p.scaleMode} <code>${p.imageHash?.slice(0, 10)}…</code></li>`;
@@ -230,7 +238,9 @@ function renderInspector(): void {
       .map((key) => `<dt>${escapeHtml(key)}</dt><dd><pre>${escapeHtml(prettyJson(node.getPluginData(key)))}</pre></dd>`)
       .join('');
     const relaunch = Object.entries(node.getRelaunchData())
-      .map(([command, text]) => `<button data-relaunch="${escapeHtml(command)}" title="${escapeHtml(text)}">${escapeHtml(command)}</button>`)
+      .map(
+        ([command, text]) => `<button data-relaunch="${escapeHtml(command)}" title="${escapeHtml(text)}">${escapeHtml(command)}</button>`,
+      )
       .join(' ');
     section.innerHTML = `<h3>${escapeHtml(node.name)} <small>${node.id} · ${node.type} · ${Math.round(node.width)}×${Math.round(node.height)}</small></h3>
       <h4>Fills</h4><ul class="fills">${fills || '<li class="muted">none</li>'}</ul>
@@ -294,7 +304,8 @@ function nextPosition(spec: FrameSpec, except: FakeNode): { x: number; y: number
 }
 
 function createLayer(spec: LayerSpec): string {
-  if (!LAYER_TYPES.includes(spec.type)) throw new Error(`createLayer: type ${JSON.stringify(spec.type)} is not one of ${LAYER_TYPES.join(', ')}`);
+  if (!LAYER_TYPES.includes(spec.type))
+    throw new Error(`createLayer: type ${JSON.stringify(spec.type)} is not one of ${LAYER_TYPES.join(', ')}`);
   const figma = host.figma;
   const width = spec.width ?? (spec.type === 'TEXT' ? 160 : 320);
   const height = spec.height ?? (spec.type === 'TEXT' ? 24 : 200);
@@ -368,7 +379,17 @@ const COMMAND_ALIASES: Record<string, string> = { fill: 'fill-selection' };
 
 function installCanvasInteractions(): void {
   const canvas = $('canvas');
-  let drag: { id: string; mode: 'move' | 'resize'; startX: number; startY: number; x: number; y: number; w: number; h: number; moved: boolean } | null = null;
+  let drag: {
+    id: string;
+    mode: 'move' | 'resize';
+    startX: number;
+    startY: number;
+    x: number;
+    y: number;
+    w: number;
+    h: number;
+    moved: boolean;
+  } | null = null;
   canvas.addEventListener('pointerdown', (event) => {
     const target = event.target as HTMLElement;
     const el = target.closest<HTMLElement>('[data-node-id]');

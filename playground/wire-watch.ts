@@ -49,7 +49,12 @@ export class WireWatch {
   fromPanel(message: unknown): void {
     const method = String(field(message, 'method'));
     const isCall = field(message, 'kind') === 'call';
-    this.log.push({ direction: 'panel→host', name: isCall ? method : '(not a call)', kind: isCall ? 'call' : 'other', at: performance.now() });
+    this.log.push({
+      direction: 'panel→host',
+      name: isCall ? method : '(not a call)',
+      kind: isCall ? 'call' : 'other',
+      at: performance.now(),
+    });
     if (!isCall) return;
     const id = field(message, 'id');
     if (typeof id === 'number') this.calls.set(id, method);
@@ -71,7 +76,13 @@ export class WireWatch {
     const method = typeof id === 'number' ? this.calls.get(id) : undefined;
     if (typeof id === 'number') this.calls.delete(id);
     const ok = field(message, 'ok') === true;
-    this.log.push({ direction: 'host→panel', name: method ?? '(unknown call)', kind: kind === 'reply' ? 'reply' : 'other', ok, at: performance.now() });
+    this.log.push({
+      direction: 'host→panel',
+      name: method ?? '(unknown call)',
+      kind: kind === 'reply' ? 'reply' : 'other',
+      ok,
+      at: performance.now(),
+    });
     // A batch whose targets could not be read never started.
     if (method === 'readTargets' && !ok) this.openBatches = Math.max(0, this.openBatches - 1);
     if (method === 'readLaunch' && ok) {
@@ -86,7 +97,10 @@ export class WireWatch {
     if (!this.running) return [];
     const reasons: string[] = [];
     if (!this.launchRead) reasons.push('the panel has not read its launch yet');
-    if (this.commandWaiting) reasons.push(`command "${this.commandWaiting}" started no batch yet (the panel may be loading its model, or it declined: see its notices)`);
+    if (this.commandWaiting)
+      reasons.push(
+        `command "${this.commandWaiting}" started no batch yet (the panel may be loading its model, or it declined: see its notices)`,
+      );
     if (this.openBatches > 0) reasons.push(`${this.openBatches} batch${this.openBatches > 1 ? 'es' : ''} not finished (no commitUndo yet)`);
     // close is never answered: the panel goes with the plugin.
     const pending = [...this.calls.values()].filter((m) => m !== 'close');

@@ -172,7 +172,9 @@ export function resolveEmbeddedModelDir(env = process.env) {
   if (requested) {
     const dir = path.resolve(requested);
     if (!existsSync(path.join(dir, 'model_index.json'))) {
-      throw new Error(`build: FLOWFILL_EMBED_MODEL=${requested} has no model_index.json; point it at a model package folder, e.g. test/fixtures/sd3-tiny-golden`);
+      throw new Error(
+        `build: FLOWFILL_EMBED_MODEL=${requested} has no model_index.json; point it at a model package folder, e.g. test/fixtures/sd3-tiny-golden`,
+      );
     }
     return { dir, why: 'FLOWFILL_EMBED_MODEL' };
   }
@@ -184,7 +186,8 @@ export function resolveEmbeddedModelDir(env = process.env) {
 /** Assets the page carries for the worker: ORT's .wasm and the model's files, gzip+base64. */
 export function collectAssets(modelDir) {
   const sources = [{ path: ORT_WASM_ASSET, file: fromRoot('node_modules/onnxruntime-web/dist', ORT_WASM_FILE) }];
-  if (modelDir) for (const rel of listModelFiles(modelDir)) sources.push({ path: MODEL_ASSET_PREFIX + rel, file: path.join(modelDir, rel) });
+  if (modelDir)
+    for (const rel of listModelFiles(modelDir)) sources.push({ path: MODEL_ASSET_PREFIX + rel, file: path.join(modelDir, rel) });
   return sources.map(({ path: assetPath, file }) => {
     const bytes = readFileSync(file);
     return { path: assetPath, size: bytes.length, gzipBase64: gzipSync(bytes, { level: 9 }).toString('base64') };
@@ -219,10 +222,14 @@ export function resolveAppBaseUrl(env = process.env) {
   try {
     url = new URL(raw);
   } catch {
-    throw new Error(`build: FLOWFILL_APP_ORIGIN=${raw} is not a URL; give the hosted app's origin, e.g. https://flowfill.example.com or https://me.github.io/flowfill`);
+    throw new Error(
+      `build: FLOWFILL_APP_ORIGIN=${raw} is not a URL; give the hosted app's origin, e.g. https://flowfill.example.com or https://me.github.io/flowfill`,
+    );
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && ['localhost', '127.0.0.1'].includes(url.hostname))) {
-    throw new Error(`build: FLOWFILL_APP_ORIGIN=${raw} must be https:// (http:// only for localhost): Figma and browsers give storage and WebGPU to secure origins only`);
+    throw new Error(
+      `build: FLOWFILL_APP_ORIGIN=${raw} must be https:// (http:// only for localhost): Figma and browsers give storage and WebGPU to secure origins only`,
+    );
   }
   url.search = '';
   url.hash = '';
@@ -410,7 +417,8 @@ export async function buildAllAsync({ env = process.env, log = console.log, outD
         ['  worker as data: URL', workerDataUrlLength],
         ...assets.map((a) => [`  asset ${a.path} (${formatBytes(a.size)} raw)`, a.gzipBase64.length]),
       );
-      if (workerDataUrlLength > 2 * 1024 * 1024) failures.push(`the worker's data: URL is ${formatBytes(workerDataUrlLength)}; Chromium refuses more than 2 MB`);
+      if (workerDataUrlLength > 2 * 1024 * 1024)
+        failures.push(`the worker's data: URL is ${formatBytes(workerDataUrlLength)}; Chromium refuses more than 2 MB`);
     }
   }
   if (playgroundScript !== undefined) write('playground.js', playgroundScript);
@@ -424,7 +432,9 @@ export async function buildAllAsync({ env = process.env, log = console.log, outD
     });
   }
 
-  log(`flowfill build (${Date.now() - started} ms); embedded model: ${model.dir ? path.relative(repoRoot, model.dir) || model.dir : 'none'} (${model.why})`);
+  log(
+    `flowfill build (${Date.now() - started} ms); embedded model: ${model.dir ? path.relative(repoRoot, model.dir) || model.dir : 'none'} (${model.why})`,
+  );
   log('embedded plugin (manifest.json; everything in ui.html, works offline):');
   for (const [name, size] of rows) log(`  ${name.padEnd(72)} ${formatBytes(size).padStart(10)}`);
   if (appBaseUrl) {

@@ -58,7 +58,12 @@ self.onmessage = async ({ data }) => {
 async function workerSourceAsync(build) {
   const result = await esbuild.build({
     stdin: { contents: WORKER, resolveDir: repoRoot, loader: 'js' },
-    bundle: true, write: false, format: 'iife', minify: true, target: 'es2022', logLevel: 'error',
+    bundle: true,
+    write: false,
+    format: 'iife',
+    minify: true,
+    target: 'es2022',
+    logLevel: 'error',
     define: { 'import.meta.url': 'self.location.href' },
     plugins: [{ name: 'ort', setup: (b) => b.onResolve({ filter: /^ort$/ }, () => ({ path: path.join(ortDist, build.module) })) }],
   });
@@ -69,7 +74,10 @@ const read = (rel) => readFileSync(path.join(fixtures, rel));
 const b64 = (...parts) => Buffer.concat(parts).toString('base64');
 const JOBS = [
   {
-    name: 'transformer', model: b64(read('transformer/model.onnx')), output: 'out_hidden_states', expected: b64(read('d_step0_transformer_out.bin')),
+    name: 'transformer',
+    model: b64(read('transformer/model.onnx')),
+    output: 'out_hidden_states',
+    expected: b64(read('d_step0_transformer_out.bin')),
     feeds: {
       hidden_states: [b64(read('d_step0_model_input.bin')), [2, 16, 8, 8]],
       timestep: [b64(read('d_step0_timestep.bin')), [2]],
@@ -77,7 +85,13 @@ const JOBS = [
       pooled_projections: [b64(read('negative_pooled_prompt_embeds.bin'), read('pooled_prompt_embeds.bin')), [2, 64]],
     },
   },
-  { name: 'vae_decoder', model: b64(read('vae_decoder/model.onnx')), output: 'sample', expected: b64(read('d_vae_out.bin')), feeds: { latent_sample: [b64(read('d_vae_in.bin')), [1, 16, 8, 8]] } },
+  {
+    name: 'vae_decoder',
+    model: b64(read('vae_decoder/model.onnx')),
+    output: 'sample',
+    expected: b64(read('d_vae_out.bin')),
+    feeds: { latent_sample: [b64(read('d_vae_in.bin')), [1, 16, 8, 8]] },
+  },
 ];
 
 /** A JS literal safe inside <script>: in a string, "<\/" is "</" but cannot close the element. */
@@ -102,7 +116,14 @@ document.body.appendChild(frame);
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   headless: true,
-  args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  args: [
+    '--enable-unsafe-webgpu',
+    '--no-sandbox',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
 });
 const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
 try {
@@ -113,14 +134,20 @@ try {
     await new Promise((resolve) => server.once('listening', resolve));
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${server.address().port}/`, { waitUntil: 'commit' });
-    const result = await page.waitForFunction(() => window.result, undefined, { timeout: 600_000, polling: 500 }).then((h) => h.jsonValue());
+    const result = await page
+      .waitForFunction(() => window.result, undefined, { timeout: 600_000, polling: 500 })
+      .then((h) => h.jsonValue());
     await page.close();
     server.closeAllConnections();
     server.close();
-    console.log(`${name}: worker JS ${(workerSource.length / 1e3).toFixed(0)} kB, ${build.wasm} ${(readFileSync(path.join(ortDist, build.wasm)).length / 1e6).toFixed(1)} MB`);
+    console.log(
+      `${name}: worker JS ${(workerSource.length / 1e3).toFixed(0)} kB, ${build.wasm} ${(readFileSync(path.join(ortDist, build.wasm)).length / 1e6).toFixed(1)} MB`,
+    );
     if (result.error) console.log(`  error: ${result.error}`);
     for (const [graph, r] of Object.entries(result.done ?? {})) {
-      console.log(`  ${graph.padEnd(12)} session ${fmt(r.sessionMs)}, first run ${fmt(r.runsMs[0])}, then ${r.runsMs.slice(1).map(fmt).join(', ')}; max |diff| ${r.maxAbsDiff.toExponential(2)}`);
+      console.log(
+        `  ${graph.padEnd(12)} session ${fmt(r.sessionMs)}, first run ${fmt(r.runsMs[0])}, then ${r.runsMs.slice(1).map(fmt).join(', ')}; max |diff| ${r.maxAbsDiff.toExponential(2)}`,
+      );
     }
   }
 } finally {

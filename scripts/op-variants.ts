@@ -38,7 +38,11 @@ export function vaeOpVariants(channels: number, groups = 32): OpVariant[] {
     variant(
       'GroupNorm as GroupNormalization-21 (opset 21 graph)',
       'GroupNorm',
-      (b, x) => b.op('GroupNormalization', [x, b.float(weight, DataType.FLOAT, [C]), b.float(bias, DataType.FLOAT, [C])], { num_groups: groups, epsilon: { float: 1e-6 } }),
+      (b, x) =>
+        b.op('GroupNormalization', [x, b.float(weight, DataType.FLOAT, [C]), b.float(bias, DataType.FLOAT, [C])], {
+          num_groups: groups,
+          epsilon: { float: 1e-6 },
+        }),
       21,
     ),
   ];
@@ -66,11 +70,18 @@ export function linearVariants(k: number, n: number): OpVariant[] {
     return { name, family: 'Linear', graph: b.build() };
   };
   return [
-    variant(`Linear(${k} → ${n}) as MatMul(x, Wᵀ) + Add`, (b, x) => b.op('Add', [b.op('MatMul', [x, b.float(transposed, DataType.FLOAT, [k, n])]), b.float(bias, DataType.FLOAT, [n])])),
+    variant(`Linear(${k} → ${n}) as MatMul(x, Wᵀ) + Add`, (b, x) =>
+      b.op('Add', [b.op('MatMul', [x, b.float(transposed, DataType.FLOAT, [k, n])]), b.float(bias, DataType.FLOAT, [n])]),
+    ),
     variant(`Linear(${k} → ${n}) as Reshape, Gemm(transB, W [N, K]), Reshape`, (b, x) => {
       const flat = b.op('Reshape', [x, b.int64([-1, k])]);
       const y = b.op('Gemm', [flat, b.float(w, DataType.FLOAT, [n, k]), b.float(bias, DataType.FLOAT, [n])], { transB: 1 });
-      return b.op('Reshape', [y, b.op('Concat', [b.op('Slice', [b.op('Shape', [x], undefined, DataType.INT64), b.int64([0]), b.int64([2])]), b.int64([n])], { axis: 0 })]);
+      return b.op('Reshape', [
+        y,
+        b.op('Concat', [b.op('Slice', [b.op('Shape', [x], undefined, DataType.INT64), b.int64([0]), b.int64([2])]), b.int64([n])], {
+          axis: 0,
+        }),
+      ]);
     }),
   ];
 }

@@ -42,7 +42,8 @@ const MIME = {
 /** Headers by path: everything embeddable anywhere; the app page, its worker and ORT's files cross-origin isolated. */
 function isolationHeaders(pathname) {
   const headers = { 'cross-origin-resource-policy': 'cross-origin' };
-  if (pathname === '/app.html' || pathname === '/worker.js' || pathname.startsWith('/ort/')) headers['cross-origin-embedder-policy'] = 'require-corp';
+  if (pathname === '/app.html' || pathname === '/worker.js' || pathname.startsWith('/ort/'))
+    headers['cross-origin-embedder-policy'] = 'require-corp';
   if (pathname === '/app.html') headers['cross-origin-opener-policy'] = 'same-origin';
   return headers;
 }
@@ -59,7 +60,13 @@ function fileInside(dir, rel) {
  * folders: { '/fixtures/': '/abs/dir' }. Port 0 picks a free one.
  * Resolves with { url, port, close() }.
  */
-export async function startPlaygroundServer({ port = 5173, host = '127.0.0.1', distDir = path.join(repoRoot, 'dist'), mounts = {}, quiet = false } = {}) {
+export async function startPlaygroundServer({
+  port = 5173,
+  host = '127.0.0.1',
+  distDir = path.join(repoRoot, 'dist'),
+  mounts = {},
+  quiet = false,
+} = {}) {
   const siteDir = path.join(path.resolve(distDir), 'site');
   const routes = [
     ['/dist/', path.resolve(distDir)],
@@ -91,7 +98,12 @@ export async function startPlaygroundServer({ port = 5173, host = '127.0.0.1', d
       return;
     }
     const size = statSync(file).size;
-    const headers = { 'content-type': MIME[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store', 'accept-ranges': 'bytes', ...isolationHeaders(pathname) };
+    const headers = {
+      'content-type': MIME[path.extname(file)] ?? 'application/octet-stream',
+      'cache-control': 'no-store',
+      'accept-ranges': 'bytes',
+      ...isolationHeaders(pathname),
+    };
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     if (range && req.method === 'GET') {
       const start = Number(range[1]);

@@ -22,20 +22,35 @@ import { externalFileBytesAsync, serializeGraphAsync } from '../worker/engine/on
 import { buildSd3TransformerGraph, readSd3TransformerConfig } from '../worker/engine/sd3/graphs/sd3-transformer.js';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph, readAutoencoderKlConfig } from '../worker/engine/sd3/graphs/vae.js';
 import { linearVariants, vaeOpVariants, variantInput } from './op-variants.js';
-import { f32, fixtureConfig, fixtureWeightsAsync, goldenArray, goldenCase, maxAbsDiff, opCounts, relativeL2, type GoldenCase } from '../test/sd3-graphs/graph-harness.js';
+import {
+  f32,
+  fixtureConfig,
+  fixtureWeightsAsync,
+  goldenArray,
+  goldenCase,
+  maxAbsDiff,
+  opCounts,
+  relativeL2,
+  type GoldenCase,
+} from '../test/sd3-graphs/graph-harness.js';
 
 const runsIndex = process.argv.indexOf('--runs');
 const RUNS = runsIndex > 0 ? Number(process.argv[runsIndex + 1]) : 5;
 
 async function openAsync(graph: BuiltGraph): Promise<{ session: BackendSession; sessionMs: number; weightBytes: number }> {
   const serialized = await serializeGraphAsync(graph);
-  const externalData = await Promise.all(serialized.externalFiles.map(async (f) => ({ path: f.path, data: await externalFileBytesAsync(f) })));
+  const externalData = await Promise.all(
+    serialized.externalFiles.map(async (f) => ({ path: f.path, data: await externalFileBytesAsync(f) })),
+  );
   const t = performance.now();
   const session = await createSessionAsync({ label: graph.name, model: serialized.model, externalData, backend: 'wasm' });
   return { session, sessionMs: performance.now() - t, weightBytes: serialized.weightBytes };
 }
 
-async function medianRunAsync(session: BackendSession, feeds: Record<string, HostTensor>): Promise<{ ms: number; out: Record<string, HostTensor> }> {
+async function medianRunAsync(
+  session: BackendSession,
+  feeds: Record<string, HostTensor>,
+): Promise<{ ms: number; out: Record<string, HostTensor> }> {
   let out = await session.runAsync(feeds); // warm-up
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -62,8 +77,14 @@ function transformerFeeds(c: GoldenCase): Record<string, HostTensor> {
   return {
     hidden_states: f32(x.data, x.dims),
     timestep: f32(goldenArray(c, 'step0_timestep').data, [batch]),
-    encoder_hidden_states: f32(batch === 2 ? concat(goldenArray(c, 'negative_prompt_embeds').data, prompt.data) : prompt.data, [batch, ...prompt.dims.slice(1)]),
-    pooled_projections: f32(batch === 2 ? concat(goldenArray(c, 'negative_pooled_prompt_embeds').data, pooled.data) : pooled.data, [batch, pooled.dims[1]]),
+    encoder_hidden_states: f32(batch === 2 ? concat(goldenArray(c, 'negative_prompt_embeds').data, prompt.data) : prompt.data, [
+      batch,
+      ...prompt.dims.slice(1),
+    ]),
+    pooled_projections: f32(batch === 2 ? concat(goldenArray(c, 'negative_pooled_prompt_embeds').data, pooled.data) : pooled.data, [
+      batch,
+      pooled.dims[1],
+    ]),
   };
 }
 
@@ -133,26 +154,30 @@ for (const prefix of ['p1', 'p4']) {
   scratch.output(shapeValue, 'probe_unused', [4]);
   extra.initializers.push(...scratch.build().initializers.map((i) => ({ ...i, name: `probe/${i.name}` })));
   const labels: string[] = [];
-  graph.nodes.filter((n) => n.opType === 'MultiHeadAttention').forEach((node, i) => {
-    const [q, k] = node.inputs;
-    const name = (s: string) => `probe/${i}/${s}`;
-    extra.nodes.push(
-      { opType: 'Reshape', name: name('rq'), inputs: [q, `probe/${shapeValue.name}`], outputs: [name('q4')] },
-      { opType: 'Transpose', name: name('tq'), inputs: [name('q4')], outputs: [name('qt')], attributes: { perm: [0, 2, 1, 3] } },
-      { opType: 'Reshape', name: name('rk'), inputs: [k, `probe/${shapeValue.name}`], outputs: [name('k4')] },
-      { opType: 'Transpose', name: name('tk'), inputs: [name('k4')], outputs: [name('kt')], attributes: { perm: [0, 2, 3, 1] } },
-      { opType: 'MatMul', name: name('mm'), inputs: [name('qt'), name('kt')], outputs: [name('s')] },
-      { opType: 'Mul', name: name('scale'), inputs: [name('s'), `probe/${scaleValue.name}`], outputs: [name('logits')] },
-      { opType: 'Abs', name: name('abs'), inputs: [name('logits')], outputs: [name('a')] },
-      { opType: 'ReduceMax', name: name('max'), inputs: [name('a')], outputs: [name('max')], attributes: { keepdims: 0 } },
-    );
-    extra.outputs.push({ name: name('max'), elemType: DataType.FLOAT, shape: [] });
-    labels.push(node.name.split('/').slice(0, 2).join(' '));
-  });
+  graph.nodes
+    .filter((n) => n.opType === 'MultiHeadAttention')
+    .forEach((node, i) => {
+      const [q, k] = node.inputs;
+      const name = (s: string) => `probe/${i}/${s}`;
+      extra.nodes.push(
+        { opType: 'Reshape', name: name('rq'), inputs: [q, `probe/${shapeValue.name}`], outputs: [name('q4')] },
+        { opType: 'Transpose', name: name('tq'), inputs: [name('q4')], outputs: [name('qt')], attributes: { perm: [0, 2, 1, 3] } },
+        { opType: 'Reshape', name: name('rk'), inputs: [k, `probe/${shapeValue.name}`], outputs: [name('k4')] },
+        { opType: 'Transpose', name: name('tk'), inputs: [name('k4')], outputs: [name('kt')], attributes: { perm: [0, 2, 3, 1] } },
+        { opType: 'MatMul', name: name('mm'), inputs: [name('qt'), name('kt')], outputs: [name('s')] },
+        { opType: 'Mul', name: name('scale'), inputs: [name('s'), `probe/${scaleValue.name}`], outputs: [name('logits')] },
+        { opType: 'Abs', name: name('abs'), inputs: [name('logits')], outputs: [name('a')] },
+        { opType: 'ReduceMax', name: name('max'), inputs: [name('a')], outputs: [name('max')], attributes: { keepdims: 0 } },
+      );
+      extra.outputs.push({ name: name('max'), elemType: DataType.FLOAT, shape: [] });
+      labels.push(node.name.split('/').slice(0, 2).join(' '));
+    });
   const { session } = await openAsync(extra);
   const out = await session.runAsync(transformerFeeds(c));
   await session.releaseAsync();
-  const values = labels.map((label, i) => `${label.replace('transformer_blocks.', 'block ')}: ${(out[`probe/${i}/max`].data as Float32Array)[0].toFixed(2)}`);
+  const values = labels.map(
+    (label, i) => `${label.replace('transformer_blocks.', 'block ')}: ${(out[`probe/${i}/max`].data as Float32Array)[0].toFixed(2)}`,
+  );
   console.log(`  ${c.model} (qk_norm ${config.qk_norm}): ${values.join(', ')}`);
 }
 
@@ -169,7 +194,9 @@ console.log('\n3. VAE op alternatives, [1, 128, 128, 128] float32, GroupNorm wit
       const y = out.y.data as Float32Array;
       const first = reference.get(family);
       if (!first) reference.set(family, y);
-      console.log(`  ${name}: ${graph.nodes.length} nodes, ${ms.toFixed(1)} ms${first ? `, max |diff| to the first form ${maxAbsDiff(y, first).toExponential(2)}` : ''}`);
+      console.log(
+        `  ${name}: ${graph.nodes.length} nodes, ${ms.toFixed(1)} ms${first ? `, max |diff| to the first form ${maxAbsDiff(y, first).toExponential(2)}` : ''}`,
+      );
     } catch (error) {
       console.log(`  ${name}: does not run: ${String((error as Error).message).slice(0, 200)}`);
     }
@@ -186,7 +213,9 @@ console.log('\n4. Linear(1536 → 1536) with bias on [2, 1024, 1536] float32');
     const { ms, out } = await medianRunAsync(session, { x: f32(input, [2, 1024, 1536]) });
     await session.releaseAsync();
     const y = out.y.data as Float32Array;
-    console.log(`  ${name}: ${graph.nodes.length} nodes, ${ms.toFixed(1)} ms${first ? `, max |diff| to the first form ${maxAbsDiff(y, first).toExponential(2)}` : ''}`);
+    console.log(
+      `  ${name}: ${graph.nodes.length} nodes, ${ms.toFixed(1)} ms${first ? `, max |diff| to the first form ${maxAbsDiff(y, first).toExponential(2)}` : ''}`,
+    );
     first ??= y;
   }
 }

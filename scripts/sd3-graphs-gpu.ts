@@ -44,12 +44,25 @@ import { PRECISIONS, type Precision } from '../worker/engine/onnx/layers.js';
 import { externalFileBytesAsync, serializeGraphAsync } from '../worker/engine/onnx/serialize-graph.js';
 import { createSessionAsync, probeWebGpuAsync, type BackendSession, type HostTensor } from '../worker/engine/ort-backend.js';
 import { WeightSet, type SafetensorsTensor } from '../worker/engine/safetensors.js';
-import { buildSd3TransformerGraph, readSd3TransformerConfig, type Sd3TransformerBuildOptions } from '../worker/engine/sd3/graphs/sd3-transformer.js';
+import {
+  buildSd3TransformerGraph,
+  readSd3TransformerConfig,
+  type Sd3TransformerBuildOptions,
+} from '../worker/engine/sd3/graphs/sd3-transformer.js';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph, readAutoencoderKlConfig } from '../worker/engine/sd3/graphs/vae.js';
 import { transformerStateDict, vaeStateDict, type StateDict } from '../test/sd3-graphs/diffusers-state-dict.js';
 import { SD35_LARGE_TRANSFORMER, SD35_MEDIUM_TRANSFORMER, SD3_MEDIUM_TRANSFORMER, SD3_VAE } from '../test/sd3-graphs/full-size-configs.js';
 import { linearVariants, vaeOpVariants, variantInput } from './op-variants.js';
-import { cases, f32, fixtureConfig, fixtureWeightsAsync, goldenArray, maxAbsDiff, relativeL2, type GoldenCase } from '../test/sd3-graphs/graph-harness.js';
+import {
+  cases,
+  f32,
+  fixtureConfig,
+  fixtureWeightsAsync,
+  goldenArray,
+  maxAbsDiff,
+  relativeL2,
+  type GoldenCase,
+} from '../test/sd3-graphs/graph-harness.js';
 
 const args = process.argv.slice(2);
 const mode = args.shift();
@@ -65,7 +78,11 @@ async function setUpBackendAsync(): Promise<{ shaderF16: boolean; description: s
   await useNodeBackendAsync('webgpu');
   const dawn = (await import('webgpu')) as unknown as { create(flags: string[]): unknown; globals: Record<string, { prototype: object }> };
   if (flag('--f16')) {
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawn.create(['enable-dawn-features=vulkan_enable_f16_on_nvidia']) }, configurable: true, writable: true });
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { gpu: dawn.create(['enable-dawn-features=vulkan_enable_f16_on_nvidia']) },
+      configurable: true,
+      writable: true,
+    });
   }
   const probe = await probeWebGpuAsync();
   if (!probe.adapter) throw new Error(`no WebGPU: ${probe.unavailableReason}`);
@@ -74,10 +91,15 @@ async function setUpBackendAsync(): Promise<{ shaderF16: boolean; description: s
   const keeper = new GraphBuilder('keeper');
   keeper.output(keeper.op('Neg', [keeper.input('x', DataType.FLOAT, [1])]), 'y', [1]);
   await createSessionAsync({ label: 'keeper', model: (await serializeGraphAsync(keeper.build())).model, backend });
-  return { shaderF16: probe.shaderF16, description: `WebGPU ${probe.adapter.vendor} ${probe.adapter.architecture} ${probe.adapter.description} (shader-f16 ${probe.shaderF16})` };
+  return {
+    shaderF16: probe.shaderF16,
+    description: `WebGPU ${probe.adapter.vendor} ${probe.adapter.architecture} ${probe.adapter.description} (shader-f16 ${probe.shaderF16})`,
+  };
 }
 
-async function openAsync(graph: BuiltGraph): Promise<{ session: BackendSession; sessionMs: number; weightBytes: number; serializeMs: number }> {
+async function openAsync(
+  graph: BuiltGraph,
+): Promise<{ session: BackendSession; sessionMs: number; weightBytes: number; serializeMs: number }> {
   let t = performance.now();
   const serialized = await serializeGraphAsync(graph);
   const externalData = [];
@@ -111,7 +133,9 @@ async function parityAsync(shaderF16: boolean): Promise<void> {
   for (const { precision, options, label } of variants) {
     for (const c of chosen) {
       const config = readSd3TransformerConfig(fixtureConfig(c.model, 'transformer'));
-      const { session } = await openAsync(buildSd3TransformerGraph(config, await fixtureWeightsAsync(c.model, 'transformer'), precision, options));
+      const { session } = await openAsync(
+        buildSd3TransformerGraph(config, await fixtureWeightsAsync(c.model, 'transformer'), precision, options),
+      );
       const x = goldenArray(c, 'step0_transformer_input');
       const batch = x.dims[0];
       const prompt = goldenArray(c, 'prompt_embeds');
@@ -119,13 +143,21 @@ async function parityAsync(shaderF16: boolean): Promise<void> {
       const out = await session.runAsync({
         hidden_states: f32(x.data, x.dims),
         timestep: f32(goldenArray(c, 'step0_timestep').data, [batch]),
-        encoder_hidden_states: f32(batch === 2 ? concat(goldenArray(c, 'negative_prompt_embeds').data, prompt.data) : prompt.data, [batch, ...prompt.dims.slice(1)]),
-        pooled_projections: f32(batch === 2 ? concat(goldenArray(c, 'negative_pooled_prompt_embeds').data, pooled.data) : pooled.data, [batch, pooled.dims[1]]),
+        encoder_hidden_states: f32(batch === 2 ? concat(goldenArray(c, 'negative_prompt_embeds').data, prompt.data) : prompt.data, [
+          batch,
+          ...prompt.dims.slice(1),
+        ]),
+        pooled_projections: f32(batch === 2 ? concat(goldenArray(c, 'negative_pooled_prompt_embeds').data, pooled.data) : pooled.data, [
+          batch,
+          pooled.dims[1],
+        ]),
       });
       await session.releaseAsync();
       const got = out.out_hidden_states.data as Float32Array;
       const want = goldenArray(c, 'step0_transformer_output').data;
-      console.log(`${c.name.slice(0, 2)} transformer  ${label.padEnd(27)} max |diff| ${maxAbsDiff(got, want).toExponential(2)}, rel. L2 ${relativeL2(got, want).toExponential(2)}`);
+      console.log(
+        `${c.name.slice(0, 2)} transformer  ${label.padEnd(27)} max |diff| ${maxAbsDiff(got, want).toExponential(2)}, rel. L2 ${relativeL2(got, want).toExponential(2)}`,
+      );
     }
     if (options?.attention === 'float32') continue; // the VAE has no such option
     for (const c of chosen.filter((c) => c === cases[0] || c === cases[3])) {
@@ -135,14 +167,17 @@ async function parityAsync(shaderF16: boolean): Promise<void> {
         ['vae_decoder', 'vae_decoder_input', 'sample', 'vae_decoder_output'],
         ['vae_encoder', 'vae_encoder_input', 'latent_parameters', 'vae_encoder_mean'],
       ] as const) {
-        const graph = part === 'vae_decoder' ? buildVaeDecoderGraph(config, weights, precision) : buildVaeEncoderGraph(config, weights, precision);
+        const graph =
+          part === 'vae_decoder' ? buildVaeDecoderGraph(config, weights, precision) : buildVaeEncoderGraph(config, weights, precision);
         const { session } = await openAsync(graph);
         const feed = goldenArray(c, input);
         const out = await session.runAsync({ [part === 'vae_decoder' ? 'latent_sample' : 'sample']: f32(feed.data, feed.dims) });
         await session.releaseAsync();
         const want = goldenArray(c, wantName).data;
         const got = (out[output].data as Float32Array).subarray(0, want.length);
-        console.log(`${c.name.slice(0, 2)} ${part.padEnd(12)} ${precision.padEnd(27)} max |diff| ${maxAbsDiff(got, want).toExponential(2)}, rel. L2 ${relativeL2(got, want).toExponential(2)}`);
+        console.log(
+          `${c.name.slice(0, 2)} ${part.padEnd(12)} ${precision.padEnd(27)} max |diff| ${maxAbsDiff(got, want).toExponential(2)}, rel. L2 ${relativeL2(got, want).toExponential(2)}`,
+        );
       }
     }
   }
@@ -163,7 +198,7 @@ function patternFile(name: string, size: number): ByteSource {
     async readAsync(offset, length) {
       const out = new Uint8Array(length);
       // Tensors start at even offsets, so every value is a whole half.
-      for (let at = 0; at < length; ) {
+      for (let at = 0; at < length;) {
         const from = (offset + at) % block.length;
         const n = Math.min(length - at, block.length - from);
         out.set(block.subarray(from, from + n), at);
@@ -205,21 +240,37 @@ async function speedAsync(): Promise<void> {
     graph = buildVaeDecoderGraph(config, syntheticWeights('vae', vaeStateDict(config)), precision);
     feedsFor = (pixels) => {
       const side = pixels / 8;
-      return { latent_sample: f32(new Float32Array(16 * side * side).map((_, i) => Math.sin(i * 0.1)), [1, 16, side, side]) };
+      return {
+        latent_sample: f32(
+          new Float32Array(16 * side * side).map((_, i) => Math.sin(i * 0.1)),
+          [1, 16, side, side],
+        ),
+      };
     };
   } else {
     const json = { sd3m: SD3_MEDIUM_TRANSFORMER, sd35m: SD35_MEDIUM_TRANSFORMER, sd35l: SD35_LARGE_TRANSFORMER }[model];
     if (!json) throw new Error(`--model ${model}: one of sd3m, sd35m, sd35l, vae`);
     const full = readSd3TransformerConfig(json);
-    const config = layers ? { ...full, num_layers: layers, dual_attention_layers: full.dual_attention_layers.filter((i) => i < layers) } : full;
+    const config = layers
+      ? { ...full, num_layers: layers, dual_attention_layers: full.dual_attention_layers.filter((i) => i < layers) }
+      : full;
     graph = buildSd3TransformerGraph(config, syntheticWeights(model, transformerStateDict(config)), precision);
     feedsFor = (pixels) => {
       const side = pixels / 8;
       return {
-        hidden_states: f32(new Float32Array(2 * 16 * side * side).map((_, i) => Math.sin(i * 0.1)), [2, 16, side, side]),
+        hidden_states: f32(
+          new Float32Array(2 * 16 * side * side).map((_, i) => Math.sin(i * 0.1)),
+          [2, 16, side, side],
+        ),
         timestep: f32(new Float32Array([1000, 1000]), [2]),
-        encoder_hidden_states: f32(new Float32Array(2 * 333 * 4096).map((_, i) => Math.sin(i * 0.01) * 0.5), [2, 333, 4096]),
-        pooled_projections: f32(new Float32Array(2 * 2048).map((_, i) => Math.cos(i * 0.01)), [2, 2048]),
+        encoder_hidden_states: f32(
+          new Float32Array(2 * 333 * 4096).map((_, i) => Math.sin(i * 0.01) * 0.5),
+          [2, 333, 4096],
+        ),
+        pooled_projections: f32(
+          new Float32Array(2 * 2048).map((_, i) => Math.cos(i * 0.01)),
+          [2, 2048],
+        ),
       };
     };
   }
@@ -241,7 +292,9 @@ async function speedAsync(): Promise<void> {
       times.push(performance.now() - s);
     }
     times.sort((a, b) => a - b);
-    console.log(`  ${pixels}²: first run ${firstMs.toFixed(0)} ms, then median ${times[Math.floor(times.length / 2)]?.toFixed(1)} ms of ${runs}${model === 'vae' ? '' : ' (batch 2, CFG)'}`);
+    console.log(
+      `  ${pixels}²: first run ${firstMs.toFixed(0)} ms, then median ${times[Math.floor(times.length / 2)]?.toFixed(1)} ms of ${runs}${model === 'vae' ? '' : ' (batch 2, CFG)'}`,
+    );
   }
   await session.releaseAsync();
 }
@@ -252,7 +305,10 @@ async function variantsAsync(): Promise<void> {
   const side = Number(option('--image-side', '1024'));
   const count = Number(option('--tokens', '4429'));
   const image = f32(variantInput(128, side), [1, 128, side, side]);
-  const tokens = f32(new Float32Array(2 * count * 1536).map((_, i) => Math.sin(i * 0.011)), [2, count, 1536]);
+  const tokens = f32(
+    new Float32Array(2 * count * 1536).map((_, i) => Math.sin(i * 0.011)),
+    [2, count, 1536],
+  );
   const first = new Map<string, Float32Array>();
   for (const { name, family, graph } of [...vaeOpVariants(128), ...linearVariants(1536, 1536)]) {
     const x = family === 'Linear' ? tokens : image;
@@ -270,7 +326,9 @@ async function variantsAsync(): Promise<void> {
       const y = out.y.data as Float32Array;
       const reference = first.get(family);
       if (!reference) first.set(family, y);
-      console.log(`${name} on [${x.dims.join(', ')}]: median ${times[Math.floor(runs / 2)].toFixed(1)} ms${reference ? `, max |diff| to the first form ${maxAbsDiff(y, reference).toExponential(2)}` : ''}`);
+      console.log(
+        `${name} on [${x.dims.join(', ')}]: median ${times[Math.floor(runs / 2)].toFixed(1)} ms${reference ? `, max |diff| to the first form ${maxAbsDiff(y, reference).toExponential(2)}` : ''}`,
+      );
     } catch (error) {
       console.log(`${name}: does not run: ${String((error as Error).message).slice(0, 200)}`);
     }

@@ -62,10 +62,17 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
 
 async function jobsAsync(): Promise<Job[]> {
   const jobs: Job[] = [];
-  const add = async (name: string, precision: Precision, graph: Parameters<typeof serializeGraphAsync>[0], rest: Omit<Job, 'name' | 'precision' | 'model' | 'external'>) => {
+  const add = async (
+    name: string,
+    precision: Precision,
+    graph: Parameters<typeof serializeGraphAsync>[0],
+    rest: Omit<Job, 'name' | 'precision' | 'model' | 'external'>,
+  ) => {
     if (only && !name.includes(only)) return;
     const serialized = await serializeGraphAsync(graph);
-    const external = await Promise.all(serialized.externalFiles.map(async (f) => ({ path: f.path, data: await externalFileBytesAsync(f) })));
+    const external = await Promise.all(
+      serialized.externalFiles.map(async (f) => ({ path: f.path, data: await externalFileBytesAsync(f) })),
+    );
     jobs.push({ name, precision, model: serialized.model, external, ...rest });
   };
   for (const precision of precisions) {
@@ -75,16 +82,27 @@ async function jobsAsync(): Promise<Job[]> {
       const prompt = goldenArray(c, 'prompt_embeds');
       const pooled = goldenArray(c, 'pooled_prompt_embeds');
       const config = readSd3TransformerConfig(fixtureConfig(c.model, 'transformer'));
-      await add(`${c.name.slice(0, 2)} transformer`, precision, buildSd3TransformerGraph(config, await fixtureWeightsAsync(c.model, 'transformer'), precision), {
-        feeds: {
-          hidden_states: x,
-          timestep: goldenArray(c, 'step0_timestep'),
-          encoder_hidden_states: { data: batch === 2 ? concat(goldenArray(c, 'negative_prompt_embeds').data, prompt.data) : prompt.data, dims: [batch, ...prompt.dims.slice(1)] },
-          pooled_projections: { data: batch === 2 ? concat(goldenArray(c, 'negative_pooled_prompt_embeds').data, pooled.data) : pooled.data, dims: [batch, pooled.dims[1]] },
+      await add(
+        `${c.name.slice(0, 2)} transformer`,
+        precision,
+        buildSd3TransformerGraph(config, await fixtureWeightsAsync(c.model, 'transformer'), precision),
+        {
+          feeds: {
+            hidden_states: x,
+            timestep: goldenArray(c, 'step0_timestep'),
+            encoder_hidden_states: {
+              data: batch === 2 ? concat(goldenArray(c, 'negative_prompt_embeds').data, prompt.data) : prompt.data,
+              dims: [batch, ...prompt.dims.slice(1)],
+            },
+            pooled_projections: {
+              data: batch === 2 ? concat(goldenArray(c, 'negative_pooled_prompt_embeds').data, pooled.data) : pooled.data,
+              dims: [batch, pooled.dims[1]],
+            },
+          },
+          output: 'out_hidden_states',
+          expected: goldenArray(c, 'step0_transformer_output').data,
         },
-        output: 'out_hidden_states',
-        expected: goldenArray(c, 'step0_transformer_output').data,
-      });
+      );
     }
     for (const c of [cases[0], cases[3]] as GoldenCase[]) {
       const config = readAutoencoderKlConfig(fixtureConfig(c.model, 'vae'));
@@ -105,10 +123,14 @@ async function jobsAsync(): Promise<Job[]> {
     // The VAE op alternatives, expected values from WASM.
     const image = { data: variantInput(128, 128), dims: [1, 128, 128, 128] };
     const tokens = { data: new Float32Array(2 * 1024 * 1536).map((_, i) => Math.sin(i * 0.011)), dims: [2, 1024, 1536] };
-    for (const { name, graph, family } of [...vaeOpVariants(128), ...linearVariants(1536, 1536)].filter((v) => variantFamilies.includes(v.family))) {
+    for (const { name, graph, family } of [...vaeOpVariants(128), ...linearVariants(1536, 1536)].filter((v) =>
+      variantFamilies.includes(v.family),
+    )) {
       const x = family === 'Linear' ? tokens : image;
       const serialized = await serializeGraphAsync(graph);
-      const external = await Promise.all(serialized.externalFiles.map(async (f) => ({ path: f.path, data: await externalFileBytesAsync(f) })));
+      const external = await Promise.all(
+        serialized.externalFiles.map(async (f) => ({ path: f.path, data: await externalFileBytesAsync(f) })),
+      );
       let expected: Float32Array;
       try {
         const session = await createSessionAsync({ label: name, model: serialized.model, externalData: external, backend: 'wasm' });
@@ -182,29 +204,41 @@ window.result = { adapter: adapter ? adapter.info.vendor + ' ' + adapter.info.ar
 </script>`;
 
 const jobs = await jobsAsync();
-const manifest = jobs.map((j) => ({ name: j.name, precision: j.precision, external: j.external.map((e) => e.path), feeds: Object.fromEntries(Object.entries(j.feeds).map(([k, v]) => [k, v.dims])), output: j.output }));
+const manifest = jobs.map((j) => ({
+  name: j.name,
+  precision: j.precision,
+  external: j.external.map((e) => e.path),
+  feeds: Object.fromEntries(Object.entries(j.feeds).map(([k, v]) => [k, v.dims])),
+  output: j.output,
+}));
 const asBytes = (a: Float32Array | Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 let bundle = '';
-const server = http.createServer((req, res) => {
-  const url = req.url ?? '/';
-  const send = (body: Buffer | string, type = 'application/octet-stream') => res.writeHead(200, { 'content-type': type }).end(body);
-  if (url === '/') return send(PAGE(bundle), 'text/html');
-  if (url === '/jobs.json') return send(JSON.stringify(manifest), 'application/json');
-  if (url.startsWith('/ort/')) {
-    const file = path.join(ortDist, path.basename(url));
-    return send(readFileSync(file), file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
-  }
-  const match = /^\/job\/(\d+)\/(model|expected|external\/(\d+)|feed\/(\w+))$/.exec(url);
-  if (!match) return res.writeHead(404).end();
-  const job = jobs[Number(match[1])];
-  if (match[2] === 'model') return send(asBytes(job.model));
-  if (match[2] === 'expected') return send(asBytes(job.expected));
-  if (match[3] !== undefined) return send(asBytes(job.external[Number(match[3])].data));
-  return send(asBytes(job.feeds[match[4]].data));
-}).listen(0, '127.0.0.1');
+const server = http
+  .createServer((req, res) => {
+    const url = req.url ?? '/';
+    const send = (body: Buffer | string, type = 'application/octet-stream') => res.writeHead(200, { 'content-type': type }).end(body);
+    if (url === '/') return send(PAGE(bundle), 'text/html');
+    if (url === '/jobs.json') return send(JSON.stringify(manifest), 'application/json');
+    if (url.startsWith('/ort/')) {
+      const file = path.join(ortDist, path.basename(url));
+      return send(readFileSync(file), file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
+    }
+    const match = /^\/job\/(\d+)\/(model|expected|external\/(\d+)|feed\/(\w+))$/.exec(url);
+    if (!match) return res.writeHead(404).end();
+    const job = jobs[Number(match[1])];
+    if (match[2] === 'model') return send(asBytes(job.model));
+    if (match[2] === 'expected') return send(asBytes(job.expected));
+    if (match[3] !== undefined) return send(asBytes(job.external[Number(match[3])].data));
+    return send(asBytes(job.feeds[match[4]].data));
+  })
+  .listen(0, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 const port = (server.address() as { port: number }).port;
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--enable-unsafe-webgpu', '--no-sandbox', '--no-first-run'] });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--enable-unsafe-webgpu', '--no-sandbox', '--no-first-run'],
+});
 try {
   for (const [build, file] of Object.entries(BUILDS)) {
     if (onlyBuild && build !== onlyBuild) continue;
@@ -212,9 +246,20 @@ try {
     const page = await browser.newPage();
     const t = performance.now();
     await page.goto(`http://127.0.0.1:${port}/`, { waitUntil: 'commit' });
-    const result = (await page.waitForFunction(() => (window as { result?: unknown }).result, undefined, { timeout: 1_800_000, polling: 1000 }).then((h) => h.jsonValue())) as {
+    const result = (await page
+      .waitForFunction(() => (window as { result?: unknown }).result, undefined, { timeout: 1_800_000, polling: 1000 })
+      .then((h) => h.jsonValue())) as {
       adapter: string;
-      results: { name: string; precision: string; sessionMs?: number; runsMs?: number[]; maxAbsDiff?: number; relL2?: number; error?: string; skipped?: string }[];
+      results: {
+        name: string;
+        precision: string;
+        sessionMs?: number;
+        runsMs?: number[];
+        maxAbsDiff?: number;
+        relL2?: number;
+        error?: string;
+        skipped?: string;
+      }[];
     };
     await page.close();
     console.log(`${build} build (${file}), adapter ${result.adapter}, ${((performance.now() - t) / 1000).toFixed(0)} s in all`);

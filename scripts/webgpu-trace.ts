@@ -45,8 +45,14 @@ if (component === 'transformer') {
   feeds = {
     hidden_states: f32(x.data, x.dims),
     timestep: f32(goldenArray(c, 'step0_timestep').data, [batch]),
-    encoder_hidden_states: f32(batch === 2 ? cat(goldenArray(c, 'negative_prompt_embeds').data, prompt.data) : prompt.data, [batch, ...prompt.dims.slice(1)]),
-    pooled_projections: f32(batch === 2 ? cat(goldenArray(c, 'negative_pooled_prompt_embeds').data, pooled.data) : pooled.data, [batch, pooled.dims[1]]),
+    encoder_hidden_states: f32(batch === 2 ? cat(goldenArray(c, 'negative_prompt_embeds').data, prompt.data) : prompt.data, [
+      batch,
+      ...prompt.dims.slice(1),
+    ]),
+    pooled_projections: f32(batch === 2 ? cat(goldenArray(c, 'negative_pooled_prompt_embeds').data, pooled.data) : pooled.data, [
+      batch,
+      pooled.dims[1],
+    ]),
   };
 } else {
   const config = readAutoencoderKlConfig(fixtureConfig(c.model, 'vae'));
@@ -63,7 +69,10 @@ const nodes = [...graph.nodes];
 const outputs = [...graph.outputs];
 const flat = 'trace/flat';
 const minusOne = new Uint8Array(new BigInt64Array([-1n]).buffer);
-const initializers = [...graph.initializers, { name: flat, source: { kind: 'bytes' as const, dataType: DataType.INT64, dims: [1], bytes: minusOne } }];
+const initializers = [
+  ...graph.initializers,
+  { name: flat, source: { kind: 'bytes' as const, dataType: DataType.INT64, dims: [1], bytes: minusOne } },
+];
 for (const node of graph.nodes) {
   for (const value of node.outputs) {
     const out = `trace:${traced.length}`;
@@ -116,33 +125,48 @@ try {
 </script>`;
 const asBytes = (a: Float32Array | Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const ortDist = path.join(repoRoot, 'node_modules/onnxruntime-web/dist');
-const server = http.createServer((req, res) => {
-  const url = decodeURIComponent(req.url ?? '/');
-  const send = (body: Buffer | string, type = 'application/octet-stream') => res.writeHead(200, { 'content-type': type }).end(body);
-  if (url === '/') return send(PAGE, 'text/html');
-  if (url === '/meta.json') return send(JSON.stringify({ external: external.map((e) => e.path), feeds: Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.dims])) }));
-  if (url === '/model') return send(asBytes(serialized.model));
-  if (url.startsWith('/external/')) return send(asBytes(external[Number(url.slice(10))].data));
-  if (url.startsWith('/feed/')) return send(asBytes(feeds[url.slice(6)].data as Float32Array));
-  if (url.startsWith('/ort/')) return send(readFileSync(path.join(ortDist, path.basename(url))), url.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
-  if (url.startsWith('/result/')) {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const all = Buffer.concat(chunks);
-      received.set(url.slice(8), new Float32Array(all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)));
-      res.writeHead(200).end();
-    });
-    return;
-  }
-  res.writeHead(404).end();
-}).listen(0, '127.0.0.1');
+const server = http
+  .createServer((req, res) => {
+    const url = decodeURIComponent(req.url ?? '/');
+    const send = (body: Buffer | string, type = 'application/octet-stream') => res.writeHead(200, { 'content-type': type }).end(body);
+    if (url === '/') return send(PAGE, 'text/html');
+    if (url === '/meta.json')
+      return send(
+        JSON.stringify({
+          external: external.map((e) => e.path),
+          feeds: Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.dims])),
+        }),
+      );
+    if (url === '/model') return send(asBytes(serialized.model));
+    if (url.startsWith('/external/')) return send(asBytes(external[Number(url.slice(10))].data));
+    if (url.startsWith('/feed/')) return send(asBytes(feeds[url.slice(6)].data as Float32Array));
+    if (url.startsWith('/ort/'))
+      return send(readFileSync(path.join(ortDist, path.basename(url))), url.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
+    if (url.startsWith('/result/')) {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const all = Buffer.concat(chunks);
+        received.set(url.slice(8), new Float32Array(all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)));
+        res.writeHead(200).end();
+      });
+      return;
+    }
+    res.writeHead(404).end();
+  })
+  .listen(0, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--enable-unsafe-webgpu', '--no-sandbox', '--no-first-run'] });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--enable-unsafe-webgpu', '--no-sandbox', '--no-first-run'],
+});
 try {
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`, { waitUntil: 'commit' });
-  const done = await page.waitForFunction(() => (window as { done?: string }).done, undefined, { timeout: 1_800_000, polling: 1000 }).then((h) => h.jsonValue());
+  const done = await page
+    .waitForFunction(() => (window as { done?: string }).done, undefined, { timeout: 1_800_000, polling: 1000 })
+    .then((h) => h.jsonValue());
   if (done !== 'ok') throw new Error(`WebGPU run failed: ${done}`);
 } finally {
   await browser.close();
@@ -150,7 +174,9 @@ try {
   server.close();
 }
 
-console.log(`${c.name} ${component} ${precision}: ${traced.length} traced values, ${build} build vs WASM (first 25 that differ by more than 1e-4 relative to their scale)`);
+console.log(
+  `${c.name} ${component} ${precision}: ${traced.length} traced values, ${build} build vs WASM (first 25 that differ by more than 1e-4 relative to their scale)`,
+);
 let shown = 0;
 for (const t of traced) {
   const want = reference[t.name].data as Float32Array;
@@ -167,7 +193,9 @@ for (const t of traced) {
     scale = Math.max(scale, Math.abs(want[i]));
   }
   if (max > 1e-4 * Math.max(scale, 1e-6)) {
-    console.log(`  ${t.op.padEnd(22)} ${t.node}: max |diff| ${max.toExponential(2)} (scale ${scale.toExponential(2)}, ${want.length} values)`);
+    console.log(
+      `  ${t.op.padEnd(22)} ${t.node}: max |diff| ${max.toExponential(2)} (scale ${scale.toExponential(2)}, ${want.length} values)`,
+    );
     if (++shown >= 25) break;
   }
 }

@@ -5,7 +5,13 @@
 import type { Launch } from '../common/host-rpc.js';
 
 /** Prompt completions offered while typing in the quick action (the default model's caption style). */
-const PROMPT_ENDINGS = ['flat style', 'glossy style', 'twemoji style', 'flat style, on a white background', 'glossy style, on a navy background'];
+const PROMPT_ENDINGS = [
+  'flat style',
+  'glossy style',
+  'twemoji style',
+  'flat style, on a white background',
+  'glossy style, on a navy background',
+];
 
 /** A Figma command (and its parameters) → the launch the panel reads. Unknown commands just open the panel. */
 export function launchFor(command: string, parameters: ParameterValues | undefined): Launch {
@@ -13,7 +19,9 @@ export function launchFor(command: string, parameters: ParameterValues | undefin
   switch (command) {
     case 'generate': {
       const prompt = typeof parameters?.prompt === 'string' ? parameters.prompt : undefined;
-      return prompt !== undefined ? { ...base, command: 'generate', source: 'quick-action', prompt } : { ...base, command: 'generate', source: 'menu' };
+      return prompt !== undefined
+        ? { ...base, command: 'generate', source: 'quick-action', prompt }
+        : { ...base, command: 'generate', source: 'menu' };
     }
     case 'fill-selection':
       return { ...base, command: 'fill-selection', source: 'menu' };

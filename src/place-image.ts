@@ -16,7 +16,8 @@ export async function placeImage(api: PluginAPI, { destination, png, fillMode, r
   let target: Fillable | null = null;
   if (destination.kind === 'existing') {
     const node = await findSceneNode(api, destination.nodeId);
-    if (!node || !hasFills(node)) return { placed: false, reason: 'node-missing', message: `The layer ${destination.nodeId} no longer exists` };
+    if (!node || !hasFills(node))
+      return { placed: false, reason: 'node-missing', message: `The layer ${destination.nodeId} no longer exists` };
     if (node.locked) return { placed: false, reason: 'node-locked', message: `The layer ${node.name} is locked` };
     target = node;
   }

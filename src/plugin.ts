@@ -28,7 +28,9 @@ export function startPlugin(api: PluginAPI, html: string): void {
     }
     const host = createFigmaHost(api, launch);
     const server = serveRpc(HOST_RPC, host.handlers, figmaUiEndpoint(api));
-    api.on('selectionchange', () => server.emit('selection-changed', { layers: selectedNodes(api).map((node) => describeLayer(api, node)) }));
+    api.on('selectionchange', () =>
+      server.emit('selection-changed', { layers: selectedNodes(api).map((node) => describeLayer(api, node)) }),
+    );
     api.on('close', () => host.closing());
     api.showUI(html, { themeColors: true, width: PANEL_SIZE.width, height: PANEL_SIZE.height, title: 'Flowfill', visible: !quickAction });
     // The panel needs a moment to load its model: the toast says something is happening meanwhile.

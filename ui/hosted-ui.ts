@@ -34,7 +34,10 @@ async function openApp(): Promise<void> {
     await fetch(url, { mode: 'no-cors', cache: 'no-store', signal: controller.signal });
     clearTimeout(timer);
   } catch (error) {
-    const why = error instanceof Error && error.name === 'AbortError' ? `no answer within ${TIMEOUT_MS / 1000} s` : String(error instanceof Error ? error.message : error);
+    const why =
+      error instanceof Error && error.name === 'AbortError'
+        ? `no answer within ${TIMEOUT_MS / 1000} s`
+        : String(error instanceof Error ? error.message : error);
     show(
       `<p><b>Flowfill could not reach its app</b> at ${escapeHtml(url)} (${escapeHtml(why)}).</p>` +
         '<p>This version of the plugin loads its panel from the web and keeps models in that site’s storage, so it needs the network. ' +

@@ -16,7 +16,9 @@ declare const FLOWFILL_WORKER_SOURCE: string | undefined;
 
 function workerSource(): string {
   if (typeof FLOWFILL_WORKER_SOURCE !== 'string' || FLOWFILL_WORKER_SOURCE.length === 0) {
-    throw new Error('[internal] this ui.html was built without the engine worker (FLOWFILL_WORKER_SOURCE is not defined); run npm run build');
+    throw new Error(
+      '[internal] this ui.html was built without the engine worker (FLOWFILL_WORKER_SOURCE is not defined); run npm run build',
+    );
   }
   return FLOWFILL_WORKER_SOURCE;
 }
@@ -33,7 +35,13 @@ function start(): void {
   // Listen before the first call, so no answer is missed.
   const host = connectHost(figmaParentEndpoint());
   const api = deferredEngine(started);
-  const panel = createPanel({ host, engine: api, models: api, diagnostics: diagnosticsInFreshWorker(async () => (await startEngineWorkerAsync(workerSource(), factory)).engine), mode: 'embedded' });
+  const panel = createPanel({
+    host,
+    engine: api,
+    models: api,
+    diagnostics: diagnosticsInFreshWorker(async () => (await startEngineWorkerAsync(workerSource(), factory)).engine),
+    mode: 'embedded',
+  });
   const root = document.getElementById('app') ?? document.body.appendChild(document.createElement('div'));
   mountPanel(root, panel);
   // Exposed for the browser tests and for debugging in the playground's console.

@@ -14,7 +14,12 @@
  */
 import type { BackendPreference, DiagnosticsApi, EngineApi, GenerationResult, ModelStoreApi } from '../common/engine-types.js';
 import type { ProvenanceRecord } from '../common/provenance.js';
-import { formatDiagnosticsReport, readPageContextAsync, type DiagnosticsReport, type PageContext } from './diagnostics/diagnostics-report.js';
+import {
+  formatDiagnosticsReport,
+  readPageContextAsync,
+  type DiagnosticsReport,
+  type PageContext,
+} from './diagnostics/diagnostics-report.js';
 import { createModelLibrary, type ModelLibrary } from './engine/model-library.js';
 import type { HostClient, HostConnection } from './host-client.js';
 import { createBatchTracker } from './jobs/batch-tracker.js';
@@ -89,7 +94,9 @@ export function createPanel(options: PanelOptions): Panel {
   const host: HostClient = options.host.call;
   const store = createPanelStore(drawSeed());
   const notice = (level: 'info' | 'error', text: string) => store.set((s) => ({ notices: addNotice(s.notices, level, text) }));
-  const saver = createSettingsSaver(host, store, options.settingsSaveDelayMs ?? 400, (message) => notice('error', `The settings could not be saved: ${message}`));
+  const saver = createSettingsSaver(host, store, options.settingsSaveDelayMs ?? 400, (message) =>
+    notice('error', `The settings could not be saved: ${message}`),
+  );
   const tracker = createBatchTracker({ store, host, log });
 
   const runner = createJobRunner({
@@ -115,7 +122,9 @@ export function createPanel(options: PanelOptions): Panel {
   });
 
   function trimFinishedJobs(): void {
-    const ended = store.get().jobs.filter((j) => isEnded(j.status) && store.get().batches.find((b) => b.batchId === j.batchId)?.ended !== false);
+    const ended = store
+      .get()
+      .jobs.filter((j) => isEnded(j.status) && store.get().batches.find((b) => b.batchId === j.batchId)?.ended !== false);
     const stale = new Set(ended.slice(0, Math.max(0, ended.length - FINISHED_JOBS_KEPT)).map((j) => j.jobId));
     if (stale.size === 0) return;
     store.set((s) => {
@@ -128,13 +137,24 @@ export function createPanel(options: PanelOptions): Panel {
 
   const batchDeps = { store, host, runner, tracker, drawSeed, saveSettingsNow: () => saver.flush() };
   const jobsActive = () => store.get().jobs.some((j) => !isEnded(j.status)) || store.get().planning > 0;
-  const library = createModelLibrary({ store, engine: options.engine, models: options.models, jobsActive, requestPersistence: options.requestPersistence });
+  const library = createModelLibrary({
+    store,
+    engine: options.engine,
+    models: options.models,
+    jobsActive,
+    requestPersistence: options.requestPersistence,
+  });
 
   async function runDiagnosticsAsync(): Promise<string> {
     store.set((s) => ({ diagnostics: { ...s.diagnostics, open: true, running: true, copied: undefined } }));
     const [page, engine, status] = await Promise.all([
       (options.pageContext ?? (() => readPageContextAsync(options.mode ?? 'embedded')))(),
-      options.diagnostics ? options.diagnostics.diagnostics().then((d) => ({ d }), (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) })) : Promise.resolve({ error: 'this panel has no engine diagnostics' }),
+      options.diagnostics
+        ? options.diagnostics.diagnostics().then(
+            (d) => ({ d }),
+            (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+          )
+        : Promise.resolve({ error: 'this panel has no engine diagnostics' }),
       options.models?.storeStatus().catch(() => undefined),
     ]);
     const info = store.get().model.info;
@@ -143,7 +163,17 @@ export function createPanel(options: PanelOptions): Panel {
       page,
       ...('d' in engine ? { engine: engine.d } : { engineError: engine.error }),
       ...(status ? { store: status } : {}),
-      ...(info ? { model: { id: info.id, name: info.name, hash: info.hash, backend: info.backend, ...(info.precision ? { precision: info.precision } : {}) } } : {}),
+      ...(info
+        ? {
+            model: {
+              id: info.id,
+              name: info.name,
+              hash: info.hash,
+              backend: info.backend,
+              ...(info.precision ? { precision: info.precision } : {}),
+            },
+          }
+        : {}),
     };
     store.set((s) => ({ diagnostics: { ...s.diagnostics, running: false, report } }));
     return formatDiagnosticsReport(report);
@@ -151,7 +181,9 @@ export function createPanel(options: PanelOptions): Panel {
 
   options.host.on('selection-changed', ({ layers }) => {
     store.set({ selection: layers });
-    skipJobsOfDeletedLayersAsync({ store, host, runner }).catch((error: unknown) => log(`checking for deleted layers failed: ${error instanceof Error ? error.message : String(error)}`));
+    skipJobsOfDeletedLayersAsync({ store, host, runner }).catch((error: unknown) =>
+      log(`checking for deleted layers failed: ${error instanceof Error ? error.message : String(error)}`),
+    );
   });
 
   /** Hands the stored backend choice to the engine; true when it took it. */
@@ -161,7 +193,10 @@ export function createPanel(options: PanelOptions): Panel {
       await options.engine.setBackendPreference(store.get().settings.compute);
       return true;
     } catch (error) {
-      notice('error', `The engine could not switch to ${computeName(store.get().settings.compute)}: ${error instanceof Error ? error.message : String(error)}`);
+      notice(
+        'error',
+        `The engine could not switch to ${computeName(store.get().settings.compute)}: ${error instanceof Error ? error.message : String(error)}`,
+      );
       return false;
     }
   }
@@ -175,7 +210,8 @@ export function createPanel(options: PanelOptions): Panel {
     }
     const quickAction = launch.source === 'quick-action';
     if (launch.prompt !== undefined) panel.updateSettings({ prompt: launch.prompt });
-    const request: BatchRequest = launch.command === 'variations' ? 'variations' : launch.command === 'regenerate' ? 'regenerate' : 'generate';
+    const request: BatchRequest =
+      launch.command === 'variations' ? 'variations' : launch.command === 'regenerate' ? 'regenerate' : 'generate';
     const started = await startBatchAsync(batchDeps, request, { quickAction });
     // A quick action that could not start (the model failed, an empty prompt) still ends: its panel is hidden.
     if (!started && quickAction && store.get().batches.length === 0) {

@@ -7,7 +7,8 @@
 import { HOST_RPC, type HostMethods, type Launch } from '../common/host-rpc.js';
 import { RpcError, serveRpc, type RpcEndpoint, type RpcHandlers } from '../common/rpc-link.js';
 
-const NO_CANVAS = 'This page has no canvas to fill. Open Flowfill from the Figma plugin, or try it in the playground (index.html on this site).';
+const NO_CANVAS =
+  'This page has no canvas to fill. Open Flowfill from the Figma plugin, or try it in the playground (index.html on this site).';
 
 /** The panel's end of an in-page link to the standalone host. */
 export function standaloneHostEndpoint(): RpcEndpoint {

@@ -26,17 +26,31 @@ setEmbeddedModelProvider(siteBuiltInModel(self.location.href).filesAsync);
 const api: BenchWorkerApi = {
   async runAsync(request: BenchRequest): Promise<BenchReport> {
     if (request.backend === 'webgpu' && !('gpu' in self.navigator)) {
-      throw new EngineError('invalid-request', 'this browser gives the worker no WebGPU (navigator.gpu); choose WASM, or a browser with WebGPU');
+      throw new EngineError(
+        'invalid-request',
+        'this browser gives the worker no WebGPU (navigator.gpu); choose WASM, or a browser with WebGPU',
+      );
     }
     const pkg = await readSd3PackageFilesAsync(await openPackageAsync({ kind: 'embedded' }));
     const modelReadMs = performance.now();
     const side = request.size ?? pkg.geometry.nativeSize;
     const started = performance.now();
-    const result = await runStageBenchAsync(pkg, { backend: request.backend, width: side, height: side, steps: request.steps, guidance: request.guidance, images: request.images });
+    const result = await runStageBenchAsync(pkg, {
+      backend: request.backend,
+      width: side,
+      height: side,
+      steps: request.steps,
+      guidance: request.guidance,
+      images: request.images,
+    });
     let adapter: string | undefined;
     if (request.backend === 'webgpu') {
       // The default adapter, as onnxruntime requested it (its own object is not exposed by every build).
-      const gpu = (self.navigator as { gpu?: { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; description?: string } } | null> } }).gpu;
+      const gpu = (
+        self.navigator as {
+          gpu?: { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; description?: string } } | null> };
+        }
+      ).gpu;
       const info = (await gpu?.requestAdapter())?.info;
       if (info) adapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ');
     }

@@ -25,17 +25,18 @@ export interface WorkerApiOptions {
 export function createWorkerApi(options: WorkerApiOptions): WorkerApi {
   const { engine, ready } = options;
   let opened: Promise<ModelStore> | undefined;
-  const storeAsync = () => (opened ??= ModelStore.openAsync({
-    ...options.store,
-    loadModelAsync: async (source, onProgress) => {
-      await ready();
-      return engine.loadModel(source, onProgress);
-    },
-    async loadTargetAsync() {
-      const capabilities = await engine.capabilities();
-      return { backend: capabilities.backend, shaderF16: capabilities.shaderF16, precision: 'auto' };
-    },
-  }));
+  const storeAsync = () =>
+    (opened ??= ModelStore.openAsync({
+      ...options.store,
+      loadModelAsync: async (source, onProgress) => {
+        await ready();
+        return engine.loadModel(source, onProgress);
+      },
+      async loadTargetAsync() {
+        const capabilities = await engine.capabilities();
+        return { backend: capabilities.backend, shaderF16: capabilities.shaderF16, precision: 'auto' };
+      },
+    }));
   setStoredPackageOpener(async (id) => (await storeAsync()).openPackageAsync(id));
 
   return {
@@ -53,7 +54,8 @@ export function createWorkerApi(options: WorkerApiOptions): WorkerApi {
       await engine.setBackendPreference?.(preference);
     },
     storeStatus: async () => (await storeAsync()).storeStatus(),
-    installModel: async (installId, source, installOptions, onProgress) => (await storeAsync()).installModel(installId, source, installOptions, onProgress),
+    installModel: async (installId, source, installOptions, onProgress) =>
+      (await storeAsync()).installModel(installId, source, installOptions, onProgress),
     cancelInstall: async (installId) => (await storeAsync()).cancelInstall(installId),
     removeModel: async (idOrUrl) => (await storeAsync()).removeModel(idOrUrl),
     setCurrentModel: async (id) => (await storeAsync()).setCurrentModel(id),

@@ -58,7 +58,10 @@ assetsInstalled.catch(() => {});
 async function assetsReadyAsync(): Promise<void> {
   // The panel posts the assets right after creating the worker, so they precede any comlink call.
   if (!assetsArrived) {
-    throw new EngineError('internal', 'the panel did not hand the worker its embedded assets (onnxruntime .wasm, model); start it with postEmbeddedAssets');
+    throw new EngineError(
+      'internal',
+      'the panel did not hand the worker its embedded assets (onnxruntime .wasm, model); start it with postEmbeddedAssets',
+    );
   }
   await assetsInstalled;
 }

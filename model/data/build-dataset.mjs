@@ -32,7 +32,12 @@ function parseArgs(argv) {
   const args = { out: path.join(repoRoot, 'model/.cache/data'), seed: 20261130 };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
-    if (!(key in args)) throw new Error(`unknown option --${key}; valid: ${Object.keys(args).map((k) => '--' + k).join(', ')}`);
+    if (!(key in args))
+      throw new Error(
+        `unknown option --${key}; valid: ${Object.keys(args)
+          .map((k) => '--' + k)
+          .join(', ')}`,
+      );
     args[key] = key === 'out' ? path.resolve(argv[i + 1]) : Number(argv[i + 1]);
   }
   return args;
@@ -52,7 +57,10 @@ function makeRng(seed) {
 
 // Package folders by lookup (some packages' "exports" hide package.json from require.resolve).
 const pkgDir = (name) => {
-  const dir = require.resolve.paths(name).map((base) => path.join(base, name)).find((d) => fs.existsSync(path.join(d, 'package.json')));
+  const dir = require.resolve
+    .paths(name)
+    .map((base) => path.join(base, name))
+    .find((d) => fs.existsSync(path.join(d, 'package.json')));
   if (!dir) throw new Error(`npm package ${name} is not installed; run npm ci`);
   return dir;
 };
@@ -77,18 +85,34 @@ const SDF_SPREAD = 4; // pixels of the 64-px sprite on each side of the edge
 // 55 % towards white, "dark" 50 % towards black. Backgrounds and icon colours use the same table,
 // and the evaluation measures colours against it.
 const BASE_COLOURS = [
-  ['red', [220, 40, 40]], ['orange', [245, 140, 30]], ['yellow', [250, 215, 50]], ['lime', [170, 230, 60]],
-  ['green', [40, 150, 60]], ['teal', [20, 140, 140]], ['cyan', [70, 210, 230]], ['blue', [40, 90, 220]],
-  ['navy', [20, 30, 90]], ['purple', [120, 50, 170]], ['magenta', [220, 50, 190]], ['pink', [250, 170, 200]],
-  ['brown', [120, 75, 40]], ['black', [15, 15, 15]], ['white', [245, 245, 245]], ['gray', [128, 128, 128]],
+  ['red', [220, 40, 40]],
+  ['orange', [245, 140, 30]],
+  ['yellow', [250, 215, 50]],
+  ['lime', [170, 230, 60]],
+  ['green', [40, 150, 60]],
+  ['teal', [20, 140, 140]],
+  ['cyan', [70, 210, 230]],
+  ['blue', [40, 90, 220]],
+  ['navy', [20, 30, 90]],
+  ['purple', [120, 50, 170]],
+  ['magenta', [220, 50, 190]],
+  ['pink', [250, 170, 200]],
+  ['brown', [120, 75, 40]],
+  ['black', [15, 15, 15]],
+  ['white', [245, 245, 245]],
+  ['gray', [128, 128, 128]],
 ];
 const mix = (rgb, to, t) => rgb.map((c, i) => Math.round(c + (to[i] - c) * t));
 export const COLOURS = [
   ...BASE_COLOURS,
-  ...['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'gray', 'brown', 'teal']
-    .map((n) => [`light ${n}`, mix(BASE_COLOURS.find(([b]) => b === n)[1], [255, 255, 255], 0.55)]),
-  ...['red', 'orange', 'green', 'blue', 'purple', 'pink', 'gray', 'teal', 'cyan', 'magenta']
-    .map((n) => [`dark ${n}`, mix(BASE_COLOURS.find(([b]) => b === n)[1], [0, 0, 0], 0.5)]),
+  ...['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'gray', 'brown', 'teal'].map((n) => [
+    `light ${n}`,
+    mix(BASE_COLOURS.find(([b]) => b === n)[1], [255, 255, 255], 0.55),
+  ]),
+  ...['red', 'orange', 'green', 'blue', 'purple', 'pink', 'gray', 'teal', 'cyan', 'magenta'].map((n) => [
+    `dark ${n}`,
+    mix(BASE_COLOURS.find(([b]) => b === n)[1], [0, 0, 0], 0.5),
+  ]),
 ];
 
 // Caption templates. {background} is a colour or "{c1} to {c2} gradient"; {colour} is an icon's colour.
@@ -114,19 +138,54 @@ export const TEMPLATES = {
 };
 
 export const LICENCES = [
-  { data: `Microsoft Fluent Emoji (flat and color SVGs), npm fluentui-emoji ${pkgVersion('fluentui-emoji')}`, licence: 'MIT', attribution: 'Copyright (c) Microsoft Corporation; npm packaging (c) 2022 Mohammad Abu Mattar' },
-  { data: `Twemoji graphics, npm @twemoji/svg ${pkgVersion('@twemoji/svg')}`, licence: 'CC-BY-4.0', attribution: 'Twemoji graphics (c) Twitter, Inc and other contributors, licensed under CC-BY 4.0 (https://creativecommons.org/licenses/by/4.0/); changes: rasterised, resized, composed on backgrounds' },
-  { data: `Emoji labels and tags, npm emojibase-data ${pkgVersion('emojibase-data')}`, licence: 'MIT', attribution: 'Copyright (c) Miles Johnson (Emojibase)' },
-  { data: `Lucide icons, npm lucide-static ${pkgVersion('lucide-static')}`, licence: 'ISC (parts derived from Feather: MIT)', attribution: 'Copyright (c) Lucide Icons and Contributors (ISC); Feather icons copyright (c) 2013-2023 Cole Bemis (MIT)' },
-  { data: `Tabler Icons, npm @tabler/icons ${pkgVersion('@tabler/icons')}`, licence: 'MIT', attribution: 'Copyright (c) 2020-2026 Paweł Kuna' },
-  { data: `Phosphor Icons, npm @phosphor-icons/core ${pkgVersion('@phosphor-icons/core')}`, licence: 'MIT', attribution: 'Copyright (c) 2023 Phosphor Icons' },
+  {
+    data: `Microsoft Fluent Emoji (flat and color SVGs), npm fluentui-emoji ${pkgVersion('fluentui-emoji')}`,
+    licence: 'MIT',
+    attribution: 'Copyright (c) Microsoft Corporation; npm packaging (c) 2022 Mohammad Abu Mattar',
+  },
+  {
+    data: `Twemoji graphics, npm @twemoji/svg ${pkgVersion('@twemoji/svg')}`,
+    licence: 'CC-BY-4.0',
+    attribution:
+      'Twemoji graphics (c) Twitter, Inc and other contributors, licensed under CC-BY 4.0 (https://creativecommons.org/licenses/by/4.0/); changes: rasterised, resized, composed on backgrounds',
+  },
+  {
+    data: `Emoji labels and tags, npm emojibase-data ${pkgVersion('emojibase-data')}`,
+    licence: 'MIT',
+    attribution: 'Copyright (c) Miles Johnson (Emojibase)',
+  },
+  {
+    data: `Lucide icons, npm lucide-static ${pkgVersion('lucide-static')}`,
+    licence: 'ISC (parts derived from Feather: MIT)',
+    attribution: 'Copyright (c) Lucide Icons and Contributors (ISC); Feather icons copyright (c) 2013-2023 Cole Bemis (MIT)',
+  },
+  {
+    data: `Tabler Icons, npm @tabler/icons ${pkgVersion('@tabler/icons')}`,
+    licence: 'MIT',
+    attribution: 'Copyright (c) 2020-2026 Paweł Kuna',
+  },
+  {
+    data: `Phosphor Icons, npm @phosphor-icons/core ${pkgVersion('@phosphor-icons/core')}`,
+    licence: 'MIT',
+    attribution: 'Copyright (c) 2023 Phosphor Icons',
+  },
 ];
 
-const slug = (label) => label.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+const slug = (label) =>
+  label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 export const words = (text) => text.toLowerCase().match(/[a-z0-9]+|[^a-z0-9\s]/g) ?? [];
 // Plain lowercase ASCII names: "piñata" -> "pinata", "flag: Côte d’Ivoire" -> "flag cote d ivoire".
-const plainName = (label) => String(label).normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase()
-  .replace(/[’'`]/g, ' ').replace(/[^a-z0-9]+/g, ' ').trim();
+const plainName = (label) =>
+  String(label)
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[’'`]/g, ' ')
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim();
 
 // ------------------------------------------------------------------------------------------------
 // Subjects
@@ -160,7 +219,13 @@ function iconSubjects() {
   const lucide = pkgDir('lucide-static');
   const tabler = pkgDir('@tabler/icons');
   const phosphor = pkgDir('@phosphor-icons/core');
-  const names = (dir, strip = '') => new Set(fs.readdirSync(dir).filter((f) => f.endsWith('.svg')).map((f) => f.slice(0, -4).replace(strip, '')));
+  const names = (dir, strip = '') =>
+    new Set(
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.svg'))
+        .map((f) => f.slice(0, -4).replace(strip, '')),
+    );
   const sets = {
     lucide: names(path.join(lucide, 'icons')),
     tabler: names(path.join(tabler, 'icons/outline')),
@@ -170,18 +235,23 @@ function iconSubjects() {
   const lucideTags = JSON.parse(fs.readFileSync(path.join(lucide, 'tags.json'), 'utf8'));
   const tablerMeta = JSON.parse(fs.readFileSync(path.join(tabler, 'icons.json'), 'utf8'));
   const phosphorTags = Object.fromEntries(
-    fs.readFileSync(path.join(phosphor, 'dist/index.mjs'), 'utf8').match(/\{name:"[^"]+"[^}]*\}/g)?.map((s) => {
-      const name = s.match(/name:"([^"]+)"/)[1];
-      const tags = (s.match(/tags:\[([^\]]*)\]/)?.[1] ?? '').match(/"([^"]*)"/g)?.map((t) => t.slice(1, -1)) ?? [];
-      return [name, tags];
-    }) ?? [],
+    fs
+      .readFileSync(path.join(phosphor, 'dist/index.mjs'), 'utf8')
+      .match(/\{name:"[^"]+"[^}]*\}/g)
+      ?.map((s) => {
+        const name = s.match(/name:"([^"]+)"/)[1];
+        const tags = (s.match(/tags:\[([^\]]*)\]/)?.[1] ?? '').match(/"([^"]*)"/g)?.map((t) => t.slice(1, -1)) ?? [];
+        return [name, tags];
+      }) ?? [],
   );
   // Brand logos are trademarks, not vocabulary; they are left out whatever the set's licence says.
   const isBrand = (n) => /(^|-)(brand|logo)(-|$)/.test(n) || (tablerMeta[n]?.category ?? '') === 'Brand';
   const all = new Set([...sets.lucide, ...sets.tabler, ...sets.phosphor]);
   const out = [];
   for (const n of [...all].sort()) {
-    const inSets = Object.entries(sets).filter(([, s]) => s.has(n)).map(([k]) => k);
+    const inSets = Object.entries(sets)
+      .filter(([, s]) => s.has(n))
+      .map(([k]) => k);
     // The shared vocabulary: names that two independent sets agree on. One-set names are the long
     // tail (tabler alone has 5,500 outline icons, many of them variants).
     if (inSets.length < 2 || isBrand(n)) continue;
@@ -226,7 +296,8 @@ function render(file, size) {
   const pixels = img.pixels; // a getter that copies the whole image on every access: read it once
   const out = new Uint8Array(size * size * 4);
   // A non-square viewBox is centred in the square canvas.
-  const ox = Math.floor((size - img.width) / 2), oy = Math.floor((size - img.height) / 2);
+  const ox = Math.floor((size - img.width) / 2),
+    oy = Math.floor((size - img.height) / 2);
   for (let y = 0; y < Math.min(img.height, size); y++) {
     const row = pixels.subarray(y * img.width * 4, (y * img.width + Math.min(img.width, size)) * 4);
     if (y + oy >= 0 && y + oy < size) out.set(row, ((y + oy) * size + Math.max(ox, 0)) * 4);
@@ -238,22 +309,45 @@ function render(file, size) {
 // Functions", Theory of Computing 8, 2012), applied to rows then columns.
 function edt1d(f, n, d, v, z) {
   let k = 0;
-  v[0] = 0; z[0] = -Infinity; z[1] = Infinity;
+  v[0] = 0;
+  z[0] = -Infinity;
+  z[1] = Infinity;
   for (let q = 1; q < n; q++) {
-    let s = ((f[q] + q * q) - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]);
-    while (s <= z[k]) { k--; s = ((f[q] + q * q) - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]); }
-    k++; v[k] = q; z[k] = s; z[k + 1] = Infinity;
+    let s = (f[q] + q * q - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]);
+    while (s <= z[k]) {
+      k--;
+      s = (f[q] + q * q - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]);
+    }
+    k++;
+    v[k] = q;
+    z[k] = s;
+    z[k + 1] = Infinity;
   }
   k = 0;
-  for (let q = 0; q < n; q++) { while (z[k + 1] < q) k++; d[q] = (q - v[k]) ** 2 + f[v[k]]; }
+  for (let q = 0; q < n; q++) {
+    while (z[k + 1] < q) k++;
+    d[q] = (q - v[k]) ** 2 + f[v[k]];
+  }
 }
 
 function distanceToSet(mask, n) {
-  const INF = 1e20, grid = new Float64Array(n * n);
+  const INF = 1e20,
+    grid = new Float64Array(n * n);
   for (let i = 0; i < n * n; i++) grid[i] = mask[i] ? 0 : INF;
-  const f = new Float64Array(n), d = new Float64Array(n), v = new Int32Array(n), z = new Float64Array(n + 1);
-  for (let x = 0; x < n; x++) { for (let y = 0; y < n; y++) f[y] = grid[y * n + x]; edt1d(f, n, d, v, z); for (let y = 0; y < n; y++) grid[y * n + x] = d[y]; }
-  for (let y = 0; y < n; y++) { for (let x = 0; x < n; x++) f[x] = grid[y * n + x]; edt1d(f, n, d, v, z); for (let x = 0; x < n; x++) grid[y * n + x] = Math.sqrt(d[x]); }
+  const f = new Float64Array(n),
+    d = new Float64Array(n),
+    v = new Int32Array(n),
+    z = new Float64Array(n + 1);
+  for (let x = 0; x < n; x++) {
+    for (let y = 0; y < n; y++) f[y] = grid[y * n + x];
+    edt1d(f, n, d, v, z);
+    for (let y = 0; y < n; y++) grid[y * n + x] = d[y];
+  }
+  for (let y = 0; y < n; y++) {
+    for (let x = 0; x < n; x++) f[x] = grid[y * n + x];
+    edt1d(f, n, d, v, z);
+    for (let x = 0; x < n; x++) grid[y * n + x] = Math.sqrt(d[x]);
+  }
   return grid;
 }
 
@@ -261,17 +355,23 @@ function distanceToSet(mask, n) {
 export function iconSdf(file) {
   const n = SDF_SIZE * SDF_OVERSAMPLE;
   const rgba = render(file, n);
-  const inside = new Uint8Array(n * n), outside = new Uint8Array(n * n);
-  for (let i = 0; i < n * n; i++) { inside[i] = rgba[i * 4 + 3] >= 128 ? 1 : 0; outside[i] = 1 - inside[i]; }
-  const toInside = distanceToSet(inside, n), toOutside = distanceToSet(outside, n);
+  const inside = new Uint8Array(n * n),
+    outside = new Uint8Array(n * n);
+  for (let i = 0; i < n * n; i++) {
+    inside[i] = rgba[i * 4 + 3] >= 128 ? 1 : 0;
+    outside[i] = 1 - inside[i];
+  }
+  const toInside = distanceToSet(inside, n),
+    toOutside = distanceToSet(outside, n);
   const out = new Uint8Array(SDF_SIZE * SDF_SIZE);
   for (let y = 0; y < SDF_SIZE; y++) {
     for (let x = 0; x < SDF_SIZE; x++) {
       let acc = 0; // mean signed distance over the 4x4 cell, in high-res pixels (±0.5 at the boundary pixels)
-      for (let j = 0; j < SDF_OVERSAMPLE; j++) for (let i = 0; i < SDF_OVERSAMPLE; i++) {
-        const k = (y * SDF_OVERSAMPLE + j) * n + x * SDF_OVERSAMPLE + i;
-        acc += inside[k] ? toOutside[k] - 0.5 : -(toInside[k] - 0.5);
-      }
+      for (let j = 0; j < SDF_OVERSAMPLE; j++)
+        for (let i = 0; i < SDF_OVERSAMPLE; i++) {
+          const k = (y * SDF_OVERSAMPLE + j) * n + x * SDF_OVERSAMPLE + i;
+          acc += inside[k] ? toOutside[k] - 0.5 : -(toInside[k] - 0.5);
+        }
       const d = acc / SDF_OVERSAMPLE ** 2 / SDF_OVERSAMPLE; // in 64-px sprite pixels
       out[y * SDF_SIZE + x] = Math.max(0, Math.min(255, Math.round(128 + (d * 127) / SDF_SPREAD)));
     }
@@ -282,10 +382,12 @@ export function iconSdf(file) {
 /** Horizontal byte deltas per channel (PNG's "Sub" filter); the trainer undoes it with a cumulative sum. */
 function subFilter(rgba, size) {
   const out = new Uint8Array(rgba.length);
-  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) for (let c = 0; c < 4; c++) {
-    const i = (y * size + x) * 4 + c;
-    out[i] = (rgba[i] - (x ? rgba[i - 4] : 0)) & 255;
-  }
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++)
+      for (let c = 0; c < 4; c++) {
+        const i = (y * size + x) * 4 + c;
+        out[i] = (rgba[i] - (x ? rgba[i - 4] : 0)) & 255;
+      }
   return out;
 }
 
@@ -293,8 +395,15 @@ function subFilter(rgba, size) {
 // Tokenizer (word level through a WordPiece model over whole words; see model/README.md)
 
 function buildVocabulary(subjects) {
-  const vocab = new Map([['<pad>', 0], ['<unk>', 1], ['<bos>', 2], ['<eos>', 3]]);
-  const add = (text) => { for (const w of words(text)) if (!vocab.has(w)) vocab.set(w, vocab.size); };
+  const vocab = new Map([
+    ['<pad>', 0],
+    ['<unk>', 1],
+    ['<bos>', 2],
+    ['<eos>', 3],
+  ]);
+  const add = (text) => {
+    for (const w of words(text)) if (!vocab.has(w)) vocab.set(w, vocab.size);
+  };
   for (const list of Object.values(TEMPLATES)) for (const t of list) add(t.replace(/\{[a-z]+\}/g, ' '));
   for (const s of STYLES) add(s.name);
   for (const [c] of COLOURS) add(c);
@@ -306,14 +415,33 @@ function buildVocabulary(subjects) {
 export function tokenizerJson(vocab) {
   const special = ['<pad>', '<unk>', '<bos>', '<eos>'];
   return {
-    version: '1.0', truncation: null, padding: null,
-    added_tokens: special.map((content) => ({ id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: special.map((content) => ({
+      id: vocab[content],
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
     normalizer: { type: 'Lowercase' },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '<bos>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<eos>', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: '<bos>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '<eos>', type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: '<bos>', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '<eos>', type_id: 0 } },
+      ],
+      pair: [
+        { SpecialToken: { id: '<bos>', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: '<eos>', type_id: 0 } },
+      ],
       special_tokens: {
         '<bos>': { id: '<bos>', ids: [vocab['<bos>']], tokens: ['<bos>'] },
         '<eos>': { id: '<eos>', ids: [vocab['<eos>']], tokens: ['<eos>'] },
@@ -332,15 +460,24 @@ export const MODEL_MAX_LENGTH = 24;
 
 export function tokenizerConfig() {
   return {
-    model_max_length: MODEL_MAX_LENGTH, bos_token: '<bos>', eos_token: '<eos>', pad_token: '<pad>', unk_token: '<unk>',
-    padding_side: 'right', truncation_side: 'right', do_lower_case: true, tokenizer_class: 'PreTrainedTokenizerFast',
+    model_max_length: MODEL_MAX_LENGTH,
+    bos_token: '<bos>',
+    eos_token: '<eos>',
+    pad_token: '<pad>',
+    unk_token: '<unk>',
+    padding_side: 'right',
+    truncation_side: 'right',
+    do_lower_case: true,
+    tokenizer_class: 'PreTrainedTokenizerFast',
     flowfill_padding: 'ids = <bos> words <eos>, cut to model_max_length keeping <eos> last, then <pad> to model_max_length',
   };
 }
 
 // Reference tokenisation (the trainer implements the same rule in model/flowfill/tokenizer.py).
 export function encodeCaption(vocab, text, maxLength = MODEL_MAX_LENGTH) {
-  const ids = words(text).map((w) => vocab[w] ?? vocab['<unk>']).slice(0, maxLength - 2);
+  const ids = words(text)
+    .map((w) => vocab[w] ?? vocab['<unk>'])
+    .slice(0, maxLength - 2);
   const out = [vocab['<bos>'], ...ids, vocab['<eos>']];
   while (out.length < maxLength) out.push(vocab['<pad>']);
   return out;
@@ -349,12 +486,17 @@ export function encodeCaption(vocab, text, maxLength = MODEL_MAX_LENGTH) {
 // ------------------------------------------------------------------------------------------------
 // Held-out combinations and evaluation sets
 
-const fill = (template, parts) => template.replace('{subject}', parts.subject).replace('{style}', parts.style)
-  .replace('{background}', parts.background).replace('{colour}', parts.colour ?? '');
+const fill = (template, parts) =>
+  template
+    .replace('{subject}', parts.subject)
+    .replace('{style}', parts.style)
+    .replace('{background}', parts.background)
+    .replace('{colour}', parts.colour ?? '');
 
 /** Colours far enough apart to read as "X on Y" (RGB distance > 110). */
 function contrasting(i, j) {
-  const a = COLOURS[i][1], b = COLOURS[j][1];
+  const a = COLOURS[i][1],
+    b = COLOURS[j][1];
   return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]) > 110;
 }
 
@@ -378,9 +520,17 @@ function heldOutAndEvalSets(subjects, rng) {
     const styles = Object.keys(s.sprites).map(Number);
     heldOut.set(s.id, [s.id, pick(styles), Math.floor(rng() * COLOURS.length)]);
   }
-  const shuffle = (list) => { for (let i = list.length - 1; i > 0; i--) { const j = Math.floor(rng() * (i + 1)); [list[i], list[j]] = [list[j], list[i]]; } return list; };
+  const shuffle = (list) => {
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [list[i], list[j]] = [list[j], list[i]];
+    }
+    return list;
+  };
   const v1Ids = new Set(v1Set);
-  const emojiAll3 = shuffle(subjects.filter((s) => s.kind === 'emoji' && !v1Ids.has(s.id) && Object.keys(s.sprites).length === 3).map((s) => s.id));
+  const emojiAll3 = shuffle(
+    subjects.filter((s) => s.kind === 'emoji' && !v1Ids.has(s.id) && Object.keys(s.sprites).length === 3).map((s) => s.id),
+  );
   const iconPool = shuffle(subjects.filter((s) => s.kind === 'icon').map((s) => s.id));
   // Icons all three sets draw first: they are the common ones.
   iconPool.sort((a, b) => subjects[b].sets.length - subjects[a].sets.length);
@@ -388,7 +538,8 @@ function heldOutAndEvalSets(subjects, rng) {
     const s = subjects[sid];
     const [, style, c] = heldOut.get(sid);
     const parts = { subject: s.names[Math.min(nameIndex, s.names.length - 1)], style: STYLES[style].name };
-    let bg = c, fg = null;
+    let bg = c,
+      fg = null;
     if (s.kind === 'icon') {
       fg = c;
       bg = background ?? [14, ...shuffle([...Array(COLOURS.length).keys()])].find((b) => b !== fg && contrasting(fg, b));
@@ -425,10 +576,13 @@ export function spriteBytes(sp) {
 /** The subjects and the sprite list, deterministic from the installed packages. */
 export function listSprites() {
   const subjects = [...emojiSubjects(), ...iconSubjects()];
-  subjects.forEach((s, id) => { s.id = id; });
+  subjects.forEach((s, id) => {
+    s.id = id;
+  });
   addNames(subjects);
   const atlases = {};
-  for (const st of STYLES) atlases[st.atlas] ??= { count: 0, size: st.size ?? SDF_SIZE, channels: st.kind === 'emoji' ? 4 : 1, delta: !!st.delta };
+  for (const st of STYLES)
+    atlases[st.atlas] ??= { count: 0, size: st.size ?? SDF_SIZE, channels: st.kind === 'emoji' ? 4 : 1, delta: !!st.delta };
   const sprites = []; // {subject, style, atlas, index, source, file}
   for (const s of subjects) {
     s.sprites = {};
@@ -465,35 +619,45 @@ async function main() {
   for (let i = 0; i < sprites.length; i += CHUNK) chunks.push([i, Math.min(i + CHUNK, sprites.length)]);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'flowfill-sprites-'));
   let done = 0;
-  const runChunk = ([start, end]) => new Promise((resolve, reject) => {
-    const file = path.join(scratch, `${start}.bin`);
-    const child = fork(fileURLToPath(import.meta.url), ['--render-chunk'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    child.send({ file, sprites: sprites.slice(start, end).map(({ style, file: svg }) => ({ style, file: svg })) });
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`rasterising sprites ${start}..${end} failed (exit ${code})`));
-      const bytes = fs.readFileSync(file);
-      let offset = 0;
-      for (let k = start; k < end; k++) {
-        const sp = sprites[k], a = atlases[sp.atlas], n = a.size * a.size * a.channels;
-        buffers[sp.atlas].set(bytes.subarray(offset, offset + n), sp.index * n);
-        offset += n;
-      }
-      fs.rmSync(file);
-      done += end - start;
-      process.stderr.write(`  rasterised ${done}/${sprites.length} sprites (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
-      resolve();
+  const runChunk = ([start, end]) =>
+    new Promise((resolve, reject) => {
+      const file = path.join(scratch, `${start}.bin`);
+      const child = fork(fileURLToPath(import.meta.url), ['--render-chunk'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      child.send({ file, sprites: sprites.slice(start, end).map(({ style, file: svg }) => ({ style, file: svg })) });
+      child.on('exit', (code) => {
+        if (code !== 0) return reject(new Error(`rasterising sprites ${start}..${end} failed (exit ${code})`));
+        const bytes = fs.readFileSync(file);
+        let offset = 0;
+        for (let k = start; k < end; k++) {
+          const sp = sprites[k],
+            a = atlases[sp.atlas],
+            n = a.size * a.size * a.channels;
+          buffers[sp.atlas].set(bytes.subarray(offset, offset + n), sp.index * n);
+          offset += n;
+        }
+        fs.rmSync(file);
+        done += end - start;
+        process.stderr.write(`  rasterised ${done}/${sprites.length} sprites (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+        resolve();
+      });
     });
-  });
   const queue = [...chunks];
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(os.cpus().length, 4)) }, async () => {
-    while (queue.length) await runChunk(queue.shift());
-  }));
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(os.cpus().length, 4)) }, async () => {
+      while (queue.length) await runChunk(queue.shift());
+    }),
+  );
   fs.rmSync(scratch, { recursive: true, force: true });
   const atlasFiles = {};
   for (const [name, buf] of Object.entries(buffers)) {
     const gz = zlib.gzipSync(buf, { level: 9 });
     fs.writeFileSync(path.join(args.out, `${name}.u8.gz`), gz);
-    atlasFiles[name] = { file: `${name}.u8.gz`, ...atlases[name], bytes: gz.length, sha256: crypto.createHash('sha256').update(gz).digest('hex') };
+    atlasFiles[name] = {
+      file: `${name}.u8.gz`,
+      ...atlases[name],
+      bytes: gz.length,
+      sha256: crypto.createHash('sha256').update(gz).digest('hex'),
+    };
   }
 
   const vocab = buildVocabulary(subjects);
@@ -501,10 +665,18 @@ async function main() {
   fs.writeFileSync(path.join(args.out, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig(), null, 1));
   const { triples, sets } = heldOutAndEvalSets(subjects, rng);
   const examples = [
-    'rocket, flat style, on a teal background', '', 'shopping cart icon, line style, dark blue on white',
-    'A Rocket in GLOSSY style on a navy to pink gradient background!', 'unknownword spaceship', ...Object.values(sets).map((s) => s[0].text),
+    'rocket, flat style, on a teal background',
+    '',
+    'shopping cart icon, line style, dark blue on white',
+    'A Rocket in GLOSSY style on a navy to pink gradient background!',
+    'unknownword spaceship',
+    ...Object.values(sets).map((s) => s[0].text),
   ].map((text) => ({ text, ids: encodeCaption(vocab, text) }));
-  const longest = Math.max(...Object.values(sets).flat().map((p) => words(p.text).length + 2));
+  const longest = Math.max(
+    ...Object.values(sets)
+      .flat()
+      .map((p) => words(p.text).length + 2),
+  );
   if (longest > MODEL_MAX_LENGTH) throw new Error(`an evaluation prompt has ${longest} tokens; model_max_length is ${MODEL_MAX_LENGTH}`);
 
   const manifest = {
@@ -516,15 +688,25 @@ async function main() {
     colours: COLOURS.map(([name, rgb]) => ({ name, rgb })),
     templates: TEMPLATES,
     composition: {
-      subject_scale: [0.45, 0.8], centre_jitter: 0.06, gradient_probability: 0.3,
-      aspect_range: [0.25, 4.0], native_sizes: [256, 512],
+      subject_scale: [0.45, 0.8],
+      centre_jitter: 0.06,
+      gradient_probability: 0.3,
+      aspect_range: [0.25, 4.0],
+      native_sizes: [256, 512],
     },
     subjects: subjects.map((s) => ({
-      id: s.id, kind: s.kind, label: s.label, names: s.names, sprites: s.sprites,
+      id: s.id,
+      kind: s.kind,
+      label: s.label,
+      names: s.names,
+      sprites: s.sprites,
       ...(s.kind === 'emoji' ? { hexcode: s.hexcode, group: s.group } : { icon: s.name, sets: s.sets }),
     })),
     sprites: sprites.map(({ subject, style, atlas, index, source }) => ({ subject, style, atlas, index, source })),
-    held_out: { what: 'one (subject, style, colour) triple per subject never composed in training: the background colour for emoji (also inside gradients), the icon colour for icons', triples },
+    held_out: {
+      what: 'one (subject, style, colour) triple per subject never composed in training: the background colour for emoji (also inside gradients), the icon colour for icons',
+      triples,
+    },
     eval_sets: sets,
     tokenizer: { model_max_length: MODEL_MAX_LENGTH, vocab_size: Object.keys(vocab).length, examples },
     licences: LICENCES,
@@ -532,9 +714,13 @@ async function main() {
   fs.writeFileSync(path.join(args.out, 'manifest.json'), JSON.stringify(manifest));
   const total = Object.values(atlasFiles).reduce((a, f) => a + f.bytes, 0);
   const counts = { emoji: subjects.filter((s) => s.kind === 'emoji').length, icon: subjects.filter((s) => s.kind === 'icon').length };
-  console.log(`subjects ${subjects.length} (emoji ${counts.emoji}, icons ${counts.icon}), sprites ${sprites.length}, atlases ${(total / 1048576).toFixed(2)} MiB `
-    + `(${Object.entries(atlasFiles).map(([n, f]) => `${n} ${f.count} × ${f.size}px ${(f.bytes / 1048576).toFixed(2)} MiB`).join(', ')}), `
-    + `vocab ${Object.keys(vocab).length}, ${((Date.now() - started) / 1000).toFixed(0)} s -> ${args.out}`);
+  console.log(
+    `subjects ${subjects.length} (emoji ${counts.emoji}, icons ${counts.icon}), sprites ${sprites.length}, atlases ${(total / 1048576).toFixed(2)} MiB ` +
+      `(${Object.entries(atlasFiles)
+        .map(([n, f]) => `${n} ${f.count} × ${f.size}px ${(f.bytes / 1048576).toFixed(2)} MiB`)
+        .join(', ')}), ` +
+      `vocab ${Object.keys(vocab).length}, ${((Date.now() - started) / 1000).toFixed(0)} s -> ${args.out}`,
+  );
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

@@ -15,10 +15,21 @@ self.onmessage = async () => {
   try {
     configureOrtForEmbeddedWasm(ort, new Uint8Array(await (await fetch('/ort/ort-wasm-simd-threaded.asyncify.wasm')).arrayBuffer()));
     useOrt(ort);
-    const session = await createSessionAsync({ label: 'Euler step graph (captured)', model: await eulerStepModelAsync('plain'), backend: 'webgpu', graphCapture: true });
+    const session = await createSessionAsync({
+      label: 'Euler step graph (captured)',
+      model: await eulerStepModelAsync('plain'),
+      backend: 'webgpu',
+      graphCapture: true,
+    });
     const row = [1, 16, 4, 4];
-    const filled = (value: number, dims: number[]) => createDeviceTensorAsync('webgpu', { data: new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value), dims });
-    const feeds = { noise_pred: await filled(1, row), sample: await filled(2, row), dt: await filled(0, [1]), sigma: await filled(0.25, [1]) };
+    const filled = (value: number, dims: number[]) =>
+      createDeviceTensorAsync('webgpu', { data: new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value), dims });
+    const feeds = {
+      noise_pred: await filled(1, row),
+      sample: await filled(2, row),
+      dt: await filled(0, [1]),
+      sigma: await filled(0.25, [1]),
+    };
     const fetches = { prev_sample: await filled(0, row), velocity: await filled(0, row), denoised: await filled(0, row) };
     for (let run = 1; run <= 3; run++) {
       const dt = 0.5 * run;

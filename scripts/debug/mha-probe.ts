@@ -21,7 +21,8 @@ for (const [batch, s, h, d] of [
   [1, 64, 1, 32],
   [1, 256, 1, 32],
   [1, 288, 5, 32],
-]) cases.push({ batch, s, h, d, layout: 'bsd' });
+])
+  cases.push({ batch, s, h, d, layout: 'bsd' });
 
 async function main(): Promise<void> {
   const rig = await startRigAsync({ 'bisect-worker': 'test/browser/pages/bisect-worker.ts' });
@@ -41,12 +42,18 @@ async function main(): Promise<void> {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'model.onnx'), serialized.model);
     const n = c.batch * c.s * c.h * c.d;
-    for (const [name, phase] of [['q', 0], ['k', 1], ['v', 2]] as const) {
+    for (const [name, phase] of [
+      ['q', 0],
+      ['k', 1],
+      ['v', 2],
+    ] as const) {
       const x = new Float32Array(n);
       for (let i = 0; i < n; i++) x[i] = Number(process.env.SCALE ?? 1) * Math.sin(0.37 * i + phase) * Math.cos(0.011 * i);
       writeFileSync(path.join(dir, `${name}.bin`), new Uint8Array(x.buffer));
     }
-    const feeds = Object.fromEntries(['q', 'k', 'v'].map((name) => [name, { type: 'float32', dims: [c.batch, c.s, c.h * c.d], file: `${name}.bin` }]));
+    const feeds = Object.fromEntries(
+      ['q', 'k', 'v'].map((name) => [name, { type: 'float32', dims: [c.batch, c.s, c.h * c.d], file: `${name}.bin` }]),
+    );
     const answer = await page.evaluate(
       (job) =>
         new Promise<any>((resolve) => {
@@ -60,7 +67,9 @@ async function main(): Promise<void> {
       { feeds, externalData: [] },
     );
     const row = answer.rows?.find((r: { name: string }) => r.name === 'out');
-    console.log(`B ${c.batch} S ${c.s} heads ${c.h} head_dim ${c.d} kv ${c.layout}: ${answer.error ?? `max|Δ| ${row.maxDiff.toExponential(2)}`}`);
+    console.log(
+      `B ${c.batch} S ${c.s} heads ${c.h} head_dim ${c.d} kv ${c.layout}: ${answer.error ?? `max|Δ| ${row.maxDiff.toExponential(2)}`}`,
+    );
   }
   await browser.close();
   await rig.close();

@@ -12,7 +12,9 @@ const megabytes = Number(process.argv[2] ?? 256);
 const runs = Number(process.argv[3] ?? 3);
 
 async function main(): Promise<void> {
-  const server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>bench</title>'));
+  const server = http.createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>bench</title>'),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const browser = await launchChromiumAsync({ webgpu: false });
   try {

@@ -49,8 +49,14 @@ async function main(): Promise<void> {
     feeds = feed('input_ids', 'int64', a[`${tokenizer}_prompt_ids`].shape, `${tokenizer}_prompt_ids`);
   } else if (component === 'transformer') {
     const x = a.step0_transformer_input.shape;
-    const embeds = Buffer.concat([readFileSync(path.join(root, a.negative_prompt_embeds.file)), readFileSync(path.join(root, a.prompt_embeds.file))]);
-    const pooled = Buffer.concat([readFileSync(path.join(root, a.negative_pooled_prompt_embeds.file)), readFileSync(path.join(root, a.pooled_prompt_embeds.file))]);
+    const embeds = Buffer.concat([
+      readFileSync(path.join(root, a.negative_prompt_embeds.file)),
+      readFileSync(path.join(root, a.prompt_embeds.file)),
+    ]);
+    const pooled = Buffer.concat([
+      readFileSync(path.join(root, a.negative_pooled_prompt_embeds.file)),
+      readFileSync(path.join(root, a.pooled_prompt_embeds.file)),
+    ]);
     writeFileSync(path.join(dir, 'ehs.bin'), embeds);
     writeFileSync(path.join(dir, 'pooled.bin'), pooled);
     feeds = {
@@ -85,7 +91,9 @@ async function main(): Promise<void> {
   for (const row of answer.rows) {
     const bad = row.error || row.maxDiff > 1e-4 * Math.max(1, row.maxRef);
     if (bad || flag === '--all') {
-      console.log(`${bad ? 'DIFF' : 'ok  '} ${row.name} [${opOf.get(row.name) ?? 'output'}] dims ${JSON.stringify(row.dims)} ${row.error ?? `max|Δ| ${row.maxDiff.toExponential(2)} (max|ref| ${row.maxRef.toExponential(2)})`}`);
+      console.log(
+        `${bad ? 'DIFF' : 'ok  '} ${row.name} [${opOf.get(row.name) ?? 'output'}] dims ${JSON.stringify(row.dims)} ${row.error ?? `max|Δ| ${row.maxDiff.toExponential(2)} (max|ref| ${row.maxRef.toExponential(2)})`}`,
+      );
       if (bad && ++shown >= 12 && flag !== '--all') break;
     }
   }

@@ -35,7 +35,9 @@ if (!existsSync(nodeXz)) {
 cpSync(nodeXz, path.join(out, 'node.xz'));
 
 // 2. The CLIs
-const entries = ['bench-real', 'bench', 'generate', 'parity', 'convert'].filter((name) => existsSync(path.join(root, 'worker/cli', `${name}.ts`)));
+const entries = ['bench-real', 'bench', 'generate', 'parity', 'convert'].filter((name) =>
+  existsSync(path.join(root, 'worker/cli', `${name}.ts`)),
+);
 await esbuild.build({
   entryPoints: Object.fromEntries(entries.map((name) => [name, path.join(root, 'worker/cli', `${name}.ts`)])),
   outdir: path.join(out, 'bin'),
@@ -56,7 +58,14 @@ rmSync(stage, { recursive: true, force: true });
 const ortDist = path.join(root, 'node_modules/onnxruntime-web/dist');
 mkdirSync(path.join(stage, 'node_modules/onnxruntime-web/dist'), { recursive: true });
 cpSync(path.join(root, 'node_modules/onnxruntime-web/package.json'), path.join(stage, 'node_modules/onnxruntime-web/package.json'));
-for (const file of ['ort.webgpu.bundle.min.mjs', 'ort.node.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) {
+for (const file of [
+  'ort.webgpu.bundle.min.mjs',
+  'ort.node.min.mjs',
+  'ort-wasm-simd-threaded.asyncify.mjs',
+  'ort-wasm-simd-threaded.asyncify.wasm',
+  'ort-wasm-simd-threaded.mjs',
+  'ort-wasm-simd-threaded.wasm',
+]) {
   cpSync(path.join(ortDist, file), path.join(stage, 'node_modules/onnxruntime-web/dist', file));
 }
 // ort.node.min.mjs (the WASM build Node picks for plain `onnxruntime-web`) imports onnxruntime-common.
@@ -65,7 +74,9 @@ const webgpu = path.join(root, 'node_modules/webgpu');
 mkdirSync(path.join(stage, 'node_modules/webgpu/dist/linux-x64'), { recursive: true });
 for (const file of ['package.json', 'index.js']) cpSync(path.join(webgpu, file), path.join(stage, 'node_modules/webgpu', file));
 cpSync(path.join(webgpu, 'dist/linux-x64/dawn.node'), path.join(stage, 'node_modules/webgpu/dist/linux-x64/dawn.node'));
-execFileSync('tar', ['-cJf', path.join(out, 'node_modules.tar.xz'), '-C', stage, 'node_modules'], { env: { ...process.env, XZ_OPT: '-9 -T2' } });
+execFileSync('tar', ['-cJf', path.join(out, 'node_modules.tar.xz'), '-C', stage, 'node_modules'], {
+  env: { ...process.env, XZ_OPT: '-9 -T2' },
+});
 
 // 4. Inputs of the Python reference (diffusers source, CLIP merges, a small T5 tokenizer)
 const shared = process.env.FLOWFILL_SHARED ?? path.join(root, '..', 'shared');
@@ -79,9 +90,10 @@ const fixture = path.join(root, 'test/fixtures/.extracted/sd3-diffusers-tiny/sd3
 if (existsSync(fixture)) cpSync(fixture, path.join(out, 'reference', 't5-tokenizer'), { recursive: true });
 else console.warn('pack: extract the diffusers fixture first (test/fixture-paths.ts) for the T5 tokenizer');
 
-const size = (dir) => readdirSync(dir, { recursive: true }).reduce((sum, name) => {
-  const full = path.join(dir, String(name));
-  return statSync(full).isFile() ? sum + statSync(full).size : sum;
-}, 0);
+const size = (dir) =>
+  readdirSync(dir, { recursive: true }).reduce((sum, name) => {
+    const full = path.join(dir, String(name));
+    return statSync(full).isFile() ? sum + statSync(full).size : sum;
+  }, 0);
 writeFileSync(path.join(out, 'README.txt'), 'Made by scripts/gpu/pack.mjs; unpacked by scripts/gpu/setup.sh on the GPU machine.\n');
 console.log(`packed ${path.relative(root, out)}: ${(size(out) / 2 ** 20).toFixed(1)} MiB (${entries.join(', ')})`);

@@ -45,13 +45,23 @@ test(
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`${rig.server.url}bench?backend=wasm&size=128&steps=2&images=2&autorun`);
-    await page.waitForFunction(() => window.flowfillBench && !window.flowfillBench.running && (window.flowfillBench.report || window.flowfillBench.error), undefined, {
-      timeout: BROWSER_TEST_TIMEOUT_MS - 30_000,
-      polling: 250,
-    });
-    const state = await page.evaluate(() => ({ error: window.flowfillBench.error, backend: window.flowfillBench.report?.backend, width: window.flowfillBench.report?.width }));
+    await page.waitForFunction(
+      () => window.flowfillBench && !window.flowfillBench.running && (window.flowfillBench.report || window.flowfillBench.error),
+      undefined,
+      {
+        timeout: BROWSER_TEST_TIMEOUT_MS - 30_000,
+        polling: 250,
+      },
+    );
+    const state = await page.evaluate(() => ({
+      error: window.flowfillBench.error,
+      backend: window.flowfillBench.report?.backend,
+      width: window.flowfillBench.report?.width,
+    }));
     expect(state).toEqual({ error: undefined, backend: 'wasm', width: 128 });
-    const rows = await page.$$eval('#stages tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    const rows = await page.$$eval('#stages tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+    );
     expect(rows.map((row) => row[0])).toEqual(STAGES);
     for (const [stage, cold, warm] of rows) {
       expect([stage, /^\d+\.\d$/.test(cold), /^\d+\.\d$/.test(warm)]).toEqual([stage, true, true]);
@@ -60,8 +70,12 @@ test(
     const facts = await page.$$eval('#facts li', (lis) => lis.map((li) => li.textContent ?? ''));
     expect(facts[0]).toMatch(/; 128×128, 2 steps, guidance 5 \(CFG, batch 2\), 2 image\(s\)$/);
     expect(facts[1]).toMatch(/^backend wasm; WASM threads 1/);
-    expect(facts[2]).toMatch(/^cold start: click to first PNG \d+\.\d ms; worker start to first PNG \d+\.\d ms \(built-in model read by \d+\.\d ms\)$/);
-    console.log(`bench page (WASM, 128², 2 steps, SwiftShader machine, under load):\n${rows.map((row) => row.join(' | ')).join('\n')}\n${facts.join('\n')}`);
+    expect(facts[2]).toMatch(
+      /^cold start: click to first PNG \d+\.\d ms; worker start to first PNG \d+\.\d ms \(built-in model read by \d+\.\d ms\)$/,
+    );
+    console.log(
+      `bench page (WASM, 128², 2 steps, SwiftShader machine, under load):\n${rows.map((row) => row.join(' | ')).join('\n')}\n${facts.join('\n')}`,
+    );
     expect(errors).toEqual([]);
     await page.close();
   },
@@ -73,13 +87,23 @@ test(
   async () => {
     const page = await browser.newPage();
     await page.goto(`${rig.server.url}bench?backend=webgpu&size=64&steps=1&images=2&autorun`);
-    await page.waitForFunction(() => window.flowfillBench && !window.flowfillBench.running && (window.flowfillBench.report || window.flowfillBench.error), undefined, {
-      timeout: BROWSER_TEST_TIMEOUT_MS - 30_000,
-      polling: 500,
-    });
-    const report = await page.evaluate(() => ({ error: window.flowfillBench.error, backend: window.flowfillBench.report?.backend, adapter: window.flowfillBench.report?.adapter }));
+    await page.waitForFunction(
+      () => window.flowfillBench && !window.flowfillBench.running && (window.flowfillBench.report || window.flowfillBench.error),
+      undefined,
+      {
+        timeout: BROWSER_TEST_TIMEOUT_MS - 30_000,
+        polling: 500,
+      },
+    );
+    const report = await page.evaluate(() => ({
+      error: window.flowfillBench.error,
+      backend: window.flowfillBench.report?.backend,
+      adapter: window.flowfillBench.report?.adapter,
+    }));
     expect(report).toEqual({ error: undefined, backend: 'webgpu', adapter: expect.stringMatching(/swiftshader/i) });
-    const rows = await page.$$eval('#stages tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    const rows = await page.$$eval('#stages tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+    );
     expect(rows.map((row) => row[0])).toEqual(STAGES);
     for (const [stage, cold, warm] of rows) expect([stage, /^\d+\.\d$/.test(cold), /^\d+\.\d$/.test(warm)]).toEqual([stage, true, true]);
     console.log(`bench page (WebGPU on SwiftShader, 64², 1 step, under load):\n${rows.map((row) => row.join(' | ')).join('\n')}`);
@@ -88,16 +112,12 @@ test(
   BROWSER_TEST_TIMEOUT_MS,
 );
 
-test(
-  'a wrong setting is named in the status line and nothing runs',
-  async () => {
-    const page = await browser.newPage();
-    await page.goto(`${rig.server.url}bench?backend=wasm&steps=0&autorun`);
-    await page.waitForSelector('#status.error');
-    expect(await page.textContent('#status')).toBe('steps "0": expected a whole number from 1 to 200');
-    expect(await page.isHidden('#stages')).toBe(true);
-    expect(await page.evaluate(() => window.flowfillBench.running)).toBe(false);
-    await page.close();
-  },
-  60_000,
-);
+test('a wrong setting is named in the status line and nothing runs', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${rig.server.url}bench?backend=wasm&steps=0&autorun`);
+  await page.waitForSelector('#status.error');
+  expect(await page.textContent('#status')).toBe('steps "0": expected a whole number from 1 to 200');
+  expect(await page.isHidden('#stages')).toBe(true);
+  expect(await page.evaluate(() => window.flowfillBench.running)).toBe(false);
+  await page.close();
+}, 60_000);

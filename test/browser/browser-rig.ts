@@ -58,7 +58,10 @@ const PLAYWRIGHT_DISABLED_FEATURES_BUT_PARTITIONING = [
  * Headless Chromium; `webgpu: false` launches it without --enable-unsafe-webgpu (no adapter).
  * `partitionedStorage`: third-party frames get (partitioned) storage, as in Chrome (the hosted app).
  */
-export function launchChromiumAsync({ webgpu = true, partitionedStorage = false }: { webgpu?: boolean; partitionedStorage?: boolean } = {}): Promise<Browser> {
+export function launchChromiumAsync({
+  webgpu = true,
+  partitionedStorage = false,
+}: { webgpu?: boolean; partitionedStorage?: boolean } = {}): Promise<Browser> {
   const args = [...(webgpu ? ['--enable-unsafe-webgpu'] : []), ...QUIET_CHROMIUM_ARGS];
   if (partitionedStorage) args.push(`--disable-features=${PLAYWRIGHT_DISABLED_FEATURES_BUT_PARTITIONING.join(',')}`);
   return chromium.launch({ executablePath: CHROMIUM_PATH, args, headless: true });

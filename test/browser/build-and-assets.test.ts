@@ -12,12 +12,14 @@ import { fixturesDir } from './browser-rig.js';
 
 /** Reads asset elements back out of built HTML, as the panel's querySelectorAll would. */
 function fakeDocument(html: string): Pick<Document, 'querySelectorAll'> {
-  const elements = [...html.matchAll(new RegExp(`<script type="application/octet-stream" ${ASSET_ATTRIBUTE}="([^"]+)" data-size="(\\d+)">([^<]*)</script>`, 'g'))].map(
-    ([, assetPath, size, text]) => ({
-      getAttribute: (name: string) => (name === ASSET_ATTRIBUTE ? assetPath : name === 'data-size' ? size : null),
-      textContent: text,
-    }),
-  );
+  const elements = [
+    ...html.matchAll(
+      new RegExp(`<script type="application/octet-stream" ${ASSET_ATTRIBUTE}="([^"]+)" data-size="(\\d+)">([^<]*)</script>`, 'g'),
+    ),
+  ].map(([, assetPath, size, text]) => ({
+    getAttribute: (name: string) => (name === ASSET_ATTRIBUTE ? assetPath : name === 'data-size' ? size : null),
+    textContent: text,
+  }));
   return { querySelectorAll: () => elements as unknown as NodeListOf<Element> };
 }
 
@@ -51,44 +53,50 @@ test('ui.html keeps scripts whole: "</script" inside the panel code cannot end i
 /** gzip level 9 of ORT's 27 MB .wasm: seconds on a shared 2-core machine. */
 const COMPRESS_ASSETS_BUDGET_MS = 60_000;
 
-test('the worker receives byte-identical ORT wasm and model files from the panel', async () => {
-  const assets = collectAssets(fixturesDir());
-  const html = assembleUiHtml('', assets);
-  const posted: unknown[] = [];
-  expect(postEmbeddedAssets({ postMessage: (message: unknown) => posted.push(message) }, fakeDocument(html))).toBe(assets.length);
+test(
+  'the worker receives byte-identical ORT wasm and model files from the panel',
+  async () => {
+    const assets = collectAssets(fixturesDir());
+    const html = assembleUiHtml('', assets);
+    const posted: unknown[] = [];
+    expect(postEmbeddedAssets({ postMessage: (message: unknown) => posted.push(message) }, fakeDocument(html))).toBe(assets.length);
 
-  const listeners = new Set<(event: MessageEvent) => void>();
-  const scope = {
-    addEventListener: (_type: 'message', listener: (event: MessageEvent) => void) => listeners.add(listener),
-    removeEventListener: (_type: 'message', listener: (event: MessageEvent) => void) => listeners.delete(listener),
-  };
-  let arrivals = 0;
-  const received = receiveEmbeddedAssetsAsync(scope, () => arrivals++);
-  const event = (data: unknown) => {
-    const e = { data, stopped: false, stopImmediatePropagation: () => (e.stopped = true) };
-    return e;
-  };
-  // Comlink traffic before or beside the assets is not for the hand-off, and passes on to comlink.
-  const call = event({ id: 'x', type: 'GET' });
-  for (const listener of [...listeners]) listener(call as unknown as MessageEvent);
-  expect(call.stopped).toBe(false);
-  expect(arrivals).toBe(0);
-  // The asset message is kept from comlink's listener (which would answer it as a call).
-  const assetsEvent = event(posted[0]);
-  for (const listener of [...listeners]) listener(assetsEvent as unknown as MessageEvent);
-  expect(assetsEvent.stopped).toBe(true);
-  expect(arrivals).toBe(1);
-  const files = await received;
-  expect(listeners.size).toBe(0);
+    const listeners = new Set<(event: MessageEvent) => void>();
+    const scope = {
+      addEventListener: (_type: 'message', listener: (event: MessageEvent) => void) => listeners.add(listener),
+      removeEventListener: (_type: 'message', listener: (event: MessageEvent) => void) => listeners.delete(listener),
+    };
+    let arrivals = 0;
+    const received = receiveEmbeddedAssetsAsync(scope, () => arrivals++);
+    const event = (data: unknown) => {
+      const e = { data, stopped: false, stopImmediatePropagation: () => (e.stopped = true) };
+      return e;
+    };
+    // Comlink traffic before or beside the assets is not for the hand-off, and passes on to comlink.
+    const call = event({ id: 'x', type: 'GET' });
+    for (const listener of [...listeners]) listener(call as unknown as MessageEvent);
+    expect(call.stopped).toBe(false);
+    expect(arrivals).toBe(0);
+    // The asset message is kept from comlink's listener (which would answer it as a call).
+    const assetsEvent = event(posted[0]);
+    for (const listener of [...listeners]) listener(assetsEvent as unknown as MessageEvent);
+    expect(assetsEvent.stopped).toBe(true);
+    expect(arrivals).toBe(1);
+    const files = await received;
+    expect(listeners.size).toBe(0);
 
-  const ortWasm = readFileSync(path.join(repoRoot, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm'));
-  expect(Buffer.from(files.get(ORT_WASM_ASSET)!).equals(ortWasm)).toBe(true);
-  const transformer = readFileSync(path.join(fixturesDir(), 'transformer/model.onnx'));
-  expect(Buffer.from(files.get('model/transformer/model.onnx')!).equals(transformer)).toBe(true);
-  expect((posted[0] as EmbeddedAssetsMessage).assets.map((a) => a.path)).toContain('model/model_index.json');
-}, COMPRESS_ASSETS_BUDGET_MS);
+    const ortWasm = readFileSync(path.join(repoRoot, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm'));
+    expect(Buffer.from(files.get(ORT_WASM_ASSET)!).equals(ortWasm)).toBe(true);
+    const transformer = readFileSync(path.join(fixturesDir(), 'transformer/model.onnx'));
+    expect(Buffer.from(files.get('model/transformer/model.onnx')!).equals(transformer)).toBe(true);
+    expect((posted[0] as EmbeddedAssetsMessage).assets.map((a) => a.path)).toContain('model/model_index.json');
+  },
+  COMPRESS_ASSETS_BUDGET_MS,
+);
 
 test('a damaged asset is refused with its path and both sizes', async () => {
   const gzipBase64 = gzipSync(Buffer.from('hello')).toString('base64');
-  await expect(decodeAssetAsync({ path: 'model/x.json', size: 6, gzipBase64 })).rejects.toThrow(/"model\/x\.json" decoded to 5 bytes; the build recorded 6/);
+  await expect(decodeAssetAsync({ path: 'model/x.json', size: 6, gzipBase64 })).rejects.toThrow(
+    /"model\/x\.json" decoded to 5 bytes; the build recorded 6/,
+  );
 });

@@ -13,7 +13,10 @@ let rig: Rig;
 let browser: Browser;
 
 beforeAll(async () => {
-  rig = await startRigAsync({ 'diffusers-parity-worker': 'test/browser/pages/diffusers-parity-worker.ts' }, { extraMounts: { '/diffusers/': diffusersFixtureDir() } });
+  rig = await startRigAsync(
+    { 'diffusers-parity-worker': 'test/browser/pages/diffusers-parity-worker.ts' },
+    { extraMounts: { '/diffusers/': diffusersFixtureDir() } },
+  );
   browser = await launchChromiumAsync({ webgpu: true });
 }, 180_000);
 
@@ -48,14 +51,29 @@ test(
     const report = answer.report!;
     console.log(
       `diffusers parity on WebGPU in Chromium (${((answer.elapsedMs ?? 0) / 1000).toFixed(1)} s; attention ${report.attention.kernel}${report.attention.note ? `: ${report.attention.note}` : ''})\n` +
-        report.cases.map((c) => `  ${c.name}: ${c.measures.map((m) => `${m.name} ${Number.isInteger(m.value) ? m.value : m.value.toExponential(2)}`).join(', ')}`).join('\n'),
+        report.cases
+          .map(
+            (c) =>
+              `  ${c.name}: ${c.measures.map((m) => `${m.name} ${Number.isInteger(m.value) ? m.value : m.value.toExponential(2)}`).join(', ')}`,
+          )
+          .join('\n'),
     );
     expect(answer.webgpuDevice).toBe(true);
     expect(report.cases).toHaveLength(4);
-    expect(report.cases.flatMap((c) => c.measures.filter((m) => !m.pass).map((m) => `${c.name}: ${m.name} ${m.value} (limit ${m.limit})`))).toEqual([]);
+    expect(
+      report.cases.flatMap((c) => c.measures.filter((m) => !m.pass).map((m) => `${c.name}: ${m.name} ${m.value} (limit ${m.limit})`)),
+    ).toEqual([]);
     // Every measure the format defines was taken somewhere (nothing silently skipped everywhere).
     const measured = new Set(report.cases.flatMap((c) => c.measures.map((m) => m.name.split(' ')[0])));
-    for (const name of ['prompt_embeds', 'step0_transformer_output', 'latents_after_each_step', 'image', 'vae_encoder_mean', 'tokenizer_3_prompt_ids']) expect(measured).toContain(name);
+    for (const name of [
+      'prompt_embeds',
+      'step0_transformer_output',
+      'latents_after_each_step',
+      'image',
+      'vae_encoder_mean',
+      'tokenizer_3_prompt_ids',
+    ])
+      expect(measured).toContain(name);
     expect(report.pass).toBe(true);
   },
   BROWSER_TEST_TIMEOUT_MS,

@@ -14,7 +14,10 @@ let rig: Rig;
 let browser: Browser;
 
 beforeAll(async () => {
-  rig = await startRigAsync({ 'engine-worker': 'worker/worker-entry.ts', 'engine-worker-client': 'test/browser/pages/engine-worker-client.ts' });
+  rig = await startRigAsync({
+    'engine-worker': 'worker/worker-entry.ts',
+    'engine-worker-client': 'test/browser/pages/engine-worker-client.ts',
+  });
   browser = await launchChromiumAsync({ webgpu: true });
 }, 120_000);
 
@@ -29,7 +32,11 @@ async function runAsync(settings: { backend?: 'auto' | 'webgpu' | 'wasm' } | und
     await page.goto(`${rig.server.url}rig/blank.html`);
     await page.addScriptTag({ url: '/rig/engine-worker-client.js' });
     return await page.evaluate(
-      ([s, g]) => (globalThis as unknown as { runEngineWorkerAsync: (s: unknown, g: boolean) => Promise<EngineWorkerAnswer> }).runEngineWorkerAsync(s, g),
+      ([s, g]) =>
+        (globalThis as unknown as { runEngineWorkerAsync: (s: unknown, g: boolean) => Promise<EngineWorkerAnswer> }).runEngineWorkerAsync(
+          s,
+          g,
+        ),
       [settings, generate] as const,
     );
   } finally {
@@ -55,7 +62,9 @@ test(
   async () => {
     const started = Date.now();
     const answer = await runAsync({ backend: 'webgpu' }, true);
-    console.log(`engine worker on SwiftShader WebGPU: capabilities, load and a 1-step 64x64 image in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `engine worker on SwiftShader WebGPU: capabilities, load and a 1-step 64x64 image in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
     expect(answer.error).toBeUndefined();
     expect(answer.capabilities).toMatchObject({ backend: 'webgpu', adapter: { software: true } });
     expect(answer.capabilities!.backendReason).toMatch(/^WebGPU was asked for; its adapter, .* is a software rasteriser$/);

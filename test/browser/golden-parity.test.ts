@@ -28,7 +28,7 @@ interface ParityAnswer {
 }
 
 test(
-  'the engine reproduces every golden case on WebGPU within the fixtures\' WebGPU tolerances',
+  "the engine reproduces every golden case on WebGPU within the fixtures' WebGPU tolerances",
   async () => {
     const page = await browser.newPage();
     await page.goto(`${rig.server.url}rig/blank.html`);
@@ -48,7 +48,10 @@ test(
     console.log(
       `WebGPU parity in Chromium (${((answer.elapsedMs ?? 0) / 1000).toFixed(1)} s incl. sessions and shader compiles)\n` +
         report.cases
-          .map((c) => `  case ${c.name} (${c.kind}, ${c.steps} steps): step0 ${c.step0TransformerOutput.toExponential(2)}, latents ${c.latentsPerStep.toExponential(2)}, image ${c.image.toExponential(2)}, u8 max ${c.imageU8MaxDiff} equal ${(c.imageU8EqualFraction * 100).toFixed(2)}%`)
+          .map(
+            (c) =>
+              `  case ${c.name} (${c.kind}, ${c.steps} steps): step0 ${c.step0TransformerOutput.toExponential(2)}, latents ${c.latentsPerStep.toExponential(2)}, image ${c.image.toExponential(2)}, u8 max ${c.imageU8MaxDiff} equal ${(c.imageU8EqualFraction * 100).toFixed(2)}%`,
+          )
           .join('\n'),
     );
     expect(answer.webgpuDevice).toBe(true);

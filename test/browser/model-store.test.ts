@@ -27,7 +27,15 @@ import { diffusersFixtureDir } from '../fixture-paths.js';
 import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, startRigAsync, type Rig } from './browser-rig.js';
 import { openPlaygroundAsync } from './playground-helpers.js';
 
-const SETTINGS = { prompt: 'rocket, flat style, on a teal background', steps: 2, guidance: 1, seed: 11, seedLocked: true, fillMode: 'replace', variations: 1 };
+const SETTINGS = {
+  prompt: 'rocket, flat style, on a teal background',
+  steps: 2,
+  guidance: 1,
+  seed: 11,
+  seedLocked: true,
+  fillMode: 'replace',
+  variations: 1,
+};
 const IDLE_MS = 4 * 60_000;
 const fixtureFolder = () => path.join(diffusersFixtureDir(), 'sd35m_style');
 
@@ -49,7 +57,12 @@ afterAll(async () => {
 
 interface PanelView {
   model: { status: string; error?: string; info?: { id: string; name: string; hash: string; format?: string; backend: string } };
-  library: { status?: StoreStatus; install?: { what: string; progress?: { stage: string; doneBytes: number; totalBytes?: number } }; message?: { level: string; text: string }; builtIn?: { id: string } };
+  library: {
+    status?: StoreStatus;
+    install?: { what: string; progress?: { stage: string; doneBytes: number; totalBytes?: number } };
+    message?: { level: string; text: string };
+    builtIn?: { id: string };
+  };
   notices: { level: string; text: string; details?: string[] }[];
 }
 
@@ -66,7 +79,8 @@ async function waitForPanelAsync(frame: Frame, what: string, test: (state: Panel
   for (;;) {
     const state = await panelState(frame).catch(() => undefined);
     if (state && test(state)) return state;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}; panel state: ${JSON.stringify(state).slice(0, 2000)}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`timed out waiting for ${what}; panel state: ${JSON.stringify(state).slice(0, 2000)}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -80,7 +94,13 @@ async function hostedPanelAsync(page: Page): Promise<Frame> {
   for (;;) {
     const frame = page.frames().find((f) => f.url().endsWith('/app.html'));
     if (frame && (await frame.evaluate(() => 'flowfillPanel' in globalThis).catch(() => false))) return frame;
-    if (Date.now() - started > 60_000) throw new Error(`the hosted app never loaded; frames: ${page.frames().map((f) => f.url().slice(0, 80)).join(', ')}`);
+    if (Date.now() - started > 60_000)
+      throw new Error(
+        `the hosted app never loaded; frames: ${page
+          .frames()
+          .map((f) => f.url().slice(0, 80))
+          .join(', ')}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -163,14 +183,21 @@ test(
       // A new session: the page (and the worker) start again, the store is read back.
       await page.reload();
       await page.evaluate(() => window.flowfill.ready);
-      await page.evaluate(([key, value]) => window.flowfill.setClientStorage(key as string, value), [STORAGE_KEYS.settings, SETTINGS] as const);
+      await page.evaluate(([key, value]) => window.flowfill.setClientStorage(key as string, value), [
+        STORAGE_KEYS.settings,
+        SETTINGS,
+      ] as const);
       const startedAt = Date.now();
       const second = await fillNewFrameAsync(page, 'After reload');
-      console.log(`after the reload: stored model loaded and a frame filled in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (WASM, 2 steps)`);
+      console.log(
+        `after the reload: stored model loaded and a frame filled in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (WASM, 2 steps)`,
+      );
       expect(second.record.model).toEqual(first.record.model);
       // Same settings and seed, same model: the same image as before the reload.
       expect(second.record.seed).toBe(first.record.seed);
-      const [a, b] = await Promise.all([first, second].map(({ id }) => page.evaluate((nodeId) => window.flowfill.nodeFills(nodeId)[0], id)));
+      const [a, b] = await Promise.all(
+        [first, second].map(({ id }) => page.evaluate((nodeId) => window.flowfill.nodeFills(nodeId)[0], id)),
+      );
       expect((b as ImagePaint).imageHash).toBe((a as ImagePaint).imageHash);
 
       await page.evaluate(() => window.flowfill.runCommand('open'));
@@ -196,7 +223,9 @@ test(
       await page.evaluate(() => window.flowfill.runCommand('regenerate'));
       frame = await hostedPanelAsync(page);
       const said = await waitForPanelAsync(frame, 'the regenerate notice', (s) => s.notices.some((n) => n.level === 'error'));
-      expect(said.notices.map((n) => n.text).join('\n')).toContain(`Made with the model ${stored[0].id} (hash ${stored[0].hash.slice(0, 12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate.`);
+      expect(said.notices.map((n) => n.text).join('\n')).toContain(
+        `Made with the model ${stored[0].id} (hash ${stored[0].hash.slice(0, 12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate.`,
+      );
     } finally {
       await page.close();
     }
@@ -245,13 +274,22 @@ async function startModelServerAsync(dir: string): Promise<ModelServer> {
     if (req.method === 'OPTIONS') return void res.writeHead(204, { ...cors, 'access-control-allow-methods': 'GET, HEAD' }).end();
     const bytes = files.get(rel);
     if (!bytes) return void res.writeHead(404, cors).end();
-    const headers = { ...cors, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', 'x-linked-etag': `"${createHash('sha256').update(bytes).digest('hex')}"` };
+    const headers = {
+      ...cors,
+      'content-type': 'application/octet-stream',
+      'accept-ranges': 'bytes',
+      'x-linked-etag': `"${createHash('sha256').update(bytes).digest('hex')}"`,
+    };
     if (req.method === 'HEAD') return void res.writeHead(200, { ...headers, 'content-length': bytes.length }).end();
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     gets.push({ path: rel, ...(req.headers.range ? { range: req.headers.range } : {}) });
     const start = range ? Number(range[1]) : 0;
     const body = bytes.subarray(start);
-    res.writeHead(range ? 206 : 200, { ...headers, 'content-length': body.length, ...(range ? { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` } : {}) });
+    res.writeHead(range ? 206 : 200, {
+      ...headers,
+      'content-length': body.length,
+      ...(range ? { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` } : {}),
+    });
     const drop = drops.get(rel)?.shift();
     if (!drop) return void res.end(body);
     if (drop.after === 0) res.flushHeaders();
@@ -288,7 +326,9 @@ test(
       await frame.locator('#ff-add-url-button').click();
       const gaveUp = await waitForPanelAsync(frame, 'the first attempt to end', installEnded);
       expect(gaveUp.library.message?.level).toBe('error');
-      expect(gaveUp.library.message?.text).toMatch(/The download did not complete: .*model-00001-of-00002\.safetensors: .*gave up after 6 attempts in a row at \d+ of \d+ bytes\. The bytes are kept: add the same URL again to resume/);
+      expect(gaveUp.library.message?.text).toMatch(
+        /The download did not complete: .*model-00001-of-00002\.safetensors: .*gave up after 6 attempts in a row at \d+ of \d+ bytes\. The bytes are kept: add the same URL again to resume/,
+      );
       const partial = gaveUp.library.status!.partialDownloads;
       expect(partial).toHaveLength(1);
       expect(partial[0].url).toBe(models.base);
@@ -360,7 +400,9 @@ test(
       try {
         const failed = await addFolderAsync(frame, fixtureFolder());
         expect(failed.library.message?.level).toBe('error');
-        expect(failed.library.message?.text).toMatch(/^The folder “sd35m_style” could not be added\. Not enough storage space for this model: the browser's storage for this site is full/);
+        expect(failed.library.message?.text).toMatch(
+          /^The folder “sd35m_style” could not be added\. Not enough storage space for this model: the browser's storage for this site is full/,
+        );
         expect(failed.library.status!.models).toEqual([]);
         // The unfinished package folder was removed: nothing under packages/.
         expect((await opfsListing(frame)).filter((p) => /^packages\/.+/.test(p))).toEqual([]);
@@ -394,7 +436,10 @@ test(
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     try {
       await openPlaygroundAsync(page, rig.server.url);
-      await page.evaluate(([key, value]) => window.flowfill.setClientStorage(key as string, value), [STORAGE_KEYS.settings, SETTINGS] as const);
+      await page.evaluate(([key, value]) => window.flowfill.setClientStorage(key as string, value), [
+        STORAGE_KEYS.settings,
+        SETTINGS,
+      ] as const);
       await page.evaluate(() => window.flowfill.runCommand('open'));
       const handle = await page.waitForSelector('iframe.plugin-frame');
       const frame = (await handle.contentFrame())!;
@@ -403,7 +448,9 @@ test(
       expect(start.library.status).toMatchObject({ persistent: false, models: [] });
       expect(start.library.status!.sessionOnlyReason).toMatch(/no origin of its own \(Figma's plugin frame, origin "null"\)/);
       await frame.locator('#ff-models > summary').click();
-      expect(await frame.locator('#ff-storage').textContent()).toMatch(/^Added models stay for this session only\. Why: this panel runs with no origin of its own/);
+      expect(await frame.locator('#ff-storage').textContent()).toMatch(
+        /^Added models stay for this session only\. Why: this panel runs with no origin of its own/,
+      );
 
       const added = await addFolderAsync(frame, fixtureFolder());
       expect(added.library.message?.text).toBe('Added “sd35m_style” (for this session); it is in use now.');

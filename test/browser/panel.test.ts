@@ -30,7 +30,9 @@ afterAll(async () => {
 
 /** The job rows' statuses and steps as the panel shows them. */
 function jobRows(frame: Frame) {
-  return frame.$$eval('.ff-job', (rows) => rows.map((r) => ({ status: (r as HTMLElement).dataset.status, step: Number((r as HTMLElement).dataset.step) })));
+  return frame.$$eval('.ff-job', (rows) =>
+    rows.map((r) => ({ status: (r as HTMLElement).dataset.status, step: Number((r as HTMLElement).dataset.step) })),
+  );
 }
 
 test(
@@ -53,10 +55,14 @@ test(
     await panel.press('#ff-prompt', 'Control+Enter');
 
     // Progress: the row reaches step ≥ 1 with a drawn preview (the engine's latent preview) before it ends.
-    await panel.waitForFunction(() => {
-      const row = document.querySelector('.ff-job') as HTMLElement | null;
-      return row !== null && (Number(row.dataset.step) >= 1 || row.dataset.status === 'done');
-    }, undefined, { timeout: 3 * 60_000, polling: 50 });
+    await panel.waitForFunction(
+      () => {
+        const row = document.querySelector('.ff-job') as HTMLElement | null;
+        return row !== null && (Number(row.dataset.step) >= 1 || row.dataset.status === 'done');
+      },
+      undefined,
+      { timeout: 3 * 60_000, polling: 50 },
+    );
     await panel.waitForSelector('.ff-job.is-done, .ff-job.is-failed', { timeout: 3 * 60_000 });
     const [row] = await jobRows(panel);
     expect(row).toEqual({ status: 'done', step: 2 });
@@ -94,7 +100,10 @@ test(
     const mixed = await browser.newPage({ viewport: { width: 1400, height: 860 } });
     try {
       await openPlaygroundAsync(mixed, rig.server.url);
-      await mixed.evaluate(([key]) => window.flowfill.setClientStorage(key, { prompt: 'rocket, flat style', steps: 2, guidance: 1, fillMode: 'replace' }), [SETTINGS_KEY]);
+      await mixed.evaluate(
+        ([key]) => window.flowfill.setClientStorage(key, { prompt: 'rocket, flat style', steps: 2, guidance: 1, fillMode: 'replace' }),
+        [SETTINGS_KEY],
+      );
       const ids = await mixed.evaluate(() => {
         const f = window.flowfill;
         return [

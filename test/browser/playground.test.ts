@@ -135,7 +135,10 @@ test(
   async () => {
     const page = await newPageAsync();
     await openPlaygroundAsync(page, rig.server.url);
-    await page.evaluate(([key]) => window.flowfill.setClientStorage(key, { steps: 1, guidance: 1, seed: 99, seedLocked: true }), [SETTINGS_KEY]);
+    await page.evaluate(
+      ([key]) => window.flowfill.setClientStorage(key, { steps: 1, guidance: 1, seed: 99, seedLocked: true }),
+      [SETTINGS_KEY],
+    );
     await page.evaluate(() => window.flowfill.runCommand('open'));
     const frame = await pluginFrameAsync(page);
     expect((await panelModelAsync(frame, BROWSER_TEST_TIMEOUT_MS / 3)).info?.backend).toBe('wasm');
@@ -144,7 +147,9 @@ test(
     await frame.click('#ff-compute [data-compute="webgpu"]');
     await frame.waitForFunction(
       () => {
-        const panel = (globalThis as unknown as { flowfillPanel: { store: { get(): { model: { status: string; info?: { backend: string } } } } } }).flowfillPanel;
+        const panel = (
+          globalThis as unknown as { flowfillPanel: { store: { get(): { model: { status: string; info?: { backend: string } } } } } }
+        ).flowfillPanel;
         const model = panel.store.get().model;
         return model.status === 'ready' && model.info?.backend === 'webgpu';
       },
@@ -158,67 +163,78 @@ test(
     await frame.fill('#ff-prompt', 'rocket, flat style, on a teal background');
     await frame.click('#ff-generate');
     await page.evaluate(() => window.flowfill.waitForIdle({ timeoutMs: 4 * 60_000 }));
-    const record = JSON.parse((await page.evaluate((frameId) => window.flowfill.pluginData(frameId), id))[PROVENANCE_KEY]) as { backend: string; seed: number };
+    const record = JSON.parse((await page.evaluate((frameId) => window.flowfill.pluginData(frameId), id))[PROVENANCE_KEY]) as {
+      backend: string;
+      seed: number;
+    };
     expect(record).toMatchObject({ backend: 'webgpu', seed: 99 });
     // Saved with the other settings, so the next run starts on WebGPU.
-    await page.waitForFunction(async ([key]) => ((await window.flowfill.clientStorage(key)) as { compute?: string } | undefined)?.compute === 'webgpu', [SETTINGS_KEY], {
-      timeout: 10_000,
-    });
+    await page.waitForFunction(
+      async ([key]) => ((await window.flowfill.clientStorage(key)) as { compute?: string } | undefined)?.compute === 'webgpu',
+      [SETTINGS_KEY],
+      {
+        timeout: 10_000,
+      },
+    );
   },
   BROWSER_TEST_TIMEOUT_MS,
 );
 
-test('a person can add, select, shift-select, resize and undo frames on the canvas; the page logs no error (its favicon is served)', async () => {
-  const page = await newPageAsync();
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text());
-  });
-  page.on('requestfailed', (request) => problems.push(`${request.url()}: ${request.failure()?.errorText}`));
-  page.on('response', (response) => {
-    if (response.status() >= 400) problems.push(`${response.url()}: HTTP ${response.status()}`);
-  });
-  await openPlaygroundAsync(page, rig.server.url);
-  await page.fill('#frame-width', '400');
-  await page.fill('#frame-height', '200');
-  await page.click('#add-layer');
-  await page.fill('#frame-width', '200');
-  await page.click('#add-layer');
-  const [first, second] = await page.evaluate(() => window.flowfill.nodes().map((n) => n.id));
-  expect(await page.evaluate(() => window.flowfill.nodes().map((n) => [n.width, n.height]))).toEqual([
-    [400, 200],
-    [200, 200],
-  ]);
+test(
+  'a person can add, select, shift-select, resize and undo frames on the canvas; the page logs no error (its favicon is served)',
+  async () => {
+    const page = await newPageAsync();
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+    page.on('requestfailed', (request) => problems.push(`${request.url()}: ${request.failure()?.errorText}`));
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push(`${response.url()}: HTTP ${response.status()}`);
+    });
+    await openPlaygroundAsync(page, rig.server.url);
+    await page.fill('#frame-width', '400');
+    await page.fill('#frame-height', '200');
+    await page.click('#add-layer');
+    await page.fill('#frame-width', '200');
+    await page.click('#add-layer');
+    const [first, second] = await page.evaluate(() => window.flowfill.nodes().map((n) => n.id));
+    expect(await page.evaluate(() => window.flowfill.nodes().map((n) => [n.width, n.height]))).toEqual([
+      [400, 200],
+      [200, 200],
+    ]);
 
-  await page.click(`[data-node-id="${first}"]`, { position: { x: 20, y: 20 } });
-  await page.click(`[data-node-id="${second}"]`, { position: { x: 20, y: 20 }, modifiers: ['Shift'] });
-  expect(await page.evaluate(() => window.flowfill.selection())).toEqual([first, second]);
-  await page.click(`[data-node-id="${first}"]`, { position: { x: 20, y: 20 }, modifiers: ['Shift'] });
-  expect(await page.evaluate(() => window.flowfill.selection())).toEqual([second]);
+    await page.click(`[data-node-id="${first}"]`, { position: { x: 20, y: 20 } });
+    await page.click(`[data-node-id="${second}"]`, { position: { x: 20, y: 20 }, modifiers: ['Shift'] });
+    expect(await page.evaluate(() => window.flowfill.selection())).toEqual([first, second]);
+    await page.click(`[data-node-id="${first}"]`, { position: { x: 20, y: 20 }, modifiers: ['Shift'] });
+    expect(await page.evaluate(() => window.flowfill.selection())).toEqual([second]);
 
-  // Drag the corner handle 50 screen px right and 25 down at the default 50% zoom: +100 × +50.
-  const handle = (await page.$(`[data-node-id="${second}"] .resize-handle`))!;
-  const box = (await handle.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width / 2 + 50, box.y + box.height / 2 + 25, { steps: 4 });
-  await page.mouse.up();
-  expect(await page.evaluate(() => window.flowfill.nodes()[1])).toMatchObject({ width: 300, height: 250 });
-  expect(await page.textContent('#inspector')).toContain('300×250');
+    // Drag the corner handle 50 screen px right and 25 down at the default 50% zoom: +100 × +50.
+    const handle = (await page.$(`[data-node-id="${second}"] .resize-handle`))!;
+    const box = (await handle.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 50, box.y + box.height / 2 + 25, { steps: 4 });
+    await page.mouse.up();
+    expect(await page.evaluate(() => window.flowfill.nodes()[1])).toMatchObject({ width: 300, height: 250 });
+    expect(await page.textContent('#inspector')).toContain('300×250');
 
-  await page.keyboard.press('Control+z');
-  expect(await page.evaluate(() => window.flowfill.nodes()[1])).toMatchObject({ width: 200, height: 200 });
-  await page.evaluate(() => window.flowfill.undo());
-  expect(await page.evaluate(() => window.flowfill.nodes().map((n) => n.id))).toEqual([first]);
+    await page.keyboard.press('Control+z');
+    expect(await page.evaluate(() => window.flowfill.nodes()[1])).toMatchObject({ width: 200, height: 200 });
+    await page.evaluate(() => window.flowfill.undo());
+    expect(await page.evaluate(() => window.flowfill.nodes().map((n) => n.id))).toEqual([first]);
 
-  // The toolbar makes other layer types and locks them.
-  await page.selectOption('#layer-type', 'TEXT');
-  await page.click('#add-layer');
-  await page.click('#toggle-lock');
-  const text = (await page.evaluate(() => window.flowfill.nodes())).at(-1)!;
-  expect(text).toMatchObject({ type: 'TEXT', locked: true });
-  expect(await page.textContent(`[data-node-id="${text.id}"] .node-label`)).toMatch(/^🔒 /);
-  await page.waitForFunction(() => document.querySelector('link[rel=icon]') !== null);
-  expect((await page.request.get(new URL('favicon.svg', rig.server.url).href)).headers()['content-type']).toBe('image/svg+xml');
-  expect(problems).toEqual([]);
-}, BROWSER_TEST_TIMEOUT_MS);
+    // The toolbar makes other layer types and locks them.
+    await page.selectOption('#layer-type', 'TEXT');
+    await page.click('#add-layer');
+    await page.click('#toggle-lock');
+    const text = (await page.evaluate(() => window.flowfill.nodes())).at(-1)!;
+    expect(text).toMatchObject({ type: 'TEXT', locked: true });
+    expect(await page.textContent(`[data-node-id="${text.id}"] .node-label`)).toMatch(/^🔒 /);
+    await page.waitForFunction(() => document.querySelector('link[rel=icon]') !== null);
+    expect((await page.request.get(new URL('favicon.svg', rig.server.url).href)).headers()['content-type']).toBe('image/svg+xml');
+    expect(problems).toEqual([]);
+  },
+  BROWSER_TEST_TIMEOUT_MS,
+);

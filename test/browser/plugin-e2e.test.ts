@@ -47,7 +47,10 @@ afterAll(async () => {
 // ---- helpers ---------------------------------------------------------------------------------
 
 async function saveSettingsAsync(on: Page, patch: Record<string, unknown> = {}): Promise<void> {
-  await on.evaluate(([key, value]) => window.flowfill.setClientStorage(key as string, value), [SETTINGS_KEY, { ...BASE_SETTINGS, ...patch }] as const);
+  await on.evaluate(([key, value]) => window.flowfill.setClientStorage(key as string, value), [
+    SETTINGS_KEY,
+    { ...BASE_SETTINGS, ...patch },
+  ] as const);
 }
 
 function createFrame(on: Page, spec: { name: string; width: number; height: number; x?: number; y?: number }): Promise<string> {
@@ -101,7 +104,10 @@ function callCount(on: Page, method: string): Promise<number> {
 /** Resolves once the panel shows a job of this run at step ≥ 1 (it is mid-generation). */
 async function waitForRunningStepAsync(panel: Frame): Promise<void> {
   await panel.waitForFunction(
-    () => Array.from(document.querySelectorAll<HTMLElement>('.ff-job')).some((r) => r.dataset.status === 'running' && Number(r.dataset.step) >= 1),
+    () =>
+      Array.from(document.querySelectorAll<HTMLElement>('.ff-job')).some(
+        (r) => r.dataset.status === 'running' && Number(r.dataset.step) >= 1,
+      ),
     undefined,
     { timeout: IDLE_MS, polling: 20 },
   );
@@ -141,11 +147,21 @@ test(
       expect(aspectError).toBeLessThan(0.02);
       const data = await page.evaluate((nodeId) => window.flowfill.pluginData(nodeId), id);
       const record = recordOf(data);
-      expect(record).toMatchObject({ prompt: PROMPT, steps: 2, guidance: 1, width: fill.width, height: fill.height, imageHash: fill.hash, backend: 'wasm' });
+      expect(record).toMatchObject({
+        prompt: PROMPT,
+        steps: 2,
+        guidance: 1,
+        width: fill.width,
+        height: fill.height,
+        imageHash: fill.hash,
+        backend: 'wasm',
+      });
       expect(record.parent).toBeUndefined();
       seeds.add(record.seed);
       filled[key] = { fill, record };
-      console.log(`${key} ${frameWidth}×${frameHeight} → ${fill.width}×${fill.height} PNG (aspect error ${(aspectError * 100).toFixed(2)} %)`);
+      console.log(
+        `${key} ${frameWidth}×${frameHeight} → ${fill.width}×${fill.height} PNG (aspect error ${(aspectError * 100).toFixed(2)} %)`,
+      );
     }
     // settings.seed + i for the i-th frame: three different images from one seed.
     expect([...seeds].sort()).toEqual([SEED, SEED + 1, SEED + 2].sort());
@@ -194,7 +210,12 @@ test(
     for (const node of created) {
       const record = recordOf(await page.evaluate((id) => window.flowfill.pluginData(id), node.id));
       const fill = await imageFillAsync(page, node.id);
-      expect(record).toMatchObject({ prompt: PROMPT, steps: 2, parent: { nodeId: frames.square, seed: filled.square.record.seed }, imageHash: fill.hash });
+      expect(record).toMatchObject({
+        prompt: PROMPT,
+        steps: 2,
+        parent: { nodeId: frames.square, seed: filled.square.record.seed },
+        imageHash: fill.hash,
+      });
       expect(record.strength).toBeUndefined();
       // Seed variations keep the source's generation size, so they compare one to one.
       expect([fill.width, fill.height]).toEqual([filled.square.record.width, filled.square.record.height]);

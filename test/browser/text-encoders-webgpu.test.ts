@@ -24,7 +24,10 @@ let outDir: string;
 
 beforeAll(async () => {
   outDir = mkdtempSync(path.join(os.tmpdir(), 'flowfill-text-encoders-'));
-  writeFileSync(path.join(outDir, 'text-encoder-worker.js'), await buildWorkerSourceAsync(path.join(repoRoot, 'test/browser/pages/text-encoder-worker.ts')));
+  writeFileSync(
+    path.join(outDir, 'text-encoder-worker.js'),
+    await buildWorkerSourceAsync(path.join(repoRoot, 'test/browser/pages/text-encoder-worker.ts')),
+  );
   writeFileSync(path.join(outDir, 'blank.html'), '<!doctype html><meta charset="utf-8"><title>rig</title>');
   server = await startPlaygroundServer({
     port: 0,
@@ -74,15 +77,28 @@ test(
       // int8 runs the same MatMulNBits kernel as int4 (bits 8); WASM tests it, and SwiftShader's slow shader compiles make each precision here cost ~15 s.
       ['int4', 0.3],
     ] as const) {
-      const answer = await encodeInBrowserAsync({ model: c.model, texts: [c.negative, c.prompt], maxSequenceLength: c.max_sequence_length, precision });
+      const answer = await encodeInBrowserAsync({
+        model: c.model,
+        texts: [c.negative, c.prompt],
+        maxSequenceLength: c.max_sequence_length,
+        precision,
+      });
       expect(answer.error).toBeUndefined();
       expect(answer.webgpuDevice).toBe(true);
       for (const folder of ['tokenizer', 'tokenizer_2', 'tokenizer_3']) {
-        expect({ folder, ids: answer.ids![folder] }).toEqual({ folder, ids: [goldenIds(c.arrays[`${folder}_negative_ids`]), goldenIds(c.arrays[`${folder}_prompt_ids`])] });
+        expect({ folder, ids: answer.ids![folder] }).toEqual({
+          folder,
+          ids: [goldenIds(c.arrays[`${folder}_negative_ids`]), goldenIds(c.arrays[`${folder}_prompt_ids`])],
+        });
       }
       const embeds = answer.promptEmbeds!;
       const pooled = answer.pooledEmbeds!;
-      const errors = { embedsMax: maxAbsDiff(embeds, golden.embeds), pooledMax: maxAbsDiff(pooled, golden.pooled), embedsRel: relativeL2(embeds, golden.embeds), pooledRel: relativeL2(pooled, golden.pooled) };
+      const errors = {
+        embedsMax: maxAbsDiff(embeds, golden.embeds),
+        pooledMax: maxAbsDiff(pooled, golden.pooled),
+        embedsRel: relativeL2(embeds, golden.embeds),
+        pooledRel: relativeL2(pooled, golden.pooled),
+      };
       lines.push(
         `${precision}: max |err| embeds ${errors.embedsMax.toExponential(2)}, pooled ${errors.pooledMax.toExponential(2)}; rel. L2 embeds ${errors.embedsRel.toExponential(2)}, pooled ${errors.pooledRel.toExponential(2)} (${((answer.elapsedMs ?? 0) / 1000).toFixed(1)} s)`,
       );

@@ -15,8 +15,18 @@ test('rate and ETA: 4 of 20 steps in 2 s is 2.00 it/s with 8 s to go; slow steps
 });
 
 test('durations and rates read plainly', () => {
-  expect([formatDuration(0.4), formatDuration(59.6), formatDuration(65), formatDuration(3725)]).toEqual(['0 s', '1 min 00 s', '1 min 05 s', '1 h 02 min']);
-  expect([formatRate(12.345), formatRate(0.25), formatRate(0), formatRate(Infinity)]).toEqual(['12.35 it/s', '4.0 s/it', '? it/s', '? it/s']);
+  expect([formatDuration(0.4), formatDuration(59.6), formatDuration(65), formatDuration(3725)]).toEqual([
+    '0 s',
+    '1 min 00 s',
+    '1 min 05 s',
+    '1 h 02 min',
+  ]);
+  expect([formatRate(12.345), formatRate(0.25), formatRate(0), formatRate(Infinity)]).toEqual([
+    '12.35 it/s',
+    '4.0 s/it',
+    '? it/s',
+    '? it/s',
+  ]);
 });
 
 test('piped: one line per step, no carriage returns', () => {

@@ -27,6 +27,8 @@ test('paths are shown relative to the user when inside their directory', () => {
 test('system errors become a sentence naming the path; engine codes are dropped', () => {
   const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/tmp/x.png'"), { code: 'ENOENT', path: '/tmp/x.png' });
   expect(describeCliError(enoent)).toBe('/tmp/x.png: no such file or folder');
-  expect(describeCliError(new Error('[model-corrupt] transformer/model.onnx is not a readable ONNX model'))).toBe('transformer/model.onnx is not a readable ONNX model');
+  expect(describeCliError(new Error('[model-corrupt] transformer/model.onnx is not a readable ONNX model'))).toBe(
+    'transformer/model.onnx is not a readable ONNX model',
+  );
   expect(describeCliError(new UsageError('--steps needs a value'))).toBe('--steps needs a value');
 });

@@ -70,7 +70,7 @@ test('a forced small limit refuses the size, naming the limit and the largest si
   const fit = /the largest 256:256 size that fits is (\d+)x(\d+)/.exec(message);
   expect(fit).not.toBeNull();
   const [w, h] = [Number(fit![1]), Number(fit![2])];
-  expect(w % 16 + (h % 16)).toBe(0);
+  expect((w % 16) + (h % 16)).toBe(0);
   // The suggested size really fits, and one grid step larger would not.
   const fits = (width: number, height: number) => {
     const sites = attentionSites(webgpuModel(), checkRequest(pkg, request(width, height)), true);

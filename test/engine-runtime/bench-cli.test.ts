@@ -59,7 +59,8 @@ describe('npm run bench', () => {
     const { code, stdout, stderr } = await bench(['--help'], dir);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toMatch(/^Usage: npm run bench -- \[options\]\n/);
-    for (const option of ['--backend', '--model', '--size', '--steps', '--guidance', '--runs', '--native-threads', '--out', '--help']) expect(stdout).toContain(option);
+    for (const option of ['--backend', '--model', '--size', '--steps', '--guidance', '--runs', '--native-threads', '--out', '--help'])
+      expect(stdout).toContain(option);
   }, 60_000);
 
   test.each([
@@ -68,21 +69,35 @@ describe('npm run bench', () => {
     ['steps that are not a number', ['--steps', 'many'], /^bench: --steps "many": expected a positive integer$/m],
     ['a size that is not WxH', ['--size', '256'], /^bench: --size "256": expected <width>x<height>, e\.g\. 256x256$/m],
     ['a negative guidance', ['--guidance=-1'], /^bench: --guidance "-1": expected a number of 0 or more$/m],
-    ['a report that is not .json', ['--out', 'report.txt'], /^bench: --out "report\.txt": expected a \.json file name, e\.g\. bench\.json$/m],
+    [
+      'a report that is not .json',
+      ['--out', 'report.txt'],
+      /^bench: --out "report\.txt": expected a \.json file name, e\.g\. bench\.json$/m,
+    ],
     ['an unknown option', ['--colour', 'red'], /^bench: Unknown option '--colour'/m],
     ['a model folder that does not exist', ['--model', 'no-model'], /^bench: --model no-model: no such folder$/m],
-  ])('%s: exit 2, the argument named, where the options are', async (_name, args, message) => {
-    const { code, stdout, stderr } = await bench(args, dir);
-    expect(code).toBe(2);
-    expect(stdout).toBe('');
-    expect(stderr).toMatch(message);
-    expect(stderr).toContain('Run "npm run bench -- --help" for the options.');
-  }, 60_000);
+  ])(
+    '%s: exit 2, the argument named, where the options are',
+    async (_name, args, message) => {
+      const { code, stdout, stderr } = await bench(args, dir);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(message);
+      expect(stderr).toContain('Run "npm run bench -- --help" for the options.');
+    },
+    60_000,
+  );
 
   test('--backend webgpu where Dawn finds no adapter: exit 1 (not a hang), saying how to get one and naming --backend wasm', async () => {
-    const { code, stderr } = await bench(['--backend', 'webgpu', '--steps', '1', '--runs', '1'], dir, { ...process.env, VK_ICD_FILENAMES: path.join(dir, 'no-driver.json'), VK_DRIVER_FILES: path.join(dir, 'no-driver.json') });
+    const { code, stderr } = await bench(['--backend', 'webgpu', '--steps', '1', '--runs', '1'], dir, {
+      ...process.env,
+      VK_ICD_FILENAMES: path.join(dir, 'no-driver.json'),
+      VK_DRIVER_FILES: path.join(dir, 'no-driver.json'),
+    });
     expect(code).toBe(1);
-    expect(stderr).toMatch(/^bench: --backend webgpu: Dawn for Node found no GPU adapter \(it needs a Vulkan driver; .*VK_ICD_FILENAMES=.*\); use --backend wasm$/m);
+    expect(stderr).toMatch(
+      /^bench: --backend webgpu: Dawn for Node found no GPU adapter \(it needs a Vulkan driver; .*VK_ICD_FILENAMES=.*\); use --backend wasm$/m,
+    );
   }, 60_000);
 
   test('a short real run on WASM (default model, 128², 2 steps, 2 images): every stage numeric, cold and warm, beside the native peer; --out relative to the working directory', async () => {
@@ -101,7 +116,10 @@ describe('npm run bench', () => {
       const [, , nativeCold, nativeWarm, ratio] = rowOf(stdout, stage);
       expect([stage, Number(nativeCold) > 0, Number(nativeWarm) > 0, Number(ratio) > 0]).toEqual([stage, true, true, true]);
     }
-    const cold = /^cold start: process start to first PNG ([\d.]+) ms; tool modules loaded at ([\d.]+) ms; module load to first PNG ([\d.]+) ms$/m.exec(stdout);
+    const cold =
+      /^cold start: process start to first PNG ([\d.]+) ms; tool modules loaded at ([\d.]+) ms; module load to first PNG ([\d.]+) ms$/m.exec(
+        stdout,
+      );
     expect(cold).not.toBeNull();
     expect(Number(cold![1])).toBeCloseTo(Number(cold![2]) + Number(cold![3]), 0);
     expect(stdout).toMatch(/^peak memory during wasm \(process\.memoryUsage, cumulative\): rss [1-9]\d* MiB/m);
@@ -115,7 +133,10 @@ describe('npm run bench', () => {
   }, 180_000);
 
   test('any package folder (--model, relative to the working directory): the golden fixture at its own size, 1 step, no CFG', async () => {
-    const { code, stdout } = await bench(['--model', path.relative(dir, FIXTURE_DIR), '--steps', '1', '--runs', '1', '--guidance', '1'], dir);
+    const { code, stdout } = await bench(
+      ['--model', path.relative(dir, FIXTURE_DIR), '--steps', '1', '--runs', '1', '--guidance', '1'],
+      dir,
+    );
     expect(code).toBe(0);
     expect(stdout).toMatch(/^model .+; \d+x\d+, 1 steps, guidance 1 \(no CFG\), 1 image\(s\)$/m);
     for (const stage of STAGES) {

@@ -61,7 +61,20 @@ describe('npm run generate', () => {
     const { code, stdout, stderr } = await tool(GENERATE, ['--help'], await workdir('help'));
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toMatch(/^Usage: npm run generate -- \[options\] "<prompt>"\n/);
-    for (const option of ['--out', '--size', '--steps', '--guidance', '--seed', '--negative', '--init', '--strength', '--model', '--backend', '--quiet', '--help']) {
+    for (const option of [
+      '--out',
+      '--size',
+      '--steps',
+      '--guidance',
+      '--seed',
+      '--negative',
+      '--init',
+      '--strength',
+      '--model',
+      '--backend',
+      '--quiet',
+      '--help',
+    ]) {
       expect(stdout).toContain(option);
     }
     // The default model's real sizes, read from its configs.
@@ -71,35 +84,61 @@ describe('npm run generate', () => {
   }, 60_000);
 
   test.each([
-    ['no prompt', ['--steps', '2'], /^generate: no prompt: say what to draw, e\.g\. npm run generate -- ".*" \(or --prompt "" for an unconditional image\)$/m],
+    [
+      'no prompt',
+      ['--steps', '2'],
+      /^generate: no prompt: say what to draw, e\.g\. npm run generate -- ".*" \(or --prompt "" for an unconditional image\)$/m,
+    ],
     ['an option without its value', ['a rocket', '--steps'], /^generate: --steps needs a value$/m],
-    ['an option followed by another option', ['a rocket', '--steps', '--seed', '3'], /^generate: --steps needs a value, but the next argument is an option/m],
+    [
+      'an option followed by another option',
+      ['a rocket', '--steps', '--seed', '3'],
+      /^generate: --steps needs a value, but the next argument is an option/m,
+    ],
     ['an unknown option', ['a rocket', '--colour', 'red'], /^generate: unknown option --colour$/m],
     ['two prompts', ['a', 'rocket'], /^generate: one prompt, please: got 2 \("a", "rocket"\); put the prompt in quotes$/m],
     ['steps out of range', ['a rocket', '--steps', '0'], /^generate: --steps "0": expected an integer from 1 to 200$/m],
-    ['a size that is not WxH', ['a rocket', '--size', '256'], /^generate: --size "256": expected <width>x<height> in pixels, e\.g\. 256x256$/m],
-    ['an output that is not PNG', ['a rocket', '-o', 'out.jpg'], /^generate: --out out\.jpg: the image is written as PNG, so name it \*\.png \(e\.g\. out\.png\)$/m],
-    ['an output folder that does not exist', ['a rocket', '-o', 'nowhere/out.png'], /^generate: --out nowhere\/out\.png: the folder nowhere does not exist; create it first or write elsewhere$/m],
+    [
+      'a size that is not WxH',
+      ['a rocket', '--size', '256'],
+      /^generate: --size "256": expected <width>x<height> in pixels, e\.g\. 256x256$/m,
+    ],
+    [
+      'an output that is not PNG',
+      ['a rocket', '-o', 'out.jpg'],
+      /^generate: --out out\.jpg: the image is written as PNG, so name it \*\.png \(e\.g\. out\.png\)$/m,
+    ],
+    [
+      'an output folder that does not exist',
+      ['a rocket', '-o', 'nowhere/out.png'],
+      /^generate: --out nowhere\/out\.png: the folder nowhere does not exist; create it first or write elsewhere$/m,
+    ],
     ['an init image that does not exist', ['a rocket', '--init', 'missing.png'], /^generate: --init missing\.png: no such file$/m],
     ['strength without an init image', ['a rocket', '--strength', '0.5'], /^generate: --strength 0\.5 needs --init <image>/m],
     ['a model folder that does not exist', ['a rocket', '--model', 'no-model'], /^generate: --model no-model: no such folder$/m],
     ['an unknown backend', ['a rocket', '--backend', 'cuda'], /^generate: --backend "cuda": expected wasm, webgpu or auto$/m],
-  ])('%s: exit 2 before the model loads, naming the argument', async (_label, args, message) => {
-    const cwd = await workdir(`usage-${_label.replace(/\W+/g, '-')}`);
-    const { code, stdout, stderr } = await tool(GENERATE, args, cwd);
-    expect(code).toBe(2);
-    expect(stderr).toMatch(message);
-    expect(stderr).toMatch(/^Run "npm run generate -- --help" for the options\.$/m);
-    expect(stderr).not.toMatch(/ENOENT|EACCES|at .*\.ts:\d+/);
-    expect(stdout).toBe('');
-    expect(existsSync(path.join(cwd, 'out.png'))).toBe(false);
-  }, 60_000);
+  ])(
+    '%s: exit 2 before the model loads, naming the argument',
+    async (_label, args, message) => {
+      const cwd = await workdir(`usage-${_label.replace(/\W+/g, '-')}`);
+      const { code, stdout, stderr } = await tool(GENERATE, args, cwd);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(message);
+      expect(stderr).toMatch(/^Run "npm run generate -- --help" for the options\.$/m);
+      expect(stderr).not.toMatch(/ENOENT|EACCES|at .*\.ts:\d+/);
+      expect(stdout).toBe('');
+      expect(existsSync(path.join(cwd, 'out.png'))).toBe(false);
+    },
+    60_000,
+  );
 
-  test('a size beyond the model\'s grid is refused with the model\'s real maximum, before any session', async () => {
+  test("a size beyond the model's grid is refused with the model's real maximum, before any session", async () => {
     const cwd = await workdir('too-large');
     const { code, stdout, stderr } = await tool(GENERATE, ['a rocket', '--model', FIXTURE_DIR, '--size', '640x256'], cwd);
     expect(code).toBe(2);
-    expect(stderr).toMatch(/^generate: --size width 640 is larger than this model's positional grid \(maxSide 512 px\); the largest width is 512$/m);
+    expect(stderr).toMatch(
+      /^generate: --size width 640 is larger than this model's positional grid \(maxSide 512 px\); the largest width is 512$/m,
+    );
     expect(stdout).toBe('');
   }, 60_000);
 
@@ -118,7 +157,21 @@ describe('npm run generate', () => {
   test('relative paths resolve against the working directory; same seed, same bytes; one progress line per step when piped', async () => {
     const cwd = await workdir('generate');
     await mkdir(path.join(cwd, 'out'));
-    const args = (out: string) => ['a rocket', '--model', FIXTURE_DIR, '--size', '96x64', '--steps', '3', '--guidance', '4', '--seed', '7', '-o', out];
+    const args = (out: string) => [
+      'a rocket',
+      '--model',
+      FIXTURE_DIR,
+      '--size',
+      '96x64',
+      '--steps',
+      '3',
+      '--guidance',
+      '4',
+      '--seed',
+      '7',
+      '-o',
+      out,
+    ];
     const first = await tool(GENERATE, args('out/a.png'), cwd);
     expect(first.code).toBe(0);
     const second = await tool(GENERATE, args('out/b.png'), cwd);
@@ -128,16 +181,23 @@ describe('npm run generate', () => {
     expect(decodePng(new Uint8Array(a))).toMatchObject({ width: 96, height: 64 });
     expect(first.stdout).toMatch(/^backend\s+wasm$/m);
     expect(first.stdout).toMatch(/^wrote\s+out\/a\.png \(\d+ bytes\)$/m);
-    for (const stage of ['load', 'text', 'denoise', 'vae dec', 'total']) expect(first.stdout).toMatch(new RegExp(`^${stage}\\s+[0-9.]+ ms`, 'm'));
+    for (const stage of ['load', 'text', 'denoise', 'vae dec', 'total'])
+      expect(first.stdout).toMatch(new RegExp(`^${stage}\\s+[0-9.]+ ms`, 'm'));
     const lines = first.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(3);
-    lines.forEach((line, i) => expect(line).toMatch(new RegExp(`^step ${i + 1}/3  (\\d+\\.\\d\\d it/s|\\d+\\.\\d s/it)  (ETA )?\\d+ (s|min)`)));
+    lines.forEach((line, i) =>
+      expect(line).toMatch(new RegExp(`^step ${i + 1}/3  (\\d+\\.\\d\\d it/s|\\d+\\.\\d s/it)  (ETA )?\\d+ (s|min)`)),
+    );
     expect(first.stderr).not.toContain('\r');
   }, 120_000);
 
   test('--prompt "" asks for an unconditional image; --quiet prints no progress', async () => {
     const cwd = await workdir('unconditional');
-    const { code, stdout, stderr } = await tool(GENERATE, ['--prompt', '', '--model', FIXTURE_DIR, '--size', '64x64', '--steps', '1', '-q'], cwd);
+    const { code, stdout, stderr } = await tool(
+      GENERATE,
+      ['--prompt', '', '--model', FIXTURE_DIR, '--size', '64x64', '--steps', '1', '-q'],
+      cwd,
+    );
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toMatch(/^wrote\s+out\.png/m);
@@ -147,7 +207,11 @@ describe('npm run generate', () => {
   test('without --model it uses the embedded model, models/default/', async () => {
     expect(existsSync(path.join(repoRoot, 'models/default/model_index.json'))).toBe(true);
     const cwd = await workdir('default-model');
-    const { code, stdout } = await tool(GENERATE, ['rocket, flat style, on a teal background', '--size', '64x64', '--steps', '1', '-q'], cwd);
+    const { code, stdout } = await tool(
+      GENERATE,
+      ['rocket, flat style, on a teal background', '--size', '64x64', '--steps', '1', '-q'],
+      cwd,
+    );
     expect(code).toBe(0);
     expect(stdout).toMatch(/^model\s+.*\(.*-[0-9a-f]{12}\)$/m);
   }, 60_000);
@@ -169,7 +233,10 @@ describe('npm run generate', () => {
       // The same pixels as PNG, as lossless WebP and as JPEG, made with the codecs' own encoders.
       const require = createRequire(path.join(repoRoot, 'package.json'));
       const codec = async (module: string, wasm: string) => {
-        const loaded = (await import(require.resolve(module))) as { init(m: object): Promise<void>; default(image: object, options: object): Promise<ArrayBuffer> };
+        const loaded = (await import(require.resolve(module))) as {
+          init(m: object): Promise<void>;
+          default(image: object, options: object): Promise<ArrayBuffer>;
+        };
         await loaded.init(await WebAssembly.compile(await readFile(require.resolve(wasm))));
         return loaded;
       };
@@ -182,9 +249,24 @@ describe('npm run generate', () => {
       await writeFile(path.join(cwd, 'broken.jpg'), new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16]));
     }, 60_000);
 
-    const args = (init: string, out: string) => ['a red rocket', '--model', 'model', '--init', init, '--strength', '0.6', '--steps', '5', '--seed', '3', '-q', '-o', out];
+    const args = (init: string, out: string) => [
+      'a red rocket',
+      '--model',
+      'model',
+      '--init',
+      init,
+      '--strength',
+      '0.6',
+      '--steps',
+      '5',
+      '--seed',
+      '3',
+      '-q',
+      '-o',
+      out,
+    ];
 
-    test('a lossless WebP decodes to the PNG\'s pixels: the same image; without --size the init\'s shape is planned', async () => {
+    test("a lossless WebP decodes to the PNG's pixels: the same image; without --size the init's shape is planned", async () => {
       const fromPng = await tool(GENERATE, args('in.png', 'png.png'), cwd);
       const fromWebp = await tool(GENERATE, args('in.webp', 'webp.png'), cwd);
       expect([fromPng.code, fromWebp.code]).toEqual([0, 0]);
@@ -210,7 +292,24 @@ describe('npm run generate', () => {
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     const { code, stderr } = await run(
       npm,
-      ['--prefix', repoRoot, 'run', '--silent', 'generate', '--', 'a rocket', '--model', FIXTURE_DIR, '--size', '64x64', '--steps', '1', '-q', '-o', 'here.png'],
+      [
+        '--prefix',
+        repoRoot,
+        'run',
+        '--silent',
+        'generate',
+        '--',
+        'a rocket',
+        '--model',
+        FIXTURE_DIR,
+        '--size',
+        '64x64',
+        '--steps',
+        '1',
+        '-q',
+        '-o',
+        'here.png',
+      ],
       { cwd },
     );
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
@@ -239,7 +338,9 @@ describe('npm run parity', () => {
   }, 60_000);
 });
 
-test('the usage text lists the default model\'s sizes when it is known, and reads without them', () => {
-  expect(generateUsage({ nativeSize: 512, maxSide: 1024, sizeMultiple: 16 })).toContain('the default model: 512x512, sides up to 1024 px in steps of 16');
+test("the usage text lists the default model's sizes when it is known, and reads without them", () => {
+  expect(generateUsage({ nativeSize: 512, maxSide: 1024, sizeMultiple: 16 })).toContain(
+    'the default model: 512x512, sides up to 1024 px in steps of 16',
+  );
   expect(generateUsage()).not.toContain('the default model:');
 });

@@ -54,14 +54,18 @@ test('a truncated shard is named, with the tensor that runs past its end', async
   });
   const { code, message } = await rejectionOf(loadAsync(dir));
   expect(code).toBe('model-corrupt');
-  expect(message).toMatch(/diffusion_pytorch_model-00003-of-00006\.safetensors is truncated: tensor "[^"]+" ends at byte \d+ but the file has 30000 bytes/);
+  expect(message).toMatch(
+    /diffusion_pytorch_model-00003-of-00006\.safetensors is truncated: tensor "[^"]+" ends at byte \d+ but the file has 30000 bytes/,
+  );
 });
 
 test('a missing shard is named, with how many tensors the index puts there', async () => {
   const dir = await damagedCopyAsync('sd35m_style', (d) => rm(path.join(d, 'text_encoder_3/model-00002-of-00006.safetensors')));
   const { code, message } = await rejectionOf(loadAsync(dir));
   expect(code).toBe('model-missing-file');
-  expect(message).toMatch(/text_encoder_3\/model-00002-of-00006\.safetensors is missing; text_encoder_3\/model\.safetensors\.index\.json lists it for \d+ tensors/);
+  expect(message).toMatch(
+    /text_encoder_3\/model-00002-of-00006\.safetensors is missing; text_encoder_3\/model\.safetensors\.index\.json lists it for \d+ tensors/,
+  );
 });
 
 test('an index naming a tensor its shard does not hold is named', async () => {
@@ -125,7 +129,9 @@ test('bfloat16 weights beyond float16 range refuse the fp16 conversion, naming t
 });
 
 test('a conversion that fails half-way leaves no package and no partial folder', async () => {
-  const dir = await damagedCopyAsync('sd35m_style', (d) => truncate(path.join(d, 'vae/diffusion_pytorch_model-00020-of-00026.safetensors'), 1000));
+  const dir = await damagedCopyAsync('sd35m_style', (d) =>
+    truncate(path.join(d, 'vae/diffusion_pytorch_model-00020-of-00026.safetensors'), 1000),
+  );
   const out = path.join(scratch, 'converted');
   const files = await openPackageAsync({ kind: 'files', files: await openFolderAsync(dir), description: dir });
   const sink = await createNodePackageSinkAsync(out);

@@ -17,7 +17,14 @@ test('every diffusers golden case passes on WASM', async () => {
     openFile: (rel) => openAsBlob(path.join(root, rel)),
     backend: 'wasm',
   });
-  console.log(report.cases.map((c) => `${c.name}: ${c.measures.map((m) => `${m.name} ${Number.isInteger(m.value) ? m.value : m.value.toExponential(2)}`).join(', ')}`).join('\n'));
+  console.log(
+    report.cases
+      .map(
+        (c) =>
+          `${c.name}: ${c.measures.map((m) => `${m.name} ${Number.isInteger(m.value) ? m.value : m.value.toExponential(2)}`).join(', ')}`,
+      )
+      .join('\n'),
+  );
   expect(report.cases.map((c) => c.name)).toEqual([
     'p1_fox_64x96_cfg4.5_8steps',
     'p2_long_prompt_80x48_cfg7_5steps',
@@ -26,6 +33,8 @@ test('every diffusers golden case passes on WASM', async () => {
   ]);
   expect(report.cases.flatMap((c) => c.measures.filter((m) => !m.pass).map((m) => `${c.name}: ${m.name} ${m.value}`))).toEqual([]);
   // The SD3.5-style cases exercise T5 and its tokenizer; all cases the VAE encoder.
-  expect(report.cases[0].measures.map((m) => m.name)).toEqual(expect.arrayContaining(['tokenizer_3_prompt_ids (differing)', 'vae_encoder_mean', 'image_uint8 equal fraction']));
+  expect(report.cases[0].measures.map((m) => m.name)).toEqual(
+    expect.arrayContaining(['tokenizer_3_prompt_ids (differing)', 'vae_encoder_mean', 'image_uint8 equal fraction']),
+  );
   expect(report.pass).toBe(true);
 }, 120_000);

@@ -22,7 +22,11 @@ function provideAdapter(info: { vendor: string; architecture: string; descriptio
     info: { isFallbackAdapter: false, ...info },
   };
   const previous = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu: { requestAdapter: async () => adapter } }, configurable: true, writable: true });
+  Object.defineProperty(globalThis, 'navigator', {
+    value: { gpu: { requestAdapter: async () => adapter } },
+    configurable: true,
+    writable: true,
+  });
   return () => {
     if (previous) Object.defineProperty(globalThis, 'navigator', previous);
     else delete (globalThis as { navigator?: unknown }).navigator;
@@ -53,7 +57,14 @@ afterEach(() => {
 describe('model info', () => {
   test('comes from the configs and says the model is unconditional', async () => {
     const info = await engine.loadModel({ kind: 'files', files });
-    expect(info).toMatchObject({ backend: 'wasm', nativeSize: 256, maxSide: 512, sizeMultiple: 16, hasTextEncoder: false, supportsImageToImage: false });
+    expect(info).toMatchObject({
+      backend: 'wasm',
+      nativeSize: 256,
+      maxSide: 512,
+      sizeMultiple: 16,
+      hasTextEncoder: false,
+      supportsImageToImage: false,
+    });
     expect(info.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(info.notes.join('\n')).toMatch(/no text encoder/);
   }, 60_000);
@@ -88,14 +99,18 @@ describe('determinism and aspect ratios', () => {
     ['1:1', 1, 1],
     ['16:9', 16, 9],
     ['9:16', 9, 16],
-  ])('%s at the planned size gives a PNG of exactly that size', async (_label, fw, fh) => {
-    const planned = planGenerationSize(fw * 100, fh * 100, geometry);
-    const result = await engine.generate(request({ jobId: `ar-${fw}x${fh}`, width: planned.width, height: planned.height, steps: 2 }));
-    expect([result.width, result.height]).toEqual([planned.width, planned.height]);
-    const png = decodePng(result.png);
-    expect([png.width, png.height]).toEqual([planned.width, planned.height]);
-    expect(result.notes.join('\n')).not.toMatch(/not a multiple/);
-  }, 60_000);
+  ])(
+    '%s at the planned size gives a PNG of exactly that size',
+    async (_label, fw, fh) => {
+      const planned = planGenerationSize(fw * 100, fh * 100, geometry);
+      const result = await engine.generate(request({ jobId: `ar-${fw}x${fh}`, width: planned.width, height: planned.height, steps: 2 }));
+      expect([result.width, result.height]).toEqual([planned.width, planned.height]);
+      const png = decodePng(result.png);
+      expect([png.width, png.height]).toEqual([planned.width, planned.height]);
+      expect(result.notes.join('\n')).not.toMatch(/not a multiple/);
+    },
+    60_000,
+  );
 });
 
 describe('request validation', () => {
@@ -177,7 +192,11 @@ describe('cancel', () => {
   test('progress reports every step with a preview at latent resolution', async () => {
     const seen: GenerationProgress[] = [];
     await engine.generate(request({ jobId: 'p', width: 128, height: 64, steps: 3 }), (p) => seen.push(p));
-    expect(seen.map((p) => [p.step, p.total])).toEqual([[1, 3], [2, 3], [3, 3]]);
+    expect(seen.map((p) => [p.step, p.total])).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
     expect(seen[0].preview).toMatchObject({ width: 16, height: 8 });
     expect(seen[0].preview!.rgba).toHaveLength(16 * 8 * 4);
   }, 60_000);
@@ -234,7 +253,10 @@ describe('backend choice', () => {
       );
       expect(auto.fallbackReason).toBe(auto.backendReason);
       const asked = await createEngine({ backend: 'webgpu' }).capabilities();
-      expect(asked).toMatchObject({ backend: 'webgpu', backendReason: 'WebGPU was asked for; its adapter, google swiftshader, is a software rasteriser' });
+      expect(asked).toMatchObject({
+        backend: 'webgpu',
+        backendReason: 'WebGPU was asked for; its adapter, google swiftshader, is a software rasteriser',
+      });
       expect(asked.fallbackReason).toBeUndefined();
     } finally {
       restore();
@@ -244,7 +266,10 @@ describe('backend choice', () => {
   test('a hardware adapter is chosen under auto, and a loaded model says where it runs and why', async () => {
     const restore = provideAdapter({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' });
     try {
-      expect(await createEngine().capabilities()).toMatchObject({ backend: 'webgpu', backendReason: 'WebGPU on nvidia hopper (NVIDIA H200)' });
+      expect(await createEngine().capabilities()).toMatchObject({
+        backend: 'webgpu',
+        backendReason: 'WebGPU on nvidia hopper (NVIDIA H200)',
+      });
     } finally {
       restore();
     }

@@ -55,7 +55,12 @@ export function vaeEncoderGraph(latentChannels: number): { model: Uint8Array; ex
       { op: 'Conv', inputs: ['pooled', 'conv_weight', 'conv_bias'], outputs: ['latent_parameters'] },
     ],
     initializers: [
-      { name: 'conv_weight', dims: [outChannels, 3, 1, 1], values: weights(outChannels * 3, 0.9, 0.2), externalLocation: 'model.onnx_data' },
+      {
+        name: 'conv_weight',
+        dims: [outChannels, 3, 1, 1],
+        values: weights(outChannels * 3, 0.9, 0.2),
+        externalLocation: 'model.onnx_data',
+      },
       { name: 'conv_bias', dims: [outChannels], values: weights(outChannels, 0.1, 2.0) },
     ],
   });
@@ -108,7 +113,11 @@ export async function extendedPackageFiles(): Promise<Record<string, Uint8Array>
   const transformer = parseJson(files['transformer/config.json']);
   const pooledDim = transformer.pooled_projection_dim as number;
   const index = parseJson(files['model_index.json']);
-  files['model_index.json'] = json({ ...index, text_encoder: ['transformers', 'CLIPTextModelWithProjection'], tokenizer: ['transformers', 'CLIPTokenizer'] });
+  files['model_index.json'] = json({
+    ...index,
+    text_encoder: ['transformers', 'CLIPTextModelWithProjection'],
+    tokenizer: ['transformers', 'CLIPTokenizer'],
+  });
   files['text_encoder/model.onnx'] = textEncoderGraph(pooledDim).model;
   files['text_encoder/config.json'] = json({ hidden_size: CLIP_HIDDEN, projection_dim: pooledDim, num_hidden_layers: 2 });
   files['tokenizer/tokenizer.json'] = json(tokenizerJson());
@@ -123,6 +132,11 @@ export async function extendedPackageFiles(): Promise<Record<string, Uint8Array>
   files['vae_encoder/model.onnx'] = encoder.model;
   files['vae_encoder/model.onnx_data'] = encoder.external['model.onnx_data'];
   files['vae_encoder/config.json'] = files['vae_decoder/config.json'];
-  files['flowfill.json'] = json({ name: 'Extended tiny', latent_rgb_factors: LATENT_RGB_FACTORS, max_sequence_length: T5_ZERO_LENGTH, recommended: { steps: 12, guidance: 3.5 } });
+  files['flowfill.json'] = json({
+    name: 'Extended tiny',
+    latent_rgb_factors: LATENT_RGB_FACTORS,
+    max_sequence_length: T5_ZERO_LENGTH,
+    recommended: { steps: 12, guidance: 3.5 },
+  });
   return files;
 }

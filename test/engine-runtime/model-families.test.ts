@@ -8,7 +8,12 @@ import { graphFromBytes } from '../../worker/engine/graph-file.js';
 import { readPackageIndexAsync } from '../../worker/engine/load-model-package.js';
 import { openPackageAsync } from '../../worker/engine/package-source.js';
 import { sd3FamilyPackage } from '../../worker/engine/sd3/family.js';
-import { assembleSd3PackageAsync, inMemoryGraphSource, readSd3ComponentsAsync, type Sd3GraphSource } from '../../worker/engine/sd3/package.js';
+import {
+  assembleSd3PackageAsync,
+  inMemoryGraphSource,
+  readSd3ComponentsAsync,
+  type Sd3GraphSource,
+} from '../../worker/engine/sd3/package.js';
 import { VerifyingReader } from '../../worker/engine/verifying-reader.js';
 import { fixturePackageFiles, json, parseJson, rejectionOf, replaceAscii } from './helpers.js';
 
@@ -26,12 +31,17 @@ function withClassName(className: unknown): Record<string, Uint8Array> {
 }
 
 describe('choosing the family by _class_name', () => {
-  test.each(['FluxPipeline', 'StableDiffusionXLPipeline'])('a %s folder is refused, naming the class and what is supported', async (className) => {
-    const engine = createEngine({ backend: 'wasm' });
-    const { code, message } = await rejectionOf(engine.loadModel({ kind: 'files', files: withClassName(className) }));
-    expect(code).toBe('model-mismatch');
-    expect(message).toBe(`[model-mismatch] model_index.json: _class_name "${className}" is a pipeline Flowfill does not run; it runs StableDiffusion3Pipeline (sd3)`);
-  });
+  test.each(['FluxPipeline', 'StableDiffusionXLPipeline'])(
+    'a %s folder is refused, naming the class and what is supported',
+    async (className) => {
+      const engine = createEngine({ backend: 'wasm' });
+      const { code, message } = await rejectionOf(engine.loadModel({ kind: 'files', files: withClassName(className) }));
+      expect(code).toBe('model-mismatch');
+      expect(message).toBe(
+        `[model-mismatch] model_index.json: _class_name "${className}" is a pipeline Flowfill does not run; it runs StableDiffusion3Pipeline (sd3)`,
+      );
+    },
+  );
 
   test('a model_index.json without _class_name is refused, naming the field', async () => {
     const engine = createEngine({ backend: 'wasm' });
@@ -88,7 +98,10 @@ describe('an SD3 package whose graphs come from memory', () => {
     const { code, message } = await rejectionOf(
       assembleFromMemoryAsync(
         inMemoryGraphSource(
-          { transformer: graphFromBytes('transformer (built)', wrong), vae_decoder: graphFromBytes('vae_decoder (built)', files['vae_decoder/model.onnx']) },
+          {
+            transformer: graphFromBytes('transformer (built)', wrong),
+            vae_decoder: graphFromBytes('vae_decoder (built)', files['vae_decoder/model.onnx']),
+          },
           'the test graphs',
         ),
       ),
@@ -99,7 +112,9 @@ describe('an SD3 package whose graphs come from memory', () => {
 
   test('a missing in-memory graph is model-missing-file naming the component and the source', async () => {
     const { code, message } = await rejectionOf(
-      assembleFromMemoryAsync(inMemoryGraphSource({ transformer: graphFromBytes('t', files['transformer/model.onnx']) }, 'the converter output')),
+      assembleFromMemoryAsync(
+        inMemoryGraphSource({ transformer: graphFromBytes('t', files['transformer/model.onnx']) }, 'the converter output'),
+      ),
     );
     expect(code).toBe('model-missing-file');
     expect(message).toBe('[model-missing-file] no vae_decoder graph in the converter output (the pipeline needs it)');

@@ -33,14 +33,17 @@ test('files picked as a folder (paths prefixed by the folder name) load the same
   expect((await load(prefixed)).hash).toBe((await load(files)).hash);
 });
 
-test.each(['model_index.json', 'transformer/model.onnx', 'vae_decoder/model.onnx', 'vae_decoder/config.json', 'scheduler/scheduler_config.json'])(
-  'a missing %s is model-missing-file naming it',
-  async (path) => {
-    const { code, message } = await rejectionOf(load(without(path)));
-    expect(code).toBe('model-missing-file');
-    expect(message).toContain(path);
-  },
-);
+test.each([
+  'model_index.json',
+  'transformer/model.onnx',
+  'vae_decoder/model.onnx',
+  'vae_decoder/config.json',
+  'scheduler/scheduler_config.json',
+])('a missing %s is model-missing-file naming it', async (path) => {
+  const { code, message } = await rejectionOf(load(without(path)));
+  expect(code).toBe('model-missing-file');
+  expect(message).toContain(path);
+});
 
 test('a truncated graph is model-corrupt naming the file', async () => {
   const bytes = files['transformer/model.onnx'];
@@ -67,7 +70,9 @@ test('a graph whose widths differ from the config is model-mismatch naming both'
   const config = parseJson(files['transformer/config.json']);
   const { code, message } = await rejectionOf(load({ ...files, 'transformer/config.json': json({ ...config, joint_attention_dim: 48 }) }));
   expect(code).toBe('model-mismatch');
-  expect(message).toMatch(/transformer\/model.onnx: input "encoder_hidden_states" has size 32 in dimension 2 \[batch, sequence, 32\]; transformer\/config.json joint_attention_dim says 48/);
+  expect(message).toMatch(
+    /transformer\/model.onnx: input "encoder_hidden_states" has size 32 in dimension 2 \[batch, sequence, 32\]; transformer\/config.json joint_attention_dim says 48/,
+  );
 });
 
 test('a VAE latent_channels that differs from the transformer in_channels is model-mismatch', async () => {
@@ -104,7 +109,9 @@ describe('flowfill.json', () => {
     tampered[tampered.length - 1] ^= 1;
     const { code, message } = await rejectionOf(load({ ...files, 'vae_decoder/model.onnx': tampered, 'flowfill.json': json(manifest) }));
     expect(code).toBe('model-corrupt');
-    expect(message).toContain(`vae_decoder/model.onnx has sha256 ${await sha256HexAsync(tampered)}; flowfill.json says ${manifest.files['vae_decoder/model.onnx'].sha256}`);
+    expect(message).toContain(
+      `vae_decoder/model.onnx has sha256 ${await sha256HexAsync(tampered)}; flowfill.json says ${manifest.files['vae_decoder/model.onnx'].sha256}`,
+    );
   });
 
   test('a file of the wrong size is model-corrupt', async () => {
@@ -121,7 +128,7 @@ describe('flowfill.json', () => {
     expect(message).toMatch(/flowfill.json latent_rgb_factors: factors has 1 rows but the latent has 16 channels/);
   });
 
-  test('a max_sequence_length beyond diffusers\' 512 is model-mismatch', async () => {
+  test("a max_sequence_length beyond diffusers' 512 is model-mismatch", async () => {
     const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json({ max_sequence_length: 600 }) }));
     expect(code).toBe('model-mismatch');
     expect(message).toContain('flowfill.json: max_sequence_length is 600');
@@ -165,11 +172,15 @@ describe('configs and graphs must agree (packages without hashes are checked too
     extended = await extendedPackageFiles();
   });
 
-  function withConfig(path: string, change: Record<string, unknown>, base: Record<string, Uint8Array> = extended): Record<string, Uint8Array> {
+  function withConfig(
+    path: string,
+    change: Record<string, unknown>,
+    base: Record<string, Uint8Array> = extended,
+  ): Record<string, Uint8Array> {
     return { ...base, [path]: json({ ...parseJson(base[path]), ...change }) };
   }
 
-  test('a text encoder whose hidden_size differs from its graph\'s output width is refused, naming both numbers', async () => {
+  test("a text encoder whose hidden_size differs from its graph's output width is refused, naming both numbers", async () => {
     const { code, message } = await rejectionOf(load(withConfig('text_encoder/config.json', { hidden_size: 32 })));
     expect(code).toBe('model-mismatch');
     expect(message).toBe(
@@ -181,7 +192,9 @@ describe('configs and graphs must agree (packages without hashes are checked too
     const { textEncoderGraph } = await import('./extended-package.js');
     const { code, message } = await rejectionOf(load({ ...extended, 'text_encoder/model.onnx': textEncoderGraph(48).model }));
     expect(code).toBe('model-mismatch');
-    expect(message).toBe('[model-mismatch] text_encoder/model.onnx: output "text_embeds" has size 48 in dimension 1 [batch_size, 48]; text_encoder/config.json projection_dim says 64');
+    expect(message).toBe(
+      '[model-mismatch] text_encoder/model.onnx: output "text_embeds" has size 48 in dimension 1 [batch_size, 48]; text_encoder/config.json projection_dim says 64',
+    );
   });
 
   test('CLIP projection widths that do not add up to pooled_projection_dim are refused before any graph is read', async () => {
@@ -202,7 +215,11 @@ describe('configs and graphs must agree (packages without hashes are checked too
     const index = parseJson(extended['model_index.json']);
     const withT5 = {
       ...extended,
-      'model_index.json': json({ ...index, text_encoder_3: ['transformers', 'T5EncoderModel'], tokenizer_3: ['transformers', 'T5TokenizerFast'] }),
+      'model_index.json': json({
+        ...index,
+        text_encoder_3: ['transformers', 'T5EncoderModel'],
+        tokenizer_3: ['transformers', 'T5TokenizerFast'],
+      }),
       'text_encoder_3/config.json': json({ d_model: 4096 }),
       'tokenizer_3/tokenizer.json': extended['tokenizer/tokenizer.json'],
       'tokenizer_3/tokenizer_config.json': extended['tokenizer/tokenizer_config.json'],
@@ -212,19 +229,25 @@ describe('configs and graphs must agree (packages without hashes are checked too
     expect(wide.message).toBe(
       "[model-mismatch] text_encoder_3/config.json d_model is 4096, but transformer/config.json joint_attention_dim is 32; T5's tokens must be joint_attention_dim wide",
     );
-    const alone = await rejectionOf(load({ ...withT5, 'model_index.json': json({ ...parseJson(withT5['model_index.json']), text_encoder: [null, null] }) }));
+    const alone = await rejectionOf(
+      load({ ...withT5, 'model_index.json': json({ ...parseJson(withT5['model_index.json']), text_encoder: [null, null] }) }),
+    );
     expect(alone.message).toMatch(/text_encoder_3 \(T5\) without a CLIP text encoder gives no pooled embedding/);
   });
 
   test('a transformer config whose pooled_projection_dim differs from the graph is refused, naming both numbers', async () => {
     const { code, message } = await rejectionOf(load(withConfig('transformer/config.json', { pooled_projection_dim: 48 }, files)));
     expect(code).toBe('model-mismatch');
-    expect(message).toMatch(/transformer\/model.onnx: input "pooled_projections" has size 64 in dimension 1 .*; transformer\/config.json pooled_projection_dim says 48$/);
+    expect(message).toMatch(
+      /transformer\/model.onnx: input "pooled_projections" has size 64 in dimension 1 .*; transformer\/config.json pooled_projection_dim says 48$/,
+    );
   });
 
   test('a VAE whose out_channels differ from the decoder graph is refused, naming both numbers', async () => {
     const { code, message } = await rejectionOf(load(withConfig('vae_decoder/config.json', { out_channels: 4 }, files)));
     expect(code).toBe('model-mismatch');
-    expect(message).toMatch(/vae_decoder\/model.onnx: output "sample" has size 3 in dimension 1 .*; vae_decoder\/config.json out_channels says 4$/);
+    expect(message).toMatch(
+      /vae_decoder\/model.onnx: output "sample" has size 3 in dimension 1 .*; vae_decoder\/config.json out_channels says 4$/,
+    );
   });
 });

@@ -94,12 +94,10 @@ function writeValue(w: Writer, value: ValueSpec): void {
 }
 
 /** Serialises a model; returns the graph bytes and the external-data files it refers to. */
-export function buildOnnxModel(spec: {
-  inputs: ValueSpec[];
-  outputs: ValueSpec[];
-  nodes: NodeSpec[];
-  initializers: InitializerSpec[];
-}): { model: Uint8Array; external: Record<string, Uint8Array> } {
+export function buildOnnxModel(spec: { inputs: ValueSpec[]; outputs: ValueSpec[]; nodes: NodeSpec[]; initializers: InitializerSpec[] }): {
+  model: Uint8Array;
+  external: Record<string, Uint8Array>;
+} {
   const external: Record<string, Uint8Array> = {};
   const model = new Writer()
     .int(1, 8) // ir_version

@@ -31,8 +31,7 @@ test('every sd3-tiny-golden case matches diffusers within the WASM tolerances', 
 test('a runner that reads wrong reference data reports a failure instead of passing', async () => {
   // Swap case a's reference final latents for its noise: the comparison must notice.
   const report = await runParityAsync({
-    readFile: async (rel) =>
-      new Uint8Array(await readFile(path.join(FIXTURE_DIR, rel === 'a_final_latents.bin' ? 'a_noise.bin' : rel))),
+    readFile: async (rel) => new Uint8Array(await readFile(path.join(FIXTURE_DIR, rel === 'a_final_latents.bin' ? 'a_noise.bin' : rel))),
     backend: 'wasm',
   });
   const a = report.cases.find((c) => c.name.startsWith('a_'))!;

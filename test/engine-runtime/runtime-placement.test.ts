@@ -8,13 +8,20 @@ import path from 'node:path';
 import { graphFromBytes } from '../../worker/engine/graph-file.js';
 import { openPackageAsync } from '../../worker/engine/package-source.js';
 import { readSd3PackageFilesAsync } from '../../worker/engine/sd3/read-sd3-package-files.js';
-import { createSd3RuntimeAsync, placeTextEncoder, releaseSd3RuntimeAsync, SMALL_TEXT_ENCODER_BYTES, vaeEncoderSessionAsync } from '../../worker/engine/sd3/runtime.js';
+import {
+  createSd3RuntimeAsync,
+  placeTextEncoder,
+  releaseSd3RuntimeAsync,
+  SMALL_TEXT_ENCODER_BYTES,
+  vaeEncoderSessionAsync,
+} from '../../worker/engine/sd3/runtime.js';
 import { PARITY_TOLERANCES, runParityAsync } from '../../worker/parity/run-parity.js';
 import { modelFolderSourceAsync, DEFAULT_MODEL_DIR } from '../../worker/cli/node-host.js';
 import { FIXTURE_DIR } from './helpers.js';
 
 describe('text encoder placement', () => {
-  const defaultEncoder = async () => graphFromBytes('text_encoder/model.onnx', new Uint8Array(await readFile(path.join(DEFAULT_MODEL_DIR, 'text_encoder/model.onnx'))));
+  const defaultEncoder = async () =>
+    graphFromBytes('text_encoder/model.onnx', new Uint8Array(await readFile(path.join(DEFAULT_MODEL_DIR, 'text_encoder/model.onnx'))));
 
   test('under auto, a small encoder runs on WASM beside a WebGPU transformer, and with it on WASM', async () => {
     const graph = await defaultEncoder();

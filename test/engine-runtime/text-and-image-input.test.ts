@@ -21,7 +21,12 @@ beforeAll(async () => {
 }, 60_000);
 
 test('ModelInfo reports the text encoder, image-to-image and the recommended settings of flowfill.json', () => {
-  expect(info).toMatchObject({ name: 'Extended tiny', hasTextEncoder: true, supportsImageToImage: true, recommended: { steps: 12, guidance: 3.5 } });
+  expect(info).toMatchObject({
+    name: 'Extended tiny',
+    hasTextEncoder: true,
+    supportsImageToImage: true,
+    recommended: { steps: 12, guidance: 3.5 },
+  });
 });
 
 afterAll(async () => {
@@ -87,7 +92,6 @@ describe('text encoding', () => {
     expect(first.notes.join('\n')).not.toMatch(/no text encoder/);
   }, 60_000);
 
-
   test('a prompt longer than the tokenizer allows is cut, and the result says so', async () => {
     const long = Array(20).fill('rocket').join(' ');
     const result = await engine.generate(request({ jobId: 't4', prompt: long, steps: 1 }));
@@ -119,16 +123,22 @@ describe('image-to-image', () => {
   }, 60_000);
 
   test('the init image matters below strength 1, and is resized to the generation size', async () => {
-    const a = await engine.generate(request({ jobId: 'i5', init: { rgba: gradient(128, 128), width: 128, height: 128 }, strength: 0.5, steps: 4 }));
+    const a = await engine.generate(
+      request({ jobId: 'i5', init: { rgba: gradient(128, 128), width: 128, height: 128 }, strength: 0.5, steps: 4 }),
+    );
     const flipped = gradient(128, 128).reverse();
     const b = await engine.generate(request({ jobId: 'i6', init: { rgba: flipped, width: 128, height: 128 }, strength: 0.5, steps: 4 }));
     expect(Buffer.from(a.png).equals(Buffer.from(b.png))).toBe(false);
-    const resized = await engine.generate(request({ jobId: 'i7', init: { rgba: gradient(200, 100), width: 200, height: 100 }, strength: 0.5, steps: 4 }));
+    const resized = await engine.generate(
+      request({ jobId: 'i7', init: { rgba: gradient(200, 100), width: 200, height: 100 }, strength: 0.5, steps: 4 }),
+    );
     expect(resized.notes.join('\n')).toMatch(/init image 200x100 resized bilinearly to 128x128/);
   }, 60_000);
 
   test('an init image whose byte count does not match its size is refused', async () => {
-    const { code, message } = await rejectionOf(engine.generate(request({ jobId: 'i8', init: { rgba: new Uint8Array(10), width: 4, height: 4 } })));
+    const { code, message } = await rejectionOf(
+      engine.generate(request({ jobId: 'i8', init: { rgba: new Uint8Array(10), width: 4, height: 4 } })),
+    );
     expect(code).toBe('invalid-request');
     expect(message).toMatch(/init.rgba has 10 bytes; a 4x4 RGBA image has 64 bytes/);
   });

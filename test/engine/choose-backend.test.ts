@@ -28,7 +28,11 @@ describe('chooseBackend', () => {
     const soft = chooseBackend('auto', { adapter: swiftshader }, false);
     expect(soft).toMatchObject({ backend: 'wasm', fallback: soft.reason });
     expect(soft.reason).toMatch(/^the only WebGPU adapter, google swiftshader, is a software rasteriser/);
-    expect(chooseBackend('auto', { unavailableReason: 'no navigator.gpu' }, false)).toEqual({ backend: 'wasm', reason: 'no navigator.gpu', fallback: 'no navigator.gpu' });
+    expect(chooseBackend('auto', { unavailableReason: 'no navigator.gpu' }, false)).toEqual({
+      backend: 'wasm',
+      reason: 'no navigator.gpu',
+      fallback: 'no navigator.gpu',
+    });
   });
 
   test('webgpu: any adapter, a software one included; never WebGPU without an adapter', () => {
@@ -42,7 +46,10 @@ describe('chooseBackend', () => {
 
   test('wasm is a choice, not a fallback; a lost device moves everything to WASM', () => {
     expect(chooseBackend('wasm', { adapter: h200 }, false)).toEqual({ backend: 'wasm', reason: 'the WASM backend was asked for' });
-    expect(chooseBackend('webgpu', { adapter: h200 }, true)).toMatchObject({ backend: 'wasm', fallback: 'the GPU device was lost during an earlier job' });
+    expect(chooseBackend('webgpu', { adapter: h200 }, true)).toMatchObject({
+      backend: 'wasm',
+      fallback: 'the GPU device was lost during an earlier job',
+    });
   });
 
   test('adapter names read as the browser gives them', () => {

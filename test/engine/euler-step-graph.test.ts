@@ -26,13 +26,24 @@ function values(seed: number, n: number): Float32Array {
 }
 
 async function runStepAsync(mode: EulerStepMode, feeds: Record<string, Float32Array>, dims: Record<string, number[]>) {
-  const session = await createSessionAsync({ label: `step ${mode}`, model: await eulerStepModelAsync(mode), backend: 'wasm', outputsOnDevice: true });
+  const session = await createSessionAsync({
+    label: `step ${mode}`,
+    model: await eulerStepModelAsync(mode),
+    backend: 'wasm',
+    outputsOnDevice: true,
+  });
   try {
     const tensors = Object.fromEntries(
-      await Promise.all(Object.entries(feeds).map(async ([name, data]) => [name, await createDeviceTensorAsync('wasm', { data, dims: dims[name] })] as const)),
+      await Promise.all(
+        Object.entries(feeds).map(
+          async ([name, data]) => [name, await createDeviceTensorAsync('wasm', { data, dims: dims[name] })] as const,
+        ),
+      ),
     );
     const out = await session.runOnDeviceAsync(tensors);
-    const read = Object.fromEntries(await Promise.all(Object.entries(out).map(async ([name, t]) => [name, (await t.readAsync()).slice()] as const)));
+    const read = Object.fromEntries(
+      await Promise.all(Object.entries(out).map(async ([name, t]) => [name, (await t.readAsync()).slice()] as const)),
+    );
     for (const t of [...Object.values(tensors), ...Object.values(out)]) t.dispose();
     return read;
   } finally {
@@ -58,29 +69,45 @@ describe('Euler/CFG step graph', () => {
     return { prev: stepper.step(velocity, sample), denoised: predictCleanLatent(sample, velocity, sigma) };
   }
 
-  test.each([['cfg-batch'], ['cfg-split']] as const)('%s equals combineGuidance + scheduler.step + predictCleanLatent exactly', async (mode) => {
-    const guidance = 4.5;
-    const batch = new Float32Array(2 * N);
-    batch.set(uncond, 0);
-    batch.set(cond, N);
-    const velocity = combineGuidance(batch, guidance);
-    const feeds: Record<string, Float32Array> =
-      mode === 'cfg-batch' ? { noise_pred: batch } : { noise_pred_uncond: uncond, noise_pred_cond: cond };
-    Object.assign(feeds, { sample, guidance: new Float32Array([guidance]), dt: new Float32Array([dt]), sigma: new Float32Array([sigma]) });
-    const dims = { noise_pred: [2, C, H, W], noise_pred_uncond: row, noise_pred_cond: row, sample: row, guidance: [1], dt: [1], sigma: [1] };
-    const out = await runStepAsync(mode, feeds, dims);
-    const want = reference(velocity);
-    expect(out.velocity).toEqual(velocity);
-    expect(out.prev_sample).toEqual(want.prev);
-    expect(out.denoised).toEqual(want.denoised);
-    if (mode === 'cfg-batch') {
-      expect(out.next_model_input.subarray(0, N)).toEqual(want.prev);
-      expect(out.next_model_input.subarray(N)).toEqual(want.prev);
-    } else {
-      expect(out.next_model_input).toBeUndefined();
-    }
-    expect(liveTensorCount()).toBe(0);
-  });
+  test.each([['cfg-batch'], ['cfg-split']] as const)(
+    '%s equals combineGuidance + scheduler.step + predictCleanLatent exactly',
+    async (mode) => {
+      const guidance = 4.5;
+      const batch = new Float32Array(2 * N);
+      batch.set(uncond, 0);
+      batch.set(cond, N);
+      const velocity = combineGuidance(batch, guidance);
+      const feeds: Record<string, Float32Array> =
+        mode === 'cfg-batch' ? { noise_pred: batch } : { noise_pred_uncond: uncond, noise_pred_cond: cond };
+      Object.assign(feeds, {
+        sample,
+        guidance: new Float32Array([guidance]),
+        dt: new Float32Array([dt]),
+        sigma: new Float32Array([sigma]),
+      });
+      const dims = {
+        noise_pred: [2, C, H, W],
+        noise_pred_uncond: row,
+        noise_pred_cond: row,
+        sample: row,
+        guidance: [1],
+        dt: [1],
+        sigma: [1],
+      };
+      const out = await runStepAsync(mode, feeds, dims);
+      const want = reference(velocity);
+      expect(out.velocity).toEqual(velocity);
+      expect(out.prev_sample).toEqual(want.prev);
+      expect(out.denoised).toEqual(want.denoised);
+      if (mode === 'cfg-batch') {
+        expect(out.next_model_input.subarray(0, N)).toEqual(want.prev);
+        expect(out.next_model_input.subarray(N)).toEqual(want.prev);
+      } else {
+        expect(out.next_model_input).toBeUndefined();
+      }
+      expect(liveTensorCount()).toBe(0);
+    },
+  );
 
   test('plain (no guidance) steps with the transformer output as the velocity', async () => {
     const out = await runStepAsync(
@@ -99,8 +126,14 @@ describe('Euler/CFG step graph', () => {
       const graph = buildEulerStepGraph(mode);
       return { inputs: graph.inputs.map((v) => v.name), outputs: graph.outputs.map((v) => v.name) };
     };
-    expect(names('cfg-batch')).toEqual({ inputs: ['noise_pred', 'guidance', 'sample', 'dt', 'sigma'], outputs: ['prev_sample', 'velocity', 'denoised', 'next_model_input'] });
-    expect(names('cfg-split')).toEqual({ inputs: ['noise_pred_uncond', 'noise_pred_cond', 'guidance', 'sample', 'dt', 'sigma'], outputs: ['prev_sample', 'velocity', 'denoised'] });
+    expect(names('cfg-batch')).toEqual({
+      inputs: ['noise_pred', 'guidance', 'sample', 'dt', 'sigma'],
+      outputs: ['prev_sample', 'velocity', 'denoised', 'next_model_input'],
+    });
+    expect(names('cfg-split')).toEqual({
+      inputs: ['noise_pred_uncond', 'noise_pred_cond', 'guidance', 'sample', 'dt', 'sigma'],
+      outputs: ['prev_sample', 'velocity', 'denoised'],
+    });
     expect(names('plain')).toEqual({ inputs: ['noise_pred', 'sample', 'dt', 'sigma'], outputs: ['prev_sample', 'velocity', 'denoised'] });
   });
 });

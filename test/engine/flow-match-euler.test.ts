@@ -1,8 +1,4 @@
-import {
-  calculateShift,
-  FlowMatchEulerDiscreteScheduler,
-  img2imgStartIndex,
-} from '../../worker/engine/flow-match-euler.js';
+import { calculateShift, FlowMatchEulerDiscreteScheduler, img2imgStartIndex } from '../../worker/engine/flow-match-euler.js';
 import { combineGuidance, usesClassifierFreeGuidance } from '../../worker/engine/guidance.js';
 import { maxAbsDiff, maxRelDiff, readF32, readJson } from './golden.js';
 
@@ -36,7 +32,7 @@ describe('FlowMatchEulerDiscreteScheduler schedules match diffusers', () => {
     (shift, n, c) => {
       const scheduler = new FlowMatchEulerDiscreteScheduler({ ...schedulerConfig, shift });
       scheduler.setTimesteps(n);
-      expect(scheduler.sigmas).toHaveLength((n) + 1);
+      expect(scheduler.sigmas).toHaveLength(n + 1);
       expect(scheduler.sigmas[n]).toBe(0);
       expect(maxRelDiff(scheduler.sigmas, c.sigmas)).toBeLessThanOrEqual(SCHEDULE_REL_TOL);
       expect(maxRelDiff(scheduler.timesteps, c.timesteps)).toBeLessThanOrEqual(SCHEDULE_REL_TOL);
@@ -58,27 +54,26 @@ describe('FlowMatchEulerDiscreteScheduler schedules match diffusers', () => {
     const scheduler = new FlowMatchEulerDiscreteScheduler(schedulerConfig);
     scheduler.setTimesteps(c.num_inference_steps);
     expect(maxRelDiff(scheduler.sigmas, readF32(c.arrays.full_schedule_sigmas.file))).toBeLessThanOrEqual(SCHEDULE_REL_TOL);
-    expect(maxRelDiff(scheduler.timesteps, readF32(c.arrays.full_schedule_timesteps.file))).toBeLessThanOrEqual(
-      SCHEDULE_REL_TOL,
-    );
+    expect(maxRelDiff(scheduler.timesteps, readF32(c.arrays.full_schedule_timesteps.file))).toBeLessThanOrEqual(SCHEDULE_REL_TOL);
   });
 });
 
 describe('image-to-image start (get_timesteps)', () => {
-  test.each(
-    schedulerCases.img2img_strength.map((c) => [c.shift, c.num_inference_steps, c.strength, c] as const),
-  )('shift %s, %s steps, strength %s', (shift, n, strength, c) => {
-    const scheduler = new FlowMatchEulerDiscreteScheduler({ ...schedulerConfig, shift });
-    scheduler.setTimesteps(n);
-    expect(img2imgStartIndex(n, strength)).toBe(c.t_start);
-    const start = scheduler.getImg2ImgStart(n, strength);
-    expect(start.tStart).toBe(c.t_start);
-    expect(start.numSteps).toBe(c.num_denoising_steps);
-    expect(start.timesteps).toHaveLength(c.num_denoising_steps);
-    expect(Math.abs(start.timesteps[0] - c.first_timestep) / c.first_timestep).toBeLessThanOrEqual(SCHEDULE_REL_TOL);
-    expect(Math.abs(start.noiseSigma - c.scale_noise_sigma) / c.scale_noise_sigma).toBeLessThanOrEqual(SCHEDULE_REL_TOL);
-    expect(scheduler.beginIndex).toBe(c.t_start);
-  });
+  test.each(schedulerCases.img2img_strength.map((c) => [c.shift, c.num_inference_steps, c.strength, c] as const))(
+    'shift %s, %s steps, strength %s',
+    (shift, n, strength, c) => {
+      const scheduler = new FlowMatchEulerDiscreteScheduler({ ...schedulerConfig, shift });
+      scheduler.setTimesteps(n);
+      expect(img2imgStartIndex(n, strength)).toBe(c.t_start);
+      const start = scheduler.getImg2ImgStart(n, strength);
+      expect(start.tStart).toBe(c.t_start);
+      expect(start.numSteps).toBe(c.num_denoising_steps);
+      expect(start.timesteps).toHaveLength(c.num_denoising_steps);
+      expect(Math.abs(start.timesteps[0] - c.first_timestep) / c.first_timestep).toBeLessThanOrEqual(SCHEDULE_REL_TOL);
+      expect(Math.abs(start.noiseSigma - c.scale_noise_sigma) / c.scale_noise_sigma).toBeLessThanOrEqual(SCHEDULE_REL_TOL);
+      expect(scheduler.beginIndex).toBe(c.t_start);
+    },
+  );
 
   test('case c: timesteps/sigmas actually used and the noised init latent', () => {
     const c = cases.find((x) => x.kind === 'img2img');
@@ -87,9 +82,7 @@ describe('image-to-image start (get_timesteps)', () => {
     const start = scheduler.getImg2ImgStart(c.num_inference_steps, c.strength);
     expect(start.tStart).toBe(c.t_start);
     expect(maxRelDiff(start.timesteps, readF32(c.arrays.timesteps.file))).toBeLessThanOrEqual(SCHEDULE_REL_TOL);
-    expect(maxRelDiff(scheduler.sigmas.subarray(start.tStart), readF32(c.arrays.sigmas.file))).toBeLessThanOrEqual(
-      SCHEDULE_REL_TOL,
-    );
+    expect(maxRelDiff(scheduler.sigmas.subarray(start.tStart), readF32(c.arrays.sigmas.file))).toBeLessThanOrEqual(SCHEDULE_REL_TOL);
     const noised = scheduler.scaleNoise(readF32(c.arrays.init_latent.file), readF32(c.arrays.noise.file));
     expect(maxAbsDiff(noised, readF32(c.arrays.noised_init_latent.file))).toBeLessThanOrEqual(1e-6);
   });

@@ -53,7 +53,7 @@ describe('VAE output → image (diffusers postprocess)', () => {
     expect(equal).toBe(H * W * 3);
   });
 
-  test('rounding is numpy\'s: half to even', () => {
+  test("rounding is numpy's: half to even", () => {
     expect([0.5, 1.5, 2.5, 254.5, 253.5, 2.4999, -0.5].map(roundHalfToEven)).toEqual([0, 2, 2, 254, 254, 2, -0]);
     // x·0.5+0.5 = 0.5 exactly → 127.5 → 128 (even); value 1/255·k stays k.
     const raw = new Float32Array([0, 0, 0, 2, 2, 2, -5, -5, -5]); // 3 channels × 3 pixels (1×3 image)
@@ -120,10 +120,25 @@ describe('PNG encode/decode', () => {
     expect(Array.from(ga.rgba)).toEqual([60, 60, 60, 30]);
     const rgb16 = decodePng(encode({ width: 1, height: 1, data: new Uint16Array([65535, 0, 32896]), channels: 3, depth: 16 }));
     expect(Array.from(rgb16.rgba)).toEqual([255, 0, 128, 255]);
-    const g1 = decodePng(encode({ width: 10, height: 2, data: new Uint8Array([0b10100000, 0b01000000, 0b11111111, 0b11000000]), channels: 1, depth: 1 }));
-    expect(Array.from(g1.rgba.filter((_, i) => i % 4 === 0))).toEqual([255, 0, 255, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255]);
+    const g1 = decodePng(
+      encode({ width: 10, height: 2, data: new Uint8Array([0b10100000, 0b01000000, 0b11111111, 0b11000000]), channels: 1, depth: 1 }),
+    );
+    expect(Array.from(g1.rgba.filter((_, i) => i % 4 === 0))).toEqual([
+      255, 0, 255, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    ]);
     const pal = decodePng(
-      encode({ width: 3, height: 1, data: new Uint8Array([2, 0, 1]), channels: 1, depth: 8, palette: [[255, 0, 0], [0, 255, 0], [0, 0, 255]] }),
+      encode({
+        width: 3,
+        height: 1,
+        data: new Uint8Array([2, 0, 1]),
+        channels: 1,
+        depth: 8,
+        palette: [
+          [255, 0, 0],
+          [0, 255, 0],
+          [0, 0, 255],
+        ],
+      }),
     );
     expect(Array.from(pal.rgba)).toEqual([0, 0, 255, 255, 255, 0, 0, 255, 0, 255, 0, 255]);
   });

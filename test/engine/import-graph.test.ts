@@ -20,7 +20,9 @@ function importsOf(file: string): string[] {
 }
 
 test('the graph covers the engine (a check over an empty graph would pass for nothing)', () => {
-  expect(engineModules).toEqual(expect.arrayContaining(['worker/engine/engine.ts', 'worker/engine/sd3/pipeline.ts', 'worker/engine/ort-backend.ts']));
+  expect(engineModules).toEqual(
+    expect.arrayContaining(['worker/engine/engine.ts', 'worker/engine/sd3/pipeline.ts', 'worker/engine/ort-backend.ts']),
+  );
   expect(importsOf('worker/engine/sd3/pipeline.ts')).toContain('worker/engine/sd3/text-encoding.ts');
   expect([...graph.imports.values()].flat().filter((target) => target.endsWith('(unresolved)'))).toEqual([]);
 });

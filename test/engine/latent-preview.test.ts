@@ -13,14 +13,26 @@ describe('latent → RGB preview', () => {
 
   test('rgb = Σ_c x_c·factors[c] + bias, clamp(−1, 1), (v + 1)·127.5 rounded', () => {
     // 2 channels, 1×2 latent (channel planes: [a0, a1], [b0, b1]).
-    const factors = { factors: [[1, 0, 0.5], [0, 1, 0.5]], bias: [0, 0.1, -2] };
+    const factors = {
+      factors: [
+        [1, 0, 0.5],
+        [0, 1, 0.5],
+      ],
+      bias: [0, 0.1, -2],
+    };
     const latent = new Float32Array([0.5, -3, 0.25, 0.5]);
     const { rgba, width, height } = latentToPreview(latent, 2, 1, 2, factors);
     expect([width, height]).toEqual([2, 1]);
     const px = (v: number) => Math.round((Math.min(1, Math.max(-1, v)) + 1) * 127.5);
     expect(Array.from(rgba)).toEqual([
-      px(0.5), px(0.25 + 0.1), px(0.5 * 0.5 + 0.25 * 0.5 - 2), 255,
-      px(-3), px(0.5 + 0.1), px(-3 * 0.5 + 0.5 * 0.5 - 2), 255,
+      px(0.5),
+      px(0.25 + 0.1),
+      px(0.5 * 0.5 + 0.25 * 0.5 - 2),
+      255,
+      px(-3),
+      px(0.5 + 0.1),
+      px(-3 * 0.5 + 0.5 * 0.5 - 2),
+      255,
     ]);
   });
 
@@ -31,7 +43,7 @@ describe('latent → RGB preview', () => {
     expect(new Set(preview.rgba.filter((_, i) => i % 4 === 0)).size).toBeGreaterThan(4); // not flat
   });
 
-  test('predictCleanLatent: x0 = x − σ·v at the scheduler\'s current sigma', () => {
+  test("predictCleanLatent: x0 = x − σ·v at the scheduler's current sigma", () => {
     const cfg = readJson('scheduler/scheduler_config.json');
     const s = new FlowMatchEulerDiscreteScheduler(cfg);
     s.setTimesteps(4);
@@ -50,6 +62,8 @@ describe('latent → RGB preview', () => {
     expect(() => validateLatentRgbFactors({ factors: [[1, 2]] }, 1)).toThrow(/factors\[0\] must be 3 finite numbers/);
     expect(() => validateLatentRgbFactors({ factors: [[1, 2, 3]], bias: [0] }, 1)).toThrow(/bias must be 3 finite numbers/);
     expect(() => validateLatentRgbFactors(null, 4)).toThrow(/expected \{ factors: number\[4\]\[3\]/);
-    expect(() => latentToPreview(new Float32Array(8), 4, 1, 2, SD3_LATENT_RGB_FACTORS)).toThrow(/factors has 16 rows but the latent has 4 channels/);
+    expect(() => latentToPreview(new Float32Array(8), 4, 1, 2, SD3_LATENT_RGB_FACTORS)).toThrow(
+      /factors has 16 rows but the latent has 4 channels/,
+    );
   });
 });

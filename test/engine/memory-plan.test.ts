@@ -51,8 +51,20 @@ function profile(transformerJson: Record<string, unknown>, precision: Precision,
       : [];
   return {
     precision,
-    transformer: { params, bytes: params * bytesPerParam(precision), heads: config.num_attention_heads, headDim: config.attention_head_dim, patchSize: config.patch_size },
-    vaeDecoder: { params: VAE_DECODER, bytes: VAE_DECODER * 4, blockOutChannels: SD3_VAE.block_out_channels, midBlockAttention: true, activationBytes: 4 },
+    transformer: {
+      params,
+      bytes: params * bytesPerParam(precision),
+      heads: config.num_attention_heads,
+      headDim: config.attention_head_dim,
+      patchSize: config.patch_size,
+    },
+    vaeDecoder: {
+      params: VAE_DECODER,
+      bytes: VAE_DECODER * 4,
+      blockOutChannels: SD3_VAE.block_out_channels,
+      midBlockAttention: true,
+      activationBytes: 4,
+    },
     textEncoders,
     // CLIP's 77 tokens, then T5's 256 (diffusers' max_sequence_length)
     textTokens: 77 + 256,
@@ -74,7 +86,9 @@ describe('the estimate against the H200 measurements of SD3 Medium (text encoder
     const measured = { ...base, transformer: { ...base.transformer, bytes: weightBytes - base.vaeDecoder.bytes } };
     const estimate = estimateMemory(measured, SQUARE_1024_CFG, 'keep');
     const ratio = estimate.peak / (measuredMiB * MiB);
-    console.log(`SD3 Medium ${precision} 1024² CFG: estimate ${(estimate.peak / MiB).toFixed(0)} MiB, measured ${measuredMiB} MiB (${((ratio - 1) * 100).toFixed(1)} %)`);
+    console.log(
+      `SD3 Medium ${precision} 1024² CFG: estimate ${(estimate.peak / MiB).toFixed(0)} MiB, measured ${measuredMiB} MiB (${((ratio - 1) * 100).toFixed(1)} %)`,
+    );
     expect(estimate.stages.denoise).toBe(estimate.peak);
     expect(ratio).toBeGreaterThanOrEqual(1);
     expect(ratio).toBeLessThan(1.1);
@@ -181,7 +195,9 @@ describe('checkMemoryBudget: the error and its suggestions', () => {
     expect(size.width / size.height).toBeCloseTo(1.5, 1);
     expect(planMemory(sd3m, { ...request, ...size }, 6 * GB).fits).toBe(true);
     // one grid step larger does not fit
-    expect(planMemory(sd3m, { ...request, width: size.width + 16, height: Math.round((size.width + 16) / 1.5 / 16) * 16 }, 6 * GB).fits).toBe(false);
+    expect(
+      planMemory(sd3m, { ...request, width: size.width + 16, height: Math.round((size.width + 16) / 1.5 / 16) * 16 }, 6 * GB).fits,
+    ).toBe(false);
     expect(error.message).toContain(`${size.width}x${size.height} (the largest 3:2 size that fits`);
     // int4 weights compute in float32: the attention doubles, more than the weights save
     expect(error.message).toMatch(/int4 weights would still need \d+\.\d GB/);
@@ -205,10 +221,14 @@ describe('checkMemoryBudget: the error and its suggestions', () => {
     const medium = profile(SD35_MEDIUM_TRANSFORMER, 'fp16');
     const plan = checkMemoryBudget(medium, SQUARE_1024_CFG, 16 * GB);
     expect(plan.residency).toBe('release-text-encoders');
-    console.log(`SD3.5 Medium fp16 1024² CFG: peak ${(plan.peak / GB).toFixed(2)} GB (${JSON.stringify(Object.fromEntries(Object.entries(plan.stages).map(([k, v]) => [k, +(v / GB).toFixed(2)])))})`);
+    console.log(
+      `SD3.5 Medium fp16 1024² CFG: peak ${(plan.peak / GB).toFixed(2)} GB (${JSON.stringify(Object.fromEntries(Object.entries(plan.stages).map(([k, v]) => [k, +(v / GB).toFixed(2)])))})`,
+    );
   });
 
   it('without a budget nothing is refused', () => {
-    expect(checkMemoryBudget(profile(SD35_LARGE_TRANSFORMER, 'fp32'), { width: 2048, height: 2048, cfg: true }, undefined).residency).toBe('keep');
+    expect(checkMemoryBudget(profile(SD35_LARGE_TRANSFORMER, 'fp32'), { width: 2048, height: 2048, cfg: true }, undefined).residency).toBe(
+      'keep',
+    );
   });
 });

@@ -5,15 +5,33 @@ const hex = (a: Uint32Array) => Array.from(a, (x) => x.toString(16).padStart(8, 
 describe('Philox4x32-10 core', () => {
   // Known-answer vectors of the Random123 reference (kat_vectors: philox4x32 10).
   test.each([
-    [[0, 0, 0, 0], [0, 0], ['6627e8d5', 'e169c58d', 'bc57ac4c', '9b00dbd8']],
-    [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], ['408f276d', '41c83b0e', 'a20bc7c6', '6d5451fd']],
-    [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0], ['d16cfe09', '94fdcceb', '5001e420', '24126ea1']],
+    [
+      [0, 0, 0, 0],
+      [0, 0],
+      ['6627e8d5', 'e169c58d', 'bc57ac4c', '9b00dbd8'],
+    ],
+    [
+      [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+      [0xffffffff, 0xffffffff],
+      ['408f276d', '41c83b0e', 'a20bc7c6', '6d5451fd'],
+    ],
+    [
+      [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+      [0xa4093822, 0x299f31d0],
+      ['d16cfe09', '94fdcceb', '5001e420', '24126ea1'],
+    ],
   ])('counter %j key %j', (c, k, expected) => {
     expect(hex(philox4x32(c[0], c[1], c[2], c[3], k[0], k[1]))).toEqual(expected);
   });
 
   test('mulhi32 is the high word of the exact 64-bit product', () => {
-    const pairs = [[0xffffffff, 0xffffffff], [0xd2511f53, 0x12345678], [0xcd9e8d57, 0xfedcba98], [1, 0xffffffff], [65536, 65536]];
+    const pairs = [
+      [0xffffffff, 0xffffffff],
+      [0xd2511f53, 0x12345678],
+      [0xcd9e8d57, 0xfedcba98],
+      [1, 0xffffffff],
+      [65536, 65536],
+    ];
     for (const [a, b] of pairs) expect(__test.mulhi32(a, b)).toBe(Number((BigInt(a) * BigInt(b)) >> 32n));
   });
 });
@@ -21,12 +39,12 @@ describe('Philox4x32-10 core', () => {
 describe('gaussianNoise: the documented seed → noise mapping', () => {
   test('golden values for seeds 0 and 42 (computed once by this module, literals kept)', () => {
     expect(Array.from(gaussianNoise(0, 8))).toEqual([
-      0.991137683391571, -0.9246625900268555, -0.6176089644432068, -0.48206859827041626,
-      -0.15363822877407074, 0.18082590401172638, 0.8317351341247559, 0.19743971526622772,
+      0.991137683391571, -0.9246625900268555, -0.6176089644432068, -0.48206859827041626, -0.15363822877407074, 0.18082590401172638,
+      0.8317351341247559, 0.19743971526622772,
     ]);
     expect(Array.from(gaussianNoise(42, 8))).toEqual([
-      -0.9701898097991943, 0.19401895999908447, -1.2356207370758057, 1.9239267110824585,
-      -0.07318150997161865, 0.13913749158382416, -1.106665015220642, 0.3266829550266266,
+      -0.9701898097991943, 0.19401895999908447, -1.2356207370758057, 1.9239267110824585, -0.07318150997161865, 0.13913749158382416,
+      -1.106665015220642, 0.3266829550266266,
     ]);
     expect(Array.from(gaussianNoise(42, 4, NoiseStream.vaePosterior))).toEqual([
       0.7522793412208557, -0.7114101648330688, -0.8368810415267944, 1.35960054397583,
@@ -37,7 +55,10 @@ describe('gaussianNoise: the documented seed → noise mapping', () => {
     // Seed 0, stream 0, block 0 is philox(counter 0, key 0) = the first KAT vector.
     const words = [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8];
     const expected: number[] = [];
-    for (const [a, b] of [[words[0], words[1]], [words[2], words[3]]]) {
+    for (const [a, b] of [
+      [words[0], words[1]],
+      [words[2], words[3]],
+    ]) {
       const r = Math.sqrt(-2 * Math.log((a + 1) / 2 ** 32));
       expected.push(r * Math.cos((2 * Math.PI * b) / 2 ** 32), r * Math.sin((2 * Math.PI * b) / 2 ** 32));
     }
@@ -53,7 +74,11 @@ describe('gaussianNoise: the documented seed → noise mapping', () => {
       const u = j / 2 ** 32;
       errLn = Math.max(errLn, Math.abs(__test.lnUniform(u) - Math.log(u)));
       const [c, s] = __test.cosSinTurn((j - 1) / 2 ** 32);
-      errTrig = Math.max(errTrig, Math.abs(c - Math.cos((2 * Math.PI * (j - 1)) / 2 ** 32)), Math.abs(s - Math.sin((2 * Math.PI * (j - 1)) / 2 ** 32)));
+      errTrig = Math.max(
+        errTrig,
+        Math.abs(c - Math.cos((2 * Math.PI * (j - 1)) / 2 ** 32)),
+        Math.abs(s - Math.sin((2 * Math.PI * (j - 1)) / 2 ** 32)),
+      );
     }
     expect(__test.lnUniform(1)).toBe(0);
     expect(__test.lnUniform(2 ** -32)).toBeCloseTo(-32 * Math.LN2, 13);

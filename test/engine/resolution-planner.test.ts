@@ -34,7 +34,10 @@ describe('planGenerationSize', () => {
   test('every plan: multiples of 16, within the grid and 4096, aspect < 1 %, area within 3 % of native', () => {
     for (const geometry of [SD3, WIDE_GRID]) {
       for (let r = 1 / 3; r <= 3; r *= 1.037) {
-        for (const [w, h] of [[r * 500, 500], [1000, 1000 / r]]) {
+        for (const [w, h] of [
+          [r * 500, 500],
+          [1000, 1000 / r],
+        ]) {
           const plan = planGenerationSize(w, h, geometry);
           expect(plan.width % 16).toBe(0);
           expect(plan.height % 16).toBe(0);
@@ -55,7 +58,9 @@ describe('planGenerationSize', () => {
     expect(plan.width * plan.height).toBeLessThan(1.25 * 256 * 256);
     expect(plan.aspectError).toBeLessThan(0.03);
     expect(plan.clamped).toBe(true);
-    expect(plan.note).toMatch(/^Generating \d+×\d+: the frame is \d\.\d% (wider|taller) than the closest size; the fill crops the image\.$/);
+    expect(plan.note).toMatch(
+      /^Generating \d+×\d+: the frame is \d\.\d% (wider|taller) than the closest size; the fill crops the image\.$/,
+    );
     for (let r = 1 / 3; r <= 3; r *= 1.037) {
       const p = planGenerationSize(r, 1, TINY);
       expect(p.clamped).toBe(p.aspectError >= 0.01);
@@ -96,7 +101,7 @@ describe('planGenerationSize', () => {
     expect(planGenerationSize(2048, 2048, TINY).note).toBeUndefined();
   });
 
-  test('never beyond Figma\'s 4096 px, even when the grid allows more', () => {
+  test("never beyond Figma's 4096 px, even when the grid allows more", () => {
     expect(sideLimit(WIDE_GRID)).toBe(4096);
     const plan = planGenerationSize(20, 1, WIDE_GRID);
     expect(plan.width).toBeLessThanOrEqual(4096);
@@ -127,7 +132,12 @@ describe('planGenerationSize', () => {
 describe('validateGenerationSize', () => {
   test('valid sizes pass unchanged', () => {
     expect(validateGenerationSize(1024, 768, SD3)).toEqual({ width: 1024, height: 768, adjusted: false });
-    expect(validateGenerationSize(3072, 16, SD3)).toMatchObject({ width: 3072, height: 16, adjusted: false, note: expect.stringMatching(/^3072×16 is far below/) });
+    expect(validateGenerationSize(3072, 16, SD3)).toMatchObject({
+      width: 3072,
+      height: 16,
+      adjusted: false,
+      note: expect.stringMatching(/^3072×16 is far below/),
+    });
   });
 
   test('non-multiples are rounded to the nearest multiple with a note', () => {
@@ -142,11 +152,13 @@ describe('validateGenerationSize', () => {
     expect(both.note).toMatch(/width 5 .*using 16; height 1030.5 .*using 1024/);
   });
 
-  test('a size far below the model\'s native area says so; a quarter of it does not', () => {
+  test("a size far below the model's native area says so; a quarter of it does not", () => {
     expect(validateGenerationSize(17, 9, TINY).note).toBe(
       "width 17 is not a multiple of 16; using 16; height 9 is not a multiple of 16; using 16; 16×16 is far below the model's native 256×256 (0.4% of its area): expect little detail",
     );
-    expect(validateGenerationSize(112, 112, TINY).note).toBe("112×112 is far below the model's native 256×256 (19% of its area): expect little detail");
+    expect(validateGenerationSize(112, 112, TINY).note).toBe(
+      "112×112 is far below the model's native 256×256 (19% of its area): expect little detail",
+    );
     expect(validateGenerationSize(112, 112, TINY).adjusted).toBe(false);
     expect(validateGenerationSize(128, 128, TINY)).toEqual({ width: 128, height: 128, adjusted: false });
   });
@@ -161,7 +173,9 @@ describe('validateGenerationSize', () => {
     expect(() => validateGenerationSize(w, h, SD3)).toThrow(message);
   });
 
-  test('beyond 4096 names Figma\'s limit when the grid is larger', () => {
-    expect(() => validateGenerationSize(512, 4112, WIDE_GRID)).toThrow(/height 4112 is larger than Figma's 4096 px image limit; the largest height is 4096/);
+  test("beyond 4096 names Figma's limit when the grid is larger", () => {
+    expect(() => validateGenerationSize(512, 4112, WIDE_GRID)).toThrow(
+      /height 4112 is larger than Figma's 4096 px image limit; the largest height is 4096/,
+    );
   });
 });

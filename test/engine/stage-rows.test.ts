@@ -5,10 +5,25 @@
  */
 import { formatMs, median, stageRows } from '../../worker/bench/stage-bench.js';
 
-const image = (textEncodeMs: number, denoiseStepMs: number[], denoiseMs: number, vaeDecodeMs: number, wallMs: number) => ({ textEncodeMs, denoiseStepMs, denoiseMs, vaeDecodeMs, totalMs: wallMs, wallMs });
+const image = (textEncodeMs: number, denoiseStepMs: number[], denoiseMs: number, vaeDecodeMs: number, wallMs: number) => ({
+  textEncodeMs,
+  denoiseStepMs,
+  denoiseMs,
+  vaeDecodeMs,
+  totalMs: wallMs,
+  wallMs,
+});
 
 test('cold = the first image, warm = the median of the others; session creation warm = the later creations', () => {
-  const rows = stageRows([900, 300], [image(50, [400, 100, 120], 700, 80, 900), image(10, [30, 20, 25], 90, 40, 150), image(12, [31, 22, 24], 99, 44, 160), image(9, [35, 21, 26], 93, 41, 170)]);
+  const rows = stageRows(
+    [900, 300],
+    [
+      image(50, [400, 100, 120], 700, 80, 900),
+      image(10, [30, 20, 25], 90, 40, 150),
+      image(12, [31, 22, 24], 99, 44, 160),
+      image(9, [35, 21, 26], 93, 41, 170),
+    ],
+  );
   expect(Object.fromEntries(rows.map((row) => [row.stage, [row.coldMs, row.warmMs]]))).toEqual({
     'session creation (all graphs)': [900, 300],
     'text encoding': [50, 10],

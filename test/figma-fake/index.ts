@@ -89,19 +89,28 @@ export function createFigmaFake(options: FigmaFakeOptions = {}) {
 
   let lastSelectionKey = '';
   let selectionEventQueued = false;
-  const selectionKey = () => page._selection.filter((n) => !n._removed).map((n) => n.id).join(',');
-  const world = new FakeWorld(mixed, options.pluginId ?? 'flowfill-fake', options.relaunchCommands === undefined ? null : options.relaunchCommands, () => {
-    // Figma fires selectionchange asynchronously, once per change, also when a selected node is deleted.
-    if (selectionEventQueued) return;
-    selectionEventQueued = true;
-    queueMicrotask(() => {
-      selectionEventQueued = false;
-      const key = selectionKey();
-      if (key === lastSelectionKey) return;
-      lastSelectionKey = key;
-      emit('selectionchange');
-    });
-  });
+  const selectionKey = () =>
+    page._selection
+      .filter((n) => !n._removed)
+      .map((n) => n.id)
+      .join(',');
+  const world = new FakeWorld(
+    mixed,
+    options.pluginId ?? 'flowfill-fake',
+    options.relaunchCommands === undefined ? null : options.relaunchCommands,
+    () => {
+      // Figma fires selectionchange asynchronously, once per change, also when a selected node is deleted.
+      if (selectionEventQueued) return;
+      selectionEventQueued = true;
+      queueMicrotask(() => {
+        selectionEventQueued = false;
+        const key = selectionKey();
+        if (key === lastSelectionKey) return;
+        lastSelectionKey = key;
+        emit('selectionchange');
+      });
+    },
+  );
   const documentNode = new FakeDocumentNode(world);
   const page = new FakePageNode(world, 'Page 1', '0:1');
   documentNode.appendChild(page);
@@ -193,7 +202,11 @@ export function createFigmaFake(options: FigmaFakeOptions = {}) {
       return createNode(new FakeComponentNode(world, 'COMPONENT', 'Component'), { fills: [white] });
     },
     createText(): FakeTextNode {
-      return createNode(new FakeTextNode(world, 'TEXT', 'Text'), { fills: [{ type: 'SOLID', color: { r: 0, g: 0, b: 0 } }], width: 0.01, height: 0.01 });
+      return createNode(new FakeTextNode(world, 'TEXT', 'Text'), {
+        fills: [{ type: 'SOLID', color: { r: 0, g: 0, b: 0 } }],
+        width: 0.01,
+        height: 0.01,
+      });
     },
     /** Groups `nodes` under `parent`; the group takes their bounding box. */
     group(nodes: ReadonlyArray<FakeNode>, parent: FakePageNode | FakeFrameNode | FakeGroupNode): FakeGroupNode {
@@ -357,7 +370,11 @@ export function createFigmaFake(options: FigmaFakeOptions = {}) {
     },
     /** Types `query` into a quick-action parameter; returns what the plugin offered. */
     __parameterInput(key: string, query: string, parameters: ParameterValues = {}) {
-      const offered: { suggestions: unknown[] | null; error: string | null; loading: string | null } = { suggestions: null, error: null, loading: null };
+      const offered: { suggestions: unknown[] | null; error: string | null; loading: string | null } = {
+        suggestions: null,
+        error: null,
+        loading: null,
+      };
       const result = {
         setSuggestions(s: unknown[]) {
           offered.suggestions = s.slice();

@@ -8,7 +8,8 @@ import { normaliseFills } from './paints.js';
 export const PLUGIN_DATA_ENTRY_LIMIT = 100_000;
 export const RELAUNCH_DESCRIPTION_LIMIT = 1000;
 
-export type FakeNodeType = 'DOCUMENT' | 'PAGE' | 'FRAME' | 'RECTANGLE' | 'ELLIPSE' | 'POLYGON' | 'STAR' | 'COMPONENT' | 'INSTANCE' | 'GROUP' | 'TEXT';
+export type FakeNodeType =
+  'DOCUMENT' | 'PAGE' | 'FRAME' | 'RECTANGLE' | 'ELLIPSE' | 'POLYGON' | 'STAR' | 'COMPONENT' | 'INSTANCE' | 'GROUP' | 'TEXT';
 
 interface NodeState {
   name: string;
@@ -186,8 +187,12 @@ export class FakeNode {
 
   resize(width: number, height: number): void {
     this.write('resize');
-    for (const [field, v] of [['width', width], ['height', height]] as const) {
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0.01) throw new Error(`in resize: Expected "${field}" to have value >= 0.01, got ${v}`);
+    for (const [field, v] of [
+      ['width', width],
+      ['height', height],
+    ] as const) {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0.01)
+        throw new Error(`in resize: Expected "${field}" to have value >= 0.01, got ${v}`);
     }
     this._width = width;
     this._height = height;
@@ -213,7 +218,9 @@ export class FakeNode {
     if (typeof key !== 'string' || typeof value !== 'string') throw new Error('in setPluginData: Expected key and value to be strings');
     const bytes = this.world.utf8.encode(this.world.pluginId + key + value).length;
     if (bytes > PLUGIN_DATA_ENTRY_LIMIT) {
-      throw new Error(`in setPluginData: Plugin data entry for key ${JSON.stringify(key)} is ${bytes} bytes; the limit is ${PLUGIN_DATA_ENTRY_LIMIT} bytes per entry`);
+      throw new Error(
+        `in setPluginData: Plugin data entry for key ${JSON.stringify(key)} is ${bytes} bytes; the limit is ${PLUGIN_DATA_ENTRY_LIMIT} bytes per entry`,
+      );
     }
     if (value === '') this._pluginData.delete(key);
     else this._pluginData.set(key, value);
@@ -232,10 +239,14 @@ export class FakeNode {
     for (const [command, description] of Object.entries(data)) {
       const known = this.world.relaunchCommands;
       if (known && !known.includes(command)) {
-        throw new Error(`in setRelaunchData: Relaunch command ${JSON.stringify(command)} is not in the manifest's relaunchButtons (${known.join(', ')})`);
+        throw new Error(
+          `in setRelaunchData: Relaunch command ${JSON.stringify(command)} is not in the manifest's relaunchButtons (${known.join(', ')})`,
+        );
       }
       if (typeof description !== 'string' || description.length > RELAUNCH_DESCRIPTION_LIMIT) {
-        throw new Error(`in setRelaunchData: Description for ${JSON.stringify(command)} must be a string of at most ${RELAUNCH_DESCRIPTION_LIMIT} characters`);
+        throw new Error(
+          `in setRelaunchData: Description for ${JSON.stringify(command)} must be a string of at most ${RELAUNCH_DESCRIPTION_LIMIT} characters`,
+        );
       }
     }
     this._relaunch = { ...data };
@@ -296,7 +307,7 @@ export class FakeNode {
     this._fills = s.fills;
     this._pluginData = new Map(s.pluginData);
     this._relaunch = { ...s.relaunch };
-    this._parent = s.parentId ? registry.get(s.parentId) ?? null : null;
+    this._parent = s.parentId ? (registry.get(s.parentId) ?? null) : null;
     this._kids = s.childIds.map((id) => registry.get(id)!).filter(Boolean);
   }
 }

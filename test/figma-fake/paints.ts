@@ -31,7 +31,8 @@ function deepCopy<T>(value: T): T {
 }
 
 function unit(field: string, v: unknown): void {
-  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new Error(`in set_fills: Expected "${field}" to be a number in [0, 1], got ${String(v)}`);
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+    throw new Error(`in set_fills: Expected "${field}" to be a number in [0, 1], got ${String(v)}`);
 }
 
 /** Validates a fills value, returns the frozen copy Figma would store (defaults filled in). */
@@ -58,9 +59,12 @@ export function normaliseFills(value: unknown, mixed: symbol): ReadonlyArray<Pai
     }
     if (p.type === 'IMAGE') {
       if (typeof p.scaleMode !== 'string' || !SCALE_MODES.includes(p.scaleMode)) {
-        throw new Error(`in set_fills: Invalid fills[${i}].scaleMode ${JSON.stringify(p.scaleMode)}; expected one of ${SCALE_MODES.join(', ')}`);
+        throw new Error(
+          `in set_fills: Invalid fills[${i}].scaleMode ${JSON.stringify(p.scaleMode)}; expected one of ${SCALE_MODES.join(', ')}`,
+        );
       }
-      if (p.imageHash !== null && typeof p.imageHash !== 'string') throw new Error(`in set_fills: fills[${i}].imageHash must be a string or null`);
+      if (p.imageHash !== null && typeof p.imageHash !== 'string')
+        throw new Error(`in set_fills: fills[${i}].imageHash must be a string or null`);
     }
     if (p.opacity !== undefined) unit(`fills[${i}].opacity`, p.opacity);
     if (p.visible !== undefined && typeof p.visible !== 'boolean') throw new Error(`in set_fills: fills[${i}].visible must be a boolean`);

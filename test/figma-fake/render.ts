@@ -75,14 +75,22 @@ export function renderFills(paints: ReadonlyArray<Paint>, width: number, height:
 }
 
 /** Export pixel size for a node of w×h under Figma's PNG export constraint. */
-export function exportSize(w: number, h: number, constraint?: { type: 'SCALE' | 'WIDTH' | 'HEIGHT'; value: number }): { width: number; height: number } {
+export function exportSize(
+  w: number,
+  h: number,
+  constraint?: { type: 'SCALE' | 'WIDTH' | 'HEIGHT'; value: number },
+): { width: number; height: number } {
   let scale = 1;
   if (constraint) {
-    if (!(constraint.value > 0) || !Number.isFinite(constraint.value)) throw new Error(`in exportAsync: Expected constraint.value to be a positive number, got ${constraint.value}`);
+    if (!(constraint.value > 0) || !Number.isFinite(constraint.value))
+      throw new Error(`in exportAsync: Expected constraint.value to be a positive number, got ${constraint.value}`);
     if (constraint.type === 'SCALE') scale = constraint.value;
     else if (constraint.type === 'WIDTH') scale = constraint.value / w;
     else if (constraint.type === 'HEIGHT') scale = constraint.value / h;
-    else throw new Error(`in exportAsync: Invalid constraint.type ${JSON.stringify((constraint as { type: unknown }).type)}; expected SCALE, WIDTH or HEIGHT`);
+    else
+      throw new Error(
+        `in exportAsync: Invalid constraint.type ${JSON.stringify((constraint as { type: unknown }).type)}; expected SCALE, WIDTH or HEIGHT`,
+      );
   }
   return { width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(h * scale)) };
 }

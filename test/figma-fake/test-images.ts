@@ -2,7 +2,11 @@
 import { encode } from 'fast-png';
 
 /** A width×height RGBA PNG; `pixel(x, y)` gives [r, g, b, a] (default: a solid colour). */
-export function makePng(width: number, height: number, pixel: [number, number, number, number] | ((x: number, y: number) => [number, number, number, number]) = [200, 40, 40, 255]): Uint8Array {
+export function makePng(
+  width: number,
+  height: number,
+  pixel: [number, number, number, number] | ((x: number, y: number) => [number, number, number, number]) = [200, 40, 40, 255],
+): Uint8Array {
   const data = new Uint8Array(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) data.set(typeof pixel === 'function' ? pixel(x, y) : pixel, (y * width + x) * 4);
@@ -24,8 +28,33 @@ export function pngHeaderOnly(width: number, height: number): Uint8Array {
 /** SOI + APP0 stub + SOF0 with the given size: a JPEG header as Figma sniffs it. */
 export function jpegHeader(width: number, height: number): Uint8Array {
   return new Uint8Array([
-    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00,
-    0xff, 0xc0, 0x00, 0x11, 0x08, height >> 8, height & 255, width >> 8, width & 255, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0xff,
+    0xd8,
+    0xff,
+    0xe0,
+    0x00,
+    0x04,
+    0x00,
+    0x00,
+    0xff,
+    0xc0,
+    0x00,
+    0x11,
+    0x08,
+    height >> 8,
+    height & 255,
+    width >> 8,
+    width & 255,
+    0x03,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
   ]);
 }
 

@@ -43,9 +43,22 @@ describe('models/default package', () => {
 
   test('configs carry the keys the engine reads', () => {
     const t = readJson('transformer/config.json');
-    for (const k of ['sample_size', 'patch_size', 'in_channels', 'num_layers', 'attention_head_dim', 'num_attention_heads',
-      'joint_attention_dim', 'caption_projection_dim', 'pooled_projection_dim', 'out_channels', 'pos_embed_max_size', 'qk_norm',
-      'dual_attention_layers']) expect(t).toHaveProperty(k);
+    for (const k of [
+      'sample_size',
+      'patch_size',
+      'in_channels',
+      'num_layers',
+      'attention_head_dim',
+      'num_attention_heads',
+      'joint_attention_dim',
+      'caption_projection_dim',
+      'pooled_projection_dim',
+      'out_channels',
+      'pos_embed_max_size',
+      'qk_norm',
+      'dual_attention_layers',
+    ])
+      expect(t).toHaveProperty(k);
     const v = readJson('vae_decoder/config.json');
     expect(v.latent_channels).toBe(t.in_channels);
     expect(2 ** (v.block_out_channels.length - 1)).toBe(8);
@@ -92,7 +105,9 @@ describe('models/default package', () => {
     const s = await session('transformer/model.onnx');
     expect(s.inputNames).toEqual(['hidden_states', 'timestep', 'encoder_hidden_states', 'pooled_projections']);
     expect(s.outputNames).toEqual(['out_hidden_states']);
-    const h = 22, w = 46, S = readJson('tokenizer/tokenizer_config.json').model_max_length + flowfill.max_sequence_length;
+    const h = 22,
+      w = 46,
+      S = readJson('tokenizer/tokenizer_config.json').model_max_length + flowfill.max_sequence_length;
     const rnd = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.8);
     const out = await s.run({
       hidden_states: new ort.Tensor('float32', rnd(t.in_channels * h * w), [1, t.in_channels, h, w]),

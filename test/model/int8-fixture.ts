@@ -21,7 +21,9 @@ export function referenceTensor(name: string): ort.Tensor {
   const info = reference.tensors[name];
   const bytes = fs.readFileSync(path.join(INT8_FIXTURE, 'reference', `${name}.bin`));
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  return info.dtype === 'int64' ? new ort.Tensor('int64', new BigInt64Array(buffer), info.shape) : new ort.Tensor('float32', new Float32Array(buffer), info.shape);
+  return info.dtype === 'int64'
+    ? new ort.Tensor('int64', new BigInt64Array(buffer), info.shape)
+    : new ort.Tensor('float32', new Float32Array(buffer), info.shape);
 }
 
 /** max |a - b| and max |b| over two float arrays of equal length. */
@@ -35,4 +37,3 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: 
   }
   return { diff, scale };
 }
-

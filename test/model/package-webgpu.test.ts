@@ -89,10 +89,18 @@ test(
       { jobId: 'sq', prompt: reference.prompts[0], width: 256, height: 256, steps: 3, guidance: 4, seed: 11 },
       { jobId: 'wide', prompt: reference.prompts[1], width: 1024, height: 256, steps: 3, guidance: 4, seed: 12 },
     ];
-    const inputs = Object.fromEntries(['hidden_states', 'timestep', 'encoder_hidden_states', 'pooled_projections']
-      .map((n) => [n, { url: `/rig/int8-tiny/reference/transformer.wide.${n}.bin`, dims: reference.tensors[`transformer.wide.${n}`].shape }]));
-    const answer = await askWorkerAsync({ backend: 'webgpu', baseUrl: '/rig/int8-tiny/package/', requests,
-      direct: { graphUrl: '/rig/int8-tiny/package/transformer/model.onnx', inputs } });
+    const inputs = Object.fromEntries(
+      ['hidden_states', 'timestep', 'encoder_hidden_states', 'pooled_projections'].map((n) => [
+        n,
+        { url: `/rig/int8-tiny/reference/transformer.wide.${n}.bin`, dims: reference.tensors[`transformer.wide.${n}`].shape },
+      ]),
+    );
+    const answer = await askWorkerAsync({
+      backend: 'webgpu',
+      baseUrl: '/rig/int8-tiny/package/',
+      requests,
+      direct: { graphUrl: '/rig/int8-tiny/package/transformer/model.onnx', inputs },
+    });
     expect(answer.error).toBeUndefined();
     expect(answer.webgpuDevice).toBe(true);
     expect(answer.images!.map((i) => i.backend)).toEqual(['webgpu', 'webgpu']);
@@ -101,8 +109,10 @@ test(
     const wasm = await wasmImagesAsync(path.join(INT8_FIXTURE, 'package'), requests);
     answer.images!.forEach((img, i) => keep(`int8-${requests[i].jobId}`, img.png, wasm[i]));
     const cmp = answer.images!.map((img, i) => compareImages(decodePng(img.png), wasm[i]));
-    console.log(`int8 fixture on WebGPU: transformer max |WebGPU - PyTorch| ${diff.toExponential(2)} (max |out| ${scale.toFixed(2)}); `
-      + `images vs WASM: ${cmp.map((c) => `max ${c.max} levels, ${(c.within * 100).toFixed(2)} % within 2`).join('; ')}`);
+    console.log(
+      `int8 fixture on WebGPU: transformer max |WebGPU - PyTorch| ${diff.toExponential(2)} (max |out| ${scale.toFixed(2)}); ` +
+        `images vs WASM: ${cmp.map((c) => `max ${c.max} levels, ${(c.within * 100).toFixed(2)} % within 2`).join('; ')}`,
+    );
     expect(diff).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));
     for (const c of cmp) expect(c.within).toBeGreaterThanOrEqual(0.999);
   },
@@ -112,14 +122,18 @@ test(
 test(
   'the shipped default package runs on WebGPU and matches WASM',
   async () => {
-    const requests: GenerationRequest[] = [{ jobId: 'default', prompt: 'rocket, flat style, on a teal background', width: 256, height: 256, steps: 1, guidance: 5, seed: 7 }];
+    const requests: GenerationRequest[] = [
+      { jobId: 'default', prompt: 'rocket, flat style, on a teal background', width: 256, height: 256, steps: 1, guidance: 5, seed: 7 },
+    ];
     const answer = await askWorkerAsync({ backend: 'webgpu', baseUrl: '/rig/default/', requests });
     expect(answer.error).toBeUndefined();
     expect(answer.images![0].backend).toBe('webgpu');
     const [wasm] = await wasmImagesAsync(path.join(REPO_ROOT, 'models/default'), requests);
     keep('default', answer.images![0].png, wasm);
     const c = compareImages(decodePng(answer.images![0].png), wasm);
-    console.log(`models/default on WebGPU vs WASM, 256², 1 step: max ${c.max} levels, ${(c.within * 100).toFixed(2)} % within 2 (${((answer.elapsedMs ?? 0) / 1000).toFixed(1)} s in Chromium)`);
+    console.log(
+      `models/default on WebGPU vs WASM, 256², 1 step: max ${c.max} levels, ${(c.within * 100).toFixed(2)} % within 2 (${((answer.elapsedMs ?? 0) / 1000).toFixed(1)} s in Chromium)`,
+    );
     expect(c.within).toBeGreaterThanOrEqual(0.999);
   },
   BROWSER_TEST_TIMEOUT_MS,

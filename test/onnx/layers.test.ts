@@ -6,7 +6,20 @@ import { bytesSource } from '../../worker/engine/byte-source.js';
 import { createSessionAsync } from '../../worker/engine/ort-backend.js';
 import { DataType, floatToHalf, halfToFloat } from '../../worker/engine/onnx/data-types.js';
 import { GraphBuilder } from '../../worker/engine/onnx/graph-builder.js';
-import { activation, attention, attentionWithBias, conv2d, embedding, groupNorm, layerNorm, linear, perHeadRmsNorm, unfusedAttention, type LayerContext, type Precision } from '../../worker/engine/onnx/layers.js';
+import {
+  activation,
+  attention,
+  attentionWithBias,
+  conv2d,
+  embedding,
+  groupNorm,
+  layerNorm,
+  linear,
+  perHeadRmsNorm,
+  unfusedAttention,
+  type LayerContext,
+  type Precision,
+} from '../../worker/engine/onnx/layers.js';
 import { externalFileBytesAsync, serializeGraphAsync } from '../../worker/engine/onnx/serialize-graph.js';
 import { openWeightSetAsync } from '../../worker/engine/safetensors.js';
 import { f32, pattern, writeSafetensors } from './safetensors-writer.js';
@@ -32,14 +45,23 @@ const checkpoint = writeSafetensors({
   'qn.weight': f32(Q_NORM, [N / HEADS]),
 });
 
-async function runGraph(precision: Precision, build: (ctx: LayerContext, x: ReturnType<GraphBuilder['input']>) => ReturnType<GraphBuilder['input']>) {
-  const weights = await openWeightSetAsync(async (path) => (path === 'c/model.safetensors' ? bytesSource(path, checkpoint) : undefined), 'c', 'model');
+async function runGraph(
+  precision: Precision,
+  build: (ctx: LayerContext, x: ReturnType<GraphBuilder['input']>) => ReturnType<GraphBuilder['input']>,
+) {
+  const weights = await openWeightSetAsync(
+    async (path) => (path === 'c/model.safetensors' ? bytesSource(path, checkpoint) : undefined),
+    'c',
+    'model',
+  );
   const b = new GraphBuilder('test');
   const x = b.input('x', DataType.FLOAT, ['batch', 'tokens', K]);
   const y = build({ b, weights, precision }, x);
   b.output(b.cast(y, DataType.FLOAT), 'y', ['batch', 'tokens', 'features']);
   const serialized = await serializeGraphAsync(b.build(), { externalThresholdBytes: 256 });
-  const externalData = await Promise.all(serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })));
+  const externalData = await Promise.all(
+    serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })),
+  );
   const session = await createSessionAsync({ label: 'test', model: serialized.model, externalData, backend: 'wasm' });
   try {
     const out = await session.runAsync({ x: { type: 'float32', data: X, dims: [B, S, K] } });
@@ -105,11 +127,18 @@ describe('ONNX layers through onnxruntime-web (WASM)', () => {
 
   it('silu matches x·σ(x)', async () => {
     const { y } = await runGraph('fp32', (ctx, x) => activation(ctx, x, 'silu'));
-    expect(maxAbsDiff(y, X.map((v) => v / (1 + Math.exp(-v))))).toBeLessThan(1e-6);
+    expect(
+      maxAbsDiff(
+        y,
+        X.map((v) => v / (1 + Math.exp(-v))),
+      ),
+    ).toBeLessThan(1e-6);
   });
 
   it('layer norm with affine weights matches PyTorch LayerNorm', async () => {
-    const { y } = await runGraph('fp32', (ctx, x) => layerNorm(ctx, linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N }), { dim: N, eps: 1e-6, prefix: 'ln' }));
+    const { y } = await runGraph('fp32', (ctx, x) =>
+      layerNorm(ctx, linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N }), { dim: N, eps: 1e-6, prefix: 'ln' }),
+    );
     const lin = referenceLinear();
     const ref = new Float32Array(lin.length);
     for (let r = 0; r < B * S; r++) {
@@ -168,7 +197,11 @@ describe('attention with an additive bias, and embedding lookups (WASM)', () => 
   const D = N / HEADS;
 
   /** softmax(scale·q·kᵀ + bias)·v per head, in float64; q = k = v = h [B, S, N]; bias [B, HEADS, S, S]. */
-  function referenceAttention(h: Float32Array, bias: (b: number, head: number, i: number, j: number) => number, scale: number): Float32Array {
+  function referenceAttention(
+    h: Float32Array,
+    bias: (b: number, head: number, i: number, j: number) => number,
+    scale: number,
+  ): Float32Array {
     const out = new Float32Array(h.length);
     for (let bIdx = 0; bIdx < B; bIdx++) {
       for (let head = 0; head < HEADS; head++) {
@@ -224,17 +257,32 @@ describe('attention with an additive bias, and embedding lookups (WASM)', () => 
       const h = linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N });
       return unfusedAttention(ctx, h, h, h, HEADS, D, ctx.b.float(causal, DataType.FLOAT, [1, 1, S, S]));
     });
-    expect(maxAbsDiff(masked, referenceAttention(referenceLinear(), (_b, _h, i, j) => (j > i ? -Infinity : 0), 1 / Math.sqrt(D)))).toBeLessThan(1e-5);
+    expect(
+      maxAbsDiff(
+        masked,
+        referenceAttention(referenceLinear(), (_b, _h, i, j) => (j > i ? -Infinity : 0), 1 / Math.sqrt(D)),
+      ),
+    ).toBeLessThan(1e-5);
     const { y: biased } = await runGraph('fp32', (ctx, x) => {
       const h = linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N });
       return unfusedAttention(ctx, h, h, h, HEADS, D, ctx.b.float(bias, DataType.FLOAT, [1, HEADS, S, S]), { scale: 1 });
     });
-    expect(maxAbsDiff(biased, referenceAttention(referenceLinear(), (_b, head, i, j) => bias[(head * S + i) * S + j], 1))).toBeLessThan(1e-4);
+    expect(
+      maxAbsDiff(
+        biased,
+        referenceAttention(referenceLinear(), (_b, head, i, j) => bias[(head * S + i) * S + j], 1),
+      ),
+    ).toBeLessThan(1e-4);
     const { y: plain } = await runGraph('fp32', (ctx, x) => {
       const h = linear(ctx, x, 'lin', { inFeatures: K, outFeatures: N });
       return unfusedAttention(ctx, h, h, h, HEADS, D);
     });
-    expect(maxAbsDiff(plain, referenceAttention(referenceLinear(), () => 0, 1 / Math.sqrt(D)))).toBeLessThan(1e-5);
+    expect(
+      maxAbsDiff(
+        plain,
+        referenceAttention(referenceLinear(), () => 0, 1 / Math.sqrt(D)),
+      ),
+    ).toBeLessThan(1e-5);
   });
 
   it.each([
@@ -249,13 +297,19 @@ describe('attention with an additive bias, and embedding lookups (WASM)', () => 
     const halfBits = Uint16Array.from(table, (v) => floatToHalf(v));
     const tensor = dtype === 'F16' ? { dtype, shape: [vocab, dim], data: new Uint8Array(halfBits.buffer) } : f32(table, [vocab, dim]);
     const bytes = writeSafetensors({ 'emb.weight': tensor });
-    const weights = await openWeightSetAsync(async (path) => (path === 'c/model.safetensors' ? bytesSource(path, bytes) : undefined), 'c', 'model');
+    const weights = await openWeightSetAsync(
+      async (path) => (path === 'c/model.safetensors' ? bytesSource(path, bytes) : undefined),
+      'c',
+      'model',
+    );
     const b = new GraphBuilder('embedding');
     const ids = b.input('ids', DataType.INT64, ['batch', 'tokens']);
     b.output(embedding({ b, weights, precision }, ids, 'emb.weight', vocab, dim), 'rows', ['batch', 'tokens', dim]);
     const graph = b.build();
     // Stored as float16 exactly when the precision is half (a float16 Gather needs WebGPU's shader-f16).
-    expect(graph.initializers.find((i) => i.name === 'emb.weight')!.source.dataType).toBe(precision === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT);
+    expect(graph.initializers.find((i) => i.name === 'emb.weight')!.source.dataType).toBe(
+      precision === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT,
+    );
     const serialized = await serializeGraphAsync(graph);
     const session = await createSessionAsync({ label: 'embedding', model: serialized.model, backend: 'wasm' });
     const picks = [3, 0, 10, 3, 7, 1];
@@ -287,13 +341,22 @@ describe('convolution layers through onnxruntime-web (WASM)', () => {
     'gn.bias': f32(GN_B, [CO]),
   });
 
-  async function runImage(precision: Precision, build: (ctx: LayerContext, x: ReturnType<GraphBuilder['input']>) => ReturnType<GraphBuilder['input']>) {
-    const weights = await openWeightSetAsync(async (path) => (path === 'c/model.safetensors' ? bytesSource(path, convCheckpoint) : undefined), 'c', 'model');
+  async function runImage(
+    precision: Precision,
+    build: (ctx: LayerContext, x: ReturnType<GraphBuilder['input']>) => ReturnType<GraphBuilder['input']>,
+  ) {
+    const weights = await openWeightSetAsync(
+      async (path) => (path === 'c/model.safetensors' ? bytesSource(path, convCheckpoint) : undefined),
+      'c',
+      'model',
+    );
     const b = new GraphBuilder('test');
     const x = b.input('x', DataType.FLOAT, [1, CI, 'h', 'w']);
     b.output(b.cast(build({ b, weights, precision }, x), DataType.FLOAT), 'y', [1, 'c', 'h', 'w']);
     const serialized = await serializeGraphAsync(b.build(), { externalThresholdBytes: 256 });
-    const externalData = await Promise.all(serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })));
+    const externalData = await Promise.all(
+      serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })),
+    );
     const session = await createSessionAsync({ label: 'test', model: serialized.model, externalData, backend: 'wasm' });
     try {
       const out = await session.runAsync({ x: { type: 'float32', data: IMAGE, dims: [1, CI, IH, IW] } });
@@ -317,7 +380,8 @@ describe('convolution layers through onnxruntime-web (WASM)', () => {
               for (let kc = 0; kc < 3; kc++) {
                 const ir = r * stride + kr - pads[0];
                 const ic = c * stride + kc - pads[1];
-                if (ir >= 0 && ir < IH && ic >= 0 && ic < IW) sum += IMAGE[(i * IH + ir) * IW + ic] * CONV_W[((o * CI + i) * 3 + kr) * 3 + kc];
+                if (ir >= 0 && ir < IH && ic >= 0 && ic < IW)
+                  sum += IMAGE[(i * IH + ir) * IW + ic] * CONV_W[((o * CI + i) * 3 + kr) * 3 + kc];
               }
             }
           }
@@ -332,7 +396,9 @@ describe('convolution layers through onnxruntime-web (WASM)', () => {
     const same = await runImage('fp32', (ctx, x) => conv2d(ctx, x, 'conv', { inChannels: CI, outChannels: CO, kernel: 3 }));
     expect(same.dims).toEqual([1, CO, IH, IW]);
     expect(maxAbsDiff(same.y, referenceConv(1, [1, 1, 1, 1]).y)).toBeLessThan(1e-5);
-    const down = await runImage('fp32', (ctx, x) => conv2d(ctx, x, 'conv', { inChannels: CI, outChannels: CO, kernel: 3, stride: 2, pads: [0, 0, 1, 1] }));
+    const down = await runImage('fp32', (ctx, x) =>
+      conv2d(ctx, x, 'conv', { inChannels: CI, outChannels: CO, kernel: 3, stride: 2, pads: [0, 0, 1, 1] }),
+    );
     const want = referenceConv(2, [0, 0, 1, 1]);
     expect(down.dims).toEqual([1, CO, want.oh, want.ow]);
     expect(maxAbsDiff(down.y, want.y)).toBeLessThan(1e-5);

@@ -321,7 +321,11 @@ describe('UI', () => {
     const payload = { bytes: new Uint8Array([1, 2]) };
     await figma.ui.send(payload);
     await figma.ui.send(payload);
-    expect(got).toEqual([['onmessage', payload], ['once', payload], ['onmessage', payload]]);
+    expect(got).toEqual([
+      ['onmessage', payload],
+      ['once', payload],
+      ['onmessage', payload],
+    ]);
     expect((got[0] as [string, unknown])[1]).not.toBe(payload);
 
     const posted = { n: 1 };

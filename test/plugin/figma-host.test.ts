@@ -53,7 +53,12 @@ function record(width: number, height: number, extra: Partial<ProvenanceRecord> 
 
 /** Arguments to place a solid PNG of w×h on an existing node. */
 function placeOn(nodeId: string, colour: [number, number, number, number] = [10, 200, 30, 255], w = 64, h = 48) {
-  return { destination: { kind: 'existing' as const, nodeId }, png: makePng(w, h, colour), fillMode: 'keep' as const, record: record(w, h) };
+  return {
+    destination: { kind: 'existing' as const, nodeId },
+    png: makePng(w, h, colour),
+    fillMode: 'keep' as const,
+    record: record(w, h),
+  };
 }
 
 describe('launch', () => {
@@ -77,7 +82,10 @@ describe('launch', () => {
     const { figma, host } = await startOnFake({ command: 'generate', parameters: { prompt: 'a red fox' } });
     expect(await host.readLaunch()).toEqual({ host: 'figma', command: 'generate', source: 'quick-action', prompt: 'a red fox' });
     expect(figma.ui.current?.visible).toBe(false);
-    expect(figma.__notifications.at(-1)).toMatchObject({ message: 'Flowfill: generating “a red fox”…', options: { timeout: Infinity, button: { text: 'Cancel' } } });
+    expect(figma.__notifications.at(-1)).toMatchObject({
+      message: 'Flowfill: generating “a red fox”…',
+      options: { timeout: Infinity, button: { text: 'Cancel' } },
+    });
     expect(figma.__parameterInput('prompt', 'fox').suggestions).toEqual(expect.arrayContaining(['fox', 'fox, flat style']));
   });
 
@@ -195,13 +203,30 @@ describe('placeImage', () => {
   test('a create destination makes the named frame at the given place and size only once the image is accepted', async () => {
     const { figma, host } = await startOnFake();
     const before = figma.currentPage.children.length;
-    const rejected = await host.placeImage({ destination: { kind: 'create', name: 'x', x: 0, y: 0, width: 10, height: 10 }, png: corruptPng(), fillMode: 'keep', record: record(16, 16) });
+    const rejected = await host.placeImage({
+      destination: { kind: 'create', name: 'x', x: 0, y: 0, width: 10, height: 10 },
+      png: corruptPng(),
+      fillMode: 'keep',
+      record: record(16, 16),
+    });
     expect(rejected).toMatchObject({ placed: false, reason: 'image-rejected' });
     expect(figma.currentPage.children.length).toBe(before);
-    const placed = await host.placeImage({ destination: { kind: 'create', name: 'rocket, flat style', x: 4840, y: -390, width: 320, height: 180 }, png: makePng(64, 48), fillMode: 'keep', record: record(64, 48) });
+    const placed = await host.placeImage({
+      destination: { kind: 'create', name: 'rocket, flat style', x: 4840, y: -390, width: 320, height: 180 },
+      png: makePng(64, 48),
+      fillMode: 'keep',
+      record: record(64, 48),
+    });
     if (!placed.placed) throw new Error(placed.message);
     const frame = (await figma.getNodeByIdAsync(placed.nodeId)) as FakeShapeNode;
-    expect([frame.type, frame.name, frame.x, frame.y, frame.width, frame.height]).toEqual(['FRAME', 'rocket, flat style', 4840, -390, 320, 180]);
+    expect([frame.type, frame.name, frame.x, frame.y, frame.width, frame.height]).toEqual([
+      'FRAME',
+      'rocket, flat style',
+      4840,
+      -390,
+      320,
+      180,
+    ]);
     expect(paintsOf(frame).map((p) => p.type)).toEqual(['IMAGE']);
     await host.reveal({ nodeIds: [placed.nodeId] });
     expect(figma.__scrolledInto.at(-1)).toEqual([frame]);
@@ -213,7 +238,11 @@ describe('placeImage', () => {
     rect.remove();
     frame.locked = true;
     expect(await host.placeImage(placeOn(rect.id))).toMatchObject({ placed: false, reason: 'node-missing' });
-    expect(await host.placeImage(placeOn(frame.id))).toMatchObject({ placed: false, reason: 'node-locked', message: 'The layer Hero is locked' });
+    expect(await host.placeImage(placeOn(frame.id))).toMatchObject({
+      placed: false,
+      reason: 'node-locked',
+      message: 'The layer Hero is locked',
+    });
     expect(paintsOf(frame).map((p) => p.type)).toEqual(['SOLID']);
     expect(frame.getPluginData(PROVENANCE_KEY)).toBe('');
   });
@@ -264,7 +293,10 @@ describe('storage, toasts, close', () => {
     await host.saveValue({ key: 'settings', value: { prompt: 'fox', steps: 12 } });
     expect(await figma.clientStorage.getAsync(STORAGE_KEYS.settings)).toEqual({ prompt: 'fox', steps: 12 });
     expect(await host.loadValue({ key: 'settings' })).toEqual({ prompt: 'fox', steps: 12 });
-    await expect(host.saveValue({ key: 'history', value: ['x'.repeat(300)] })).rejects.toMatchObject({ code: 'storage-failed', message: expect.stringContaining('flowfill.history') });
+    await expect(host.saveValue({ key: 'history', value: ['x'.repeat(300)] })).rejects.toMatchObject({
+      code: 'storage-failed',
+      message: expect.stringContaining('flowfill.history'),
+    });
   });
 
   test('notify shows a toast; showProgress replaces the previous progress toast', async () => {
@@ -305,7 +337,9 @@ describe('storage, toasts, close', () => {
     expect(figma.__closed).not.toBeNull();
     expect(figma.__notifications.filter((n) => n.options?.button).every((n) => n.cancelled)).toBe(true);
     // The panel, and the engine in it, are gone with the plugin: nothing more can arrive.
-    await expect(figma.ui.send({ ...rpcHead, kind: 'call', id: 1, method: 'placeImage', args: placeOn(rect.id) })).rejects.toThrow(/no UI is open/);
+    await expect(figma.ui.send({ ...rpcHead, kind: 'call', id: 1, method: 'placeImage', args: placeOn(rect.id) })).rejects.toThrow(
+      /no UI is open/,
+    );
     figma.__undo();
     expect(paintsOf(frame)).toEqual(frameBefore);
   });

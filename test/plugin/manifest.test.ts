@@ -54,7 +54,10 @@ describe('manifest.json', () => {
   });
 
   test('every command in the manifest reaches the panel as itself; anything else just opens it', () => {
-    const commands = [...manifest.menu.filter((m: MenuItem) => m.command).map((m: MenuItem) => m.command), ...manifest.relaunchButtons.map((b: { command: string }) => b.command)];
+    const commands = [
+      ...manifest.menu.filter((m: MenuItem) => m.command).map((m: MenuItem) => m.command),
+      ...manifest.relaunchButtons.map((b: { command: string }) => b.command),
+    ];
     expect(commands.length).toBeGreaterThanOrEqual(5);
     for (const command of commands) expect(launchFor(command, undefined).command).toBe(command);
     expect(launchFor('generate', { prompt: 'fox' })).toEqual({ host: 'figma', command: 'generate', source: 'quick-action', prompt: 'fox' });

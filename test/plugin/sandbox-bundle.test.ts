@@ -56,7 +56,9 @@ test('the ES2017 bundle runs in a bare sandbox and fills a frame end to end', as
     backend: 'wasm' as const,
     createdAt: '2026-01-31T12:00:00.000Z',
   };
-  expect(await host.placeImage({ destination: { kind: 'existing', nodeId: frame.id }, png: makePng(64, 48), fillMode: 'keep', record })).toMatchObject({ placed: true });
+  expect(
+    await host.placeImage({ destination: { kind: 'existing', nodeId: frame.id }, png: makePng(64, 48), fillMode: 'keep', record }),
+  ).toMatchObject({ placed: true });
   await host.commitUndo();
   expect((frame.fills as Paint[]).map((p) => p.type)).toEqual(['SOLID', 'IMAGE']);
   expect(figma.__undoSteps).toBe(1);

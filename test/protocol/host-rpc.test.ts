@@ -68,7 +68,8 @@ function wrongKind(x: unknown): unknown {
 
 /** Fields a call may omit, and fields whose value may be any JSON. */
 const OPTIONAL = new Set(['unfillable', 'provenance', 'prompt', 'strength', 'parent', 'shift', 'imageHash', 'seed@parent']);
-const isOptional = (path: Path) => OPTIONAL.has(String(path[path.length - 1])) || (path.length >= 2 && OPTIONAL.has(`${path[path.length - 1]}@${path[path.length - 2]}`));
+const isOptional = (path: Path) =>
+  OPTIONAL.has(String(path[path.length - 1])) || (path.length >= 2 && OPTIONAL.has(`${path[path.length - 1]}@${path[path.length - 2]}`));
 const anyJson = (method: string, path: Path) => method === 'saveValue' && path[0] === 'value';
 
 /** A server over a recording endpoint: what it posts is kept in `replies`. */
@@ -130,7 +131,11 @@ describe('server validation', () => {
   test('a call of another version is refused by name, with its id', async () => {
     const { server, replies } = recordingServer(sampleHandlers());
     await server.handle({ ...call('readLaunch', {}, 3), v: 1 });
-    expect(replies[0]).toMatchObject({ id: 3, ok: false, error: { code: 'version-mismatch', message: expect.stringContaining(`version ${HOST_RPC_VERSION}`) } });
+    expect(replies[0]).toMatchObject({
+      id: 3,
+      ok: false,
+      error: { code: 'version-mismatch', message: expect.stringContaining(`version ${HOST_RPC_VERSION}`) },
+    });
   });
 
   test('an unknown method is refused, listing the known ones', async () => {
@@ -142,7 +147,16 @@ describe('server validation', () => {
 
   test('non-objects and broken envelopes get an error reply (id null when none is readable)', async () => {
     const { server, replies } = recordingServer(sampleHandlers());
-    const junk = [null, undefined, 3, 'readLaunch', [], new Uint8Array(4), { ...head, kind: 'call', method: 'readLaunch', args: {} }, { ...head, kind: 'reply', id: 2 }];
+    const junk = [
+      null,
+      undefined,
+      3,
+      'readLaunch',
+      [],
+      new Uint8Array(4),
+      { ...head, kind: 'call', method: 'readLaunch', args: {} },
+      { ...head, kind: 'reply', id: 2 },
+    ];
     for (const x of junk) await server.handle(x);
     expect(replies).toHaveLength(junk.length);
     for (const reply of replies) expect(v.safeParse(replyEnvelope, reply).success && reply.ok === false).toBe(true);
@@ -173,7 +187,8 @@ describe('server validation', () => {
       for (const path of leafPaths(sampleArgs[method])) {
         for (let depth = 1; depth <= path.length; depth++) {
           const cut = path.slice(0, depth);
-          if (cut.some((_, i) => isOptional(cut.slice(0, i + 1))) || anyJson(method, cut) || typeof cut[cut.length - 1] === 'number') continue;
+          if (cut.some((_, i) => isOptional(cut.slice(0, i + 1))) || anyJson(method, cut) || typeof cut[cut.length - 1] === 'number')
+            continue;
           const broken = clone(sampleArgs[method]);
           deletePath(broken, cut);
           await server.handle(call(method, broken));
@@ -242,14 +257,48 @@ describe('server validation', () => {
     handlers.readTargets = () => ({ targets: [{ ...sampleLayers[0], width: -1, height: 1, x: 0, y: 0 }], viewportCenter: { x: 0, y: 0 } });
     const { server, replies } = recordingServer(handlers);
     await server.handle(call('readTargets', {}));
-    expect(replies[0]).toMatchObject({ ok: false, error: { code: 'invalid-result', message: 'readTargets produced an invalid result: result.targets[0].width is -1; expected a number in [0, 1000000]' } });
+    expect(replies[0]).toMatchObject({
+      ok: false,
+      error: {
+        code: 'invalid-result',
+        message: 'readTargets produced an invalid result: result.targets[0].width is -1; expected a number in [0, 1000000]',
+      },
+    });
   });
 
   test('exotic inputs (throwing getters, proxies) are answered, not thrown', async () => {
     const { server, replies } = recordingServer(sampleHandlers());
-    const getter = Object.defineProperty({ ...head, kind: 'call', id: 1 }, 'method', { enumerable: true, get: () => { throw new Error('boom'); } });
-    const proxy = new Proxy({}, { get: () => { throw new Error('trap'); }, has: () => { throw new Error('trap'); }, getPrototypeOf: () => { throw new Error('trap'); } });
-    const argsProxy = call('notify', new Proxy({ message: 'x', error: false }, { has: () => { throw new Error('trap'); } }));
+    const getter = Object.defineProperty({ ...head, kind: 'call', id: 1 }, 'method', {
+      enumerable: true,
+      get: () => {
+        throw new Error('boom');
+      },
+    });
+    const proxy = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('trap');
+        },
+        has: () => {
+          throw new Error('trap');
+        },
+        getPrototypeOf: () => {
+          throw new Error('trap');
+        },
+      },
+    );
+    const argsProxy = call(
+      'notify',
+      new Proxy(
+        { message: 'x', error: false },
+        {
+          has: () => {
+            throw new Error('trap');
+          },
+        },
+      ),
+    );
     for (const x of [getter, proxy, argsProxy]) await expect(server.handle(x)).resolves.toBeUndefined();
     expect(replies).toHaveLength(3);
     expect(replies.every((r) => r.ok === false)).toBe(true);
@@ -257,7 +306,9 @@ describe('server validation', () => {
 
   test('calls cloned from another realm (another frame, a vm context) validate', async () => {
     const vm = await import('node:vm');
-    const foreign = vm.runInNewContext(`({ rpc: 'flowfill-host', v: ${HOST_RPC_VERSION}, kind: 'call', id: 9, method: 'checkNodes', args: { nodeIds: ['1:2'] } })`);
+    const foreign = vm.runInNewContext(
+      `({ rpc: 'flowfill-host', v: ${HOST_RPC_VERSION}, kind: 'call', id: 9, method: 'checkNodes', args: { nodeIds: ['1:2'] } })`,
+    );
     expect(Object.getPrototypeOf(foreign)).not.toBe(Object.prototype);
     const { server, replies } = recordingServer(sampleHandlers());
     await server.handle(foreign);
@@ -279,16 +330,29 @@ describe('client', () => {
     expect(png).toBeInstanceOf(RpcError);
     expect(png).toMatchObject({ code: 'export-failed', message: 'exportPng: Could not export layer 1:2' });
     // Arguments are checked before they leave, with the message the host would give.
-    await expect(host.exportPng({ nodeId: '', width: 1 })).rejects.toMatchObject({ code: 'malformed-call', message: expect.stringContaining('args.nodeId is ""') });
+    await expect(host.exportPng({ nodeId: '', width: 1 })).rejects.toMatchObject({
+      code: 'malformed-call',
+      message: expect.stringContaining('args.nodeId is ""'),
+    });
   });
 
   test('a reply that does not validate rejects its call; unknown replies and bad events are logged, never thrown', async () => {
     const posted: any[] = [];
     let deliver: (m: unknown) => void = () => {};
     const logs: string[] = [];
-    const connection = connectRpc(HOST_RPC, { post: (m) => posted.push(m), listen: (l) => ((deliver = l), () => {}) }, { log: (m) => logs.push(m) });
+    const connection = connectRpc(
+      HOST_RPC,
+      { post: (m) => posted.push(m), listen: (l) => ((deliver = l), () => {}) },
+      { log: (m) => logs.push(m) },
+    );
     const pending = connection.call.readSelection();
-    deliver({ ...head, kind: 'reply', id: posted[0].id, ok: true, result: { layers: [{ id: '', name: 'x', type: 'FRAME', hasImageFill: false }] } });
+    deliver({
+      ...head,
+      kind: 'reply',
+      id: posted[0].id,
+      ok: true,
+      result: { layers: [{ id: '', name: 'x', type: 'FRAME', hasImageFill: false }] },
+    });
     await expect(pending).rejects.toMatchObject({ code: 'invalid-result', message: expect.stringContaining('result.layers[0].id is ""') });
     const seen: unknown[] = [];
     connection.on('selection-changed', (payload) => seen.push(payload));
@@ -309,88 +373,153 @@ const FUZZ_BUDGET_MS = 120_000;
 describe('fuzz (seeded)', () => {
   const random = mulberry32(20260131);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
-  const fieldNames = ['nodeId', 'nodeIds', 'width', 'png', 'record', 'destination', 'fillMode', 'key', 'value', 'message', 'error', 'kind', 'x', 'y', 'name', '__proto__', 'constructor'];
+  const fieldNames = [
+    'nodeId',
+    'nodeIds',
+    'width',
+    'png',
+    'record',
+    'destination',
+    'fillMode',
+    'key',
+    'value',
+    'message',
+    'error',
+    'kind',
+    'x',
+    'y',
+    'name',
+    '__proto__',
+    'constructor',
+  ];
   const tinyPng = makePng(2, 2);
   function junk(depth: number): unknown {
     const r = random();
     if (depth > 3 || r < 0.35) {
-      return pick<unknown>([0, -1, 1.5, NaN, Infinity, 2 ** 53, '', '1:2', 'x'.repeat(Math.floor(random() * 5000)), true, false, null, undefined, new Uint8Array(Math.floor(random() * 16)), tinyPng, Symbol('s'), () => 0, 10n]);
+      return pick<unknown>([
+        0,
+        -1,
+        1.5,
+        NaN,
+        Infinity,
+        2 ** 53,
+        '',
+        '1:2',
+        'x'.repeat(Math.floor(random() * 5000)),
+        true,
+        false,
+        null,
+        undefined,
+        new Uint8Array(Math.floor(random() * 16)),
+        tinyPng,
+        Symbol('s'),
+        () => 0,
+        10n,
+      ]);
     }
     if (r < 0.55) return Array.from({ length: Math.floor(random() * 5) }, () => junk(depth + 1));
     const o: Record<string, unknown> = {};
     // defineProperty: "__proto__" becomes an own key, as JSON.parse and structured clone make it.
-    for (let i = Math.floor(random() * 6); i > 0; i--) Object.defineProperty(o, pick(fieldNames), { value: junk(depth + 1), enumerable: true, writable: true, configurable: true });
+    for (let i = Math.floor(random() * 6); i > 0; i--)
+      Object.defineProperty(o, pick(fieldNames), { value: junk(depth + 1), enumerable: true, writable: true, configurable: true });
     return o;
   }
   /** Mostly well-formed envelopes with junk inside; some junk envelopes; some wrong versions. */
   function randomCall(i: number): unknown {
     const r = random();
     if (r < 0.1) return junk(0);
-    const message: Record<string, unknown> = { ...head, kind: 'call', id: i, method: random() < 0.9 ? pick(METHODS) : pick(['', 'paint', 'hasOwnProperty']), args: random() < 0.2 ? clone(sampleArgs[pick(METHODS)]) : junk(1) };
+    const message: Record<string, unknown> = {
+      ...head,
+      kind: 'call',
+      id: i,
+      method: random() < 0.9 ? pick(METHODS) : pick(['', 'paint', 'hasOwnProperty']),
+      args: random() < 0.2 ? clone(sampleArgs[pick(METHODS)]) : junk(1),
+    };
     if (r < 0.15) message.v = junk(3);
     if (r < 0.2) delete message[pick(Object.keys(message))];
     return message;
   }
 
-  test('10,000 random calls to the real Figma host: each gets exactly one valid reply, none crashes', async () => {
-    const figma = createFigmaFake({ relaunchCommands: ['regenerate', 'variations'] });
-    const frame = figma.createFrame();
-    figma.__userSelect([frame]);
-    const host = createFigmaHost(asPluginApi(figma), launchFor('open', undefined));
-    const { server, replies } = recordingServer(host.handlers);
-    let ok = 0;
-    for (let i = 0; i < 10_000; i++) {
-      const before = replies.length;
-      await expect(server.handle(randomCall(i))).resolves.toBeUndefined();
-      expect(replies.length).toBe(before + 1);
-      const reply = replies[before];
-      if (!v.safeParse(replyEnvelope, reply).success) throw new Error(`invalid reply ${JSON.stringify(reply)}`);
-      if (reply.ok) ok++;
-    }
-    // Only argument-free methods (and the valid samples mixed in) can succeed by chance.
-    expect(ok).toBeGreaterThan(100);
-    expect(ok).toBeLessThan(4000);
-  }, FUZZ_BUDGET_MS);
+  test(
+    '10,000 random calls to the real Figma host: each gets exactly one valid reply, none crashes',
+    async () => {
+      const figma = createFigmaFake({ relaunchCommands: ['regenerate', 'variations'] });
+      const frame = figma.createFrame();
+      figma.__userSelect([frame]);
+      const host = createFigmaHost(asPluginApi(figma), launchFor('open', undefined));
+      const { server, replies } = recordingServer(host.handlers);
+      let ok = 0;
+      for (let i = 0; i < 10_000; i++) {
+        const before = replies.length;
+        await expect(server.handle(randomCall(i))).resolves.toBeUndefined();
+        expect(replies.length).toBe(before + 1);
+        const reply = replies[before];
+        if (!v.safeParse(replyEnvelope, reply).success) throw new Error(`invalid reply ${JSON.stringify(reply)}`);
+        if (reply.ok) ok++;
+      }
+      // Only argument-free methods (and the valid samples mixed in) can succeed by chance.
+      expect(ok).toBeGreaterThan(100);
+      expect(ok).toBeLessThan(4000);
+    },
+    FUZZ_BUDGET_MS,
+  );
 
+  test(
+    '5,000 random single-field corruptions of valid calls are all refused',
+    async () => {
+      const { server, replies } = recordingServer(sampleHandlers());
+      let corrupted = 0;
+      for (let i = 0; i < 5000; i++) {
+        const method = pick(METHODS);
+        const paths = leafPaths(sampleArgs[method]).filter((p) => p.length > 0 && !(anyJson(method, p) && p.length > 1));
+        if (paths.length === 0) continue;
+        const path = pick(paths);
+        const broken = clone(sampleArgs[method]);
+        setPath(broken, path, wrongKind(at(sampleArgs[method], path)));
+        await server.handle(call(method, broken, i));
+        expect(replies.at(-1).ok).toBe(false);
+        corrupted++;
+      }
+      expect(corrupted).toBeGreaterThan(3000);
+    },
+    FUZZ_BUDGET_MS,
+  );
 
-  test('5,000 random single-field corruptions of valid calls are all refused', async () => {
-    const { server, replies } = recordingServer(sampleHandlers());
-    let corrupted = 0;
-    for (let i = 0; i < 5000; i++) {
-      const method = pick(METHODS);
-      const paths = leafPaths(sampleArgs[method]).filter((p) => p.length > 0 && !(anyJson(method, p) && p.length > 1));
-      if (paths.length === 0) continue;
-      const path = pick(paths);
-      const broken = clone(sampleArgs[method]);
-      setPath(broken, path, wrongKind(at(sampleArgs[method], path)));
-      await server.handle(call(method, broken, i));
-      expect(replies.at(-1).ok).toBe(false);
-      corrupted++;
-    }
-    expect(corrupted).toBeGreaterThan(3000);
-  }, FUZZ_BUDGET_MS);
-
-
-  test('10,000 random replies and events never crash the client; a pending call only settles on a valid reply', async () => {
-    const posted: any[] = [];
-    let deliver: (m: unknown) => void = () => {};
-    const connection = connectRpc(HOST_RPC, { post: (m) => posted.push(m), listen: (l) => ((deliver = l), () => {}) }, { log: () => {} });
-    let settled = 0;
-    for (let i = 0; i < 10_000; i++) {
-      const method = pick(METHODS);
-      const pending = connection.call[method](clone(sampleArgs[method]) as never).then(
-        () => settled++,
-        () => settled++,
-      );
-      const id = posted.at(-1).id;
-      const r = random();
-      const message = r < 0.3 ? junk(0) : { ...head, kind: pick(['reply', 'event', 'call']), id: random() < 0.8 ? id : junk(2), ok: pick([true, false, 1]), result: random() < 0.3 ? clone(sampleResults[method]) : junk(1), error: junk(1), event: pick(['selection-changed', 'x']), payload: junk(1) };
-      expect(() => deliver(message)).not.toThrow();
-      // Then the real answer: the call must settle exactly once, whatever came before.
-      deliver({ ...head, kind: 'reply', id, ok: true, result: clone(sampleResults[method]) });
-      await pending;
-    }
-    expect(settled).toBe(10_000);
-  }, FUZZ_BUDGET_MS);
-
+  test(
+    '10,000 random replies and events never crash the client; a pending call only settles on a valid reply',
+    async () => {
+      const posted: any[] = [];
+      let deliver: (m: unknown) => void = () => {};
+      const connection = connectRpc(HOST_RPC, { post: (m) => posted.push(m), listen: (l) => ((deliver = l), () => {}) }, { log: () => {} });
+      let settled = 0;
+      for (let i = 0; i < 10_000; i++) {
+        const method = pick(METHODS);
+        const pending = connection.call[method](clone(sampleArgs[method]) as never).then(
+          () => settled++,
+          () => settled++,
+        );
+        const id = posted.at(-1).id;
+        const r = random();
+        const message =
+          r < 0.3
+            ? junk(0)
+            : {
+                ...head,
+                kind: pick(['reply', 'event', 'call']),
+                id: random() < 0.8 ? id : junk(2),
+                ok: pick([true, false, 1]),
+                result: random() < 0.3 ? clone(sampleResults[method]) : junk(1),
+                error: junk(1),
+                event: pick(['selection-changed', 'x']),
+                payload: junk(1),
+              };
+        expect(() => deliver(message)).not.toThrow();
+        // Then the real answer: the call must settle exactly once, whatever came before.
+        deliver({ ...head, kind: 'reply', id, ok: true, result: clone(sampleResults[method]) });
+        await pending;
+      }
+      expect(settled).toBe(10_000);
+    },
+    FUZZ_BUDGET_MS,
+  );
 });

@@ -1,4 +1,10 @@
-import { PROVENANCE_KEY, parseProvenance, serializeProvenance, validateProvenance, type ProvenanceRecord } from '../../common/provenance.js';
+import {
+  PROVENANCE_KEY,
+  parseProvenance,
+  serializeProvenance,
+  validateProvenance,
+  type ProvenanceRecord,
+} from '../../common/provenance.js';
 import { sampleRecord } from './sample-calls.js';
 
 describe('provenance record', () => {

@@ -19,10 +19,15 @@ function packagesWithInstallScripts(modules: string, found = new Set<string>()):
       const dir = path.join(modules, folder);
       const manifestPath = path.join(dir, 'package.json');
       if (!existsSync(manifestPath)) continue;
-      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { name: string; version: string; scripts?: Record<string, string> };
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+        name: string;
+        version: string;
+        scripts?: Record<string, string>;
+      };
       const scripts = Object.keys(manifest.scripts ?? {});
       // npm runs `node-gyp rebuild` for a binding.gyp package that declares no install script.
-      if (scripts.some((name) => INSTALL_SCRIPTS.includes(name)) || existsSync(path.join(dir, 'binding.gyp'))) found.add(`${manifest.name}@${manifest.version}`);
+      if (scripts.some((name) => INSTALL_SCRIPTS.includes(name)) || existsSync(path.join(dir, 'binding.gyp')))
+        found.add(`${manifest.name}@${manifest.version}`);
       packagesWithInstallScripts(path.join(dir, 'node_modules'), found);
     }
   }
@@ -30,7 +35,9 @@ function packagesWithInstallScripts(modules: string, found = new Set<string>()):
 }
 
 test('every package with an install script is allowed or denied in allowScripts', () => {
-  const { allowScripts = {} } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+  const { allowScripts = {} } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+    allowScripts?: Record<string, boolean>;
+  };
   const declared = (id: string) => {
     const name = id.slice(0, id.lastIndexOf('@'));
     return id in allowScripts || name in allowScripts;
@@ -41,6 +48,8 @@ test('every package with an install script is allowed or denied in allowScripts'
 });
 
 test('onnxruntime-node, whose script would download CUDA libraries, is denied', () => {
-  const { allowScripts } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { allowScripts: Record<string, boolean> };
+  const { allowScripts } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+    allowScripts: Record<string, boolean>;
+  };
   expect(allowScripts['onnxruntime-node']).toBe(false);
 });

@@ -128,7 +128,11 @@ function zeroFile(name: string, size: number): ByteSource & { bytesRead: number 
 }
 
 /** A WeightSet of `dict` laid out as one fp16 (or bf16) checkpoint file; `file.bytesRead` counts what was read. */
-export function syntheticWeights(description: string, dict: StateDict, dataType: DataType = DataType.FLOAT16): { weights: WeightSet; file: { bytesRead: number } } {
+export function syntheticWeights(
+  description: string,
+  dict: StateDict,
+  dataType: DataType = DataType.FLOAT16,
+): { weights: WeightSet; file: { bytesRead: number } } {
   let offset = 0;
   const entries: [string, number[], number][] = [];
   for (const [name, shape] of dict) {

@@ -15,14 +15,19 @@
 import { PRECISIONS, type Precision } from '../../worker/engine/onnx/layers.js';
 import { DEFAULT_MAX_EXTERNAL_FILE_BYTES, serializeGraphAsync } from '../../worker/engine/onnx/serialize-graph.js';
 import { buildSd3TransformerGraph, readSd3TransformerConfig, sd3TransformerSize } from '../../worker/engine/sd3/graphs/sd3-transformer.js';
-import { autoencoderKlParameterCount, buildVaeDecoderGraph, buildVaeEncoderGraph, readAutoencoderKlConfig } from '../../worker/engine/sd3/graphs/vae.js';
+import {
+  autoencoderKlParameterCount,
+  buildVaeDecoderGraph,
+  buildVaeEncoderGraph,
+  readAutoencoderKlConfig,
+} from '../../worker/engine/sd3/graphs/vae.js';
 import { elementCount, syntheticWeights, transformerStateDict, vaeStateDict } from './diffusers-state-dict.js';
 import { SD35_LARGE_TRANSFORMER, SD35_MEDIUM_TRANSFORMER, SD3_MEDIUM_TRANSFORMER, SD3_VAE } from './full-size-configs.js';
 import { fixtureConfig, fixtureWeightsAsync, opCounts } from './graph-harness.js';
 
 const GB = 1e9;
 
-describe('the synthetic state dicts are diffusers\' (checked on the tiny fixture checkpoints)', () => {
+describe("the synthetic state dicts are diffusers' (checked on the tiny fixture checkpoints)", () => {
   it.each(['sd35m_style', 'sd3m_style_no_t5'])('%s: transformer and VAE tensor names and shapes match the real headers', async (model) => {
     for (const [component, dict] of [
       ['transformer', transformerStateDict(readSd3TransformerConfig(fixtureConfig(model, 'transformer')))],
@@ -55,7 +60,9 @@ describe('full-size transformers build from their configs without reading weight
       for (const external of serialized.externalFiles) expect(external.byteLength).toBeLessThan(DEFAULT_MAX_EXTERNAL_FILE_BYTES);
       // Only the inline constants (RMS-norm weights and other tensors under 1 KiB) are read.
       expect(file.bytesRead).toBeLessThan(1 << 20);
-      expect(graph.nodes.filter((n) => n.opType === 'MultiHeadAttention')).toHaveLength(config.num_layers + config.dual_attention_layers.length);
+      expect(graph.nodes.filter((n) => n.opType === 'MultiHeadAttention')).toHaveLength(
+        config.num_layers + config.dual_attention_layers.length,
+      );
       const quantized = graph.nodes.filter((n) => n.opType === 'MatMulNBits').length;
       if (precision === 'int8' || precision === 'int4') expect(quantized).toBeGreaterThan(config.num_layers * 10);
       else expect(quantized).toBe(0);
@@ -79,12 +86,17 @@ describe('the SD3 VAE builds from its config', () => {
     expect(elementCount(dict)).toBe(83_819_683);
     const lines = ['SD3 VAE: 83.8 M parameters'];
     for (const precision of ['fp32', 'fp16'] as Precision[]) {
-      for (const [part, build] of [['decoder', buildVaeDecoderGraph], ['encoder', buildVaeEncoderGraph]] as const) {
+      for (const [part, build] of [
+        ['decoder', buildVaeDecoderGraph],
+        ['encoder', buildVaeEncoderGraph],
+      ] as const) {
         const { weights } = syntheticWeights('SD3 vae', dict);
         const graph = build(config, weights, precision);
         const serialized = await serializeGraphAsync(graph);
         for (const external of serialized.externalFiles) expect(external.byteLength).toBeLessThan(DEFAULT_MAX_EXTERNAL_FILE_BYTES);
-        lines.push(`  ${part} ${precision}: ${(serialized.weightBytes / 1e6).toFixed(1)} MB, ${graph.nodes.length} nodes: ${opCounts(graph)}`);
+        lines.push(
+          `  ${part} ${precision}: ${(serialized.weightBytes / 1e6).toFixed(1)} MB, ${graph.nodes.length} nodes: ${opCounts(graph)}`,
+        );
       }
     }
     console.log(lines.join('\n'));

@@ -70,7 +70,9 @@ export interface LoadedGraph {
 /** Serialises `graph` (weights as external data, as a package holds them) and opens it on WASM. */
 export async function loadGraphAsync(graph: BuiltGraph): Promise<LoadedGraph> {
   const serialized = await serializeGraphAsync(graph);
-  const externalData = await Promise.all(serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })));
+  const externalData = await Promise.all(
+    serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })),
+  );
   const session = await createSessionAsync({ label: graph.name, model: serialized.model, externalData, backend: 'wasm' });
   return { session, serialized, graph };
 }
@@ -104,5 +106,8 @@ export function relativeL2(got: Float32Array, want: Float32Array): number {
 export function opCounts(graph: BuiltGraph): string {
   const counts = new Map<string, number>();
   for (const node of graph.nodes) counts.set(node.opType, (counts.get(node.opType) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([op, n]) => `${op} ${n}`).join(', ');
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([op, n]) => `${op} ${n}`)
+    .join(', ');
 }

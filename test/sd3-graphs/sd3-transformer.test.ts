@@ -12,7 +12,18 @@ import {
   readSd3TransformerConfig,
   type Sd3TransformerBuildOptions,
 } from '../../worker/engine/sd3/graphs/sd3-transformer.js';
-import { cases, f32, fixtureConfig, fixtureWeightsAsync, goldenArray, goldenCase, loadGraphAsync, maxAbsDiff, relativeL2, type GoldenCase } from './graph-harness.js';
+import {
+  cases,
+  f32,
+  fixtureConfig,
+  fixtureWeightsAsync,
+  goldenArray,
+  goldenCase,
+  loadGraphAsync,
+  maxAbsDiff,
+  relativeL2,
+  type GoldenCase,
+} from './graph-harness.js';
 
 /** The fixture README's WASM/CPU tolerance for the step-0 transformer output (max |difference|). */
 const STEP0_TOLERANCE = 1e-4;
@@ -99,7 +110,10 @@ describe('SD3 transformer: bad configs and checkpoints are refused with the file
   it.each([
     [{ num_layers: 0 }, /transformer\/config\.json: num_layers is 0; it must be an integer from 1/],
     [{ qk_norm: 'layer_norm' }, /transformer\/config\.json: qk_norm is "layer_norm"; Flowfill builds null, "rms_norm"/],
-    [{ dual_attention_layers: [0, 5] }, /transformer\/config\.json: dual_attention_layers is \[0,5\]; it must be a list of integers from 0 to 2/],
+    [
+      { dual_attention_layers: [0, 5] },
+      /transformer\/config\.json: dual_attention_layers is \[0,5\]; it must be a list of integers from 0 to 2/,
+    ],
     [{ caption_projection_dim: 48 }, /caption_projection_dim is 48; it must equal num_attention_heads · attention_head_dim = 2 · 16 = 32/],
     [{ patch_size: 2.5 }, /patch_size is 2\.5; it must be an integer/],
     [{ _class_name: 'FluxTransformer2DModel' }, /_class_name is "FluxTransformer2DModel"; Flowfill builds SD3Transformer2DModel/],
@@ -109,7 +123,10 @@ describe('SD3 transformer: bad configs and checkpoints are refused with the file
 
   it('a missing tensor is named with the checkpoint', async () => {
     const weights = await fixtureWeightsAsync('sd35m_style', 'transformer');
-    const without = new WeightSet(weights.description, new Map([...weights.tensors].filter(([name]) => name !== 'transformer_blocks.1.attn2.to_k.weight')));
+    const without = new WeightSet(
+      weights.description,
+      new Map([...weights.tensors].filter(([name]) => name !== 'transformer_blocks.1.attn2.to_k.weight')),
+    );
     const config = readSd3TransformerConfig(base());
     expect(() => buildSd3TransformerGraph(config, without, 'fp32')).toThrow(
       /transformer\/diffusion_pytorch_model\*\.safetensors: tensor "transformer_blocks\.1\.attn2\.to_k\.weight" is missing/,
@@ -128,7 +145,9 @@ describe('SD3 transformer: bad configs and checkpoints are refused with the file
   it('tensors the config does not account for (dual attention left out of the config) are refused', async () => {
     const config = readSd3TransformerConfig({ ...base(), dual_attention_layers: [0] });
     const weights = await fixtureWeightsAsync('sd35m_style', 'transformer');
-    expect(() => buildSd3TransformerGraph(config, weights, 'fp32')).toThrow(/norm1\.linear\.weight" has shape \[288, 32\]; a Linear\(32 → 192\)/);
+    expect(() => buildSd3TransformerGraph(config, weights, 'fp32')).toThrow(
+      /norm1\.linear\.weight" has shape \[288, 32\]; a Linear\(32 → 192\)/,
+    );
     const noQkNorm = readSd3TransformerConfig({ ...base(), qk_norm: null });
     expect(() => buildSd3TransformerGraph(noQkNorm, weights, 'fp32')).toThrow(
       /tensor "transformer_blocks\.\d\.attn2?\.norm_\w+\.weight" \(and 15 more\) is not part of the model transformer\/config\.json describes/,
@@ -141,6 +160,8 @@ describe('SD3 transformer: bad configs and checkpoints are refused with the file
     expect(() => checkLatentSize(config, 98, 12)).toThrow(/latent height 98 must be a multiple of patch_size 2 from 2 to 96/);
     expect(() => checkLatentSize(config, 8, 7)).toThrow(/latent width 7/);
     expect(() => checkLatentSize(config, 20, 8, { posEmbedGrid: 8 })).toThrow(/from 2 to 16 \(a pos-embed grid of 8 patches\)/);
-    expect(() => buildSd3TransformerGraph(config, new WeightSet('x', new Map()), 'fp32', { posEmbedGrid: 7 })).toThrow(/posEmbedGrid 7 must be/);
+    expect(() => buildSd3TransformerGraph(config, new WeightSet('x', new Map()), 'fp32', { posEmbedGrid: 7 })).toThrow(
+      /posEmbedGrid 7 must be/,
+    );
   });
 });

@@ -7,7 +7,13 @@
 import { bytesSource } from '../../worker/engine/byte-source.js';
 import { DataType } from '../../worker/engine/onnx/data-types.js';
 import { PRECISIONS, type Precision } from '../../worker/engine/onnx/layers.js';
-import { buildT5EncoderGraph, readT5EncoderConfig, t5BucketTable, t5RelativePositionBucket, type T5EncoderConfig } from '../../worker/engine/sd3/graphs/t5-encoder.js';
+import {
+  buildT5EncoderGraph,
+  readT5EncoderConfig,
+  t5BucketTable,
+  t5RelativePositionBucket,
+  type T5EncoderConfig,
+} from '../../worker/engine/sd3/graphs/t5-encoder.js';
 import { openWeightSetAsync, WeightSet } from '../../worker/engine/safetensors.js';
 import { f32, pattern, writeSafetensors, type TestTensor } from '../onnx/safetensors-writer.js';
 import {
@@ -28,8 +34,27 @@ describe('T5 relative position buckets (bidirectional), as PyTorch computes them
   // [|relative position|, bucket] for 32 buckets and max distance 128 (T5 v1.1): exact up to 7,
   // then logarithmic. 16, 32 and 64 are where log(n/8)/log(16)·8 is a whole number.
   const edges: [number, number][] = [
-    [0, 0], [1, 1], [7, 7], [8, 8], [11, 8], [12, 9], [15, 9], [16, 10], [22, 10], [23, 11], [31, 11], [32, 12],
-    [45, 12], [46, 13], [63, 13], [64, 14], [90, 14], [91, 15], [127, 15], [128, 15], [5000, 15],
+    [0, 0],
+    [1, 1],
+    [7, 7],
+    [8, 8],
+    [11, 8],
+    [12, 9],
+    [15, 9],
+    [16, 10],
+    [22, 10],
+    [23, 11],
+    [31, 11],
+    [32, 12],
+    [45, 12],
+    [46, 13],
+    [63, 13],
+    [64, 14],
+    [90, 14],
+    [91, 15],
+    [127, 15],
+    [128, 15],
+    [5000, 15],
   ];
 
   it.each(edges)('|r| = %i → bucket %i (keys before the query), +16 for keys after it', (n, bucket) => {
@@ -103,7 +128,9 @@ describe('T5 encoder graph (WASM) vs diffusers golden T5 embeddings', () => {
       } else {
         expect(half.nodes.filter((n) => n.opType === 'MultiHeadAttention')).toHaveLength(0);
         expect(half.nodes.filter((n) => n.opType === 'Softmax')).toHaveLength(config.num_layers);
-        const heads = half.nodes.filter((n) => n.opType === 'Reshape' && n.name.includes('/Reshape') && producers.get(n.inputs[0])?.opType === 'Cast');
+        const heads = half.nodes.filter(
+          (n) => n.opType === 'Reshape' && n.name.includes('/Reshape') && producers.get(n.inputs[0])?.opType === 'Cast',
+        );
         expect(heads.map((n) => source(n.inputs[0]))).toEqual(Array(3 * config.num_layers).fill(toFloat));
       }
     }
@@ -154,7 +181,8 @@ function referenceT5(config: T5EncoderConfig, w: Record<string, Float32Array>, i
         const max = Math.max(...scores);
         const exps = scores.map((s) => Math.exp(s - max));
         const total = exps.reduce((a, e) => a + e, 0);
-        for (let d = 0; d < dk; d++) attended[i * inner + head * dk + d] = exps.reduce((a, e, j) => a + (e / total) * v[j * inner + head * dk + d], 0);
+        for (let d = 0; d < dk; d++)
+          attended[i * inner + head * dk + d] = exps.reduce((a, e, j) => a + (e / total) * v[j * inner + head * dk + d], 0);
       }
     }
     const o = matmul(attended, w[`${p}.0.SelfAttention.o.weight`], inner, D);
@@ -171,8 +199,16 @@ describe('T5 encoder graph: relu feed-forward (original T5) and other configurat
   // Few buckets and a short max distance, so a 20-token sequence runs past the clamped range.
   const config = readT5EncoderConfig(
     {
-      vocab_size: 50, d_model: 16, d_kv: 6, d_ff: 24, num_layers: 2, num_heads: 3,
-      feed_forward_proj: 'relu', relative_attention_num_buckets: 8, relative_attention_max_distance: 6, layer_norm_epsilon: 1e-6,
+      vocab_size: 50,
+      d_model: 16,
+      d_kv: 6,
+      d_ff: 24,
+      num_layers: 2,
+      num_heads: 3,
+      feed_forward_proj: 'relu',
+      relative_attention_num_buckets: 8,
+      relative_attention_max_distance: 6,
+      layer_norm_epsilon: 1e-6,
     },
     'text_encoder_3/config.json',
   );
@@ -204,7 +240,11 @@ describe('T5 encoder graph: relu feed-forward (original T5) and other configurat
 
   async function weightsFrom(tensors: Record<string, TestTensor>): Promise<WeightSet> {
     const bytes = writeSafetensors(tensors);
-    return openWeightSetAsync(async (path) => (path === 'text_encoder_3/model.safetensors' ? bytesSource(path, bytes) : undefined), 'text_encoder_3', 'model');
+    return openWeightSetAsync(
+      async (path) => (path === 'text_encoder_3/model.safetensors' ? bytesSource(path, bytes) : undefined),
+      'text_encoder_3',
+      'model',
+    );
   }
   const tensors = () => Object.fromEntries(Object.entries(values).map(([name, v]) => [name, f32(v, shapes[name])]));
 
@@ -216,26 +256,56 @@ describe('T5 encoder graph: relu feed-forward (original T5) and other configurat
 
   it('takes encoder.embed_tokens.weight when a checkpoint stores the tied embedding under that name only', async () => {
     const { 'shared.weight': shared, ...rest } = tensors();
-    const out = await runTextEncoderAsync(buildT5EncoderGraph(config, await weightsFrom({ ...rest, 'encoder.embed_tokens.weight': shared }), 'fp32'), [ids]);
+    const out = await runTextEncoderAsync(
+      buildT5EncoderGraph(config, await weightsFrom({ ...rest, 'encoder.embed_tokens.weight': shared }), 'fp32'),
+      [ids],
+    );
     expect(maxAbsDiff(float32Output(out, 'last_hidden_state'), referenceT5(config, values, ids))).toBeLessThan(1e-4);
   });
 
   it.each([
-    ['feed_forward_proj "gated-silu"', { feed_forward_proj: 'gated-silu' }, 'text_encoder_3/config.json: feed_forward_proj is "gated-silu"; Flowfill builds gated-gelu, relu'],
-    ['4 buckets and max distance 1', { relative_attention_num_buckets: 4, relative_attention_max_distance: 1 }, 'text_encoder_3/config.json: relative_attention_max_distance is 1; expected more than 1'],
-    ['2 buckets', { relative_attention_num_buckets: 2 }, 'text_encoder_3/config.json: relative_attention_num_buckets is 2; expected an integer ≥ 4'],
+    [
+      'feed_forward_proj "gated-silu"',
+      { feed_forward_proj: 'gated-silu' },
+      'text_encoder_3/config.json: feed_forward_proj is "gated-silu"; Flowfill builds gated-gelu, relu',
+    ],
+    [
+      '4 buckets and max distance 1',
+      { relative_attention_num_buckets: 4, relative_attention_max_distance: 1 },
+      'text_encoder_3/config.json: relative_attention_max_distance is 1; expected more than 1',
+    ],
+    [
+      '2 buckets',
+      { relative_attention_num_buckets: 2 },
+      'text_encoder_3/config.json: relative_attention_num_buckets is 2; expected an integer ≥ 4',
+    ],
     ['no d_kv', { d_kv: undefined }, 'text_encoder_3/config.json: d_kv is missing; expected an integer ≥ 1'],
-    ['layer_norm_epsilon "1e-6"', { layer_norm_epsilon: '1e-6' }, 'text_encoder_3/config.json: layer_norm_epsilon is "1e-6"; expected a number > 0'],
+    [
+      'layer_norm_epsilon "1e-6"',
+      { layer_norm_epsilon: '1e-6' },
+      'text_encoder_3/config.json: layer_norm_epsilon is "1e-6"; expected a number > 0',
+    ],
   ])('config with %s is refused', (_title, change, message) => {
     const json = componentConfig('sd35m_style', 'text_encoder_3');
     expect(() => readT5EncoderConfig({ ...json, ...change }, 'text_encoder_3/config.json')).toThrow(message);
   });
 
   it('reads transformers defaults for fields a config may omit', () => {
-    const { feed_forward_proj, relative_attention_num_buckets, relative_attention_max_distance, layer_norm_epsilon, ...rest } = componentConfig('sd35m_style', 'text_encoder_3');
-    expect([feed_forward_proj, relative_attention_num_buckets, relative_attention_max_distance, layer_norm_epsilon]).toEqual(['gated-gelu', 32, 128, 1e-6]);
+    const { feed_forward_proj, relative_attention_num_buckets, relative_attention_max_distance, layer_norm_epsilon, ...rest } =
+      componentConfig('sd35m_style', 'text_encoder_3');
+    expect([feed_forward_proj, relative_attention_num_buckets, relative_attention_max_distance, layer_norm_epsilon]).toEqual([
+      'gated-gelu',
+      32,
+      128,
+      1e-6,
+    ]);
     const defaults = readT5EncoderConfig(rest, 'text_encoder_3/config.json');
-    expect([defaults.feed_forward_proj, defaults.relative_attention_num_buckets, defaults.relative_attention_max_distance, defaults.layer_norm_epsilon]).toEqual(['relu', 32, 128, 1e-6]);
+    expect([
+      defaults.feed_forward_proj,
+      defaults.relative_attention_num_buckets,
+      defaults.relative_attention_max_distance,
+      defaults.layer_norm_epsilon,
+    ]).toEqual(['relu', 32, 128, 1e-6]);
   });
 
   it('a missing tensor, a wrong shape and a relative bias outside block 0 are named', async () => {
@@ -244,14 +314,24 @@ describe('T5 encoder graph: relu feed-forward (original T5) and other configurat
     expect(() => buildT5EncoderGraph(config, missing, 'int8')).toThrow(
       'text_encoder_3/model*.safetensors: tensor "encoder.block.1.layer.1.DenseReluDense.wo.weight" is missing (a Linear(24 → 16) per config.json)',
     );
-    const wrong = await weightsFrom({ ...tensors(), 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight': f32(pattern(24, 1), [3, 8]) });
+    const wrong = await weightsFrom({
+      ...tensors(),
+      'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight': f32(pattern(24, 1), [3, 8]),
+    });
     expect(() => buildT5EncoderGraph(config, wrong, 'fp32')).toThrow(
       'text_encoder_3/model.safetensors: tensor "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight" has shape [3, 8]; relative_attention_num_buckets × num_heads per config.json: [8, 3]',
     );
-    const umt5 = await weightsFrom({ ...tensors(), 'encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight': f32(pattern(24, 1), [8, 3]) });
-    expect(() => buildT5EncoderGraph(config, umt5, 'fp32')).toThrow(/tensor "encoder\.block\.1\.layer\.0\.SelfAttention\.relative_attention_bias\.weight" exists, but T5EncoderModel uses block 0's/);
+    const umt5 = await weightsFrom({
+      ...tensors(),
+      'encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight': f32(pattern(24, 1), [8, 3]),
+    });
+    expect(() => buildT5EncoderGraph(config, umt5, 'fp32')).toThrow(
+      /tensor "encoder\.block\.1\.layer\.0\.SelfAttention\.relative_attention_bias\.weight" exists, but T5EncoderModel uses block 0's/,
+    );
     const gated = readT5EncoderConfig({ ...config, feed_forward_proj: 'gated-gelu' }, 'text_encoder_3/config.json');
     const relu = await weightsFrom(tensors());
-    expect(() => buildT5EncoderGraph(gated, relu, 'fp32')).toThrow(/tensor "encoder\.block\.0\.layer\.1\.DenseReluDense\.wi_0\.weight" is missing/);
+    expect(() => buildT5EncoderGraph(gated, relu, 'fp32')).toThrow(
+      /tensor "encoder\.block\.0\.layer\.1\.DenseReluDense\.wi_0\.weight" is missing/,
+    );
   });
 });

@@ -48,7 +48,11 @@ async function encodeCaseAsync(c: GoldenCase, attention: AttentionForm) {
   ] as const) {
     if (encoder === 'text_encoder_3' && !c.arrays.tokenizer_3_prompt_ids) continue; // no T5 in this folder: diffusers uses zeros
     const files = await readTokenizerFilesAsync(read, tokenizerFolder);
-    const tokenizer = new PromptTokenizer(files.tokenizerJson, files.tokenizerConfig, encoder === 'text_encoder_3' ? { maxLength: c.max_sequence_length } : {});
+    const tokenizer = new PromptTokenizer(
+      files.tokenizerJson,
+      files.tokenizerConfig,
+      encoder === 'text_encoder_3' ? { maxLength: c.max_sequence_length } : {},
+    );
     const ids = [Array.from(tokenizer.encode(c.negative).ids), Array.from(tokenizer.encode(c.prompt).ids)];
     expect({ tokenizerFolder, ids }).toEqual({
       tokenizerFolder,
@@ -89,17 +93,25 @@ async function encodeCaseAsync(c: GoldenCase, attention: AttentionForm) {
 }
 
 describe('SD3 conditioning from TypeScript-built CLIP-L, CLIP-G and T5 graphs (fp32, WASM) vs diffusers encode_prompt', () => {
-  it.each(CASES.flatMap((c) => (['unfused', 'fused'] as const).map((attention) => [c.name, attention, c] as const)))('%s, %s attention', async (_name, attention, c) => {
-    const { positive, negative } = await encodeCaseAsync(c, attention);
-    const errors = {
-      prompt_embeds: maxAbsDiff(positive.promptEmbeds.data, goldenFloat32(c.arrays.prompt_embeds)),
-      pooled_prompt_embeds: maxAbsDiff(positive.pooledEmbeds.data, goldenFloat32(c.arrays.pooled_prompt_embeds)),
-      negative_prompt_embeds: maxAbsDiff(negative.promptEmbeds.data, goldenFloat32(c.arrays.negative_prompt_embeds)),
-      negative_pooled_prompt_embeds: maxAbsDiff(negative.pooledEmbeds.data, goldenFloat32(c.arrays.negative_pooled_prompt_embeds)),
-    };
-    console.log(`${c.name} (${attention} attention): max |error| ${Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
-    expect(positive.promptEmbeds.dims).toEqual(c.arrays.prompt_embeds.shape);
-    expect(negative.pooledEmbeds.dims).toEqual(c.arrays.negative_pooled_prompt_embeds.shape);
-    for (const error of Object.values(errors)) expect(error).toBeLessThan(WASM_TOLERANCE);
-  }, GRAPH_TEST_TIMEOUT_MS);
+  it.each(CASES.flatMap((c) => (['unfused', 'fused'] as const).map((attention) => [c.name, attention, c] as const)))(
+    '%s, %s attention',
+    async (_name, attention, c) => {
+      const { positive, negative } = await encodeCaseAsync(c, attention);
+      const errors = {
+        prompt_embeds: maxAbsDiff(positive.promptEmbeds.data, goldenFloat32(c.arrays.prompt_embeds)),
+        pooled_prompt_embeds: maxAbsDiff(positive.pooledEmbeds.data, goldenFloat32(c.arrays.pooled_prompt_embeds)),
+        negative_prompt_embeds: maxAbsDiff(negative.promptEmbeds.data, goldenFloat32(c.arrays.negative_prompt_embeds)),
+        negative_pooled_prompt_embeds: maxAbsDiff(negative.pooledEmbeds.data, goldenFloat32(c.arrays.negative_pooled_prompt_embeds)),
+      };
+      console.log(
+        `${c.name} (${attention} attention): max |error| ${Object.entries(errors)
+          .map(([k, v]) => `${k} ${v.toExponential(2)}`)
+          .join(', ')}`,
+      );
+      expect(positive.promptEmbeds.dims).toEqual(c.arrays.prompt_embeds.shape);
+      expect(negative.pooledEmbeds.dims).toEqual(c.arrays.negative_pooled_prompt_embeds.shape);
+      for (const error of Object.values(errors)) expect(error).toBeLessThan(WASM_TOLERANCE);
+    },
+    GRAPH_TEST_TIMEOUT_MS,
+  );
 });

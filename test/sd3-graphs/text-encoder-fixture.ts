@@ -70,7 +70,9 @@ export const GRAPH_TEST_TIMEOUT_MS = 60_000;
 /** A WASM session of `graph`, its weights serialised as external data. */
 export async function textEncoderSessionAsync(graph: BuiltGraph): Promise<BackendSession> {
   const serialized = await serializeGraphAsync(graph);
-  const externalData = await Promise.all(serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })));
+  const externalData = await Promise.all(
+    serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })),
+  );
   return createSessionAsync({ label: graph.name, model: serialized.model, externalData, backend: 'wasm' });
 }
 

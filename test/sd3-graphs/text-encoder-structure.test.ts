@@ -17,20 +17,61 @@ import { buildT5EncoderGraph, readT5EncoderConfig } from '../../worker/engine/sd
 // config.json of stabilityai/stable-diffusion-3-medium-diffusers text_encoder, text_encoder_2 and
 // text_encoder_3 (the fields transformers reads; SD3.5 ships the same three encoders).
 const CLIP_L = {
-  architectures: ['CLIPTextModelWithProjection'], attention_dropout: 0.0, bos_token_id: 0, dropout: 0.0, eos_token_id: 2,
-  hidden_act: 'quick_gelu', hidden_size: 768, initializer_factor: 1.0, initializer_range: 0.02, intermediate_size: 3072,
-  layer_norm_eps: 1e-5, max_position_embeddings: 77, model_type: 'clip_text_model', num_attention_heads: 12,
-  num_hidden_layers: 12, pad_token_id: 1, projection_dim: 768, torch_dtype: 'float16', vocab_size: 49408,
+  architectures: ['CLIPTextModelWithProjection'],
+  attention_dropout: 0.0,
+  bos_token_id: 0,
+  dropout: 0.0,
+  eos_token_id: 2,
+  hidden_act: 'quick_gelu',
+  hidden_size: 768,
+  initializer_factor: 1.0,
+  initializer_range: 0.02,
+  intermediate_size: 3072,
+  layer_norm_eps: 1e-5,
+  max_position_embeddings: 77,
+  model_type: 'clip_text_model',
+  num_attention_heads: 12,
+  num_hidden_layers: 12,
+  pad_token_id: 1,
+  projection_dim: 768,
+  torch_dtype: 'float16',
+  vocab_size: 49408,
 };
 const CLIP_G = {
-  ...CLIP_L, hidden_act: 'gelu', hidden_size: 1280, intermediate_size: 5120, num_attention_heads: 20, num_hidden_layers: 32, projection_dim: 1280,
+  ...CLIP_L,
+  hidden_act: 'gelu',
+  hidden_size: 1280,
+  intermediate_size: 5120,
+  num_attention_heads: 20,
+  num_hidden_layers: 32,
+  projection_dim: 1280,
 };
 const T5_XXL = {
-  architectures: ['T5EncoderModel'], classifier_dropout: 0.0, d_ff: 10240, d_kv: 64, d_model: 4096, decoder_start_token_id: 0,
-  dense_act_fn: 'gelu_new', dropout_rate: 0.1, eos_token_id: 1, feed_forward_proj: 'gated-gelu', initializer_factor: 1.0,
-  is_encoder_decoder: true, is_gated_act: true, layer_norm_epsilon: 1e-6, model_type: 't5', num_decoder_layers: 24, num_heads: 64,
-  num_layers: 24, output_past: true, pad_token_id: 0, relative_attention_max_distance: 128, relative_attention_num_buckets: 32,
-  tie_word_embeddings: false, torch_dtype: 'float16', vocab_size: 32128,
+  architectures: ['T5EncoderModel'],
+  classifier_dropout: 0.0,
+  d_ff: 10240,
+  d_kv: 64,
+  d_model: 4096,
+  decoder_start_token_id: 0,
+  dense_act_fn: 'gelu_new',
+  dropout_rate: 0.1,
+  eos_token_id: 1,
+  feed_forward_proj: 'gated-gelu',
+  initializer_factor: 1.0,
+  is_encoder_decoder: true,
+  is_gated_act: true,
+  layer_norm_epsilon: 1e-6,
+  model_type: 't5',
+  num_decoder_layers: 24,
+  num_heads: 64,
+  num_layers: 24,
+  output_past: true,
+  pad_token_id: 0,
+  relative_attention_max_distance: 128,
+  relative_attention_num_buckets: 32,
+  tie_word_embeddings: false,
+  torch_dtype: 'float16',
+  vocab_size: 32128,
 };
 
 /** A file that has a size but whose bytes must never be read while building or planning. */
@@ -63,11 +104,17 @@ function clipCheckpoint(c: typeof CLIP_L): Record<string, number[]> {
   };
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const p = `text_model.encoder.layers.${i}`;
-    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) Object.assign(shapes, { [`${p}.self_attn.${proj}.weight`]: [D, D], [`${p}.self_attn.${proj}.bias`]: [D] });
+    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj'])
+      Object.assign(shapes, { [`${p}.self_attn.${proj}.weight`]: [D, D], [`${p}.self_attn.${proj}.bias`]: [D] });
     Object.assign(shapes, {
-      [`${p}.layer_norm1.weight`]: [D], [`${p}.layer_norm1.bias`]: [D], [`${p}.layer_norm2.weight`]: [D], [`${p}.layer_norm2.bias`]: [D],
-      [`${p}.mlp.fc1.weight`]: [c.intermediate_size, D], [`${p}.mlp.fc1.bias`]: [c.intermediate_size],
-      [`${p}.mlp.fc2.weight`]: [D, c.intermediate_size], [`${p}.mlp.fc2.bias`]: [D],
+      [`${p}.layer_norm1.weight`]: [D],
+      [`${p}.layer_norm1.bias`]: [D],
+      [`${p}.layer_norm2.weight`]: [D],
+      [`${p}.layer_norm2.bias`]: [D],
+      [`${p}.mlp.fc1.weight`]: [c.intermediate_size, D],
+      [`${p}.mlp.fc1.bias`]: [c.intermediate_size],
+      [`${p}.mlp.fc2.weight`]: [D, c.intermediate_size],
+      [`${p}.mlp.fc2.bias`]: [D],
     });
   }
   return shapes;
@@ -84,10 +131,14 @@ function t5Checkpoint(c: typeof T5_XXL): Record<string, number[]> {
   for (let i = 0; i < c.num_layers; i++) {
     const p = `encoder.block.${i}.layer`;
     Object.assign(shapes, {
-      [`${p}.0.layer_norm.weight`]: [c.d_model], [`${p}.1.layer_norm.weight`]: [c.d_model],
-      [`${p}.0.SelfAttention.q.weight`]: [inner, c.d_model], [`${p}.0.SelfAttention.k.weight`]: [inner, c.d_model],
-      [`${p}.0.SelfAttention.v.weight`]: [inner, c.d_model], [`${p}.0.SelfAttention.o.weight`]: [c.d_model, inner],
-      [`${p}.1.DenseReluDense.wi_0.weight`]: [c.d_ff, c.d_model], [`${p}.1.DenseReluDense.wi_1.weight`]: [c.d_ff, c.d_model],
+      [`${p}.0.layer_norm.weight`]: [c.d_model],
+      [`${p}.1.layer_norm.weight`]: [c.d_model],
+      [`${p}.0.SelfAttention.q.weight`]: [inner, c.d_model],
+      [`${p}.0.SelfAttention.k.weight`]: [inner, c.d_model],
+      [`${p}.0.SelfAttention.v.weight`]: [inner, c.d_model],
+      [`${p}.0.SelfAttention.o.weight`]: [c.d_model, inner],
+      [`${p}.1.DenseReluDense.wi_0.weight`]: [c.d_ff, c.d_model],
+      [`${p}.1.DenseReluDense.wi_1.weight`]: [c.d_ff, c.d_model],
       [`${p}.1.DenseReluDense.wo.weight`]: [c.d_model, c.d_ff],
     });
   }
@@ -98,7 +149,11 @@ function t5Checkpoint(c: typeof T5_XXL): Record<string, number[]> {
 function checkpointTensorsUsed(graph: BuiltGraph): Map<string, number> {
   const used = new Map<string, number>();
   for (const { source } of graph.initializers) {
-    if (source.kind === 'tensor') used.set(source.tensor.name, source.tensor.shape.reduce((a, b) => a * b, 1));
+    if (source.kind === 'tensor')
+      used.set(
+        source.tensor.name,
+        source.tensor.shape.reduce((a, b) => a * b, 1),
+      );
   }
   return used;
 }
@@ -106,14 +161,18 @@ function checkpointTensorsUsed(graph: BuiltGraph): Map<string, number> {
 function opCounts(graph: BuiltGraph): string {
   const counts = new Map<string, number>();
   for (const node of graph.nodes) counts.set(node.opType, (counts.get(node.opType) ?? 0) + 1);
-  return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([op, n]) => `${op}×${n}`).join(' ');
+  return [...counts]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([op, n]) => `${op}×${n}`)
+    .join(' ');
 }
 
 const ENCODERS = [
   {
     name: 'CLIP-L (text_encoder)',
     shapes: clipCheckpoint(CLIP_L),
-    build: (weights: WeightSet, precision: (typeof PRECISIONS)[number]) => buildClipTextEncoderGraph(readClipTextConfig(CLIP_L, 'text_encoder/config.json'), weights, precision),
+    build: (weights: WeightSet, precision: (typeof PRECISIONS)[number]) =>
+      buildClipTextEncoderGraph(readClipTextConfig(CLIP_L, 'text_encoder/config.json'), weights, precision),
     // 123.06 M text model + 0.59 M projection.
     parameters: 123_650_304,
     linears: 12 * 6,
@@ -121,14 +180,16 @@ const ENCODERS = [
   {
     name: 'CLIP-G (text_encoder_2)',
     shapes: clipCheckpoint(CLIP_G),
-    build: (weights: WeightSet, precision: (typeof PRECISIONS)[number]) => buildClipTextEncoderGraph(readClipTextConfig(CLIP_G, 'text_encoder_2/config.json'), weights, precision),
+    build: (weights: WeightSet, precision: (typeof PRECISIONS)[number]) =>
+      buildClipTextEncoderGraph(readClipTextConfig(CLIP_G, 'text_encoder_2/config.json'), weights, precision),
     parameters: 694_659_840,
     linears: 32 * 6,
   },
   {
     name: 'T5-XXL encoder (text_encoder_3)',
     shapes: t5Checkpoint(T5_XXL),
-    build: (weights: WeightSet, precision: (typeof PRECISIONS)[number]) => buildT5EncoderGraph(readT5EncoderConfig(T5_XXL, 'text_encoder_3/config.json'), weights, precision),
+    build: (weights: WeightSet, precision: (typeof PRECISIONS)[number]) =>
+      buildT5EncoderGraph(readT5EncoderConfig(T5_XXL, 'text_encoder_3/config.json'), weights, precision),
     parameters: 4_762_310_656,
     linears: 24 * 7,
   },

@@ -17,7 +17,16 @@ import { conv2d } from '../../worker/engine/onnx/layers.js';
 import type { BackendSession } from '../../worker/engine/ort-backend.js';
 import { buildVaeDecoderGraph, readAutoencoderKlConfig } from '../../worker/engine/sd3/graphs/vae.js';
 import { tiledDecodeAsync, tileStarts, type DecodeTileAsync, type DecodedImage } from '../../worker/engine/sd3/vae-tiling.js';
-import { f32, fixtureConfig, fixtureWeightsAsync, goldenArray, goldenCase, loadGraphAsync, maxAbsDiff, relativeL2 } from './graph-harness.js';
+import {
+  f32,
+  fixtureConfig,
+  fixtureWeightsAsync,
+  goldenArray,
+  goldenCase,
+  loadGraphAsync,
+  maxAbsDiff,
+  relativeL2,
+} from './graph-harness.js';
 
 const SCALE = 8;
 const sessions: BackendSession[] = [];
@@ -73,9 +82,10 @@ describe('tiled VAE decoding', () => {
       nearest_mode: 'floor',
     });
     const ctx = { b, weights, precision: 'fp32' as const };
-    const out = kernel === 1
-      ? conv2d(ctx, up, 'encoder.down_blocks.2.resnets.0.conv_shortcut', { inChannels: 16, outChannels: 32, kernel: 1 })
-      : conv2d(ctx, up, 'decoder.conv_out', { inChannels: 16, outChannels: 3, kernel: 3 });
+    const out =
+      kernel === 1
+        ? conv2d(ctx, up, 'encoder.down_blocks.2.resnets.0.conv_shortcut', { inChannels: 16, outChannels: 32, kernel: 1 })
+        : conv2d(ctx, up, 'decoder.conv_out', { inChannels: 16, outChannels: 3, kernel: 3 });
     b.output(out, 'sample', [1, 'C', 'H', 'W']);
     const { session } = await loadGraphAsync(b.build());
     sessions.push(session);
@@ -91,7 +101,10 @@ describe('tiled VAE decoding', () => {
         const whole = await decode(input.data, input.dims);
         for (const tile of [4, 5, 8]) {
           let calls = 0;
-          const tiled = await tiledDecodeAsync(input.data, input.dims, (d, dims) => (calls++, decode(d, dims)), { tileLatentSize: tile, scaleFactor: SCALE });
+          const tiled = await tiledDecodeAsync(input.data, input.dims, (d, dims) => (calls++, decode(d, dims)), {
+            tileLatentSize: tile,
+            scaleFactor: SCALE,
+          });
           expect(tiled.dims).toEqual(whole.dims);
           const rows = tileStarts(input.dims[2], { tileLatentSize: tile, scaleFactor: SCALE }).length;
           const columns = tileStarts(input.dims[3], { tileLatentSize: tile, scaleFactor: SCALE }).length;
@@ -121,12 +134,16 @@ describe('tiled VAE decoding', () => {
     expect(maxAbsDiff(whole.data, goldenArray(c, 'vae_decoder_output').data)).toBeLessThan(5e-4);
     const single = await tiledDecodeAsync(input.data, input.dims, decode, { tileLatentSize: 14, scaleFactor: SCALE });
     expect(maxAbsDiff(single.data, whole.data)).toBe(0);
-    const lines = [`fixture VAE (random weights), latent 14×8, untiled output rms ${Math.sqrt(whole.data.reduce((a, v) => a + v * v, 0) / whole.data.length).toFixed(3)}:`];
+    const lines = [
+      `fixture VAE (random weights), latent 14×8, untiled output rms ${Math.sqrt(whole.data.reduce((a, v) => a + v * v, 0) / whole.data.length).toFixed(3)}:`,
+    ];
     for (const tile of [8, 10]) {
       const tiled = await tiledDecodeAsync(input.data, input.dims, decode, { tileLatentSize: tile, scaleFactor: SCALE });
       expect(tiled.dims).toEqual(whole.dims);
       const { seam, away } = seamSplit(tiled, whole, tile);
-      lines.push(`  ${tile}-latent tiles: max |diff| at seam pixels ${seam.toFixed(3)}, away from seams ${away.toFixed(3)}, relative L2 ${relativeL2(tiled.data, whole.data).toFixed(3)}`);
+      lines.push(
+        `  ${tile}-latent tiles: max |diff| at seam pixels ${seam.toFixed(3)}, away from seams ${away.toFixed(3)}, relative L2 ${relativeL2(tiled.data, whole.data).toFixed(3)}`,
+      );
     }
     console.log(lines.join('\n'));
   });
@@ -134,11 +151,25 @@ describe('tiled VAE decoding', () => {
   it('refuses bad tile options and a decoder that returns the wrong size', async () => {
     const latents = new Float32Array(16 * 10 * 10);
     const dims = [1, 16, 10, 10];
-    const upsample: DecodeTileAsync = async (_d, [bt, , h, w]) => ({ data: new Float32Array(bt * 3 * h * w * 64), dims: [bt, 3, h * 8, w * 8] });
-    await expect(tiledDecodeAsync(latents, dims, upsample, { tileLatentSize: 1, scaleFactor: 8 })).rejects.toThrow(/tileLatentSize 1 must be an integer of at least 2/);
-    await expect(tiledDecodeAsync(latents, dims, upsample, { tileLatentSize: 4, overlap: 0.7, scaleFactor: 8 })).rejects.toThrow(/overlap 0\.7 must be in \(0, 0\.5\]/);
-    await expect(tiledDecodeAsync(latents, [1, 16, 10, 9], upsample, { tileLatentSize: 4, scaleFactor: 8 })).rejects.toThrow(/do not have shape/);
-    const wrong: DecodeTileAsync = async (_d, [bt, , h, w]) => ({ data: new Float32Array(bt * 3 * h * w * 16), dims: [bt, 3, h * 4, w * 4] });
-    await expect(tiledDecodeAsync(latents, dims, wrong, { tileLatentSize: 4, scaleFactor: 8 })).rejects.toThrow(/the decoder returned \[1, 3, 16, 16\] for a \[1, 16, 4, 4\] tile/);
+    const upsample: DecodeTileAsync = async (_d, [bt, , h, w]) => ({
+      data: new Float32Array(bt * 3 * h * w * 64),
+      dims: [bt, 3, h * 8, w * 8],
+    });
+    await expect(tiledDecodeAsync(latents, dims, upsample, { tileLatentSize: 1, scaleFactor: 8 })).rejects.toThrow(
+      /tileLatentSize 1 must be an integer of at least 2/,
+    );
+    await expect(tiledDecodeAsync(latents, dims, upsample, { tileLatentSize: 4, overlap: 0.7, scaleFactor: 8 })).rejects.toThrow(
+      /overlap 0\.7 must be in \(0, 0\.5\]/,
+    );
+    await expect(tiledDecodeAsync(latents, [1, 16, 10, 9], upsample, { tileLatentSize: 4, scaleFactor: 8 })).rejects.toThrow(
+      /do not have shape/,
+    );
+    const wrong: DecodeTileAsync = async (_d, [bt, , h, w]) => ({
+      data: new Float32Array(bt * 3 * h * w * 16),
+      dims: [bt, 3, h * 4, w * 4],
+    });
+    await expect(tiledDecodeAsync(latents, dims, wrong, { tileLatentSize: 4, scaleFactor: 8 })).rejects.toThrow(
+      /the decoder returned \[1, 3, 16, 16\] for a \[1, 16, 4, 4\] tile/,
+    );
   });
 });

@@ -12,7 +12,18 @@ import {
   readAutoencoderKlConfig,
   vaePrecision,
 } from '../../worker/engine/sd3/graphs/vae.js';
-import { cases, f32, fixtureConfig, fixtureWeightsAsync, goldenArray, goldenCase, loadGraphAsync, maxAbsDiff, relativeL2, type GoldenCase } from './graph-harness.js';
+import {
+  cases,
+  f32,
+  fixtureConfig,
+  fixtureWeightsAsync,
+  goldenArray,
+  goldenCase,
+  loadGraphAsync,
+  maxAbsDiff,
+  relativeL2,
+  type GoldenCase,
+} from './graph-harness.js';
 
 /** The fixture README's WASM/CPU tolerances (max |difference|): decoded image and encoder mean. */
 const DECODER_TOLERANCE = 5e-4;
@@ -49,7 +60,9 @@ describe('VAE graphs vs diffusers (WASM, fp32)', () => {
     const encoder = await runAsync(c, 'encoder', 'fp32');
     const decoderError = maxAbsDiff(decoder.got, decoder.want);
     const encoderError = maxAbsDiff(encoder.got, encoder.want);
-    console.log(`${c.name} (${c.model} VAE): decoder max |diff| ${decoderError.toExponential(2)}, encoder mean max |diff| ${encoderError.toExponential(2)}`);
+    console.log(
+      `${c.name} (${c.model} VAE): decoder max |diff| ${decoderError.toExponential(2)}, encoder mean max |diff| ${encoderError.toExponential(2)}`,
+    );
     expect(decoderError).toBeLessThan(DECODER_TOLERANCE);
     expect(encoderError).toBeLessThan(ENCODER_TOLERANCE);
   });
@@ -62,7 +75,9 @@ describe('VAE graphs at reduced precision (WASM)', () => {
     for (const part of ['decoder', 'encoder'] as const) {
       const half = await runAsync(c, part, 'fp16');
       const error = relativeL2(half.got, half.want);
-      lines.push(`${c.name} ${part} fp16: relative L2 ${error.toExponential(2)}, max |diff| ${maxAbsDiff(half.got, half.want).toExponential(2)}`);
+      lines.push(
+        `${c.name} ${part} fp16: relative L2 ${error.toExponential(2)}, max |diff| ${maxAbsDiff(half.got, half.want).toExponential(2)}`,
+      );
       expect(error).toBeLessThan(1e-2);
       expect(error).toBeGreaterThan(1e-5); // really computed in half
       const full = await runAsync(c, part, 'fp32');
@@ -102,8 +117,13 @@ describe('VAE: bad configs and checkpoints are refused with the file and field n
   it('a missing tensor, a wrong shape and tensors the config does not describe are named', async () => {
     const weights = await fixtureWeightsAsync('sd3m_style_no_t5', 'vae');
     const config = readAutoencoderKlConfig(base());
-    const without = new WeightSet(weights.description, new Map([...weights.tensors].filter(([name]) => name !== 'decoder.mid_block.attentions.0.to_v.bias')));
-    expect(() => buildVaeDecoderGraph(config, without, 'fp32')).toThrow(/vae\/diffusion_pytorch_model\*\.safetensors: tensor "decoder\.mid_block\.attentions\.0\.to_v\.bias" is missing/);
+    const without = new WeightSet(
+      weights.description,
+      new Map([...weights.tensors].filter(([name]) => name !== 'decoder.mid_block.attentions.0.to_v.bias')),
+    );
+    expect(() => buildVaeDecoderGraph(config, without, 'fp32')).toThrow(
+      /vae\/diffusion_pytorch_model\*\.safetensors: tensor "decoder\.mid_block\.attentions\.0\.to_v\.bias" is missing/,
+    );
     expect(() => buildVaeEncoderGraph(readAutoencoderKlConfig({ ...base(), latent_channels: 8 }), weights, 'fp32')).toThrow(
       /diffusion_pytorch_model-000\d\d-of-00015\.safetensors: tensor "encoder\.conv_out\.weight" has shape \[32, 32, 3, 3\]; a Conv2d\(32 → 16, kernel 3\) per config\.json: \[16, 32, 3, 3\]/,
     );

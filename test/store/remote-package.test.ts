@@ -42,10 +42,19 @@ async function serveAsync(files: Map<string, Buffer>, prefix: string, options: {
     if (options.status) return void res.writeHead(options.status).end();
     // The Hub's tree API: /api/models/<repo>/tree/<revision>[/<folder>], paths from the repository root.
     if (url.pathname === `/api/models/org/repo/tree/main/${prefix}`) {
-      const all = [...files].map(([p, bytes]) => ({ type: 'file', path: `${prefix}/${p}`, size: bytes.length, oid: 'f'.repeat(40), ...(p.endsWith('.safetensors') ? { lfs: { oid: sha256(bytes), size: bytes.length } } : {}) }));
+      const all = [...files].map(([p, bytes]) => ({
+        type: 'file',
+        path: `${prefix}/${p}`,
+        size: bytes.length,
+        oid: 'f'.repeat(40),
+        ...(p.endsWith('.safetensors') ? { lfs: { oid: sha256(bytes), size: bytes.length } } : {}),
+      }));
       const cursor = Number(url.searchParams.get('cursor') ?? 0);
       const page = all.slice(cursor, cursor + (options.pageSize ?? all.length));
-      const next = cursor + page.length < all.length ? `<http://${req.headers.host}${url.pathname}?recursive=true&cursor=${cursor + page.length}>; rel="next"` : undefined;
+      const next =
+        cursor + page.length < all.length
+          ? `<http://${req.headers.host}${url.pathname}?recursive=true&cursor=${cursor + page.length}>; rel="next"`
+          : undefined;
       return void res.writeHead(200, { 'content-type': 'application/json', ...(next ? { link: next } : {}) }).end(JSON.stringify(page));
     }
     const rel = decodeURIComponent(url.pathname).replace(new RegExp(`^/(org/repo/resolve/main/)?${prefix}/`), '');
@@ -75,54 +84,67 @@ function memorySink(): PackageSink & { files: Map<string, Uint8Array> } {
 
 const fixture = () => folderFiles(path.join(diffusersFixtureDir(), 'sd35m_style'));
 
-test('a diffusers folder: every component the index names, the shards its index files list, the tokenizer files there are; enough for the conversion', async () => {
-  const files = fixture();
-  const server = await serveAsync(files, 'sd35m');
-  try {
-    const plan = await planRemotePackageAsync(`http://${server.host}/sd35m`);
-    expect(plan).toMatchObject({ baseUrl: `http://${server.host}/sd35m/`, kind: 'diffusers', name: 'sd35m' });
-    const planned = plan.files.map((f) => f.path).sort();
-    // Exactly the folder's files: the fixture holds what the pipeline needs and nothing else.
-    expect(planned).toEqual([...files.keys()].sort());
-    for (const file of plan.files) expect(file.size).toBe(files.get(file.path)!.length);
-    // Plain HEAD answers carry no sha256: the files are checked by size.
-    expect(plan.files.every((f) => f.sha256 === undefined)).toBe(true);
-
-    // What was planned converts, downloaded into memory.
-    const downloaded = new Map<string, Blob>();
-    for (const file of plan.files) downloaded.set(file.path, new Blob([new Uint8Array(await (await fetch(file.url)).arrayBuffer())]));
-    const sink = memorySink();
-    const result = await convertDiffusersCheckpointAsync(pickedPackageFiles(downloaded, 'the download'), sink, { precision: 'fp32' });
-    expect(result.components).toEqual(['transformer', 'vae_decoder', 'vae_encoder', 'text_encoder', 'text_encoder_2', 'text_encoder_3']);
-    expect(sink.files.has('flowfill.json')).toBe(true);
-  } finally {
-    await server.close();
-  }
-}, CONVERSION_BUDGET_MS);
-
-test('a Flowfill package: the files flowfill.json lists, with their sizes and sha256', async () => {
-  const out = mkdtempSync(path.join(os.tmpdir(), 'flowfill-plan-'));
-  const pkgDir = path.join(out, 'pkg');
-  try {
-    const source = await openPackageAsync({ kind: 'files', files: await openFolderAsync(path.join(diffusersFixtureDir(), 'sd35m_style')), description: 'sd35m_style' });
-    await convertDiffusersCheckpointAsync(source, await createNodePackageSinkAsync(pkgDir), { precision: 'fp32', name: 'tiny' });
-    const files = folderFiles(pkgDir);
-    const server = await serveAsync(files, 'pkg');
+test(
+  'a diffusers folder: every component the index names, the shards its index files list, the tokenizer files there are; enough for the conversion',
+  async () => {
+    const files = fixture();
+    const server = await serveAsync(files, 'sd35m');
     try {
-      const plan = await planRemotePackageAsync(`http://${server.host}/pkg/`);
-      expect(plan.kind).toBe('flowfill-package');
-      expect(plan.name).toBe('tiny');
-      expect(plan.files.map((f) => f.path).sort()).toEqual([...files.keys()].sort());
-      for (const file of plan.files.filter((f) => f.path !== 'flowfill.json')) expect(file).toMatchObject({ size: files.get(file.path)!.length, sha256: sha256(files.get(file.path)!) });
-      // flowfill.json says everything: no HEAD per file.
-      expect(server.requests.filter((r) => r.startsWith('HEAD')).length).toBeLessThanOrEqual(1);
+      const plan = await planRemotePackageAsync(`http://${server.host}/sd35m`);
+      expect(plan).toMatchObject({ baseUrl: `http://${server.host}/sd35m/`, kind: 'diffusers', name: 'sd35m' });
+      const planned = plan.files.map((f) => f.path).sort();
+      // Exactly the folder's files: the fixture holds what the pipeline needs and nothing else.
+      expect(planned).toEqual([...files.keys()].sort());
+      for (const file of plan.files) expect(file.size).toBe(files.get(file.path)!.length);
+      // Plain HEAD answers carry no sha256: the files are checked by size.
+      expect(plan.files.every((f) => f.sha256 === undefined)).toBe(true);
+
+      // What was planned converts, downloaded into memory.
+      const downloaded = new Map<string, Blob>();
+      for (const file of plan.files) downloaded.set(file.path, new Blob([new Uint8Array(await (await fetch(file.url)).arrayBuffer())]));
+      const sink = memorySink();
+      const result = await convertDiffusersCheckpointAsync(pickedPackageFiles(downloaded, 'the download'), sink, { precision: 'fp32' });
+      expect(result.components).toEqual(['transformer', 'vae_decoder', 'vae_encoder', 'text_encoder', 'text_encoder_2', 'text_encoder_3']);
+      expect(sink.files.has('flowfill.json')).toBe(true);
     } finally {
       await server.close();
     }
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-}, CONVERSION_BUDGET_MS);
+  },
+  CONVERSION_BUDGET_MS,
+);
+
+test(
+  'a Flowfill package: the files flowfill.json lists, with their sizes and sha256',
+  async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'flowfill-plan-'));
+    const pkgDir = path.join(out, 'pkg');
+    try {
+      const source = await openPackageAsync({
+        kind: 'files',
+        files: await openFolderAsync(path.join(diffusersFixtureDir(), 'sd35m_style')),
+        description: 'sd35m_style',
+      });
+      await convertDiffusersCheckpointAsync(source, await createNodePackageSinkAsync(pkgDir), { precision: 'fp32', name: 'tiny' });
+      const files = folderFiles(pkgDir);
+      const server = await serveAsync(files, 'pkg');
+      try {
+        const plan = await planRemotePackageAsync(`http://${server.host}/pkg/`);
+        expect(plan.kind).toBe('flowfill-package');
+        expect(plan.name).toBe('tiny');
+        expect(plan.files.map((f) => f.path).sort()).toEqual([...files.keys()].sort());
+        for (const file of plan.files.filter((f) => f.path !== 'flowfill.json'))
+          expect(file).toMatchObject({ size: files.get(file.path)!.length, sha256: sha256(files.get(file.path)!) });
+        // flowfill.json says everything: no HEAD per file.
+        expect(server.requests.filter((r) => r.startsWith('HEAD')).length).toBeLessThanOrEqual(1);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  },
+  CONVERSION_BUDGET_MS,
+);
 
 test('a Hub resolve URL is planned from the repository listing (all pages), with the LFS sha256 of every weight file', async () => {
   const files = fixture();
@@ -145,9 +167,15 @@ test('a Hub resolve URL is planned from the repository listing (all pages), with
 });
 
 test('what cannot be planned is refused with the reason and what to give instead', async () => {
-  expect(() => normaliseBaseUrl('ftp://example.com/model')).toThrow('[invalid-request] "ftp://example.com/model" is a ftp: URL; give an https:// URL of a model folder');
-  expect(() => normaliseBaseUrl('not a url')).toThrow('[invalid-request] "not a url" is not a URL; give the base URL of a model folder, e.g. https://huggingface.co/<org>/<repo>/resolve/main/');
-  expect(normaliseBaseUrl('https://huggingface.co/stabilityai/stable-diffusion-3.5-medium')).toBe('https://huggingface.co/stabilityai/stable-diffusion-3.5-medium/resolve/main/');
+  expect(() => normaliseBaseUrl('ftp://example.com/model')).toThrow(
+    '[invalid-request] "ftp://example.com/model" is a ftp: URL; give an https:// URL of a model folder',
+  );
+  expect(() => normaliseBaseUrl('not a url')).toThrow(
+    '[invalid-request] "not a url" is not a URL; give the base URL of a model folder, e.g. https://huggingface.co/<org>/<repo>/resolve/main/',
+  );
+  expect(normaliseBaseUrl('https://huggingface.co/stabilityai/stable-diffusion-3.5-medium')).toBe(
+    'https://huggingface.co/stabilityai/stable-diffusion-3.5-medium/resolve/main/',
+  );
 
   // ONNX graphs without flowfill.json: nothing says which files belong.
   const onnx = new Map([
@@ -156,14 +184,20 @@ test('what cannot be planned is refused with the reason and what to give instead
   ]);
   const server = await serveAsync(onnx, 'm');
   try {
-    await expect(planRemotePackageAsync(`http://${server.host}/m/`)).rejects.toThrow(/^\[model-missing-file\] http:\/\/.*\/m\/ holds ONNX graphs but no flowfill\.json listing its files/);
-    await expect(planRemotePackageAsync(`http://${server.host}/nothing/`)).rejects.toThrow(/^\[model-missing-file\] model_index\.json is missing from http:\/\/.*\/nothing\/ \(it names the pipeline and its components\)$/);
+    await expect(planRemotePackageAsync(`http://${server.host}/m/`)).rejects.toThrow(
+      /^\[model-missing-file\] http:\/\/.*\/m\/ holds ONNX graphs but no flowfill\.json listing its files/,
+    );
+    await expect(planRemotePackageAsync(`http://${server.host}/nothing/`)).rejects.toThrow(
+      /^\[model-missing-file\] model_index\.json is missing from http:\/\/.*\/nothing\/ \(it names the pipeline and its components\)$/,
+    );
   } finally {
     await server.close();
   }
   const gated = await serveAsync(new Map(), 'x', { status: 401 });
   try {
-    await expect(planRemotePackageAsync(`http://${gated.host}/org/repo/resolve/main/`, { hub: { host: gated.host, apiBase: `http://${gated.host}` } })).rejects.toThrow(
+    await expect(
+      planRemotePackageAsync(`http://${gated.host}/org/repo/resolve/main/`, { hub: { host: gated.host, apiBase: `http://${gated.host}` } }),
+    ).rejects.toThrow(
       /^\[download-failed\] the Hub answered HTTP 401 listing org\/repo: the files need an account \(a gated or private Hub repository\); accept its licence on the Hub, download the folder, and use Add from folder$/,
     );
   } finally {

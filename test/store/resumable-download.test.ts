@@ -24,7 +24,10 @@ async function serveAsync(behaviour: Behaviour): Promise<{ url: string; ranges: 
     const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const start = match && step !== 'no-range' ? Number(match[1]) : 0;
     const body = FILE.subarray(start);
-    res.writeHead(start > 0 ? 206 : 200, { 'content-length': body.length, ...(start > 0 ? { 'content-range': `bytes ${start}-${FILE.length - 1}/${FILE.length}` } : {}) });
+    res.writeHead(start > 0 ? 206 : 200, {
+      'content-length': body.length,
+      ...(start > 0 ? { 'content-range': `bytes ${start}-${FILE.length - 1}/${FILE.length}` } : {}),
+    });
     if (step.startsWith('drop:')) {
       res.write(body.subarray(0, Number(step.slice(5))));
       setTimeout(() => res.socket?.destroy(), 20);
@@ -80,7 +83,9 @@ test('after too many failures without progress it gives up, keeps the bytes, and
 test('bytes whose sha256 differs from the listed one are refused and discarded', async () => {
   const server = await serveAsync({ plan: ['ok'] });
   const target = memoryTarget();
-  await expect(downloadFileAsync({ path: 'f.bin', url: server.url, size: FILE.length, sha256: '0'.repeat(64) }, target, quick)).rejects.toThrow(
+  await expect(
+    downloadFileAsync({ path: 'f.bin', url: server.url, size: FILE.length, sha256: '0'.repeat(64) }, target, quick),
+  ).rejects.toThrow(
     `[model-corrupt] f.bin: the downloaded bytes have sha256 ${SHA}; the server lists ${'0'.repeat(64)}. The file was discarded; add the URL again to download it anew`,
   );
   await server.close();
@@ -89,14 +94,19 @@ test('bytes whose sha256 differs from the listed one are refused and discarded',
 
 test('HTTP 401 fails at once and says the repository needs an account; a cancel stops it and keeps the bytes', async () => {
   const refused = await serveAsync({ plan: ['401'] });
-  await expect(downloadFileAsync({ path: 'f.bin', url: refused.url }, memoryTarget(), quick)).rejects.toThrow(/^\[download-failed\] f\.bin: .* answered HTTP 401: the files need an account \(a gated or private Hub repository\)/);
+  await expect(downloadFileAsync({ path: 'f.bin', url: refused.url }, memoryTarget(), quick)).rejects.toThrow(
+    /^\[download-failed\] f\.bin: .* answered HTTP 401: the files need an account \(a gated or private Hub repository\)/,
+  );
   expect(refused.ranges).toHaveLength(1);
   await refused.close();
 
   const slow = await serveAsync({ plan: ['drop:10000', 'drop:0'] });
   const controller = new AbortController();
   const target = memoryTarget();
-  const running = downloadFileAsync({ path: 'f.bin', url: slow.url, size: FILE.length }, target, { backoffMs: () => 10_000, signal: controller.signal });
+  const running = downloadFileAsync({ path: 'f.bin', url: slow.url, size: FILE.length }, target, {
+    backoffMs: () => 10_000,
+    signal: controller.signal,
+  });
   setTimeout(() => controller.abort(), 300);
   await expect(running).rejects.toThrow('[cancelled] the download of f.bin was cancelled; its bytes are kept to resume');
   await slow.close();

@@ -21,7 +21,10 @@ test('an index round-trips; the current model must be one it lists', () => {
 });
 
 test('entries that do not parse are dropped with the reason; a folder outside packages/ or downloads/ is never trusted', () => {
-  const text = JSON.stringify({ ...emptyIndex(), models: [entry, { ...entry, id: 'x', dir: '../../elsewhere' }, { ...entry, id: 'y', bytes: '12' }] });
+  const text = JSON.stringify({
+    ...emptyIndex(),
+    models: [entry, { ...entry, id: 'x', dir: '../../elsewhere' }, { ...entry, id: 'y', bytes: '12' }],
+  });
   const { index, dropped } = parseStoreIndex(text);
   expect(index.models).toEqual([entry]);
   expect(dropped).toHaveLength(2);
@@ -29,6 +32,8 @@ test('entries that do not parse are dropped with the reason; a folder outside pa
 });
 
 test('an index of another format or version throws, so the store leaves its folders alone', () => {
-  expect(() => parseStoreIndex('{"format":"flowfill-model-store","version":2,"models":[]}')).toThrow('index.json is not a flowfill-model-store version 1 index');
+  expect(() => parseStoreIndex('{"format":"flowfill-model-store","version":2,"models":[]}')).toThrow(
+    'index.json is not a flowfill-model-store version 1 index',
+  );
   expect(() => parseStoreIndex('not json')).toThrow();
 });

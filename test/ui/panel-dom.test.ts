@@ -19,10 +19,26 @@ import { openPlaygroundAsync, pluginFrameAsync } from '../browser/playground-hel
 /** Budget for launching Chromium and bundling (no assertion on time; a stuck browser fails instead of hanging). */
 jest.setTimeout(90_000);
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--headless',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 async function bundle(entry: string, define: Record<string, string> = {}): Promise<string> {
-  const out = await esbuild.build({ entryPoints: [new URL(entry, import.meta.url).pathname], bundle: true, format: 'iife', write: false, define, logLevel: 'silent', jsx: 'automatic', jsxImportSource: 'preact' });
+  const out = await esbuild.build({
+    entryPoints: [new URL(entry, import.meta.url).pathname],
+    bundle: true,
+    format: 'iife',
+    write: false,
+    define,
+    logLevel: 'silent',
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+  });
   return out.outputFiles[0].text;
 }
 
@@ -59,7 +75,8 @@ async function openPanel(setup: (page: Page) => Promise<string[]> = async () => 
   return { page, panel, ids };
 }
 
-const calls = (page: Page, method: string) => page.evaluate((m) => window.flowfill.wire().filter((w) => w.kind === 'call' && w.name === m).length, method);
+const calls = (page: Page, method: string) =>
+  page.evaluate((m) => window.flowfill.wire().filter((w) => w.kind === 'call' && w.name === m).length, method);
 
 describe('panel in Chromium (null-origin iframe, data: URL worker)', () => {
   test('shows the model and backend, in an opaque origin, at 340×600', async () => {
@@ -71,7 +88,9 @@ describe('panel in Chromium (null-origin iframe, data: URL worker)', () => {
   });
 
   test('Ctrl-Enter runs a job: progress with a time estimate, a preview, the fill lands with its record, history', async () => {
-    const { page, panel, ids } = await openPanel((p) => p.evaluate(() => [window.flowfill.createFrame({ name: 'Card', width: 128, height: 96 })]));
+    const { page, panel, ids } = await openPanel((p) =>
+      p.evaluate(() => [window.flowfill.createFrame({ name: 'Card', width: 128, height: 96 })]),
+    );
     await panel.click('[data-preset="flat"]');
     expect(await panel.inputValue('#ff-prompt')).toBe('flat style');
     await panel.click('#ff-settings summary');
@@ -99,7 +118,9 @@ describe('panel in Chromium (null-origin iframe, data: URL worker)', () => {
   });
 
   test('cancel one job and cancel all: nothing is placed, every row says cancelled', async () => {
-    const { page, panel } = await openPanel((p) => p.evaluate(() => ['A', 'B', 'C'].map((name) => window.flowfill.createFrame({ name, width: 64, height: 64 }))));
+    const { page, panel } = await openPanel((p) =>
+      p.evaluate(() => ['A', 'B', 'C'].map((name) => window.flowfill.createFrame({ name, width: 64, height: 64 }))),
+    );
     await panel.fill('#ff-prompt', 'owl');
     await panel.click('#ff-settings summary');
     await panel.fill('#ff-steps', '100');
@@ -109,7 +130,11 @@ describe('panel in Chromium (null-origin iframe, data: URL worker)', () => {
     await panel.waitForSelector('.ff-job:nth-child(2).is-cancelled');
     await panel.click('#ff-cancel-all');
     await panel.waitForSelector('.ff-job.is-running', { state: 'detached' });
-    expect(await panel.$$eval('.ff-job', (rows) => rows.map((r) => (r as HTMLElement).dataset.status))).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    expect(await panel.$$eval('.ff-job', (rows) => rows.map((r) => (r as HTMLElement).dataset.status))).toEqual([
+      'cancelled',
+      'cancelled',
+      'cancelled',
+    ]);
     await page.evaluate(() => window.flowfill.waitForIdle({ timeoutMs: 30_000 }));
     expect(await calls(page, 'placeImage')).toBe(0);
     expect(await calls(page, 'commitUndo')).toBe(1);
@@ -181,7 +206,10 @@ describe('panel in Chromium (null-origin iframe, data: URL worker)', () => {
     expect(await inView('#ff-prompt')).toBe(true);
     expect(await inView('#ff-generate')).toBe(true);
     expect(await panel.evaluate(() => document.scrollingElement!.scrollTop)).toBe(0);
-    await page.screenshot({ path: path.join(os.tmpdir(), 'flowfill-panel-notices.png'), clip: (await (await page.$('iframe.plugin-frame'))!.boundingBox())! });
+    await page.screenshot({
+      path: path.join(os.tmpdir(), 'flowfill-panel-notices.png'),
+      clip: (await (await page.$('iframe.plugin-frame'))!.boundingBox())!,
+    });
     await page.close();
   });
 });

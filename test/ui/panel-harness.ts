@@ -85,5 +85,12 @@ export async function panelOnFakeFigma(options: PanelSessionOptions = {}): Promi
 export async function selectAsync(session: PanelSession, nodes: Parameters<FigmaFake['__userSelect']>[0]): Promise<void> {
   session.figma.__userSelect(nodes);
   const ids = nodes.map((n) => n.id).join(',');
-  await waitUntil(() => session.state().selection.map((l) => l.id).join(',') === ids, 'the selection reaches the panel');
+  await waitUntil(
+    () =>
+      session
+        .state()
+        .selection.map((l) => l.id)
+        .join(',') === ids,
+    'the selection reaches the panel',
+  );
 }

@@ -44,7 +44,13 @@ describe('start-up', () => {
   test('reads the launch, settings, history and selection from the host, then loads the model', async () => {
     const session = await panelOnFakeFigma({
       setup: async (figma) => {
-        await figma.clientStorage.setAsync(STORAGE_KEYS.settings, { prompt: 'owl', steps: 9999, seed: 7, seedLocked: false, fillMode: 'sideways' });
+        await figma.clientStorage.setAsync(STORAGE_KEYS.settings, {
+          prompt: 'owl',
+          steps: 9999,
+          seed: 7,
+          seedLocked: false,
+          fillMode: 'sideways',
+        });
         figma.__userSelect([frame(figma, 'Hero')]);
       },
     });
@@ -86,7 +92,8 @@ describe('compute (backend) choice', () => {
     await session.panel.setComputeAsync('wasm');
     expect(engine.events).toEqual(['prefer webgpu', 'load', 'prefer wasm', 'load']);
     expect(session.state().settings.compute).toBe('wasm');
-    const storedCompute = async () => ((await session.figma.clientStorage.getAsync(STORAGE_KEYS.settings)) as { compute?: string } | undefined)?.compute;
+    const storedCompute = async () =>
+      ((await session.figma.clientStorage.getAsync(STORAGE_KEYS.settings)) as { compute?: string } | undefined)?.compute;
     for (let i = 0; i < 100 && (await storedCompute()) !== 'wasm'; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await storedCompute()).toBe('wasm');
     // Choosing what is already in use does nothing.
@@ -118,19 +125,38 @@ describe('fill', () => {
     await session.settle();
 
     // The hops of one batch: targets cross once, each image once, one undo commit.
-    expect(session.calls.slice(callsBefore).filter((m) => m !== 'saveValue')).toEqual(['readTargets', 'placeImage', 'placeImage', 'commitUndo']);
+    expect(session.calls.slice(callsBefore).filter((m) => m !== 'saveValue')).toEqual([
+      'readTargets',
+      'placeImage',
+      'placeImage',
+      'commitUndo',
+    ]);
     expect(engine.requests.map((r) => r.seed)).toEqual([seed, seed + 1]);
-    for (const [node, ratio] of [[hero, 4 / 3], [banner, 10]] as const) {
+    for (const [node, ratio] of [
+      [hero, 4 / 3],
+      [banner, 10],
+    ] as const) {
       const png = await imageOf(figma, node);
       expect(Math.abs(png.width / png.height / ratio - 1)).toBeLessThan(0.01);
       expect(paints(node).map((p) => p.type)).toEqual(['SOLID', 'IMAGE']);
-      expect(recordOf(node)).toMatchObject({ prompt: 'rocket, flat style', steps: 2, guidance: 5, width: png.width, height: png.height, model: { id: FAKE_MODEL.id }, createdAt: '2026-02-01T10:00:00.000Z' });
+      expect(recordOf(node)).toMatchObject({
+        prompt: 'rocket, flat style',
+        steps: 2,
+        guidance: 5,
+        width: png.width,
+        height: png.height,
+        model: { id: FAKE_MODEL.id },
+        createdAt: '2026-02-01T10:00:00.000Z',
+      });
     }
     expect(Array.from((await imageOf(figma, banner)).data.slice(0, 3))).toEqual(colourForSeed(seed + 1));
     expect(figma.__undoSteps).toBe(steps + 1);
     expect(session.state().jobs.map((j) => j.status)).toEqual(['done', 'done']);
     expect(session.state().history.map((h) => h.nodeName)).toEqual(['Banner', 'Hero']);
-    expect(((await figma.clientStorage.getAsync(STORAGE_KEYS.history)) as Array<{ nodeId: string }>).map((h) => h.nodeId)).toEqual([banner.id, hero.id]);
+    expect(((await figma.clientStorage.getAsync(STORAGE_KEYS.history)) as Array<{ nodeId: string }>).map((h) => h.nodeId)).toEqual([
+      banner.id,
+      hero.id,
+    ]);
     expect(await figma.clientStorage.getAsync(STORAGE_KEYS.settings)).toMatchObject({ prompt: 'rocket, flat style', steps: 2 });
     figma.__undo();
     expect(paints(hero).map((p) => p.type)).toEqual(['SOLID']);
@@ -248,9 +274,18 @@ describe('skips and notices', () => {
     expect(engine.requests).toHaveLength(3); // A stopped mid-way; B ran (its deletion showed only when placing); C ran
     const line = session.state().notices.at(-1)!;
     expect(line).toMatchObject({ text: '1 of 3 placed · 2 skipped: 2 deleted' });
-    expect(line.details).toEqual(['The layer “A” was deleted, so its image was not made.', 'The layer “B” was deleted, so its image was not added.']);
+    expect(line.details).toEqual([
+      'The layer “A” was deleted, so its image was not made.',
+      'The layer “B” was deleted, so its image was not added.',
+    ]);
     const toasts = figma.__notifications.map((n) => n.message);
-    expect(toasts).toEqual(expect.arrayContaining(['The layer “A” was deleted, so its image was not made.', 'The layer “B” was deleted, so its image was not added.', 'Flowfill: 1 image added; 2 skipped because the layer was deleted or locked.']));
+    expect(toasts).toEqual(
+      expect.arrayContaining([
+        'The layer “A” was deleted, so its image was not made.',
+        'The layer “B” was deleted, so its image was not added.',
+        'Flowfill: 1 image added; 2 skipped because the layer was deleted or locked.',
+      ]),
+    );
     expect(paints(c).map((p) => p.type)).toEqual(['IMAGE']);
   });
 
@@ -266,7 +301,11 @@ describe('skips and notices', () => {
     hero.locked = true;
     engine.release();
     await session.settle();
-    expect(session.state().jobs[0]).toMatchObject({ status: 'skipped', skipCode: 'locked', reason: 'The layer “Hero” was locked, so its image was not added.' });
+    expect(session.state().jobs[0]).toMatchObject({
+      status: 'skipped',
+      skipCode: 'locked',
+      reason: 'The layer “Hero” was locked, so its image was not added.',
+    });
     expect(paints(hero).map((p) => p.type)).toEqual(['SOLID']);
   });
 
@@ -283,7 +322,9 @@ describe('skips and notices', () => {
       ['failed', 'invalid-request'],
     ]);
     expect(session.state().notices.some((n) => /^A: The settings were not accepted: prompt "FAIL please"/.test(n.text))).toBe(true);
-    expect(figma.__notifications.slice(before).map((n) => n.message)).toEqual(['Flowfill could not start this image: a setting is out of range. Check the panel and try again.']);
+    expect(figma.__notifications.slice(before).map((n) => n.message)).toEqual([
+      'Flowfill could not start this image: a setting is out of range. Check the panel and try again.',
+    ]);
     expect(figma.currentPage.children.every((n) => paints(n as FakeShapeNode).every((p) => p.type !== 'IMAGE'))).toBe(true);
   });
 
@@ -317,7 +358,13 @@ describe('cancel', () => {
     await session.settle();
     expect(session.state().jobs.map((j) => j.status)).toEqual(['cancelled', 'cancelled', 'done']);
     expect(engine.requests.map((r) => r.jobId)).toEqual([a.jobId, session.state().jobs[2].jobId]);
-    expect(nodes.map((n) => paints(n).map((p) => p.type).join())).toEqual(['SOLID', 'SOLID', 'IMAGE']);
+    expect(
+      nodes.map((n) =>
+        paints(n)
+          .map((p) => p.type)
+          .join(),
+      ),
+    ).toEqual(['SOLID', 'SOLID', 'IMAGE']);
     expect(figma.__notifications.at(-1)!.message).toBe('Flowfill: 1 image added; 2 cancelled.');
   });
 
@@ -336,7 +383,12 @@ describe('cancel', () => {
     expect(count(session, 'placeImage')).toBe(0);
     await panel.generateAsync('generate');
     await session.settle();
-    expect(session.state().jobs.slice(2).map((j) => j.status)).toEqual(['done', 'done']);
+    expect(
+      session
+        .state()
+        .jobs.slice(2)
+        .map((j) => j.status),
+    ).toEqual(['done', 'done']);
   });
 });
 
@@ -368,7 +420,9 @@ describe('variations and regenerate', () => {
       ['Hero — variation 2', 980, 200, 400, 300],
       ['Hero — variation 3', 1420, 200, 400, 300],
     ]);
-    expect(engine.requests.slice(1).map((r) => [r.seed, r.prompt, r.negativePrompt, r.width, r.height])).toEqual([999, 1001, 1002].map((seed) => [seed, first.prompt, 'blurry', first.width, first.height]));
+    expect(engine.requests.slice(1).map((r) => [r.seed, r.prompt, r.negativePrompt, r.width, r.height])).toEqual(
+      [999, 1001, 1002].map((seed) => [seed, first.prompt, 'blurry', first.width, first.height]),
+    );
     expect(created.map((n) => recordOf(n).parent)).toEqual(created.map(() => ({ nodeId: hero.id, seed: 1000 })));
     expect(figma.__scrolledInto.at(-1)).toEqual(created);
   });
@@ -383,7 +437,13 @@ describe('variations and regenerate', () => {
     const before = session.calls.length;
     await panel.generateAsync('image-variations');
     await session.settle();
-    expect(session.calls.slice(before).filter((m) => m !== 'saveValue')).toEqual(['readTargets', 'exportPng', 'placeImage', 'commitUndo', 'reveal']);
+    expect(session.calls.slice(before).filter((m) => m !== 'saveValue')).toEqual([
+      'readTargets',
+      'exportPng',
+      'placeImage',
+      'commitUndo',
+      'reveal',
+    ]);
     const request = engine.requests.at(-1)!;
     expect([request.init?.width, request.init?.height]).toEqual([request.width, request.height]);
     expect(Array.from(request.init!.rgba.slice(0, 4))).toEqual([0, 0, 255, 255]);
@@ -406,7 +466,9 @@ describe('variations and regenerate', () => {
     engine.release();
     await session.settle();
     expect(session.state().jobs.map((j) => j.status)).toEqual(['done', 'failed']);
-    expect(session.state().jobs[1].reason).toMatch(/^Could not read the pixels of the source layer: exportPng: The layer .* no longer exists/);
+    expect(session.state().jobs[1].reason).toMatch(
+      /^Could not read the pixels of the source layer: exportPng: The layer .* no longer exists/,
+    );
   });
 
   test('Variations (the relaunch button) picks seed variations for a Flowfill image and image variations otherwise', async () => {
@@ -431,7 +493,13 @@ describe('variations and regenerate', () => {
     panel.updateSettings({ prompt: 'cat', steps: 9, seed: 7 });
     await panel.generateAsync('regenerate');
     await session.settle();
-    expect(engine.requests.at(-1)).toMatchObject({ prompt: first.prompt, seed: first.seed, steps: first.steps, width: first.width, height: first.height });
+    expect(engine.requests.at(-1)).toMatchObject({
+      prompt: first.prompt,
+      seed: first.seed,
+      steps: first.steps,
+      width: first.width,
+      height: first.height,
+    });
     expect(Buffer.from((await imageOf(figma, hero)).data).equals(Buffer.from(bytes.data))).toBe(true);
     expect(session.state().notices.find((n) => n.text === '1 skipped: 1 no Flowfill image')).toBeDefined();
   });
@@ -458,7 +526,12 @@ describe('launch commands', () => {
   test('a launch command waits for the model, then runs once', async () => {
     const engine = new FakeEngine();
     engine.hold();
-    const session = await panelOnFakeFigma({ command: 'fill-selection', engine, start: false, setup: (figma) => figma.__userSelect([frame(figma, 'A', 64, 64)]) });
+    const session = await panelOnFakeFigma({
+      command: 'fill-selection',
+      engine,
+      start: false,
+      setup: (figma) => figma.__userSelect([frame(figma, 'A', 64, 64)]),
+    });
     session.panel.updateSettings({ prompt: 'owl', steps: 1 });
     const starting = session.panel.startAsync();
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -474,14 +547,18 @@ describe('launch commands', () => {
 /** 40 images through every hop: generous for a shared 2-core machine (a stuck run fails instead of hanging). */
 const FORTY_IMAGES_BUDGET_MS = 30_000;
 
-test('history stays bounded to the last 30 records', async () => {
-  const session = await panelOnFakeFigma();
-  session.panel.updateSettings({ prompt: 'p', steps: 1, variations: 8, insertSize: 'custom', customWidth: 16, customHeight: 16 });
-  for (let i = 0; i < 5; i++) {
-    await session.panel.generateAsync('generate');
-    await session.settle();
-  }
-  expect(session.state().history).toHaveLength(HISTORY_LIMIT);
-  expect(((await session.figma.clientStorage.getAsync(STORAGE_KEYS.history)) as unknown[]).length).toBe(HISTORY_LIMIT);
-  expect(session.state().jobs.length).toBeLessThanOrEqual(20);
-}, FORTY_IMAGES_BUDGET_MS);
+test(
+  'history stays bounded to the last 30 records',
+  async () => {
+    const session = await panelOnFakeFigma();
+    session.panel.updateSettings({ prompt: 'p', steps: 1, variations: 8, insertSize: 'custom', customWidth: 16, customHeight: 16 });
+    for (let i = 0; i < 5; i++) {
+      await session.panel.generateAsync('generate');
+      await session.settle();
+    }
+    expect(session.state().history).toHaveLength(HISTORY_LIMIT);
+    expect(((await session.figma.clientStorage.getAsync(STORAGE_KEYS.history)) as unknown[]).length).toBe(HISTORY_LIMIT);
+    expect(session.state().jobs.length).toBeLessThanOrEqual(20);
+  },
+  FORTY_IMAGES_BUDGET_MS,
+);

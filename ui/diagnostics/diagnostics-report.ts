@@ -111,13 +111,20 @@ export function formatDiagnosticsReport(report: DiagnosticsReport): string {
           .join(', ')}`,
       );
     }
-    lines.push('', '## Self-test (a small MatMul/GELU/Softmax graph in a fresh worker; load = session creation, the first one also starting onnxruntime; first run includes shader compiles)');
+    lines.push(
+      '',
+      '## Self-test (a small MatMul/GELU/Softmax graph in a fresh worker; load = session creation, the first one also starting onnxruntime; first run includes shader compiles)',
+    );
     for (const t of engine.selfTests) {
-      lines.push(`${t.backend}: ${t.ok ? 'ok' : 'FAILED'}; load ${ms(t.loadMs)}, first run ${ms(t.firstRunMs)}, step ${ms(t.stepMs)}; max |error| ${t.maxAbsError?.toExponential(2) ?? '—'}${t.error ? `; ${t.error}` : ''}`);
+      lines.push(
+        `${t.backend}: ${t.ok ? 'ok' : 'FAILED'}; load ${ms(t.loadMs)}, first run ${ms(t.firstRunMs)}, step ${ms(t.stepMs)}; max |error| ${t.maxAbsError?.toExponential(2) ?? '—'}${t.error ? `; ${t.error}` : ''}`,
+      );
     }
     lines.push('', '## Fused attention (com.microsoft MultiHeadAttention vs plain JavaScript)');
     for (const a of engine.attention) {
-      lines.push(`${a.backend}, ${a.tokens} tokens, ${a.heads}×${a.headSize}: ${a.ok ? 'ok' : 'WRONG'}; max |error| ${a.maxAbsError?.toExponential(2) ?? '—'}${a.error ? `; ${a.error}` : ''}`);
+      lines.push(
+        `${a.backend}, ${a.tokens} tokens, ${a.heads}×${a.headSize}: ${a.ok ? 'ok' : 'WRONG'}; max |error| ${a.maxAbsError?.toExponential(2) ?? '—'}${a.error ? `; ${a.error}` : ''}`,
+      );
     }
   }
   lines.push('', '## Storage');
@@ -131,6 +138,10 @@ export function formatDiagnosticsReport(report: DiagnosticsReport): string {
       `models: ${store.models.map((m) => `${m.name} (${m.id}, ${formatBytes(m.bytes)}${m.precision ? `, ${m.precision}` : ''})`).join('; ') || 'none added'}`,
     );
   }
-  if (report.model) lines.push('', `model in use: ${report.model.name} (${report.model.id}, hash ${report.model.hash.slice(0, 16)}…) on ${report.model.backend}`);
+  if (report.model)
+    lines.push(
+      '',
+      `model in use: ${report.model.name} (${report.model.id}, hash ${report.model.hash.slice(0, 16)}…) on ${report.model.backend}`,
+    );
   return `${lines.join('\n')}\n`;
 }

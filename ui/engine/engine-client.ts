@@ -6,7 +6,14 @@
  * and init pixels are transferred rather than copied (comlink v4 copies unless told to transfer).
  */
 import * as Comlink from 'comlink';
-import type { GenerationProgress, GenerationRequest, InstallProgress, LoadProgress, ModelSource, WorkerApi } from '../../common/engine-types.js';
+import type {
+  GenerationProgress,
+  GenerationRequest,
+  InstallProgress,
+  LoadProgress,
+  ModelSource,
+  WorkerApi,
+} from '../../common/engine-types.js';
 
 /** The worker's API (engine, model store, diagnostics) as plain async functions. */
 export interface EngineClient extends WorkerApi {

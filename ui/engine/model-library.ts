@@ -107,16 +107,26 @@ export function createModelLibrary(deps: ModelLibraryDeps): ModelLibrary {
 
   async function useAsync(id: string | undefined): Promise<void> {
     if (deps.jobsActive()) {
-      setLibrary({ message: { level: 'error', text: `Images are still being made; ${modelName(id)} can be used once the queue is empty (or cancel it).` } });
+      setLibrary({
+        message: {
+          level: 'error',
+          text: `Images are still being made; ${modelName(id)} can be used once the queue is empty (or cancel it).`,
+        },
+      });
       return;
     }
     if (await switchAsync(id)) setLibrary({ message: { level: 'info', text: `Now using ${modelName(id)}.` } });
   }
 
-  async function installAsync(what: string, run: (installId: string, onProgress: (p: InstallProgress) => void) => ReturnType<ModelStoreApi['installModel']>): Promise<void> {
+  async function installAsync(
+    what: string,
+    run: (installId: string, onProgress: (p: InstallProgress) => void) => ReturnType<ModelStoreApi['installModel']>,
+  ): Promise<void> {
     if (!models) return;
     if (store.get().library.install) {
-      setLibrary({ message: { level: 'error', text: `${store.get().library.install!.what} is still being added; wait for it or cancel it first.` } });
+      setLibrary({
+        message: { level: 'error', text: `${store.get().library.install!.what} is still being added; wait for it or cancel it first.` },
+      });
       return;
     }
     const installId = `install-${nextInstall++}`;
@@ -127,7 +137,11 @@ export function createModelLibrary(deps: ModelLibraryDeps): ModelLibrary {
     // shows next is the outcome, in one step.
     let message: NonNullable<LibraryState['message']>;
     try {
-      const result = await run(installId, (progress) => store.set((s) => (s.library.install?.installId === installId ? { library: { ...s.library, install: { ...s.library.install, progress } } } : {})));
+      const result = await run(installId, (progress) =>
+        store.set((s) =>
+          s.library.install?.installId === installId ? { library: { ...s.library, install: { ...s.library.install, progress } } } : {},
+        ),
+      );
       await refreshAsync();
       const added = `Added “${result.model.name}” (${result.model.kept === 'stored' ? 'kept in this site’s storage' : 'for this session'})`;
       if (result.loaded) {
@@ -144,7 +158,9 @@ export function createModelLibrary(deps: ModelLibraryDeps): ModelLibrary {
     } catch (error) {
       const described = describeEngineError(error);
       message =
-        described.code === 'cancelled' ? { level: 'info', text: `Adding ${what} was cancelled.` } : { level: 'error', text: `${what} could not be added. ${described.message}` };
+        described.code === 'cancelled'
+          ? { level: 'info', text: `Adding ${what} was cancelled.` }
+          : { level: 'error', text: `${what} could not be added. ${described.message}` };
       await refreshAsync();
     }
     setLibrary({ install: undefined, message });
@@ -158,7 +174,9 @@ export function createModelLibrary(deps: ModelLibraryDeps): ModelLibrary {
       if (currentId !== undefined) {
         if (await loadAsync({ kind: 'stored', id: currentId })) return true;
         const why = store.get().model.error ?? '';
-        setLibrary({ message: { level: 'error', text: `${modelName(currentId)} could not be loaded, so the built-in model is used. ${why}`.trim() } });
+        setLibrary({
+          message: { level: 'error', text: `${modelName(currentId)} could not be loaded, so the built-in model is used. ${why}`.trim() },
+        });
       }
       return loadAsync({ kind: 'embedded' });
     },
@@ -166,15 +184,24 @@ export function createModelLibrary(deps: ModelLibraryDeps): ModelLibrary {
       // The browser tells the folder's name, not its path; "…/" says so, and the engine names a
       // checkpoint without a name of its own after the description's last path segment.
       const description = `the folder …/${folderName}`;
-      return installAsync(`The folder “${folderName}”`, (installId, onProgress) => models!.installModel(installId, { kind: 'files', files, description }, {}, onProgress));
+      return installAsync(`The folder “${folderName}”`, (installId, onProgress) =>
+        models!.installModel(installId, { kind: 'files', files, description }, {}, onProgress),
+      );
     },
     addFromUrlAsync(url) {
       const trimmed = url.trim();
       if (trimmed === '') {
-        setLibrary({ message: { level: 'error', text: 'Paste the base URL of a model folder first, e.g. https://huggingface.co/<org>/<repo>/resolve/main/' } });
+        setLibrary({
+          message: {
+            level: 'error',
+            text: 'Paste the base URL of a model folder first, e.g. https://huggingface.co/<org>/<repo>/resolve/main/',
+          },
+        });
         return Promise.resolve();
       }
-      return installAsync(trimmed, (installId, onProgress) => models!.installModel(installId, { kind: 'url', baseUrl: trimmed }, {}, onProgress));
+      return installAsync(trimmed, (installId, onProgress) =>
+        models!.installModel(installId, { kind: 'url', baseUrl: trimmed }, {}, onProgress),
+      );
     },
     async cancelAddAsync() {
       const install = store.get().library.install;
@@ -198,7 +225,9 @@ export function createModelLibrary(deps: ModelLibraryDeps): ModelLibrary {
       // The model in use was removed: the built-in one takes its place (and is the one to start with).
       const wasCurrent = entry !== undefined && current?.id === entry.id;
       if (wasCurrent) await switchAsync(undefined);
-      const text = entry ? `Removed “${entry.name}” and freed ${formatBytes(entry.bytes)}${wasCurrent ? '; the built-in model is in use now' : ''}.` : `Discarded the partial download of ${idOrUrl}.`;
+      const text = entry
+        ? `Removed “${entry.name}” and freed ${formatBytes(entry.bytes)}${wasCurrent ? '; the built-in model is in use now' : ''}.`
+        : `Discarded the partial download of ${idOrUrl}.`;
       setLibrary({ status: wasCurrent ? store.get().library.status : status, message: { level: 'info', text } });
     },
     useAsync,

@@ -19,12 +19,19 @@ export interface ModelState {
 }
 
 /** Asks the engine what it runs on, then loads the embedded model. Resolves true once it is ready. */
-export function loadEmbeddedModelAsync(engine: Pick<EngineApi, 'capabilities' | 'loadModel'>, store: Store<{ model: ModelState }>): Promise<boolean> {
+export function loadEmbeddedModelAsync(
+  engine: Pick<EngineApi, 'capabilities' | 'loadModel'>,
+  store: Store<{ model: ModelState }>,
+): Promise<boolean> {
   return loadModelIntoPanelAsync(engine, store, { kind: 'embedded' });
 }
 
 /** Asks the engine what it runs on, then loads `source`. Resolves true once it is ready. */
-export async function loadModelIntoPanelAsync(engine: Pick<EngineApi, 'capabilities' | 'loadModel'>, store: Store<{ model: ModelState }>, source: ModelSource): Promise<boolean> {
+export async function loadModelIntoPanelAsync(
+  engine: Pick<EngineApi, 'capabilities' | 'loadModel'>,
+  store: Store<{ model: ModelState }>,
+  source: ModelSource,
+): Promise<boolean> {
   store.set((s) => ({ model: { status: 'starting', ...(s.model.capabilities ? { capabilities: s.model.capabilities } : {}) } }));
   try {
     const capabilities = await engine.capabilities();

@@ -114,7 +114,9 @@ export async function startEngineWorkerFromUrlAsync(url: string, confirmTimeoutM
     await confirmStarted(worker, engine, confirmTimeoutMs);
   } catch (error) {
     worker.terminate();
-    throw new Error(`[internal] The engine worker ${url} could not start: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(`[internal] The engine worker ${url} could not start: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
   return engine;
 }

@@ -37,7 +37,9 @@ export function batchLine(jobs: readonly Job[]): { text: string; details: string
   if (counts.failed) parts.push(`${counts.failed} failed`);
   if (counts.cancelled) parts.push(`${counts.cancelled} cancelled`);
   // A skipped job's reason names its layer already ("The layer “Hero” was deleted, …").
-  const details = jobs.filter((j) => j.status !== 'done' && j.reason).map((j) => (j.status === 'skipped' ? j.reason! : `“${j.label}”: ${j.reason}`));
+  const details = jobs
+    .filter((j) => j.status !== 'done' && j.reason)
+    .map((j) => (j.status === 'skipped' ? j.reason! : `“${j.label}”: ${j.reason}`));
   return { text: parts.join(' · '), details };
 }
 

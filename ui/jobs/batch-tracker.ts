@@ -16,11 +16,21 @@ export interface BatchTracker {
   finishBatch(batchId: string): Promise<void>;
 }
 
-export function createBatchTracker({ store, host, log }: { store: PanelStore; host: HostClient; log: (message: string) => void }): BatchTracker {
+export function createBatchTracker({
+  store,
+  host,
+  log,
+}: {
+  store: PanelStore;
+  host: HostClient;
+  log: (message: string) => void;
+}): BatchTracker {
   const batchOf = (batchId: string) => store.get().batches.find((b) => b.batchId === batchId);
   const jobsOf = (batchId: string) => store.get().jobs.filter((j) => j.batchId === batchId);
-  const notice = (level: 'info' | 'error', text: string, details?: string[]) => store.set((s) => ({ notices: addNotice(s.notices, level, text, details) }));
-  const patchBatch = (batchId: string, patch: Partial<Batch>) => store.set((s) => ({ batches: s.batches.map((b) => (b.batchId === batchId ? { ...b, ...patch } : b)) }));
+  const notice = (level: 'info' | 'error', text: string, details?: string[]) =>
+    store.set((s) => ({ notices: addNotice(s.notices, level, text, details) }));
+  const patchBatch = (batchId: string, patch: Partial<Batch>) =>
+    store.set((s) => ({ batches: s.batches.map((b) => (b.batchId === batchId ? { ...b, ...patch } : b)) }));
   /** Host calls made while the plugin may be closing: a failure is logged, never thrown into the queue. */
   const tryHost = async (what: string, call: () => Promise<unknown>) => {
     try {
@@ -58,7 +68,9 @@ export function createBatchTracker({ store, host, log }: { store: PanelStore; ho
     patchBatch(batchId, { ended: true });
     const jobs = jobsOf(batchId);
     await tryHost('commitUndo', () => host.commitUndo());
-    const created = jobs.filter((j) => j.status === 'done' && j.destination.kind === 'create' && j.placedNodeId).map((j) => j.placedNodeId!);
+    const created = jobs
+      .filter((j) => j.status === 'done' && j.destination.kind === 'create' && j.placedNodeId)
+      .map((j) => j.placedNodeId!);
     if (created.length > 0) await tryHost('reveal', () => host.reveal({ nodeIds: created }));
     const line = jobs.length > 0 ? batchLine(jobs) : null;
     if (line) notice(jobs.some((j) => j.status === 'failed') ? 'error' : 'info', line.text, line.details);

@@ -7,7 +7,8 @@ import type { Job } from './job.js';
 
 export function estimateRemainingMs(job: Pick<Job, 'step' | 'total' | 'elapsedMs' | 'firstStepMs'>, decodeMs = 0): number | null {
   if (job.step < 1 || job.elapsedMs === undefined) return null;
-  const perStep = job.step >= 2 && job.firstStepMs !== undefined ? (job.elapsedMs - job.firstStepMs) / (job.step - 1) : job.elapsedMs / job.step;
+  const perStep =
+    job.step >= 2 && job.firstStepMs !== undefined ? (job.elapsedMs - job.firstStepMs) / (job.step - 1) : job.elapsedMs / job.step;
   return Math.max(0, perStep * (job.total - job.step) + decodeMs);
 }
 

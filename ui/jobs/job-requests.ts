@@ -50,11 +50,21 @@ export interface ImageRequest {
 /** One request per planned image, in order. `settings` is the snapshot taken when the user asked. */
 export function imageRequests(planned: readonly PlannedImage[], settings: GenerationSettings): ImageRequest[] {
   let fillIndex = 0;
-  const fromSettings = { prompt: settings.prompt, negativePrompt: settings.negativePrompt, steps: settings.steps, guidance: settings.guidance };
+  const fromSettings = {
+    prompt: settings.prompt,
+    negativePrompt: settings.negativePrompt,
+    steps: settings.steps,
+    guidance: settings.guidance,
+  };
   return planned.map((image): ImageRequest => {
     const size = { width: image.width, height: image.height };
     const record = image.sourceRecord;
-    const parent: ProvenanceParent | undefined = image.variesNodeId === undefined ? undefined : record ? { nodeId: image.variesNodeId, seed: record.seed } : { nodeId: image.variesNodeId };
+    const parent: ProvenanceParent | undefined =
+      image.variesNodeId === undefined
+        ? undefined
+        : record
+          ? { nodeId: image.variesNodeId, seed: record.seed }
+          : { nodeId: image.variesNodeId };
     switch (image.kind) {
       case 'regenerate': {
         if (!record) return { request: { ...fromSettings, ...size, seed: settings.seed } };
@@ -74,14 +84,25 @@ export function imageRequests(planned: readonly PlannedImage[], settings: Genera
         return { request };
       }
       case 'seed-variation': {
-        const base = record ? { prompt: record.prompt, negativePrompt: record.negativePrompt, steps: record.steps, guidance: record.guidance } : fromSettings;
-        return { request: { ...base, ...size, seed: seedForVariation(settings.seed, image.variationIndex ?? 0, record?.seed) }, ...(parent ? { parent } : {}) };
+        const base = record
+          ? { prompt: record.prompt, negativePrompt: record.negativePrompt, steps: record.steps, guidance: record.guidance }
+          : fromSettings;
+        return {
+          request: { ...base, ...size, seed: seedForVariation(settings.seed, image.variationIndex ?? 0, record?.seed) },
+          ...(parent ? { parent } : {}),
+        };
       }
       case 'image-variation': {
         // With an empty prompt the source's own prompt describes it best.
         const prompt = settings.prompt.trim() === '' && record ? record.prompt : settings.prompt;
         return {
-          request: { ...fromSettings, prompt, ...size, seed: addSeed(settings.seed, image.variationIndex ?? 0), strength: settings.strength },
+          request: {
+            ...fromSettings,
+            prompt,
+            ...size,
+            seed: addSeed(settings.seed, image.variationIndex ?? 0),
+            strength: settings.strength,
+          },
           ...(parent ? { sourceNodeId: parent.nodeId, parent } : {}),
         };
       }

@@ -44,7 +44,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   let idleWaiters: Array<() => void> = [];
 
   const find = (jobId: string) => store.get().jobs.find((j) => j.jobId === jobId);
-  const update = (jobId: string, patch: Partial<Job>) => store.set((s) => ({ jobs: s.jobs.map((j) => (j.jobId === jobId ? { ...j, ...patch } : j)) }));
+  const update = (jobId: string, patch: Partial<Job>) =>
+    store.set((s) => ({ jobs: s.jobs.map((j) => (j.jobId === jobId ? { ...j, ...patch } : j)) }));
 
   async function end(jobId: string, patch: Partial<Job>): Promise<void> {
     update(jobId, { ...patch, stopping: undefined });
@@ -56,7 +57,10 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   /** Ends a job its stop request caught up with. */
   function settleStop(jobId: string): Promise<void> {
     const stopping = find(jobId)?.stopping ?? { status: 'cancelled' as const };
-    return end(jobId, stopping.status === 'skipped' ? { status: 'skipped', skipCode: stopping.code, reason: stopping.reason } : { status: 'cancelled' });
+    return end(
+      jobId,
+      stopping.status === 'skipped' ? { status: 'skipped', skipCode: stopping.code, reason: stopping.reason } : { status: 'cancelled' },
+    );
   }
 
   async function exportInit(job: Job): Promise<GenerationRequest['init'] | 'stopped' | DescribedError> {
@@ -66,7 +70,10 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       if (find(job.jobId)?.stopping) return 'stopped';
       return pngToInitImage(png, job.request.width, job.request.height);
     } catch (error) {
-      return { code: 'internal', message: `Could not read the pixels of the source layer: ${error instanceof Error ? error.message : String(error)}` };
+      return {
+        code: 'internal',
+        message: `Could not read the pixels of the source layer: ${error instanceof Error ? error.message : String(error)}`,
+      };
     }
   }
 
@@ -78,14 +85,18 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     try {
       outcome = await host.placeImage({ destination: job.destination, png: result.png, fillMode: batch?.fillMode ?? 'replace', record });
     } catch (error) {
-      return fail(job.jobId, { code: 'internal', message: `The image could not be placed: ${error instanceof Error ? error.message : String(error)}` });
+      return fail(job.jobId, {
+        code: 'internal',
+        message: `The image could not be placed: ${error instanceof Error ? error.message : String(error)}`,
+      });
     }
     if (outcome.placed) {
       update(job.jobId, { status: 'done', placedNodeId: outcome.nodeId });
       deps.onPlaced(find(job.jobId)!, record, outcome.nodeName);
       return end(job.jobId, {});
     }
-    if (outcome.reason === 'image-rejected') return fail(job.jobId, { code: 'internal', message: `The canvas refused the image: ${outcome.message}` });
+    if (outcome.reason === 'image-rejected')
+      return fail(job.jobId, { code: 'internal', message: `The canvas refused the image: ${outcome.message}` });
     const deleted = outcome.reason === 'node-missing';
     return end(job.jobId, {
       status: 'skipped',

@@ -61,7 +61,11 @@ export function nameFromPrompt(prompt: string): string {
 }
 
 /** Top-left corners of `count` layers of `size` in a row centred on `center`. */
-export function rowPositions(count: number, size: { width: number; height: number }, center: { x: number; y: number }): { x: number; y: number }[] {
+export function rowPositions(
+  count: number,
+  size: { width: number; height: number },
+  center: { x: number; y: number },
+): { x: number; y: number }[] {
   const total = count * size.width + (count - 1) * ROW_GAP;
   const left = Math.round(center.x - total / 2);
   const top = Math.round(center.y - size.height / 2);
@@ -85,10 +89,16 @@ export function planBatch(input: PlanInput): PlannedBatch {
   const slots: PlannedSlot[] = [];
   const skipped: Skip[] = [];
   const notes = new Set<string>();
-  const skip = (target: Target, code: Skip['code'], reason = skipReason(code, target.type)) => skipped.push({ nodeId: target.id, name: target.name, code, reason });
+  const skip = (target: Target, code: Skip['code'], reason = skipReason(code, target.type)) =>
+    skipped.push({ nodeId: target.id, name: target.name, code, reason });
 
   /** Adds an image unless the batch is full or the size cannot be planned; false when it was not added. */
-  const add = (target: Target | null, slot: Omit<PlannedSlot, 'width' | 'height'>, size?: { width: number; height: number }, frame?: { width: number; height: number }): boolean => {
+  const add = (
+    target: Target | null,
+    slot: Omit<PlannedSlot, 'width' | 'height'>,
+    size?: { width: number; height: number },
+    frame?: { width: number; height: number },
+  ): boolean => {
     if (slots.length >= MAX_JOBS_PER_BATCH) {
       if (target) skip(target, 'batch-limit');
       return false;
@@ -116,7 +126,12 @@ export function planBatch(input: PlanInput): PlannedBatch {
         const name = nameFromPrompt(settings.prompt);
         rowPositions(count, input.newFrame, input.viewportCenter).forEach((at, i) => {
           const frameName = count > 1 ? `${name} ${i + 1}` : name;
-          add(null, { kind: 'new-frame', label: frameName, destination: { kind: 'create', name: frameName, ...at, ...input.newFrame } }, undefined, input.newFrame);
+          add(
+            null,
+            { kind: 'new-frame', label: frameName, destination: { kind: 'create', name: frameName, ...at, ...input.newFrame } },
+            undefined,
+            input.newFrame,
+          );
         });
         break;
       }
@@ -134,7 +149,12 @@ export function planBatch(input: PlanInput): PlannedBatch {
           skip(target, 'other-model', otherModelReason(target.provenance.model, input.models.current, input.models.installed));
         } else {
           const record = target.provenance;
-          const slot = { kind: 'regenerate' as const, label: target.name, destination: { kind: 'existing' as const, nodeId: target.id }, sourceRecord: record };
+          const slot = {
+            kind: 'regenerate' as const,
+            label: target.name,
+            destination: { kind: 'existing' as const, nodeId: target.id },
+            sourceRecord: record,
+          };
           add(target, slot, { width: record.width, height: record.height });
         }
       }

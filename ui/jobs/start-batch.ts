@@ -30,10 +30,16 @@ let nextBatch = 1;
 /** Starts a batch; resolves false when nothing was started (the reason is in the notices). */
 export async function startBatchAsync(deps: StartBatchDeps, request: BatchRequest, { quickAction = false } = {}): Promise<boolean> {
   const { store, host } = deps;
-  const notice = (level: 'info' | 'error', text: string, details?: string[]) => store.set((s) => ({ notices: addNotice(s.notices, level, text, details) }));
+  const notice = (level: 'info' | 'error', text: string, details?: string[]) =>
+    store.set((s) => ({ notices: addNotice(s.notices, level, text, details) }));
   const { model, settings } = store.get();
   if (model.status !== 'ready' || !model.info) {
-    notice('error', model.status === 'failed' ? 'The model failed to load, so nothing can be generated.' : 'The model is still loading; try again in a moment.');
+    notice(
+      'error',
+      model.status === 'failed'
+        ? 'The model failed to load, so nothing can be generated.'
+        : 'The model is still loading; try again in a moment.',
+    );
     return false;
   }
   const info = model.info;
@@ -69,10 +75,17 @@ export async function startBatchAsync(deps: StartBatchDeps, request: BatchReques
     geometry: modelGeometry(info),
     newFrame: resolveInsertSize(settings),
     batchId,
-    models: { current: info, installed: [...(store.get().library.builtIn ? [store.get().library.builtIn!] : []), ...(store.get().library.status?.models ?? [])] },
+    models: {
+      current: info,
+      installed: [...(store.get().library.builtIn ? [store.get().library.builtIn!] : []), ...(store.get().library.status?.models ?? [])],
+    },
   });
   if (!info.supportsImageToImage && planned.jobs.some((j) => j.kind === 'image-variation')) {
-    planned = { ...planned, jobs: [], nothingToDo: `${info.name} cannot make image variations (it has no image encoder), and the selection holds no Flowfill image to vary by seed.` };
+    planned = {
+      ...planned,
+      jobs: [],
+      nothingToDo: `${info.name} cannot make image variations (it has no image encoder), and the selection holds no Flowfill image to vary by seed.`,
+    };
   }
   const batch: Batch = { batchId, fillMode: settings.fillMode, quickAction, skipped: planned.skipped, shownErrors: [], ended: false };
   store.set((s) => ({ batches: [...s.batches, batch], jobs: [...s.jobs, ...planned.jobs] }));

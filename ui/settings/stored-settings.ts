@@ -15,12 +15,19 @@ export interface SettingsSaver {
   flush(): void;
 }
 
-export function createSettingsSaver(host: Pick<HostClient, 'saveValue'>, store: PanelStore, delayMs: number, onError: (message: string) => void): SettingsSaver {
+export function createSettingsSaver(
+  host: Pick<HostClient, 'saveValue'>,
+  store: PanelStore,
+  delayMs: number,
+  onError: (message: string) => void,
+): SettingsSaver {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
-    host.saveValue({ key: 'settings', value: settingsToJson(store.get().settings) }).catch((error: unknown) => onError(error instanceof Error ? error.message : String(error)));
+    host
+      .saveValue({ key: 'settings', value: settingsToJson(store.get().settings) })
+      .catch((error: unknown) => onError(error instanceof Error ? error.message : String(error)));
   };
   return {
     schedule() {

@@ -44,10 +44,17 @@ export function DiagnosticsSection({ diagnostics, panel, busy }: { diagnostics: 
   const [copied, setCopied] = useState<string | undefined>(undefined);
   const text = diagnostics.report ? formatDiagnosticsReport(diagnostics.report) : undefined;
   return (
-    <details class="ff-details ff-section" id="ff-diagnostics" open={diagnostics.open} onToggle={(event) => panel.setDiagnosticsOpen(event.currentTarget.open)}>
+    <details
+      class="ff-details ff-section"
+      id="ff-diagnostics"
+      open={diagnostics.open}
+      onToggle={(event) => panel.setDiagnosticsOpen(event.currentTarget.open)}
+    >
       <summary>
         Diagnostics
-        <span class="ff-hint">{diagnostics.running ? 'running…' : diagnostics.report ? 'report ready' : 'what this host gives Flowfill'}</span>
+        <span class="ff-hint">
+          {diagnostics.running ? 'running…' : diagnostics.report ? 'report ready' : 'what this host gives Flowfill'}
+        </span>
       </summary>
       <div class="ff-details-body">
         <div class="ff-inline">
@@ -56,7 +63,11 @@ export function DiagnosticsSection({ diagnostics, panel, busy }: { diagnostics: 
             type="button"
             id="ff-run-diagnostics"
             disabled={diagnostics.running || busy}
-            title={busy ? 'Wait for the queue to finish: the self-test uses the engine' : 'Checks WebAssembly, WebGPU and storage, and times a tiny model on each backend'}
+            title={
+              busy
+                ? 'Wait for the queue to finish: the self-test uses the engine'
+                : 'Checks WebAssembly, WebGPU and storage, and times a tiny model on each backend'
+            }
             onClick={() => {
               setCopied(undefined);
               void panel.runDiagnosticsAsync();

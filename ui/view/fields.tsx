@@ -6,7 +6,19 @@
 import { useState } from 'preact/hooks';
 import { clampToRange, type NumberRange } from '../settings/settings.js';
 
-export function NumberField({ label, id, range, value, onCommit }: { label: string; id: string; range: NumberRange; value: number; onCommit: (value: number) => void }) {
+export function NumberField({
+  label,
+  id,
+  range,
+  value,
+  onCommit,
+}: {
+  label: string;
+  id: string;
+  range: NumberRange;
+  value: number;
+  onCommit: (value: number) => void;
+}) {
   const [draft, setDraft] = useState<string | null>(null);
   return (
     <label>
@@ -35,7 +47,19 @@ export function NumberField({ label, id, range, value, onCommit }: { label: stri
 }
 
 /** A bare number input (no label) committing on change, for the custom size pair. */
-export function SideInput({ id, label, range, value, onCommit }: { id: string; label: string; range: NumberRange; value: number; onCommit: (value: number) => void }) {
+export function SideInput({
+  id,
+  label,
+  range,
+  value,
+  onCommit,
+}: {
+  id: string;
+  label: string;
+  range: NumberRange;
+  value: number;
+  onCommit: (value: number) => void;
+}) {
   const [draft, setDraft] = useState<string | null>(null);
   return (
     <input

@@ -69,7 +69,11 @@ function JobRow({ job, decodeMs, onCancel }: { job: Job; decodeMs?: number; onCa
       {job.resultPng && <Thumbnail png={job.resultPng} />}
       <div class="ff-job-body">
         <div class="ff-job-title">
-          <span title={`${job.request.prompt} · seed ${job.request.seed} · ${job.request.width}×${job.request.height}${job.sourceNodeId ? ' · image variation' : ''}`}>{job.label}</span>
+          <span
+            title={`${job.request.prompt} · seed ${job.request.seed} · ${job.request.width}×${job.request.height}${job.sourceNodeId ? ' · image variation' : ''}`}
+          >
+            {job.label}
+          </span>
           <span class="ff-job-status">{statusText(job, decodeMs)}</span>
         </div>
         <div class="ff-progress">
@@ -78,29 +82,64 @@ function JobRow({ job, decodeMs, onCancel }: { job: Job; decodeMs?: number; onCa
         {(job.status === 'failed' || job.status === 'skipped') && job.reason && <div class="ff-job-error">{job.reason}</div>}
       </div>
       {/* Hidden but still laid out, so finished and running rows line up. */}
-      <button class="ff-icon-button" type="button" title="Cancel this job" aria-label="Cancel this job" style={{ visibility: ended ? 'hidden' : 'visible' }} onClick={() => onCancel(job.jobId)}>
+      <button
+        class="ff-icon-button"
+        type="button"
+        title="Cancel this job"
+        aria-label="Cancel this job"
+        style={{ visibility: ended ? 'hidden' : 'visible' }}
+        onClick={() => onCancel(job.jobId)}
+      >
         <Icon name="close" />
       </button>
     </div>
   );
 }
 
-export function JobList({ jobs, decodeMs, onCancel, onCancelAll, onClear }: { jobs: readonly Job[]; decodeMs?: number; onCancel: (jobId: string) => void; onCancelAll: () => void; onClear: () => void }) {
+export function JobList({
+  jobs,
+  decodeMs,
+  onCancel,
+  onCancelAll,
+  onClear,
+}: {
+  jobs: readonly Job[];
+  decodeMs?: number;
+  onCancel: (jobId: string) => void;
+  onCancelAll: () => void;
+  onClear: () => void;
+}) {
   return (
     <section class="ff-section" id="ff-queue">
       <div class="ff-section-head">
         <span>Queue</span>
         <span class="ff-inline">
-          <button class="ff-button is-small" type="button" id="ff-clear-jobs" disabled={!jobs.some((j) => isEnded(j.status))} onClick={onClear}>
+          <button
+            class="ff-button is-small"
+            type="button"
+            id="ff-clear-jobs"
+            disabled={!jobs.some((j) => isEnded(j.status))}
+            onClick={onClear}
+          >
             Clear
           </button>
-          <button class="ff-button is-small" type="button" id="ff-cancel-all" disabled={!jobs.some((j) => !isEnded(j.status))} onClick={onCancelAll}>
+          <button
+            class="ff-button is-small"
+            type="button"
+            id="ff-cancel-all"
+            disabled={!jobs.some((j) => !isEnded(j.status))}
+            onClick={onCancelAll}
+          >
             Cancel all
           </button>
         </span>
       </div>
       <div class="ff-jobs" id="ff-jobs">
-        {jobs.length === 0 ? <div class="ff-empty">No jobs yet. Type a prompt and press Generate.</div> : jobs.map((job) => <JobRow key={job.jobId} job={job} decodeMs={decodeMs} onCancel={onCancel} />)}
+        {jobs.length === 0 ? (
+          <div class="ff-empty">No jobs yet. Type a prompt and press Generate.</div>
+        ) : (
+          jobs.map((job) => <JobRow key={job.jobId} job={job} decodeMs={decodeMs} onCancel={onCancel} />)
+        )}
       </div>
     </section>
   );

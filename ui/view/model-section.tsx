@@ -8,7 +8,6 @@ import { formatBytes, remainingTime, type LibraryState } from '../engine/model-l
 import type { ModelState } from '../engine/model-state.js';
 import type { Panel } from '../panel.js';
 
-
 export function ModelHeader({ model }: { model: ModelState }) {
   const backend = model.info?.backend ?? model.capabilities?.backend;
   const adapter = model.capabilities?.adapter;
@@ -18,7 +17,9 @@ export function ModelHeader({ model }: { model: ModelState }) {
       ? `GPU: ${adapter.vendor} ${adapter.description || adapter.architecture}`.trim()
       : '';
   const name = model.info ? model.info.name : model.status === 'failed' ? 'Model not loaded' : 'Loading model…';
-  const title = model.info ? `${model.info.id} · ${model.info.nativeSize}px native${model.info.licence ? ` · ${model.info.licence}` : ''}` : undefined;
+  const title = model.info
+    ? `${model.info.id} · ${model.info.nativeSize}px native${model.info.licence ? ` · ${model.info.licence}` : ''}`
+    : undefined;
   return (
     <header class="ff-header">
       <span class="ff-title">Flowfill</span>
@@ -81,7 +82,9 @@ function StorageLine({ status }: { status: StoreStatus | undefined }) {
     );
   }
   const persisted =
-    status.persisted === true ? 'the browser keeps them until you remove them' : 'the browser may clear them when the disk runs low (it did not grant persistent storage)';
+    status.persisted === true
+      ? 'the browser keeps them until you remove them'
+      : 'the browser may clear them when the disk runs low (it did not grant persistent storage)';
   return (
     <div class="ff-hint" id="ff-storage">
       {`Kept in this site’s private storage: ${formatBytes(status.usageBytes)} used of ${formatBytes(status.quotaBytes)}; ${persisted}.`}
@@ -91,7 +94,9 @@ function StorageLine({ status }: { status: StoreStatus | undefined }) {
 
 function InstallLine({ install, onCancel }: { install: NonNullable<LibraryState['install']>; onCancel: () => void }) {
   const p = install.progress;
-  const stage = p ? { checking: 'Checking', downloading: 'Downloading', converting: 'Converting', copying: 'Copying', verifying: 'Verifying' }[p.stage] : 'Starting';
+  const stage = p
+    ? { checking: 'Checking', downloading: 'Downloading', converting: 'Converting', copying: 'Copying', verifying: 'Verifying' }[p.stage]
+    : 'Starting';
   const amount = p && p.doneBytes > 0 ? `${formatBytes(p.doneBytes)}${p.totalBytes ? ` of ${formatBytes(p.totalBytes)}` : ''}` : '';
   const rate = p?.bytesPerSecond ? `${formatBytes(p.bytesPerSecond)}/s` : '';
   const parts = [`${stage} ${install.what}`, p?.file, amount, rate, remainingTime(p)].filter(Boolean);
@@ -160,7 +165,12 @@ export function ModelsSection({ model, library, panel, busy }: { model: ModelSta
                 {builtInInUse ? (
                   <span class="ff-hint">in use</span>
                 ) : (
-                  <button class="ff-button is-small" type="button" disabled={busy || adding} onClick={() => void panel.library.useAsync(undefined)}>
+                  <button
+                    class="ff-button is-small"
+                    type="button"
+                    disabled={busy || adding}
+                    onClick={() => void panel.library.useAsync(undefined)}
+                  >
                     Use
                   </button>
                 )}
@@ -172,11 +182,23 @@ export function ModelsSection({ model, library, panel, busy }: { model: ModelSta
                 {info?.id === m.id ? (
                   <span class="ff-hint">in use</span>
                 ) : (
-                  <button class="ff-button is-small" type="button" data-action="use" disabled={busy || adding} onClick={() => void panel.library.useAsync(m.id)}>
+                  <button
+                    class="ff-button is-small"
+                    type="button"
+                    data-action="use"
+                    disabled={busy || adding}
+                    onClick={() => void panel.library.useAsync(m.id)}
+                  >
                     Use
                   </button>
                 )}
-                <button class="ff-button is-small" type="button" data-action="remove" disabled={adding} onClick={() => void panel.library.removeAsync(m.id)}>
+                <button
+                  class="ff-button is-small"
+                  type="button"
+                  data-action="remove"
+                  disabled={adding}
+                  onClick={() => void panel.library.removeAsync(m.id)}
+                >
                   Remove
                 </button>
               </li>
@@ -184,10 +206,22 @@ export function ModelsSection({ model, library, panel, busy }: { model: ModelSta
             {status.partialDownloads.map((d) => (
               <li class="ff-model-item" data-partial-url={d.url} key={d.url}>
                 <span class="ff-model-text">{`Partial download of ${d.url} · ${formatBytes(d.bytes)}${d.totalBytes ? ` of ${formatBytes(d.totalBytes)}` : ''}`}</span>
-                <button class="ff-button is-small" type="button" data-action="resume" disabled={adding} onClick={() => void panel.library.addFromUrlAsync(d.url)}>
+                <button
+                  class="ff-button is-small"
+                  type="button"
+                  data-action="resume"
+                  disabled={adding}
+                  onClick={() => void panel.library.addFromUrlAsync(d.url)}
+                >
                   Resume
                 </button>
-                <button class="ff-button is-small" type="button" data-action="discard" disabled={adding} onClick={() => void panel.library.removeAsync(d.url)}>
+                <button
+                  class="ff-button is-small"
+                  type="button"
+                  data-action="discard"
+                  disabled={adding}
+                  onClick={() => void panel.library.removeAsync(d.url)}
+                >
                   Discard
                 </button>
               </li>
@@ -197,7 +231,11 @@ export function ModelsSection({ model, library, panel, busy }: { model: ModelSta
         {hasStore && (
           <>
             <div class="ff-inline">
-              <label class="ff-button" id="ff-add-folder" title="A diffusers SD3 checkpoint folder (converted once) or a Flowfill/Optimum ONNX package folder">
+              <label
+                class="ff-button"
+                id="ff-add-folder"
+                title="A diffusers SD3 checkpoint folder (converted once) or a Flowfill/Optimum ONNX package folder"
+              >
                 Add from folder…
                 <input
                   type="file"
@@ -226,7 +264,13 @@ export function ModelsSection({ model, library, panel, busy }: { model: ModelSta
                 value={url}
                 onInput={(event) => setUrl(event.currentTarget.value)}
               />
-              <button class="ff-button" type="button" id="ff-add-url-button" disabled={adding} onClick={() => void panel.library.addFromUrlAsync(url)}>
+              <button
+                class="ff-button"
+                type="button"
+                id="ff-add-url-button"
+                disabled={adding}
+                onClick={() => void panel.library.addFromUrlAsync(url)}
+              >
                 Add from URL
               </button>
             </div>
@@ -234,7 +278,11 @@ export function ModelsSection({ model, library, panel, busy }: { model: ModelSta
         )}
         {library.install && <InstallLine install={library.install} onCancel={() => void panel.library.cancelAddAsync()} />}
         {library.message && (
-          <div class={`ff-library-message${library.message.level === 'error' ? ' is-error' : ''}`} id="ff-library-message" role={library.message.level === 'error' ? 'alert' : 'status'}>
+          <div
+            class={`ff-library-message${library.message.level === 'error' ? ' is-error' : ''}`}
+            id="ff-library-message"
+            role={library.message.level === 'error' ? 'alert' : 'status'}
+          >
             {library.message.text}
           </div>
         )}

@@ -7,7 +7,12 @@ export function NoticeList({ notices, onDismiss }: { notices: readonly Notice[];
   return (
     <div class="ff-notices" id="ff-notices" role="status" aria-live="polite">
       {[...notices].reverse().map((notice) => (
-        <div key={notice.id} class={`ff-notice is-${notice.level}`} role={notice.level === 'error' ? 'alert' : undefined} data-notice-id={notice.id}>
+        <div
+          key={notice.id}
+          class={`ff-notice is-${notice.level}`}
+          role={notice.level === 'error' ? 'alert' : undefined}
+          data-notice-id={notice.id}
+        >
           <div class="ff-notice-body">
             {notice.details ? (
               <details class="ff-notice-details">
@@ -27,7 +32,14 @@ export function NoticeList({ notices, onDismiss }: { notices: readonly Notice[];
               </span>
             )}
           </div>
-          <button class="ff-icon-button" type="button" aria-label="Dismiss" title="Dismiss" style={{ width: '16px', height: '16px' }} onClick={() => onDismiss(notice.id)}>
+          <button
+            class="ff-icon-button"
+            type="button"
+            aria-label="Dismiss"
+            title="Dismiss"
+            style={{ width: '16px', height: '16px' }}
+            onClick={() => onDismiss(notice.id)}
+          >
             <Icon name="close" />
           </button>
         </div>

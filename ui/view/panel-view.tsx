@@ -26,10 +26,21 @@ function Actions({ state, panel }: { state: PanelState; panel: Panel }) {
   const unfillable = selection.length > 0 && selection.every((t) => t.unfillable !== undefined);
   const hasSelection = selection.length > 0;
   const count = settings.variations;
-  const primaryTitle = !ready ? 'Waiting for the model to load' : unfillable ? 'The selection cannot hold an image: choose a frame or shape' : '';
+  const primaryTitle = !ready
+    ? 'Waiting for the model to load'
+    : unfillable
+      ? 'The selection cannot hold an image: choose a frame or shape'
+      : '';
   return (
     <div class="ff-actions">
-      <button class="ff-button is-primary" type="button" id="ff-generate" disabled={!ready || unfillable} title={primaryTitle} onClick={() => void panel.generateAsync('generate')}>
+      <button
+        class="ff-button is-primary"
+        type="button"
+        id="ff-generate"
+        disabled={!ready || unfillable}
+        title={primaryTitle}
+        onClick={() => void panel.generateAsync('generate')}
+      >
         <span>{state.planning > 0 ? 'Planning…' : primaryActionLabel(selection, count)}</span>
         <span class="ff-kbd">{isMac ? '⌘↵' : 'Ctrl+↵'}</span>
       </button>
@@ -90,10 +101,28 @@ function PanelView({ panel }: { panel: Panel }) {
       {/* The actions sit above the settings, so they stay in view when the settings are open. */}
       <section class="ff-section">
         <Actions state={state} panel={panel} />
-        <SettingsSection settings={state.settings} update={update} onRollSeed={panel.rollSeed} onCompute={(compute) => void panel.setComputeAsync(compute)} />
+        <SettingsSection
+          settings={state.settings}
+          update={update}
+          onRollSeed={panel.rollSeed}
+          onCompute={(compute) => void panel.setComputeAsync(compute)}
+        />
       </section>
-      {selected && <ProvenanceCard layer={selected.layer} record={selected.record} onUse={() => panel.useRecord(selected.record)} onRegenerate={() => void panel.generateAsync('regenerate')} />}
-      <JobList jobs={state.jobs} decodeMs={state.decodeMs} onCancel={(id) => void panel.cancelJob(id)} onCancelAll={() => void panel.cancelAll()} onClear={panel.clearFinishedJobs} />
+      {selected && (
+        <ProvenanceCard
+          layer={selected.layer}
+          record={selected.record}
+          onUse={() => panel.useRecord(selected.record)}
+          onRegenerate={() => void panel.generateAsync('regenerate')}
+        />
+      )}
+      <JobList
+        jobs={state.jobs}
+        decodeMs={state.decodeMs}
+        onCancel={(id) => void panel.cancelJob(id)}
+        onCancelAll={() => void panel.cancelAll()}
+        onClear={panel.clearFinishedJobs}
+      />
       <HistoryList history={state.history} onUse={panel.useRecord} />
       <DiagnosticsSection diagnostics={state.diagnostics} panel={panel} busy={busy} />
     </div>

@@ -2,7 +2,13 @@
 import type { GenerationSettings } from '../settings/settings.js';
 import { STYLE_PRESETS, isPresetActive, togglePreset } from '../settings/style-presets.js';
 
-export function PromptSection({ settings, update }: { settings: GenerationSettings; update: (patch: Partial<GenerationSettings>) => void }) {
+export function PromptSection({
+  settings,
+  update,
+}: {
+  settings: GenerationSettings;
+  update: (patch: Partial<GenerationSettings>) => void;
+}) {
   return (
     <section class="ff-section">
       <label>
@@ -33,7 +39,14 @@ export function PromptSection({ settings, update }: { settings: GenerationSettin
       </div>
       <label>
         <span class="ff-label">Negative prompt</span>
-        <input class="ff-input" id="ff-negative" type="text" placeholder="What to avoid (optional)" value={settings.negativePrompt} onInput={(e) => update({ negativePrompt: e.currentTarget.value })} />
+        <input
+          class="ff-input"
+          id="ff-negative"
+          type="text"
+          placeholder="What to avoid (optional)"
+          value={settings.negativePrompt}
+          onInput={(e) => update({ negativePrompt: e.currentTarget.value })}
+        />
       </label>
     </section>
   );

@@ -9,7 +9,17 @@ function recordMeta(record: ProvenanceRecord): string[] {
   return meta;
 }
 
-export function ProvenanceCard({ layer, record, onUse, onRegenerate }: { layer: SelectedLayer; record: ProvenanceRecord; onUse: () => void; onRegenerate: () => void }) {
+export function ProvenanceCard({
+  layer,
+  record,
+  onUse,
+  onRegenerate,
+}: {
+  layer: SelectedLayer;
+  record: ProvenanceRecord;
+  onUse: () => void;
+  onRegenerate: () => void;
+}) {
   return (
     <section class="ff-section" id="ff-provenance">
       <div class="ff-section-head">

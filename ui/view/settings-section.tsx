@@ -2,13 +2,32 @@
 import { useState } from 'preact/hooks';
 import type { BackendPreference } from '../../common/engine-types.js';
 import { CUSTOM_INSERT_SIZE_ID, INSERT_SIZE_PRESETS } from '../settings/insert-size-presets.js';
-import { CUSTOM_SIDE_RANGE, GUIDANCE_RANGE, STEPS_RANGE, STRENGTH_RANGE, VARIATIONS_RANGE, parseSeed, type GenerationSettings } from '../settings/settings.js';
+import {
+  CUSTOM_SIDE_RANGE,
+  GUIDANCE_RANGE,
+  STEPS_RANGE,
+  STRENGTH_RANGE,
+  VARIATIONS_RANGE,
+  parseSeed,
+  type GenerationSettings,
+} from '../settings/settings.js';
 import { NumberField, SideInput } from './fields.js';
 import { Icon } from './icons.js';
 
-const SIZES = [...INSERT_SIZE_PRESETS.map((p) => ({ id: p.id, label: p.label, title: `${p.width}×${p.height}` })), { id: CUSTOM_INSERT_SIZE_ID, label: 'Custom', title: 'Your own size' }];
+const SIZES = [
+  ...INSERT_SIZE_PRESETS.map((p) => ({ id: p.id, label: p.label, title: `${p.width}×${p.height}` })),
+  { id: CUSTOM_INSERT_SIZE_ID, label: 'Custom', title: 'Your own size' },
+];
 
-function SeedField({ settings, update, onRoll }: { settings: GenerationSettings; update: (patch: Partial<GenerationSettings>) => void; onRoll: () => void }) {
+function SeedField({
+  settings,
+  update,
+  onRoll,
+}: {
+  settings: GenerationSettings;
+  update: (patch: Partial<GenerationSettings>) => void;
+  onRoll: () => void;
+}) {
   const [draft, setDraft] = useState<string | null>(null);
   const invalid = draft !== null && parseSeed(draft) === undefined;
   return (
@@ -40,7 +59,11 @@ function SeedField({ settings, update, onRoll }: { settings: GenerationSettings;
           type="button"
           id="ff-seed-lock"
           aria-pressed={settings.seedLocked}
-          title={settings.seedLocked ? 'Seed locked: every Generate reuses it (click to unlock)' : 'Seed unlocked: a new one is drawn after each Generate (click to lock)'}
+          title={
+            settings.seedLocked
+              ? 'Seed locked: every Generate reuses it (click to unlock)'
+              : 'Seed unlocked: a new one is drawn after each Generate (click to lock)'
+          }
           onClick={() => update({ seedLocked: !settings.seedLocked })}
         >
           <Icon name={settings.seedLocked ? 'locked' : 'unlocked'} />
@@ -51,7 +74,11 @@ function SeedField({ settings, update, onRoll }: { settings: GenerationSettings;
 }
 
 const COMPUTE: Array<{ id: BackendPreference; label: string; title: string }> = [
-  { id: 'auto', label: 'Automatic', title: 'WebGPU on a hardware GPU; WASM when the only adapter is a software one (it is slower than WASM)' },
+  {
+    id: 'auto',
+    label: 'Automatic',
+    title: 'WebGPU on a hardware GPU; WASM when the only adapter is a software one (it is slower than WASM)',
+  },
   { id: 'webgpu', label: 'WebGPU', title: 'Always WebGPU, also on a software adapter' },
   { id: 'wasm', label: 'CPU (WASM)', title: 'Always the CPU, through WebAssembly' },
 ];
@@ -78,20 +105,45 @@ export function SettingsSection({
       <div class="ff-details-body">
         <div class="ff-row">
           <NumberField label="Steps" id="ff-steps" range={STEPS_RANGE} value={settings.steps} onCommit={(steps) => update({ steps })} />
-          <NumberField label="Guidance" id="ff-guidance" range={GUIDANCE_RANGE} value={settings.guidance} onCommit={(guidance) => update({ guidance })} />
+          <NumberField
+            label="Guidance"
+            id="ff-guidance"
+            range={GUIDANCE_RANGE}
+            value={settings.guidance}
+            onCommit={(guidance) => update({ guidance })}
+          />
         </div>
         <SeedField settings={settings} update={update} onRoll={onRollSeed} />
         <div class="ff-row">
-          <NumberField label="Variations" id="ff-variations" range={VARIATIONS_RANGE} value={settings.variations} onCommit={(variations) => update({ variations })} />
+          <NumberField
+            label="Variations"
+            id="ff-variations"
+            range={VARIATIONS_RANGE}
+            value={settings.variations}
+            onCommit={(variations) => update({ variations })}
+          />
           <span title="Image variation: how far from the source image to move (0 keeps it, 1 ignores it)">
-            <NumberField label="Strength" id="ff-strength" range={STRENGTH_RANGE} value={settings.strength} onCommit={(strength) => update({ strength })} />
+            <NumberField
+              label="Strength"
+              id="ff-strength"
+              range={STRENGTH_RANGE}
+              value={settings.strength}
+              onCommit={(strength) => update({ strength })}
+            />
           </span>
         </div>
         <div id="ff-insert-size">
           <span class="ff-label">Insert size (when nothing is selected)</span>
           <div class="ff-segmented">
             {SIZES.map((size) => (
-              <button key={size.id} type="button" title={size.title} data-size={size.id} class={settings.insertSize === size.id ? 'is-active' : ''} onClick={() => update({ insertSize: size.id })}>
+              <button
+                key={size.id}
+                type="button"
+                title={size.title}
+                data-size={size.id}
+                class={settings.insertSize === size.id ? 'is-active' : ''}
+                onClick={() => update({ insertSize: size.id })}
+              >
                 {size.label}
               </button>
             ))}
@@ -99,18 +151,42 @@ export function SettingsSection({
         </div>
         {settings.insertSize === CUSTOM_INSERT_SIZE_ID && (
           <div class="ff-inline" id="ff-custom-size">
-            <SideInput id="ff-custom-width" label="Custom width" range={CUSTOM_SIDE_RANGE} value={settings.customWidth} onCommit={(customWidth) => update({ customWidth })} />
+            <SideInput
+              id="ff-custom-width"
+              label="Custom width"
+              range={CUSTOM_SIDE_RANGE}
+              value={settings.customWidth}
+              onCommit={(customWidth) => update({ customWidth })}
+            />
             <span class="ff-hint">×</span>
-            <SideInput id="ff-custom-height" label="Custom height" range={CUSTOM_SIDE_RANGE} value={settings.customHeight} onCommit={(customHeight) => update({ customHeight })} />
+            <SideInput
+              id="ff-custom-height"
+              label="Custom height"
+              range={CUSTOM_SIDE_RANGE}
+              value={settings.customHeight}
+              onCommit={(customHeight) => update({ customHeight })}
+            />
           </div>
         )}
         <div>
           <span class="ff-label">Existing fills</span>
           <div class="ff-segmented" id="ff-fill-mode">
-            <button type="button" data-fill="replace" title="The image replaces the existing fills" class={settings.fillMode === 'replace' ? 'is-active' : ''} onClick={() => update({ fillMode: 'replace' })}>
+            <button
+              type="button"
+              data-fill="replace"
+              title="The image replaces the existing fills"
+              class={settings.fillMode === 'replace' ? 'is-active' : ''}
+              onClick={() => update({ fillMode: 'replace' })}
+            >
               Replace fills
             </button>
-            <button type="button" data-fill="keep" title="The image goes on top; existing fills stay underneath" class={settings.fillMode === 'keep' ? 'is-active' : ''} onClick={() => update({ fillMode: 'keep' })}>
+            <button
+              type="button"
+              data-fill="keep"
+              title="The image goes on top; existing fills stay underneath"
+              class={settings.fillMode === 'keep' ? 'is-active' : ''}
+              onClick={() => update({ fillMode: 'keep' })}
+            >
               Keep underneath
             </button>
           </div>
@@ -119,7 +195,14 @@ export function SettingsSection({
           <span class="ff-label">Compute (the model loads again on a change)</span>
           <div class="ff-segmented" id="ff-compute">
             {COMPUTE.map((c) => (
-              <button key={c.id} type="button" data-compute={c.id} title={c.title} class={settings.compute === c.id ? 'is-active' : ''} onClick={() => onCompute(c.id)}>
+              <button
+                key={c.id}
+                type="button"
+                data-compute={c.id}
+                title={c.title}
+                class={settings.compute === c.id ? 'is-active' : ''}
+                onClick={() => onCompute(c.id)}
+              >
                 {c.label}
               </button>
             ))}

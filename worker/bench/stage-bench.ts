@@ -115,7 +115,13 @@ function stagesOfImage(t: StageTimings & { wallMs: number }): Record<string, num
 
 /** The table: session creation, then each stage of an image; cold = first, warm = median of the rest. */
 export function stageRows(sessionCreateMs: number[], perImage: (StageTimings & { wallMs: number })[]): StageRow[] {
-  const rows: StageRow[] = [{ stage: 'session creation (all graphs)', coldMs: sessionCreateMs[0], ...(sessionCreateMs.length > 1 ? { warmMs: median(sessionCreateMs.slice(1)) } : {}) }];
+  const rows: StageRow[] = [
+    {
+      stage: 'session creation (all graphs)',
+      coldMs: sessionCreateMs[0],
+      ...(sessionCreateMs.length > 1 ? { warmMs: median(sessionCreateMs.slice(1)) } : {}),
+    },
+  ];
   if (perImage.length === 0) return rows;
   const byImage = perImage.map(stagesOfImage);
   for (const stage of Object.keys(byImage[0])) {

@@ -40,8 +40,12 @@ function parseArgs(argv: string[]): Args {
     const value = argv[++i];
     if (value === undefined) throw new Error(`${argv[i - 1]} needs a value`);
     switch (argv[i - 1]) {
-      case '--model': args.model = path.resolve(value); break;
-      case '--reference': args.reference = path.resolve(value); break;
+      case '--model':
+        args.model = path.resolve(value);
+        break;
+      case '--reference':
+        args.reference = path.resolve(value);
+        break;
       case '--precision':
         if (!(PRECISIONS as readonly string[]).includes(value)) throw new Error(`--precision ${value}: use ${PRECISIONS.join(', ')}`);
         args.precision = value as Precision;
@@ -50,12 +54,20 @@ function parseArgs(argv: string[]): Args {
         if (value !== 'webgpu' && value !== 'wasm') throw new Error('--backend: webgpu or wasm');
         args.backend = value;
         break;
-      case '--runs': args.runs = Number(value); break;
-      case '--out': args.out = path.resolve(value); break;
-      default: throw new Error(`unknown option ${argv[i - 1]}`);
+      case '--runs':
+        args.runs = Number(value);
+        break;
+      case '--out':
+        args.out = path.resolve(value);
+        break;
+      default:
+        throw new Error(`unknown option ${argv[i - 1]}`);
     }
   }
-  if (!args.model || !args.reference) throw new Error('usage: npm run bench:real -- --model <diffusers folder> --reference <reference folder> [--precision …] [--backend …] [--runs N] [--out file]');
+  if (!args.model || !args.reference)
+    throw new Error(
+      'usage: npm run bench:real -- --model <diffusers folder> --reference <reference folder> [--precision …] [--backend …] [--runs N] [--out file]',
+    );
   return args as Args;
 }
 
@@ -111,7 +123,12 @@ async function main(): Promise<void> {
   const shaderF16 = args.backend === 'webgpu' && (await navigatorHasF16Async());
   let mark = performance.now();
   const files = await openPackageAsync({ kind: 'files', files: await openFolderAsync(args.model), description: args.model });
-  const pkg = await readSd3PackageFilesAsync(files, { backend: args.backend, shaderF16, precision: args.precision, attention: attention.kernel });
+  const pkg = await readSd3PackageFilesAsync(files, {
+    backend: args.backend,
+    shaderF16,
+    precision: args.precision,
+    attention: attention.kernel,
+  });
   report.buildAndConvertMs = performance.now() - mark;
   report.weightBytes = pkg.weightBytes;
   log(`graphs built and weights converted (${((pkg.weightBytes ?? 0) / 1e9).toFixed(2)} GB)`);
@@ -150,8 +167,19 @@ async function main(): Promise<void> {
       const stepMs = median(times);
       const torchFp16 = manifest.timings_ms[`torch_fp16_step_${size}`];
       const torchFp32 = manifest.timings_ms[`torch_fp32_step_${size}`];
-      steps.push({ size, firstRunMs, stepMs, stepTimes: times, ...error, torchFp16Ms: torchFp16, torchFp32Ms: torchFp32, ratioToTorchFp16: torchFp16 ? stepMs / torchFp16 : undefined });
-      log(`${size}²: step-0 max|err| ${error.maxAbs.toExponential(2)} relL2 ${error.relL2.toExponential(2)}; step ${stepMs.toFixed(1)} ms (PyTorch fp16 ${torchFp16?.toFixed(1)} ms)`);
+      steps.push({
+        size,
+        firstRunMs,
+        stepMs,
+        stepTimes: times,
+        ...error,
+        torchFp16Ms: torchFp16,
+        torchFp32Ms: torchFp32,
+        ratioToTorchFp16: torchFp16 ? stepMs / torchFp16 : undefined,
+      });
+      log(
+        `${size}²: step-0 max|err| ${error.maxAbs.toExponential(2)} relL2 ${error.relL2.toExponential(2)}; step ${stepMs.toFixed(1)} ms (PyTorch fp16 ${torchFp16?.toFixed(1)} ms)`,
+      );
     }
     report.steps = steps;
 
@@ -187,7 +215,9 @@ async function main(): Promise<void> {
       const decodeMs = performance.now() - mark;
       const image = compare(denormalizeVaeOutput(decoded.raw, decoded.channels, decoded.height, decoded.width), await array('loop_image'));
       report.loop = { size, steps: n, latents: worst, vaeInput, image, decodeMs, loopMsWithPerStepReads: loopMs };
-      log(`4-step loop: latents relL2 ${worst.relL2.toExponential(2)}, image max|err| ${image.maxAbs.toExponential(2)} relL2 ${image.relL2.toExponential(2)}`);
+      log(
+        `4-step loop: latents relL2 ${worst.relL2.toExponential(2)}, image max|err| ${image.maxAbs.toExponential(2)} relL2 ${image.relL2.toExponential(2)}`,
+      );
     }
 
     // 4. Full-size text encoders on fixed ids
@@ -201,7 +231,10 @@ async function main(): Promise<void> {
         const outputs = await session.runAsync({ input_ids: { type: 'int64', data: input, dims: [1, ids.length] } });
         const ms = performance.now() - mark;
         if (component.kind === 't5') {
-          encoders[component.name] = { ms, lastHiddenState: compare(outputs.last_hidden_state.data as Float32Array, await array('text_encoder_3_last_hidden_state')) };
+          encoders[component.name] = {
+            ms,
+            lastHiddenState: compare(outputs.last_hidden_state.data as Float32Array, await array('text_encoder_3_last_hidden_state')),
+          };
         } else {
           const penultimate = `hidden_states.${component.lastHiddenStateIndex! - 1}`;
           encoders[component.name] = {
@@ -226,7 +259,8 @@ async function main(): Promise<void> {
 }
 
 async function navigatorHasF16Async(): Promise<boolean> {
-  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ features: { has(f: string): boolean } } | null> } } }).navigator?.gpu;
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ features: { has(f: string): boolean } } | null> } } })
+    .navigator?.gpu;
   const adapter = await gpu?.requestAdapter();
   return adapter?.features.has('shader-f16') ?? false;
 }

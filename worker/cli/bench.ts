@@ -91,7 +91,8 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   if (!(args.guidance >= 0)) throw new UsageError(`--guidance ${JSON.stringify(values.guidance)}: expected a number of 0 or more`);
   if (values.model !== undefined) args.model = resolveUserPath(values.model);
   if (values.out !== undefined) {
-    if (!values.out.endsWith('.json')) throw new UsageError(`--out ${JSON.stringify(values.out)}: expected a .json file name, e.g. bench.json`);
+    if (!values.out.endsWith('.json'))
+      throw new UsageError(`--out ${JSON.stringify(values.out)}: expected a .json file name, e.g. bench.json`);
     args.out = resolveUserPath(values.out);
   }
   if (values.size !== undefined) {
@@ -146,7 +147,8 @@ function nativeRows(runs: NativeTimings[]): Map<string, StageRow> {
 
 /** The adapter Dawn gives (vendor, architecture, description); an error saying what to do when there is none. */
 async function describeAdapterAsync(): Promise<string> {
-  const gpu = (globalThis as unknown as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string> } | null> } } }).navigator?.gpu;
+  const gpu = (globalThis as unknown as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string> } | null> } } })
+    .navigator?.gpu;
   const adapter = await gpu?.requestAdapter();
   if (!adapter) {
     throw new Error(
@@ -160,7 +162,8 @@ async function describeAdapterAsync(): Promise<string> {
 
 function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
   console.log(line(header));
   for (const row of rows) console.log(line(row));
 }
@@ -200,17 +203,26 @@ async function main(): Promise<void> {
   if (args.backend === 'wasm') {
     memory.phase('native');
     for (let run = 0; run < args.runs; run++) {
-      native.push(await runNativePeerAsync(pkg, { width: result.width, height: result.height }, args.steps, result.cfg, args.nativeThreads));
+      native.push(
+        await runNativePeerAsync(pkg, { width: result.width, height: result.height }, args.steps, result.cfg, args.nativeThreads),
+      );
       memory.sample();
       process.stderr.write(`native: run ${run + 1}/${args.runs}\n`);
     }
   }
   memory.stop();
 
-  const backendWords = args.backend === 'wasm' ? 'onnxruntime-web WASM, 1 thread' : `onnxruntime-web WebGPU EP on Dawn for Node (${adapter})`;
-  console.log(`model ${pkg.name} (${pkg.id}); ${result.width}x${result.height}, ${args.steps} steps, guidance ${args.guidance} (${result.cfg ? 'CFG, batch 2' : 'no CFG'}), ${args.runs} image(s)`);
-  console.log(`backend: ${backendWords}${native.length ? `; native peer: onnxruntime-node CPU EP, ${args.nativeThreads} intra-op thread(s)` : ''}; node ${process.version}, ${process.platform}/${process.arch}`);
-  console.log(`cold = first in this process; warm = median of the later images (session creation: a second creation)${native.length ? '; wasm/native compares warm times (cold with one image)' : ''}`);
+  const backendWords =
+    args.backend === 'wasm' ? 'onnxruntime-web WASM, 1 thread' : `onnxruntime-web WebGPU EP on Dawn for Node (${adapter})`;
+  console.log(
+    `model ${pkg.name} (${pkg.id}); ${result.width}x${result.height}, ${args.steps} steps, guidance ${args.guidance} (${result.cfg ? 'CFG, batch 2' : 'no CFG'}), ${args.runs} image(s)`,
+  );
+  console.log(
+    `backend: ${backendWords}${native.length ? `; native peer: onnxruntime-node CPU EP, ${args.nativeThreads} intra-op thread(s)` : ''}; node ${process.version}, ${process.platform}/${process.arch}`,
+  );
+  console.log(
+    `cold = first in this process; warm = median of the later images (session creation: a second creation)${native.length ? '; wasm/native compares warm times (cold with one image)' : ''}`,
+  );
   const nativeByStage = nativeRows(native);
   const header = ['stage', 'cold ms', 'warm ms', ...(native.length ? ['native cold ms', 'native warm ms', 'wasm/native'] : [])];
   const table = result.rows.map((row) => {
@@ -226,10 +238,14 @@ async function main(): Promise<void> {
     return cells;
   });
   printTable(header, table);
-  console.log(`cold start: process start to first PNG ${formatMs(firstPngFromStart)} ms; tool modules loaded at ${formatMs(MODULE_LOADED_MS)} ms; module load to first PNG ${formatMs(firstPngFromStart - MODULE_LOADED_MS)} ms`);
+  console.log(
+    `cold start: process start to first PNG ${formatMs(firstPngFromStart)} ms; tool modules loaded at ${formatMs(MODULE_LOADED_MS)} ms; module load to first PNG ${formatMs(firstPngFromStart - MODULE_LOADED_MS)} ms`,
+  );
   const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
   for (const [phase, peak] of memory.peaks) {
-    console.log(`peak memory during ${phase} (process.memoryUsage, cumulative): rss ${mib(peak.rss)}, arrayBuffers ${mib(peak.arrayBuffers)}`);
+    console.log(
+      `peak memory during ${phase} (process.memoryUsage, cumulative): rss ${mib(peak.rss)}, arrayBuffers ${mib(peak.arrayBuffers)}`,
+    );
   }
   if (pkg.textEncoders.length === 0) console.log('note: this model has no text encoder; text encoding is building zero embeddings');
   if (args.out) {

@@ -20,7 +20,14 @@ import type { Backend } from '../../common/engine-types.js';
 import { bytesSource } from '../engine/byte-source.js';
 import { DataType } from '../engine/onnx/data-types.js';
 import { GraphBuilder } from '../engine/onnx/graph-builder.js';
-import { attentionWithBias, PRECISIONS, unfusedAttention, type AttentionForm, type LayerContext, type Precision } from '../engine/onnx/layers.js';
+import {
+  attentionWithBias,
+  PRECISIONS,
+  unfusedAttention,
+  type AttentionForm,
+  type LayerContext,
+  type Precision,
+} from '../engine/onnx/layers.js';
 import { externalFileBytesAsync, serializeGraphAsync } from '../engine/onnx/serialize-graph.js';
 import { createSessionAsync, type BackendSession } from '../engine/ort-backend.js';
 import { openWeightSetAsync, WeightSet } from '../engine/safetensors.js';
@@ -40,14 +47,16 @@ interface Args {
   probe: boolean;
 }
 
-const USAGE = 'usage: npx tsx worker/cli/check-text-encoders.ts <golden dir> [--backend wasm|webgpu] [--precision fp32,fp16,int8,int4] [--attention unfused,fused] [--runs 3] [--no-probe]';
+const USAGE =
+  'usage: npx tsx worker/cli/check-text-encoders.ts <golden dir> [--backend wasm|webgpu] [--precision fp32,fp16,int8,int4] [--attention unfused,fused] [--runs 3] [--no-probe]';
 
 function parseArgs(argv: string[]): Args {
   const args: Partial<Args> = { backend: 'wasm', precisions: [...PRECISIONS], attention: ['unfused', 'fused'], runs: 3, probe: true };
   const list = <T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T[] => {
     const items = (value ?? '').split(',');
     const bad = items.find((item) => !(allowed as readonly string[]).includes(item));
-    if (bad !== undefined) throw new Error(`${flag} ${JSON.stringify(bad)} is unknown; use a comma-separated list of ${allowed.join(', ')}`);
+    if (bad !== undefined)
+      throw new Error(`${flag} ${JSON.stringify(bad)} is unknown; use a comma-separated list of ${allowed.join(', ')}`);
     return items as T[];
   };
   for (let i = 0; i < argv.length; i++) {
@@ -136,7 +145,13 @@ async function holdWebGpuDeviceAsync(): Promise<void> {
   await createSessionAsync({ label: 'device keeper', model: (await serializeGraphAsync(b.build())).model, backend: 'webgpu' });
 }
 
-async function checkCaseAsync(root: string, c: GoldenCase, precision: Precision, attention: AttentionForm, args: Args): Promise<{ row: Record<string, string>; pass: boolean }> {
+async function checkCaseAsync(
+  root: string,
+  c: GoldenCase,
+  precision: Precision,
+  attention: AttentionForm,
+  args: Args,
+): Promise<{ row: Record<string, string>; pass: boolean }> {
   const folder = path.join(root, c.model);
   const read = async (relative: string) => {
     try {
@@ -209,8 +224,14 @@ async function checkCaseAsync(root: string, c: GoldenCase, precision: Precision,
     t5,
     maxSequenceLength: c.max_sequence_length,
   });
-  const embeds = errors(both.promptEmbeds.data, Float32Array.from([...(await golden('negative_prompt_embeds')), ...(await golden('prompt_embeds'))]));
-  const pooled = errors(both.pooledEmbeds.data, Float32Array.from([...(await golden('negative_pooled_prompt_embeds')), ...(await golden('pooled_prompt_embeds'))]));
+  const embeds = errors(
+    both.promptEmbeds.data,
+    Float32Array.from([...(await golden('negative_prompt_embeds')), ...(await golden('prompt_embeds'))]),
+  );
+  const pooled = errors(
+    both.pooledEmbeds.data,
+    Float32Array.from([...(await golden('negative_pooled_prompt_embeds')), ...(await golden('pooled_prompt_embeds'))]),
+  );
   const tolerance = args.backend === 'wasm' ? 1e-4 : 1e-3;
   const pass = idsMatch && (precision !== 'fp32' || (embeds.max < tolerance && pooled.max < tolerance));
   return {
@@ -240,7 +261,9 @@ async function probeAttentionAsync(backend: Backend): Promise<Record<string, str
     for (const S of [16, 32, 77, 256, 333]) {
       for (const causal of [false, true]) {
         const size = S * heads * D;
-        const data = [1, 2, 3].map((phase) => Float32Array.from({ length: size }, (_, i) => Math.fround(Math.sin(0.7 * i + phase) * Math.cos(0.13 * i))));
+        const data = [1, 2, 3].map((phase) =>
+          Float32Array.from({ length: size }, (_, i) => Math.fround(Math.sin(0.7 * i + phase) * Math.cos(0.13 * i))),
+        );
         const mask = new Float32Array(heads * S * S).map((_, p) => (causal && p % S > Math.floor(p / S) % S ? -3.4028234663852886e38 : 0));
         const reference = new Float64Array(size);
         for (let h = 0; h < heads; h++) {
@@ -253,7 +276,8 @@ async function probeAttentionAsync(backend: Backend): Promise<Record<string, str
             const top = Math.max(...scores);
             const exps = scores.map((s) => Math.exp(s - top));
             const total = exps.reduce((a, e) => a + e, 0);
-            for (let d = 0; d < D; d++) reference[(i * heads + h) * D + d] = exps.reduce((a, e, j) => a + (e / total) * data[2][(j * heads + h) * D + d], 0);
+            for (let d = 0; d < D; d++)
+              reference[(i * heads + h) * D + d] = exps.reduce((a, e, j) => a + (e / total) * data[2][(j * heads + h) * D + d], 0);
           }
         }
         const row: Record<string, string> = { head_dim: String(D), tokens: String(S), mask: causal ? 'causal' : 'none' };
@@ -262,11 +286,23 @@ async function probeAttentionAsync(backend: Backend): Promise<Record<string, str
           const ctx: LayerContext = { b, weights: new WeightSet('probe', new Map()), precision: 'fp32' };
           const [q, k, v] = ['q', 'k', 'v'].map((name) => b.input(name, DataType.FLOAT, [1, S, heads * D]));
           const bias = b.float(mask, DataType.FLOAT, [1, heads, S, S]);
-          b.output(form === 'fused' ? attentionWithBias(ctx, q, k, v, heads, bias) : unfusedAttention(ctx, q, k, v, heads, D, bias), 'y', [1, S, heads * D]);
-          const session = await createSessionAsync({ label: `probe ${form}`, model: (await serializeGraphAsync(b.build(), { externalThresholdBytes: Infinity })).model, backend });
+          b.output(form === 'fused' ? attentionWithBias(ctx, q, k, v, heads, bias) : unfusedAttention(ctx, q, k, v, heads, D, bias), 'y', [
+            1,
+            S,
+            heads * D,
+          ]);
+          const session = await createSessionAsync({
+            label: `probe ${form}`,
+            model: (await serializeGraphAsync(b.build(), { externalThresholdBytes: Infinity })).model,
+            backend,
+          });
           try {
             const dims = [1, S, heads * D];
-            const out = await session.runAsync({ q: { type: 'float32', data: data[0], dims }, k: { type: 'float32', data: data[1], dims }, v: { type: 'float32', data: data[2], dims } });
+            const out = await session.runAsync({
+              q: { type: 'float32', data: data[0], dims },
+              k: { type: 'float32', data: data[1], dims },
+              v: { type: 'float32', data: data[2], dims },
+            });
             let max = 0;
             const y = out.y.data as Float32Array;
             for (let i = 0; i < size; i++) max = Math.max(max, Math.abs(y[i] - reference[i]));
@@ -288,7 +324,8 @@ async function main(): Promise<void> {
   if (args.backend === 'webgpu') await holdWebGpuDeviceAsync();
   const root = path.resolve(args.dir);
   const cases = JSON.parse(await readFile(path.join(root, 'cases.json'), 'utf8')) as { format?: string; cases: GoldenCase[] };
-  if (cases.format !== 'flowfill-diffusers-golden/1') throw new Error(`${root}/cases.json has format ${JSON.stringify(cases.format)}; expected "flowfill-diffusers-golden/1"`);
+  if (cases.format !== 'flowfill-diffusers-golden/1')
+    throw new Error(`${root}/cases.json has format ${JSON.stringify(cases.format)}; expected "flowfill-diffusers-golden/1"`);
   const rows: Record<string, string>[] = [];
   let pass = true;
   for (const c of cases.cases) {

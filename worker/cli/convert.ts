@@ -60,7 +60,8 @@ export function parseConvertArgs(argv: string[]): Args | 'help' {
   if (positional.length !== 2) throw new UsageError(`give the checkpoint folder and the output folder (got ${positional.length} paths)`);
   const [source, out] = positional.map((p) => resolveUserPath(p));
   if (!existsSync(source) || !statSync(source).isDirectory()) throw new UsageError(`${displayPath(source)}: no such folder`);
-  if (!existsSync(path.join(source, 'model_index.json'))) throw new UsageError(`${displayPath(source)}: not a diffusers checkpoint (no model_index.json in it)`);
+  if (!existsSync(path.join(source, 'model_index.json')))
+    throw new UsageError(`${displayPath(source)}: not a diffusers checkpoint (no model_index.json in it)`);
   if (!path.relative(source, out).startsWith('..')) throw new UsageError('the output folder must not be inside the checkpoint folder');
   if (!existsSync(path.dirname(out))) throw new UsageError(`${displayPath(path.dirname(out))}: no such folder for the output`);
   return { source, out, precision, name, force };
@@ -77,7 +78,11 @@ async function main(): Promise<void> {
     return;
   }
   const started = performance.now();
-  const files = await openPackageAsync({ kind: 'files', files: await openFolderAsync(args.source), description: `the folder ${args.source}` });
+  const files = await openPackageAsync({
+    kind: 'files',
+    files: await openFolderAsync(args.source),
+    description: `the folder ${args.source}`,
+  });
   const sink = await createNodePackageSinkAsync(args.out, { overwrite: args.force }).catch((error: Error) => {
     throw new UsageError(error.message);
   });
@@ -95,7 +100,9 @@ async function main(): Promise<void> {
   });
   if (tty) process.stderr.write('\n');
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`wrote ${displayPath(args.out)}: ${Object.keys(result.files).length + 1} files, ${formatBytes(result.totalBytes)}, ${args.precision}, in ${seconds} s`);
+  console.log(
+    `wrote ${displayPath(args.out)}: ${Object.keys(result.files).length + 1} files, ${formatBytes(result.totalBytes)}, ${args.precision}, in ${seconds} s`,
+  );
 }
 
 runCli('convert', main);

@@ -32,9 +32,21 @@ async function main(): Promise<void> {
     gpu
       ? `adapter: ${[gpu.vendor, gpu.architecture, gpu.device, gpu.description].filter(Boolean).join(' / ')}; fallback: ${gpu.isFallbackAdapter}; shader-f16: ${gpu.features.includes('shader-f16')}; subgroups: ${gpu.features.includes('subgroups')} (${gpu.subgroupMinSize ?? '?'}–${gpu.subgroupMaxSize ?? '?'})`
       : `WebGPU: ${report.webgpu.reason ?? 'not asked for (pass --webgpu)'}`,
-    ...(gpu ? [`limits: ${Object.entries(gpu.limits).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []),
-    ...report.selfTests.map((t) => `self-test ${t.backend}: ${t.ok ? 'ok' : 'FAILED'}; load ${t.loadMs ?? '—'} ms, first run ${t.firstRunMs ?? '—'} ms, step ${t.stepMs ?? '—'} ms; max |error| ${t.maxAbsError?.toExponential(2) ?? '—'}${t.error ? `; ${t.error}` : ''}`),
-    ...report.attention.map((a) => `fused attention ${a.backend} (${a.tokens} tokens, ${a.heads}×${a.headSize}): ${a.ok ? 'ok' : 'WRONG'}; max |error| ${a.maxAbsError?.toExponential(2) ?? '—'}${a.error ? `; ${a.error}` : ''}`),
+    ...(gpu
+      ? [
+          `limits: ${Object.entries(gpu.limits)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        ]
+      : []),
+    ...report.selfTests.map(
+      (t) =>
+        `self-test ${t.backend}: ${t.ok ? 'ok' : 'FAILED'}; load ${t.loadMs ?? '—'} ms, first run ${t.firstRunMs ?? '—'} ms, step ${t.stepMs ?? '—'} ms; max |error| ${t.maxAbsError?.toExponential(2) ?? '—'}${t.error ? `; ${t.error}` : ''}`,
+    ),
+    ...report.attention.map(
+      (a) =>
+        `fused attention ${a.backend} (${a.tokens} tokens, ${a.heads}×${a.headSize}): ${a.ok ? 'ok' : 'WRONG'}; max |error| ${a.maxAbsError?.toExponential(2) ?? '—'}${a.error ? `; ${a.error}` : ''}`,
+    ),
   ];
   console.log(lines.join('\n'));
   await engine.dispose();

@@ -93,7 +93,9 @@ function rephrase(error: { code?: string; message: string }): UsageError {
   if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
     if (/does not take an argument/.test(error.message)) return new UsageError(`${option} takes no value`);
     if (/ambiguous/.test(error.message)) {
-      return new UsageError(`${option} needs a value, but the next argument is an option; a value that starts with "-" is written ${option}=-value`);
+      return new UsageError(
+        `${option} needs a value, but the next argument is an option; a value that starts with "-" is written ${option}=-value`,
+      );
     }
     return new UsageError(`${option} needs a value`);
   }
@@ -102,7 +104,8 @@ function rephrase(error: { code?: string; message: string }): UsageError {
 
 function number(flag: string, text: string, what: string, valid: (n: number) => boolean): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || !valid(value)) throw new UsageError(`--${flag} ${JSON.stringify(text)}: expected ${what}`);
+  if (text.trim() === '' || !Number.isFinite(value) || !valid(value))
+    throw new UsageError(`--${flag} ${JSON.stringify(text)}: expected ${what}`);
   return value;
 }
 
@@ -110,7 +113,10 @@ function parseSize(text: string): { width: number; height: number } {
   const match = /^(\d+)x(\d+)$/i.exec(text.trim());
   if (!match) throw new UsageError(`--size ${JSON.stringify(text)}: expected <width>x<height> in pixels, e.g. 256x256`);
   const [width, height] = [Number(match[1]), Number(match[2])];
-  for (const [side, value] of [['width', width], ['height', height]] as const) {
+  for (const [side, value] of [
+    ['width', width],
+    ['height', height],
+  ] as const) {
     if (value < 1 || value > MAX_IMAGE_SIDE) throw new UsageError(`--size ${text}: the ${side} must be from 1 to ${MAX_IMAGE_SIDE} px`);
   }
   return { width, height };
@@ -129,37 +135,51 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
 
   // 1. The prompt: exactly one, positional or --prompt ("" is an explicit unconditional image).
   if (positionals.length > 1) {
-    throw new UsageError(`one prompt, please: got ${positionals.length} (${positionals.map((p) => JSON.stringify(p)).join(', ')}); put the prompt in quotes`);
+    throw new UsageError(
+      `one prompt, please: got ${positionals.length} (${positionals.map((p) => JSON.stringify(p)).join(', ')}); put the prompt in quotes`,
+    );
   }
   if (positionals.length === 1 && values.prompt !== undefined) {
     throw new UsageError(`two prompts: ${JSON.stringify(positionals[0])} and --prompt ${JSON.stringify(values.prompt)}; give one`);
   }
   const prompt = positionals[0] ?? values.prompt;
-  if (prompt === undefined) throw new UsageError('no prompt: say what to draw, e.g. npm run generate -- "rocket, flat style, on a teal background" (or --prompt "" for an unconditional image)');
+  if (prompt === undefined)
+    throw new UsageError(
+      'no prompt: say what to draw, e.g. npm run generate -- "rocket, flat style, on a teal background" (or --prompt "" for an unconditional image)',
+    );
 
   // 2. Numbers, each in the range the engine accepts.
   const args: GenerateArgs = {
     prompt,
-    seed: values.seed === undefined ? 0 : number('seed', values.seed, 'an integer from 0 to 4294967295', (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff),
+    seed:
+      values.seed === undefined
+        ? 0
+        : number('seed', values.seed, 'an integer from 0 to 4294967295', (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff),
     out: values.out ?? 'out.png',
     backend: 'wasm',
     quiet: values.quiet ?? false,
   };
   if (values.negative !== undefined) args.negative = values.negative;
   if (values.size !== undefined) args.size = parseSize(values.size);
-  if (values.steps !== undefined) args.steps = number('steps', values.steps, 'an integer from 1 to 200', (n) => Number.isInteger(n) && n >= 1 && n <= 200);
-  if (values.guidance !== undefined) args.guidance = number('guidance', values.guidance, 'a number of 0 or more (1 or less turns guidance off)', (n) => n >= 0);
+  if (values.steps !== undefined)
+    args.steps = number('steps', values.steps, 'an integer from 1 to 200', (n) => Number.isInteger(n) && n >= 1 && n <= 200);
+  if (values.guidance !== undefined)
+    args.guidance = number('guidance', values.guidance, 'a number of 0 or more (1 or less turns guidance off)', (n) => n >= 0);
   if (values.shift !== undefined) args.shift = number('shift', values.shift, 'a number above 0, e.g. 3', (n) => n > 0);
   if (values.strength !== undefined) {
     args.strength = number('strength', values.strength, 'a number above 0 up to 1, e.g. 0.6', (n) => n > 0 && n <= 1);
-    if (values.init === undefined) throw new UsageError(`--strength ${values.strength} needs --init <image>: strength says how far to move from that image`);
+    if (values.init === undefined)
+      throw new UsageError(`--strength ${values.strength} needs --init <image>: strength says how far to move from that image`);
   }
 
   // 3. Files and the backend.
   for (const flag of ['out', 'init', 'model'] as const) {
     if (values[flag] === '') throw new UsageError(`--${flag} needs a path, got ""`);
   }
-  if (!/\.png$/i.test(args.out)) throw new UsageError(`--out ${args.out}: the image is written as PNG, so name it *.png (e.g. ${args.out.replace(/\.[^./]*$/, '')}.png)`);
+  if (!/\.png$/i.test(args.out))
+    throw new UsageError(
+      `--out ${args.out}: the image is written as PNG, so name it *.png (e.g. ${args.out.replace(/\.[^./]*$/, '')}.png)`,
+    );
   if (values.init !== undefined) args.init = values.init;
   if (values.model !== undefined) args.model = values.model;
   if (values.backend !== undefined) {

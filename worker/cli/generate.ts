@@ -41,8 +41,13 @@ async function defaultModelSizesAsync(): Promise<DefaultModelSizes | undefined> 
  * The request the command line asks for. Without --size: the model's native size, or with --init
  * the size the planner gives the init image's shape (as the plugin sizes a frame).
  */
-function buildRequest(args: GenerateArgs, model: Pick<ModelInfo, 'nativeSize' | 'maxSide' | 'sizeMultiple' | 'recommended'>, init?: InitImage): GenerationRequest {
-  const size = args.size ?? (init ? planGenerationSize(init.width, init.height, model) : { width: model.nativeSize, height: model.nativeSize });
+function buildRequest(
+  args: GenerateArgs,
+  model: Pick<ModelInfo, 'nativeSize' | 'maxSide' | 'sizeMultiple' | 'recommended'>,
+  init?: InitImage,
+): GenerationRequest {
+  const size =
+    args.size ?? (init ? planGenerationSize(init.width, init.height, model) : { width: model.nativeSize, height: model.nativeSize });
   return {
     jobId: 'cli',
     prompt: args.prompt,
@@ -106,7 +111,10 @@ async function main(): Promise<void> {
 
   // 4. Sessions
   await useNodeBackendAsync(args.backend);
-  const engine = createEngine({ backend: args.backend, ...(args.memoryBudgetBytes !== undefined ? { runtime: { memoryBudgetBytes: args.memoryBudgetBytes } } : {}) });
+  const engine = createEngine({
+    backend: args.backend,
+    ...(args.memoryBudgetBytes !== undefined ? { runtime: { memoryBudgetBytes: args.memoryBudgetBytes } } : {}),
+  });
   try {
     const info = await engine.loadPackage(pkg);
     const loadMs = performance.now() - loadStarted;
@@ -121,11 +129,15 @@ async function main(): Promise<void> {
     const steps = t.denoiseStepMs;
     console.log(`model    ${info.name} (${info.id})`);
     console.log(`backend  ${result.backend}`);
-    console.log(`size     ${result.width}x${result.height}, ${result.settings.steps} step${result.settings.steps === 1 ? '' : 's'}, guidance ${result.settings.guidance}, seed ${result.seed}`);
+    console.log(
+      `size     ${result.width}x${result.height}, ${result.settings.steps} step${result.settings.steps === 1 ? '' : 's'}, guidance ${result.settings.guidance}, seed ${result.seed}`,
+    );
     console.log(`load     ${loadMs.toFixed(0)} ms (package check + session creation)`);
     console.log(`text     ${t.textEncodeMs.toFixed(1)} ms`);
     if (t.vaeEncodeMs !== undefined) console.log(`vae enc  ${t.vaeEncodeMs.toFixed(1)} ms`);
-    console.log(`denoise  ${steps.reduce((a, b) => a + b, 0).toFixed(1)} ms (${steps.length} step${steps.length === 1 ? '' : 's'}, median ${median(steps).toFixed(1)} ms/step)`);
+    console.log(
+      `denoise  ${steps.reduce((a, b) => a + b, 0).toFixed(1)} ms (${steps.length} step${steps.length === 1 ? '' : 's'}, median ${median(steps).toFixed(1)} ms/step)`,
+    );
     console.log(`vae dec  ${t.vaeDecodeMs.toFixed(1)} ms`);
     console.log(`total    ${t.totalMs.toFixed(1)} ms`);
     for (const note of new Set(result.notes)) console.log(`note     ${note}`);

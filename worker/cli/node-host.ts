@@ -58,7 +58,8 @@ export async function modelFolderSourceAsync(dir: string, flag = '--model'): Pro
   const shown = displayPath(dir);
   const info = await stat(dir).catch(() => undefined);
   if (!info) throw new UsageError(`${flag} ${shown}: no such folder`);
-  if (!info.isDirectory()) throw new UsageError(`${flag} ${shown}: that is a file; name the model's folder (the one with model_index.json)`);
+  if (!info.isDirectory())
+    throw new UsageError(`${flag} ${shown}: that is a file; name the model's folder (the one with model_index.json)`);
   const listed = await listFolderAsync(dir);
   if (!listed.some(([rel]) => rel === 'model_index.json' || rel.endsWith('/model_index.json'))) {
     throw new UsageError(`${flag} ${shown}: not a model package (no model_index.json in it)`);
@@ -76,7 +77,10 @@ export function registerRepoEmbeddedModel(): void {
     } catch {
       // Same words as a build without a provider: there is no default model here yet.
       const { EngineError } = await import('../engine/engine-error.js');
-      throw new EngineError('model-missing-file', `no embedded model in this build (${DEFAULT_MODEL_DIR} does not exist); pass --model <dir>`);
+      throw new EngineError(
+        'model-missing-file',
+        `no embedded model in this build (${DEFAULT_MODEL_DIR} does not exist); pass --model <dir>`,
+      );
     }
   });
 }

@@ -21,7 +21,8 @@ export async function createNodePackageSinkAsync(out: string, options: { overwri
   if (existsSync(target)) {
     const entries = await readdir(target).catch(() => null);
     if (entries === null) throw new Error(`${out} exists and is not a folder`);
-    if (entries.length > 0 && !options.overwrite) throw new Error(`${out} already exists and is not empty; choose another folder or pass --force`);
+    if (entries.length > 0 && !options.overwrite)
+      throw new Error(`${out} already exists and is not empty; choose another folder or pass --force`);
   }
   await mkdir(path.dirname(target), { recursive: true });
   const partial = `${target}.partial-${process.pid}`;

@@ -13,13 +13,19 @@ export async function checkOutputPathAsync(file: string, flag = '--out'): Promis
   const shown = displayPath(file);
   const folder = path.dirname(file);
   const folderStat = await stat(folder).catch(() => undefined);
-  if (!folderStat) throw new UsageError(`${flag} ${shown}: the folder ${displayPath(folder)} does not exist; create it first or write elsewhere`);
+  if (!folderStat)
+    throw new UsageError(`${flag} ${shown}: the folder ${displayPath(folder)} does not exist; create it first or write elsewhere`);
   if (!folderStat.isDirectory()) throw new UsageError(`${flag} ${shown}: ${displayPath(folder)} is a file, not a folder`);
   const existing = await stat(file).catch(() => undefined);
-  if (existing?.isDirectory()) throw new UsageError(`${flag} ${shown}: that is a folder; name a file in it, e.g. ${displayPath(path.join(file, 'out.png'))}`);
+  if (existing?.isDirectory())
+    throw new UsageError(`${flag} ${shown}: that is a folder; name a file in it, e.g. ${displayPath(path.join(file, 'out.png'))}`);
   try {
     await access(existing ? file : folder, constants.W_OK);
   } catch {
-    throw new UsageError(existing ? `${flag} ${shown}: the file exists and cannot be overwritten (permission denied)` : `${flag} ${shown}: cannot write in ${displayPath(folder)} (permission denied)`);
+    throw new UsageError(
+      existing
+        ? `${flag} ${shown}: the file exists and cannot be overwritten (permission denied)`
+        : `${flag} ${shown}: cannot write in ${displayPath(folder)} (permission denied)`,
+    );
   }
 }

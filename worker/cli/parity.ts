@@ -31,14 +31,20 @@ Exit status: 0 every case within the tolerances, 1 a case outside them, 2 wrong 
 function parseParityArgs(argv: string[]): { dir: string; backend: Exclude<BackendPreference, 'auto'> } | 'help' {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message.split('\n')[0]);
   }
   if (parsed.values.help) return 'help';
   const backend = parsed.values.backend ?? 'wasm';
   if (backend !== 'wasm' && backend !== 'webgpu') throw new UsageError(`--backend ${JSON.stringify(backend)}: expected wasm or webgpu`);
-  if (parsed.positionals.length !== 1) throw new UsageError(`give one fixtures folder, e.g. test/fixtures/sd3-tiny-golden (got ${parsed.positionals.length})`);
+  if (parsed.positionals.length !== 1)
+    throw new UsageError(`give one fixtures folder, e.g. test/fixtures/sd3-tiny-golden (got ${parsed.positionals.length})`);
   return { dir: resolveUserPath(parsed.positionals[0]), backend };
 }
 
@@ -48,7 +54,9 @@ function format(value: number): string {
 
 export function printParityReport(report: ParityReport): void {
   const t = report.tolerances;
-  console.log(`parity on ${report.backend}; tolerances: step0 ${t.step0}, latents ${t.latents}, image ${t.image}, u8 ≤${t.u8MaxDiff} & ≥${t.u8EqualFraction * 100}% equal`);
+  console.log(
+    `parity on ${report.backend}; tolerances: step0 ${t.step0}, latents ${t.latents}, image ${t.image}, u8 ≤${t.u8MaxDiff} & ≥${t.u8EqualFraction * 100}% equal`,
+  );
   const rows = report.cases.map((c) => ({
     case: c.name,
     schedule: format(c.schedule),
@@ -96,7 +104,12 @@ async function main(): Promise<void> {
   const description = `the folder ${displayPath(args.dir)}`;
   const index = JSON.parse(new TextDecoder().decode(await read('cases.json'))) as { format?: string };
   if (index.format === DIFFUSERS_GOLDEN_FORMAT) {
-    const report = await runDiffusersParityAsync({ readFile: read, openFile: (rel) => openAsBlob(path.join(args.dir, rel)), backend: args.backend, description });
+    const report = await runDiffusersParityAsync({
+      readFile: read,
+      openFile: (rel) => openAsBlob(path.join(args.dir, rel)),
+      backend: args.backend,
+      description,
+    });
     printDiffusersParityReport(report);
     process.exitCode = report.pass ? 0 : 1;
     return;

@@ -93,7 +93,11 @@ export async function readImageFileAsync(file: string, flag = '--init'): Promise
   codecLog = [];
   try {
     const image = await decoder.default(bytes.slice().buffer);
-    return { rgba: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength), width: image.width, height: image.height };
+    return {
+      rgba: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength),
+      width: image.width,
+      height: image.height,
+    };
   } catch (error) {
     // A decoder that hit a fatal error may be unusable: load a fresh one next time.
     decoders.delete(wasm[0]);

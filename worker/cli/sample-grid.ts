@@ -55,7 +55,14 @@ function parseGridArgs(argv: string[]): { model?: string; steps?: number; seed: 
   try {
     parsed = parseArgs({
       args: argv,
-      options: { model: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, rows: { type: 'string' }, out: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        model: { type: 'string' },
+        steps: { type: 'string' },
+        seed: { type: 'string' },
+        rows: { type: 'string' },
+        out: { type: 'string', short: 'o' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
     });
   } catch (error) {
@@ -114,11 +121,15 @@ async function main(): Promise<void> {
       const y0 = GAP + row * (cellH + GAP);
       fillRect(grid, gridW, x0, y0, cellW, cellH, CELL_GREY);
       blit(grid, gridW, image.rgba, image.width, image.height, x0 + ((cellW - image.width) >> 1), y0 + ((cellH - image.height) >> 1));
-      console.log(`${RATIOS[col][0].padEnd(5)} ${String(image.width).padStart(4)}x${image.height}  ${prompts[row]}  (${result.timings.totalMs.toFixed(0)} ms, ${result.backend})`);
+      console.log(
+        `${RATIOS[col][0].padEnd(5)} ${String(image.width).padStart(4)}x${image.height}  ${prompts[row]}  (${result.timings.totalMs.toFixed(0)} ms, ${result.backend})`,
+      );
     }
   }
   await writeFile(args.out, encodePng(grid, gridW, gridH, 4));
-  console.log(`wrote ${displayPath(args.out)} (${gridW}x${gridH}): rows = prompts, columns = ${RATIOS.map((r) => r[0]).join(', ')}; model ${info.name}`);
+  console.log(
+    `wrote ${displayPath(args.out)} (${gridW}x${gridH}): rows = prompts, columns = ${RATIOS.map((r) => r[0]).join(', ')}; model ${info.name}`,
+  );
   await engine.dispose();
 }
 

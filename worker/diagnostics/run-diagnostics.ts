@@ -6,9 +6,22 @@
  * timings: session creation, first run (on WebGPU mostly shader compiles) and the median run, plus
  * the fused-attention check (self-test-graphs.ts).
  */
-import type { AttentionCheck, Backend, Capabilities, EngineDiagnostics, GpuAdapterReport, SelfTestResult } from '../../common/engine-types.js';
+import type {
+  AttentionCheck,
+  Backend,
+  Capabilities,
+  EngineDiagnostics,
+  GpuAdapterReport,
+  SelfTestResult,
+} from '../../common/engine-types.js';
 import { createSessionAsync, type BackendSession } from '../engine/ort-backend.js';
-import { ATTENTION_CHECK, buildAttentionCheckAsync, buildMlpSelfTestAsync, maxAbsDifference, type SelfTestGraph } from './self-test-graphs.js';
+import {
+  ATTENTION_CHECK,
+  buildAttentionCheckAsync,
+  buildMlpSelfTestAsync,
+  maxAbsDifference,
+  type SelfTestGraph,
+} from './self-test-graphs.js';
 
 export interface DiagnosticsContext {
   capabilities(): Promise<Capabilities>;
@@ -24,23 +37,43 @@ const STEP_RUNS = 5;
 
 /** Tiny modules: an empty one, one using v128 (SIMD) and one using shared memory atomics (threads), as wasm-feature-detect has them. */
 const WASM_EMPTY = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
-const WASM_SIMD = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
-const WASM_THREADS = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 5, 4, 1, 3, 1, 1, 10, 11, 1, 9, 0, 65, 0, 254, 16, 2, 0, 26, 11]);
+const WASM_SIMD = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+const WASM_THREADS = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 5, 4, 1, 3, 1, 1, 10, 11, 1, 9, 0, 65, 0, 254, 16, 2, 0, 26, 11,
+]);
 
 export function webAssemblyReport(): EngineDiagnostics['webAssembly'] {
   try {
     new WebAssembly.Module(WASM_EMPTY);
   } catch (error) {
-    return { compiles: false, simd: false, threads: false, error: `WebAssembly does not compile here: ${error instanceof Error ? error.message : String(error)} (a Content-Security-Policy without 'wasm-unsafe-eval'?)` };
+    return {
+      compiles: false,
+      simd: false,
+      threads: false,
+      error: `WebAssembly does not compile here: ${error instanceof Error ? error.message : String(error)} (a Content-Security-Policy without 'wasm-unsafe-eval'?)`,
+    };
   }
-  const threads = WebAssembly.validate(WASM_THREADS) && typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  const threads =
+    WebAssembly.validate(WASM_THREADS) &&
+    typeof SharedArrayBuffer === 'function' &&
+    (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
   return { compiles: true, simd: WebAssembly.validate(WASM_SIMD), threads };
 }
 
 interface GpuAdapterLike {
   features: Iterable<string>;
   limits: Record<string, number>;
-  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean; subgroupMinSize?: number; subgroupMaxSize?: number };
+  info?: {
+    vendor?: string;
+    architecture?: string;
+    device?: string;
+    description?: string;
+    isFallbackAdapter?: boolean;
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
+  };
   isFallbackAdapter?: boolean;
 }
 
@@ -82,8 +115,13 @@ export async function webGpuReportAsync(): Promise<EngineDiagnostics['webgpu']> 
 }
 
 /** Creates, runs once, then runs STEP_RUNS more times; compares with the reference. */
-async function runSelfTestAsync(graph: SelfTestGraph, backend: Backend): Promise<{ loadMs: number; firstRunMs: number; stepMs: number; maxAbsError: number }> {
-  const feeds = Object.fromEntries(Object.entries(graph.feeds).map(([name, t]) => [name, { type: 'float32' as const, data: t.data, dims: t.dims }]));
+async function runSelfTestAsync(
+  graph: SelfTestGraph,
+  backend: Backend,
+): Promise<{ loadMs: number; firstRunMs: number; stepMs: number; maxAbsError: number }> {
+  const feeds = Object.fromEntries(
+    Object.entries(graph.feeds).map(([name, t]) => [name, { type: 'float32' as const, data: t.data, dims: t.dims }]),
+  );
   let started = performance.now();
   const session: BackendSession = await createSessionAsync({ label: `self-test ${graph.name}`, model: graph.model, backend });
   try {
@@ -110,7 +148,11 @@ const round = (ms: number) => Math.round(ms * 10) / 10;
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export async function runDiagnosticsAsync(context: DiagnosticsContext): Promise<EngineDiagnostics> {
-  const scope = globalThis as { isSecureContext?: boolean; crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number; userAgent?: string } };
+  const scope = globalThis as {
+    isSecureContext?: boolean;
+    crossOriginIsolated?: boolean;
+    navigator?: { hardwareConcurrency?: number; userAgent?: string };
+  };
   const webAssembly = webAssemblyReport();
   const webgpu = await webGpuReportAsync();
   const capabilities = await context.capabilities();
@@ -137,7 +179,13 @@ export async function runDiagnosticsAsync(context: DiagnosticsContext): Promise<
     try {
       const result = await runSelfTestAsync(attention, backend);
       const ok = result.maxAbsError <= TOLERANCE;
-      attentionChecks.push({ backend, ...ATTENTION_CHECK, maxAbsError: result.maxAbsError, ok, ...(ok ? {} : { error: `fused MultiHeadAttention is wrong here: max |error| ${result.maxAbsError.toExponential(2)}` }) });
+      attentionChecks.push({
+        backend,
+        ...ATTENTION_CHECK,
+        maxAbsError: result.maxAbsError,
+        ok,
+        ...(ok ? {} : { error: `fused MultiHeadAttention is wrong here: max |error| ${result.maxAbsError.toExponential(2)}` }),
+      });
     } catch (error) {
       attentionChecks.push({ backend, ...ATTENTION_CHECK, ok: false, error: message(error) });
     }

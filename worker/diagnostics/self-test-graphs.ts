@@ -70,10 +70,14 @@ export async function buildMlpSelfTestAsync(): Promise<SelfTestGraph> {
   const b1 = wave(width, 2, 0.1);
   const w2 = wave(width * width, 3, 0.2);
   const x = b.input('x', DataType.FLOAT, [1, tokens, width]);
-  const weight = (name: string, values: Float32Array, dims: number[]) => b.initializer(name, { kind: 'bytes', dataType: DataType.FLOAT, dims, bytes: bytesOf(values) });
+  const weight = (name: string, values: Float32Array, dims: number[]) =>
+    b.initializer(name, { kind: 'bytes', dataType: DataType.FLOAT, dims, bytes: bytesOf(values) });
   const h = b.op('Add', [b.op('MatMul', [x, weight('w1', w1, [width, width])]), weight('b1', b1, [width])]);
   // GELU written out with Erf, as the exported graphs have it.
-  const gelu = b.op('Mul', [b.op('Mul', [h, b.float(0.5)]), b.op('Add', [b.op('Erf', [b.op('Div', [h, b.float(Math.SQRT2)])]), b.float(1)])]);
+  const gelu = b.op('Mul', [
+    b.op('Mul', [h, b.float(0.5)]),
+    b.op('Add', [b.op('Erf', [b.op('Div', [h, b.float(Math.SQRT2)])]), b.float(1)]),
+  ]);
   const y = b.op('Softmax', [b.op('MatMul', [gelu, weight('w2', w2, [width, width])])], { axis: -1 });
   b.output(y, 'y', [1, tokens, width]);
   const input = wave(tokens * width, 0, 2);
@@ -119,7 +123,13 @@ export async function buildAttentionCheckAsync(): Promise<SelfTestGraph> {
   }
   const serialized = await serializeGraphAsync(b.build());
   const dims = [1, tokens, hidden];
-  return { name: 'attention', model: serialized.model, feeds: { q: { data: qv, dims }, k: { data: kv, dims }, v: { data: vv, dims } }, output: 'out', expected };
+  return {
+    name: 'attention',
+    model: serialized.model,
+    feeds: { q: { data: qv, dims }, k: { data: kv, dims }, v: { data: vv, dims } },
+    output: 'out',
+    expected,
+  };
 }
 
 export function maxAbsDifference(a: Float32Array, b: Float32Array): number {

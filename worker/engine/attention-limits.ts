@@ -76,9 +76,7 @@ export function checkAttentionFitsGpu(
   if (!failing) return;
   // The size to suggest must fit every site (transformer and VAE scale differently with size).
   const fits = unfused.map((site) => largestFittingSize(site, request, maxStorageBufferBindingSize));
-  const fit = fits.includes(undefined)
-    ? undefined
-    : fits.reduce((a, b) => (b!.width * b!.height < a!.width * a!.height ? b : a));
+  const fit = fits.includes(undefined) ? undefined : fits.reduce((a, b) => (b!.width * b!.height < a!.width * a!.height ? b : a));
   const advice = fit
     ? `the largest ${request.width}:${request.height} size that fits is ${fit.width}x${fit.height}`
     : 'no size of this aspect ratio fits';

@@ -17,7 +17,9 @@ export interface ByteSource {
 
 function checkRange(source: { name: string; size: number }, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > source.size) {
-    throw new RangeError(`${source.name}: bytes ${offset}..${offset + length} asked for, but the file has ${source.size} bytes (truncated?)`);
+    throw new RangeError(
+      `${source.name}: bytes ${offset}..${offset + length} asked for, but the file has ${source.size} bytes (truncated?)`,
+    );
   }
 }
 

@@ -27,7 +27,9 @@ export interface AdapterProbe {
 const SOFTWARE_RENDERERS = /swiftshader|llvmpipe|lavapipe|softpipe|basic render driver/i;
 
 /** True for adapters that rasterise on the CPU: the fallback adapter, or a renderer known to be software. */
-export function isSoftwareAdapter(info: Pick<AdapterInfo, 'vendor' | 'architecture' | 'description'> & { isFallbackAdapter?: boolean }): boolean {
+export function isSoftwareAdapter(
+  info: Pick<AdapterInfo, 'vendor' | 'architecture' | 'description'> & { isFallbackAdapter?: boolean },
+): boolean {
   return info.isFallbackAdapter === true || SOFTWARE_RENDERERS.test(`${info.vendor} ${info.architecture} ${info.description}`);
 }
 
@@ -50,7 +52,8 @@ export function chooseBackend(preference: BackendPreference, probe: AdapterProbe
   }
   const name = adapterName(adapter);
   if (adapter.software) {
-    if (preference === 'webgpu') return { backend: 'webgpu', reason: `WebGPU was asked for; its adapter, ${name}, is a software rasteriser` };
+    if (preference === 'webgpu')
+      return { backend: 'webgpu', reason: `WebGPU was asked for; its adapter, ${name}, is a software rasteriser` };
     const why = `the only WebGPU adapter, ${name}, is a software rasteriser, slower than WASM (ask for the webgpu backend to use it anyway)`;
     return { backend: 'wasm', reason: why, fallback: why };
   }

@@ -149,7 +149,8 @@ export class Engine implements EngineApi {
   }
 
   private async runJobAsync(request: GenerationRequest, onProgress?: (p: GenerationProgress) => void): Promise<GenerationResult> {
-    if (typeof request !== 'object' || request === null) throw new EngineError('invalid-request', 'request must be a GenerationRequest object');
+    if (typeof request !== 'object' || request === null)
+      throw new EngineError('invalid-request', 'request must be a GenerationRequest object');
     if (this.cancelled.has(request.jobId)) throw new EngineError('cancelled', `job ${request.jobId} was cancelled before it started`);
     if (!this.pkg) throw new EngineError('invalid-request', 'no model is loaded; call loadModel first');
     if (!this.runtime || (this.runtime.backend === 'webgpu' && isGpuDeviceLost())) {
@@ -172,7 +173,9 @@ export class Engine implements EngineApi {
         await this.releaseRuntimeAsync();
       }
       if (error instanceof EngineError) throw error;
-      throw new EngineError('internal', `job ${request.jobId} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new EngineError('internal', `job ${request.jobId} failed: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
     }
   }
 
@@ -240,7 +243,11 @@ export class Engine implements EngineApi {
 
   private modelInfo(pkg: FamilyPackage, runtime: FamilyRuntime): ModelInfo {
     const attentionNote = runtime.backend === 'webgpu' || pkg.usesFusedAttention ? this.attention?.note : undefined;
-    return { ...pkg.summary, backend: runtime.backend, notes: [...pkg.summary.notes, this.backendNote(runtime), ...(attentionNote ? [attentionNote] : [])] };
+    return {
+      ...pkg.summary,
+      backend: runtime.backend,
+      notes: [...pkg.summary.notes, this.backendNote(runtime), ...(attentionNote ? [attentionNote] : [])],
+    };
   }
 
   /** "running on WASM: <why>" or "running on WebGPU: <why>", in ModelInfo and every result. */

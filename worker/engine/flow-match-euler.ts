@@ -129,9 +129,7 @@ function readConfig(raw: Partial<FlowMatchEulerConfig> | Record<string, unknown>
     throw new RangeError(`scheduler_config.num_train_timesteps must be an integer, got ${cfg.num_train_timesteps}`);
   }
   if (cfg.time_shift_type !== 'exponential' && cfg.time_shift_type !== 'linear') {
-    throw new RangeError(
-      `scheduler_config.time_shift_type must be "exponential" or "linear", got ${JSON.stringify(cfg.time_shift_type)}`,
-    );
+    throw new RangeError(`scheduler_config.time_shift_type must be "exponential" or "linear", got ${JSON.stringify(cfg.time_shift_type)}`);
   }
   if (cfg.stochastic_sampling) {
     throw new RangeError(
@@ -140,9 +138,7 @@ function readConfig(raw: Partial<FlowMatchEulerConfig> | Record<string, unknown>
   }
   for (const key of ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas'] as const) {
     if (cfg[key]) {
-      throw new RangeError(
-        `scheduler_config.${key} = true is not supported by this port (SD3 uses plain shifted sigmas); set it to false`,
-      );
+      throw new RangeError(`scheduler_config.${key} = true is not supported by this port (SD3 uses plain shifted sigmas); set it to false`);
     }
   }
   if (cfg.shift_terminal !== null && (typeof cfg.shift_terminal !== 'number' || !(cfg.shift_terminal < 1))) {
@@ -325,9 +321,7 @@ export class FlowMatchEulerDiscreteScheduler {
     if (this.stepIdx === null) this.stepIdx = this.beginIdx ?? 0;
     const i = this.stepIdx;
     if (i >= this.timesteps.length) {
-      throw new RangeError(
-        `step: all ${this.timesteps.length} steps are done; call setTimesteps() again to start a new schedule`,
-      );
+      throw new RangeError(`step: all ${this.timesteps.length} steps are done; call setTimesteps() again to start a new schedule`);
     }
     const dt = this.stepDelta(i);
     const out = new Float32Array(sample.length);

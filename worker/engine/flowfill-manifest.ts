@@ -23,11 +23,17 @@ export function checkManifest<T extends Record<string, unknown>>(manifest: T): T
   }
   const recommended = manifest.recommended ?? {};
   if (typeof recommended !== 'object' || recommended === null) {
-    throw new EngineError('model-mismatch', `flowfill.json: recommended is ${JSON.stringify(recommended)}; expected an object such as {"steps": 28, "guidance": 7}`);
+    throw new EngineError(
+      'model-mismatch',
+      `flowfill.json: recommended is ${JSON.stringify(recommended)}; expected an object such as {"steps": 28, "guidance": 7}`,
+    );
   }
   for (const [key, value] of Object.entries(recommended)) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new EngineError('model-mismatch', `flowfill.json: recommended.${key} is ${JSON.stringify(value)}; expected a non-negative number`);
+      throw new EngineError(
+        'model-mismatch',
+        `flowfill.json: recommended.${key} is ${JSON.stringify(value)}; expected a non-negative number`,
+      );
     }
   }
   return manifest as T & FlowfillManifest;
@@ -41,6 +47,10 @@ export function packageIdentity(
   fallbackName: string,
 ): { id: string; name: string } {
   const name = manifest?.name ?? (typeof modelIndex._name_or_path === 'string' ? modelIndex._name_or_path : fallbackName);
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'model';
+  const slug =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'model';
   return { id: `${slug}-${hash.slice(0, 12)}`, name };
 }

@@ -98,7 +98,15 @@ function inputs(): Float32Array[] {
 }
 
 /** softmax(q·kᵀ/√d)·v per batch and head, in float64. */
-export function referenceAttention(q: Float32Array, k: Float32Array, v: Float32Array, batch: number, tokens: number, heads: number, headDim: number): Float32Array {
+export function referenceAttention(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  batch: number,
+  tokens: number,
+  heads: number,
+  headDim: number,
+): Float32Array {
   const width = heads * headDim;
   const out = new Float32Array(q.length);
   const scores = new Float64Array(tokens);
@@ -108,7 +116,8 @@ export function referenceAttention(q: Float32Array, k: Float32Array, v: Float32A
         let max = -Infinity;
         for (let j = 0; j < tokens; j++) {
           let dot = 0;
-          for (let d = 0; d < headDim; d++) dot += q[(b * tokens + i) * width + h * headDim + d] * k[(b * tokens + j) * width + h * headDim + d];
+          for (let d = 0; d < headDim; d++)
+            dot += q[(b * tokens + i) * width + h * headDim + d] * k[(b * tokens + j) * width + h * headDim + d];
           scores[j] = dot / Math.sqrt(headDim);
           max = Math.max(max, scores[j]);
         }

@@ -33,7 +33,10 @@ export function graphFromBytes(path: string, model: Uint8Array, externalData: Gr
   const given = new Set(externalData.map((file) => file.path));
   const missing = summary.externalDataFiles.filter((location) => !given.has(location));
   if (missing.length > 0) {
-    throw new EngineError('model-missing-file', `${path} keeps weights in ${missing.join(', ')}, which ${missing.length === 1 ? 'was' : 'were'} not given`);
+    throw new EngineError(
+      'model-missing-file',
+      `${path} keeps weights in ${missing.join(', ')}, which ${missing.length === 1 ? 'was' : 'were'} not given`,
+    );
   }
   return { path, model, externalData, summary };
 }
@@ -60,7 +63,10 @@ function checkValues(path: string, role: 'input' | 'output', actual: OnnxValueIn
       throw new EngineError('model-mismatch', `${path}: no ${role} named "${want.name}" (the graph's ${role}s are ${names})`);
     }
     if (got.elemType !== 1 && got.elemType !== 7) {
-      throw new EngineError('model-mismatch', `${path}: ${role} "${want.name}" has ONNX element type ${got.elemType}; the engine feeds float32 (1) or int64 (7)`);
+      throw new EngineError(
+        'model-mismatch',
+        `${path}: ${role} "${want.name}" has ONNX element type ${got.elemType}; the engine feeds float32 (1) or int64 (7)`,
+      );
     }
     if (!got.shape) continue; // shape-less values are checked by ORT at run time
     if (got.shape.length !== want.rank) {

@@ -66,13 +66,7 @@ function checkImageDims(data: Float32Array, channels: number, height: number, wi
 }
 
 /** diffusers `denormalize`: `(x·0.5 + 0.5).clamp(0, 1)`, NCHW float32, for one batch row. */
-export function denormalizeVaeOutput(
-  data: Float32Array,
-  channels: number,
-  height: number,
-  width: number,
-  batchIndex = 0,
-): Float32Array {
+export function denormalizeVaeOutput(data: Float32Array, channels: number, height: number, width: number, batchIndex = 0): Float32Array {
   const base = checkImageDims(data, channels, height, width, batchIndex);
   const n = channels * height * width;
   const out = new Float32Array(n);
@@ -94,13 +88,7 @@ export function roundHalfToEven(x: number): number {
  * diffusers' `postprocess(output_type="pil")`: clamp(x·0.5+0.5, 0, 1), then (·255).round() in float32.
  * A 4th channel, if any, is ignored; alpha is 255.
  */
-export function vaeOutputToRgba(
-  data: Float32Array,
-  channels: number,
-  height: number,
-  width: number,
-  batchIndex = 0,
-): Uint8Array {
+export function vaeOutputToRgba(data: Float32Array, channels: number, height: number, width: number, batchIndex = 0): Uint8Array {
   const image = denormalizeVaeOutput(data, channels, height, width, batchIndex);
   const plane = height * width;
   const rgba = new Uint8Array(plane * 4);
@@ -140,13 +128,7 @@ export function rgbaToVaeInput(rgba: Uint8Array, width: number, height: number):
  * Bilinear resize of RGBA8 (pixel centres at half-integers, edges clamped, like
  * `align_corners=False`). No antialiasing: for large downscales prefer the host's resampler.
  */
-export function resizeRgbaBilinear(
-  src: Uint8Array,
-  srcWidth: number,
-  srcHeight: number,
-  dstWidth: number,
-  dstHeight: number,
-): Uint8Array {
+export function resizeRgbaBilinear(src: Uint8Array, srcWidth: number, srcHeight: number, dstWidth: number, dstHeight: number): Uint8Array {
   for (const [name, v] of [
     ['srcWidth', srcWidth],
     ['srcHeight', srcHeight],

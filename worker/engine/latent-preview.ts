@@ -29,7 +29,9 @@ export function validateLatentRgbFactors(value: unknown, channels: number, sourc
     throw new RangeError(`${source}: expected { factors: number[${channels}][3], bias?: number[3] }, got ${JSON.stringify(value)}`);
   }
   if (v.factors.length !== channels) {
-    throw new RangeError(`${source}: factors has ${v.factors.length} rows but the latent has ${channels} channels; give one [r, g, b] row per channel`);
+    throw new RangeError(
+      `${source}: factors has ${v.factors.length} rows but the latent has ${channels} channels; give one [r, g, b] row per channel`,
+    );
   }
   v.factors.forEach((row, c) => {
     if (!Array.isArray(row) || row.length !== 3 || !row.every((x) => typeof x === 'number' && Number.isFinite(x))) {

@@ -8,7 +8,14 @@
  * a package creates a runtime (sessions on one backend), a runtime generates and is released.
  * A new family is a sibling folder of sd3/ that implements them and is listed in model-families.ts.
  */
-import type { Backend, GenerationProgress, GenerationRequest, GenerationResult, ModelInfo, PrecisionChoice } from '../../common/engine-types.js';
+import type {
+  Backend,
+  GenerationProgress,
+  GenerationRequest,
+  GenerationResult,
+  ModelInfo,
+  PrecisionChoice,
+} from '../../common/engine-types.js';
 import type { PackageFiles } from './package-source.js';
 import type { FlowfillManifest } from './flowfill-manifest.js';
 import type { VerifyingReader } from './verifying-reader.js';

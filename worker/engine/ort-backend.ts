@@ -19,9 +19,7 @@ import { EngineError } from './engine-error.js';
 /** The subset of the onnxruntime-web module this engine uses (both web builds satisfy it). */
 export type OrtModule = Pick<typeof import('onnxruntime-web'), 'InferenceSession' | 'Tensor' | 'env'>;
 
-export type HostTensor =
-  | { type: 'float32'; data: Float32Array; dims: number[] }
-  | { type: 'int64'; data: BigInt64Array; dims: number[] };
+export type HostTensor = { type: 'float32'; data: Float32Array; dims: number[] } | { type: 'int64'; data: BigInt64Array; dims: number[] };
 
 /**
  * A float32 tensor held by the backend: on WebGPU a GPU buffer (reading it waits for the GPU and
@@ -319,7 +317,8 @@ class OrtSession implements BackendSession {
       }
     }
     const ortFetches: Record<string, import('onnxruntime-web').Tensor> = {};
-    for (const [name, tensor] of Object.entries(fetches ?? {})) ortFetches[name] = ortTensorOf(tensor, this.backend, `${this.spec.label} output "${name}"`);
+    for (const [name, tensor] of Object.entries(fetches ?? {}))
+      ortFetches[name] = ortTensorOf(tensor, this.backend, `${this.spec.label} output "${name}"`);
     let results: import('onnxruntime-web').InferenceSession.OnnxValueMapType;
     try {
       results = fetches ? await this.session.run(ortFeeds, ortFetches) : await this.session.run(ortFeeds);
@@ -402,7 +401,11 @@ class OrtDeviceTensor implements DeviceTensor {
   async readAsync(): Promise<Float32Array> {
     if (this.disposed) throw new EngineError('internal', 'a device tensor was read after it was disposed');
     if (this.location === 'cpu') return this.tensor.data as Float32Array;
-    if (this.ownBuffer) return downloadAsync(this.ownBuffer, this.dims.reduce((a, b) => a * b, 1));
+    if (this.ownBuffer)
+      return downloadAsync(
+        this.ownBuffer,
+        this.dims.reduce((a, b) => a * b, 1),
+      );
     const data = await this.tensor.getData();
     return (data as Float32Array).slice();
   }
@@ -430,7 +433,10 @@ interface GpuBufferLike {
 }
 interface GpuDeviceLike {
   createBuffer(descriptor: { size: number; usage: number }): GpuBufferLike;
-  createCommandEncoder(): { copyBufferToBuffer(src: GpuBufferLike, srcOffset: number, dst: GpuBufferLike, dstOffset: number, size: number): void; finish(): unknown };
+  createCommandEncoder(): {
+    copyBufferToBuffer(src: GpuBufferLike, srcOffset: number, dst: GpuBufferLike, dstOffset: number, size: number): void;
+    finish(): unknown;
+  };
   queue: { writeBuffer(buffer: GpuBufferLike, offset: number, data: Float32Array): void; submit(buffers: unknown[]): void };
 }
 
@@ -469,10 +475,14 @@ async function ortDeviceAsync(): Promise<GpuDeviceLike> {
  * A device tensor holding `host`'s values: a new GPU buffer on onnxruntime's device (WebGPU; create
  * a session first), or a CPU tensor (WASM). Float32 only.
  */
-export async function createDeviceTensorAsync(backend: Backend, host: { data: Float32Array; dims: readonly number[] }): Promise<DeviceTensor> {
+export async function createDeviceTensorAsync(
+  backend: Backend,
+  host: { data: Float32Array; dims: readonly number[] },
+): Promise<DeviceTensor> {
   const ort = await getOrtAsync();
   const count = host.dims.reduce((a, b) => a * b, 1);
-  if (host.data.length !== count) throw new EngineError('internal', `device tensor: ${host.data.length} values for shape [${host.dims.join(', ')}]`);
+  if (host.data.length !== count)
+    throw new EngineError('internal', `device tensor: ${host.data.length} values for shape [${host.dims.join(', ')}]`);
   if (backend === 'wasm') {
     const tensor = new ort.Tensor('float32', host.data.slice(), [...host.dims]);
     liveTensors += 1;
@@ -482,7 +492,10 @@ export async function createDeviceTensorAsync(backend: Backend, host: { data: Fl
   // ORT's own buffers are multiples of 16 bytes; a buffer it reads is checked against that size.
   const buffer = device.createBuffer({ size: Math.max(16, Math.ceil((count * 4) / 16) * 16), usage: STORAGE_COPY_SRC_DST });
   device.queue.writeBuffer(buffer, 0, host.data);
-  const tensor = ort.Tensor.fromGpuBuffer(buffer as unknown as Parameters<typeof ort.Tensor.fromGpuBuffer>[0], { dataType: 'float32', dims: [...host.dims] });
+  const tensor = ort.Tensor.fromGpuBuffer(buffer as unknown as Parameters<typeof ort.Tensor.fromGpuBuffer>[0], {
+    dataType: 'float32',
+    dims: [...host.dims],
+  });
   liveTensors += 1;
   return new OrtDeviceTensor(tensor, backend, () => dispose(tensor), buffer);
 }
@@ -491,7 +504,8 @@ export async function createDeviceTensorAsync(backend: Backend, host: { data: Fl
 export async function writeDeviceTensorAsync(tensor: DeviceTensor, values: Float32Array): Promise<void> {
   const t = deviceTensorOf(tensor);
   const count = t.dims.reduce((a, b) => a * b, 1);
-  if (values.length !== count) throw new EngineError('internal', `device tensor write: ${values.length} values for shape [${t.dims.join(', ')}]`);
+  if (values.length !== count)
+    throw new EngineError('internal', `device tensor write: ${values.length} values for shape [${t.dims.join(', ')}]`);
   if (t.location === 'cpu') {
     (t.tensor.data as Float32Array).set(values);
     return;

@@ -40,10 +40,7 @@ export function setStoredPackageOpener(next: StoredPackageOpener | undefined): v
   storedPackageOpener = next;
 }
 
-export async function openPackageAsync(
-  source: ModelSource,
-  onProgress?: (progress: LoadProgress) => void,
-): Promise<PackageFiles> {
+export async function openPackageAsync(source: ModelSource, onProgress?: (progress: LoadProgress) => void): Promise<PackageFiles> {
   switch (source.kind) {
     case 'embedded':
       return inMemoryPackage('the embedded model', await loadEmbeddedModelFilesAsync());
@@ -53,12 +50,18 @@ export async function openPackageAsync(
       return urlPackage(source.baseUrl, onProgress);
     case 'stored':
       if (!storedPackageOpener) {
-        throw new EngineError('invalid-request', `stored model "${source.id}" cannot be opened: this host has no model store; load from a folder or a URL instead`);
+        throw new EngineError(
+          'invalid-request',
+          `stored model "${source.id}" cannot be opened: this host has no model store; load from a folder or a URL instead`,
+        );
       }
       return storedPackageOpener(source.id);
     default: {
       const kind = (source as { kind?: unknown }).kind;
-      throw new EngineError('invalid-request', `model source kind ${JSON.stringify(kind)} is unknown; use "embedded", "url", "files" or "stored"`);
+      throw new EngineError(
+        'invalid-request',
+        `model source kind ${JSON.stringify(kind)} is unknown; use "embedded", "url", "files" or "stored"`,
+      );
     }
   }
 }
@@ -152,7 +155,10 @@ async function urlByteSourceAsync(url: string, path: string): Promise<ByteSource
     if (response.status === 206 && bytes.byteLength === length) return bytes;
     // A server without Range support sends the whole file: take the part asked for.
     if (response.status === 200 && bytes.byteLength === size) return bytes.subarray(offset, offset + length);
-    throw new EngineError('model-corrupt', `${path}: ${url} answered a range request with HTTP ${response.status} and ${bytes.byteLength} bytes`);
+    throw new EngineError(
+      'model-corrupt',
+      `${path}: ${url} answered a range request with HTTP ${response.status} and ${bytes.byteLength} bytes`,
+    );
   };
   return {
     name: path,

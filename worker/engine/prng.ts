@@ -121,7 +121,7 @@ function sinSmall(a: number): number {
   let term = a;
   let sum = a;
   for (let n = 1; n <= 11; n++) {
-    term *= -a2 / ((2 * n) * (2 * n + 1));
+    term *= -a2 / (2 * n * (2 * n + 1));
     sum += term;
   }
   return sum;
@@ -181,12 +181,7 @@ function checkStream(stream: number): void {
  * `count` standard normal float32 values for (seed, stream), starting at normal index `offset`
  * (a multiple of 4 gives block-aligned, cheap offsets; any offset is allowed).
  */
-export function gaussianNoise(
-  seed: number,
-  count: number,
-  stream: NoiseStreamId = NoiseStream.initialLatent,
-  offset = 0,
-): Float32Array {
+export function gaussianNoise(seed: number, count: number, stream: NoiseStreamId = NoiseStream.initialLatent, offset = 0): Float32Array {
   checkSeed(seed);
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
   checkStream(stream);

@@ -57,17 +57,23 @@ const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 /** Parses one safetensors file's header. */
 export async function readSafetensorsHeaderAsync(file: ByteSource): Promise<Map<string, SafetensorsTensor>> {
-  if (file.size < 8) throw new EngineError('model-corrupt', `${file.name} has ${file.size} bytes; a safetensors file starts with an 8-byte header length`);
+  if (file.size < 8)
+    throw new EngineError('model-corrupt', `${file.name} has ${file.size} bytes; a safetensors file starts with an 8-byte header length`);
   const lengthBytes = await file.readAsync(0, 8);
   const headerLength = Number(new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 8).getBigUint64(0, true));
   if (headerLength <= 1 || headerLength > MAX_HEADER_BYTES || 8 + headerLength > file.size) {
-    throw new EngineError('model-corrupt', `${file.name} is not a safetensors file (header length ${headerLength}, file size ${file.size})`);
+    throw new EngineError(
+      'model-corrupt',
+      `${file.name} is not a safetensors file (header length ${headerLength}, file size ${file.size})`,
+    );
   }
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(await file.readAsync(8, headerLength))) as Record<string, unknown>;
   } catch (error) {
-    throw new EngineError('model-corrupt', `${file.name}: the safetensors header is not valid JSON (${(error as Error).message})`, { cause: error });
+    throw new EngineError('model-corrupt', `${file.name}: the safetensors header is not valid JSON (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   const dataStart = 8 + headerLength;
   const tensors = new Map<string, SafetensorsTensor>();
@@ -76,18 +82,29 @@ export async function readSafetensorsHeaderAsync(file: ByteSource): Promise<Map<
     const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dataType = typeof dtype === 'string' ? SAFETENSORS_DTYPES[dtype] : undefined;
     if (dataType === undefined) {
-      throw new EngineError('model-corrupt', `${file.name}: tensor "${name}" has dtype ${JSON.stringify(dtype)}; Flowfill reads ${Object.keys(SAFETENSORS_DTYPES).join(', ')}`);
+      throw new EngineError(
+        'model-corrupt',
+        `${file.name}: tensor "${name}" has dtype ${JSON.stringify(dtype)}; Flowfill reads ${Object.keys(SAFETENSORS_DTYPES).join(', ')}`,
+      );
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new EngineError('model-corrupt', `${file.name}: tensor "${name}" has shape ${JSON.stringify(shape)}`);
     }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[1] < offsets[0]) {
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+      offsets[1] < offsets[0]
+    ) {
       throw new EngineError('model-corrupt', `${file.name}: tensor "${name}" has data_offsets ${JSON.stringify(offsets)}`);
     }
     const length = offsets[1] - offsets[0];
     const expected = (shape as number[]).reduce((a, b) => a * b, 1) * bytesPerElement(dataType);
     if (length !== expected) {
-      throw new EngineError('model-corrupt', `${file.name}: tensor "${name}" holds ${length} bytes; ${dtype} [${shape.join(', ')}] needs ${expected}`);
+      throw new EngineError(
+        'model-corrupt',
+        `${file.name}: tensor "${name}" holds ${length} bytes; ${dtype} [${shape.join(', ')}] needs ${expected}`,
+      );
     }
     const offset = dataStart + offsets[0];
     if (offset + length > file.size) {
@@ -130,7 +147,10 @@ export async function openWeightSetAsync(
   const byShard = new Map<string, string[]>();
   for (const [tensor, shard] of Object.entries(weightMap)) {
     if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) {
-      throw new EngineError('model-corrupt', `${indexPath}: tensor "${tensor}" maps to ${JSON.stringify(shard)}; expected a file name in ${folder}/`);
+      throw new EngineError(
+        'model-corrupt',
+        `${indexPath}: tensor "${tensor}" maps to ${JSON.stringify(shard)}; expected a file name in ${folder}/`,
+      );
     }
     byShard.set(shard, [...(byShard.get(shard) ?? []), tensor]);
   }
@@ -138,12 +158,16 @@ export async function openWeightSetAsync(
   for (const [shard, names] of byShard) {
     const file = await open(`${folder}/${shard}`);
     if (!file) {
-      throw new EngineError('model-missing-file', `${folder}/${shard} is missing; ${indexPath} lists it for ${names.length} tensors (e.g. "${names[0]}")`);
+      throw new EngineError(
+        'model-missing-file',
+        `${folder}/${shard} is missing; ${indexPath} lists it for ${names.length} tensors (e.g. "${names[0]}")`,
+      );
     }
     const header = await readSafetensorsHeaderAsync(file);
     for (const name of names) {
       const tensor = header.get(name);
-      if (!tensor) throw new EngineError('model-corrupt', `${indexPath} puts tensor "${name}" in ${shard}, but ${folder}/${shard} does not hold it`);
+      if (!tensor)
+        throw new EngineError('model-corrupt', `${indexPath} puts tensor "${name}" in ${shard}, but ${folder}/${shard} does not hold it`);
       tensors.set(name, tensor);
     }
   }
@@ -156,6 +180,10 @@ export async function readFloat32Async(tensor: SafetensorsTensor): Promise<Float
   try {
     return toFloat32(bytes, tensor.dataType);
   } catch (error) {
-    throw new EngineError('model-mismatch', `${tensor.file.name}: tensor "${tensor.name}" is ${dataTypeName(tensor.dataType)}; ${(error as Error).message}`, { cause: error });
+    throw new EngineError(
+      'model-mismatch',
+      `${tensor.file.name}: tensor "${tensor.name}" is ${dataTypeName(tensor.dataType)}; ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }

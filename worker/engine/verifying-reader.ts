@@ -63,7 +63,10 @@ export class VerifyingReader {
 
   private checkSize(path: string, actual: number, expected: number): void {
     if (actual !== expected) {
-      throw new EngineError('model-corrupt', `${path} has ${actual} bytes; flowfill.json says ${expected} (the stored copy is damaged: remove the model and add it again)`);
+      throw new EngineError(
+        'model-corrupt',
+        `${path} has ${actual} bytes; flowfill.json says ${expected} (the stored copy is damaged: remove the model and add it again)`,
+      );
     }
   }
 

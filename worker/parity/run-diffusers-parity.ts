@@ -47,8 +47,26 @@ export interface DiffusersTolerances {
 }
 
 export const DIFFUSERS_TOLERANCES: Record<Backend, DiffusersTolerances> = {
-  wasm: { embeddings: 1e-4, step0: 1e-4, latents: 5e-4, image: 5e-4, u8MaxDiff: 1, u8EqualFraction: 0.995, vaeEncoderMean: 1e-4, scheduleRelative: 1e-6 },
-  webgpu: { embeddings: 1e-3, step0: 1e-3, latents: 5e-3, image: 5e-3, u8MaxDiff: 2, u8EqualFraction: 0.99, vaeEncoderMean: 1e-3, scheduleRelative: 1e-6 },
+  wasm: {
+    embeddings: 1e-4,
+    step0: 1e-4,
+    latents: 5e-4,
+    image: 5e-4,
+    u8MaxDiff: 1,
+    u8EqualFraction: 0.995,
+    vaeEncoderMean: 1e-4,
+    scheduleRelative: 1e-6,
+  },
+  webgpu: {
+    embeddings: 1e-3,
+    step0: 1e-3,
+    latents: 5e-3,
+    image: 5e-3,
+    u8MaxDiff: 2,
+    u8EqualFraction: 0.99,
+    vaeEncoderMean: 1e-3,
+    scheduleRelative: 1e-6,
+  },
 };
 
 export interface Measure {
@@ -140,7 +158,8 @@ export async function runDiffusersParityAsync(options: {
 }): Promise<DiffusersParityReport> {
   const { readFile, backend } = options;
   const index = JSON.parse(new TextDecoder().decode(await readFile('cases.json'))) as GoldenIndex;
-  if (index.format !== DIFFUSERS_GOLDEN_FORMAT) throw new Error(`cases.json has format ${JSON.stringify(index.format)}; this runner reads ${DIFFUSERS_GOLDEN_FORMAT}`);
+  if (index.format !== DIFFUSERS_GOLDEN_FORMAT)
+    throw new Error(`cases.json has format ${JSON.stringify(index.format)}; this runner reads ${DIFFUSERS_GOLDEN_FORMAT}`);
   const tolerances = DIFFUSERS_TOLERANCES[backend];
   // As the engine does before its first WebGPU session: which attention kernel is right here.
   const attention = await decideAttentionKernelAsync(backend);
@@ -155,11 +174,20 @@ export async function runDiffusersParityAsync(options: {
       let model = loaded.get(key);
       if (!model) {
         const description = `${options.description ?? 'the golden fixtures'}/${folder}`;
-        const read = await readSd3PackageFilesAsync(modelFiles(folder, readFile, options.openFile, description), { backend, shaderF16: false, precision: 'fp32', attention: attention.kernel });
+        const read = await readSd3PackageFilesAsync(modelFiles(folder, readFile, options.openFile, description), {
+          backend,
+          shaderF16: false,
+          precision: 'fp32',
+          attention: attention.kernel,
+        });
         const pkg: Sd3Package =
           golden.max_sequence_length === undefined
             ? read
-            : { ...read, manifest: { ...read.manifest, max_sequence_length: golden.max_sequence_length }, textEncoders: read.textEncoders.map((c) => ({ ...c })) };
+            : {
+                ...read,
+                manifest: { ...read.manifest, max_sequence_length: golden.max_sequence_length },
+                textEncoders: read.textEncoders.map((c) => ({ ...c })),
+              };
         model = { pkg, runtime: await createSd3RuntimeAsync(pkg, backend) };
         loaded.set(key, model);
       }
@@ -168,10 +196,22 @@ export async function runDiffusersParityAsync(options: {
   } finally {
     for (const { runtime } of loaded.values()) await releaseSd3RuntimeAsync(runtime);
   }
-  return { format: DIFFUSERS_GOLDEN_FORMAT, backend, attention: { kernel: attention.kernel, ...(attention.note ? { note: attention.note } : {}) }, tolerances, cases, pass: cases.every((c) => c.pass) };
+  return {
+    format: DIFFUSERS_GOLDEN_FORMAT,
+    backend,
+    attention: { kernel: attention.kernel, ...(attention.note ? { note: attention.note } : {}) },
+    tolerances,
+    cases,
+    pass: cases.every((c) => c.pass),
+  };
 }
 
-async function runCaseAsync(runtime: Sd3Runtime, golden: GoldenCase, readFile: ReadFile, t: DiffusersTolerances): Promise<DiffusersCaseResult> {
+async function runCaseAsync(
+  runtime: Sd3Runtime,
+  golden: GoldenCase,
+  readFile: ReadFile,
+  t: DiffusersTolerances,
+): Promise<DiffusersCaseResult> {
   const { pkg } = runtime;
   const a = golden.arrays;
   const measures: Measure[] = [];
@@ -187,7 +227,8 @@ async function runCaseAsync(runtime: Sd3Runtime, golden: GoldenCase, readFile: R
     const bytes = (await readFile(spec.file)).slice();
     const count = spec.shape.reduce((x, y) => x * y, 1);
     const width = spec.dtype === 'int64' ? 8 : spec.dtype === 'uint8' ? 1 : 4;
-    if (bytes.byteLength !== count * width) throw new Error(`${spec.file}: ${bytes.byteLength} bytes; ${spec.dtype} ${JSON.stringify(spec.shape)} needs ${count * width}`);
+    if (bytes.byteLength !== count * width)
+      throw new Error(`${spec.file}: ${bytes.byteLength} bytes; ${spec.dtype} ${JSON.stringify(spec.shape)} needs ${count * width}`);
     if (spec.dtype === 'int64') return new BigInt64Array(bytes.buffer);
     if (spec.dtype === 'uint8') return bytes;
     return new Float32Array(bytes.buffer);
@@ -220,7 +261,8 @@ async function runCaseAsync(runtime: Sd3Runtime, golden: GoldenCase, readFile: R
     const half = ours.embeds.length / 2;
     const halfPooled = ours.pooled.length / 2;
     if (goldenNegative) measure('negative_prompt_embeds', maxAbs(ours.embeds.subarray(0, half), goldenNegative), t.embeddings);
-    if (goldenNegativePooled) measure('negative_pooled_prompt_embeds', maxAbs(ours.pooled.subarray(0, halfPooled), goldenNegativePooled), t.embeddings);
+    if (goldenNegativePooled)
+      measure('negative_pooled_prompt_embeds', maxAbs(ours.pooled.subarray(0, halfPooled), goldenNegativePooled), t.embeddings);
     if (goldenPrompt) measure('prompt_embeds', maxAbs(ours.embeds.subarray(half), goldenPrompt), t.embeddings);
     if (goldenPooled) measure('pooled_prompt_embeds', maxAbs(ours.pooled.subarray(halfPooled), goldenPooled), t.embeddings);
   }
@@ -240,10 +282,18 @@ async function runCaseAsync(runtime: Sd3Runtime, golden: GoldenCase, readFile: R
     const outputs = await runtime.transformer.runAsync({
       hidden_states: { type: 'float32', data: step0Input, dims: [batch, channels, golden.latent_height, golden.latent_width] },
       timestep: { type: 'float32', data: step0Timestep, dims: [batch] },
-      encoder_hidden_states: { type: 'float32', data: conditioning.embeds, dims: [batch, conditioning.sequenceLength, joint_attention_dim] },
+      encoder_hidden_states: {
+        type: 'float32',
+        data: conditioning.embeds,
+        dims: [batch, conditioning.sequenceLength, joint_attention_dim],
+      },
       pooled_projections: { type: 'float32', data: conditioning.pooled, dims: [batch, pooled_projection_dim] },
     });
-    measure('step0_transformer_output', maxAbs(floatOutput(outputs, 'out_hidden_states', pkg.transformer.graph.path, step0Output.length), step0Output), t.step0);
+    measure(
+      'step0_transformer_output',
+      maxAbs(floatOutput(outputs, 'out_hidden_states', pkg.transformer.graph.path, step0Output.length), step0Output),
+      t.step0,
+    );
   }
 
   // 4. Schedule and the denoising loop from diffusers' noise
@@ -260,7 +310,11 @@ async function runCaseAsync(runtime: Sd3Runtime, golden: GoldenCase, readFile: R
     let worst = 0;
     const loop = denoiseLatents({ runtime, scheduler, latents: noise, latentShape, conditioning, guidance: golden.guidance });
     final = await forEachDenoiseStepAsync(loop, async (step) => {
-      if (perStep) worst = Math.max(worst, maxAbs(await step.readLatentsAsync(), perStep.subarray((step.step - 1) * noise.length, step.step * noise.length)));
+      if (perStep)
+        worst = Math.max(
+          worst,
+          maxAbs(await step.readLatentsAsync(), perStep.subarray((step.step - 1) * noise.length, step.step * noise.length)),
+        );
     });
     if (perStep) measure('latents_after_each_step', worst, t.latents);
   }

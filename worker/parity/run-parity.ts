@@ -123,7 +123,8 @@ export async function runParityAsync(options: {
   const readArray = async (spec: ArraySpec): Promise<Float32Array | Uint8Array> => {
     const bytes = await readFile(spec.file);
     const expected = spec.shape.reduce((a, b) => a * b, 1) * (spec.dtype === 'uint8' ? 1 : 4);
-    if (bytes.byteLength !== expected) throw new Error(`${spec.file}: ${bytes.byteLength} bytes; shape ${JSON.stringify(spec.shape)} ${spec.dtype} needs ${expected}`);
+    if (bytes.byteLength !== expected)
+      throw new Error(`${spec.file}: ${bytes.byteLength} bytes; shape ${JSON.stringify(spec.shape)} ${spec.dtype} needs ${expected}`);
     if (spec.dtype === 'uint8') return bytes;
     // Copy: the file's bytes may not be 4-byte aligned inside their buffer.
     return new Float32Array(bytes.slice().buffer);

@@ -16,7 +16,11 @@ export function siteWasmThreads(crossOriginIsolated: boolean, hardwareConcurrenc
   return Math.max(2, Math.min(4, hardwareConcurrency ?? 2));
 }
 
-export function configureOrtForSite(ort: OrtModule, workerUrl: string, scope: { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } }): void {
+export function configureOrtForSite(
+  ort: OrtModule,
+  workerUrl: string,
+  scope: { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } },
+): void {
   // With explicit paths the bundle imports this .mjs instead of its embedded copy: the glue must
   // have a URL of its own, because its pthread workers are started from it.
   ort.env.wasm.wasmPaths = { mjs: new URL(SITE_ORT_FILES.mjs, workerUrl).href, wasm: new URL(SITE_ORT_FILES.wasm, workerUrl).href };

@@ -67,7 +67,11 @@ export interface AssetDocument {
  * Sends the text as it is (a string copy is cheap) so base64 and gzip decoding cost the worker's
  * thread, not the panel's. Returns how many assets were sent (0 in a build without any).
  */
-export function postEmbeddedAssets(worker: { postMessage(message: unknown): void }, doc?: AssetDocument, engine?: WorkerEngineOptions): number {
+export function postEmbeddedAssets(
+  worker: { postMessage(message: unknown): void },
+  doc?: AssetDocument,
+  engine?: WorkerEngineOptions,
+): number {
   const page = doc ?? (globalThis as { document?: AssetDocument }).document;
   if (!page) throw new Error('postEmbeddedAssets runs in the panel page: pass its document');
   const assets: EmbeddedAsset[] = [];

@@ -41,7 +41,9 @@ export async function decodeAssetAsync(asset: EmbeddedAsset): Promise<Uint8Array
   const stream = new Blob([compressed]).stream().pipeThrough(new DecompressionStream('gzip'));
   const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
   if (bytes.length !== asset.size) {
-    throw new Error(`embedded asset "${asset.path}" decoded to ${bytes.length} bytes; the build recorded ${asset.size} (a damaged ui.html?)`);
+    throw new Error(
+      `embedded asset "${asset.path}" decoded to ${bytes.length} bytes; the build recorded ${asset.size} (a damaged ui.html?)`,
+    );
   }
   return bytes;
 }

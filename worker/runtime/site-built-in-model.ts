@@ -21,15 +21,24 @@ export function siteBuiltInModel(workerUrl: string): SiteBuiltInModel {
     .catch(() => undefined);
   const filesAsync = async (): Promise<Record<string, Uint8Array>> => {
     const files = await list;
-    if (!files) throw new EngineError('model-missing-file', `this site has no built-in model (${BUILT_IN_LIST} is missing); add a model from a folder or a URL`);
+    if (!files)
+      throw new EngineError(
+        'model-missing-file',
+        `this site has no built-in model (${BUILT_IN_LIST} is missing); add a model from a folder or a URL`,
+      );
     const bytes: Record<string, Uint8Array> = {};
     await Promise.all(
       files.map(async ({ path, size }) => {
         const url = new URL(`model/${path}`, workerUrl);
         const response = await fetch(url);
-        if (!response.ok) throw new EngineError('model-missing-file', `the built-in model's ${path} answered HTTP ${response.status} at ${url}`);
+        if (!response.ok)
+          throw new EngineError('model-missing-file', `the built-in model's ${path} answered HTTP ${response.status} at ${url}`);
         const data = new Uint8Array(await response.arrayBuffer());
-        if (data.byteLength !== size) throw new EngineError('model-corrupt', `the built-in model's ${path} has ${data.byteLength} bytes; ${BUILT_IN_LIST} says ${size}`);
+        if (data.byteLength !== size)
+          throw new EngineError(
+            'model-corrupt',
+            `the built-in model's ${path} has ${data.byteLength} bytes; ${BUILT_IN_LIST} says ${size}`,
+          );
         bytes[path] = data;
       }),
     );

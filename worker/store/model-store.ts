@@ -41,7 +41,16 @@ import { convertDiffusersCheckpointAsync } from '../engine/sd3/convert-diffusers
 import { isDiffusersLayoutAsync, resolvePrecision } from '../engine/sd3/diffusers-package.js';
 import { createSha256 } from '../engine/sha256-stream.js';
 import { parseJsonObject } from '../engine/verifying-reader.js';
-import { fileAsync, folderAsync, listAsync, opfsUnavailableReasonAsync, removeAsync, replaceFileAtomicallyAsync, storageRootAsync, walkFilesAsync } from './opfs.js';
+import {
+  fileAsync,
+  folderAsync,
+  listAsync,
+  opfsUnavailableReasonAsync,
+  removeAsync,
+  replaceFileAtomicallyAsync,
+  storageRootAsync,
+  walkFilesAsync,
+} from './opfs.js';
 import { opfsDownloadTargetAsync, opfsPackageFiles, opfsPackageSink } from './opfs-package.js';
 import { onnxPackagePaths, packagePathsOf, pickedPackageFiles } from './picked-folder.js';
 import { planRemotePackageAsync, type FetchFn, type RemotePlan } from './remote-package.js';
@@ -56,7 +65,10 @@ const SPACE_MARGIN_BYTES = 1 << 20;
 
 export interface ModelStoreDeps {
   /** Loads a source into the engine (session models are loaded as they are added). */
-  loadModelAsync(source: ModelSource, onProgress?: (p: { file: string; loadedBytes: number; totalBytes?: number }) => void): Promise<ModelInfo>;
+  loadModelAsync(
+    source: ModelSource,
+    onProgress?: (p: { file: string; loadedBytes: number; totalBytes?: number }) => void,
+  ): Promise<ModelInfo>;
   /** Where graphs will run: decides the precision 'auto' converts to. */
   loadTargetAsync(): Promise<LoadTarget>;
   /** Bytes of the model built into this build, if any. */
@@ -176,15 +188,24 @@ export class ModelStore implements ModelStoreApi {
     };
   }
 
-  async installModel(installId: string, source: InstallSource, options: { precision?: PrecisionChoice } = {}, onProgress?: (p: InstallProgress) => void): Promise<InstallResult> {
+  async installModel(
+    installId: string,
+    source: InstallSource,
+    options: { precision?: PrecisionChoice } = {},
+    onProgress?: (p: InstallProgress) => void,
+  ): Promise<InstallResult> {
     if (this.busy) throw new EngineError('invalid-request', 'another model is being added; wait for it or cancel it first');
     this.busy = true;
     const controller = new AbortController();
     this.installs.set(installId, controller);
     try {
-      if (source?.kind === 'files') return await this.installFromFilesAsync(source.files, source.description, options.precision, controller.signal, onProgress);
+      if (source?.kind === 'files')
+        return await this.installFromFilesAsync(source.files, source.description, options.precision, controller.signal, onProgress);
       if (source?.kind === 'url') return await this.installFromUrlAsync(source.baseUrl, options.precision, controller.signal, onProgress);
-      throw new EngineError('invalid-request', `install source kind ${JSON.stringify((source as { kind?: unknown })?.kind)} is unknown; use "files" or "url"`);
+      throw new EngineError(
+        'invalid-request',
+        `install source kind ${JSON.stringify((source as { kind?: unknown })?.kind)} is unknown; use "files" or "url"`,
+      );
     } finally {
       this.installs.delete(installId);
       this.busy = false;
@@ -213,8 +234,13 @@ export class ModelStore implements ModelStoreApi {
     } else {
       const key = await this.downloadKeyAsync(idOrUrl);
       const dir = `downloads/${key}`;
-      if (this.index.models.some((m) => m.dir === dir)) throw new EngineError('invalid-request', `${idOrUrl} belongs to an installed model; remove the model by its id`);
-      if (!(await folderAsync(this.root, dir))) throw new EngineError('invalid-request', `no stored model or partial download "${idOrUrl}"; the store has ${this.index.models.map((m) => m.id).join(', ') || 'no models'}`);
+      if (this.index.models.some((m) => m.dir === dir))
+        throw new EngineError('invalid-request', `${idOrUrl} belongs to an installed model; remove the model by its id`);
+      if (!(await folderAsync(this.root, dir)))
+        throw new EngineError(
+          'invalid-request',
+          `no stored model or partial download "${idOrUrl}"; the store has ${this.index.models.map((m) => m.id).join(', ') || 'no models'}`,
+        );
       await removeAsync(this.root, dir);
     }
     return this.storeStatus();
@@ -225,7 +251,8 @@ export class ModelStore implements ModelStoreApi {
       this.sessionCurrent = id !== undefined && this.session.has(id) ? id : undefined;
       return;
     }
-    if (id !== undefined && !this.index.models.some((m) => m.id === id)) throw new EngineError('invalid-request', `no stored model "${id}"`);
+    if (id !== undefined && !this.index.models.some((m) => m.id === id))
+      throw new EngineError('invalid-request', `no stored model "${id}"`);
     await this.updateIndexAsync((index) => ({ ...index, currentId: id }));
   }
 
@@ -235,10 +262,17 @@ export class ModelStore implements ModelStoreApi {
     if (sessionModel) return openPackageAsync(sessionModel.open);
     const entry = this.index.models.find((m) => m.id === id);
     if (!entry || !this.root) {
-      throw new EngineError('model-missing-file', `the model "${id}" is not in the store${this.root ? '' : ' (models added in this panel last only for its session)'}; add it again`);
+      throw new EngineError(
+        'model-missing-file',
+        `the model "${id}" is not in the store${this.root ? '' : ' (models added in this panel last only for its session)'}; add it again`,
+      );
     }
     const dir = await folderAsync(this.root, entry.dir);
-    if (!dir) throw new EngineError('model-missing-file', `the stored files of “${entry.name}” are gone (the browser may have cleared this site's storage); remove it and add it again`);
+    if (!dir)
+      throw new EngineError(
+        'model-missing-file',
+        `the stored files of “${entry.name}” are gone (the browser may have cleared this site's storage); remove it and add it again`,
+      );
     return opfsPackageFiles(dir, `the stored model “${entry.name}”`, true);
   }
 
@@ -254,18 +288,30 @@ export class ModelStore implements ModelStoreApi {
     const paths = packagePathsOf(files, description);
     if (!this.root) {
       onProgress?.({ stage: 'checking', doneBytes: 0 });
-      const info = await this.deps.loadModelAsync({ kind: 'files', files: Object.fromEntries(paths), description, ...(precision ? { precision } : {}) }, (p) =>
-        onProgress?.({ stage: 'converting', file: p.file, doneBytes: p.loadedBytes, totalBytes: p.totalBytes }),
+      const info = await this.deps.loadModelAsync(
+        { kind: 'files', files: Object.fromEntries(paths), description, ...(precision ? { precision } : {}) },
+        (p) => onProgress?.({ stage: 'converting', file: p.file, doneBytes: p.loadedBytes, totalBytes: p.totalBytes }),
       );
       let bytes = 0;
       for (const blob of paths.values()) bytes += blob.size;
       return this.addSessionModel(info, bytes, description, { kind: 'files', files: Object.fromEntries(paths), description });
     }
     const pkg = pickedPackageFiles(paths, description);
-    return { model: await this.writePackageAsync(pkg, [...paths].map(([path, blob]) => ({ path, blob })), { source: description, precision, signal, onProgress }) };
+    return {
+      model: await this.writePackageAsync(
+        pkg,
+        [...paths].map(([path, blob]) => ({ path, blob })),
+        { source: description, precision, signal, onProgress },
+      ),
+    };
   }
 
-  private async installFromUrlAsync(baseUrl: string, precision: PrecisionChoice | undefined, signal: AbortSignal, onProgress?: (p: InstallProgress) => void): Promise<InstallResult> {
+  private async installFromUrlAsync(
+    baseUrl: string,
+    precision: PrecisionChoice | undefined,
+    signal: AbortSignal,
+    onProgress?: (p: InstallProgress) => void,
+  ): Promise<InstallResult> {
     onProgress?.({ stage: 'checking', doneBytes: 0 });
     const fetchFn = this.deps.fetchFn;
     const plan = await planRemotePackageAsync(baseUrl, { fetchFn, signal, hub: this.deps.hub });
@@ -282,7 +328,13 @@ export class ModelStore implements ModelStoreApi {
     const existing = this.index.models.find((m) => m.dir === dirPath || m.source === plan.baseUrl);
     if (existing) return { model: { ...existing, kept: 'stored' } };
     const dir = await folderAsync(root, dirPath, true);
-    const state: DownloadState = { url: plan.baseUrl, kind: plan.kind, name: plan.name, files: plan.files.map(({ path, size, sha256 }) => ({ path, size, sha256 })), startedAt: this.now() };
+    const state: DownloadState = {
+      url: plan.baseUrl,
+      kind: plan.kind,
+      name: plan.name,
+      files: plan.files.map(({ path, size, sha256 }) => ({ path, size, sha256 })),
+      startedAt: this.now(),
+    };
     await replaceFileAtomicallyAsync(dir, DOWNLOAD_STATE, new TextEncoder().encode(JSON.stringify(state, null, 2)));
 
     // 1. Space: what is left to download, plus (for a checkpoint) an upper bound of its conversion.
@@ -301,11 +353,17 @@ export class ModelStore implements ModelStoreApi {
     const target = await this.deps.loadTargetAsync();
     const resolved = resolvePrecision({ ...target, precision: precision ?? 'auto' });
     const conversion = plan.kind === 'diffusers' ? weights * CONVERTED_SIZE_FACTOR[resolved] : 0;
-    await this.checkSpaceAsync(remaining + conversion, `downloading ${plan.name} (${formatBytes(remaining)} to download${conversion ? `, up to ${formatBytes(conversion)} for its conversion` : ''})`);
+    await this.checkSpaceAsync(
+      remaining + conversion,
+      `downloading ${plan.name} (${formatBytes(remaining)} to download${conversion ? `, up to ${formatBytes(conversion)} for its conversion` : ''})`,
+    );
 
     // 2. Download every file, resuming what an earlier attempt left.
     const meter = rateMeter();
-    let done = Math.min(total, plan.files.reduce((sum, f) => sum + Math.min(have.get(f.path) ?? 0, f.size ?? Infinity), 0));
+    let done = Math.min(
+      total,
+      plan.files.reduce((sum, f) => sum + Math.min(have.get(f.path) ?? 0, f.size ?? Infinity), 0),
+    );
     for (const file of plan.files) {
       const targetFile = await opfsDownloadTargetAsync(dir, file.path);
       try {
@@ -316,7 +374,13 @@ export class ModelStore implements ModelStoreApi {
           onBytes: (bytes) => {
             done += bytes;
             meter.add(bytes);
-            onProgress?.({ stage: 'downloading', file: file.path, doneBytes: done, ...(unknownSizes === 0 ? { totalBytes: total } : {}), bytesPerSecond: meter.rate() });
+            onProgress?.({
+              stage: 'downloading',
+              file: file.path,
+              doneBytes: done,
+              ...(unknownSizes === 0 ? { totalBytes: total } : {}),
+              bytesPerSecond: meter.rate(),
+            });
           },
         });
       } finally {
@@ -341,7 +405,9 @@ export class ModelStore implements ModelStoreApi {
     const listing = await walkFilesAsync(dir);
     const model = await this.writePackageAsync(
       downloaded,
-      await Promise.all(listing.filter((f) => f.path !== DOWNLOAD_STATE).map(async (f) => ({ path: f.path, blob: (await fileAsync(dir, f.path))! }))),
+      await Promise.all(
+        listing.filter((f) => f.path !== DOWNLOAD_STATE).map(async (f) => ({ path: f.path, blob: (await fileAsync(dir, f.path))! })),
+      ),
       { source: plan.baseUrl, name: plan.name, precision, signal, onProgress },
     );
     await removeAsync(root, dirPath);
@@ -368,14 +434,21 @@ export class ModelStore implements ModelStoreApi {
     const sink = opfsPackageSink(packages, dirName, description, {
       signal: options.signal,
       reserveAsync: (bytes) => this.checkSpaceAsync(bytes, `${converting ? 'converting' : 'copying'} ${description}`),
-      onWritten: (written, total) => options.onProgress?.({ stage, doneBytes: written, ...(total !== undefined ? { totalBytes: total } : {}) }),
+      onWritten: (written, total) =>
+        options.onProgress?.({ stage, doneBytes: written, ...(total !== undefined ? { totalBytes: total } : {}) }),
     });
     try {
       if (converting) {
         const target = await this.deps.loadTargetAsync();
         const precision = resolvePrecision({ ...target, precision: options.precision ?? 'auto' });
-        const folderName = description.replace(/[\\/]+$/, '').split(/[\\/]/).pop();
-        await convertDiffusersCheckpointAsync(pkg, sink, { precision, ...(options.name ?? folderName ? { name: options.name ?? folderName } : {}) });
+        const folderName = description
+          .replace(/[\\/]+$/, '')
+          .split(/[\\/]/)
+          .pop();
+        await convertDiffusersCheckpointAsync(pkg, sink, {
+          precision,
+          ...((options.name ?? folderName) ? { name: options.name ?? folderName } : {}),
+        });
         this.conversions += 1;
       } else {
         await this.copyOnnxPackageAsync(pkg, files, sink);
@@ -386,13 +459,23 @@ export class ModelStore implements ModelStoreApi {
     }
     const dir = (await folderAsync(packages, dirName))!;
     const bytes = (await walkFilesAsync(dir)).reduce((sum, f) => sum + f.size, 0);
-    return this.publishAsync(dirPath, opfsPackageFiles(dir, `the added model (${description})`, true), { source: description, converted: converting, bytes });
+    return this.publishAsync(dirPath, opfsPackageFiles(dir, `the added model (${description})`, true), {
+      source: description,
+      converted: converting,
+      bytes,
+    });
   }
 
   /** Copies an ONNX package's files, hashing them; refuses a file whose sha256 differs from the package's own flowfill.json. */
-  private async copyOnnxPackageAsync(pkg: PackageFiles, files: { path: string; blob: Blob }[], sink: ReturnType<typeof opfsPackageSink>): Promise<void> {
+  private async copyOnnxPackageAsync(
+    pkg: PackageFiles,
+    files: { path: string; blob: Blob }[],
+    sink: ReturnType<typeof opfsPackageSink>,
+  ): Promise<void> {
     const manifestBytes = await pkg.readOptionalAsync('flowfill.json');
-    const { files: listed = {}, ...manifestFields } = manifestBytes ? checkManifest(parseJsonObject('flowfill.json', manifestBytes)) : ({} as Record<string, unknown> & { files?: Record<string, { sha256?: string; bytes?: number }> });
+    const { files: listed = {}, ...manifestFields } = manifestBytes
+      ? checkManifest(parseJsonObject('flowfill.json', manifestBytes))
+      : ({} as Record<string, unknown> & { files?: Record<string, { sha256?: string; bytes?: number }> });
     const byPath = new Map(files.map((f) => [f.path, f.blob]));
     const out: PackageFile[] = onnxPackagePaths(byPath.keys()).map((path) => {
       const blob = byPath.get(path)!;
@@ -414,7 +497,10 @@ export class ModelStore implements ModelStoreApi {
       const got = written.files[path];
       if (!got) throw new EngineError('model-missing-file', `${path} is missing from ${sink.description} (its flowfill.json lists it)`);
       if (expected.sha256 && expected.sha256.toLowerCase() !== got.sha256) {
-        throw new EngineError('model-corrupt', `${path} in ${sink.description} has sha256 ${got.sha256}; its flowfill.json says ${expected.sha256}`);
+        throw new EngineError(
+          'model-corrupt',
+          `${path} in ${sink.description} has sha256 ${got.sha256}; its flowfill.json says ${expected.sha256}`,
+        );
       }
     }
   }
@@ -444,7 +530,10 @@ export class ModelStore implements ModelStoreApi {
     }
     const manifestBytes = await files.readOptionalAsync('flowfill.json');
     const manifest = manifestBytes ? parseJsonObject('flowfill.json', manifestBytes) : {};
-    const precision = typeof manifest.precision === 'string' && ['fp32', 'fp16', 'int8', 'int4'].includes(manifest.precision) ? (manifest.precision as IndexEntry['precision']) : summary.precision;
+    const precision =
+      typeof manifest.precision === 'string' && ['fp32', 'fp16', 'int8', 'int4'].includes(manifest.precision)
+        ? (manifest.precision as IndexEntry['precision'])
+        : summary.precision;
     const entry: IndexEntry = {
       id: summary.id,
       name: summary.name,
@@ -562,7 +651,11 @@ export class ModelStore implements ModelStoreApi {
         const files = await walkFilesAsync(await downloads.getDirectoryHandle(entry.name));
         const bytes = files.filter((f) => f.path !== DOWNLOAD_STATE).reduce((sum, f) => sum + f.size, 0);
         const sizes = state.files.map((f) => f.size);
-        out.push({ url: state.url, bytes, ...(sizes.every((s) => s !== undefined) ? { totalBytes: sizes.reduce((a, b) => a! + b!, 0) } : {}) });
+        out.push({
+          url: state.url,
+          bytes,
+          ...(sizes.every((s) => s !== undefined) ? { totalBytes: sizes.reduce((a, b) => a! + b!, 0) } : {}),
+        });
       } catch {
         // A record that does not parse: the folder is removed at the next start.
       }

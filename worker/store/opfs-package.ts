@@ -42,7 +42,12 @@ export interface OpfsSinkOptions {
  * nothing here: the store publishes a package by adding it to its index afterwards, and removes a
  * folder the index does not name, so a write that stops part way never looks like a model.
  */
-export function opfsPackageSink(parent: FileSystemDirectoryHandle, dirName: string, description: string, options: OpfsSinkOptions): PackageSink {
+export function opfsPackageSink(
+  parent: FileSystemDirectoryHandle,
+  dirName: string,
+  description: string,
+  options: OpfsSinkOptions,
+): PackageSink {
   let written = 0;
   let total: number | undefined;
   const checkCancelled = () => {
@@ -84,7 +89,7 @@ export async function opfsDownloadTargetAsync(dir: FileSystemDirectoryHandle, pa
     async readAsync(onChunk) {
       const size = access.getSize();
       const buffer = new Uint8Array(Math.min(size, 8 << 20));
-      for (let at = 0; at < size; ) {
+      for (let at = 0; at < size;) {
         const n = access.read(buffer, { at });
         if (n <= 0) throw new EngineError('internal', `${path}: reading the kept bytes back stopped at ${at} of ${size}`);
         onChunk(buffer.subarray(0, n));

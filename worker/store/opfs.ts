@@ -29,8 +29,16 @@ export async function storageRootAsync(): Promise<FileSystemDirectoryHandle> {
 
 /** The folder at `path` ("a/b") under `dir`; created when `create`, else undefined when absent. */
 export async function folderAsync(dir: FileSystemDirectoryHandle, path: string, create: true): Promise<FileSystemDirectoryHandle>;
-export async function folderAsync(dir: FileSystemDirectoryHandle, path: string, create?: boolean): Promise<FileSystemDirectoryHandle | undefined>;
-export async function folderAsync(dir: FileSystemDirectoryHandle, path: string, create = false): Promise<FileSystemDirectoryHandle | undefined> {
+export async function folderAsync(
+  dir: FileSystemDirectoryHandle,
+  path: string,
+  create?: boolean,
+): Promise<FileSystemDirectoryHandle | undefined>;
+export async function folderAsync(
+  dir: FileSystemDirectoryHandle,
+  path: string,
+  create = false,
+): Promise<FileSystemDirectoryHandle | undefined> {
   let current = dir;
   for (const part of path.split('/').filter(Boolean)) {
     try {
@@ -132,7 +140,10 @@ export function writeAllSync(access: FileSystemSyncAccessHandle, chunk: Uint8Arr
     throw asStorageFull(error, path);
   }
   if (written !== chunk.byteLength) {
-    throw new EngineError('storage-full', `the browser's storage for this site is full: it took ${Math.max(0, Math.min(written, chunk.byteLength))} of ${chunk.byteLength} bytes at offset ${at} of ${path}`);
+    throw new EngineError(
+      'storage-full',
+      `the browser's storage for this site is full: it took ${Math.max(0, Math.min(written, chunk.byteLength))} of ${chunk.byteLength} bytes at offset ${at} of ${path}`,
+    );
   }
 }
 
@@ -147,7 +158,11 @@ export function asStorageFull(error: unknown, path: string): unknown {
 }
 
 /** A FileWriter (package-writer.ts) into a new file at `path` under `dir`. */
-export async function createFileWriterAsync(dir: FileSystemDirectoryHandle, path: string, beforeWrite?: (bytes: number) => void): Promise<FileWriter> {
+export async function createFileWriterAsync(
+  dir: FileSystemDirectoryHandle,
+  path: string,
+  beforeWrite?: (bytes: number) => void,
+): Promise<FileWriter> {
   const { folder, name } = splitPath(path);
   const handle = await (await folderAsync(dir, folder, true)).getFileHandle(name, { create: true });
   const access = await handle.createSyncAccessHandle();

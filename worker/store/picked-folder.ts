@@ -10,7 +10,10 @@ import type { PackageFiles } from '../engine/package-source.js';
 /** Paths inside the package → files. Refuses a pick without model_index.json, saying what to pick. */
 export function packagePathsOf(files: Record<string, Blob>, description: string): Map<string, Blob> {
   const entries = Object.entries(files).map(([path, blob]) => [path.replace(/\\/g, '/').replace(/^\.?\//, ''), blob] as const);
-  const index = entries.map(([path]) => path).filter((path) => path === 'model_index.json' || path.endsWith('/model_index.json')).sort((a, b) => a.length - b.length)[0];
+  const index = entries
+    .map(([path]) => path)
+    .filter((path) => path === 'model_index.json' || path.endsWith('/model_index.json'))
+    .sort((a, b) => a.length - b.length)[0];
   if (!index) {
     throw new EngineError(
       'model-missing-file',

@@ -57,7 +57,15 @@ const WEIGHT_STEMS: Record<string, string> = {
   text_encoder_3: 'model',
 };
 /** What a tokenizer folder may hold; tokenizer_config.json is required, the reader picks from the rest. */
-const TOKENIZER_FILES = ['tokenizer_config.json', 'tokenizer.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json', 'spiece.model', 'added_tokens.json'];
+const TOKENIZER_FILES = [
+  'tokenizer_config.json',
+  'tokenizer.json',
+  'vocab.json',
+  'merges.txt',
+  'special_tokens_map.json',
+  'spiece.model',
+  'added_tokens.json',
+];
 
 /** Reads the folder behind `baseUrl` and lists the files to download. */
 export async function planRemotePackageAsync(baseUrl: string, options: PlanOptions = {}): Promise<RemotePlan> {
@@ -65,7 +73,9 @@ export async function planRemotePackageAsync(baseUrl: string, options: PlanOptio
   const fetchFn = options.fetchFn ?? ((input, init) => fetch(input, init));
   const hub = options.hub ?? HUB;
   const listing = await hubListingAsync(base, hub, fetchFn, options.signal);
-  const probe = listing ? (path: string) => Promise.resolve(listing.get(path)) : (path: string) => headProbeAsync(base, path, fetchFn, options.signal);
+  const probe = listing
+    ? (path: string) => Promise.resolve(listing.get(path))
+    : (path: string) => headProbeAsync(base, path, fetchFn, options.signal);
   const fileOf = async (path: string): Promise<RemoteFile | undefined> => {
     const found = await probe(path);
     return found && { path, url: urlOf(base, path), ...found };
@@ -83,9 +93,15 @@ export async function planRemotePackageAsync(baseUrl: string, options: PlanOptio
     if (Object.keys(listed).length > 0) {
       const files: RemoteFile[] = [manifestFile];
       for (const [path, entry] of Object.entries(listed)) {
-        files.push({ path, url: urlOf(base, path), ...(entry.bytes !== undefined ? { size: entry.bytes } : {}), ...(entry.sha256 ? { sha256: entry.sha256.toLowerCase() } : {}) });
+        files.push({
+          path,
+          url: urlOf(base, path),
+          ...(entry.bytes !== undefined ? { size: entry.bytes } : {}),
+          ...(entry.sha256 ? { sha256: entry.sha256.toLowerCase() } : {}),
+        });
       }
-      if (!listed['model_index.json']) files.push((await fileOf('model_index.json')) ?? { path: 'model_index.json', url: urlOf(base, 'model_index.json') });
+      if (!listed['model_index.json'])
+        files.push((await fileOf('model_index.json')) ?? { path: 'model_index.json', url: urlOf(base, 'model_index.json') });
       return { baseUrl: base, kind: 'flowfill-package', files, manifest, name: manifest.name ?? name };
     }
   }
@@ -96,7 +112,9 @@ export async function planRemotePackageAsync(baseUrl: string, options: PlanOptio
     if (file && !files.some((f) => f.path === file.path)) files.push(file);
   };
   add((await fileOf('model_index.json')) ?? { path: 'model_index.json', url: urlOf(base, 'model_index.json') });
-  const hasTransformerWeights = (await fileOf('transformer/diffusion_pytorch_model.safetensors')) ?? (await fileOf('transformer/diffusion_pytorch_model.safetensors.index.json'));
+  const hasTransformerWeights =
+    (await fileOf('transformer/diffusion_pytorch_model.safetensors')) ??
+    (await fileOf('transformer/diffusion_pytorch_model.safetensors.index.json'));
   if (!hasTransformerWeights) {
     const onnx = await fileOf('transformer/model.onnx');
     throw new EngineError(
@@ -127,14 +145,18 @@ export function normaliseBaseUrl(baseUrl: string): string {
   try {
     url = new URL(baseUrl.trim());
   } catch {
-    throw new EngineError('invalid-request', `"${baseUrl}" is not a URL; give the base URL of a model folder, e.g. https://huggingface.co/<org>/<repo>/resolve/main/`);
+    throw new EngineError(
+      'invalid-request',
+      `"${baseUrl}" is not a URL; give the base URL of a model folder, e.g. https://huggingface.co/<org>/<repo>/resolve/main/`,
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new EngineError('invalid-request', `"${baseUrl}" is a ${url.protocol} URL; give an https:// URL of a model folder`);
   }
   // A Hub repository page (https://huggingface.co/org/repo) means its main branch's files.
   const hubRepo = /^\/([^/]+)\/([^/]+)\/?$/.exec(url.pathname);
-  if (url.host === HUB.host && hubRepo && !['api', 'datasets', 'spaces'].includes(hubRepo[1])) url.pathname = `/${hubRepo[1]}/${hubRepo[2]}/resolve/main/`;
+  if (url.host === HUB.host && hubRepo && !['api', 'datasets', 'spaces'].includes(hubRepo[1]))
+    url.pathname = `/${hubRepo[1]}/${hubRepo[2]}/resolve/main/`;
   url.search = '';
   url.hash = '';
   if (!url.pathname.endsWith('/')) url.pathname += '/';
@@ -146,7 +168,11 @@ export function urlOf(base: string, path: string): string {
   return base + path.split('/').map(encodeURIComponent).join('/');
 }
 
-async function requiredFileAsync(fileOf: (path: string) => Promise<RemoteFile | undefined>, base: string, path: string): Promise<RemoteFile> {
+async function requiredFileAsync(
+  fileOf: (path: string) => Promise<RemoteFile | undefined>,
+  base: string,
+  path: string,
+): Promise<RemoteFile> {
   const file = await fileOf(path);
   if (!file) throw new EngineError('model-missing-file', `${path} is missing from ${base} (model_index.json lists its component)`);
   return file;
@@ -166,11 +192,15 @@ async function weightFilesAsync(
   const indexPath = `${component}/${stem}.safetensors.index.json`;
   const indexFile = await fileOf(indexPath);
   if (!indexFile) {
-    throw new EngineError('model-missing-file', `${component}/ on ${base} has neither ${stem}.safetensors nor ${stem}.safetensors.index.json (model_index.json lists it)`);
+    throw new EngineError(
+      'model-missing-file',
+      `${component}/ on ${base} has neither ${stem}.safetensors nor ${stem}.safetensors.index.json (model_index.json lists it)`,
+    );
   }
   const index = await getJsonAsync(base, indexPath, fetchFn, signal);
   const weightMap = index.weight_map;
-  if (typeof weightMap !== 'object' || weightMap === null) throw new EngineError('model-corrupt', `${indexPath} on ${base} has no "weight_map" object`);
+  if (typeof weightMap !== 'object' || weightMap === null)
+    throw new EngineError('model-corrupt', `${indexPath} on ${base} has no "weight_map" object`);
   const shards = [...new Set(Object.values(weightMap as Record<string, unknown>).filter((v): v is string => typeof v === 'string'))].sort();
   const out = [indexFile];
   for (const shard of shards) {
@@ -186,11 +216,21 @@ async function fetchOrFailAsync(fetchFn: FetchFn, url: string, init: RequestInit
     return await fetchFn(url, init);
   } catch (error) {
     if (init.signal?.aborted) throw new EngineError('cancelled', `adding the model was cancelled while ${what}`);
-    throw new EngineError('download-failed', `${what}: ${url} could not be reached (${error instanceof Error ? error.message : String(error)}); check the URL and the connection`, { cause: error });
+    throw new EngineError(
+      'download-failed',
+      `${what}: ${url} could not be reached (${error instanceof Error ? error.message : String(error)}); check the URL and the connection`,
+      { cause: error },
+    );
   }
 }
 
-async function getJsonAsync(base: string, path: string, fetchFn: FetchFn, signal?: AbortSignal, why?: string): Promise<Record<string, unknown>> {
+async function getJsonAsync(
+  base: string,
+  path: string,
+  fetchFn: FetchFn,
+  signal?: AbortSignal,
+  why?: string,
+): Promise<Record<string, unknown>> {
   const url = urlOf(base, path);
   const response = await fetchOrFailAsync(fetchFn, url, { signal }, `reading ${path}`);
   if (response.status === 404) throw new EngineError('model-missing-file', `${path} is missing from ${base}${why ? ` (${why})` : ''}`);
@@ -210,7 +250,12 @@ export function statusHint(status: number): string {
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Size and digest of `path` from a HEAD request; undefined on 404. */
-async function headProbeAsync(base: string, path: string, fetchFn: FetchFn, signal?: AbortSignal): Promise<{ size?: number; sha256?: string } | undefined> {
+async function headProbeAsync(
+  base: string,
+  path: string,
+  fetchFn: FetchFn,
+  signal?: AbortSignal,
+): Promise<{ size?: number; sha256?: string } | undefined> {
   const url = urlOf(base, path);
   const response = await fetchOrFailAsync(fetchFn, url, { method: 'HEAD', signal }, `looking for ${path}`);
   if (response.status === 404 || response.status === 410) return undefined;
@@ -218,7 +263,10 @@ async function headProbeAsync(base: string, path: string, fetchFn: FetchFn, sign
   const length = response.headers.get('content-length');
   // A compressed response's Content-Length counts the compressed bytes, not the file's.
   const size = length !== null && !response.headers.get('content-encoding') && /^\d+$/.test(length) ? Number(length) : undefined;
-  const tag = (response.headers.get('x-linked-etag') ?? response.headers.get('etag') ?? '').replace(/^W\//, '').replace(/"/g, '').toLowerCase();
+  const tag = (response.headers.get('x-linked-etag') ?? response.headers.get('etag') ?? '')
+    .replace(/^W\//, '')
+    .replace(/"/g, '')
+    .toLowerCase();
   return { ...(size !== undefined ? { size } : {}), ...(SHA256_HEX.test(tag) ? { sha256: tag } : {}) };
 }
 
@@ -245,12 +293,21 @@ async function hubListingAsync(
   if (!match) return undefined;
   const [, owner, repo, revision, folderPath] = match;
   const folder = decodeURIComponent(folderPath).replace(/\/+$/, '');
-  let next: string | undefined = `${hub.apiBase}/api/models/${owner}/${repo}/tree/${revision}${folder ? `/${folder.split('/').map(encodeURIComponent).join('/')}` : ''}?recursive=true`;
+  let next: string | undefined =
+    `${hub.apiBase}/api/models/${owner}/${repo}/tree/${revision}${folder ? `/${folder.split('/').map(encodeURIComponent).join('/')}` : ''}?recursive=true`;
   const files = new Map<string, { size?: number; sha256?: string }>();
   while (next) {
     const response = await fetchOrFailAsync(fetchFn, next, { signal }, `listing ${owner}/${repo}`);
-    if (response.status === 404) throw new EngineError('model-missing-file', `the Hub has no repository ${owner}/${repo} at revision ${decodeURIComponent(revision)}${folder ? ` with a folder ${folder}` : ''}; check the URL`);
-    if (!response.ok) throw new EngineError('download-failed', `the Hub answered HTTP ${response.status} listing ${owner}/${repo}${statusHint(response.status)}`);
+    if (response.status === 404)
+      throw new EngineError(
+        'model-missing-file',
+        `the Hub has no repository ${owner}/${repo} at revision ${decodeURIComponent(revision)}${folder ? ` with a folder ${folder}` : ''}; check the URL`,
+      );
+    if (!response.ok)
+      throw new EngineError(
+        'download-failed',
+        `the Hub answered HTTP ${response.status} listing ${owner}/${repo}${statusHint(response.status)}`,
+      );
     const entries = (await response.json()) as HubEntry[];
     if (!Array.isArray(entries)) throw new EngineError('download-failed', `the Hub's listing of ${owner}/${repo} is not a list of files`);
     for (const entry of entries) {

@@ -87,7 +87,11 @@ export async function downloadFileAsync(file: RemoteFile, target: DownloadTarget
         break;
       }
       if (response.status === 429 || response.status >= 500) throw new RetryableError(`the server answered HTTP ${response.status}`);
-      if (!response.ok) throw new EngineError('download-failed', `${file.path}: ${file.url} answered HTTP ${response.status}${statusHint(response.status)}`);
+      if (!response.ok)
+        throw new EngineError(
+          'download-failed',
+          `${file.path}: ${file.url} answered HTTP ${response.status}${statusHint(response.status)}`,
+        );
       const contentRange = response.headers.get('content-range');
       const rangeStart = response.status === 206 ? Number(/^bytes (\d+)-/.exec(contentRange ?? '')?.[1]) : 0;
       // Byte ranges of a compressed response count compressed bytes: only plain bodies resume.
@@ -100,7 +104,8 @@ export async function downloadFileAsync(file: RemoteFile, target: DownloadTarget
           continue;
         }
       }
-      const total = response.status === 206 ? Number(/\/(\d+)$/.exec(contentRange ?? '')?.[1]) : Number(response.headers.get('content-length'));
+      const total =
+        response.status === 206 ? Number(/\/(\d+)$/.exec(contentRange ?? '')?.[1]) : Number(response.headers.get('content-length'));
       if (size === undefined && Number.isSafeInteger(total) && total > 0 && !response.headers.get('content-encoding')) size = total;
       if (!response.body) throw new RetryableError('the response had no body');
       const reader = response.body.getReader();
@@ -111,7 +116,9 @@ export async function downloadFileAsync(file: RemoteFile, target: DownloadTarget
             part = await reader.read();
           } catch (error) {
             if (signal?.aborted) throw cancelled(file);
-            throw new RetryableError(`the connection dropped after ${have} bytes (${error instanceof Error ? error.message : String(error)})`);
+            throw new RetryableError(
+              `the connection dropped after ${have} bytes (${error instanceof Error ? error.message : String(error)})`,
+            );
           }
           if (part.done) break;
           const chunk = part.value;
@@ -151,7 +158,10 @@ export async function downloadFileAsync(file: RemoteFile, target: DownloadTarget
   const sha256 = hash?.hex();
   if (file.sha256 && sha256 !== file.sha256) {
     await target.truncateAsync(0);
-    throw new EngineError('model-corrupt', `${file.path}: the downloaded bytes have sha256 ${sha256}; the server lists ${file.sha256}. The file was discarded; add the URL again to download it anew`);
+    throw new EngineError(
+      'model-corrupt',
+      `${file.path}: the downloaded bytes have sha256 ${sha256}; the server lists ${file.sha256}. The file was discarded; add the URL again to download it anew`,
+    );
   }
   return { bytes: have, ...(sha256 ? { sha256 } : {}), requests, resumedFrom };
 }

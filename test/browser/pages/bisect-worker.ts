@@ -21,15 +21,24 @@ async function bytes(url: string): Promise<Uint8Array> {
 }
 
 async function runOn(backend: 'wasm' | 'webgpu', model: Uint8Array, externalData: { path: string; data: Uint8Array }[], job: Job) {
-  const session = await ort.InferenceSession.create(model, { executionProviders: [backend], externalData, graphOptimizationLevel: job.optimization ?? 'all', logSeverityLevel: 3 });
+  const session = await ort.InferenceSession.create(model, {
+    executionProviders: [backend],
+    externalData,
+    graphOptimizationLevel: job.optimization ?? 'all',
+    logSeverityLevel: 3,
+  });
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, feed] of Object.entries(job.feeds)) {
     const raw = (await bytes(`/rig/bisect/${feed.file}`)).slice();
-    feeds[name] = feed.type === 'int64' ? new ort.Tensor('int64', new BigInt64Array(raw.buffer), feed.dims) : new ort.Tensor('float32', new Float32Array(raw.buffer), feed.dims);
+    feeds[name] =
+      feed.type === 'int64'
+        ? new ort.Tensor('int64', new BigInt64Array(raw.buffer), feed.dims)
+        : new ort.Tensor('float32', new Float32Array(raw.buffer), feed.dims);
   }
   const results = await session.run(feeds);
   const out: Record<string, { data: Float32Array | BigInt64Array | Int32Array | Uint8Array; dims: readonly number[]; type: string }> = {};
-  for (const [name, value] of Object.entries(results)) out[name] = { data: (await value.getData()) as Float32Array, dims: value.dims, type: value.type };
+  for (const [name, value] of Object.entries(results))
+    out[name] = { data: (await value.getData()) as Float32Array, dims: value.dims, type: value.type };
   await session.release();
   return { order: session.outputNames, out };
 }
@@ -46,7 +55,8 @@ self.onmessage = async (event: MessageEvent<Job>) => {
       const a = wasm.out[name];
       const b = webgpu.out[name];
       if (!b) return { name, error: 'missing on webgpu' };
-      if (a.data.length !== b.data.length) return { name, error: `lengths ${a.data.length} vs ${b.data.length}`, dims: [...a.dims], gpuDims: [...b.dims] };
+      if (a.data.length !== b.data.length)
+        return { name, error: `lengths ${a.data.length} vs ${b.data.length}`, dims: [...a.dims], gpuDims: [...b.dims] };
       let maxDiff = 0;
       let maxRef = 0;
       for (let i = 0; i < a.data.length; i++) {

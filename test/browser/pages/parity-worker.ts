@@ -23,7 +23,11 @@ self.onmessage = async (event: MessageEvent<{ backend: Backend; runtime?: Runtim
     const started = performance.now();
     configureOrtForEmbeddedWasm(ort, await fetchBytesAsync('/ort/ort-wasm-simd-threaded.asyncify.wasm'));
     useOrt(ort);
-    const report = await runParityAsync({ readFile: (rel) => fetchBytesAsync(`/fixtures/${rel}`), backend: event.data.backend, runtime: event.data.runtime });
+    const report = await runParityAsync({
+      readFile: (rel) => fetchBytesAsync(`/fixtures/${rel}`),
+      backend: event.data.backend,
+      runtime: event.data.runtime,
+    });
     // Proof the sessions ran on a WebGPU device, not a silent CPU fallback.
     const device = event.data.backend === 'webgpu' ? await ort.env.webgpu.device : undefined;
     self.postMessage({ report, elapsedMs: performance.now() - started, webgpuDevice: device !== undefined && device !== null });

@@ -66,7 +66,11 @@ async function encodeAsync({ model, texts, maxSequenceLength, precision }: TextE
     if (!configBytes) continue;
     const json = JSON.parse(new TextDecoder().decode(configBytes));
     const files = await readTokenizerFilesAsync(read, folder);
-    const tokenizer = new PromptTokenizer(files.tokenizerJson, files.tokenizerConfig, encoder === 'text_encoder_3' ? { maxLength: maxSequenceLength } : {});
+    const tokenizer = new PromptTokenizer(
+      files.tokenizerJson,
+      files.tokenizerConfig,
+      encoder === 'text_encoder_3' ? { maxLength: maxSequenceLength } : {},
+    );
     const batch = tokenizer.encodeBatch(texts);
     ids[folder] = [Array.from(batch.ids.subarray(0, batch.dims[1])), Array.from(batch.ids.subarray(batch.dims[1]))];
     const weights = await openWeightSetAsync(open, encoder, 'model');
@@ -75,8 +79,15 @@ async function encodeAsync({ model, texts, maxSequenceLength, precision }: TextE
     const clipConfig = isT5 ? undefined : readClipTextConfig(json, `${encoder}/config.json`);
     const graph = t5Config ? buildT5EncoderGraph(t5Config, weights, precision) : buildClipTextEncoderGraph(clipConfig!, weights, precision);
     const serialized = await serializeGraphAsync(graph);
-    const externalData = await Promise.all(serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })));
-    const session = await createSessionAsync({ label: `${encoder} (${precision})`, model: serialized.model, externalData, backend: 'webgpu' });
+    const externalData = await Promise.all(
+      serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })),
+    );
+    const session = await createSessionAsync({
+      label: `${encoder} (${precision})`,
+      model: serialized.model,
+      externalData,
+      backend: 'webgpu',
+    });
     try {
       const out = await session.runAsync({ input_ids: { type: 'int64', data: toInt64(batch.ids), dims: batch.dims } });
       const tensor = (name: string) => {
@@ -128,7 +139,11 @@ self.onmessage = async (event: MessageEvent<TextEncoderRequest>) => {
     const answer = await encodeAsync(event.data);
     // Proof the sessions ran on a WebGPU device, not a silent CPU fallback.
     const device = await ort.env.webgpu.device;
-    self.postMessage({ ...answer, webgpuDevice: device !== undefined && device !== null, elapsedMs: performance.now() - started } satisfies TextEncoderAnswer);
+    self.postMessage({
+      ...answer,
+      webgpuDevice: device !== undefined && device !== null,
+      elapsedMs: performance.now() - started,
+    } satisfies TextEncoderAnswer);
   } catch (error) {
     self.postMessage({ error: error instanceof Error ? `${error.message}\n${error.stack}` : String(error) } satisfies TextEncoderAnswer);
   }

@@ -32,13 +32,23 @@ describe('SD3 2-D sin-cos positional embedding', () => {
     const x = 3 / 2;
     const y = 1 / 2;
     const w = [1, 1 / 100]; // 10000^(−k/2)
-    const expected = [Math.sin(x * w[0]), Math.sin(x * w[1]), Math.cos(x * w[0]), Math.cos(x * w[1]),
-      Math.sin(y * w[0]), Math.sin(y * w[1]), Math.cos(y * w[0]), Math.cos(y * w[1])].map(Math.fround);
+    const expected = [
+      Math.sin(x * w[0]),
+      Math.sin(x * w[1]),
+      Math.cos(x * w[0]),
+      Math.cos(x * w[1]),
+      Math.sin(y * w[0]),
+      Math.sin(y * w[1]),
+      Math.cos(y * w[0]),
+      Math.cos(y * w[1]),
+    ].map(Math.fround);
     expect(token(1, 3)).toEqual(expected);
   });
 
   test('a latent larger than the grid is an error naming the largest size', () => {
-    expect(() => pe.cropped(66, 8)).toThrow(/latent height 66 gives 33 patches, more than pos_embed_max_size 32; the largest latent height is 64/);
+    expect(() => pe.cropped(66, 8)).toThrow(
+      /latent height 66 gives 33 patches, more than pos_embed_max_size 32; the largest latent height is 64/,
+    );
     expect(() => pe.cropped(8, 70)).toThrow(/latent width 70.*largest latent width is 64/);
     expect(pe.cropped(64, 64)).toEqual(pe.table);
     expect(() => cropPosEmbed(new Float32Array(10), 32, 32, 2, 8, 8)).toThrow(/expected gridSize²/);

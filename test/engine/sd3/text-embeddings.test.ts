@@ -45,9 +45,9 @@ describe('assembleSd3Conditioning (diffusers encode_prompt layout)', () => {
     expect(() => assembleSd3Conditioning([clipL, clipG], { jointAttentionDim: 4, pooledProjectionDim: 5, maxSequenceLength: 1 })).toThrow(
       /CLIP hidden widths sum to 5, more than joint_attention_dim 4/,
     );
-    expect(() =>
-      assembleSd3Conditioning([clipL, clipG], { ...geometry, t5: t([2, 3, 7], () => 0), maxSequenceLength: 3 }),
-    ).toThrow(/t5 hidden states are \[2, 3, 7\]; expected \[2, S, 8\]/);
+    expect(() => assembleSd3Conditioning([clipL, clipG], { ...geometry, t5: t([2, 3, 7], () => 0), maxSequenceLength: 3 })).toThrow(
+      /t5 hidden states are \[2, 3, 7\]; expected \[2, S, 8\]/,
+    );
     const shortSeq = { hiddenStates: t([2, 1, 3], () => 0), pooled: t([2, 3], () => 0) };
     expect(() => assembleSd3Conditioning([clipL, shortSeq], { ...geometry, maxSequenceLength: 1 })).toThrow(
       /clip hiddenStates\[1\] has dims \[2, 1, 3\]; every encoder must share the leading dims \[2, 2\]/,
@@ -69,7 +69,9 @@ describe('zeroEmbeddings and CFG batching', () => {
     expect(z.promptEmbeds.dims).toEqual([1, 7, 32]);
     expect(z.pooledEmbeds.dims).toEqual([1, 64]);
     expect(z.promptEmbeds.data.every((v) => v === 0)).toBe(true);
-    expect(() => zeroEmbeddings({ jointAttentionDim: 32, pooledProjectionDim: 64 }, 0)).toThrow(/sequenceLength must be a positive integer, got 0/);
+    expect(() => zeroEmbeddings({ jointAttentionDim: 32, pooledProjectionDim: 64 }, 0)).toThrow(
+      /sequenceLength must be a positive integer, got 0/,
+    );
   });
 
   test('concatBatch puts the negative first, matching the fixture CFG layout', () => {

@@ -29,7 +29,7 @@ describe('PromptTokenizer (CLIPTokenizer padding="max_length", truncation=True)'
     expect(Array.from(tok.encode('rat z').ids)).toEqual([BOS, 7, 1, 12, EOS, EOS, EOS, EOS]);
   });
 
-  test('the empty prompt (SD3\'s default negative) is BOS, EOS, padding', () => {
+  test("the empty prompt (SD3's default negative) is BOS, EOS, padding", () => {
     expect(Array.from(tok.encode('').ids)).toEqual([BOS, EOS, EOS, EOS, EOS, EOS, EOS, EOS]);
     expect(Array.from(tok.encode('').attentionMask)).toEqual([1, 1, 0, 0, 0, 0, 0, 0]);
   });
@@ -68,6 +68,8 @@ describe('PromptTokenizer (CLIPTokenizer padding="max_length", truncation=True)'
     expect(() => new PromptTokenizer(tokenizerJson, { ...tokenizerConfig, pad_token: '<pad>' })).toThrow(
       /pad token "<pad>" is not in the tokenizer vocabulary/,
     );
-    expect(() => new PromptTokenizer(tokenizerJson, tokenizerConfig, { maxLength: 2 })).toThrow(/leaves no room for text after 2 special tokens/);
+    expect(() => new PromptTokenizer(tokenizerJson, tokenizerConfig, { maxLength: 2 })).toThrow(
+      /leaves no room for text after 2 special tokens/,
+    );
   });
 });

@@ -45,7 +45,11 @@ self.onmessage = async (event: MessageEvent<PackageWorkerRequest>) => {
     // onnxruntime drop the WebGPU device, after which this page cannot create another.
     let direct: Awaited<ReturnType<typeof createSessionAsync>> | undefined;
     if (ask.direct) {
-      direct = await createSessionAsync({ label: ask.direct.graphUrl, model: await fetchBytesAsync(ask.direct.graphUrl), backend: ask.backend });
+      direct = await createSessionAsync({
+        label: ask.direct.graphUrl,
+        model: await fetchBytesAsync(ask.direct.graphUrl),
+        backend: ask.backend,
+      });
       const feeds: Record<string, { type: 'float32'; data: Float32Array; dims: number[] }> = {};
       for (const [name, input] of Object.entries(ask.direct.inputs)) {
         const bytes = await fetchBytesAsync(input.url);
@@ -65,7 +69,13 @@ self.onmessage = async (event: MessageEvent<PackageWorkerRequest>) => {
     await engine.loadModel({ kind: 'url', baseUrl: ask.baseUrl });
     for (const request of ask.requests) {
       const result = await engine.generate(request);
-      answer.images!.push({ width: result.width, height: result.height, png: result.png, backend: result.backend, totalMs: result.timings.totalMs });
+      answer.images!.push({
+        width: result.width,
+        height: result.height,
+        png: result.png,
+        backend: result.backend,
+        totalMs: result.timings.totalMs,
+      });
     }
     const device = ask.backend === 'webgpu' ? await ort.env.webgpu.device : undefined;
     answer.webgpuDevice = device !== undefined && device !== null;

@@ -40,7 +40,11 @@ class ChannelWorker extends EventTarget {
   postMessage(message: unknown, transfer?: Transferable[]): void {
     this.channel.port1.postMessage(message, transfer ?? []);
   }
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
     if (type === 'message') this.channel.port1.addEventListener('message', listener as EventListener, options);
     else super.addEventListener(type, listener, options);
   }
@@ -79,7 +83,9 @@ describe('engine client over a real MessageChannel', () => {
     const client = createEngineClient(worker as unknown as Worker);
     const steps: number[] = [];
     const rgba = new Uint8Array(32 * 16 * 4).fill(7);
-    const result = await client.generate({ ...request, init: { rgba, width: 32, height: 16 }, strength: 0.5 }, (p: GenerationProgress) => steps.push(p.step));
+    const result = await client.generate({ ...request, init: { rgba, width: 32, height: 16 }, strength: 0.5 }, (p: GenerationProgress) =>
+      steps.push(p.step),
+    );
     // Progress calls are one-way messages on their own port: the last may land after the result.
     await waitUntil(() => steps.length === 3, 'all progress calls arrive');
     expect(steps).toEqual([1, 2, 3]);

@@ -35,7 +35,9 @@ test('the batch line and the canvas toast count from the jobs’ own statuses, s
     text: '1 of 4 placed · 1 skipped: 1 deleted · 1 failed · 1 cancelled',
     details: ['The layer “B” was deleted, so its image was not made.', '“C”: The settings were not accepted'],
   });
-  expect(canvasSummary(countBatch(jobs))).toBe('Flowfill: 1 image added; 1 skipped because the layer was deleted or locked, 1 failed, 1 cancelled.');
+  expect(canvasSummary(countBatch(jobs))).toBe(
+    'Flowfill: 1 image added; 1 skipped because the layer was deleted or locked, 1 failed, 1 cancelled.',
+  );
   expect(batchLine([job('A', {})])).toBeNull();
   expect(canvasSummary({ placed: 2, skipped: 0, failed: 0, cancelled: 0 })).toBeNull();
   expect(canvasSummary({ placed: 0, skipped: 0, failed: 2, cancelled: 0 })).toBeNull();

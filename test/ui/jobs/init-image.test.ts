@@ -6,8 +6,10 @@
 import { encode } from 'fast-png';
 import { flattenOnWhite, pngToInitImage } from '../../../ui/jobs/init-image.js';
 
-const png8 = (width: number, height: number, data: number[], channels: 1 | 2 | 3 | 4) => encode({ width, height, data: new Uint8Array(data), channels, depth: 8 });
-const png16 = (width: number, height: number, data: number[], channels: 1 | 2 | 3 | 4) => encode({ width, height, data: new Uint16Array(data), channels, depth: 16 });
+const png8 = (width: number, height: number, data: number[], channels: 1 | 2 | 3 | 4) =>
+  encode({ width, height, data: new Uint8Array(data), channels, depth: 8 });
+const png16 = (width: number, height: number, data: number[], channels: 1 | 2 | 3 | 4) =>
+  encode({ width, height, data: new Uint16Array(data), channels, depth: 16 });
 
 describe('pngToInitImage', () => {
   test('8-bit RGBA, opaque, at its own size: the exact pixels', () => {
@@ -27,7 +29,9 @@ describe('pngToInitImage', () => {
   });
 
   test('transparent pixels are flattened on white (8-bit RGBA and 16-bit grey+alpha): a frame without a fill reads white, not black', () => {
-    expect(Array.from(pngToInitImage(png8(2, 1, [0, 0, 0, 0, 0, 0, 0, 128], 4), 2, 1).rgba)).toEqual([255, 255, 255, 255, 127, 127, 127, 255]);
+    expect(Array.from(pngToInitImage(png8(2, 1, [0, 0, 0, 0, 0, 0, 0, 128], 4), 2, 1).rgba)).toEqual([
+      255, 255, 255, 255, 127, 127, 127, 255,
+    ]);
     expect(Array.from(pngToInitImage(png16(2, 1, [0, 0, 0, 0xffff], 2), 2, 1).rgba)).toEqual([255, 255, 255, 255, 0, 0, 0, 255]);
   });
 
@@ -44,7 +48,9 @@ describe('pngToInitImage', () => {
   });
 
   test('bytes that are not a PNG are refused with a reason', () => {
-    expect(() => pngToInitImage(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0, 0, 0]), 16, 16)).toThrow(/not a PNG \(first bytes ff d8 ff e0\)/);
+    expect(() => pngToInitImage(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0, 0, 0]), 16, 16)).toThrow(
+      /not a PNG \(first bytes ff d8 ff e0\)/,
+    );
   });
 });
 

@@ -38,14 +38,26 @@ function input(overrides: Partial<PlanInput> = {}): PlanInput {
 
 describe('planBatch', () => {
   test('fills each fillable layer at its own aspect ratio, with consecutive seeds; the others are skipped with their reason', () => {
-    const out = planBatch(input({ targets: [target(), target({ id: '1:3', name: 'Tall', width: 90, height: 160 }), target({ id: '1:4', name: 'Title', type: 'TEXT', unfillable: 'text' }), target({ id: '1:5', name: 'Vec', type: 'BOOLEAN_OPERATION', unfillable: 'unsupported' })] }));
+    const out = planBatch(
+      input({
+        targets: [
+          target(),
+          target({ id: '1:3', name: 'Tall', width: 90, height: 160 }),
+          target({ id: '1:4', name: 'Title', type: 'TEXT', unfillable: 'text' }),
+          target({ id: '1:5', name: 'Vec', type: 'BOOLEAN_OPERATION', unfillable: 'unsupported' }),
+        ],
+      }),
+    );
     expect(out.jobs.map((j) => [j.jobId, j.kind, j.label, j.destination, j.request.seed, j.status])).toEqual([
       ['b1-j1', 'fill', 'Hero', { kind: 'existing', nodeId: '1:2' }, 100, 'queued'],
       ['b1-j2', 'fill', 'Tall', { kind: 'existing', nodeId: '1:3' }, 101, 'queued'],
     ]);
-    for (const [job, ratio] of [[out.jobs[0], 4 / 3], [out.jobs[1], 90 / 160]] as const) {
+    for (const [job, ratio] of [
+      [out.jobs[0], 4 / 3],
+      [out.jobs[1], 90 / 160],
+    ] as const) {
       const { width, height } = job.request;
-      expect(width % 16 + (height % 16)).toBe(0);
+      expect((width % 16) + (height % 16)).toBe(0);
       expect(Math.abs(width / height / ratio - 1)).toBeLessThan(0.01);
       expect(width * height).toBeGreaterThan(0.7 * 256 * 256);
       expect(width * height).toBeLessThan(1.4 * 256 * 256);
@@ -72,27 +84,54 @@ describe('planBatch', () => {
   });
 
   test('nothing selected: `variations` new frames of the insert size in a row centred in the viewport, named after the prompt', () => {
-    const out = planBatch(input({ targets: [], viewportCenter: { x: 1000, y: 500 }, settings: { ...input().settings, prompt: '  rocket,   flat style\nsecond line', variations: 2 }, newFrame: { width: 320, height: 180 } }));
+    const out = planBatch(
+      input({
+        targets: [],
+        viewportCenter: { x: 1000, y: 500 },
+        settings: { ...input().settings, prompt: '  rocket,   flat style\nsecond line', variations: 2 },
+        newFrame: { width: 320, height: 180 },
+      }),
+    );
     expect(out.jobs.map((j) => [j.kind, j.label, j.destination])).toEqual([
-      ['new-frame', 'rocket, flat style 1', { kind: 'create', name: 'rocket, flat style 1', x: 1000 - 340, y: 410, width: 320, height: 180 }],
-      ['new-frame', 'rocket, flat style 2', { kind: 'create', name: 'rocket, flat style 2', x: 1000 + 20, y: 410, width: 320, height: 180 }],
+      [
+        'new-frame',
+        'rocket, flat style 1',
+        { kind: 'create', name: 'rocket, flat style 1', x: 1000 - 340, y: 410, width: 320, height: 180 },
+      ],
+      [
+        'new-frame',
+        'rocket, flat style 2',
+        { kind: 'create', name: 'rocket, flat style 2', x: 1000 + 20, y: 410, width: 320, height: 180 },
+      ],
     ]);
     expect(Math.abs(out.jobs[0].request.width / out.jobs[0].request.height / (320 / 180) - 1)).toBeLessThan(0.01);
   });
 
   test('regenerate skips a layer made with another model, naming it: Use it when it is installed, add it when it is not', () => {
     const made = (hash: string, id: string) => target({ provenance: { ...record, model: { id, hash } } });
-    const models = { current: { id: 'sd35m-aaaa', name: 'sd35m', hash: 'a'.repeat(64) }, installed: [{ id: 'emoji-bbbb', name: 'Flowfill emoji', hash: 'b'.repeat(64) }] };
+    const models = {
+      current: { id: 'sd35m-aaaa', name: 'sd35m', hash: 'a'.repeat(64) },
+      installed: [{ id: 'emoji-bbbb', name: 'Flowfill emoji', hash: 'b'.repeat(64) }],
+    };
     const out = planBatch(
       input({
         request: 'regenerate',
         models,
-        targets: [{ ...made('a'.repeat(64), 'sd35m-aaaa'), id: '1:1', name: 'Same' }, { ...made('b'.repeat(64), 'emoji-bbbb'), id: '1:2', name: 'Installed' }, { ...made('c'.repeat(64), 'gone-cccc'), id: '1:3', name: 'Missing' }],
+        targets: [
+          { ...made('a'.repeat(64), 'sd35m-aaaa'), id: '1:1', name: 'Same' },
+          { ...made('b'.repeat(64), 'emoji-bbbb'), id: '1:2', name: 'Installed' },
+          { ...made('c'.repeat(64), 'gone-cccc'), id: '1:3', name: 'Missing' },
+        ],
       }),
     );
     expect(out.jobs.map((j) => j.label)).toEqual(['Same']);
     expect(out.skipped).toEqual([
-      { nodeId: '1:2', name: 'Installed', code: 'other-model', reason: 'Made with “Flowfill emoji”, not the model in use (“sd35m”): choose Use on it under Models, then Regenerate.' },
+      {
+        nodeId: '1:2',
+        name: 'Installed',
+        code: 'other-model',
+        reason: 'Made with “Flowfill emoji”, not the model in use (“sd35m”): choose Use on it under Models, then Regenerate.',
+      },
       {
         nodeId: '1:3',
         name: 'Missing',
@@ -103,11 +142,24 @@ describe('planBatch', () => {
   });
 
   test('regenerate: one job per layer with a record, at the record’s size, reproducing it exactly; the others skipped', () => {
-    const out = planBatch(input({ request: 'regenerate', targets: [target({ provenance: { ...record, shift: 2 } }), target({ id: '1:3', name: 'Plain' })] }));
+    const out = planBatch(
+      input({ request: 'regenerate', targets: [target({ provenance: { ...record, shift: 2 } }), target({ id: '1:3', name: 'Plain' })] }),
+    );
     expect(out.jobs).toHaveLength(1);
-    expect(out.jobs[0].request).toEqual({ prompt: 'rocket', negativePrompt: '', steps: 30, guidance: 6, seed: 101, width: 512, height: 384, shift: 2 });
+    expect(out.jobs[0].request).toEqual({
+      prompt: 'rocket',
+      negativePrompt: '',
+      steps: 30,
+      guidance: 6,
+      seed: 101,
+      width: 512,
+      height: 384,
+      shift: 2,
+    });
     expect(out.jobs[0].sourceNodeId).toBeUndefined();
-    expect(out.skipped).toEqual([{ nodeId: '1:3', name: 'Plain', code: 'no-record', reason: 'It holds no Flowfill image to regenerate. Use Generate instead.' }]);
+    expect(out.skipped).toEqual([
+      { nodeId: '1:3', name: 'Plain', code: 'no-record', reason: 'It holds no Flowfill image to regenerate. Use Generate instead.' },
+    ]);
   });
 
   test('regenerating an image variation re-exports its parent at the recorded strength', () => {
@@ -117,8 +169,20 @@ describe('planBatch', () => {
   });
 
   test('seed variations: a row to the right of the source, its record’s settings and size, seeds that skip the parent’s', () => {
-    const out = planBatch(input({ request: 'seed-variations', targets: [target({ x: 10, y: 20, provenance: record })], settings: { ...input().settings, variations: 3 } }));
-    expect(out.jobs.map((j) => [j.kind, j.label, j.destination])).toEqual([1, 2, 3].map((i) => ['seed-variation', `Hero · ${i}`, { kind: 'create', name: `Hero — variation ${i}`, x: 10 + (400 + ROW_GAP) * i, y: 20, width: 400, height: 300 }]));
+    const out = planBatch(
+      input({
+        request: 'seed-variations',
+        targets: [target({ x: 10, y: 20, provenance: record })],
+        settings: { ...input().settings, variations: 3 },
+      }),
+    );
+    expect(out.jobs.map((j) => [j.kind, j.label, j.destination])).toEqual(
+      [1, 2, 3].map((i) => [
+        'seed-variation',
+        `Hero · ${i}`,
+        { kind: 'create', name: `Hero — variation ${i}`, x: 10 + (400 + ROW_GAP) * i, y: 20, width: 400, height: 300 },
+      ]),
+    );
     expect(out.jobs.map((j) => j.request.seed)).toEqual([100, 102, 103]);
     expect(out.jobs[0].request).toMatchObject({ prompt: 'rocket', steps: 30, width: 512, height: 384 });
     expect(out.jobs[0].parent).toEqual({ nodeId: '1:2', seed: 101 });
@@ -127,8 +191,15 @@ describe('planBatch', () => {
   test('image variations use the panel prompt (or the source’s when it is empty) and strength, from the source’s pixels', () => {
     const settings = { ...input().settings, strength: 0.7 };
     const [withPrompt] = planBatch(input({ request: 'image-variations', targets: [target({ provenance: record })], settings })).jobs;
-    expect(withPrompt).toMatchObject({ kind: 'image-variation', sourceNodeId: '1:2', parent: { nodeId: '1:2', seed: 101 }, request: { prompt: 'a fox', strength: 0.7, seed: 100 } });
-    const [withoutPrompt] = planBatch(input({ request: 'image-variations', targets: [target({ provenance: record })], settings: { ...settings, prompt: '  ' } })).jobs;
+    expect(withPrompt).toMatchObject({
+      kind: 'image-variation',
+      sourceNodeId: '1:2',
+      parent: { nodeId: '1:2', seed: 101 },
+      request: { prompt: 'a fox', strength: 0.7, seed: 100 },
+    });
+    const [withoutPrompt] = planBatch(
+      input({ request: 'image-variations', targets: [target({ provenance: record })], settings: { ...settings, prompt: '  ' } }),
+    ).jobs;
     expect(withoutPrompt.request.prompt).toBe('rocket');
     const [plain] = planBatch(input({ request: 'image-variations', targets: [target()], settings })).jobs;
     expect(plain.parent).toEqual({ nodeId: '1:2' });
@@ -147,8 +218,12 @@ describe('planBatch', () => {
 
   test('nothing to do says why', () => {
     expect(planBatch(input({ request: 'image-variations', targets: [] })).nothingToDo).toBe('Select a layer first.');
-    expect(planBatch(input({ targets: [target({ name: 'T', unfillable: 'locked' })] })).nothingToDo).toBe('“T”: The layer is locked. Unlock it to fill it.');
-    expect(planBatch(input({ targets: [target({ unfillable: 'locked' }), target({ id: '1:3', unfillable: 'text' })] })).nothingToDo).toMatch(/^None of the 2 selected layers can be used\./);
+    expect(planBatch(input({ targets: [target({ name: 'T', unfillable: 'locked' })] })).nothingToDo).toBe(
+      '“T”: The layer is locked. Unlock it to fill it.',
+    );
+    expect(
+      planBatch(input({ targets: [target({ unfillable: 'locked' }), target({ id: '1:3', unfillable: 'text' })] })).nothingToDo,
+    ).toMatch(/^None of the 2 selected layers can be used\./);
   });
 
   test('names and rows', () => {

@@ -1,5 +1,13 @@
 import type { ProvenanceRecord } from '../../../common/provenance.js';
-import { HISTORY_LIMIT, addHistoryEntry, boundHistory, historyFromStorage, settingsFromRecord, settingsFromStorage, type HistoryEntry } from '../../../ui/settings/history.js';
+import {
+  HISTORY_LIMIT,
+  addHistoryEntry,
+  boundHistory,
+  historyFromStorage,
+  settingsFromRecord,
+  settingsFromStorage,
+  type HistoryEntry,
+} from '../../../ui/settings/history.js';
 import { createDefaultSettings } from '../../../ui/settings/settings.js';
 
 const record: ProvenanceRecord = {
@@ -18,7 +26,12 @@ const record: ProvenanceRecord = {
   parent: { nodeId: '1:1' },
   createdAt: '2026-01-31T12:00:00.000Z',
 };
-const entry = (jobId: string, prompt = 'rocket'): HistoryEntry => ({ jobId, nodeId: '1:2', nodeName: 'Hero', record: { ...record, prompt } });
+const entry = (jobId: string, prompt = 'rocket'): HistoryEntry => ({
+  jobId,
+  nodeId: '1:2',
+  nodeName: 'Hero',
+  record: { ...record, prompt },
+});
 
 describe('history', () => {
   test('newest first, one entry per job, at most HISTORY_LIMIT', () => {
@@ -58,6 +71,15 @@ describe('history', () => {
 
   test('"use these settings" copies the record and locks its seed', () => {
     const next = settingsFromRecord({ ...createDefaultSettings(1), insertSize: 'wide-16-9' }, record);
-    expect(next).toMatchObject({ prompt: 'rocket', negativePrompt: 'text', seed: 77, seedLocked: true, steps: 12, guidance: 3.5, strength: 0.4, insertSize: 'wide-16-9' });
+    expect(next).toMatchObject({
+      prompt: 'rocket',
+      negativePrompt: 'text',
+      seed: 77,
+      seedLocked: true,
+      steps: 12,
+      guidance: 3.5,
+      strength: 0.4,
+      insertSize: 'wide-16-9',
+    });
   });
 });

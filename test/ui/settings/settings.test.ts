@@ -1,5 +1,13 @@
 import { resolveInsertSize } from '../../../ui/settings/insert-size-presets.js';
-import { STEPS_RANGE, STRENGTH_RANGE, clampToRange, createDefaultSettings, drawRandomSeed, normalizeSettings, parseSeed } from '../../../ui/settings/settings.js';
+import {
+  STEPS_RANGE,
+  STRENGTH_RANGE,
+  clampToRange,
+  createDefaultSettings,
+  drawRandomSeed,
+  normalizeSettings,
+  parseSeed,
+} from '../../../ui/settings/settings.js';
 import { STYLE_PRESETS, isPresetActive, togglePreset } from '../../../ui/settings/style-presets.js';
 
 const preset = (id: string) => STYLE_PRESETS.find((p) => p.id === id)!;
@@ -30,7 +38,10 @@ describe('settings', () => {
 
   test('normalizeSettings repairs each bad field and keeps the good ones', () => {
     const defaults = createDefaultSettings(5);
-    const repaired = normalizeSettings({ prompt: 'owl', steps: '12', guidance: 99, seed: -3, fillMode: 'keep', variations: 3.4, insertSize: 'custom' }, defaults);
+    const repaired = normalizeSettings(
+      { prompt: 'owl', steps: '12', guidance: 99, seed: -3, fillMode: 'keep', variations: 3.4, insertSize: 'custom' },
+      defaults,
+    );
     expect(repaired).toEqual({ ...defaults, prompt: 'owl', guidance: 20, fillMode: 'keep', variations: 3, insertSize: 'custom' });
     expect(normalizeSettings(null, defaults)).toEqual(defaults);
   });
@@ -38,7 +49,10 @@ describe('settings', () => {
   test('insert size presets and custom sizes (clamped to Figma’s 4096 limit)', () => {
     const defaults = createDefaultSettings(1);
     expect(resolveInsertSize({ ...defaults, insertSize: 'tall-9-16' })).toEqual({ width: 576, height: 1024 });
-    expect(resolveInsertSize({ ...defaults, insertSize: 'custom', customWidth: 9000, customHeight: 300 })).toEqual({ width: 4096, height: 300 });
+    expect(resolveInsertSize({ ...defaults, insertSize: 'custom', customWidth: 9000, customHeight: 300 })).toEqual({
+      width: 4096,
+      height: 300,
+    });
     expect(resolveInsertSize({ ...defaults, insertSize: 'no-such-preset' })).toEqual({ width: 512, height: 512 });
   });
 });

@@ -147,12 +147,15 @@ export class GraphBuilder {
     const bytes = new Uint8Array(list.length * 8);
     const view = new DataView(bytes.buffer);
     list.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
-    const value = this.addInitializer(this.unique(`const_i64_${list.length <= 4 ? list.join('_').replace(/-/g, 'm') : 'n' + list.length}`), {
-      kind: 'bytes',
-      dataType: DataType.INT64,
-      dims,
-      bytes,
-    });
+    const value = this.addInitializer(
+      this.unique(`const_i64_${list.length <= 4 ? list.join('_').replace(/-/g, 'm') : 'n' + list.length}`),
+      {
+        kind: 'bytes',
+        dataType: DataType.INT64,
+        dims,
+        bytes,
+      },
+    );
     this.constants.set(key, value);
     return value;
   }

@@ -42,7 +42,13 @@ export function computeType(precision: Precision): DataType {
 export const QUANT_BLOCK_SIZE = 32;
 
 /** A checkpoint tensor as an initializer of `dataType` (shape kept), named after the tensor. */
-export function weight(ctx: LayerContext, name: string, shape: readonly number[], dataType: DataType = DataType.FLOAT, why?: string): Value {
+export function weight(
+  ctx: LayerContext,
+  name: string,
+  shape: readonly number[],
+  dataType: DataType = DataType.FLOAT,
+  why?: string,
+): Value {
   const tensor = ctx.weights.get(name, shape, why);
   return ctx.b.initializer(name, { kind: 'tensor', tensor, dataType, dims: [...tensor.shape] });
 }
@@ -188,7 +194,6 @@ export function attention(ctx: LayerContext, q: Value, k: Value, v: Value, heads
   }
   return ctx.b.msOp('MultiHeadAttention', [q, k, v], { num_heads: heads });
 }
-
 
 /** [B, S, H·D] → [B, S, H, D], RMSNorm over D with `prefix`.weight [D], → [B, S, H·D] (SD3.5's QK-norm). */
 export function perHeadRmsNorm(ctx: LayerContext, x: Value, heads: number, headDim: number, prefix: string, eps: number): Value {

@@ -46,7 +46,8 @@ export class ProtobufWriter {
 
   /** int32/int64/enum/bool field. */
   int(field: number, value: number | bigint): this {
-    if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new RangeError(`protobuf int field ${field}: ${value} is not a safe integer`);
+    if (typeof value === 'number' && !Number.isSafeInteger(value))
+      throw new RangeError(`protobuf int field ${field}: ${value} is not a safe integer`);
     this.key(field, WIRE_VARINT);
     this.varint(value);
     return this;

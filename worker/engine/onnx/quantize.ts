@@ -18,7 +18,8 @@ export interface QuantizedWeight {
 /** `weight` is PyTorch's Linear layout [N (out), K (in)], row-major. K need not divide by blockSize (the tail is zero-padded). */
 export function quantizeBlockwise(weight: Float32Array, n: number, k: number, bits: 4 | 8, blockSize: number): QuantizedWeight {
   if (weight.length !== n * k) throw new RangeError(`quantizeBlockwise: ${weight.length} values for [${n}, ${k}]`);
-  if (!Number.isInteger(Math.log2(blockSize)) || blockSize < 16) throw new RangeError(`block size ${blockSize} must be a power of two ≥ 16`);
+  if (!Number.isInteger(Math.log2(blockSize)) || blockSize < 16)
+    throw new RangeError(`block size ${blockSize} must be a power of two ≥ 16`);
   const nBlocks = Math.ceil(k / blockSize);
   const blob = (blockSize * bits) / 8;
   const packed = new Uint8Array(n * nBlocks * blob);

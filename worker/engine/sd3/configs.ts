@@ -141,7 +141,9 @@ export function deriveGeometry(transformer: TransformerConfig, vae: VaeConfig): 
 /** The transformer and VAE must share one latent space. */
 export function checkTransformerMatchesVae(transformer: TransformerConfig, transformerPath: string, vae: VaeConfig, vaePath: string): void {
   if (transformer.in_channels !== vae.latent_channels) {
-    throw mismatch(`${transformerPath}: in_channels ${transformer.in_channels} differs from ${vaePath} latent_channels ${vae.latent_channels}`);
+    throw mismatch(
+      `${transformerPath}: in_channels ${transformer.in_channels} differs from ${vaePath} latent_channels ${vae.latent_channels}`,
+    );
   }
 }
 
@@ -165,16 +167,22 @@ export function checkTextEncodersMatchTransformer(
     const pooled = clips.reduce((sum, clip) => sum + clip.config.projectionDim!, 0);
     if (pooled !== transformer.pooled_projection_dim) {
       const parts = clips.map((clip) => `${clip.configPath} projection_dim ${clip.config.projectionDim}`).join(' + ');
-      throw mismatch(`${parts} = ${pooled}, but ${transformerPath} pooled_projection_dim is ${transformer.pooled_projection_dim}; these text encoders do not belong to this transformer`);
+      throw mismatch(
+        `${parts} = ${pooled}, but ${transformerPath} pooled_projection_dim is ${transformer.pooled_projection_dim}; these text encoders do not belong to this transformer`,
+      );
     }
     const hidden = clips.reduce((sum, clip) => sum + clip.config.hiddenSize, 0);
     if (hidden > transformer.joint_attention_dim) {
       const parts = clips.map((clip) => `${clip.configPath} hidden_size ${clip.config.hiddenSize}`).join(' + ');
-      throw mismatch(`${parts} = ${hidden}, more than ${transformerPath} joint_attention_dim ${transformer.joint_attention_dim}; these text encoders do not belong to this transformer`);
+      throw mismatch(
+        `${parts} = ${hidden}, more than ${transformerPath} joint_attention_dim ${transformer.joint_attention_dim}; these text encoders do not belong to this transformer`,
+      );
     }
   }
   if (t5 && t5.config.hiddenSize !== transformer.joint_attention_dim) {
-    throw mismatch(`${t5.configPath} d_model is ${t5.config.hiddenSize}, but ${transformerPath} joint_attention_dim is ${transformer.joint_attention_dim}; T5's tokens must be joint_attention_dim wide`);
+    throw mismatch(
+      `${t5.configPath} d_model is ${t5.config.hiddenSize}, but ${transformerPath} joint_attention_dim is ${transformer.joint_attention_dim}; T5's tokens must be joint_attention_dim wide`,
+    );
   }
 }
 
@@ -182,7 +190,11 @@ export function checkTextEncodersMatchTransformer(
 export function checkSd3Manifest(manifest: Sd3Manifest, latentChannels: number): void {
   if (manifest.latent_rgb_factors !== undefined) {
     try {
-      validateLatentRgbFactors({ factors: manifest.latent_rgb_factors, bias: manifest.latent_rgb_bias }, latentChannels, 'flowfill.json latent_rgb_factors');
+      validateLatentRgbFactors(
+        { factors: manifest.latent_rgb_factors, bias: manifest.latent_rgb_bias },
+        latentChannels,
+        'flowfill.json latent_rgb_factors',
+      );
     } catch (error) {
       throw new EngineError('model-mismatch', (error as Error).message, { cause: error });
     }
@@ -190,6 +202,8 @@ export function checkSd3Manifest(manifest: Sd3Manifest, latentChannels: number):
   const length = manifest.max_sequence_length;
   // diffusers refuses max_sequence_length > 512 (StableDiffusion3Pipeline.check_inputs).
   if (length !== undefined && (!Number.isInteger(length) || length < 0 || length > 512)) {
-    throw mismatch(`flowfill.json: max_sequence_length is ${JSON.stringify(length)}; expected an integer from 0 to 512 (diffusers uses 256)`);
+    throw mismatch(
+      `flowfill.json: max_sequence_length is ${JSON.stringify(length)}; expected an integer from 0 to 512 (diffusers uses 256)`,
+    );
   }
 }

@@ -11,7 +11,15 @@
  */
 import type { Precision } from '../onnx/layers.js';
 import { serializeGraphAsync, writeExternalFileAsync } from '../onnx/serialize-graph.js';
-import { bytesFile, jsonFile, writePackageAsync, type PackageFile, type PackageSink, type WritePackageProgress, type WrittenPackage } from '../package-writer.js';
+import {
+  bytesFile,
+  jsonFile,
+  writePackageAsync,
+  type PackageFile,
+  type PackageSink,
+  type WritePackageProgress,
+  type WrittenPackage,
+} from '../package-writer.js';
 import type { PackageFiles } from '../package-source.js';
 import type { Sha256Factory } from '../sha256-stream.js';
 import { chooseModelFamily, readPackageIndexAsync } from '../load-model-package.js';
@@ -33,7 +41,11 @@ export interface ConvertResult extends WrittenPackage {
   components: Sd3GraphName[];
 }
 
-export async function convertDiffusersCheckpointAsync(files: PackageFiles, sink: PackageSink, options: ConvertOptions): Promise<ConvertResult> {
+export async function convertDiffusersCheckpointAsync(
+  files: PackageFiles,
+  sink: PackageSink,
+  options: ConvertOptions,
+): Promise<ConvertResult> {
   try {
     return await convertAsync(files, sink, options);
   } catch (error) {
@@ -45,7 +57,10 @@ export async function convertDiffusersCheckpointAsync(files: PackageFiles, sink:
 
 async function convertAsync(files: PackageFiles, sink: PackageSink, options: ConvertOptions): Promise<ConvertResult> {
   if (!(await isDiffusersLayoutAsync(files))) {
-    throw new EngineError('model-mismatch', `${files.description} is not a diffusers checkpoint (no transformer/*.safetensors, or it already holds transformer/model.onnx)`);
+    throw new EngineError(
+      'model-mismatch',
+      `${files.description} is not a diffusers checkpoint (no transformer/*.safetensors, or it already holds transformer/model.onnx)`,
+    );
   }
   const reader = new VerifyingReader(files);
   const index = await readPackageIndexAsync(reader);

@@ -14,12 +14,7 @@
 import { EngineError } from '../engine-error.js';
 import type { EulerStepMode } from '../euler-step-graph.js';
 import type { FlowMatchEulerDiscreteScheduler } from '../flow-match-euler.js';
-import {
-  createDeviceTensorAsync,
-  type BackendSession,
-  type DeviceTensor,
-  type HostTensor,
-} from '../ort-backend.js';
+import { createDeviceTensorAsync, type BackendSession, type DeviceTensor, type HostTensor } from '../ort-backend.js';
 import { createStepSessionAsync, type Sd3Runtime } from './runtime.js';
 import type { PromptConditioning } from './text-encoding.js';
 
@@ -110,7 +105,10 @@ function outputOf(outputs: Record<string, DeviceTensor>, name: string, label: st
   const tensor = outputs[name];
   if (!tensor) throw new EngineError('model-mismatch', `${label}: no float32 output "${name}" (got ${Object.keys(outputs).join(', ')})`);
   if (tensor.dims.join() !== dims.join()) {
-    throw new EngineError('model-mismatch', `${label}: output "${name}" has shape [${tensor.dims.join(', ')}]; expected [${dims.join(', ')}]`);
+    throw new EngineError(
+      'model-mismatch',
+      `${label}: output "${name}" has shape [${tensor.dims.join(', ')}]; expected [${dims.join(', ')}]`,
+    );
   }
   return tensor;
 }
@@ -134,7 +132,10 @@ async function concatReadsAsync(tensors: DeviceTensor[]): Promise<Float32Array> 
 export function throwIfNotFinite(values: Float32Array, where: string): void {
   for (let k = 0; k < values.length; k++) {
     if (!Number.isFinite(values[k])) {
-      throw new EngineError('internal', `${where} contains ${values[k]} at index ${k}; the backend computed garbage (try the WASM backend)`);
+      throw new EngineError(
+        'internal',
+        `${where} contains ${values[k]} at index ${k}; the backend computed garbage (try the WASM backend)`,
+      );
     }
   }
 }
@@ -180,11 +181,28 @@ async function* deviceLoop(inputs: DenoiseInputs, mode: EulerStepMode): AsyncGen
   };
   try {
     for (let c = 0; c < calls; c++) {
-      embeds.push(track(await createDeviceTensorAsync(backend, { data: calls === 1 ? conditioning.embeds : rowOf(conditioning.embeds, c, 2), dims: [callBatch, S, D] })));
-      pooled.push(track(await createDeviceTensorAsync(backend, { data: calls === 1 ? conditioning.pooled : rowOf(conditioning.pooled, c, 2), dims: [callBatch, P] })));
+      embeds.push(
+        track(
+          await createDeviceTensorAsync(backend, {
+            data: calls === 1 ? conditioning.embeds : rowOf(conditioning.embeds, c, 2),
+            dims: [callBatch, S, D],
+          }),
+        ),
+      );
+      pooled.push(
+        track(
+          await createDeviceTensorAsync(backend, {
+            data: calls === 1 ? conditioning.pooled : rowOf(conditioning.pooled, c, 2),
+            dims: [callBatch, P],
+          }),
+        ),
+      );
     }
     let sample = track(await createDeviceTensorAsync(backend, { data: inputs.latents, dims: row }));
-    let modelInput = mode === 'cfg-batch' ? track(await createDeviceTensorAsync(backend, { data: repeatBatch(inputs.latents, 2), dims: [2, channels, height, width] })) : sample;
+    let modelInput =
+      mode === 'cfg-batch'
+        ? track(await createDeviceTensorAsync(backend, { data: repeatBatch(inputs.latents, 2), dims: [2, channels, height, width] }))
+        : sample;
     const guidance = f32(Math.fround(inputs.guidance));
 
     for (let i = first; i < end; i++) {

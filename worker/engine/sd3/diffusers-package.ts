@@ -30,7 +30,14 @@ import { buildClipTextEncoderGraph, readClipTextConfig } from './graphs/clip-tex
 import { buildSd3TransformerGraph, readSd3TransformerConfig } from './graphs/sd3-transformer.js';
 import { buildT5EncoderGraph, readT5EncoderConfig } from './graphs/t5-encoder.js';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph, readAutoencoderKlConfig, vaePrecision } from './graphs/vae.js';
-import { assembleSd3PackageAsync, readSd3ComponentsAsync, type Sd3GraphName, type Sd3GraphSource, type Sd3Layout, type Sd3Package } from './package.js';
+import {
+  assembleSd3PackageAsync,
+  readSd3ComponentsAsync,
+  type Sd3GraphName,
+  type Sd3GraphSource,
+  type Sd3Layout,
+  type Sd3Package,
+} from './package.js';
 import { readTokenizerFilesAsync } from './tokenizer-files.js';
 
 export const DIFFUSERS_LAYOUT: Sd3Layout = {
@@ -95,7 +102,11 @@ export async function readSd3DiffusersPackageAsync(
 
 /** "sd35m" for "the folder /models/sd35m": a name for checkpoints whose model_index.json has none. */
 function folderName(description: string): string {
-  const last = description.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
+  const last =
+    description
+      .replace(/[\\/]+$/, '')
+      .split(/[\\/]/)
+      .pop() ?? '';
   return last.trim() || 'SD3 checkpoint';
 }
 
@@ -159,14 +170,21 @@ export async function buildComponentGraphAsync(
     case 'transformer': {
       const config = readSd3TransformerConfig(await configOf(reader, 'transformer'), 'transformer/config.json');
       const weights = await weightsOf(files, reader, 'transformer');
-      return { graph: buildSd3TransformerGraph(config, weights, precision, { attentionKernel: attention }), from: weights.description, precision };
+      return {
+        graph: buildSd3TransformerGraph(config, weights, precision, { attentionKernel: attention }),
+        from: weights.description,
+        precision,
+      };
     }
     case 'vae_decoder':
     case 'vae_encoder': {
       const config = readAutoencoderKlConfig(await configOf(reader, 'vae'), 'vae/config.json');
       const weights = await weightsOf(files, reader, 'vae');
       const vae = vaePrecision(config, precision);
-      const graph = name === 'vae_decoder' ? buildVaeDecoderGraph(config, weights, vae, { attentionKernel: attention }) : buildVaeEncoderGraph(config, weights, vae, { attentionKernel: attention });
+      const graph =
+        name === 'vae_decoder'
+          ? buildVaeDecoderGraph(config, weights, vae, { attentionKernel: attention })
+          : buildVaeEncoderGraph(config, weights, vae, { attentionKernel: attention });
       return { graph, from: weights.description, precision: vae };
     }
     case 'text_encoder':
@@ -190,7 +208,12 @@ interface DiffusersGraphSource extends Sd3GraphSource {
 }
 
 /** Builds each graph on first request from the checkpoint, in `precision`. */
-function diffusersGraphSource(files: PackageFiles, reader: VerifyingReader, precision: Precision, target: BuildTarget): DiffusersGraphSource {
+function diffusersGraphSource(
+  files: PackageFiles,
+  reader: VerifyingReader,
+  precision: Precision,
+  target: BuildTarget,
+): DiffusersGraphSource {
   const built = new Map<Sd3GraphName, Promise<GraphFile | undefined>>();
   let weightBytes = 0;
 
@@ -199,7 +222,9 @@ function diffusersGraphSource(files: PackageFiles, reader: VerifyingReader, prec
     try {
       serialized = await serializeGraphAsync(graph, { metadata: { 'flowfill.precision': graphPrecision, 'flowfill.source': from } });
     } catch (error) {
-      throw new EngineError('model-mismatch', `${name}: the graph built from ${from} could not be written: ${(error as Error).message}`, { cause: error });
+      throw new EngineError('model-mismatch', `${name}: the graph built from ${from} could not be written: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     weightBytes += serialized.weightBytes;
     const total = serialized.externalFiles.reduce((sum, file) => sum + file.byteLength, 0);

@@ -50,7 +50,8 @@ export function sd3FamilyPackage(pkg: Sd3Package): FamilyPackage {
       const { width, height, notes } = checkRequest(pkg, request);
       return { width, height, notes };
     },
-    createRuntimeAsync: async (backend: Backend, options?: RuntimeOptions) => sd3FamilyRuntime(await createSd3RuntimeAsync(pkg, backend, options)),
+    createRuntimeAsync: async (backend: Backend, options?: RuntimeOptions) =>
+      sd3FamilyRuntime(await createSd3RuntimeAsync(pkg, backend, options)),
   };
 }
 

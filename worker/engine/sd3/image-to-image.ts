@@ -37,11 +37,7 @@ import { vaeEncoderSessionAsync, type Sd3Runtime } from './runtime.js';
 /** diffusers' StableDiffusion3Img2ImgPipeline default strength. */
 export const DEFAULT_STRENGTH = 0.6;
 
-export async function generateFromImageAsync(
-  model: Sd3Runtime,
-  request: GenerationRequest,
-  job: JobContext,
-): Promise<GenerationResult> {
+export async function generateFromImageAsync(model: Sd3Runtime, request: GenerationRequest, job: JobContext): Promise<GenerationResult> {
   const started = performance.now();
   // 1. Check the request, the model and the GPU limits
   const checked = checkRequest(model.pkg, request);
@@ -77,15 +73,33 @@ export async function generateFromImageAsync(
   const latents = scheduler.scaleNoise(initLatent, noise);
 
   // 5. Denoise from t_start
-  const { latents: finalLatents, stepMs, denoiseMs } = await runDenoiseLoopAsync(model, checked, scheduler, latents, conditioning, job, started);
+  const {
+    latents: finalLatents,
+    stepMs,
+    denoiseMs,
+  } = await runDenoiseLoopAsync(model, checked, scheduler, latents, conditioning, job, started);
 
   // 6. Decode
   mark = performance.now();
-  const decoded = await decodeLatentsAsync(model.vaeDecoder, model.pkg, finalLatents, checked.latentHeight, checked.latentWidth, memory.tileLatentSize);
+  const decoded = await decodeLatentsAsync(
+    model.vaeDecoder,
+    model.pkg,
+    finalLatents,
+    checked.latentHeight,
+    checked.latentWidth,
+    memory.tileLatentSize,
+  );
   const vaeDecodeMs = performance.now() - mark;
 
   // 7. PNG
-  const result = finishResult(model, checked, decoded, { textEncodeMs, denoiseStepMs: stepMs, denoiseMs, vaeDecodeMs, vaeEncodeMs, totalMs: 0 }, job, started);
+  const result = finishResult(
+    model,
+    checked,
+    decoded,
+    { textEncodeMs, denoiseStepMs: stepMs, denoiseMs, vaeDecodeMs, vaeEncodeMs, totalMs: 0 },
+    job,
+    started,
+  );
   result.settings.strength = strength;
   return result;
 }

@@ -91,7 +91,12 @@ export function profileOfPackage(pkg: Sd3Package): MemoryProfile {
   const census = countAttention(vaeGraph.summary);
   return {
     ...(pkg.precision ? { precision: pkg.precision } : {}),
-    transformer: { ...weights(pkg.transformer.graph), heads: transformer.num_attention_heads, headDim: transformer.attention_head_dim, patchSize: transformer.patch_size },
+    transformer: {
+      ...weights(pkg.transformer.graph),
+      heads: transformer.num_attention_heads,
+      headDim: transformer.attention_head_dim,
+      patchSize: transformer.patch_size,
+    },
     vaeDecoder: {
       bytes: vaeBytes,
       params: Math.round(vaeBytes / 4),
@@ -191,7 +196,12 @@ export interface DecodeChoice {
 }
 
 /** Estimates a request under one residency and decode choice. */
-export function estimateMemory(profile: MemoryProfile, request: MemoryRequest, residency: SessionResidency, tileLatentSize?: number): MemoryEstimate {
+export function estimateMemory(
+  profile: MemoryProfile,
+  request: MemoryRequest,
+  residency: SessionResidency,
+  tileLatentSize?: number,
+): MemoryEstimate {
   const latentHeight = request.height / profile.vaeScaleFactor;
   const latentWidth = request.width / profile.vaeScaleFactor;
   const weights = {
@@ -228,11 +238,20 @@ export function estimateMemory(profile: MemoryProfile, request: MemoryRequest, r
  * above UNBUDGETED_DECODE_LIMIT_BYTES. `fits` is false when nothing does (the estimate is then the
  * most frugal plan's).
  */
-export function planMemory(profile: MemoryProfile, request: MemoryRequest, budget: number | undefined, choice: DecodeChoice = {}): MemoryEstimate & { fits: boolean } {
+export function planMemory(
+  profile: MemoryProfile,
+  request: MemoryRequest,
+  budget: number | undefined,
+  choice: DecodeChoice = {},
+): MemoryEstimate & { fits: boolean } {
   const mode = choice.vaeTiling ?? 'auto';
   const firstTile = choice.vaeTileLatentSize ?? TILE_LATENT_SIZES[0];
   const tiles: (number | undefined)[] =
-    mode === 'always' ? [firstTile] : mode === 'never' ? [undefined] : [undefined, firstTile, ...TILE_LATENT_SIZES.filter((t) => t < firstTile)];
+    mode === 'always'
+      ? [firstTile]
+      : mode === 'never'
+        ? [undefined]
+        : [undefined, firstTile, ...TILE_LATENT_SIZES.filter((t) => t < firstTile)];
   if (budget === undefined) {
     const untiled = estimateMemory(profile, request, 'keep', mode === 'always' ? firstTile : undefined);
     if (mode !== 'auto' || untiled.activations.vaeDecode <= UNBUDGETED_DECODE_LIMIT_BYTES) return { ...untiled, fits: true };
@@ -257,20 +276,33 @@ export function formatGB(bytes: number): string {
  * need and the budget and what would fit, in order: the largest size of the same aspect ratio,
  * int4 weights, dropping T5. Returns the plan otherwise.
  */
-export function checkMemoryBudget(profile: MemoryProfile, request: MemoryRequest, budget: number | undefined, choice: DecodeChoice = {}): MemoryEstimate {
+export function checkMemoryBudget(
+  profile: MemoryProfile,
+  request: MemoryRequest,
+  budget: number | undefined,
+  choice: DecodeChoice = {},
+): MemoryEstimate {
   const plan = planMemory(profile, request, budget, choice);
   if (plan.fits || budget === undefined) return plan;
   throw new EngineError('size-exceeds-gpu-limits', memoryBudgetMessage(profile, request, budget, plan, choice));
 }
 
-function memoryBudgetMessage(profile: MemoryProfile, request: MemoryRequest, budget: number, plan: MemoryEstimate, choice: DecodeChoice): string {
+function memoryBudgetMessage(
+  profile: MemoryProfile,
+  request: MemoryRequest,
+  budget: number,
+  plan: MemoryEstimate,
+  choice: DecodeChoice,
+): string {
   const { width, height } = request;
   const stage = (Object.entries(plan.stages) as [keyof MemoryEstimate['stages'], number][]).reduce((a, b) => (b[1] > a[1] ? b : a))[0];
   const parts = [
     `transformer ${formatGB(plan.weights.transformer)}`,
     ...(plan.weights.textEncoders > 0 ? [`text encoders ${formatGB(plan.weights.textEncoders)}`] : []),
     `VAE decoder ${formatGB(plan.weights.vaeDecoder)}`,
-    ...(stage === 'denoise' ? [`attention at ${width}x${height}${request.cfg ? ' with CFG (batch 2)' : ''} ${formatGB(plan.activations.transformer)}`] : []),
+    ...(stage === 'denoise'
+      ? [`attention at ${width}x${height}${request.cfg ? ' with CFG (batch 2)' : ''} ${formatGB(plan.activations.transformer)}`]
+      : []),
     ...(stage === 'decode' ? [`VAE decode ${formatGB(plan.activations.vaeDecode)}`] : []),
   ];
   const suggestions: string[] = [];
@@ -279,11 +311,17 @@ function memoryBudgetMessage(profile: MemoryProfile, request: MemoryRequest, bud
   else suggestions.push(`no ${aspect(width, height)} size fits with these weights`);
   if (profile.precision !== undefined && profile.precision !== 'int4') {
     const int4 = planMemory(withPrecision(profile, 'int4'), request, budget, choice);
-    suggestions.push(int4.fits ? `int4 weights at ${width}x${height} (${formatGB(int4.peak)})` : `int4 weights would still need ${formatGB(int4.peak)}`);
+    suggestions.push(
+      int4.fits ? `int4 weights at ${width}x${height} (${formatGB(int4.peak)})` : `int4 weights would still need ${formatGB(int4.peak)}`,
+    );
   }
   if (profile.textEncoders.some((encoder) => encoder.kind === 't5')) {
     const noT5 = planMemory(withoutT5(profile), request, budget, choice);
-    suggestions.push(noT5.fits ? `dropping T5 (text_encoder_3) at ${width}x${height} (${formatGB(noT5.peak)})` : `dropping T5 would still need ${formatGB(noT5.peak)}`);
+    suggestions.push(
+      noT5.fits
+        ? `dropping T5 (text_encoder_3) at ${width}x${height} (${formatGB(noT5.peak)})`
+        : `dropping T5 would still need ${formatGB(noT5.peak)}`,
+    );
   }
   return (
     `${width}x${height} needs about ${formatGB(plan.peak)} of GPU memory at its peak (${stage}: ${parts.join(', ')}), ` +

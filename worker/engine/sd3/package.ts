@@ -94,7 +94,11 @@ export interface Sd3Layout {
   /** The AutoencoderKL config: Optimum splits the VAE into vae_decoder/ and vae_encoder/, diffusers has vae/. */
   vaeConfigPath: string;
   /** A tokenizer folder as PromptTokenizer takes it (tokenizer.json + tokenizer_config.json objects). */
-  readTokenizerAsync(reader: VerifyingReader, folder: string, why: string): Promise<{ tokenizerJson: Record<string, unknown>; tokenizerConfig: Record<string, unknown> }>;
+  readTokenizerAsync(
+    reader: VerifyingReader,
+    folder: string,
+    why: string,
+  ): Promise<{ tokenizerJson: Record<string, unknown>; tokenizerConfig: Record<string, unknown> }>;
 }
 
 export const OPTIMUM_LAYOUT: Sd3Layout = {
@@ -114,7 +118,13 @@ export interface Sd3Components {
   schedulerConfig: Record<string, unknown>;
   transformer: { configPath: string; config: TransformerConfig };
   vae: { configPath: string; config: VaeConfig };
-  textEncoders: { name: TextEncoderName; configPath: string; config: TextEncoderConfig; tokenizerJson: Record<string, unknown>; tokenizerConfig: Record<string, unknown> }[];
+  textEncoders: {
+    name: TextEncoderName;
+    configPath: string;
+    config: TextEncoderConfig;
+    tokenizerJson: Record<string, unknown>;
+    tokenizerConfig: Record<string, unknown>;
+  }[];
   geometry: Sd3Geometry;
 }
 
@@ -131,7 +141,11 @@ function isListed(modelIndex: Record<string, unknown>, key: string): boolean {
   return Array.isArray(entry) && entry.length === 2 && entry[0] !== null && entry[1] !== null;
 }
 
-export async function readSd3ComponentsAsync(reader: VerifyingReader, index: PackageIndex, layout: Sd3Layout = OPTIMUM_LAYOUT): Promise<Sd3Components> {
+export async function readSd3ComponentsAsync(
+  reader: VerifyingReader,
+  index: PackageIndex,
+  layout: Sd3Layout = OPTIMUM_LAYOUT,
+): Promise<Sd3Components> {
   const { modelIndex } = index;
   const manifest = index.manifest as Sd3Manifest | undefined;
   const schedulerConfig = await reader.jsonAsync('scheduler/scheduler_config.json', 'every SD3 package has it');
@@ -230,7 +244,12 @@ export async function assembleSd3PackageAsync(
   for (const encoder of components.textEncoders) {
     const graph = await graphs.requiredGraphAsync(encoder.name, `model_index.json lists ${encoder.name}`);
     const lastHiddenStateIndex = checkTextEncoderGraph(graph, encoder.config, encoder.configPath);
-    textEncoders.push({ ...encoder, kind: encoder.config.kind, graph, ...(lastHiddenStateIndex !== undefined ? { lastHiddenStateIndex } : {}) });
+    textEncoders.push({
+      ...encoder,
+      kind: encoder.config.kind,
+      graph,
+      ...(lastHiddenStateIndex !== undefined ? { lastHiddenStateIndex } : {}),
+    });
   }
   if (textEncoders.length === 0) notes.push(UNCONDITIONAL_NOTE);
 
@@ -279,7 +298,10 @@ function checkTransformerGraph(graph: GraphFile, config: TransformerConfig, conf
 }
 
 function checkVaeEncoderGraph(graph: GraphFile, vae: VaeConfig, configPath: string): NonNullable<Sd3Package['vaeEncoder']> {
-  checkGraphIo(graph, { inputs: [{ name: 'sample', rank: 4, fixed: { 1: vae.in_channels }, fixedFrom: { 1: `${configPath} in_channels` } }], outputs: [] });
+  checkGraphIo(graph, {
+    inputs: [{ name: 'sample', rank: 4, fixed: { 1: vae.in_channels }, fixedFrom: { 1: `${configPath} in_channels` } }],
+    outputs: [],
+  });
   // Optimum exports either the posterior's parameters (mean ‖ logvar, 2C channels) or a latent (C).
   const output = graph.summary.outputs[0];
   const channels = output?.shape?.[1];
@@ -300,7 +322,12 @@ function checkVaeEncoderGraph(graph: GraphFile, vae: VaeConfig, configPath: stri
  */
 function checkTextEncoderGraph(graph: GraphFile, config: TextEncoderConfig, configPath: string): number | undefined {
   const hiddenField = config.kind === 't5' ? 'd_model' : 'hidden_size';
-  const perToken = (name: string): ExpectedValue => ({ name, rank: 3, fixed: { 2: config.hiddenSize }, fixedFrom: { 2: `${configPath} ${hiddenField}` } });
+  const perToken = (name: string): ExpectedValue => ({
+    name,
+    rank: 3,
+    fixed: { 2: config.hiddenSize },
+    fixedFrom: { 2: `${configPath} ${hiddenField}` },
+  });
   checkGraphIo(graph, { inputs: [{ name: 'input_ids', rank: 2 }], outputs: [perToken('last_hidden_state')] });
   if (config.kind === 't5') return undefined;
 

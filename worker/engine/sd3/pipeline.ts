@@ -67,11 +67,22 @@ export async function generateAsync(model: Sd3Runtime, request: GenerationReques
   const latents = initialLatentNoise(request.seed, channels, checked.latentHeight, checked.latentWidth);
 
   // 5. Denoise
-  const { latents: finalLatents, stepMs, denoiseMs } = await runDenoiseLoopAsync(model, checked, scheduler, latents, conditioning, job, started);
+  const {
+    latents: finalLatents,
+    stepMs,
+    denoiseMs,
+  } = await runDenoiseLoopAsync(model, checked, scheduler, latents, conditioning, job, started);
 
   // 6. Decode
   mark = performance.now();
-  const image = await decodeLatentsAsync(model.vaeDecoder, model.pkg, finalLatents, checked.latentHeight, checked.latentWidth, memory.tileLatentSize);
+  const image = await decodeLatentsAsync(
+    model.vaeDecoder,
+    model.pkg,
+    finalLatents,
+    checked.latentHeight,
+    checked.latentWidth,
+    memory.tileLatentSize,
+  );
   const vaeDecodeMs = performance.now() - mark;
 
   // 7. PNG
@@ -92,8 +103,10 @@ function invalid(message: string): EngineError {
  * An empty prompt is allowed: it is SD3's unconditional prompt (the negative default is "" too).
  */
 export function checkRequest(pkg: Sd3Package, request: GenerationRequest): CheckedRequest {
-  if (typeof request.jobId !== 'string' || request.jobId === '') throw invalid(`jobId ${JSON.stringify(request.jobId)} must be a non-empty string`);
-  if (typeof request.prompt !== 'string') throw invalid(`prompt must be a string (empty for an unconditional image), got ${typeof request.prompt}`);
+  if (typeof request.jobId !== 'string' || request.jobId === '')
+    throw invalid(`jobId ${JSON.stringify(request.jobId)} must be a non-empty string`);
+  if (typeof request.prompt !== 'string')
+    throw invalid(`prompt must be a string (empty for an unconditional image), got ${typeof request.prompt}`);
   if (request.negativePrompt !== undefined && typeof request.negativePrompt !== 'string') {
     throw invalid(`negativePrompt must be a string or absent, got ${typeof request.negativePrompt}`);
   }
@@ -107,7 +120,9 @@ export function checkRequest(pkg: Sd3Package, request: GenerationRequest): Check
     throw invalid(`seed ${request.seed} must be an integer from 0 to 4294967295`);
   }
   if (request.shift !== undefined && (typeof request.shift !== 'number' || !Number.isFinite(request.shift) || request.shift <= 0)) {
-    throw invalid(`shift ${request.shift} must be a positive number or absent (the model's scheduler_config.json gives ${String(pkg.schedulerConfig.shift ?? 1)})`);
+    throw invalid(
+      `shift ${request.shift} must be a positive number or absent (the model's scheduler_config.json gives ${String(pkg.schedulerConfig.shift ?? 1)})`,
+    );
   }
   if (request.strength !== undefined) {
     if (!request.init) throw invalid(`strength ${request.strength} needs an init image; drop strength for text-to-image`);
@@ -117,7 +132,10 @@ export function checkRequest(pkg: Sd3Package, request: GenerationRequest): Check
   }
   if (request.init) {
     checkInitImage(request.init);
-    if (!pkg.vaeEncoder) throw invalid('init image given, but this model has no vae_encoder/model.onnx; image-to-image needs one (drop init for text-to-image)');
+    if (!pkg.vaeEncoder)
+      throw invalid(
+        'init image given, but this model has no vae_encoder/model.onnx; image-to-image needs one (drop init for text-to-image)',
+      );
   }
 
   let size;
@@ -155,13 +173,24 @@ function checkInitImage(init: NonNullable<GenerationRequest['init']>): void {
  * 'size-exceeds-gpu-limits' naming the need, the budget and what would fit when nothing does.
  */
 export function checkJobMemory(model: Sd3Runtime, checked: CheckedRequest, cfg: boolean): MemoryEstimate {
-  const estimate = checkMemoryBudget(model.memory, { width: checked.width, height: checked.height, cfg }, model.options.memoryBudgetBytes, model.options);
-  if (estimate.tileLatentSize !== undefined) checked.notes.push(`the VAE decoded in ${estimate.tileLatentSize}-latent tiles to fit the memory plan`);
+  const estimate = checkMemoryBudget(
+    model.memory,
+    { width: checked.width, height: checked.height, cfg },
+    model.options.memoryBudgetBytes,
+    model.options,
+  );
+  if (estimate.tileLatentSize !== undefined)
+    checked.notes.push(`the VAE decoded in ${estimate.tileLatentSize}-latent tiles to fit the memory plan`);
   return estimate;
 }
 
 /** Encodes the prompt with the text encoders loaded for it; releases them after, before the transformer needs the memory, when the plan says so. */
-export async function encodePromptPlannedAsync(model: Sd3Runtime, checked: CheckedRequest, cfg: boolean, memory: MemoryEstimate): Promise<PromptConditioning> {
+export async function encodePromptPlannedAsync(
+  model: Sd3Runtime,
+  checked: CheckedRequest,
+  cfg: boolean,
+  memory: MemoryEstimate,
+): Promise<PromptConditioning> {
   await textEncoderSessionsAsync(model);
   try {
     return await encodePromptAsync(model, checked.request.prompt, checked.negativePrompt, cfg);
@@ -203,7 +232,10 @@ export function floatOutput(outputs: Record<string, HostTensor>, name: string, l
     throw new EngineError('model-mismatch', `${label}: no float32 output "${name}" (got ${Object.keys(outputs).join(', ')})`);
   }
   if (tensor.data.length !== expectedLength) {
-    throw new EngineError('model-mismatch', `${label}: output "${name}" has shape [${tensor.dims.join(', ')}] (${tensor.data.length} values); expected ${expectedLength} values`);
+    throw new EngineError(
+      'model-mismatch',
+      `${label}: output "${name}" has shape [${tensor.dims.join(', ')}] (${tensor.data.length} values); expected ${expectedLength} values`,
+    );
   }
   return tensor.data;
 }
@@ -305,7 +337,9 @@ export async function decodeLatentsAsync(
   const input = latentsToVaeInput(latents, vae);
   const dims = [1, vae.latent_channels, latentHeight, latentWidth];
   const decoded =
-    tileLatentSize === undefined ? await decodeTile(input, dims) : await tiledDecodeAsync(input, dims, decodeTile, { tileLatentSize, scaleFactor: vaeScaleFactor });
+    tileLatentSize === undefined
+      ? await decodeTile(input, dims)
+      : await tiledDecodeAsync(input, dims, decodeTile, { tileLatentSize, scaleFactor: vaeScaleFactor });
   const raw = decoded.data;
   throwIfNotFinite(raw, `${pkg.vaeDecoder.graph.path} output on ${vaeDecoder.backend}`);
   return { raw, channels: vae.out_channels, width: latentWidth * vaeScaleFactor, height: latentHeight * vaeScaleFactor };

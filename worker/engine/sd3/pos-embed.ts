@@ -25,12 +25,7 @@ export interface PatchEmbedConfig {
  * square grid: returns [gridSize², embedDim] row-major; token i·gridSize + j is row i, column j, laid out
  * [sin(x·ω), cos(x·ω), sin(y·ω), cos(y·ω)] with x = column and y = row position, ω_k = 10000^(−k/(D/4)).
  */
-export function get2dSinCosPosEmbed(
-  embedDim: number,
-  gridSize: number,
-  baseSize = 16,
-  interpolationScale = 1.0,
-): Float32Array {
+export function get2dSinCosPosEmbed(embedDim: number, gridSize: number, baseSize = 16, interpolationScale = 1.0): Float32Array {
   if (!Number.isInteger(embedDim) || embedDim <= 0 || embedDim % 4 !== 0) {
     throw new RangeError(`embedDim must be a positive multiple of 4 (sin/cos for 2 axes), got ${embedDim}`);
   }

@@ -17,7 +17,10 @@ export async function readSd3PackageFilesAsync(files: PackageFiles, target: Load
   const index = await readPackageIndexAsync(reader);
   const family = chooseModelFamily(index.modelIndex);
   if (family !== sd3Family) {
-    throw new EngineError('model-mismatch', `${files.description} is a ${family.name} package; this tool runs SD3's stages and needs an SD3 package`);
+    throw new EngineError(
+      'model-mismatch',
+      `${files.description} is a ${family.name} package; this tool runs SD3's stages and needs an SD3 package`,
+    );
   }
   if (await isDiffusersLayoutAsync(files)) return readSd3DiffusersPackageAsync(reader, files, index, target);
   return readSd3PackageAsync(reader, index);

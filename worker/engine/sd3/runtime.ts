@@ -49,14 +49,22 @@ export interface Sd3Runtime {
   sessionCreateMs: number;
 }
 
-function sessionAsync(graph: GraphFile, backend: Backend, extra: { outputsOnDevice?: boolean; graphCapture?: boolean } = {}): Promise<BackendSession> {
+function sessionAsync(
+  graph: GraphFile,
+  backend: Backend,
+  extra: { outputsOnDevice?: boolean; graphCapture?: boolean } = {},
+): Promise<BackendSession> {
   return createSessionAsync({ label: graph.path, model: graph.model, externalData: graph.externalData, backend, ...extra });
 }
 
 /** Where a text encoder runs under `choice`, and why. */
-export function placeTextEncoder(graph: GraphFile, backend: Backend, choice: RuntimeOptions['textEncoderBackend'] = 'auto'): { backend: Backend; reason: string } {
+export function placeTextEncoder(
+  graph: GraphFile,
+  backend: Backend,
+  choice: RuntimeOptions['textEncoderBackend'] = 'auto',
+): { backend: Backend; reason: string } {
   if (choice === 'wasm') return { backend: 'wasm', reason: 'WASM was asked for the text encoders' };
-  if (choice === 'transformer') return { backend, reason: 'the transformer\'s backend was asked for' };
+  if (choice === 'transformer') return { backend, reason: "the transformer's backend was asked for" };
   if (backend === 'webgpu' && graphBytes(graph) <= SMALL_TEXT_ENCODER_BYTES) {
     return { backend: 'wasm', reason: `small (${(graphBytes(graph) / 2 ** 20).toFixed(1)} MiB): WASM beats WebGPU's per-kernel cost` };
   }
@@ -79,7 +87,8 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
       const placement = placeTextEncoder(encoder.graph, backend, options.textEncoderBackend);
       textEncoderPlacement.set(encoder.name, placement);
       // Under a budget they wait for the first prompt, which knows whether they may stay.
-      if (options.memoryBudgetBytes === undefined) textEncoders.set(encoder.name, await track(sessionAsync(encoder.graph, placement.backend)));
+      if (options.memoryBudgetBytes === undefined)
+        textEncoders.set(encoder.name, await track(sessionAsync(encoder.graph, placement.backend)));
     }
     const transformer = await track(sessionAsync(pkg.transformer.graph, backend, { outputsOnDevice: true }));
     const vaeDecoder = await track(sessionAsync(pkg.vaeDecoder.graph, backend));
@@ -113,7 +122,12 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
 }
 
 export async function createStepSessionAsync(mode: EulerStepMode, backend: Backend): Promise<BackendSession> {
-  return createSessionAsync({ label: `Euler step graph (${mode})`, model: await eulerStepModelAsync(mode), backend, outputsOnDevice: true });
+  return createSessionAsync({
+    label: `Euler step graph (${mode})`,
+    model: await eulerStepModelAsync(mode),
+    backend,
+    outputsOnDevice: true,
+  });
 }
 
 /** Creates the text-encoder sessions that are not loaded (released after an earlier prompt, or never created under a budget). */
@@ -140,6 +154,12 @@ export async function vaeEncoderSessionAsync(runtime: Sd3Runtime): Promise<Backe
 }
 
 export async function releaseSd3RuntimeAsync(runtime: Sd3Runtime): Promise<void> {
-  const sessions = [runtime.transformer, runtime.vaeDecoder, runtime.vaeEncoder, ...runtime.textEncoders.values(), ...runtime.stepSessions.values()];
+  const sessions = [
+    runtime.transformer,
+    runtime.vaeDecoder,
+    runtime.vaeEncoder,
+    ...runtime.textEncoders.values(),
+    ...runtime.stepSessions.values(),
+  ];
   await Promise.allSettled(sessions.filter((s) => s !== undefined).map((session) => session.releaseAsync()));
 }

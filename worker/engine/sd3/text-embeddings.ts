@@ -94,14 +94,22 @@ export function assembleSd3Conditioning(clipOutputs: readonly ClipStyleOutput[],
     if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${v}`);
   }
   if (clipOutputs.length === 0) {
-    throw new RangeError('assembleSd3Conditioning needs at least one CLIP-style encoder output; for a package without text encoders use zeroEmbeddings()');
+    throw new RangeError(
+      'assembleSd3Conditioning needs at least one CLIP-style encoder output; for a package without text encoders use zeroEmbeddings()',
+    );
   }
   clipOutputs.forEach((o, i) => {
     checkDims(`clip[${i}].hiddenStates`, o.hiddenStates, 3);
     checkDims(`clip[${i}].pooled`, o.pooled, 2);
   });
-  const clip = concatLastDim('clip hiddenStates', clipOutputs.map((o) => o.hiddenStates));
-  const pooled = concatLastDim('clip pooled', clipOutputs.map((o) => o.pooled));
+  const clip = concatLastDim(
+    'clip hiddenStates',
+    clipOutputs.map((o) => o.hiddenStates),
+  );
+  const pooled = concatLastDim(
+    'clip pooled',
+    clipOutputs.map((o) => o.pooled),
+  );
   const [B, S, H] = clip.dims;
   if (pooled.dims[0] !== B) {
     throw new RangeError(`pooled batch ${pooled.dims[0]} differs from hidden-state batch ${B}`);
@@ -116,9 +124,7 @@ export function assembleSd3Conditioning(clipOutputs: readonly ClipStyleOutput[],
   if (t5) {
     checkDims('t5', t5, 3);
     if (t5.dims[0] !== B || t5.dims[2] !== D) {
-      throw new RangeError(
-        `t5 hidden states are [${t5.dims.join(', ')}]; expected [${B}, S, ${D}] (batch ${B}, joint_attention_dim ${D})`,
-      );
+      throw new RangeError(`t5 hidden states are [${t5.dims.join(', ')}]; expected [${B}, S, ${D}] (batch ${B}, joint_attention_dim ${D})`);
     }
     t5Block = t5;
   } else {

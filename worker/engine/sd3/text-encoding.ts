@@ -24,7 +24,6 @@ import {
 import { toInt64 } from './tokenize.js';
 import { t5SequenceLength, tokenizerFor } from './prompt-tokenizers.js';
 
-
 export interface PromptConditioning {
   /** [batch, sequenceLength, joint_attention_dim], float32; batch 2 is [uncond, cond]. */
   embeds: Float32Array;
@@ -35,7 +34,6 @@ export interface PromptConditioning {
   /** Things the caller should tell the user, e.g. that a prompt was cut to the encoder's length. */
   notes?: string[];
 }
-
 
 export function zeroConditioning(pkg: Sd3Package, batch: 1 | 2): PromptConditioning {
   const { joint_attention_dim, pooled_projection_dim } = pkg.transformer.config;
@@ -79,8 +77,6 @@ export async function encodePromptAsync(
   );
   return { ...both, notes };
 }
-
-
 
 /** One prompt through every text encoder, assembled as diffusers' encode_prompt does (batch 1). */
 async function encodeOnePromptAsync(model: Sd3Runtime, text: string, field: string, notes: string[]): Promise<PromptEmbeddings> {

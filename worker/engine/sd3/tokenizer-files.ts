@@ -34,7 +34,8 @@ export type ReadOptionalFile = (path: string) => Promise<Uint8Array | undefined>
 export async function readTokenizerFilesAsync(read: ReadOptionalFile, folder: string): Promise<TokenizerFiles> {
   const configPath = `${folder}/tokenizer_config.json`;
   const configBytes = await read(configPath);
-  if (!configBytes) throw new EngineError('model-missing-file', `${configPath} is missing; every tokenizer folder needs it (model_max_length, pad_token)`);
+  if (!configBytes)
+    throw new EngineError('model-missing-file', `${configPath} is missing; every tokenizer folder needs it (model_max_length, pad_token)`);
   const tokenizerConfig = parseJsonObject(configPath, configBytes);
 
   const tokenizerBytes = await read(`${folder}/tokenizer.json`);
@@ -52,7 +53,11 @@ export async function readTokenizerFilesAsync(read: ReadOptionalFile, folder: st
   }
   const vocab = parseJsonObject(`${folder}/vocab.json`, vocabBytes);
   const merges = new TextDecoder().decode(mergesBytes);
-  return { tokenizerJson: clipTokenizerJson(vocab, merges, tokenizerConfig, folder), tokenizerConfig, builtFrom: 'vocab.json + merges.txt' };
+  return {
+    tokenizerJson: clipTokenizerJson(vocab, merges, tokenizerConfig, folder),
+    tokenizerConfig,
+    builtFrom: 'vocab.json + merges.txt',
+  };
 }
 
 const CLIP_TOKENIZER_CLASSES = ['CLIPTokenizer', 'CLIPTokenizerFast'];
@@ -81,7 +86,10 @@ export function clipTokenizerJson(
   }
   for (const [token, id] of Object.entries(vocab)) {
     if (!Number.isInteger(id) || (id as number) < 0) {
-      throw new EngineError('model-corrupt', `${folder}/vocab.json: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; expected a non-negative integer`);
+      throw new EngineError(
+        'model-corrupt',
+        `${folder}/vocab.json: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; expected a non-negative integer`,
+      );
     }
   }
   const ids = vocab as Record<string, number>;
@@ -89,7 +97,10 @@ export function clipTokenizerJson(
     const token = tokenText(tokenizerConfig[field]) ?? fallback;
     const id = ids[token];
     if (id === undefined) {
-      throw new EngineError('model-mismatch', `${folder}/tokenizer_config.json: ${field} ${JSON.stringify(token)} is not in ${folder}/vocab.json`);
+      throw new EngineError(
+        'model-mismatch',
+        `${folder}/tokenizer_config.json: ${field} ${JSON.stringify(token)} is not in ${folder}/vocab.json`,
+      );
     }
     return [token, id];
   };
@@ -104,7 +115,10 @@ export function clipTokenizerJson(
     if (line.length === 0 || (index === 0 && line.startsWith('#version'))) return;
     const pair = line.split(' ');
     if (pair.length !== 2 || pair[0] === '' || pair[1] === '') {
-      throw new EngineError('model-corrupt', `${folder}/merges.txt line ${index + 1} is ${JSON.stringify(line)}; expected two tokens separated by one space`);
+      throw new EngineError(
+        'model-corrupt',
+        `${folder}/merges.txt line ${index + 1} is ${JSON.stringify(line)}; expected two tokens separated by one space`,
+      );
     }
     merges.push(pair as [string, string]);
   });
@@ -154,18 +168,29 @@ interface AddedToken {
 }
 
 /** tokenizer_config's added_tokens_decoder entries plus the named special tokens, by id. */
-function addedTokens(config: Record<string, unknown>, named: [string, number][], vocab: Record<string, number>, folder: string): AddedToken[] {
+function addedTokens(
+  config: Record<string, unknown>,
+  named: [string, number][],
+  vocab: Record<string, number>,
+  folder: string,
+): AddedToken[] {
   const byId = new Map<number, AddedToken>();
   const declared = config.added_tokens_decoder;
   if (declared !== undefined) {
     if (typeof declared !== 'object' || declared === null) {
-      throw new EngineError('model-corrupt', `${folder}/tokenizer_config.json: added_tokens_decoder is ${JSON.stringify(declared)}; expected an object of id → token`);
+      throw new EngineError(
+        'model-corrupt',
+        `${folder}/tokenizer_config.json: added_tokens_decoder is ${JSON.stringify(declared)}; expected an object of id → token`,
+      );
     }
     for (const [key, entry] of Object.entries(declared as Record<string, unknown>)) {
       const e = (entry ?? {}) as Record<string, unknown>;
       const id = Number(key);
       if (!Number.isInteger(id) || id < 0 || typeof e.content !== 'string') {
-        throw new EngineError('model-corrupt', `${folder}/tokenizer_config.json: added_tokens_decoder["${key}"] is ${JSON.stringify(entry)}; expected {"content": "…"} under a token id`);
+        throw new EngineError(
+          'model-corrupt',
+          `${folder}/tokenizer_config.json: added_tokens_decoder["${key}"] is ${JSON.stringify(entry)}; expected {"content": "…"} under a token id`,
+        );
       }
       byId.set(id, {
         id,
@@ -197,7 +222,8 @@ function addedTokens(config: Record<string, unknown>, named: [string, number][],
 /** Token text from a tokenizer_config field that is a string or an AddedToken object. */
 function tokenText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as Record<string, unknown>).content === 'string') return (value as { content: string }).content;
+  if (value && typeof value === 'object' && typeof (value as Record<string, unknown>).content === 'string')
+    return (value as { content: string }).content;
   return undefined;
 }
 

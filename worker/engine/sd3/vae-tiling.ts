@@ -55,7 +55,12 @@ function tileStride(options: TiledDecodeOptions): number {
  * Decodes `latents` [batch, channels, h, w] tile by tile (a single call when it fits in one tile).
  * Returns [batch, outChannels, h·scale, w·scale].
  */
-export async function tiledDecodeAsync(latents: Float32Array, dims: readonly number[], decode: DecodeTileAsync, options: TiledDecodeOptions): Promise<DecodedImage> {
+export async function tiledDecodeAsync(
+  latents: Float32Array,
+  dims: readonly number[],
+  decode: DecodeTileAsync,
+  options: TiledDecodeOptions,
+): Promise<DecodedImage> {
   const [batch, channels, height, width] = dims;
   if (dims.length !== 4 || latents.length !== batch * channels * height * width) {
     throw new RangeError(`latents of ${latents.length} values do not have shape [${dims.join(', ')}]`);
@@ -82,7 +87,9 @@ export async function tiledDecodeAsync(latents: Float32Array, dims: readonly num
       const decoded = await decode(cropLatents(latents, dims, top, left, th, tw), [batch, channels, th, tw]);
       const [db, dc, dh, dw] = decoded.dims;
       if (db !== batch || dh !== th * scale || dw !== tw * scale || decoded.data.length !== db * dc * dh * dw) {
-        throw new RangeError(`the decoder returned [${decoded.dims.join(', ')}] for a [${batch}, ${channels}, ${th}, ${tw}] tile; expected [${batch}, C, ${th * scale}, ${tw * scale}]`);
+        throw new RangeError(
+          `the decoder returned [${decoded.dims.join(', ')}] for a [${batch}, ${channels}, ${th}, ${tw}] tile; expected [${batch}, C, ${th * scale}, ${tw * scale}]`,
+        );
       }
       const current: Tile = { data: decoded.data, planes: batch * dc, height: dh, width: dw };
       if (r > 0) blendVertical(previousRow[c], current, blendExtent);

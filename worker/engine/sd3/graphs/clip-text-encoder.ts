@@ -21,7 +21,18 @@
  */
 import { DataType } from '../../onnx/data-types.js';
 import { GraphBuilder, type BuiltGraph, type Value } from '../../onnx/graph-builder.js';
-import { activation, attentionWithBias, computeType, embedding, layerNorm, linear, unfusedAttention, type AttentionForm, type LayerContext, type Precision } from '../../onnx/layers.js';
+import {
+  activation,
+  attentionWithBias,
+  computeType,
+  embedding,
+  layerNorm,
+  linear,
+  unfusedAttention,
+  type AttentionForm,
+  type LayerContext,
+  type Precision,
+} from '../../onnx/layers.js';
 import type { WeightSet } from '../../safetensors.js';
 import { ConfigReader } from './config-reader.js';
 
@@ -93,7 +104,12 @@ const LEGACY_EOS_TOKEN_ID = 2;
  * projection (one row per prompt) is never quantised.
  * @param weights the component's tensors (text_model.*, text_projection.weight); shapes are checked
  */
-export function buildClipTextEncoderGraph(config: ClipTextConfig, weights: WeightSet, precision: Precision, options: TextEncoderBuildOptions = {}): BuiltGraph {
+export function buildClipTextEncoderGraph(
+  config: ClipTextConfig,
+  weights: WeightSet,
+  precision: Precision,
+  options: TextEncoderBuildOptions = {},
+): BuiltGraph {
   const { attention = 'unfused', name = 'clip_text_encoder' } = options;
   const b = new GraphBuilder(name);
   const ctx: LayerContext = { b, weights, precision };
@@ -110,17 +126,38 @@ export function buildClipTextEncoderGraph(config: ClipTextConfig, weights: Weigh
   let h = b.scope('text_model.embeddings', () =>
     b.op('Add', [
       embedding(ctx, ids, 'text_model.embeddings.token_embedding.weight', config.vocab_size, D, 'vocab_size × hidden_size per config.json'),
-      embedding(ctx, positions, 'text_model.embeddings.position_embedding.weight', config.max_position_embeddings, D, 'max_position_embeddings × hidden_size per config.json'),
+      embedding(
+        ctx,
+        positions,
+        'text_model.embeddings.position_embedding.weight',
+        config.max_position_embeddings,
+        D,
+        'max_position_embeddings × hidden_size per config.json',
+      ),
     ]),
   );
 
   // 2. Causal mask as an additive bias [S, S] (the fused kernel takes it expanded to [B, heads, S, S]):
   //    PyTorch's lowest float above the diagonal.
   const mask = b.scope('causal_mask', () => {
-    const later = b.op('Greater', [b.op('Unsqueeze', [positions, b.int64([0])]), b.op('Unsqueeze', [positions, b.int64([1])])], undefined, DataType.BOOL);
+    const later = b.op(
+      'Greater',
+      [b.op('Unsqueeze', [positions, b.int64([0])]), b.op('Unsqueeze', [positions, b.int64([1])])],
+      undefined,
+      DataType.BOOL,
+    );
     const bias = b.op('Where', [later, b.float(-3.4028234663852886e38), b.float(0)], undefined, DataType.FLOAT);
     if (attention === 'unfused') return bias;
-    const full = b.op('Concat', [b.op('Unsqueeze', [batch, b.int64([0])]), b.int64([heads]), b.op('Unsqueeze', [sequence, b.int64([0])]), b.op('Unsqueeze', [sequence, b.int64([0])])], { axis: 0 });
+    const full = b.op(
+      'Concat',
+      [
+        b.op('Unsqueeze', [batch, b.int64([0])]),
+        b.int64([heads]),
+        b.op('Unsqueeze', [sequence, b.int64([0])]),
+        b.op('Unsqueeze', [sequence, b.int64([0])]),
+      ],
+      { axis: 0 },
+    );
     return b.op('Expand', [bias, full]);
   });
 
@@ -133,7 +170,8 @@ export function buildClipTextEncoderGraph(config: ClipTextConfig, weights: Weigh
       const x = layerNorm(ctx, h, { dim: D, eps: config.layer_norm_eps, prefix: `${p}.layer_norm1` }, half);
       const proj = (which: string) => b.cast(linear(ctx, x, `${p}.self_attn.${which}`, { inFeatures: D, outFeatures: D }), DataType.FLOAT);
       const [q, k, v] = [proj('q_proj'), proj('k_proj'), proj('v_proj')];
-      const attended = attention === 'fused' ? attentionWithBias(ctx, q, k, v, heads, mask) : unfusedAttention(ctx, q, k, v, heads, D / heads, mask);
+      const attended =
+        attention === 'fused' ? attentionWithBias(ctx, q, k, v, heads, mask) : unfusedAttention(ctx, q, k, v, heads, D / heads, mask);
       const out = linear(ctx, b.cast(attended, half), `${p}.self_attn.out_proj`, { inFeatures: D, outFeatures: D });
       const afterAttention = b.op('Add', [h, b.cast(out, DataType.FLOAT)]);
       const y = layerNorm(ctx, afterAttention, { dim: D, eps: config.layer_norm_eps, prefix: `${p}.layer_norm2` }, half);
@@ -147,13 +185,21 @@ export function buildClipTextEncoderGraph(config: ClipTextConfig, weights: Weigh
 
   // 4. Pooled output: the hidden state at each row's EOS position, projected.
   const textEmbeds = b.scope('pooler', () => {
-    const score = config.eos_token_id === LEGACY_EOS_TOKEN_ID ? b.cast(ids, DataType.FLOAT) : b.cast(b.op('Equal', [ids, b.int64(config.eos_token_id)], undefined, DataType.BOOL), DataType.FLOAT);
+    const score =
+      config.eos_token_id === LEGACY_EOS_TOKEN_ID
+        ? b.cast(ids, DataType.FLOAT)
+        : b.cast(b.op('Equal', [ids, b.int64(config.eos_token_id)], undefined, DataType.BOOL), DataType.FLOAT);
     // ArgMax returns the first maximum, as torch.argmax does.
     const eos = b.op('ArgMax', [score], { axis: 1, keepdims: 0 }, DataType.INT64);
     const rowStart = b.op('Mul', [b.op('Range', [b.int64(0), batch, b.int64(1)]), sequence]);
     const flat = b.op('Reshape', [last, b.int64([-1, D])]);
     const pooled = b.op('Gather', [flat, b.op('Add', [rowStart, eos])], { axis: 0 });
-    const projected = linear(ctx, pooled, 'text_projection', { inFeatures: D, outFeatures: config.projection_dim, bias: false, quantize: false });
+    const projected = linear(ctx, pooled, 'text_projection', {
+      inFeatures: D,
+      outFeatures: config.projection_dim,
+      bias: false,
+      quantize: false,
+    });
     return b.cast(projected, DataType.FLOAT);
   });
 

@@ -27,7 +27,18 @@ import { EngineError } from '../../engine-error.js';
 import { DataType, fromFloat32 } from '../../onnx/data-types.js';
 import { GraphBuilder, type BuiltGraph, type Value } from '../../onnx/graph-builder.js';
 import { transpose2d } from '../../onnx/initializer-source.js';
-import { activation, attention, computeType, layerNorm, linear, perHeadRmsNorm, weight, type AttentionForm, type LayerContext, type Precision } from '../../onnx/layers.js';
+import {
+  activation,
+  attention,
+  computeType,
+  layerNorm,
+  linear,
+  perHeadRmsNorm,
+  weight,
+  type AttentionForm,
+  type LayerContext,
+  type Precision,
+} from '../../onnx/layers.js';
 import { readFloat32Async, type WeightSet } from '../../safetensors.js';
 import { ConfigFields } from './config-fields.js';
 import { UsageTrackingWeightSet } from './weight-usage.js';
@@ -197,7 +208,10 @@ class TransformerBuilder {
     // 4. Text tokens.
     let c: Value | undefined = b.scope('context_embedder', () =>
       b.cast(
-        linear(this.ctx, context, 'context_embedder', { inFeatures: config.joint_attention_dim, outFeatures: config.caption_projection_dim }),
+        linear(this.ctx, context, 'context_embedder', {
+          inFeatures: config.joint_attention_dim,
+          outFeatures: config.caption_projection_dim,
+        }),
         FLOAT,
       ),
     );
@@ -212,9 +226,16 @@ class TransformerBuilder {
       const mod = this.modulation(conditioning, 'norm_out.linear', ['scale', 'shift']);
       const normed = this.modulate(layerNorm(this.ctx, x, { dim: this.dim, eps: EPS }), mod.scale, mod.shift);
       const patchValues = p * p * config.out_channels;
-      const projected = linear(this.ctx, b.cast(normed, this.compute), 'proj_out', { inFeatures: this.dim, outFeatures: patchValues, quantize: false });
+      const projected = linear(this.ctx, b.cast(normed, this.compute), 'proj_out', {
+        inFeatures: this.dim,
+        outFeatures: patchValues,
+        quantize: false,
+      });
       // proj_out's channel index is (pi·p + pj)·C + c (diffusers' "nhwpqc" einsum): [B, h, w, p, p, C] → [B, C, h, p, w, p].
-      const grid = b.op('Reshape', [b.cast(projected, FLOAT), b.op('Concat', [b.int64([0]), h, w, b.int64([p, p, config.out_channels])], { axis: 0 })]);
+      const grid = b.op('Reshape', [
+        b.cast(projected, FLOAT),
+        b.op('Concat', [b.int64([0]), h, w, b.int64([p, p, config.out_channels])], { axis: 0 }),
+      ]);
       const nchw = b.op('Transpose', [grid], { perm: [0, 5, 1, 3, 2, 4] });
       return b.op('Reshape', [nchw, b.op('Concat', [b.int64([0, config.out_channels]), pixelsHw], { axis: 0 })]);
     });
@@ -230,7 +251,11 @@ class TransformerBuilder {
     // (kernel = stride = p) as a MatMul over each patch's values in the weight's (c, pi, pj) order.
     const split = b.op('Reshape', [hidden, b.op('Concat', [b.int64([0, C]), h, b.int64([p]), w, b.int64([p])], { axis: 0 })]);
     const patches = b.op('Reshape', [b.op('Transpose', [split], { perm: [0, 2, 4, 1, 3, 5] }), b.int64([0, -1, patchValues])]);
-    const convWeight = this.ctx.weights.get('pos_embed.proj.weight', [this.dim, C, p, p], `a Conv2d(${C} → ${this.dim}, kernel ${p}) per config.json`);
+    const convWeight = this.ctx.weights.get(
+      'pos_embed.proj.weight',
+      [this.dim, C, p, p],
+      `a Conv2d(${C} → ${this.dim}, kernel ${p}) per config.json`,
+    );
     // The 4-D weight is [dim, C·p·p] in memory; the MatMul wants its transpose. Float32 at every
     // precision: it is small and feeds the float32 residual stream directly.
     const kernel = b.initializer('pos_embed.proj.weight', {
@@ -250,29 +275,36 @@ class TransformerBuilder {
     const { b, config, ctx } = this;
     const P = config.pos_embed_max_size;
     const grid = this.options.posEmbedGrid ?? P;
-    const tensor = ctx.weights.get('pos_embed.pos_embed', [1, P * P, this.dim], `the pos-embed table (pos_embed_max_size² × width) per config.json`);
+    const tensor = ctx.weights.get(
+      'pos_embed.pos_embed',
+      [1, P * P, this.dim],
+      `the pos-embed table (pos_embed_max_size² × width) per config.json`,
+    );
     // The table feeds the float32 residual stream. Under 'fp16' it is stored in half (its values are
     // sines and cosines) and only the crop is cast; at other precisions the graph has no half tensors,
     // since WebGPU devices without shader-f16 cannot run them.
     const storeType = ctx.precision === 'fp16' ? DataType.FLOAT16 : FLOAT;
     const offset = (P - grid) / 2;
-    const table = b.initializer('pos_embed.pos_embed', grid === P
-      ? { kind: 'tensor', tensor, dataType: storeType, dims: [P, P, this.dim] }
-      : {
-          kind: 'derived',
-          dataType: storeType,
-          dims: [grid, grid, this.dim],
-          byteLength: grid * grid * this.dim * (storeType === FLOAT ? 4 : 2),
-          produce: async () => {
-            const all = await readFloat32Async(tensor);
-            const kept = new Float32Array(grid * grid * this.dim);
-            for (let row = 0; row < grid; row++) {
-              const from = ((offset + row) * P + offset) * this.dim;
-              kept.set(all.subarray(from, from + grid * this.dim), row * grid * this.dim);
-            }
-            return fromFloat32(kept, storeType);
+    const table = b.initializer(
+      'pos_embed.pos_embed',
+      grid === P
+        ? { kind: 'tensor', tensor, dataType: storeType, dims: [P, P, this.dim] }
+        : {
+            kind: 'derived',
+            dataType: storeType,
+            dims: [grid, grid, this.dim],
+            byteLength: grid * grid * this.dim * (storeType === FLOAT ? 4 : 2),
+            produce: async () => {
+              const all = await readFloat32Async(tensor);
+              const kept = new Float32Array(grid * grid * this.dim);
+              for (let row = 0; row < grid; row++) {
+                const from = ((offset + row) * P + offset) * this.dim;
+                kept.set(all.subarray(from, from + grid * this.dim), row * grid * this.dim);
+              }
+              return fromFloat32(kept, storeType);
+            },
           },
-        });
+    );
     const hw = b.op('Concat', [h, w], { axis: 0 });
     const starts = b.op('Div', [b.op('Sub', [b.int64([grid]), hw]), b.int64([2])]);
     const ends = b.op('Add', [starts, hw]);
@@ -319,7 +351,11 @@ class TransformerBuilder {
     const { b, ctx, dim } = this;
     const n = chunks.length * dim;
     const projected = b.cast(linear(ctx, conditioning, prefix, { inFeatures: dim, outFeatures: n, bias: false }), FLOAT);
-    const biasTensor = ctx.weights.get(`${prefix}.bias`, [n], `an AdaLN Linear(${dim} → ${chunks.length}·${dim}) with bias per config.json`);
+    const biasTensor = ctx.weights.get(
+      `${prefix}.bias`,
+      [n],
+      `an AdaLN Linear(${dim} → ${chunks.length}·${dim}) with bias per config.json`,
+    );
     const bias = b.initializer(`${prefix}.bias`, {
       kind: 'derived',
       dataType: FLOAT,
@@ -378,16 +414,24 @@ class TransformerBuilder {
     const last = index === config.num_layers - 1;
 
     // AdaLayerNormZero / SD35AdaLayerNormZeroX on the image stream.
-    const mod = this.modulation(conditioning, `${prefix}.norm1.linear`, dual
-      ? (['shift_msa', 'scale_msa', 'gate_msa', 'shift_mlp', 'scale_mlp', 'gate_mlp', 'shift_msa2', 'scale_msa2', 'gate_msa2'] as const)
-      : (['shift_msa', 'scale_msa', 'gate_msa', 'shift_mlp', 'scale_mlp', 'gate_mlp'] as const)) as Record<string, Value>;
+    const mod = this.modulation(
+      conditioning,
+      `${prefix}.norm1.linear`,
+      dual
+        ? (['shift_msa', 'scale_msa', 'gate_msa', 'shift_mlp', 'scale_mlp', 'gate_mlp', 'shift_msa2', 'scale_msa2', 'gate_msa2'] as const)
+        : (['shift_msa', 'scale_msa', 'gate_msa', 'shift_mlp', 'scale_mlp', 'gate_mlp'] as const),
+    ) as Record<string, Value>;
     const xNormed = layerNorm(ctx, x, { dim, eps: EPS });
     const xIn = b.cast(this.modulate(xNormed, mod.scale_msa, mod.shift_msa), this.compute);
 
     // The context stream: AdaLayerNormZero, or AdaLayerNormContinuous (scale first) in the last block.
-    const cMod = this.modulation(conditioning, `${prefix}.norm1_context.linear`, last
-      ? (['scale_msa', 'shift_msa'] as const)
-      : (['shift_msa', 'scale_msa', 'gate_msa', 'shift_mlp', 'scale_mlp', 'gate_mlp'] as const)) as Record<string, Value>;
+    const cMod = this.modulation(
+      conditioning,
+      `${prefix}.norm1_context.linear`,
+      last
+        ? (['scale_msa', 'shift_msa'] as const)
+        : (['shift_msa', 'scale_msa', 'gate_msa', 'shift_mlp', 'scale_mlp', 'gate_mlp'] as const),
+    ) as Record<string, Value>;
     const cIn = b.cast(this.modulate(layerNorm(ctx, c, { dim, eps: EPS }), cMod.scale_msa, cMod.shift_msa), this.compute);
 
     // Joint attention over [image ‖ text] tokens (JointAttnProcessor2_0; no mask).
@@ -396,7 +440,9 @@ class TransformerBuilder {
     const [cq, ck, cv] = this.qkv(cIn, attn, ['add_q_proj', 'add_k_proj', 'add_v_proj'], ['norm_added_q', 'norm_added_k']);
     // Joined in the compute type, then cast once (when the attention runs in float32).
     const joined = (image: Value, text: Value) => b.cast(b.op('Concat', [image, text], { axis: 1 }), this.attentionType);
-    const attended = b.scope('attn', () => b.cast(attention(ctx, joined(q, cq), joined(k, ck), joined(v, cv), this.heads, this.headDim), this.compute));
+    const attended = b.scope('attn', () =>
+      b.cast(attention(ctx, joined(q, cq), joined(k, ck), joined(v, cv), this.heads, this.headDim), this.compute),
+    );
     let imageOut: Value;
     let textOut: Value | undefined;
     if (last) {
@@ -434,7 +480,14 @@ class TransformerBuilder {
  * stores (a persistent buffer, not a parameter). For planning memory and checking checkpoints.
  */
 export function sd3TransformerSize(config: Sd3TransformerConfig): { parameters: number; posEmbedValues: number } {
-  const { patch_size: p, in_channels: C, out_channels: Co, joint_attention_dim: J, pooled_projection_dim: Pd, pos_embed_max_size: P } = config;
+  const {
+    patch_size: p,
+    in_channels: C,
+    out_channels: Co,
+    joint_attention_dim: J,
+    pooled_projection_dim: Pd,
+    pos_embed_max_size: P,
+  } = config;
   const D = config.num_attention_heads * config.attention_head_dim;
   const qkNorm = config.qk_norm === 'rms_norm' ? 2 * config.attention_head_dim : 0;
   const linearParams = (k: number, n: number) => k * n + n;
@@ -457,9 +510,17 @@ export function sd3TransformerSize(config: Sd3TransformerConfig): { parameters: 
 }
 
 /** Checks a latent size against what a graph built with `options` takes; an EngineError names the limit. */
-export function checkLatentSize(config: Sd3TransformerConfig, latentHeight: number, latentWidth: number, options: Sd3TransformerBuildOptions = {}): void {
+export function checkLatentSize(
+  config: Sd3TransformerConfig,
+  latentHeight: number,
+  latentWidth: number,
+  options: Sd3TransformerBuildOptions = {},
+): void {
   const max = maxLatentSide(config, options);
-  for (const [name, value] of [['height', latentHeight], ['width', latentWidth]] as const) {
+  for (const [name, value] of [
+    ['height', latentHeight],
+    ['width', latentWidth],
+  ] as const) {
     if (!Number.isInteger(value) || value < config.patch_size || value % config.patch_size !== 0 || value > max) {
       throw new EngineError(
         'invalid-request',

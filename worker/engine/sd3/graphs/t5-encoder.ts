@@ -18,7 +18,18 @@
 import { EngineError } from '../../engine-error.js';
 import { DataType } from '../../onnx/data-types.js';
 import { GraphBuilder, type BuiltGraph, type Value } from '../../onnx/graph-builder.js';
-import { activation, attentionWithBias, computeType, embedding, linear, rmsNorm, unfusedAttention, weight, type LayerContext, type Precision } from '../../onnx/layers.js';
+import {
+  activation,
+  attentionWithBias,
+  computeType,
+  embedding,
+  linear,
+  rmsNorm,
+  unfusedAttention,
+  weight,
+  type LayerContext,
+  type Precision,
+} from '../../onnx/layers.js';
 import type { TextEncoderBuildOptions } from './clip-text-encoder.js';
 import type { WeightSet } from '../../safetensors.js';
 import { ConfigReader } from './config-reader.js';
@@ -62,7 +73,10 @@ export function readT5EncoderConfig(json: unknown, path: string): T5EncoderConfi
   };
   const maxExact = Math.floor(config.relative_attention_num_buckets / 4);
   if (config.relative_attention_max_distance <= maxExact) {
-    r.fail('relative_attention_max_distance', `expected more than ${maxExact} (a quarter of relative_attention_num_buckets), where the logarithmic buckets start`);
+    r.fail(
+      'relative_attention_max_distance',
+      `expected more than ${maxExact} (a quarter of relative_attention_num_buckets), where the logarithmic buckets start`,
+    );
   }
   return config;
 }
@@ -113,7 +127,12 @@ export function t5BucketTable(numBuckets: number, maxDistance: number): number[]
  * @param weights the component's tensors; the embedding is `shared.weight` or, in checkpoints
  *   that keep only the tied copy, `encoder.embed_tokens.weight`
  */
-export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet, precision: Precision, options: TextEncoderBuildOptions = {}): BuiltGraph {
+export function buildT5EncoderGraph(
+  config: T5EncoderConfig,
+  weights: WeightSet,
+  precision: Precision,
+  options: TextEncoderBuildOptions = {},
+): BuiltGraph {
   const { attention = 'unfused', name = 't5_encoder' } = options;
   checkNoOtherRelativeBias(config, weights);
   const b = new GraphBuilder(name);
@@ -129,7 +148,8 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet,
   const sequence = b.op('Gather', [shape, b.int64([1])], { axis: 0 });
 
   // 1. Embeddings
-  const embeddingName = weights.has('shared.weight') || !weights.has('encoder.embed_tokens.weight') ? 'shared.weight' : 'encoder.embed_tokens.weight';
+  const embeddingName =
+    weights.has('shared.weight') || !weights.has('encoder.embed_tokens.weight') ? 'shared.weight' : 'encoder.embed_tokens.weight';
   let h = embedding(ctx, ids, embeddingName, config.vocab_size, D, 'vocab_size × d_model per config.json');
 
   // 2. Relative position bias [1, heads, S, S] ([B, heads, S, S] for the fused kernel), from
@@ -161,7 +181,8 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: WeightSet,
     h = b.scope(p, () => {
       const a = `${p}.layer.0`;
       const x = rmsNorm(ctx, h, { dim: D, eps, prefix: `${a}.layer_norm` }, half);
-      const proj = (which: string) => b.cast(linear(ctx, x, `${a}.SelfAttention.${which}`, { inFeatures: D, outFeatures: inner, bias: false }), DataType.FLOAT);
+      const proj = (which: string) =>
+        b.cast(linear(ctx, x, `${a}.SelfAttention.${which}`, { inFeatures: D, outFeatures: inner, bias: false }), DataType.FLOAT);
       const [q, k, v] = [proj('q'), proj('k'), proj('v')];
       const attended =
         attention === 'fused'
@@ -196,7 +217,10 @@ function checkNoOtherRelativeBias(config: T5EncoderConfig, weights: WeightSet): 
   for (let i = 1; i < config.num_layers; i++) {
     const name = `encoder.block.${i}.layer.0.SelfAttention.relative_attention_bias.weight`;
     if (weights.has(name)) {
-      throw new EngineError('model-mismatch', `${weights.description}: tensor "${name}" exists, but T5EncoderModel uses block 0's relative position bias in every block; this checkpoint is not a T5EncoderModel`);
+      throw new EngineError(
+        'model-mismatch',
+        `${weights.description}: tensor "${name}" exists, but T5EncoderModel uses block 0's relative position bias in every block; this checkpoint is not a T5EncoderModel`,
+      );
     }
   }
 }

@@ -20,7 +20,17 @@
 import { EngineError } from '../../engine-error.js';
 import { DataType } from '../../onnx/data-types.js';
 import { GraphBuilder, type BuiltGraph, type Value } from '../../onnx/graph-builder.js';
-import { activation, attention, computeType, conv2d, groupNorm, linear, type AttentionForm, type LayerContext, type Precision } from '../../onnx/layers.js';
+import {
+  activation,
+  attention,
+  computeType,
+  conv2d,
+  groupNorm,
+  linear,
+  type AttentionForm,
+  type LayerContext,
+  type Precision,
+} from '../../onnx/layers.js';
 import type { WeightSet } from '../../safetensors.js';
 import { ConfigFields } from './config-fields.js';
 import { UsageTrackingWeightSet } from './weight-usage.js';
@@ -52,7 +62,10 @@ export function readAutoencoderKlConfig(json: unknown, path = 'vae/config.json')
   const groups = f.int('norm_num_groups', 1, 1 << 14, 32);
   const bad = blocks.find((c) => c % groups !== 0);
   if (bad !== undefined) f.fail('norm_num_groups', `is ${groups}, which does not divide block_out_channels entry ${bad}`);
-  for (const [field, type] of [['down_block_types', 'DownEncoderBlock2D'], ['up_block_types', 'UpDecoderBlock2D']] as const) {
+  for (const [field, type] of [
+    ['down_block_types', 'DownEncoderBlock2D'],
+    ['up_block_types', 'UpDecoderBlock2D'],
+  ] as const) {
     const value = f.raw(field) ?? [type];
     if (!Array.isArray(value) || value.length !== blocks.length || value.some((t) => t !== type)) {
       f.fail(field, `is ${JSON.stringify(value)}; Flowfill builds ${blocks.length} × "${type}" (one per block_out_channels entry)`);
@@ -95,12 +108,22 @@ export function vaeScaleFactor(config: AutoencoderKlConfig): number {
 const EPS = 1e-6;
 
 /** The decoder: latent_sample → sample. */
-export function buildVaeDecoderGraph(config: AutoencoderKlConfig, weights: WeightSet, precision: Precision, options: VaeBuildOptions = {}): BuiltGraph {
+export function buildVaeDecoderGraph(
+  config: AutoencoderKlConfig,
+  weights: WeightSet,
+  precision: Precision,
+  options: VaeBuildOptions = {},
+): BuiltGraph {
   return buildVae(config, weights, precision, 'decoder', options);
 }
 
 /** The encoder: sample → latent_parameters (mean ‖ logvar). */
-export function buildVaeEncoderGraph(config: AutoencoderKlConfig, weights: WeightSet, precision: Precision, options: VaeBuildOptions = {}): BuiltGraph {
+export function buildVaeEncoderGraph(
+  config: AutoencoderKlConfig,
+  weights: WeightSet,
+  precision: Precision,
+  options: VaeBuildOptions = {},
+): BuiltGraph {
   return buildVae(config, weights, precision, 'encoder', options);
 }
 
@@ -109,18 +132,34 @@ export interface VaeBuildOptions {
   attentionKernel?: AttentionForm;
 }
 
-function buildVae(config: AutoencoderKlConfig, weights: WeightSet, precision: Precision, part: 'encoder' | 'decoder', options: VaeBuildOptions): BuiltGraph {
+function buildVae(
+  config: AutoencoderKlConfig,
+  weights: WeightSet,
+  precision: Precision,
+  part: 'encoder' | 'decoder',
+  options: VaeBuildOptions,
+): BuiltGraph {
   const tracked = new UsageTrackingWeightSet(weights);
   const b = new GraphBuilder(`vae_${part}`);
   // Convolutions are the VAE's cost and it has no big Linear layers: 'int8'/'int4' keep it float32.
-  const ctx: LayerContext = { b, weights: tracked, precision: precision === 'fp16' ? 'fp16' : 'fp32', attention: options.attentionKernel ?? 'fused' };
+  const ctx: LayerContext = {
+    b,
+    weights: tracked,
+    precision: precision === 'fp16' ? 'fp16' : 'fp32',
+    attention: options.attentionKernel ?? 'fused',
+  };
   const vae = new VaeBuilder(ctx, config);
   if (part === 'decoder') {
     const latents = b.input('latent_sample', DataType.FLOAT, ['batch', config.latent_channels, 'latent_height', 'latent_width']);
     b.output(b.cast(vae.decoder(latents), DataType.FLOAT), 'sample', ['batch', config.out_channels, 'height', 'width']);
   } else {
     const image = b.input('sample', DataType.FLOAT, ['batch', config.in_channels, 'height', 'width']);
-    b.output(b.cast(vae.encoder(image), DataType.FLOAT), 'latent_parameters', ['batch', 2 * config.latent_channels, 'latent_height', 'latent_width']);
+    b.output(b.cast(vae.encoder(image), DataType.FLOAT), 'latent_parameters', [
+      'batch',
+      2 * config.latent_channels,
+      'latent_height',
+      'latent_width',
+    ]);
   }
   // The other half of the autoencoder shares the checkpoint.
   const other = part === 'decoder' ? ['encoder.', 'quant_conv.'] : ['decoder.', 'post_quant_conv.'];
@@ -152,7 +191,13 @@ class VaeBuilder {
         }
         if (i < channels.length - 1) {
           // Downsample2D(padding=0): F.pad (0, 1, 0, 1) then a stride-2 conv, i.e. padding bottom and right only.
-          h = conv2d(ctx, h, `encoder.down_blocks.${i}.downsamplers.0.conv`, { inChannels: out, outChannels: out, kernel: 3, stride: 2, pads: [0, 0, 1, 1] });
+          h = conv2d(ctx, h, `encoder.down_blocks.${i}.downsamplers.0.conv`, {
+            inChannels: out,
+            outChannels: out,
+            kernel: 3,
+            stride: 2,
+            pads: [0, 0, 1, 1],
+          });
         }
         return h;
       });
@@ -200,7 +245,12 @@ class VaeBuilder {
 
   /** GroupNorm (eps 1e-6, float32 statistics) then SiLU, in the compute type. */
   private normAct(x: Value, prefix: string, channels: number): Value {
-    const normed = groupNorm(this.ctx, x, { groups: this.config.norm_num_groups, channels, eps: EPS, prefix }, computeType(this.ctx.precision));
+    const normed = groupNorm(
+      this.ctx,
+      x,
+      { groups: this.config.norm_num_groups, channels, eps: EPS, prefix },
+      computeType(this.ctx.precision),
+    );
     return activation(this.ctx, normed, 'silu');
   }
 
@@ -212,7 +262,8 @@ class VaeBuilder {
       h = conv2d(ctx, h, `${prefix}.conv1`, { inChannels, outChannels, kernel: 3 });
       h = this.normAct(h, `${prefix}.norm2`, outChannels);
       h = conv2d(ctx, h, `${prefix}.conv2`, { inChannels: outChannels, outChannels, kernel: 3 });
-      const shortcut = inChannels === outChannels ? b.cast(x, h.type) : conv2d(ctx, x, `${prefix}.conv_shortcut`, { inChannels, outChannels, kernel: 1 });
+      const shortcut =
+        inChannels === outChannels ? b.cast(x, h.type) : conv2d(ctx, x, `${prefix}.conv_shortcut`, { inChannels, outChannels, kernel: 1 });
       return b.op('Add', [shortcut, h]);
     });
   }
@@ -220,7 +271,8 @@ class VaeBuilder {
   /** UNetMidBlock2D: resnet, [single-head self-attention over pixels], resnet. */
   private midBlock(x: Value, prefix: string, channels: number): Value {
     x = this.resnet(x, `${prefix}.resnets.0`, channels, channels);
-    if (this.config.mid_block_add_attention) x = this.b.scope('attentions.0', () => this.pixelAttention(x, `${prefix}.attentions.0`, channels));
+    if (this.config.mid_block_add_attention)
+      x = this.b.scope('attentions.0', () => this.pixelAttention(x, `${prefix}.attentions.0`, channels));
     return this.resnet(x, `${prefix}.resnets.1`, channels, channels);
   }
 
@@ -274,7 +326,10 @@ export function autoencoderKlParameterCount(config: AutoencoderKlConfig, part: '
 /** Checks an image size against the VAE's downsampling (the encoder needs multiples of the scale factor). */
 export function checkVaeImageSize(config: AutoencoderKlConfig, height: number, width: number): void {
   const factor = vaeScaleFactor(config);
-  for (const [name, value] of [['height', height], ['width', width]] as const) {
+  for (const [name, value] of [
+    ['height', height],
+    ['width', width],
+  ] as const) {
     if (!Number.isInteger(value) || value < factor || value % factor !== 0) {
       throw new EngineError('invalid-request', `image ${name} ${value} must be a positive multiple of the VAE's scale factor ${factor}`);
     }
