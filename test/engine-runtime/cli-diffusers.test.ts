@@ -10,7 +10,7 @@ import { cp, mkdtemp, readFile, rm, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { decodePng } from '../../worker/engine/png.js';
-import { CONVERT_USAGE } from '../../worker/cli/convert.js';
+import { CONVERT_USAGE } from '../../worker/cli/convert-args.js';
 import { diffusersFixtureDir, repoRoot } from '../fixture-paths.js';
 
 const TSX = path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs');
