@@ -79,12 +79,9 @@ execFileSync('tar', ['-cJf', path.join(out, 'node_modules.tar.xz'), '-C', stage,
 });
 
 // 4. Inputs of the Python reference (diffusers source, CLIP merges, a small T5 tokenizer)
-const shared = process.env.FLOWFILL_SHARED ?? path.join(root, '..', 'shared');
 mkdirSync(path.join(out, 'reference'), { recursive: true });
 for (const file of ['diffusers-src-58eb52c.tar.xz', 'clip-bpe_simple_vocab_16e6.txt.gz']) {
-  const from = path.join(shared, 'vendor', file);
-  if (existsSync(from)) cpSync(from, path.join(out, 'reference', file));
-  else console.warn(`pack: ${from} not found; reference.py make needs it`);
+  cpSync(path.join(root, 'model/realcheck/vendor', file), path.join(out, 'reference', file));
 }
 const fixture = path.join(root, 'test/fixtures/.extracted/sd3-diffusers-tiny/sd35m_style/tokenizer_3');
 if (existsSync(fixture)) cpSync(fixture, path.join(out, 'reference', 't5-tokenizer'), { recursive: true });
