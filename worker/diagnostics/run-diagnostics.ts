@@ -6,6 +6,7 @@
  * timings: session creation, first run (on WebGPU mostly shader compiles) and the median run, plus
  * the fused-attention check (self-test-graphs.ts).
  */
+import { maxAbs } from '../parity/compare-arrays.js';
 import type {
   AttentionCheck,
   Backend,
@@ -15,13 +16,7 @@ import type {
   SelfTestResult,
 } from '../../common/engine-types.js';
 import { createSessionAsync, type BackendSession } from '../engine/ort-backend.js';
-import {
-  ATTENTION_CHECK,
-  buildAttentionCheckAsync,
-  buildMlpSelfTestAsync,
-  maxAbsDifference,
-  type SelfTestGraph,
-} from './self-test-graphs.js';
+import { ATTENTION_CHECK, buildAttentionCheckAsync, buildMlpSelfTestAsync, type SelfTestGraph } from './self-test-graphs.js';
 
 export interface DiagnosticsContext {
   capabilities(): Promise<Capabilities>;
@@ -138,7 +133,7 @@ async function runSelfTestAsync(
     times.sort((a, b) => a - b);
     const output = first[graph.output];
     if (!output || output.type !== 'float32') throw new Error(`no float32 output "${graph.output}"`);
-    return { loadMs, firstRunMs, stepMs: times[Math.floor(times.length / 2)], maxAbsError: maxAbsDifference(output.data, graph.expected) };
+    return { loadMs, firstRunMs, stepMs: times[Math.floor(times.length / 2)], maxAbsError: maxAbs(output.data, graph.expected) };
   } finally {
     await session.releaseAsync();
   }

@@ -131,13 +131,3 @@ export async function buildAttentionCheckAsync(): Promise<SelfTestGraph> {
     expected,
   };
 }
-
-export function maxAbsDifference(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Infinity;
-  let max = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= max)) max = Number.isNaN(d) ? Infinity : d;
-  }
-  return max;
-}

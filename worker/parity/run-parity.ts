@@ -20,6 +20,7 @@ import { createScheduler, decodeLatentsAsync, denoiseLatents } from '../engine/s
 import { createSd3RuntimeAsync, releaseSd3RuntimeAsync, type Sd3Runtime } from '../engine/sd3/runtime.js';
 import type { PromptConditioning } from '../engine/sd3/text-encoding.js';
 import { readSd3PackageFilesAsync } from '../engine/sd3/read-sd3-package-files.js';
+import { compareU8, concat, maxAbs, maxRelative } from './compare-arrays.js';
 
 /** Reads a file of the fixture folder by its relative path; must reject when the file does not exist. */
 export type ReadFile = (relPath: string) => Promise<Uint8Array>;
@@ -244,48 +245,4 @@ async function runCaseAsync(
   check('imageU8MaxDiff', u8.maxDiff, tolerances.u8MaxDiff);
   check('imageU8EqualFraction', u8.equalFraction, tolerances.u8EqualFraction, false);
   return result;
-}
-
-function concat(first: Float32Array, second: Float32Array): Float32Array {
-  const out = new Float32Array(first.length + second.length);
-  out.set(first, 0);
-  out.set(second, first.length);
-  return out;
-}
-
-/** Max |a − b|; NaN anywhere or a length mismatch is Infinity (a failure, never a pass). */
-export function maxAbs(actual: Float32Array, expected: Float32Array): number {
-  if (actual.length !== expected.length) return Infinity;
-  let max = 0;
-  for (let k = 0; k < actual.length; k++) {
-    const d = Math.abs(actual[k] - expected[k]);
-    if (!(d <= max)) max = Number.isNaN(d) ? Infinity : d;
-  }
-  return max;
-}
-
-function maxRelative(actual: Float32Array, expected: Float32Array): number {
-  if (actual.length !== expected.length) return Infinity;
-  let max = 0;
-  for (let k = 0; k < actual.length; k++) {
-    const scale = Math.max(Math.abs(expected[k]), 1e-12);
-    const d = expected[k] === 0 ? Math.abs(actual[k]) : Math.abs(actual[k] - expected[k]) / scale;
-    if (!(d <= max)) max = Number.isNaN(d) ? Infinity : d;
-  }
-  return max;
-}
-
-/** Our RGBA vs diffusers' NHWC RGB uint8. */
-function compareU8(rgba: Uint8Array, rgb: Uint8Array): { maxDiff: number; equalFraction: number } {
-  const pixels = rgb.length / 3;
-  if (rgba.length !== pixels * 4) return { maxDiff: Infinity, equalFraction: 0 };
-  let maxDiff = 0;
-  let equal = 0;
-  for (let p = 0; p < pixels; p++) {
-    let pixelMax = 0;
-    for (let c = 0; c < 3; c++) pixelMax = Math.max(pixelMax, Math.abs(rgba[p * 4 + c] - rgb[p * 3 + c]));
-    maxDiff = Math.max(maxDiff, pixelMax);
-    if (pixelMax === 0) equal += 1;
-  }
-  return { maxDiff, equalFraction: equal / pixels };
 }

@@ -24,7 +24,7 @@ import {
   checkJobMemory,
   checkRequest,
   createScheduler,
-  decodeLatentsAsync,
+  decodeJobLatentsAsync,
   encodePromptPlannedAsync,
   finishResult,
   floatOutput,
@@ -53,7 +53,6 @@ export async function generateFromImageAsync(model: Sd3Runtime, request: Generat
   // 2. Encode the prompt
   let mark = performance.now();
   const conditioning = await encodePromptPlannedAsync(model, checked, cfg, memory);
-  checked.notes.push(...(conditioning.notes ?? []));
   const textEncodeMs = performance.now() - mark;
 
   // 3. Timesteps, truncated by strength
@@ -81,14 +80,7 @@ export async function generateFromImageAsync(model: Sd3Runtime, request: Generat
 
   // 6. Decode
   mark = performance.now();
-  const decoded = await decodeLatentsAsync(
-    model.vaeDecoder,
-    model.pkg,
-    finalLatents,
-    checked.latentHeight,
-    checked.latentWidth,
-    memory.tileLatentSize,
-  );
+  const decoded = await decodeJobLatentsAsync(model, checked, finalLatents, memory);
   const vaeDecodeMs = performance.now() - mark;
 
   // 7. PNG

@@ -55,7 +55,6 @@ export async function generateAsync(model: Sd3Runtime, request: GenerationReques
   // 2. Encode the prompt ([negative, prompt] with CFG)
   let mark = performance.now();
   const conditioning = await encodePromptPlannedAsync(model, checked, cfg, memory);
-  checked.notes.push(...(conditioning.notes ?? []));
   const textEncodeMs = performance.now() - mark;
 
   // 3. Timesteps
@@ -75,14 +74,7 @@ export async function generateAsync(model: Sd3Runtime, request: GenerationReques
 
   // 6. Decode
   mark = performance.now();
-  const image = await decodeLatentsAsync(
-    model.vaeDecoder,
-    model.pkg,
-    finalLatents,
-    checked.latentHeight,
-    checked.latentWidth,
-    memory.tileLatentSize,
-  );
+  const image = await decodeJobLatentsAsync(model, checked, finalLatents, memory);
   const vaeDecodeMs = performance.now() - mark;
 
   // 7. PNG
@@ -193,7 +185,9 @@ export async function encodePromptPlannedAsync(
 ): Promise<PromptConditioning> {
   await textEncoderSessionsAsync(model);
   try {
-    return await encodePromptAsync(model, checked.request.prompt, checked.negativePrompt, cfg);
+    const conditioning = await encodePromptAsync(model, checked.request.prompt, checked.negativePrompt, cfg);
+    checked.notes.push(...(conditioning.notes ?? []));
+    return conditioning;
   } finally {
     if (memory.residency === 'release-text-encoders') await releaseTextEncodersAsync(model);
   }
@@ -343,6 +337,16 @@ export async function decodeLatentsAsync(
   const raw = decoded.data;
   throwIfNotFinite(raw, `${pkg.vaeDecoder.graph.path} output on ${vaeDecoder.backend}`);
   return { raw, channels: vae.out_channels, width: latentWidth * vaeScaleFactor, height: latentHeight * vaeScaleFactor };
+}
+
+/** A job's final latents decoded at its size, in tiles where its memory plan says so. */
+export function decodeJobLatentsAsync(
+  model: Sd3Runtime,
+  checked: CheckedRequest,
+  latents: Float32Array,
+  memory: MemoryEstimate,
+): Promise<DecodedImage> {
+  return decodeLatentsAsync(model.vaeDecoder, model.pkg, latents, checked.latentHeight, checked.latentWidth, memory.tileLatentSize);
 }
 
 export interface DecodedImage {
