@@ -122,3 +122,31 @@ export async function startRigAsync(
     },
   };
 }
+
+/**
+ * Opens a blank rig page, starts the rig worker `name` there, posts it `message` and resolves with
+ * its first answer (a worker error becomes `{ error }`); the page is closed afterwards.
+ */
+export async function runRigWorkerOnceAsync<T extends { error?: string }>(
+  browser: Browser,
+  rig: Rig,
+  name: string,
+  message: unknown,
+): Promise<T> {
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${rig.server.url}rig/blank.html`);
+    return await page.evaluate(
+      ([url, posted]) =>
+        new Promise<T>((resolve) => {
+          const worker = new Worker(url as string);
+          worker.onmessage = (event) => resolve(event.data as T);
+          worker.onerror = (event) => resolve({ error: `worker error: ${event.message}` } as T);
+          worker.postMessage(posted);
+        }),
+      [`/rig/${name}.js`, message] as const,
+    );
+  } finally {
+    await page.close();
+  }
+}

@@ -7,7 +7,7 @@
 import type { Browser } from 'playwright-core';
 import type { DiffusersParityReport } from '../../worker/parity/run-diffusers-parity.js';
 import { diffusersFixtureDir } from '../fixture-paths.js';
-import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, startRigAsync, type Rig } from './browser-rig.js';
+import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, runRigWorkerOnceAsync, startRigAsync, type Rig } from './browser-rig.js';
 
 let rig: Rig;
 let browser: Browser;
@@ -35,18 +35,7 @@ interface ParityAnswer {
 test(
   'diffusers checkpoints: every golden case on WebGPU within the WebGPU tolerances',
   async () => {
-    const page = await browser.newPage();
-    await page.goto(`${rig.server.url}rig/blank.html`);
-    const answer = await page.evaluate(
-      () =>
-        new Promise<ParityAnswer>((resolve) => {
-          const worker = new Worker('/rig/diffusers-parity-worker.js');
-          worker.onmessage = (event) => resolve(event.data as ParityAnswer);
-          worker.onerror = (event) => resolve({ error: `worker error: ${event.message}` });
-          worker.postMessage({ backend: 'webgpu' });
-        }),
-    );
-    await page.close();
+    const answer = await runRigWorkerOnceAsync<ParityAnswer>(browser, rig, 'diffusers-parity-worker', { backend: 'webgpu' });
     expect(answer.error).toBeUndefined();
     const report = answer.report!;
     console.log(

@@ -5,7 +5,7 @@
  */
 import type { Browser } from 'playwright-core';
 import type { ParityReport } from '../../worker/parity/run-parity.js';
-import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, startRigAsync, type Rig } from './browser-rig.js';
+import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, runRigWorkerOnceAsync, startRigAsync, type Rig } from './browser-rig.js';
 
 let rig: Rig;
 let browser: Browser;
@@ -30,18 +30,7 @@ interface ParityAnswer {
 test(
   "the engine reproduces every golden case on WebGPU within the fixtures' WebGPU tolerances",
   async () => {
-    const page = await browser.newPage();
-    await page.goto(`${rig.server.url}rig/blank.html`);
-    const answer = await page.evaluate(
-      () =>
-        new Promise<ParityAnswer>((resolve) => {
-          const worker = new Worker('/rig/parity-worker.js');
-          worker.onmessage = (event) => resolve(event.data as ParityAnswer);
-          worker.onerror = (event) => resolve({ error: `worker error: ${event.message}` });
-          worker.postMessage({ backend: 'webgpu' });
-        }),
-    );
-    await page.close();
+    const answer = await runRigWorkerOnceAsync<ParityAnswer>(browser, rig, 'parity-worker', { backend: 'webgpu' });
     expect(answer.error).toBeUndefined();
     const report = answer.report!;
     // Numbers for the log (no timing assertions): how far each case lands from diffusers.
