@@ -1,6 +1,7 @@
 /** Steps, guidance, seed, variations, strength, insert size and fill mode, behind a disclosure. */
 import { useState } from 'preact/hooks';
 import type { BackendPreference } from '../../common/engine-types.js';
+import type { FillMode } from '../../common/host-rpc.js';
 import { CUSTOM_INSERT_SIZE_ID, INSERT_SIZE_PRESETS } from '../settings/insert-size-presets.js';
 import {
   CUSTOM_SIDE_RANGE,
@@ -73,7 +74,50 @@ function SeedField({
   );
 }
 
-const COMPUTE: Array<{ id: BackendPreference; label: string; title: string }> = [
+interface Choice<T extends string> {
+  id: T;
+  label: string;
+  title: string;
+}
+
+/** A row of buttons of which one is active; each carries `data-<dataKey>` = its id. */
+function Segmented<T extends string>({
+  id,
+  dataKey,
+  options,
+  value,
+  onChoose,
+}: {
+  id?: string;
+  dataKey: string;
+  options: ReadonlyArray<Choice<T>>;
+  value: T;
+  onChoose: (id: T) => void;
+}) {
+  return (
+    <div class="ff-segmented" id={id}>
+      {options.map((option) => (
+        <button
+          key={option.id}
+          type="button"
+          title={option.title}
+          {...{ [`data-${dataKey}`]: option.id }}
+          class={value === option.id ? 'is-active' : ''}
+          onClick={() => onChoose(option.id)}
+        >
+          {option.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+const FILL_MODES: Array<Choice<FillMode>> = [
+  { id: 'replace', label: 'Replace fills', title: 'The image replaces the existing fills' },
+  { id: 'keep', label: 'Keep underneath', title: 'The image goes on top; existing fills stay underneath' },
+];
+
+const COMPUTE: Array<Choice<BackendPreference>> = [
   {
     id: 'auto',
     label: 'Automatic',
@@ -134,20 +178,7 @@ export function SettingsSection({
         </div>
         <div id="ff-insert-size">
           <span class="ff-label">Insert size (when nothing is selected)</span>
-          <div class="ff-segmented">
-            {SIZES.map((size) => (
-              <button
-                key={size.id}
-                type="button"
-                title={size.title}
-                data-size={size.id}
-                class={settings.insertSize === size.id ? 'is-active' : ''}
-                onClick={() => update({ insertSize: size.id })}
-              >
-                {size.label}
-              </button>
-            ))}
-          </div>
+          <Segmented dataKey="size" options={SIZES} value={settings.insertSize} onChoose={(insertSize) => update({ insertSize })} />
         </div>
         {settings.insertSize === CUSTOM_INSERT_SIZE_ID && (
           <div class="ff-inline" id="ff-custom-size">
@@ -170,43 +201,17 @@ export function SettingsSection({
         )}
         <div>
           <span class="ff-label">Existing fills</span>
-          <div class="ff-segmented" id="ff-fill-mode">
-            <button
-              type="button"
-              data-fill="replace"
-              title="The image replaces the existing fills"
-              class={settings.fillMode === 'replace' ? 'is-active' : ''}
-              onClick={() => update({ fillMode: 'replace' })}
-            >
-              Replace fills
-            </button>
-            <button
-              type="button"
-              data-fill="keep"
-              title="The image goes on top; existing fills stay underneath"
-              class={settings.fillMode === 'keep' ? 'is-active' : ''}
-              onClick={() => update({ fillMode: 'keep' })}
-            >
-              Keep underneath
-            </button>
-          </div>
+          <Segmented
+            id="ff-fill-mode"
+            dataKey="fill"
+            options={FILL_MODES}
+            value={settings.fillMode}
+            onChoose={(fillMode) => update({ fillMode })}
+          />
         </div>
         <div>
           <span class="ff-label">Compute (the model loads again on a change)</span>
-          <div class="ff-segmented" id="ff-compute">
-            {COMPUTE.map((c) => (
-              <button
-                key={c.id}
-                type="button"
-                data-compute={c.id}
-                title={c.title}
-                class={settings.compute === c.id ? 'is-active' : ''}
-                onClick={() => onCompute(c.id)}
-              >
-                {c.label}
-              </button>
-            ))}
-          </div>
+          <Segmented id="ff-compute" dataKey="compute" options={COMPUTE} value={settings.compute} onChoose={onCompute} />
         </div>
       </div>
     </details>
