@@ -292,10 +292,14 @@ async function startModelServerAsync(dir: string): Promise<ModelServer> {
     });
     const drop = drops.get(rel)?.shift();
     if (!drop) return void res.end(body);
-    if (drop.after === 0) res.flushHeaders();
-    else res.write(body.subarray(0, drop.after));
-    // Let the bytes leave, then cut the connection as a network drop would.
-    setTimeout(() => res.socket?.destroy(), 50);
+    // Cut the connection as a network drop would, once the bytes sent before the drop have left
+    // Node: destroying earlier discards what is still queued beyond the kernel's socket buffer
+    // (~200 kB), and the client then sees fewer bytes than the test planned.
+    const cut = () => setTimeout(() => res.socket?.destroy(), 50);
+    if (drop.after === 0) {
+      res.flushHeaders();
+      cut();
+    } else res.write(body.subarray(0, drop.after), cut);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
