@@ -11,7 +11,7 @@
  * scripts/gpu/setup.sh unpacks it there; scripts/gpu/README.md lists the scripts that use it. Sizes are printed: the whole tree that travels must stay under 64 MiB.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -52,31 +52,39 @@ await esbuild.build({
   logLevel: 'warning',
 });
 
-// 3. The runtime packages
-const stage = path.join(cache, 'stage');
-rmSync(stage, { recursive: true, force: true });
-const ortDist = path.join(root, 'node_modules/onnxruntime-web/dist');
-mkdirSync(path.join(stage, 'node_modules/onnxruntime-web/dist'), { recursive: true });
-cpSync(path.join(root, 'node_modules/onnxruntime-web/package.json'), path.join(stage, 'node_modules/onnxruntime-web/package.json'));
-for (const file of [
-  'ort.webgpu.bundle.min.mjs',
-  'ort.node.min.mjs',
-  'ort-wasm-simd-threaded.asyncify.mjs',
-  'ort-wasm-simd-threaded.asyncify.wasm',
-  'ort-wasm-simd-threaded.mjs',
-  'ort-wasm-simd-threaded.wasm',
-]) {
-  cpSync(path.join(ortDist, file), path.join(stage, 'node_modules/onnxruntime-web/dist', file));
+// 3. The runtime packages (compressing takes minutes: cached by the two packages' versions)
+const versionOf = (name) => JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+const modulesXz = path.join(cache, `node_modules-ort${versionOf('onnxruntime-web')}-webgpu${versionOf('webgpu')}.tar.xz`);
+if (!existsSync(modulesXz)) packRuntimePackages(modulesXz);
+cpSync(modulesXz, path.join(out, 'node_modules.tar.xz'));
+
+function packRuntimePackages(target) {
+  const stage = path.join(cache, 'stage');
+  rmSync(stage, { recursive: true, force: true });
+  const ortDist = path.join(root, 'node_modules/onnxruntime-web/dist');
+  mkdirSync(path.join(stage, 'node_modules/onnxruntime-web/dist'), { recursive: true });
+  cpSync(path.join(root, 'node_modules/onnxruntime-web/package.json'), path.join(stage, 'node_modules/onnxruntime-web/package.json'));
+  for (const file of [
+    'ort.webgpu.bundle.min.mjs',
+    'ort.node.min.mjs',
+    'ort-wasm-simd-threaded.asyncify.mjs',
+    'ort-wasm-simd-threaded.asyncify.wasm',
+    'ort-wasm-simd-threaded.mjs',
+    'ort-wasm-simd-threaded.wasm',
+  ]) {
+    cpSync(path.join(ortDist, file), path.join(stage, 'node_modules/onnxruntime-web/dist', file));
+  }
+  // ort.node.min.mjs (the WASM build Node picks for plain `onnxruntime-web`) imports onnxruntime-common.
+  cpSync(path.join(root, 'node_modules/onnxruntime-common'), path.join(stage, 'node_modules/onnxruntime-common'), { recursive: true });
+  const webgpu = path.join(root, 'node_modules/webgpu');
+  mkdirSync(path.join(stage, 'node_modules/webgpu/dist/linux-x64'), { recursive: true });
+  for (const file of ['package.json', 'index.js']) cpSync(path.join(webgpu, file), path.join(stage, 'node_modules/webgpu', file));
+  cpSync(path.join(webgpu, 'dist/linux-x64/dawn.node'), path.join(stage, 'node_modules/webgpu/dist/linux-x64/dawn.node'));
+  execFileSync('tar', ['-cJf', `${target}.part`, '-C', stage, 'node_modules'], {
+    env: { ...process.env, XZ_OPT: '-9 -T2' },
+  });
+  execFileSync('mv', [`${target}.part`, target]);
 }
-// ort.node.min.mjs (the WASM build Node picks for plain `onnxruntime-web`) imports onnxruntime-common.
-cpSync(path.join(root, 'node_modules/onnxruntime-common'), path.join(stage, 'node_modules/onnxruntime-common'), { recursive: true });
-const webgpu = path.join(root, 'node_modules/webgpu');
-mkdirSync(path.join(stage, 'node_modules/webgpu/dist/linux-x64'), { recursive: true });
-for (const file of ['package.json', 'index.js']) cpSync(path.join(webgpu, file), path.join(stage, 'node_modules/webgpu', file));
-cpSync(path.join(webgpu, 'dist/linux-x64/dawn.node'), path.join(stage, 'node_modules/webgpu/dist/linux-x64/dawn.node'));
-execFileSync('tar', ['-cJf', path.join(out, 'node_modules.tar.xz'), '-C', stage, 'node_modules'], {
-  env: { ...process.env, XZ_OPT: '-9 -T2' },
-});
 
 // 4. Inputs of the Python reference (diffusers source, CLIP merges, a small T5 tokenizer)
 mkdirSync(path.join(out, 'reference'), { recursive: true });

@@ -98,7 +98,8 @@ function median(values: number[]): number {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   let rssPeak = 0;
-  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 100);
+  // unref: a failure while loading must end the process, not leave it waiting on the sampler.
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 100).unref();
   const report: Record<string, unknown> = { model: args.model, precision: args.precision, backend: args.backend };
   const log = (message: string) => console.error(`[bench:real ${((performance.now() - started) / 1000).toFixed(1)} s] ${message}`);
   const started = performance.now();
@@ -267,5 +268,6 @@ async function navigatorHasF16Async(): Promise<boolean> {
 
 main().catch((error) => {
   console.error(`bench:real: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exitCode = 1;
+  // A GPU device or session left open would keep Node alive after the failure; the run is over.
+  process.exit(1);
 });

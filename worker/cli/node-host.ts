@@ -4,7 +4,6 @@
  * - `--backend webgpu`: WebGPU through Dawn for Node (`webgpu` package) and the native WebGPU EP
  *   build of onnxruntime-web. Everything else stays the plain `onnxruntime-web` WASM build.
  */
-import { openAsBlob } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +11,7 @@ import type { BackendPreference, ModelSource } from '../../common/engine-types.j
 import { setEmbeddedModelProvider } from '../engine/embedded-model.js';
 import { useOrt, type OrtModule } from '../engine/ort-backend.js';
 import { UsageError } from './cli-errors.js';
+import { openFileAsBlobAsync } from './file-blob.js';
 import { displayPath } from './user-paths.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,7 +25,7 @@ export async function readFolderAsync(dir: string): Promise<Record<string, Uint8
 }
 
 /**
- * Every file under `dir` as a file-backed Blob (fs.openAsBlob), keyed like readFolderAsync: nothing
+ * Every file under `dir` as a file-backed Blob (openFileAsBlobAsync), keyed like readFolderAsync: nothing
  * is read until the engine asks, so a checkpoint of many gigabytes is read tensor by tensor.
  */
 export async function openFolderAsync(dir: string): Promise<Record<string, Blob>> {
@@ -34,7 +34,7 @@ export async function openFolderAsync(dir: string): Promise<Record<string, Blob>
   for (const entry of entries) {
     if (!entry.isFile() && !entry.isSymbolicLink()) continue;
     const full = path.join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
-    files[path.relative(dir, full).split(path.sep).join('/')] = await openAsBlob(full);
+    files[path.relative(dir, full).split(path.sep).join('/')] = await openFileAsBlobAsync(full);
   }
   return files;
 }
@@ -50,7 +50,7 @@ async function listFolderAsync(dir: string): Promise<[string, string][]> {
 }
 
 /**
- * A model package folder as an engine ModelSource. Files are opened lazily (fs.openAsBlob): only
+ * A model package folder as an engine ModelSource. Files are opened lazily (openFileAsBlobAsync): only
  * those the package needs are read, when it needs them. `dir` is absolute; UsageError naming it
  * when it is not a package folder.
  */
@@ -65,7 +65,7 @@ export async function modelFolderSourceAsync(dir: string, flag = '--model'): Pro
     throw new UsageError(`${flag} ${shown}: not a model package (no model_index.json in it)`);
   }
   const files: Record<string, Blob> = {};
-  for (const [rel, full] of listed) files[rel] = await openAsBlob(full);
+  for (const [rel, full] of listed) files[rel] = await openFileAsBlobAsync(full);
   return { kind: 'files', files, description: `the folder ${shown}` };
 }
 

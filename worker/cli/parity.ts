@@ -4,7 +4,6 @@
  * Prints one row per case (max |difference| of each intermediate against diffusers) and exits
  * non-zero when any case is outside the tolerances of the fixtures' README.
  */
-import { openAsBlob } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +11,7 @@ import type { BackendPreference } from '../../common/engine-types.js';
 import { DIFFUSERS_GOLDEN_FORMAT, runDiffusersParityAsync, type DiffusersParityReport } from '../parity/run-diffusers-parity.js';
 import { runParityAsync, type ParityReport } from '../parity/run-parity.js';
 import { runCli, UsageError } from './cli-errors.js';
+import { openFileAsBlobAsync } from './file-blob.js';
 import { useNodeBackendAsync } from './node-host.js';
 import { displayPath, resolveUserPath } from './user-paths.js';
 
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   if (index.format === DIFFUSERS_GOLDEN_FORMAT) {
     const report = await runDiffusersParityAsync({
       readFile: read,
-      openFile: (rel) => openAsBlob(path.join(args.dir, rel)),
+      openFile: (rel) => openFileAsBlobAsync(path.join(args.dir, rel)),
       backend: args.backend,
       description,
     });
