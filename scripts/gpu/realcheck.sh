@@ -16,18 +16,21 @@ mkdir -p "$OUT" /tmp/ck /tmp/ref
 LOG="$OUT/realcheck.log"
 say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG"; }
 
-peak_gpu_mib() { sort -n "$1" | tail -1; }
+peak_gpu_mib() { cut -d, -f2 "$1" | sort -n | tail -1 | tr -d ' '; }
 
 bench() {
   local model=$1 precision=$2
   local smi=/tmp/smi-$model-$precision.log
-  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 > "$smi" 2>/dev/null &
+  # Timestamped, and kept in $OUT: with the bench's startedEpochMs and its log's elapsed seconds, the
+  # peak can be placed in a phase (weight upload, a step at one size, the decode).
+  nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 > "$smi" 2>/dev/null &
   local sampler=$!
   local base; base=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
   say "bench $model $precision (GPU memory in use before: ${base} MiB)"
   /usr/bin/time -v $FF/node --max-old-space-size=200000 $FF/bench-real.mjs --model /tmp/ck/$model --reference /tmp/ref/$model \
     --precision "$precision" --runs "${RUNS:-5}" --out "$OUT/$model-$precision.json" 2>&1 | grep --line-buffered -v '^ \|^{\|^}' | tee -a "$LOG"
   kill $sampler 2>/dev/null; wait $sampler 2>/dev/null
+  gzip -c "$smi" > "$OUT/smi-$model-$precision.csv.gz"
   local peak; peak=$(peak_gpu_mib "$smi")
   say "peak GPU memory $model $precision: ${peak} MiB (${base} MiB before)"
   python3 - "$OUT/$model-$precision.json" "$peak" "$base" <<'PY'

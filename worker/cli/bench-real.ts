@@ -100,7 +100,12 @@ async function main(): Promise<void> {
   let rssPeak = 0;
   // unref: a failure while loading must end the process, not leave it waiting on the sampler.
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 100).unref();
-  const report: Record<string, unknown> = { model: args.model, precision: args.precision, backend: args.backend };
+  const report: Record<string, unknown> = {
+    model: args.model,
+    precision: args.precision,
+    backend: args.backend,
+    startedEpochMs: Date.now(),
+  };
   const log = (message: string) => console.error(`[bench:real ${((performance.now() - started) / 1000).toFixed(1)} s] ${message}`);
   const started = performance.now();
   await useNodeBackendAsync(args.backend);
