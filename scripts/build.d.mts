@@ -13,6 +13,8 @@ export function buildPlaygroundScriptAsync(): Promise<string>;
 export function listModelFiles(dir: string): string[];
 export function resolveEmbeddedModelDir(env?: Record<string, string | undefined>): { dir: string | null; why: string };
 export function collectAssets(modelDir: string | null): EmbeddedAssetFile[];
+/** Characters of base64 per asset element in ui.html. */
+export const ASSET_PIECE_CHARS: number;
 export function assembleUiHtml(panelScript: string, assets: EmbeddedAssetFile[]): string;
 export function resolveAppBaseUrl(env?: Record<string, string | undefined>): string;
 export const MODEL_HOSTS: string[];

@@ -199,17 +199,31 @@ function scriptSafe(js) {
   return js.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
 }
 
+/**
+ * Characters of base64 per asset element. The HTML parser cannot yield inside one element, and the
+ * panel cannot paint before the parser yields: in 1 MiB pieces the panel (whose script comes first)
+ * paints while the rest parses. The panel joins the pieces (worker/runtime/embedded-assets.ts).
+ */
+export const ASSET_PIECE_CHARS = 2 ** 20;
+
 export function assembleUiHtml(panelScript, assets) {
   const assetElements = assets
-    .map((a) => `<script type="application/octet-stream" data-flowfill-asset="${a.path}" data-size="${a.size}">${a.gzipBase64}</script>`)
+    .flatMap((a) => {
+      const pieces = [];
+      for (let at = 0; at < a.gzipBase64.length || at === 0; at += ASSET_PIECE_CHARS) {
+        const text = a.gzipBase64.slice(at, at + ASSET_PIECE_CHARS);
+        pieces.push(`<script type="application/octet-stream" data-flowfill-asset="${a.path}" data-size="${a.size}">${text}</script>`);
+      }
+      return pieces;
+    })
     .join('\n');
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Flowfill</title></head>
 <body>
 <div id="app"></div>
-${assetElements}
 <script>${scriptSafe(panelScript)}</script>
+${assetElements}
 </body>
 </html>
 `;

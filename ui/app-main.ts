@@ -15,6 +15,7 @@ import { deferredEngine, diagnosticsInFreshWorker, startEngineWorkerFromUrlAsync
 import { connectHost, figmaParentEndpoint } from './host-client.js';
 import { createPanel, type Panel } from './panel.js';
 import { standaloneHostEndpoint } from './standalone-host.js';
+import { markPanelStartup, markStartup, STARTUP_MARKS } from './startup-marks.js';
 import { mountPanel } from './view/panel-view.js';
 
 function workerUrl(): string {
@@ -38,9 +39,11 @@ function start(): void {
   });
   const root = document.getElementById('app') ?? document.body.appendChild(document.createElement('div'));
   mountPanel(root, panel);
+  markPanelStartup(panel);
   (globalThis as { flowfillPanel?: Panel }).flowfillPanel = panel;
   panel.startAsync().catch((error: unknown) => console.error('[flowfill app] start failed:', error));
 }
 
+markStartup(STARTUP_MARKS.script);
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });
 else start();

@@ -22,6 +22,7 @@ import { useOrt } from './engine/ort-backend.js';
 import { configureOrtForEmbeddedWasm } from './runtime/configure-ort.js';
 import { MODEL_ASSET_PREFIX, ORT_WASM_ASSET } from './runtime/embedded-assets.js';
 import { receiveEmbeddedAssetsAsync } from './runtime/receive-embedded-assets.js';
+import { warmUpOrtAsync } from './runtime/warm-up-ort.js';
 import { createWorkerApi } from './worker-api.js';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -29,21 +30,34 @@ declare const self: DedicatedWorkerGlobalScope;
 useOrt(ort);
 const engine = createEngine();
 
-let assetsArrived = false;
 let settingsError: unknown;
 let builtInBytes: number | undefined;
-const assetsInstalled = receiveEmbeddedAssetsAsync(self, (settings) => {
-  assetsArrived = true;
-  try {
-    if (settings.backend !== undefined) engine.setBackendPreference(settings.backend);
-  } catch (error) {
-    settingsError = error;
-  }
-}).then((assets) => {
+let markArrived: () => void;
+const assetsArrived = new Promise<void>((resolve) => (markArrived = resolve));
+let ortWarmedUp: Promise<void> | undefined;
+const assetsInstalled = receiveEmbeddedAssetsAsync(
+  self,
+  (settings) => {
+    markArrived();
+    try {
+      if (settings.backend !== undefined) engine.setBackendPreference(settings.backend);
+    } catch (error) {
+      settingsError = error;
+    }
+  },
+  (path, bytes) => {
+    if (path !== ORT_WASM_ASSET) return;
+    configureOrtForEmbeddedWasm(ort, bytes);
+    ortWarmedUp = warmUpOrtAsync(ort);
+    // Awaited below, before any session; a failure is reported there, by the first call that needs ORT.
+    ortWarmedUp.catch(() => {});
+  },
+).then(async (assets) => {
   if (settingsError) throw settingsError;
-  const wasm = assets.get(ORT_WASM_ASSET);
-  if (!wasm) throw new EngineError('internal', `the panel's assets lack "${ORT_WASM_ASSET}"; rebuild with npm run build`);
-  configureOrtForEmbeddedWasm(ort, wasm);
+  if (!assets.has(ORT_WASM_ASSET) || !ortWarmedUp)
+    throw new EngineError('internal', `the panel's assets lack "${ORT_WASM_ASSET}"; rebuild with npm run build`);
+  // ORT refuses a second initialisation while one runs: sessions start after the warm-up.
+  await ortWarmedUp;
   const modelFiles: Record<string, Uint8Array> = {};
   for (const [path, bytes] of assets) if (path.startsWith(MODEL_ASSET_PREFIX)) modelFiles[path.slice(MODEL_ASSET_PREFIX.length)] = bytes;
   if (Object.keys(modelFiles).length > 0) {
@@ -54,14 +68,32 @@ const assetsInstalled = receiveEmbeddedAssetsAsync(self, (settings) => {
 // Reported by the first call that needs the assets; kept from being an unhandled rejection here.
 assetsInstalled.catch(() => {});
 
-/** Waits for ORT's binary (and the embedded model); fails at once when the panel never sent them. */
+/**
+ * How long a call that needs ORT's binary waits for the panel's asset message. The panel posts it
+ * once the page's asset elements are parsed (ui/main.ts), after its first calls; a panel that never
+ * posts it is a build or start-up defect, said in the error.
+ */
+const ASSET_WAIT_MS = 120_000;
+
+/** Waits for ORT's binary (and the embedded model). */
 async function assetsReadyAsync(): Promise<void> {
-  // The panel posts the assets right after creating the worker, so they precede any comlink call.
-  if (!assetsArrived) {
-    throw new EngineError(
-      'internal',
-      'the panel did not hand the worker its embedded assets (onnxruntime .wasm, model); start it with postEmbeddedAssets',
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new EngineError(
+            'internal',
+            `the panel did not hand the worker its embedded assets (onnxruntime .wasm, model) within ${ASSET_WAIT_MS / 1000} s; start it with postEmbeddedAssets`,
+          ),
+        ),
+      ASSET_WAIT_MS,
     );
+  });
+  try {
+    await Promise.race([assetsArrived, late]);
+  } finally {
+    clearTimeout(timer);
   }
   await assetsInstalled;
 }

@@ -5,7 +5,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { assembleUiHtml, collectAssets, listModelFiles, repoRoot, resolveEmbeddedModelDir } from '../../scripts/build.mjs';
+import {
+  ASSET_PIECE_CHARS,
+  assembleUiHtml,
+  collectAssets,
+  listModelFiles,
+  repoRoot,
+  resolveEmbeddedModelDir,
+} from '../../scripts/build.mjs';
 import { ASSET_ATTRIBUTE, ORT_WASM_ASSET, postEmbeddedAssets, type EmbeddedAssetsMessage } from '../../worker/runtime/embedded-assets.js';
 import { decodeAssetAsync, receiveEmbeddedAssetsAsync } from '../../worker/runtime/receive-embedded-assets.js';
 import { fixturesDir } from './browser-rig.js';
@@ -57,7 +64,12 @@ test(
   'the worker receives byte-identical ORT wasm and model files from the panel',
   async () => {
     const assets = collectAssets(fixturesDir());
-    const html = assembleUiHtml('', assets);
+    const html = assembleUiHtml('/* panel */', assets);
+    // The panel script comes first (it paints while the assets parse), and big assets come in pieces.
+    expect(html.indexOf('/* panel */')).toBeLessThan(html.indexOf(ASSET_ATTRIBUTE));
+    const wasmPieces = html.split(`${ASSET_ATTRIBUTE}="${ORT_WASM_ASSET}"`).length - 1;
+    expect(wasmPieces).toBe(Math.ceil(assets.find((a) => a.path === ORT_WASM_ASSET)!.gzipBase64.length / ASSET_PIECE_CHARS));
+    expect(wasmPieces).toBeGreaterThan(1);
     const posted: unknown[] = [];
     expect(postEmbeddedAssets({ postMessage: (message: unknown) => posted.push(message) }, fakeDocument(html))).toBe(assets.length);
 

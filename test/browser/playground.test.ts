@@ -71,6 +71,15 @@ test(
     expect(model.info?.backend).toBe('wasm');
     expect(model.info?.nativeSize).toBe(256); // the fixture: sample_size 32 × vae_scale_factor 8
     console.log(`capabilities in the plugin iframe: ${JSON.stringify(model.capabilities)}`);
+
+    // The start-up marks npm run bench:startup reads, in the order a designer sees them.
+    const marks = await frame.evaluate(() => performance.getEntriesByType('mark').map((m) => m.name));
+    expect(marks.filter((name) => name.startsWith('flowfill:'))).toEqual([
+      'flowfill:panel-script',
+      'flowfill:panel-mounted',
+      'flowfill:panel-painted',
+      'flowfill:model-ready',
+    ]);
   },
   BROWSER_TEST_TIMEOUT_MS,
 );

@@ -74,12 +74,16 @@ export function postEmbeddedAssets(
 ): number {
   const page = doc ?? (globalThis as { document?: AssetDocument }).document;
   if (!page) throw new Error('postEmbeddedAssets runs in the panel page: pass its document');
-  const assets: EmbeddedAsset[] = [];
+  // The build splits each asset over several elements (scripts/build.mjs): their texts join in page order.
+  const byPath = new Map<string, EmbeddedAsset>();
   for (const element of Array.from(page.querySelectorAll(`script[${ASSET_ATTRIBUTE}]`))) {
     const path = element.getAttribute(ASSET_ATTRIBUTE) ?? '';
-    const size = Number(element.getAttribute('data-size'));
-    assets.push({ path, size, gzipBase64: (element.textContent ?? '').trim() });
+    const text = (element.textContent ?? '').trim();
+    const asset = byPath.get(path);
+    if (asset) asset.gzipBase64 += text;
+    else byPath.set(path, { path, size: Number(element.getAttribute('data-size')), gzipBase64: text });
   }
+  const assets = [...byPath.values()];
   const message: EmbeddedAssetsMessage = { type: EMBEDDED_ASSETS_MESSAGE, version: 1, assets, ...(engine ? { engine } : {}) };
   worker.postMessage(message);
   return assets.length;

@@ -12,12 +12,14 @@ interface MessageScope {
 /**
  * Resolves with the assets keyed by path, once the panel's asset message arrives. `onArrival` runs
  * synchronously when it does (decoding takes a while longer), with the engine settings the message
- * carries, so they apply before any comlink call. Register this before comlink's `expose`: the
+ * carries, so they apply before any comlink call; `onDecoded` runs as each asset is decoded (ORT's
+ * .wasm, the first and smallest, can start compiling while the model still decodes). Register this before comlink's `expose`: the
  * message is kept from later listeners, so comlink does not answer it as a call.
  */
 export function receiveEmbeddedAssetsAsync(
   scope: MessageScope,
   onArrival: (engine: WorkerEngineOptions) => void = () => {},
+  onDecoded: (path: string, bytes: Uint8Array) => void = () => {},
 ): Promise<Map<string, Uint8Array>> {
   return new Promise((resolve, reject) => {
     const onMessage = (event: MessageEvent) => {
@@ -25,14 +27,23 @@ export function receiveEmbeddedAssetsAsync(
       event.stopImmediatePropagation();
       scope.removeEventListener('message', onMessage);
       onArrival(event.data.engine ?? {});
-      decodeAssetsAsync(event.data.assets).then(resolve, reject);
+      decodeAssetsAsync(event.data.assets, onDecoded).then(resolve, reject);
     };
     scope.addEventListener('message', onMessage);
   });
 }
 
-async function decodeAssetsAsync(assets: EmbeddedAsset[]): Promise<Map<string, Uint8Array>> {
-  const decoded = await Promise.all(assets.map(async (asset) => [asset.path, await decodeAssetAsync(asset)] as const));
+async function decodeAssetsAsync(
+  assets: EmbeddedAsset[],
+  onDecoded: (path: string, bytes: Uint8Array) => void,
+): Promise<Map<string, Uint8Array>> {
+  const decoded = await Promise.all(
+    assets.map(async (asset) => {
+      const bytes = await decodeAssetAsync(asset);
+      onDecoded(asset.path, bytes);
+      return [asset.path, bytes] as const;
+    }),
+  );
   return new Map(decoded);
 }
 
