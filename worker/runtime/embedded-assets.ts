@@ -5,7 +5,8 @@
  * that is a secure context there, so the only one with navigator.gpu; Chromium also refuses data:
  * URLs of tens of MB), so the big files cannot travel inside the worker's own source. The build
  * puts them in the page as inert <script type="application/octet-stream"> elements (gzip, then
- * base64) and the panel posts them to the worker as its first message.
+ * base64, in pieces) after the panel's own script, and the panel posts them to the worker in one
+ * message once they are parsed.
  *
  * Both sides of the hand-off live here: `postEmbeddedAssets` runs in the panel, `receiveEmbeddedAssetsAsync`
  * in the worker.
@@ -13,7 +14,7 @@
 
 import type { BackendPreference } from '../../common/engine-types.js';
 
-/** `type` of the one message the panel sends before any comlink call. */
+/** `type` of the one message that carries the assets (comlink calls may come before it). */
 export const EMBEDDED_ASSETS_MESSAGE = 'flowfill-embedded-assets';
 /** Path of the onnxruntime-web WebAssembly binary among the assets. */
 export const ORT_WASM_ASSET = 'onnxruntime/ort-wasm-simd-threaded.asyncify.wasm';

@@ -1,5 +1,5 @@
 /**
- * Worker side of the asset hand-off (see embedded-assets.ts): waits for the panel's first message
+ * Worker side of the asset hand-off (see embedded-assets.ts): waits for the panel's asset message
  * and decodes every asset (base64 → gzip → bytes) with the platform's own decoders.
  */
 import { isEmbeddedAssetsMessage, type EmbeddedAsset, type WorkerEngineOptions } from './embedded-assets.js';
@@ -12,7 +12,7 @@ interface MessageScope {
 /**
  * Resolves with the assets keyed by path, once the panel's asset message arrives. `onArrival` runs
  * synchronously when it does (decoding takes a while longer), with the engine settings the message
- * carries, so they apply before any comlink call; `onDecoded` runs as each asset is decoded (ORT's
+ * carries, so they apply before any call that waits for the assets; `onDecoded` runs as each asset is decoded (ORT's
  * .wasm, the first and smallest, can start compiling while the model still decodes). Register this before comlink's `expose`: the
  * message is kept from later listeners, so comlink does not answer it as a call.
  */
