@@ -7,9 +7,10 @@
  * aliases plain `onnxruntime-web` to it, so one ORT lives in the bundle; the header of
  * scripts/build.mjs gives the measurements that chose it over the JSEP build.
  *
- * ORT's .wasm and the default model arrive from the panel in one message once its page has parsed them (see
- * runtime/embedded-assets.ts), with the panel's engine settings (e.g. backend 'webgpu' to use a
- * software adapter); loadModel and generate wait for the assets, capabilities does not.
+ * ORT's .wasm and the default model arrive from the panel in one message once its page has
+ * parsed them (see runtime/embedded-assets.ts), with the panel's engine settings (e.g. backend
+ * 'webgpu' to use a software adapter); loadModel and generate wait for the assets, capabilities
+ * does not.
  * Besides the engine it exposes the model store (worker-api.ts): in Figma's null-origin frame
  * there is no storage, so models added there last for the session.
  */

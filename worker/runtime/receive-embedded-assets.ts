@@ -13,8 +13,9 @@ interface MessageScope {
  * Resolves with the assets keyed by path, once the panel's asset message arrives. `onArrival` runs
  * synchronously when it does (decoding takes a while longer), with the engine settings the message
  * carries, so they apply before any call that waits for the assets; `onDecoded` runs as each asset is decoded (ORT's
- * .wasm, the first and smallest, can start compiling while the model still decodes). Register this before comlink's `expose`: the
- * message is kept from later listeners, so comlink does not answer it as a call.
+ * .wasm, the first and smallest, can start compiling while the model still decodes). Register
+ * this before comlink's `expose`: the message is kept from later listeners, so comlink does not
+ * answer it as a call.
  */
 export function receiveEmbeddedAssetsAsync(
   scope: MessageScope,
