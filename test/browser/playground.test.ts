@@ -227,7 +227,9 @@ test(
     await page.mouse.move(box.x + box.width / 2 + 50, box.y + box.height / 2 + 25, { steps: 4 });
     await page.mouse.up();
     expect(await page.evaluate(() => window.flowfill.nodes()[1])).toMatchObject({ width: 300, height: 250 });
-    expect(await page.textContent('#inspector')).toContain('300×250');
+    await page.waitForFunction(() => document.querySelector('#inspector')?.textContent?.includes('300×250') === true, undefined, {
+      timeout: 10_000,
+    });
 
     await page.keyboard.press('Control+z');
     expect(await page.evaluate(() => window.flowfill.nodes()[1])).toMatchObject({ width: 200, height: 200 });
@@ -240,7 +242,12 @@ test(
     await page.click('#toggle-lock');
     const text = (await page.evaluate(() => window.flowfill.nodes())).at(-1)!;
     expect(text).toMatchObject({ type: 'TEXT', locked: true });
-    expect(await page.textContent(`[data-node-id="${text.id}"] .node-label`)).toMatch(/^🔒 /);
+    // The canvas re-renders on the next animation frame: wait for it rather than read it once.
+    await page.waitForFunction(
+      (id) => document.querySelector(`[data-node-id="${id}"] .node-label`)?.textContent?.startsWith('🔒 ') === true,
+      text.id,
+      { timeout: 10_000 },
+    );
     await page.waitForFunction(() => document.querySelector('link[rel=icon]') !== null);
     expect((await page.request.get(new URL('favicon.svg', rig.server.url).href)).headers()['content-type']).toBe('image/svg+xml');
     expect(problems).toEqual([]);
