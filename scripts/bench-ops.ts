@@ -20,12 +20,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import * as ortWeb from 'onnxruntime-web';
-import { loadNativeOrtAsync } from '../worker/cli/native-peer.js';
+import { median } from '../worker/bench/stage-bench.js';
+import { createNativeSessionAsync, loadNativeOrtAsync } from '../worker/cli/native-peer.js';
 import { readOnnxGraphSummary } from '../worker/engine/onnx-graph.js';
 import { DataType } from '../worker/engine/onnx/data-types.js';
 import { GraphBuilder, type Value } from '../worker/engine/onnx/graph-builder.js';
 import { serializeGraphAsync } from '../worker/engine/onnx/serialize-graph.js';
+import { createSessionAsync, type HostTensor } from '../worker/engine/ort-backend.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,11 +44,21 @@ const manifest = JSON.parse(readFileSync(path.join(modelDir, 'flowfill.json'), '
 // CLIP's 77 tokens, then T5's block (zeros when the package has no T5).
 const DIMS: Record<string, number> = { batch: 2, height: latent, width: latent, sequence: 77 + (manifest.max_sequence_length ?? 256) };
 
-ortWeb.env.wasm.numThreads = 1;
+type Feeds = Record<string, HostTensor>;
+interface Runner {
+  runAsync(feeds: Feeds): Promise<unknown>;
+}
+
 const ortNode = await loadNativeOrtAsync();
 
-type AnyTensor = { data: unknown; dims: readonly number[] };
-type Runner = { runAsync(feeds: Record<string, { type: string; data: Float32Array | BigInt64Array; dims: number[] }>): Promise<unknown> };
+function nativeFeeds(feeds: Feeds): Record<string, InstanceType<typeof ortNode.Tensor>> {
+  return Object.fromEntries(
+    Object.entries(feeds).map(([name, t]) => [
+      name,
+      t.type === 'int64' ? new ortNode.Tensor('int64', t.data, t.dims) : new ortNode.Tensor('float32', t.data, t.dims),
+    ]),
+  );
+}
 
 function randomFloats(n: number, seed: number): Float32Array {
   let x = seed >>> 0 || 1;
@@ -59,32 +70,14 @@ function randomFloats(n: number, seed: number): Float32Array {
   });
 }
 
+/** The graph on the engine's own WASM session (one thread in Node) and on onnxruntime-node's CPU EP (one thread). */
 async function sessionPairAsync(model: Uint8Array): Promise<{ wasm: Runner; native: Runner }> {
-  const web = await ortWeb.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  const node = await ortNode.InferenceSession.create(model, {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-  });
-  const wrap = (session: { run(feeds: Record<string, AnyTensor>): Promise<unknown> }, T: new (...a: never[]) => AnyTensor): Runner => ({
-    runAsync: (feeds) =>
-      session.run(
-        Object.fromEntries(
-          Object.entries(feeds).map(([k, v]) => [
-            k,
-            new (T as unknown as new (t: string, d: unknown, s: number[]) => AnyTensor)(v.type, v.data, v.dims),
-          ]),
-        ),
-      ),
-  });
-  return {
-    wasm: wrap(web as never, ortWeb.Tensor as never),
-    native: wrap(node as never, ortNode.Tensor as never),
-  };
+  const wasm = await createSessionAsync({ label: 'bench:ops', model, backend: 'wasm' });
+  const native = await createNativeSessionAsync({ model, externalData: [] }, 1);
+  return { wasm, native: { runAsync: (feeds) => native.run(nativeFeeds(feeds)) } };
 }
 
-async function medianMsAsync(runner: Runner, feeds: Parameters<Runner['runAsync']>[0], warm: number, runs: number): Promise<number> {
+async function medianMsAsync(runner: Runner, feeds: Feeds, warm: number, runs: number): Promise<number> {
   for (let i = 0; i < warm; i++) await runner.runAsync(feeds);
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -92,12 +85,12 @@ async function medianMsAsync(runner: Runner, feeds: Parameters<Runner['runAsync'
     await runner.runAsync(feeds);
     times.push(performance.now() - t);
   }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  return median(times);
 }
 
 // 1. The whole graph on both backends
 const summary = readOnnxGraphSummary(graphBytes);
-const wholeFeeds: Parameters<Runner['runAsync']>[0] = {};
+const wholeFeeds: Feeds = {};
 summary.inputs.forEach((input, i) => {
   const dims = (input.shape ?? []).map((d) => (typeof d === 'number' ? d : (DIMS[d] ?? 1)));
   const n = dims.reduce((a, b) => a * b, 1);
@@ -114,19 +107,13 @@ const wholeNative = await medianMsAsync(whole.native, wholeFeeds, 5, RUNS);
 
 // 2. The native profile
 const profileDir = mkdtempSync(path.join(tmpdir(), 'flowfill-ops-'));
-const profiled = await ortNode.InferenceSession.create(graphBytes, {
-  executionProviders: ['cpu'],
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  graphOptimizationLevel: 'all',
+const profiled = await createNativeSessionAsync({ model: graphBytes, externalData: [] }, 1, {
   enableProfiling: true,
   profileFilePrefix: path.join(profileDir, 'profile'),
-} as never);
-const nativeFeeds = Object.fromEntries(
-  Object.entries(wholeFeeds).map(([k, v]) => [k, new ortNode.Tensor(v.type as 'float32', v.data as Float32Array, v.dims)]),
-);
+});
+const profiledFeeds = nativeFeeds(wholeFeeds);
 const PROFILED_RUNS = 5;
-for (let i = 0; i < PROFILED_RUNS + 1; i++) await profiled.run(nativeFeeds);
+for (let i = 0; i < PROFILED_RUNS + 1; i++) await profiled.run(profiledFeeds);
 await profiled.release();
 const profileFile = readdirSync(profileDir).find((f) => f.endsWith('.json'));
 if (!profileFile) throw new Error('onnxruntime-node wrote no profile');
@@ -204,10 +191,10 @@ function chainable(key: OpKey): boolean {
   );
 }
 
-function oneNodeGraph(key: OpKey, repeat = 1): { model: GraphBuilder; feeds: Parameters<Runner['runAsync']>[0] } | undefined {
+function oneNodeGraph(key: OpKey, repeat = 1): { model: GraphBuilder; feeds: Feeds } | undefined {
   if (!MICRO_OPS.has(key.op) || key.inputs.some((i) => i.type !== 'float')) return undefined;
   const b = new GraphBuilder(`micro ${key.op}`);
-  const feeds: Parameters<Runner['runAsync']>[0] = {};
+  const feeds: Feeds = {};
   const input = (i: number): Value => {
     const dims = key.inputs[i].dims;
     if (dims.length === 0) return b.float(0.5);
@@ -298,7 +285,7 @@ async function overheadAsync(): Promise<{ wasm: number; native: number }> {
   const b = new GraphBuilder('empty');
   b.output(b.op('Identity', [b.input('x', DataType.FLOAT, [1])]), 'y', [1]);
   const pair = await sessionPairAsync((await serializeGraphAsync(b.build())).model);
-  const feeds = { x: { type: 'float32', data: new Float32Array(1), dims: [1] } };
+  const feeds: Feeds = { x: { type: 'float32', data: new Float32Array(1), dims: [1] } };
   return { wasm: await medianMsAsync(pair.wasm, feeds, 50, 200), native: await medianMsAsync(pair.native, feeds, 50, 200) };
 }
 

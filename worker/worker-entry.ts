@@ -55,8 +55,8 @@ const assetsInstalled = receiveEmbeddedAssetsAsync(
   },
 ).then(async (assets) => {
   if (settingsError) throw settingsError;
-  if (!assets.has(ORT_WASM_ASSET) || !ortWarmedUp)
-    throw new EngineError('internal', `the panel's assets lack "${ORT_WASM_ASSET}"; rebuild with npm run build`);
+  // Set as ORT's .wasm was decoded (above): unset means the panel's assets lacked it.
+  if (!ortWarmedUp) throw new EngineError('internal', `the panel's assets lack "${ORT_WASM_ASSET}"; rebuild with npm run build`);
   // ORT refuses a second initialisation while one runs: sessions start after the warm-up.
   await ortWarmedUp;
   const modelFiles: Record<string, Uint8Array> = {};

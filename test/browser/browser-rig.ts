@@ -57,14 +57,17 @@ const PLAYWRIGHT_DISABLED_FEATURES_BUT_PARTITIONING = [
 /**
  * Headless Chromium; `webgpu: false` launches it without --enable-unsafe-webgpu (no adapter).
  * `partitionedStorage`: third-party frames get (partitioned) storage, as in Chrome (the hosted app).
+ * `extraArgs` are added to the command line; `executablePath` replaces CHROMIUM_PATH when given.
  */
 export function launchChromiumAsync({
   webgpu = true,
   partitionedStorage = false,
-}: { webgpu?: boolean; partitionedStorage?: boolean } = {}): Promise<Browser> {
-  const args = [...(webgpu ? ['--enable-unsafe-webgpu'] : []), ...QUIET_CHROMIUM_ARGS];
+  extraArgs = [],
+  executablePath,
+}: { webgpu?: boolean; partitionedStorage?: boolean; extraArgs?: string[]; executablePath?: string } = {}): Promise<Browser> {
+  const args = [...(webgpu ? ['--enable-unsafe-webgpu'] : []), ...QUIET_CHROMIUM_ARGS, ...extraArgs];
   if (partitionedStorage) args.push(`--disable-features=${PLAYWRIGHT_DISABLED_FEATURES_BUT_PARTITIONING.join(',')}`);
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args, headless: true });
+  return chromium.launch({ executablePath: executablePath ?? CHROMIUM_PATH, args, headless: true });
 }
 
 export interface Rig {

@@ -23,6 +23,7 @@ import { forEachDenoiseStepAsync } from '../engine/sd3/denoise-latents.js';
 import { createScheduler, decodeLatentsAsync, denoiseLatents, floatOutput } from '../engine/sd3/pipeline.js';
 import { readSd3PackageFilesAsync } from '../engine/sd3/read-sd3-package-files.js';
 import { createSd3RuntimeAsync, releaseSd3RuntimeAsync } from '../engine/sd3/runtime.js';
+import { maxAbs, relativeL2 } from '../parity/compare-arrays.js';
 import { openFolderAsync, useNodeBackendAsync } from './node-host.js';
 
 interface Args {
@@ -77,17 +78,7 @@ interface RefArray {
 }
 
 function compare(actual: Float32Array, expected: Float32Array): { maxAbs: number; relL2: number } {
-  if (actual.length !== expected.length) return { maxAbs: Infinity, relL2: Infinity };
-  let maxAbs = 0;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const d = actual[i] - expected[i];
-    if (!(Math.abs(d) <= maxAbs)) maxAbs = Number.isNaN(d) ? Infinity : Math.abs(d);
-    num += d * d;
-    den += expected[i] * expected[i];
-  }
-  return { maxAbs, relL2: Math.sqrt(num / den) };
+  return { maxAbs: maxAbs(actual, expected), relL2: relativeL2(actual, expected) };
 }
 
 function median(values: number[]): number {

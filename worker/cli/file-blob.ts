@@ -30,8 +30,7 @@ export class FileRangeBlob extends Blob {
     Object.defineProperty(this, 'size', { value: end - start, enumerable: true });
   }
 
-  override slice(start = 0, end = this.size, contentType?: string): Blob {
-    void contentType;
+  override slice(start = 0, end = this.size): Blob {
     const clamp = (value: number) => Math.min(Math.max(value < 0 ? this.size + value : value, 0), this.size);
     const from = clamp(start);
     const to = Math.max(from, clamp(end));

@@ -28,14 +28,23 @@ export async function loadNativeOrtAsync(): Promise<OrtNode> {
   return ortNode;
 }
 
-async function createAsync(ort: OrtNode, graph: GraphFile, threads: number): Promise<NodeSession> {
+type NodeSessionOptions = import('onnxruntime-node').InferenceSession.SessionOptions;
+
+/** A session on the CPU EP with the settings every native measurement uses; `extra` adds options (e.g. profiling). */
+export async function createNativeSessionAsync(
+  graph: Pick<GraphFile, 'model' | 'externalData'>,
+  threads: number,
+  extra: Partial<NodeSessionOptions> & { profileFilePrefix?: string } = {},
+): Promise<NodeSession> {
+  const ort = await loadNativeOrtAsync();
   return ort.InferenceSession.create(graph.model, {
     executionProviders: ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     externalData: graph.externalData.map((file) => ({ path: file.path, data: file.data })),
-  } as import('onnxruntime-node').InferenceSession.SessionOptions);
+    ...extra,
+  } as NodeSessionOptions);
 }
 
 /**
@@ -54,9 +63,9 @@ export async function runNativePeerAsync(
   const { Tensor } = ort;
   let mark = performance.now();
   const textSessions = [];
-  for (const encoder of pkg.textEncoders) textSessions.push({ encoder, session: await createAsync(ort, encoder.graph, threads) });
-  const transformer = await createAsync(ort, pkg.transformer.graph, threads);
-  const vae = await createAsync(ort, pkg.vaeDecoder.graph, threads);
+  for (const encoder of pkg.textEncoders) textSessions.push({ encoder, session: await createNativeSessionAsync(encoder.graph, threads) });
+  const transformer = await createNativeSessionAsync(pkg.transformer.graph, threads);
+  const vae = await createNativeSessionAsync(pkg.vaeDecoder.graph, threads);
   const sessionCreateMs = performance.now() - mark;
 
   const batch = cfg ? 2 : 1;

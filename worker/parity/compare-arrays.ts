@@ -21,6 +21,19 @@ export function maxAbs(actual: Float32Array, expected: Float32Array): number {
   return max;
 }
 
+/** ‖a − b‖₂ / ‖b‖₂. */
+export function relativeL2(actual: Float32Array, expected: Float32Array): number {
+  if (actual.length !== expected.length) return Infinity;
+  let num = 0;
+  let den = 0;
+  for (let k = 0; k < actual.length; k++) {
+    const d = actual[k] - expected[k];
+    num += d * d;
+    den += expected[k] * expected[k];
+  }
+  return Math.sqrt(num / den);
+}
+
 /** Max |a − b| / |b| (|a| where b is 0). */
 export function maxRelative(actual: Float32Array, expected: Float32Array): number {
   if (actual.length !== expected.length) return Infinity;

@@ -15,9 +15,9 @@
  * (Automatic picks WASM on a software adapter). Each run waits --settle seconds untouched before
  * its marks are read (see below). Prints a table of every run and the medians.
  */
-/* global window, document -- page.evaluate callbacks run in the browser */
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
+import { launchChromiumAsync } from '../test/browser/browser-rig.js';
+import { STARTUP_MARKS } from '../ui/startup-marks.js';
 import { startPlaygroundServer } from './playground-server.mjs';
 
 const { values } = parseArgs({
@@ -32,30 +32,25 @@ const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs: a whole number ≥ 1');
 if (!['embedded', 'hosted'].includes(values.mode)) throw new Error('--mode: embedded or hosted');
 
-const MARKS = [
-  'flowfill:panel-script',
-  'flowfill:panel-mounted',
-  'flowfill:panel-painted',
-  'flowfill:model-ready',
-  'flowfill:model-failed',
-];
+const MARKS: string[] = Object.values(STARTUP_MARKS);
 
 const server = await startPlaygroundServer({ port: 0, quiet: true });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--enable-unsafe-webgpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    // Figma's desktop app keeps the plugin iframe in the foreground; so does a visible browser tab.
-    '--disable-renderer-backgrounding',
-    '--disable-background-timer-throttling',
-  ],
+const browser = await launchChromiumAsync({
+  executablePath: process.env.CHROMIUM_PATH,
+  // Figma's desktop app keeps the plugin iframe in the foreground; so does a visible browser tab.
+  extraArgs: ['--disable-renderer-backgrounding', '--disable-background-timer-throttling'],
 });
-const rows = [];
+interface Row {
+  run: number;
+  frameStart: number;
+  script?: number;
+  fcp?: number;
+  mounted?: number;
+  painted?: number;
+  modelReady?: number;
+  modelFailed?: number;
+}
+const rows: Row[] = [];
 try {
   const page = await browser.newPage();
   const path = values.mode === 'hosted' ? 'hosted' : '';
@@ -64,7 +59,7 @@ try {
   for (let run = 1; run <= runs; run++) {
     const commandAt = await page.evaluate(() => {
       // The command replaces the previous run's iframe; mark it so the wait below finds the new one.
-      for (const old of document.querySelectorAll('iframe.plugin-frame')) old.dataset.benchOld = '';
+      for (const old of document.querySelectorAll<HTMLIFrameElement>('iframe.plugin-frame')) old.dataset.benchOld = '';
       const at = performance.timeOrigin + performance.now();
       void window.flowfill.runCommand('open');
       return at;
@@ -78,12 +73,12 @@ try {
     if (!frame) throw new Error('the plugin iframe has no frame');
     await frame.waitForFunction(
       (names) => performance.getEntriesByType('mark').some((m) => names.includes(m.name)),
-      ['flowfill:model-ready', 'flowfill:model-failed'],
+      [STARTUP_MARKS.modelReady, STARTUP_MARKS.modelFailed] as string[],
       { timeout: Number(values.timeout) * 1000, polling: 50 },
     );
-    await frame.waitForFunction(() => performance.getEntriesByName('flowfill:panel-painted').length > 0, undefined, { timeout: 10_000 });
+    await frame.waitForFunction((painted) => performance.getEntriesByName(painted).length > 0, STARTUP_MARKS.painted, { timeout: 10_000 });
     const timeline = await frame.evaluate((names) => {
-      const entries = {};
+      const entries: Record<string, number> = {};
       for (const name of names) {
         const mark = performance.getEntriesByName(name)[0];
         if (mark) entries[name] = mark.startTime;
@@ -92,16 +87,16 @@ try {
       return { origin: performance.timeOrigin, marks: entries, fcp: fcp?.startTime };
     }, MARKS);
     const offset = timeline.origin - commandAt;
-    const at = (ms) => (ms === undefined ? undefined : offset + ms);
+    const at = (ms: number | undefined) => (ms === undefined ? undefined : offset + ms);
     rows.push({
       run,
       frameStart: offset,
-      script: at(timeline.marks['flowfill:panel-script']),
+      script: at(timeline.marks[STARTUP_MARKS.script]),
       fcp: at(timeline.fcp),
-      mounted: at(timeline.marks['flowfill:panel-mounted']),
-      painted: at(timeline.marks['flowfill:panel-painted']),
-      modelReady: at(timeline.marks['flowfill:model-ready']),
-      modelFailed: at(timeline.marks['flowfill:model-failed']),
+      mounted: at(timeline.marks[STARTUP_MARKS.mounted]),
+      painted: at(timeline.marks[STARTUP_MARKS.painted]),
+      modelReady: at(timeline.marks[STARTUP_MARKS.modelReady]),
+      modelFailed: at(timeline.marks[STARTUP_MARKS.modelFailed]),
     });
   }
 } finally {
@@ -109,7 +104,7 @@ try {
   await server.close();
 }
 
-const columns = [
+const columns: [keyof Row, string][] = [
   ['frameStart', 'iframe created'],
   ['script', 'panel script runs'],
   ['fcp', 'first paint'],
@@ -117,14 +112,14 @@ const columns = [
   ['painted', 'panel painted'],
   ['modelReady', 'model ready'],
 ];
-const fmt = (ms) => (ms === undefined ? '—' : `${Math.round(ms)}`);
+const fmt = (ms: number | undefined) => (ms === undefined ? '—' : `${Math.round(ms)}`);
 console.log(
   `start-up, ${values.mode} plugin, headless Chromium (${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}), ms from the "open" command:`,
 );
 console.log(['run', ...columns.map(([, title]) => title)].join(' | '));
 for (const row of rows) console.log([row.run, ...columns.map(([key]) => fmt(row[key]))].join(' | '));
-const median = (values) => {
-  const sorted = values.filter((v) => v !== undefined).sort((a, b) => a - b);
+const median = (values: (number | undefined)[]) => {
+  const sorted = values.filter((v): v is number => v !== undefined).sort((a, b) => a - b);
   return sorted.length ? sorted[Math.floor(sorted.length / 2)] : undefined;
 };
 if (rows.length > 1)
