@@ -17,11 +17,14 @@
 #   eval.tar            report.json, sample grids, training composites, train-log.txt
 #   report.json         the evaluation (also inside eval.tar)
 #   log.txt             everything this script printed
-# Environment: SKIP_CHECKS=1 skips pytest + smoke; DIT_TOTAL_S (default 1100) is the planned DiT time over
+# Environment: EVAL=quick evaluates in seconds instead of ~90 s (for slices between full evaluations; then
+# RESERVE_S=70 is enough); SKIP_CHECKS=1 skips pytest + smoke; DIT_TOTAL_S (default 1100) is the planned DiT time over
 # all slices (the learning-rate schedule's length); VAE_S (170), CLF_S (60) the first slice's stages
 # (shortened automatically when the slice is too short for them); RESERVE_S (150) the time kept for
 # evaluation + export (the log prints what they took);
-# RUN_ARGS adds arguments to flowfill.run (RUN_ARGS=--smoke runs this whole script in minutes on a CPU).
+# RUN_ARGS adds arguments to flowfill.run (RUN_ARGS=--smoke runs this whole script in minutes on a CPU);
+# GPUS overrides the number of GPU processes (default: every GPU; GPUS=2 with RUN_ARGS="--smoke --device cpu"
+# runs the data-parallel path on a CPU through gloo).
 set -euo pipefail
 limit=${1:?usage: OUT=dir bash model/gpu-slice.sh <slice-seconds>}
 : "${OUT:?set OUT to the folder that comes back}"
@@ -71,9 +74,18 @@ v1_args=()
 pack_reserve=30
 left=$(( limit - $(elapsed) - pack_reserve ))
 echo "== training slice: ${left}s ($(elapsed)s elapsed)"
-python3 -m flowfill.run --data .cache/data "${resume_args[@]}" --resume-out "$work/resume-out" --eval-out "$work/eval" \
+# More than one GPU: the DiT trains data-parallel (flowfill/distributed.py), one process a GPU; the
+# classifier trains beside the VAE. NVLink multicast stays off (it can take a shared host's GPUs down).
+gpus=${GPUS:-$(python3 -c 'import torch; print(torch.cuda.device_count())')}
+launcher=(python3 -m flowfill.run)
+if [ "$gpus" -gt 1 ]; then
+  export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+  launcher=(python3 -m torch.distributed.run --standalone --nproc_per_node "$gpus" -m flowfill.run)
+fi
+echo "== ${gpus} GPU process(es)"
+"${launcher[@]}" --data .cache/data "${resume_args[@]}" --resume-out "$work/resume-out" --eval-out "$work/eval" \
   --time-limit-s "$left" --dit-total-s "${DIT_TOTAL_S:-1100}" --vae-s "${VAE_S:-170}" --clf-s "${CLF_S:-60}" \
-  --reserve-s "${RESERVE_S:-150}" "${v1_args[@]}" ${RUN_ARGS:-}
+  --reserve-s "${RESERVE_S:-150}" --eval "${EVAL:-full}" "${v1_args[@]}" ${RUN_ARGS:-}
 
 echo "== packing ($(elapsed)s)"
 tar -C "$work/resume-out" -cf - . | split -b 15M -d - "$OUT/resume.tar.part"
@@ -83,7 +95,11 @@ cd "$work/eval"
 grids=(grid-512-[0-9].png)
 [ -e "${grids[0]}" ] || grids=()
 while :; do
-  tar -cf "$OUT/eval.tar" report.json train-log.txt held-out-256.png aspect-samples.png grid-512-small.png training-composites "${grids[@]}"
+  present=()
+  for f in report.json train-log.txt held-out-256.png aspect-samples.png grid-512-small.png training-composites; do
+    [ -e "$f" ] && present+=("$f")
+  done
+  tar -cf "$OUT/eval.tar" "${present[@]}" "${grids[@]}"
   [ "$(stat -c %s "$OUT/eval.tar")" -le $((15 * 1024 * 1024)) ] || [ ${#grids[@]} -eq 0 ] && break
   grids=("${grids[@]:0:${#grids[@]}-1}")
 done

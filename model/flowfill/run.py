@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import resume
+from . import distributed, resume
 from .bank import LatentBank
 from .classifier import train_classifier
 from .data import FlowfillData, write_samples
@@ -56,6 +56,8 @@ def parse_args(argv=None):
     ap.add_argument("--lr", type=float, default=6e-4)
     ap.add_argument("--steps", type=int, default=20, help="sampling steps for evaluation and the package's recommendation")
     ap.add_argument("--v1", help="v1 weights (python3 -m flowfill.v1 pack): evaluated once, with the same prompts and classifier")
+    ap.add_argument("--eval", choices=("full", "quick"), default="full",
+                    help="quick: v1_emoji + icons at 256² with the previous sampler choice (seconds, for slices between full ones)")
     ap.add_argument("--smoke", action="store_true", help="tiny networks, tiny budgets, small evaluation: proves every stage runs")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return ap.parse_args(argv)
@@ -65,7 +67,7 @@ def main(argv=None):
     a = parse_args(argv)
     t0 = time.time()
     deadline = t0 + a.time_limit_s
-    dev = torch.device(a.device)
+    ranks, dev = distributed.init(a.device)
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -75,6 +77,9 @@ def main(argv=None):
     ev.mkdir(parents=True, exist_ok=True)
 
     def log(msg):
+        if not ranks.main:
+            print(f"[{time.time() - t0:6.1f}s] [rank {ranks.rank}] {msg}", flush=True)
+            return
         line = f"[{time.time() - t0:6.1f}s] {msg}"
         print(line, flush=True)
         lines.append(line)
@@ -84,6 +89,8 @@ def main(argv=None):
     if smoke:
         a.clf_s, a.vae_s, a.bank_s, a.dit_total_s, a.steps = 4, 6, 3, 8, 4
     data = FlowfillData(a.data, dev)
+    if ranks.parallel:
+        log(f"data-parallel DiT over {ranks.world} processes ({dev.type})")
     log(f"data: {data.num_subjects} subjects ({int(data.is_icon.sum())} icons), {len(data.manifest['sprites'])} sprites, "
         f"{len(data.styles)} styles, {len(data.colour_names)} colours, vocab {len(data.tokenizer)}; device {dev}")
     state = resume.load(a.resume_in, data, dev) if a.resume_in and Path(a.resume_in).exists() else {}
@@ -96,40 +103,50 @@ def main(argv=None):
     # The first slice's fixed-length stages shrink, if needed, so that the bank, the evaluation and
     # the export still fit before the deadline (the DiT then starts in the next slice).
     if not smoke and ("classifier" not in state or "vae" not in state):
-        fixed = (0 if "classifier" in state else a.clf_s) + (0 if "vae" in state else a.vae_s)
+        clf_need, vae_need = (0 if "classifier" in state else a.clf_s), (0 if "vae" in state else a.vae_s)
+        fixed = max(clf_need, vae_need) if ranks.parallel else clf_need + vae_need
         available = deadline - time.time() - a.reserve_s - a.bank_s - (45 if a.v1 and "v1_eval" not in state else 15)
         if fixed > available:
             f = max(available, 80.0) / fixed
             a.clf_s, a.vae_s = max(20.0, a.clf_s * f), max(60.0, a.vae_s * f)
             log(f"time: classifier {a.clf_s:.0f}s and VAE {a.vae_s:.0f}s, shortened to fit {available:.0f}s before the reserve")
 
-    # 1. Evaluation classifier (first slice only; kept in classifier.npz).
-    if "classifier" not in state:
+    # 1. Evaluation classifier (first slice only; kept in classifier.npz), on its own rank in
+    #    parallel, beside the VAE.
+    need_clf, need_vae = "classifier" not in state, "vae" not in state
+    if need_clf and ranks.rank == ranks.classifier_rank:
         clf, info = train_classifier(data, a.clf_s, log, width=16 if smoke else 64, batch=64 if smoke else 512, eval_n=128 if smoke else 4096)
         state["classifier"], state["classifier_info"] = clf.requires_grad_(False), info
-    clf = state["classifier"]
 
-    # 2. v1, measured once with the same prompts, classifier and metrics.
-    if a.v1 and "v1_eval" not in state:
-        state["v1_eval"] = evaluate_v1(a.v1, data, clf, sets["v1_emoji"], a.steps, log, fd_seeds=1 if smoke else 5)
-
-    # 3. VAE, rounded to the int8 values it ships with before anything is encoded with it.
-    if "vae" not in state:
+    # 2. VAE, rounded to the int8 values it ships with before anything is encoded with it.
+    if need_vae and ranks.main:
         vae, info = train_vae(data, a.vae_s, log, batch=8 if smoke else 128, config=SMOKE["vae"] if smoke else None)
         log(f"vae: {snap_to_int8(vae)} tensors rounded to int8")
         state["vae"], state["vae_info"] = vae, info
         state["vae_psnr_held_out"] = vae_psnr(vae, data, [p for s in ("v1_emoji", "emoji", "icons") for p in sets[s]])
         log(f"vae PSNR on held-out renders: {state['vae_psnr_held_out']}")
+    if ranks.parallel:
+        if need_clf:
+            distributed.share(ranks, state, ("classifier", "classifier_info"), src=ranks.classifier_rank, device=dev)
+        if need_vae:
+            distributed.share(ranks, state, ("vae", "vae_info", "vae_psnr_held_out"), src=0, device=dev)
     vae = state["vae"].eval().requires_grad_(False)
+    clf = state.get("classifier")  # rank 0's judge; other ranks never evaluate
+
+    # 3. v1, measured once with the same prompts, classifier and metrics.
+    if a.v1 and "v1_eval" not in state and ranks.main:
+        state["v1_eval"] = evaluate_v1(a.v1, data, clf, sets["v1_emoji"], a.steps, log, fd_seeds=1 if smoke else 5)
 
     # 4. Latent bank (rebuilt every slice) and the latent statistics (first slice).
-    bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], capacity=(16, 4) if smoke else (8192, 2048))
+    bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], capacity=(16, 4) if smoke else (8192, 2048), seed=ranks.rank)
     bank.fill(a.bank_s, log)
-    if "latent_stats" not in state:
+    if "latent_stats" not in state and ranks.main:
         state["latent_stats"] = latent_statistics(bank, data, vae, batches=1 if smoke else 8)
         ls = state["latent_stats"]
         log(f"latent stats: shift {ls['shift_factor']:.4f} scale {ls['scaling_factor']:.4f} rgb-fit MAE {ls['latent_rgb_fit_mae']:.4f} "
             f"max |z| {ls['max_abs_model_space']:.2f}")
+    if ranks.parallel:
+        distributed.share(ranks, state, ("latent_stats",), src=0, device=dev)
 
     # 5. Text encoder + MM-DiT until the deadline minus the reserve for evaluation and export.
     te, dit = build_models(len(data.tokenizer), dev, SMOKE["dit"] if smoke else None, SMOKE["text"] if smoke else None)
@@ -142,14 +159,21 @@ def main(argv=None):
     else:
         dit_ema.load_state_dict(dit.state_dict())
         te_ema.load_state_dict(te.state_dict())
+    distributed.broadcast_params(ranks, (te, dit, te_ema, dit_ema))
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
-                         refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0))
-    budget = (a.dit_total_s if smoke else deadline - a.reserve_s - time.time())
-    if budget > 5:
-        trainer.run(bank, budget, state, a.dit_total_s, log)
+                         refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks)
+    budget = {"s": a.dit_total_s if smoke else deadline - a.reserve_s - time.time()}
+    if ranks.parallel:
+        distributed.share(ranks, budget, ("s",), src=0, device=dev)
+    if budget["s"] > 5:
+        trainer.run(bank, budget["s"], state, a.dit_total_s, log)
     else:
-        log(f"no time left for the DiT this slice ({budget:.0f}s)")
+        log(f"no time left for the DiT this slice ({budget['s']:.0f}s)")
     del bank, trainer, te, dit
+    distributed.finish(ranks)
+    if not ranks.main:
+        log("done: rank 0 evaluates and exports")
+        return
     if dev.type == "cuda":
         torch.cuda.empty_cache()
 
@@ -161,9 +185,12 @@ def main(argv=None):
     stats = state["latent_stats"]
     pipe = Pipeline(tokenize=data.tokenize, text_encoder=te_ema, dit=dit_ema, vae_decode=vae.decode, scaling_factor=stats["scaling_factor"],
                     shift_factor=stats["shift_factor"], max_sequence_length=MAX_SEQUENCE_LENGTH)
-    report = evaluate_v2(pipe, data, clf, sets, seen, a.steps, log, ev, smoke)
+    if a.eval == "quick":
+        report = evaluate_quick(pipe, data, clf, sets, a.steps, log, ev, state.get("scheduler"))
+    else:
+        report = evaluate_v2(pipe, data, clf, sets, seen, a.steps, log, ev, smoke)
     report.update({k: state.get(k) for k in ("v1_eval", "vae_psnr_held_out", "classifier_info", "vae_info", "dit_steps", "dit_seconds",
-                                             "dit_loss_history")})
+                                             "dit_gpu_seconds", "dit_loss_history")})
     state["scheduler"] = report["selection"]["chosen"]
 
     # 7. Export: the package (and with it the checkpoint).
@@ -181,7 +208,9 @@ def main(argv=None):
                                       log=log, parity_prompts=parity_prompts)
     report["training"] = summary
     state["gpu_seconds_by_call"].append(round(time.time() - t0, 1))
+    state.setdefault("gpus_by_call", [1] * (len(state["gpu_seconds_by_call"]) - 1)).append(ranks.world)
     report["gpu_seconds_by_call"] = state["gpu_seconds_by_call"]
+    report["gpus_by_call"] = state["gpus_by_call"]
     resume.save(out, state, data)
     (ev / "report.json").write_text(json.dumps(report, indent=1, default=float))
     log(f"done in {time.time() - t0:.0f}s: package + resume state in {out}, report in {ev}")
@@ -212,6 +241,20 @@ def evaluate_v1(npz, data, clf, prompts, steps, log, fd_seeds=5):
     log(f"v1 evaluated in {time.time() - t:.0f}s: {res}")
     del pipe, vae1
     return res
+
+
+def evaluate_quick(pipe, data, clf, sets, steps, log, ev: Path, previous: dict | None) -> dict:
+    """A progress reading between full evaluations: no sampler search, two held-out sets at 256²."""
+    t = time.time()
+    chosen = previous or {"shift": 3.0, "guidance": 5.0}
+    report = {"steps": steps, "sets": {k: len(sets[k]) for k in ("v1_emoji", "icons")},
+              "selection": {"on": "not searched (quick evaluation): the previous choice, else v1's", "grid": {}, "chosen": chosen}}
+    res, samples = evaluate_sets(pipe, data, clf, {"v1_emoji": sets["v1_emoji"], "icons": sets["icons"]}, (256,), fd_seeds=1,
+                                 steps=steps, guidance=chosen["guidance"], shift=chosen["shift"], log=log)
+    report["results"] = res
+    save_grid(ev / "held-out-256.png", torch.cat([samples["v1_emoji@256"][:16], samples["icons@256"][:8]]), 8)
+    log(f"quick evaluation done in {time.time() - t:.0f}s")
+    return report
 
 
 def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool) -> dict:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .bank import LatentBank, resolution_shift
+from .distributed import GradientExchange, Ranks
 from .data import FlowfillData, bucket_size
 from .mmdit import DIT_CONFIG, SD3Transformer2DModel
 from .quantize import dequantize, quantize_per_channel
@@ -178,7 +179,8 @@ class DitTrainer:
     autocast, EMA 0.999 of both networks (exported)."""
 
     def __init__(self, data: FlowfillData, te, dit, te_ema, dit_ema, stats: dict, *, lr: float = 6e-4, batch: int = 256,
-                 p_large: float = 0.25, refresh: int = 32, seed: int = 1000):
+                 p_large: float = 0.25, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None):
+        self.ranks = ranks or Ranks()
         self.data, self.te, self.dit, self.te_ema, self.dit_ema = data, te, dit, te_ema, dit_ema
         self.dev = data.device
         self.shift, self.scale = stats["shift_factor"], stats["scaling_factor"]
@@ -188,6 +190,7 @@ class DitTrainer:
         self.params = list(dit.parameters()) + list(te.parameters())
         self.ema_params = list(dit_ema.parameters()) + list(te_ema.parameters())
         self.opt = adamw(self.params, lr, self.dev, betas=(0.9, 0.99), weight_decay=0.01)
+        self.exchange = GradientExchange(self.ranks, self.params, self.dev)
         self.gen = torch.Generator(device=self.dev).manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.uncond = data.tokenize([""])
@@ -200,8 +203,11 @@ class DitTrainer:
         warm = 400 if step0 == 0 else 100  # Adam moments restart on resume
         start, losses = time.time(), []
         cfg = self.dit.config
-        while time.time() - start < seconds:
-            progress = min(1.0, (elapsed0 + time.time() - start) / max(total_seconds, 1.0))
+        # In parallel every rank acts on rank 0's clock (GradientExchange), so all take the same
+        # steps with the same learning rate.
+        stop, clock = False, 0.0
+        while not stop:
+            progress = min(1.0, (elapsed0 + clock) / max(total_seconds, 1.0))
             lr = self.lr * min(1.0, (step - step0 + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
             for g in self.opt.param_groups:
                 g["lr"] = lr
@@ -224,6 +230,8 @@ class DitTrainer:
             loss = F.mse_loss(v.float(), noise - x0)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
+            own = time.time() - start
+            stop, clock = self.exchange.exchange(own >= seconds, own)
             torch.nn.utils.clip_grad_norm_(self.params, 1.0)
             self.opt.step()
             step += 1
@@ -236,11 +244,12 @@ class DitTrainer:
                 bank.refresh(r, self.refresh if bank.buckets[r][0] <= 256 else max(1, self.refresh // 4))
             if step % 25 == 0:
                 losses.append(loss.item())
-            if step % 250 == 0:
+            if step % 250 == 0 and self.ranks.main:
                 hist.append([step, round(float(np.mean(losses)), 5), round(elapsed0 + time.time() - start, 1)])
                 losses = []
                 log(f"dit step {step} loss {hist[-1][1]:.4f} lr {lr:.2e} {h}x{w}x{n} {(time.time() - start) / max(step - step0, 1) * 1000:.0f} ms/step")
         used = time.time() - start
+        state["dit_gpu_seconds"] = state.get("dit_gpu_seconds", elapsed0) + used * self.ranks.world
         state.update(dit_steps=step, dit_seconds=elapsed0 + used)
         log(f"dit: steps {step0} -> {step}, {used:.0f}s this call, {elapsed0 + used:.0f}s total")
         return state
