@@ -21,6 +21,36 @@ def _scope(name: str) -> list[str]:
     return parts[:-1]
 
 
+def _metadata(node) -> dict[str, str]:
+    """A node's metadata_props (NodeProto field 9), also with an onnx package too old to know the field."""
+    props = getattr(node, "metadata_props", None)
+    if props is not None:
+        return {p.key: p.value for p in props}
+    from google.protobuf.unknown_fields import UnknownFieldSet
+    from onnx import StringStringEntryProto
+
+    out = {}
+    for field in UnknownFieldSet(node):
+        if field.field_number == 9:
+            entry = StringStringEntryProto.FromString(field.data)
+            out[entry.key] = entry.value
+    return out
+
+
+def _node_scope(node) -> list[str]:
+    """The module path of the node: torch.onnx's dynamo exporter records it in the node's metadata
+    ("pkg.torch.onnx.name_scopes": ['', 'dit', …, 'dit.transformer_blocks.0.attn.to_q', 'linear_7']);
+    the TorchScript exporter in the node's name."""
+    scopes = _metadata(node).get("pkg.torch.onnx.name_scopes")
+    if scopes:
+        import ast
+
+        chain = [x for x in ast.literal_eval(scopes) if x]
+        if len(chain) >= 2:
+            return chain[-2].split(".")
+    return _scope(node.name)
+
+
 def _initializer_arrays(model) -> dict[str, np.ndarray]:
     from onnx import numpy_helper
 
@@ -105,12 +135,47 @@ def read_state_dict(path: str | Path, expected: dict, strip_prefixes=("dit.", "t
                 return (arrays[cast.input[0]].astype(np.float32) * scale.astype(np.float32)).astype(np.float32)
         return None
 
+    consumers: dict[str, list] = {}
+    for node in model.graph.node:
+        for i in node.input:
+            consumers.setdefault(i, []).append(node)
+
+    def param_scope(name: str) -> list[str]:
+        """'te.a.b.weight_int8' / 'te.a.b.bias' -> ['te', 'a', 'b']; [] for anonymous tensors."""
+        for suffix in ("_int8", "_dequantized", "_scale"):
+            name = name.removesuffix(suffix)
+        for leaf in (".weight", ".bias"):
+            if name.endswith(leaf) and not name.startswith(("onnx::", "val_")):
+                return name[: -len(leaf)].split(".")
+        return []
+
+    def scope_of(node, weight_input: str) -> list[str]:
+        """The node's module path; where the exporter recorded none (metadata lost in a version
+        conversion), the parameter names around it: the int8 weight's own name, else the named
+        bias that the next Add (MatMul -> Add(bias)) or this Gemm adds."""
+        scope = _node_scope(node)
+        if scope:
+            return scope
+        p = producers.get(weight_input)
+        cast = next((producers.get(x) for x in p.input if x in producers and producers[x].op_type == "Cast"), None) if p is not None else None
+        for name in (weight_input, cast.input[0] if cast is not None else ""):
+            if param_scope(name):
+                return param_scope(name)
+        if node.op_type == "Gemm" and len(node.input) > 2 and param_scope(node.input[2]):
+            return param_scope(node.input[2])
+        for c in consumers.get(node.output[0], []):
+            if c.op_type == "Add":
+                named = [x for x in c.input if x in arrays and x.endswith(".bias")]
+                if len(named) == 1:
+                    return param_scope(named[0])
+        return []
+
     for node in model.graph.node:
         if node.op_type == "MatMul" and len(node.input) == 2:
             w = weight_source(node.input[1])
             if w is None or w.ndim != 2:
                 continue
-            keys = _keys_for_scope(_scope(node.name), "weight", shapes)
+            keys = _keys_for_scope(scope_of(node, node.input[1]), "weight", shapes)
             key = _match(keys, shapes, lambda k: shapes[k] == (w.shape[1], w.shape[0]))
             if key:
                 put(key, w.T)
@@ -118,7 +183,7 @@ def read_state_dict(path: str | Path, expected: dict, strip_prefixes=("dit.", "t
             w = weight_source(node.input[1])
             if w is None:
                 continue
-            keys = _keys_for_scope(_scope(node.name), "weight", shapes)
+            keys = _keys_for_scope(scope_of(node, node.input[1]), "weight", shapes)
             key = _match(keys, shapes, lambda k: shapes[k] == tuple(w.shape))
             if key:
                 put(key, w)
@@ -127,16 +192,23 @@ def read_state_dict(path: str | Path, expected: dict, strip_prefixes=("dit.", "t
             if w is None:
                 continue
             trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
-            keys = _keys_for_scope(_scope(node.name), "weight", shapes)
+            keys = _keys_for_scope(scope_of(node, node.input[1]), "weight", shapes)
             wt = w if trans_b else w.T
             key = _match(keys, shapes, lambda k: shapes[k] == wt.shape)
             if key:
                 put(key, wt)
+            # A bias the exporter shares with another layer (bit-identical: both always get the
+            # same gradient) appears under the other layer's name.
+            if len(node.input) > 2 and node.input[2] in arrays:
+                b = arrays[node.input[2]]
+                bkey = _match(_keys_for_scope(scope_of(node, node.input[1]), "bias", shapes), shapes, lambda k: shapes[k] == tuple(b.shape))
+                if bkey:
+                    put(bkey, b)
         elif node.op_type == "Gather" and node.input[0] not in arrays:
             w = weight_source(node.input[0])
             if w is None or w.ndim != 2:
                 continue
-            keys = _keys_for_scope(_scope(node.name), "weight", shapes)
+            keys = _keys_for_scope(scope_of(node, node.input[0]), "weight", shapes)
             key = _match(keys, shapes, lambda k: shapes[k] == tuple(w.shape))
             if key:
                 put(key, w)
@@ -145,7 +217,7 @@ def read_state_dict(path: str | Path, expected: dict, strip_prefixes=("dit.", "t
                 v = arrays.get(inp)
                 if v is None or v.ndim != 3 or v.shape[1:] != (1, 1) or not inp.startswith("onnx::"):
                     continue
-                scope = _scope(node.name)
+                scope = _node_scope(node)
                 leaf = "weight" if node.op_type == "Mul" else "bias"
                 key = _match(_keys_for_scope(scope, leaf, shapes), shapes, lambda k: shapes[k] == (v.shape[0],))
                 if key:
@@ -158,6 +230,14 @@ def read_state_dict(path: str | Path, expected: dict, strip_prefixes=("dit.", "t
             key = _match(_keys_for_scope(scope, "weight", shapes), shapes, lambda k: shapes[k] == tuple(v.shape))
             if key:
                 put(key, v)
+
+    # A position table the dynamo exporter folded into its lookup of every position
+    # (embedding(arange(n)) -> one [1, n, d] initializer): the table itself, when exactly one
+    # unclaimed [1, n, d] initializer fits the missing table.
+    for key in [k for k in shapes if k not in out and k.endswith("position_embedding.weight")]:
+        fits = [v for v in arrays.values() if v.ndim == 3 and v.shape[0] == 1 and tuple(v.shape[1:]) == shapes[key] and v.dtype.kind == "f"]
+        if len(fits) == 1:
+            put(key, fits[0][0])
 
     missing = [k for k in shapes if k not in out]
     # Buffers a module recomputes deterministically (the sin-cos table) may be folded away.

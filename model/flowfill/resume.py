@@ -62,10 +62,60 @@ def load(resume_dir, data, device) -> dict:
         sd = read_state_dict(pkg / "vae_decoder" / "model.onnx", {k: v for k, v in expected.items() if k.startswith("decoder.")})
         sd.update(read_state_dict(pkg / "vae_encoder" / "model.onnx", {k: v for k, v in expected.items() if k.startswith("encoder.")}))
         vae.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
+        try:
+            check = verify_against_graphs(pkg, dit, te)
+        except WeightsMismatch:
+            raise
+        except Exception as e:  # the check itself failing must not cost a training slice
+            check = {"error": f"{type(e).__name__}: {e}"}
+        if check is not None:
+            state["resume_check"] = check
         state.update(dit=dit.to(device), te=te.to(device), vae=vae.to(device).eval().requires_grad_(False))
         if "latent_stats" not in state:
             raise ValueError(f"{d / EXTRAS} lacks latent_stats; the package alone cannot resume")
     return state
+
+
+class WeightsMismatch(ValueError):
+    pass
+
+
+def verify_against_graphs(pkg: Path, dit, te, tolerance: float = 1e-3) -> dict | None:
+    """The weights read back must reproduce the package's own graphs (ONNX Runtime, CPU): a reader
+    that put a square matrix in transposed would otherwise resume from wrong weights silently.
+    None where onnxruntime is not installed (the GPU machine has it)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    from .export import TransformerExport
+    from .text_encoder import TextEncoderExport
+
+    g = torch.Generator().manual_seed(0)
+    errors = {}
+    for name, module, make in (
+        ("text_encoder", TextEncoderExport(te), lambda i: torch.randint(0, te.config["vocab_size"], _static(i.shape, 1), generator=g)),
+        ("transformer", TransformerExport(dit), lambda i: (torch.rand(_static(i.shape, 1), generator=g) * 1000 if i.name == "timestep"
+                                                            else torch.randn(_static(i.shape, 32), generator=g))),
+    ):
+        sess = ort.InferenceSession(str(pkg / name / "model.onnx"), providers=["CPUExecutionProvider"])
+        feeds = {i.name: make(i) for i in sess.get_inputs()}
+        if name == "transformer":
+            feeds["hidden_states"] = feeds["hidden_states"][:, :, :32, :32]
+        got = sess.run(None, {k: v.numpy() for k, v in feeds.items()})[0]
+        with torch.no_grad():
+            out = module.float().eval()(*feeds.values())
+        want = (out[0] if isinstance(out, tuple) else out).numpy()
+        errors[name] = float(np.abs(got - want).max())
+        if not errors[name] <= tolerance:
+            raise WeightsMismatch(f"{pkg / name / 'model.onnx'}: weights read back differ from the graph by {errors[name]:.3g} "
+                             f"(tolerance {tolerance}); the reader mapped a tensor wrongly")
+    return errors
+
+
+def _static(shape, fill: int) -> list[int]:
+    """An input shape with its symbolic dimensions set: batch 1, others `fill`."""
+    return [d if isinstance(d, int) else (1 if i == 0 else fill) for i, d in enumerate(shape)]
 
 
 def save(resume_dir, state: dict, data) -> Path:

@@ -95,7 +95,7 @@ def main(argv=None):
         f"{len(data.styles)} styles, {len(data.colour_names)} colours, vocab {len(data.tokenizer)}; device {dev}")
     state = resume.load(a.resume_in, data, dev) if a.resume_in and Path(a.resume_in).exists() else {}
     log(f"resumed: {sorted(k for k in state if not isinstance(state[k], torch.nn.Module))}, dit_steps {state.get('dit_steps', 0)}, "
-        f"dit_seconds {state.get('dit_seconds', 0):.0f}")
+        f"dit_seconds {state.get('dit_seconds', 0):.0f}, weights read back vs the package's graphs: {state.get('resume_check', 'not checked')}")
     state.setdefault("gpu_seconds_by_call", [])
     sets = {k: (v[:4] if smoke else v) for k, v in data.eval_sets.items()}
     seen = seen_prompts(data, 4 if smoke else 200)
