@@ -1,0 +1,58 @@
+/**
+ * The v2 model still in training (model/eval/v2-candidate/, installed by
+ * `bash model/install-package.sh --candidate <slice output>`), as PyTorch 2.11's dynamo exporter
+ * writes it on the GPU machine: opset 18 transformer, anonymous weight names, int8 weights behind
+ * Cast -> Mul. The int8 fixture (int8-package.test.ts) comes from the older exporter, so only this
+ * package shows that the engine runs what the training actually ships.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createEngine } from '../../worker/engine/engine.js';
+import { readOnnxGraphSummary } from '../../worker/engine/onnx-graph.js';
+import { decodePng } from '../../worker/engine/png.js';
+import { readFolderAsync } from '../../worker/cli/node-host.js';
+import { repoRoot } from '../fixture-paths.js';
+
+const pkgDir = path.join(repoRoot, 'model', 'eval', 'v2-candidate', 'package');
+const flowfill = JSON.parse(fs.readFileSync(path.join(pkgDir, 'flowfill.json'), 'utf8'));
+
+describe('v2 candidate package (dynamo export)', () => {
+  test('int8 weights are dequantised in the graph, as flowfill.json counts them, with nothing in float16', () => {
+    for (const net of ['transformer', 'text_encoder', 'vae_decoder', 'vae_encoder']) {
+      const graph = readOnnxGraphSummary(new Uint8Array(fs.readFileSync(path.join(pkgDir, net, 'model.onnx'))));
+      const producer = new Map(graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+      const dequantised = graph.nodes.filter(
+        (n) => n.opType === 'Mul' && n.inputs.some((i) => producer.get(i)?.opType === 'Cast' && i.endsWith('_int8_as_float')),
+      );
+      expect({ net, count: dequantised.length }).toEqual({ net, count: flowfill.weights.quantisation[net].int8_tensors });
+      for (const v of [...graph.inputs, ...graph.outputs]) expect([1, 7]).toContain(v.elemType);
+    }
+  });
+
+  test('the engine verifies its hashes and generates a 2:1 image on WASM', async () => {
+    const engine = createEngine({ backend: 'wasm' });
+    try {
+      const info = await engine.loadModel({ kind: 'files', files: await readFolderAsync(pkgDir) });
+      expect(info.name).toContain('v2');
+      const result = await engine.generate({
+        jobId: 'v2-candidate',
+        prompt: 'shopping cart icon, line style, dark blue on white',
+        width: 256,
+        height: 128,
+        steps: 2,
+        guidance: 5,
+        seed: 3,
+      });
+      const image = decodePng(result.png);
+      expect([image.width, image.height, result.backend]).toEqual([256, 128, 'wasm']);
+      // The prompt asks for white around a dark blue icon: the corners are light, and something is dark.
+      const at = (x: number, y: number) => image.rgba[(y * image.width + x) * 4 + 2];
+      expect(Math.min(at(2, 2), at(253, 2), at(2, 125), at(253, 125))).toBeGreaterThan(150);
+      let darkest = 255;
+      for (let i = 0; i < image.rgba.length; i += 4) darkest = Math.min(darkest, image.rgba[i]);
+      expect(darkest).toBeLessThan(100);
+    } finally {
+      await engine.dispose();
+    }
+  }, 120_000);
+});
