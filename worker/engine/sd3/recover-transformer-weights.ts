@@ -31,7 +31,7 @@ import { sd3TransformerStateDictShapes, type Sd3TransformerConfig } from './grap
 import { get2dSinCosPosEmbed } from './pos-embed.js';
 
 /** How each state-dict key was found. */
-export type RecoveredFrom = 'name' | 'bias' | 'scope' | 'formula';
+export type RecoveredFrom = 'name' | 'bias' | 'scope' | 'shared bias' | 'formula';
 
 export interface RecoveredTransformerWeights {
   /** The state dict; int8 Linear weights as INT8 `X.weight` [out, in] plus `X.weight_scale` [out] float32. */
@@ -102,6 +102,7 @@ export async function recoverSd3TransformerWeightsAsync(
 
   // 2 and 3 first: weights read by MatMul, Gemm and Conv, whose layout depends on the consumer.
   const weightInitializers = new Set<string>();
+  const sharedBiases = new Map<string, OnnxTensor>();
   const unnamed: string[] = [];
   for (const node of contents.nodes) {
     const use = weightUse(node);
@@ -113,7 +114,7 @@ export async function recoverSd3TransformerWeightsAsync(
     const graphShape = sourceShape(source);
     const shape = use.transposed ? [...graphShape].reverse() : graphShape;
     const fits = (key: string | undefined) => key !== undefined && sameShape(expected.get(key) ?? [], shape);
-    const ownName = keyForName(graph.initializerName(node.inputs[use.input]), expected);
+    const ownName = keyForName(graph.initializerName(node.inputs[use.input]), expected) ?? keyForName(parameterName(source), expected);
     const biasKey = keyForName(use.biasOf(graph), expected);
     const fromBias = biasKey?.endsWith('.bias') ? `${biasKey.slice(0, -'.bias'.length)}.weight` : undefined;
     const fromScope = keyForScope(node.name, 'weight', expected, shape);
@@ -129,6 +130,20 @@ export async function recoverSd3TransformerWeightsAsync(
       continue;
     }
     assign(key, { source, transposed: use.transposed && shape.length === 2, from: how, origin });
+    // An exporter may let two layers share one bias tensor when they are bit-identical (two biases
+    // that always receive the same gradient stay equal): the reader of a weight owns its bias too.
+    const biasName = use.biasOf(graph);
+    const bias = biasName !== undefined ? graph.initializer(biasName) : undefined;
+    const ownBias = key.endsWith('.weight') ? `${key.slice(0, -'.weight'.length)}.bias` : undefined;
+    if (
+      bias &&
+      ownBias &&
+      keyForName(biasName, expected) !== ownBias &&
+      expected.has(ownBias) &&
+      sameShape(expected.get(ownBias)!, bias.dims)
+    ) {
+      sharedBiases.set(ownBias, bias);
+    }
   }
 
   // 1: every other initializer that keeps its parameter name (through Identity aliases too).
@@ -143,6 +158,10 @@ export async function recoverSd3TransformerWeightsAsync(
       );
     }
     assign(key, { source: { kind: 'float', tensor }, transposed: false, from: 'name', origin: tensor.name });
+  }
+
+  for (const [key, tensor] of sharedBiases) {
+    if (!found.has(key)) assign(key, { source: { kind: 'float', tensor }, transposed: false, from: 'shared bias', origin: tensor.name });
   }
 
   if (unnamed.length > 0) {
@@ -204,6 +223,12 @@ function keyForScope(nodeName: string, leaf: string, expected: Map<string, numbe
     if (want && sameShape(want, shape)) return key;
   }
   return undefined;
+}
+
+/** The parameter an int8 weight was quantised from, by quantize.py's naming ("<parameter>_int8"). */
+function parameterName(source: WeightSource): string | undefined {
+  if (source.kind === 'float') return source.tensor.name;
+  return source.q.name.endsWith('_int8') ? source.q.name.slice(0, -'_int8'.length) : undefined;
 }
 
 function sourceNames(source: WeightSource): string[] {
