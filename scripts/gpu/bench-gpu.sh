@@ -9,16 +9,23 @@
 # onnxruntime's wasm. nvidia-smi samples the GPU every 100 ms; GPU busy % is averaged over the warm
 # images only, peak GPU memory over the whole process.
 # Results: $OUT/bench-gpu-<case>.json (the bench's report plus gpu{...}), $OUT/bench-gpu.log.
+# Several packages in one call: MODELS="dir1 dir2" benches each (default: models/default), and
+# REBUILD="unfused fused" first writes models/default with its transformer rebuilt by
+# `rebuild-transformer` (one package per attention form, under /tmp) and benches those too; with
+# more than one package the results are $OUT/bench-gpu-<package folder name>-<case>.json, and a
+# table of warm times per package closes the log.
 set -u
 CARRY=${CARRY:-.device-carry/gpu}
 if [ -f "$CARRY/node.xz" ]; then
   source scripts/gpu/setup.sh "$CARRY"
   NODE=$FF/node
   BENCH=$FF/bench.mjs
+  REBUILD_TOOL=$FF/rebuild-transformer.mjs
 else
   # No pack here: a machine with Node and node_modules (e.g. the smoke check on a CPU machine).
   NODE=node
   BENCH="node_modules/tsx/dist/cli.mjs worker/cli/bench.ts"
+  REBUILD_TOOL="node_modules/tsx/dist/cli.mjs worker/cli/rebuild-transformer.ts"
 fi
 export FLOWFILL_DAWN_FLAGS=${FLOWFILL_DAWN_FLAGS-enable-dawn-features=vulkan_enable_f16_on_nvidia}
 OUT=${OUT:-/tmp/out}
@@ -31,12 +38,24 @@ say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG"; }
 have_smi=1
 command -v nvidia-smi > /dev/null || { have_smi=0; say "no nvidia-smi: GPU busy % and memory are not sampled"; }
 
+read -r -a models <<< "${MODELS:-models/default}"
+for attention in ${REBUILD:-}; do
+  rebuilt=/tmp/ff-rebuilt-$attention/default-rebuilt-$attention
+  say "rebuilding models/default's transformer (attention $attention) into $rebuilt"
+  # shellcheck disable=SC2086
+  $NODE $REBUILD_TOOL models/default -o "$rebuilt" --attention "$attention" --force 2>&1 | tee -a "$LOG"
+  models+=("$rebuilt")
+done
+
 [ $# -gt 0 ] || set -- 256 512 512:liftoff
+reports=()
+for model in "${models[@]}"; do
 for case in "$@"; do
   IFS=: read -r size variant <<< "$case"
   flags=()
   [ "${variant:-}" = liftoff ] && flags+=(--liftoff-only)
   name=${case/:/-}
+  [ ${#models[@]} -gt 1 ] && name="$(basename "$model")-$name"
   json="$OUT/bench-gpu-$name.json"
   smi=/tmp/smi-bench-$name.csv
   sampler=
@@ -44,10 +63,10 @@ for case in "$@"; do
     nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits -lms 100 > "$smi" 2>/dev/null &
     sampler=$!
   fi
-  say "case $case: ${size}x${size}, $STEPS steps, guidance $GUIDANCE, $RUNS images, node ${flags[*]:-(default flags)}"
+  say "case $case ($model): ${size}x${size}, $STEPS steps, guidance $GUIDANCE, $RUNS images, node ${flags[*]:-(default flags)}"
   launched=$(date +%s%3N)
   # shellcheck disable=SC2086
-  $NODE "${flags[@]}" --max-old-space-size=16000 $BENCH --backend webgpu --model models/default \
+  $NODE "${flags[@]}" --max-old-space-size=16000 $BENCH --backend webgpu --model "$model" \
     --size "${size}x${size}" --steps "$STEPS" --guidance "$GUIDANCE" --runs "$RUNS" --out "$json" 2>&1 | tee -a "$LOG"
   [ -n "$sampler" ] && { kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null; }
   python3 - "$json" "$launched" "$smi" <<'PY' | tee -a "$LOG"
@@ -84,5 +103,24 @@ report["gpu"] = gpu
 json.dump(report, open(path, "w"), indent=1)
 print("gpu:", json.dumps(gpu))
 PY
+  reports+=("$json")
 done
+done
+if [ ${#reports[@]} -gt 1 ]; then
+  python3 - "${reports[@]}" <<'PY' | tee -a "$LOG"
+import json, os, sys
+print("warm medians per report (ms): denoise step | loop / steps | image; GPU busy % (warm mean)")
+for path in sys.argv[1:]:
+    try:
+        report = json.load(open(path))
+    except Exception as error:
+        print(f"{os.path.basename(path)}: no report ({error})")
+        continue
+    rows = {row.get("stage"): row for row in report.get("rows", [])}
+    warm = lambda stage: rows.get(stage, {}).get("warmMs")
+    fmt = lambda v: f"{v:.1f}" if isinstance(v, (int, float)) else "?"
+    busy = report.get("gpu", {}).get("busyPercentWarmMean")
+    print(f"{os.path.basename(path)}: {fmt(warm('denoise step, median'))} | {fmt(warm('denoise loop / steps'))} | {fmt(warm('image (prompt to PNG)'))}; {fmt(busy)} %")
+PY
+fi
 say "done"

@@ -3,7 +3,7 @@
  *   node scripts/gpu/pack.mjs [out=.device-carry/gpu]
  * writes, into a git-ignored folder that a device run carries:
  *   node.xz                  this machine's Node binary, stripped and xz-compressed
- *   bin/*.mjs                the CLIs (bench-real, bench, generate, parity, convert) bundled for node20,
+ *   bin/*.mjs                the CLIs (bench-real, bench, generate, parity, convert, rebuild-transformer) bundled for node20,
  *                            onnxruntime-web and webgpu left external; bench.mjs is what bench-gpu.sh runs
  *   node_modules.tar.xz      onnxruntime-web (the WebGPU build and its asyncify .wasm) and webgpu (Dawn
  *                            for linux-x64) — the only packages the bundles import at run time
@@ -35,7 +35,7 @@ if (!existsSync(nodeXz)) {
 cpSync(nodeXz, path.join(out, 'node.xz'));
 
 // 2. The CLIs
-const entries = ['bench-real', 'bench', 'generate', 'parity', 'convert'].filter((name) =>
+const entries = ['bench-real', 'bench', 'generate', 'parity', 'convert', 'rebuild-transformer'].filter((name) =>
   existsSync(path.join(root, 'worker/cli', `${name}.ts`)),
 );
 await esbuild.build({

@@ -7,6 +7,7 @@
  * handful of fields needed here is a short wire-format walk (varint keys, length-delimited
  * messages). Unknown fields are skipped, so newer ONNX versions still parse.
  */
+import { ProtoReader, WIRE_LENGTH_DELIMITED, WIRE_VARINT } from './onnx/protobuf-reader.js';
 
 /** One dimension: a fixed size or the name of a free dimension. */
 export type OnnxDim = number | string;
@@ -34,70 +35,6 @@ export interface OnnxGraphSummary {
   nodes: OnnxNodeSummary[];
   /** Distinct `location` values of initializers stored as external data. */
   externalDataFiles: string[];
-}
-
-const WIRE_VARINT = 0;
-const WIRE_64BIT = 1;
-const WIRE_LENGTH_DELIMITED = 2;
-const WIRE_32BIT = 5;
-
-class ProtoReader {
-  private pos: number;
-  constructor(
-    private readonly bytes: Uint8Array,
-    start = 0,
-    private readonly end = bytes.length,
-  ) {
-    this.pos = start;
-  }
-
-  done(): boolean {
-    return this.pos >= this.end;
-  }
-
-  varint(): number {
-    // Numbers up to 2^53 are exact; ONNX lengths and dims stay far below that.
-    let result = 0;
-    let scale = 1;
-    for (;;) {
-      if (this.pos >= this.end) throw new Error('truncated varint');
-      const byte = this.bytes[this.pos++];
-      result += (byte & 0x7f) * scale;
-      if (byte < 0x80) return result;
-      scale *= 128;
-      if (scale > 2 ** 63) throw new Error('varint too long');
-    }
-  }
-
-  /** Next field key, or undefined at the end of this message. */
-  key(): { field: number; wire: number } | undefined {
-    if (this.done()) return undefined;
-    const key = this.varint();
-    return { field: Math.floor(key / 8), wire: key & 7 };
-  }
-
-  /** Sub-reader over a length-delimited field. */
-  message(): ProtoReader {
-    const length = this.varint();
-    const start = this.pos;
-    if (start + length > this.end) throw new Error('length-delimited field runs past its message');
-    this.pos += length;
-    return new ProtoReader(this.bytes, start, start + length);
-  }
-
-  string(): string {
-    const sub = this.message();
-    return new TextDecoder().decode(this.bytes.subarray(sub.pos, sub.end));
-  }
-
-  skip(wire: number): void {
-    if (wire === WIRE_VARINT) this.varint();
-    else if (wire === WIRE_64BIT) this.pos += 8;
-    else if (wire === WIRE_LENGTH_DELIMITED) this.message();
-    else if (wire === WIRE_32BIT) this.pos += 4;
-    else throw new Error(`unsupported wire type ${wire}`);
-    if (this.pos > this.end) throw new Error('field runs past its message');
-  }
 }
 
 function readDimension(reader: ProtoReader): OnnxDim {

@@ -15,6 +15,7 @@
 import type { SafetensorsTensor, WeightSet } from '../safetensors.js';
 import { readFloat32Async } from '../safetensors.js';
 import { DataType, fromFloat32 } from './data-types.js';
+import { transpose2d } from './initializer-source.js';
 import type { GraphBuilder, Value } from './graph-builder.js';
 import { quantizeBlockwise } from './quantize.js';
 
@@ -65,19 +66,37 @@ export interface LinearOptions {
 /**
  * y = x · Wᵀ + b for PyTorch's Linear (`<prefix>.weight` [out, in], `<prefix>.bias` [out]) on the
  * last axis of `x`. The result has the compute type of the precision (float16 for 'fp16').
+ *
+ * A weight stored as int8 ([out, in], with `<prefix>.weight_scale` [out] float32: symmetric, one
+ * scale per output channel, w = q · scale) keeps its int8 bytes under 'fp32': the graph holds
+ * q and the scales and dequantises them with Cast → Mul, which onnxruntime folds into a float32
+ * weight once, when the session is created (the form model/flowfill/quantize.py writes). Under the
+ * other precisions the dequantised values go through the usual conversion.
  */
 export function linear(ctx: LayerContext, x: Value, prefix: string, options: LinearOptions): Value {
   const { b, precision } = ctx;
   const { inFeatures: k, outFeatures: n } = options;
   const tensor = ctx.weights.get(`${prefix}.weight`, [n, k], `a Linear(${k} → ${n}) per config.json`);
+  const readWeight = linearWeightReader(ctx, tensor, prefix, n, k);
   const quantized = (precision === 'int8' || precision === 'int4') && options.quantize !== false && k >= QUANT_BLOCK_SIZE;
   let y: Value;
   if (quantized) {
     const bits = precision === 'int8' ? 8 : 4;
-    y = matMulNBits(ctx, b.cast(x, DataType.FLOAT), tensor, prefix, bits, n, k);
+    y = matMulNBits(ctx, b.cast(x, DataType.FLOAT), readWeight, prefix, bits, n, k);
+  } else if (tensor.dataType === DataType.INT8 && precision === 'fp32') {
+    y = b.op('MatMul', [b.cast(x, DataType.FLOAT), int8Dequantized(ctx, tensor, prefix, n, k)]);
   } else {
     const type = computeType(precision);
-    const w = b.initializer(`${prefix}.weight`, { kind: 'tensor', tensor, dataType: type, dims: [k, n], transpose: true });
+    const w =
+      tensor.dataType === DataType.INT8
+        ? b.initializer(`${prefix}.weight`, {
+            kind: 'derived',
+            dataType: type,
+            dims: [k, n],
+            byteLength: k * n * (type === DataType.FLOAT ? 4 : 2),
+            produce: async () => fromFloat32(transpose2d(await readWeight(), n, k), type as typeof DataType.FLOAT),
+          })
+        : b.initializer(`${prefix}.weight`, { kind: 'tensor', tensor, dataType: type, dims: [k, n], transpose: true });
     y = b.op('MatMul', [b.cast(x, type), w]);
   }
   if (options.bias !== false) {
@@ -87,14 +106,61 @@ export function linear(ctx: LayerContext, x: Value, prefix: string, options: Lin
   return y;
 }
 
-function matMulNBits(ctx: LayerContext, x: Value, tensor: SafetensorsTensor, prefix: string, bits: 4 | 8, n: number, k: number): Value {
+/** The Linear weight [n, k] as float32 values, dequantised when it is stored as int8 with per-output-channel scales. */
+function linearWeightReader(
+  ctx: LayerContext,
+  tensor: SafetensorsTensor,
+  prefix: string,
+  n: number,
+  k: number,
+): () => Promise<Float32Array> {
+  if (tensor.dataType !== DataType.INT8) return () => readFloat32Async(tensor);
+  const scale = ctx.weights.get(`${prefix}.weight_scale`, [n], `the per-output-channel scales of the int8 Linear(${k} → ${n}) weight`);
+  return async () => {
+    const q = new Int8Array((await tensor.file.readAsync(tensor.offset, tensor.length)).slice().buffer);
+    const scales = await readFloat32Async(scale);
+    const values = new Float32Array(n * k);
+    for (let row = 0; row < n; row++) for (let col = 0; col < k; col++) values[row * k + col] = q[row * k + col] * scales[row];
+    return values;
+  };
+}
+
+/** W [k, n] = Cast(q [k, n] int8) · scale [n]: an int8 weight that stays int8 in the file and is folded to float32 by onnxruntime. */
+function int8Dequantized(ctx: LayerContext, tensor: SafetensorsTensor, prefix: string, n: number, k: number): Value {
+  const { b } = ctx;
+  const scale = ctx.weights.get(`${prefix}.weight_scale`, [n], `the per-output-channel scales of the int8 Linear(${k} → ${n}) weight`);
+  const q = b.initializer(`${prefix}.weight_int8`, {
+    kind: 'derived',
+    dataType: DataType.INT8,
+    dims: [k, n],
+    byteLength: k * n,
+    produce: async () => {
+      const rows = await tensor.file.readAsync(tensor.offset, tensor.length);
+      const out = new Uint8Array(k * n);
+      for (let row = 0; row < n; row++) for (let col = 0; col < k; col++) out[col * n + row] = rows[row * k + col];
+      return out;
+    },
+  });
+  const scales = b.initializer(`${prefix}.weight_scale`, { kind: 'tensor', tensor: scale, dataType: DataType.FLOAT, dims: [n] });
+  return b.op('Mul', [b.cast(q, DataType.FLOAT), scales]);
+}
+
+function matMulNBits(
+  ctx: LayerContext,
+  x: Value,
+  readWeight: () => Promise<Float32Array>,
+  prefix: string,
+  bits: 4 | 8,
+  n: number,
+  k: number,
+): Value {
   const { b } = ctx;
   const blockSize = QUANT_BLOCK_SIZE;
   const nBlocks = Math.ceil(k / blockSize);
   const blob = (blockSize * bits) / 8;
   // Both initializers come from one quantisation; keep it until the second is written.
   let pending: Promise<ReturnType<typeof quantizeBlockwise>> | undefined;
-  const quantized = () => (pending ??= readFloat32Async(tensor).then((w) => quantizeBlockwise(w, n, k, bits, blockSize)));
+  const quantized = () => (pending ??= readWeight().then((w) => quantizeBlockwise(w, n, k, bits, blockSize)));
   const packed = b.initializer(`${prefix}.weight_q${bits}`, {
     kind: 'derived',
     dataType: DataType.UINT8,

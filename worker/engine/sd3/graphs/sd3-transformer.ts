@@ -529,3 +529,55 @@ export function checkLatentSize(
     }
   }
 }
+
+/**
+ * The state dict of diffusers' SD3Transformer2DModel for `config`: every parameter and the
+ * persistent pos-embed buffer, by name, with its shape in PyTorch's layout (Linear weight
+ * [out, in], Conv2d weight [out, in, k, k]). The same architecture `sd3TransformerSize` counts;
+ * tools that recover a checkpoint from another form (an exported ONNX graph) check against it.
+ */
+export function sd3TransformerStateDictShapes(config: Sd3TransformerConfig): Map<string, number[]> {
+  const { patch_size: p, in_channels: C, out_channels: Co, pos_embed_max_size: P } = config;
+  const D = config.num_attention_heads * config.attention_head_dim;
+  const headDim = config.attention_head_dim;
+  const shapes = new Map<string, number[]>();
+  const linear = (prefix: string, inFeatures: number, outFeatures: number) => {
+    shapes.set(`${prefix}.weight`, [outFeatures, inFeatures]);
+    shapes.set(`${prefix}.bias`, [outFeatures]);
+  };
+  const qkNorms = (prefix: string, names: string[]) => {
+    if (config.qk_norm === 'rms_norm') for (const name of names) shapes.set(`${prefix}.${name}.weight`, [headDim]);
+  };
+  shapes.set('pos_embed.proj.weight', [D, C, p, p]);
+  shapes.set('pos_embed.proj.bias', [D]);
+  shapes.set('pos_embed.pos_embed', [1, P * P, D]);
+  linear('time_text_embed.timestep_embedder.linear_1', 256, D);
+  linear('time_text_embed.timestep_embedder.linear_2', D, D);
+  linear('time_text_embed.text_embedder.linear_1', config.pooled_projection_dim, D);
+  linear('time_text_embed.text_embedder.linear_2', D, D);
+  linear('context_embedder', config.joint_attention_dim, D);
+  for (let i = 0; i < config.num_layers; i++) {
+    const block = `transformer_blocks.${i}`;
+    const dual = config.dual_attention_layers.includes(i);
+    const last = i === config.num_layers - 1;
+    linear(`${block}.norm1.linear`, D, (dual ? 9 : 6) * D);
+    linear(`${block}.norm1_context.linear`, D, (last ? 2 : 6) * D);
+    for (const name of ['to_q', 'to_k', 'to_v', 'to_out.0', 'add_q_proj', 'add_k_proj', 'add_v_proj'])
+      linear(`${block}.attn.${name}`, D, D);
+    if (!last) linear(`${block}.attn.to_add_out`, D, D);
+    qkNorms(`${block}.attn`, ['norm_q', 'norm_k', 'norm_added_q', 'norm_added_k']);
+    if (dual) {
+      for (const name of ['to_q', 'to_k', 'to_v', 'to_out.0']) linear(`${block}.attn2.${name}`, D, D);
+      qkNorms(`${block}.attn2`, ['norm_q', 'norm_k']);
+    }
+    linear(`${block}.ff.net.0.proj`, D, 4 * D);
+    linear(`${block}.ff.net.2`, 4 * D, D);
+    if (!last) {
+      linear(`${block}.ff_context.net.0.proj`, D, 4 * D);
+      linear(`${block}.ff_context.net.2`, 4 * D, D);
+    }
+  }
+  linear('norm_out.linear', D, 2 * D);
+  linear('proj_out', D, p * p * Co);
+  return shapes;
+}

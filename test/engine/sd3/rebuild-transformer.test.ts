@@ -1,0 +1,138 @@
+/**
+ * The transformer of a package rebuilt by the engine's graph builder from the weights of the
+ * package's own (PyTorch-exported) graph: the v2-format int8 fixture (test/model/fixtures/int8-tiny)
+ * rebuilt, its int8 weights kept int8, and both graphs run on onnxruntime-web's WASM backend on the
+ * fixture's PyTorch inputs (a 4:1 latent and a square one at batch 2, both centre crops of the
+ * pos-embed table): the rebuilt graph must match the original and PyTorch.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-web';
+import { DataType } from '../../../worker/engine/onnx/data-types.js';
+import { readOnnxModel } from '../../../worker/engine/onnx/onnx-model-reader.js';
+import { serializeGraphAsync } from '../../../worker/engine/onnx/serialize-graph.js';
+import { openPackageAsync } from '../../../worker/engine/package-source.js';
+import { readSd3TransformerConfig, sd3TransformerStateDictShapes } from '../../../worker/engine/sd3/graphs/sd3-transformer.js';
+import { readSd3PackageFilesAsync } from '../../../worker/engine/sd3/read-sd3-package-files.js';
+import { rebuildSd3TransformerAsync, rebuildTransformerPackageAsync } from '../../../worker/engine/sd3/rebuild-transformer.js';
+import { maxAbs, relativeL2 } from '../../../worker/parity/compare-arrays.js';
+import { createNodePackageSinkAsync, nodeSha256 } from '../../../worker/cli/node-package-sink.js';
+import { openFolderAsync } from '../../../worker/cli/node-host.js';
+import { INT8_FIXTURE, referenceTensor } from '../../model/int8-fixture.js';
+import { fixtureConfig, fixtureWeightsAsync } from '../../sd3-graphs/graph-harness.js';
+
+ort.env.wasm.numThreads = 1;
+const pkgDir = path.join(INT8_FIXTURE, 'package');
+const model = new Uint8Array(fs.readFileSync(path.join(pkgDir, 'transformer/model.onnx')));
+const configJson = JSON.parse(fs.readFileSync(path.join(pkgDir, 'transformer/config.json'), 'utf8'));
+const flowfill = JSON.parse(fs.readFileSync(path.join(pkgDir, 'flowfill.json'), 'utf8'));
+// Both graphs compute in float32 from the same weights; they differ in summation order and in the
+// pos-embed table (the export computes it in float32 in the graph, diffusers in float64): 1e-6 scale.
+const TOLERANCE = 2e-5;
+// The existing PyTorch tolerance of the fixture's own graph (test/model/int8-package.test.ts).
+const PYTORCH_TOLERANCE = 1e-4;
+const SLOW_MS = 120_000;
+
+describe('rebuilt transformer (fixtures/int8-tiny)', () => {
+  let rebuilt: Awaited<ReturnType<typeof rebuildSd3TransformerAsync>>;
+  let rebuiltBytes: Uint8Array;
+  beforeAll(async () => {
+    rebuilt = await rebuildSd3TransformerAsync(model, configJson);
+    rebuiltBytes = (await serializeGraphAsync(rebuilt.graph, { externalThresholdBytes: Infinity })).model;
+  });
+
+  test('recovers every tensor of the state dict, keeps the int8 weights int8 and needs fewer nodes', () => {
+    const expected = sd3TransformerStateDictShapes(readSd3TransformerConfig(configJson));
+    expect([...rebuilt.recovered.from.keys()].sort()).toEqual([...expected.keys()].sort());
+    // The export computes the pos-embed table in the graph; it is the only tensor from the formula.
+    expect([...rebuilt.recovered.from].filter(([, how]) => how === 'formula').map(([key]) => key)).toEqual(['pos_embed.pos_embed']);
+    expect(rebuilt.recovered.int8).toHaveLength(flowfill.weights.quantisation.transformer.int8_tensors);
+    const int8Initializers = readOnnxModel(rebuiltBytes).initializers.filter((t) => t.dataType === DataType.INT8);
+    expect(int8Initializers).toHaveLength(rebuilt.recovered.int8.length);
+    expect(rebuilt.graph.nodes.some((n) => n.opType === 'MultiHeadAttention')).toBe(false);
+    expect(rebuilt.nodes.rebuilt).toBeLessThan(rebuilt.nodes.original / 2);
+  });
+
+  test.each(['wide', 'square'])(
+    '%s latent: the rebuilt graph matches the original graph and PyTorch on WASM',
+    async (label) => {
+      const run = async (bytes: Uint8Array) => {
+        const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+        const feeds = Object.fromEntries(session.inputNames.map((name) => [name, referenceTensor(`transformer.${label}.${name}`)]));
+        const out = (await session.run(feeds)).out_hidden_states;
+        await session.release();
+        return out;
+      };
+      const original = await run(model);
+      const ours = await run(rebuiltBytes);
+      const want = referenceTensor(`transformer.${label}.out_hidden_states`);
+      expect(ours.dims).toEqual(want.dims);
+      const scale = Math.max(1, maxAbs(want.data as Float32Array, new Float32Array(want.data.length)));
+      const vsOriginal = maxAbs(ours.data as Float32Array, original.data as Float32Array);
+      const vsPytorch = maxAbs(ours.data as Float32Array, want.data as Float32Array);
+      console.log(
+        `${label} ${JSON.stringify(want.dims)}: rebuilt vs original max ${vsOriginal.toExponential(2)} (relative L2 ${relativeL2(ours.data as Float32Array, original.data as Float32Array).toExponential(2)}), vs PyTorch max ${vsPytorch.toExponential(2)}`,
+      );
+      expect(vsOriginal).toBeLessThanOrEqual(TOLERANCE * scale);
+      expect(vsPytorch).toBeLessThanOrEqual(PYTORCH_TOLERANCE * scale);
+    },
+    SLOW_MS,
+  );
+
+  test('writes a package the engine loads, every other file copied byte for byte', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'flowfill-rebuilt-'));
+    try {
+      const folder = await openFolderAsync(pkgDir);
+      const files = await openPackageAsync({ kind: 'files', files: folder, description: 'the int8 fixture' });
+      const target = path.join(out, 'package');
+      await rebuildTransformerPackageAsync(files, Object.keys(folder), await createNodePackageSinkAsync(target), { sha256: nodeSha256 });
+      const written = JSON.parse(fs.readFileSync(path.join(target, 'flowfill.json'), 'utf8'));
+      expect(Object.keys(written.files).sort()).toEqual(Object.keys(flowfill.files).sort());
+      for (const [file, entry] of Object.entries(flowfill.files as Record<string, { sha256: string }>)) {
+        if (file === 'transformer/model.onnx') expect(written.files[file].sha256).not.toBe(entry.sha256);
+        else expect({ file, sha256: written.files[file].sha256 }).toEqual({ file, sha256: entry.sha256 });
+      }
+      expect(written.transformer_rebuilt).toMatchObject({ original_nodes: rebuilt.nodes.original, nodes: rebuilt.nodes.rebuilt });
+      // Loading checks every file against flowfill.json and the transformer's inputs and outputs against its config.
+      const reopened = await openPackageAsync({ kind: 'files', files: await openFolderAsync(target), description: 'the rebuilt package' });
+      const pkg = await readSd3PackageFilesAsync(reopened);
+      expect(pkg.transformer.graph.summary.inputs.map((i) => i.name)).toEqual([
+        'hidden_states',
+        'timestep',
+        'encoder_hidden_states',
+        'pooled_projections',
+      ]);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('rebuild-transformer errors', () => {
+  test('a config that disagrees with the graph fails naming the tensor', async () => {
+    await expect(rebuildSd3TransformerAsync(model, { ...configJson, num_layers: 1 })).rejects.toThrow(
+      /norm1_context\.linear\.bias" has shape \[384\].*\[128\]/,
+    );
+  });
+
+  test('a graph that is not an SD3 transformer export fails listing what is missing', async () => {
+    const textEncoder = new Uint8Array(fs.readFileSync(path.join(pkgDir, 'text_encoder/model.onnx')));
+    await expect(rebuildSd3TransformerAsync(textEncoder, configJson)).rejects.toThrow(
+      /could not be given a diffusers SD3Transformer2DModel name|were not found/,
+    );
+  });
+});
+
+test.each(['sd35m_style', 'sd3m_style_no_t5'])('the state-dict keys and shapes match the %s diffusers checkpoint', async (name) => {
+  const weights = await fixtureWeightsAsync(name, 'transformer');
+  const shapes = sd3TransformerStateDictShapes(readSd3TransformerConfig(fixtureConfig(name, 'transformer')));
+  expect(Object.fromEntries([...shapes].sort())).toEqual(
+    Object.fromEntries(
+      weights
+        .names()
+        .sort()
+        .map((n) => [n, weights.get(n).shape]),
+    ),
+  );
+});

@@ -1,0 +1,164 @@
+/**
+ * Rebuilds a package's SD3 transformer graph with the engine's own builder (./graphs/sd3-transformer.ts)
+ * from the weights of the graph the package ships (a torch.onnx export; ./recover-transformer-weights.ts),
+ * and writes the package again with that graph: same inputs and outputs, same weights (int8 ones
+ * stay int8), float32 compute.
+ *
+ * Why: a PyTorch export spells out every shape computation (Shape → Gather → Unsqueeze → Concat
+ * per Reshape, the positional table from Range/Sin/Cos on every run): the shipped default
+ * transformer has 1,936 nodes where the builder needs about 500, and on a fast GPU the denoising
+ * step is bound by the cost per node, not by arithmetic.
+ */
+import type { ByteSource } from '../byte-source.js';
+import { EngineError } from '../engine-error.js';
+import type { BuiltGraph } from '../onnx/graph-builder.js';
+import type { AttentionForm } from '../onnx/layers.js';
+import { sourceByteLength } from '../onnx/initializer-source.js';
+import { readOnnxModel } from '../onnx/onnx-model-reader.js';
+import { serializeGraphAsync, writeExternalFileAsync } from '../onnx/serialize-graph.js';
+import { bytesFile, writePackageAsync, type PackageFile, type PackageSink, type WrittenPackage } from '../package-writer.js';
+import type { PackageFiles } from '../package-source.js';
+import type { Sha256Factory } from '../sha256-stream.js';
+import { parseJsonObject, sha256HexAsync } from '../verifying-reader.js';
+import { buildSd3TransformerGraph, readSd3TransformerConfig, type Sd3TransformerConfig } from './graphs/sd3-transformer.js';
+import { recoverSd3TransformerWeightsAsync, type RecoveredTransformerWeights } from './recover-transformer-weights.js';
+
+export const TRANSFORMER_GRAPH = 'transformer/model.onnx';
+const TRANSFORMER_CONFIG = 'transformer/config.json';
+
+export interface RebuildOptions {
+  /**
+   * 'unfused' (default): attention as MatMul → Softmax → MatMul, right on every backend.
+   * 'fused': com.microsoft MultiHeadAttention, which onnxruntime-web 1.30's WebGPU kernel gets
+   * wrong on some adapters; the engine then runs such a package on WASM there
+   * (worker/engine/fused-attention-check.ts).
+   */
+  attention?: AttentionForm;
+}
+
+export interface RebuiltTransformer {
+  config: Sd3TransformerConfig;
+  graph: BuiltGraph;
+  recovered: RecoveredTransformerWeights;
+  /** Node counts of the package's graph and of the rebuilt one. */
+  nodes: { original: number; rebuilt: number };
+}
+
+/**
+ * Recovers the weights of `model` (the package's transformer graph, `config` its config.json) and
+ * builds the transformer graph from them. `openExternalAsync` opens external-data files named by
+ * the graph (relative to its folder).
+ */
+export async function rebuildSd3TransformerAsync(
+  model: Uint8Array,
+  configJson: unknown,
+  options: RebuildOptions & { path?: string; openExternalAsync?: (location: string) => Promise<ByteSource> } = {},
+): Promise<RebuiltTransformer> {
+  const path = options.path ?? TRANSFORMER_GRAPH;
+  const config = readSd3TransformerConfig(configJson, TRANSFORMER_CONFIG);
+  const recovered = await recoverSd3TransformerWeightsAsync(model, config, { path, openExternalAsync: options.openExternalAsync });
+  const graph = buildSd3TransformerGraph(config, recovered.weights, 'fp32', { attentionKernel: options.attention ?? 'unfused' });
+  return { config, graph, recovered, nodes: { original: readOnnxModel(model).nodes.length, rebuilt: graph.nodes.length } };
+}
+
+export interface RebuildPackageResult extends WrittenPackage {
+  rebuilt: RebuiltTransformer;
+}
+
+/**
+ * Writes `files` (a package in the Optimum layout; `paths` lists its files) through `sink` with the
+ * transformer graph rebuilt. Every other file is copied byte for byte; flowfill.json keeps every
+ * field but `files` (rewritten with the new hashes) and gains `transformer_rebuilt`, naming the
+ * sha256 of the graph it replaces.
+ */
+export async function rebuildTransformerPackageAsync(
+  files: PackageFiles,
+  paths: string[],
+  sink: PackageSink,
+  options: RebuildOptions & { sha256?: Sha256Factory } = {},
+): Promise<RebuildPackageResult> {
+  try {
+    return await rebuildPackageAsync(files, paths, sink, options);
+  } catch (error) {
+    await sink.abortAsync().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function rebuildPackageAsync(
+  files: PackageFiles,
+  paths: string[],
+  sink: PackageSink,
+  options: RebuildOptions & { sha256?: Sha256Factory },
+): Promise<RebuildPackageResult> {
+  const read = async (path: string, why: string) => {
+    const bytes = await files.readOptionalAsync(path);
+    if (!bytes) throw new EngineError('model-missing-file', `${path} is missing from ${files.description} (${why})`);
+    return bytes;
+  };
+  const model = await read(TRANSFORMER_GRAPH, 'the graph to rebuild');
+  const configJson = parseJsonObject(TRANSFORMER_CONFIG, await read(TRANSFORMER_CONFIG, 'the transformer graph is built from it'));
+  const manifest = paths.includes('flowfill.json') ? parseJsonObject('flowfill.json', await read('flowfill.json', 'listed')) : {};
+  const rebuilt = await rebuildSd3TransformerAsync(model, configJson, {
+    attention: options.attention,
+    path: `${files.description}/${TRANSFORMER_GRAPH}`,
+    openExternalAsync: async (location) => {
+      const file = await files.openOptionalAsync(`transformer/${location}`);
+      if (!file)
+        throw new EngineError(
+          'model-missing-file',
+          `transformer/${location} is missing from ${files.description} (${TRANSFORMER_GRAPH} keeps weights there)`,
+        );
+      return file;
+    },
+  });
+  // Weights small enough stay inside the protobuf, as the export had them; large ones go to
+  // external files (a protobuf message cannot pass 2 GB).
+  const weightBytes = rebuilt.graph.initializers.reduce((sum, { source }) => sum + sourceByteLength(source), 0);
+  const serialized = await serializeGraphAsync(rebuilt.graph, {
+    externalThresholdBytes: weightBytes <= INLINE_LIMIT_BYTES ? Infinity : undefined,
+    metadata: { 'flowfill.precision': 'fp32', 'flowfill.source': `rebuilt from ${TRANSFORMER_GRAPH}` },
+  });
+  const replaced = new Set([
+    TRANSFORMER_GRAPH,
+    'flowfill.json',
+    ...readOnnxExternalFiles(model).map((location) => `transformer/${location}`),
+  ]);
+  const out: PackageFile[] = [];
+  for (const path of paths) {
+    if (replaced.has(path)) continue;
+    const source = await files.openOptionalAsync(path);
+    if (!source) throw new EngineError('model-missing-file', `${path} is missing from ${files.description}`);
+    out.push({ path, bytes: source.size, produce: async (write) => write(await source.readAsync(0, source.size)) });
+  }
+  out.push(bytesFile(TRANSFORMER_GRAPH, serialized.model));
+  for (const plan of serialized.externalFiles) {
+    out.push({ path: `transformer/${plan.path}`, bytes: plan.byteLength, produce: (write) => writeExternalFileAsync(plan, write) });
+  }
+  const kept = Object.fromEntries(Object.entries(manifest).filter(([key]) => key !== 'files'));
+  const written = await writePackageAsync(
+    sink,
+    out,
+    {
+      ...kept,
+      transformer_rebuilt: {
+        from_sha256: await sha256HexAsync(model),
+        attention: options.attention ?? 'unfused',
+        nodes: rebuilt.nodes.rebuilt,
+        original_nodes: rebuilt.nodes.original,
+        int8_weights: rebuilt.recovered.int8.length,
+      },
+    },
+    { sha256: options.sha256 },
+  );
+  return { ...written, rebuilt };
+}
+
+/** A graph with at most this many weight bytes keeps them inside model.onnx (protobuf messages stop at 2 GB). */
+const INLINE_LIMIT_BYTES = 1024 * 1024 * 1024;
+
+function readOnnxExternalFiles(model: Uint8Array): string[] {
+  const locations = new Set<string>();
+  for (const tensor of readOnnxModel(model).initializers) if ('location' in tensor.data) locations.add(tensor.data.location);
+  return [...locations];
+}
