@@ -21,6 +21,7 @@ import { createNodePackageSinkAsync, nodeSha256 } from '../../../worker/cli/node
 import { openFolderAsync } from '../../../worker/cli/node-host.js';
 import { INT8_FIXTURE, referenceTensor } from '../../model/int8-fixture.js';
 import { fixtureConfig, fixtureWeightsAsync } from '../../sd3-graphs/graph-harness.js';
+import { repoRoot } from '../../fixture-paths.js';
 
 ort.env.wasm.numThreads = 1;
 const pkgDir = path.join(INT8_FIXTURE, 'package');
@@ -107,6 +108,48 @@ describe('rebuilt transformer (fixtures/int8-tiny)', () => {
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
+});
+
+describe('rebuilt transformer (model/eval/v2-candidate: PyTorch 2.11 dynamo export)', () => {
+  // The dynamo exporter names most Linear weights anonymously (val_N, stored [in, out]) and lets two
+  // bit-identical biases share one tensor: recovery must still put every tensor in its place.
+  const v2Dir = path.join(repoRoot, 'model', 'eval', 'v2-candidate', 'package');
+  const v2Model = new Uint8Array(fs.readFileSync(path.join(v2Dir, 'transformer/model.onnx')));
+  const v2Config = JSON.parse(fs.readFileSync(path.join(v2Dir, 'transformer/config.json'), 'utf8'));
+
+  test(
+    'every tensor recovered (one shared bias), and the rebuilt graph matches the original on WASM at 2:1',
+    async () => {
+      const v2 = await rebuildSd3TransformerAsync(v2Model, v2Config);
+      const from = [...v2.recovered.from];
+      expect(from.filter(([, how]) => how === 'shared bias').map(([key]) => key)).toEqual(['time_text_embed.text_embedder.linear_2.bias']);
+      const bytes = (await serializeGraphAsync(v2.graph, { externalThresholdBytes: Infinity })).model;
+      const cfg = readSd3TransformerConfig(v2Config);
+      const [h, w, tokens] = [16, 32, 8];
+      const noise = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 1.5);
+      const feeds = {
+        hidden_states: new ort.Tensor('float32', noise(2 * cfg.in_channels * h * w, 1), [2, cfg.in_channels, h, w]),
+        timestep: new ort.Tensor('float32', Float32Array.of(900, 300), [2]),
+        encoder_hidden_states: new ort.Tensor('float32', noise(2 * tokens * cfg.joint_attention_dim, 2), [
+          2,
+          tokens,
+          cfg.joint_attention_dim,
+        ]),
+        pooled_projections: new ort.Tensor('float32', noise(2 * cfg.pooled_projection_dim, 3), [2, cfg.pooled_projection_dim]),
+      };
+      const run = async (graph: Uint8Array) => {
+        const session = await ort.InferenceSession.create(graph, { graphOptimizationLevel: 'all' });
+        const out = (await session.run(feeds))[session.outputNames[0]];
+        await session.release();
+        return out.data as Float32Array;
+      };
+      const original = await run(v2Model);
+      const ours = await run(bytes);
+      const scale = Math.max(1, maxAbs(original, new Float32Array(original.length)));
+      expect(maxAbs(ours, original)).toBeLessThanOrEqual(TOLERANCE * scale);
+    },
+    SLOW_MS,
+  );
 });
 
 describe('rebuild-transformer errors', () => {
