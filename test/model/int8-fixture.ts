@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-web';
+import { readOnnxGraphSummary } from '../../worker/engine/onnx-graph.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const INT8_FIXTURE = path.join(here, 'fixtures/int8-tiny');
@@ -36,4 +37,27 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: 
     scale = Math.max(scale, Math.abs(b[i]));
   }
   return { diff, scale };
+}
+
+/**
+ * For each network of a v2-format package: how many int8 weights its graph dequantises with
+ * Cast -> Mul (quantize.py's form) against flowfill.json's count, and the element types of its
+ * inputs and outputs (1 = float32, 7 = int64: nothing in float16, so WebGPU needs no shader-f16).
+ */
+export function int8GraphCensus(pkgDir: string) {
+  const flowfill = JSON.parse(fs.readFileSync(path.join(pkgDir, 'flowfill.json'), 'utf8'));
+  return ['transformer', 'text_encoder', 'vae_decoder', 'vae_encoder'].map((net) => {
+    const graph = readOnnxGraphSummary(new Uint8Array(fs.readFileSync(path.join(pkgDir, net, 'model.onnx'))));
+    const producer = new Map(graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+    const dequantised = graph.nodes.filter(
+      (n) => n.opType === 'Mul' && n.inputs.some((i) => producer.get(i)?.opType === 'Cast' && i.endsWith('_int8_as_float')),
+    );
+    return {
+      net,
+      dequantised: dequantised.length,
+      listed: flowfill.weights.quantisation[net].int8_tensors as number,
+      dequantizeLinear: graph.nodes.some((n) => n.opType === 'DequantizeLinear'),
+      elemTypes: [...new Set([...graph.inputs, ...graph.outputs].map((v) => v.elemType))].sort(),
+    };
+  });
 }

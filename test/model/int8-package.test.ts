@@ -10,10 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { createEngine } from '../../worker/engine/engine.js';
-import { readOnnxGraphSummary } from '../../worker/engine/onnx-graph.js';
 import { decodePng } from '../../worker/engine/png.js';
 import { readFolderAsync } from '../../worker/cli/node-host.js';
-import { INT8_FIXTURE, maxAbsDiff, reference, referenceTensor } from './int8-fixture.js';
+import { INT8_FIXTURE, int8GraphCensus, maxAbsDiff, reference, referenceTensor } from './int8-fixture.js';
 
 const pkgDir = path.join(INT8_FIXTURE, 'package');
 ort.env.wasm.numThreads = 1;
@@ -28,17 +27,10 @@ const SLOW_MS = 120_000;
 
 describe('int8 package format on WASM (fixtures/int8-tiny)', () => {
   test('every graph dequantises its int8 weights with Cast -> Mul and has float32 inputs and outputs', () => {
-    const flowfill = JSON.parse(fs.readFileSync(path.join(pkgDir, 'flowfill.json'), 'utf8'));
-    for (const net of ['transformer', 'text_encoder', 'vae_decoder', 'vae_encoder']) {
-      const graph = readOnnxGraphSummary(new Uint8Array(fs.readFileSync(path.join(pkgDir, net, 'model.onnx'))));
-      const producer = new Map(graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
-      const dequantised = graph.nodes.filter(
-        (n) => n.opType === 'Mul' && n.inputs.some((i) => producer.get(i)?.opType === 'Cast' && i.endsWith('_int8_as_float')),
-      );
-      expect({ net, count: dequantised.length }).toEqual({ net, count: flowfill.weights.quantisation[net].int8_tensors });
-      expect(graph.nodes.some((n) => n.opType === 'DequantizeLinear')).toBe(false);
-      // 1 = float32, 7 = int64: nothing in float16, so WebGPU needs no shader-f16.
-      for (const v of [...graph.inputs, ...graph.outputs]) expect([1, 7]).toContain(v.elemType);
+    for (const census of int8GraphCensus(pkgDir)) {
+      expect(census.dequantised).toBe(census.listed);
+      expect(census.dequantizeLinear).toBe(false);
+      for (const type of census.elemTypes) expect([1, 7]).toContain(type);
     }
   });
 

@@ -5,27 +5,20 @@
  * Cast -> Mul. The int8 fixture (int8-package.test.ts) comes from the older exporter, so only this
  * package shows that the engine runs what the training actually ships.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { createEngine } from '../../worker/engine/engine.js';
-import { readOnnxGraphSummary } from '../../worker/engine/onnx-graph.js';
 import { decodePng } from '../../worker/engine/png.js';
 import { readFolderAsync } from '../../worker/cli/node-host.js';
 import { repoRoot } from '../fixture-paths.js';
+import { int8GraphCensus } from './int8-fixture.js';
 
 const pkgDir = path.join(repoRoot, 'model', 'eval', 'v2-candidate', 'package');
-const flowfill = JSON.parse(fs.readFileSync(path.join(pkgDir, 'flowfill.json'), 'utf8'));
 
 describe('v2 candidate package (dynamo export)', () => {
   test('int8 weights are dequantised in the graph, as flowfill.json counts them, with nothing in float16', () => {
-    for (const net of ['transformer', 'text_encoder', 'vae_decoder', 'vae_encoder']) {
-      const graph = readOnnxGraphSummary(new Uint8Array(fs.readFileSync(path.join(pkgDir, net, 'model.onnx'))));
-      const producer = new Map(graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
-      const dequantised = graph.nodes.filter(
-        (n) => n.opType === 'Mul' && n.inputs.some((i) => producer.get(i)?.opType === 'Cast' && i.endsWith('_int8_as_float')),
-      );
-      expect({ net, count: dequantised.length }).toEqual({ net, count: flowfill.weights.quantisation[net].int8_tensors });
-      for (const v of [...graph.inputs, ...graph.outputs]) expect([1, 7]).toContain(v.elemType);
+    for (const census of int8GraphCensus(pkgDir)) {
+      expect({ net: census.net, count: census.dequantised }).toEqual({ net: census.net, count: census.listed });
+      for (const type of census.elemTypes) expect([1, 7]).toContain(type);
     }
   });
 

@@ -7,7 +7,7 @@
  * handful of fields needed here is a short wire-format walk (varint keys, length-delimited
  * messages). Unknown fields are skipped, so newer ONNX versions still parse.
  */
-import { ProtoReader, WIRE_LENGTH_DELIMITED, WIRE_VARINT } from './onnx/protobuf-reader.js';
+import { ProtoReader, readStringEntry, WIRE_LENGTH_DELIMITED, WIRE_VARINT } from './onnx/protobuf-reader.js';
 
 /** One dimension: a fixed size or the name of a free dimension. */
 export type OnnxDim = number | string;
@@ -96,14 +96,7 @@ function readInitializer(reader: ProtoReader): { name: string; location?: string
   for (let key = reader.key(); key; key = reader.key()) {
     if (key.field === 8 && key.wire === WIRE_LENGTH_DELIMITED) name = reader.string();
     else if (key.field === 13 && key.wire === WIRE_LENGTH_DELIMITED) {
-      const entry = reader.message();
-      let entryKey = '';
-      let entryValue = '';
-      for (let k = entry.key(); k; k = entry.key()) {
-        if (k.field === 1 && k.wire === WIRE_LENGTH_DELIMITED) entryKey = entry.string();
-        else if (k.field === 2 && k.wire === WIRE_LENGTH_DELIMITED) entryValue = entry.string();
-        else entry.skip(k.wire);
-      }
+      const [entryKey, entryValue] = readStringEntry(reader.message());
       if (entryKey === 'location') location = entryValue;
     } else reader.skip(key.wire);
   }

@@ -12,7 +12,7 @@
  * external_data 13.
  */
 import { bytesPerElement, DataType } from './data-types.js';
-import { ProtoReader, WIRE_LENGTH_DELIMITED } from './protobuf-reader.js';
+import { ProtoReader, readStringEntry, WIRE_LENGTH_DELIMITED } from './protobuf-reader.js';
 
 export interface OnnxTensor {
   name: string;
@@ -67,14 +67,7 @@ function readTensor(reader: ProtoReader): OnnxTensor {
     else if (key.field === 8 && key.wire === WIRE_LENGTH_DELIMITED) tensor.name = reader.string();
     else if (key.field === 9 && key.wire === WIRE_LENGTH_DELIMITED) tensor.data = { raw: reader.bytesField() };
     else if (key.field === 13 && key.wire === WIRE_LENGTH_DELIMITED) {
-      const entry = reader.message();
-      let entryKey = '';
-      let entryValue = '';
-      for (let k = entry.key(); k; k = entry.key()) {
-        if (k.field === 1 && k.wire === WIRE_LENGTH_DELIMITED) entryKey = entry.string();
-        else if (k.field === 2 && k.wire === WIRE_LENGTH_DELIMITED) entryValue = entry.string();
-        else entry.skip(k.wire);
-      }
+      const [entryKey, entryValue] = readStringEntry(reader.message());
       external[entryKey] = entryValue;
     } else reader.skip(key.wire);
   }

@@ -110,3 +110,15 @@ export class ProtoReader {
     if (this.pos > this.end) throw new Error('field runs past its message');
   }
 }
+
+/** A StringStringEntryProto (key = field 1, value = field 2), e.g. a tensor's external-data entry. */
+export function readStringEntry(entry: ProtoReader): [string, string] {
+  let key = '';
+  let value = '';
+  for (let k = entry.key(); k; k = entry.key()) {
+    if (k.field === 1 && k.wire === WIRE_LENGTH_DELIMITED) key = entry.string();
+    else if (k.field === 2 && k.wire === WIRE_LENGTH_DELIMITED) value = entry.string();
+    else entry.skip(k.wire);
+  }
+  return [key, value];
+}
