@@ -170,6 +170,42 @@ def build_models(vocab_size: int, device, dit_config: dict | None = None, text_c
     return te, dit
 
 
+class StepPhases:
+    """Where a DiT step's time goes, measured once per slice over `count` steps from step `first`:
+    the GPU is synchronised at every phase boundary (only inside that window, since it removes the
+    CPU/GPU overlap the other steps have), so the phases add up to a serialised step."""
+
+    def __init__(self, device, first: int, count: int):
+        self.cuda = torch.device(device).type == "cuda"
+        self.first, self.count = first, count
+        self.totals: dict[str, float] = {}
+        self.active = False
+        self.t = 0.0
+
+    def _now(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def begin(self, step: int):
+        self.active = self.first <= step < self.first + self.count
+        if self.active:
+            self.t = self._now()
+
+    def mark(self, name: str):
+        if self.active:
+            now = self._now()
+            self.totals[name] = self.totals.get(name, 0.0) + now - self.t
+            self.t = now
+
+    def done(self, step: int) -> bool:
+        return step == self.first + self.count and bool(self.totals)
+
+    def report(self) -> str:
+        parts = ", ".join(f"{k} {v / self.count * 1000:.1f}" for k, v in self.totals.items())
+        return f"dit step phases over {self.count} synchronised steps (ms each): {parts}; sum {sum(self.totals.values()) / self.count * 1000:.1f}"
+
+
 class DitTrainer:
     """Joint text-encoder + MM-DiT rectified-flow training from a latent bank.
 
@@ -206,7 +242,9 @@ class DitTrainer:
         # In parallel every rank acts on rank 0's clock (GradientExchange), so all take the same
         # steps with the same learning rate.
         stop, clock = False, 0.0
+        phases = StepPhases(self.dev, first=step0 + 200, count=40)
         while not stop:
+            phases.begin(step)
             progress = min(1.0, (elapsed0 + clock) / max(total_seconds, 1.0))
             lr = self.lr * min(1.0, (step - step0 + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
             for g in self.opt.param_groups:
@@ -224,14 +262,18 @@ class DitTrainer:
             t = s * t / (1 + (s - 1) * t)
             tb = t[:, None, None, None]
             xt = (1 - tb) * x0 + tb * noise
+            phases.mark("batch")
             with autocast(self.dev):
                 ctx, pooled = sd3_conditioning(self.te, ids, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
                 v = self.dit(xt, t * 1000, ctx, pooled)
             loss = F.mse_loss(v.float(), noise - x0)
+            phases.mark("forward")
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
+            phases.mark("backward")
             own = time.time() - start
             stop, clock = self.exchange.exchange(own >= seconds, own)
+            phases.mark("all-reduce")
             torch.nn.utils.clip_grad_norm_(self.params, 1.0)
             self.opt.step()
             step += 1
@@ -239,9 +281,13 @@ class DitTrainer:
             with torch.no_grad():
                 torch._foreach_mul_(self.ema_params, decay)
                 torch._foreach_add_(self.ema_params, self.params, alpha=1 - decay)
+            phases.mark("optimiser + EMA")
             if self.refresh:
                 r = bank.pick_bucket(self.p_large)
                 bank.refresh(r, self.refresh if bank.buckets[r][0] <= 256 else max(1, self.refresh // 4))
+            phases.mark("bank refresh")
+            if phases.done(step):
+                log(phases.report())
             if step % 25 == 0:
                 losses.append(loss.item())
             if step % 250 == 0 and self.ranks.main:

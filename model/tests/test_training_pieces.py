@@ -101,3 +101,18 @@ def test_snap_to_int8_touches_exactly_the_weights_that_ship_as_int8():
     snap_to_int8(net)
     for k in again:
         torch.testing.assert_close(net.state_dict()[k], again[k], atol=1e-7, rtol=0)
+
+
+def test_step_phases_measure_only_their_window_and_report_every_phase():
+    from flowfill.train import StepPhases
+
+    phases = StepPhases("cpu", first=3, count=2)
+    reports = []
+    for step in range(8):
+        phases.begin(step)
+        phases.mark("a")
+        phases.mark("b")
+        if phases.done(step + 1):
+            reports.append((step + 1, phases.report()))
+    assert [s for s, _ in reports] == [5]
+    assert "a " in reports[0][1] and "b " in reports[0][1] and "over 2 synchronised steps" in reports[0][1]
