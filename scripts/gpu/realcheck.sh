@@ -6,6 +6,7 @@
 #         ref:<model>                diffusers reference outputs + PyTorch timings (512², 1024²)
 #         bench:<model>:<precision>  Flowfill (Node + Dawn, WebGPU) vs the reference; peak GPU memory from nvidia-smi
 #         rm:<model>                 free the disk
+# Environment: RUNS (5), NODE_FLAGS (e.g. --liftoff-only).
 # Results: $OUT/<model>-<precision>.json, $OUT/ref-<model>.json, $OUT/realcheck.log (everything printed).
 set -u
 source scripts/gpu/setup.sh .device-carry/gpu
@@ -27,7 +28,10 @@ bench() {
   local sampler=$!
   local base; base=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
   say "bench $model $precision (GPU memory in use before: ${base} MiB)"
-  /usr/bin/time -v $FF/node --max-old-space-size=200000 $FF/bench-real.mjs --model /tmp/ck/$model --reference /tmp/ref/$model \
+  # NODE_FLAGS=--liftoff-only skips V8's optimising compile of onnxruntime's wasm, which held the first
+  # fused-attention check for ~30 s (measured through Dawn on SwiftShader: 37.8 s → 1.75 s); whether
+  # the baseline code slows session creation of the large graphs is not measured, so it is opt-in.
+  /usr/bin/time -v $FF/node ${NODE_FLAGS:-} --max-old-space-size=200000 $FF/bench-real.mjs --model /tmp/ck/$model --reference /tmp/ref/$model \
     --precision "$precision" --runs "${RUNS:-5}" --out "$OUT/$model-$precision.json" 2>&1 | grep --line-buffered -v '^ \|^{\|^}' | tee -a "$LOG"
   kill $sampler 2>/dev/null; wait $sampler 2>/dev/null
   gzip -c "$smi" > "$OUT/smi-$model-$precision.csv.gz"
