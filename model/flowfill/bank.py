@@ -85,11 +85,14 @@ class LatentBank:
         self.latents[k][slots] = z
         self.tokens[k][slots] = tok
 
-    def pick_bucket(self, p_large: float) -> int:
-        """A bucket: the larger native size with probability p_large, aspect uniform in log-ratio."""
-        large = self.rng.random() < p_large
-        natives = sorted({b[0] for b in self.buckets})
-        want = natives[-1] if large else natives[0]
+    def pick_bucket(self, mix: dict[int, float]) -> int:
+        """A bucket: its native size drawn with the probabilities of `mix` ({native: weight}), its
+        aspect uniform in log-ratio."""
+        natives = sorted(n for n in mix if mix[n] > 0 and any(b[0] == n and self.filled[k] > 0 for k, b in enumerate(self.buckets)))
+        if not natives:
+            raise ValueError(f"no filled bucket at any native size of {mix}")
+        weights = np.array([mix[n] for n in natives], dtype=np.float64)
+        want = natives[int(self.rng.choice(len(natives), p=weights / weights.sum()))]
         ks = [k for k, b in enumerate(self.buckets) if b[0] == want and self.filled[k] > 0]
         return int(self.rng.choice(ks))
 

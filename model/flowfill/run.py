@@ -29,7 +29,8 @@ from .export import export_package
 from .mmdit import DIT_CONFIG
 from .sampling import Pipeline
 from .text_encoder import TEXT_CONFIG
-from .train import MAX_SEQUENCE_LENGTH, DitTrainer, build_models, latent_statistics, snap_to_int8, train_vae, vae_psnr
+from .train import (MAX_SEQUENCE_LENGTH, DitTrainer, build_models, images_per_step, latent_statistics, parse_mix, snap_to_int8, train_vae,
+                    vae_psnr)
 from .vae import VAE_CONFIG
 
 SMOKE = {
@@ -54,6 +55,9 @@ def parse_args(argv=None):
     ap.add_argument("--dit-total-s", type=float, default=1100, help="planned DiT seconds over all slices (cosine schedule length)")
     ap.add_argument("--batch", type=int, default=256, help="images per DiT step at 256² (a quarter at 512²)")
     ap.add_argument("--lr", type=float, default=6e-4)
+    ap.add_argument("--mix", default="256:0.75,512:0.25",
+                    help="native sizes the DiT trains at, with weights: e.g. 128:0.5,256:0.3,512:0.2 adds 128² steps of 4x the images "
+                         "(the same tokens a step), so each subject is seen 4x as often per GPU-second at a coarse size")
     ap.add_argument("--steps", type=int, default=20, help="sampling steps for evaluation and the package's recommendation")
     ap.add_argument("--v1", help="v1 weights (python3 -m flowfill.v1 pack): evaluated once, with the same prompts and classifier")
     ap.add_argument("--eval", choices=("full", "quick"), default="full",
@@ -138,7 +142,11 @@ def main(argv=None):
         state["v1_eval"] = evaluate_v1(a.v1, data, clf, sets["v1_emoji"], a.steps, log, fd_seeds=1 if smoke else 5)
 
     # 4. Latent bank (rebuilt every slice) and the latent statistics (first slice).
-    bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], capacity=(16, 4) if smoke else (8192, 2048), seed=ranks.rank)
+    mix = parse_mix(a.mix)
+    natives = tuple(sorted(mix))
+    # Entries per bucket scale with the images a step takes at that size (8,192 at 256²).
+    capacity = tuple((16 if smoke else 8192) * images_per_step(256, n) // 256 for n in natives)
+    bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], natives=natives, capacity=capacity, seed=ranks.rank)
     bank.fill(a.bank_s, log)
     if "latent_stats" not in state and ranks.main:
         state["latent_stats"] = latent_statistics(bank, data, vae, batches=1 if smoke else 8)
@@ -161,7 +169,7 @@ def main(argv=None):
         te_ema.load_state_dict(te.state_dict())
     distributed.broadcast_params(ranks, (te, dit, te_ema, dit_ema))
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
-                         refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks)
+                         refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix)
     budget = {"s": a.dit_total_s if smoke else deadline - a.reserve_s - time.time()}
     if ranks.parallel:
         distributed.share(ranks, budget, ("s",), src=0, device=dev)

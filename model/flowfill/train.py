@@ -170,6 +170,29 @@ def build_models(vocab_size: int, device, dit_config: dict | None = None, text_c
     return te, dit
 
 
+# Native sizes the DiT trains at and how often ({native: weight}): 75 % of steps at ~256², 25 % at ~512².
+DEFAULT_MIX = {256: 0.75, 512: 0.25}
+
+
+def parse_mix(text: str) -> dict[int, float]:
+    """'128:0.5,256:0.3,512:0.2' -> {128: 0.5, 256: 0.3, 512: 0.2} (weights need not sum to 1)."""
+    mix = {}
+    for part in text.split(","):
+        native, _, weight = part.partition(":")
+        if not native.strip().isdigit() or int(native) % 16 or not weight:
+            raise ValueError(f"--mix {text!r}: each entry is <native px, a multiple of 16>:<weight>, e.g. 256:0.75,512:0.25")
+        mix[int(native)] = float(weight)
+    if not mix or min(mix.values()) < 0 or sum(mix.values()) <= 0:
+        raise ValueError(f"--mix {text!r}: weights must be non-negative and not all zero")
+    return mix
+
+
+def images_per_step(batch_at_256: int, native: int) -> int:
+    """Every native size gets the tokens of `batch_at_256` images at 256² per step: 4x the images
+    at 128², a quarter at 512² (per-step cost stays about constant)."""
+    return max(1, round(batch_at_256 * (256 / native) ** 2))
+
+
 class StepPhases:
     """Where a DiT step's time goes, measured once per slice over `count` steps from step `first`:
     the GPU is synchronised at every phase boundary (only inside that window, since it removes the
@@ -215,12 +238,13 @@ class DitTrainer:
     autocast, EMA 0.999 of both networks (exported)."""
 
     def __init__(self, data: FlowfillData, te, dit, te_ema, dit_ema, stats: dict, *, lr: float = 6e-4, batch: int = 256,
-                 p_large: float = 0.25, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None):
+                 mix: dict[int, float] | None = None, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None):
         self.ranks = ranks or Ranks()
         self.data, self.te, self.dit, self.te_ema, self.dit_ema = data, te, dit, te_ema, dit_ema
         self.dev = data.device
         self.shift, self.scale = stats["shift_factor"], stats["scaling_factor"]
-        self.lr, self.batch, self.p_large, self.refresh = lr, batch, p_large, refresh
+        self.lr, self.batch, self.refresh = lr, batch, refresh
+        self.mix = mix or dict(DEFAULT_MIX)
         for m in (te_ema, dit_ema):
             m.requires_grad_(False)
         self.params = list(dit.parameters()) + list(te.parameters())
@@ -249,9 +273,9 @@ class DitTrainer:
             lr = self.lr * min(1.0, (step - step0 + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
             for g in self.opt.param_groups:
                 g["lr"] = lr
-            k = bank.pick_bucket(self.p_large)
+            k = bank.pick_bucket(self.mix)
             native, h, w, _ = bank.buckets[k]
-            n = self.batch if native <= 256 else max(1, self.batch // 4)
+            n = images_per_step(self.batch, native)
             z, ids = bank.sample(k, n)
             drop = torch.rand(n, generator=self.gen, device=self.dev) < CFG_DROPOUT
             ids = torch.where(drop[:, None], self.uncond.expand(n, -1), ids)
@@ -283,8 +307,8 @@ class DitTrainer:
                 torch._foreach_add_(self.ema_params, self.params, alpha=1 - decay)
             phases.mark("optimiser + EMA")
             if self.refresh:
-                r = bank.pick_bucket(self.p_large)
-                bank.refresh(r, self.refresh if bank.buckets[r][0] <= 256 else max(1, self.refresh // 4))
+                r = bank.pick_bucket(self.mix)
+                bank.refresh(r, images_per_step(self.refresh, bank.buckets[r][0]))
             phases.mark("bank refresh")
             if phases.done(step):
                 log(phases.report())

@@ -116,3 +116,27 @@ def test_step_phases_measure_only_their_window_and_report_every_phase():
             reports.append((step + 1, phases.report()))
     assert [s for s, _ in reports] == [5]
     assert "a " in reports[0][1] and "b " in reports[0][1] and "over 2 synchronised steps" in reports[0][1]
+
+
+def test_native_mix_parses_and_keeps_the_tokens_of_a_step():
+    import pytest
+    from flowfill.train import DEFAULT_MIX, images_per_step, parse_mix
+
+    assert parse_mix("256:0.75,512:0.25") == DEFAULT_MIX
+    assert parse_mix("128:0.5,256:0.3,512:0.2") == {128: 0.5, 256: 0.3, 512: 0.2}
+    for bad in ("", "256", "250:1", "256:-1,512:1", "256:0"):
+        with pytest.raises(ValueError):
+            parse_mix(bad)
+    assert [images_per_step(256, n) for n in (128, 256, 512)] == [1024, 256, 64]
+    assert images_per_step(32, 512) == 8 and images_per_step(1, 512) == 1
+
+
+def test_bank_draws_native_sizes_by_the_mix(data):
+    import numpy as np
+    from flowfill.bank import LatentBank
+
+    bank = LatentBank(data, lambda x: x[:, :1], natives=(128, 256), capacity=(1, 1))
+    bank.filled = [1] * len(bank.buckets)  # pick_bucket only looks at which buckets hold entries
+    natives = np.array([bank.buckets[bank.pick_bucket({128: 0.8, 256: 0.2})][0] for _ in range(4000)])
+    assert abs((natives == 128).mean() - 0.8) < 0.03
+    assert {bank.buckets[bank.pick_bucket({256: 1.0})][0] for _ in range(50)} == {256}
