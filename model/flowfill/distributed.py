@@ -66,16 +66,23 @@ def broadcast_params(ranks: Ranks, modules):
                 dist.broadcast(t.data, 0)
 
 
+def broadcast_object(ranks: Ranks, value, src: int, device: torch.device):
+    """Rank src's picklable value on every rank (the value itself where there is one process)."""
+    if not ranks.parallel:
+        return value
+    payload = [value if ranks.rank == src else None]
+    dist.broadcast_object_list(payload, src=src, device=device if device.type == "cuda" else None)
+    return payload[0]
+
+
 def share(ranks: Ranks, state: dict, keys, src: int, device: torch.device):
     """state[k] for k in keys, from rank src to every rank (modules travel through the CPU)."""
     if not ranks.parallel:
         return
-    payload = [None]
-    if ranks.rank == src:
-        payload[0] = {k: (copy.deepcopy(state[k]).cpu() if isinstance(state[k], torch.nn.Module) else state[k]) for k in keys}
-    dist.broadcast_object_list(payload, src=src, device=device if device.type == "cuda" else None)
+    mine = {k: (copy.deepcopy(state[k]).cpu() if isinstance(state[k], torch.nn.Module) else state[k]) for k in keys} if ranks.rank == src else None
+    shared = broadcast_object(ranks, mine, src, device)
     if ranks.rank != src:
-        for k, v in payload[0].items():
+        for k, v in shared.items():
             state[k] = v.to(device) if isinstance(v, torch.nn.Module) else v
 
 

@@ -85,10 +85,10 @@ def verify_against_graphs(pkg: Path, dit, te, tolerance: float = 1e-3) -> dict |
     that put a square matrix in transposed would otherwise resume from wrong weights silently.
     None where onnxruntime is not installed (the GPU machine has it)."""
     try:
-        import onnxruntime as ort
+        import onnxruntime  # noqa: F401
     except ImportError:
         return None
-    from .export import TransformerExport
+    from .export import TransformerExport, _ort_session
     from .text_encoder import TextEncoderExport
 
     g = torch.Generator().manual_seed(0)
@@ -98,7 +98,7 @@ def verify_against_graphs(pkg: Path, dit, te, tolerance: float = 1e-3) -> dict |
         ("transformer", TransformerExport(dit), lambda i: (torch.rand(_static(i.shape, 1), generator=g) * 1000 if i.name == "timestep"
                                                             else torch.randn(_static(i.shape, 32), generator=g))),
     ):
-        sess = ort.InferenceSession(str(pkg / name / "model.onnx"), providers=["CPUExecutionProvider"])
+        sess = _ort_session(pkg / name / "model.onnx")
         feeds = {i.name: make(i) for i in sess.get_inputs()}
         if name == "transformer":
             feeds["hidden_states"] = feeds["hidden_states"][:, :, :32, :32]

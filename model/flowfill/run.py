@@ -170,13 +170,12 @@ def main(argv=None):
     distributed.broadcast_params(ranks, (te, dit, te_ema, dit_ema))
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
                          refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix)
-    budget = {"s": a.dit_total_s if smoke else deadline - a.reserve_s - time.time()}
-    if ranks.parallel:
-        distributed.share(ranks, budget, ("s",), src=0, device=dev)
-    if budget["s"] > 5:
-        trainer.run(bank, budget["s"], state, a.dit_total_s, log)
+    # Rank 0's clock decides, so every rank enters (or skips) the DiT stage together.
+    budget = distributed.broadcast_object(ranks, a.dit_total_s if smoke else deadline - a.reserve_s - time.time(), src=0, device=dev)
+    if budget > 5:
+        trainer.run(bank, budget, state, a.dit_total_s, log)
     else:
-        log(f"no time left for the DiT this slice ({budget['s']:.0f}s)")
+        log(f"no time left for the DiT this slice ({budget:.0f}s)")
     del bank, trainer, te, dit
     distributed.finish(ranks)
     if not ranks.main:

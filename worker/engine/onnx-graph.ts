@@ -7,7 +7,7 @@
  * handful of fields needed here is a short wire-format walk (varint keys, length-delimited
  * messages). Unknown fields are skipped, so newer ONNX versions still parse.
  */
-import { ProtoReader, readStringEntry, WIRE_LENGTH_DELIMITED, WIRE_VARINT } from './onnx/protobuf-reader.js';
+import { ProtoReader, readStringEntry, walkModelProto, WIRE_LENGTH_DELIMITED, WIRE_VARINT } from './onnx/protobuf-reader.js';
 
 /** One dimension: a fixed size or the name of a free dimension. */
 export type OnnxDim = number | string;
@@ -110,37 +110,17 @@ function readInitializer(reader: ProtoReader): { name: string; location?: string
  */
 export function readOnnxGraphSummary(bytes: Uint8Array): OnnxGraphSummary {
   const summary: OnnxGraphSummary = { opsets: [], inputs: [], outputs: [], nodes: [], externalDataFiles: [] };
-  const model = new ProtoReader(bytes);
-  let sawGraph = false;
   const initializerNames = new Set<string>();
   const locations = new Set<string>();
-  for (let key = model.key(); key; key = model.key()) {
-    if (key.field === 7 && key.wire === WIRE_LENGTH_DELIMITED) {
-      sawGraph = true;
-      const graph = model.message();
-      for (let k = graph.key(); k; k = graph.key()) {
-        if (k.wire !== WIRE_LENGTH_DELIMITED) graph.skip(k.wire);
-        else if (k.field === 1) summary.nodes.push(readNode(graph.message()));
-        else if (k.field === 5) {
-          const init = readInitializer(graph.message());
-          initializerNames.add(init.name);
-          if (init.location) locations.add(init.location);
-        } else if (k.field === 11) summary.inputs.push(readValueInfo(graph.message()));
-        else if (k.field === 12) summary.outputs.push(readValueInfo(graph.message()));
-        else graph.skip(k.wire);
-      }
-    } else if (key.field === 8 && key.wire === WIRE_LENGTH_DELIMITED) {
-      const opset = model.message();
-      const entry = { domain: '', version: 0 };
-      for (let k = opset.key(); k; k = opset.key()) {
-        if (k.field === 1 && k.wire === WIRE_LENGTH_DELIMITED) entry.domain = opset.string();
-        else if (k.field === 2 && k.wire === WIRE_VARINT) entry.version = opset.varint();
-        else opset.skip(k.wire);
-      }
-      summary.opsets.push(entry);
-    } else model.skip(key.wire);
-  }
-  if (!sawGraph) throw new Error('no graph in the model (not an ONNX ModelProto?)');
+  summary.opsets = walkModelProto(bytes, (field, message) => {
+    if (field === 1) summary.nodes.push(readNode(message));
+    else if (field === 5) {
+      const init = readInitializer(message);
+      initializerNames.add(init.name);
+      if (init.location) locations.add(init.location);
+    } else if (field === 11) summary.inputs.push(readValueInfo(message));
+    else if (field === 12) summary.outputs.push(readValueInfo(message));
+  });
   // IR < 4 lists initializers among the graph inputs; they are weights, not feeds.
   summary.inputs = summary.inputs.filter((input) => !initializerNames.has(input.name));
   summary.externalDataFiles = [...locations];

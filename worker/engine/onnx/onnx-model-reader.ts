@@ -12,7 +12,7 @@
  * external_data 13.
  */
 import { bytesPerElement, DataType } from './data-types.js';
-import { ProtoReader, readStringEntry, WIRE_LENGTH_DELIMITED } from './protobuf-reader.js';
+import { ProtoReader, readStringEntry, walkModelProto, WIRE_LENGTH_DELIMITED } from './protobuf-reader.js';
 
 export interface OnnxTensor {
   name: string;
@@ -132,30 +132,11 @@ function readNode(reader: ProtoReader): OnnxGraphNode {
  * complaint when the bytes are not a well-formed ModelProto; callers name the file.
  */
 export function readOnnxModel(bytes: Uint8Array): OnnxModelContents {
-  const contents: OnnxModelContents = { nodes: [], initializers: [], opsets: [] };
-  const model = new ProtoReader(bytes);
-  let sawGraph = false;
-  for (let key = model.key(); key; key = model.key()) {
-    if (key.field === 7 && key.wire === WIRE_LENGTH_DELIMITED) {
-      sawGraph = true;
-      const graph = model.message();
-      for (let k = graph.key(); k; k = graph.key()) {
-        if (k.wire !== WIRE_LENGTH_DELIMITED) graph.skip(k.wire);
-        else if (k.field === 1) contents.nodes.push(readNode(graph.message()));
-        else if (k.field === 5) contents.initializers.push(readTensor(graph.message()));
-        else graph.skip(k.wire);
-      }
-    } else if (key.field === 8 && key.wire === WIRE_LENGTH_DELIMITED) {
-      const opset = model.message();
-      const entry = { domain: '', version: 0 };
-      for (let k = opset.key(); k; k = opset.key()) {
-        if (k.field === 1 && k.wire === WIRE_LENGTH_DELIMITED) entry.domain = opset.string();
-        else if (k.field === 2) entry.version = opset.int64();
-        else opset.skip(k.wire);
-      }
-      contents.opsets.push(entry);
-    } else model.skip(key.wire);
-  }
-  if (!sawGraph) throw new Error('no graph in the model (not an ONNX ModelProto?)');
-  return contents;
+  const nodes: OnnxGraphNode[] = [];
+  const initializers: OnnxTensor[] = [];
+  const opsets = walkModelProto(bytes, (field, message) => {
+    if (field === 1) nodes.push(readNode(message));
+    else if (field === 5) initializers.push(readTensor(message));
+  });
+  return { nodes, initializers, opsets };
 }

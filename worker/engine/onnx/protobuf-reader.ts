@@ -122,3 +122,38 @@ export function readStringEntry(entry: ProtoReader): [string, string] {
   }
   return [key, value];
 }
+
+/**
+ * Walks an ONNX ModelProto: `onGraphField` gets each length-delimited field of its graph (field
+ * number and message reader); returns the opset imports. Throws a plain Error when the bytes hold
+ * no graph (callers name the file).
+ */
+export function walkModelProto(
+  bytes: Uint8Array,
+  onGraphField: (field: number, message: ProtoReader) => void,
+): { domain: string; version: number }[] {
+  const opsets: { domain: string; version: number }[] = [];
+  const model = new ProtoReader(bytes);
+  let sawGraph = false;
+  for (let key = model.key(); key; key = model.key()) {
+    if (key.field === 7 && key.wire === WIRE_LENGTH_DELIMITED) {
+      sawGraph = true;
+      const graph = model.message();
+      for (let k = graph.key(); k; k = graph.key()) {
+        if (k.wire === WIRE_LENGTH_DELIMITED) onGraphField(k.field, graph.message());
+        else graph.skip(k.wire);
+      }
+    } else if (key.field === 8 && key.wire === WIRE_LENGTH_DELIMITED) {
+      const opset = model.message();
+      const entry = { domain: '', version: 0 };
+      for (let k = opset.key(); k; k = opset.key()) {
+        if (k.field === 1 && k.wire === WIRE_LENGTH_DELIMITED) entry.domain = opset.string();
+        else if (k.field === 2 && k.wire === WIRE_VARINT) entry.version = opset.int64();
+        else opset.skip(k.wire);
+      }
+      opsets.push(entry);
+    } else model.skip(key.wire);
+  }
+  if (!sawGraph) throw new Error('no graph in the model (not an ONNX ModelProto?)');
+  return opsets;
+}

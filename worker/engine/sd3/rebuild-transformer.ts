@@ -42,6 +42,8 @@ export interface RebuiltTransformer {
   recovered: RecoveredTransformerWeights;
   /** Node counts of the package's graph and of the rebuilt one. */
   nodes: { original: number; rebuilt: number };
+  /** The external-data files the package's graph reads (relative to its folder), which the rebuilt graph replaces. */
+  originalExternalFiles: string[];
 }
 
 /**
@@ -56,9 +58,18 @@ export async function rebuildSd3TransformerAsync(
 ): Promise<RebuiltTransformer> {
   const path = options.path ?? TRANSFORMER_GRAPH;
   const config = readSd3TransformerConfig(configJson, TRANSFORMER_CONFIG);
-  const recovered = await recoverSd3TransformerWeightsAsync(model, config, { path, openExternalAsync: options.openExternalAsync });
+  let contents;
+  try {
+    contents = readOnnxModel(model);
+  } catch (error) {
+    throw new EngineError('model-corrupt', `${path} is not a readable ONNX model: ${(error as Error).message}`, { cause: error });
+  }
+  const recovered = await recoverSd3TransformerWeightsAsync(contents, config, { path, openExternalAsync: options.openExternalAsync });
   const graph = buildSd3TransformerGraph(config, recovered.weights, 'fp32', { attentionKernel: options.attention ?? 'unfused' });
-  return { config, graph, recovered, nodes: { original: readOnnxModel(model).nodes.length, rebuilt: graph.nodes.length } };
+  const originalExternalFiles = [
+    ...new Set(contents.initializers.flatMap((tensor) => ('location' in tensor.data ? [tensor.data.location] : []))),
+  ];
+  return { config, graph, recovered, nodes: { original: contents.nodes.length, rebuilt: graph.nodes.length }, originalExternalFiles };
 }
 
 export interface RebuildPackageResult extends WrittenPackage {
@@ -122,7 +133,7 @@ async function rebuildPackageAsync(
   const replaced = new Set([
     TRANSFORMER_GRAPH,
     'flowfill.json',
-    ...readOnnxExternalFiles(model).map((location) => `transformer/${location}`),
+    ...rebuilt.originalExternalFiles.map((location) => `transformer/${location}`),
   ]);
   const out: PackageFile[] = [];
   for (const path of paths) {
@@ -156,9 +167,3 @@ async function rebuildPackageAsync(
 
 /** A graph with at most this many weight bytes keeps them inside model.onnx (protobuf messages stop at 2 GB). */
 const INLINE_LIMIT_BYTES = 1024 * 1024 * 1024;
-
-function readOnnxExternalFiles(model: Uint8Array): string[] {
-  const locations = new Set<string>();
-  for (const tensor of readOnnxModel(model).initializers) if ('location' in tensor.data) locations.add(tensor.data.location);
-  return [...locations];
-}

@@ -25,7 +25,7 @@
 import { bytesSource, type ByteSource } from '../byte-source.js';
 import { EngineError } from '../engine-error.js';
 import { bytesPerElement, DataType, dataTypeName, fromFloat32, toFloat32 } from '../onnx/data-types.js';
-import { readOnnxModel, type OnnxGraphNode, type OnnxTensor } from '../onnx/onnx-model-reader.js';
+import type { OnnxGraphNode, OnnxModelContents, OnnxTensor } from '../onnx/onnx-model-reader.js';
 import { WeightSet, type SafetensorsTensor } from '../safetensors.js';
 import { sd3TransformerStateDictShapes, type Sd3TransformerConfig } from './graphs/sd3-transformer.js';
 import { get2dSinCosPosEmbed } from './pos-embed.js';
@@ -73,19 +73,13 @@ const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 const count = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
-/** Reads the SD3 transformer's state dict out of `model` (an ONNX ModelProto exported from PyTorch). */
+/** Reads the SD3 transformer's state dict out of `contents` (an ONNX model exported from PyTorch, parsed). */
 export async function recoverSd3TransformerWeightsAsync(
-  model: Uint8Array,
+  contents: OnnxModelContents,
   config: Sd3TransformerConfig,
   options: RecoverOptions,
 ): Promise<RecoveredTransformerWeights> {
   const { path } = options;
-  let contents;
-  try {
-    contents = readOnnxModel(model);
-  } catch (error) {
-    throw new EngineError('model-corrupt', `${path} is not a readable ONNX model: ${(error as Error).message}`, { cause: error });
-  }
   const expected = sd3TransformerStateDictShapes(config);
   const graph = new GraphIndex(contents.nodes, contents.initializers);
   const found = new Map<string, Recovered>();
