@@ -5,7 +5,8 @@
 #   bash model/install-package.sh [--candidate] --carry-from-repo                            # rebuild the carried state from the repo
 #
 # Installing a model that ships:
-#   models/default/           <- the slice's package (the shipped model; it is also the checkpoint)
+#   models/default/           <- the slice's package, its transformer rebuilt by npm run rebuild-transformer
+#                                (the shipped model; it is also the checkpoint)
 #   model/eval/resume/        <- extras.json + classifier.npz (with models/default/, all a new slice needs)
 #   model/eval/               <- report.json, held-out-256.png, aspect-samples.png, grid-512-*.png, train-log.txt
 # --candidate (a model still in training, not shipped; models/default/ stays as it is):
@@ -39,9 +40,17 @@ ls "$src"/resume.tar.part* >/dev/null 2>&1 || { echo "$src has no resume.tar.par
 work=$(mktemp -d)
 cat "$src"/resume.tar.part* | tar -x -C "$work"
 [ -f "$work/package/model_index.json" ] || { echo "the resume archive holds no package/model_index.json"; exit 2; }
+shipped_package="$work/package"
+if [ "$package_dir" = models/default ]; then
+  # The shipped transformer is the engine's own graph of the exported weights (a quarter of the
+  # nodes: faster sessions and GPU steps; scripts/gpu/README.md). The training reads it back as
+  # well as the export (model/tests/test_onnx_weights.py).
+  npx tsx worker/cli/rebuild-transformer.ts "$work/package" -o "$work/rebuilt"
+  shipped_package="$work/rebuilt"
+fi
 rm -rf "$package_dir"
 mkdir -p "$(dirname "$package_dir")" "$extras_dir" model/.cache/resume
-cp -r "$work/package" "$package_dir"
+cp -r "$shipped_package" "$package_dir"
 cp "$work/extras.json" "$work/classifier.npz" "$extras_dir/"
 rm -f model/.cache/resume/resume.tar.part*
 cp "$src"/resume.tar.part* model/.cache/resume/

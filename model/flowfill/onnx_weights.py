@@ -104,11 +104,17 @@ def read_state_dict(path: str | Path, expected: dict, strip_prefixes=("dit.", "t
 
     # 1. initializers that kept their parameter names; the exporter shares bit-identical tensors
     #    through Identity nodes (two biases that always receive the same gradient stay equal).
+    #    A named tensor that is a MatMul's right operand is stored [in, out] (the engine's own graphs,
+    #    npm run rebuild-transformer): step 2 transposes it; taking it here would keep a square
+    #    weight untransposed.
     named = dict(arrays)
     for node in model.graph.node:
         if node.op_type == "Identity" and node.input[0] in arrays:
             named[node.output[0]] = arrays[node.input[0]]
+    matmul_operands = {n.input[1] for n in model.graph.node if n.op_type == "MatMul" and len(n.input) == 2}
     for name, value in named.items():
+        if name in matmul_operands:
+            continue
         key = name
         for p in strip_prefixes:
             if key.startswith(p) and key[len(p):] in shapes:
@@ -150,17 +156,18 @@ def read_state_dict(path: str | Path, expected: dict, strip_prefixes=("dit.", "t
         return []
 
     def scope_of(node, weight_input: str) -> list[str]:
-        """The node's module path; where the exporter recorded none (metadata lost in a version
-        conversion), the parameter names around it: the int8 weight's own name, else the named
-        bias that the next Add (MatMul -> Add(bias)) or this Gemm adds."""
-        scope = _node_scope(node)
-        if scope:
-            return scope
+        """The module the weight belongs to: its own parameter name (or its int8 tensor's) where it
+        has one, which is more specific than a node's scope (the engine names nodes by block only);
+        else the node's module path; where the exporter recorded none (metadata lost in a version
+        conversion), the named bias that the next Add (MatMul -> Add(bias)) or this Gemm adds."""
         p = producers.get(weight_input)
         cast = next((producers.get(x) for x in p.input if x in producers and producers[x].op_type == "Cast"), None) if p is not None else None
         for name in (weight_input, cast.input[0] if cast is not None else ""):
             if param_scope(name):
                 return param_scope(name)
+        scope = _node_scope(node)
+        if scope:
+            return scope
         if node.op_type == "Gemm" and len(node.input) > 2 and param_scope(node.input[2]):
             return param_scope(node.input[2])
         for c in consumers.get(node.output[0], []):
@@ -179,6 +186,12 @@ def read_state_dict(path: str | Path, expected: dict, strip_prefixes=("dit.", "t
             key = _match(keys, shapes, lambda k: shapes[k] == (w.shape[1], w.shape[0]))
             if key:
                 put(key, w.T)
+                continue
+            # A Conv2d with kernel = stride run as a MatMul over flattened patches (the engine's
+            # patchify): [C·kh·kw, out] in the weight's own (c, i, j) order.
+            conv = _match(keys, shapes, lambda k: len(shapes[k]) == 4 and shapes[k][0] == w.shape[1] and int(np.prod(shapes[k][1:])) == w.shape[0])
+            if conv:
+                put(conv, w.T.reshape(shapes[conv]))
         elif node.op_type == "Conv" and node.input[1] not in arrays:
             w = weight_source(node.input[1])
             if w is None:

@@ -134,6 +134,12 @@ describe('flowfill.json', () => {
     expect(message).toContain('flowfill.json: max_sequence_length is 600');
   });
 
+  test('a supersedes entry without a package hash is model-mismatch naming the entry', async () => {
+    const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json({ supersedes: [{ id: 'old-model' }] }) }));
+    expect(code).toBe('model-mismatch');
+    expect(message).toContain('flowfill.json: supersedes[0] is {"id":"old-model"}');
+  });
+
   test('a listed file that is absent is model-missing-file', async () => {
     const manifest = { files: { 'tokenizer/vocab.json': { bytes: 10 } } };
     const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json(manifest) }));

@@ -32,7 +32,7 @@ describe('v2 candidate package (dynamo export)', () => {
         prompt: 'shopping cart icon, line style, dark blue on white',
         width: 256,
         height: 128,
-        steps: 2,
+        steps: 4,
         guidance: 5,
         seed: 3,
       });

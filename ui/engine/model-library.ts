@@ -8,6 +8,7 @@ import type { EngineApi, InstallProgress, ModelSource, ModelStoreApi, StoreStatu
 import type { PanelStore } from '../panel-state.js';
 import { describeEngineError } from './engine-errors.js';
 import { loadModelIntoPanelAsync } from './model-state.js';
+import type { ModelIdentity } from '../jobs/skip-reasons.js';
 
 export interface LibraryState {
   /** What the store reported last; undefined until read, or when the panel has no store. */
@@ -17,7 +18,7 @@ export interface LibraryState {
   /** The outcome of the last add, remove or use, in words. */
   message?: { level: 'info' | 'error'; text: string };
   /** The built-in model, once it has been loaded (so regenerating its images can name it). */
-  builtIn?: { id: string; name: string; hash: string };
+  builtIn?: ModelIdentity;
 }
 
 export interface ModelLibrary {
@@ -85,7 +86,10 @@ export function createModelLibrary(deps: ModelLibraryDeps): ModelLibrary {
     lastSource = source;
     const loaded = await loadModelIntoPanelAsync(engine, store, source);
     const info = store.get().model.info;
-    if (loaded && source.kind === 'embedded' && info) setLibrary({ builtIn: { id: info.id, name: info.name, hash: info.hash } });
+    if (loaded && source.kind === 'embedded' && info)
+      setLibrary({
+        builtIn: { id: info.id, name: info.name, hash: info.hash, ...(info.supersedes ? { supersedes: info.supersedes } : {}) },
+      });
     return loaded;
   }
 

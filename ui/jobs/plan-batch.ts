@@ -19,7 +19,7 @@ import type { Target } from '../../common/host-rpc.js';
 import type { GenerationSettings } from '../settings/settings.js';
 import type { Job, JobKind, Skip } from './job.js';
 import { imageRequests, type PlannedImage } from './job-requests.js';
-import { MAX_JOBS_PER_BATCH, otherModelReason, skipReason } from './skip-reasons.js';
+import { makesImagesOf, MAX_JOBS_PER_BATCH, otherModelReason, skipReason, type ModelIdentity } from './skip-reasons.js';
 
 /** Space between layers in a row of variations or new frames, px. */
 export const ROW_GAP = 40;
@@ -41,7 +41,7 @@ export interface PlanInput {
    * The model in use and the ones the panel can switch to: regenerating a layer made with another
    * model is skipped, saying which model made it. Without it, records are regenerated as they are.
    */
-  models?: { current: { id: string; name: string; hash: string }; installed: readonly { id: string; name: string; hash: string }[] };
+  models?: { current: ModelIdentity; installed: readonly ModelIdentity[] };
 }
 
 export interface PlannedBatch {
@@ -145,7 +145,7 @@ export function planBatch(input: PlanInput): PlannedBatch {
       for (const target of targets) {
         if (target.unfillable) skip(target, target.unfillable);
         else if (!target.provenance) skip(target, 'no-record');
-        else if (input.models && target.provenance.model.hash !== input.models.current.hash) {
+        else if (input.models && !makesImagesOf(input.models.current, target.provenance.model.hash)) {
           skip(target, 'other-model', otherModelReason(target.provenance.model, input.models.current, input.models.installed));
         } else {
           const record = target.provenance;

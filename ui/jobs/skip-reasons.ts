@@ -63,6 +63,19 @@ export function skippedLine(codes: readonly SkipCode[]): string {
   return `${codes.length} skipped: ${parts.join(', ')}`;
 }
 
+/** A model as provenance knows it; `supersedes` lists earlier packages of the same weights (ModelInfo.supersedes). */
+export interface ModelIdentity {
+  id: string;
+  name: string;
+  hash: string;
+  supersedes?: readonly string[];
+}
+
+/** Whether `model` regenerates an image whose provenance records the package hash `hash`. */
+export function makesImagesOf(model: Pick<ModelIdentity, 'hash' | 'supersedes'>, hash: string): boolean {
+  return model.hash === hash || (model.supersedes ?? []).includes(hash);
+}
+
 /**
  * Why a layer cannot be regenerated with the model in use: which model made it, and whether to
  * Use it (installed) or add it first. `installed` lists the models the panel can switch to.
@@ -70,9 +83,9 @@ export function skippedLine(codes: readonly SkipCode[]): string {
 export function otherModelReason(
   recorded: { id: string; hash: string },
   current: { name: string },
-  installed: readonly { id: string; name: string; hash: string }[],
+  installed: readonly ModelIdentity[],
 ): string {
-  const match = installed.find((m) => m.hash === recorded.hash);
+  const match = installed.find((m) => makesImagesOf(m, recorded.hash));
   if (match) return `Made with “${match.name}”, not the model in use (“${current.name}”): choose Use on it under Models, then Regenerate.`;
   return `Made with the model ${recorded.id} (hash ${recorded.hash.slice(0, 12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate.`;
 }

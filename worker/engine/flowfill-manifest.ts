@@ -12,7 +12,20 @@ export interface FlowfillManifest {
   files?: Record<string, { sha256?: string; bytes?: number }>;
   /** Default settings for this model: steps, guidance, shift. */
   recommended?: { steps?: number; guidance?: number; shift?: number };
+  /** Earlier packages of the same weights this one replaces (ModelInfo.supersedes). */
+  supersedes?: SupersededPackage[];
 }
+
+export interface SupersededPackage {
+  /** The earlier package's hash (ModelInfo.hash). */
+  hash: string;
+  /** Its id then, for people reading the file. */
+  id?: string;
+  /** What changed, in words. */
+  why?: string;
+}
+
+const PACKAGE_HASH = /^[0-9a-f]{64}$/;
 
 /** Refuses manifest fields of the wrong type, naming the field. */
 export function checkManifest<T extends Record<string, unknown>>(manifest: T): T & FlowfillManifest {
@@ -35,6 +48,21 @@ export function checkManifest<T extends Record<string, unknown>>(manifest: T): T
         `flowfill.json: recommended.${key} is ${JSON.stringify(value)}; expected a non-negative number`,
       );
     }
+  }
+  const supersedes = manifest.supersedes;
+  if (supersedes !== undefined) {
+    if (!Array.isArray(supersedes)) {
+      throw new EngineError('model-mismatch', `flowfill.json: supersedes is ${JSON.stringify(supersedes)}; expected a list`);
+    }
+    supersedes.forEach((entry: unknown, i) => {
+      const hash = typeof entry === 'object' && entry !== null ? (entry as { hash?: unknown }).hash : undefined;
+      if (typeof hash !== 'string' || !PACKAGE_HASH.test(hash)) {
+        throw new EngineError(
+          'model-mismatch',
+          `flowfill.json: supersedes[${i}] is ${JSON.stringify(entry)}; expected {"hash": "<64 hex digits of the earlier package's hash>"}`,
+        );
+      }
+    });
   }
   return manifest as T & FlowfillManifest;
 }

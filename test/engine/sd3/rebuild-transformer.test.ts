@@ -14,6 +14,7 @@ import { readOnnxModel } from '../../../worker/engine/onnx/onnx-model-reader.js'
 import { serializeGraphAsync } from '../../../worker/engine/onnx/serialize-graph.js';
 import { openPackageAsync } from '../../../worker/engine/package-source.js';
 import { readSd3TransformerConfig, sd3TransformerStateDictShapes } from '../../../worker/engine/sd3/graphs/sd3-transformer.js';
+import { sd3FamilyPackage } from '../../../worker/engine/sd3/family.js';
 import { readSd3PackageFilesAsync } from '../../../worker/engine/sd3/read-sd3-package-files.js';
 import { rebuildSd3TransformerAsync, rebuildTransformerPackageAsync } from '../../../worker/engine/sd3/rebuild-transformer.js';
 import { maxAbs, relativeL2 } from '../../../worker/parity/compare-arrays.js';
@@ -55,18 +56,19 @@ describe('rebuilt transformer (fixtures/int8-tiny)', () => {
     expect(rebuilt.nodes.rebuilt).toBeLessThan(rebuilt.nodes.original / 2);
   });
 
+  const run = async (bytes: Uint8Array, label: string) => {
+    const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+    const feeds = Object.fromEntries(session.inputNames.map((name) => [name, referenceTensor(`transformer.${label}.${name}`)]));
+    const out = (await session.run(feeds)).out_hidden_states;
+    await session.release();
+    return out;
+  };
+
   test.each(['wide', 'square'])(
     '%s latent: the rebuilt graph matches the original graph and PyTorch on WASM',
     async (label) => {
-      const run = async (bytes: Uint8Array) => {
-        const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
-        const feeds = Object.fromEntries(session.inputNames.map((name) => [name, referenceTensor(`transformer.${label}.${name}`)]));
-        const out = (await session.run(feeds)).out_hidden_states;
-        await session.release();
-        return out;
-      };
-      const original = await run(model);
-      const ours = await run(rebuiltBytes);
+      const original = await run(model, label);
+      const ours = await run(rebuiltBytes, label);
       const want = referenceTensor(`transformer.${label}.out_hidden_states`);
       expect(ours.dims).toEqual(want.dims);
       const scale = Math.max(1, maxAbs(want.data as Float32Array, new Float32Array(want.data.length)));
@@ -77,6 +79,20 @@ describe('rebuilt transformer (fixtures/int8-tiny)', () => {
       );
       expect(vsOriginal).toBeLessThanOrEqual(TOLERANCE * scale);
       expect(vsPytorch).toBeLessThanOrEqual(PYTORCH_TOLERANCE * scale);
+    },
+    SLOW_MS,
+  );
+
+  test(
+    'a rebuilt graph rebuilds to the same function: its tensors are the parameters under their own names',
+    async () => {
+      const again = await rebuildSd3TransformerAsync(rebuiltBytes, configJson);
+      expect([...again.recovered.from.keys()].sort()).toEqual([...rebuilt.recovered.from.keys()].sort());
+      expect(again.recovered.int8).toHaveLength(rebuilt.recovered.int8.length);
+      const againBytes = (await serializeGraphAsync(again.graph, { externalThresholdBytes: Infinity })).model;
+      const first = await run(rebuiltBytes, 'square');
+      const second = await run(againBytes, 'square');
+      expect(maxAbs(second.data as Float32Array, first.data as Float32Array)).toBeLessThanOrEqual(1e-6);
     },
     SLOW_MS,
   );
@@ -98,6 +114,11 @@ describe('rebuilt transformer (fixtures/int8-tiny)', () => {
       // Loading checks every file against flowfill.json and the transformer's inputs and outputs against its config.
       const reopened = await openPackageAsync({ kind: 'files', files: await openFolderAsync(target), description: 'the rebuilt package' });
       const pkg = await readSd3PackageFilesAsync(reopened);
+      // A new package (new hash) that declares the source's hash: layers made with it regenerate.
+      const sourceHash = (await readSd3PackageFilesAsync(files)).hash;
+      expect(pkg.hash).not.toBe(sourceHash);
+      expect(written.supersedes).toEqual([expect.objectContaining({ hash: sourceHash })]);
+      expect(sd3FamilyPackage(pkg).summary.supersedes).toEqual([sourceHash]);
       expect(pkg.transformer.graph.summary.inputs.map((i) => i.name)).toEqual([
         'hidden_states',
         'timestep',

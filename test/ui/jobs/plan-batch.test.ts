@@ -141,6 +141,34 @@ describe('planBatch', () => {
     ]);
   });
 
+  test('regenerate: a model that supersedes the recorded package (same weights, new graphs) regenerates its layers', () => {
+    const made = (hash: string, id: string) => target({ provenance: { ...record, model: { id, hash } } });
+    const rebuiltDefault = { id: 'emoji-dddd', name: 'Flowfill emoji', hash: 'd'.repeat(64), supersedes: ['b'.repeat(64)] };
+    const inUse = planBatch(
+      input({
+        request: 'regenerate',
+        models: { current: rebuiltDefault, installed: [] },
+        targets: [
+          { ...made('b'.repeat(64), 'emoji-bbbb'), id: '1:1', name: 'Before the rebuild' },
+          { ...made('c'.repeat(64), 'other-cccc'), id: '1:2', name: 'Other' },
+        ],
+      }),
+    );
+    expect(inUse.jobs.map((j) => j.label)).toEqual(['Before the rebuild']);
+    expect(inUse.skipped.map((s) => s.code)).toEqual(['other-model']);
+    // Installed but not in use: the panel names it as the model to Use.
+    const installed = planBatch(
+      input({
+        request: 'regenerate',
+        models: { current: { id: 'sd35m-aaaa', name: 'sd35m', hash: 'a'.repeat(64) }, installed: [rebuiltDefault] },
+        targets: [{ ...made('b'.repeat(64), 'emoji-bbbb'), id: '1:1', name: 'Before the rebuild' }],
+      }),
+    );
+    expect(installed.skipped[0].reason).toBe(
+      'Made with “Flowfill emoji”, not the model in use (“sd35m”): choose Use on it under Models, then Regenerate.',
+    );
+  });
+
   test('regenerate: one job per layer with a record, at the record’s size, reproducing it exactly; the others skipped', () => {
     const out = planBatch(
       input({ request: 'regenerate', targets: [target({ provenance: { ...record, shift: 2 } }), target({ id: '1:3', name: 'Plain' })] }),

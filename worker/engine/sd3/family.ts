@@ -41,6 +41,7 @@ export function sd3FamilyPackage(pkg: Sd3Package): FamilyPackage {
       hasTextEncoder: pkg.textEncoders.length > 0,
       supportsImageToImage: pkg.vaeEncoder !== undefined,
       ...(pkg.manifest?.recommended ? { recommended: { ...pkg.manifest.recommended } } : {}),
+      ...(pkg.manifest?.supersedes?.length ? { supersedes: pkg.manifest.supersedes.map((entry) => entry.hash) } : {}),
       format: pkg.format ?? 'onnx',
       ...(pkg.precision ? { precision: pkg.precision } : {}),
       ...(pkg.weightBytes !== undefined ? { weightBytes: pkg.weightBytes } : {}),

@@ -21,6 +21,7 @@ import type { PackageFiles } from '../package-source.js';
 import type { Sha256Factory } from '../sha256-stream.js';
 import { parseJsonObject, sha256HexAsync } from '../verifying-reader.js';
 import { buildSd3TransformerGraph, readSd3TransformerConfig, type Sd3TransformerConfig } from './graphs/sd3-transformer.js';
+import { readSd3PackageFilesAsync } from './read-sd3-package-files.js';
 import { recoverSd3TransformerWeightsAsync, type RecoveredTransformerWeights } from './recover-transformer-weights.js';
 
 export const TRANSFORMER_GRAPH = 'transformer/model.onnx';
@@ -80,7 +81,8 @@ export interface RebuildPackageResult extends WrittenPackage {
  * Writes `files` (a package in the Optimum layout; `paths` lists its files) through `sink` with the
  * transformer graph rebuilt. Every other file is copied byte for byte; flowfill.json keeps every
  * field but `files` (rewritten with the new hashes) and gains `transformer_rebuilt`, naming the
- * sha256 of the graph it replaces.
+ * sha256 of the graph it replaces, and `supersedes`, naming the source package's hash (and those it
+ * superseded): the weights are the same, so layers made with it regenerate with the new package.
  */
 export async function rebuildTransformerPackageAsync(
   files: PackageFiles,
@@ -108,6 +110,12 @@ async function rebuildPackageAsync(
     return bytes;
   };
   const model = await read(TRANSFORMER_GRAPH, 'the graph to rebuild');
+  // The source as the engine reads it: every file checked against its flowfill.json, and its hash,
+  // which the new package declares it supersedes (layers made with it regenerate with the new one).
+  const source = await readSd3PackageFilesAsync(files);
+  if (source.format === 'diffusers') {
+    throw new EngineError('model-mismatch', `${files.description} is a diffusers checkpoint: npm run convert builds its graphs`);
+  }
   const configJson = parseJsonObject(TRANSFORMER_CONFIG, await read(TRANSFORMER_CONFIG, 'the transformer graph is built from it'));
   const manifest = paths.includes('flowfill.json') ? parseJsonObject('flowfill.json', await read('flowfill.json', 'listed')) : {};
   const rebuilt = await rebuildSd3TransformerAsync(model, configJson, {
@@ -152,6 +160,10 @@ async function rebuildPackageAsync(
     out,
     {
       ...kept,
+      supersedes: [
+        { hash: source.hash, id: source.id, why: `the same weights; ${TRANSFORMER_GRAPH} rebuilt by npm run rebuild-transformer` },
+        ...(source.manifest?.supersedes ?? []),
+      ],
       transformer_rebuilt: {
         from_sha256: await sha256HexAsync(model),
         attention: options.attention ?? 'unfused',

@@ -107,7 +107,10 @@ export async function recoverSd3TransformerWeightsAsync(
     const origin = sourceNames(source).join(' + ');
     const graphShape = sourceShape(source);
     const shape = use.transposed ? [...graphShape].reverse() : graphShape;
-    const fits = (key: string | undefined) => key !== undefined && sameShape(expected.get(key) ?? [], shape);
+    // A Conv2d with kernel = stride may be run as a MatMul over flattened patches ([C·kh·kw, out],
+    // as the engine's own graphs do): the same values as the [out, C, kh, kw] kernel.
+    const fits = (key: string | undefined) =>
+      key !== undefined && (sameShape(expected.get(key) ?? [], shape) || (use.transposed && isFlattenedKernel(expected.get(key), shape)));
     const ownName = keyForName(graph.initializerName(node.inputs[use.input]), expected) ?? keyForName(parameterName(source), expected);
     const biasKey = keyForName(use.biasOf(graph), expected);
     const fromBias = biasKey?.endsWith('.bias') ? `${biasKey.slice(0, -'.bias'.length)}.weight` : undefined;
@@ -145,7 +148,9 @@ export async function recoverSd3TransformerWeightsAsync(
     if (weightInitializers.has(tensor.name) || !FLOAT_TYPES.has(tensor.dataType)) continue;
     const key = keyForName(name, expected);
     if (key === undefined) continue;
-    if (!sameShape(expected.get(key)!, tensor.dims)) {
+    // The same values in another shape that keeps the last axis (the engine stores the pos-embed
+    // table as [P, P, D], diffusers' buffer is [1, P·P, D]).
+    if (!sameShape(expected.get(key)!, tensor.dims) && !isReshapeKeepingLastAxis(expected.get(key)!, tensor.dims)) {
       throw new EngineError(
         'model-mismatch',
         `${path}: "${name}" has shape [${tensor.dims.join(', ')}]; transformer/config.json implies "${key}" [${expected.get(key)!.join(', ')}]`,
@@ -197,6 +202,19 @@ function weightUse(node: OnnxGraphNode): WeightUse | undefined {
     return { input: 1, transposed: false, biasOf: (graph) => (node.inputs[2] ? graph.initializerName(node.inputs[2]) : undefined) };
   }
   return undefined;
+}
+
+function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** [out, C, kh, kw] read as the 2-D [out, C·kh·kw]. */
+function isFlattenedKernel(want: number[] | undefined, shape: number[]): boolean {
+  return want !== undefined && want.length === 4 && shape.length === 2 && want[0] === shape[0] && elementCount(want.slice(1)) === shape[1];
+}
+
+function isReshapeKeepingLastAxis(want: number[], dims: number[]): boolean {
+  return want.length > 0 && dims.length > 0 && want.at(-1) === dims.at(-1) && elementCount(want) === elementCount(dims);
 }
 
 /** The state-dict key a tensor name stands for, once a wrapper prefix ("dit.") is dropped; the longest match wins. */
@@ -363,7 +381,7 @@ async function assembleAsync(
       continue;
     }
     let values = await floatValuesAsync(recovered.source, reader);
-    if (recovered.transposed) values = transpose(values, shape[1], shape[0]);
+    if (recovered.transposed) values = transpose(values, values.length / shape[0], shape[0]);
     entries.push({ name: key, dataType: DataType.FLOAT, shape, bytes: fromFloat32(values, DataType.FLOAT) });
   }
   const total = entries.reduce((sum, entry) => sum + entry.bytes.byteLength, 0);

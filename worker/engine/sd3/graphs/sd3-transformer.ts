@@ -345,30 +345,28 @@ class TransformerBuilder {
 
   /**
    * An AdaLN projection `linear(silu(temb))` split into named [B, 1, dim] chunks, in float32.
-   * The "1 +" diffusers applies to every scale chunk is folded into the bias.
+   * The "1 +" diffusers applies to every scale chunk is added to the bias by constant nodes, which
+   * onnxruntime folds when the session is created: the graph keeps the parameter itself under its
+   * name (readers of this graph, the rebuild included, take names at their word).
    */
   private modulation<K extends string>(conditioning: Value, prefix: string, chunks: readonly K[]): Record<K, Value> {
     const { b, ctx, dim } = this;
     const n = chunks.length * dim;
     const projected = b.cast(linear(ctx, conditioning, prefix, { inFeatures: dim, outFeatures: n, bias: false }), FLOAT);
-    const biasTensor = ctx.weights.get(
+    const parameter = weight(
+      ctx,
       `${prefix}.bias`,
       [n],
+      FLOAT,
       `an AdaLN Linear(${dim} → ${chunks.length}·${dim}) with bias per config.json`,
     );
-    const bias = b.initializer(`${prefix}.bias`, {
-      kind: 'derived',
-      dataType: FLOAT,
-      dims: [n],
-      byteLength: n * 4,
-      produce: async () => {
-        const values = await readFloat32Async(biasTensor);
-        chunks.forEach((name, i) => {
-          if (name.startsWith('scale')) for (let j = i * dim; j < (i + 1) * dim; j++) values[j] += 1;
-        });
-        return fromFloat32(values, FLOAT);
-      },
-    });
+    const onePerScale = b.float(
+      chunks.map((name) => (name.startsWith('scale') ? 1 : 0)),
+      FLOAT,
+      [chunks.length, 1],
+    );
+    const ones = b.op('Reshape', [b.op('Expand', [onePerScale, b.int64([chunks.length, dim])]), b.int64([n])]);
+    const bias = b.op('Add', [parameter, ones]);
     const perChunk = b.op('Reshape', [b.op('Add', [projected, bias]), b.int64([0, chunks.length, dim])]);
     const parts = b.node('Split', [perChunk], { attrs: { axis: 1 }, outputs: chunks.length });
     return Object.fromEntries(chunks.map((name, i) => [name, parts[i]])) as Record<K, Value>;
