@@ -117,7 +117,11 @@ export const COLOURS = [
 
 // Caption templates. {background} is a colour or "{c1} to {c2} gradient"; {colour} is an icon's colour.
 // The first emoji template is v1's evaluation template. "heldout" templates never appear in
-// training: the paraphrase evaluation uses them (same words, new order).
+// training: the paraphrase evaluation uses them (same words, new order). Some training templates
+// name the background first: with it always last, v2's candidate learnt to bind colours by their
+// place in the sentence, not by the word "background" (model/README.md, the paraphrase row). They
+// use only words the other templates already have, so the vocabulary (and a resumed text
+// encoder's embedding table) stays as it is.
 export const TEMPLATES = {
   emoji: [
     '{subject}, {style} style, on a {background} background',
@@ -125,6 +129,8 @@ export const TEMPLATES = {
     'a {subject} in {style} style on a {background} background',
     '{subject} on a {background} background, {style} style',
     '{subject} emoji, {style} style, on a {background} background',
+    'on a {background} background, a {subject} in {style} style',
+    '{background} background, {style} style {subject} emoji',
   ],
   icon: [
     '{subject} icon, {style} style, {colour} on {background}',
@@ -132,6 +138,8 @@ export const TEMPLATES = {
     'a {colour} {subject} icon in {style} style on a {background} background',
     '{colour} {subject} icon on {background}, {style} style',
     '{style} {subject} icon, {colour} on a {background} background',
+    'on {background}, a {colour} {subject} icon in {style} style',
+    '{background} background: {colour} {subject} icon, {style} style',
   ],
   emoji_heldout: ['{style} style {subject} emoji on a {background} background', '{background} background, {subject}, {style} style'],
   icon_heldout: ['{background} background, {colour} {style} {subject} icon', 'a {style} style icon: {subject}, {colour} on {background}'],

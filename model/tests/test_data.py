@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import torch
 
@@ -82,6 +84,18 @@ def test_captions_name_subject_style_and_colours(data, device):
     for _ in range(50):
         text = data.caption(emoji["id"], 0, -1, 3, 3, rng)
         assert any(n in text for n in emoji["names"]), text
+
+
+def test_training_captions_name_the_background_first_too_and_keep_the_held_out_wordings_unseen(data):
+    """Background always last taught the candidate to bind colours by position (model/README.md)."""
+    for kind in ("emoji", "icon"):
+        train, held_out = data.templates[kind], data.templates[f"{kind}_heldout"]
+        assert any(t.index("{background}") < t.index("{subject}") for t in train), kind
+        assert any(t.index("{background}") > t.index("{subject}") for t in train), kind
+        assert not set(train) & set(held_out), kind
+    # Every template's words are in the vocabulary (a new word would change a resumed text encoder's table).
+    for t in sum((data.templates[k] for k in data.templates), []):
+        assert data.tokenizer.unk_id not in data.tokenizer.encode(re.sub(r"\{[a-z]+\}", " ", t)), t
 
 
 def test_sample_composites_are_written(data, tmp_path):
