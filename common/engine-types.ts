@@ -178,6 +178,8 @@ export interface StoredModel {
   name: string;
   /** The package's ModelInfo.hash (provenance). */
   hash: string;
+  /** The package's ModelInfo.supersedes: earlier packages of the same weights whose layers it regenerates. */
+  supersedes?: string[];
   /** Bytes the package takes in the store (for a session model: the picked files). */
   bytes: number;
   /** Precision of the package's graphs, when known (converted checkpoints record it). */

@@ -31,6 +31,14 @@ test('entries that do not parse are dropped with the reason; a folder outside pa
   expect(dropped[0]).toMatch(/^an index entry that does not parse: .*"dir":"\.\.\/\.\.\/elsewhere"/);
 });
 
+test('an entry keeps the hashes its package supersedes; one that lists something else is dropped', () => {
+  const rebuilt = { ...entry, id: 'emoji-dddd', hash: 'd'.repeat(64), supersedes: ['b'.repeat(64)] };
+  const text = JSON.stringify({ ...emptyIndex(), models: [rebuilt, { ...rebuilt, id: 'z', supersedes: ['emoji-bbbb'] }] });
+  const { index, dropped } = parseStoreIndex(text);
+  expect(index.models).toEqual([rebuilt]);
+  expect(dropped).toHaveLength(1);
+});
+
 test('an index of another format or version throws, so the store leaves its folders alone', () => {
   expect(() => parseStoreIndex('{"format":"flowfill-model-store","version":2,"models":[]}')).toThrow(
     'index.json is not a flowfill-model-store version 1 index',

@@ -37,6 +37,8 @@ function isEntry(value: unknown): value is IndexEntry {
     typeof e.converted === 'boolean' &&
     (e.precision === undefined || PRECISIONS.includes(e.precision as string)) &&
     (e.licence === undefined || typeof e.licence === 'string') &&
+    (e.supersedes === undefined ||
+      (Array.isArray(e.supersedes) && e.supersedes.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h)))) &&
     /^(packages|downloads)\/[0-9a-z-]+$/.test(e.dir as string)
   );
 }
