@@ -94,7 +94,7 @@ const ortNode = await loadNativeOrtAsync();
 console.log(
   `${path.relative(process.cwd(), dir)}: head width ${base.attention_head_dim}, ${latent * 8}² (latent ${latent}²), batch 2, ${sequence} text tokens; one thread each`,
 );
-console.log('heads×layers | width | parameters | int8 MB | WASM step ms | native step ms | WASM/native | WASM vs the package');
+console.log('heads×layers | width | parameters (= int8 MB) | WASM step ms | native step ms | WASM/native | WASM vs the package');
 let reference: number | undefined;
 for (const variant of values.variants!.split(',')) {
   const [heads, layers] = variant.split('x').map(Number);
@@ -123,6 +123,6 @@ for (const variant of values.variants!.split(',')) {
   const isPackage = heads === base.num_attention_heads && layers === base.num_layers;
   if (isPackage) reference = wasmMs;
   console.log(
-    `${variant} | ${heads * base.attention_head_dim} | ${(parameters / 1e6).toFixed(2)} M | ${(parameters / 1e6).toFixed(1)} | ${wasmMs.toFixed(1)} | ${nativeMs.toFixed(1)} | ${(wasmMs / nativeMs).toFixed(2)} | ${reference ? `${((wasmMs / reference) * 100).toFixed(0)} %` : '–'}`,
+    `${variant} | ${heads * base.attention_head_dim} | ${(parameters / 1e6).toFixed(2)} M | ${wasmMs.toFixed(1)} | ${nativeMs.toFixed(1)} | ${(wasmMs / nativeMs).toFixed(2)} | ${reference ? `${((wasmMs / reference) * 100).toFixed(0)} %` : '–'}`,
   );
 }

@@ -4,6 +4,7 @@
  * may read more fields of its own (SD3: latent→RGB preview factors, the T5 block length).
  */
 import { EngineError } from './engine-error.js';
+import { isSha256Hex } from './verifying-reader.js';
 
 export interface FlowfillManifest {
   name?: string;
@@ -24,8 +25,6 @@ export interface SupersededPackage {
   /** What changed, in words. */
   why?: string;
 }
-
-const PACKAGE_HASH = /^[0-9a-f]{64}$/;
 
 /** Refuses manifest fields of the wrong type, naming the field. */
 export function checkManifest<T extends Record<string, unknown>>(manifest: T): T & FlowfillManifest {
@@ -56,7 +55,7 @@ export function checkManifest<T extends Record<string, unknown>>(manifest: T): T
     }
     supersedes.forEach((entry: unknown, i) => {
       const hash = typeof entry === 'object' && entry !== null ? (entry as { hash?: unknown }).hash : undefined;
-      if (typeof hash !== 'string' || !PACKAGE_HASH.test(hash)) {
+      if (!isSha256Hex(hash)) {
         throw new EngineError(
           'model-mismatch',
           `flowfill.json: supersedes[${i}] is ${JSON.stringify(entry)}; expected {"hash": "<64 hex digits of the earlier package's hash>"}`,

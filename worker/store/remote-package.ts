@@ -15,7 +15,7 @@
  */
 import { EngineError } from '../engine/engine-error.js';
 import { checkManifest } from '../engine/flowfill-manifest.js';
-import { parseJsonObject } from '../engine/verifying-reader.js';
+import { isSha256Hex, parseJsonObject } from '../engine/verifying-reader.js';
 
 export interface RemoteFile {
   /** Path inside the package ("transformer/config.json"). */
@@ -247,8 +247,6 @@ export function statusHint(status: number): string {
   return '';
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-
 /** Size and digest of `path` from a HEAD request; undefined on 404. */
 async function headProbeAsync(
   base: string,
@@ -267,7 +265,7 @@ async function headProbeAsync(
     .replace(/^W\//, '')
     .replace(/"/g, '')
     .toLowerCase();
-  return { ...(size !== undefined ? { size } : {}), ...(SHA256_HEX.test(tag) ? { sha256: tag } : {}) };
+  return { ...(size !== undefined ? { size } : {}), ...(isSha256Hex(tag) ? { sha256: tag } : {}) };
 }
 
 interface HubEntry {
@@ -313,7 +311,7 @@ async function hubListingAsync(
     for (const entry of entries) {
       if (entry.type !== 'file' || typeof entry.path !== 'string') continue;
       const path = folder ? entry.path.slice(folder.length + 1) : entry.path;
-      const sha256 = entry.lfs?.oid && SHA256_HEX.test(entry.lfs.oid) ? entry.lfs.oid : undefined;
+      const sha256 = isSha256Hex(entry.lfs?.oid) ? entry.lfs.oid : undefined;
       const size = entry.lfs?.size ?? entry.size;
       files.set(path, { ...(typeof size === 'number' ? { size } : {}), ...(sha256 ? { sha256 } : {}) });
     }

@@ -5,6 +5,7 @@
  * which the next start removes.
  */
 import type { StoredModel } from '../../common/engine-types.js';
+import { isSha256Hex } from '../engine/verifying-reader.js';
 
 export const STORE_INDEX_FORMAT = 'flowfill-model-store';
 export const STORE_INDEX_VERSION = 1;
@@ -37,8 +38,7 @@ function isEntry(value: unknown): value is IndexEntry {
     typeof e.converted === 'boolean' &&
     (e.precision === undefined || PRECISIONS.includes(e.precision as string)) &&
     (e.licence === undefined || typeof e.licence === 'string') &&
-    (e.supersedes === undefined ||
-      (Array.isArray(e.supersedes) && e.supersedes.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h)))) &&
+    (e.supersedes === undefined || (Array.isArray(e.supersedes) && e.supersedes.every(isSha256Hex))) &&
     /^(packages|downloads)\/[0-9a-z-]+$/.test(e.dir as string)
   );
 }

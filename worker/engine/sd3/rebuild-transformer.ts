@@ -110,13 +110,17 @@ async function rebuildPackageAsync(
     if (!bytes) throw new EngineError('model-missing-file', `${path} is missing from ${files.description} (${why})`);
     return bytes;
   };
-  const model = await read(TRANSFORMER_GRAPH, 'the graph to rebuild');
+  if (!(await files.openOptionalAsync(TRANSFORMER_GRAPH))) {
+    throw new EngineError('model-missing-file', `${TRANSFORMER_GRAPH} is missing from ${files.description} (the graph to rebuild)`);
+  }
   // The source as the engine reads it: every file checked against its flowfill.json, and its hash,
   // which the new package declares it supersedes (layers made with it regenerate with the new one).
+  // Its transformer bytes, already read and checked, are what the rebuild works from.
   const source = await readSd3PackageFilesAsync(files);
   if (source.format === 'diffusers') {
     throw new EngineError('model-mismatch', `${files.description} is a diffusers checkpoint: npm run convert builds its graphs`);
   }
+  const model = source.transformer.graph.model;
   const configJson = parseJsonObject(TRANSFORMER_CONFIG, await read(TRANSFORMER_CONFIG, 'the transformer graph is built from it'));
   const manifest = paths.includes('flowfill.json') ? parseJsonObject('flowfill.json', await read('flowfill.json', 'listed')) : {};
   const rebuilt = await rebuildSd3TransformerAsync(model, configJson, {
