@@ -4,7 +4,7 @@
  * may read more fields of its own (SD3: latent→RGB preview factors, the T5 block length).
  */
 import { EngineError } from './engine-error.js';
-import { isSha256Hex } from './verifying-reader.js';
+import { isSha256Hex } from './sha256-stream.js';
 
 export interface FlowfillManifest {
   name?: string;

@@ -19,3 +19,8 @@ export const createSha256: Sha256Factory = () => {
     hex: () => [...hash.digest()].map((byte) => byte.toString(16).padStart(2, '0')).join(''),
   };
 };
+
+/** A lowercase hex SHA-256 digest, as flowfill.json, package hashes and Hugging Face's LFS ids spell them. */
+export function isSha256Hex(value: unknown): value is string {
+  return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
+}

@@ -158,11 +158,6 @@ export class VerifyingReader {
   }
 }
 
-/** A lowercase hex SHA-256 digest, as flowfill.json, package hashes and Hugging Face's LFS ids spell them. */
-export function isSha256Hex(value: unknown): value is string {
-  return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
-}
-
 export async function sha256HexAsync(bytes: Uint8Array): Promise<string> {
   // WebCrypto wants a plain ArrayBuffer view; copy views of shared memory.
   const input = bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes);

@@ -15,7 +15,8 @@
  */
 import { EngineError } from '../engine/engine-error.js';
 import { checkManifest } from '../engine/flowfill-manifest.js';
-import { isSha256Hex, parseJsonObject } from '../engine/verifying-reader.js';
+import { isSha256Hex } from '../engine/sha256-stream.js';
+import { parseJsonObject } from '../engine/verifying-reader.js';
 
 export interface RemoteFile {
   /** Path inside the package ("transformer/config.json"). */

@@ -5,7 +5,7 @@
  * which the next start removes.
  */
 import type { StoredModel } from '../../common/engine-types.js';
-import { isSha256Hex } from '../engine/verifying-reader.js';
+import { isSha256Hex } from '../engine/sha256-stream.js';
 
 export const STORE_INDEX_FORMAT = 'flowfill-model-store';
 export const STORE_INDEX_VERSION = 1;
