@@ -22,7 +22,9 @@
 # all slices (the learning-rate schedule's length); VAE_S (170), CLF_S (60) the first slice's stages
 # (shortened automatically when the slice is too short for them); RESERVE_S (150) the time kept for
 # evaluation + export (the log prints what they took);
-# RUN_ARGS adds arguments to flowfill.run (RUN_ARGS=--smoke runs this whole script in minutes on a CPU);
+# RUN_ARGS adds arguments to flowfill.run (RUN_ARGS=--smoke runs this whole script in minutes on a CPU;
+# RUN_ARGS=--accept-data-change resumes a state saved before data_content_sha256 whose whole-manifest hash
+# differs, e.g. after a change of the caption templates only);
 # GPUS overrides the number of GPU processes (default: every GPU; GPUS=2 with RUN_ARGS="--smoke --device cpu"
 # runs the data-parallel path on a CPU through gloo).
 set -euo pipefail

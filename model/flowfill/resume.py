@@ -30,17 +30,20 @@ def has_package(resume_dir) -> bool:
     return (Path(resume_dir) / "package" / "model_index.json").exists()
 
 
-def load(resume_dir, data, device) -> dict:
-    """State dict for run.py: extras, plus 'te', 'dit', 'vae' (modules, EMA = raw) and 'classifier' when present."""
+def load(resume_dir, data, device, accept_data_change: bool = False, log=print) -> dict:
+    """State dict for run.py: extras, plus 'te', 'dit', 'vae' (modules, EMA = raw) and 'classifier' when present.
+
+    The dataset check compares data_content_sha256 (the manifest without its caption templates: the
+    weights depend on the images, subjects, styles, colours and tokenizer, not on the captions' wording).
+    A state saved before that key existed has only data_manifest_sha256 (the whole manifest's bytes); a
+    mismatch there is refused unless accept_data_change (run.py --accept-data-change)."""
     from .text_encoder import CLIPTextModelWithProjection
     from .mmdit import SD3Transformer2DModel
     from .vae import AutoencoderKL
 
     d = Path(resume_dir)
     state: dict = json.loads((d / EXTRAS).read_text()) if (d / EXTRAS).exists() else {}
-    if state.get("data_manifest_sha256") and state["data_manifest_sha256"] != data_manifest_hash(data):
-        raise ValueError(f"{d / EXTRAS}: trained on a different dataset (manifest sha256 {state['data_manifest_sha256'][:12]}…); "
-                         "rebuild the data with the same builder, or start without --resume")
+    check_data(state, data, d / EXTRAS, accept_data_change, log)
     if (d / CLASSIFIER).exists():
         z = np.load(d / CLASSIFIER)
         cfg = json.loads(bytes(z["__config__"]).decode())
@@ -124,6 +127,7 @@ def save(resume_dir, state: dict, data) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     extras = {k: v for k, v in state.items() if k not in ("dit", "te", "vae", "classifier", "dit_ema", "te_ema")}
     extras["data_manifest_sha256"] = data_manifest_hash(data)
+    extras["data_content_sha256"] = data_content_hash(data)
     (d / EXTRAS).write_text(json.dumps(extras, indent=1, default=float))
     clf = state.get("classifier")
     if clf is not None:
@@ -138,3 +142,29 @@ def data_manifest_hash(data) -> str:
     import hashlib
 
     return hashlib.sha256((Path(data.dir) / "manifest.json").read_bytes()).hexdigest()
+
+
+def data_content_hash(data) -> str:
+    """sha256 of the manifest without its caption "templates", as canonical JSON: what the weights depend on."""
+    import hashlib
+
+    manifest = json.loads((Path(data.dir) / "manifest.json").read_text())
+    manifest.pop("templates", None)
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def check_data(state: dict, data, where, accept_data_change: bool = False, log=print) -> None:
+    """Raises when the resumed state was trained on different data (see load)."""
+    if state.get("data_content_sha256"):
+        if state["data_content_sha256"] != data_content_hash(data):
+            raise ValueError(f"{where}: trained on a different dataset (data_content_sha256 {state['data_content_sha256'][:12]}…: the "
+                             "manifest without its caption templates differs); rebuild the data with the same builder, or start without --resume")
+        return
+    legacy = state.get("data_manifest_sha256")
+    if legacy and legacy != data_manifest_hash(data):
+        if not accept_data_change:
+            raise ValueError(f"{where}: trained on a different dataset (data_manifest_sha256 {legacy[:12]}…, the whole manifest; this "
+                             "state predates data_content_sha256); rebuild the data with the same builder, start without --resume, or "
+                             "pass --accept-data-change if only the caption templates changed")
+        log(f"!! {where}: legacy data_manifest_sha256 {legacy[:12]}… differs from this dataset's manifest "
+            f"{data_manifest_hash(data)[:12]}…; accepted on request (--accept-data-change)")

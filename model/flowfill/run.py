@@ -64,6 +64,9 @@ def parse_args(argv=None):
                     help="quick: v1_emoji + icons at 256² with the previous sampler choice (seconds, for slices between full ones)")
     ap.add_argument("--smoke", action="store_true", help="tiny networks, tiny budgets, small evaluation: proves every stage runs")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--accept-data-change", action="store_true",
+                    help="resume a state saved before data_content_sha256 although its whole-manifest hash differs "
+                         "(e.g. only the caption templates changed); states with data_content_sha256 are checked on content alone")
     return ap.parse_args(argv)
 
 
@@ -97,7 +100,7 @@ def main(argv=None):
         log(f"data-parallel DiT over {ranks.world} processes ({dev.type})")
     log(f"data: {data.num_subjects} subjects ({int(data.is_icon.sum())} icons), {len(data.manifest['sprites'])} sprites, "
         f"{len(data.styles)} styles, {len(data.colour_names)} colours, vocab {len(data.tokenizer)}; device {dev}")
-    state = resume.load(a.resume_in, data, dev) if a.resume_in and Path(a.resume_in).exists() else {}
+    state = resume.load(a.resume_in, data, dev, accept_data_change=a.accept_data_change, log=log) if a.resume_in and Path(a.resume_in).exists() else {}
     log(f"resumed: {sorted(k for k in state if not isinstance(state[k], torch.nn.Module))}, dit_steps {state.get('dit_steps', 0)}, "
         f"dit_seconds {state.get('dit_seconds', 0):.0f}, weights read back vs the package's graphs: {state.get('resume_check', 'not checked')}")
     state.setdefault("gpu_seconds_by_call", [])
