@@ -86,6 +86,11 @@ function show(report: BenchReport, clickToFirstPngMs: number): void {
   const lines = [
     `model ${report.model.name} (${report.model.id}); ${report.width}×${report.height}, ${report.steps} steps, guidance ${report.guidance} (${report.cfg ? 'CFG, batch 2' : 'no CFG'}), ${report.images} image(s)`,
     `backend ${report.backend}${report.adapter ? ` (${report.adapter})` : ''}; WASM threads ${report.wasmThreads}${report.crossOriginIsolated ? ' (cross-origin isolated)' : ''}`,
+    ...(report.backend === 'webgpu'
+      ? [
+          `graph capture ${report.graphCapture.option}: ${report.graphCapture.capturedImages} of ${report.images} image(s) replayed${report.graphCapture.failure ? `; off after: ${report.graphCapture.failure}` : ''}`,
+        ]
+      : []),
     `cold start: click to first PNG ${ms(clickToFirstPngMs)} ms; worker start to first PNG ${ms(report.workerStartToFirstPngMs)} ms (built-in model read by ${ms(report.modelReadMs)} ms)`,
     report.userAgent,
   ];

@@ -1,11 +1,13 @@
 /**
  * Does onnxruntime-web's WebGPU EP replay a captured graph correctly (SessionOptions.enableGraphCapture
- * with GPU-buffer inputs and outputs, as the denoising loop would need)? Headless Chromium:
+ * with GPU-buffer inputs and outputs, as the denoising loop needs)? Headless Chromium:
  *   npx tsx scripts/debug/graph-capture-probe.ts
- * With onnxruntime-web 1.30 on SwiftShader the first run is right and the second fails in
- * createBindGroup ("Required member is undefined"): after every run the JS glue unregisters each
- * external GPU buffer (webgpuUnregisterBuffer → wgpuBufferRelease), so the fixed buffers a capture
- * binds are gone by the time it is recorded. Run this again when onnxruntime-web is upgraded.
+ * History: with buffers from device.createBuffer, onnxruntime-web 1.30's second run failed in
+ * createBindGroup ("Required member is undefined"): after every run its JS glue releases the handle
+ * it made for each caller's buffer, so the handles a capture recorded were gone at replay. The engine's
+ * device tensors are now buffers onnxruntime allocated itself (ort-backend.ts createDeviceTensorAsync),
+ * whose handles live as long as the tensor, and this probe passes (4 runs, each output exact).
+ * Run it again when onnxruntime-web is upgraded.
  */
 import { launchChromiumAsync, startRigAsync } from '../../test/browser/browser-rig.js';
 

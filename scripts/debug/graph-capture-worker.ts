@@ -1,6 +1,6 @@
 /**
  * Worker of scripts/debug/graph-capture-probe.ts: the Euler step graph (worker/engine/euler-step-graph.ts)
- * in a session with onnxruntime's graph capture, run three times on the same GPU buffers with a
+ * in a session with onnxruntime's graph capture, run four times on the same GPU buffers with a
  * new dt each time, each output checked against its exact value.
  */
 import * as ort from 'onnxruntime-web/webgpu';
@@ -31,7 +31,7 @@ self.onmessage = async () => {
       sigma: await filled(0.25, [1]),
     };
     const fetches = { prev_sample: await filled(0, row), velocity: await filled(0, row), denoised: await filled(0, row) };
-    for (let run = 1; run <= 3; run++) {
+    for (let run = 1; run <= 4; run++) {
       const dt = 0.5 * run;
       await writeDeviceTensorAsync(feeds.dt, new Float32Array([dt]));
       await session.runOnDeviceAsync(feeds, fetches);

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # npm run bench:gpu — the default model through Node + Dawn (WebGPU) on the GPU machine, which has
 # no Node: pack here, run there from the repository root (scripts/gpu/README.md has the commands).
-#   bash scripts/gpu/bench-gpu.sh [case]...     cases: <size>[:liftoff]   (default: 256 512 512:liftoff)
+#   bash scripts/gpu/bench-gpu.sh [case]...     cases: <size>[:liftoff|:nocapture|:capture]   (default: 256 512 512:liftoff)
 # Each case is a fresh process: `bench --backend webgpu --size <size>x<size> --steps 20 --guidance 5
 # --runs $RUNS`, so its first image is a cold start (process start to first PNG, also measured from
 # the tool's module load) and the later images are warm. ":liftoff" runs node with --liftoff-only
 # (V8's baseline wasm compiler only), to see how much of the cold start is V8 optimising
-# onnxruntime's wasm. nvidia-smi samples the GPU every 100 ms; GPU busy % is averaged over the warm
+# onnxruntime's wasm. ":nocapture" / ":capture" run the bench with --graph-capture off / on (default
+# auto: the first image of a size on the regular sessions, the later ones replayed). nvidia-smi samples the GPU every 100 ms; GPU busy % is averaged over the warm
 # images only, peak GPU memory over the whole process.
 # Results: $OUT/bench-gpu-<case>.json (the bench's report plus gpu{...}), $OUT/bench-gpu.log.
 # Several packages in one call: MODELS="dir1 dir2" benches each (default: models/default), and
@@ -53,7 +54,10 @@ for model in "${models[@]}"; do
 for case in "$@"; do
   IFS=: read -r size variant <<< "$case"
   flags=()
+  bench_flags=()
   [ "${variant:-}" = liftoff ] && flags+=(--liftoff-only)
+  [ "${variant:-}" = nocapture ] && bench_flags+=(--graph-capture off)
+  [ "${variant:-}" = capture ] && bench_flags+=(--graph-capture on)
   name=${case/:/-}
   [ ${#models[@]} -gt 1 ] && name="$(basename "$model")-$name"
   json="$OUT/bench-gpu-$name.json"
@@ -67,7 +71,7 @@ for case in "$@"; do
   launched=$(date +%s%3N)
   # shellcheck disable=SC2086
   $NODE "${flags[@]}" --max-old-space-size=16000 $BENCH --backend webgpu --model "$model" \
-    --size "${size}x${size}" --steps "$STEPS" --guidance "$GUIDANCE" --runs "$RUNS" --out "$json" 2>&1 | tee -a "$LOG"
+    --size "${size}x${size}" --steps "$STEPS" --guidance "$GUIDANCE" --runs "$RUNS" "${bench_flags[@]}" --out "$json" 2>&1 | tee -a "$LOG"
   [ -n "$sampler" ] && { kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null; }
   python3 - "$json" "$launched" "$smi" <<'PY' | tee -a "$LOG"
 import datetime, json, os, sys
@@ -109,7 +113,7 @@ done
 if [ ${#reports[@]} -gt 1 ]; then
   python3 - "${reports[@]}" <<'PY' | tee -a "$LOG"
 import json, os, sys
-print("warm medians per report (ms): denoise step | loop / steps | image; GPU busy % (warm mean)")
+print("warm medians per report (ms): denoise step | loop / steps | image; GPU busy % (warm mean); images replayed, check")
 for path in sys.argv[1:]:
     try:
         report = json.load(open(path))
@@ -120,7 +124,9 @@ for path in sys.argv[1:]:
     warm = lambda stage: rows.get(stage, {}).get("warmMs")
     fmt = lambda v: f"{v:.1f}" if isinstance(v, (int, float)) else "?"
     busy = report.get("gpu", {}).get("busyPercentWarmMean")
-    print(f"{os.path.basename(path)}: {fmt(warm('denoise step, median'))} | {fmt(warm('denoise loop / steps'))} | {fmt(warm('image (prompt to PNG)'))}; {fmt(busy)} %")
+    capture = report.get("graphCapture", {})
+    replayed = f"{capture.get('capturedImages', '?')} replayed" + (f", max diff {capture['checkMaxLevelDiff']} levels" if "checkMaxLevelDiff" in capture else "") + (f", FAILED: {capture['failure']}" if capture.get("failure") else "")
+    print(f"{os.path.basename(path)}: {fmt(warm('denoise step, median'))} | {fmt(warm('denoise loop / steps'))} | {fmt(warm('image (prompt to PNG)'))}; {fmt(busy)} %; {replayed}")
 PY
 fi
 say "done"

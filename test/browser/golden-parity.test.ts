@@ -52,3 +52,30 @@ test(
   },
   BROWSER_TEST_TIMEOUT_MS,
 );
+
+test(
+  'with graph capture from the first image, the replayed loop lands within the same tolerances',
+  async () => {
+    const answer = await runRigWorkerOnceAsync<ParityAnswer>(browser, rig, 'parity-worker', {
+      backend: 'webgpu',
+      runtime: { graphCapture: 'on' },
+    });
+    expect(answer.error).toBeUndefined();
+    const report = answer.report!;
+    console.log(
+      `WebGPU parity, graph capture on: ${report.capturedImages} images replayed\n` +
+        report.cases
+          .map(
+            (c) =>
+              `  case ${c.name}: step0 ${c.step0TransformerOutput.toExponential(2)}, latents ${c.latentsPerStep.toExponential(2)}, image ${c.image.toExponential(2)}`,
+          )
+          .join('\n'),
+    );
+    // Every case ran on a captured loop (none fell back to the regular sessions).
+    expect(report.captureFailure).toBeUndefined();
+    expect(report.capturedImages).toBe(report.cases.length);
+    expect(report.cases.flatMap((c) => c.failures.map((f) => `${c.name}: ${f}`))).toEqual([]);
+    expect(report.pass).toBe(true);
+  },
+  BROWSER_TEST_TIMEOUT_MS,
+);

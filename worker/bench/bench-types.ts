@@ -26,6 +26,12 @@ export interface StageBenchResult {
   /** Every image's stage timings, in order, and its wall time. */
   perImage: (StageTimings & { wallMs: number })[];
   sessionCreateMs: number[];
+  /**
+   * The runtime's graph capture: the option, how many images replayed a captured loop, why capture
+   * stopped (if it did), and, when checked, the largest difference in 0–255 levels between the last
+   * image as replayed and the same request on the regular sessions.
+   */
+  graphCapture: { option: string; capturedImages: number; failure?: string; checkMaxLevelDiff?: number };
 }
 
 export interface BenchRequest {

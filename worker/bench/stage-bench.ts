@@ -15,6 +15,7 @@
 import type { Backend, GenerationRequest, StageTimings } from '../../common/engine-types.js';
 import type { StageBenchResult, StageRow } from './bench-types.js';
 import type { RuntimeOptions } from '../engine/model-family.js';
+import { decodePng } from '../engine/png.js';
 import { generateAsync } from '../engine/sd3/pipeline.js';
 import type { Sd3Package } from '../engine/sd3/package.js';
 import { createSd3RuntimeAsync, releaseSd3RuntimeAsync } from '../engine/sd3/runtime.js';
@@ -31,6 +32,11 @@ export interface StageBenchOptions {
   images: number;
   prompt?: string;
   runtimeOptions?: RuntimeOptions;
+  /**
+   * When images were replayed by graph capture, make the last request again on the regular
+   * sessions and report how far the two PNGs differ (graphCapture.checkMaxLevelDiff).
+   */
+  checkCapture?: boolean;
   /** Called after each phase, e.g. to sample memory or print progress. */
   onPhase?: (phase: string) => void;
 }
@@ -51,9 +57,11 @@ export async function runStageBenchAsync(pkg: Sd3Package, options: StageBenchOpt
   const perImage: StageBenchResult['perImage'] = [];
   let firstPngMs = Number.NaN;
   const runtime = await createSd3RuntimeAsync(pkg, options.backend, options.runtimeOptions);
+  const graphCapture: StageBenchResult['graphCapture'] = { option: runtime.options.graphCapture, capturedImages: 0 };
   sessionCreateMs.push(runtime.sessionCreateMs);
   options.onPhase?.('sessions created');
   try {
+    let last: { request: GenerationRequest; png: Uint8Array } | undefined;
     for (let i = 0; i < options.images; i++) {
       const request: GenerationRequest = {
         jobId: `bench-${i}`,
@@ -70,7 +78,20 @@ export async function runStageBenchAsync(pkg: Sd3Package, options: StageBenchOpt
       if (i === 0) firstPngMs = performance.now() - started;
       if (result.png.byteLength === 0) throw new Error(`image ${i + 1} came back without PNG bytes`);
       perImage.push({ ...result.timings, wallMs });
+      last = { request, png: result.png };
       options.onPhase?.(`image ${i + 1}/${options.images}`);
+    }
+    graphCapture.capturedImages = runtime.capturedImages;
+    if (runtime.captureFailure !== undefined) graphCapture.failure = runtime.captureFailure;
+    if (options.checkCapture && last && runtime.capturedImages > 0) {
+      runtime.options.graphCapture = 'off';
+      const again = await generateAsync(
+        runtime,
+        { ...last.request, jobId: 'bench-capture-check' },
+        { isCancelled: () => false, notes: [] },
+      );
+      graphCapture.checkMaxLevelDiff = maxLevelDiff(decodePng(last.png).rgba, decodePng(again.png).rgba);
+      options.onPhase?.('capture checked');
     }
   } finally {
     await releaseSd3RuntimeAsync(runtime);
@@ -95,7 +116,15 @@ export async function runStageBenchAsync(pkg: Sd3Package, options: StageBenchOpt
     firstPngMs,
     perImage,
     sessionCreateMs,
+    graphCapture,
   };
+}
+
+function maxLevelDiff(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) return 255;
+  let max = 0;
+  for (let k = 0; k < a.length; k++) max = Math.max(max, Math.abs(a[k] - b[k]));
+  return max;
 }
 
 /** What each stage took in one image, by the row names of the table. */

@@ -30,6 +30,7 @@ interface BenchArgs {
   guidance: number;
   runs: number;
   nativeThreads: number;
+  graphCapture: 'auto' | 'on' | 'off';
   out?: string;
 }
 
@@ -46,6 +47,8 @@ also run on onnxruntime-node's CPU EP (the native peer) for comparison.
       --guidance <g>           guidance; above 1 runs CFG at batch 2 (default: 4)
       --runs <n>               images on the same sessions; the first is cold, the rest give warm medians (default: 3)
       --native-threads <n>     intra-op threads of the native peer, WASM only (default: 1)
+      --graph-capture <mode>   WebGPU: auto (default: replay from a size's second image), on, off; when images
+                               were replayed, the last one is made again without and the difference printed
       --out <file.json>        also write the report as JSON
   -h, --help                   show this help and exit`;
 
@@ -62,6 +65,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
         guidance: { type: 'string' },
         runs: { type: 'string' },
         'native-threads': { type: 'string' },
+        'graph-capture': { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -81,8 +85,12 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   if (values.backend !== undefined && values.backend !== 'wasm' && values.backend !== 'webgpu') {
     throw new UsageError(`--backend ${JSON.stringify(values.backend)}: expected wasm or webgpu`);
   }
+  const capture = values['graph-capture'] ?? 'auto';
+  if (capture !== 'auto' && capture !== 'on' && capture !== 'off')
+    throw new UsageError(`--graph-capture ${JSON.stringify(capture)}: expected auto, on or off`);
   const args: BenchArgs = {
     backend: values.backend ?? 'wasm',
+    graphCapture: capture,
     steps: positiveInteger('steps', values.steps, 8),
     guidance: values.guidance === undefined ? 4 : Number(values.guidance),
     runs: positiveInteger('runs', values.runs, 3),
@@ -192,6 +200,8 @@ async function main(): Promise<void> {
     steps: args.steps,
     guidance: args.guidance,
     images: args.runs,
+    runtimeOptions: { graphCapture: args.graphCapture },
+    checkCapture: true,
     onPhase: (phase) => {
       phases.push({ phase, epochMs: Date.now() });
       process.stderr.write(`${args.backend}: ${phase}\n`);
@@ -241,6 +251,16 @@ async function main(): Promise<void> {
   console.log(
     `cold start: process start to first PNG ${formatMs(firstPngFromStart)} ms; tool modules loaded at ${formatMs(MODULE_LOADED_MS)} ms; module load to first PNG ${formatMs(firstPngFromStart - MODULE_LOADED_MS)} ms`,
   );
+  if (args.backend === 'webgpu') {
+    const capture = result.graphCapture;
+    const check =
+      capture.checkMaxLevelDiff === undefined
+        ? ''
+        : `; the last image made again without capture differs by at most ${capture.checkMaxLevelDiff} level(s) of 255`;
+    console.log(
+      `graph capture ${capture.option}: ${capture.capturedImages} of ${args.runs} image(s) replayed${capture.failure ? `; off after: ${capture.failure}` : ''}${check}`,
+    );
+  }
   const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
   for (const [phase, peak] of memory.peaks) {
     console.log(

@@ -98,6 +98,15 @@ export interface RuntimeOptions {
    * (sd3/memory-plan.ts). Absent: no limit, every session stays loaded.
    */
   memoryBudgetBytes?: number;
+  /**
+   * WebGPU: record the denoising loop's GPU work once per image size and replay it (onnxruntime's
+   * graph capture), so a step no longer pays onnxruntime's CPU cost for every kernel. 'auto'
+   * (default): from the second image of a size on (the first would pay for the extra sessions),
+   * for transformers of at most 512 MiB (the captured loop holds a second transformer session), and
+   * only while the replay is checked to match the regular run (sd3/captured-loop.ts). 'on': from the
+   * first image, any size of model. 'off': never. CFG split into two calls is never captured.
+   */
+  graphCapture?: 'auto' | 'on' | 'off';
   /** VAE decode in tiles: 'auto' (default: when the budget or the decode's size calls for it), 'always', 'never'. */
   vaeTiling?: 'auto' | 'always' | 'never';
   /** Latent tile side for tiled decodes (default 128, diffusers' tile for SD3's VAE). */

@@ -15,6 +15,9 @@
 import type { AdapterInfo, Backend } from '../../common/engine-types.js';
 import { isSoftwareAdapter } from './choose-backend.js';
 import { EngineError } from './engine-error.js';
+import { DataType } from './onnx/data-types.js';
+import { GraphBuilder, type BuiltGraph } from './onnx/graph-builder.js';
+import { serializeGraphAsync } from './onnx/serialize-graph.js';
 
 /** The subset of the onnxruntime-web module this engine uses (both web builds satisfy it). */
 export type OrtModule = Pick<typeof import('onnxruntime-web'), 'InferenceSession' | 'Tensor' | 'env'>;
@@ -391,8 +394,6 @@ class OrtDeviceTensor implements DeviceTensor {
     readonly tensor: import('onnxruntime-web').Tensor,
     readonly backend: Backend,
     private readonly release: () => void,
-    /** The GPU buffer this tensor owns (made by createDeviceTensorAsync), destroyed on dispose. */
-    readonly ownBuffer?: GpuBufferLike,
   ) {
     this.dims = [...tensor.dims];
     this.location = tensor.location === 'gpu-buffer' ? 'gpu' : 'cpu';
@@ -401,20 +402,18 @@ class OrtDeviceTensor implements DeviceTensor {
   async readAsync(): Promise<Float32Array> {
     if (this.disposed) throw new EngineError('internal', 'a device tensor was read after it was disposed');
     if (this.location === 'cpu') return this.tensor.data as Float32Array;
-    if (this.ownBuffer)
-      return downloadAsync(
-        this.ownBuffer,
-        this.dims.reduce((a, b) => a * b, 1),
-      );
-    const data = await this.tensor.getData();
-    return (data as Float32Array).slice();
+    // Not tensor.getData(): it turns the ORT tensor into a CPU one for good, so feeding it again
+    // would upload the copy instead of binding the GPU buffer (and graph capture refuses it).
+    return downloadAsync(
+      this.tensor.gpuBuffer as unknown as GpuBufferLike,
+      this.dims.reduce((a, b) => a * b, 1),
+    );
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.release();
-    this.ownBuffer?.destroy();
   }
 }
 
@@ -440,9 +439,8 @@ interface GpuDeviceLike {
   queue: { writeBuffer(buffer: GpuBufferLike, offset: number, data: Float32Array): void; submit(buffers: unknown[]): void };
 }
 
-// GPUBufferUsage.STORAGE | COPY_SRC | COPY_DST, MAP_READ | COPY_DST and GPUMapMode.READ (the WebGPU
-// spec's constants: Dawn for Node does not define the globals).
-const STORAGE_COPY_SRC_DST = 0x0080 | 0x0004 | 0x0008;
+// GPUBufferUsage.MAP_READ | COPY_DST and GPUMapMode.READ (the WebGPU spec's constants: Dawn for
+// Node does not define the globals).
 const MAP_READ_COPY_DST = 0x0001 | 0x0008;
 const MAP_MODE_READ = 0x0001;
 
@@ -472,8 +470,15 @@ async function ortDeviceAsync(): Promise<GpuDeviceLike> {
 }
 
 /**
- * A device tensor holding `host`'s values: a new GPU buffer on onnxruntime's device (WebGPU; create
- * a session first), or a CPU tensor (WASM). Float32 only.
+ * A device tensor holding `host`'s values: on WebGPU a GPU buffer that onnxruntime allocated
+ * (create a session first), on WASM a CPU tensor. Float32 only.
+ *
+ * Why onnxruntime's buffer and not one from device.createBuffer: onnxruntime-web (1.30) wraps a
+ * caller's buffer in a handle for each run and releases that handle when the run ends, so a
+ * captured graph (enableGraphCapture), which keeps the handles it recorded, replays onto released
+ * buffers and fails. Buffers that onnxruntime allocated as a run's outputs keep one handle for their
+ * whole life, so they can be bound to a captured graph run after run. Tensors of the upload graph
+ * below are exactly that.
  */
 export async function createDeviceTensorAsync(
   backend: Backend,
@@ -488,16 +493,73 @@ export async function createDeviceTensorAsync(
     liveTensors += 1;
     return new OrtDeviceTensor(tensor, backend, () => dispose(tensor));
   }
-  const device = await ortDeviceAsync();
-  // ORT's own buffers are multiples of 16 bytes; a buffer it reads is checked against that size.
-  const buffer = device.createBuffer({ size: Math.max(16, Math.ceil((count * 4) / 16) * 16), usage: STORAGE_COPY_SRC_DST });
-  device.queue.writeBuffer(buffer, 0, host.data);
-  const tensor = ort.Tensor.fromGpuBuffer(buffer as unknown as Parameters<typeof ort.Tensor.fromGpuBuffer>[0], {
-    dataType: 'float32',
-    dims: [...host.dims],
-  });
+  const upload = await uploadSessionAsync(ort);
+  const x = new ort.Tensor('float32', host.data, [count]);
+  const one = new ort.Tensor('float32', new Float32Array([1]), [1]);
+  let uploaded: import('onnxruntime-web').Tensor;
+  try {
+    uploaded = (await upload.run({ x, one })).y;
+  } finally {
+    x.dispose();
+    one.dispose();
+  }
   liveTensors += 1;
-  return new OrtDeviceTensor(tensor, backend, () => dispose(tensor), buffer);
+  // The same buffer seen with the caller's shape; disposing the upload's output frees it.
+  const tensor = ort.Tensor.fromGpuBuffer(uploaded.gpuBuffer, { dataType: 'float32', dims: [...host.dims] });
+  return new OrtDeviceTensor(tensor, backend, () => dispose(uploaded));
+}
+
+let uploadSession: { ort: OrtModule; session: Promise<import('onnxruntime-web').InferenceSession> } | undefined;
+
+/** y = x · one on WebGPU, output left on the GPU: a copy into a buffer that onnxruntime owns. */
+function uploadSessionAsync(ort: OrtModule): Promise<import('onnxruntime-web').InferenceSession> {
+  if (uploadSession?.ort !== ort) {
+    const session = serializeGraphAsync(buildUploadGraph()).then((graph) =>
+      ort.InferenceSession.create(graph.model, {
+        executionProviders: ['webgpu'],
+        preferredOutputLocation: 'gpu-buffer',
+        logSeverityLevel: 3,
+      }),
+    );
+    uploadSession = { ort, session };
+    // A failed creation must not stick (a later device may work).
+    session.catch(() => {
+      if (uploadSession?.session === session) uploadSession = undefined;
+    });
+  }
+  return uploadSession.session;
+}
+
+function buildUploadGraph(): BuiltGraph {
+  const b = new GraphBuilder('flowfill_upload');
+  // `one` is an input, not a constant: onnxruntime drops Mul by a constant 1, and the output would
+  // then be the CPU input itself.
+  const y = b.op('Mul', [b.input('x', DataType.FLOAT, ['n']), b.input('one', DataType.FLOAT, [1])]);
+  b.output(y, 'y', ['n']);
+  return b.build();
+}
+
+/** Copies one device tensor's values into another of the same size, on the device (queued in order). */
+export async function copyDeviceTensorAsync(from: DeviceTensor, to: DeviceTensor): Promise<void> {
+  const src = deviceTensorOf(from);
+  const dst = deviceTensorOf(to);
+  const count = src.dims.reduce((a, b) => a * b, 1);
+  if (dst.dims.reduce((a, b) => a * b, 1) !== count || src.location !== dst.location)
+    throw new EngineError('internal', `device tensor copy: [${src.dims.join(', ')}] into [${dst.dims.join(', ')}]`);
+  if (src.location === 'cpu') {
+    (dst.tensor.data as Float32Array).set(src.tensor.data as Float32Array);
+    return;
+  }
+  const device = await ortDeviceAsync();
+  const encoder = device.createCommandEncoder();
+  encoder.copyBufferToBuffer(
+    src.tensor.gpuBuffer as unknown as GpuBufferLike,
+    0,
+    dst.tensor.gpuBuffer as unknown as GpuBufferLike,
+    0,
+    count * 4,
+  );
+  device.queue.submit([encoder.finish()]);
 }
 
 /** Overwrites a device tensor's values in place (same length); queued after the work already submitted. */

@@ -65,6 +65,9 @@ export interface ParityReport {
   tolerances: ParityTolerances;
   cases: ParityCaseResult[];
   pass: boolean;
+  /** Images denoised by a captured (replayed) loop, and why capture stopped if it did (graphCapture). */
+  capturedImages: number;
+  captureFailure?: string;
 }
 
 interface ArraySpec {
@@ -150,10 +153,17 @@ export async function runParityAsync(options: {
     for (const golden of index.cases) {
       cases.push(await runCaseAsync(runtime, pkg, golden, embeddings, float, readArray, tolerances));
     }
+    return {
+      backend,
+      tolerances,
+      cases,
+      pass: cases.every((c) => c.failures.length === 0),
+      capturedImages: runtime.capturedImages,
+      ...(runtime.captureFailure !== undefined ? { captureFailure: runtime.captureFailure } : {}),
+    };
   } finally {
     await releaseSd3RuntimeAsync(runtime);
   }
-  return { backend, tolerances, cases, pass: cases.every((c) => c.failures.length === 0) };
 }
 
 async function runCaseAsync(

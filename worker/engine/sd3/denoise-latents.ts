@@ -7,14 +7,25 @@
  * are downloaded only when the caller asks (previews, parity checks). On WASM the same code runs
  * with CPU tensors, so reading is free.
  *
- * Graph capture (recording the GPU commands once and replaying them) would cut the per-kernel CPU
- * cost further, but onnxruntime-web 1.30's WebGPU EP cannot replay with the fixed external buffers
- * it needs: scripts/debug/graph-capture-probe.ts shows the second run failing.
+ * With graph capture (runtime option graphCapture) the same loop runs on buffers fixed per image
+ * size, recorded once and replayed (captured-loop.ts), which removes onnxruntime's CPU cost per
+ * kernel from every step.
  */
 import { EngineError } from '../engine-error.js';
 import type { EulerStepMode } from '../euler-step-graph.js';
 import type { FlowMatchEulerDiscreteScheduler } from '../flow-match-euler.js';
 import { createDeviceTensorAsync, type BackendSession, type DeviceTensor, type HostTensor } from '../ort-backend.js';
+import {
+  createCapturedLoopAsync,
+  loadImageAsync,
+  loopShapeKey,
+  releaseCapturedLoopAsync,
+  runCapturedStepAsync,
+  verifyReplayAsync,
+  type CapturedLoop,
+  type LoopShape,
+} from './captured-loop.js';
+import { graphWeightBytes } from './memory-plan.js';
 import { createStepSessionAsync, type Sd3Runtime } from './runtime.js';
 import type { PromptConditioning } from './text-encoding.js';
 
@@ -62,7 +73,77 @@ export async function* denoiseLatents(inputs: DenoiseInputs): AsyncGenerator<Den
   const { runtime, conditioning } = inputs;
   const cfg = conditioning.batch === 2;
   const mode: EulerStepMode = !cfg ? 'plain' : runtime.options.cfgCalls === 'split' ? 'cfg-split' : 'cfg-batch';
-  return yield* deviceLoop(inputs, mode);
+  if (mode === 'cfg-split') return yield* deviceLoop(inputs, mode);
+  const { joint_attention_dim: jointDim, pooled_projection_dim: pooledDim } = runtime.pkg.transformer.config;
+  const shape: LoopShape = { mode, ...inputs.latentShape, sequenceLength: conditioning.sequenceLength, jointDim, pooledDim };
+  const key = loopShapeKey(shape);
+  const capture = wantsCapture(runtime, key);
+  runtime.loopShapesSeen.add(key);
+  const loop = capture ? await capturedLoopAsync(inputs, shape) : undefined;
+  return yield* loop ? replayLoop(inputs, loop) : deviceLoop(inputs, mode);
+}
+
+/**
+ * A captured loop holds a second transformer session (weights twice on the GPU): worth it for
+ * models whose step is bound by per-kernel CPU work, i.e. small ones. Above this, 'auto' does not capture.
+ */
+export const CAPTURE_MAX_TRANSFORMER_BYTES = 512 * 2 ** 20;
+
+/** Whether the loop of shape `key` runs captured (RuntimeOptions.graphCapture), before this image is counted as seen. */
+export function wantsCapture(
+  runtime: Pick<Sd3Runtime, 'backend' | 'options' | 'captureFailure' | 'loopShapesSeen'> & {
+    pkg: { transformer: { graph: Sd3Runtime['pkg']['transformer']['graph'] } };
+  },
+  key: string,
+): boolean {
+  const choice = runtime.options.graphCapture;
+  if (runtime.backend !== 'webgpu' || choice === 'off' || runtime.captureFailure !== undefined) return false;
+  if (choice === 'on') return true;
+  // The first image of a size runs on the regular sessions: capturing it would add the captured
+  // sessions' creation to an image that may be the only one of its size.
+  return graphWeightBytes(runtime.pkg.transformer.graph) <= CAPTURE_MAX_TRANSFORMER_BYTES && runtime.loopShapesSeen.has(key);
+}
+
+/**
+ * The runtime's captured loop for `shape`, loaded with this image: reused when the shape is the
+ * last one captured, else made and checked against the regular sessions. Undefined (and graph
+ * capture off for the runtime, the reason in runtime.captureFailure) when that fails.
+ */
+async function capturedLoopAsync(inputs: DenoiseInputs, shape: LoopShape): Promise<CapturedLoop | undefined> {
+  const { runtime, conditioning, scheduler } = inputs;
+  const image = { latents: inputs.latents, embeds: conditioning.embeds, pooled: conditioning.pooled, guidance: inputs.guidance };
+  const key = loopShapeKey(shape);
+  let loop = runtime.capturedLoop;
+  if (loop?.key === key) {
+    await loadImageAsync(loop, image);
+    return loop;
+  }
+  runtime.capturedLoop = undefined;
+  if (loop) await releaseCapturedLoopAsync(loop);
+  try {
+    loop = await createCapturedLoopAsync(runtime.pkg.transformer.graph, shape);
+  } catch (error) {
+    runtime.captureFailure = `graph capture could not start: ${error instanceof Error ? error.message : String(error)}`;
+    return undefined;
+  }
+  try {
+    await loadImageAsync(loop, image);
+    const stepper = runtime.stepSessions.get(shape.mode) ?? (await stepSessionFor(runtime, shape.mode));
+    const { first } = schedule(scheduler);
+    const values = { timestep: scheduler.timesteps[first], dt: scheduler.stepDelta(first), sigma: scheduler.sigmas[first] };
+    const failure = await verifyReplayAsync(loop, { transformer: runtime.transformer, stepper }, values);
+    if (failure) {
+      runtime.captureFailure = failure;
+      await releaseCapturedLoopAsync(loop);
+      return undefined;
+    }
+    await loadImageAsync(loop, image);
+  } catch (error) {
+    await releaseCapturedLoopAsync(loop);
+    throw error;
+  }
+  runtime.capturedLoop = loop;
+  return loop;
 }
 
 /**
@@ -259,6 +340,39 @@ async function* deviceLoop(inputs: DenoiseInputs, mode: EulerStepMode): AsyncGen
   } finally {
     disposeAll(live);
   }
+}
+
+/** The loop on a captured loop's fixed buffers: each step writes its scalars and replays. */
+async function* replayLoop(inputs: DenoiseInputs, loop: CapturedLoop): AsyncGenerator<DenoiseStep, Float32Array> {
+  const { runtime, scheduler } = inputs;
+  const { first, end, dt } = schedule(scheduler);
+  const total = end - first;
+  const t = loop.tensors;
+  runtime.capturedImages += 1;
+  for (let i = first; i < end; i++) {
+    const started = performance.now();
+    try {
+      await runCapturedStepAsync(loop, { timestep: scheduler.timesteps[i], dt: dt(i), sigma: scheduler.sigmas[i] });
+    } catch (error) {
+      // A captured loop that fails once is not trusted again in this runtime.
+      runtime.captureFailure = `a captured step failed: ${error instanceof Error ? error.message : String(error)}`;
+      if (runtime.capturedLoop === loop) runtime.capturedLoop = undefined;
+      await releaseCapturedLoopAsync(loop);
+      throw error;
+    }
+    yield {
+      step: i - first + 1,
+      total,
+      sigma: scheduler.sigmas[i],
+      stepMs: performance.now() - started,
+      location: 'gpu',
+      readLatentsAsync: () => t.prev.readAsync(),
+      readVelocityAsync: () => t.velocity.readAsync(),
+      readTransformerOutputAsync: () => t.noisePred.readAsync(),
+      readDenoisedAsync: () => t.denoised.readAsync(),
+    };
+  }
+  return await finalLatentsAsync(t.sample, runtime.backend, total);
 }
 
 async function stepSessionFor(runtime: Sd3Runtime, mode: EulerStepMode): Promise<BackendSession> {

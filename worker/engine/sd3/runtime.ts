@@ -10,13 +10,16 @@
  *   textEncoderBackend, 'auto'): a GPU run of a small graph pays a fixed cost per kernel that
  *   dwarfs its arithmetic (on an H200, the default model's 2.5 MB text encoder took 45–67 ms on
  *   WebGPU and 7 ms on WASM), while the big ones (CLIP-G, T5-XXL) need the GPU;
- * - the VAE encoder only once an image-to-image job asks for it.
+ * - the VAE encoder only once an image-to-image job asks for it;
+ * - on WebGPU, from an image size's second image on (runtime option graphCapture), a second
+ *   transformer session and step graph recorded for that size and replayed (captured-loop.ts).
  */
 import type { Backend } from '../../../common/engine-types.js';
 import { eulerStepModelAsync, type EulerStepMode } from '../euler-step-graph.js';
 import type { GraphFile } from '../graph-file.js';
 import type { RuntimeOptions } from '../model-family.js';
 import { createSessionAsync, type BackendSession } from '../ort-backend.js';
+import { releaseCapturedLoopAsync, type CapturedLoop } from './captured-loop.js';
 import type { TextEncoderName } from './configs.js';
 import { graphWeightBytes as graphBytes, profileOfPackage, type MemoryProfile } from './memory-plan.js';
 import type { Sd3Package } from './package.js';
@@ -31,7 +34,7 @@ export const SMALL_TEXT_ENCODER_BYTES = 64 * 2 ** 20;
 export interface Sd3Runtime {
   pkg: Sd3Package;
   backend: Backend;
-  options: Required<Pick<RuntimeOptions, 'cfgCalls' | 'previewIntervalMs'>> &
+  options: Required<Pick<RuntimeOptions, 'cfgCalls' | 'previewIntervalMs' | 'graphCapture'>> &
     Pick<RuntimeOptions, 'memoryBudgetBytes' | 'vaeTiling' | 'vaeTileLatentSize'>;
   /** What the memory plan needs to know about the package (sd3/memory-plan.ts). */
   memory: MemoryProfile;
@@ -47,9 +50,17 @@ export interface Sd3Runtime {
   stepSessions: Map<EulerStepMode, BackendSession>;
   /** Milliseconds spent creating all sessions. */
   sessionCreateMs: number;
+  /** The captured denoising loop of the last image size that used one (captured-loop.ts). */
+  capturedLoop?: CapturedLoop;
+  /** Loop shapes this runtime has denoised (graphCapture 'auto' captures from a shape's second image). */
+  loopShapesSeen: Set<string>;
+  /** Why graph capture is off for this runtime, once a captured replay failed its check. */
+  captureFailure?: string;
+  /** Images denoised by a captured loop so far (benchmarks and tests report it). */
+  capturedImages: number;
 }
 
-function sessionAsync(
+export function sessionAsync(
   graph: GraphFile,
   backend: Backend,
   extra: { outputsOnDevice?: boolean; graphCapture?: boolean } = {},
@@ -103,6 +114,7 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
       options: {
         cfgCalls,
         previewIntervalMs: options.previewIntervalMs ?? 250,
+        graphCapture: options.graphCapture ?? 'auto',
         memoryBudgetBytes: options.memoryBudgetBytes,
         vaeTiling: options.vaeTiling,
         vaeTileLatentSize: options.vaeTileLatentSize,
@@ -114,6 +126,8 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
       textEncoderPlacement,
       stepSessions,
       sessionCreateMs: performance.now() - started,
+      loopShapesSeen: new Set(),
+      capturedImages: 0,
     };
   } catch (error) {
     await Promise.allSettled(created.map((session) => session.releaseAsync()));
@@ -121,12 +135,13 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
   }
 }
 
-export async function createStepSessionAsync(mode: EulerStepMode, backend: Backend): Promise<BackendSession> {
+export async function createStepSessionAsync(mode: EulerStepMode, backend: Backend, graphCapture = false): Promise<BackendSession> {
   return createSessionAsync({
-    label: `Euler step graph (${mode})`,
+    label: `Euler step graph (${mode}${graphCapture ? ', captured' : ''})`,
     model: await eulerStepModelAsync(mode),
     backend,
     outputsOnDevice: true,
+    graphCapture,
   });
 }
 
@@ -154,6 +169,9 @@ export async function vaeEncoderSessionAsync(runtime: Sd3Runtime): Promise<Backe
 }
 
 export async function releaseSd3RuntimeAsync(runtime: Sd3Runtime): Promise<void> {
+  const captured = runtime.capturedLoop;
+  runtime.capturedLoop = undefined;
+  if (captured) await releaseCapturedLoopAsync(captured);
   const sessions = [
     runtime.transformer,
     runtime.vaeDecoder,

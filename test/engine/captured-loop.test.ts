@@ -1,0 +1,194 @@
+/**
+ * The captured denoising loop's bookkeeping, on WASM tensors with stand-in sessions (graph capture
+ * itself needs WebGPU: test/browser/golden-parity.test.ts runs the real thing against diffusers):
+ * - the replay check passes a faithful replay and names the graph when a replay is off or NaN;
+ * - one captured step leaves the next step's inputs where the next replay reads them;
+ * - when RuntimeOptions.graphCapture captures.
+ */
+import { eulerStepModelAsync } from '../../worker/engine/euler-step-graph.js';
+import {
+  createDeviceTensorAsync,
+  createSessionAsync,
+  writeDeviceTensorAsync,
+  type BackendSession,
+  type DeviceTensor,
+  type HostTensor,
+} from '../../worker/engine/ort-backend.js';
+import {
+  loopShapeKey,
+  runCapturedStepAsync,
+  verifyReplayAsync,
+  type CapturedLoop,
+  type LoopShape,
+} from '../../worker/engine/sd3/captured-loop.js';
+import { CAPTURE_MAX_TRANSFORMER_BYTES, wantsCapture } from '../../worker/engine/sd3/denoise-latents.js';
+
+const shape: LoopShape = { mode: 'cfg-batch', channels: 2, height: 3, width: 2, sequenceLength: 4, jointDim: 5, pooledDim: 3 };
+const ROW = shape.channels * shape.height * shape.width;
+
+function ramp(n: number, scale: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, k) => scale * (((k * 7) % 11) - 5));
+}
+
+async function tensor(data: Float32Array, dims: number[]): Promise<DeviceTensor> {
+  return createDeviceTensorAsync('wasm', { data, dims });
+}
+
+/** hidden · 0.5 + timestep / 1000 (a transformer stand-in: depends on both inputs a replay must read). */
+async function fakeTransformerOutputAsync(feeds: Record<string, HostTensor | DeviceTensor>): Promise<Float32Array> {
+  const hidden = await (feeds.hidden_states as DeviceTensor).readAsync();
+  const t = (await (feeds.timestep as DeviceTensor).readAsync())[0];
+  return hidden.map((v) => v * 0.5 + t / 1000);
+}
+
+function regularTransformer(): BackendSession {
+  return {
+    backend: 'wasm',
+    inputNames: [],
+    outputNames: ['out_hidden_states'],
+    runAsync: () => Promise.reject(new Error('unused')),
+    runOnDeviceAsync: async (feeds) => ({
+      out_hidden_states: await tensor(await fakeTransformerOutputAsync(feeds), [2, shape.channels, shape.height, shape.width]),
+    }),
+    releaseAsync: async () => {},
+  };
+}
+
+/** A "captured" session: runs `inner` and writes its outputs into the fetched tensors, optionally spoiled. */
+function capturedOf(inner: BackendSession, spoil?: (name: string, values: Float32Array) => void): BackendSession {
+  return {
+    ...inner,
+    runOnDeviceAsync: async (feeds, fetches) => {
+      const out = await inner.runOnDeviceAsync(feeds);
+      for (const [name, target] of Object.entries(fetches ?? {})) {
+        const values = (await out[name].readAsync()).slice();
+        spoil?.(name, values);
+        await writeDeviceTensorAsync(target, values);
+      }
+      for (const t of Object.values(out)) t.dispose();
+      return fetches ?? {};
+    },
+  };
+}
+
+let stepper: BackendSession;
+beforeAll(async () => {
+  stepper = await createSessionAsync({
+    label: 'step',
+    model: await eulerStepModelAsync('cfg-batch'),
+    backend: 'wasm',
+    outputsOnDevice: true,
+  });
+});
+afterAll(async () => {
+  await stepper.releaseAsync();
+});
+
+async function loopWith(transformer: BackendSession, step: BackendSession): Promise<CapturedLoop> {
+  const latents = ramp(ROW, 0.25);
+  const both = new Float32Array(2 * ROW);
+  both.set(latents);
+  both.set(latents, ROW);
+  const dims = [1, shape.channels, shape.height, shape.width];
+  return {
+    key: loopShapeKey(shape),
+    shape,
+    transformer,
+    stepper: step,
+    tensors: {
+      sample: await tensor(latents, dims),
+      hidden: await tensor(both, [2, ...dims.slice(1)]),
+      timestep: await tensor(new Float32Array(2), [2]),
+      embeds: await tensor(new Float32Array(2 * 4 * 5), [2, 4, 5]),
+      pooled: await tensor(new Float32Array(2 * 3), [2, 3]),
+      noisePred: await tensor(new Float32Array(2 * ROW), [2, ...dims.slice(1)]),
+      dt: await tensor(new Float32Array(1), [1]),
+      sigma: await tensor(new Float32Array(1), [1]),
+      guidance: await tensor(new Float32Array([4]), [1]),
+      prev: await tensor(new Float32Array(ROW), dims),
+      velocity: await tensor(new Float32Array(ROW), dims),
+      denoised: await tensor(new Float32Array(ROW), dims),
+    },
+  };
+}
+
+const values = { timestep: 750, dt: -0.125, sigma: 0.75 };
+
+test('a faithful replay passes the check', async () => {
+  const loop = await loopWith(capturedOf(regularTransformer()), capturedOf(stepper));
+  expect(await verifyReplayAsync(loop, { transformer: regularTransformer(), stepper }, values)).toBeUndefined();
+});
+
+test('a replay that is off by more than rounding, or NaN, fails the check and names the graph', async () => {
+  const off = await loopWith(
+    capturedOf(regularTransformer(), (_, v) => (v[3] += 0.01)),
+    capturedOf(stepper),
+  );
+  expect(await verifyReplayAsync(off, { transformer: regularTransformer(), stepper }, values)).toMatch(/transformer differs .* by 0\.0\d+/);
+  const nan = await loopWith(
+    capturedOf(regularTransformer()),
+    capturedOf(stepper, (name, v) => {
+      if (name === 'velocity') v[0] = Number.NaN;
+    }),
+  );
+  expect(await verifyReplayAsync(nan, { transformer: regularTransformer(), stepper }, values)).toMatch(
+    /Euler step's velocity differs .* Infinity/,
+  );
+});
+
+test("a captured step leaves prev_sample in sample and [prev, prev] in the transformer's input", async () => {
+  const loop = await loopWith(capturedOf(regularTransformer()), capturedOf(stepper));
+  const start = (await loop.tensors.sample.readAsync()).slice();
+  await runCapturedStepAsync(loop, values);
+  const noisePred = await loop.tensors.noisePred.readAsync();
+  // The transformer saw this step's timestep.
+  expect(noisePred[0]).toBeCloseTo(start[0] * 0.5 + values.timestep / 1000, 6);
+  const prev = (await loop.tensors.prev.readAsync()).slice();
+  expect(prev).not.toEqual(start);
+  expect(await loop.tensors.sample.readAsync()).toEqual(prev);
+  const hidden = await loop.tensors.hidden.readAsync();
+  expect(hidden.subarray(0, ROW)).toEqual(prev);
+  expect(hidden.subarray(ROW)).toEqual(prev);
+});
+
+describe('when the loop is captured', () => {
+  const runtimeWith = (over: {
+    backend?: 'wasm' | 'webgpu';
+    graphCapture?: 'auto' | 'on' | 'off';
+    seen?: boolean;
+    failure?: string;
+    bytes?: number;
+  }) => ({
+    backend: over.backend ?? 'webgpu',
+    options: { graphCapture: over.graphCapture ?? 'auto' } as never,
+    captureFailure: over.failure,
+    loopShapesSeen: new Set(over.seen ? ['k'] : []),
+    // Only the graph's size matters here (graphWeightBytes).
+    pkg: {
+      transformer: {
+        graph: {
+          path: 'transformer/model.onnx',
+          model: { byteLength: over.bytes ?? 1000 } as Uint8Array,
+          externalData: [],
+          summary: {} as never,
+        },
+      },
+    },
+  });
+
+  test("'auto' replays from a shape's second image on WebGPU", () => {
+    expect(wantsCapture(runtimeWith({}), 'k')).toBe(false);
+    expect(wantsCapture(runtimeWith({ seen: true }), 'k')).toBe(true);
+    expect(wantsCapture(runtimeWith({ seen: true, backend: 'wasm' }), 'k')).toBe(false);
+  });
+
+  test("'auto' leaves big transformers alone; 'on' captures the first image of any size", () => {
+    expect(wantsCapture(runtimeWith({ seen: true, bytes: CAPTURE_MAX_TRANSFORMER_BYTES + 1 }), 'k')).toBe(false);
+    expect(wantsCapture(runtimeWith({ graphCapture: 'on', bytes: CAPTURE_MAX_TRANSFORMER_BYTES + 1 }), 'k')).toBe(true);
+  });
+
+  test("'off', or a replay that failed its check, never captures", () => {
+    expect(wantsCapture(runtimeWith({ seen: true, graphCapture: 'off' }), 'k')).toBe(false);
+    expect(wantsCapture(runtimeWith({ seen: true, graphCapture: 'on', failure: 'replay differs' }), 'k')).toBe(false);
+  });
+});
