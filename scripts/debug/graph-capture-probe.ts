@@ -6,8 +6,9 @@
  * createBindGroup ("Required member is undefined"): after every run its JS glue releases the handle
  * it made for each caller's buffer, so the handles a capture recorded were gone at replay. The engine's
  * device tensors are now buffers onnxruntime allocated itself (ort-backend.ts createDeviceTensorAsync),
- * whose handles live as long as the tensor, and this probe passes (4 runs, each output exact).
- * Run it again when onnxruntime-web is upgraded.
+ * whose handles live as long as the tensor, and this probe passes (4 runs and a chain of 4 with the
+ * output copied back into the input on the GPU, each output exact). The Euler step graph replays
+ * right; SD3 transformers do not (sd3/captured-loop.ts). Run it again when onnxruntime-web is upgraded.
  */
 import { launchChromiumAsync, startRigAsync } from '../../test/browser/browser-rig.js';
 

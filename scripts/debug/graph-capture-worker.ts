@@ -5,7 +5,13 @@
  */
 import * as ort from 'onnxruntime-web/webgpu';
 import { eulerStepModelAsync } from '../../worker/engine/euler-step-graph.js';
-import { createDeviceTensorAsync, createSessionAsync, useOrt, writeDeviceTensorAsync } from '../../worker/engine/ort-backend.js';
+import {
+  copyDeviceTensorAsync,
+  createDeviceTensorAsync,
+  createSessionAsync,
+  useOrt,
+  writeDeviceTensorAsync,
+} from '../../worker/engine/ort-backend.js';
 import { configureOrtForEmbeddedWasm } from '../../worker/runtime/configure-ort.js';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -38,6 +44,18 @@ self.onmessage = async () => {
       const prev = (await fetches.prev_sample.readAsync())[0];
       runs.push(`run ${run}: prev_sample ${prev}, expected ${2 + dt}: ${prev === 2 + dt ? 'right' : 'WRONG'}`);
     }
+    // A chain, as the denoising loop runs it: each run's prev_sample copied into sample on the GPU,
+    // a new dt written before each run, nothing read back until the end.
+    await writeDeviceTensorAsync(feeds.sample, new Float32Array(16 * 16).fill(2));
+    let expected = 2;
+    for (let run = 1; run <= 4; run++) {
+      await writeDeviceTensorAsync(feeds.dt, new Float32Array([0.5 * run]));
+      await session.runOnDeviceAsync(feeds, fetches);
+      await copyDeviceTensorAsync(fetches.prev_sample, feeds.sample);
+      expected += 0.5 * run;
+    }
+    const chained = (await feeds.sample.readAsync())[0];
+    runs.push(`chain of 4 runs: sample ${chained}, expected ${expected}: ${chained === expected ? 'right' : 'WRONG'}`);
     self.postMessage({ runs });
   } catch (error) {
     self.postMessage({ runs, error: error instanceof Error ? error.message : String(error) });

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # npm run bench:gpu — the default model through Node + Dawn (WebGPU) on the GPU machine, which has
 # no Node: pack here, run there from the repository root (scripts/gpu/README.md has the commands).
-#   bash scripts/gpu/bench-gpu.sh [case]...     cases: <size>[:liftoff|:nocapture|:capture]   (default: 256 512 512:liftoff)
+#   bash scripts/gpu/bench-gpu.sh [case]...     cases: <size>[:liftoff|:capture]   (default: 256 512 512:liftoff)
 # Each case is a fresh process: `bench --backend webgpu --size <size>x<size> --steps 20 --guidance 5
 # --runs $RUNS`, so its first image is a cold start (process start to first PNG, also measured from
 # the tool's module load) and the later images are warm. ":liftoff" runs node with --liftoff-only
 # (V8's baseline wasm compiler only), to see how much of the cold start is V8 optimising
-# onnxruntime's wasm. ":nocapture" / ":capture" run the bench with --graph-capture off / on (default
-# auto: the first image of a size on the regular sessions, the later ones replayed). nvidia-smi samples the GPU every 100 ms; GPU busy % is averaged over the warm
+# onnxruntime's wasm. ":capture" runs the bench with --graph-capture on (the log says whether the
+# replay passed its check, and how far a replayed image is from the regular one). nvidia-smi samples the GPU every 100 ms; GPU busy % is averaged over the warm
 # images only, peak GPU memory over the whole process.
 # Results: $OUT/bench-gpu-<case>.json (the bench's report plus gpu{...}), $OUT/bench-gpu.log.
 # Several packages in one call: MODELS="dir1 dir2" benches each (default: models/default), and
@@ -56,7 +56,6 @@ for case in "$@"; do
   flags=()
   bench_flags=()
   [ "${variant:-}" = liftoff ] && flags+=(--liftoff-only)
-  [ "${variant:-}" = nocapture ] && bench_flags+=(--graph-capture off)
   [ "${variant:-}" = capture ] && bench_flags+=(--graph-capture on)
   name=${case/:/-}
   [ ${#models[@]} -gt 1 ] && name="$(basename "$model")-$name"

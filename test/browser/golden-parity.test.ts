@@ -54,7 +54,7 @@ test(
 );
 
 test(
-  'with graph capture from the first image, the replayed loop lands within the same tolerances',
+  "with graph capture on, onnxruntime-web 1.30's wrong replay is caught and every case still lands within tolerance",
   async () => {
     const answer = await runRigWorkerOnceAsync<ParityAnswer>(browser, rig, 'parity-worker', {
       backend: 'webgpu',
@@ -62,18 +62,13 @@ test(
     });
     expect(answer.error).toBeUndefined();
     const report = answer.report!;
-    console.log(
-      `WebGPU parity, graph capture on: ${report.capturedImages} images replayed\n` +
-        report.cases
-          .map(
-            (c) =>
-              `  case ${c.name}: step0 ${c.step0TransformerOutput.toExponential(2)}, latents ${c.latentsPerStep.toExponential(2)}, image ${c.image.toExponential(2)}`,
-          )
-          .join('\n'),
-    );
-    // Every case ran on a captured loop (none fell back to the regular sessions).
-    expect(report.captureFailure).toBeUndefined();
-    expect(report.capturedImages).toBe(report.cases.length);
+    console.log(`WebGPU parity, graph capture on: ${report.capturedImages} images replayed; ${report.captureFailure ?? 'no failure'}`);
+    // What onnxruntime-web 1.30 does (onnxruntime#29594): under capture the transformer's values are
+    // wrong, the check against the regular session sees it, and the loop runs on the regular
+    // sessions. When this fails after an onnxruntime upgrade, capture may work: expect every case
+    // replayed and no failure, and reconsider graphCapture's default.
+    expect(report.captureFailure).toMatch(/under graph capture the transformer differs from its regular run/);
+    expect(report.capturedImages).toBe(0);
     expect(report.cases.flatMap((c) => c.failures.map((f) => `${c.name}: ${f}`))).toEqual([]);
     expect(report.pass).toBe(true);
   },

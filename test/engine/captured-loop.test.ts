@@ -3,7 +3,8 @@
  * itself needs WebGPU: test/browser/golden-parity.test.ts runs the real thing against diffusers):
  * - the replay check passes a faithful replay and names the graph when a replay is off or NaN;
  * - one captured step leaves the next step's inputs where the next replay reads them;
- * - when RuntimeOptions.graphCapture captures.
+ * - when RuntimeOptions.graphCapture captures;
+ * - the computed output copy a captured transformer writes its output through.
  */
 import { eulerStepModelAsync } from '../../worker/engine/euler-step-graph.js';
 import {
@@ -14,14 +15,17 @@ import {
   type DeviceTensor,
   type HostTensor,
 } from '../../worker/engine/ort-backend.js';
+import { readGraphSummary } from '../../worker/engine/graph-file.js';
+import { appendOutputCopy } from '../../worker/engine/onnx/append-output-copy.js';
 import {
+  fixedDimensions,
   loopShapeKey,
   runCapturedStepAsync,
   verifyReplayAsync,
   type CapturedLoop,
   type LoopShape,
 } from '../../worker/engine/sd3/captured-loop.js';
-import { CAPTURE_MAX_TRANSFORMER_BYTES, wantsCapture } from '../../worker/engine/sd3/denoise-latents.js';
+import { wantsCapture } from '../../worker/engine/sd3/denoise-latents.js';
 
 const shape: LoopShape = { mode: 'cfg-batch', channels: 2, height: 3, width: 2, sequenceLength: 4, jointDim: 5, pooledDim: 3 };
 const ROW = shape.channels * shape.height * shape.width;
@@ -61,7 +65,8 @@ function capturedOf(inner: BackendSession, spoil?: (name: string, values: Float3
     runOnDeviceAsync: async (feeds, fetches) => {
       const out = await inner.runOnDeviceAsync(feeds);
       for (const [name, target] of Object.entries(fetches ?? {})) {
-        const values = (await out[name].readAsync()).slice();
+        // The captured transformer's fetched output is a copy of its regular one (appendOutputCopy).
+        const values = (await (out[name] ?? out[name.replace(/_replayed$/, '')]).readAsync()).slice();
         spoil?.(name, values);
         await writeDeviceTensorAsync(target, values);
       }
@@ -124,7 +129,9 @@ test('a replay that is off by more than rounding, or NaN, fails the check and na
     capturedOf(regularTransformer(), (_, v) => (v[3] += 0.01)),
     capturedOf(stepper),
   );
-  expect(await verifyReplayAsync(off, { transformer: regularTransformer(), stepper }, values)).toMatch(/transformer differs .* by 0\.0\d+/);
+  expect(await verifyReplayAsync(off, { transformer: regularTransformer(), stepper }, values)).toMatch(
+    /transformer differs from its regular run by 0\.0\d+/,
+  );
   const nan = await loopWith(
     capturedOf(regularTransformer()),
     capturedOf(stepper, (name, v) => {
@@ -152,43 +159,54 @@ test("a captured step leaves prev_sample in sample and [prev, prev] in the trans
 });
 
 describe('when the loop is captured', () => {
-  const runtimeWith = (over: {
-    backend?: 'wasm' | 'webgpu';
-    graphCapture?: 'auto' | 'on' | 'off';
-    seen?: boolean;
-    failure?: string;
-    bytes?: number;
-  }) => ({
+  const runtimeWith = (over: { backend?: 'wasm' | 'webgpu'; graphCapture?: 'on' | 'off'; failure?: string }) => ({
     backend: over.backend ?? 'webgpu',
-    options: { graphCapture: over.graphCapture ?? 'auto' } as never,
+    options: { graphCapture: over.graphCapture ?? 'on' } as never,
     captureFailure: over.failure,
-    loopShapesSeen: new Set(over.seen ? ['k'] : []),
-    // Only the graph's size matters here (graphWeightBytes).
-    pkg: {
-      transformer: {
-        graph: {
-          path: 'transformer/model.onnx',
-          model: { byteLength: over.bytes ?? 1000 } as Uint8Array,
-          externalData: [],
-          summary: {} as never,
-        },
-      },
-    },
   });
 
-  test("'auto' replays from a shape's second image on WebGPU", () => {
-    expect(wantsCapture(runtimeWith({}), 'k')).toBe(false);
-    expect(wantsCapture(runtimeWith({ seen: true }), 'k')).toBe(true);
-    expect(wantsCapture(runtimeWith({ seen: true, backend: 'wasm' }), 'k')).toBe(false);
-  });
-
-  test("'auto' leaves big transformers alone; 'on' captures the first image of any size", () => {
-    expect(wantsCapture(runtimeWith({ seen: true, bytes: CAPTURE_MAX_TRANSFORMER_BYTES + 1 }), 'k')).toBe(false);
-    expect(wantsCapture(runtimeWith({ graphCapture: 'on', bytes: CAPTURE_MAX_TRANSFORMER_BYTES + 1 }), 'k')).toBe(true);
+  test("'on' captures on WebGPU only", () => {
+    expect(wantsCapture(runtimeWith({}))).toBe(true);
+    expect(wantsCapture(runtimeWith({ backend: 'wasm' }))).toBe(false);
   });
 
   test("'off', or a replay that failed its check, never captures", () => {
-    expect(wantsCapture(runtimeWith({ seen: true, graphCapture: 'off' }), 'k')).toBe(false);
-    expect(wantsCapture(runtimeWith({ seen: true, graphCapture: 'on', failure: 'replay differs' }), 'k')).toBe(false);
+    expect(wantsCapture(runtimeWith({ graphCapture: 'off' }))).toBe(false);
+    expect(wantsCapture(runtimeWith({ failure: 'replay differs' }))).toBe(false);
   });
+});
+
+test('appendOutputCopy adds an output equal to the copied value, the rest of the model unchanged', async () => {
+  const model = await eulerStepModelAsync('plain');
+  const copied = appendOutputCopy(model, 'prev_sample', 'prev_copy');
+  const summary = readGraphSummary('copied', copied);
+  expect(summary.outputs.map((o) => o.name)).toEqual(['prev_sample', 'velocity', 'denoised', 'prev_copy']);
+  expect(summary.nodes.at(-1)).toMatchObject({ opType: 'Max', inputs: ['prev_sample', 'prev_sample'], outputs: ['prev_copy'] });
+  const session = await createSessionAsync({ label: 'copied', model: copied, backend: 'wasm' });
+  try {
+    const sample = ramp(ROW, 0.25);
+    sample[1] = Number.NaN;
+    sample[2] = -0;
+    const out = await session.runAsync({
+      noise_pred: { type: 'float32', data: ramp(ROW, 1), dims: [1, 2, 3, 2] },
+      sample: { type: 'float32', data: sample, dims: [1, 2, 3, 2] },
+      dt: { type: 'float32', data: new Float32Array([-0.125]), dims: [1] },
+      sigma: { type: 'float32', data: new Float32Array([0.75]), dims: [1] },
+    });
+    expect(out.prev_copy.data).toEqual(out.prev_sample.data);
+    expect(Number.isNaN(out.prev_copy.data[1])).toBe(true);
+  } finally {
+    await session.releaseAsync();
+  }
+});
+
+test('fixedDimensions reads every symbolic dimension off the fed tensors and refuses contradictions', async () => {
+  const summary = readGraphSummary('step', await eulerStepModelAsync('cfg-batch'));
+  const feeds = async (h: number) => ({
+    noise_pred: await tensor(new Float32Array(2 * 16 * h * 4), [2, 16, h, 4]),
+    sample: await tensor(new Float32Array(16 * 3 * 4), [1, 16, 3, 4]),
+  });
+  expect(fixedDimensions(summary, await feeds(3), 'step')).toEqual({ channels: 16, height: 3, width: 4 });
+  expect(() => fixedDimensions(summary, {}, 'step')).not.toThrow();
+  await expect((async () => fixedDimensions(summary, await feeds(5), 'step'))()).rejects.toThrow(/"height" is both 5 and 3/);
 });

@@ -100,13 +100,13 @@ export interface RuntimeOptions {
   memoryBudgetBytes?: number;
   /**
    * WebGPU: record the denoising loop's GPU work once per image size and replay it (onnxruntime's
-   * graph capture), so a step no longer pays onnxruntime's CPU cost for every kernel. 'auto'
-   * (default): from the second image of a size on (the first would pay for the extra sessions),
-   * for transformers of at most 512 MiB (the captured loop holds a second transformer session), and
-   * only while the replay is checked to match the regular run (sd3/captured-loop.ts). 'on': from the
-   * first image, any size of model. 'off': never. CFG split into two calls is never captured.
+   * graph capture; sd3/captured-loop.ts), checked against the regular sessions before use and
+   * dropped for the runtime when the check fails. 'off' (default): onnxruntime-web 1.30 computes
+   * SD3 transformers wrong under capture (the check fails on every model tried; onnxruntime#29594),
+   * and its replay still issues every kernel's dispatch, so the gain would be small. 'on': try it.
+   * CFG split into two calls is never captured.
    */
-  graphCapture?: 'auto' | 'on' | 'off';
+  graphCapture?: 'on' | 'off';
   /** VAE decode in tiles: 'auto' (default: when the budget or the decode's size calls for it), 'always', 'never'. */
   vaeTiling?: 'auto' | 'always' | 'never';
   /** Latent tile side for tiled decodes (default 128, diffusers' tile for SD3's VAE). */

@@ -72,6 +72,12 @@ export interface SessionSpec {
    * shapes; new values are written into them with writeDeviceTensor. No effect on WASM.
    */
   graphCapture?: boolean;
+  /**
+   * Fixed values for the graph's symbolic dimensions (onnxruntime's freeDimensionOverrides): with
+   * every shape known at load, onnxruntime folds the shape arithmetic away, so no node is left on
+   * the CPU, which graph capture requires.
+   */
+  fixedDimensions?: Record<string, number>;
 }
 
 export type BackendFault =
@@ -221,7 +227,8 @@ export async function createSessionAsync(spec: SessionSpec): Promise<BackendSess
   }
   const gpu = spec.backend === 'webgpu';
   const options: import('onnxruntime-web').InferenceSession.SessionOptions = {
-    executionProviders: [gpu ? 'webgpu' : 'wasm'],
+    // onnxruntime-web hands enableGraphCapture to the WebGPU EP only from an EP object, not from the name.
+    executionProviders: [gpu ? (spec.graphCapture ? { name: 'webgpu' } : 'webgpu') : 'wasm'],
     graphOptimizationLevel: 'all',
     // ORT warns once per node that falls back from WebGPU to the CPU (shape ops, by design);
     // env.logLevel does not reach those session-level messages, so keep them at errors only.
@@ -229,6 +236,7 @@ export async function createSessionAsync(spec: SessionSpec): Promise<BackendSess
     externalData: spec.externalData?.map((file) => ({ path: file.path, data: file.data })),
     ...(gpu && (spec.outputsOnDevice || spec.graphCapture) ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
     ...(gpu && spec.graphCapture ? { enableGraphCapture: true } : {}),
+    ...(spec.fixedDimensions ? { freeDimensionOverrides: spec.fixedDimensions } : {}),
   };
   let session: import('onnxruntime-web').InferenceSession;
   try {

@@ -21,6 +21,11 @@ export class ProtoReader {
     this.pos = start;
   }
 
+  /** Where the next read starts, as an index into the bytes given to the constructor. */
+  get offset(): number {
+    return this.pos;
+  }
+
   done(): boolean {
     return this.pos >= this.end;
   }

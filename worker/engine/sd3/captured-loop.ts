@@ -11,13 +11,18 @@
  * are written into them. The step's `prev_sample` is copied into `sample` on the GPU, since a run
  * cannot read and write one buffer.
  *
- * onnxruntime has shipped replay bugs that give wrong results without an error (onnxruntime#29594),
+ * onnxruntime has shipped capture bugs that give wrong results without an error (onnxruntime#29594),
  * so a new captured loop is checked once against the regular sessions on the same inputs before
- * it is used (verifyReplayAsync).
+ * it is used (verifyReplayAsync). onnxruntime-web 1.30 fails that check on every SD3 transformer
+ * tried (the golden fixture's and the default model's, SwiftShader and Dawn): under capture the
+ * transformer's values are wrong from its first run, while the Euler step graph replays exactly
+ * (scripts/debug/graph-capture-probe.ts). Hence RuntimeOptions.graphCapture is 'off' by default.
  */
 import { EngineError } from '../engine-error.js';
+import { appendOutputCopy } from '../onnx/append-output-copy.js';
 import { eulerStepModelAsync } from '../euler-step-graph.js';
-import type { GraphFile } from '../graph-file.js';
+import { readGraphSummary, type GraphFile } from '../graph-file.js';
+import type { OnnxGraphSummary } from '../onnx-graph.js';
 import {
   copyDeviceTensorAsync,
   createDeviceTensorAsync,
@@ -77,6 +82,8 @@ export interface StepValues {
 }
 
 const TRANSFORMER_OUTPUT = 'out_hidden_states';
+/** The captured transformer's output: a computed copy of TRANSFORMER_OUTPUT (see appendOutputCopy). */
+const CAPTURED_OUTPUT = 'out_hidden_states_replayed';
 
 function zeros(dims: number[]): { data: Float32Array; dims: number[] } {
   return { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims };
@@ -113,20 +120,24 @@ export async function createCapturedLoopAsync(transformerGraph: GraphFile, shape
       velocity: await tensor([1, C, h, w]),
       denoised: await tensor([1, C, h, w]),
     };
-    const { model, externalData, path } = transformerGraph;
+    const { model, externalData, path, summary } = transformerGraph;
     const transformer = await createSessionAsync({
       label: `${path} (captured)`,
-      model,
+      model: appendOutputCopy(model, TRANSFORMER_OUTPUT, CAPTURED_OUTPUT),
       externalData,
       backend: 'webgpu',
       graphCapture: true,
+      fixedDimensions: fixedDimensions(summary, transformerFeeds(tensors), path),
     });
     sessions.push(transformer);
+    const stepModel = await eulerStepModelAsync(shape.mode);
+    const stepLabel = `Euler step graph (${shape.mode}, captured)`;
     const stepper = await createSessionAsync({
-      label: `Euler step graph (${shape.mode}, captured)`,
-      model: await eulerStepModelAsync(shape.mode),
+      label: stepLabel,
+      model: stepModel,
       backend: 'webgpu',
       graphCapture: true,
+      fixedDimensions: fixedDimensions(readGraphSummary(stepLabel, stepModel), stepFeeds(tensors), stepLabel),
     });
     sessions.push(stepper);
     return { key: loopShapeKey(shape), shape, transformer, stepper, tensors };
@@ -135,6 +146,34 @@ export async function createCapturedLoopAsync(transformerGraph: GraphFile, shape
     for (const t of made) t.dispose();
     throw error;
   }
+}
+
+/**
+ * The value of every symbolic dimension of the graph's inputs, read off the tensors that will be
+ * fed: graph capture needs a graph without CPU nodes, and onnxruntime only folds the shape
+ * arithmetic (Shape → Gather → Reshape) away when every shape is known at load.
+ */
+export function fixedDimensions(summary: OnnxGraphSummary, feeds: Record<string, DeviceTensor>, label: string): Record<string, number> {
+  const fixed: Record<string, number> = {};
+  for (const input of summary.inputs) {
+    const fed = feeds[input.name];
+    if (!fed || !input.shape) continue;
+    if (input.shape.length !== fed.dims.length)
+      throw new EngineError(
+        'model-mismatch',
+        `${label}: input "${input.name}" has rank ${input.shape.length}; fed [${fed.dims.join(', ')}]`,
+      );
+    input.shape.forEach((dim, axis) => {
+      if (typeof dim !== 'string' || dim === '?') return;
+      if (fixed[dim] !== undefined && fixed[dim] !== fed.dims[axis])
+        throw new EngineError(
+          'model-mismatch',
+          `${label}: dimension "${dim}" is both ${fixed[dim]} and ${fed.dims[axis]} in the fed shapes`,
+        );
+      fixed[dim] = fed.dims[axis];
+    });
+  }
+  return fixed;
 }
 
 export async function releaseCapturedLoopAsync(loop: CapturedLoop): Promise<void> {
@@ -192,7 +231,7 @@ function stepFetches(t: LoopTensors): Record<string, DeviceTensor> {
 export async function runCapturedStepAsync(loop: CapturedLoop, values: StepValues): Promise<void> {
   const t = loop.tensors;
   await writeStepValuesAsync(loop, values);
-  await loop.transformer.runOnDeviceAsync(transformerFeeds(t), { [TRANSFORMER_OUTPUT]: t.noisePred });
+  await loop.transformer.runOnDeviceAsync(transformerFeeds(t), { [CAPTURED_OUTPUT]: t.noisePred });
   await loop.stepper.runOnDeviceAsync(stepFeeds(t), stepFetches(t));
   await copyDeviceTensorAsync(t.prev, t.sample);
 }
@@ -231,14 +270,14 @@ export async function verifyReplayAsync(
   const compare = async (what: string, captured: DeviceTensor, reference: DeviceTensor): Promise<string | undefined> => {
     const { diff, scale } = maxAbsDiff(await captured.readAsync(), await reference.readAsync());
     if (diff <= REPLAY_TOLERANCE * Math.max(1, scale)) return undefined;
-    return `graph capture's replay of the ${what} differs from the regular run by ${diff} (values up to ${scale})`;
+    return `under graph capture the ${what} differs from its regular run by ${diff} (values up to ${scale})`;
   };
 
   const reference = await regular.transformer.runOnDeviceAsync(transformerFeeds(t));
   try {
     const expected = reference[TRANSFORMER_OUTPUT];
     if (!expected) throw new EngineError('model-mismatch', `the transformer has no output "${TRANSFORMER_OUTPUT}"`);
-    for (let run = 0; run < 3; run++) await loop.transformer.runOnDeviceAsync(transformerFeeds(t), { [TRANSFORMER_OUTPUT]: t.noisePred });
+    for (let run = 0; run < 3; run++) await loop.transformer.runOnDeviceAsync(transformerFeeds(t), { [CAPTURED_OUTPUT]: t.noisePred });
     const failure = await compare('transformer', t.noisePred, expected);
     if (failure) return failure;
   } finally {

@@ -25,7 +25,6 @@ import {
   type CapturedLoop,
   type LoopShape,
 } from './captured-loop.js';
-import { graphWeightBytes } from './memory-plan.js';
 import { createStepSessionAsync, type Sd3Runtime } from './runtime.js';
 import type { PromptConditioning } from './text-encoding.js';
 
@@ -76,32 +75,13 @@ export async function* denoiseLatents(inputs: DenoiseInputs): AsyncGenerator<Den
   if (mode === 'cfg-split') return yield* deviceLoop(inputs, mode);
   const { joint_attention_dim: jointDim, pooled_projection_dim: pooledDim } = runtime.pkg.transformer.config;
   const shape: LoopShape = { mode, ...inputs.latentShape, sequenceLength: conditioning.sequenceLength, jointDim, pooledDim };
-  const key = loopShapeKey(shape);
-  const capture = wantsCapture(runtime, key);
-  runtime.loopShapesSeen.add(key);
-  const loop = capture ? await capturedLoopAsync(inputs, shape) : undefined;
+  const loop = wantsCapture(runtime) ? await capturedLoopAsync(inputs, shape) : undefined;
   return yield* loop ? replayLoop(inputs, loop) : deviceLoop(inputs, mode);
 }
 
-/**
- * A captured loop holds a second transformer session (weights twice on the GPU): worth it for
- * models whose step is bound by per-kernel CPU work, i.e. small ones. Above this, 'auto' does not capture.
- */
-export const CAPTURE_MAX_TRANSFORMER_BYTES = 512 * 2 ** 20;
-
-/** Whether the loop of shape `key` runs captured (RuntimeOptions.graphCapture), before this image is counted as seen. */
-export function wantsCapture(
-  runtime: Pick<Sd3Runtime, 'backend' | 'options' | 'captureFailure' | 'loopShapesSeen'> & {
-    pkg: { transformer: { graph: Sd3Runtime['pkg']['transformer']['graph'] } };
-  },
-  key: string,
-): boolean {
-  const choice = runtime.options.graphCapture;
-  if (runtime.backend !== 'webgpu' || choice === 'off' || runtime.captureFailure !== undefined) return false;
-  if (choice === 'on') return true;
-  // The first image of a size runs on the regular sessions: capturing it would add the captured
-  // sessions' creation to an image that may be the only one of its size.
-  return graphWeightBytes(runtime.pkg.transformer.graph) <= CAPTURE_MAX_TRANSFORMER_BYTES && runtime.loopShapesSeen.has(key);
+/** Whether this runtime's loop runs captured (RuntimeOptions.graphCapture). */
+export function wantsCapture(runtime: Pick<Sd3Runtime, 'backend' | 'options' | 'captureFailure'>): boolean {
+  return runtime.backend === 'webgpu' && runtime.options.graphCapture === 'on' && runtime.captureFailure === undefined;
 }
 
 /**

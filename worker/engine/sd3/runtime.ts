@@ -11,8 +11,8 @@
  *   dwarfs its arithmetic (on an H200, the default model's 2.5 MB text encoder took 45–67 ms on
  *   WebGPU and 7 ms on WASM), while the big ones (CLIP-G, T5-XXL) need the GPU;
  * - the VAE encoder only once an image-to-image job asks for it;
- * - on WebGPU, from an image size's second image on (runtime option graphCapture), a second
- *   transformer session and step graph recorded for that size and replayed (captured-loop.ts).
+ * - with runtime option graphCapture 'on' (WebGPU), a second transformer session and step graph
+ *   recorded per image size and replayed (captured-loop.ts).
  */
 import type { Backend } from '../../../common/engine-types.js';
 import { eulerStepModelAsync, type EulerStepMode } from '../euler-step-graph.js';
@@ -52,8 +52,6 @@ export interface Sd3Runtime {
   sessionCreateMs: number;
   /** The captured denoising loop of the last image size that used one (captured-loop.ts). */
   capturedLoop?: CapturedLoop;
-  /** Loop shapes this runtime has denoised (graphCapture 'auto' captures from a shape's second image). */
-  loopShapesSeen: Set<string>;
   /** Why graph capture is off for this runtime, once a captured replay failed its check. */
   captureFailure?: string;
   /** Images denoised by a captured loop so far (benchmarks and tests report it). */
@@ -114,7 +112,7 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
       options: {
         cfgCalls,
         previewIntervalMs: options.previewIntervalMs ?? 250,
-        graphCapture: options.graphCapture ?? 'auto',
+        graphCapture: options.graphCapture ?? 'off',
         memoryBudgetBytes: options.memoryBudgetBytes,
         vaeTiling: options.vaeTiling,
         vaeTileLatentSize: options.vaeTileLatentSize,
@@ -126,7 +124,6 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
       textEncoderPlacement,
       stepSessions,
       sessionCreateMs: performance.now() - started,
-      loopShapesSeen: new Set(),
       capturedImages: 0,
     };
   } catch (error) {
