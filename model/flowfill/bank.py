@@ -96,11 +96,15 @@ class LatentBank:
         ks = [k for k, b in enumerate(self.buckets) if b[0] == want and self.filled[k] > 0]
         return int(self.rng.choice(ks))
 
-    def sample(self, k: int, n: int):
-        """(latents [n,16,h,w] float32, token ids [n,L] long) from bucket k."""
+    def sample(self, k: int, n: int, paired: bool = False):
+        """(latents [n,16,h,w] float32, token ids [n,L] long) from bucket k; with `paired`, also
+        another caption of the same entries ([n,L]: a second wording of each image)."""
         idx = torch.randint(self.filled[k], (n,), generator=self.gen, device=self.device)
         which = torch.randint(CAPTIONS_PER_ENTRY, (n,), generator=self.gen, device=self.device)
-        return self.latents[k][idx].float(), self.tokens[k][idx, which].long()
+        if not paired:
+            return self.latents[k][idx].float(), self.tokens[k][idx, which].long()
+        other = (which + 1 + torch.randint(CAPTIONS_PER_ENTRY - 1, (n,), generator=self.gen, device=self.device)) % CAPTIONS_PER_ENTRY
+        return self.latents[k][idx].float(), self.tokens[k][idx, which].long(), self.tokens[k][idx, other].long()
 
     def all_latents(self, limit: int = 200_000):
         """Bank latents as [N, 16] rows (pixels), for latent statistics."""

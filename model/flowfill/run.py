@@ -64,6 +64,9 @@ def parse_args(argv=None):
                     help="quick: v1_emoji + icons at 256² with the previous sampler choice (seconds, for slices between full ones)")
     ap.add_argument("--smoke", action="store_true", help="tiny networks, tiny budgets, small evaluation: proves every stage runs")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--text-contrast", type=float, default=0.0,
+                    help="weight of a contrastive loss between two wordings of each image's caption on the pooled text "
+                         "features (train.paired_caption_loss; 0 = off)")
     ap.add_argument("--accept-data-change", action="store_true",
                     help="resume a state saved before data_content_sha256 although its whole-manifest hash differs "
                          "(e.g. only the caption templates changed); states with data_content_sha256 are checked on content alone")
@@ -172,7 +175,8 @@ def main(argv=None):
         te_ema.load_state_dict(te.state_dict())
     distributed.broadcast_params(ranks, (te, dit, te_ema, dit_ema))
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
-                         refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix)
+                         refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix,
+                         text_contrast=a.text_contrast)
     # Rank 0's clock decides, so every rank enters (or skips) the DiT stage together.
     budget = distributed.broadcast_object(ranks, a.dit_total_s if smoke else deadline - a.reserve_s - time.time(), src=0, device=dev)
     if budget > 5:

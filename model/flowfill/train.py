@@ -229,6 +229,18 @@ class StepPhases:
         return f"dit step phases over {self.count} synchronised steps (ms each): {parts}; sum {sum(self.totals.values()) / self.count * 1000:.1f}"
 
 
+def paired_caption_loss(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """Symmetric InfoNCE between two wordings of the same images' captions ([n, d] each, row i of
+    `a` and of `b` describe one image): each must be nearer its own pair than any other row. It
+    keeps in the text features whatever tells the images apart — the subject above all — which the
+    pixel loss alone lets the text encoder drop (flowfill.text_probe)."""
+    a = F.normalize(a.float(), dim=1)
+    b = F.normalize(b.float(), dim=1)
+    logits = a @ b.T / temperature
+    target = torch.arange(len(a), device=a.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
 class DitTrainer:
     """Joint text-encoder + MM-DiT rectified-flow training from a latent bank.
 
@@ -238,12 +250,15 @@ class DitTrainer:
     autocast, EMA 0.999 of both networks (exported)."""
 
     def __init__(self, data: FlowfillData, te, dit, te_ema, dit_ema, stats: dict, *, lr: float = 6e-4, batch: int = 256,
-                 mix: dict[int, float] | None = None, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None):
+                 mix: dict[int, float] | None = None, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None,
+                 text_contrast: float = 0.0):
         self.ranks = ranks or Ranks()
         self.data, self.te, self.dit, self.te_ema, self.dit_ema = data, te, dit, te_ema, dit_ema
         self.dev = data.device
         self.shift, self.scale = stats["shift_factor"], stats["scaling_factor"]
         self.lr, self.batch, self.refresh = lr, batch, refresh
+        # Weight of paired_caption_loss on the pooled text features (0: pixel loss only).
+        self.text_contrast = text_contrast
         self.mix = mix or dict(DEFAULT_MIX)
         for m in (te_ema, dit_ema):
             m.requires_grad_(False)
@@ -276,7 +291,10 @@ class DitTrainer:
             k = bank.pick_bucket(self.mix)
             native, h, w, _ = bank.buckets[k]
             n = images_per_step(self.batch, native)
-            z, ids = bank.sample(k, n)
+            if self.text_contrast > 0:
+                z, ids, ids2 = bank.sample(k, n, paired=True)
+            else:
+                z, ids = bank.sample(k, n)
             drop = torch.rand(n, generator=self.gen, device=self.dev) < CFG_DROPOUT
             ids = torch.where(drop[:, None], self.uncond.expand(n, -1), ids)
             x0 = (z - self.shift) * self.scale
@@ -291,6 +309,12 @@ class DitTrainer:
                 ctx, pooled = sd3_conditioning(self.te, ids, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
                 v = self.dit(xt, t * 1000, ctx, pooled)
             loss = F.mse_loss(v.float(), noise - x0)
+            if self.text_contrast > 0:
+                keep = ~drop
+                with autocast(self.dev):
+                    _, pooled2 = sd3_conditioning(self.te, ids2[keep], cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
+                contrast = paired_caption_loss(pooled[keep], pooled2)
+                loss = loss + self.text_contrast * contrast
             phases.mark("forward")
             self.opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import torch
 
@@ -140,3 +142,24 @@ def test_bank_draws_native_sizes_by_the_mix(data):
     natives = np.array([bank.buckets[bank.pick_bucket({128: 0.8, 256: 0.2})][0] for _ in range(4000)])
     assert abs((natives == 128).mean() - 0.8) < 0.03
     assert {bank.buckets[bank.pick_bucket({256: 1.0})][0] for _ in range(50)} == {256}
+
+
+def test_paired_caption_loss_prefers_matching_wordings_and_trains_them_apart():
+    from flowfill.train import paired_caption_loss
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(16, 32, generator=g)
+    matched = paired_caption_loss(a, a + 0.05 * torch.randn(16, 32, generator=g))
+    shuffled = paired_caption_loss(a, a[torch.randperm(16, generator=g)])
+    assert matched < 0.1 < shuffled
+    # Features that cannot tell rows apart cost log(n) whatever the pairing.
+    same = torch.ones(16, 32)
+    assert abs(paired_caption_loss(same, same).item() - math.log(16)) < 1e-4
+    # Its gradient pulls collapsed features apart.
+    x = (torch.ones(8, 4) + 0.01 * torch.randn(8, 4, generator=g)).requires_grad_()
+    before = paired_caption_loss(x, x.detach()).item()
+    torch.optim.SGD([x], lr=1.0).zero_grad()
+    paired_caption_loss(x, x.detach()).backward()
+    with torch.no_grad():
+        x -= 1.0 * x.grad
+    assert paired_caption_loss(x, x.detach()).item() < before
