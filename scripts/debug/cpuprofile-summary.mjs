@@ -28,7 +28,8 @@ const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 function category(frame) {
   const { functionName: name, url } = frame;
   if (name === '(program)' || name === '(garbage collector)' || name === '(idle)' || name === '(root)') return name;
-  if (/\.wasm/.test(url) || /^(wasm-function|\$)/.test(name) || url === '') return url === '' && !/^(wasm-function|\$)/.test(name) ? `native/builtin: ${name}` : 'wasm (onnxruntime)';
+  if (/\.wasm/.test(url) || /^(wasm-function|\$)/.test(name) || url === '')
+    return url === '' && !/^(wasm-function|\$)/.test(name) ? `native/builtin: ${name}` : 'wasm (onnxruntime)';
   return `js: ${url.split('/').pop()}`;
 }
 
