@@ -20,6 +20,7 @@ const backend = $<HTMLSelectElement>('backend');
 const size = $<HTMLSelectElement>('size');
 const steps = $<HTMLInputElement>('steps');
 const guidance = $<HTMLInputElement>('guidance');
+const capture = $<HTMLSelectElement>('capture');
 const images = $<HTMLInputElement>('images');
 const runButton = $<HTMLButtonElement>('run');
 const status = $<HTMLDivElement>('status');
@@ -36,6 +37,7 @@ function presetFromQuery(): boolean {
   const chosen = query.get('backend');
   if (chosen === 'wasm' || chosen === 'webgpu') backend.value = chosen;
   else if (!('gpu' in navigator)) backend.value = 'wasm';
+  if (query.get('capture') === 'on') capture.value = 'on';
   const side = query.get('size');
   if (side && /^\d+$/.test(side)) {
     if (![...size.options].some((option) => option.value === side)) size.add(new Option(`${side}×${side}`, side));
@@ -67,6 +69,7 @@ function readRequest(): BenchRequest {
     steps: integer(steps, 'steps', 200),
     guidance: g,
     images: integer(images, 'images', 20),
+    graphCapture: capture.value === 'on' ? 'on' : 'off',
   };
 }
 
@@ -88,7 +91,7 @@ function show(report: BenchReport, clickToFirstPngMs: number): void {
     `backend ${report.backend}${report.adapter ? ` (${report.adapter})` : ''}; WASM threads ${report.wasmThreads}${report.crossOriginIsolated ? ' (cross-origin isolated)' : ''}`,
     ...(report.backend === 'webgpu'
       ? [
-          `graph capture ${report.graphCapture.option}: ${report.graphCapture.capturedImages} of ${report.images} image(s) replayed${report.graphCapture.failure ? `; off after: ${report.graphCapture.failure}` : ''}`,
+          `graph capture ${report.graphCapture.option}: ${report.graphCapture.capturedImages} of ${report.images} image(s) replayed${report.graphCapture.failure ? `; off after: ${report.graphCapture.failure}` : ''}${report.graphCapture.checkMaxLevelDiff === undefined ? '' : `; the last image made again without capture differs by at most ${report.graphCapture.checkMaxLevelDiff} level(s)`}`,
         ]
       : []),
     `cold start: click to first PNG ${ms(clickToFirstPngMs)} ms; worker start to first PNG ${ms(report.workerStartToFirstPngMs)} ms (built-in model read by ${ms(report.modelReadMs)} ms)`,

@@ -42,6 +42,8 @@ const api: BenchWorkerApi = {
       steps: request.steps,
       guidance: request.guidance,
       images: request.images,
+      runtimeOptions: { graphCapture: request.graphCapture ?? 'off' },
+      checkCapture: true,
     });
     let adapter: string | undefined;
     if (request.backend === 'webgpu') {

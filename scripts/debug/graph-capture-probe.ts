@@ -7,8 +7,9 @@
  * it made for each caller's buffer, so the handles a capture recorded were gone at replay. The engine's
  * device tensors are now buffers onnxruntime allocated itself (ort-backend.ts createDeviceTensorAsync),
  * whose handles live as long as the tensor, and this probe passes (4 runs and a chain of 4 with the
- * output copied back into the input on the GPU, each output exact). The Euler step graph replays
- * right; SD3 transformers do not (sd3/captured-loop.ts). Run it again when onnxruntime-web is upgraded.
+ * output copied back into the input on the GPU, each output exact) for the plain step graph. The CFG
+ * step graph, whose prev_sample is also read by its Concat, replays with prev_sample unwritten unless
+ * its outputs are computed copies (sd3/captured-loop.ts). Run it again when onnxruntime-web is upgraded.
  */
 import { launchChromiumAsync, startRigAsync } from '../../test/browser/browser-rig.js';
 

@@ -83,10 +83,10 @@ test(
 );
 
 test(
-  'on WebGPU (SwiftShader here) at 64², 1 step, 2 images: the adapter is named and the table fills',
+  'on WebGPU (SwiftShader here) at 64², 1 step, 2 images, graph capture on: the adapter is named, the table fills, the replay is checked',
   async () => {
     const page = await browser.newPage();
-    await page.goto(`${rig.server.url}bench?backend=webgpu&size=64&steps=1&images=2&autorun`);
+    await page.goto(`${rig.server.url}bench?backend=webgpu&size=64&steps=1&images=2&capture=on&autorun`);
     await page.waitForFunction(
       () => window.flowfillBench && !window.flowfillBench.running && (window.flowfillBench.report || window.flowfillBench.error),
       undefined,
@@ -99,8 +99,16 @@ test(
       error: window.flowfillBench.error,
       backend: window.flowfillBench.report?.backend,
       adapter: window.flowfillBench.report?.adapter,
+      capture: window.flowfillBench.report?.graphCapture,
     }));
-    expect(report).toEqual({ error: undefined, backend: 'webgpu', adapter: expect.stringMatching(/swiftshader/i) });
+    expect(report).toEqual({
+      error: undefined,
+      backend: 'webgpu',
+      adapter: expect.stringMatching(/swiftshader/i),
+      // Both images replayed, and the last one made again on the regular sessions came out the same.
+      capture: { option: 'on', capturedImages: 2, checkMaxLevelDiff: 0 },
+    });
+    expect(await page.textContent('#facts')).toContain('graph capture on: 2 of 2 image(s) replayed');
     const rows = await page.$$eval('#stages tbody tr', (trs) =>
       trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
     );

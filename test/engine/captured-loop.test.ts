@@ -58,16 +58,22 @@ function regularTransformer(): BackendSession {
   };
 }
 
-/** A "captured" session: runs `inner` and writes its outputs into the fetched tensors, optionally spoiled. */
-function capturedOf(inner: BackendSession, spoil?: (name: string, values: Float32Array) => void): BackendSession {
+/**
+ * A "captured" session: runs `inner` and writes its outputs into the fetched tensors, optionally
+ * spoiled, or (from run `writesUntil` on) not at all, as a replay that skips an output's copy would.
+ */
+function capturedOf(inner: BackendSession, spoil?: (name: string, values: Float32Array) => void, writesUntil = Infinity): BackendSession {
+  let runs = 0;
   return {
     ...inner,
     runOnDeviceAsync: async (feeds, fetches) => {
+      if (runs++ >= writesUntil) return fetches ?? {};
       const out = await inner.runOnDeviceAsync(feeds);
       for (const [name, target] of Object.entries(fetches ?? {})) {
-        // The captured transformer's fetched output is a copy of its regular one (appendOutputCopy).
-        const values = (await (out[name] ?? out[name.replace(/_replayed$/, '')]).readAsync()).slice();
-        spoil?.(name, values);
+        // A captured graph's outputs are fetched as computed copies named <output>_replayed.
+        const output = name.replace(/_replayed$/, '');
+        const values = (await out[output].readAsync()).slice();
+        spoil?.(output, values);
         await writeDeviceTensorAsync(target, values);
       }
       for (const t of Object.values(out)) t.dispose();
@@ -143,6 +149,13 @@ test('a replay that is off by more than rounding, or NaN, fails the check and na
   );
 });
 
+test('a replay that leaves an output unwritten fails the check, though the recording run wrote it right', async () => {
+  const loop = await loopWith(capturedOf(regularTransformer()), capturedOf(stepper, undefined, 2));
+  expect(await verifyReplayAsync(loop, { transformer: regularTransformer(), stepper }, values)).toMatch(
+    /Euler step's prev_sample differs .* Infinity/,
+  );
+});
+
 test("a captured step leaves prev_sample in sample and [prev, prev] in the transformer's input", async () => {
   const loop = await loopWith(capturedOf(regularTransformer()), capturedOf(stepper));
   const start = (await loop.tensors.sample.readAsync()).slice();
@@ -198,6 +211,10 @@ test('appendOutputCopy adds an output equal to the copied value, the rest of the
   } finally {
     await session.releaseAsync();
   }
+  // replace: the copied value stops being a graph output (a replay must not depend on its delivery).
+  const replaced = readGraphSummary('replaced', appendOutputCopy(model, 'prev_sample', 'prev_copy', { replace: true }));
+  expect(replaced.outputs.map((o) => o.name)).toEqual(['velocity', 'denoised', 'prev_copy']);
+  expect(() => appendOutputCopy(model, 'no_such_output', 'x', { replace: true })).toThrow(/no output "no_such_output"/);
 });
 
 test('fixedDimensions reads every symbolic dimension off the fed tensors and refuses contradictions', async () => {

@@ -41,6 +41,8 @@ export interface BenchRequest {
   steps: number;
   guidance: number;
   images: number;
+  /** RuntimeOptions.graphCapture (default off). */
+  graphCapture?: 'on' | 'off';
 }
 
 export interface BenchReport extends StageBenchResult {

@@ -101,10 +101,10 @@ export interface RuntimeOptions {
   /**
    * WebGPU: record the denoising loop's GPU work once per image size and replay it (onnxruntime's
    * graph capture; sd3/captured-loop.ts), checked against the regular sessions before use and
-   * dropped for the runtime when the check fails. 'off' (default): onnxruntime-web 1.30 computes
-   * SD3 transformers wrong under capture (the check fails on every model tried; onnxruntime#29594),
-   * and its replay still issues every kernel's dispatch, so the gain would be small. 'on': try it.
-   * CFG split into two calls is never captured.
+   * dropped for the runtime when the check fails. Same results as the regular path (the golden
+   * parity test runs both). 'off' (default) until a GPU benchmark shows what it gains: the captured
+   * loop holds a second transformer session per image size, and a replay still issues every
+   * kernel's dispatch. 'on': use it. CFG split into two calls is never captured.
    */
   graphCapture?: 'on' | 'off';
   /** VAE decode in tiles: 'auto' (default: when the budget or the decode's size calls for it), 'always', 'never'. */

@@ -19,7 +19,7 @@ const GRAPH_NODE = 1;
 const GRAPH_OUTPUT = 12;
 const FLOAT = 1;
 
-export function appendOutputCopy(model: Uint8Array, from: string, to: string): Uint8Array {
+export function appendOutputCopy(model: Uint8Array, from: string, to: string, options: { replace?: boolean } = {}): Uint8Array {
   const reader = new ProtoReader(model);
   let graph: { fieldStart: number; start: number; end: number } | undefined;
   for (;;) {
@@ -38,13 +38,52 @@ export function appendOutputCopy(model: Uint8Array, from: string, to: string): U
     .message(GRAPH_NODE, (node) => node.string(1, from).string(1, from).string(2, to).string(3, `${to}_copy`).string(4, 'Max'))
     .message(GRAPH_OUTPUT, (value) => value.string(1, to).message(2, (type) => type.message(1, (tensor) => tensor.int(1, FLOAT))))
     .finish();
-  const payload = new Uint8Array(graph.end - graph.start + added.length);
-  payload.set(model.subarray(graph.start, graph.end));
-  payload.set(added, graph.end - graph.start);
+  const kept = options.replace ? withoutOutput(model.subarray(graph.start, graph.end), from) : model.subarray(graph.start, graph.end);
+  const payload = new Uint8Array(kept.length + added.length);
+  payload.set(kept);
+  payload.set(added, kept.length);
   const field = new ProtobufWriter().bytes(MODEL_GRAPH, payload).finish();
   const out = new Uint8Array(graph.fieldStart + field.length + (model.length - graph.end));
   out.set(model.subarray(0, graph.fieldStart));
   out.set(field, graph.fieldStart);
   out.set(model.subarray(graph.end), graph.fieldStart + field.length);
   return out;
+}
+
+/** A GraphProto's bytes without its graph output `name` (every other field as it was). */
+function withoutOutput(graph: Uint8Array, name: string): Uint8Array {
+  const reader = new ProtoReader(graph);
+  const parts: Uint8Array[] = [];
+  let found = false;
+  for (;;) {
+    const fieldStart = reader.offset;
+    const key = reader.key();
+    if (!key) break;
+    if (key.field === GRAPH_OUTPUT && key.wire === WIRE_LENGTH_DELIMITED) {
+      const value = reader.message();
+      if (valueInfoName(value) === name) {
+        found = true;
+        continue;
+      }
+    } else {
+      reader.skip(key.wire);
+    }
+    parts.push(graph.subarray(fieldStart, reader.offset));
+  }
+  if (!found) throw new Error(`the graph has no output "${name}"`);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+function valueInfoName(value: ProtoReader): string {
+  for (let key = value.key(); key; key = value.key()) {
+    if (key.field === 1 && key.wire === WIRE_LENGTH_DELIMITED) return value.string();
+    value.skip(key.wire);
+  }
+  return '';
 }

@@ -11,12 +11,17 @@
  * are written into them. The step's `prev_sample` is copied into `sample` on the GPU, since a run
  * cannot read and write one buffer.
  *
+ * A replay repeats the recorded kernel dispatches and nothing else. onnxruntime-web 1.30 delivers a
+ * graph output that a view produces (the transformer's final Reshape) or that other nodes also read
+ * (the CFG step's `prev_sample`, read by its Concat) through a plain buffer copy into the caller's
+ * buffer — done while recording, never replayed — so those buffers would keep the recording run's
+ * values (scripts/debug/capture-bisect.ts and graph-capture-probe.ts found both). Every output of a
+ * captured graph is therefore replaced by a computed copy (appendOutputCopy), written by a dispatch.
+ *
  * onnxruntime has shipped capture bugs that give wrong results without an error (onnxruntime#29594),
- * so a new captured loop is checked once against the regular sessions on the same inputs before
- * it is used (verifyReplayAsync). onnxruntime-web 1.30 fails that check on every SD3 transformer
- * tried (the golden fixture's and the default model's, SwiftShader and Dawn): under capture the
- * transformer's values are wrong from its first run, while the Euler step graph replays exactly
- * (scripts/debug/graph-capture-probe.ts). Hence RuntimeOptions.graphCapture is 'off' by default.
+ * so a new captured loop is checked once against the regular sessions before it is used, with the
+ * output buffers spoilt before the last replay so that an output the replay does not write fails the
+ * check (verifyReplayAsync).
  */
 import { EngineError } from '../engine-error.js';
 import { appendOutputCopy } from '../onnx/append-output-copy.js';
@@ -82,8 +87,20 @@ export interface StepValues {
 }
 
 const TRANSFORMER_OUTPUT = 'out_hidden_states';
-/** The captured transformer's output: a computed copy of TRANSFORMER_OUTPUT (see appendOutputCopy). */
-const CAPTURED_OUTPUT = 'out_hidden_states_replayed';
+
+/** A captured graph's output `name` is fetched as this computed copy (see withComputedOutputs). */
+function replayed(name: string): string {
+  return `${name}_replayed`;
+}
+
+/** `model` with each of its graph outputs replaced by a computed copy named replayed(output). */
+function withComputedOutputs(model: Uint8Array, outputs: readonly string[]): Uint8Array {
+  return outputs.reduce((m, name) => appendOutputCopy(m, name, replayed(name), { replace: true }), model);
+}
+
+function replayedFetches(fetches: Record<string, DeviceTensor>): Record<string, DeviceTensor> {
+  return Object.fromEntries(Object.entries(fetches).map(([name, tensor]) => [replayed(name), tensor]));
+}
 
 function zeros(dims: number[]): { data: Float32Array; dims: number[] } {
   return { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims };
@@ -123,7 +140,7 @@ export async function createCapturedLoopAsync(transformerGraph: GraphFile, shape
     const { model, externalData, path, summary } = transformerGraph;
     const transformer = await createSessionAsync({
       label: `${path} (captured)`,
-      model: appendOutputCopy(model, TRANSFORMER_OUTPUT, CAPTURED_OUTPUT),
+      model: withComputedOutputs(model, [TRANSFORMER_OUTPUT]),
       externalData,
       backend: 'webgpu',
       graphCapture: true,
@@ -132,9 +149,10 @@ export async function createCapturedLoopAsync(transformerGraph: GraphFile, shape
     sessions.push(transformer);
     const stepModel = await eulerStepModelAsync(shape.mode);
     const stepLabel = `Euler step graph (${shape.mode}, captured)`;
+    const stepOutputs = readGraphSummary(stepLabel, stepModel).outputs.map((output) => output.name);
     const stepper = await createSessionAsync({
       label: stepLabel,
-      model: stepModel,
+      model: withComputedOutputs(stepModel, stepOutputs),
       backend: 'webgpu',
       graphCapture: true,
       fixedDimensions: fixedDimensions(readGraphSummary(stepLabel, stepModel), stepFeeds(tensors), stepLabel),
@@ -231,8 +249,8 @@ function stepFetches(t: LoopTensors): Record<string, DeviceTensor> {
 export async function runCapturedStepAsync(loop: CapturedLoop, values: StepValues): Promise<void> {
   const t = loop.tensors;
   await writeStepValuesAsync(loop, values);
-  await loop.transformer.runOnDeviceAsync(transformerFeeds(t), { [CAPTURED_OUTPUT]: t.noisePred });
-  await loop.stepper.runOnDeviceAsync(stepFeeds(t), stepFetches(t));
+  await loop.transformer.runOnDeviceAsync(transformerFeeds(t), replayedFetches({ [TRANSFORMER_OUTPUT]: t.noisePred }));
+  await loop.stepper.runOnDeviceAsync(stepFeeds(t), replayedFetches(stepFetches(t)));
   await copyDeviceTensorAsync(t.prev, t.sample);
 }
 
@@ -253,6 +271,25 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): { diff: number; scale: nu
  * on the same inputs give the same values, so anything past this is a broken replay.
  */
 const REPLAY_TOLERANCE = 1e-4;
+
+/**
+ * onnxruntime runs a captured session normally once, records on the second run and replays from the
+ * third; the fetched buffers are filled with NaN before the third, so an output the replay leaves
+ * unwritten cannot pass for a right one.
+ */
+async function runThriceAsync(
+  session: BackendSession,
+  feeds: Record<string, DeviceTensor>,
+  fetches: Record<string, DeviceTensor>,
+): Promise<void> {
+  for (let run = 0; run < 3; run++) {
+    if (run === 2) {
+      for (const tensor of new Set(Object.values(fetches)))
+        await writeDeviceTensorAsync(tensor, new Float32Array(tensor.dims.reduce((a, b) => a * b, 1)).fill(Number.NaN));
+    }
+    await session.runOnDeviceAsync(feeds, replayedFetches(fetches));
+  }
+}
 
 /**
  * Checks a new captured loop against the regular sessions on the loaded image and `values`: each
@@ -277,7 +314,7 @@ export async function verifyReplayAsync(
   try {
     const expected = reference[TRANSFORMER_OUTPUT];
     if (!expected) throw new EngineError('model-mismatch', `the transformer has no output "${TRANSFORMER_OUTPUT}"`);
-    for (let run = 0; run < 3; run++) await loop.transformer.runOnDeviceAsync(transformerFeeds(t), { [CAPTURED_OUTPUT]: t.noisePred });
+    await runThriceAsync(loop.transformer, transformerFeeds(t), { [TRANSFORMER_OUTPUT]: t.noisePred });
     const failure = await compare('transformer', t.noisePred, expected);
     if (failure) return failure;
   } finally {
@@ -286,12 +323,8 @@ export async function verifyReplayAsync(
 
   const stepReference = await regular.stepper.runOnDeviceAsync(stepFeeds(t));
   try {
-    for (let run = 0; run < 3; run++) await loop.stepper.runOnDeviceAsync(stepFeeds(t), stepFetches(t));
-    for (const [name, captured] of [
-      ['prev_sample', t.prev],
-      ['velocity', t.velocity],
-      ['denoised', t.denoised],
-    ] as const) {
+    await runThriceAsync(loop.stepper, stepFeeds(t), stepFetches(t));
+    for (const [name, captured] of Object.entries(stepFetches(t))) {
       const failure = await compare(`Euler step's ${name}`, captured, stepReference[name]);
       if (failure) return failure;
     }
