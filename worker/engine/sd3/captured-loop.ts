@@ -149,13 +149,16 @@ export async function createCapturedLoopAsync(transformerGraph: GraphFile, shape
     sessions.push(transformer);
     const stepModel = await eulerStepModelAsync(shape.mode);
     const stepLabel = `Euler step graph (${shape.mode}, captured)`;
-    const stepOutputs = readGraphSummary(stepLabel, stepModel).outputs.map((output) => output.name);
+    const stepSummary = readGraphSummary(stepLabel, stepModel);
     const stepper = await createSessionAsync({
       label: stepLabel,
-      model: withComputedOutputs(stepModel, stepOutputs),
+      model: withComputedOutputs(
+        stepModel,
+        stepSummary.outputs.map((output) => output.name),
+      ),
       backend: 'webgpu',
       graphCapture: true,
-      fixedDimensions: fixedDimensions(readGraphSummary(stepLabel, stepModel), stepFeeds(tensors), stepLabel),
+      fixedDimensions: fixedDimensions(stepSummary, stepFeeds(tensors), stepLabel),
     });
     sessions.push(stepper);
     return { key: loopShapeKey(shape), shape, transformer, stepper, tensors };
