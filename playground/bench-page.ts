@@ -7,6 +7,7 @@
  */
 import * as Comlink from 'comlink';
 import type { BenchReport, BenchRequest, BenchWorkerApi } from '../worker/bench/bench-types.js';
+import { graphCaptureLine } from '../worker/bench/graph-capture-line.js';
 
 declare global {
   interface Window {
@@ -89,11 +90,7 @@ function show(report: BenchReport, clickToFirstPngMs: number): void {
   const lines = [
     `model ${report.model.name} (${report.model.id}); ${report.width}×${report.height}, ${report.steps} steps, guidance ${report.guidance} (${report.cfg ? 'CFG, batch 2' : 'no CFG'}), ${report.images} image(s)`,
     `backend ${report.backend}${report.adapter ? ` (${report.adapter})` : ''}; WASM threads ${report.wasmThreads}${report.crossOriginIsolated ? ' (cross-origin isolated)' : ''}`,
-    ...(report.backend === 'webgpu'
-      ? [
-          `graph capture ${report.graphCapture.option}: ${report.graphCapture.capturedImages} of ${report.images} image(s) replayed${report.graphCapture.failure ? `; off after: ${report.graphCapture.failure}` : ''}${report.graphCapture.checkMaxLevelDiff === undefined ? '' : `; the last image made again without capture differs by at most ${report.graphCapture.checkMaxLevelDiff} level(s)`}`,
-        ]
-      : []),
+    ...(report.backend === 'webgpu' ? [graphCaptureLine(report.graphCapture, report.images)] : []),
     `cold start: click to first PNG ${ms(clickToFirstPngMs)} ms; worker start to first PNG ${ms(report.workerStartToFirstPngMs)} ms (built-in model read by ${ms(report.modelReadMs)} ms)`,
     report.userAgent,
   ];

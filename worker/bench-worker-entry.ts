@@ -43,7 +43,6 @@ const api: BenchWorkerApi = {
       guidance: request.guidance,
       images: request.images,
       runtimeOptions: { graphCapture: request.graphCapture ?? 'off' },
-      checkCapture: true,
     });
     let adapter: string | undefined;
     if (request.backend === 'webgpu') {

@@ -161,10 +161,11 @@ def check_data(state: dict, data, where, accept_data_change: bool = False, log=p
                              "manifest without its caption templates differs); rebuild the data with the same builder, or start without --resume")
         return
     legacy = state.get("data_manifest_sha256")
-    if legacy and legacy != data_manifest_hash(data):
+    current = data_manifest_hash(data) if legacy else None
+    if legacy and legacy != current:
         if not accept_data_change:
             raise ValueError(f"{where}: trained on a different dataset (data_manifest_sha256 {legacy[:12]}…, the whole manifest; this "
                              "state predates data_content_sha256); rebuild the data with the same builder, start without --resume, or "
                              "pass --accept-data-change if only the caption templates changed")
         log(f"!! {where}: legacy data_manifest_sha256 {legacy[:12]}… differs from this dataset's manifest "
-            f"{data_manifest_hash(data)[:12]}…; accepted on request (--accept-data-change)")
+            f"{current[:12]}…; accepted on request (--accept-data-change)")

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readOnnxModel } from '../../worker/engine/onnx/onnx-model-reader.js';
-import { fixturesDir, launchChromiumAsync, startRigAsync } from '../../test/browser/browser-rig.js';
+import { fixturesDir, launchChromiumAsync, runRigWorkerOnceAsync, startRigAsync } from '../../test/browser/browser-rig.js';
 
 // Ops whose first output is a float tensor in these graphs (shape arithmetic is int64 and folded).
 const FLOAT_OPS = new Set([
@@ -48,31 +48,21 @@ async function main(): Promise<void> {
   });
   const every = Number(values.every ?? 20);
   const model = readOnnxModel(new Uint8Array(readFileSync(path.join(fixturesDir(), 'transformer/model.onnx'))));
-  const nodes = model.nodes.map((node, index) => ({ node, index })).filter(({ node }) => FLOAT_OPS.has(node.opType));
+  const indexed = model.nodes.map((node, index) => ({ node, index }));
   const from = Number(values.from ?? 0);
   const to = Number(values.to ?? Number.POSITIVE_INFINITY);
-  const picked = nodes.filter(({ index }) => index >= from && index <= to).filter((_, k) => k % every === 0);
   // --value NAME (repeatable): exactly these values instead of every N-th node's.
-  if (values.value?.length)
-    picked.splice(
-      0,
-      picked.length,
-      ...model.nodes.map((node, index) => ({ node, index })).filter(({ node }) => values.value!.includes(node.outputs[0])),
-    );
+  const picked = values.value?.length
+    ? indexed.filter(({ node }) => values.value!.includes(node.outputs[0]))
+    : indexed.filter(({ node, index }) => FLOAT_OPS.has(node.opType) && index >= from && index <= to).filter((_, k) => k % every === 0);
   const names = picked.map(({ node }) => node.outputs[0]);
   const rig = await startRigAsync({ 'capture-bisect-worker': 'scripts/debug/capture-bisect-worker.ts' });
   const browser = await launchChromiumAsync({ webgpu: true });
   try {
-    const page = await browser.newPage();
-    await page.goto(`${rig.server.url}rig/blank.html`);
-    const answer = await page.evaluate(
-      (message) =>
-        new Promise<{ rows?: string[]; names?: string[]; error?: string }>((resolve) => {
-          const worker = new Worker('/rig/capture-bisect-worker.js');
-          worker.onmessage = (event) => resolve(event.data);
-          worker.onerror = (event) => resolve({ error: `worker error: ${event.message}` });
-          worker.postMessage(message);
-        }),
+    const answer = await runRigWorkerOnceAsync<{ rows?: string[]; names?: string[]; error?: string }>(
+      browser,
+      rig,
+      'capture-bisect-worker',
       { names, replace: values.replace ?? false, rounds: Number(values.rounds ?? 0) },
     );
     if (answer.error) throw new Error(answer.error);

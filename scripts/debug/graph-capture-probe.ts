@@ -11,26 +11,17 @@
  * step graph, whose prev_sample is also read by its Concat, replays with prev_sample unwritten unless
  * its outputs are computed copies (sd3/captured-loop.ts). Run it again when onnxruntime-web is upgraded.
  */
-import { launchChromiumAsync, startRigAsync } from '../../test/browser/browser-rig.js';
+import { launchChromiumAsync, runRigWorkerOnceAsync, startRigAsync } from '../../test/browser/browser-rig.js';
 
 async function main(): Promise<void> {
   const rig = await startRigAsync({ 'graph-capture-worker': 'scripts/debug/graph-capture-worker.ts' });
   const browser = await launchChromiumAsync({ webgpu: true });
   try {
-    const page = await browser.newPage();
-    await page.goto(`${rig.server.url}rig/blank.html`);
-    const answer = await page.evaluate(
-      () =>
-        new Promise<{ runs: string[]; error?: string }>((resolve) => {
-          const worker = new Worker('/rig/graph-capture-worker.js');
-          worker.onmessage = (event) => resolve(event.data);
-          worker.onerror = (event) => resolve({ runs: [], error: `worker error: ${event.message}` });
-          worker.postMessage({});
-        }),
-    );
-    for (const line of answer.runs) console.log(line);
+    const answer = await runRigWorkerOnceAsync<{ runs?: string[]; error?: string }>(browser, rig, 'graph-capture-worker', {});
+    const runs = answer.runs ?? [];
+    for (const line of runs) console.log(line);
     if (answer.error) console.log(`failed: ${answer.error}`);
-    process.exitCode = answer.error || answer.runs.some((line) => line.endsWith('WRONG')) ? 1 : 0;
+    process.exitCode = answer.error || runs.some((line) => line.endsWith('WRONG')) ? 1 : 0;
   } finally {
     await browser.close();
     await rig.close();

@@ -19,7 +19,6 @@ import { readGraphSummary } from '../../worker/engine/graph-file.js';
 import { appendOutputCopy } from '../../worker/engine/onnx/append-output-copy.js';
 import {
   fixedDimensions,
-  loopShapeKey,
   runCapturedStepAsync,
   verifyReplayAsync,
   type CapturedLoop,
@@ -102,7 +101,6 @@ async function loopWith(transformer: BackendSession, step: BackendSession): Prom
   both.set(latents, ROW);
   const dims = [1, shape.channels, shape.height, shape.width];
   return {
-    key: loopShapeKey(shape),
     shape,
     transformer,
     stepper: step,

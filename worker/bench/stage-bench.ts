@@ -32,11 +32,6 @@ export interface StageBenchOptions {
   images: number;
   prompt?: string;
   runtimeOptions?: RuntimeOptions;
-  /**
-   * When images were replayed by graph capture, make the last request again on the regular
-   * sessions and report how far the two PNGs differ (graphCapture.checkMaxLevelDiff).
-   */
-  checkCapture?: boolean;
   /** Called after each phase, e.g. to sample memory or print progress. */
   onPhase?: (phase: string) => void;
 }
@@ -83,7 +78,9 @@ export async function runStageBenchAsync(pkg: Sd3Package, options: StageBenchOpt
     }
     graphCapture.capturedImages = runtime.capturedImages;
     if (runtime.captureFailure !== undefined) graphCapture.failure = runtime.captureFailure;
-    if (options.checkCapture && last && runtime.capturedImages > 0) {
+    // Images replayed by graph capture: the last request again on the regular sessions, to report
+    // how far the two PNGs differ.
+    if (last && runtime.capturedImages > 0) {
       runtime.options.graphCapture = 'off';
       const again = await generateAsync(
         runtime,

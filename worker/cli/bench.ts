@@ -12,6 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Backend } from '../../common/engine-types.js';
 import { median, runStageBenchAsync, type StageRow, formatMs } from '../bench/stage-bench.js';
+import { graphCaptureLine } from '../bench/graph-capture-line.js';
 import { openPackageAsync } from '../engine/package-source.js';
 import { readSd3PackageFilesAsync } from '../engine/sd3/read-sd3-package-files.js';
 import { runCli, UsageError } from './cli-errors.js';
@@ -200,7 +201,6 @@ async function main(): Promise<void> {
     guidance: args.guidance,
     images: args.runs,
     runtimeOptions: { graphCapture: args.graphCapture },
-    checkCapture: true,
     onPhase: (phase) => {
       phases.push({ phase, epochMs: Date.now() });
       process.stderr.write(`${args.backend}: ${phase}\n`);
@@ -250,16 +250,7 @@ async function main(): Promise<void> {
   console.log(
     `cold start: process start to first PNG ${formatMs(firstPngFromStart)} ms; tool modules loaded at ${formatMs(MODULE_LOADED_MS)} ms; module load to first PNG ${formatMs(firstPngFromStart - MODULE_LOADED_MS)} ms`,
   );
-  if (args.backend === 'webgpu') {
-    const capture = result.graphCapture;
-    const check =
-      capture.checkMaxLevelDiff === undefined
-        ? ''
-        : `; the last image made again without capture differs by at most ${capture.checkMaxLevelDiff} level(s) of 255`;
-    console.log(
-      `graph capture ${capture.option}: ${capture.capturedImages} of ${args.runs} image(s) replayed${capture.failure ? `; off after: ${capture.failure}` : ''}${check}`,
-    );
-  }
+  if (args.backend === 'webgpu') console.log(graphCaptureLine(result.graphCapture, args.runs));
   const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
   for (const [phase, peak] of memory.peaks) {
     console.log(

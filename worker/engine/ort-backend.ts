@@ -458,9 +458,7 @@ async function downloadAsync(buffer: GpuBufferLike, count: number): Promise<Floa
   const bytes = Math.ceil((count * 4) / 16) * 16;
   const staging = device.createBuffer({ size: bytes, usage: MAP_READ_COPY_DST });
   try {
-    const encoder = device.createCommandEncoder();
-    encoder.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
-    device.queue.submit([encoder.finish()]);
+    submitCopy(device, buffer, staging, bytes);
     await staging.mapAsync(MAP_MODE_READ);
     const values = new Float32Array(staging.getMappedRange().slice(0, count * 4));
     staging.unmap();
@@ -468,6 +466,13 @@ async function downloadAsync(buffer: GpuBufferLike, count: number): Promise<Floa
   } finally {
     staging.destroy();
   }
+}
+
+/** Queues a copy of `bytes` bytes from the start of one GPU buffer to the start of another. */
+function submitCopy(device: GpuDeviceLike, from: GpuBufferLike, to: GpuBufferLike, bytes: number): void {
+  const encoder = device.createCommandEncoder();
+  encoder.copyBufferToBuffer(from, 0, to, 0, bytes);
+  device.queue.submit([encoder.finish()]);
 }
 
 async function ortDeviceAsync(): Promise<GpuDeviceLike> {
@@ -558,16 +563,12 @@ export async function copyDeviceTensorAsync(from: DeviceTensor, to: DeviceTensor
     (dst.tensor.data as Float32Array).set(src.tensor.data as Float32Array);
     return;
   }
-  const device = await ortDeviceAsync();
-  const encoder = device.createCommandEncoder();
-  encoder.copyBufferToBuffer(
+  submitCopy(
+    await ortDeviceAsync(),
     src.tensor.gpuBuffer as unknown as GpuBufferLike,
-    0,
     dst.tensor.gpuBuffer as unknown as GpuBufferLike,
-    0,
     count * 4,
   );
-  device.queue.submit([encoder.finish()]);
 }
 
 /** Overwrites a device tensor's values in place (same length); queued after the work already submitted. */

@@ -39,14 +39,17 @@ export function appendOutputCopy(model: Uint8Array, from: string, to: string, op
     .message(GRAPH_OUTPUT, (value) => value.string(1, to).message(2, (type) => type.message(1, (tensor) => tensor.int(1, FLOAT))))
     .finish();
   const kept = options.replace ? withoutOutput(model.subarray(graph.start, graph.end), from) : model.subarray(graph.start, graph.end);
-  const payload = new Uint8Array(kept.length + added.length);
-  payload.set(kept);
-  payload.set(added, kept.length);
-  const field = new ProtobufWriter().bytes(MODEL_GRAPH, payload).finish();
-  const out = new Uint8Array(graph.fieldStart + field.length + (model.length - graph.end));
-  out.set(model.subarray(0, graph.fieldStart));
-  out.set(field, graph.fieldStart);
-  out.set(model.subarray(graph.end), graph.fieldStart + field.length);
+  const field = new ProtobufWriter().bytes(MODEL_GRAPH, concatBytes([kept, added])).finish();
+  return concatBytes([model.subarray(0, graph.fieldStart), field, model.subarray(graph.end)]);
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
   return out;
 }
 
@@ -71,13 +74,7 @@ function withoutOutput(graph: Uint8Array, name: string): Uint8Array {
     parts.push(graph.subarray(fieldStart, reader.offset));
   }
   if (!found) throw new Error(`the graph has no output "${name}"`);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function valueInfoName(value: ProtoReader): string {

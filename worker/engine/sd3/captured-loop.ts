@@ -72,7 +72,6 @@ interface LoopTensors {
 }
 
 export interface CapturedLoop {
-  readonly key: string;
   readonly shape: LoopShape;
   readonly transformer: BackendSession;
   readonly stepper: BackendSession;
@@ -161,7 +160,7 @@ export async function createCapturedLoopAsync(transformerGraph: GraphFile, shape
       fixedDimensions: fixedDimensions(stepSummary, stepFeeds(tensors), stepLabel),
     });
     sessions.push(stepper);
-    return { key: loopShapeKey(shape), shape, transformer, stepper, tensors };
+    return { shape, transformer, stepper, tensors };
   } catch (error) {
     await Promise.allSettled(sessions.map((session) => session.releaseAsync()));
     for (const t of made) t.dispose();

@@ -92,9 +92,8 @@ export function wantsCapture(runtime: Pick<Sd3Runtime, 'backend' | 'options' | '
 async function capturedLoopAsync(inputs: DenoiseInputs, shape: LoopShape): Promise<CapturedLoop | undefined> {
   const { runtime, conditioning, scheduler } = inputs;
   const image = { latents: inputs.latents, embeds: conditioning.embeds, pooled: conditioning.pooled, guidance: inputs.guidance };
-  const key = loopShapeKey(shape);
   let loop = runtime.capturedLoop;
-  if (loop?.key === key) {
+  if (loop && loopShapeKey(loop.shape) === loopShapeKey(shape)) {
     await loadImageAsync(loop, image);
     return loop;
   }
@@ -109,8 +108,8 @@ async function capturedLoopAsync(inputs: DenoiseInputs, shape: LoopShape): Promi
   try {
     await loadImageAsync(loop, image);
     const stepper = runtime.stepSessions.get(shape.mode) ?? (await stepSessionFor(runtime, shape.mode));
-    const { first } = schedule(scheduler);
-    const values = { timestep: scheduler.timesteps[first], dt: scheduler.stepDelta(first), sigma: scheduler.sigmas[first] };
+    const { first, dt } = schedule(scheduler);
+    const values = { timestep: scheduler.timesteps[first], dt: dt(first), sigma: scheduler.sigmas[first] };
     const failure = await verifyReplayAsync(loop, { transformer: runtime.transformer, stepper }, values);
     if (failure) {
       runtime.captureFailure = failure;

@@ -58,7 +58,7 @@ export interface Sd3Runtime {
   capturedImages: number;
 }
 
-export function sessionAsync(
+function sessionAsync(
   graph: GraphFile,
   backend: Backend,
   extra: { outputsOnDevice?: boolean; graphCapture?: boolean } = {},
@@ -132,13 +132,12 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
   }
 }
 
-export async function createStepSessionAsync(mode: EulerStepMode, backend: Backend, graphCapture = false): Promise<BackendSession> {
+export async function createStepSessionAsync(mode: EulerStepMode, backend: Backend): Promise<BackendSession> {
   return createSessionAsync({
-    label: `Euler step graph (${mode}${graphCapture ? ', captured' : ''})`,
+    label: `Euler step graph (${mode})`,
     model: await eulerStepModelAsync(mode),
     backend,
     outputsOnDevice: true,
-    graphCapture,
   });
 }
 
