@@ -38,7 +38,8 @@ function presetFromQuery(): boolean {
   const chosen = query.get('backend');
   if (chosen === 'wasm' || chosen === 'webgpu') backend.value = chosen;
   else if (!('gpu' in navigator)) backend.value = 'wasm';
-  if (query.get('capture') === 'on') capture.value = 'on';
+  const chosenCapture = query.get('capture');
+  if (chosenCapture === 'auto' || chosenCapture === 'on' || chosenCapture === 'off') capture.value = chosenCapture;
   const side = query.get('size');
   if (side && /^\d+$/.test(side)) {
     if (![...size.options].some((option) => option.value === side)) size.add(new Option(`${side}×${side}`, side));
@@ -70,7 +71,7 @@ function readRequest(): BenchRequest {
     steps: integer(steps, 'steps', 200),
     guidance: g,
     images: integer(images, 'images', 20),
-    graphCapture: capture.value === 'on' ? 'on' : 'off',
+    graphCapture: capture.value as NonNullable<BenchRequest['graphCapture']>,
   };
 }
 

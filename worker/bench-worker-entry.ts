@@ -42,7 +42,7 @@ const api: BenchWorkerApi = {
       steps: request.steps,
       guidance: request.guidance,
       images: request.images,
-      runtimeOptions: { graphCapture: request.graphCapture ?? 'off' },
+      runtimeOptions: { graphCapture: request.graphCapture ?? 'auto' },
     });
     let adapter: string | undefined;
     if (request.backend === 'webgpu') {

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # npm run bench:gpu — the default model through Node + Dawn (WebGPU) on the GPU machine, which has
 # no Node: pack here, run there from the repository root (scripts/gpu/README.md has the commands).
-#   bash scripts/gpu/bench-gpu.sh [case]...     cases: <size>[:liftoff|:capture]   (default: 256 512 512:liftoff)
+#   bash scripts/gpu/bench-gpu.sh [case]...     cases: <size>[:liftoff|:capture|:nocapture]   (default: 256 512 512:nocapture)
 # Each case is a fresh process: `bench --backend webgpu --size <size>x<size> --steps 20 --guidance 5
 # --runs $RUNS`, so its first image is a cold start (process start to first PNG, also measured from
 # the tool's module load) and the later images are warm. ":liftoff" runs node with --liftoff-only
 # (V8's baseline wasm compiler only), to see how much of the cold start is V8 optimising
-# onnxruntime's wasm. ":capture" runs the bench with --graph-capture on (the log says whether the
+# onnxruntime's wasm. Graph capture is the bench's default (auto: on for the default model);
+# ":nocapture" runs the regular loop (--graph-capture off), ":capture" forces it on (the log says whether the
 # replay passed its check, and how far a replayed image is from the regular one). nvidia-smi samples the GPU every 100 ms; GPU busy % is averaged over the warm
 # images only, peak GPU memory over the whole process.
 # Results: $OUT/bench-gpu-<case>.json (the bench's report plus gpu{...}), $OUT/bench-gpu.log.
@@ -48,7 +49,7 @@ for attention in ${REBUILD:-}; do
   models+=("$rebuilt")
 done
 
-[ $# -gt 0 ] || set -- 256 512 512:liftoff
+[ $# -gt 0 ] || set -- 256 512 512:nocapture
 reports=()
 for model in "${models[@]}"; do
 for case in "$@"; do
@@ -57,6 +58,7 @@ for case in "$@"; do
   bench_flags=()
   [ "${variant:-}" = liftoff ] && flags+=(--liftoff-only)
   [ "${variant:-}" = capture ] && bench_flags+=(--graph-capture on)
+  [ "${variant:-}" = nocapture ] && bench_flags+=(--graph-capture off)
   name=${case/:/-}
   [ ${#models[@]} -gt 1 ] && name="$(basename "$model")-$name"
   json="$OUT/bench-gpu-$name.json"

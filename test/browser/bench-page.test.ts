@@ -83,10 +83,10 @@ test(
 );
 
 test(
-  'on WebGPU (SwiftShader here) at 64², 1 step, 2 images, graph capture on: the adapter is named, the table fills, the replay is checked',
+  'on WebGPU (SwiftShader here) at 64², 1 step, 2 images, graph capture by default (auto): the adapter is named, the table fills, the replay is checked',
   async () => {
     const page = await browser.newPage();
-    await page.goto(`${rig.server.url}bench?backend=webgpu&size=64&steps=1&images=2&capture=on&autorun`);
+    await page.goto(`${rig.server.url}bench?backend=webgpu&size=64&steps=1&images=2&autorun`);
     await page.waitForFunction(
       () => window.flowfillBench && !window.flowfillBench.running && (window.flowfillBench.report || window.flowfillBench.error),
       undefined,

@@ -28,9 +28,12 @@ interface ParityAnswer {
 }
 
 test(
-  "the engine reproduces every golden case on WebGPU within the fixtures' WebGPU tolerances",
+  "the engine's regular loop (graph capture off) reproduces every golden case on WebGPU within the fixtures' WebGPU tolerances",
   async () => {
-    const answer = await runRigWorkerOnceAsync<ParityAnswer>(browser, rig, 'parity-worker', { backend: 'webgpu' });
+    const answer = await runRigWorkerOnceAsync<ParityAnswer>(browser, rig, 'parity-worker', {
+      backend: 'webgpu',
+      runtime: { graphCapture: 'off' },
+    });
     expect(answer.error).toBeUndefined();
     const report = answer.report!;
     // Numbers for the log (no timing assertions): how far each case lands from diffusers.
@@ -54,16 +57,13 @@ test(
 );
 
 test(
-  'with graph capture on, every case runs on a replayed loop and lands within the same tolerances',
+  'by default (graph capture auto, on for a small transformer) every case runs on a replayed loop and lands within the same tolerances',
   async () => {
-    const answer = await runRigWorkerOnceAsync<ParityAnswer>(browser, rig, 'parity-worker', {
-      backend: 'webgpu',
-      runtime: { graphCapture: 'on' },
-    });
+    const answer = await runRigWorkerOnceAsync<ParityAnswer>(browser, rig, 'parity-worker', { backend: 'webgpu' });
     expect(answer.error).toBeUndefined();
     const report = answer.report!;
     console.log(
-      `WebGPU parity, graph capture on: ${report.capturedImages} images replayed${report.captureFailure ? `; capture off after: ${report.captureFailure}` : ''}\n` +
+      `WebGPU parity, graph capture auto: ${report.capturedImages} images replayed${report.captureFailure ? `; capture off after: ${report.captureFailure}` : ''}\n` +
         report.cases
           .map(
             (c) =>

@@ -3,7 +3,7 @@
  * itself needs WebGPU: test/browser/golden-parity.test.ts runs the real thing against diffusers):
  * - the replay check passes a faithful replay and names the graph when a replay is off or NaN;
  * - one captured step leaves the next step's inputs where the next replay reads them;
- * - when RuntimeOptions.graphCapture captures;
+ * - when RuntimeOptions.graphCapture captures, and what 'auto' decides;
  * - the computed output copy a captured transformer writes its output through.
  */
 import { eulerStepModelAsync } from '../../worker/engine/euler-step-graph.js';
@@ -25,6 +25,8 @@ import {
   type LoopShape,
 } from '../../worker/engine/sd3/captured-loop.js';
 import { wantsCapture } from '../../worker/engine/sd3/denoise-latents.js';
+import { CAPTURE_AUTO_MAX_TRANSFORMER_BYTES, resolveGraphCapture } from '../../worker/engine/sd3/runtime.js';
+import type { GraphFile } from '../../worker/engine/graph-file.js';
 
 const shape: LoopShape = { mode: 'cfg-batch', channels: 2, height: 3, width: 2, sequenceLength: 4, jointDim: 5, pooledDim: 3 };
 const ROW = shape.channels * shape.height * shape.width;
@@ -184,6 +186,31 @@ describe('when the loop is captured', () => {
   test("'off', or a replay that failed its check, never captures", () => {
     expect(wantsCapture(runtimeWith({ graphCapture: 'off' }))).toBe(false);
     expect(wantsCapture(runtimeWith({ failure: 'replay differs' }))).toBe(false);
+  });
+
+  /** A transformer graph of `bytes`, split like a real one between the model and external data (only its size is read). */
+  const graphOf = (bytes: number): GraphFile =>
+    ({
+      path: 'transformer/model.onnx',
+      model: new Uint8Array(1024),
+      externalData: [{ path: 'model.onnx.data', data: { size: bytes - 1024 } as Blob }],
+    }) as unknown as GraphFile;
+
+  test("'auto' (the default) captures small transformers on WebGPU without a memory budget", () => {
+    const small = graphOf(CAPTURE_AUTO_MAX_TRANSFORMER_BYTES);
+    const large = graphOf(CAPTURE_AUTO_MAX_TRANSFORMER_BYTES + 1);
+    expect(resolveGraphCapture(undefined, 'webgpu', small)).toBe('on');
+    expect(resolveGraphCapture('auto', 'webgpu', small)).toBe('on');
+    expect(resolveGraphCapture('auto', 'webgpu', large)).toBe('off');
+    expect(resolveGraphCapture('auto', 'webgpu', small, 8 * 2 ** 30)).toBe('off');
+    expect(resolveGraphCapture('auto', 'wasm', small)).toBe('off');
+  });
+
+  test("'on' and 'off' are obeyed on WebGPU whatever the size; WASM never captures", () => {
+    const large = graphOf(CAPTURE_AUTO_MAX_TRANSFORMER_BYTES + 1);
+    expect(resolveGraphCapture('on', 'webgpu', large, 2 ** 30)).toBe('on');
+    expect(resolveGraphCapture('off', 'webgpu', graphOf(4096))).toBe('off');
+    expect(resolveGraphCapture('on', 'wasm', large)).toBe('off');
   });
 });
 

@@ -41,8 +41,8 @@ export interface BenchRequest {
   steps: number;
   guidance: number;
   images: number;
-  /** RuntimeOptions.graphCapture (default off). */
-  graphCapture?: 'on' | 'off';
+  /** RuntimeOptions.graphCapture (default auto). */
+  graphCapture?: 'auto' | 'on' | 'off';
 }
 
 export interface BenchReport extends StageBenchResult {

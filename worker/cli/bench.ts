@@ -31,7 +31,7 @@ interface BenchArgs {
   guidance: number;
   runs: number;
   nativeThreads: number;
-  graphCapture: 'on' | 'off';
+  graphCapture: 'auto' | 'on' | 'off';
   out?: string;
 }
 
@@ -48,8 +48,9 @@ also run on onnxruntime-node's CPU EP (the native peer) for comparison.
       --guidance <g>           guidance; above 1 runs CFG at batch 2 (default: 4)
       --runs <n>               images on the same sessions; the first is cold, the rest give warm medians (default: 3)
       --native-threads <n>     intra-op threads of the native peer, WASM only (default: 1)
-      --graph-capture <on|off> WebGPU: replay the denoising loop from a capture (default off); when images
-                               were replayed, the last one is made again without and the difference printed
+      --graph-capture <auto|on|off>  WebGPU: replay the denoising loop from a capture (default auto: small
+                               transformers); when images were replayed, the last one is made again
+                               without and the difference printed
       --out <file.json>        also write the report as JSON
   -h, --help                   show this help and exit`;
 
@@ -86,8 +87,10 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   if (values.backend !== undefined && values.backend !== 'wasm' && values.backend !== 'webgpu') {
     throw new UsageError(`--backend ${JSON.stringify(values.backend)}: expected wasm or webgpu`);
   }
-  const capture = values['graph-capture'] ?? 'off';
-  if (capture !== 'on' && capture !== 'off') throw new UsageError(`--graph-capture ${JSON.stringify(capture)}: expected on or off`);
+  const capture = values['graph-capture'] ?? 'auto';
+  if (capture !== 'auto' && capture !== 'on' && capture !== 'off') {
+    throw new UsageError(`--graph-capture ${JSON.stringify(capture)}: expected auto, on or off`);
+  }
   const args: BenchArgs = {
     backend: values.backend ?? 'wasm',
     graphCapture: capture,

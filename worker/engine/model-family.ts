@@ -102,11 +102,12 @@ export interface RuntimeOptions {
    * WebGPU: record the denoising loop's GPU work once per image size and replay it (onnxruntime's
    * graph capture; sd3/captured-loop.ts), checked against the regular sessions before use and
    * dropped for the runtime when the check fails. Same results as the regular path (the golden
-   * parity test runs both). 'off' (default) until a GPU benchmark shows what it gains: the captured
-   * loop holds a second transformer session per image size, and a replay still issues every
-   * kernel's dispatch. 'on': use it. CFG split into two calls is never captured.
+   * parity test runs both). 'auto' (default): on for transformers of at most 512 MiB without a
+   * memory budget (sd3/runtime.ts resolveGraphCapture: the captured loop holds a second transformer
+   * session; on an H200 it took the default model's warm 512² image from 1,002 to 213 ms). 'on',
+   * 'off': always, never. CFG split into two calls is never captured.
    */
-  graphCapture?: 'on' | 'off';
+  graphCapture?: 'auto' | 'on' | 'off';
   /** VAE decode in tiles: 'auto' (default: when the budget or the decode's size calls for it), 'always', 'never'. */
   vaeTiling?: 'auto' | 'always' | 'never';
   /** Latent tile side for tiled decodes (default 128, diffusers' tile for SD3's VAE). */

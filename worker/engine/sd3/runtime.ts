@@ -11,8 +11,9 @@
  *   dwarfs its arithmetic (on an H200, the default model's 2.5 MB text encoder took 45–67 ms on
  *   WebGPU and 7 ms on WASM), while the big ones (CLIP-G, T5-XXL) need the GPU;
  * - the VAE encoder only once an image-to-image job asks for it;
- * - with runtime option graphCapture 'on' (WebGPU), a second transformer session and step graph
- *   recorded per image size and replayed (captured-loop.ts).
+ * - with graph capture on (WebGPU; runtime option graphCapture, 'auto' by default: small
+ *   transformers only, see resolveGraphCapture), a second transformer session and step graph
+ *   recorded for the last image size and replayed (captured-loop.ts).
  */
 import type { Backend } from '../../../common/engine-types.js';
 import { eulerStepModelAsync, type EulerStepMode } from '../euler-step-graph.js';
@@ -31,11 +32,23 @@ import type { Sd3Package } from './package.js';
  */
 export const SMALL_TEXT_ENCODER_BYTES = 64 * 2 ** 20;
 
+/**
+ * Graph capture 'auto' captures the loop of transformers whose graph (weights included) is at most
+ * this many bytes. A captured loop holds a second copy of the transformer's weights; for a small
+ * model that costs little and removes what bounds its step (onnxruntime's CPU work per kernel: on an
+ * H200 the default model's warm 512² image went from 1,002 to 213 ms), while a large model's step is
+ * bound by the GPU's arithmetic and a second copy of gigabytes of weights may not fit.
+ */
+export const CAPTURE_AUTO_MAX_TRANSFORMER_BYTES = 512 * 2 ** 20;
+
 export interface Sd3Runtime {
   pkg: Sd3Package;
   backend: Backend;
-  options: Required<Pick<RuntimeOptions, 'cfgCalls' | 'previewIntervalMs' | 'graphCapture'>> &
-    Pick<RuntimeOptions, 'memoryBudgetBytes' | 'vaeTiling' | 'vaeTileLatentSize'>;
+  options: Required<Pick<RuntimeOptions, 'cfgCalls' | 'previewIntervalMs'>> &
+    Pick<RuntimeOptions, 'memoryBudgetBytes' | 'vaeTiling' | 'vaeTileLatentSize'> & {
+      /** RuntimeOptions.graphCapture as decided for this package and backend (resolveGraphCapture). */
+      graphCapture: 'on' | 'off';
+    };
   /** What the memory plan needs to know about the package (sd3/memory-plan.ts). */
   memory: MemoryProfile;
   transformer: BackendSession;
@@ -80,6 +93,19 @@ export function placeTextEncoder(
   return { backend, reason: 'same backend as the transformer' };
 }
 
+/** What RuntimeOptions.graphCapture means for `transformer` on `backend`: 'auto' decides by size and budget. */
+export function resolveGraphCapture(
+  choice: RuntimeOptions['graphCapture'] = 'auto',
+  backend: Backend,
+  transformer: GraphFile,
+  memoryBudgetBytes?: number,
+): 'on' | 'off' {
+  if (backend !== 'webgpu' || choice === 'off') return 'off';
+  if (choice === 'on') return 'on';
+  // Under a memory budget the plan has no room for the second copy of the weights.
+  return memoryBudgetBytes === undefined && graphBytes(transformer) <= CAPTURE_AUTO_MAX_TRANSFORMER_BYTES ? 'on' : 'off';
+}
+
 /** Creates every session of the package on `backend`; on failure releases what was created and rethrows. */
 export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, options: RuntimeOptions = {}): Promise<Sd3Runtime> {
   const started = performance.now();
@@ -112,7 +138,7 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
       options: {
         cfgCalls,
         previewIntervalMs: options.previewIntervalMs ?? 250,
-        graphCapture: options.graphCapture ?? 'off',
+        graphCapture: resolveGraphCapture(options.graphCapture, backend, pkg.transformer.graph, options.memoryBudgetBytes),
         memoryBudgetBytes: options.memoryBudgetBytes,
         vaeTiling: options.vaeTiling,
         vaeTileLatentSize: options.vaeTileLatentSize,
