@@ -326,6 +326,33 @@ class SD3Transformer2DModel(nn.Module):
         return unpatchify(hidden_states, height // p, width // p, p, self.config["out_channels"])
 
 
+def deepened_positions(old_layers: int, new_layers: int) -> list[int]:
+    """Where each of `old_layers` blocks goes in a stack of `new_layers`: spread evenly, the last
+    (context-pre-only) block last, so the new identity blocks sit between trained ones."""
+    if not 2 <= old_layers <= new_layers:
+        raise ValueError(f"can only deepen a stack of at least 2 blocks to at least as many ({old_layers} -> {new_layers})")
+    spread = [round(i * (new_layers - 1) / (old_layers - 1)) for i in range(old_layers - 1)]
+    return spread + [new_layers - 1]
+
+
+def deepened(dit: SD3Transformer2DModel, num_layers: int) -> SD3Transformer2DModel:
+    """`dit` with `num_layers` blocks computing the same function: its blocks keep their weights at
+    deepened_positions, and each new block starts as AdaLN-Zero does (modulation zero, so its gates are
+    zero and it passes both streams through unchanged) and learns from there. The way to add depth to a
+    trained model without starting over (model/README.md, "Capacity")."""
+    old = dit.config["num_layers"]
+    grown = SD3Transformer2DModel(dict(dit.config, num_layers=num_layers)).to(next(dit.parameters()).device)
+    sd = grown.state_dict()
+    for k, v in dit.state_dict().items():
+        if not k.startswith("transformer_blocks."):
+            sd[k] = v
+    for i, j in enumerate(deepened_positions(old, num_layers)):
+        for k, v in dit.transformer_blocks[i].state_dict().items():
+            sd[f"transformer_blocks.{j}.{k}"] = v
+    grown.load_state_dict(sd, strict=True)
+    return grown
+
+
 def unpatchify(tokens, hp, wp, p: int, c: int):
     """[B, hp*wp, p*p*c] (row-major patches, each [p, p, c]) -> [B, c, hp*p, wp*p]: diffusers'
     einsum("nhwpqc->nchpwq") as a reshape and one transpose."""

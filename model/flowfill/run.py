@@ -26,7 +26,7 @@ from .data import FlowfillData, write_samples
 from .evaluate import (ASPECTS, choose_scheduler, embed, evaluate_aspects, evaluate_sets, frechet_distance, mean_scores, real_renders,
                        run_generation, save_aspect_strip, save_grid, score, seen_prompts)
 from .export import export_package
-from .mmdit import DIT_CONFIG
+from .mmdit import DIT_CONFIG, deepened, deepened_positions
 from .sampling import Pipeline
 from .text_encoder import TEXT_CONFIG
 from .train import (MAX_SEQUENCE_LENGTH, DitTrainer, build_models, images_per_step, latent_statistics, parse_mix, snap_to_int8, train_vae,
@@ -67,6 +67,9 @@ def parse_args(argv=None):
     ap.add_argument("--text-contrast", type=float, default=0.0,
                     help="weight of a contrastive loss between two wordings of each image's caption on the pooled text "
                          "features (train.paired_caption_loss; 0 = off)")
+    ap.add_argument("--dit-layers", type=int,
+                    help="depth of the MM-DiT; more than the resumed state's deepens it in place (mmdit.deepened: the new "
+                         "blocks start as identity); absent = the resumed state's depth, or DIT_CONFIG's")
     ap.add_argument("--accept-data-change", action="store_true",
                     help="resume a state saved before data_content_sha256 although its whole-manifest hash differs "
                          "(e.g. only the caption templates changed); states with data_content_sha256 are checked on content alone")
@@ -163,8 +166,9 @@ def main(argv=None):
         distributed.share(ranks, state, ("latent_stats",), src=0, device=dev)
 
     # 5. Text encoder + MM-DiT until the deadline minus the reserve for evaluation and export.
-    te, dit = build_models(len(data.tokenizer), dev, SMOKE["dit"] if smoke else None, SMOKE["text"] if smoke else None)
-    te_ema, dit_ema = build_models(len(data.tokenizer), dev, SMOKE["dit"] if smoke else None, SMOKE["text"] if smoke else None)
+    dit_config = grow_dit(state, a.dit_layers, SMOKE["dit"] if smoke else DIT_CONFIG, log)
+    te, dit = build_models(len(data.tokenizer), dev, dit_config, SMOKE["text"] if smoke else None)
+    te_ema, dit_ema = build_models(len(data.tokenizer), dev, dit_config, SMOKE["text"] if smoke else None)
     if "dit" in state:
         for dst in (dit, dit_ema):
             dst.load_state_dict(state["dit"].state_dict())
@@ -228,6 +232,23 @@ def main(argv=None):
     resume.save(out, state, data)
     (ev / "report.json").write_text(json.dumps(report, indent=1, default=float))
     log(f"done in {time.time() - t0:.0f}s: package + resume state in {out}, report in {ev}")
+
+
+def grow_dit(state: dict, layers: int | None, start_config: dict, log) -> dict:
+    """The DiT config this slice trains: the resumed model's (deepened in place when `layers` asks for
+    more blocks, recorded in state["dit_growth"]), else `start_config` at `layers`."""
+    if "dit" not in state:
+        return dict(start_config, num_layers=layers) if layers else dict(start_config)
+    current = state["dit"].config["num_layers"]
+    if layers is None or layers == current:
+        return dict(state["dit"].config)
+    if layers < current:
+        raise ValueError(f"--dit-layers {layers}: the resumed MM-DiT has {current} blocks and cannot be made shallower")
+    state["dit"] = deepened(state["dit"], layers)
+    state.setdefault("dit_growth", []).append({"layers": [current, layers], "at_dit_step": state.get("dit_steps", 0),
+                                               "positions": deepened_positions(current, layers)})
+    log(f"dit: deepened from {current} to {layers} blocks (trained ones at {deepened_positions(current, layers)}, the new ones start as identity)")
+    return dict(state["dit"].config)
 
 
 def evaluate_v1(npz, data, clf, prompts, steps, log, fd_seeds=5):

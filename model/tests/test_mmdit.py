@@ -3,7 +3,8 @@ import math
 import numpy as np
 import torch
 
-from flowfill.mmdit import DIT_CONFIG, SD3Transformer2DModel, get_2d_sincos_pos_embed, timestep_embedding, unpatchify
+from flowfill.mmdit import (DIT_CONFIG, SD3Transformer2DModel, deepened, deepened_positions, get_2d_sincos_pos_embed, timestep_embedding,
+                           unpatchify)
 
 DIFFUSERS_KEYS = {"sample_size", "patch_size", "in_channels", "num_layers", "attention_head_dim", "num_attention_heads",
                   "joint_attention_dim", "caption_projection_dim", "pooled_projection_dim", "out_channels",
@@ -89,3 +90,50 @@ def test_unpatchify_is_diffusers_einsum():
     tokens = torch.randn(b, hp * wp, p * p * c)
     ref = torch.einsum("nhwpqc->nchpwq", tokens.reshape(b, hp, wp, p, p, c)).reshape(b, c, hp * p, wp * p)
     assert torch.equal(unpatchify(tokens, hp, wp, p, c), ref)
+
+
+def _trained_like(config, seed=0):
+    """A model whose every parameter is non-zero, as after training (the fresh AdaLN-Zero net is the zero map)."""
+    torch.manual_seed(seed)
+    m = SD3Transformer2DModel(config)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return m
+
+
+def test_deepened_positions_spread_the_old_blocks_and_keep_the_last_last():
+    assert deepened_positions(6, 10) == [0, 2, 4, 5, 7, 9]
+    assert deepened_positions(6, 6) == [0, 1, 2, 3, 4, 5]
+    assert deepened_positions(2, 5) == [0, 4]
+    for old, new in ((6, 7), (6, 12), (3, 8)):
+        pos = deepened_positions(old, new)
+        assert pos == sorted(set(pos)) and pos[-1] == new - 1 and len(pos) == old
+    for bad in ((6, 5), (1, 4)):
+        try:
+            deepened_positions(*bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad} accepted")
+
+
+def test_deepened_model_computes_the_same_function_and_its_new_blocks_learn():
+    config = dict(DIT_CONFIG, num_layers=3)
+    m = _trained_like(config)
+    x = torch.randn(2, 16, 12, 20)
+    t = torch.tensor([10.0, 900.0])
+    ctx = torch.randn(2, 7, config["joint_attention_dim"])
+    pooled = torch.randn(2, config["pooled_projection_dim"])
+    grown = deepened(m, 5)
+    assert grown.config["num_layers"] == 5 and m.config["num_layers"] == 3
+    with torch.no_grad():
+        before, after = m(x, t, ctx, pooled), grown(x, t, ctx, pooled)
+    assert before.abs().max() > 0.1  # not the trivial zero map
+    assert (after - before).abs().max() < 1e-5
+    # The inserted blocks (1 and 3) are identity now, and their modulation gets a gradient.
+    grown(x, t, ctx, pooled).square().mean().backward()
+    for j in (1, 3):
+        assert grown.transformer_blocks[j].norm1.linear.weight.grad.abs().max() > 0
+    # The trained blocks were moved, not re-initialised.
+    assert torch.equal(grown.transformer_blocks[2].attn.to_q.weight, m.transformer_blocks[1].attn.to_q.weight)
+    assert grown.transformer_blocks[4].context_pre_only and not grown.transformer_blocks[3].context_pre_only
