@@ -117,7 +117,10 @@ async function main(): Promise<void> {
   const attention = await decideAttentionKernelAsync(args.backend);
   report.attentionKernel = attention;
   log(`attention kernel: ${attention.kernel}${attention.note ? ` (${attention.note})` : ''}`);
-  const shaderF16 = args.backend === 'webgpu' && (await navigatorHasF16Async());
+  const adapterFeatures = args.backend === 'webgpu' ? await adapterFeaturesAsync() : [];
+  const shaderF16 = adapterFeatures.includes('shader-f16');
+  report.adapterFeatures = adapterFeatures;
+  if (adapterFeatures.length) log(`adapter features: ${adapterFeatures.join(', ')}`);
   let mark = performance.now();
   const files = await openPackageAsync({ kind: 'files', files: await openFolderAsync(args.model), description: args.model });
   const pkg = await readSd3PackageFilesAsync(files, {
@@ -255,11 +258,11 @@ async function main(): Promise<void> {
   if (args.out) await writeFile(args.out, text);
 }
 
-async function navigatorHasF16Async(): Promise<boolean> {
-  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ features: { has(f: string): boolean } } | null> } } })
-    .navigator?.gpu;
+/** The features Dawn's adapter offers, sorted (shader-f16 decides fp16; chromium-experimental-subgroup-matrix would allow tensor-core matrix multiplies). */
+async function adapterFeaturesAsync(): Promise<string[]> {
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ features: Iterable<string> } | null> } } }).navigator?.gpu;
   const adapter = await gpu?.requestAdapter();
-  return adapter?.features.has('shader-f16') ?? false;
+  return adapter ? [...adapter.features].sort() : [];
 }
 
 main().catch((error) => {

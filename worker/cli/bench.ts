@@ -156,10 +156,17 @@ function nativeRows(runs: NativeTimings[]): Map<string, StageRow> {
   return rows;
 }
 
-/** The adapter Dawn gives (vendor, architecture, description); an error saying what to do when there is none. */
-async function describeAdapterAsync(): Promise<string> {
-  const gpu = (globalThis as unknown as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string> } | null> } } })
-    .navigator?.gpu;
+/**
+ * The adapter Dawn gives (vendor, architecture, description) and the features it offers — whether
+ * e.g. `chromium-experimental-subgroup-matrix` (tensor-core matrix multiplies) is there says which of
+ * onnxruntime's kernels are possible; an error saying what to do when there is no adapter.
+ */
+async function describeAdapterAsync(): Promise<{ description: string; features: string[] }> {
+  const gpu = (
+    globalThis as unknown as {
+      navigator?: { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string>; features?: Iterable<string> } | null> } };
+    }
+  ).navigator?.gpu;
   const adapter = await gpu?.requestAdapter();
   if (!adapter) {
     throw new Error(
@@ -168,7 +175,10 @@ async function describeAdapterAsync(): Promise<string> {
     );
   }
   const info = adapter.info ?? {};
-  return [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') || 'adapter without a description';
+  return {
+    description: [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') || 'adapter without a description',
+    features: [...(adapter.features ?? [])].sort(),
+  };
 }
 
 function printTable(header: string[], rows: string[][]): void {
@@ -225,13 +235,14 @@ async function main(): Promise<void> {
   memory.stop();
 
   const backendWords =
-    args.backend === 'wasm' ? 'onnxruntime-web WASM, 1 thread' : `onnxruntime-web WebGPU EP on Dawn for Node (${adapter})`;
+    args.backend === 'wasm' ? 'onnxruntime-web WASM, 1 thread' : `onnxruntime-web WebGPU EP on Dawn for Node (${adapter?.description})`;
   console.log(
     `model ${pkg.name} (${pkg.id}); ${result.width}x${result.height}, ${args.steps} steps, guidance ${args.guidance} (${result.cfg ? 'CFG, batch 2' : 'no CFG'}), ${args.runs} image(s)`,
   );
   console.log(
     `backend: ${backendWords}${native.length ? `; native peer: onnxruntime-node CPU EP, ${args.nativeThreads} intra-op thread(s)` : ''}; node ${process.version}, ${process.platform}/${process.arch}`,
   );
+  if (adapter) console.log(`adapter features: ${adapter.features.join(', ') || 'none'}`);
   console.log(
     `cold = first in this process; warm = median of the later images (session creation: a second creation)${native.length ? '; wasm/native compares warm times (cold with one image)' : ''}`,
   );
@@ -265,7 +276,7 @@ async function main(): Promise<void> {
     const report = {
       ...result,
       node: process.version,
-      ...(adapter ? { adapter } : {}),
+      ...(adapter ? { adapter: adapter.description, adapterFeatures: adapter.features } : {}),
       processStartToFirstPngMs: firstPngFromStart,
       moduleLoadedMs: MODULE_LOADED_MS,
       moduleLoadToFirstPngMs: firstPngFromStart - MODULE_LOADED_MS,
