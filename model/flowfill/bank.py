@@ -101,10 +101,11 @@ class LatentBank:
         another caption of the same entries ([n,L]: a second wording of each image)."""
         idx = torch.randint(self.filled[k], (n,), generator=self.gen, device=self.device)
         which = torch.randint(CAPTIONS_PER_ENTRY, (n,), generator=self.gen, device=self.device)
+        drawn = self.latents[k][idx].float(), self.tokens[k][idx, which].long()
         if not paired:
-            return self.latents[k][idx].float(), self.tokens[k][idx, which].long()
+            return drawn
         other = (which + 1 + torch.randint(CAPTIONS_PER_ENTRY - 1, (n,), generator=self.gen, device=self.device)) % CAPTIONS_PER_ENTRY
-        return self.latents[k][idx].float(), self.tokens[k][idx, which].long(), self.tokens[k][idx, other].long()
+        return *drawn, self.tokens[k][idx, other].long()
 
     def all_latents(self, limit: int = 200_000):
         """Bank latents as [N, 16] rows (pixels), for latent statistics."""

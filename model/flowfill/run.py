@@ -245,9 +245,9 @@ def grow_dit(state: dict, layers: int | None, start_config: dict, log) -> dict:
     if layers < current:
         raise ValueError(f"--dit-layers {layers}: the resumed MM-DiT has {current} blocks and cannot be made shallower")
     state["dit"] = deepened(state["dit"], layers)
-    state.setdefault("dit_growth", []).append({"layers": [current, layers], "at_dit_step": state.get("dit_steps", 0),
-                                               "positions": deepened_positions(current, layers)})
-    log(f"dit: deepened from {current} to {layers} blocks (trained ones at {deepened_positions(current, layers)}, the new ones start as identity)")
+    positions = deepened_positions(current, layers)
+    state.setdefault("dit_growth", []).append({"layers": [current, layers], "at_dit_step": state.get("dit_steps", 0), "positions": positions})
+    log(f"dit: deepened from {current} to {layers} blocks (trained ones at {positions}, the new ones start as identity)")
     return dict(state["dit"].config)
 
 

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readOnnxModel } from '../../worker/engine/onnx/onnx-model-reader.js';
-import { fixturesDir, launchChromiumAsync, runRigWorkerOnceAsync, startRigAsync } from '../../test/browser/browser-rig.js';
+import { fixturesDir, runWorkerInChromiumOnceAsync } from '../../test/browser/browser-rig.js';
 
 // Ops whose first output is a float tensor in these graphs (shape arithmetic is int64 and folded).
 const FLOAT_OPS = new Set([
@@ -56,25 +56,17 @@ async function main(): Promise<void> {
     ? indexed.filter(({ node }) => values.value!.includes(node.outputs[0]))
     : indexed.filter(({ node, index }) => FLOAT_OPS.has(node.opType) && index >= from && index <= to).filter((_, k) => k % every === 0);
   const names = picked.map(({ node }) => node.outputs[0]);
-  const rig = await startRigAsync({ 'capture-bisect-worker': 'scripts/debug/capture-bisect-worker.ts' });
-  const browser = await launchChromiumAsync({ webgpu: true });
-  try {
-    const answer = await runRigWorkerOnceAsync<{ rows?: string[]; names?: string[]; error?: string }>(
-      browser,
-      rig,
-      'capture-bisect-worker',
-      { names, replace: values.replace ?? false, rounds: Number(values.rounds ?? 0) },
-    );
-    if (answer.error) throw new Error(answer.error);
-    const byName = new Map(picked.map((p) => [p.node.outputs[0], p]));
-    answer.rows!.forEach((row, k) => {
-      const p = byName.get(answer.names![k])!;
-      console.log(`node ${String(p.index).padStart(4)} ${p.node.opType.padEnd(18)} ${row}`);
-    });
-  } finally {
-    await browser.close();
-    await rig.close();
-  }
+  const answer = await runWorkerInChromiumOnceAsync<{ rows?: string[]; names?: string[]; error?: string }>(
+    'capture-bisect-worker',
+    'scripts/debug/capture-bisect-worker.ts',
+    { names, replace: values.replace ?? false, rounds: Number(values.rounds ?? 0) },
+  );
+  if (answer.error) throw new Error(answer.error);
+  const byName = new Map(picked.map((p) => [p.node.outputs[0], p]));
+  answer.rows!.forEach((row, k) => {
+    const p = byName.get(answer.names![k])!;
+    console.log(`node ${String(p.index).padStart(4)} ${p.node.opType.padEnd(18)} ${row}`);
+  });
 }
 
 main().catch((error) => {

@@ -11,21 +11,18 @@
  * step graph, whose prev_sample is also read by its Concat, replays with prev_sample unwritten unless
  * its outputs are computed copies (sd3/captured-loop.ts). Run it again when onnxruntime-web is upgraded.
  */
-import { launchChromiumAsync, runRigWorkerOnceAsync, startRigAsync } from '../../test/browser/browser-rig.js';
+import { runWorkerInChromiumOnceAsync } from '../../test/browser/browser-rig.js';
 
 async function main(): Promise<void> {
-  const rig = await startRigAsync({ 'graph-capture-worker': 'scripts/debug/graph-capture-worker.ts' });
-  const browser = await launchChromiumAsync({ webgpu: true });
-  try {
-    const answer = await runRigWorkerOnceAsync<{ runs?: string[]; error?: string }>(browser, rig, 'graph-capture-worker', {});
-    const runs = answer.runs ?? [];
-    for (const line of runs) console.log(line);
-    if (answer.error) console.log(`failed: ${answer.error}`);
-    process.exitCode = answer.error || runs.some((line) => line.endsWith('WRONG')) ? 1 : 0;
-  } finally {
-    await browser.close();
-    await rig.close();
-  }
+  const answer = await runWorkerInChromiumOnceAsync<{ runs?: string[]; error?: string }>(
+    'graph-capture-worker',
+    'scripts/debug/graph-capture-worker.ts',
+    {},
+  );
+  const runs = answer.runs ?? [];
+  for (const line of runs) console.log(line);
+  if (answer.error) console.log(`failed: ${answer.error}`);
+  process.exitCode = answer.error || runs.some((line) => line.endsWith('WRONG')) ? 1 : 0;
 }
 
 main().catch((error) => {

@@ -153,3 +153,22 @@ export async function runRigWorkerOnceAsync<T extends { error?: string }>(
     await page.close();
   }
 }
+
+/**
+ * A whole run for a debugging script: a rig with the one extra worker `name` built from `entry`,
+ * Chromium with WebGPU, the worker run once with `message`, and everything closed again.
+ */
+export async function runWorkerInChromiumOnceAsync<T extends { error?: string }>(
+  name: string,
+  entry: string,
+  message: unknown,
+): Promise<T> {
+  const rig = await startRigAsync({ [name]: entry });
+  const browser = await launchChromiumAsync({ webgpu: true });
+  try {
+    return await runRigWorkerOnceAsync<T>(browser, rig, name, message);
+  } finally {
+    await browser.close();
+    await rig.close();
+  }
+}

@@ -18,6 +18,7 @@ import type { Backend } from '../../common/engine-types.js';
 import { decideAttentionKernelAsync } from '../engine/fused-attention-check.js';
 import { latentsToVaeInput, denormalizeVaeOutput } from '../engine/image-convert.js';
 import { PRECISIONS, type Precision } from '../engine/onnx/layers.js';
+import { probeWebGpuAsync } from '../engine/ort-backend.js';
 import { openPackageAsync } from '../engine/package-source.js';
 import { forEachDenoiseStepAsync } from '../engine/sd3/denoise-latents.js';
 import { createScheduler, decodeLatentsAsync, denoiseLatents, floatOutput } from '../engine/sd3/pipeline.js';
@@ -117,8 +118,9 @@ async function main(): Promise<void> {
   const attention = await decideAttentionKernelAsync(args.backend);
   report.attentionKernel = attention;
   log(`attention kernel: ${attention.kernel}${attention.note ? ` (${attention.note})` : ''}`);
-  const adapterFeatures = args.backend === 'webgpu' ? await adapterFeaturesAsync() : [];
-  const shaderF16 = adapterFeatures.includes('shader-f16');
+  const probe = args.backend === 'webgpu' ? await probeWebGpuAsync() : undefined;
+  const shaderF16 = probe?.shaderF16 ?? false;
+  const adapterFeatures = probe?.features ?? [];
   report.adapterFeatures = adapterFeatures;
   if (adapterFeatures.length) log(`adapter features: ${adapterFeatures.join(', ')}`);
   let mark = performance.now();
@@ -256,13 +258,6 @@ async function main(): Promise<void> {
   const text = JSON.stringify(report, null, 1);
   console.log(text);
   if (args.out) await writeFile(args.out, text);
-}
-
-/** The features Dawn's adapter offers, sorted (shader-f16 decides fp16; chromium-experimental-subgroup-matrix would allow tensor-core matrix multiplies). */
-async function adapterFeaturesAsync(): Promise<string[]> {
-  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ features: Iterable<string> } | null> } } }).navigator?.gpu;
-  const adapter = await gpu?.requestAdapter();
-  return adapter ? [...adapter.features].sort() : [];
 }
 
 main().catch((error) => {

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import type { Backend } from '../../common/engine-types.js';
 import { median, runStageBenchAsync, type StageRow, formatMs } from '../bench/stage-bench.js';
 import { graphCaptureLine } from '../bench/graph-capture-line.js';
+import { probeWebGpuAsync } from '../engine/ort-backend.js';
 import { openPackageAsync } from '../engine/package-source.js';
 import { readSd3PackageFilesAsync } from '../engine/sd3/read-sd3-package-files.js';
 import { runCli, UsageError } from './cli-errors.js';
@@ -162,22 +163,17 @@ function nativeRows(runs: NativeTimings[]): Map<string, StageRow> {
  * onnxruntime's kernels are possible; an error saying what to do when there is no adapter.
  */
 async function describeAdapterAsync(): Promise<{ description: string; features: string[] }> {
-  const gpu = (
-    globalThis as unknown as {
-      navigator?: { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string>; features?: Iterable<string> } | null> } };
-    }
-  ).navigator?.gpu;
-  const adapter = await gpu?.requestAdapter();
-  if (!adapter) {
+  const probe = await probeWebGpuAsync();
+  if (!probe.adapter) {
     throw new Error(
       '--backend webgpu: Dawn for Node found no GPU adapter (it needs a Vulkan driver; on a machine without a GPU, SwiftShader: ' +
         'LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json); use --backend wasm',
     );
   }
-  const info = adapter.info ?? {};
+  const { vendor, architecture, description } = probe.adapter;
   return {
-    description: [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') || 'adapter without a description',
-    features: [...(adapter.features ?? [])].sort(),
+    description: [vendor, architecture, description].filter(Boolean).join(' / ') || 'adapter without a description',
+    features: probe.features ?? [],
   };
 }
 

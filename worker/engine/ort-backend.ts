@@ -139,7 +139,7 @@ export function isGpuDeviceLost(): boolean {
 }
 
 interface GpuAdapterLike {
-  features: { has(name: string): boolean };
+  features: { has(name: string): boolean } & Iterable<string>;
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
   info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
   /** Where browsers before GPUAdapterInfo.isFallbackAdapter kept it. */
@@ -152,6 +152,8 @@ interface GpuLike {
 export interface WebGpuProbe {
   adapter?: AdapterInfo;
   shaderF16: boolean;
+  /** The adapter's features, sorted (benchmarks record them: e.g. whether subgroup-matrix multiplies exist); absent without an adapter. */
+  features?: string[];
   /** Why WebGPU cannot be used; undefined when it can. */
   unavailableReason?: string;
 }
@@ -178,6 +180,7 @@ export async function probeWebGpuAsync(): Promise<WebGpuProbe> {
   };
   return {
     shaderF16: adapter.features.has('shader-f16'),
+    features: [...adapter.features].sort(),
     adapter: {
       ...named,
       software: isSoftwareAdapter(named),
