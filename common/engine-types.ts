@@ -140,6 +140,8 @@ export interface StageTimings {
   denoiseMs?: number;
   vaeDecodeMs: number;
   vaeEncodeMs?: number;
+  /** The decoded pixels to PNG bytes (rounding to 8 bit, then PNG encoding), ms. */
+  encodeImageMs?: number;
   totalMs: number;
 }
 

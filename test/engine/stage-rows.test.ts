@@ -10,6 +10,7 @@ const image = (textEncodeMs: number, denoiseStepMs: number[], denoiseMs: number,
   denoiseStepMs,
   denoiseMs,
   vaeDecodeMs,
+  encodeImageMs: vaeDecodeMs / 4,
   totalMs: wallMs,
   wallMs,
 });
@@ -32,6 +33,7 @@ test('cold = the first image, warm = the median of the others; session creation 
     'denoise loop, wall': [700, 93],
     'denoise loop / steps': [700 / 3, 31],
     'VAE decode': [80, 41],
+    'pixels to PNG': [20, 41 / 4],
     'image (prompt to PNG)': [900, 160],
   });
 });
@@ -41,6 +43,7 @@ test('one image: no warm column; a loop without its wall time falls back to the 
   expect(rows.every((row) => row.warmMs === undefined)).toBe(true);
   expect(rows.find((row) => row.stage === 'denoise loop, wall')?.coldMs).toBe(30);
   expect(rows.find((row) => row.stage === 'denoise loop / steps')?.coldMs).toBe(15);
+  expect(formatMs(rows.find((row) => row.stage === 'pixels to PNG')?.coldMs)).toBe('—');
 });
 
 test('median and the cell format', () => {

@@ -135,6 +135,7 @@ function stagesOfImage(t: StageTimings & { wallMs: number }): Record<string, num
     'denoise loop, wall': loop,
     'denoise loop / steps': steps.length ? loop / steps.length : Number.NaN,
     'VAE decode': t.vaeDecodeMs,
+    'pixels to PNG': t.encodeImageMs ?? Number.NaN,
     'image (prompt to PNG)': t.wallMs,
   };
 }

@@ -123,6 +123,9 @@ async function main(): Promise<void> {
   const adapterFeatures = probe?.features ?? [];
   report.adapterFeatures = adapterFeatures;
   if (adapterFeatures.length) log(`adapter features: ${adapterFeatures.join(', ')}`);
+  const subgroupMatrixConfigs = probe?.subgroupMatrixConfigs ?? [];
+  report.subgroupMatrixConfigs = subgroupMatrixConfigs;
+  if (probe) log(`subgroup-matrix configurations: ${subgroupMatrixConfigs.join(', ') || 'none'}`);
   let mark = performance.now();
   const files = await openPackageAsync({ kind: 'files', files: await openFolderAsync(args.model), description: args.model });
   const pkg = await readSd3PackageFilesAsync(files, {

@@ -162,7 +162,7 @@ function nativeRows(runs: NativeTimings[]): Map<string, StageRow> {
  * e.g. `chromium-experimental-subgroup-matrix` (tensor-core matrix multiplies) is there says which of
  * onnxruntime's kernels are possible; an error saying what to do when there is no adapter.
  */
-async function describeAdapterAsync(): Promise<{ description: string; features: string[] }> {
+async function describeAdapterAsync(): Promise<{ description: string; features: string[]; subgroupMatrixConfigs: string[] }> {
   const probe = await probeWebGpuAsync();
   if (!probe.adapter) {
     throw new Error(
@@ -174,6 +174,7 @@ async function describeAdapterAsync(): Promise<{ description: string; features: 
   return {
     description: [vendor, architecture, description].filter(Boolean).join(' / ') || 'adapter without a description',
     features: probe.features ?? [],
+    subgroupMatrixConfigs: probe.subgroupMatrixConfigs ?? [],
   };
 }
 
@@ -238,7 +239,10 @@ async function main(): Promise<void> {
   console.log(
     `backend: ${backendWords}${native.length ? `; native peer: onnxruntime-node CPU EP, ${args.nativeThreads} intra-op thread(s)` : ''}; node ${process.version}, ${process.platform}/${process.arch}`,
   );
-  if (adapter) console.log(`adapter features: ${adapter.features.join(', ') || 'none'}`);
+  if (adapter) {
+    console.log(`adapter features: ${adapter.features.join(', ') || 'none'}`);
+    console.log(`subgroup-matrix configurations: ${adapter.subgroupMatrixConfigs.join(', ') || 'none'}`);
+  }
   console.log(
     `cold = first in this process; warm = median of the later images (session creation: a second creation)${native.length ? '; wasm/native compares warm times (cold with one image)' : ''}`,
   );
@@ -272,7 +276,13 @@ async function main(): Promise<void> {
     const report = {
       ...result,
       node: process.version,
-      ...(adapter ? { adapter: adapter.description, adapterFeatures: adapter.features } : {}),
+      ...(adapter
+        ? {
+            adapter: adapter.description,
+            adapterFeatures: adapter.features,
+            subgroupMatrixConfigs: adapter.subgroupMatrixConfigs,
+          }
+        : {}),
       processStartToFirstPngMs: firstPngFromStart,
       moduleLoadedMs: MODULE_LOADED_MS,
       moduleLoadToFirstPngMs: firstPngFromStart - MODULE_LOADED_MS,

@@ -141,9 +141,23 @@ export function isGpuDeviceLost(): boolean {
 interface GpuAdapterLike {
   features: { has(name: string): boolean } & Iterable<string>;
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
-  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+  info?: {
+    vendor?: string;
+    architecture?: string;
+    description?: string;
+    isFallbackAdapter?: boolean;
+    /** With `chromium-experimental-subgroup-matrix` (Chromium, Dawn): the shapes the tensor cores take. */
+    subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfigLike>;
+  };
   /** Where browsers before GPUAdapterInfo.isFallbackAdapter kept it. */
   isFallbackAdapter?: boolean;
+}
+interface SubgroupMatrixConfigLike {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
 }
 interface GpuLike {
   requestAdapter(options?: object): Promise<GpuAdapterLike | null>;
@@ -154,6 +168,12 @@ export interface WebGpuProbe {
   shaderF16: boolean;
   /** The adapter's features, sorted (benchmarks record them: e.g. whether subgroup-matrix multiplies exist); absent without an adapter. */
   features?: string[];
+  /**
+   * The subgroup-matrix (tensor-core) shapes the adapter offers, as `f16→f32 16x16x16` (operand →
+   * result type, M×N×K); empty when it offers none. onnxruntime's subgroup-matrix MatMul runs only
+   * where its one implemented shape is listed, so this says whether fp16 MatMuls can use them.
+   */
+  subgroupMatrixConfigs?: string[];
   /** Why WebGPU cannot be used; undefined when it can. */
   unavailableReason?: string;
 }
@@ -181,6 +201,9 @@ export async function probeWebGpuAsync(): Promise<WebGpuProbe> {
   return {
     shaderF16: adapter.features.has('shader-f16'),
     features: [...adapter.features].sort(),
+    subgroupMatrixConfigs: [...(adapter.info?.subgroupMatrixConfigs ?? [])].map(
+      (c) => `${c.componentType}→${c.resultComponentType} ${c.M}x${c.N}x${c.K}`,
+    ),
     adapter: {
       ...named,
       software: isSoftwareAdapter(named),

@@ -369,8 +369,10 @@ export function finishResult(
   started: number,
 ): GenerationResult {
   const { request } = checked;
+  const mark = performance.now();
   const rgba = vaeOutputToRgba(decoded.raw, decoded.channels, decoded.height, decoded.width);
   const png = encodeRgbaAsRgbPng(rgba, decoded.width, decoded.height);
+  const encodeImageMs = performance.now() - mark;
   const notes = [...job.notes, ...checked.notes];
   if (model.pkg.textEncoders.length === 0) notes.push(UNCONDITIONAL_NOTE);
   return {
@@ -391,7 +393,7 @@ export function finishResult(
       ...(request.shift !== undefined ? { shift: request.shift } : {}),
       hasInit: request.init !== undefined,
     },
-    timings: { ...timings, totalMs: performance.now() - started },
+    timings: { ...timings, encodeImageMs, totalMs: performance.now() - started },
     backend: model.backend,
     modelId: model.pkg.id,
     modelHash: model.pkg.hash,
