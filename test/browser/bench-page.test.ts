@@ -22,6 +22,7 @@ const STAGES = [
   'denoise loop, wall',
   'denoise loop / steps',
   'VAE decode',
+  'pixels to PNG',
   'image (prompt to PNG)',
 ];
 

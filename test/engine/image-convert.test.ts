@@ -8,7 +8,8 @@ import {
   vaeLatentsToModelSpace,
   vaeOutputToRgba,
 } from '../../worker/engine/image-convert.js';
-import { decodePng, encodePng, encodeRgbaAsRgbPng } from '../../worker/engine/png.js';
+import { crc32 } from 'node:zlib';
+import { decodePng, encodePng, encodeRgbaAsRgbPng, encodeRgbaAsRgbPngAsync } from '../../worker/engine/png.js';
 import { maxAbsDiff, readF32, readJson, readU8 } from './golden.js';
 
 const cases = readJson('cases.json').cases as any[];
@@ -110,6 +111,47 @@ describe('PNG encode/decode', () => {
     expect(back.rgba).toEqual(rgba);
     // Colour type 2 (RGB) in the IHDR chunk: byte 25.
     expect(png[25]).toBe(2);
+  });
+
+  /** Each chunk's type and whether its stored CRC-32 is right (checked with Node's zlib). */
+  function chunks(png: Uint8Array): { type: string; crcOk: boolean }[] {
+    const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+    const out: { type: string; crcOk: boolean }[] = [];
+    for (let at = 8; at < png.length;) {
+      const length = view.getUint32(at);
+      const body = png.subarray(at + 4, at + 8 + length);
+      out.push({ type: String.fromCharCode(...body.subarray(0, 4)), crcOk: crc32(body) === view.getUint32(at + 8 + length) });
+      at += 12 + length;
+    }
+    return out;
+  }
+
+  test("through the host's zlib (CompressionStream): the same pixels as fast-png's, valid chunks; fast-png without it", async () => {
+    expect(typeof CompressionStream).toBe('function');
+    const c = cases[1];
+    const [, C, H, W] = c.arrays.vae_decoder_output.shape;
+    const rgba = vaeOutputToRgba(readF32(c.arrays.vae_decoder_output.file), C, H, W);
+    const png = await encodeRgbaAsRgbPngAsync(rgba, W, H);
+    expect(decodePng(png).rgba).toEqual(rgba);
+    expect(png[25]).toBe(2);
+    expect(chunks(png)).toEqual(['IHDR', 'IDAT', 'IEND'].map((type) => ({ type, crcOk: true })));
+    // A 1×1 and a wide odd-sized image: row lengths that are not multiples of anything.
+    for (const [w, h] of [
+      [1, 1],
+      [333, 7],
+    ]) {
+      const pixels = new Uint8Array(w * h * 4).map((_, i) => (i * 97 + (i >> 7)) % 256);
+      const back = decodePng(await encodeRgbaAsRgbPngAsync(pixels, w, h));
+      expect(back.rgba).toEqual(pixels.map((v, i) => (i % 4 === 3 ? 255 : v)));
+    }
+    const hostCompression = globalThis.CompressionStream;
+    try {
+      (globalThis as { CompressionStream?: unknown }).CompressionStream = undefined;
+      expect(await encodeRgbaAsRgbPngAsync(rgba, W, H)).toEqual(encodeRgbaAsRgbPng(rgba, W, H));
+    } finally {
+      globalThis.CompressionStream = hostCompression;
+    }
+    await expect(encodeRgbaAsRgbPngAsync(new Uint8Array(7), 2, 1)).rejects.toThrow(/7 bytes; expected width·height·4 = 8/);
   });
 
   test('grey, grey+alpha, 16-bit, sub-byte and palette PNGs decode to RGBA8', () => {

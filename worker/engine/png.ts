@@ -6,6 +6,8 @@
 
 import { convertIndexedToRgb, decode, encode } from 'fast-png';
 
+import { concatBytes } from './concat-bytes.js';
+
 export interface RgbaImage {
   /** RGBA8, row-major, width·height·4 bytes. */
   rgba: Uint8Array;
@@ -37,10 +39,7 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
 
 /** Encodes RGBA8 as an opaque RGB PNG, dropping the alpha channel. */
 export function encodeRgbaAsRgbPng(rgba: Uint8Array, width: number, height: number): Uint8Array {
-  checkSize(width, height);
-  if (rgba.length !== width * height * 4) {
-    throw new RangeError(`encodeRgbaAsRgbPng: ${rgba.length} bytes; expected width·height·4 = ${width * height * 4}`);
-  }
+  checkRgba(rgba, width, height, 'encodeRgbaAsRgbPng');
   const rgb = new Uint8Array(width * height * 3);
   for (let p = 0, q = 0; p < rgba.length; p += 4, q += 3) {
     rgb[q] = rgba[p];
@@ -50,10 +49,84 @@ export function encodeRgbaAsRgbPng(rgba: Uint8Array, width: number, height: numb
   return encodePng(rgb, width, height, 3);
 }
 
+/**
+ * encodeRgbaAsRgbPng through the host's own zlib (CompressionStream) where there is one: the
+ * same pixels, a few times faster than deflate in JavaScript and without its cold start (measured
+ * on the H200 machine: 70–110 ms of a 240–320 ms warm 512² image, 110–560 ms of the first). Rows
+ * are stored unfiltered, as fast-png stores them. Hosts without CompressionStream use fast-png.
+ */
+export async function encodeRgbaAsRgbPngAsync(rgba: Uint8Array, width: number, height: number): Promise<Uint8Array> {
+  checkRgba(rgba, width, height, 'encodeRgbaAsRgbPngAsync');
+  const Compression = (globalThis as { CompressionStream?: typeof CompressionStream }).CompressionStream;
+  if (!Compression) return encodeRgbaAsRgbPng(rgba, width, height);
+  const rowBytes = width * 3 + 1;
+  const scanlines = new Uint8Array(rowBytes * height); // each row: filter type 0, then RGB
+  for (let y = 0, p = 0; y < height; y++) {
+    for (let q = y * rowBytes + 1, end = q + width * 3; q < end; q += 3, p += 4) {
+      scanlines[q] = rgba[p];
+      scanlines[q + 1] = rgba[p + 1];
+      scanlines[q + 2] = rgba[p + 2];
+    }
+  }
+  const zlib = await compressAsync(new Compression('deflate'), scanlines);
+  const header = new Uint8Array(13);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, width);
+  view.setUint32(4, height);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit, truecolour, deflate, adaptive filtering, no interlace
+  return concatBytes([PNG_SIGNATURE, pngChunk('IHDR', header), pngChunk('IDAT', zlib), pngChunk('IEND', new Uint8Array(0))]);
+}
+
+function checkRgba(rgba: Uint8Array, width: number, height: number, caller: string): void {
+  checkSize(width, height);
+  if (rgba.length !== width * height * 4) {
+    throw new RangeError(`${caller}: ${rgba.length} bytes; expected width·height·4 = ${width * height * 4}`);
+  }
+}
+
+async function compressAsync(stream: CompressionStream, bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  const writer = stream.writable.getWriter();
+  // Not awaited before reading: the stream holds the write until its output is read.
+  const written = writer.write(bytes).then(() => writer.close());
+  const reader = stream.readable.getReader();
+  const parts: Uint8Array[] = [];
+  for (let next = await reader.read(); !next.done; next = await reader.read()) parts.push(next.value);
+  await written;
+  return concatBytes(parts);
+}
+
+const PNG_SIGNATURE = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** One PNG chunk: length, type, data, CRC-32 of type and data. */
+function pngChunk(type: string, data: Uint8Array): Uint8Array {
+  const chunk = new Uint8Array(12 + data.length);
+  const view = new DataView(chunk.buffer);
+  view.setUint32(0, data.length);
+  for (let k = 0; k < 4; k++) chunk[4 + k] = type.charCodeAt(k);
+  chunk.set(data, 8);
+  view.setUint32(8 + data.length, crc32(chunk.subarray(4, 8 + data.length)));
+  return chunk;
+}
+
+let crcTable: Uint32Array | undefined;
+
+function crc32(bytes: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
 /** True when the bytes start with the PNG signature. */
 export function isPng(bytes: Uint8Array): boolean {
-  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  return bytes.length >= 8 && sig.every((b, i) => bytes[i] === b);
+  return bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
 }
 
 /**

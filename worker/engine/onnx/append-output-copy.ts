@@ -9,6 +9,7 @@
  * a plain buffer copy, which is not replayed, so the caller's buffer would keep the capture run's
  * values. A computed copy writes the caller's buffer from a dispatch.
  */
+import { concatBytes } from '../concat-bytes.js';
 import { ProtoReader, WIRE_LENGTH_DELIMITED } from './protobuf-reader.js';
 import { ProtobufWriter } from './protobuf-writer.js';
 
@@ -41,16 +42,6 @@ export function appendOutputCopy(model: Uint8Array, from: string, to: string, op
   const kept = options.replace ? withoutOutput(model.subarray(graph.start, graph.end), from) : model.subarray(graph.start, graph.end);
   const field = new ProtobufWriter().bytes(MODEL_GRAPH, concatBytes([kept, added])).finish();
   return concatBytes([model.subarray(0, graph.fieldStart), field, model.subarray(graph.end)]);
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** A GraphProto's bytes without its graph output `name` (every other field as it was). */

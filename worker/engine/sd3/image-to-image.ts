@@ -26,7 +26,7 @@ import {
   createScheduler,
   decodeJobLatentsAsync,
   encodePromptPlannedAsync,
-  finishResult,
+  finishResultAsync,
   floatOutput,
   runDenoiseLoopAsync,
   schedulerOptions,
@@ -84,7 +84,7 @@ export async function generateFromImageAsync(model: Sd3Runtime, request: Generat
   const vaeDecodeMs = performance.now() - mark;
 
   // 7. PNG
-  const result = finishResult(
+  const result = await finishResultAsync(
     model,
     checked,
     decoded,

@@ -17,7 +17,7 @@ import { latentToPreview } from '../latent-preview.js';
 import type { JobContext } from '../model-family.js';
 import type { BackendSession, HostTensor } from '../ort-backend.js';
 import { denoiseLatents, throwIfNotFinite } from './denoise-latents.js';
-import { encodeRgbaAsRgbPng } from '../png.js';
+import { encodeRgbaAsRgbPngAsync } from '../png.js';
 import { initialLatentNoise } from '../prng.js';
 import { checkGpuLimits } from './attention-sites.js';
 import { previewFactors } from './latent-rgb-factors.js';
@@ -78,7 +78,14 @@ export async function generateAsync(model: Sd3Runtime, request: GenerationReques
   const vaeDecodeMs = performance.now() - mark;
 
   // 7. PNG
-  return finishResult(model, checked, image, { textEncodeMs, denoiseStepMs: stepMs, denoiseMs, vaeDecodeMs, totalMs: 0 }, job, started);
+  return finishResultAsync(
+    model,
+    checked,
+    image,
+    { textEncodeMs, denoiseStepMs: stepMs, denoiseMs, vaeDecodeMs, totalMs: 0 },
+    job,
+    started,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -360,18 +367,18 @@ export interface DecodedImage {
 // ---------------------------------------------------------------------------------------------
 // 7. Result
 
-export function finishResult(
+export async function finishResultAsync(
   model: Sd3Runtime,
   checked: CheckedRequest,
   decoded: DecodedImage,
   timings: StageTimings,
   job: JobContext,
   started: number,
-): GenerationResult {
+): Promise<GenerationResult> {
   const { request } = checked;
   const mark = performance.now();
   const rgba = vaeOutputToRgba(decoded.raw, decoded.channels, decoded.height, decoded.width);
-  const png = encodeRgbaAsRgbPng(rgba, decoded.width, decoded.height);
+  const png = await encodeRgbaAsRgbPngAsync(rgba, decoded.width, decoded.height);
   const encodeImageMs = performance.now() - mark;
   const notes = [...job.notes, ...checked.notes];
   if (model.pkg.textEncoders.length === 0) notes.push(UNCONDITIONAL_NOTE);
