@@ -24,9 +24,12 @@ def _autocast(device):
 
 
 class LatentBank:
-    def __init__(self, data: FlowfillData, encoder, natives=(256, 512), capacity=(8192, 2048), seed: int = 0):
-        """encoder: images [B,3,H,W] in [-1,1] -> latent means [B,16,H/8,W/8] (the frozen VAE's)."""
+    def __init__(self, data: FlowfillData, encoder, natives=(256, 512), capacity=(8192, 2048), seed: int = 0, subjects=None):
+        """encoder: images [B,3,H,W] in [-1,1] -> latent means [B,16,H/8,W/8] (the frozen VAE's).
+        subjects: ids the composites are drawn from (run.py --train-subjects); None = all."""
         self.data, self.encoder = data, encoder
+        # Restricted, the draws keep the data's rules (held-out combinations excluded, kinds balanced).
+        self.weights = None if subjects is None else data.pair_weights_for(subjects)
         self.device = data.device
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
         self.rng = np.random.default_rng(seed)
@@ -42,7 +45,7 @@ class LatentBank:
     @torch.no_grad()
     def _make(self, k: int, n: int):
         native, h, w, _ = self.buckets[k]
-        cond = self.data.draw_conditions(n, self.gen)
+        cond = self.data.draw_conditions(n, self.gen, weights=self.weights)
         images = self.data.compose(cond, h, w, self.gen)
         with _autocast(self.device):
             z = self.encoder(images.contiguous(memory_format=torch.channels_last) if self.device.type == "cuda" else images)

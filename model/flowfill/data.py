@@ -115,15 +115,7 @@ class FlowfillData:
         self.pairs = torch.tensor(pairs, device=dev)
         self.pair_sprites = torch.tensor([r + [-1] * (width - len(r)) for r in rows], device=dev)
         self.pair_sprite_count = torch.tensor([len(r) for r in rows], device=dev)
-        # Sampling weights: half the images emoji, half icons; uniform over subjects within a kind,
-        # then uniform over the styles a subject has.
-        pair_kind = self.is_icon[self.pairs[:, 0]]
-        styles_per_subject = torch.bincount(self.pairs[:, 0], minlength=n_sub).float()
-        w = 1.0 / styles_per_subject[self.pairs[:, 0]]
-        for kind in (False, True):
-            sel = pair_kind == kind
-            w[sel] = w[sel] / w[sel].sum() * 0.5 if sel.any() else w[sel]
-        self.pair_weights = w / w.sum()
+        self.pair_weights = self.pair_weights_for()
 
         held = torch.zeros(n_sub, n_sty, n_col, dtype=torch.bool)
         for s, st, c in m["held_out"]["triples"]:
@@ -137,10 +129,30 @@ class FlowfillData:
     def num_subjects(self) -> int:
         return len(self.subjects)
 
-    def draw_conditions(self, batch: int, gen: torch.Generator, exclude_held_out: bool = True) -> Conditions:
+    def pair_weights_for(self, subjects=None) -> torch.Tensor:
+        """Sampling weights of the (subject, style) pairs: half the images emoji, half icons; uniform over
+        subjects within a kind, then uniform over the styles a subject has. With `subjects` (ids), only
+        their pairs, by the same rule (a kind none of them has gets no images)."""
+        pair_subject = self.pairs[:, 0]
+        styles_per_subject = torch.bincount(pair_subject, minlength=self.num_subjects).float()
+        w = 1.0 / styles_per_subject[pair_subject]
+        if subjects is not None:
+            keep = torch.zeros(self.num_subjects, dtype=torch.bool, device=self.device)
+            keep[torch.as_tensor(list(subjects), dtype=torch.long, device=self.device)] = True
+            w = torch.where(keep[pair_subject], w, torch.zeros_like(w))
+        pair_kind = self.is_icon[pair_subject]
+        for kind in (False, True):
+            sel = pair_kind == kind
+            total = w[sel].sum()
+            w[sel] = w[sel] / total * 0.5 if total > 0 else w[sel]
+        return w / w.sum()
+
+    def draw_conditions(self, batch: int, gen: torch.Generator, exclude_held_out: bool = True,
+                        weights: torch.Tensor | None = None) -> Conditions:
+        """`weights`: the pairs' sampling weights (pair_weights_for); None = every subject's (pair_weights)."""
         dev = self.device
         n_col = len(self.colour_names)
-        pair = torch.multinomial(self.pair_weights, batch, replacement=True, generator=gen)
+        pair = torch.multinomial(self.pair_weights if weights is None else weights, batch, replacement=True, generator=gen)
         subject, style = self.pairs[pair, 0], self.pairs[pair, 1]
         k = (torch.rand(batch, generator=gen, device=dev) * self.pair_sprite_count[pair]).long()
         sprite = self.pair_sprites[pair, k]

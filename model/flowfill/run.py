@@ -41,6 +41,10 @@ SMOKE = {
 }
 
 
+# --train-subjects: None = every subject; otherwise the evaluation set whose subjects the DiT trains on.
+TRAIN_SUBJECTS = {"all": None, "v1": "v1_emoji"}
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="dataset folder (node model/data/build-dataset.mjs)")
@@ -70,6 +74,10 @@ def parse_args(argv=None):
     ap.add_argument("--dit-layers", type=int,
                     help="depth of the MM-DiT; more than the resumed state's deepens it in place (mmdit.deepened: the new "
                          "blocks start as identity); absent = the resumed state's depth, or DIT_CONFIG's")
+    ap.add_argument("--train-subjects", choices=tuple(TRAIN_SUBJECTS), default="all",
+                    help="subjects the MM-DiT trains on (an ablation: is the number of subjects what limits it?): all, or v1 = "
+                         "only the v1_emoji evaluation set's 200 (v1's vocabulary); the held-out combinations stay excluded, "
+                         "the classifier, VAE, evaluation and export are unchanged; may differ from the resumed state's")
     ap.add_argument("--accept-data-change", action="store_true",
                     help="resume a state saved before data_content_sha256 although its whole-manifest hash differs "
                          "(e.g. only the caption templates changed); states with data_content_sha256 are checked on content alone")
@@ -155,7 +163,10 @@ def main(argv=None):
     natives = tuple(sorted(mix))
     # Entries per bucket scale with the images a step takes at that size (8,192 at 256²).
     capacity = tuple((16 if smoke else 8192) * images_per_step(256, n) // 256 for n in natives)
-    bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], natives=natives, capacity=capacity, seed=ranks.rank)
+    # Only the DiT's draws are restricted (the latent statistics, first slice, come from this bank too).
+    subjects = train_subject_ids(data, a.train_subjects)
+    note_train_subjects(state, a.train_subjects, subjects, log)
+    bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], natives=natives, capacity=capacity, seed=ranks.rank, subjects=subjects)
     bank.fill(a.bank_s, log)
     if "latent_stats" not in state and ranks.main:
         state["latent_stats"] = latent_statistics(bank, data, vae, batches=1 if smoke else 8)
@@ -208,7 +219,7 @@ def main(argv=None):
     else:
         report = evaluate_v2(pipe, data, clf, sets, seen, a.steps, log, ev, smoke)
     report.update({k: state.get(k) for k in ("v1_eval", "vae_psnr_held_out", "classifier_info", "vae_info", "dit_steps", "dit_seconds",
-                                             "dit_gpu_seconds", "dit_loss_history")})
+                                             "dit_gpu_seconds", "dit_loss_history", "train_subjects", "train_subjects_changes")})
     state["scheduler"] = report["selection"]["chosen"]
 
     # 7. Export: the package (and with it the checkpoint).
@@ -232,6 +243,26 @@ def main(argv=None):
     resume.save(out, state, data)
     (ev / "report.json").write_text(json.dumps(report, indent=1, default=float))
     log(f"done in {time.time() - t0:.0f}s: package + resume state in {out}, report in {ev}")
+
+
+def train_subject_ids(data, choice: str) -> list[int] | None:
+    """The subject ids the DiT's training draws come from (--train-subjects): None = all; else the
+    subjects of the evaluation set TRAIN_SUBJECTS names, read from the manifest as evaluate.py reads the
+    set (the full set, also under --smoke, which evaluates only its first prompts)."""
+    name = TRAIN_SUBJECTS[choice]
+    return None if name is None else sorted({p["subject"] for p in data.eval_sets[name]})
+
+
+def note_train_subjects(state: dict, choice: str, subjects: list[int] | None, log) -> None:
+    """Records this slice's --train-subjects in the state (saved with it, so a later slice knows). An
+    ablation, not a data change: a resumed state may have trained on others; the switch is logged and kept
+    in train_subjects_changes. States from before the option trained on all."""
+    before = state.get("train_subjects", "all" if state.get("dit_steps") else None)
+    log(f"dit trains on subjects: {choice}" + ("" if subjects is None else f" ({len(subjects)}: the {TRAIN_SUBJECTS[choice]} set's)"))
+    if before is not None and before != choice:
+        state.setdefault("train_subjects_changes", []).append({"from": before, "to": choice, "at_dit_step": state.get("dit_steps", 0)})
+        log(f"dit: the resumed state trained on subjects {before} until step {state.get('dit_steps', 0)}; this slice switches to {choice}")
+    state["train_subjects"] = choice
 
 
 def grow_dit(state: dict, layers: int | None, start_config: dict, log) -> dict:

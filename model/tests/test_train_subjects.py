@@ -1,0 +1,74 @@
+"""run.py --train-subjects: the ablation that trains the MM-DiT on v1's 200 subjects only (the v1_emoji set's)."""
+import pytest
+import torch
+
+from flowfill.bank import LatentBank
+from flowfill.run import note_train_subjects, parse_args, train_subject_ids
+
+
+def bank_draws(data, subjects, monkeypatch):
+    """Every condition the latent bank draws while it fills and refreshes (the DiT's training images)."""
+    drawn = []
+    draw = data.draw_conditions
+
+    def spy(*args, **kwargs):
+        drawn.append(draw(*args, **kwargs))
+        return drawn[-1]
+
+    monkeypatch.setattr(data, "draw_conditions", spy)
+    bank = LatentBank(data, lambda x: x[:, :1, ::8, ::8], natives=(128,), capacity=(256,), subjects=subjects)
+    bank.fill(600)
+    for k in range(len(bank.buckets)):
+        bank.refresh(k, 64)
+    monkeypatch.undo()
+    assert sum(bank.filled) == 256 * len(bank.buckets)
+    return drawn
+
+
+def assert_no_held_out(data, conds):
+    for c in conds:
+        icon = data.is_icon[c.subject]
+        assert not (~icon & (data.held_out[c.subject, c.style, c.bg1] | data.held_out[c.subject, c.style, c.bg2])).any()
+        assert not (icon & data.held_out[c.subject, c.style, c.colour.clamp(min=0)]).any()
+
+
+def test_v1_training_draws_only_v1_subjects_and_never_held_out_combinations(data, monkeypatch):
+    v1 = train_subject_ids(data, "v1")
+    assert v1 == sorted({p["subject"] for p in data.eval_sets["v1_emoji"]}) and len(v1) == 200
+    drawn = bank_draws(data, v1, monkeypatch)
+    subjects = torch.cat([c.subject for c in drawn])
+    assert set(subjects.tolist()) <= set(v1)
+    assert len(set(subjects.tolist())) > 190  # ~3,000 draws over 200 subjects: (nearly) all of them
+    assert set(torch.cat([c.style for c in drawn]).tolist()) == {0, 1, 2}  # every emoji style v1's subjects have
+    assert_no_held_out(data, drawn)
+    # The v1_emoji prompts themselves are held out, so never drawn.
+    triples = {(int(s), int(st), int(b)) for c in drawn for s, st, b1, b2 in zip(c.subject, c.style, c.bg1, c.bg2) for b in (b1, b2)}
+    assert not triples & {(p["subject"], p["style"], p["background"]) for p in data.eval_sets["v1_emoji"]}
+
+
+def test_all_training_draws_reach_beyond_v1_subjects(data, monkeypatch):
+    assert train_subject_ids(data, "all") is None
+    drawn = bank_draws(data, None, monkeypatch)
+    subjects = set(torch.cat([c.subject for c in drawn]).tolist())
+    assert len(subjects - set(train_subject_ids(data, "v1"))) > 500
+    assert_no_held_out(data, drawn)
+
+
+def test_the_choice_is_parsed_recorded_and_may_change_on_resume():
+    base = ["--data", "d", "--resume-out", "o", "--eval-out", "e"]
+    assert parse_args(base).train_subjects == "all"
+    assert parse_args(base + ["--train-subjects", "v1"]).train_subjects == "v1"
+    with pytest.raises(SystemExit):
+        parse_args(base + ["--train-subjects", "v2"])
+    said = []
+    fresh = {}
+    note_train_subjects(fresh, "v1", list(range(200)), said.append)
+    assert fresh["train_subjects"] == "v1" and "train_subjects_changes" not in fresh
+    # A state from before the option (trained on all) resumed with v1, then back to all.
+    old = {"dit_steps": 500}
+    note_train_subjects(old, "v1", list(range(200)), said.append)
+    old["dit_steps"] = 900
+    note_train_subjects(old, "all", None, said.append)
+    assert old["train_subjects"] == "all"
+    assert old["train_subjects_changes"] == [{"from": "all", "to": "v1", "at_dit_step": 500}, {"from": "v1", "to": "all", "at_dit_step": 900}]
+    assert sum("switches" in s for s in said) == 2
