@@ -7,7 +7,7 @@
  */
 import * as Comlink from 'comlink';
 import type { BenchReport, BenchRequest, BenchWorkerApi } from '../worker/bench/bench-types.js';
-import { graphCaptureLine } from '../worker/bench/graph-capture-line.js';
+import { graphCaptureLine, isGraphCaptureChoice } from '../worker/bench/graph-capture-line.js';
 
 declare global {
   interface Window {
@@ -39,7 +39,7 @@ function presetFromQuery(): boolean {
   if (chosen === 'wasm' || chosen === 'webgpu') backend.value = chosen;
   else if (!('gpu' in navigator)) backend.value = 'wasm';
   const chosenCapture = query.get('capture');
-  if (chosenCapture === 'auto' || chosenCapture === 'on' || chosenCapture === 'off') capture.value = chosenCapture;
+  if (isGraphCaptureChoice(chosenCapture)) capture.value = chosenCapture;
   const side = query.get('size');
   if (side && /^\d+$/.test(side)) {
     if (![...size.options].some((option) => option.value === side)) size.add(new Option(`${side}×${side}`, side));
@@ -71,7 +71,7 @@ function readRequest(): BenchRequest {
     steps: integer(steps, 'steps', 200),
     guidance: g,
     images: integer(images, 'images', 20),
-    graphCapture: capture.value as NonNullable<BenchRequest['graphCapture']>,
+    graphCapture: isGraphCaptureChoice(capture.value) ? capture.value : 'auto',
   };
 }
 

@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Backend } from '../../common/engine-types.js';
 import { median, runStageBenchAsync, type StageRow, formatMs } from '../bench/stage-bench.js';
-import { graphCaptureLine } from '../bench/graph-capture-line.js';
+import { graphCaptureLine, isGraphCaptureChoice, type GraphCaptureChoice } from '../bench/graph-capture-line.js';
 import { probeWebGpuAsync } from '../engine/ort-backend.js';
 import { openPackageAsync } from '../engine/package-source.js';
 import { readSd3PackageFilesAsync } from '../engine/sd3/read-sd3-package-files.js';
@@ -32,7 +32,7 @@ interface BenchArgs {
   guidance: number;
   runs: number;
   nativeThreads: number;
-  graphCapture: 'auto' | 'on' | 'off';
+  graphCapture: GraphCaptureChoice;
   out?: string;
 }
 
@@ -89,9 +89,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     throw new UsageError(`--backend ${JSON.stringify(values.backend)}: expected wasm or webgpu`);
   }
   const capture = values['graph-capture'] ?? 'auto';
-  if (capture !== 'auto' && capture !== 'on' && capture !== 'off') {
-    throw new UsageError(`--graph-capture ${JSON.stringify(capture)}: expected auto, on or off`);
-  }
+  if (!isGraphCaptureChoice(capture)) throw new UsageError(`--graph-capture ${JSON.stringify(capture)}: expected auto, on or off`);
   const args: BenchArgs = {
     backend: values.backend ?? 'wasm',
     graphCapture: capture,

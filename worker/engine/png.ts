@@ -5,7 +5,7 @@
  * returns RGBA8, which is what image-to-image init images and hosts exchange.
  */
 
-import { convertIndexedToRgb, decode, encode } from 'fast-png';
+import { convertIndexedToRgb, decode, encode, hasPngSignature } from 'fast-png';
 
 import { concatBytes } from './concat-bytes.js';
 
@@ -41,13 +41,7 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
 /** Encodes RGBA8 as an opaque RGB PNG, dropping the alpha channel. */
 export function encodeRgbaAsRgbPng(rgba: Uint8Array, width: number, height: number): Uint8Array {
   checkRgba(rgba, width, height, 'encodeRgbaAsRgbPng');
-  const rgb = new Uint8Array(width * height * 3);
-  for (let p = 0, q = 0; p < rgba.length; p += 4, q += 3) {
-    rgb[q] = rgba[p];
-    rgb[q + 1] = rgba[p + 1];
-    rgb[q + 2] = rgba[p + 2];
-  }
-  return encodePng(rgb, width, height, 3);
+  return encodePng(rgbRows(rgba, width, height, 0), width, height, 3);
 }
 
 /**
@@ -60,22 +54,28 @@ export async function encodeRgbaAsRgbPngAsync(rgba: Uint8Array, width: number, h
   checkRgba(rgba, width, height, 'encodeRgbaAsRgbPngAsync');
   const Compression = (globalThis as { CompressionStream?: typeof CompressionStream }).CompressionStream;
   if (!Compression) return encodeRgbaAsRgbPng(rgba, width, height);
-  const rowBytes = width * 3 + 1;
-  const scanlines = new Uint8Array(rowBytes * height); // each row: filter type 0, then RGB
-  for (let y = 0, p = 0; y < height; y++) {
-    for (let q = y * rowBytes + 1, end = q + width * 3; q < end; q += 3, p += 4) {
-      scanlines[q] = rgba[p];
-      scanlines[q + 1] = rgba[p + 1];
-      scanlines[q + 2] = rgba[p + 2];
-    }
-  }
-  const zlib = await compressAsync(new Compression('deflate'), scanlines);
+  // PNG scanlines: each row starts with its filter type, 0 (none).
+  const zlib = await compressAsync(new Compression('deflate'), rgbRows(rgba, width, height, 1));
   const header = new Uint8Array(13);
   const view = new DataView(header.buffer);
   view.setUint32(0, width);
   view.setUint32(4, height);
   header.set([8, 2, 0, 0, 0], 8); // 8-bit, truecolour, deflate, adaptive filtering, no interlace
   return concatBytes([PNG_SIGNATURE, pngChunk('IHDR', header), pngChunk('IDAT', zlib), pngChunk('IEND', new Uint8Array(0))]);
+}
+
+/** The RGB of RGBA8 pixels, row by row, each row after `lead` zero bytes. */
+function rgbRows(rgba: Uint8Array, width: number, height: number, lead: 0 | 1): Uint8Array<ArrayBuffer> {
+  const rowBytes = lead + width * 3;
+  const rows = new Uint8Array(rowBytes * height);
+  for (let y = 0, p = 0; y < height; y++) {
+    for (let q = y * rowBytes + lead, end = q + width * 3; q < end; q += 3, p += 4) {
+      rows[q] = rgba[p];
+      rows[q + 1] = rgba[p + 1];
+      rows[q + 2] = rgba[p + 2];
+    }
+  }
+  return rows;
 }
 
 function checkRgba(rgba: Uint8Array, width: number, height: number, caller: string): void {
@@ -127,7 +127,7 @@ function crc32(bytes: Uint8Array): number {
 
 /** True when the bytes start with the PNG signature. */
 export function isPng(bytes: Uint8Array): boolean {
-  return bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
+  return hasPngSignature(bytes);
 }
 
 /**
