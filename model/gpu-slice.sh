@@ -24,8 +24,9 @@
 # evaluation + export (the log prints what they took);
 # RUN_ARGS adds arguments to flowfill.run (RUN_ARGS=--smoke runs this whole script in minutes on a CPU;
 # RUN_ARGS=--accept-data-change resumes a state saved before data_content_sha256 whose whole-manifest hash
-# differs, e.g. after a change of the caption templates only; RUN_ARGS="--train-subjects v1" trains the MM-DiT on
-# v1's 200 subjects only, an ablation, recorded in the state and the report);
+# differs, e.g. after a change of the caption templates only; RUN_ARGS="--train-subjects v1|core" trains the MM-DiT on
+# v1's 200 subjects only, or on the core vocabulary (v1's 200 emoji + the icons evaluation set's 200), recorded
+# in the state and the report);
 # GPUS overrides the number of GPU processes (default: every GPU; GPUS=2 with RUN_ARGS="--smoke --device cpu"
 # runs the data-parallel path on a CPU through gloo).
 set -euo pipefail

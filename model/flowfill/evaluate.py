@@ -86,8 +86,10 @@ def layout_check(image01: np.ndarray, border: np.ndarray) -> dict:
 
 
 @torch.no_grad()
-def score(data: FlowfillData, clf, images: torch.Tensor, prompts: list[dict]) -> dict:
-    """Per-image 0/1 lists; icon_colour only over icon prompts."""
+def score(data: FlowfillData, clf, images: torch.Tensor, prompts: list[dict], vocabulary: list[int] | None = None) -> dict:
+    """Per-image 0/1 lists; icon_colour only over icon prompts. With `vocabulary` (the subject ids the
+    model trains on) also subject_top1_vocab / _top5_vocab: the classifier's choice among those subjects
+    only, the measure for a model whose vocabulary is a subset (v1's own classifier knew only its 200)."""
     x01 = (images + 1) / 2
     ls, lst = clf(central_square(images))
     dev = images.device
@@ -103,6 +105,12 @@ def score(data: FlowfillData, clf, images: torch.Tensor, prompts: list[dict]) ->
         "background": (nearest_colour(data, bc) == bg).float().tolist(),
         "border": bc,
     }
+    if vocabulary is not None:
+        allowed = torch.full_like(ls, float("-inf"))
+        allowed[:, torch.tensor(vocabulary, device=dev)] = 0
+        top5v = (ls + allowed).topk(5, dim=1).indices
+        out["subject_top1_vocab"] = (top5v[:, 0] == subj).float().tolist()
+        out["subject_top5_vocab"] = (top5v == subj[:, None]).any(1).float().tolist()
     icon = [i for i, p in enumerate(prompts) if p.get("colour") is not None]
     if icon:
         fgc = foreground_colour(x01[icon], bc[icon])
@@ -165,13 +173,14 @@ def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=(1.0, 2.0, 3.0
     return {"shift": shift, "guidance": g}, grid
 
 
-def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift, log, fd_seeds: int = 1, keep=24):
+def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift, log, fd_seeds: int = 1, keep=24,
+                  vocabulary: list[int] | None = None):
     """Scores every set at every size; FD against real renders (fd_seeds generations per prompt)."""
     report, samples = {}, {}
     for size in sizes:
         for name, prompts in sets.items():
             imgs = run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101)
-            s = score(data, clf, imgs, prompts)
+            s = score(data, clf, imgs, prompts, vocabulary)
             r = mean_scores(s)
             f_gen = [embed(clf, imgs)]
             for extra in range(1, fd_seeds):
@@ -185,12 +194,12 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
     return report, samples
 
 
-def evaluate_aspects(pipe, data, clf, prompts, native, *, steps, guidance, shift, log):
+def evaluate_aspects(pipe, data, clf, prompts, native, *, steps, guidance, shift, log, vocabulary: list[int] | None = None):
     out, strips = {}, []
     for label, r in ASPECTS.items():
         h, w = bucket_size(r, native)
         imgs = run_generation(pipe, prompts, h, w, steps=steps, guidance=guidance, shift=shift, seed=202)
-        s = score(data, clf, imgs, prompts)
+        s = score(data, clf, imgs, prompts, vocabulary)
         checks = [layout_check(((im + 1) / 2).float().cpu().numpy(), s["border"][i].cpu().numpy()) for i, im in enumerate(imgs)]
         out[label] = {"size": [w, h], "whole_centred_single": float(np.mean([c["single"] and c["whole"] and c["centred"] for c in checks])),
                       "single": float(np.mean([c["single"] for c in checks])), **mean_scores(s)}

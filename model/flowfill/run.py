@@ -41,8 +41,10 @@ SMOKE = {
 }
 
 
-# --train-subjects: None = every subject; otherwise the evaluation set whose subjects the DiT trains on.
-TRAIN_SUBJECTS = {"all": None, "v1": "v1_emoji"}
+# --train-subjects: the evaluation sets whose subjects the DiT trains on (none named = every subject).
+# core = v1's 200 emoji and the 200 icons all three icon sets draw: a vocabulary sized to what the
+# model can hold (model/README.md, "Vocabulary sized to the model").
+TRAIN_SUBJECTS = {"all": (), "v1": ("v1_emoji",), "core": ("v1_emoji", "icons")}
 
 
 def parse_args(argv=None):
@@ -75,9 +77,10 @@ def parse_args(argv=None):
                     help="depth of the MM-DiT; more than the resumed state's deepens it in place (mmdit.deepened: the new "
                          "blocks start as identity); absent = the resumed state's depth, or DIT_CONFIG's")
     ap.add_argument("--train-subjects", choices=tuple(TRAIN_SUBJECTS), default="all",
-                    help="subjects the MM-DiT trains on (an ablation: is the number of subjects what limits it?): all, or v1 = "
-                         "only the v1_emoji evaluation set's 200 (v1's vocabulary); the held-out combinations stay excluded, "
-                         "the classifier, VAE, evaluation and export are unchanged; may differ from the resumed state's")
+                    help="subjects the MM-DiT trains on: all; v1 = only the v1_emoji evaluation set's 200 (v1's vocabulary); "
+                         "core = v1's 200 emoji and the icons evaluation set's 200 icons (those all three icon sets draw). "
+                         "The held-out combinations stay excluded; the classifier, VAE and export are unchanged; the "
+                         "evaluation adds top-1/top-5 among the trained subjects; may differ from the resumed state's")
     ap.add_argument("--accept-data-change", action="store_true",
                     help="resume a state saved before data_content_sha256 although its whole-manifest hash differs "
                          "(e.g. only the caption templates changed); states with data_content_sha256 are checked on content alone")
@@ -215,9 +218,9 @@ def main(argv=None):
     pipe = Pipeline(tokenize=data.tokenize, text_encoder=te_ema, dit=dit_ema, vae_decode=vae.decode, scaling_factor=stats["scaling_factor"],
                     shift_factor=stats["shift_factor"], max_sequence_length=MAX_SEQUENCE_LENGTH)
     if a.eval == "quick":
-        report = evaluate_quick(pipe, data, clf, sets, a.steps, log, ev, state.get("scheduler"))
+        report = evaluate_quick(pipe, data, clf, sets, a.steps, log, ev, state.get("scheduler"), vocabulary=subjects)
     else:
-        report = evaluate_v2(pipe, data, clf, sets, seen, a.steps, log, ev, smoke)
+        report = evaluate_v2(pipe, data, clf, sets, seen, a.steps, log, ev, smoke, vocabulary=subjects)
     report.update({k: state.get(k) for k in ("v1_eval", "vae_psnr_held_out", "classifier_info", "vae_info", "dit_steps", "dit_seconds",
                                              "dit_gpu_seconds", "dit_loss_history", "train_subjects", "train_subjects_changes")})
     state["scheduler"] = report["selection"]["chosen"]
@@ -247,10 +250,10 @@ def main(argv=None):
 
 def train_subject_ids(data, choice: str) -> list[int] | None:
     """The subject ids the DiT's training draws come from (--train-subjects): None = all; else the
-    subjects of the evaluation set TRAIN_SUBJECTS names, read from the manifest as evaluate.py reads the
-    set (the full set, also under --smoke, which evaluates only its first prompts)."""
-    name = TRAIN_SUBJECTS[choice]
-    return None if name is None else sorted({p["subject"] for p in data.eval_sets[name]})
+    subjects of the evaluation sets TRAIN_SUBJECTS names, read from the manifest as evaluate.py reads the
+    sets (the full sets, also under --smoke, which evaluates only their first prompts)."""
+    names = TRAIN_SUBJECTS[choice]
+    return sorted({p["subject"] for name in names for p in data.eval_sets[name]}) if names else None
 
 
 def note_train_subjects(state: dict, choice: str, subjects: list[int] | None, log) -> None:
@@ -258,7 +261,7 @@ def note_train_subjects(state: dict, choice: str, subjects: list[int] | None, lo
     ablation, not a data change: a resumed state may have trained on others; the switch is logged and kept
     in train_subjects_changes. States from before the option trained on all."""
     before = state.get("train_subjects", "all" if state.get("dit_steps") else None)
-    log(f"dit trains on subjects: {choice}" + ("" if subjects is None else f" ({len(subjects)}: the {TRAIN_SUBJECTS[choice]} set's)"))
+    log(f"dit trains on subjects: {choice}" + ("" if subjects is None else f" ({len(subjects)}: the {' + '.join(TRAIN_SUBJECTS[choice])} sets')"))
     if before is not None and before != choice:
         state.setdefault("train_subjects_changes", []).append({"from": before, "to": choice, "at_dit_step": state.get("dit_steps", 0)})
         log(f"dit: the resumed state trained on subjects {before} until step {state.get('dit_steps', 0)}; this slice switches to {choice}")
@@ -309,27 +312,27 @@ def evaluate_v1(npz, data, clf, prompts, steps, log, fd_seeds=5):
     return res
 
 
-def evaluate_quick(pipe, data, clf, sets, steps, log, ev: Path, previous: dict | None) -> dict:
+def evaluate_quick(pipe, data, clf, sets, steps, log, ev: Path, previous: dict | None, vocabulary: list[int] | None = None) -> dict:
     """A progress reading between full evaluations: no sampler search, two held-out sets at 256²."""
     t = time.time()
     chosen = previous or {"shift": 3.0, "guidance": 5.0}
     report = {"steps": steps, "sets": {k: len(sets[k]) for k in ("v1_emoji", "icons")},
               "selection": {"on": "not searched (quick evaluation): the previous choice, else v1's", "grid": {}, "chosen": chosen}}
     res, samples = evaluate_sets(pipe, data, clf, {"v1_emoji": sets["v1_emoji"], "icons": sets["icons"]}, (256,), fd_seeds=1,
-                                 steps=steps, guidance=chosen["guidance"], shift=chosen["shift"], log=log)
+                                 steps=steps, guidance=chosen["guidance"], shift=chosen["shift"], log=log, vocabulary=vocabulary)
     report["results"] = res
     save_grid(ev / "held-out-256.png", torch.cat([samples["v1_emoji@256"][:16], samples["icons@256"][:8]]), 8)
     log(f"quick evaluation done in {time.time() - t:.0f}s")
     return report
 
 
-def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool) -> dict:
+def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool, vocabulary: list[int] | None = None) -> dict:
     t = time.time()
     report = {"steps": steps, "sets": {k: len(v) for k, v in sets.items()}}
     grid = dict(shifts=(3.0,), guidances=(5.0,)) if smoke else {}
     chosen, sel = choose_scheduler(pipe, data, clf, seen, steps, log, **grid)
     report["selection"] = {"on": "seen prompts at 256²", "grid": sel, "chosen": chosen}
-    kw = dict(steps=steps, guidance=chosen["guidance"], shift=chosen["shift"], log=log)
+    kw = dict(steps=steps, guidance=chosen["guidance"], shift=chosen["shift"], log=log, vocabulary=vocabulary)
     res, samples = evaluate_sets(pipe, data, clf, {"v1_emoji": sets["v1_emoji"]}, (256,), fd_seeds=1 if smoke else 5, **kw)
     others = {k: sets[k] for k in ("emoji", "icons", "paraphrases")}
     r2, s2 = evaluate_sets(pipe, data, clf, {**others, "seen": seen}, (256,), **kw)
@@ -345,7 +348,7 @@ def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool) 
     report["aspect_sizes"] = {k: v["size"] for k, v in aspects.items()}
     save_grid(ev / "held-out-256.png", torch.cat([samples["v1_emoji@256"][:8], samples["emoji@256"][:8], samples["icons@256"][:8]]), 8)
     save_aspect_strip(ev / "aspect-samples.png", strips)
-    grid64 = run_generation(pipe, mixed[:8 if smoke else 64], 512, 512, seed=909, **{k: v for k, v in kw.items() if k != "log"})
+    grid64 = run_generation(pipe, mixed[:8 if smoke else 64], 512, 512, seed=909, **{k: v for k, v in kw.items() if k not in ("log", "vocabulary")})
     for q in range(0, len(grid64), 16):
         save_grid(ev / f"grid-512-{q // 16}.png", grid64[q: q + 16], 4, gap=4)
     report["grid_512_prompts"] = [p["text"] for p in mixed[:64]]

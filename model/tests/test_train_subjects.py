@@ -1,4 +1,5 @@
-"""run.py --train-subjects: the ablation that trains the MM-DiT on v1's 200 subjects only (the v1_emoji set's)."""
+"""run.py --train-subjects: the MM-DiT trained on a subset of the subjects (v1's 200; the core vocabulary of
+v1's 200 emoji and the icons set's 200), and evaluate.score's top-1 among the trained subjects."""
 import pytest
 import torch
 
@@ -46,6 +47,48 @@ def test_v1_training_draws_only_v1_subjects_and_never_held_out_combinations(data
     assert not triples & {(p["subject"], p["style"], p["background"]) for p in data.eval_sets["v1_emoji"]}
 
 
+def test_core_training_draws_v1_emoji_and_the_icon_set_and_never_held_out_combinations(data, monkeypatch):
+    core = train_subject_ids(data, "core")
+    icons = {p["subject"] for p in data.eval_sets["icons"]}
+    assert set(core) == set(train_subject_ids(data, "v1")) | icons and len(core) == 400
+    assert all(data.subjects[s]["kind"] == "icon" for s in icons)
+    drawn = bank_draws(data, core, monkeypatch)
+    subjects = torch.cat([c.subject for c in drawn])
+    assert set(subjects.tolist()) <= set(core)
+    assert bool(data.is_icon[subjects].any()) and bool((~data.is_icon[subjects]).any())
+    assert_no_held_out(data, drawn)
+    # The icons set's prompts (unseen icon colours) are held out, so never drawn.
+    pairs = {(int(s), int(st), int(c)) for d in drawn for s, st, c in zip(d.subject, d.style, d.colour)}
+    assert not pairs & {(p["subject"], p["style"], p["colour"]) for p in data.eval_sets["icons"]}
+
+
+def test_score_among_the_vocabulary_ignores_subjects_outside_it(data):
+    from flowfill.evaluate import score
+
+    prompts = data.eval_sets["v1_emoji"][:3]
+    vocabulary = sorted({p["subject"] for p in prompts}) + [7, 8]
+    n_subjects = len(data.subjects)
+
+    class Judge:
+        """Ranks subject 0 first (outside the vocabulary) and each prompt's subject second."""
+
+        def __call__(self, x):
+            logits = torch.zeros(len(x), n_subjects)
+            logits[:, 0] = 10.0
+            for i, p in enumerate(prompts):
+                logits[i, p["subject"]] = 5.0
+            return logits, torch.zeros(len(x), 7)
+
+    images = torch.zeros(3, 3, 64, 64)
+    s = score(data, Judge(), images, prompts)
+    assert s["subject_top1"] == [0.0, 0.0, 0.0] and "subject_top1_vocab" not in s
+    s = score(data, Judge(), images, prompts, vocabulary)
+    assert s["subject_top1_vocab"] == [1.0, 1.0, 1.0] and s["subject_top5_vocab"] == [1.0, 1.0, 1.0]
+    # A subject outside the vocabulary is never chosen, however high it scores.
+    s = score(data, Judge(), images, prompts, [7, 8, 9, 10, 11])
+    assert s["subject_top1_vocab"] == [0.0, 0.0, 0.0]
+
+
 def test_all_training_draws_reach_beyond_v1_subjects(data, monkeypatch):
     assert train_subject_ids(data, "all") is None
     drawn = bank_draws(data, None, monkeypatch)
@@ -58,6 +101,7 @@ def test_the_choice_is_parsed_recorded_and_may_change_on_resume():
     base = ["--data", "d", "--resume-out", "o", "--eval-out", "e"]
     assert parse_args(base).train_subjects == "all"
     assert parse_args(base + ["--train-subjects", "v1"]).train_subjects == "v1"
+    assert parse_args(base + ["--train-subjects", "core"]).train_subjects == "core"
     with pytest.raises(SystemExit):
         parse_args(base + ["--train-subjects", "v2"])
     said = []
