@@ -10,7 +10,9 @@ branch is skipped). Printed, never asserted:
   python3 -m flowfill.step_bench [--variants 5x10,8x10,10x10] [--compile] [--steps 10]
 
 `--compile` adds the first variant under torch.compile (fixed shapes: the best case, since
-training's 27 bucket shapes would need dynamic shapes), with its compile time.
+training's 27 bucket shapes would need dynamic shapes), with its compile time. `--compile-dynamic`
+runs the first variant under torch.compile(dynamic=True) through bucket shapes as training meets
+them (TRAINING_SHAPES), each shape's first step (compile or recompile) and median printed.
 """
 import argparse
 import json
@@ -22,6 +24,8 @@ from .mmdit import DIT_CONFIG, SD3Transformer2DModel
 from .train import adamw, autocast
 
 TEXT_TOKENS = 28
+# (batch, latent height, latent width) of a few training buckets: 256² square and 1:4, 128² and 512².
+TRAINING_SHAPES = ((256, 32, 32), (256, 16, 64), (1024, 16, 16), (64, 64, 64), (256, 40, 24))
 
 
 def parse_variants(text: str) -> list[tuple[int, int]]:
@@ -49,17 +53,18 @@ def build(heads: int, layers: int, device) -> SD3Transformer2DModel:
     return dit
 
 
-def time_steps(dit, device, batch: int, size: int, steps: int, warmup: int = 3) -> dict:
+def time_steps(dit, device, batch: int, size: int, steps: int, warmup: int = 3, latent_hw: tuple[int, int] | None = None,
+               opt=None) -> dict:
     """Median and mean ms of `steps` timed steps after `warmup` untimed ones (the first includes any compile)."""
     cfg = dit.config if hasattr(dit, "config") else dit._orig_mod.config
-    lat = size // 8
+    lh, lw = latent_hw or (size // 8, size // 8)
     gen = torch.Generator(device=device).manual_seed(0)
-    x = torch.randn(batch, cfg["in_channels"], lat, lat, generator=gen, device=device)
+    x = torch.randn(batch, cfg["in_channels"], lh, lw, generator=gen, device=device)
     ctx = torch.randn(batch, TEXT_TOKENS, cfg["joint_attention_dim"], generator=gen, device=device)
     pooled = torch.randn(batch, cfg["pooled_projection_dim"], generator=gen, device=device)
     t = torch.rand(batch, generator=gen, device=device) * 1000
     target = torch.randn_like(x)
-    opt = adamw(list(dit.parameters()), 1e-4, device)
+    opt = opt or adamw(list(dit.parameters()), 1e-4, device)
     cuda = torch.device(device).type == "cuda"
 
     def one():
@@ -100,6 +105,7 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--compile-dynamic", action="store_true")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = ap.parse_args(argv)
     variants = parse_variants(a.variants)
@@ -123,6 +129,19 @@ def main(argv=None):
             r = {"variant": f"{heads}x{layers} compiled", "error": f"{type(error).__name__}: {str(error)[:300]}"}
         rows.append(r)
         print(json.dumps(r), flush=True)
+    if a.compile_dynamic:
+        heads, layers = variants[0]
+        for compiled in (False, True) if hasattr(torch, "compile") else (False,):
+            dit = build(heads, layers, a.device)
+            opt = adamw(list(dit.parameters()), 1e-4, a.device)
+            model = torch.compile(dit, dynamic=True) if compiled else dit
+            for batch, lh, lw in TRAINING_SHAPES:
+                try:
+                    r = time_steps(model, a.device, batch, 0, a.steps, warmup=2, latent_hw=(lh, lw), opt=opt)
+                except Exception as error:
+                    r = {"error": f"{type(error).__name__}: {str(error)[:300]}"}
+                print(json.dumps({"variant": f"{heads}x{layers}{' dynamic-compiled' if compiled else ' eager'}",
+                                  "shape": [batch, lh, lw], **r}), flush=True)
     base = rows[0]["median_ms"]
     print("\n| variant | width | blocks | parameters | step (median) | vs first |\n|---|---|---|---|---|---|")
     for r in rows:
