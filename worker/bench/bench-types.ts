@@ -32,6 +32,8 @@ export interface StageBenchResult {
    * image as replayed and the same request on the regular sessions.
    */
   graphCapture: { option: string; capturedImages: number; failure?: string; checkMaxLevelDiff?: number };
+  /** How the transformer's int8 weights multiplied (Sd3Runtime.int8MatMul; mode 'none': float weights). */
+  int8MatMul: { mode: string; rebuildMs: number; fallback?: string };
 }
 
 export interface BenchRequest {

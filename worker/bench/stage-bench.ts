@@ -114,6 +114,7 @@ export async function runStageBenchAsync(pkg: Sd3Package, options: StageBenchOpt
     perImage,
     sessionCreateMs,
     graphCapture,
+    int8MatMul: runtime.int8MatMul,
   };
 }
 

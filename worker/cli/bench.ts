@@ -14,6 +14,7 @@ import type { Backend } from '../../common/engine-types.js';
 import { median, runStageBenchAsync, type StageRow, formatMs } from '../bench/stage-bench.js';
 import { graphCaptureLine, isGraphCaptureChoice, type GraphCaptureChoice } from '../bench/graph-capture-line.js';
 import { probeWebGpuAsync } from '../engine/ort-backend.js';
+import type { RuntimeOptions } from '../engine/model-family.js';
 import { openPackageAsync } from '../engine/package-source.js';
 import { readSd3PackageFilesAsync } from '../engine/sd3/read-sd3-package-files.js';
 import { runCli, UsageError } from './cli-errors.js';
@@ -33,8 +34,12 @@ interface BenchArgs {
   runs: number;
   nativeThreads: number;
   graphCapture: GraphCaptureChoice;
+  int8MatMul: Int8MatMulChoice;
   out?: string;
 }
+
+type Int8MatMulChoice = NonNullable<RuntimeOptions['int8MatMul']>;
+const INT8_MATMUL_CHOICES: readonly Int8MatMulChoice[] = ['auto', 'dequantized', 'dynamic-quantized'];
 
 export const BENCH_USAGE = `Usage: npm run bench -- [options]
 
@@ -52,6 +57,9 @@ also run on onnxruntime-node's CPU EP (the native peer) for comparison.
       --graph-capture <auto|on|off>  WebGPU: replay the denoising loop from a capture (default auto: small
                                transformers); when images were replayed, the last one is made again
                                without and the difference printed
+      --int8-matmul <auto|dequantized|dynamic-quantized>  how a package's int8 transformer weights
+                               multiply (default auto: dynamic-quantized on WASM; the native peer
+                               always runs the package's graph as shipped, i.e. dequantized)
       --out <file.json>        also write the report as JSON
   -h, --help                   show this help and exit`;
 
@@ -69,6 +77,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
         runs: { type: 'string' },
         'native-threads': { type: 'string' },
         'graph-capture': { type: 'string' },
+        'int8-matmul': { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -90,9 +99,13 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   }
   const capture = values['graph-capture'] ?? 'auto';
   if (!isGraphCaptureChoice(capture)) throw new UsageError(`--graph-capture ${JSON.stringify(capture)}: expected auto, on or off`);
+  const int8MatMul = values['int8-matmul'] ?? 'auto';
+  if (!INT8_MATMUL_CHOICES.includes(int8MatMul as Int8MatMulChoice))
+    throw new UsageError(`--int8-matmul ${JSON.stringify(int8MatMul)}: expected ${INT8_MATMUL_CHOICES.join(', ')}`);
   const args: BenchArgs = {
     backend: values.backend ?? 'wasm',
     graphCapture: capture,
+    int8MatMul: int8MatMul as Int8MatMulChoice,
     steps: positiveInteger('steps', values.steps, 8),
     guidance: values.guidance === undefined ? 4 : Number(values.guidance),
     runs: positiveInteger('runs', values.runs, 3),
@@ -208,7 +221,7 @@ async function main(): Promise<void> {
     steps: args.steps,
     guidance: args.guidance,
     images: args.runs,
-    runtimeOptions: { graphCapture: args.graphCapture },
+    runtimeOptions: { graphCapture: args.graphCapture, int8MatMul: args.int8MatMul },
     onPhase: (phase) => {
       phases.push({ phase, epochMs: Date.now() });
       process.stderr.write(`${args.backend}: ${phase}\n`);
@@ -263,6 +276,10 @@ async function main(): Promise<void> {
     `cold start: process start to first PNG ${formatMs(firstPngFromStart)} ms; tool modules loaded at ${formatMs(MODULE_LOADED_MS)} ms; module load to first PNG ${formatMs(firstPngFromStart - MODULE_LOADED_MS)} ms`,
   );
   if (args.backend === 'webgpu') console.log(graphCaptureLine(result.graphCapture, args.runs));
+  const { mode, rebuildMs, fallback } = result.int8MatMul;
+  console.log(
+    `transformer int8 MatMul: ${mode} (--int8-matmul ${args.int8MatMul})${rebuildMs ? `; graph rebuilt in ${formatMs(rebuildMs)} ms` : ''}${fallback ? `; kept as shipped: ${fallback}` : ''}`,
+  );
   const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
   for (const [phase, peak] of memory.peaks) {
     console.log(

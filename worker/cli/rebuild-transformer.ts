@@ -1,5 +1,5 @@
 /**
- * npm run rebuild-transformer -- <package folder> [-o <output folder>] [--attention unfused|fused] [--force]
+ * npm run rebuild-transformer -- <package folder> [-o <output folder>] [--attention unfused|fused] [--int8-matmul dequantized|dynamic-quantized] [--force]
  *
  * Writes a copy of an SD3 package (Optimum layout) whose transformer/model.onnx is rebuilt by the
  * engine's graph builder from the weights of the package's own graph (a PyTorch export): same
@@ -10,17 +10,23 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { openPackageAsync } from '../engine/package-source.js';
 import { rebuildTransformerPackageAsync } from '../engine/sd3/rebuild-transformer.js';
+import type { Int8MatMul } from '../engine/onnx/layers.js';
 import { runCli, UsageError } from './cli-errors.js';
 import { createNodePackageSinkAsync, nodeSha256 } from './node-package-sink.js';
 import { openFolderAsync } from './node-host.js';
 import { displayPath, resolveUserPath } from './user-paths.js';
 
-export const REBUILD_USAGE = `Usage: npm run rebuild-transformer -- <package folder> [-o <output folder>] [--attention unfused|fused] [--force]
+export const REBUILD_USAGE = `Usage: npm run rebuild-transformer -- <package folder> [-o <output folder>] [--attention unfused|fused]
+         [--int8-matmul dequantized|dynamic-quantized] [--force]
 
   -o, --out    where the rebuilt package goes (default: <package folder>-rebuilt)
   --attention  unfused (default): MatMul/Softmax/MatMul, right on every backend
                fused: com.microsoft MultiHeadAttention (the engine runs it on WASM where
                onnxruntime-web's WebGPU kernel fails its check)
+  --int8-matmul  dequantized (default): int8 weights folded to float32 when the session is
+               created, right on every backend
+               dynamic-quantized: com.microsoft DynamicQuantizeMatMul on the int8 weights
+               (activations quantised per call): faster on WASM, CPU/WASM only
   --force      replace the output folder if it exists
   -h, --help   show this help and exit
 
@@ -30,6 +36,7 @@ interface RebuildArgs {
   source: string;
   out: string;
   attention: 'unfused' | 'fused';
+  int8MatMul: Int8MatMul;
   force: boolean;
 }
 
@@ -37,6 +44,7 @@ function parseArgs(argv: string[]): RebuildArgs | 'help' {
   const positional: string[] = [];
   let out: string | undefined;
   let attention: RebuildArgs['attention'] = 'unfused';
+  let int8MatMul: Int8MatMul = 'dequantized';
   let force = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -51,6 +59,11 @@ function parseArgs(argv: string[]): RebuildArgs | 'help' {
       const a = value();
       if (a !== 'unfused' && a !== 'fused') throw new UsageError(`--attention ${a} is not one of unfused, fused`);
       attention = a;
+    } else if (arg === '--int8-matmul') {
+      const m = value();
+      if (m !== 'dequantized' && m !== 'dynamic-quantized')
+        throw new UsageError(`--int8-matmul ${m} is not one of dequantized, dynamic-quantized`);
+      int8MatMul = m;
     } else if (arg === '--force') force = true;
     else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
     else positional.push(arg);
@@ -62,7 +75,7 @@ function parseArgs(argv: string[]): RebuildArgs | 'help' {
     throw new UsageError(`${displayPath(source)}: no transformer/model.onnx in it (a diffusers checkpoint converts with npm run convert)`);
   const target = out === undefined ? `${source.replace(/[\\/]+$/, '')}-rebuilt` : resolveUserPath(out);
   if (!path.relative(source, target).startsWith('..')) throw new UsageError('the output folder must not be inside the package folder');
-  return { source, out: target, attention, force };
+  return { source, out: target, attention, int8MatMul, force };
 }
 
 async function main(): Promise<void> {
@@ -79,6 +92,7 @@ async function main(): Promise<void> {
   });
   const result = await rebuildTransformerPackageAsync(files, Object.keys(folder).sort(), sink, {
     attention: args.attention,
+    int8MatMul: args.int8MatMul,
     sha256: nodeSha256,
   });
   const { rebuilt } = result;
@@ -88,7 +102,7 @@ async function main(): Promise<void> {
     `recovered ${rebuilt.recovered.from.size} tensors (${[...ways].map(([how, n]) => `${n} by ${how}`).join(', ')}; ${rebuilt.recovered.int8.length} int8 weights kept int8)`,
   );
   console.log(
-    `wrote ${displayPath(args.out)}: transformer ${rebuilt.nodes.original} → ${rebuilt.nodes.rebuilt} nodes (attention ${args.attention}), ${(result.totalBytes / 1e6).toFixed(1)} MB in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `wrote ${displayPath(args.out)}: transformer ${rebuilt.nodes.original} → ${rebuilt.nodes.rebuilt} nodes (attention ${args.attention}, int8 MatMul ${args.int8MatMul}), ${(result.totalBytes / 1e6).toFixed(1)} MB in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
 }
 

@@ -108,6 +108,14 @@ export interface RuntimeOptions {
    * 'off': always, never. CFG split into two calls is never captured.
    */
   graphCapture?: 'auto' | 'on' | 'off';
+  /**
+   * How the transformer's int8 weights multiply (packages whose weights ship as int8, sd3/int8-matmul.ts):
+   * 'auto' (default): 'dynamic-quantized' on WASM, 'dequantized' elsewhere. 'dequantized': folded to
+   * float32 when the session is created, float32 products (exact; every backend). 'dynamic-quantized':
+   * onnxruntime's DynamicQuantizeMatMul on the int8 weights, activations quantised per call (2–3x
+   * faster MatMuls on WASM; WASM only). Packages with float weights are unaffected.
+   */
+  int8MatMul?: 'auto' | 'dequantized' | 'dynamic-quantized';
   /** VAE decode in tiles: 'auto' (default: when the budget or the decode's size calls for it), 'always', 'never'. */
   vaeTiling?: 'auto' | 'always' | 'never';
   /** Latent tile side for tiled decodes (default 128, diffusers' tile for SD3's VAE). */

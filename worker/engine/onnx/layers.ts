@@ -32,7 +32,17 @@ export interface LayerContext {
    * ../fused-attention-check.ts.
    */
   attention?: AttentionForm;
+  /**
+   * How a Linear whose weight is stored int8 (under 'fp32') multiplies: 'dequantized' (default;
+   * Cast → Mul folded to a float32 weight at session creation, float32 MatMul, right on every
+   * backend) or 'dynamic-quantized' (com.microsoft DynamicQuantizeMatMul: the activations are
+   * quantised to uint8 per call and the product runs on onnxruntime's integer GEMM, 2–3x the
+   * float32 MatMul on WASM; CPU/WASM only, activations lose precision).
+   */
+  int8MatMul?: Int8MatMul;
 }
+
+export type Int8MatMul = 'dequantized' | 'dynamic-quantized';
 
 /** Element type of matrix-product activations under `precision`. */
 export function computeType(precision: Precision): DataType {
@@ -83,6 +93,8 @@ export function linear(ctx: LayerContext, x: Value, prefix: string, options: Lin
   if (quantized) {
     const bits = precision === 'int8' ? 8 : 4;
     y = matMulNBits(ctx, b.cast(x, DataType.FLOAT), readWeight, prefix, bits, n, k);
+  } else if (tensor.dataType === DataType.INT8 && precision === 'fp32' && ctx.int8MatMul === 'dynamic-quantized') {
+    return dynamicQuantizedMatMul(ctx, b.cast(x, DataType.FLOAT), tensor, prefix, n, k, options.bias !== false);
   } else if (tensor.dataType === DataType.INT8 && precision === 'fp32') {
     y = b.op('MatMul', [b.cast(x, DataType.FLOAT), int8Dequantized(ctx, tensor, prefix, n, k)]);
   } else {
@@ -127,6 +139,38 @@ function linearWeightReader(
 
 /** W [k, n] = Cast(q [k, n] int8) · scale [n]: an int8 weight that stays int8 in the file and is folded to float32 by onnxruntime. */
 function int8Dequantized(ctx: LayerContext, tensor: SafetensorsTensor, prefix: string, n: number, k: number): Value {
+  const { q, scales } = int8WeightAndScales(ctx, tensor, prefix, n, k);
+  return ctx.b.op('Mul', [ctx.b.cast(q, DataType.FLOAT), scales]);
+}
+
+/** x · (q · scale) + bias by com.microsoft DynamicQuantizeMatMul (int8 weight [k, n], per-column scales, bias fused). */
+function dynamicQuantizedMatMul(
+  ctx: LayerContext,
+  x: Value,
+  tensor: SafetensorsTensor,
+  prefix: string,
+  n: number,
+  k: number,
+  withBias: boolean,
+): Value {
+  const { b } = ctx;
+  const { q, scales } = int8WeightAndScales(ctx, tensor, prefix, n, k);
+  const inputs: (Value | '')[] = [x, q, scales, ''];
+  if (withBias) {
+    const bias = ctx.weights.get(`${prefix}.bias`, [n], `a Linear(${k} → ${n}) with bias per config.json`);
+    inputs.push(b.initializer(`${prefix}.bias`, { kind: 'tensor', tensor: bias, dataType: DataType.FLOAT, dims: [n] }));
+  }
+  return b.msOp('DynamicQuantizeMatMul', inputs, undefined, DataType.FLOAT);
+}
+
+/** The int8 weight transposed to [k, n] (still int8) and its per-output-channel scales [n]. */
+function int8WeightAndScales(
+  ctx: LayerContext,
+  tensor: SafetensorsTensor,
+  prefix: string,
+  n: number,
+  k: number,
+): { q: Value; scales: Value } {
   const { b } = ctx;
   const scale = ctx.weights.get(`${prefix}.weight_scale`, [n], `the per-output-channel scales of the int8 Linear(${k} → ${n}) weight`);
   const q = b.initializer(`${prefix}.weight_int8`, {
@@ -142,7 +186,7 @@ function int8Dequantized(ctx: LayerContext, tensor: SafetensorsTensor, prefix: s
     },
   });
   const scales = b.initializer(`${prefix}.weight_scale`, { kind: 'tensor', tensor: scale, dataType: DataType.FLOAT, dims: [n] });
-  return b.op('Mul', [b.cast(q, DataType.FLOAT), scales]);
+  return { q, scales };
 }
 
 function matMulNBits(

@@ -68,7 +68,8 @@ export interface Sd3Package {
   source: string;
   modelIndex: Record<string, unknown>;
   schedulerConfig: Record<string, unknown>;
-  transformer: { config: TransformerConfig; graph: GraphFile };
+  /** configJson: transformer/config.json as read (every field, for rebuilding the graph: ./int8-matmul.ts). */
+  transformer: { config: TransformerConfig; graph: GraphFile; configJson?: Record<string, unknown> };
   vaeDecoder: { config: VaeConfig; graph: GraphFile };
   /** Present when the package has a VAE encoder: enables image-to-image from pixels. */
   vaeEncoder?: { graph: GraphFile; output: 'mean-and-logvar' | 'latent' };
@@ -116,7 +117,7 @@ export interface Sd3Components {
   modelIndex: Record<string, unknown>;
   manifest?: Sd3Manifest;
   schedulerConfig: Record<string, unknown>;
-  transformer: { configPath: string; config: TransformerConfig };
+  transformer: { configPath: string; config: TransformerConfig; configJson: Record<string, unknown> };
   vae: { configPath: string; config: VaeConfig };
   textEncoders: {
     name: TextEncoderName;
@@ -150,7 +151,8 @@ export async function readSd3ComponentsAsync(
   const manifest = index.manifest as Sd3Manifest | undefined;
   const schedulerConfig = await reader.jsonAsync('scheduler/scheduler_config.json', 'every SD3 package has it');
   const transformerPath = 'transformer/config.json';
-  const transformer = readTransformerConfig(transformerPath, await reader.jsonAsync(transformerPath, 'every SD3 package has it'));
+  const transformerJson = await reader.jsonAsync(transformerPath, 'every SD3 package has it');
+  const transformer = readTransformerConfig(transformerPath, transformerJson);
   const vae = readVaeConfig(layout.vaeConfigPath, await reader.jsonAsync(layout.vaeConfigPath, 'every SD3 package has it'));
   checkTransformerMatchesVae(transformer, transformerPath, vae, layout.vaeConfigPath);
   if (manifest) checkSd3Manifest(manifest, vae.latent_channels);
@@ -170,7 +172,7 @@ export async function readSd3ComponentsAsync(
     modelIndex,
     ...(manifest ? { manifest } : {}),
     schedulerConfig,
-    transformer: { configPath: transformerPath, config: transformer },
+    transformer: { configPath: transformerPath, config: transformer, configJson: transformerJson },
     vae: { configPath: layout.vaeConfigPath, config: vae },
     textEncoders,
     geometry: deriveGeometry(transformer, vae),
@@ -264,7 +266,7 @@ export async function assembleSd3PackageAsync(
     source: components.source,
     modelIndex: components.modelIndex,
     schedulerConfig: components.schedulerConfig,
-    transformer: { config: transformer.config, graph: transformerGraph },
+    transformer: { config: transformer.config, graph: transformerGraph, configJson: transformer.configJson },
     vaeDecoder: { config: vae.config, graph: vaeDecoderGraph },
     ...(vaeEncoder ? { vaeEncoder } : {}),
     textEncoders,

@@ -10,70 +10,24 @@
  * optimiser), and sessions are created faster. The shipped default is rebuilt this way
  * (model/install-package.sh); a rebuilt graph rebuilds to itself.
  */
-import type { ByteSource } from '../byte-source.js';
 import { EngineError } from '../engine-error.js';
-import type { BuiltGraph } from '../onnx/graph-builder.js';
-import type { AttentionForm } from '../onnx/layers.js';
 import { sourceByteLength } from '../onnx/initializer-source.js';
-import { readOnnxModel } from '../onnx/onnx-model-reader.js';
 import { serializeGraphAsync, writeExternalFileAsync } from '../onnx/serialize-graph.js';
 import { bytesFile, writePackageAsync, type PackageFile, type PackageSink, type WrittenPackage } from '../package-writer.js';
 import type { PackageFiles } from '../package-source.js';
 import type { Sha256Factory } from '../sha256-stream.js';
 import { parseJsonObject, sha256HexAsync } from '../verifying-reader.js';
-import { buildSd3TransformerGraph, readSd3TransformerConfig, type Sd3TransformerConfig } from './graphs/sd3-transformer.js';
 import { readSd3PackageFilesAsync } from './read-sd3-package-files.js';
-import { recoverSd3TransformerWeightsAsync, type RecoveredTransformerWeights } from './recover-transformer-weights.js';
+import {
+  rebuildSd3TransformerAsync,
+  TRANSFORMER_CONFIG,
+  TRANSFORMER_GRAPH,
+  type RebuildOptions,
+  type RebuiltTransformer,
+} from './rebuild-transformer-graph.js';
 
-export const TRANSFORMER_GRAPH = 'transformer/model.onnx';
-const TRANSFORMER_CONFIG = 'transformer/config.json';
-
-export interface RebuildOptions {
-  /**
-   * 'unfused' (default): attention as MatMul → Softmax → MatMul, right on every backend.
-   * 'fused': com.microsoft MultiHeadAttention, which onnxruntime-web 1.30's WebGPU kernel gets
-   * wrong on some adapters; the engine then runs such a package on WASM there
-   * (worker/engine/fused-attention-check.ts).
-   */
-  attention?: AttentionForm;
-}
-
-export interface RebuiltTransformer {
-  config: Sd3TransformerConfig;
-  graph: BuiltGraph;
-  recovered: RecoveredTransformerWeights;
-  /** Node counts of the package's graph and of the rebuilt one. */
-  nodes: { original: number; rebuilt: number };
-  /** The external-data files the package's graph reads (relative to its folder), which the rebuilt graph replaces. */
-  originalExternalFiles: string[];
-}
-
-/**
- * Recovers the weights of `model` (the package's transformer graph, `config` its config.json) and
- * builds the transformer graph from them. `openExternalAsync` opens external-data files named by
- * the graph (relative to its folder).
- */
-export async function rebuildSd3TransformerAsync(
-  model: Uint8Array,
-  configJson: unknown,
-  options: RebuildOptions & { path?: string; openExternalAsync?: (location: string) => Promise<ByteSource> } = {},
-): Promise<RebuiltTransformer> {
-  const path = options.path ?? TRANSFORMER_GRAPH;
-  const config = readSd3TransformerConfig(configJson, TRANSFORMER_CONFIG);
-  let contents;
-  try {
-    contents = readOnnxModel(model);
-  } catch (error) {
-    throw new EngineError('model-corrupt', `${path} is not a readable ONNX model: ${(error as Error).message}`, { cause: error });
-  }
-  const recovered = await recoverSd3TransformerWeightsAsync(contents, config, { path, openExternalAsync: options.openExternalAsync });
-  const graph = buildSd3TransformerGraph(config, recovered.weights, 'fp32', { attentionKernel: options.attention ?? 'unfused' });
-  const originalExternalFiles = [
-    ...new Set(contents.initializers.flatMap((tensor) => ('location' in tensor.data ? [tensor.data.location] : []))),
-  ];
-  return { config, graph, recovered, nodes: { original: contents.nodes.length, rebuilt: graph.nodes.length }, originalExternalFiles };
-}
-
+export { rebuildSd3TransformerAsync, TRANSFORMER_GRAPH };
+export type { RebuildOptions, RebuiltTransformer };
 export interface RebuildPackageResult extends WrittenPackage {
   rebuilt: RebuiltTransformer;
 }
@@ -125,6 +79,7 @@ async function rebuildPackageAsync(
   const manifest = paths.includes('flowfill.json') ? parseJsonObject('flowfill.json', await read('flowfill.json', 'listed')) : {};
   const rebuilt = await rebuildSd3TransformerAsync(model, configJson, {
     attention: options.attention,
+    int8MatMul: options.int8MatMul,
     path: `${files.description}/${TRANSFORMER_GRAPH}`,
     openExternalAsync: async (location) => {
       const file = await files.openOptionalAsync(`transformer/${location}`);

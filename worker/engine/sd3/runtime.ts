@@ -24,6 +24,7 @@ import { releaseCapturedLoopAsync, type CapturedLoop } from './captured-loop.js'
 import type { TextEncoderName } from './configs.js';
 import { graphWeightBytes as graphBytes, profileOfPackage, type MemoryProfile } from './memory-plan.js';
 import type { Sd3Package } from './package.js';
+import { prepareTransformerAsync, resolveInt8MatMul, type PreparedTransformer } from './int8-matmul.js';
 
 /**
  * Text encoders whose graph (weights included) is at most this many bytes run on WASM under
@@ -52,6 +53,8 @@ export interface Sd3Runtime {
   /** What the memory plan needs to know about the package (sd3/memory-plan.ts). */
   memory: MemoryProfile;
   transformer: BackendSession;
+  /** How the transformer's int8 weights multiply on this runtime (mode 'none': the package's weights are float). */
+  int8MatMul: { mode: PreparedTransformer['int8MatMul']; rebuildMs: number; fallback?: string };
   vaeDecoder: BackendSession;
   /** Created by the first image-to-image job (vaeEncoderSessionAsync). */
   vaeEncoder?: BackendSession;
@@ -125,7 +128,8 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
       if (options.memoryBudgetBytes === undefined)
         textEncoders.set(encoder.name, await track(sessionAsync(encoder.graph, placement.backend)));
     }
-    const transformer = await track(sessionAsync(pkg.transformer.graph, backend, { outputsOnDevice: true }));
+    const prepared = await prepareTransformerAsync(pkg, resolveInt8MatMul(options.int8MatMul, backend));
+    const transformer = await track(sessionAsync(prepared.graph, backend, { outputsOnDevice: true }));
     const vaeDecoder = await track(sessionAsync(pkg.vaeDecoder.graph, backend));
     const cfgCalls = options.cfgCalls ?? 'batch';
     const stepSessions = new Map<EulerStepMode, BackendSession>();
@@ -145,6 +149,7 @@ export async function createSd3RuntimeAsync(pkg: Sd3Package, backend: Backend, o
       },
       memory: profileOfPackage(pkg),
       transformer,
+      int8MatMul: { mode: prepared.int8MatMul, rebuildMs: prepared.rebuildMs, fallback: prepared.fallback },
       vaeDecoder,
       textEncoders,
       textEncoderPlacement,

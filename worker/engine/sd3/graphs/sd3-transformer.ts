@@ -36,6 +36,7 @@ import {
   perHeadRmsNorm,
   weight,
   type AttentionForm,
+  type Int8MatMul,
   type LayerContext,
   type Precision,
 } from '../../onnx/layers.js';
@@ -118,6 +119,8 @@ export interface Sd3TransformerBuildOptions {
    * centre crop of the kept part equals diffusers' centre crop of the whole table.
    */
   posEmbedGrid?: number;
+  /** How Linears with int8 weights multiply (LayerContext.int8MatMul); default 'dequantized'. */
+  int8MatMul?: Int8MatMul;
 }
 
 const FLOAT = DataType.FLOAT;
@@ -133,7 +136,13 @@ export function buildSd3TransformerGraph(
   checkPosEmbedGrid(config, options);
   const tracked = new UsageTrackingWeightSet(weights);
   const b = new GraphBuilder('sd3_transformer');
-  const ctx: LayerContext = { b, weights: tracked, precision, attention: options.attentionKernel ?? 'fused' };
+  const ctx: LayerContext = {
+    b,
+    weights: tracked,
+    precision,
+    attention: options.attentionKernel ?? 'fused',
+    int8MatMul: options.int8MatMul,
+  };
   const builder = new TransformerBuilder(ctx, config, options);
   builder.build();
   tracked.checkAllUsed('transformer/config.json');
