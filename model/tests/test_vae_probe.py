@@ -1,0 +1,19 @@
+"""flowfill.vae_probe: renders, three noise levels and a low-pass, each decoded at the renders' size."""
+import torch
+
+from flowfill.run import SMOKE
+from flowfill.vae import AutoencoderKL
+from flowfill.vae_probe import NOISE, probe_rows
+
+
+def test_rows_are_the_renders_then_each_disturbance_decoded(data):
+    torch.manual_seed(0)
+    vae = AutoencoderKL(SMOKE["vae"]).eval()
+    prompts = data.eval_sets["v1_emoji"][:2] + data.eval_sets["icons"][:1]
+    rows = probe_rows(data, vae, {"shift_factor": 0.1, "scaling_factor": 2.0}, prompts, size=64)
+    assert len(rows) == 1 + len(NOISE) + 1
+    assert all(r.shape == (3, 3, 64, 64) for r in rows)
+    assert all(float(r.abs().max()) <= 1.0 for r in rows)
+    # Different disturbances decode to different images; the first row is the renders themselves.
+    assert not torch.equal(rows[1], rows[2]) and not torch.equal(rows[1], rows[-1])
+    assert float(rows[0].std()) > 0
