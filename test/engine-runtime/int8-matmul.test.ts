@@ -15,6 +15,7 @@ import { dequantisesStoredWeights, prepareTransformerAsync, resolveInt8MatMul } 
 import { createSd3RuntimeAsync, releaseSd3RuntimeAsync } from '../../worker/engine/sd3/runtime.js';
 import { DEFAULT_MODEL_DIR, modelFolderSourceAsync } from '../../worker/cli/node-host.js';
 import { INT8_FIXTURE, referenceTensor } from '../model/int8-fixture.js';
+import { relativeL2 } from '../sd3-graphs/graph-harness.js';
 
 ort.env.wasm.numThreads = 1;
 const readPackageAsync = async (dir: string) => readSd3PackageFilesAsync(await openPackageAsync(await modelFolderSourceAsync(dir)));
@@ -32,16 +33,6 @@ async function transformerOutputAsync(graph: GraphFile, label: string): Promise<
     got: out.out_hidden_states.data as Float32Array,
     want: referenceTensor(`transformer.${label}.out_hidden_states`).data as Float32Array,
   };
-}
-
-function relativeL2(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 test("'auto' means dynamic-quantized on WASM only; asking for it elsewhere is a clear error", () => {

@@ -189,7 +189,7 @@ export async function runDiffusersParityAsync(options: {
                 manifest: { ...read.manifest, max_sequence_length: golden.max_sequence_length },
                 textEncoders: read.textEncoders.map((c) => ({ ...c })),
               };
-        model = { pkg, runtime: await createSd3RuntimeAsync(pkg, backend) };
+        model = { pkg, runtime: await createSd3RuntimeAsync(pkg, backend, { int8MatMul: 'dequantized' }) };
         loaded.set(key, model);
       }
       cases.push(await runCaseAsync(model.runtime, golden, readFile, tolerances));

@@ -6,8 +6,8 @@
  * exact and right on every backend, but the products then run as float32 MatMuls. On WASM,
  * onnxruntime's com.microsoft DynamicQuantizeMatMul multiplies the int8 weights directly, quantising
  * each call's activations to uint8 (one scale per call): 2–3x the float32 MatMul at the default
- * model's shapes (scripts/bench-int8-matmul.ts), at the cost of the activations' rounding. So
- * 'auto' rebuilds the transformer that way on WASM (./rebuild-transformer.ts, the engine's own
+ * model's shapes (npm run bench:int8-matmul), at the cost of the activations' rounding. So
+ * 'auto' rebuilds the transformer that way on WASM (./rebuild-transformer-graph.ts, the engine's own
  * builder, from the weights of the package's graph) and leaves it as shipped elsewhere: WebGPU has
  * no kernel for it.
  */
@@ -66,8 +66,12 @@ export function dequantisesStoredWeights(graph: GraphFile): boolean {
 /** The package's transformer graph, or the same weights rebuilt to multiply by DynamicQuantizeMatMul. */
 export async function prepareTransformerAsync(pkg: Sd3Package, mode: Int8MatMul): Promise<PreparedTransformer> {
   const shipped = pkg.transformer.graph;
-  if (mode === 'dequantized' || !pkg.transformer.configJson) return { graph: shipped, int8MatMul: 'dequantized', rebuildMs: 0 };
   if (!dequantisesStoredWeights(shipped)) return { graph: shipped, int8MatMul: 'none', rebuildMs: 0 };
+  if (mode === 'dequantized') return { graph: shipped, int8MatMul: 'dequantized', rebuildMs: 0 };
+  if (!pkg.transformer.configJson) {
+    const fallback = 'the package was assembled without transformer/config.json as read, which the rebuild needs';
+    return { graph: shipped, int8MatMul: 'dequantized', rebuildMs: 0, fallback };
+  }
   const started = performance.now();
   const external = new Map(shipped.externalData.map((file) => [file.path, file.data]));
   let rebuilt;
