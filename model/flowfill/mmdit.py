@@ -359,3 +359,88 @@ def unpatchify(tokens, hp, wp, p: int, c: int):
     b = tokens.shape[0]
     x = tokens.reshape(b, hp, wp, p, p, c).permute(0, 5, 1, 3, 2, 4)
     return x.reshape(b, c, hp * p, wp * p)
+
+
+def widened_stream_map(dim: int) -> list[int]:
+    """For a stream widened from `dim` to 2·dim: the old channel each new one copies. The positional
+    table's channels are four blocks (sin x, cos x, sin y, cos y) of dim/4 frequencies, and at twice the
+    width each block's frequencies are the old ones at even indices with new ones between them
+    (get_2d_sincos_pos_embed); so old channel (block k, frequency i) goes to 2i of block k in the wide
+    stream and its copy to 2i + 1, and the originals keep their own position codes exactly."""
+    if dim % 4:
+        raise ValueError(f"a stream of {dim} channels is not four blocks of frequencies")
+    q = dim // 4
+    return [k * q + n // 2 for k in range(4) for n in range(2 * q)]
+
+
+def widened(dit: SD3Transformer2DModel, noise: float = 1e-3, exact_positions: bool = False, seed: int = 0) -> SD3Transformer2DModel:
+    """`dit` at twice the width (heads doubled, head width kept), computing the same function up to the
+    positional table: every stream channel, attention head and MLP unit is duplicated and every weight
+    reading a duplicated space halved, so LayerNorm statistics, each head's attention and every product
+    keep their values. SD3 computes the positional table from the width; the originals keep their codes
+    (widened_stream_map) and the copies get the new table's in-between frequencies, which breaks the
+    copies' symmetry and is what the first slice after widening relearns. A copied head or MLP unit
+    reads the whole stream, so it would get the same gradient as its original for ever: `noise` (times
+    each weight tensor's standard deviation, Net2Net's remedy) makes them diverge. exact_positions=True
+    keeps the old table's codes on the copies too: with noise=0 the same function exactly (for tests;
+    not exportable, since export computes the table from the width)."""
+    cfg = dit.config
+    d, heads, hd = dit.inner_dim, cfg["num_attention_heads"], cfg["attention_head_dim"]
+    wide = SD3Transformer2DModel(dict(cfg, num_attention_heads=2 * heads, caption_projection_dim=2 * d)).to(next(dit.parameters()).device)
+    stream = widened_stream_map(d)
+    inner = [(n // hd % heads) * hd + n % hd for n in range(2 * d)]
+    hidden = [n % (4 * d) for n in range(8 * d)]
+
+    def chunks(count: int) -> list[int]:
+        return [j * d + stream[n] for j in range(count) for n in range(2 * d)]
+
+    spaces = {"stream": (stream, 0.5), "inner": (inner, 0.5), "hidden": (hidden, 0.5), "ada6": (chunks(6), None), "ada2": (chunks(2), None)}
+
+    def copy(dst: nn.Module, src: nn.Module, out: str | None, into: str | None):
+        w = src.weight
+        if out is not None:
+            w = w[spaces[out][0]]
+        if into is not None:
+            index, scale = spaces[into]
+            w = w[:, index] * scale
+        dst.weight.copy_(w)
+        if src.bias is not None:
+            dst.bias.copy_(src.bias if out is None else src.bias[spaces[out][0]])
+
+    def attention(dst: JointAttention, src: JointAttention):
+        for name in ("to_q", "to_k", "to_v", "add_q_proj", "add_k_proj", "add_v_proj"):
+            copy(getattr(dst, name), getattr(src, name), "inner", "stream")
+        for name in ("norm_q", "norm_k", "norm_added_q", "norm_added_k"):
+            getattr(dst, name).weight.copy_(getattr(src, name).weight)
+        copy(dst.to_out[0], src.to_out[0], "stream", "inner")
+        if src.to_add_out is not None:
+            copy(dst.to_add_out, src.to_add_out, "stream", "inner")
+
+    def mlp(dst: FeedForward, src: FeedForward):
+        copy(dst.net[0].proj, src.net[0].proj, "hidden", "stream")
+        copy(dst.net[2], src.net[2], "stream", "hidden")
+
+    with torch.no_grad():
+        copy(wide.pos_embed.proj, dit.pos_embed.proj, "stream", None)
+        if exact_positions:
+            wide.pos_embed.pos_embed.copy_(dit.pos_embed.pos_embed[..., stream])
+        for emb in ("timestep_embedder", "text_embedder"):
+            src, dst = getattr(dit.time_text_embed, emb), getattr(wide.time_text_embed, emb)
+            copy(dst.linear_1, src.linear_1, "stream", None)
+            copy(dst.linear_2, src.linear_2, "stream", "stream")
+        copy(wide.context_embedder, dit.context_embedder, "stream", None)
+        for src, dst in zip(dit.transformer_blocks, wide.transformer_blocks):
+            copy(dst.norm1.linear, src.norm1.linear, "ada6", "stream")
+            copy(dst.norm1_context.linear, src.norm1_context.linear, "ada2" if src.context_pre_only else "ada6", "stream")
+            attention(dst.attn, src.attn)
+            mlp(dst.ff, src.ff)
+            if not src.context_pre_only:
+                mlp(dst.ff_context, src.ff_context)
+        copy(wide.norm_out.linear, dit.norm_out.linear, "ada2", "stream")
+        copy(wide.proj_out, dit.proj_out, None, "stream")
+        if noise:
+            gen = torch.Generator(device="cpu").manual_seed(seed)
+            for p in wide.parameters():
+                if p.dim() >= 2 and p.std() > 0:
+                    p.add_(torch.randn(p.shape, generator=gen).to(p.device) * (noise * float(p.std())))
+    return wide

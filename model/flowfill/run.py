@@ -26,7 +26,7 @@ from .data import FlowfillData, write_samples
 from .evaluate import (ASPECTS, choose_scheduler, embed, evaluate_aspects, evaluate_sets, frechet_distance, mean_scores, real_renders,
                        run_generation, save_aspect_strip, save_grid, score, seen_prompts)
 from .export import export_package
-from .mmdit import DIT_CONFIG, deepened, deepened_positions
+from .mmdit import DIT_CONFIG, deepened, deepened_positions, widened
 from .sampling import Pipeline
 from .text_encoder import TEXT_CONFIG
 from .train import (MAX_SEQUENCE_LENGTH, DitTrainer, build_models, images_per_step, latent_statistics, parse_mix, snap_to_int8, train_vae,
@@ -76,6 +76,10 @@ def parse_args(argv=None):
     ap.add_argument("--dit-layers", type=int,
                     help="depth of the MM-DiT; more than the resumed state's deepens it in place (mmdit.deepened: the new "
                          "blocks start as identity); absent = the resumed state's depth, or DIT_CONFIG's")
+    ap.add_argument("--dit-heads", type=int,
+                    help="attention heads of the MM-DiT (of width 32); twice the resumed state's widens it in place "
+                         "(mmdit.widened: every channel, head and MLP unit duplicated, the same function up to the "
+                         "positional table's new frequencies); absent = the resumed state's")
     ap.add_argument("--train-subjects", choices=tuple(TRAIN_SUBJECTS), default="all",
                     help="subjects the MM-DiT trains on: all; v1 = only the v1_emoji evaluation set's 200 (v1's vocabulary); "
                          "core = v1's 200 emoji and the icons evaluation set's 200 icons (those all three icon sets draw). "
@@ -180,7 +184,7 @@ def main(argv=None):
         distributed.share(ranks, state, ("latent_stats",), src=0, device=dev)
 
     # 5. Text encoder + MM-DiT until the deadline minus the reserve for evaluation and export.
-    dit_config = grow_dit(state, a.dit_layers, SMOKE["dit"] if smoke else DIT_CONFIG, log)
+    dit_config = grow_dit(state, a.dit_layers, SMOKE["dit"] if smoke else DIT_CONFIG, log, heads=a.dit_heads)
     te, dit = build_models(len(data.tokenizer), dev, dit_config, SMOKE["text"] if smoke else None)
     te_ema, dit_ema = build_models(len(data.tokenizer), dev, dit_config, SMOKE["text"] if smoke else None)
     if "dit" in state:
@@ -268,11 +272,23 @@ def note_train_subjects(state: dict, choice: str, subjects: list[int] | None, lo
     state["train_subjects"] = choice
 
 
-def grow_dit(state: dict, layers: int | None, start_config: dict, log) -> dict:
+def grow_dit(state: dict, layers: int | None, start_config: dict, log, heads: int | None = None) -> dict:
     """The DiT config this slice trains: the resumed model's (deepened in place when `layers` asks for
-    more blocks, recorded in state["dit_growth"]), else `start_config` at `layers`."""
+    more blocks, widened when `heads` asks for twice its heads; both recorded in state["dit_growth"]),
+    else `start_config` at `layers` and `heads`."""
     if "dit" not in state:
-        return dict(start_config, num_layers=layers) if layers else dict(start_config)
+        cfg = dict(start_config, num_layers=layers) if layers else dict(start_config)
+        if heads:
+            cfg.update(num_attention_heads=heads, caption_projection_dim=heads * cfg["attention_head_dim"])
+        return cfg
+    have = state["dit"].config["num_attention_heads"]
+    if heads is not None and heads != have:
+        if heads != 2 * have:
+            raise ValueError(f"--dit-heads {heads}: the resumed MM-DiT has {have} heads; it can only be widened to twice that ({2 * have})")
+        state["dit"] = widened(state["dit"])
+        state.setdefault("dit_growth", []).append({"heads": [have, heads], "at_dit_step": state.get("dit_steps", 0)})
+        log(f"dit: widened from {have} to {heads} heads (width {state['dit'].inner_dim}; channels, heads and MLP units duplicated, "
+            f"the copies' position codes new)")
     current = state["dit"].config["num_layers"]
     if layers is None or layers == current:
         return dict(state["dit"].config)

@@ -1,9 +1,11 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from flowfill.mmdit import (DIT_CONFIG, SD3Transformer2DModel, deepened, deepened_positions, get_2d_sincos_pos_embed, timestep_embedding,
+                            widened, widened_stream_map,
                            unpatchify)
 
 DIFFUSERS_KEYS = {"sample_size", "patch_size", "in_channels", "num_layers", "attention_head_dim", "num_attention_heads",
@@ -137,3 +139,53 @@ def test_deepened_model_computes_the_same_function_and_its_new_blocks_learn():
     # The trained blocks were moved, not re-initialised.
     assert torch.equal(grown.transformer_blocks[2].attn.to_q.weight, m.transformer_blocks[1].attn.to_q.weight)
     assert grown.transformer_blocks[4].context_pre_only and not grown.transformer_blocks[3].context_pre_only
+
+
+def test_widened_stream_map_keeps_the_old_position_codes_on_the_originals():
+    old, new = get_2d_sincos_pos_embed(160, 64, 32), get_2d_sincos_pos_embed(320, 64, 32)
+    stream = widened_stream_map(160)
+    assert len(stream) == 320 and sorted(stream) == sorted(list(range(160)) * 2)
+    assert np.abs(new[:, 0::2] - old[:, stream[0::2]]).max() == 0  # originals: the same codes exactly
+    assert np.abs(new[:, 1::2] - old[:, stream[1::2]]).max() > 0.5  # copies: the new in-between frequencies
+    with pytest.raises(ValueError):
+        widened_stream_map(162)
+
+
+def test_widened_model_computes_the_same_function_up_to_the_position_codes_and_learns():
+    config = dict(DIT_CONFIG, num_layers=3, num_attention_heads=2, caption_projection_dim=64)
+    m = _trained_like(config)
+    x = torch.randn(2, 16, 12, 20)
+    t = torch.tensor([10.0, 900.0])
+    ctx = torch.randn(2, 7, config["joint_attention_dim"])
+    pooled = torch.randn(2, config["pooled_projection_dim"])
+    exact, wide = widened(m, noise=0, exact_positions=True), widened(m)
+    assert wide.config["num_attention_heads"] == 4 and wide.config["caption_projection_dim"] == 128 and wide.inner_dim == 128
+    assert sum(p.numel() for p in wide.parameters()) > 3 * sum(p.numel() for p in m.parameters())
+    with torch.no_grad():
+        before, same, moved = m(x, t, ctx, pooled), exact(x, t, ctx, pooled), wide(x, t, ctx, pooled)
+    assert before.abs().max() > 0.1
+    assert (same - before).abs().max() < 1e-5
+    # The real table (what export and the engine compute) differs only on the copies' codes.
+    assert torch.allclose(wide.pos_embed.pos_embed[0], torch.from_numpy(get_2d_sincos_pos_embed(128, 64, 32)))
+    assert 1e-4 < float((moved - before).abs().max()) < float(before.abs().max())
+    # The noise makes a copied head differ from its original, so the two learn apart.
+    wide(x, t, ctx, pooled).square().mean().backward()
+    g = wide.transformer_blocks[0].attn.to_q.weight.grad
+    assert not torch.allclose(g[:64], g[64:])
+
+
+def test_grow_dit_widens_a_resumed_net_to_twice_its_heads_and_records_it():
+    from flowfill.run import grow_dit
+
+    config = dict(DIT_CONFIG, num_layers=2, num_attention_heads=2, caption_projection_dim=64)
+    state = {"dit": _trained_like(config), "dit_steps": 700}
+    said = []
+    grown = grow_dit(state, None, DIT_CONFIG, said.append, heads=4)
+    assert grown["num_attention_heads"] == 4 and grown["caption_projection_dim"] == 128 and grown["num_layers"] == 2
+    assert state["dit"].inner_dim == 128 and state["dit_growth"] == [{"heads": [2, 4], "at_dit_step": 700}]
+    assert "widened from 2 to 4 heads" in said[0]
+    assert grow_dit(state, None, DIT_CONFIG, said.append, heads=4)["num_attention_heads"] == 4  # already that wide: unchanged
+    with pytest.raises(ValueError, match="twice"):
+        grow_dit(state, None, DIT_CONFIG, said.append, heads=6)
+    fresh = grow_dit({}, 3, DIT_CONFIG, said.append, heads=8)
+    assert fresh["num_attention_heads"] == 8 and fresh["caption_projection_dim"] == 256 and fresh["num_layers"] == 3
