@@ -336,13 +336,17 @@ test(
       const partial = gaveUp.library.status!.partialDownloads;
       expect(partial).toHaveLength(1);
       expect(partial[0].url).toBe(models.base);
-      expect(partial[0].bytes).toBeGreaterThanOrEqual(1 << 20);
       expect(gaveUp.library.status!.models).toEqual([]);
       const firstAttempt = models.gets.filter((g) => g.path === big);
       expect(firstAttempt[0].range).toBeUndefined();
       const kept = Number(/^bytes=(\d+)-$/.exec(firstAttempt[1].range ?? '')?.[1]);
+      // The server drops the connection after 1 MiB; how much of it the page had read when it saw
+      // the drop depends on timing (264 kB to 1 MiB on a loaded 2-core machine). Whatever it read is
+      // kept: the first retry asks for the rest of it, and the partial download counts it (with the
+      // small files that had arrived whole).
       expect(kept).toBeGreaterThan(0);
-      expect(kept).toBeLessThan(size);
+      expect(kept).toBeLessThanOrEqual(1 << 20);
+      expect(partial[0].bytes).toBeGreaterThanOrEqual(kept);
 
       // Resume: the kept bytes are not fetched again; the rest arrives with a Range request.
       const before = models.gets.length;
