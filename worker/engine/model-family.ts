@@ -112,7 +112,7 @@ export interface RuntimeOptions {
    * How the transformer's int8 weights multiply (packages whose weights ship as int8, sd3/int8-matmul.ts):
    * 'auto' (default): 'dynamic-quantized' on WASM, 'dequantized' elsewhere. 'dequantized': folded to
    * float32 when the session is created, float32 products (exact; every backend). 'dynamic-quantized':
-   * onnxruntime's DynamicQuantizeMatMul on the int8 weights, activations quantised per call (2–3x
+   * onnxruntime's DynamicQuantizeMatMul on the int8 weights, activations quantised per call (up to 2–3x
    * faster MatMuls on WASM; WASM only). Packages with float weights are unaffected.
    */
   int8MatMul?: 'auto' | 'dequantized' | 'dynamic-quantized';

@@ -36,8 +36,9 @@ export interface LayerContext {
    * How a Linear whose weight is stored int8 (under 'fp32') multiplies: 'dequantized' (default;
    * Cast → Mul folded to a float32 weight at session creation, float32 MatMul, right on every
    * backend) or 'dynamic-quantized' (com.microsoft DynamicQuantizeMatMul: the activations are
-   * quantised to uint8 per call and the product runs on onnxruntime's integer GEMM, 2–3x the
-   * float32 MatMul on WASM; CPU/WASM only, activations lose precision).
+   * quantised to uint8 per call and the product runs on onnxruntime's integer GEMM, up to 2–3x
+   * the float32 MatMul on WASM, slower for the smallest Linears; CPU/WASM only, activations lose
+   * precision).
    */
   int8MatMul?: Int8MatMul;
 }

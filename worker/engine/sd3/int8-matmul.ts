@@ -5,11 +5,12 @@
  * graph by Cast → Mul, which onnxruntime folds into float32 weights when the session is created:
  * exact and right on every backend, but the products then run as float32 MatMuls. On WASM,
  * onnxruntime's com.microsoft DynamicQuantizeMatMul multiplies the int8 weights directly, quantising
- * each call's activations to uint8 (one scale per call): 2–3x the float32 MatMul at the default
- * model's shapes (npm run bench:int8-matmul), at the cost of the activations' rounding. So
- * 'auto' rebuilds the transformer that way on WASM (./rebuild-transformer-graph.ts, the engine's own
- * builder, from the weights of the package's graph) and leaves it as shipped elsewhere: WebGPU has
- * no kernel for it.
+ * each call's activations to uint8 (one scale per call): up to 2–3x the float32 MatMul for the larger
+ * Linears, slower for 160 → 160, where quantising costs more than it saves (npm run
+ * bench:int8-matmul); the v2 candidate's whole step took 0.50–0.78x the time. The price is the
+ * activations' rounding. So 'auto' rebuilds the transformer that way on WASM
+ * (./rebuild-transformer-graph.ts, the engine's own builder, from the weights of the package's
+ * graph) and leaves it as shipped elsewhere: WebGPU has no kernel for it.
  */
 import type { Backend } from '../../../common/engine-types.js';
 import { blobSource, bytesSource } from '../byte-source.js';
