@@ -394,18 +394,17 @@ def widened(dit: SD3Transformer2DModel, noise: float = 1e-3, exact_positions: bo
     def chunks(count: int) -> list[int]:
         return [j * d + stream[n] for j in range(count) for n in range(2 * d)]
 
-    spaces = {"stream": (stream, 0.5), "inner": (inner, 0.5), "hidden": (hidden, 0.5), "ada6": (chunks(6), None), "ada2": (chunks(2), None)}
+    # Which old row/column each new one copies; every space read as an input is duplicated, so an
+    # input side is also halved.
+    spaces = {"stream": stream, "inner": inner, "hidden": hidden, "ada6": chunks(6), "ada2": chunks(2)}
 
     def copy(dst: nn.Module, src: nn.Module, out: str | None, into: str | None):
-        w = src.weight
-        if out is not None:
-            w = w[spaces[out][0]]
+        w = src.weight if out is None else src.weight[spaces[out]]
         if into is not None:
-            index, scale = spaces[into]
-            w = w[:, index] * scale
+            w = w[:, spaces[into]] / 2
         dst.weight.copy_(w)
         if src.bias is not None:
-            dst.bias.copy_(src.bias if out is None else src.bias[spaces[out][0]])
+            dst.bias.copy_(src.bias if out is None else src.bias[spaces[out]])
 
     def attention(dst: JointAttention, src: JointAttention):
         for name in ("to_q", "to_k", "to_v", "add_q_proj", "add_k_proj", "add_v_proj"):

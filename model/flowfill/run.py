@@ -43,7 +43,7 @@ SMOKE = {
 
 # --train-subjects: the evaluation sets whose subjects the DiT trains on (none named = every subject).
 # core = v1's 200 emoji and the 200 icons all three icon sets draw: a vocabulary sized to what the
-# model can hold (model/README.md, "Vocabulary sized to the model").
+# model can hold (model/README.md, "Where the subjects stand, and the decision").
 TRAIN_SUBJECTS = {"all": (), "v1": ("v1_emoji",), "core": ("v1_emoji", "icons")}
 
 
@@ -348,7 +348,8 @@ def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool, 
     grid = dict(shifts=(3.0,), guidances=(5.0,)) if smoke else {}
     chosen, sel = choose_scheduler(pipe, data, clf, seen, steps, log, **grid)
     report["selection"] = {"on": "seen prompts at 256²", "grid": sel, "chosen": chosen}
-    kw = dict(steps=steps, guidance=chosen["guidance"], shift=chosen["shift"], log=log, vocabulary=vocabulary)
+    sampling = dict(steps=steps, guidance=chosen["guidance"], shift=chosen["shift"])
+    kw = dict(sampling, log=log, vocabulary=vocabulary)
     res, samples = evaluate_sets(pipe, data, clf, {"v1_emoji": sets["v1_emoji"]}, (256,), fd_seeds=1 if smoke else 5, **kw)
     others = {k: sets[k] for k in ("emoji", "icons", "paraphrases")}
     r2, s2 = evaluate_sets(pipe, data, clf, {**others, "seen": seen}, (256,), **kw)
@@ -364,7 +365,7 @@ def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool, 
     report["aspect_sizes"] = {k: v["size"] for k, v in aspects.items()}
     save_grid(ev / "held-out-256.png", torch.cat([samples["v1_emoji@256"][:8], samples["emoji@256"][:8], samples["icons@256"][:8]]), 8)
     save_aspect_strip(ev / "aspect-samples.png", strips)
-    grid64 = run_generation(pipe, mixed[:8 if smoke else 64], 512, 512, seed=909, **{k: v for k, v in kw.items() if k not in ("log", "vocabulary")})
+    grid64 = run_generation(pipe, mixed[:8 if smoke else 64], 512, 512, seed=909, **sampling)
     for q in range(0, len(grid64), 16):
         save_grid(ev / f"grid-512-{q // 16}.png", grid64[q: q + 16], 4, gap=4)
     report["grid_512_prompts"] = [p["text"] for p in mixed[:64]]

@@ -53,11 +53,11 @@ def build(heads: int, layers: int, device) -> SD3Transformer2DModel:
     return dit
 
 
-def time_steps(dit, device, batch: int, size: int, steps: int, warmup: int = 3, latent_hw: tuple[int, int] | None = None,
-               opt=None) -> dict:
-    """Median and mean ms of `steps` timed steps after `warmup` untimed ones (the first includes any compile)."""
+def time_steps(dit, device, batch: int, latent_hw: tuple[int, int], steps: int, warmup: int = 3, opt=None) -> dict:
+    """Median and mean ms of `steps` timed steps on `batch` latents of `latent_hw` after `warmup` untimed
+    ones (the first includes any compile)."""
     cfg = dit.config if hasattr(dit, "config") else dit._orig_mod.config
-    lh, lw = latent_hw or (size // 8, size // 8)
+    lh, lw = latent_hw
     gen = torch.Generator(device=device).manual_seed(0)
     x = torch.randn(batch, cfg["in_channels"], lh, lw, generator=gen, device=device)
     ctx = torch.randn(batch, TEXT_TOKENS, cfg["joint_attention_dim"], generator=gen, device=device)
@@ -111,12 +111,13 @@ def main(argv=None):
     variants = parse_variants(a.variants)
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU'}; "
           f"{a.batch} latents of {a.size}² + {TEXT_TOKENS} text tokens, bf16 autocast, fwd + bwd + fused AdamW", flush=True)
+    latent = (a.size // 8, a.size // 8)
     rows = []
     for heads, layers in variants:
         dit = build(heads, layers, a.device)
-        r = {"variant": f"{heads}x{layers}", "width": heads * 32, "blocks": layers,
+        r = {"variant": f"{heads}x{layers}", "width": dit.inner_dim, "blocks": layers,
              "parameters_m": round(sum(p.numel() for p in dit.parameters()) / 1e6, 2),
-             **time_steps(dit, a.device, a.batch, a.size, a.steps)}
+             **time_steps(dit, a.device, a.batch, latent, a.steps)}
         rows.append(r)
         print(json.dumps(r), flush=True)
         del dit
@@ -124,7 +125,7 @@ def main(argv=None):
         heads, layers = variants[0]
         dit = build(heads, layers, a.device)
         try:
-            r = {"variant": f"{heads}x{layers} compiled", **time_steps(torch.compile(dit), a.device, a.batch, a.size, a.steps)}
+            r = {"variant": f"{heads}x{layers} compiled", **time_steps(torch.compile(dit), a.device, a.batch, latent, a.steps)}
         except Exception as error:  # a failed compile is a result too
             r = {"variant": f"{heads}x{layers} compiled", "error": f"{type(error).__name__}: {str(error)[:300]}"}
         rows.append(r)
@@ -137,7 +138,7 @@ def main(argv=None):
             model = torch.compile(dit, dynamic=True) if compiled else dit
             for batch, lh, lw in TRAINING_SHAPES:
                 try:
-                    r = time_steps(model, a.device, batch, 0, a.steps, warmup=2, latent_hw=(lh, lw), opt=opt)
+                    r = time_steps(model, a.device, batch, (lh, lw), a.steps, warmup=2, opt=opt)
                 except Exception as error:
                     r = {"error": f"{type(error).__name__}: {str(error)[:300]}"}
                 print(json.dumps({"variant": f"{heads}x{layers}{' dynamic-compiled' if compiled else ' eager'}",

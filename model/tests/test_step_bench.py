@@ -19,6 +19,6 @@ def test_variants_parse_and_keep_the_rest_of_the_config():
 def test_a_timed_step_trains_every_block():
     dit = build(2, 2, "cpu")
     before = [p.detach().clone() for p in dit.parameters()]
-    r = time_steps(dit, "cpu", batch=2, size=64, steps=1, warmup=1)
+    r = time_steps(dit, "cpu", batch=2, latent_hw=(8, 8), steps=1, warmup=1)
     assert r["median_ms"] > 0
     assert all(not (p == b).all() for p, b in zip(dit.parameters(), before) if p.dim() >= 2)

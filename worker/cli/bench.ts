@@ -15,6 +15,7 @@ import { median, runStageBenchAsync, type StageRow, formatMs } from '../bench/st
 import { graphCaptureLine, isGraphCaptureChoice, type GraphCaptureChoice } from '../bench/graph-capture-line.js';
 import { probeWebGpuAsync } from '../engine/ort-backend.js';
 import type { RuntimeOptions } from '../engine/model-family.js';
+import { INT8_MATMULS, isInt8MatMul } from '../engine/onnx/layers.js';
 import { openPackageAsync } from '../engine/package-source.js';
 import { readSd3PackageFilesAsync } from '../engine/sd3/read-sd3-package-files.js';
 import { runCli, UsageError } from './cli-errors.js';
@@ -39,7 +40,6 @@ interface BenchArgs {
 }
 
 type Int8MatMulChoice = NonNullable<RuntimeOptions['int8MatMul']>;
-const INT8_MATMUL_CHOICES: readonly Int8MatMulChoice[] = ['auto', 'dequantized', 'dynamic-quantized'];
 
 export const BENCH_USAGE = `Usage: npm run bench -- [options]
 
@@ -100,12 +100,12 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   const capture = values['graph-capture'] ?? 'auto';
   if (!isGraphCaptureChoice(capture)) throw new UsageError(`--graph-capture ${JSON.stringify(capture)}: expected auto, on or off`);
   const int8MatMul = values['int8-matmul'] ?? 'auto';
-  if (!INT8_MATMUL_CHOICES.includes(int8MatMul as Int8MatMulChoice))
-    throw new UsageError(`--int8-matmul ${JSON.stringify(int8MatMul)}: expected ${INT8_MATMUL_CHOICES.join(', ')}`);
+  if (int8MatMul !== 'auto' && !isInt8MatMul(int8MatMul))
+    throw new UsageError(`--int8-matmul ${JSON.stringify(int8MatMul)}: expected auto, ${INT8_MATMULS.join(', ')}`);
   const args: BenchArgs = {
     backend: values.backend ?? 'wasm',
     graphCapture: capture,
-    int8MatMul: int8MatMul as Int8MatMulChoice,
+    int8MatMul,
     steps: positiveInteger('steps', values.steps, 8),
     guidance: values.guidance === undefined ? 4 : Number(values.guidance),
     runs: positiveInteger('runs', values.runs, 3),

@@ -10,7 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { openPackageAsync } from '../engine/package-source.js';
 import { rebuildTransformerPackageAsync } from '../engine/sd3/rebuild-transformer.js';
-import type { Int8MatMul } from '../engine/onnx/layers.js';
+import { INT8_MATMULS, isInt8MatMul, type Int8MatMul } from '../engine/onnx/layers.js';
 import { runCli, UsageError } from './cli-errors.js';
 import { createNodePackageSinkAsync, nodeSha256 } from './node-package-sink.js';
 import { openFolderAsync } from './node-host.js';
@@ -61,8 +61,7 @@ function parseArgs(argv: string[]): RebuildArgs | 'help' {
       attention = a;
     } else if (arg === '--int8-matmul') {
       const m = value();
-      if (m !== 'dequantized' && m !== 'dynamic-quantized')
-        throw new UsageError(`--int8-matmul ${m} is not one of dequantized, dynamic-quantized`);
+      if (!isInt8MatMul(m)) throw new UsageError(`--int8-matmul ${m} is not one of ${INT8_MATMULS.join(', ')}`);
       int8MatMul = m;
     } else if (arg === '--force') force = true;
     else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);

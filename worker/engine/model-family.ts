@@ -19,6 +19,7 @@ import type {
 import type { PackageFiles } from './package-source.js';
 import type { FlowfillManifest } from './flowfill-manifest.js';
 import type { VerifyingReader } from './verifying-reader.js';
+import type { Int8MatMul } from './onnx/layers.js';
 
 export interface ModelFamily {
   /** Short name used in messages and notes, e.g. "sd3". */
@@ -115,7 +116,7 @@ export interface RuntimeOptions {
    * onnxruntime's DynamicQuantizeMatMul on the int8 weights, activations quantised per call (up to 2–3x
    * faster MatMuls on WASM; WASM only). Packages with float weights are unaffected.
    */
-  int8MatMul?: 'auto' | 'dequantized' | 'dynamic-quantized';
+  int8MatMul?: 'auto' | Int8MatMul;
   /** VAE decode in tiles: 'auto' (default: when the budget or the decode's size calls for it), 'always', 'never'. */
   vaeTiling?: 'auto' | 'always' | 'never';
   /** Latent tile side for tiled decodes (default 128, diffusers' tile for SD3's VAE). */

@@ -43,7 +43,13 @@ export interface LayerContext {
   int8MatMul?: Int8MatMul;
 }
 
-export type Int8MatMul = 'dequantized' | 'dynamic-quantized';
+export const INT8_MATMULS = ['dequantized', 'dynamic-quantized'] as const;
+export type Int8MatMul = (typeof INT8_MATMULS)[number];
+
+/** Whether `value` (a flag's text) names an Int8MatMul. */
+export function isInt8MatMul(value: unknown): value is Int8MatMul {
+  return INT8_MATMULS.includes(value as Int8MatMul);
+}
 
 /** Element type of matrix-product activations under `precision`. */
 export function computeType(precision: Precision): DataType {
@@ -95,7 +101,8 @@ export function linear(ctx: LayerContext, x: Value, prefix: string, options: Lin
     const bits = precision === 'int8' ? 8 : 4;
     y = matMulNBits(ctx, b.cast(x, DataType.FLOAT), readWeight, prefix, bits, n, k);
   } else if (tensor.dataType === DataType.INT8 && precision === 'fp32' && ctx.int8MatMul === 'dynamic-quantized') {
-    return dynamicQuantizedMatMul(ctx, b.cast(x, DataType.FLOAT), tensor, prefix, n, k, options.bias !== false);
+    const bias = options.bias === false ? undefined : linearBias(ctx, prefix, n, k, DataType.FLOAT);
+    return dynamicQuantizedMatMul(ctx, b.cast(x, DataType.FLOAT), tensor, prefix, n, k, bias);
   } else if (tensor.dataType === DataType.INT8 && precision === 'fp32') {
     y = b.op('MatMul', [b.cast(x, DataType.FLOAT), int8Dequantized(ctx, tensor, prefix, n, k)]);
   } else {
@@ -112,11 +119,14 @@ export function linear(ctx: LayerContext, x: Value, prefix: string, options: Lin
         : b.initializer(`${prefix}.weight`, { kind: 'tensor', tensor, dataType: type, dims: [k, n], transpose: true });
     y = b.op('MatMul', [b.cast(x, type), w]);
   }
-  if (options.bias !== false) {
-    const bias = ctx.weights.get(`${prefix}.bias`, [n], `a Linear(${k} → ${n}) with bias per config.json`);
-    y = b.op('Add', [y, b.initializer(`${prefix}.bias`, { kind: 'tensor', tensor: bias, dataType: y.type, dims: [n] })]);
-  }
+  if (options.bias !== false) y = b.op('Add', [y, linearBias(ctx, prefix, n, k, y.type)]);
   return y;
+}
+
+/** `<prefix>.bias` [n] as an initializer of `dataType`. */
+function linearBias(ctx: LayerContext, prefix: string, n: number, k: number, dataType: DataType): Value {
+  const bias = ctx.weights.get(`${prefix}.bias`, [n], `a Linear(${k} → ${n}) with bias per config.json`);
+  return ctx.b.initializer(`${prefix}.bias`, { kind: 'tensor', tensor: bias, dataType, dims: [n] });
 }
 
 /** The Linear weight [n, k] as float32 values, dequantised when it is stored as int8 with per-output-channel scales. */
@@ -152,16 +162,10 @@ function dynamicQuantizedMatMul(
   prefix: string,
   n: number,
   k: number,
-  withBias: boolean,
+  bias: Value | undefined,
 ): Value {
-  const { b } = ctx;
   const { q, scales } = int8WeightAndScales(ctx, tensor, prefix, n, k);
-  const inputs: (Value | '')[] = [x, q, scales, ''];
-  if (withBias) {
-    const bias = ctx.weights.get(`${prefix}.bias`, [n], `a Linear(${k} → ${n}) with bias per config.json`);
-    inputs.push(b.initializer(`${prefix}.bias`, { kind: 'tensor', tensor: bias, dataType: DataType.FLOAT, dims: [n] }));
-  }
-  return b.msOp('DynamicQuantizeMatMul', inputs, undefined, DataType.FLOAT);
+  return ctx.b.msOp('DynamicQuantizeMatMul', bias ? [x, q, scales, '', bias] : [x, q, scales], undefined, DataType.FLOAT);
 }
 
 /** The int8 weight transposed to [k, n] (still int8) and its per-output-channel scales [n]. */

@@ -15,7 +15,7 @@
 import type { Backend } from '../../../common/engine-types.js';
 import { blobSource, bytesSource } from '../byte-source.js';
 import { EngineError } from '../engine-error.js';
-import { readGraphSummary, type GraphFile } from '../graph-file.js';
+import { graphFromBytes, type GraphFile } from '../graph-file.js';
 import type { Int8MatMul } from '../onnx/layers.js';
 import { externalFileBytesAsync, serializeGraphAsync } from '../onnx/serialize-graph.js';
 import type { RuntimeOptions } from '../model-family.js';
@@ -69,10 +69,6 @@ export async function prepareTransformerAsync(pkg: Sd3Package, mode: Int8MatMul)
   const shipped = pkg.transformer.graph;
   if (!dequantisesStoredWeights(shipped)) return { graph: shipped, int8MatMul: 'none', rebuildMs: 0 };
   if (mode === 'dequantized') return { graph: shipped, int8MatMul: 'dequantized', rebuildMs: 0 };
-  if (!pkg.transformer.configJson) {
-    const fallback = 'the package was assembled without transformer/config.json as read, which the rebuild needs';
-    return { graph: shipped, int8MatMul: 'dequantized', rebuildMs: 0, fallback };
-  }
   const started = performance.now();
   const external = new Map(shipped.externalData.map((file) => [file.path, file.data]));
   let rebuilt;
@@ -95,9 +91,8 @@ export async function prepareTransformerAsync(pkg: Sd3Package, mode: Int8MatMul)
   const externalData = await Promise.all(
     serialized.externalFiles.map(async (file) => ({ path: file.path, data: await externalFileBytesAsync(file) })),
   );
-  const path = `${shipped.path} (rebuilt: int8 MatMul ${mode})`;
   return {
-    graph: { path, model: serialized.model, externalData, summary: readGraphSummary(path, serialized.model) },
+    graph: graphFromBytes(`${shipped.path} (rebuilt: int8 MatMul ${mode})`, serialized.model, externalData),
     int8MatMul: mode,
     rebuildMs: performance.now() - started,
   };

@@ -69,7 +69,7 @@ export interface Sd3Package {
   modelIndex: Record<string, unknown>;
   schedulerConfig: Record<string, unknown>;
   /** configJson: transformer/config.json as read (every field, for rebuilding the graph: ./int8-matmul.ts). */
-  transformer: { config: TransformerConfig; graph: GraphFile; configJson?: Record<string, unknown> };
+  transformer: { config: TransformerConfig; graph: GraphFile; configJson: Record<string, unknown> };
   vaeDecoder: { config: VaeConfig; graph: GraphFile };
   /** Present when the package has a VAE encoder: enables image-to-image from pixels. */
   vaeEncoder?: { graph: GraphFile; output: 'mean-and-logvar' | 'latent' };

@@ -23,11 +23,7 @@ export interface RebuildOptions {
    * (worker/engine/fused-attention-check.ts).
    */
   attention?: AttentionForm;
-  /**
-   * 'dequantized' (default): int8 weights folded to float32 at session creation, right everywhere.
-   * 'dynamic-quantized': com.microsoft DynamicQuantizeMatMul on the int8 weights (activations
-   * quantised per call): faster on WASM, CPU/WASM only.
-   */
+  /** How Linears with int8 weights multiply (LayerContext.int8MatMul); default 'dequantized'. */
   int8MatMul?: Int8MatMul;
 }
 
