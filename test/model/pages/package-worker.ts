@@ -4,7 +4,7 @@
  * (the package's transformer on the fixture's reference inputs). Used by test/model/package-webgpu.test.ts.
  */
 import * as ort from 'onnxruntime-web/webgpu';
-import type { Backend, GenerationRequest } from '../../../common/engine-types.js';
+import type { Backend, GenerationRequest, StageTimings } from '../../../common/engine-types.js';
 import { createEngine } from '../../../worker/engine/engine.js';
 import { createSessionAsync, useOrt } from '../../../worker/engine/ort-backend.js';
 import { configureOrtForEmbeddedWasm } from '../../../worker/runtime/configure-ort.js';
@@ -21,7 +21,9 @@ export interface PackageWorkerRequest {
 }
 
 export interface PackageWorkerAnswer {
-  images?: { width: number; height: number; png: Uint8Array; backend: string; totalMs: number }[];
+  images?: { width: number; height: number; png: Uint8Array; backend: string; timings: StageTimings }[];
+  /** The engine's loadModel (sessions created, WebGPU shaders not yet compiled), ms. */
+  loadMs?: number;
   direct?: { dims: number[]; data: Float32Array };
   webgpuDevice?: boolean;
   elapsedMs?: number;
@@ -66,7 +68,9 @@ self.onmessage = async (event: MessageEvent<PackageWorkerRequest>) => {
       return;
     }
     const engine = createEngine({ backend: ask.backend });
+    const loadStarted = performance.now();
     await engine.loadModel({ kind: 'url', baseUrl: ask.baseUrl });
+    answer.loadMs = performance.now() - loadStarted;
     for (const request of ask.requests) {
       const result = await engine.generate(request);
       answer.images!.push({
@@ -74,7 +78,7 @@ self.onmessage = async (event: MessageEvent<PackageWorkerRequest>) => {
         height: result.height,
         png: result.png,
         backend: result.backend,
-        totalMs: result.timings.totalMs,
+        timings: result.timings,
       });
     }
     const device = ask.backend === 'webgpu' ? await ort.env.webgpu.device : undefined;
