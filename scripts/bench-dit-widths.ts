@@ -4,7 +4,7 @@
  * lever is capacity, bounded by "no slower than v1 on WASM"). Printed, never asserted.
  *
  *   npm run bench:dit-widths -- [--model model/eval/v2-candidate/package] [--size 256] [--runs 8]
- *                               [--variants 5x6,6x6,7x6,8x6,5x8,6x8]
+ *                               [--variants 5x6,6x6,7x6,8x6,5x8,6x8] [--int8-products]
  *
  * Each variant (attention heads × layers; head width and everything else from the package's
  * config) is built by the engine's graph builder — the graph the shipped default runs since it is
@@ -12,6 +12,9 @@
  * onnxruntime-web's WASM backend and on onnxruntime-node, one thread each, batch 2 (CFG), the
  * package's text length: median of --runs after a warm-up. Weights stored int8 are folded to
  * float32 when the session is created, so float32 weights time the same graph the engine runs.
+ * --int8-products stores the weights as an int8 package does (model/flowfill/quantize.py: the 2-D
+ * ones of at least 16,384 values, symmetric per output channel) and multiplies them the way the
+ * engine does on WASM by default (com.microsoft DynamicQuantizeMatMul, sd3/int8-matmul.ts).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -36,9 +39,13 @@ const { values } = parseArgs({
     size: { type: 'string', default: '256' },
     runs: { type: 'string', default: '8' },
     variants: { type: 'string', default: '5x6,6x6,7x6,8x6,5x8,6x8' },
+    'int8-products': { type: 'boolean', default: false },
   },
 });
 const RUNS = Number(values.runs);
+const INT8 = values['int8-products']!;
+// model/flowfill/quantize.py's min_elements: smaller weights ship as float32.
+const INT8_MIN_ELEMENTS = 16384;
 const latent = Number(values.size) / 8;
 const dir = path.resolve(values.model!);
 const base = readSd3TransformerConfig(JSON.parse(readFileSync(path.join(dir, 'transformer/config.json'), 'utf8')));
@@ -58,11 +65,46 @@ function randomWeights(config: Sd3TransformerConfig): { weights: WeightSet; para
       seed = (seed * 1664525 + 1013904223) >>> 0;
       values[i] = (seed / 2 ** 32 - 0.5) * 2 * scale;
     }
+    if (!name.endsWith('pos_embed.pos_embed')) parameters += count;
+    if (INT8 && name.endsWith('.weight') && shape.length === 2 && count >= INT8_MIN_ELEMENTS) {
+      const { q, scale } = quantisePerOutputChannel(values, shape[0], shape[1]);
+      const scaleName = `${name}_scale`;
+      tensors.set(name, {
+        name,
+        dataType: DataType.INT8,
+        shape,
+        file: bytesSource(name, new Uint8Array(q.buffer)),
+        offset: 0,
+        length: q.length,
+      });
+      const scaleBytes = new Uint8Array(scale.buffer);
+      tensors.set(scaleName, {
+        name: scaleName,
+        dataType: DataType.FLOAT,
+        shape: [shape[0]],
+        file: bytesSource(scaleName, scaleBytes),
+        offset: 0,
+        length: scaleBytes.length,
+      });
+      continue;
+    }
     const bytes = new Uint8Array(values.buffer);
     tensors.set(name, { name, dataType: DataType.FLOAT, shape, file: bytesSource(name, bytes), offset: 0, length: bytes.length });
-    if (!name.endsWith('pos_embed.pos_embed')) parameters += count;
   }
   return { weights: new WeightSet('random weights', tensors), parameters };
+}
+
+/** w [out, in] as q · scale, one symmetric scale per output row (the int8 package format). */
+function quantisePerOutputChannel(w: Float32Array, out: number, inFeatures: number): { q: Int8Array; scale: Float32Array } {
+  const scale = new Float32Array(out);
+  const q = new Int8Array(w.length);
+  for (let row = 0; row < out; row++) {
+    let max = 0;
+    for (let col = 0; col < inFeatures; col++) max = Math.max(max, Math.abs(w[row * inFeatures + col]));
+    scale[row] = max / 127 || 1;
+    for (let col = 0; col < inFeatures; col++) q[row * inFeatures + col] = Math.round(w[row * inFeatures + col] / scale[row]);
+  }
+  return { q, scale };
 }
 
 function feeds(config: Sd3TransformerConfig): Record<string, HostTensor> {
@@ -92,7 +134,7 @@ async function timeAsync(run: () => Promise<unknown>): Promise<number> {
 
 const ortNode = await loadNativeOrtAsync();
 console.log(
-  `${path.relative(process.cwd(), dir)}: head width ${base.attention_head_dim}, ${latent * 8}² (latent ${latent}²), batch 2, ${sequence} text tokens; one thread each`,
+  `${path.relative(process.cwd(), dir)}: head width ${base.attention_head_dim}, ${latent * 8}² (latent ${latent}²), batch 2, ${sequence} text tokens; one thread each; ${INT8 ? 'int8 weights, DynamicQuantizeMatMul' : 'float32 weights'}`,
 );
 console.log('heads×layers | width | parameters (= int8 MB) | WASM step ms | native step ms | WASM/native | WASM vs the package');
 let reference: number | undefined;
@@ -106,9 +148,15 @@ for (const variant of values.variants!.split(',')) {
   };
   const { weights, parameters } = randomWeights(config);
   const model = (
-    await serializeGraphAsync(buildSd3TransformerGraph(config, weights, 'fp32', { attentionKernel: 'unfused' }), {
-      externalThresholdBytes: Infinity,
-    })
+    await serializeGraphAsync(
+      buildSd3TransformerGraph(config, weights, 'fp32', {
+        attentionKernel: 'unfused',
+        int8MatMul: INT8 ? 'dynamic-quantized' : 'dequantized',
+      }),
+      {
+        externalThresholdBytes: Infinity,
+      },
+    )
   ).model;
   const input = feeds(config);
   const wasm = await createSessionAsync({ label: `dit ${variant}`, model, backend: 'wasm' });

@@ -6,8 +6,8 @@
  * exact and right on every backend, but the products then run as float32 MatMuls. On WASM,
  * onnxruntime's com.microsoft DynamicQuantizeMatMul multiplies the int8 weights directly, quantising
  * each call's activations to uint8 (one scale per call): up to 2–3x the float32 MatMul for the larger
- * Linears, slower for 160 → 160 alone on one thread (npm run bench:int8-matmul); yet keeping those
- * exact made the v2 candidate's whole step slower on two threads, so every int8 Linear takes it;
+ * Linears, slower for 160 → 160 timed alone (npm run bench:int8-matmul); yet keeping those exact
+ * made the v2 candidate's whole step slower, so every int8 Linear takes it;
  * the whole step took 0.50–0.78x the time. The price is the
  * activations' rounding. So 'auto' rebuilds the transformer that way on WASM
  * (./rebuild-transformer-graph.ts, the engine's own builder, from the weights of the package's
