@@ -1,7 +1,9 @@
 /**
  * Model packages on Chromium's WebGPU (SwiftShader here), through the engine with the plugin's ORT
  * build, against the same engine on WASM in Node:
- * - the int8 fixture (fixtures/int8-tiny): its transformer against PyTorch, and whole images;
+ * - the int8 fixture (fixtures/int8-tiny): whole images through its package, and its transformer as
+ *   the engine rebuilds it (fixtures/int8-tiny-rebuilt: the builder's graph, pos-embed factored)
+ *   against PyTorch;
  * - the shipped models/default package: a whole image at 128² (one step: every graph runs).
  * The graphs hold no float16 (int8-package.test.ts), so no shader-f16 is involved.
  *
@@ -31,6 +33,7 @@ let browser: Browser;
 beforeAll(async () => {
   rig = await startRigAsync({ 'package-worker': 'test/model/pages/package-worker.ts' });
   cpSync(INT8_FIXTURE, path.join(rig.outDir, 'rig', 'int8-tiny'), { recursive: true });
+  cpSync(path.join(INT8_FIXTURE, '..', 'int8-tiny-rebuilt'), path.join(rig.outDir, 'rig', 'int8-tiny-rebuilt'), { recursive: true });
   cpSync(path.join(REPO_ROOT, 'models/default'), path.join(rig.outDir, 'rig', 'default'), { recursive: true });
   browser = await launchChromiumAsync({ webgpu: true });
 }, 180_000);
@@ -110,7 +113,7 @@ test(
       backend: 'webgpu',
       baseUrl: '/rig/int8-tiny/package/',
       requests,
-      direct: { graphUrl: '/rig/int8-tiny/package/transformer/model.onnx', inputs },
+      direct: { graphUrl: '/rig/int8-tiny-rebuilt/transformer/model.onnx', inputs },
     });
     expect(answer.error).toBeUndefined();
     expect(answer.webgpuDevice).toBe(true);
@@ -121,7 +124,7 @@ test(
     answer.images!.forEach((img, i) => keep(`int8-${requests[i].jobId}`, img.png, wasm[i]));
     const cmp = answer.images!.map((img, i) => compareImages(decodePng(img.png), wasm[i]));
     console.log(
-      `int8 fixture on WebGPU: transformer max |WebGPU - PyTorch| ${diff.toExponential(2)} (max |out| ${scale.toFixed(2)}); ` +
+      `int8 fixture on WebGPU: rebuilt transformer max |WebGPU - PyTorch| ${diff.toExponential(2)} (max |out| ${scale.toFixed(2)}); ` +
         `images vs WASM: ${cmp.map((c) => `max ${c.max} levels, ${(c.within * 100).toFixed(2)} % within 2`).join('; ')}`,
     );
     expect(diff).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));

@@ -12,22 +12,11 @@ import { planGenerationSize } from '../../common/resolution-planner.js';
 import { createEngine } from '../engine/engine.js';
 import { decodePng, encodePng } from '../engine/png.js';
 import { runCli, UsageError } from './cli-errors.js';
+import { EMOJI_PROMPTS, ICON_PROMPTS } from './sample-prompts.js';
 import { modelFolderSourceAsync, REPO_ROOT, registerRepoEmbeddedModel } from './node-host.js';
 import { checkOutputPathAsync } from './output-path.js';
 import { displayPath, resolveUserPath } from './user-paths.js';
 
-const EMOJI_PROMPTS = [
-  'rocket, flat style, on a teal background',
-  'red apple, glossy style, on a yellow background',
-  'cat face, twemoji style, on a blue background',
-  'penguin, flat style, on a purple to pink gradient background',
-];
-const ICON_PROMPTS = [
-  'shopping cart icon, line style, dark blue on white',
-  'heart icon, filled style, red on light pink',
-  'camera icon, bold style, white on dark teal',
-  'cloud icon, thin style, navy on light blue',
-];
 const ROWS = { emoji: EMOJI_PROMPTS, icons: ICON_PROMPTS, all: [...EMOJI_PROMPTS, ...ICON_PROMPTS] } as const;
 type Rows = keyof typeof ROWS;
 const RATIOS: Array<[string, number, number]> = [

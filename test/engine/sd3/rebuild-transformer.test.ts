@@ -13,7 +13,14 @@ import { DataType } from '../../../worker/engine/onnx/data-types.js';
 import { readOnnxModel } from '../../../worker/engine/onnx/onnx-model-reader.js';
 import { serializeGraphAsync } from '../../../worker/engine/onnx/serialize-graph.js';
 import { openPackageAsync } from '../../../worker/engine/package-source.js';
-import { readSd3TransformerConfig, sd3TransformerStateDictShapes } from '../../../worker/engine/sd3/graphs/sd3-transformer.js';
+import {
+  buildSd3TransformerGraph,
+  readSd3TransformerConfig,
+  sd3TransformerStateDictShapes,
+} from '../../../worker/engine/sd3/graphs/sd3-transformer.js';
+import { bytesSource } from '../../../worker/engine/byte-source.js';
+import type { BuiltGraph } from '../../../worker/engine/onnx/graph-builder.js';
+import { readFloat32Async, WeightSet } from '../../../worker/engine/safetensors.js';
 import { sd3FamilyPackage } from '../../../worker/engine/sd3/family.js';
 import { readSd3PackageFilesAsync } from '../../../worker/engine/sd3/read-sd3-package-files.js';
 import { rebuildSd3TransformerAsync, rebuildTransformerPackageAsync } from '../../../worker/engine/sd3/rebuild-transformer.js';
@@ -129,6 +136,112 @@ describe('rebuilt transformer (fixtures/int8-tiny)', () => {
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
+});
+
+describe('the pos-embed table, factored (fixtures/int8-tiny)', () => {
+  const run = async (bytes: Uint8Array, label: string) => {
+    const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+    const feeds = Object.fromEntries(session.inputNames.map((name) => [name, referenceTensor(`transformer.${label}.${name}`)]));
+    const out = (await session.run(feeds)).out_hidden_states;
+    await session.release();
+    return out.data as Float32Array;
+  };
+  const serialize = async (graph: BuiltGraph) => (await serializeGraphAsync(graph, { externalThresholdBytes: Infinity })).model;
+
+  test(
+    'two grid x width/2 factors give the same outputs as the whole table, in 2/grid of its bytes',
+    async () => {
+      const table = await rebuildSd3TransformerAsync(model, configJson, { posEmbedForm: 'table' });
+      const factored = await rebuildSd3TransformerAsync(model, configJson);
+      const config = readSd3TransformerConfig(configJson);
+      const dim = config.num_attention_heads * config.attention_head_dim;
+      const P = config.pos_embed_max_size;
+      const tableBytes = await serialize(table.graph);
+      const factoredBytes = await serialize(factored.graph);
+      // P² · dim float32 values become 2 · P · dim/2.
+      expect(tableBytes.length - factoredBytes.length).toBeGreaterThan((P * P - P) * dim * 4 - 4096);
+      for (const label of ['wide', 'square']) {
+        expect(maxAbs(await run(factoredBytes, label), await run(tableBytes, label))).toBe(0);
+      }
+    },
+    SLOW_MS,
+  );
+
+  test('a stored table that is not separable is refused when its factors are produced', async () => {
+    const recovered = (await rebuildSd3TransformerAsync(model, configJson)).recovered.weights;
+    const original = recovered.get('pos_embed.pos_embed');
+    const values = Float32Array.from(await readFloat32Async(original));
+    values[values.length - 1] += 0.5;
+    const bytes = new Uint8Array(values.buffer);
+    const tensors = new Map(recovered.tensors);
+    tensors.set('pos_embed.pos_embed', { ...original, file: bytesSource('perturbed', bytes), offset: 0, length: bytes.length });
+    const graph = buildSd3TransformerGraph(readSd3TransformerConfig(configJson), new WeightSet('perturbed', tensors), 'fp32', {
+      posEmbedForm: 'factored',
+    });
+    await expect(serialize(graph)).rejects.toThrow(/not SD3's separable sin-cos table/);
+    expect(
+      await serialize(buildSd3TransformerGraph(readSd3TransformerConfig(configJson), new WeightSet('perturbed', tensors), 'fp32')),
+    ).toBeInstanceOf(Uint8Array);
+  });
+});
+
+describe('rebuilt at int8 / int4 precision (fixtures/int8-tiny): MatMulNBits blocks', () => {
+  // Relative L2 to PyTorch's output on the fixture's inputs (its int8 weights, float32 products).
+  // The blocks' levels (min to max of each 32 values, with a zero point) do not fall on the int8
+  // grid, so even 8-bit blocks add a rounding of their own: 2.0e-3 / 4.9e-3 measured; 4-bit blocks
+  // (16 levels) on these random weights ~9e-2. Bounds: twice those, well below a different output.
+  const BOUNDS = { int8: 1e-2, int4: 0.2 } as const;
+  test.each(['int8', 'int4'] as const)(
+    '%s: every int8 Linear becomes a MatMulNBits of that many bits, the output stays near PyTorch, and the package supersedes nothing',
+    async (precision) => {
+      const again = await rebuildSd3TransformerAsync(model, configJson, { precision });
+      const nbits = again.graph.nodes.filter((n) => n.opType === 'MatMulNBits');
+      expect(nbits.length).toBeGreaterThanOrEqual(again.recovered.int8.length);
+      expect(new Set(nbits.map((n) => n.attributes?.bits))).toEqual(new Set([precision === 'int8' ? 8 : 4]));
+      expect(again.graph.nodes.some((n) => n.opType === 'Cast' && n.inputs.some((i) => i.endsWith('.weight')))).toBe(false);
+      const bytes = (await serializeGraphAsync(again.graph, { externalThresholdBytes: Infinity })).model;
+      // Against the same graph with the weights as stored (int8 ones one byte each, in Cast -> Mul):
+      const exact = await rebuildSd3TransformerAsync(model, configJson);
+      const exactBytes = (await serializeGraphAsync(exact.graph, { externalThresholdBytes: Infinity })).model;
+      if (precision === 'int4') expect(bytes.length).toBeLessThan(exactBytes.length);
+      for (const label of ['wide', 'square']) {
+        const got = await run(bytes, label);
+        const error = relativeL2(got.data as Float32Array, referenceTensor(`transformer.${label}.out_hidden_states`).data as Float32Array);
+        console.log(`${precision} ${label}: relative L2 to PyTorch ${error.toExponential(2)}`);
+        expect(error).toBeLessThan(BOUNDS[precision]);
+        expect(error).toBeGreaterThan(0);
+      }
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), 'flowfill-requantised-'));
+      try {
+        const folder = await openFolderAsync(pkgDir);
+        const files = await openPackageAsync({ kind: 'files', files: folder, description: 'the int8 fixture' });
+        const target = path.join(out, 'package');
+        const written = await rebuildTransformerPackageAsync(files, Object.keys(folder), await createNodePackageSinkAsync(target), {
+          sha256: nodeSha256,
+          precision,
+        });
+        const manifest = JSON.parse(fs.readFileSync(path.join(target, 'flowfill.json'), 'utf8'));
+        expect(manifest.supersedes).toBeUndefined();
+        expect(manifest.transformer_rebuilt.precision).toBe(precision);
+        expect(written.rebuilt.recovered.int8.length).toBeGreaterThan(0);
+        const pkg = await readSd3PackageFilesAsync(
+          await openPackageAsync({ kind: 'files', files: await openFolderAsync(target), description: 'requantised' }),
+        );
+        expect(sd3FamilyPackage(pkg).summary.supersedes).toBeUndefined();
+      } finally {
+        fs.rmSync(out, { recursive: true, force: true });
+      }
+    },
+    SLOW_MS,
+  );
+
+  const run = async (bytes: Uint8Array, label: string) => {
+    const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+    const feeds = Object.fromEntries(session.inputNames.map((name) => [name, referenceTensor(`transformer.${label}.${name}`)]));
+    const out = (await session.run(feeds)).out_hidden_states;
+    await session.release();
+    return out;
+  };
 });
 
 describe('rebuilt transformer (model/eval/v2-candidate: PyTorch 2.11 dynamo export)', () => {

@@ -7,7 +7,7 @@
 import type { ByteSource } from '../byte-source.js';
 import { EngineError } from '../engine-error.js';
 import type { BuiltGraph } from '../onnx/graph-builder.js';
-import type { AttentionForm, Int8MatMul } from '../onnx/layers.js';
+import type { AttentionForm, Int8MatMul, Precision } from '../onnx/layers.js';
 import { readOnnxModel } from '../onnx/onnx-model-reader.js';
 import { buildSd3TransformerGraph, readSd3TransformerConfig, type Sd3TransformerConfig } from './graphs/sd3-transformer.js';
 import { recoverSd3TransformerWeightsAsync, type RecoveredTransformerWeights } from './recover-transformer-weights.js';
@@ -25,6 +25,14 @@ export interface RebuildOptions {
   attention?: AttentionForm;
   /** How Linears with int8 weights multiply (LayerContext.int8MatMul); default 'dequantized'. */
   int8MatMul?: Int8MatMul;
+  /**
+   * 'fp32' (default): the weights as the package stores them (float32, or int8 dequantised in the
+   * graph), float32 compute. 'int8' / 'int4': the big Linears re-quantised into com.microsoft
+   * MatMulNBits blocks (float32 activations; ../onnx/layers.ts) — fewer bytes, different weights.
+   */
+  precision?: Extract<Precision, 'fp32' | 'int8' | 'int4'>;
+  /** Sd3TransformerBuildOptions.posEmbedForm; default 'factored' (the same values in 2/grid of the bytes). */
+  posEmbedForm?: 'table' | 'factored';
 }
 
 export interface RebuiltTransformer {
@@ -56,9 +64,10 @@ export async function rebuildSd3TransformerAsync(
     throw new EngineError('model-corrupt', `${path} is not a readable ONNX model: ${(error as Error).message}`, { cause: error });
   }
   const recovered = await recoverSd3TransformerWeightsAsync(contents, config, { path, openExternalAsync: options.openExternalAsync });
-  const graph = buildSd3TransformerGraph(config, recovered.weights, 'fp32', {
+  const graph = buildSd3TransformerGraph(config, recovered.weights, options.precision ?? 'fp32', {
     attentionKernel: options.attention ?? 'unfused',
     int8MatMul: options.int8MatMul,
+    posEmbedForm: options.posEmbedForm ?? 'factored',
   });
   const originalExternalFiles = [
     ...new Set(contents.initializers.flatMap((tensor) => ('location' in tensor.data ? [tensor.data.location] : []))),

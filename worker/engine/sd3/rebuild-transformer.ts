@@ -38,6 +38,8 @@ export interface RebuildPackageResult extends WrittenPackage {
  * field but `files` (rewritten with the new hashes) and gains `transformer_rebuilt`, naming the
  * sha256 of the graph it replaces, and `supersedes`, naming the source package's hash (and those it
  * superseded): the weights are the same, so layers made with it regenerate with the new package.
+ * Under options.precision 'int8' / 'int4' the weights are re-quantised, the images differ, and the
+ * new package supersedes nothing.
  */
 export async function rebuildTransformerPackageAsync(
   files: PackageFiles,
@@ -75,11 +77,13 @@ async function rebuildPackageAsync(
     throw new EngineError('model-mismatch', `${files.description} is a diffusers checkpoint: npm run convert builds its graphs`);
   }
   const model = source.transformer.graph.model;
+  const precision = options.precision ?? 'fp32';
   const configJson = parseJsonObject(TRANSFORMER_CONFIG, await read(TRANSFORMER_CONFIG, 'the transformer graph is built from it'));
   const manifest = paths.includes('flowfill.json') ? parseJsonObject('flowfill.json', await read('flowfill.json', 'listed')) : {};
   const rebuilt = await rebuildSd3TransformerAsync(model, configJson, {
     attention: options.attention,
     int8MatMul: options.int8MatMul,
+    precision: options.precision,
     path: `${files.description}/${TRANSFORMER_GRAPH}`,
     openExternalAsync: async (location) => {
       const file = await files.openOptionalAsync(`transformer/${location}`);
@@ -96,7 +100,7 @@ async function rebuildPackageAsync(
   const weightBytes = rebuilt.graph.initializers.reduce((sum, { source }) => sum + sourceByteLength(source), 0);
   const serialized = await serializeGraphAsync(rebuilt.graph, {
     externalThresholdBytes: weightBytes <= INLINE_LIMIT_BYTES ? Infinity : undefined,
-    metadata: { 'flowfill.precision': 'fp32', 'flowfill.source': `rebuilt from ${TRANSFORMER_GRAPH}` },
+    metadata: { 'flowfill.precision': precision, 'flowfill.source': `rebuilt from ${TRANSFORMER_GRAPH}` },
   });
   const replaced = new Set([
     TRANSFORMER_GRAPH,
@@ -114,22 +118,28 @@ async function rebuildPackageAsync(
   for (const plan of serialized.externalFiles) {
     out.push({ path: `transformer/${plan.path}`, bytes: plan.byteLength, produce: (write) => writeExternalFileAsync(plan, write) });
   }
-  const kept = Object.fromEntries(Object.entries(manifest).filter(([key]) => key !== 'files'));
+  const kept = Object.fromEntries(Object.entries(manifest).filter(([key]) => key !== 'files' && key !== 'supersedes'));
+  // Only the same weights make the same images: a re-quantised package supersedes nothing.
+  const supersedes =
+    precision === 'fp32'
+      ? [
+          { hash: source.hash, id: source.id, why: `the same weights; ${TRANSFORMER_GRAPH} rebuilt by npm run rebuild-transformer` },
+          ...(source.manifest?.supersedes ?? []),
+        ]
+      : [];
   const written = await writePackageAsync(
     sink,
     out,
     {
       ...kept,
-      supersedes: [
-        { hash: source.hash, id: source.id, why: `the same weights; ${TRANSFORMER_GRAPH} rebuilt by npm run rebuild-transformer` },
-        ...(source.manifest?.supersedes ?? []),
-      ],
+      ...(supersedes.length > 0 ? { supersedes } : {}),
       transformer_rebuilt: {
         from_sha256: await sha256HexAsync(model),
         attention: options.attention ?? 'unfused',
         nodes: rebuilt.nodes.rebuilt,
         original_nodes: rebuilt.nodes.original,
         int8_weights: rebuilt.recovered.int8.length,
+        precision,
       },
     },
     { sha256: options.sha256 },

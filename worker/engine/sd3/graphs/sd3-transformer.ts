@@ -40,7 +40,7 @@ import {
   type LayerContext,
   type Precision,
 } from '../../onnx/layers.js';
-import { readFloat32Async, type WeightSet } from '../../safetensors.js';
+import { readFloat32Async, type SafetensorsTensor, type WeightSet } from '../../safetensors.js';
 import { ConfigFields } from './config-fields.js';
 import { UsageTrackingWeightSet } from './weight-usage.js';
 
@@ -119,6 +119,14 @@ export interface Sd3TransformerBuildOptions {
    * centre crop of the kept part equals diffusers' centre crop of the whole table.
    */
   posEmbedGrid?: number;
+  /**
+   * How the graph holds the pos-embed table. 'table' (default): as stored, grid² × width values.
+   * 'factored': SD3's sin-cos table is separable — row (i, j) is [column part of j, row part of i]
+   * (pos-embed.ts) — so two grid × width/2 tables hold the same values and the graph expands its
+   * crop from them: the same numbers in 2/grid of the bytes (2.6 MB → 41 kB for the v2 candidate).
+   * A stored table that is not separable fails the build when its bytes are produced.
+   */
+  posEmbedForm?: 'table' | 'factored';
   /** How Linears with int8 weights multiply (LayerContext.int8MatMul); default 'dequantized'. */
   int8MatMul?: Int8MatMul;
 }
@@ -294,6 +302,7 @@ class TransformerBuilder {
     // since WebGPU devices without shader-f16 cannot run them.
     const storeType = ctx.precision === 'fp16' ? DataType.FLOAT16 : FLOAT;
     const offset = (P - grid) / 2;
+    if (this.options.posEmbedForm === 'factored') return this.croppedFactoredPosEmbed(h, w, tensor, storeType);
     const table = b.initializer(
       'pos_embed.pos_embed',
       grid === P
@@ -319,6 +328,66 @@ class TransformerBuilder {
     const ends = b.op('Add', [starts, hw]);
     const crop = b.op('Slice', [table, starts, ends, b.int64([0, 1])]);
     return b.cast(b.op('Reshape', [crop, b.int64([1, -1, this.dim])]), FLOAT);
+  }
+
+  /**
+   * The crop of croppedPosEmbed from the table's two factors: columns [grid, D/2] (row 0's first
+   * half) and rows [grid, D/2] (column 0's second half), each sliced to the crop and expanded to
+   * [h, w, D/2], then joined. Producing the factors checks that every row of the stored table is
+   * theirs, so the graph computes exactly what the table would.
+   */
+  private croppedFactoredPosEmbed(
+    h: Value,
+    w: Value,
+    tensor: SafetensorsTensor,
+    storeType: typeof DataType.FLOAT | typeof DataType.FLOAT16,
+  ): Value {
+    const { b, config, dim } = this;
+    const P = config.pos_embed_max_size;
+    const grid = this.options.posEmbedGrid ?? P;
+    const offset = (P - grid) / 2;
+    const half = dim / 2;
+    let factors: Promise<{ columns: Float32Array; rows: Float32Array }> | undefined;
+    const produceFactors = () =>
+      (factors ??= readFloat32Async(tensor).then((all) => {
+        const columns = new Float32Array(grid * half);
+        const rows = new Float32Array(grid * half);
+        for (let k = 0; k < grid; k++) {
+          columns.set(all.subarray((offset * P + offset + k) * dim, (offset * P + offset + k) * dim + half), k * half);
+          rows.set(all.subarray(((offset + k) * P + offset) * dim + half, ((offset + k) * P + offset + 1) * dim), k * half);
+        }
+        for (let i = 0; i < grid; i++) {
+          for (let j = 0; j < grid; j++) {
+            const at = ((offset + i) * P + offset + j) * dim;
+            for (let c = 0; c < half; c++) {
+              if (all[at + c] !== columns[j * half + c] || all[at + half + c] !== rows[i * half + c]) {
+                throw new EngineError(
+                  'model-mismatch',
+                  `pos_embed.pos_embed is not SD3's separable sin-cos table (row ${offset + i}, column ${offset + j}, channel ${c} differs): build it with posEmbedForm 'table'`,
+                );
+              }
+            }
+          }
+        }
+        return { columns, rows };
+      }));
+    const factor = (name: string, pick: 'columns' | 'rows') =>
+      b.initializer(name, {
+        kind: 'derived',
+        dataType: storeType,
+        dims: [grid, half],
+        byteLength: grid * half * (storeType === FLOAT ? 4 : 2),
+        produce: async () => fromFloat32((await produceFactors())[pick], storeType),
+      });
+    const centred = (n: Value, table: Value) => {
+      const start = b.op('Div', [b.op('Sub', [b.int64([grid]), n]), b.int64([2])]);
+      return b.op('Slice', [table, start, b.op('Add', [start, n]), b.int64([0])]);
+    };
+    const shape = b.op('Concat', [h, w, b.int64([half])], { axis: 0 });
+    const columns = b.op('Expand', [b.op('Unsqueeze', [centred(w, factor('pos_embed.columns', 'columns')), b.int64([0])]), shape]);
+    const rows = b.op('Expand', [b.op('Unsqueeze', [centred(h, factor('pos_embed.rows', 'rows')), b.int64([1])]), shape]);
+    const crop = b.op('Concat', [columns, rows], { axis: 2 });
+    return b.cast(b.op('Reshape', [crop, b.int64([1, -1, dim])]), FLOAT);
   }
 
   /** CombinedTimestepTextProjEmbeddings, then SiLU (every consumer applies it first); float32. */
