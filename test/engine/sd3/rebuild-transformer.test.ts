@@ -43,6 +43,15 @@ const TOLERANCE = 2e-5;
 const PYTORCH_TOLERANCE = 1e-4;
 const SLOW_MS = 120_000;
 
+/** The transformer graph's output on the fixture's PyTorch inputs for `label`, on WASM. */
+async function run(bytes: Uint8Array, label: string) {
+  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+  const feeds = Object.fromEntries(session.inputNames.map((name) => [name, referenceTensor(`transformer.${label}.${name}`)]));
+  const out = (await session.run(feeds)).out_hidden_states;
+  await session.release();
+  return out;
+}
+
 describe('rebuilt transformer (fixtures/int8-tiny)', () => {
   let rebuilt: Awaited<ReturnType<typeof rebuildSd3TransformerAsync>>;
   let rebuiltBytes: Uint8Array;
@@ -62,14 +71,6 @@ describe('rebuilt transformer (fixtures/int8-tiny)', () => {
     expect(rebuilt.graph.nodes.some((n) => n.opType === 'MultiHeadAttention')).toBe(false);
     expect(rebuilt.nodes.rebuilt).toBeLessThan(rebuilt.nodes.original / 2);
   });
-
-  const run = async (bytes: Uint8Array, label: string) => {
-    const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
-    const feeds = Object.fromEntries(session.inputNames.map((name) => [name, referenceTensor(`transformer.${label}.${name}`)]));
-    const out = (await session.run(feeds)).out_hidden_states;
-    await session.release();
-    return out;
-  };
 
   test.each(['wide', 'square'])(
     '%s latent: the rebuilt graph matches the original graph and PyTorch on WASM',
@@ -139,13 +140,6 @@ describe('rebuilt transformer (fixtures/int8-tiny)', () => {
 });
 
 describe('the pos-embed table, factored (fixtures/int8-tiny)', () => {
-  const run = async (bytes: Uint8Array, label: string) => {
-    const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
-    const feeds = Object.fromEntries(session.inputNames.map((name) => [name, referenceTensor(`transformer.${label}.${name}`)]));
-    const out = (await session.run(feeds)).out_hidden_states;
-    await session.release();
-    return out.data as Float32Array;
-  };
   const serialize = async (graph: BuiltGraph) => (await serializeGraphAsync(graph, { externalThresholdBytes: Infinity })).model;
 
   test(
@@ -161,7 +155,7 @@ describe('the pos-embed table, factored (fixtures/int8-tiny)', () => {
       // P² · dim float32 values become 2 · P · dim/2.
       expect(tableBytes.length - factoredBytes.length).toBeGreaterThan((P * P - P) * dim * 4 - 4096);
       for (const label of ['wide', 'square']) {
-        expect(maxAbs(await run(factoredBytes, label), await run(tableBytes, label))).toBe(0);
+        expect(maxAbs((await run(factoredBytes, label)).data as Float32Array, (await run(tableBytes, label)).data as Float32Array)).toBe(0);
       }
     },
     SLOW_MS,
@@ -234,14 +228,6 @@ describe('rebuilt at int8 / int4 precision (fixtures/int8-tiny): MatMulNBits blo
     },
     SLOW_MS,
   );
-
-  const run = async (bytes: Uint8Array, label: string) => {
-    const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
-    const feeds = Object.fromEntries(session.inputNames.map((name) => [name, referenceTensor(`transformer.${label}.${name}`)]));
-    const out = (await session.run(feeds)).out_hidden_states;
-    await session.release();
-    return out;
-  };
 });
 
 describe('rebuilt transformer (model/eval/v2-candidate: PyTorch 2.11 dynamo export)', () => {
