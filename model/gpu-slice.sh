@@ -29,6 +29,9 @@
 # in the state and the report);
 # GPUS overrides the number of GPU processes (default: every GPU; GPUS=2 with RUN_ARGS="--smoke --device cpu"
 # runs the data-parallel path on a CPU through gloo).
+# RETURN_STATE=0 leaves the new state out of $OUT (the evaluation still comes back): for a one-call
+# experiment whose state could not travel again anyway, e.g. the 320-wide widening (~48 MB of state
+# beside the 22 MiB dataset passes a call's 64 MiB), so that what comes back stays within its limits.
 set -euo pipefail
 limit=${1:?usage: OUT=dir bash model/gpu-slice.sh <slice-seconds>}
 : "${OUT:?set OUT to the folder that comes back}"
@@ -92,7 +95,11 @@ echo "== ${gpus} GPU process(es)"
   --reserve-s "${RESERVE_S:-150}" --eval "${EVAL:-full}" "${v1_args[@]}" ${RUN_ARGS:-}
 
 echo "== packing ($(elapsed)s)"
-tar -C "$work/resume-out" -cf - . | split -b 15M -d - "$OUT/resume.tar.part"
+if [ "${RETURN_STATE:-1}" = 0 ]; then
+  echo "== RETURN_STATE=0: the state ($(du -sh "$work/resume-out" | cut -f1)) stays on this machine"
+else
+  tar -C "$work/resume-out" -cf - . | split -b 15M -d - "$OUT/resume.tar.part"
+fi
 cp "$work/eval/report.json" "$OUT/report.json"
 # Full-size 512 px grids are dropped, last first, while the archive would pass 15 MiB.
 cd "$work/eval"
