@@ -55,6 +55,8 @@ const sequence = 77 + (manifest.max_sequence_length ?? 256);
 
 function randomWeights(config: Sd3TransformerConfig): { weights: WeightSet; parameters: number } {
   const tensors = new Map<string, SafetensorsTensor>();
+  const put = (name: string, dataType: DataType, shape: number[], bytes: Uint8Array) =>
+    tensors.set(name, { name, dataType, shape, file: bytesSource(name, bytes), offset: 0, length: bytes.length });
   let seed = 1;
   let parameters = 0;
   for (const [name, shape] of sd3TransformerStateDictShapes(config)) {
@@ -67,29 +69,12 @@ function randomWeights(config: Sd3TransformerConfig): { weights: WeightSet; para
     }
     if (!name.endsWith('pos_embed.pos_embed')) parameters += count;
     if (INT8 && name.endsWith('.weight') && shape.length === 2 && count >= INT8_MIN_ELEMENTS) {
-      const { q, scale } = quantisePerOutputChannel(values, shape[0], shape[1]);
-      const scaleName = `${name}_scale`;
-      tensors.set(name, {
-        name,
-        dataType: DataType.INT8,
-        shape,
-        file: bytesSource(name, new Uint8Array(q.buffer)),
-        offset: 0,
-        length: q.length,
-      });
-      const scaleBytes = new Uint8Array(scale.buffer);
-      tensors.set(scaleName, {
-        name: scaleName,
-        dataType: DataType.FLOAT,
-        shape: [shape[0]],
-        file: bytesSource(scaleName, scaleBytes),
-        offset: 0,
-        length: scaleBytes.length,
-      });
-      continue;
+      const { q, scale: scales } = quantisePerOutputChannel(values, shape[0], shape[1]);
+      put(name, DataType.INT8, shape, new Uint8Array(q.buffer));
+      put(`${name}_scale`, DataType.FLOAT, [shape[0]], new Uint8Array(scales.buffer));
+    } else {
+      put(name, DataType.FLOAT, shape, new Uint8Array(values.buffer));
     }
-    const bytes = new Uint8Array(values.buffer);
-    tensors.set(name, { name, dataType: DataType.FLOAT, shape, file: bytesSource(name, bytes), offset: 0, length: bytes.length });
   }
   return { weights: new WeightSet('random weights', tensors), parameters };
 }

@@ -19,7 +19,7 @@ import { readFolderAsync } from '../worker/cli/node-host.js';
 import { EMOJI_PROMPTS, ICON_PROMPTS } from '../worker/cli/sample-prompts.js';
 import { createEngine } from '../worker/engine/engine.js';
 import type { RuntimeOptions } from '../worker/engine/model-family.js';
-import { isInt8MatMul } from '../worker/engine/onnx/layers.js';
+import { INT8_MATMULS, isInt8MatMul } from '../worker/engine/onnx/layers.js';
 import { decodePng } from '../worker/engine/png.js';
 
 const { values, positionals } = parseArgs({
@@ -39,9 +39,8 @@ const [width, height] = values.size!.split('x').map(Number);
 const seeds = values.seeds!.split(',').map(Number);
 const prompts = [...EMOJI_PROMPTS, ...ICON_PROMPTS];
 
-function int8MatMul(flag: string): RuntimeOptions['int8MatMul'] {
-  const mode = values[flag as 'int8-matmul-a'];
-  if (mode !== 'auto' && !isInt8MatMul(mode)) throw new Error(`--${flag} ${mode}: expected auto, dequantized or dynamic-quantized`);
+function int8MatMul(flag: string, mode: string): RuntimeOptions['int8MatMul'] {
+  if (mode !== 'auto' && !isInt8MatMul(mode)) throw new Error(`--${flag} ${mode}: expected auto, ${INT8_MATMULS.join(', ')}`);
   return mode;
 }
 
@@ -88,8 +87,8 @@ function difference(a: Uint8Array, b: Uint8Array): { mean: number; max: number; 
 }
 
 const [dirA, dirB] = positionals;
-const modeA = int8MatMul('int8-matmul-a');
-const modeB = int8MatMul('int8-matmul-b');
+const modeA = int8MatMul('int8-matmul-a', values['int8-matmul-a']!);
+const modeB = int8MatMul('int8-matmul-b', values['int8-matmul-b']!);
 console.log(
   `A: ${dirA} (int8 MatMul ${modeA}); B: ${dirB} (int8 MatMul ${modeB}); ${width}x${height}, ${values.steps} steps, guidance ${values.guidance}, seeds ${seeds.join(',')}`,
 );

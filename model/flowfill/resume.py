@@ -30,6 +30,15 @@ def has_package(resume_dir) -> bool:
     return (Path(resume_dir) / "package" / "model_index.json").exists()
 
 
+def load_classifier(resume_dir, device) -> "FlowfillClassifier":
+    """The state's evaluation classifier alone (classifier.npz, float16 weights read as float32), frozen."""
+    z = np.load(Path(resume_dir) / CLASSIFIER)
+    cfg = json.loads(bytes(z["__config__"]).decode())
+    clf = FlowfillClassifier(**cfg)
+    clf.load_state_dict({k: torch.from_numpy(z[k].astype(np.float32) if z[k].dtype == np.float16 else z[k]) for k in z.files if k != "__config__"})
+    return clf.to(device).eval().requires_grad_(False)
+
+
 def load(resume_dir, data, device, accept_data_change: bool = False, log=print) -> dict:
     """State dict for run.py: extras, plus 'te', 'dit', 'vae' (modules, EMA = raw) and 'classifier' when present.
 
@@ -45,11 +54,7 @@ def load(resume_dir, data, device, accept_data_change: bool = False, log=print) 
     state: dict = json.loads((d / EXTRAS).read_text()) if (d / EXTRAS).exists() else {}
     check_data(state, data, d / EXTRAS, accept_data_change, log)
     if (d / CLASSIFIER).exists():
-        z = np.load(d / CLASSIFIER)
-        cfg = json.loads(bytes(z["__config__"]).decode())
-        clf = FlowfillClassifier(**cfg)
-        clf.load_state_dict({k: torch.from_numpy(z[k].astype(np.float32) if z[k].dtype == np.float16 else z[k]) for k in z.files if k != "__config__"})
-        state["classifier"] = clf.to(device).eval().requires_grad_(False)
+        state["classifier"] = load_classifier(d, device)
     pkg = d / "package"
     if has_package(d):
         cfg = {c: json.loads((pkg / c / "config.json").read_text()) for c in ("transformer", "text_encoder", "vae_decoder")}

@@ -27,7 +27,9 @@ def main(argv=None):
     ap.add_argument("--v1", default=".cache/v1/v1-fp16.npz")
     a = ap.parse_args(argv)
     data = FlowfillData(".cache/data", a.device)
-    clf = resume.load(a.state, data, a.device, log=lambda *_: None)["classifier"].eval()
+    # Only the judge: resume.load would also rebuild the DiT, text encoder and VAE from the package's
+    # graphs and check them with onnxruntime.
+    clf = resume.load_classifier(a.state, a.device)
     pipe, _, rec = load_pipeline(a.v1, a.device)
     prompts = data.eval_sets["v1_emoji"][: a.n]
     images = run_generation(pipe, prompts, 256, 256, steps=20, guidance=rec["guidance"], shift=rec["shift"], seed=101, batch=50)

@@ -52,12 +52,22 @@ async function run(bytes: Uint8Array, label: string) {
   return out;
 }
 
+/** A graph as one model.onnx, every weight inside. */
+const serialize = async (graph: BuiltGraph) => (await serializeGraphAsync(graph, { externalThresholdBytes: Infinity })).model;
+
+// The fixture rebuilt with the defaults (weights as stored, pos-embed factored): several describes compare against it.
+let defaultRebuild: Promise<{ rebuilt: Awaited<ReturnType<typeof rebuildSd3TransformerAsync>>; bytes: Uint8Array }> | undefined;
+const defaultRebuildAsync = () =>
+  (defaultRebuild ??= rebuildSd3TransformerAsync(model, configJson).then(async (rebuilt) => ({
+    rebuilt,
+    bytes: await serialize(rebuilt.graph),
+  })));
+
 describe('rebuilt transformer (fixtures/int8-tiny)', () => {
   let rebuilt: Awaited<ReturnType<typeof rebuildSd3TransformerAsync>>;
   let rebuiltBytes: Uint8Array;
   beforeAll(async () => {
-    rebuilt = await rebuildSd3TransformerAsync(model, configJson);
-    rebuiltBytes = (await serializeGraphAsync(rebuilt.graph, { externalThresholdBytes: Infinity })).model;
+    ({ rebuilt, bytes: rebuiltBytes } = await defaultRebuildAsync());
   });
 
   test('recovers every tensor of the state dict, keeps the int8 weights int8 and needs fewer nodes', () => {
@@ -97,7 +107,7 @@ describe('rebuilt transformer (fixtures/int8-tiny)', () => {
       const again = await rebuildSd3TransformerAsync(rebuiltBytes, configJson);
       expect([...again.recovered.from.keys()].sort()).toEqual([...rebuilt.recovered.from.keys()].sort());
       expect(again.recovered.int8).toHaveLength(rebuilt.recovered.int8.length);
-      const againBytes = (await serializeGraphAsync(again.graph, { externalThresholdBytes: Infinity })).model;
+      const againBytes = await serialize(again.graph);
       const first = await run(rebuiltBytes, 'square');
       const second = await run(againBytes, 'square');
       expect(maxAbs(second.data as Float32Array, first.data as Float32Array)).toBeLessThanOrEqual(1e-6);
@@ -140,18 +150,15 @@ describe('rebuilt transformer (fixtures/int8-tiny)', () => {
 });
 
 describe('the pos-embed table, factored (fixtures/int8-tiny)', () => {
-  const serialize = async (graph: BuiltGraph) => (await serializeGraphAsync(graph, { externalThresholdBytes: Infinity })).model;
-
   test(
     'two grid x width/2 factors give the same outputs as the whole table, in 2/grid of its bytes',
     async () => {
       const table = await rebuildSd3TransformerAsync(model, configJson, { posEmbedForm: 'table' });
-      const factored = await rebuildSd3TransformerAsync(model, configJson);
       const config = readSd3TransformerConfig(configJson);
       const dim = config.num_attention_heads * config.attention_head_dim;
       const P = config.pos_embed_max_size;
       const tableBytes = await serialize(table.graph);
-      const factoredBytes = await serialize(factored.graph);
+      const factoredBytes = (await defaultRebuildAsync()).bytes;
       // P² · dim float32 values become 2 · P · dim/2.
       expect(tableBytes.length - factoredBytes.length).toBeGreaterThan((P * P - P) * dim * 4 - 4096);
       for (const label of ['wide', 'square']) {
@@ -162,7 +169,7 @@ describe('the pos-embed table, factored (fixtures/int8-tiny)', () => {
   );
 
   test('a stored table that is not separable is refused when its factors are produced', async () => {
-    const recovered = (await rebuildSd3TransformerAsync(model, configJson)).recovered.weights;
+    const recovered = (await defaultRebuildAsync()).rebuilt.recovered.weights;
     const original = recovered.get('pos_embed.pos_embed');
     const values = Float32Array.from(await readFloat32Async(original));
     values[values.length - 1] += 0.5;
@@ -193,11 +200,9 @@ describe('rebuilt at int8 / int4 precision (fixtures/int8-tiny): MatMulNBits blo
       expect(nbits.length).toBeGreaterThanOrEqual(again.recovered.int8.length);
       expect(new Set(nbits.map((n) => n.attributes?.bits))).toEqual(new Set([precision === 'int8' ? 8 : 4]));
       expect(again.graph.nodes.some((n) => n.opType === 'Cast' && n.inputs.some((i) => i.endsWith('.weight')))).toBe(false);
-      const bytes = (await serializeGraphAsync(again.graph, { externalThresholdBytes: Infinity })).model;
+      const bytes = await serialize(again.graph);
       // Against the same graph with the weights as stored (int8 ones one byte each, in Cast -> Mul):
-      const exact = await rebuildSd3TransformerAsync(model, configJson);
-      const exactBytes = (await serializeGraphAsync(exact.graph, { externalThresholdBytes: Infinity })).model;
-      if (precision === 'int4') expect(bytes.length).toBeLessThan(exactBytes.length);
+      if (precision === 'int4') expect(bytes.length).toBeLessThan((await defaultRebuildAsync()).bytes.length);
       for (const label of ['wide', 'square']) {
         const got = await run(bytes, label);
         const error = relativeL2(got.data as Float32Array, referenceTensor(`transformer.${label}.out_hidden_states`).data as Float32Array);
@@ -243,7 +248,7 @@ describe('rebuilt transformer (model/eval/v2-candidate: PyTorch 2.11 dynamo expo
       const v2 = await rebuildSd3TransformerAsync(v2Model, v2Config);
       const from = [...v2.recovered.from];
       expect(from.filter(([, how]) => how === 'shared bias').map(([key]) => key)).toEqual(['time_text_embed.text_embedder.linear_2.bias']);
-      const bytes = (await serializeGraphAsync(v2.graph, { externalThresholdBytes: Infinity })).model;
+      const bytes = await serialize(v2.graph);
       const cfg = readSd3TransformerConfig(v2Config);
       const [h, w, tokens] = [16, 32, 8];
       const noise = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 1.5);

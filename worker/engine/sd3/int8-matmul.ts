@@ -8,9 +8,9 @@
  * each call's activations to uint8 (one scale per call): up to 2–3x the float32 MatMul for the larger
  * Linears, slower for 160 → 160 timed alone (npm run bench:int8-matmul); yet keeping those exact
  * made the v2 candidate's whole step slower, so every int8 Linear takes it: the whole step took
- * 0.50–0.78x the time. The price is the activations' rounding. So 'auto' rebuilds the transformer that way on WASM
- * (./rebuild-transformer-graph.ts, the engine's own builder, from the weights of the package's
- * graph) and leaves it as shipped elsewhere: WebGPU has no kernel for it.
+ * 0.50–0.78x the time. The price is the activations' rounding. So 'auto' rebuilds the transformer
+ * that way on WASM (./rebuild-transformer-graph.ts, the engine's own builder, from the weights of
+ * the package's graph) and leaves it as shipped elsewhere: WebGPU has no kernel for it.
  */
 import type { Backend } from '../../../common/engine-types.js';
 import { blobSource, bytesSource } from '../byte-source.js';

@@ -83,7 +83,7 @@ async function rebuildPackageAsync(
   const rebuilt = await rebuildSd3TransformerAsync(model, configJson, {
     attention: options.attention,
     int8MatMul: options.int8MatMul,
-    precision: options.precision,
+    precision,
     path: `${files.description}/${TRANSFORMER_GRAPH}`,
     openExternalAsync: async (location) => {
       const file = await files.openOptionalAsync(`transformer/${location}`);
@@ -120,19 +120,16 @@ async function rebuildPackageAsync(
   }
   const kept = Object.fromEntries(Object.entries(manifest).filter(([key]) => key !== 'files' && key !== 'supersedes'));
   // Only the same weights make the same images: a re-quantised package supersedes nothing.
-  const supersedes =
-    precision === 'fp32'
-      ? [
-          { hash: source.hash, id: source.id, why: `the same weights; ${TRANSFORMER_GRAPH} rebuilt by npm run rebuild-transformer` },
-          ...(source.manifest?.supersedes ?? []),
-        ]
-      : [];
+  const supersedes = [
+    { hash: source.hash, id: source.id, why: `the same weights; ${TRANSFORMER_GRAPH} rebuilt by npm run rebuild-transformer` },
+    ...(source.manifest?.supersedes ?? []),
+  ];
   const written = await writePackageAsync(
     sink,
     out,
     {
       ...kept,
-      ...(supersedes.length > 0 ? { supersedes } : {}),
+      ...(precision === 'fp32' ? { supersedes } : {}),
       transformer_rebuilt: {
         from_sha256: await sha256HexAsync(model),
         attention: options.attention ?? 'unfused',

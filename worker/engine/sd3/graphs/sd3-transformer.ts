@@ -134,6 +134,43 @@ export interface Sd3TransformerBuildOptions {
 const FLOAT = DataType.FLOAT;
 const EPS = 1e-6;
 
+/**
+ * The two factors of the centre grid × grid part of SD3's sin-cos table (`all`, P × P × dim): each
+ * column's first half (from the part's first row) and each row's second half (from its first
+ * column). Throws unless every entry of the part is theirs, so a graph built from them computes
+ * exactly what the table holds.
+ */
+function posEmbedFactors(all: Float32Array, P: number, grid: number, dim: number): { columns: Float32Array; rows: Float32Array } {
+  const offset = (P - grid) / 2;
+  const half = dim / 2;
+  const at = (i: number, j: number) => ((offset + i) * P + offset + j) * dim;
+  const columns = new Float32Array(grid * half);
+  const rows = new Float32Array(grid * half);
+  for (let k = 0; k < grid; k++) {
+    columns.set(all.subarray(at(0, k), at(0, k) + half), k * half);
+    rows.set(all.subarray(at(k, 0) + half, at(k, 0) + dim), k * half);
+  }
+  for (let i = 0; i < grid; i++) {
+    for (let j = 0; j < grid; j++) {
+      const inColumns = firstDifference(all, at(i, j), columns, j * half, half);
+      const inRows = inColumns === undefined ? firstDifference(all, at(i, j) + half, rows, i * half, half) : undefined;
+      if (inColumns !== undefined || inRows !== undefined) {
+        throw new EngineError(
+          'model-mismatch',
+          `pos_embed.pos_embed is not SD3's separable sin-cos table (row ${offset + i}, column ${offset + j}, channel ${inColumns ?? half + inRows!} differs): build it with posEmbedForm 'table'`,
+        );
+      }
+    }
+  }
+  return { columns, rows };
+}
+
+/** The first index k < n with a[from + k] !== b[bFrom + k], if any. */
+function firstDifference(a: Float32Array, from: number, b: Float32Array, bFrom: number, n: number): number | undefined {
+  for (let k = 0; k < n; k++) if (a[from + k] !== b[bFrom + k]) return k;
+  return undefined;
+}
+
 /** Builds the transformer graph; every tensor is checked against the shape `config` implies. */
 export function buildSd3TransformerGraph(
   config: Sd3TransformerConfig,
@@ -301,8 +338,8 @@ class TransformerBuilder {
     // sines and cosines) and only the crop is cast; at other precisions the graph has no half tensors,
     // since WebGPU devices without shader-f16 cannot run them.
     const storeType = ctx.precision === 'fp16' ? DataType.FLOAT16 : FLOAT;
+    if (this.options.posEmbedForm === 'factored') return this.croppedFactoredPosEmbed(h, w, tensor, storeType, { P, grid });
     const offset = (P - grid) / 2;
-    if (this.options.posEmbedForm === 'factored') return this.croppedFactoredPosEmbed(h, w, tensor, storeType);
     const table = b.initializer(
       'pos_embed.pos_embed',
       grid === P
@@ -341,36 +378,12 @@ class TransformerBuilder {
     w: Value,
     tensor: SafetensorsTensor,
     storeType: typeof DataType.FLOAT | typeof DataType.FLOAT16,
+    { P, grid }: { P: number; grid: number },
   ): Value {
-    const { b, config, dim } = this;
-    const P = config.pos_embed_max_size;
-    const grid = this.options.posEmbedGrid ?? P;
-    const offset = (P - grid) / 2;
+    const { b, dim } = this;
     const half = dim / 2;
     let factors: Promise<{ columns: Float32Array; rows: Float32Array }> | undefined;
-    const produceFactors = () =>
-      (factors ??= readFloat32Async(tensor).then((all) => {
-        const columns = new Float32Array(grid * half);
-        const rows = new Float32Array(grid * half);
-        for (let k = 0; k < grid; k++) {
-          columns.set(all.subarray((offset * P + offset + k) * dim, (offset * P + offset + k) * dim + half), k * half);
-          rows.set(all.subarray(((offset + k) * P + offset) * dim + half, ((offset + k) * P + offset + 1) * dim), k * half);
-        }
-        for (let i = 0; i < grid; i++) {
-          for (let j = 0; j < grid; j++) {
-            const at = ((offset + i) * P + offset + j) * dim;
-            for (let c = 0; c < half; c++) {
-              if (all[at + c] !== columns[j * half + c] || all[at + half + c] !== rows[i * half + c]) {
-                throw new EngineError(
-                  'model-mismatch',
-                  `pos_embed.pos_embed is not SD3's separable sin-cos table (row ${offset + i}, column ${offset + j}, channel ${c} differs): build it with posEmbedForm 'table'`,
-                );
-              }
-            }
-          }
-        }
-        return { columns, rows };
-      }));
+    const produceFactors = () => (factors ??= readFloat32Async(tensor).then((all) => posEmbedFactors(all, P, grid, dim)));
     const factor = (name: string, pick: 'columns' | 'rows') =>
       b.initializer(name, {
         kind: 'derived',
