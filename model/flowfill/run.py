@@ -73,6 +73,9 @@ def parse_args(argv=None):
     ap.add_argument("--text-contrast", type=float, default=0.0,
                     help="weight of a contrastive loss between two wordings of each image's caption on the pooled text "
                          "features (train.paired_caption_loss; 0 = off)")
+    ap.add_argument("--noise-shift", type=float, default=1.0,
+                    help="multiplies the training timesteps' resolution shift (train.training_timesteps): > 1 trains more "
+                         "near pure noise, where a subject's layout is decided (1 = SD3's sqrt(tokens / 256) alone)")
     ap.add_argument("--dit-layers", type=int,
                     help="depth of the MM-DiT; more than the resumed state's deepens it in place (mmdit.deepened: the new "
                          "blocks start as identity); absent = the resumed state's depth, or DIT_CONFIG's")
@@ -198,7 +201,9 @@ def main(argv=None):
     distributed.broadcast_params(ranks, (te, dit, te_ema, dit_ema))
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
                          refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix,
-                         text_contrast=a.text_contrast)
+                         text_contrast=a.text_contrast, noise_shift=a.noise_shift)
+    if a.noise_shift != 1.0:
+        log(f"dit training timesteps: resolution shift × {a.noise_shift:g} (median t at 256² {a.noise_shift / (1 + a.noise_shift):.2f})")
     # Rank 0's clock decides, so every rank enters (or skips) the DiT stage together.
     budget = distributed.broadcast_object(ranks, a.dit_total_s if smoke else deadline - a.reserve_s - time.time(), src=0, device=dev)
     if budget > 5:
@@ -247,6 +252,12 @@ def main(argv=None):
     state.setdefault("gpus_by_call", [1] * (len(state["gpu_seconds_by_call"]) - 1)).append(ranks.world)
     report["gpu_seconds_by_call"] = state["gpu_seconds_by_call"]
     report["gpus_by_call"] = state["gpus_by_call"]
+    # What this call trained with, so a state's history says which recipe each slice used.
+    state.setdefault("recipe_by_call", []).append({"call": len(state["gpu_seconds_by_call"]), "mix": a.mix, "text_contrast": a.text_contrast,
+                                                    "noise_shift": a.noise_shift, "train_subjects": a.train_subjects,
+                                                    "dit_heads": dit_config["num_attention_heads"], "dit_layers": dit_config["num_layers"],
+                                                    "dit_total_s": a.dit_total_s})
+    report["recipe_by_call"] = state["recipe_by_call"]
     resume.save(out, state, data)
     (ev / "report.json").write_text(json.dumps(report, indent=1, default=float))
     log(f"done in {time.time() - t0:.0f}s: package + resume state in {out}, report in {ev}")

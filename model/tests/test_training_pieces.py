@@ -8,7 +8,7 @@ from flowfill.data import bucket_size
 from flowfill.quantize import dequantize, quantize_per_channel
 from flowfill.sampling import flow_match_sigmas
 from flowfill.text_encoder import TEXT_CONFIG, CLIPTextModelWithProjection, sd3_conditioning
-from flowfill.train import CONV_MIN, LINEAR_MIN, snap_to_int8
+from flowfill.train import CONV_MIN, LINEAR_MIN, snap_to_int8, training_timesteps
 from flowfill.vae import VAE_CONFIG, AutoencoderKL
 
 
@@ -35,6 +35,20 @@ def test_buckets_are_multiples_of_16_near_native_area_from_1_4_to_4_1():
 
 def test_resolution_shift_is_1_at_256_and_2_at_512():
     assert resolution_shift(256, 256) == 1.0 and resolution_shift(512, 512) == 2.0
+
+
+def test_training_timesteps_noise_shift_moves_the_median_to_s_over_1_plus_s():
+    """The logit-normal median 0.5 maps to s / (1 + s): 0.5 at 256² unshifted, 0.75 with noise_shift 3, and
+    the 512² resolution shift (2) composes with it (6 / 7)."""
+    def median(h, w, k):
+        g = torch.Generator().manual_seed(0)
+        return training_timesteps(200_000, h, w, g, "cpu", k).median().item()
+    assert abs(median(256, 256, 1.0) - 0.5) < 0.01
+    assert abs(median(256, 256, 3.0) - 0.75) < 0.01
+    assert abs(median(512, 512, 3.0) - 6 / 7) < 0.01
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    t1, t3 = training_timesteps(1000, 256, 256, g1, "cpu", 1.0), training_timesteps(1000, 256, 256, g2, "cpu", 3.0)
+    assert bool((t3 >= t1).all()) and 0 < float(t1.min()) and float(t3.max()) < 1  # the same draws, each moved toward noise
 
 
 def test_vae_downsamples_8x_to_16_channels_without_normalisation():
