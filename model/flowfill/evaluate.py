@@ -8,8 +8,8 @@ Prompt sets (model/data/build-dataset.mjs writes them into the manifest):
   on a contrasting background;
 - paraphrases: 100 v1_emoji and 100 icons combinations, worded with templates never trained on
   and the subject's synonym where it has one;
-- seen: 200 combinations that do occur in training (control; also where the sampler's shift and
-  guidance are chosen, so the held-out numbers carry no selection bias).
+- seen: 200 combinations that do occur in training, of the subjects the DiT trains on (control; also
+  where the sampler's shift and guidance are chosen, so the held-out numbers carry no selection bias).
 
 Measures per set and size: subject top-1 / top-5 and style accuracy (classifier over every subject
 and style), background colour (median colour of the 3-px border, nearest named colour == requested),
@@ -32,10 +32,12 @@ ASPECTS = {"1:4": 0.25, "9:16": 9 / 16, "1:1": 1.0, "16:9": 16 / 9, "4:1": 4.0}
 FG_THRESHOLD = 0.25
 
 
-def seen_prompts(data: FlowfillData, n: int = 200, seed: int = 5) -> list[dict]:
+def seen_prompts(data: FlowfillData, n: int = 200, seed: int = 5, subjects: list[int] | None = None) -> list[dict]:
+    """Combinations training draws (held-out ones excluded); with `subjects` (--train-subjects), only
+    theirs, so that the control and the sampler's selection measure subjects the DiT trains on."""
     gen = torch.Generator(device=data.device).manual_seed(seed)
     rng = np.random.default_rng(seed)
-    cond = data.draw_conditions(n, gen)
+    cond = data.draw_conditions(n, gen, weights=None if subjects is None else data.pair_weights_for(subjects))
     s, st, c, b1, _ = cond.to_lists()
     out = []
     for i in range(n):
@@ -158,16 +160,19 @@ def real_renders(data: FlowfillData, prompts: list[dict], h: int, w: int, seed: 
     return torch.cat([data.compose(data.conditions_for(prompts[i: i + 200], rng), h, w, gen) for i in range(0, len(prompts), 200)])
 
 
-def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=(1.0, 2.0, 3.0, 4.0), guidances=(3.0, 4.0, 5.0, 6.0)):
-    """Best shift × guidance on seen prompts at 256²: top-1 + 0.5·background + 0.25·style (+ icon colour)."""
+def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=(1.0, 2.0, 3.0, 4.0), guidances=(3.0, 4.0, 5.0, 6.0),
+                     vocabulary: list[int] | None = None):
+    """Best shift × guidance on seen prompts at 256²: top-1 + 0.5·background + 0.25·style (+ icon colour);
+    top-1 among `vocabulary` when the DiT trains on a subset (the measure the held-out sets report)."""
     grid = {}
     for shift in shifts:
         for g in guidances:
             imgs = run_generation(pipe, prompts, 256, 256, steps=steps, guidance=g, shift=shift, seed=11)
-            m = mean_scores(score(data, clf, imgs, prompts))
+            m = mean_scores(score(data, clf, imgs, prompts, vocabulary))
             grid[f"shift{shift}_cfg{g}"] = m
             log(f"eval select shift {shift} guidance {g}: {m}")
-    key = lambda k: grid[k]["subject_top1"] + 0.5 * grid[k]["background"] + 0.25 * grid[k]["style"] + 0.25 * grid[k].get("icon_colour", 0)  # noqa: E731
+    top1 = "subject_top1" if vocabulary is None else "subject_top1_vocab"
+    key = lambda k: grid[k][top1] + 0.5 * grid[k]["background"] + 0.25 * grid[k]["style"] + 0.25 * grid[k].get("icon_colour", 0)  # noqa: E731
     best = max(grid, key=key)
     shift, g = float(best.split("_")[0][5:]), float(best.split("_")[1][3:])
     return {"shift": shift, "guidance": g}, grid

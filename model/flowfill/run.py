@@ -129,7 +129,6 @@ def main(argv=None):
         f"dit_seconds {state.get('dit_seconds', 0):.0f}, weights read back vs the package's graphs: {state.get('resume_check', 'not checked')}")
     state.setdefault("gpu_seconds_by_call", [])
     sets = {k: (v[:4] if smoke else v) for k, v in data.eval_sets.items()}
-    seen = seen_prompts(data, 4 if smoke else 200)
 
     # The first slice's fixed-length stages shrink, if needed, so that the bank, the evaluation and
     # the export still fit before the deadline (the DiT then starts in the next slice).
@@ -176,6 +175,7 @@ def main(argv=None):
     # Only the DiT's draws are restricted (the latent statistics, first slice, come from this bank too).
     subjects = train_subject_ids(data, a.train_subjects)
     note_train_subjects(state, a.train_subjects, subjects, log)
+    seen = seen_prompts(data, 4 if smoke else 200, subjects=subjects)
     bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], natives=natives, capacity=capacity, seed=ranks.rank, subjects=subjects)
     bank.fill(a.bank_s, log)
     if "latent_stats" not in state and ranks.main:
@@ -357,8 +357,9 @@ def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool, 
     t = time.time()
     report = {"steps": steps, "sets": {k: len(v) for k, v in sets.items()}}
     grid = dict(shifts=(3.0,), guidances=(5.0,)) if smoke else {}
-    chosen, sel = choose_scheduler(pipe, data, clf, seen, steps, log, **grid)
-    report["selection"] = {"on": "seen prompts at 256²", "grid": sel, "chosen": chosen}
+    chosen, sel = choose_scheduler(pipe, data, clf, seen, steps, log, vocabulary=vocabulary, **grid)
+    on = "seen prompts at 256²" + ("" if vocabulary is None else f", of the {len(vocabulary)} trained subjects, by top-1 among them")
+    report["selection"] = {"on": on, "grid": sel, "chosen": chosen}
     sampling = dict(steps=steps, guidance=chosen["guidance"], shift=chosen["shift"])
     kw = dict(sampling, log=log, vocabulary=vocabulary)
     res, samples = evaluate_sets(pipe, data, clf, {"v1_emoji": sets["v1_emoji"]}, (256,), fd_seeds=1 if smoke else 5, **kw)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from flowfill.bank import LatentBank
+from flowfill.evaluate import seen_prompts
 from flowfill.run import note_train_subjects, parse_args, train_subject_ids
 
 
@@ -116,3 +117,18 @@ def test_the_choice_is_parsed_recorded_and_may_change_on_resume():
     assert old["train_subjects"] == "all"
     assert old["train_subjects_changes"] == [{"from": "all", "to": "v1", "at_dit_step": 500}, {"from": "v1", "to": "all", "at_dit_step": 900}]
     assert sum("switches" in s for s in said) == 2
+
+
+def test_seen_prompts_follow_the_trained_subjects_and_are_never_held_out(data):
+    """The control set, where the sampler is chosen, must ask for subjects the DiT trains on: under
+    --train-subjects core, 200 training combinations of the 400, not of all 2,877."""
+    core = set(train_subject_ids(data, "core"))
+    seen = seen_prompts(data, 200, subjects=sorted(core))
+    assert {p["subject"] for p in seen} <= core
+    assert any(data.subjects[p["subject"]]["kind"] == "icon" for p in seen) and any(data.subjects[p["subject"]]["kind"] != "icon" for p in seen)
+    everyone = seen_prompts(data, 200)
+    assert len({p["subject"] for p in everyone} - core) > 100  # unrestricted, most of them lie outside the core
+    held = {(p["subject"], p["style"], p["background"] if p["colour"] is None else p["colour"]) for name in ("v1_emoji", "icons")
+            for p in data.eval_sets[name]}
+    asked = {(p["subject"], p["style"], p["background"] if p["colour"] is None else p["colour"]) for p in seen}
+    assert not asked & held
