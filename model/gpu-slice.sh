@@ -20,7 +20,9 @@
 # Environment: EVAL=quick evaluates in seconds instead of ~90 s (for slices between full evaluations; then
 # RESERVE_S=70 is enough); SKIP_CHECKS=1 skips pytest + smoke; DIT_TOTAL_S (default 1100) is the planned DiT time over
 # all slices (the learning-rate schedule's length); VAE_S (170), CLF_S (60) the first slice's stages
-# (shortened automatically when the slice is too short for them); RESERVE_S (150) the time kept for
+# (shortened automatically when the slice is too short for them; CLF_S is also a new judge's time, when
+# RUN_ARGS="--judge-input N" replaces the judge: carry model/.cache/v1 then, so v1 is measured again by it);
+# RESERVE_S (150) the time kept for
 # evaluation + export (the log prints what they took);
 # RUN_ARGS adds arguments to flowfill.run (RUN_ARGS=--smoke runs this whole script in minutes on a CPU;
 # RUN_ARGS=--accept-data-change resumes a state saved before data_content_sha256 whose whole-manifest hash

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from .data import FlowfillData, bucket_size
 
-INPUT = 64
+INPUT = 64  # the input side of every judge trained before session 12; run.py --judge-input chooses a new one
 
 
 def central_square(images: torch.Tensor, size: int = INPUT) -> torch.Tensor:
@@ -23,8 +23,9 @@ def central_square(images: torch.Tensor, size: int = INPUT) -> torch.Tensor:
 
 
 class FlowfillClassifier(nn.Module):
-    def __init__(self, num_subjects: int, num_styles: int, width: int = 64):
+    def __init__(self, num_subjects: int, num_styles: int, width: int = 64, input_size: int = INPUT):
         super().__init__()
+        self.input_size = input_size
 
         def block(cin, cout):
             return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
@@ -36,7 +37,7 @@ class FlowfillClassifier(nn.Module):
         self.num_features = 4 * w
         self.subject = nn.Linear(4 * w, num_subjects)
         self.style = nn.Linear(4 * w, num_styles)
-        self.config = {"num_subjects": num_subjects, "num_styles": num_styles, "width": width}
+        self.config = {"num_subjects": num_subjects, "num_styles": num_styles, "width": width, "input_size": input_size}
 
     def forward(self, x):
         f = self.features(x)
@@ -46,30 +47,31 @@ class FlowfillClassifier(nn.Module):
         return self.features(x)
 
 
-def clean_batch(data: FlowfillData, n: int, gen, rng, native: int = 256):
+def clean_batch(data: FlowfillData, n: int, gen, rng, native: int = 256, input_size: int = INPUT):
     aspect = float(np.exp(rng.uniform(np.log(0.25), np.log(4.0))))
     h, w = bucket_size(aspect, native)
     cond = data.draw_conditions(n, gen, exclude_held_out=False)
     images = data.compose(cond, h, w, gen)
-    return central_square(images), cond.subject, cond.style
+    return central_square(images, input_size), cond.subject, cond.style
 
 
 def _autocast(device):
     return torch.autocast("cuda", dtype=torch.bfloat16) if torch.device(device).type == "cuda" else torch.autocast("cpu", enabled=False)
 
 
-def train_classifier(data: FlowfillData, seconds: float, log=print, seed: int = 7, batch: int = 512, width: int = 64, eval_n: int = 4096):
+def train_classifier(data: FlowfillData, seconds: float, log=print, seed: int = 7, batch: int = 512, width: int = 64, eval_n: int = 4096,
+                     input_size: int = INPUT):
     torch.manual_seed(seed)
     gen = torch.Generator(device=data.device).manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = FlowfillClassifier(data.num_subjects, len(data.styles), width).to(data.device).to(memory_format=torch.channels_last)
+    model = FlowfillClassifier(data.num_subjects, len(data.styles), width, input_size).to(data.device).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     start, step = time.time(), 0
     while time.time() - start < seconds:
         frac = (time.time() - start) / seconds
         for g in opt.param_groups:
             g["lr"] = 2e-3 * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
-        x, ys, yst = clean_batch(data, batch, gen, rng, native=256 if step % 4 else 512)
+        x, ys, yst = clean_batch(data, batch, gen, rng, native=256 if step % 4 else 512, input_size=input_size)
         # Mild blur and noise so the classifier tolerates the softness of generated images.
         if step % 2 == 0:
             x = F.avg_pool2d(x, 3, 1, 1)
@@ -85,9 +87,9 @@ def train_classifier(data: FlowfillData, seconds: float, log=print, seed: int = 
             log(f"classifier step {step} loss {loss.item():.4f}")
     model.eval()
     acc = clean_accuracy(model, data, n=eval_n, batch=min(512, eval_n))
-    log(f"classifier: {step} steps in {time.time() - start:.0f}s, clean renders: subject top-1 {acc['subject_top1']:.3f} "
+    log(f"classifier ({input_size}² input): {step} steps in {time.time() - start:.0f}s, clean renders: subject top-1 {acc['subject_top1']:.3f} "
         f"(emoji {acc['emoji_top1']:.3f}, icons {acc['icon_top1']:.3f}), style {acc['style']:.3f}")
-    return model, {"steps": step, "seconds": round(time.time() - start, 1), **acc}
+    return model, {"steps": step, "seconds": round(time.time() - start, 1), "input_size": input_size, **acc}
 
 
 @torch.no_grad()
@@ -96,7 +98,7 @@ def clean_accuracy(model, data: FlowfillData, n: int = 4096, batch: int = 512):
     rng = np.random.default_rng(1234)
     hits, hits_style, kinds = [], [], []
     for _ in range(max(1, n // batch)):
-        x, ys, yst = clean_batch(data, batch, gen, rng)
+        x, ys, yst = clean_batch(data, batch, gen, rng, input_size=model.input_size)
         ls, lst = model(x)
         hits.append(ls.argmax(1) == ys)
         hits_style.append(lst.argmax(1) == yst)

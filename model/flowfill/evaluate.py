@@ -93,7 +93,7 @@ def score(data: FlowfillData, clf, images: torch.Tensor, prompts: list[dict], vo
     model trains on) also subject_top1_vocab / _top5_vocab: the classifier's choice among those subjects
     only, the measure for a model whose vocabulary is a subset (v1's own classifier knew only its 200)."""
     x01 = (images + 1) / 2
-    ls, lst = clf(central_square(images))
+    ls, lst = clf(central_square(images, clf.input_size))
     dev = images.device
     subj = torch.tensor([p["subject"] for p in prompts], device=dev)
     sty = torch.tensor([p["style"] for p in prompts], device=dev)
@@ -127,7 +127,7 @@ def mean_scores(s: dict) -> dict:
 
 @torch.no_grad()
 def embed(clf, images: torch.Tensor, batch: int = 500) -> np.ndarray:
-    return torch.cat([clf.embed(central_square(images[i: i + batch])) for i in range(0, len(images), batch)]).double().cpu().numpy()
+    return torch.cat([clf.embed(central_square(images[i: i + batch], clf.input_size)) for i in range(0, len(images), batch)]).double().cpu().numpy()
 
 
 def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:

@@ -21,7 +21,7 @@ import torch
 
 from . import distributed, resume
 from .bank import LatentBank
-from .classifier import train_classifier
+from .classifier import INPUT as CLASSIFIER_INPUT, train_classifier
 from .data import FlowfillData, write_samples
 from .evaluate import (ASPECTS, choose_scheduler, embed, evaluate_aspects, evaluate_sets, frechet_distance, mean_scores, real_renders,
                        run_generation, save_aspect_strip, save_grid, score, seen_prompts)
@@ -56,6 +56,10 @@ def parse_args(argv=None):
     ap.add_argument("--time-limit-s", type=float, default=540, help="wall-time budget of this call, from process start")
     ap.add_argument("--reserve-s", type=float, default=150, help="kept for evaluation + export at the end")
     ap.add_argument("--clf-s", type=float, default=60)
+    ap.add_argument("--judge-input", type=int,
+                    help="the evaluation classifier's input side (64 until session 12): a resumed judge of another side is "
+                         "replaced by one trained for --clf-s seconds, and v1 is measured again by it (pass --v1); the old "
+                         "judge's numbers are kept in judge_changes. Every slice after that keeps the new judge")
     ap.add_argument("--vae-s", type=float, default=170)
     ap.add_argument("--bank-s", type=float, default=25, help="seconds spent filling the latent bank")
     ap.add_argument("--dit-total-s", type=float, default=1100, help="planned DiT seconds over all slices (cosine schedule length)")
@@ -128,6 +132,7 @@ def main(argv=None):
     log(f"resumed: {sorted(k for k in state if not isinstance(state[k], torch.nn.Module))}, dit_steps {state.get('dit_steps', 0)}, "
         f"dit_seconds {state.get('dit_seconds', 0):.0f}, weights read back vs the package's graphs: {state.get('resume_check', 'not checked')}")
     state.setdefault("gpu_seconds_by_call", [])
+    replace_judge_if_asked(state, a.judge_input, log)
     sets = {k: (v[:4] if smoke else v) for k, v in data.eval_sets.items()}
 
     # The first slice's fixed-length stages shrink, if needed, so that the bank, the evaluation and
@@ -145,7 +150,8 @@ def main(argv=None):
     #    parallel, beside the VAE.
     need_clf, need_vae = "classifier" not in state, "vae" not in state
     if need_clf and ranks.rank == ranks.classifier_rank:
-        clf, info = train_classifier(data, a.clf_s, log, width=16 if smoke else 64, batch=64 if smoke else 512, eval_n=128 if smoke else 4096)
+        clf, info = train_classifier(data, a.clf_s, log, width=16 if smoke else 64, batch=64 if smoke else 512, eval_n=128 if smoke else 4096,
+                                     input_size=a.judge_input or CLASSIFIER_INPUT)
         state["classifier"], state["classifier_info"] = clf.requires_grad_(False), info
 
     # 2. VAE, rounded to the int8 values it ships with before anything is encoded with it.
@@ -231,7 +237,7 @@ def main(argv=None):
     else:
         report = evaluate_v2(pipe, data, clf, sets, seen, a.steps, log, ev, smoke, vocabulary=subjects)
     report.update({k: state.get(k) for k in ("v1_eval", "vae_psnr_held_out", "classifier_info", "vae_info", "dit_steps", "dit_seconds",
-                                             "dit_gpu_seconds", "dit_loss_history", "train_subjects", "train_subjects_changes")})
+                                             "dit_gpu_seconds", "dit_loss_history", "train_subjects", "train_subjects_changes", "judge_changes")})
     state["scheduler"] = report["selection"]["chosen"]
 
     # 7. Export: the package (and with it the checkpoint).
@@ -269,6 +275,21 @@ def train_subject_ids(data, choice: str) -> list[int] | None:
     sets (the full sets, also under --smoke, which evaluates only their first prompts)."""
     names = TRAIN_SUBJECTS[choice]
     return sorted({p["subject"] for name in names for p in data.eval_sets[name]}) if names else None
+
+
+def replace_judge_if_asked(state: dict, size: int | None, log) -> None:
+    """--judge-input: a resumed judge of another input side is dropped, and with it v1's numbers by that judge,
+    so that this slice trains a new judge and measures v1 again. Every number in a report is then the new
+    judge's; the old judge's own accuracy and v1's numbers by it stay in judge_changes."""
+    clf = state.get("classifier")
+    if size is None or clf is None or clf.input_size == size:
+        return
+    state.setdefault("judge_changes", []).append({
+        "from_input": clf.input_size, "to_input": size, "at_dit_step": state.get("dit_steps", 0),
+        "old_classifier_info": state.get("classifier_info"), "old_v1_eval": state.get("v1_eval")})
+    for key in ("classifier", "classifier_info", "v1_eval"):
+        state.pop(key, None)
+    log(f"judge: the resumed classifier reads {clf.input_size}² inputs; this slice trains one at {size}² and measures v1 again")
 
 
 def note_train_subjects(state: dict, choice: str, subjects: list[int] | None, log) -> None:
