@@ -24,12 +24,14 @@ def _autocast(device):
 
 
 class LatentBank:
-    def __init__(self, data: FlowfillData, encoder, natives=(256, 512), capacity=(8192, 2048), seed: int = 0, subjects=None):
+    def __init__(self, data: FlowfillData, encoder, natives=(256, 512), capacity=(8192, 2048), seed: int = 0, subjects=None,
+                 icon_share: float = 0.5):
         """encoder: images [B,3,H,W] in [-1,1] -> latent means [B,16,H/8,W/8] (the frozen VAE's).
-        subjects: ids the composites are drawn from (run.py --train-subjects); None = all."""
+        subjects: ids the composites are drawn from (run.py --train-subjects); None = all.
+        icon_share: the icons' share of the composites (run.py --icon-share; the data's rule is half)."""
         self.data, self.encoder = data, encoder
         # Restricted, the draws keep the data's rules (held-out combinations excluded, kinds balanced).
-        self.weights = None if subjects is None else data.pair_weights_for(subjects)
+        self.weights = None if subjects is None and icon_share == 0.5 else data.pair_weights_for(subjects, icon_share)
         self.device = data.device
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
         self.rng = np.random.default_rng(seed)

@@ -129,10 +129,10 @@ class FlowfillData:
     def num_subjects(self) -> int:
         return len(self.subjects)
 
-    def pair_weights_for(self, subjects=None) -> torch.Tensor:
-        """Sampling weights of the (subject, style) pairs: half the images emoji, half icons; uniform over
-        subjects within a kind, then uniform over the styles a subject has. With `subjects` (ids), only
-        their pairs, by the same rule (a kind none of them has gets no images)."""
+    def pair_weights_for(self, subjects=None, icon_share: float = 0.5) -> torch.Tensor:
+        """Sampling weights of the (subject, style) pairs: `icon_share` of the images icons (half by default),
+        the rest emoji; uniform over subjects within a kind, then uniform over the styles a subject has. With
+        `subjects` (ids), only their pairs, by the same rule (a kind none of them has gets no images)."""
         pair_subject = self.pairs[:, 0]
         styles_per_subject = torch.bincount(pair_subject, minlength=self.num_subjects).float()
         w = 1.0 / styles_per_subject[pair_subject]
@@ -141,10 +141,10 @@ class FlowfillData:
             keep[torch.as_tensor(list(subjects), dtype=torch.long, device=self.device)] = True
             w = torch.where(keep[pair_subject], w, torch.zeros_like(w))
         pair_kind = self.is_icon[pair_subject]
-        for kind in (False, True):
+        for kind, share in ((False, 1.0 - icon_share), (True, icon_share)):
             sel = pair_kind == kind
             total = w[sel].sum()
-            w[sel] = w[sel] / total * 0.5 if total > 0 else w[sel]
+            w[sel] = w[sel] / total * share if total > 0 else w[sel]
         return w / w.sum()
 
     def draw_conditions(self, batch: int, gen: torch.Generator, exclude_held_out: bool = True,

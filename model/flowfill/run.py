@@ -80,6 +80,9 @@ def parse_args(argv=None):
     ap.add_argument("--noise-shift", type=float, default=1.0,
                     help="multiplies the training timesteps' resolution shift (train.training_timesteps): > 1 trains more "
                          "near pure noise, where a subject's layout is decided (1 = SD3's sqrt(tokens / 256) alone)")
+    ap.add_argument("--icon-share", type=float, default=0.5,
+                    help="the icons' share of the MM-DiT's training images (the rest emoji; 0.5 = the data's rule). The "
+                         "evaluation's sets and the seen control are unchanged")
     ap.add_argument("--dit-layers", type=int,
                     help="depth of the MM-DiT; more than the resumed state's deepens it in place (mmdit.deepened: the new "
                          "blocks start as identity); absent = the resumed state's depth, or DIT_CONFIG's")
@@ -95,7 +98,10 @@ def parse_args(argv=None):
     ap.add_argument("--accept-data-change", action="store_true",
                     help="resume a state saved before data_content_sha256 although its whole-manifest hash differs "
                          "(e.g. only the caption templates changed); states with data_content_sha256 are checked on content alone")
-    return ap.parse_args(argv)
+    a = ap.parse_args(argv)
+    if not 0.0 <= a.icon_share <= 1.0:
+        ap.error(f"--icon-share {a.icon_share}: a share of the images, between 0 and 1")
+    return a
 
 
 def main(argv=None):
@@ -182,7 +188,10 @@ def main(argv=None):
     subjects = train_subject_ids(data, a.train_subjects)
     note_train_subjects(state, a.train_subjects, subjects, log)
     seen = seen_prompts(data, 4 if smoke else 200, subjects=subjects)
-    bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], natives=natives, capacity=capacity, seed=ranks.rank, subjects=subjects)
+    bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], natives=natives, capacity=capacity, seed=ranks.rank, subjects=subjects,
+                      icon_share=a.icon_share)
+    if a.icon_share != 0.5:
+        log(f"dit training images: {a.icon_share:.0%} icons")
     bank.fill(a.bank_s, log)
     if "latent_stats" not in state and ranks.main:
         state["latent_stats"] = latent_statistics(bank, data, vae, batches=1 if smoke else 8)
@@ -260,7 +269,7 @@ def main(argv=None):
     report["gpus_by_call"] = state["gpus_by_call"]
     # What this call trained with, so a state's history says which recipe each slice used.
     state.setdefault("recipe_by_call", []).append({"call": len(state["gpu_seconds_by_call"]), "mix": a.mix, "text_contrast": a.text_contrast,
-                                                    "noise_shift": a.noise_shift, "train_subjects": a.train_subjects,
+                                                    "noise_shift": a.noise_shift, "icon_share": a.icon_share, "train_subjects": a.train_subjects,
                                                     "dit_heads": dit_config["num_attention_heads"], "dit_layers": dit_config["num_layers"],
                                                     "dit_total_s": a.dit_total_s})
     report["recipe_by_call"] = state["recipe_by_call"]

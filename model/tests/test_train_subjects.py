@@ -8,7 +8,7 @@ from flowfill.evaluate import seen_prompts
 from flowfill.run import note_train_subjects, parse_args, train_subject_ids
 
 
-def bank_draws(data, subjects, monkeypatch):
+def bank_draws(data, subjects, monkeypatch, icon_share=0.5):
     """Every condition the latent bank draws while it fills and refreshes (the DiT's training images)."""
     drawn = []
     draw = data.draw_conditions
@@ -18,7 +18,7 @@ def bank_draws(data, subjects, monkeypatch):
         return drawn[-1]
 
     monkeypatch.setattr(data, "draw_conditions", spy)
-    bank = LatentBank(data, lambda x: x[:, :1, ::8, ::8], natives=(128,), capacity=(256,), subjects=subjects)
+    bank = LatentBank(data, lambda x: x[:, :1, ::8, ::8], natives=(128,), capacity=(256,), subjects=subjects, icon_share=icon_share)
     bank.fill(600)
     for k in range(len(bank.buckets)):
         bank.refresh(k, 64)
@@ -134,3 +134,22 @@ def test_seen_prompts_follow_the_trained_subjects_and_are_never_held_out(data):
     combination = lambda p: (p["subject"], p["style"], p["background"] if p["colour"] is None else p["colour"])  # noqa: E731
     held = {combination(p) for name in ("v1_emoji", "icons") for p in data.eval_sets[name]}
     assert not {combination(p) for p in seen} & held
+
+
+def test_icon_share_moves_images_between_the_kinds_and_nothing_else(data, monkeypatch):
+    core = train_subject_ids(data, "core")
+    half, more = data.pair_weights_for(core), data.pair_weights_for(core, icon_share=0.7)
+    icon_pair = data.is_icon[data.pairs[:, 0]]
+    assert float(half[icon_pair].sum()) == pytest.approx(0.5) and float(more[icon_pair].sum()) == pytest.approx(0.7)
+    # Within a kind the rule is unchanged: the same relative weights, scaled.
+    torch.testing.assert_close(more[icon_pair], half[icon_pair] * 1.4)
+    torch.testing.assert_close(more[~icon_pair], half[~icon_pair] * 0.6)
+    # The bank's draws follow it, still within the core and never a held-out combination.
+    drawn = bank_draws(data, core, monkeypatch, icon_share=0.7)
+    subjects = torch.cat([c.subject for c in drawn])
+    assert set(subjects.tolist()) <= set(core)
+    assert float(data.is_icon[subjects].float().mean()) == pytest.approx(0.7, abs=0.03)
+    assert_no_held_out(data, drawn)
+    assert parse_args(["--data", "d", "--resume-out", "o", "--eval-out", "e", "--icon-share", "0.7"]).icon_share == 0.7
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "d", "--resume-out", "o", "--eval-out", "e", "--icon-share", "1.5"])
