@@ -30,8 +30,8 @@ class LatentBank:
         subjects: ids the composites are drawn from (run.py --train-subjects); None = all.
         icon_share: the icons' share of the composites (run.py --icon-share; the data's rule is half)."""
         self.data, self.encoder = data, encoder
-        # Restricted, the draws keep the data's rules (held-out combinations excluded, kinds balanced).
-        self.weights = None if subjects is None and icon_share == 0.5 else data.pair_weights_for(subjects, icon_share)
+        # Restricted or reweighted, the draws keep the data's rules (held-out combinations excluded, uniform within a kind).
+        self.weights = data.pair_weights_for(subjects, icon_share)
         self.device = data.device
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
         self.rng = np.random.default_rng(seed)

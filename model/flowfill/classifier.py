@@ -39,6 +39,10 @@ class FlowfillClassifier(nn.Module):
         self.style = nn.Linear(4 * w, num_styles)
         self.config = {"num_subjects": num_subjects, "num_styles": num_styles, "width": width, "input_size": input_size}
 
+    def crop(self, images: torch.Tensor) -> torch.Tensor:
+        """What this judge reads of an image: its centred square at the judge's input side."""
+        return central_square(images, self.input_size)
+
     def forward(self, x):
         f = self.features(x)
         return self.subject(f), self.style(f)

@@ -24,7 +24,6 @@ import numpy as np
 import torch
 from scipy import linalg, ndimage
 
-from .classifier import central_square
 from .data import FlowfillData, bucket_size
 from .sampling import Pipeline, generate
 
@@ -93,7 +92,7 @@ def score(data: FlowfillData, clf, images: torch.Tensor, prompts: list[dict], vo
     model trains on) also subject_top1_vocab / _top5_vocab: the classifier's choice among those subjects
     only, the measure for a model whose vocabulary is a subset (v1's own classifier knew only its 200)."""
     x01 = (images + 1) / 2
-    ls, lst = clf(central_square(images, clf.input_size))
+    ls, lst = clf(clf.crop(images))
     dev = images.device
     subj = torch.tensor([p["subject"] for p in prompts], device=dev)
     sty = torch.tensor([p["style"] for p in prompts], device=dev)
@@ -127,7 +126,7 @@ def mean_scores(s: dict) -> dict:
 
 @torch.no_grad()
 def embed(clf, images: torch.Tensor, batch: int = 500) -> np.ndarray:
-    return torch.cat([clf.embed(central_square(images[i: i + batch], clf.input_size)) for i in range(0, len(images), batch)]).double().cpu().numpy()
+    return torch.cat([clf.embed(clf.crop(images[i: i + batch])) for i in range(0, len(images), batch)]).double().cpu().numpy()
 
 
 def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
@@ -149,6 +148,9 @@ def run_generation(pipe: Pipeline, prompts: list[dict], h: int, w: int, *, steps
         gen = torch.Generator(device=pipe.tokenize([""]).device).manual_seed(seed + i)
         out.append(generate(pipe, [p["text"] for p in prompts[i: i + batch]], h, w, steps=steps, guidance=guidance, shift=shift, generator=gen))
     return torch.cat(out)
+
+
+REAL_RENDER_SEED = 500  # real renders j = 0, 1, … of a prompt set use seed REAL_RENDER_SEED + j (the FD's real side)
 
 
 @torch.no_grad()
@@ -190,7 +192,7 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
             f_gen = [embed(clf, imgs)]
             for extra in range(1, fd_seeds):
                 f_gen.append(embed(clf, run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101 + 7919 * extra)))
-            real = torch.cat([real_renders(data, prompts, size, size, seed=500 + j) for j in range(fd_seeds)])
+            real = torch.cat([real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED + j) for j in range(fd_seeds)])
             r["frechet_distance"] = frechet_distance(np.concatenate(f_gen), embed(clf, real))
             r["n"] = len(prompts) * fd_seeds
             report[f"{name}@{size}"] = r

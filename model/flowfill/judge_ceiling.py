@@ -16,18 +16,18 @@ import torch
 
 from . import resume
 from .data import FlowfillData
-from .evaluate import mean_scores, real_renders, score
+from .evaluate import REAL_RENDER_SEED, mean_scores, real_renders, score
 from .run import TRAIN_SUBJECTS, train_subject_ids
 
 
 @torch.no_grad()
 def judge_real_renders(data: FlowfillData, clf, sets: dict, sizes=(256,), seeds: int = 1,
                        vocabulary: list[int] | None = None) -> dict:
-    """Mean scores of real renders per set and size; seed 500 + j is the FD's j-th real render."""
+    """Mean scores of real renders per set and size: the FD's real renders, seed for seed."""
     out = {}
     for size in sizes:
         for name, prompts in sets.items():
-            runs = [score(data, clf, real_renders(data, prompts, size, size, seed=500 + j), prompts, vocabulary) for j in range(seeds)]
+            runs = [score(data, clf, real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED + j), prompts, vocabulary) for j in range(seeds)]
             pooled = {k: [v for run in runs for v in run[k]] for k in runs[0] if k != "border"}
             out[f"{name}@{size}"] = {**mean_scores(pooled), "n": len(prompts) * seeds}
     return out

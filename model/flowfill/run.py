@@ -23,8 +23,8 @@ from . import distributed, resume
 from .bank import LatentBank
 from .classifier import INPUT as CLASSIFIER_INPUT, train_classifier
 from .data import FlowfillData, write_samples
-from .evaluate import (ASPECTS, choose_scheduler, embed, evaluate_aspects, evaluate_sets, frechet_distance, mean_scores, real_renders,
-                       run_generation, save_aspect_strip, save_grid, score, seen_prompts)
+from .evaluate import (ASPECTS, REAL_RENDER_SEED, choose_scheduler, embed, evaluate_aspects, evaluate_sets, frechet_distance, mean_scores,
+                       real_renders, run_generation, save_aspect_strip, save_grid, score, seen_prompts)
 from .export import export_package
 from .mmdit import DIT_CONFIG, deepened, deepened_positions, widened
 from .sampling import Pipeline
@@ -353,7 +353,7 @@ def evaluate_v1(npz, data, clf, prompts, steps, log, fd_seeds=5):
     res["v1_emoji@256"] = mean_scores(score(data, clf, imgs, prompts))
     feats = [embed(clf, imgs)] + [embed(clf, run_generation(pipe, prompts, 256, 256, steps=steps, guidance=rec["guidance"], shift=rec["shift"],
                                                             seed=101 + 7919 * k)) for k in range(1, fd_seeds)]
-    real = torch.cat([real_renders(data, prompts, 256, 256, seed=500 + j) for j in range(fd_seeds)])
+    real = torch.cat([real_renders(data, prompts, 256, 256, seed=REAL_RENDER_SEED + j) for j in range(fd_seeds)])
     res["v1_emoji@256"]["frechet_distance"] = frechet_distance(np.concatenate(feats), embed(clf, real))
     res["v1_emoji@256"]["n"] = len(prompts) * fd_seeds
     gen = torch.Generator(device=data.device).manual_seed(3)
