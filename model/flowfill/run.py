@@ -80,6 +80,9 @@ def parse_args(argv=None):
     ap.add_argument("--noise-shift", type=float, default=1.0,
                     help="multiplies the training timesteps' resolution shift (train.training_timesteps): > 1 trains more "
                          "near pure noise, where a subject's layout is decided (1 = SD3's sqrt(tokens / 256) alone)")
+    ap.add_argument("--low-noise-share", type=float, default=0.0,
+                    help="share of the training timesteps drawn without --noise-shift (resolution shift alone), so the low "
+                         "noise levels where gloss and line weight are drawn keep some steps at a large shift (0 = none)")
     ap.add_argument("--icon-share", type=float, default=0.5,
                     help="the icons' share of the MM-DiT's training images (the rest emoji; 0.5 = the data's rule). The "
                          "evaluation's sets and the seen control are unchanged")
@@ -101,6 +104,10 @@ def parse_args(argv=None):
     a = ap.parse_args(argv)
     if not 0.0 <= a.icon_share <= 1.0:
         ap.error(f"--icon-share {a.icon_share}: a share of the images, between 0 and 1")
+    if not 0.0 <= a.low_noise_share <= 1.0:
+        ap.error(f"--low-noise-share {a.low_noise_share}: a share of the timesteps, between 0 and 1")
+    if a.low_noise_share and a.noise_shift == 1.0:
+        ap.error("--low-noise-share keeps some timesteps without --noise-shift: it needs a --noise-shift other than 1")
     return a
 
 
@@ -216,9 +223,10 @@ def main(argv=None):
     distributed.broadcast_params(ranks, (te, dit, te_ema, dit_ema))
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
                          refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix,
-                         text_contrast=a.text_contrast, noise_shift=a.noise_shift)
+                         text_contrast=a.text_contrast, noise_shift=a.noise_shift, low_noise_share=a.low_noise_share)
     if a.noise_shift != 1.0:
-        log(f"dit training timesteps: resolution shift × {a.noise_shift:g} (median t at 256² {a.noise_shift / (1 + a.noise_shift):.2f})")
+        log(f"dit training timesteps: resolution shift × {a.noise_shift:g} (median t at 256² {a.noise_shift / (1 + a.noise_shift):.2f})"
+            + (f", {a.low_noise_share:.0%} of them without it" if a.low_noise_share else ""))
     # Rank 0's clock decides, so every rank enters (or skips) the DiT stage together.
     budget = distributed.broadcast_object(ranks, a.dit_total_s if smoke else deadline - a.reserve_s - time.time(), src=0, device=dev)
     if budget > 5:
@@ -269,7 +277,8 @@ def main(argv=None):
     report["gpus_by_call"] = state["gpus_by_call"]
     # What this call trained with, so a state's history says which recipe each slice used.
     state.setdefault("recipe_by_call", []).append({"call": len(state["gpu_seconds_by_call"]), "mix": a.mix, "text_contrast": a.text_contrast,
-                                                    "noise_shift": a.noise_shift, "icon_share": a.icon_share, "train_subjects": a.train_subjects,
+                                                    "noise_shift": a.noise_shift, "low_noise_share": a.low_noise_share,
+                                                    "icon_share": a.icon_share, "train_subjects": a.train_subjects,
                                                     "dit_heads": dit_config["num_attention_heads"], "dit_layers": dit_config["num_layers"],
                                                     "dit_total_s": a.dit_total_s})
     report["recipe_by_call"] = state["recipe_by_call"]

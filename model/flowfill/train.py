@@ -241,12 +241,18 @@ def paired_caption_loss(a: torch.Tensor, b: torch.Tensor, temperature: float = 0
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
-def training_timesteps(n: int, height: int, width: int, generator: torch.Generator, device, noise_shift: float = 1.0) -> torch.Tensor:
+def training_timesteps(n: int, height: int, width: int, generator: torch.Generator, device, noise_shift: float = 1.0,
+                       low_noise_share: float = 0.0) -> torch.Tensor:
     """Rectified-flow training times: t = sigmoid(N(0, 1)), shifted by SD3's resolution shift sqrt(tokens / 256)
     times noise_shift. noise_shift > 1 spends more steps near pure noise, where the layout is decided; the
-    sampler runs at shift 3–4 while a 256² image trains at 1 (median t = s / (1 + s))."""
+    sampler runs at shift 3–4 while a 256² image trains at 1 (median t = s / (1 + s)). A share
+    `low_noise_share` of the times keeps the resolution shift alone: the lower noise levels, where the
+    finish (gloss, line weight) is drawn, would otherwise all but vanish from training at a large shift."""
     t = torch.sigmoid(torch.randn(n, generator=generator, device=device))
-    s = resolution_shift(height, width) * noise_shift
+    s = torch.full((n,), resolution_shift(height, width) * noise_shift, device=device)
+    if low_noise_share > 0:  # no extra draw otherwise, so recipes without it keep their random stream
+        keep = torch.rand(n, generator=generator, device=device) < low_noise_share
+        s = torch.where(keep, torch.full_like(s, resolution_shift(height, width)), s)
     return s * t / (1 + (s - 1) * t)
 
 
@@ -260,7 +266,7 @@ class DitTrainer:
 
     def __init__(self, data: FlowfillData, te, dit, te_ema, dit_ema, stats: dict, *, lr: float = 6e-4, batch: int = 256,
                  mix: dict[int, float] | None = None, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None,
-                 text_contrast: float = 0.0, noise_shift: float = 1.0):
+                 text_contrast: float = 0.0, noise_shift: float = 1.0, low_noise_share: float = 0.0):
         self.ranks = ranks or Ranks()
         self.data, self.te, self.dit, self.te_ema, self.dit_ema = data, te, dit, te_ema, dit_ema
         self.dev = data.device
@@ -268,7 +274,7 @@ class DitTrainer:
         self.lr, self.batch, self.refresh = lr, batch, refresh
         # Weight of paired_caption_loss on the pooled text features (0: pixel loss only).
         self.text_contrast = text_contrast
-        self.noise_shift = noise_shift
+        self.noise_shift, self.low_noise_share = noise_shift, low_noise_share
         self.mix = mix or dict(DEFAULT_MIX)
         for m in (te_ema, dit_ema):
             m.requires_grad_(False)
@@ -309,7 +315,7 @@ class DitTrainer:
             ids = torch.where(drop[:, None], self.uncond.expand(n, -1), ids)
             x0 = (z - self.shift) * self.scale
             noise = torch.randn(x0.shape, generator=self.gen, device=self.dev)
-            t = training_timesteps(n, h, w, self.gen, self.dev, self.noise_shift)
+            t = training_timesteps(n, h, w, self.gen, self.dev, self.noise_shift, self.low_noise_share)
             tb = t[:, None, None, None]
             xt = (1 - tb) * x0 + tb * noise
             phases.mark("batch")

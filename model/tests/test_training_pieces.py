@@ -1,11 +1,13 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from flowfill.bank import resolution_shift
 from flowfill.data import bucket_size
 from flowfill.quantize import dequantize, quantize_per_channel
+from flowfill.run import parse_args
 from flowfill.sampling import flow_match_sigmas
 from flowfill.text_encoder import TEXT_CONFIG, CLIPTextModelWithProjection, sd3_conditioning
 from flowfill.train import CONV_MIN, LINEAR_MIN, snap_to_int8, training_timesteps
@@ -49,6 +51,30 @@ def test_training_timesteps_noise_shift_moves_the_median_to_s_over_1_plus_s():
     g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
     t1, t3 = training_timesteps(1000, 256, 256, g1, "cpu", 1.0), training_timesteps(1000, 256, 256, g2, "cpu", 3.0)
     assert bool((t3 >= t1).all()) and 0 < float(t1.min()) and float(t3.max()) < 1  # the same draws, each moved toward noise
+
+
+def test_training_timesteps_low_noise_share_keeps_that_share_at_the_resolution_shift_alone():
+    """With noise shift 6 at 256², a share p of the times follows the unshifted law (P(t < 0.5) = 1/2) and the
+    rest the shifted one (P(t < 0.5) = P(z < -ln 6) ≈ 0.036), so P(t < 0.5) = p/2 + (1 - p)·0.036; share 0
+    draws exactly what the argument's absence draws, and share 1 is the unshifted law."""
+    def draw(k, p, n=200_000):
+        return training_timesteps(n, 256, 256, torch.Generator().manual_seed(3), "cpu", k, p)
+    below_shifted = 0.5 * (1 + math.erf(-math.log(6) / math.sqrt(2)))
+    for p in (0.25, 0.5):
+        share = (draw(6.0, p) < 0.5).float().mean().item()
+        assert abs(share - (p / 2 + (1 - p) * below_shifted)) < 0.01
+    # Share 0 draws nothing extra: the same times as the shift alone always gave (slices before the option).
+    t = torch.sigmoid(torch.randn(1000, generator=torch.Generator().manual_seed(3)))
+    assert torch.allclose(draw(6.0, 0.0, 1000), 6 * t / (1 + 5 * t), rtol=0, atol=1e-7)
+    assert abs(draw(6.0, 1.0).median().item() - 0.5) < 0.01
+
+
+def test_low_noise_share_is_refused_out_of_range_or_without_a_noise_shift():
+    base = ["--data", "d", "--resume-out", "o", "--eval-out", "e"]
+    assert parse_args(base + ["--noise-shift", "6", "--low-noise-share", "0.25"]).low_noise_share == 0.25
+    for bad in (["--noise-shift", "6", "--low-noise-share", "1.5"], ["--low-noise-share", "0.25"]):
+        with pytest.raises(SystemExit):
+            parse_args(base + bad)
 
 
 def test_vae_downsamples_8x_to_16_channels_without_normalisation():
