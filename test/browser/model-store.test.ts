@@ -224,7 +224,7 @@ test(
       frame = await hostedPanelAsync(page);
       const said = await waitForPanelAsync(frame, 'the regenerate notice', (s) => s.notices.some((n) => n.level === 'error'));
       expect(said.notices.map((n) => n.text).join('\n')).toContain(
-        `Made with the model ${stored[0].id} (hash ${stored[0].hash.slice(0, 12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate.`,
+        `Made with the model ${stored[0].id} (hash ${stored[0].hash.slice(0, 12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate. Or choose Use these settings, then Generate, for a new image from its settings with “${removed.model.info!.name}”.`,
       );
     } finally {
       await page.close();

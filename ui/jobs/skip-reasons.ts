@@ -87,5 +87,7 @@ export function otherModelReason(
 ): string {
   const match = installed.find((m) => makesImagesOf(m, recorded.hash));
   if (match) return `Made with “${match.name}”, not the model in use (“${current.name}”): choose Use on it under Models, then Regenerate.`;
-  return `Made with the model ${recorded.id} (hash ${recorded.hash.slice(0, 12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate.`;
+  // Only the same weights remake the same image; a retired built-in model (v1 once v2 ships) leaves the user
+  // the other way to the same settings, which makes a new image with the model in use.
+  return `Made with the model ${recorded.id} (hash ${recorded.hash.slice(0, 12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate. Or choose Use these settings, then Generate, for a new image from its settings with “${current.name}”.`;
 }

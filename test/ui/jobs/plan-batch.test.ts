@@ -136,7 +136,7 @@ describe('planBatch', () => {
         nodeId: '1:3',
         name: 'Missing',
         code: 'other-model',
-        reason: `Made with the model gone-cccc (hash ${'c'.repeat(12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate.`,
+        reason: `Made with the model gone-cccc (hash ${'c'.repeat(12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate. Or choose Use these settings, then Generate, for a new image from its settings with “sd35m”.`,
       },
     ]);
   });
