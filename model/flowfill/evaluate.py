@@ -87,6 +87,13 @@ def layout_check(image01: np.ndarray, border: np.ndarray) -> dict:
 
 
 @torch.no_grad()
+def among(subject_logits: torch.Tensor, vocabulary: list[int]) -> torch.Tensor:
+    """The logits with every subject outside `vocabulary` ruled out (-inf): the judge choosing among those only."""
+    allowed = torch.full_like(subject_logits, float("-inf"))
+    allowed[:, torch.tensor(vocabulary, device=subject_logits.device)] = 0
+    return subject_logits + allowed
+
+
 def score(data: FlowfillData, clf, images: torch.Tensor, prompts: list[dict], vocabulary: list[int] | None = None) -> dict:
     """Per-image 0/1 lists; icon_colour only over icon prompts. With `vocabulary` (the subject ids the
     model trains on) also subject_top1_vocab / _top5_vocab: the classifier's choice among those subjects
@@ -107,9 +114,7 @@ def score(data: FlowfillData, clf, images: torch.Tensor, prompts: list[dict], vo
         "border": bc,
     }
     if vocabulary is not None:
-        allowed = torch.full_like(ls, float("-inf"))
-        allowed[:, torch.tensor(vocabulary, device=dev)] = 0
-        top5v = (ls + allowed).topk(5, dim=1).indices
+        top5v = among(ls, vocabulary).topk(5, dim=1).indices
         out["subject_top1_vocab"] = (top5v[:, 0] == subj).float().tolist()
         out["subject_top5_vocab"] = (top5v == subj[:, None]).any(1).float().tolist()
     icon = [i for i, p in enumerate(prompts) if p.get("colour") is not None]

@@ -1,0 +1,87 @@
+"""Where a held-out set fails, image by image: the candidate's images of one evaluation set made
+exactly as the evaluation makes them (its chosen sampler, seed 101, 256²), and real renders of the
+same prompts, both scored by the state's judge. Prints top-1 among the trained subjects by style,
+how many misses the judge also makes on the real render (its fault) and how many it reads right there
+(the model's), and the commonest confusions, asked → drawn (CPU, ~10 min for 200 prompts on 2 cores):
+
+  cd model && python3 -m flowfill.confusions [model state folder] [--set v1_emoji] [--json out.json] [--device cpu]
+
+Needs .cache/data (node model/data/build-dataset.mjs).
+"""
+import argparse
+import json
+from collections import Counter
+
+import torch
+
+from . import resume
+from .data import FlowfillData
+from .evaluate import REAL_RENDER_SEED, among, real_renders, run_generation
+from .run import TRAIN_SUBJECTS, train_subject_ids
+from .sampling import Pipeline
+from .train import MAX_SEQUENCE_LENGTH
+
+
+@torch.no_grad()
+def drawn_subjects(clf, images: torch.Tensor, vocabulary: list[int]) -> list[int]:
+    """The judge's top-1 among `vocabulary`, per image (what evaluate.score's subject_top1_vocab checks)."""
+    logits, _ = clf(clf.crop(images))
+    return among(logits, vocabulary).argmax(1).tolist()
+
+
+def confusion_report(data: FlowfillData, prompts: list[dict], generated: list[int], real: list[int], top: int = 15) -> dict:
+    """By style: prompts, hits, and misses split by whether the judge reads the real render right."""
+    by_style: dict[str, Counter] = {}
+    pairs: Counter = Counter()
+    for p, g, r in zip(prompts, generated, real):
+        c = by_style.setdefault(data.styles[p["style"]], Counter())
+        c["n"] += 1
+        if g == p["subject"]:
+            c["hit"] += 1
+        elif r == p["subject"]:
+            c["model_miss"] += 1
+            pairs[(p["subject"], g)] += 1
+        else:
+            c["judge_miss"] += 1
+    label = lambda i: data.subjects[i]["label"]  # noqa: E731
+    return {
+        "by_style": {s: dict(c) for s, c in sorted(by_style.items())},
+        "confusions": [{"asked": label(a), "drawn": label(d), "n": n} for (a, d), n in pairs.most_common(top)],
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("state", nargs="?", default="eval/v2-candidate", help="a resume folder (package/ + extras.json + classifier.npz)")
+    ap.add_argument("--data", default=".cache/data")
+    ap.add_argument("--set", default="v1_emoji", help="an evaluation set of the data (default v1_emoji)")
+    ap.add_argument("--train-subjects", choices=tuple(TRAIN_SUBJECTS), default="core",
+                    help="whose subjects top-1 chooses among (default core, the candidate's)")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--json", help="also write the report here")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    a = ap.parse_args(argv)
+    data = FlowfillData(a.data, a.device)
+    state = resume.load(a.state, data, a.device)
+    for m in (state["te"], state["dit"], state["vae"]):
+        m.to(a.device).eval().requires_grad_(False)
+    stats, chosen = state["latent_stats"], state["scheduler"]
+    pipe = Pipeline(tokenize=data.tokenize, text_encoder=state["te"], dit=state["dit"], vae_decode=state["vae"].decode,
+                    scaling_factor=stats["scaling_factor"], shift_factor=stats["shift_factor"], max_sequence_length=MAX_SEQUENCE_LENGTH)
+    prompts = data.eval_sets[a.set]
+    vocabulary = train_subject_ids(data, a.train_subjects)
+    clf = state["classifier"]
+    images = run_generation(pipe, prompts, 256, 256, steps=a.steps, guidance=chosen["guidance"], shift=chosen["shift"], seed=101)
+    generated = drawn_subjects(clf, images, vocabulary)
+    real = drawn_subjects(clf, real_renders(data, prompts, 256, 256, seed=REAL_RENDER_SEED), vocabulary)
+    report = {"state": a.state, "set": a.set, "sampler": chosen,
+              "top1_vocab": sum(g == p["subject"] for g, p in zip(generated, prompts)) / len(prompts),
+              **confusion_report(data, prompts, generated, real)}
+    print(json.dumps(report, indent=1))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(report, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
