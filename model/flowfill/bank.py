@@ -13,7 +13,7 @@ import time
 import numpy as np
 import torch
 
-from .data import FlowfillData, bucket_size
+from .data import ICON_SHARE, FlowfillData, bucket_size
 
 ASPECTS = (1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0, 4.0)
 CAPTIONS_PER_ENTRY = 2
@@ -25,7 +25,7 @@ def _autocast(device):
 
 class LatentBank:
     def __init__(self, data: FlowfillData, encoder, natives=(256, 512), capacity=(8192, 2048), seed: int = 0, subjects=None,
-                 icon_share: float = 0.5):
+                 icon_share: float = ICON_SHARE):
         """encoder: images [B,3,H,W] in [-1,1] -> latent means [B,16,H/8,W/8] (the frozen VAE's).
         subjects: ids the composites are drawn from (run.py --train-subjects); None = all.
         icon_share: the icons' share of the composites (run.py --icon-share; the data's rule is half)."""

@@ -63,8 +63,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     data = FlowfillData(a.data, a.device)
     state = resume.load(a.state, data, a.device)
-    for m in (state["te"], state["dit"], state["vae"]):
-        m.to(a.device).eval().requires_grad_(False)
+    for m in (state["te"], state["dit"]):
+        m.eval().requires_grad_(False)
     stats, chosen = state["latent_stats"], state["scheduler"]
     pipe = Pipeline(tokenize=data.tokenize, text_encoder=state["te"], dit=state["dit"], vae_decode=state["vae"].decode,
                     scaling_factor=stats["scaling_factor"], shift_factor=stats["shift_factor"], max_sequence_length=MAX_SEQUENCE_LENGTH)

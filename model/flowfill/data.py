@@ -31,6 +31,7 @@ from .tokenizer import CaptionTokenizer
 
 MIP_THRESHOLD = 0.6  # below this scale an emoji is sampled from the 2x box-filtered copy
 FG_CONTRAST = 110.0  # minimum RGB distance between an icon's colour and its background
+ICON_SHARE = 0.5  # the icons' share of the training images unless run.py --icon-share says otherwise
 
 
 def bucket_size(aspect: float, native: int, multiple: int = 16) -> tuple[int, int]:
@@ -129,7 +130,7 @@ class FlowfillData:
     def num_subjects(self) -> int:
         return len(self.subjects)
 
-    def pair_weights_for(self, subjects=None, icon_share: float = 0.5) -> torch.Tensor:
+    def pair_weights_for(self, subjects=None, icon_share: float = ICON_SHARE) -> torch.Tensor:
         """Sampling weights of the (subject, style) pairs: `icon_share` of the images icons (half by default),
         the rest emoji; uniform over subjects within a kind, then uniform over the styles a subject has. With
         `subjects` (ids), only their pairs, by the same rule (a kind none of them has gets no images)."""

@@ -86,7 +86,6 @@ def layout_check(image01: np.ndarray, border: np.ndarray) -> dict:
     return {"single": True, "whole": bool(whole), "centred": bool(centred)}
 
 
-@torch.no_grad()
 def among(subject_logits: torch.Tensor, vocabulary: list[int]) -> torch.Tensor:
     """The logits with every subject outside `vocabulary` ruled out (-inf): the judge choosing among those only."""
     allowed = torch.full_like(subject_logits, float("-inf"))
@@ -94,6 +93,7 @@ def among(subject_logits: torch.Tensor, vocabulary: list[int]) -> torch.Tensor:
     return subject_logits + allowed
 
 
+@torch.no_grad()
 def score(data: FlowfillData, clf, images: torch.Tensor, prompts: list[dict], vocabulary: list[int] | None = None) -> dict:
     """Per-image 0/1 lists; icon_colour only over icon prompts. With `vocabulary` (the subject ids the
     model trains on) also subject_top1_vocab / _top5_vocab: the classifier's choice among those subjects

@@ -22,7 +22,7 @@ import torch
 from . import distributed, resume
 from .bank import LatentBank
 from .classifier import INPUT as CLASSIFIER_INPUT, train_classifier
-from .data import FlowfillData, write_samples
+from .data import ICON_SHARE, FlowfillData, write_samples
 from .evaluate import (ASPECTS, REAL_RENDER_SEED, choose_scheduler, embed, evaluate_aspects, evaluate_sets, frechet_distance, mean_scores,
                        real_renders, run_generation, save_aspect_strip, save_grid, score, seen_prompts)
 from .export import export_package
@@ -45,6 +45,14 @@ SMOKE = {
 # core = v1's 200 emoji and the 200 icons all three icon sets draw: a vocabulary sized to what the
 # model can hold (model/README.md, "Where the subjects stand, and the decision").
 TRAIN_SUBJECTS = {"all": (), "v1": ("v1_emoji",), "core": ("v1_emoji", "icons")}
+
+
+def share(text: str) -> float:
+    """argparse type of a share (--icon-share, --low-noise-share): a number from 0 to 1."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: a share, between 0 and 1")
+    return value
 
 
 def parse_args(argv=None):
@@ -80,10 +88,10 @@ def parse_args(argv=None):
     ap.add_argument("--noise-shift", type=float, default=1.0,
                     help="multiplies the training timesteps' resolution shift (train.training_timesteps): > 1 trains more "
                          "near pure noise, where a subject's layout is decided (1 = SD3's sqrt(tokens / 256) alone)")
-    ap.add_argument("--low-noise-share", type=float, default=0.0,
+    ap.add_argument("--low-noise-share", type=share, default=0.0,
                     help="share of the training timesteps drawn without --noise-shift (resolution shift alone), so the low "
                          "noise levels where gloss and line weight are drawn keep some steps at a large shift (0 = none)")
-    ap.add_argument("--icon-share", type=float, default=0.5,
+    ap.add_argument("--icon-share", type=share, default=ICON_SHARE,
                     help="the icons' share of the MM-DiT's training images (the rest emoji; 0.5 = the data's rule). The "
                          "evaluation's sets and the seen control are unchanged")
     ap.add_argument("--dit-layers", type=int,
@@ -102,10 +110,6 @@ def parse_args(argv=None):
                     help="resume a state saved before data_content_sha256 although its whole-manifest hash differs "
                          "(e.g. only the caption templates changed); states with data_content_sha256 are checked on content alone")
     a = ap.parse_args(argv)
-    if not 0.0 <= a.icon_share <= 1.0:
-        ap.error(f"--icon-share {a.icon_share}: a share of the images, between 0 and 1")
-    if not 0.0 <= a.low_noise_share <= 1.0:
-        ap.error(f"--low-noise-share {a.low_noise_share}: a share of the timesteps, between 0 and 1")
     if a.low_noise_share and a.noise_shift == 1.0:
         ap.error("--low-noise-share keeps some timesteps without --noise-shift: it needs a --noise-shift other than 1")
     return a
@@ -197,7 +201,7 @@ def main(argv=None):
     seen = seen_prompts(data, 4 if smoke else 200, subjects=subjects)
     bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], natives=natives, capacity=capacity, seed=ranks.rank, subjects=subjects,
                       icon_share=a.icon_share)
-    if a.icon_share != 0.5:
+    if a.icon_share != ICON_SHARE:
         log(f"dit training images: {a.icon_share:.0%} icons")
     bank.fill(a.bank_s, log)
     if "latent_stats" not in state and ranks.main:

@@ -249,10 +249,11 @@ def training_timesteps(n: int, height: int, width: int, generator: torch.Generat
     `low_noise_share` of the times keeps the resolution shift alone: the lower noise levels, where the
     finish (gloss, line weight) is drawn, would otherwise all but vanish from training at a large shift."""
     t = torch.sigmoid(torch.randn(n, generator=generator, device=device))
-    s = torch.full((n,), resolution_shift(height, width) * noise_shift, device=device)
+    shift = noise_shift
     if low_noise_share > 0:  # no extra draw otherwise, so recipes without it keep their random stream
-        keep = torch.rand(n, generator=generator, device=device) < low_noise_share
-        s = torch.where(keep, torch.full_like(s, resolution_shift(height, width)), s)
+        kept = (torch.rand(n, generator=generator, device=device) < low_noise_share).float()
+        shift = noise_shift + (1.0 - noise_shift) * kept
+    s = resolution_shift(height, width) * shift
     return s * t / (1 + (s - 1) * t)
 
 
