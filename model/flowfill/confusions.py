@@ -18,8 +18,6 @@ from . import resume
 from .data import FlowfillData
 from .evaluate import REAL_RENDER_SEED, among, real_renders, run_generation
 from .run import TRAIN_SUBJECTS, train_subject_ids
-from .sampling import Pipeline
-from .train import MAX_SEQUENCE_LENGTH
 
 
 @torch.no_grad()
@@ -63,11 +61,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     data = FlowfillData(a.data, a.device)
     state = resume.load(a.state, data, a.device)
-    for m in (state["te"], state["dit"]):
-        m.eval().requires_grad_(False)
-    stats, chosen = state["latent_stats"], state["scheduler"]
-    pipe = Pipeline(tokenize=data.tokenize, text_encoder=state["te"], dit=state["dit"], vae_decode=state["vae"].decode,
-                    scaling_factor=stats["scaling_factor"], shift_factor=stats["shift_factor"], max_sequence_length=MAX_SEQUENCE_LENGTH)
+    chosen = state["scheduler"]
+    pipe = resume.pipeline(state, data)
     prompts = data.eval_sets[a.set]
     vocabulary = train_subject_ids(data, a.train_subjects)
     clf = state["classifier"]

@@ -88,6 +88,18 @@ class WeightsMismatch(ValueError):
     pass
 
 
+def pipeline(state: dict, data):
+    """The sampling pipeline of a loaded state, its networks frozen for inference (as the evaluation samples)."""
+    from .sampling import Pipeline
+    from .train import MAX_SEQUENCE_LENGTH
+
+    for m in (state["te"], state["dit"]):
+        m.eval().requires_grad_(False)
+    stats = state["latent_stats"]
+    return Pipeline(tokenize=data.tokenize, text_encoder=state["te"], dit=state["dit"], vae_decode=state["vae"].decode,
+                    scaling_factor=stats["scaling_factor"], shift_factor=stats["shift_factor"], max_sequence_length=MAX_SEQUENCE_LENGTH)
+
+
 def verify_against_graphs(pkg: Path, dit, te, tolerance: float = 1e-3) -> dict | None:
     """The weights read back must reproduce the package's own graphs (ONNX Runtime, CPU): a reader
     that put a square matrix in transposed would otherwise resume from wrong weights silently.

@@ -97,3 +97,31 @@ def test_reader_refuses_a_graph_without_some_weights(exported):
     expected["transformer_blocks.0.attn.not_a_weight"] = torch.zeros(3)
     with pytest.raises(ValueError, match="not_a_weight"):
         read_state_dict(exported["dir"] / "package" / "transformer" / "model.onnx", expected)
+
+
+def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(exported, data_dir):
+    """sampler_check on a saved state: its own sampler by default, the one asked for otherwise, and the scores
+    evaluate_sets gives the same pipeline (the tool adds no scoring of its own)."""
+    from flowfill.classifier import FlowfillClassifier
+    from flowfill.evaluate import evaluate_sets
+    from flowfill.run import train_subject_ids
+    from flowfill.sampler_check import main
+
+    data = exported["data"]
+    torch.manual_seed(1)
+    clf = FlowfillClassifier(len(data.subjects), len(data.styles)).eval()
+    resume.save(exported["dir"], {"latent_stats": exported["stats"], "dit_steps": 7, "dit_seconds": 1.5, "classifier": clf,
+                                  "scheduler": {"shift": 3.0, "guidance": 5.0}}, data)
+    args = [str(exported["dir"]), "--data", str(data_dir), "--limit", "6", "--seeds", "2", "--size", "128", "--steps", "2", "--device", "cpu"]
+    own = main(args)
+    asked = main(args + ["--shift", "1", "--guidance", "2"])
+    assert own["sampler"] == own["own_sampler"] == {"shift": 3.0, "guidance": 5.0}
+    assert asked["sampler"] == {"shift": 1.0, "guidance": 2.0} and asked["own_sampler"] == own["own_sampler"]
+    assert own["scores"]["n"] == 12
+    assert own["scores"]["frechet_distance"] != asked["scores"]["frechet_distance"]
+    state = resume.load(exported["dir"], data, "cpu")
+    with torch.no_grad():
+        want, _ = evaluate_sets(resume.pipeline(state, data), data, state["classifier"], {"v1_emoji": data.eval_sets["v1_emoji"][:6]}, (128,),
+                                steps=2, shift=1.0, guidance=2.0, fd_seeds=2, log=lambda m: None,
+                                vocabulary=train_subject_ids(data, "core"))
+    assert asked["scores"] == pytest.approx(want["v1_emoji@128"])

@@ -1,0 +1,71 @@
+"""One held-out set scored at a sampler of your choosing, exactly as the evaluation scores it (seed
+101, + 7919·k for each further seed, FD against the same real renders, the state's judge): for a
+candidate state or for v1. What it separates: a slice's gain that training made from the part the
+sampler's new choice made (score the new state at the old choice), and whether v1 is measured
+fairly (score v1 at the sampler v2 chose, not only at its shipped one). CPU, 2 cores: ~2.5 s an
+image at 256² (1,000 images, 5 seeds of v1_emoji, take ~45 min):
+
+  cd model && python3 -m flowfill.sampler_check [state] --shift 4 --guidance 3 [--v1 .cache/v1/v1-fp16.npz] \\
+      [--set v1_emoji] [--seeds 5] [--size 256] [--json out.json] [--device cpu]
+
+Without --shift/--guidance, the state's own choice (or v1's shipped one with --v1). With --v1 the
+images are v1's, judged by the state's classifier, with no vocabulary restriction (as run.py measures
+v1). Needs .cache/data (node model/data/build-dataset.mjs).
+"""
+import argparse
+import json
+import time
+
+import torch
+
+from . import resume
+from .data import FlowfillData
+from .evaluate import evaluate_sets
+from .run import TRAIN_SUBJECTS, train_subject_ids
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("state", nargs="?", default="eval/v2-candidate", help="a resume folder (package/ + extras.json + classifier.npz)")
+    ap.add_argument("--v1", help="v1's weights (python3 -m flowfill.v1 pack): score v1's images instead of the state's")
+    ap.add_argument("--shift", type=float, help="the sampler's shift (default: the model's own choice)")
+    ap.add_argument("--guidance", type=float, help="classifier-free guidance (default: the model's own choice)")
+    ap.add_argument("--set", default="v1_emoji", help="an evaluation set of the data (default v1_emoji)")
+    ap.add_argument("--seeds", type=int, default=5, help="images per prompt (default 5: the evaluation's n = 1000 on v1_emoji)")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--limit", type=int, help="only the set's first N prompts (a quick look; FD needs hundreds)")
+    ap.add_argument("--train-subjects", choices=tuple(TRAIN_SUBJECTS), default="core",
+                    help="whose subjects the state's _vocab measures choose among (default core, the candidate's)")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--data", default=".cache/data")
+    ap.add_argument("--json", help="also write the result here")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    a = ap.parse_args(argv)
+    data = FlowfillData(a.data, a.device)
+    clf = resume.load_classifier(a.state, a.device)
+    if a.v1:
+        from .v1 import load_pipeline
+
+        pipe, _, own = load_pipeline(a.v1, data.device)
+        vocabulary, model = None, f"v1 ({a.v1})"
+    else:
+        state = resume.load(a.state, data, a.device)
+        pipe, own = resume.pipeline(state, data), state["scheduler"]
+        vocabulary, model = train_subject_ids(data, a.train_subjects), f"{a.state} ({state['dit_steps']} DiT steps)"
+    sampler = {"shift": own["shift"] if a.shift is None else a.shift, "guidance": own["guidance"] if a.guidance is None else a.guidance}
+    prompts = data.eval_sets[a.set][: a.limit]
+    t = time.time()
+    with torch.no_grad():
+        scores, _ = evaluate_sets(pipe, data, clf, {a.set: prompts}, (a.size,), steps=a.steps, fd_seeds=a.seeds, vocabulary=vocabulary,
+                                  log=lambda m: None, **sampler)
+    result = {"model": model, "set": a.set, "size": a.size, "steps": a.steps, "sampler": sampler, "own_sampler": {k: own[k] for k in ("shift", "guidance")},
+              "scores": scores[f"{a.set}@{a.size}"], "seconds": round(time.time() - t)}
+    print(json.dumps(result, indent=1))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(result, f, indent=1)
+    return result
+
+
+if __name__ == "__main__":
+    main()
