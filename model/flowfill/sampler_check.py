@@ -2,8 +2,8 @@
 101, + 7919·k for each further seed, FD against the same real renders, the state's judge): for a
 candidate state or for v1. What it separates: a slice's gain that training made from the part the
 sampler's new choice made (score the new state at the old choice), and whether v1 is measured
-fairly (score v1 at the sampler v2 chose, not only at its shipped one). CPU, 2 cores: ~2.5 s an
-image at 256² (1,000 images, 5 seeds of v1_emoji, take ~45 min):
+fairly (score v1 at the sampler v2 chose, not only at its shipped one). CPU, 2 cores: 4–5 s an
+image at 256² (one seed of v1_emoji's 200 prompts 13–18 min; the evaluation's 5 seeds over an hour):
 
   cd model && python3 -m flowfill.sampler_check [state] --shift 4 --guidance 3 [--v1 .cache/v1/v1-fp16.npz] \\
       [--set v1_emoji] [--seeds 5] [--size 256] [--json out.json] [--device cpu]
