@@ -42,15 +42,15 @@ def main(argv=None):
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = ap.parse_args(argv)
     data = FlowfillData(a.data, a.device)
-    clf = resume.load_classifier(a.state, a.device)
     if a.v1:
         from .v1 import load_pipeline
 
+        clf = resume.load_classifier(a.state, a.device)
         pipe, _, own = load_pipeline(a.v1, data.device)
         vocabulary, model = None, f"v1 ({a.v1})"
     else:
         state = resume.load(a.state, data, a.device)
-        pipe, own = resume.pipeline(state, data), state["scheduler"]
+        clf, pipe, own = state["classifier"], resume.pipeline(state, data), state["scheduler"]
         vocabulary, model = train_subject_ids(data, a.train_subjects), f"{a.state} ({state['dit_steps']} DiT steps)"
     sampler = {"shift": own["shift"] if a.shift is None else a.shift, "guidance": own["guidance"] if a.guidance is None else a.guidance}
     prompts = data.eval_sets[a.set][: a.limit]
