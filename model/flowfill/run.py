@@ -16,15 +16,13 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from . import distributed, resume
 from .bank import LatentBank
 from .classifier import INPUT as CLASSIFIER_INPUT, train_classifier
 from .data import ICON_SHARE, FlowfillData, write_samples
-from .evaluate import (ASPECTS, REAL_RENDER_SEED, choose_scheduler, embed, evaluate_aspects, evaluate_sets, frechet_distance, mean_scores,
-                       real_renders, run_generation, save_aspect_strip, save_grid, score, seen_prompts)
+from .evaluate import choose_scheduler, evaluate_aspects, evaluate_sets, run_generation, save_aspect_strip, save_grid, seen_prompts
 from .export import export_package
 from .mmdit import DIT_CONFIG, deepened, deepened_positions, widened
 from .sampling import Pipeline
@@ -362,13 +360,10 @@ def evaluate_v1(npz, data, clf, prompts, steps, log, fd_seeds=5):
     t = time.time()
     res = {"weights": "v1 package, fp32 weights rounded to float16 for travel", "recommended": rec, "steps": steps,
            "guidance": rec["guidance"], "shift": rec["shift"]}
-    imgs = run_generation(pipe, prompts, 256, 256, steps=steps, guidance=rec["guidance"], shift=rec["shift"], seed=101)
-    res["v1_emoji@256"] = mean_scores(score(data, clf, imgs, prompts))
-    feats = [embed(clf, imgs)] + [embed(clf, run_generation(pipe, prompts, 256, 256, steps=steps, guidance=rec["guidance"], shift=rec["shift"],
-                                                            seed=101 + 7919 * k)) for k in range(1, fd_seeds)]
-    real = torch.cat([real_renders(data, prompts, 256, 256, seed=REAL_RENDER_SEED + j) for j in range(fd_seeds)])
-    res["v1_emoji@256"]["frechet_distance"] = frechet_distance(np.concatenate(feats), embed(clf, real))
-    res["v1_emoji@256"]["n"] = len(prompts) * fd_seeds
+    # The same scoring as v2's sets (seeds, real renders, FD), so sampler_check can measure v1 at other samplers.
+    scores, _ = evaluate_sets(pipe, data, clf, {"v1_emoji": prompts}, (256,), steps=steps, guidance=rec["guidance"], shift=rec["shift"],
+                              log=lambda _: None, fd_seeds=fd_seeds)
+    res["v1_emoji@256"] = scores["v1_emoji@256"]
     gen = torch.Generator(device=data.device).manual_seed(3)
     with torch.no_grad():
         psnr = []

@@ -55,9 +55,8 @@ def main(argv=None):
     sampler = {"shift": own["shift"] if a.shift is None else a.shift, "guidance": own["guidance"] if a.guidance is None else a.guidance}
     prompts = data.eval_sets[a.set][: a.limit]
     t = time.time()
-    with torch.no_grad():
-        scores, _ = evaluate_sets(pipe, data, clf, {a.set: prompts}, (a.size,), steps=a.steps, fd_seeds=a.seeds, vocabulary=vocabulary,
-                                  log=lambda m: None, **sampler)
+    scores, _ = evaluate_sets(pipe, data, clf, {a.set: prompts}, (a.size,), steps=a.steps, fd_seeds=a.seeds, vocabulary=vocabulary,
+                              log=lambda m: None, **sampler)
     result = {"model": model, "set": a.set, "size": a.size, "steps": a.steps, "sampler": sampler, "own_sampler": {k: own[k] for k in ("shift", "guidance")},
               "scores": scores[f"{a.set}@{a.size}"], "seconds": round(time.time() - t)}
     print(json.dumps(result, indent=1))

@@ -120,8 +120,6 @@ def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(export
     assert own["scores"]["n"] == 12
     assert own["scores"]["frechet_distance"] != asked["scores"]["frechet_distance"]
     state = resume.load(exported["dir"], data, "cpu")
-    with torch.no_grad():
-        want, _ = evaluate_sets(resume.pipeline(state, data), data, state["classifier"], {"v1_emoji": data.eval_sets["v1_emoji"][:6]}, (128,),
-                                steps=2, shift=1.0, guidance=2.0, fd_seeds=2, log=lambda m: None,
-                                vocabulary=train_subject_ids(data, "core"))
+    want, _ = evaluate_sets(resume.pipeline(state, data), data, state["classifier"], {"v1_emoji": data.eval_sets["v1_emoji"][:6]}, (128,),
+                            steps=2, shift=1.0, guidance=2.0, fd_seeds=2, log=lambda m: None, vocabulary=train_subject_ids(data, "core"))
     assert asked["scores"] == pytest.approx(want["v1_emoji@128"])
