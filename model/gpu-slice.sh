@@ -24,7 +24,9 @@
 # RUN_ARGS="--judge-input N" replaces the judge: carry model/.cache/v1 then, so v1 is measured again by it);
 # RESERVE_S (150) the time kept for
 # evaluation + export (the log prints what they took);
-# RUN_ARGS adds arguments to flowfill.run (RUN_ARGS=--smoke runs this whole script in minutes on a CPU;
+# RUN_ARGS adds arguments to flowfill.run (RUN_ARGS=--smoke runs this whole script in minutes on a CPU; with a
+# carried state it rehearses that state's next slice, its own networks for a few steps and a tiny judge, e.g.
+# RUN_ARGS="--smoke --device cpu --judge-input 128", ~3 min on 2 cores;
 # RUN_ARGS=--accept-data-change resumes a state saved before data_content_sha256 whose whole-manifest hash
 # differs, e.g. after a change of the caption templates only; RUN_ARGS="--train-subjects v1|core" trains the MM-DiT on
 # v1's 200 subjects only, or on the core vocabulary (v1's 200 emoji + the icons evaluation set's 200), recorded

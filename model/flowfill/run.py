@@ -212,8 +212,10 @@ def main(argv=None):
 
     # 5. Text encoder + MM-DiT until the deadline minus the reserve for evaluation and export.
     dit_config = grow_dit(state, a.dit_layers, SMOKE["dit"] if smoke else DIT_CONFIG, log, heads=a.dit_heads)
-    te, dit = build_models(len(data.tokenizer), dev, dit_config, SMOKE["text"] if smoke else None)
-    te_ema, dit_ema = build_models(len(data.tokenizer), dev, dit_config, SMOKE["text"] if smoke else None)
+    # A resumed text encoder keeps its own shape, as the DiT does through grow_dit, so --smoke can rehearse a real state.
+    text_config = state["te"].config if "te" in state else SMOKE["text"] if smoke else None
+    te, dit = build_models(len(data.tokenizer), dev, dit_config, text_config)
+    te_ema, dit_ema = build_models(len(data.tokenizer), dev, dit_config, text_config)
     if "dit" in state:
         for dst in (dit, dit_ema):
             dst.load_state_dict(state["dit"].state_dict())
