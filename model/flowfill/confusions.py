@@ -2,7 +2,8 @@
 exactly as the evaluation makes them (its chosen sampler, seed 101, 256²), and real renders of the
 same prompts, both scored by the state's judge. Prints top-1 among the trained subjects by style,
 how many misses the judge also makes on the real render (its fault) and how many it reads right there
-(the model's), and the commonest confusions, asked → drawn (CPU, ~10 min for 200 prompts on 2 cores):
+(the model's), and the commonest confusions, asked → drawn; then the same split for the style itself
+(CPU, ~10 min for 200 prompts on 2 cores):
 
   cd model && python3 -m flowfill.confusions [model state folder] [--set v1_emoji] [--json out.json] [--device cpu]
 
@@ -27,6 +28,13 @@ def drawn_subjects(clf, images: torch.Tensor, vocabulary: list[int]) -> list[int
     return among(logits, vocabulary).argmax(1).tolist()
 
 
+@torch.no_grad()
+def drawn_styles(clf, images: torch.Tensor) -> list[int]:
+    """The judge's style, per image (what evaluate.score's style checks)."""
+    _, logits = clf(clf.crop(images))
+    return logits.argmax(1).tolist()
+
+
 def confusion_report(data: FlowfillData, prompts: list[dict], generated: list[int], real: list[int], top: int = 15) -> dict:
     """By style: prompts, hits, and misses split by whether the judge reads the real render right."""
     by_style: dict[str, Counter] = {}
@@ -45,6 +53,27 @@ def confusion_report(data: FlowfillData, prompts: list[dict], generated: list[in
     return {
         "by_style": {s: dict(c) for s, c in sorted(by_style.items())},
         "confusions": [{"asked": label(a), "drawn": label(d), "n": n} for (a, d), n in pairs.most_common(top)],
+    }
+
+
+def style_report(data: FlowfillData, prompts: list[dict], generated: list[int], real: list[int]) -> dict:
+    """The style itself, by asked style: hits, misses the judge also makes on the real render (a ceiling no
+    model passes by this judge), the model's own misses, and those as asked → drawn."""
+    by_style: dict[str, Counter] = {}
+    pairs: Counter = Counter()
+    for p, g, r in zip(prompts, generated, real):
+        c = by_style.setdefault(data.styles[p["style"]], Counter())
+        c["n"] += 1
+        if g == p["style"]:
+            c["hit"] += 1
+        elif r == p["style"]:
+            c["model_miss"] += 1
+            pairs[(p["style"], g)] += 1
+        else:
+            c["judge_miss"] += 1
+    return {
+        "style_by_style": {s: dict(c) for s, c in sorted(by_style.items())},
+        "style_confusions": [{"asked": data.styles[a], "drawn": data.styles[d], "n": n} for (a, d), n in pairs.most_common()],
     }
 
 
@@ -67,11 +96,14 @@ def main(argv=None):
     vocabulary = train_subject_ids(data, a.train_subjects)
     clf = state["classifier"]
     images = run_generation(pipe, prompts, 256, 256, steps=a.steps, guidance=chosen["guidance"], shift=chosen["shift"], seed=101)
-    generated = drawn_subjects(clf, images, vocabulary)
-    real = drawn_subjects(clf, real_renders(data, prompts, 256, 256, seed=REAL_RENDER_SEED), vocabulary)
+    renders = real_renders(data, prompts, 256, 256, seed=REAL_RENDER_SEED)
+    generated, real = drawn_subjects(clf, images, vocabulary), drawn_subjects(clf, renders, vocabulary)
+    generated_styles, real_styles = drawn_styles(clf, images), drawn_styles(clf, renders)
     report = {"state": a.state, "set": a.set, "sampler": chosen,
               "top1_vocab": sum(g == p["subject"] for g, p in zip(generated, prompts)) / len(prompts),
-              **confusion_report(data, prompts, generated, real)}
+              "style": sum(g == p["style"] for g, p in zip(generated_styles, prompts)) / len(prompts),
+              **confusion_report(data, prompts, generated, real),
+              **style_report(data, prompts, generated_styles, real_styles)}
     print(json.dumps(report, indent=1))
     if a.json:
         with open(a.json, "w") as f:
