@@ -3,7 +3,7 @@ exactly as the evaluation makes them (its chosen sampler, seed 101, 256²), and 
 same prompts, both scored by the state's judge. Prints top-1 among the trained subjects by style,
 how many misses the judge also makes on the real render (its fault) and how many it reads right there
 (the model's), and the commonest confusions, asked → drawn; then the same split for the style itself
-(CPU, ~10 min for 200 prompts on 2 cores):
+(CPU, 10–18 min for 200 prompts on 2 cores; icons take longest):
 
   cd model && python3 -m flowfill.confusions [model state folder] [--set v1_emoji] [--json out.json] [--device cpu]
 
@@ -35,46 +35,36 @@ def drawn_styles(clf, images: torch.Tensor) -> list[int]:
     return logits.argmax(1).tolist()
 
 
-def confusion_report(data: FlowfillData, prompts: list[dict], generated: list[int], real: list[int], top: int = 15) -> dict:
-    """By style: prompts, hits, and misses split by whether the judge reads the real render right."""
+def split_misses(data: FlowfillData, prompts: list[dict], key: str, generated: list[int], real: list[int]) -> tuple[dict, Counter]:
+    """Each prompt's `key` ("subject" or "style") as drawn, counted by the prompt's style: a hit, a miss the
+    judge also makes on the real render (its fault), or the model's own miss; the last also as (asked, drawn)."""
     by_style: dict[str, Counter] = {}
     pairs: Counter = Counter()
     for p, g, r in zip(prompts, generated, real):
         c = by_style.setdefault(data.styles[p["style"]], Counter())
         c["n"] += 1
-        if g == p["subject"]:
+        if g == p[key]:
             c["hit"] += 1
-        elif r == p["subject"]:
+        elif r == p[key]:
             c["model_miss"] += 1
-            pairs[(p["subject"], g)] += 1
+            pairs[(p[key], g)] += 1
         else:
             c["judge_miss"] += 1
+    return {s: dict(c) for s, c in sorted(by_style.items())}, pairs
+
+
+def confusion_report(data: FlowfillData, prompts: list[dict], generated: list[int], real: list[int], top: int = 15) -> dict:
+    """The subject by style: prompts, hits, and misses split by whether the judge reads the real render right."""
+    by_style, pairs = split_misses(data, prompts, "subject", generated, real)
     label = lambda i: data.subjects[i]["label"]  # noqa: E731
-    return {
-        "by_style": {s: dict(c) for s, c in sorted(by_style.items())},
-        "confusions": [{"asked": label(a), "drawn": label(d), "n": n} for (a, d), n in pairs.most_common(top)],
-    }
+    return {"by_style": by_style, "confusions": [{"asked": label(a), "drawn": label(d), "n": n} for (a, d), n in pairs.most_common(top)]}
 
 
 def style_report(data: FlowfillData, prompts: list[dict], generated: list[int], real: list[int]) -> dict:
-    """The style itself, by asked style: hits, misses the judge also makes on the real render (a ceiling no
-    model passes by this judge), the model's own misses, and those as asked → drawn."""
-    by_style: dict[str, Counter] = {}
-    pairs: Counter = Counter()
-    for p, g, r in zip(prompts, generated, real):
-        c = by_style.setdefault(data.styles[p["style"]], Counter())
-        c["n"] += 1
-        if g == p["style"]:
-            c["hit"] += 1
-        elif r == p["style"]:
-            c["model_miss"] += 1
-            pairs[(p["style"], g)] += 1
-        else:
-            c["judge_miss"] += 1
-    return {
-        "style_by_style": {s: dict(c) for s, c in sorted(by_style.items())},
-        "style_confusions": [{"asked": data.styles[a], "drawn": data.styles[d], "n": n} for (a, d), n in pairs.most_common()],
-    }
+    """The style itself, split the same way (the judge's misses are a ceiling no model passes by this judge)."""
+    by_style, pairs = split_misses(data, prompts, "style", generated, real)
+    return {"style_by_style": by_style,
+            "style_confusions": [{"asked": data.styles[a], "drawn": data.styles[d], "n": n} for (a, d), n in pairs.most_common()]}
 
 
 def main(argv=None):
