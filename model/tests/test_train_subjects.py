@@ -154,3 +154,21 @@ def test_icon_share_moves_images_between_the_kinds_and_nothing_else(data, monkey
     assert parse_args(["--data", "d", "--resume-out", "o", "--eval-out", "e", "--icon-share", "0.7"]).icon_share == 0.7
     with pytest.raises(SystemExit):
         parse_args(["--data", "d", "--resume-out", "o", "--eval-out", "e", "--icon-share", "1.5"])
+
+
+def test_the_sampler_pick_takes_the_lowest_fd_within_one_standard_error_of_the_best_score():
+    from flowfill.evaluate import pick_sampler, selection_score
+
+    def point(top1, fd=None, style=0.8):
+        m = {"subject_top1_vocab": top1, "background": 1.0, "style": style, "icon_colour": 1.0}
+        return m if fd is None else {**m, "frechet_distance": fd}
+
+    # n = 200 at top-1 0.5: one standard error is 0.035 of score.
+    grid = {"shift3.0_cfg3.0": point(0.50, 100.0), "shift3.0_cfg2.0": point(0.48, 60.0), "shift6.0_cfg2.0": point(0.44, 40.0)}
+    assert pick_sampler(grid, 200, "subject_top1_vocab") == "shift3.0_cfg2.0"  # tied within noise, lower FD
+    assert pick_sampler(grid, 20000, "subject_top1_vocab") == "shift3.0_cfg3.0"  # the lead is real at this n
+    no_fd = {k: {m: v for m, v in p.items() if m != "frechet_distance"} for k, p in grid.items()}
+    assert pick_sampler(no_fd, 200, "subject_top1_vocab") == "shift3.0_cfg3.0"  # an older grid: the best score
+    del grid["shift3.0_cfg2.0"]
+    assert pick_sampler(grid, 200, "subject_top1_vocab") == "shift3.0_cfg3.0"  # 0.06 behind is beyond one SE
+    assert selection_score(point(0.5), "subject_top1_vocab") == 0.5 + 0.5 + 0.25 * 0.8 + 0.25
