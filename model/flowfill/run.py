@@ -89,6 +89,9 @@ def parse_args(argv=None):
     ap.add_argument("--low-noise-share", type=share, default=0.0,
                     help="share of the training timesteps drawn without --noise-shift (resolution shift alone), so the low "
                          "noise levels where gloss and line weight are drawn keep some steps at a large shift (0 = none)")
+    ap.add_argument("--cooldown-to", type=share, default=1.0,
+                    help="anneal this call: the learning rate falls linearly to this fraction of the schedule's over the "
+                         "call's training time (train.cooldown_factor; 1 = off), for the last call before a release")
     ap.add_argument("--icon-share", type=share, default=ICON_SHARE,
                     help="the icons' share of the MM-DiT's training images (the rest emoji; 0.5 = the data's rule). The "
                          "evaluation's sets and the seen control are unchanged")
@@ -227,10 +230,13 @@ def main(argv=None):
     distributed.broadcast_params(ranks, (te, dit, te_ema, dit_ema))
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
                          refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix,
-                         text_contrast=a.text_contrast, noise_shift=a.noise_shift, low_noise_share=a.low_noise_share)
+                         text_contrast=a.text_contrast, noise_shift=a.noise_shift, low_noise_share=a.low_noise_share,
+                         cooldown_to=a.cooldown_to)
     if a.noise_shift != 1.0:
         log(f"dit training timesteps: resolution shift × {a.noise_shift:g} (median t at 256² {a.noise_shift / (1 + a.noise_shift):.2f})"
             + (f", {a.low_noise_share:.0%} of them without it" if a.low_noise_share else ""))
+    if a.cooldown_to < 1.0:
+        log(f"dit learning rate anneals over this call to {a.cooldown_to:g}× the schedule's")
     # Rank 0's clock decides, so every rank enters (or skips) the DiT stage together.
     budget = distributed.broadcast_object(ranks, a.dit_total_s if smoke else deadline - a.reserve_s - time.time(), src=0, device=dev)
     if budget > 5:
@@ -282,6 +288,7 @@ def main(argv=None):
     # What this call trained with, so a state's history says which recipe each slice used.
     state.setdefault("recipe_by_call", []).append({"call": len(state["gpu_seconds_by_call"]), "mix": a.mix, "text_contrast": a.text_contrast,
                                                     "noise_shift": a.noise_shift, "low_noise_share": a.low_noise_share,
+                                                    "cooldown_to": a.cooldown_to,
                                                     "icon_share": a.icon_share, "train_subjects": a.train_subjects,
                                                     "dit_heads": dit_config["num_attention_heads"], "dit_layers": dit_config["num_layers"],
                                                     "dit_total_s": a.dit_total_s})

@@ -257,6 +257,14 @@ def training_timesteps(n: int, height: int, width: int, generator: torch.Generat
     return s * t / (1 + (s - 1) * t)
 
 
+def cooldown_factor(elapsed: float, seconds: float, end: float) -> float:
+    """The learning rate's multiplier `elapsed` seconds into a call of `seconds` whose last stretch anneals:
+    linear from 1 to `end` over the call (1 = off). The cosine over all slices sits near its floor for
+    many slices, and a run that ends at a constant learning rate keeps the noise of its last steps;
+    annealing within the final call removes it (the decay phase of warmup-stable-decay schedules)."""
+    return 1.0 - (1.0 - end) * min(1.0, max(0.0, elapsed) / max(seconds, 1e-9))
+
+
 class DitTrainer:
     """Joint text-encoder + MM-DiT rectified-flow training from a latent bank.
 
@@ -267,7 +275,8 @@ class DitTrainer:
 
     def __init__(self, data: FlowfillData, te, dit, te_ema, dit_ema, stats: dict, *, lr: float = 6e-4, batch: int = 256,
                  mix: dict[int, float] | None = None, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None,
-                 text_contrast: float = 0.0, noise_shift: float = 1.0, low_noise_share: float = 0.0):
+                 text_contrast: float = 0.0, noise_shift: float = 1.0, low_noise_share: float = 0.0,
+                 cooldown_to: float = 1.0):
         self.ranks = ranks or Ranks()
         self.data, self.te, self.dit, self.te_ema, self.dit_ema = data, te, dit, te_ema, dit_ema
         self.dev = data.device
@@ -276,6 +285,7 @@ class DitTrainer:
         # Weight of paired_caption_loss on the pooled text features (0: pixel loss only).
         self.text_contrast = text_contrast
         self.noise_shift, self.low_noise_share = noise_shift, low_noise_share
+        self.cooldown_to = cooldown_to
         self.mix = mix or dict(DEFAULT_MIX)
         for m in (te_ema, dit_ema):
             m.requires_grad_(False)
@@ -303,6 +313,7 @@ class DitTrainer:
             phases.begin(step)
             progress = min(1.0, (elapsed0 + clock) / max(total_seconds, 1.0))
             lr = self.lr * min(1.0, (step - step0 + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+            lr *= cooldown_factor(clock, seconds, self.cooldown_to)
             for g in self.opt.param_groups:
                 g["lr"] = lr
             k = bank.pick_bucket(self.mix)

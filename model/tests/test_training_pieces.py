@@ -10,7 +10,7 @@ from flowfill.quantize import dequantize, quantize_per_channel
 from flowfill.run import parse_args
 from flowfill.sampling import flow_match_sigmas
 from flowfill.text_encoder import TEXT_CONFIG, CLIPTextModelWithProjection, sd3_conditioning
-from flowfill.train import CONV_MIN, LINEAR_MIN, snap_to_int8, training_timesteps
+from flowfill.train import CONV_MIN, LINEAR_MIN, cooldown_factor, snap_to_int8, training_timesteps
 from flowfill.vae import VAE_CONFIG, AutoencoderKL
 
 
@@ -75,6 +75,19 @@ def test_low_noise_share_is_refused_out_of_range_or_without_a_noise_shift():
     for bad in (["--noise-shift", "6", "--low-noise-share", "1.5"], ["--low-noise-share", "0.25"]):
         with pytest.raises(SystemExit):
             parse_args(base + bad)
+
+
+def test_cooldown_falls_linearly_to_its_end_over_the_call_and_is_off_at_one():
+    assert cooldown_factor(0.0, 400.0, 0.1) == 1.0
+    assert math.isclose(cooldown_factor(200.0, 400.0, 0.1), 0.55)
+    assert math.isclose(cooldown_factor(400.0, 400.0, 0.1), 0.1)
+    assert math.isclose(cooldown_factor(900.0, 400.0, 0.1), 0.1)  # a step past the budget stays at the end
+    assert all(cooldown_factor(e, 400.0, 1.0) == 1.0 for e in (0.0, 123.0, 400.0))
+    base = ["--data", "d", "--resume-out", "o", "--eval-out", "e"]
+    assert parse_args(base).cooldown_to == 1.0
+    assert parse_args(base + ["--cooldown-to", "0.1"]).cooldown_to == 0.1
+    with pytest.raises(SystemExit):
+        parse_args(base + ["--cooldown-to", "2"])
 
 
 def test_vae_downsamples_8x_to_16_channels_without_normalisation():

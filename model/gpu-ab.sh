@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# An A/B in one GPU call: arms trained side by side on the one GPU from the same carried state, for the same
+# wall time, each through gpu-slice.sh, then scored by flowfill.ab_pick (model/README.md, "Session 17"):
+#
+#   OUT=/some/dir ARMS="control=;low=--low-noise-share 0.25" RUN_ARGS="<every arm's>" bash model/gpu-ab.sh <seconds>
+#
+# ARMS is NAME=extra arguments, separated by ';'. Every other variable (EVAL, RESERVE_S, DIT_TOTAL_S, ...) goes to
+# every arm's gpu-slice.sh as it would to one. The training is launch-bound (one process leaves the GPU idle most
+# of each step, "What capacity costs"), so arms side by side each get much of a lone run's steps; the log
+# prints each arm's steps, which measures that.
+# Each arm's state, evaluation and log stay on the device machine in /tmp/flowfill-ab/NAME (a follow-up call that
+# finds the machine warm can continue any arm from there); $OUT gets the winner's resume.tar.partNN and eval.tar,
+# arms.tar (every arm's report.json and log.txt) and ab.json (scores and winner), within what a call returns.
+set -euo pipefail
+limit=${1:?usage: OUT=dir ARMS="a=...;b=..." bash model/gpu-ab.sh <seconds>}
+: "${OUT:?set OUT to the folder that comes back}"
+: "${ARMS:?set ARMS to NAME=arguments pairs separated by ;}"
+here="$(cd "$(dirname "$0")" && pwd)"
+arms_dir=/tmp/flowfill-ab
+rm -rf "$arms_dir"
+mkdir -p "$arms_dir" "$OUT"
+names=()
+pids=()
+IFS=';' read -ra specs <<< "$ARMS"
+for spec in "${specs[@]}"; do
+  name=${spec%%=*}
+  extra=${spec#*=}
+  [[ "$name" =~ ^[A-Za-z0-9_-]+$ ]] || { echo "arm name '$name' must be letters, digits, - or _"; exit 2; }
+  names+=("$name")
+  # Each arm keeps a share of the cores, so the arms' CPU work does not fight over all of them.
+  OMP_NUM_THREADS=$(( $(nproc) / ${#specs[@]} > 0 ? $(nproc) / ${#specs[@]} : 1 )) \
+    OUT="$arms_dir/$name" RUN_ARGS="${RUN_ARGS:-} $extra" bash "$here/gpu-slice.sh" "$limit" > "$arms_dir/$name.out" 2>&1 &
+  pids+=($!)
+  echo "== arm $name: RUN_ARGS=${RUN_ARGS:-} $extra (pid $!)"
+done
+failed=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || { echo "!! arm ${names[$i]} failed:"; tail -20 "$arms_dir/${names[$i]}.out"; failed=1; }
+done
+pick_args=()
+for name in "${names[@]}"; do
+  grep -E "dit: steps|step phases|slice done" "$arms_dir/$name/log.txt" | sed "s/^/[$name] /" || true
+  [ -f "$arms_dir/$name/report.json" ] && pick_args+=("$name=$arms_dir/$name/report.json")
+done
+[ ${#pick_args[@]} -gt 0 ] || { echo "!! no arm finished"; exit 1; }
+cd "$here"
+python3 -m flowfill.ab_pick "${pick_args[@]}" --out "$OUT/ab.json" | tee "$arms_dir/ab.txt"
+winner=$(tail -1 "$arms_dir/ab.txt")
+(cd "$arms_dir" && for n in "${names[@]}"; do [ -d "$n" ] && mkdir -p "reports/$n" && cp "$n/report.json" "$n/log.txt" "reports/$n/" 2>/dev/null; done; tar -cf "$OUT/arms.tar" reports)
+cp "$arms_dir/$winner"/resume.tar.part* "$arms_dir/$winner/eval.tar" "$OUT/"
+echo "== winner $winner; $OUT:"
+ls -la "$OUT"
+exit $failed
