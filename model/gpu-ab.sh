@@ -47,7 +47,9 @@ cd "$here"
 python3 -m flowfill.ab_pick "${pick_args[@]}" --out "$OUT/ab.json" | tee "$arms_dir/ab.txt"
 winner=$(tail -1 "$arms_dir/ab.txt")
 (cd "$arms_dir" && for n in "${names[@]}"; do [ -d "$n" ] && mkdir -p "reports/$n" && cp "$n/report.json" "$n/log.txt" "reports/$n/" 2>/dev/null; done; tar -cf "$OUT/arms.tar" reports)
-cp "$arms_dir/$winner"/resume.tar.part* "$arms_dir/$winner/eval.tar" "$OUT/"
+cp "$arms_dir/$winner/eval.tar" "$OUT/"
+# Under RETURN_STATE=0 gpu-slice.sh writes no state parts: only the evaluation comes back.
+cp "$arms_dir/$winner"/resume.tar.part* "$OUT/" 2>/dev/null || echo "== no state returned (RETURN_STATE=0)"
 echo "== winner $winner; $OUT:"
 ls -la "$OUT"
 exit $failed

@@ -258,10 +258,10 @@ def training_timesteps(n: int, height: int, width: int, generator: torch.Generat
 
 
 def cooldown_factor(elapsed: float, seconds: float, end: float) -> float:
-    """The learning rate's multiplier `elapsed` seconds into a call of `seconds` whose last stretch anneals:
-    linear from 1 to `end` over the call (1 = off). The cosine over all slices sits near its floor for
-    many slices, and a run that ends at a constant learning rate keeps the noise of its last steps;
-    annealing within the final call removes it (the decay phase of warmup-stable-decay schedules)."""
+    """The learning rate's multiplier `elapsed` seconds into a call of `seconds` that anneals: linear from 1
+    to `end` over the call (1 = off), the decay phase of warmup-stable-decay schedules, which removes the
+    noise a constant learning rate leaves in the last steps. Slice 31 (session 17) annealed to 0.1 against
+    plain training from the same state and gained nothing (78.0 against 79.0 % among the 400)."""
     return 1.0 - (1.0 - end) * min(1.0, max(0.0, elapsed) / max(seconds, 1e-9))
 
 
