@@ -8,9 +8,9 @@
 # every arm's gpu-slice.sh as it would to one. The training is launch-bound (one process leaves the GPU idle most
 # of each step, "What capacity costs"), so arms side by side each get much of a lone run's steps; the log
 # prints each arm's steps, which measures that.
-# Each arm's state, evaluation and log stay on the device machine in /tmp/flowfill-ab/NAME (a follow-up call that
-# finds the machine warm can continue any arm from there); $OUT gets the winner's resume.tar.partNN and eval.tar,
-# arms.tar (every arm's report.json and log.txt) and ab.json (scores and winner), within what a call returns.
+# Each arm's state, evaluation and log stay on the device machine in /tmp/flowfill-ab/NAME until the next
+# gpu-ab.sh call; $OUT gets the winner's resume.tar.partNN and eval.tar, arms.tar (every arm's report.json and
+# log.txt under reports/NAME/) and ab.json (scores and winner), within what a call returns.
 set -euo pipefail
 limit=${1:?usage: OUT=dir ARMS="a=...;b=..." bash model/gpu-ab.sh <seconds>}
 : "${OUT:?set OUT to the folder that comes back}"
@@ -38,15 +38,17 @@ for i in "${!pids[@]}"; do
   wait "${pids[$i]}" || { echo "!! arm ${names[$i]} failed:"; tail -20 "$arms_dir/${names[$i]}.out"; failed=1; }
 done
 pick_args=()
+kept=()
 for name in "${names[@]}"; do
   grep -E "dit: steps|step phases|slice done" "$arms_dir/$name/log.txt" | sed "s/^/[$name] /" || true
-  [ -f "$arms_dir/$name/report.json" ] && pick_args+=("$name=$arms_dir/$name/report.json")
+  [ -f "$arms_dir/$name/log.txt" ] && kept+=("$name/log.txt")
+  [ -f "$arms_dir/$name/report.json" ] && pick_args+=("$name=$arms_dir/$name/report.json") && kept+=("$name/report.json")
 done
 [ ${#pick_args[@]} -gt 0 ] || { echo "!! no arm finished"; exit 1; }
 cd "$here"
 python3 -m flowfill.ab_pick "${pick_args[@]}" --out "$OUT/ab.json" | tee "$arms_dir/ab.txt"
 winner=$(tail -1 "$arms_dir/ab.txt")
-(cd "$arms_dir" && for n in "${names[@]}"; do [ -d "$n" ] && mkdir -p "reports/$n" && cp "$n/report.json" "$n/log.txt" "reports/$n/" 2>/dev/null; done; tar -cf "$OUT/arms.tar" reports)
+tar -C "$arms_dir" --transform 's,^,reports/,' -cf "$OUT/arms.tar" "${kept[@]}"
 cp "$arms_dir/$winner/eval.tar" "$OUT/"
 # Under RETURN_STATE=0 gpu-slice.sh writes no state parts: only the evaluation comes back.
 cp "$arms_dir/$winner"/resume.tar.part* "$OUT/" 2>/dev/null || echo "== no state returned (RETURN_STATE=0)"
