@@ -47,7 +47,6 @@ def load(resume_dir, data, device, accept_data_change: bool = False, log=print) 
     A state saved before that key existed has only data_manifest_sha256 (the whole manifest's bytes); a
     mismatch there is refused unless accept_data_change (run.py --accept-data-change)."""
     from .text_encoder import CLIPTextModelWithProjection
-    from .mmdit import SD3Transformer2DModel
     from .vae import AutoencoderKL
 
     d = Path(resume_dir)
@@ -58,10 +57,7 @@ def load(resume_dir, data, device, accept_data_change: bool = False, log=print) 
     pkg = d / "package"
     if has_package(d):
         cfg = {c: json.loads((pkg / c / "config.json").read_text()) for c in ("transformer", "text_encoder", "vae_decoder")}
-        dit = SD3Transformer2DModel(cfg["transformer"])
-        full = dit.state_dict()
-        full.update({k: torch.from_numpy(v) for k, v in read_state_dict(pkg / "transformer" / "model.onnx", dit.state_dict()).items()})
-        dit.load_state_dict(full, strict=True)
+        dit = load_transformer(pkg / "transformer")
         te = CLIPTextModelWithProjection(cfg["text_encoder"])
         te.load_state_dict({k: torch.from_numpy(v) for k, v in read_state_dict(pkg / "text_encoder" / "model.onnx", te.state_dict()).items()}, strict=True)
         vcfg = {k: v for k, v in cfg["vae_decoder"].items() if k not in ("scaling_factor", "shift_factor")}
@@ -82,6 +78,18 @@ def load(resume_dir, data, device, accept_data_change: bool = False, log=print) 
         if "latent_stats" not in state:
             raise ValueError(f"{d / EXTRAS} lacks latent_stats; the package alone cannot resume")
     return state
+
+
+def load_transformer(folder) -> torch.nn.Module:
+    """The MM-DiT of a package's transformer/ folder (config.json + model.onnx), on the CPU."""
+    from .mmdit import SD3Transformer2DModel
+
+    folder = Path(folder)
+    dit = SD3Transformer2DModel(json.loads((folder / "config.json").read_text()))
+    full = dit.state_dict()
+    full.update({k: torch.from_numpy(v) for k, v in read_state_dict(folder / "model.onnx", dit.state_dict()).items()})
+    dit.load_state_dict(full, strict=True)
+    return dit
 
 
 class WeightsMismatch(ValueError):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from . import distributed, resume
+from . import distill, distributed, resume
 from .bank import LatentBank
 from .classifier import INPUT as CLASSIFIER_INPUT, train_classifier
 from .data import ICON_SHARE, FlowfillData, write_samples
@@ -102,6 +102,11 @@ def parse_args(argv=None):
                     help="attention heads of the MM-DiT (of width 32); twice the resumed state's widens it in place "
                          "(mmdit.widened: every channel, head and MLP unit duplicated, the same function up to the "
                          "positional table's new frequencies); absent = the resumed state's")
+    ap.add_argument("--distill-guidance", type=float,
+                    help="guidance distillation (flowfill.distill): the MM-DiT learns to predict --teacher's velocity under CFG "
+                         "at this guidance from the prompt alone, so it samples at guidance 1 (batch 1, half the transformer "
+                         "work); the text encoder is frozen; recorded in the state, whose later calls must keep it")
+    ap.add_argument("--teacher", help="the transformer/ folder (config.json + model.onnx) of the package to distil")
     ap.add_argument("--train-subjects", choices=tuple(TRAIN_SUBJECTS), default="all",
                     help="subjects the MM-DiT trains on: all; v1 = only the v1_emoji evaluation set's 200 (v1's vocabulary); "
                          "core = v1's 200 emoji and the icons evaluation set's 200 icons (those all three icon sets draw). "
@@ -111,6 +116,8 @@ def parse_args(argv=None):
                     help="resume a state saved before data_content_sha256 although its whole-manifest hash differs "
                          "(e.g. only the caption templates changed); states with data_content_sha256 are checked on content alone")
     a = ap.parse_args(argv)
+    if a.teacher and a.distill_guidance is None:
+        ap.error("--teacher is the model --distill-guidance distils: give both")
     if a.low_noise_share and a.noise_shift == 1.0:
         ap.error("--low-noise-share keeps some timesteps without --noise-shift: it needs a --noise-shift other than 1")
     return a
@@ -228,10 +235,12 @@ def main(argv=None):
         dit_ema.load_state_dict(dit.state_dict())
         te_ema.load_state_dict(te.state_dict())
     distributed.broadcast_params(ranks, (te, dit, te_ema, dit_ema))
+    teacher = distill.prepare(state, a.distill_guidance, a.teacher, dev, log)
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
                          refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix,
                          text_contrast=a.text_contrast, noise_shift=a.noise_shift, low_noise_share=a.low_noise_share,
-                         cooldown_to=a.cooldown_to)
+                         cooldown_to=a.cooldown_to, teacher=teacher, distill_guidance=a.distill_guidance,
+                         distill_from_step=state.get("distill", {}).get("from_dit_step", 0))
     if a.noise_shift != 1.0:
         log(f"dit training timesteps: resolution shift × {a.noise_shift:g} (median t at 256² {a.noise_shift / (1 + a.noise_shift):.2f})"
             + (f", {a.low_noise_share:.0%} of them without it" if a.low_noise_share else ""))
@@ -243,7 +252,7 @@ def main(argv=None):
         trainer.run(bank, budget, state, a.dit_total_s, log)
     else:
         log(f"no time left for the DiT this slice ({budget:.0f}s)")
-    del bank, trainer, te, dit
+    del bank, trainer, te, dit, teacher
     distributed.finish(ranks)
     if not ranks.main:
         log("done: rank 0 evaluates and exports")
@@ -259,19 +268,26 @@ def main(argv=None):
     stats = state["latent_stats"]
     pipe = Pipeline(tokenize=data.tokenize, text_encoder=te_ema, dit=dit_ema, vae_decode=vae.decode, scaling_factor=stats["scaling_factor"],
                     shift_factor=stats["shift_factor"], max_sequence_length=MAX_SEQUENCE_LENGTH)
+    # A distilled MM-DiT samples at guidance 1: its prediction is already the guided one.
+    distilled = "distill" in state
     if a.eval == "quick":
-        report = evaluate_quick(pipe, data, clf, sets, a.steps, log, ev, state.get("scheduler"), vocabulary=subjects)
+        previous = state.get("scheduler")
+        if distilled and previous:
+            previous = dict(previous, guidance=1.0)
+        report = evaluate_quick(pipe, data, clf, sets, a.steps, log, ev, previous, vocabulary=subjects)
     else:
-        report = evaluate_v2(pipe, data, clf, sets, seen, a.steps, log, ev, smoke, vocabulary=subjects)
+        report = evaluate_v2(pipe, data, clf, sets, seen, a.steps, log, ev, smoke, vocabulary=subjects,
+                             guidances=(1.0,) if distilled else None)
     report.update({k: state.get(k) for k in ("v1_eval", "vae_psnr_held_out", "classifier_info", "vae_info", "dit_steps", "dit_seconds",
-                                             "dit_gpu_seconds", "dit_loss_history", "train_subjects", "train_subjects_changes", "judge_changes")})
+                                             "dit_gpu_seconds", "dit_loss_history", "train_subjects", "train_subjects_changes", "judge_changes",
+                                             "distill")})
     state["scheduler"] = report["selection"]["chosen"]
 
     # 7. Export: the package (and with it the checkpoint).
     out = Path(a.resume_out)
     params = {n: sum(p.numel() for p in m.parameters()) for n, m in
               (("transformer", dit_ema), ("text_encoder", te_ema), ("vae_encoder", vae.encoder), ("vae_decoder", vae.decoder))}
-    summary = {"version": "2.0.0", "dit_steps": state.get("dit_steps", 0), "dit_seconds": round(state.get("dit_seconds", 0.0), 1),
+    summary = {"version": "2.0.0", **({"guidance_distilled_from": state["distill"]} if "distill" in state else {}), "dit_steps": state.get("dit_steps", 0), "dit_seconds": round(state.get("dit_seconds", 0.0), 1),
                "dit_batch": a.batch, "vae_steps": state["vae_info"]["steps"], "parameters": params,
                "final_dit_loss": state["dit_loss_history"][-1][1] if state.get("dit_loss_history") else None}
     chosen = state["scheduler"]
@@ -288,7 +304,7 @@ def main(argv=None):
     # What this call trained with, so a state's history says which recipe each slice used.
     state.setdefault("recipe_by_call", []).append({"call": len(state["gpu_seconds_by_call"]), "mix": a.mix, "text_contrast": a.text_contrast,
                                                     "noise_shift": a.noise_shift, "low_noise_share": a.low_noise_share,
-                                                    "cooldown_to": a.cooldown_to,
+                                                    "cooldown_to": a.cooldown_to, "distill_guidance": a.distill_guidance,
                                                     "icon_share": a.icon_share, "train_subjects": a.train_subjects,
                                                     "dit_heads": dit_config["num_attention_heads"], "dit_layers": dit_config["num_layers"],
                                                     "dit_total_s": a.dit_total_s})
@@ -400,10 +416,13 @@ def evaluate_quick(pipe, data, clf, sets, steps, log, ev: Path, previous: dict |
     return report
 
 
-def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool, vocabulary: list[int] | None = None) -> dict:
+def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool, vocabulary: list[int] | None = None,
+                guidances: tuple | None = None) -> dict:
     t = time.time()
     report = {"steps": steps, "sets": {k: len(v) for k, v in sets.items()}}
     grid = dict(shifts=(3.0,), guidances=(5.0,)) if smoke else {}
+    if guidances:
+        grid["guidances"] = guidances
     chosen, sel = choose_scheduler(pipe, data, clf, seen, steps, log, vocabulary=vocabulary, **grid)
     on = "seen prompts at 256²" + ("" if vocabulary is None else f", of the {len(vocabulary)} trained subjects, by top-1 among them")
     report["selection"] = {"on": on, "grid": sel, "chosen": chosen}

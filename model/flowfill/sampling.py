@@ -31,6 +31,16 @@ class Pipeline:
     max_sequence_length: int
 
 
+def guided_velocity(dit, latents, t, ctx, pooled, uctx, upooled, guidance: float) -> torch.Tensor:
+    """The velocity the sampler steps with: classifier-free guidance against the empty prompt at batch 2
+    (uncond first, as diffusers), or the conditional prediction alone at guidance 1 or less."""
+    if guidance <= 1:
+        return dit(latents, t, ctx, pooled).float()
+    v = dit(torch.cat([latents, latents]), torch.cat([t, t]), torch.cat([uctx, ctx]), torch.cat([upooled, pooled])).float()
+    vu, vc = v.chunk(2)
+    return vu + guidance * (vc - vu)
+
+
 @torch.no_grad()
 def generate(pipe: Pipeline, prompts: list[str], height: int, width: int, *, steps: int, guidance: float, shift: float,
              generator: torch.Generator, autocast_dtype=None) -> torch.Tensor:
@@ -43,17 +53,11 @@ def generate(pipe: Pipeline, prompts: list[str], height: int, width: int, *, ste
     uctx, upooled = sd3_conditioning(te, pipe.tokenize([""]).expand(b, -1), cfg["joint_attention_dim"], pipe.max_sequence_length)
     latents = torch.randn(b, cfg["in_channels"], height // 8, width // 8, generator=generator, device=dev)
     sigmas = flow_match_sigmas(steps, shift)
-    use_cfg = guidance > 1
     amp = torch.autocast("cuda", dtype=autocast_dtype) if (autocast_dtype is not None and dev.type == "cuda") else torch.autocast("cpu", enabled=False)
     for i in range(steps):
         t = torch.full((b,), float(np.float32(sigmas[i] * 1000)), device=dev)
         with amp:
-            if use_cfg:
-                v = dit(torch.cat([latents, latents]), torch.cat([t, t]), torch.cat([uctx, ctx]), torch.cat([upooled, pooled])).float()
-                vu, vc = v.chunk(2)
-                v = vu + guidance * (vc - vu)
-            else:
-                v = dit(latents, t, ctx, pooled).float()
+            v = guided_velocity(dit, latents, t, ctx, pooled, uctx, upooled, guidance)
         latents = latents + float(sigmas[i + 1] - sigmas[i]) * v
     z = latents / pipe.scaling_factor + pipe.shift_factor
     return pipe.vae_decode(z).float().clamp(-1, 1)

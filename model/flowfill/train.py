@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .bank import LatentBank, resolution_shift
+from .distill import teacher_target
 from .distributed import GradientExchange, Ranks
 from .data import FlowfillData, bucket_size
 from .mmdit import DIT_CONFIG, SD3Transformer2DModel
@@ -276,7 +277,7 @@ class DitTrainer:
     def __init__(self, data: FlowfillData, te, dit, te_ema, dit_ema, stats: dict, *, lr: float = 6e-4, batch: int = 256,
                  mix: dict[int, float] | None = None, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None,
                  text_contrast: float = 0.0, noise_shift: float = 1.0, low_noise_share: float = 0.0,
-                 cooldown_to: float = 1.0):
+                 cooldown_to: float = 1.0, teacher=None, distill_guidance: float | None = None, distill_from_step: int = 0):
         self.ranks = ranks or Ranks()
         self.data, self.te, self.dit, self.te_ema, self.dit_ema = data, te, dit, te_ema, dit_ema
         self.dev = data.device
@@ -286,11 +287,18 @@ class DitTrainer:
         self.text_contrast = text_contrast
         self.noise_shift, self.low_noise_share = noise_shift, low_noise_share
         self.cooldown_to = cooldown_to
+        # Guidance distillation (flowfill.distill): the student predicts the teacher's guided velocity on every
+        # caption (no dropout), the text encoder frozen; its EMA warms up from the step distillation began.
+        self.teacher, self.distill_guidance, self.distill_from_step = teacher, distill_guidance, distill_from_step
+        if teacher is not None:
+            te.requires_grad_(False)
+            if text_contrast:
+                raise ValueError("--text-contrast trains the text encoder, which guidance distillation keeps frozen")
         self.mix = mix or dict(DEFAULT_MIX)
         for m in (te_ema, dit_ema):
             m.requires_grad_(False)
-        self.params = list(dit.parameters()) + list(te.parameters())
-        self.ema_params = list(dit_ema.parameters()) + list(te_ema.parameters())
+        self.params = list(dit.parameters()) + ([] if teacher is not None else list(te.parameters()))
+        self.ema_params = list(dit_ema.parameters()) + ([] if teacher is not None else list(te_ema.parameters()))
         self.opt = adamw(self.params, lr, self.dev, betas=(0.9, 0.99), weight_decay=0.01)
         self.exchange = GradientExchange(self.ranks, self.params, self.dev)
         self.gen = torch.Generator(device=self.dev).manual_seed(seed)
@@ -323,8 +331,9 @@ class DitTrainer:
                 z, ids, ids2 = bank.sample(k, n, paired=True)
             else:
                 z, ids = bank.sample(k, n)
-            drop = torch.rand(n, generator=self.gen, device=self.dev) < CFG_DROPOUT
-            ids = torch.where(drop[:, None], self.uncond.expand(n, -1), ids)
+            if self.teacher is None:
+                drop = torch.rand(n, generator=self.gen, device=self.dev) < CFG_DROPOUT
+                ids = torch.where(drop[:, None], self.uncond.expand(n, -1), ids)
             x0 = (z - self.shift) * self.scale
             noise = torch.randn(x0.shape, generator=self.gen, device=self.dev)
             t = training_timesteps(n, h, w, self.gen, self.dev, self.noise_shift, self.low_noise_share)
@@ -333,8 +342,13 @@ class DitTrainer:
             phases.mark("batch")
             with autocast(self.dev):
                 ctx, pooled = sd3_conditioning(self.te, ids, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
+                if self.teacher is None:
+                    target = noise - x0
+                else:
+                    uctx, upooled = sd3_conditioning(self.te, self.uncond.expand(n, -1), cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
+                    target = teacher_target(self.teacher, xt, t * 1000, ctx, pooled, uctx, upooled, self.distill_guidance)
                 v = self.dit(xt, t * 1000, ctx, pooled)
-            loss = F.mse_loss(v.float(), noise - x0)
+            loss = F.mse_loss(v.float(), target)
             if self.text_contrast > 0:
                 keep = ~drop
                 with autocast(self.dev):
@@ -351,7 +365,8 @@ class DitTrainer:
             torch.nn.utils.clip_grad_norm_(self.params, 1.0)
             self.opt.step()
             step += 1
-            decay = min(0.999, (1 + step - step0) / (10 + step - step0)) if step0 == 0 else 0.999
+            fresh = step0 if self.teacher is None else self.distill_from_step  # the step this EMA's objective began at
+            decay = min(0.999, (1 + step - fresh) / (10 + step - fresh)) if step0 == fresh else 0.999
             with torch.no_grad():
                 torch._foreach_mul_(self.ema_params, decay)
                 torch._foreach_add_(self.ema_params, self.params, alpha=1 - decay)
