@@ -31,7 +31,7 @@ import { startBatchAsync } from './jobs/start-batch.js';
 import { addNotice, dismissNotice } from './notices.js';
 import { createPanelStore, type PanelStore } from './panel-state.js';
 import { addHistoryEntry, settingsFromRecord } from './settings/history.js';
-import { drawRandomSeed, type GenerationSettings } from './settings/settings.js';
+import { drawRandomSeed, withModelRecommendation, type GenerationSettings } from './settings/settings.js';
 import { createSettingsSaver, loadStoredSettingsAsync, saveHistory } from './settings/stored-settings.js';
 
 export interface PanelOptions {
@@ -98,6 +98,7 @@ export function createPanel(options: PanelOptions): Panel {
     notice('error', `The settings could not be saved: ${message}`),
   );
   const tracker = createBatchTracker({ store, host, log });
+  followModelRecommendation();
 
   const runner = createJobRunner({
     store,
@@ -120,6 +121,18 @@ export function createPanel(options: PanelOptions): Panel {
       notice('info', `The engine now runs on ${result.backend === 'webgpu' ? 'WebGPU' : 'WASM (CPU)'}.`);
     },
   });
+
+  /** Each model that becomes ready brings its recommended steps and guidance, unless the designer has set them. */
+  function followModelRecommendation(): void {
+    let adoptedFor: string | undefined;
+    store.subscribe((s) => {
+      const info = s.model.status === 'ready' ? s.model.info : undefined;
+      if (!info || info.hash === adoptedFor) return;
+      adoptedFor = info.hash;
+      const settings = withModelRecommendation(s.settings, info.recommended);
+      if (settings !== s.settings) store.set({ settings });
+    });
+  }
 
   function trimFinishedJobs(): void {
     const ended = store

@@ -101,6 +101,30 @@ describe('compute (backend) choice', () => {
     expect(engine.events).toHaveLength(4);
   });
 
+  test('steps and guidance follow each loaded model’s recommendation until the designer sets them', async () => {
+    const engine = new FakeEngine();
+    engine.model = { ...FAKE_MODEL, hash: 'a1'.repeat(32), recommended: { steps: 12, guidance: 1, shift: 6 } };
+    const session = await panelOnFakeFigma({ engine });
+    const { figma, panel } = session;
+    expect(session.state().settings).toMatchObject({ steps: 12, guidance: 1, samplingFromModel: true });
+    await selectAsync(session, [frame(figma, 'A')]);
+    panel.updateSettings({ prompt: 'rocket' });
+    await panel.generateAsync('generate');
+    await session.settle();
+    expect(engine.requests.at(-1)).toMatchObject({ steps: 12, guidance: 1 });
+
+    // Another model brings its own, while the designer has not set them.
+    engine.model = { ...FAKE_MODEL, hash: 'b2'.repeat(32), recommended: { steps: 28, guidance: 7 } };
+    await panel.setComputeAsync('webgpu');
+    expect(session.state().settings).toMatchObject({ steps: 28, guidance: 7 });
+
+    // What the designer sets stays, through the next model's load.
+    panel.updateSettings({ guidance: 3, samplingFromModel: false });
+    engine.model = { ...FAKE_MODEL, hash: 'c3'.repeat(32), recommended: { steps: 20, guidance: 1 } };
+    await panel.setComputeAsync('wasm');
+    expect(session.state().settings).toMatchObject({ steps: 28, guidance: 3, samplingFromModel: false });
+  });
+
   test('an unknown stored choice falls back to automatic', async () => {
     const engine = new FakeEngine();
     await panelOnFakeFigma({ engine, setup: async (figma) => figma.clientStorage.setAsync(STORAGE_KEYS.settings, { compute: 'tpu' }) });

@@ -89,6 +89,7 @@ export function settingsFromRecord(current: GenerationSettings, record: Provenan
       negativePrompt: record.negativePrompt,
       steps: record.steps,
       guidance: record.guidance,
+      samplingFromModel: false,
       seed: record.seed,
       seedLocked: true,
       strength: record.strength ?? current.strength,

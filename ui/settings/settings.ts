@@ -4,7 +4,7 @@
  * Pure: no DOM, no engine.
  */
 
-import type { BackendPreference } from '../../common/engine-types.js';
+import type { BackendPreference, ModelInfo } from '../../common/engine-types.js';
 import type { FillMode } from '../../common/host-rpc.js';
 
 /** A type alias, not an interface, so it stays assignable to JsonValue (it is stored as JSON). */
@@ -15,6 +15,12 @@ export type GenerationSettings = {
   steps: number;
   /** Classifier-free guidance scale, GUIDANCE_RANGE; 1 turns guidance off. */
   guidance: number;
+  /**
+   * Steps and guidance follow the active model's recommendation (withModelRecommendation) until the
+   * designer sets either: models differ too much for one default (a guidance-distilled model runs at 1,
+   * where CFG at 4.5 would burn its images; SD3 Medium wants 7).
+   */
+  samplingFromModel: boolean;
   /** uint32; the seed the next generation uses (for its first image). */
   seed: number;
   /** When locked the seed is reused; when unlocked a fresh one is drawn after each Generate. */
@@ -59,6 +65,7 @@ export function createDefaultSettings(seed: number = drawRandomSeed()): Generati
     negativePrompt: '',
     steps: 20,
     guidance: 4.5,
+    samplingFromModel: true,
     seed,
     seedLocked: false,
     variations: 1,
@@ -104,11 +111,18 @@ export function normalizeSettings(raw: unknown, defaults: GenerationSettings = c
     return typeof value === 'number' ? clampToRange(value, range, defaults[key] as number) : (defaults[key] as number);
   };
   const seed = source.seed;
+  const steps = num('steps', STEPS_RANGE);
+  const guidance = num('guidance', GUIDANCE_RANGE);
   return {
     prompt: text('prompt'),
     negativePrompt: text('negativePrompt'),
-    steps: num('steps', STEPS_RANGE),
-    guidance: num('guidance', GUIDANCE_RANGE),
+    steps,
+    guidance,
+    // Stored by a version without the field: values other than the defaults were the designer's own.
+    samplingFromModel:
+      typeof source.samplingFromModel === 'boolean'
+        ? source.samplingFromModel
+        : steps === defaults.steps && guidance === defaults.guidance && defaults.samplingFromModel,
     seed: typeof seed === 'number' && Number.isInteger(seed) && seed >= 0 && seed <= UINT32_MAX ? seed : defaults.seed,
     seedLocked: typeof source.seedLocked === 'boolean' ? source.seedLocked : defaults.seedLocked,
     variations: num('variations', VARIATIONS_RANGE),
@@ -118,5 +132,16 @@ export function normalizeSettings(raw: unknown, defaults: GenerationSettings = c
     customHeight: num('customHeight', CUSTOM_SIDE_RANGE),
     fillMode: source.fillMode === 'keep' || source.fillMode === 'replace' ? source.fillMode : defaults.fillMode,
     compute: source.compute === 'auto' || source.compute === 'webgpu' || source.compute === 'wasm' ? source.compute : defaults.compute,
+  };
+}
+
+/** Steps and guidance as the model recommends (flowfill.json "recommended"), unless the designer has set them. */
+export function withModelRecommendation(settings: GenerationSettings, recommended: ModelInfo['recommended']): GenerationSettings {
+  if (!settings.samplingFromModel || !recommended) return settings;
+  return {
+    ...settings,
+    steps: recommended.steps === undefined ? settings.steps : clampToRange(recommended.steps, STEPS_RANGE, settings.steps),
+    guidance:
+      recommended.guidance === undefined ? settings.guidance : clampToRange(recommended.guidance, GUIDANCE_RANGE, settings.guidance),
   };
 }

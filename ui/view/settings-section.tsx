@@ -148,13 +148,19 @@ export function SettingsSection({
       </summary>
       <div class="ff-details-body">
         <div class="ff-row">
-          <NumberField label="Steps" id="ff-steps" range={STEPS_RANGE} value={settings.steps} onCommit={(steps) => update({ steps })} />
+          <NumberField
+            label="Steps"
+            id="ff-steps"
+            range={STEPS_RANGE}
+            value={settings.steps}
+            onCommit={(steps) => update({ steps, samplingFromModel: false })}
+          />
           <NumberField
             label="Guidance"
             id="ff-guidance"
             range={GUIDANCE_RANGE}
             value={settings.guidance}
-            onCommit={(guidance) => update({ guidance })}
+            onCommit={(guidance) => update({ guidance, samplingFromModel: false })}
           />
         </div>
         <SeedField settings={settings} update={update} onRoll={onRollSeed} />

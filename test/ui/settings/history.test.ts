@@ -78,6 +78,7 @@ describe('history', () => {
       seedLocked: true,
       steps: 12,
       guidance: 3.5,
+      samplingFromModel: false, // the record's steps and guidance are kept when another model loads
       strength: 0.4,
       insertSize: 'wide-16-9',
     });

@@ -7,6 +7,7 @@ import {
   drawRandomSeed,
   normalizeSettings,
   parseSeed,
+  withModelRecommendation,
 } from '../../../ui/settings/settings.js';
 import { STYLE_PRESETS, isPresetActive, togglePreset } from '../../../ui/settings/style-presets.js';
 
@@ -42,8 +43,40 @@ describe('settings', () => {
       { prompt: 'owl', steps: '12', guidance: 99, seed: -3, fillMode: 'keep', variations: 3.4, insertSize: 'custom' },
       defaults,
     );
-    expect(repaired).toEqual({ ...defaults, prompt: 'owl', guidance: 20, fillMode: 'keep', variations: 3, insertSize: 'custom' });
+    expect(repaired).toEqual({
+      ...defaults,
+      prompt: 'owl',
+      guidance: 20,
+      samplingFromModel: false,
+      fillMode: 'keep',
+      variations: 3,
+      insertSize: 'custom',
+    });
     expect(normalizeSettings(null, defaults)).toEqual(defaults);
+  });
+
+  test('steps and guidance follow the model’s recommendation, clamped, until the designer sets them', () => {
+    const defaults = createDefaultSettings(1);
+    expect(withModelRecommendation(defaults, { steps: 20, guidance: 1, shift: 6 })).toMatchObject({
+      steps: 20,
+      guidance: 1,
+      samplingFromModel: true,
+    });
+    expect(withModelRecommendation(defaults, { steps: 28, guidance: 7 })).toMatchObject({ steps: 28, guidance: 7 });
+    expect(withModelRecommendation(defaults, { guidance: 0.5 }).guidance).toBe(1); // GUIDANCE_RANGE's floor
+    expect(withModelRecommendation(defaults, { steps: 500 })).toMatchObject({ steps: 100, guidance: 4.5 });
+    expect(withModelRecommendation(defaults, undefined)).toBe(defaults);
+    const chosen = { ...defaults, guidance: 3, samplingFromModel: false };
+    expect(withModelRecommendation(chosen, { steps: 28, guidance: 7 })).toBe(chosen);
+  });
+
+  test('settings stored before samplingFromModel existed follow the model only if they held the defaults', () => {
+    const defaults = createDefaultSettings(1);
+    expect(normalizeSettings({ steps: 20, guidance: 4.5 }, defaults).samplingFromModel).toBe(true);
+    expect(normalizeSettings({ steps: 30, guidance: 4.5 }, defaults).samplingFromModel).toBe(false);
+    expect(normalizeSettings({ steps: 20, guidance: 6 }, defaults).samplingFromModel).toBe(false);
+    expect(normalizeSettings({ steps: 30, guidance: 6, samplingFromModel: true }, defaults).samplingFromModel).toBe(true);
+    expect(normalizeSettings({ samplingFromModel: 'yes' }, defaults).samplingFromModel).toBe(true);
   });
 
   test('insert size presets and custom sizes (clamped to Figma’s 4096 limit)', () => {
