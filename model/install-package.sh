@@ -3,6 +3,8 @@
 #
 #   bash model/install-package.sh [--candidate] <folder with resume.tar.part* and eval.tar>   # also: npm run model:install -- …
 #   bash model/install-package.sh [--candidate] --carry-from-repo                            # rebuild the carried state from the repo
+#   bash model/install-package.sh --teacher-from-git <rev>     # model/.cache/teacher: a guidance-distilled state's teacher
+#                                                              # (the candidate's transformer at <rev>; flowfill/distill.py)
 #
 # Installing a model that ships:
 #   models/default/           <- the slice's package, its transformer rebuilt by npm run rebuild-transformer
@@ -19,6 +21,16 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 package_dir=models/default extras_dir=model/eval/resume eval_dir=model/eval
+if [ "${1:-}" = "--teacher-from-git" ]; then
+  rev=${2:?usage: bash model/install-package.sh --teacher-from-git <rev>}
+  mkdir -p model/.cache/teacher
+  for f in config.json model.onnx; do
+    git show "$rev:model/eval/v2-candidate/package/transformer/$f" > "model/.cache/teacher/$f"
+  done
+  # The distilling run checks this hash against the one its state recorded (guidance_distilled_from).
+  echo "model/.cache/teacher: transformer of $rev, sha256 $(sha256sum model/.cache/teacher/model.onnx | cut -c1-12)…"
+  exit 0
+fi
 if [ "${1:-}" = "--candidate" ]; then
   package_dir=model/eval/v2-candidate/package extras_dir=model/eval/v2-candidate eval_dir=model/eval/v2-candidate
   shift
