@@ -288,7 +288,8 @@ def main(argv=None):
     params = {n: sum(p.numel() for p in m.parameters()) for n, m in
               (("transformer", dit_ema), ("text_encoder", te_ema), ("vae_encoder", vae.encoder), ("vae_decoder", vae.decoder))}
     summary = {"version": "2.0.0", "dit_steps": state.get("dit_steps", 0), "dit_seconds": round(state.get("dit_seconds", 0.0), 1),
-               **({"guidance_distilled_from": state["distill"]} if distilled else {}), "dit_batch": a.batch, "vae_steps": state["vae_info"]["steps"], "parameters": params,
+               "dit_batch": a.batch, "vae_steps": state["vae_info"]["steps"], "parameters": params,
+               **({"guidance_distilled_from": state["distill"]} if distilled else {}),
                "final_dit_loss": state["dit_loss_history"][-1][1] if state.get("dit_loss_history") else None}
     chosen = state["scheduler"]
     parity_prompts = [sets["v1_emoji"][0]["text"], sets["icons"][0]["text"], sets["emoji"][0]["text"], "shopping cart icon, line style, dark blue on white"]
