@@ -31,7 +31,7 @@ import { startBatchAsync } from './jobs/start-batch.js';
 import { addNotice, dismissNotice } from './notices.js';
 import { createPanelStore, type PanelStore } from './panel-state.js';
 import { addHistoryEntry, settingsFromRecord } from './settings/history.js';
-import { drawRandomSeed, withModelRecommendation, type GenerationSettings } from './settings/settings.js';
+import { drawRandomSeed, recommendationAdvice, withModelRecommendation, type GenerationSettings } from './settings/settings.js';
 import { createSettingsSaver, loadStoredSettingsAsync, saveHistory } from './settings/stored-settings.js';
 
 export interface PanelOptions {
@@ -130,7 +130,13 @@ export function createPanel(options: PanelOptions): Panel {
       if (!info || info.hash === adoptedFor) return;
       adoptedFor = info.hash;
       const settings = withModelRecommendation(s.settings, info.recommended);
-      if (settings !== s.settings) store.set({ settings });
+      if (settings !== s.settings) {
+        store.set({ settings });
+        return;
+      }
+      // Kept values that differ are worth a word: CFG on a guidance-distilled model over-saturates its images.
+      const advice = recommendationAdvice(s.settings, info.recommended);
+      if (advice) notice('info', `${info.name} recommends ${advice}; the steps and guidance you set are kept.`);
     });
   }
 

@@ -123,6 +123,9 @@ describe('compute (backend) choice', () => {
     engine.model = { ...FAKE_MODEL, hash: 'c3'.repeat(32), recommended: { steps: 20, guidance: 1 } };
     await panel.setComputeAsync('wasm');
     expect(session.state().settings).toMatchObject({ steps: 28, guidance: 3, samplingFromModel: false });
+    expect(session.state().notices.map((n) => n.text)).toContain(
+      `${FAKE_MODEL.name} recommends 20 steps, guidance 1; the steps and guidance you set are kept.`,
+    );
   });
 
   test('an unknown stored choice falls back to automatic', async () => {

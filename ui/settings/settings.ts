@@ -145,3 +145,11 @@ export function withModelRecommendation(settings: GenerationSettings, recommende
       recommended.guidance === undefined ? settings.guidance : clampToRange(recommended.guidance, GUIDANCE_RANGE, settings.guidance),
   };
 }
+
+/** What the model recommends where the settings differ from it ("20 steps, guidance 1"), or undefined. */
+export function recommendationAdvice(settings: GenerationSettings, recommended: ModelInfo['recommended']): string | undefined {
+  const parts: string[] = [];
+  if (recommended?.steps !== undefined && recommended.steps !== settings.steps) parts.push(`${recommended.steps} steps`);
+  if (recommended?.guidance !== undefined && recommended.guidance !== settings.guidance) parts.push(`guidance ${recommended.guidance}`);
+  return parts.length ? parts.join(', ') : undefined;
+}

@@ -7,6 +7,7 @@ import {
   drawRandomSeed,
   normalizeSettings,
   parseSeed,
+  recommendationAdvice,
   withModelRecommendation,
 } from '../../../ui/settings/settings.js';
 import { STYLE_PRESETS, isPresetActive, togglePreset } from '../../../ui/settings/style-presets.js';
@@ -68,6 +69,14 @@ describe('settings', () => {
     expect(withModelRecommendation(defaults, undefined)).toBe(defaults);
     const chosen = { ...defaults, guidance: 3, samplingFromModel: false };
     expect(withModelRecommendation(chosen, { steps: 28, guidance: 7 })).toBe(chosen);
+  });
+
+  test('the advice names only what differs from the recommendation', () => {
+    const settings = { ...createDefaultSettings(1), steps: 28, guidance: 3 };
+    expect(recommendationAdvice(settings, { steps: 20, guidance: 1 })).toBe('20 steps, guidance 1');
+    expect(recommendationAdvice(settings, { steps: 28, guidance: 1, shift: 6 })).toBe('guidance 1');
+    expect(recommendationAdvice(settings, { steps: 28, guidance: 3 })).toBeUndefined();
+    expect(recommendationAdvice(settings, undefined)).toBeUndefined();
   });
 
   test('settings stored before samplingFromModel existed follow the model only if they held the defaults', () => {
