@@ -239,8 +239,7 @@ def main(argv=None):
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
                          refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix,
                          text_contrast=a.text_contrast, noise_shift=a.noise_shift, low_noise_share=a.low_noise_share,
-                         cooldown_to=a.cooldown_to, teacher=teacher, distill_guidance=a.distill_guidance,
-                         distill_from_step=state.get("distill", {}).get("from_dit_step", 0))
+                         cooldown_to=a.cooldown_to, teacher=teacher, distill=state.get("distill"))
     if a.noise_shift != 1.0:
         log(f"dit training timesteps: resolution shift × {a.noise_shift:g} (median t at 256² {a.noise_shift / (1 + a.noise_shift):.2f})"
             + (f", {a.low_noise_share:.0%} of them without it" if a.low_noise_share else ""))

@@ -277,7 +277,7 @@ class DitTrainer:
     def __init__(self, data: FlowfillData, te, dit, te_ema, dit_ema, stats: dict, *, lr: float = 6e-4, batch: int = 256,
                  mix: dict[int, float] | None = None, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None,
                  text_contrast: float = 0.0, noise_shift: float = 1.0, low_noise_share: float = 0.0,
-                 cooldown_to: float = 1.0, teacher=None, distill_guidance: float | None = None, distill_from_step: int = 0):
+                 cooldown_to: float = 1.0, teacher=None, distill: dict | None = None):
         self.ranks = ranks or Ranks()
         self.data, self.te, self.dit, self.te_ema, self.dit_ema = data, te, dit, te_ema, dit_ema
         self.dev = data.device
@@ -287,9 +287,10 @@ class DitTrainer:
         self.text_contrast = text_contrast
         self.noise_shift, self.low_noise_share = noise_shift, low_noise_share
         self.cooldown_to = cooldown_to
-        # Guidance distillation (flowfill.distill): the student predicts the teacher's guided velocity on every
-        # caption (no dropout), the text encoder frozen; its EMA warms up from the step distillation began.
-        self.teacher, self.distill_guidance, self.distill_from_step = teacher, distill_guidance, distill_from_step
+        # Guidance distillation (flowfill.distill; `distill` is the state's record of it): the student predicts the
+        # teacher's guided velocity on every caption (no dropout), the text encoder frozen; its EMA warms up from
+        # the step distillation began.
+        self.teacher, self.distill = teacher, distill
         if teacher is not None:
             te.requires_grad_(False)
             if text_contrast:
@@ -311,6 +312,11 @@ class DitTrainer:
         elapsed0 = state.get("dit_seconds", 0.0)
         hist = state.setdefault("dit_loss_history", [])
         warm = 400 if step0 == 0 else 100  # Adam moments restart on resume
+        # The EMA warms up in the call its objective began in (the first slice, or the first distilling one).
+        fresh = step0 if self.teacher is None else self.distill["from_dit_step"]
+        ema_warms = step0 == fresh
+        # The frozen text encoder gives the empty prompt the same conditioning every step: computed once.
+        empty = None
         start, losses = time.time(), []
         cfg = self.dit.config
         # In parallel every rank acts on rank 0's clock (GradientExchange), so all take the same
@@ -345,8 +351,10 @@ class DitTrainer:
                 if self.teacher is None:
                     target = noise - x0
                 else:
-                    uctx, upooled = sd3_conditioning(self.te, self.uncond.expand(n, -1), cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
-                    target = teacher_target(self.teacher, xt, t * 1000, ctx, pooled, uctx, upooled, self.distill_guidance)
+                    if empty is None:
+                        empty = sd3_conditioning(self.te, self.uncond, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
+                    uctx, upooled = (e.expand(n, *e.shape[1:]) for e in empty)
+                    target = teacher_target(self.teacher, xt, t * 1000, ctx, pooled, uctx, upooled, self.distill["guidance"])
                 v = self.dit(xt, t * 1000, ctx, pooled)
             loss = F.mse_loss(v.float(), target)
             if self.text_contrast > 0:
@@ -365,8 +373,7 @@ class DitTrainer:
             torch.nn.utils.clip_grad_norm_(self.params, 1.0)
             self.opt.step()
             step += 1
-            fresh = step0 if self.teacher is None else self.distill_from_step  # the step this EMA's objective began at
-            decay = min(0.999, (1 + step - fresh) / (10 + step - fresh)) if step0 == fresh else 0.999
+            decay = min(0.999, (1 + step - fresh) / (10 + step - fresh)) if ema_warms else 0.999
             with torch.no_grad():
                 torch._foreach_mul_(self.ema_params, decay)
                 torch._foreach_add_(self.ema_params, self.params, alpha=1 - decay)

@@ -95,7 +95,7 @@ def test_the_distilling_trainer_trains_the_transformer_alone(data):
     stats = {"shift_factor": 0.0, "scaling_factor": 1.0}
     plain = DitTrainer(data, te, dit, te_ema, dit_ema, stats, batch=8)
     assert len(plain.params) == len(list(dit.parameters())) + len(list(te.parameters()))
-    student = DitTrainer(data, te, dit, te_ema, dit_ema, stats, batch=8, teacher=dit_ema, distill_guidance=2.0)
+    student = DitTrainer(data, te, dit, te_ema, dit_ema, stats, batch=8, teacher=dit_ema, distill={"guidance": 2.0, "from_dit_step": 0})
     assert student.params == list(dit.parameters()) and not any(p.requires_grad for p in te.parameters())
     with pytest.raises(ValueError, match="text encoder"):
-        DitTrainer(data, te, dit, te_ema, dit_ema, stats, batch=8, teacher=dit_ema, distill_guidance=2.0, text_contrast=0.05)
+        DitTrainer(data, te, dit, te_ema, dit_ema, stats, batch=8, teacher=dit_ema, distill={"guidance": 2.0, "from_dit_step": 0}, text_contrast=0.05)
