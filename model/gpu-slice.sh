@@ -33,6 +33,10 @@
 # in the state and the report);
 # GPUS overrides the number of GPU processes (default: every GPU; GPUS=2 with RUN_ARGS="--smoke --device cpu"
 # runs the data-parallel path on a CPU through gloo).
+# TEACHER_FROM_STATE=1 makes the carried state's own transformer the teacher (.cache/teacher) before training, so
+# that one call starts a guidance distillation from a plain state with RUN_ARGS="… --teacher .cache/teacher
+# --distill-guidance G" without carrying the teacher beside it (a 16-block state, its teacher and the dataset
+# together pass a call's 64 MiB; later calls of the same distillation do carry it).
 # RETURN_STATE=0 leaves the new state out of $OUT (the evaluation still comes back): for a one-call
 # experiment whose state could not travel again anyway, e.g. the 320-wide widening (~48 MB of state
 # beside the 22 MiB dataset passes a call's 64 MiB), so that what comes back stays within its limits.
@@ -66,6 +70,11 @@ if ls .cache/resume/resume.tar.part* >/dev/null 2>&1; then
   mkdir -p "$work/resume-in"
   cat .cache/resume/resume.tar.part* | tar -x -C "$work/resume-in"
   resume_args=(--resume-in "$work/resume-in")
+  if [ "${TEACHER_FROM_STATE:-0}" = 1 ]; then
+    mkdir -p .cache/teacher
+    cp "$work/resume-in/package/transformer/config.json" "$work/resume-in/package/transformer/model.onnx" .cache/teacher/
+    echo "== TEACHER_FROM_STATE=1: .cache/teacher is the carried transformer, sha256 $(sha256sum .cache/teacher/model.onnx | cut -c1-12)…"
+  fi
   echo "== resuming from $(ls .cache/resume/resume.tar.part* | wc -l) part(s): $(cat "$work/resume-in/extras.json" | python3 -c 'import json,sys; e=json.load(sys.stdin); print("dit_steps", e.get("dit_steps"), "dit_seconds", round(e.get("dit_seconds", 0)))')"
 else
   echo "== no carried state: first slice"

@@ -5,6 +5,10 @@
 #   bash model/install-package.sh [--candidate] --carry-from-repo                            # rebuild the carried state from the repo
 #   bash model/install-package.sh --teacher-from-git <rev>     # model/.cache/teacher: a guidance-distilled state's teacher
 #                                                              # (the candidate's transformer at <rev>; flowfill/distill.py)
+#   bash model/install-package.sh --teacher-from-dir <state>  # the same from a state folder in the work tree, e.g.
+#                                                              # model/eval/v2-deep16 (a line trained beside the candidate)
+#   bash model/install-package.sh --into <state> <folder> | --carry-from-repo
+#                                                              # as --candidate, for another line's state folder
 #
 # Installing a model that ships:
 #   models/default/           <- the slice's package, its transformer rebuilt by npm run rebuild-transformer
@@ -31,9 +35,21 @@ if [ "${1:-}" = "--teacher-from-git" ]; then
   echo "model/.cache/teacher: transformer of $rev, sha256 $(sha256sum model/.cache/teacher/model.onnx | cut -c1-12)…"
   exit 0
 fi
+if [ "${1:-}" = "--teacher-from-dir" ]; then
+  state=${2:?usage: bash model/install-package.sh --teacher-from-dir <state folder>}
+  [ -f "$state/package/transformer/model.onnx" ] || { echo "$state/package/transformer/model.onnx is missing"; exit 2; }
+  mkdir -p model/.cache/teacher
+  cp "$state/package/transformer/config.json" "$state/package/transformer/model.onnx" model/.cache/teacher/
+  echo "model/.cache/teacher: transformer of $state, sha256 $(sha256sum model/.cache/teacher/model.onnx | cut -c1-12)…"
+  exit 0
+fi
 if [ "${1:-}" = "--candidate" ]; then
   package_dir=model/eval/v2-candidate/package extras_dir=model/eval/v2-candidate eval_dir=model/eval/v2-candidate
   shift
+elif [ "${1:-}" = "--into" ]; then
+  state=${2:?usage: bash model/install-package.sh --into <state folder> <returned folder> | --carry-from-repo}
+  package_dir="$state/package" extras_dir="$state" eval_dir="$state"
+  shift 2
 fi
 if [ "${1:-}" = "--carry-from-repo" ]; then
   [ -f "$extras_dir/extras.json" ] || { echo "$extras_dir/extras.json is missing: nothing to resume from"; exit 2; }

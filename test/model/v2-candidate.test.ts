@@ -1,6 +1,7 @@
 /**
- * The v2 model still in training (model/eval/v2-candidate/, installed by
- * `bash model/install-package.sh --candidate <slice output>`), as PyTorch 2.11's dynamo exporter
+ * The v2 models still in training — the candidate (model/eval/v2-candidate/, installed by
+ * `bash model/install-package.sh --candidate <slice output>`) and the 16-block line beside it
+ * (model/eval/v2-deep16/, `--into model/eval/v2-deep16`) — as PyTorch 2.11's dynamo exporter
  * writes it on the GPU machine: opset 18 transformer, anonymous weight names, int8 weights behind
  * Cast -> Mul. The int8 fixture (int8-package.test.ts) comes from the older exporter, so only this
  * package shows that the engine runs what the training actually ships.
@@ -12,9 +13,9 @@ import { readFolderAsync } from '../../worker/cli/node-host.js';
 import { repoRoot } from '../fixture-paths.js';
 import { int8GraphCensus } from './int8-fixture.js';
 
-const pkgDir = path.join(repoRoot, 'model', 'eval', 'v2-candidate', 'package');
+describe.each(['v2-candidate', 'v2-deep16'])('%s package (dynamo export)', (state) => {
+  const pkgDir = path.join(repoRoot, 'model', 'eval', state, 'package');
 
-describe('v2 candidate package (dynamo export)', () => {
   test('int8 weights are dequantised in the graph, as flowfill.json counts them, with nothing in float16', () => {
     for (const census of int8GraphCensus(pkgDir)) {
       expect({ net: census.net, count: census.dequantised }).toEqual({ net: census.net, count: census.listed });
@@ -28,7 +29,7 @@ describe('v2 candidate package (dynamo export)', () => {
       const info = await engine.loadModel({ kind: 'files', files: await readFolderAsync(pkgDir) });
       expect(info.name).toContain('v2');
       const result = await engine.generate({
-        jobId: 'v2-candidate',
+        jobId: state,
         prompt: 'shopping cart icon, line style, dark blue on white',
         width: 256,
         height: 128,
