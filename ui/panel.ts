@@ -69,6 +69,8 @@ export interface Panel {
   rollSeed(): void;
   /** "Use these settings" on a provenance record: its prompt and settings, with its seed locked. */
   useRecord(record: ProvenanceRecord): void;
+  /** The active model's recommended steps and guidance, and following each model's from now on again. */
+  useModelRecommendation(): void;
   cancelJob(jobId: string): Promise<void>;
   cancelAll(): Promise<void>;
   clearFinishedJobs(): void;
@@ -136,7 +138,12 @@ export function createPanel(options: PanelOptions): Panel {
       }
       // Kept values that differ are worth a word: CFG on a guidance-distilled model over-saturates its images.
       const advice = recommendationAdvice(s.settings, info.recommended);
-      if (advice) notice('info', `${info.name} recommends ${advice}; the steps and guidance you set are kept.`);
+      if (advice) {
+        notice(
+          'info',
+          `${info.name} recommends ${advice}; the steps and guidance you set are kept (Settings › Use recommended takes the model's).`,
+        );
+      }
     });
   }
 
@@ -254,6 +261,12 @@ export function createPanel(options: PanelOptions): Panel {
     updateSettings(patch) {
       store.set((s) => ({ settings: { ...s.settings, ...patch } }));
       saver.schedule();
+    },
+    useModelRecommendation() {
+      const s = store.get();
+      const info = s.model.status === 'ready' ? s.model.info : undefined;
+      if (!info?.recommended) return;
+      panel.updateSettings(withModelRecommendation({ ...s.settings, samplingFromModel: true }, info.recommended));
     },
     async setComputeAsync(compute) {
       if (compute === store.get().settings.compute) return;

@@ -29,6 +29,7 @@ export const FAKE_MODEL: ModelInfo = {
   hasTextEncoder: true,
   supportsImageToImage: true,
   notes: ['test double'],
+  recommended: { steps: 20, guidance: 4.5 },
 };
 
 /** The colour the fake paints for a seed: distinct for neighbouring seeds. */

@@ -167,6 +167,14 @@ describe('panel in Chromium (null-origin iframe, data: URL worker)', () => {
     expect(await panel.inputValue('#ff-seed')).toBe('4242');
     expect(await panel.getAttribute('#ff-seed-lock', 'aria-pressed')).toBe('true');
     expect(await panel.textContent('#ff-generate')).toMatch(/^Fill 1 frame/);
+
+    // The record's steps and guidance are not the model's: Settings offers the model's, one click away.
+    await panel.click('#ff-settings summary');
+    expect(await panel.textContent('#ff-recommendation')).toContain('Fake Tiny SD3 recommends 20 steps, guidance 4.5.');
+    await panel.click('#ff-use-recommended');
+    expect([await panel.inputValue('#ff-steps'), await panel.inputValue('#ff-guidance')]).toEqual(['20', '4.5']);
+    expect(await panel.locator('#ff-recommendation').count()).toBe(0);
+    expect(await panel.inputValue('#ff-seed')).toBe('4242');
     await page.close();
   });
 

@@ -124,8 +124,15 @@ describe('compute (backend) choice', () => {
     await panel.setComputeAsync('wasm');
     expect(session.state().settings).toMatchObject({ steps: 28, guidance: 3, samplingFromModel: false });
     expect(session.state().notices.map((n) => n.text)).toContain(
-      `${FAKE_MODEL.name} recommends 20 steps, guidance 1; the steps and guidance you set are kept.`,
+      `${FAKE_MODEL.name} recommends 20 steps, guidance 1; the steps and guidance you set are kept (Settings › Use recommended takes the model's).`,
     );
+
+    // One click takes the model's values, and the next model's are followed again.
+    panel.useModelRecommendation();
+    expect(session.state().settings).toMatchObject({ steps: 20, guidance: 1, samplingFromModel: true });
+    engine.model = { ...FAKE_MODEL, hash: 'd4'.repeat(32), recommended: { steps: 16, guidance: 2 } };
+    await panel.setComputeAsync('webgpu');
+    expect(session.state().settings).toMatchObject({ steps: 16, guidance: 2, samplingFromModel: true });
   });
 
   test('an unknown stored choice falls back to automatic', async () => {

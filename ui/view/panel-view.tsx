@@ -103,9 +103,11 @@ function PanelView({ panel }: { panel: Panel }) {
         <Actions state={state} panel={panel} />
         <SettingsSection
           settings={state.settings}
+          model={state.model.status === 'ready' ? state.model.info : undefined}
           update={update}
           onRollSeed={panel.rollSeed}
           onCompute={(compute) => void panel.setComputeAsync(compute)}
+          onUseRecommended={panel.useModelRecommendation}
         />
       </section>
       {selected && (

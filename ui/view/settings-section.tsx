@@ -1,6 +1,6 @@
 /** Steps, guidance, seed, variations, strength, insert size and fill mode, behind a disclosure. */
 import { useState } from 'preact/hooks';
-import type { BackendPreference } from '../../common/engine-types.js';
+import type { BackendPreference, ModelInfo } from '../../common/engine-types.js';
 import type { FillMode } from '../../common/host-rpc.js';
 import { CUSTOM_INSERT_SIZE_ID, INSERT_SIZE_PRESETS } from '../settings/insert-size-presets.js';
 import {
@@ -10,6 +10,7 @@ import {
   STRENGTH_RANGE,
   VARIATIONS_RANGE,
   parseSeed,
+  recommendationAdvice,
   type GenerationSettings,
 } from '../settings/settings.js';
 import { NumberField, SideInput } from './fields.js';
@@ -129,15 +130,21 @@ const COMPUTE: Array<Choice<BackendPreference>> = [
 
 export function SettingsSection({
   settings,
+  model,
   update,
   onRollSeed,
   onCompute,
+  onUseRecommended,
 }: {
   settings: GenerationSettings;
+  /** The model in use, whose recommended steps and guidance are offered when the settings differ. */
+  model: ModelInfo | undefined;
   update: (patch: Partial<GenerationSettings>) => void;
   onRollSeed: () => void;
   onCompute: (compute: BackendPreference) => void;
+  onUseRecommended: () => void;
 }) {
+  const advice = model && recommendationAdvice(settings, model.recommended);
   return (
     <details class="ff-details" id="ff-settings">
       <summary>
@@ -163,6 +170,14 @@ export function SettingsSection({
             onCommit={(guidance) => update({ guidance, samplingFromModel: false })}
           />
         </div>
+        {advice && (
+          <p class="ff-hint" id="ff-recommendation">
+            {`${model.name} recommends ${advice}. `}
+            <button class="ff-link" type="button" id="ff-use-recommended" onClick={onUseRecommended}>
+              Use recommended
+            </button>
+          </p>
+        )}
         <SeedField settings={settings} update={update} onRoll={onRollSeed} />
         <div class="ff-row">
           <NumberField
