@@ -146,10 +146,15 @@ export function withModelRecommendation(settings: GenerationSettings, recommende
   };
 }
 
-/** What the model recommends where the settings differ from it ("20 steps, guidance 1"), or undefined. */
+/**
+ * What the model recommends where the settings differ from it ("20 steps, guidance 1"), or undefined:
+ * the values taking the recommendation would set (within the fields' ranges), so that taking it ends the advice.
+ */
 export function recommendationAdvice(settings: GenerationSettings, recommended: ModelInfo['recommended']): string | undefined {
+  if (!recommended) return undefined;
+  const target = withModelRecommendation({ ...settings, samplingFromModel: true }, recommended);
   const parts: string[] = [];
-  if (recommended?.steps !== undefined && recommended.steps !== settings.steps) parts.push(`${recommended.steps} steps`);
-  if (recommended?.guidance !== undefined && recommended.guidance !== settings.guidance) parts.push(`guidance ${recommended.guidance}`);
+  if (target.steps !== settings.steps) parts.push(`${target.steps} steps`);
+  if (target.guidance !== settings.guidance) parts.push(`guidance ${target.guidance}`);
   return parts.length ? parts.join(', ') : undefined;
 }

@@ -77,6 +77,10 @@ describe('settings', () => {
     expect(recommendationAdvice(settings, { steps: 28, guidance: 1, shift: 6 })).toBe('guidance 1');
     expect(recommendationAdvice(settings, { steps: 28, guidance: 3 })).toBeUndefined();
     expect(recommendationAdvice(settings, undefined)).toBeUndefined();
+    // A recommendation outside the fields' ranges is advised as taking it would set it, so taking it ends the advice.
+    const over = recommendationAdvice(settings, { steps: STEPS_RANGE.max + 50 });
+    expect(over).toBe(`${STEPS_RANGE.max} steps`);
+    expect(recommendationAdvice({ ...settings, steps: STEPS_RANGE.max }, { steps: STEPS_RANGE.max + 50 })).toBeUndefined();
   });
 
   test('settings stored before samplingFromModel existed follow the model only if they held the defaults', () => {
