@@ -71,9 +71,7 @@ if ls .cache/resume/resume.tar.part* >/dev/null 2>&1; then
   cat .cache/resume/resume.tar.part* | tar -x -C "$work/resume-in"
   resume_args=(--resume-in "$work/resume-in")
   if [ "${TEACHER_FROM_STATE:-0}" = 1 ]; then
-    mkdir -p .cache/teacher
-    cp "$work/resume-in/package/transformer/config.json" "$work/resume-in/package/transformer/model.onnx" .cache/teacher/
-    echo "== TEACHER_FROM_STATE=1: .cache/teacher is the carried transformer, sha256 $(sha256sum .cache/teacher/model.onnx | cut -c1-12)…"
+    echo "== TEACHER_FROM_STATE=1: $(bash "$root/model/install-package.sh" --teacher-from-dir "$work/resume-in")"
   fi
   echo "== resuming from $(ls .cache/resume/resume.tar.part* | wc -l) part(s): $(cat "$work/resume-in/extras.json" | python3 -c 'import json,sys; e=json.load(sys.stdin); print("dit_steps", e.get("dit_steps"), "dit_seconds", round(e.get("dit_seconds", 0)))')"
 else

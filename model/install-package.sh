@@ -43,14 +43,15 @@ if [ "${1:-}" = "--teacher-from-dir" ]; then
   echo "model/.cache/teacher: transformer of $state, sha256 $(sha256sum model/.cache/teacher/model.onnx | cut -c1-12)…"
   exit 0
 fi
+state=
 if [ "${1:-}" = "--candidate" ]; then
-  package_dir=model/eval/v2-candidate/package extras_dir=model/eval/v2-candidate eval_dir=model/eval/v2-candidate
+  state=model/eval/v2-candidate
   shift
 elif [ "${1:-}" = "--into" ]; then
   state=${2:?usage: bash model/install-package.sh --into <state folder> <returned folder> | --carry-from-repo}
-  package_dir="$state/package" extras_dir="$state" eval_dir="$state"
   shift 2
 fi
+[ -z "$state" ] || { package_dir="$state/package" extras_dir="$state" eval_dir="$state"; }
 if [ "${1:-}" = "--carry-from-repo" ]; then
   [ -f "$extras_dir/extras.json" ] || { echo "$extras_dir/extras.json is missing: nothing to resume from"; exit 2; }
   work=$(mktemp -d)

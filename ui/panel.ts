@@ -21,6 +21,7 @@ import {
   type PageContext,
 } from './diagnostics/diagnostics-report.js';
 import { createModelLibrary, type ModelLibrary } from './engine/model-library.js';
+import { readyModelInfo } from './engine/model-state.js';
 import type { HostClient, HostConnection } from './host-client.js';
 import { createBatchTracker } from './jobs/batch-tracker.js';
 import { isEnded, type Job } from './jobs/job.js';
@@ -128,7 +129,7 @@ export function createPanel(options: PanelOptions): Panel {
   function followModelRecommendation(): void {
     let adoptedFor: string | undefined;
     store.subscribe((s) => {
-      const info = s.model.status === 'ready' ? s.model.info : undefined;
+      const info = readyModelInfo(s.model);
       if (!info || info.hash === adoptedFor) return;
       adoptedFor = info.hash;
       const settings = withModelRecommendation(s.settings, info.recommended);
@@ -264,7 +265,7 @@ export function createPanel(options: PanelOptions): Panel {
     },
     useModelRecommendation() {
       const s = store.get();
-      const info = s.model.status === 'ready' ? s.model.info : undefined;
+      const info = readyModelInfo(s.model);
       if (!info?.recommended) return;
       panel.updateSettings(withModelRecommendation({ ...s.settings, samplingFromModel: true }, info.recommended));
     },

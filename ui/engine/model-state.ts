@@ -18,6 +18,11 @@ export interface ModelState {
   error?: string;
 }
 
+/** The loaded model's info, or undefined while none is ready (a failed or new load keeps the old info beside it). */
+export function readyModelInfo(model: ModelState): ModelInfo | undefined {
+  return model.status === 'ready' ? model.info : undefined;
+}
+
 /** Asks the engine what it runs on, then loads the embedded model. Resolves true once it is ready. */
 export function loadEmbeddedModelAsync(
   engine: Pick<EngineApi, 'capabilities' | 'loadModel'>,

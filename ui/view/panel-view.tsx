@@ -9,6 +9,7 @@ import type { PanelState } from '../panel-state.js';
 import { HistoryList } from './history-list.js';
 import { JobList } from './job-list.js';
 import { isEnded } from '../jobs/job.js';
+import { readyModelInfo } from '../engine/model-state.js';
 import { DiagnosticsSection } from './diagnostics-section.js';
 import { ModelHeader, ModelNotes, ModelStatusLine, ModelsSection } from './model-section.js';
 import { NoticeList } from './notice-list.js';
@@ -103,7 +104,7 @@ function PanelView({ panel }: { panel: Panel }) {
         <Actions state={state} panel={panel} />
         <SettingsSection
           settings={state.settings}
-          model={state.model.status === 'ready' ? state.model.info : undefined}
+          model={readyModelInfo(state.model)}
           update={update}
           onRollSeed={panel.rollSeed}
           onCompute={(compute) => void panel.setComputeAsync(compute)}
