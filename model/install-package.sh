@@ -3,8 +3,9 @@
 #
 #   bash model/install-package.sh [--candidate] <folder with resume.tar.part* and eval.tar>   # also: npm run model:install -- …
 #   bash model/install-package.sh [--candidate] --carry-from-repo                            # rebuild the carried state from the repo
-#   bash model/install-package.sh --teacher-from-git <rev>     # model/.cache/teacher: a guidance-distilled state's teacher
-#                                                              # (the candidate's transformer at <rev>; flowfill/distill.py)
+#   bash model/install-package.sh --teacher-from-git <rev> [state]  # model/.cache/teacher: a guidance-distilled state's
+#                                                              # teacher (state's transformer at <rev>, by default the
+#                                                              # candidate's; flowfill/distill.py checks the hash)
 #   bash model/install-package.sh --teacher-from-dir <state>  # the same from a state folder in the work tree, e.g.
 #                                                              # model/eval/v2-deep16 (a line trained beside the candidate)
 #   bash model/install-package.sh --into <state> <folder> | --carry-from-repo
@@ -26,10 +27,12 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 package_dir=models/default extras_dir=model/eval/resume eval_dir=model/eval
 if [ "${1:-}" = "--teacher-from-git" ]; then
-  rev=${2:?usage: bash model/install-package.sh --teacher-from-git <rev>}
+  rev=${2:?usage: bash model/install-package.sh --teacher-from-git <rev> [state folder]}
+  # Slice 34's teacher was the candidate folder's transformer at 6e49f7f; slice 36's is model/eval/v2-deep16's.
+  from=${3:-model/eval/v2-candidate}
   mkdir -p model/.cache/teacher
   for f in config.json model.onnx; do
-    git show "$rev:model/eval/v2-candidate/package/transformer/$f" > "model/.cache/teacher/$f"
+    git show "$rev:$from/package/transformer/$f" > "model/.cache/teacher/$f"
   done
   # The distilling run checks this hash against the one its state recorded (guidance_distilled_from).
   echo "model/.cache/teacher: transformer of $rev, sha256 $(sha256sum model/.cache/teacher/model.onnx | cut -c1-12)…"
