@@ -35,7 +35,7 @@ if [ "${1:-}" = "--teacher-from-git" ]; then
     git show "$rev:$from/package/transformer/$f" > "model/.cache/teacher/$f"
   done
   # The distilling run checks this hash against the one its state recorded (guidance_distilled_from).
-  echo "model/.cache/teacher: transformer of $rev, sha256 $(sha256sum model/.cache/teacher/model.onnx | cut -c1-12)…"
+  echo "model/.cache/teacher: transformer of $rev:$from, sha256 $(sha256sum model/.cache/teacher/model.onnx | cut -c1-12)…"
   exit 0
 fi
 if [ "${1:-}" = "--teacher-from-dir" ]; then
