@@ -26,24 +26,26 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 package_dir=models/default extras_dir=model/eval/resume eval_dir=model/eval
+# model/.cache/teacher from <reader> (a function printing one file of a transformer folder, given its name). The
+# distilling run checks the teacher's hash against the one its state recorded (guidance_distilled_from).
+write_teacher() {  # <label> <reader>
+  mkdir -p model/.cache/teacher
+  for f in config.json model.onnx; do "$2" "$f" > "model/.cache/teacher/$f"; done
+  echo "model/.cache/teacher: transformer of $1, sha256 $(sha256sum model/.cache/teacher/model.onnx | cut -c1-12)…"
+}
 if [ "${1:-}" = "--teacher-from-git" ]; then
   rev=${2:?usage: bash model/install-package.sh --teacher-from-git <rev> [state folder]}
   # Slice 34's teacher was the candidate folder's transformer at 6e49f7f; slice 36's is model/eval/v2-deep16's.
   from=${3:-model/eval/v2-candidate}
-  mkdir -p model/.cache/teacher
-  for f in config.json model.onnx; do
-    git show "$rev:$from/package/transformer/$f" > "model/.cache/teacher/$f"
-  done
-  # The distilling run checks this hash against the one its state recorded (guidance_distilled_from).
-  echo "model/.cache/teacher: transformer of $rev:$from, sha256 $(sha256sum model/.cache/teacher/model.onnx | cut -c1-12)…"
+  from_git() { git show "$rev:$from/package/transformer/$1"; }
+  write_teacher "$rev:$from" from_git
   exit 0
 fi
 if [ "${1:-}" = "--teacher-from-dir" ]; then
   state=${2:?usage: bash model/install-package.sh --teacher-from-dir <state folder>}
   [ -f "$state/package/transformer/model.onnx" ] || { echo "$state/package/transformer/model.onnx is missing"; exit 2; }
-  mkdir -p model/.cache/teacher
-  cp "$state/package/transformer/config.json" "$state/package/transformer/model.onnx" model/.cache/teacher/
-  echo "model/.cache/teacher: transformer of $state, sha256 $(sha256sum model/.cache/teacher/model.onnx | cut -c1-12)…"
+  from_dir() { cat "$state/package/transformer/$1"; }
+  write_teacher "$state" from_dir
   exit 0
 fi
 state=
