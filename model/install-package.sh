@@ -9,6 +9,7 @@
 #   bash model/install-package.sh --teacher-from-dir <state>  # the same from a state folder in the work tree, e.g.
 #                                                              # model/eval/v2-deep16 (a line trained beside the candidate)
 #   bash model/install-package.sh --into <state> <folder> | --carry-from-repo
+#   bash model/install-package.sh --ship-candidate                 # models/default <- the candidate, rebuilt
 #                                                              # as --candidate, for another line's state folder
 #
 # Installing a model that ships:
@@ -18,6 +19,8 @@
 #   model/eval/               <- report.json, held-out-256.png, aspect-samples.png, grid-512-*.png, train-log.txt
 # --candidate (a model still in training, not shipped; models/default/ stays as it is):
 #   model/eval/v2-candidate/  <- package/, extras.json, classifier.npz, and the evaluation files
+# --ship-candidate: models/default/ <- model/eval/v2-candidate/package/, its transformer rebuilt (v2 ships so since
+#   2026-12-03; the plain form above is v1's layout and would overwrite v1's evaluation in model/eval/)
 # Both:
 #   model/.cache/resume/      <- the returned resume.tar.part* themselves, ready to carry to the next slice
 # Then check it: node --experimental-vm-modules node_modules/jest/bin/jest.js test/model, and
@@ -46,6 +49,18 @@ if [ "${1:-}" = "--teacher-from-dir" ]; then
   [ -f "$state/package/transformer/model.onnx" ] || { echo "$state/package/transformer/model.onnx is missing"; exit 2; }
   from_dir() { cat "$state/package/transformer/$1"; }
   write_teacher "$state" from_dir
+  exit 0
+fi
+if [ "${1:-}" = "--ship-candidate" ]; then
+  # The candidate becomes the built-in model as every shipped package does: its transformer rebuilt by the engine's
+  # own builder (flowfill.json then names the candidate's package under supersedes). The state stays the candidate's.
+  work=$(mktemp -d)
+  npx tsx worker/cli/rebuild-transformer.ts model/eval/v2-candidate/package -o "$work/rebuilt"
+  rm -rf models/default
+  cp -r "$work/rebuilt" models/default
+  rm -rf "$work"
+  du -sh models/default
+  echo "shipped: models/default is model/eval/v2-candidate/package with its transformer rebuilt"
   exit 0
 fi
 state=

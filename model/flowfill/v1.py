@@ -1,4 +1,4 @@
-"""The v1 default model (models/default/ before v2), read back from its ONNX package, so that v1 and v2
+"""The v1 default model (models/default/ until v2 shipped, models/v1/ since), read back from its ONNX package, so that v1 and v2
 are measured by the same evaluation code on the same unseen prompts.
 
 v1's training checkpoint is lost; its package holds fp32 ONNX graphs whose initializers follow
@@ -6,14 +6,14 @@ diffusers' names (onnx_weights.py puts them back). The GPU machine receives the 
 ONNX files (the travelling tree is limited), so `pack` stores the weights as float16 (14.5 MB, rounding
 error ~5e-4 relative; stated next to every v1 number) with the configs and the tokenizer in one .npz:
 
-  python3 -m flowfill.v1 pack ../models/default .cache/v1/v1-fp16.npz   # here (onnx + CPU PyTorch)
+  python3 -m flowfill.v1 pack ../models/v1 .cache/v1/v1-fp16.npz   # here (onnx + CPU PyTorch)
 
 `reexport-transformer` rewrites v1's transformer graph from its own fp32 weights with attention as
 MatMul -> Softmax -> MatMul instead of com.microsoft MultiHeadAttention, whose onnxruntime-web 1.30
 WebGPU kernel returned wrong numbers in Chromium (flowfill/onnx_ops.py); everything else in the
 package stays byte-identical and flowfill.json's hashes are updated:
 
-  python3 -m flowfill.v1 reexport-transformer ../models/default
+  python3 -m flowfill.v1 reexport-transformer ../models/v1
 
 `vae-figure` shows why v1's images carry a small glyph in the bottom-left corner (model/README.md,
 "Diagnosis"): v1's own VAE, asked to encode and decode plain one-colour images, draws it there, and

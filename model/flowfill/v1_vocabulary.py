@@ -5,7 +5,7 @@ each --train-subjects choice (evaluate.score's subject_top1_vocab). The v1 row o
 
   cd model && python3 -m flowfill.v1_vocabulary <resume state folder> [--n 200] [--device cpu]
 
-Needs .cache/data and .cache/v1/v1-fp16.npz (python3 -m flowfill.v1 pack ../models/default .cache/v1/v1-fp16.npz).
+Needs .cache/data and .cache/v1/v1-fp16.npz (python3 -m flowfill.v1 pack ../models/v1 .cache/v1/v1-fp16.npz).
 """
 import argparse
 import json

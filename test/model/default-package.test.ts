@@ -1,5 +1,6 @@
 /**
- * The shipped model package (models/default/, built by model/flowfill/export.py) against the
+ * The shipped model package (models/default/, built by model/flowfill/export.py) and v1's, the built-in
+ * model before it (models/v1/, kept so that layers made with it regenerate), against the
  * engine's package contract (worker/engine/model-package.ts): file hashes, size budget, config keys, tokenizer behaviour in
  * @huggingface/tokenizers, and the ONNX graphs' names and dynamic shapes under onnxruntime-web's WASM
  * backend (the fallback every host has).
@@ -10,14 +11,35 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-web';
+import { makesImagesOf, RETIRED_BUILT_IN_MODELS } from '../../ui/jobs/skip-reasons.js';
+import { modelFolderSourceAsync } from '../../worker/cli/node-host.js';
+import { openPackageAsync } from '../../worker/engine/package-source.js';
+import { readSd3PackageFilesAsync } from '../../worker/engine/sd3/read-sd3-package-files.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const pkg = path.join(repoRoot, 'models/default');
-const readJson = (rel: string): any => JSON.parse(fs.readFileSync(path.join(pkg, rel), 'utf8'));
 ort.env.wasm.numThreads = 1;
-const session = (rel: string) => ort.InferenceSession.create(new Uint8Array(fs.readFileSync(path.join(pkg, rel))));
 
-describe('models/default package', () => {
+test('each retired built-in model is the package in its folder, as the engine reads it', async () => {
+  const shipped = await readSd3PackageFilesAsync(
+    await openPackageAsync(await modelFolderSourceAsync(path.join(repoRoot, 'models/default'))),
+  );
+  expect(RETIRED_BUILT_IN_MODELS.length).toBeGreaterThan(0);
+  for (const retired of RETIRED_BUILT_IN_MODELS) {
+    const pkg = await readSd3PackageFilesAsync(await openPackageAsync(await modelFolderSourceAsync(path.join(repoRoot, retired.folder))));
+    expect({ id: pkg.id, name: pkg.name, hash: pkg.hash, supersedes: pkg.manifest?.supersedes?.map((entry) => entry.hash) ?? [] }).toEqual({
+      id: retired.id,
+      name: retired.name,
+      hash: retired.hash,
+      supersedes: retired.supersedes ?? [],
+    });
+    expect(makesImagesOf(shipped, retired.hash)).toBe(false);
+  }
+});
+
+describe.each(['models/default', 'models/v1'])('%s package', (folder) => {
+  const pkg = path.join(repoRoot, folder);
+  const readJson = (rel: string): any => JSON.parse(fs.readFileSync(path.join(pkg, rel), 'utf8'));
+  const session = (rel: string) => ort.InferenceSession.create(new Uint8Array(fs.readFileSync(path.join(pkg, rel))));
   const flowfill = readJson('flowfill.json');
 
   test('every file is listed in flowfill.json with its sha256 and size, and the package fits 32 MB', () => {

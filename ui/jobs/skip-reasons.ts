@@ -77,6 +77,21 @@ export function makesImagesOf(model: Pick<ModelIdentity, 'hash' | 'supersedes'>,
 }
 
 /**
+ * Built-in models of earlier Flowfill versions. Their layers record their hashes, and only the same
+ * weights remake the same image, so the panel says where the package lives for Add from folder.
+ * test/model/default-package.test.ts checks each entry against the engine's reading of its folder.
+ */
+export const RETIRED_BUILT_IN_MODELS: readonly (ModelIdentity & { folder: string })[] = [
+  {
+    id: 'flowfill-emoji-sd3-tiny-9fd97b151d45',
+    name: 'Flowfill Emoji SD3-tiny',
+    hash: '9fd97b151d459c765ee33fd822d33a4895374ea9dc786303d83e3ed2387094bf',
+    supersedes: ['d69f83ff06f1e81d3890f2545fc5c81b6a947f56609e48ee7e8b980c3fae870f'],
+    folder: 'models/v1',
+  },
+];
+
+/**
  * Why a layer cannot be regenerated with the model in use: which model made it, and whether to
  * Use it (installed) or add it first. `installed` lists the models the panel can switch to.
  */
@@ -87,7 +102,9 @@ export function otherModelReason(
 ): string {
   const match = installed.find((m) => makesImagesOf(m, recorded.hash));
   if (match) return `Made with “${match.name}”, not the model in use (“${current.name}”): choose Use on it under Models, then Regenerate.`;
-  // Only the same weights remake the same image; a retired built-in model (v1 once v2 ships) leaves the user
-  // the other way to the same settings, which makes a new image with the model in use.
-  return `Made with the model ${recorded.id} (hash ${recorded.hash.slice(0, 12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate. Or choose Use these settings, then Generate, for a new image from its settings with “${current.name}”.`;
+  const otherWay = `Or choose Use these settings, then Generate, for a new image from its settings with “${current.name}”.`;
+  const retired = RETIRED_BUILT_IN_MODELS.find((m) => makesImagesOf(m, recorded.hash));
+  if (retired)
+    return `Made with “${retired.name}”, the model built into earlier Flowfill versions. Its package is the folder ${retired.folder} of the Flowfill repository: add it (Models → Add from folder), then Regenerate. ${otherWay}`;
+  return `Made with the model ${recorded.id} (hash ${recorded.hash.slice(0, 12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate. ${otherWay}`;
 }

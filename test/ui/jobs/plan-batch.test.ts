@@ -1,6 +1,7 @@
 import type { Target } from '../../../common/host-rpc.js';
 import type { ProvenanceRecord } from '../../../common/provenance.js';
 import { ROW_GAP, nameFromPrompt, planBatch, rowPositions, variationKindFor, type PlanInput } from '../../../ui/jobs/plan-batch.js';
+import { RETIRED_BUILT_IN_MODELS } from '../../../ui/jobs/skip-reasons.js';
 import { createDefaultSettings } from '../../../ui/settings/settings.js';
 
 const record: ProvenanceRecord = {
@@ -139,6 +140,39 @@ describe('planBatch', () => {
         reason: `Made with the model gone-cccc (hash ${'c'.repeat(12)}…), which is not among your models: add it (Models → Add from folder or Add from URL), then Regenerate. Or choose Use these settings, then Generate, for a new image from its settings with “sd35m”.`,
       },
     ]);
+  });
+
+  test('regenerate: a layer made with a retired built-in model names its folder in the repository', () => {
+    const [v1] = RETIRED_BUILT_IN_MODELS;
+    const made = (hash: string, name: string) => ({ ...target({ provenance: { ...record, model: { id: v1.id, hash } } }), name });
+    const v2 = { id: 'flowfill-v2-eeee', name: 'Flowfill v2', hash: 'e'.repeat(64) };
+    const out = planBatch(
+      input({
+        request: 'regenerate',
+        models: { current: v2, installed: [] },
+        targets: [
+          { ...made(v1.hash, 'Made with v1'), id: '1:1' },
+          { ...made(v1.supersedes![0], 'Made with v1 before its rebuild'), id: '1:2' },
+        ],
+      }),
+    );
+    expect(out.jobs).toEqual([]);
+    const reason = `Made with “Flowfill Emoji SD3-tiny”, the model built into earlier Flowfill versions. Its package is the folder models/v1 of the Flowfill repository: add it (Models → Add from folder), then Regenerate. Or choose Use these settings, then Generate, for a new image from its settings with “Flowfill v2”.`;
+    expect(out.skipped).toEqual([
+      { nodeId: '1:1', name: 'Made with v1', code: 'other-model', reason },
+      { nodeId: '1:2', name: 'Made with v1 before its rebuild', code: 'other-model', reason },
+    ]);
+    // Added from its folder, v1 is installed: the panel names it as the model to Use.
+    const added = planBatch(
+      input({
+        request: 'regenerate',
+        models: { current: v2, installed: [v1] },
+        targets: [{ ...made(v1.hash, 'Made with v1'), id: '1:1' }],
+      }),
+    );
+    expect(added.skipped[0].reason).toBe(
+      'Made with “Flowfill Emoji SD3-tiny”, not the model in use (“Flowfill v2”): choose Use on it under Models, then Regenerate.',
+    );
   });
 
   test('regenerate: a model that supersedes the recorded package (same weights, new graphs) regenerates its layers', () => {
