@@ -87,6 +87,26 @@ describe('launch', () => {
       options: { timeout: Infinity, button: { text: 'Cancel' } },
     });
     expect(figma.__parameterInput('prompt', 'fox').suggestions).toEqual(expect.arrayContaining(['fox', 'fox, flat style']));
+    // The default model draws icons too, captioned "<name> icon, <style>, <colour> on <background>".
+    expect(figma.__parameterInput('prompt', 'heart').suggestions).toContain('heart icon, line style, black on white');
+    expect(figma.__parameterInput('prompt', 'heart icon').suggestions).toEqual([
+      'heart icon',
+      'heart icon, line style, black on white',
+      'heart icon, filled style, dark blue on white',
+      'heart icon, bold style, white on dark teal',
+    ]);
+    // A named style is not followed by another; only the colours are offered, until they are named too.
+    expect(figma.__parameterInput('prompt', 'heart icon, line style,').suggestions).toEqual([
+      'heart icon, line style',
+      'heart icon, line style, black on white',
+    ]);
+    expect(figma.__parameterInput('prompt', 'fox, flat style').suggestions).toEqual([
+      'fox, flat style',
+      'fox, flat style, on a white background',
+    ]);
+    expect(figma.__parameterInput('prompt', 'fox, flat style, on a red background').suggestions).toEqual([
+      'fox, flat style, on a red background',
+    ]);
   });
 
   test('the quick action with an empty prompt says what to type and opens nothing', async () => {
