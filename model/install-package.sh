@@ -9,8 +9,8 @@
 #   bash model/install-package.sh --teacher-from-dir <state>  # the same from a state folder in the work tree, e.g.
 #                                                              # model/eval/v2-deep16 (a line trained beside the candidate)
 #   bash model/install-package.sh --into <state> <folder> | --carry-from-repo
-#   bash model/install-package.sh --ship-candidate                 # models/default <- the candidate, rebuilt
 #                                                              # as --candidate, for another line's state folder
+#   bash model/install-package.sh --ship-candidate             # models/default <- the candidate, transformer rebuilt
 #
 # Installing a model that ships:
 #   models/default/           <- the slice's package, its transformer rebuilt by npm run rebuild-transformer

@@ -1,5 +1,5 @@
-"""The v1 default model (models/default/ until v2 shipped, models/v1/ since), read back from its ONNX package, so that v1 and v2
-are measured by the same evaluation code on the same unseen prompts.
+"""The v1 default model (models/default/ until v2 shipped on 2026-12-03, models/v1/ since), read back from its
+ONNX package, so that v1 and v2 are measured by the same evaluation code on the same unseen prompts.
 
 v1's training checkpoint is lost; its package holds fp32 ONNX graphs whose initializers follow
 diffusers' names (onnx_weights.py puts them back). The GPU machine receives the package without its
