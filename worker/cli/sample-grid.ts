@@ -1,19 +1,18 @@
 /**
  * The default model's sample grid, made by the TypeScript engine (not PyTorch) on WASM from the
  * package exactly as shipped — emoji and icon prompts × the aspect ratios 1:1, 16:9, 9:16 and 4:1:
- *   npm run sample-grid -- [--model dir] [--steps N] [--seed 7] [--rows emoji|icons|all] [-o model/eval/engine-grid.png]   (--help)
+ *   npm run sample-grid -- [--model dir] [--steps N] [--seed 7] [--rows emoji|icons|all] [-o engine-grid.png]   (--help)
  * Each cell holds one image at the size the resolution planner picks for that ratio, centred on a
  * grey cell as large as the widest/tallest image, so ratios stay visible side by side.
  */
 import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { planGenerationSize } from '../../common/resolution-planner.js';
 import { createEngine } from '../engine/engine.js';
 import { decodePng, encodePng } from '../engine/png.js';
 import { runCli, UsageError } from './cli-errors.js';
 import { EMOJI_PROMPTS, ICON_PROMPTS } from './sample-prompts.js';
-import { modelFolderSourceAsync, REPO_ROOT, registerRepoEmbeddedModel } from './node-host.js';
+import { modelFolderSourceAsync, registerRepoEmbeddedModel } from './node-host.js';
 import { checkOutputPathAsync } from './output-path.js';
 import { displayPath, resolveUserPath } from './user-paths.js';
 
@@ -36,7 +35,7 @@ Renders the model's sample grid (prompts × aspect ratios) with the engine and w
       --steps <n>          denoising steps (default: the model's recommendation, else 28)
       --seed <n>           seed of the first row; each row adds 1 (default: 7)
       --rows <set>         emoji, icons or all (default: all; v1 knows no icons)
-  -o, --out <file.png>     where to write the grid (default: model/eval/engine-grid.png)
+  -o, --out <file.png>     where to write the grid (default: engine-grid.png)
   -h, --help               show this help and exit`;
 
 function parseGridArgs(argv: string[]): { model?: string; steps?: number; seed: number; rows: Rows; out: string } | 'help' {
@@ -71,8 +70,7 @@ function parseGridArgs(argv: string[]): { model?: string; steps?: number; seed: 
     ...(values.model !== undefined ? { model: resolveUserPath(values.model) } : {}),
     ...(values.steps !== undefined ? { steps: integer('steps', values.steps, 1) } : {}),
     seed: values.seed === undefined ? 7 : integer('seed', values.seed, 0),
-    // The default lives in the repository (the model README links it), wherever the command runs.
-    out: values.out === undefined ? path.join(REPO_ROOT, 'model/eval/engine-grid.png') : resolveUserPath(values.out),
+    out: resolveUserPath(values.out ?? 'engine-grid.png'),
   };
 }
 
