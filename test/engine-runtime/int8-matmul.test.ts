@@ -13,7 +13,7 @@ import { openPackageAsync } from '../../worker/engine/package-source.js';
 import { readSd3PackageFilesAsync } from '../../worker/engine/sd3/read-sd3-package-files.js';
 import { dequantisesStoredWeights, prepareTransformerAsync, resolveInt8MatMul } from '../../worker/engine/sd3/int8-matmul.js';
 import { createSd3RuntimeAsync, releaseSd3RuntimeAsync } from '../../worker/engine/sd3/runtime.js';
-import { DEFAULT_MODEL_DIR, modelFolderSourceAsync } from '../../worker/cli/node-host.js';
+import { DEFAULT_MODEL_DIR, modelFolderSourceAsync, REPO_ROOT } from '../../worker/cli/node-host.js';
 import { INT8_FIXTURE, referenceTensor } from '../model/int8-fixture.js';
 import { relativeL2 } from '../sd3-graphs/graph-harness.js';
 
@@ -43,9 +43,13 @@ test("'auto' means dynamic-quantized on WASM only; asking for it elsewhere is a 
   expect(() => resolveInt8MatMul('dynamic-quantized', 'webgpu')).toThrow(/only on WASM/);
 });
 
-test('an int8 package is recognised by its Cast -> Mul -> MatMul weights, the float default model is not', async () => {
+/** v1, the built-in model before v2: float32 weights. */
+const FLOAT_MODEL_DIR = path.join(REPO_ROOT, 'models/v1');
+
+test('an int8 package (the shipped default among them) is recognised by its Cast -> Mul -> MatMul weights, float v1 is not', async () => {
   expect(dequantisesStoredWeights((await int8Package()).transformer.graph)).toBe(true);
-  expect(dequantisesStoredWeights((await readPackageAsync(DEFAULT_MODEL_DIR)).transformer.graph)).toBe(false);
+  expect(dequantisesStoredWeights((await readPackageAsync(DEFAULT_MODEL_DIR)).transformer.graph)).toBe(true);
+  expect(dequantisesStoredWeights((await readPackageAsync(FLOAT_MODEL_DIR)).transformer.graph)).toBe(false);
 });
 
 test('the rebuilt graph multiplies every int8 weight with DynamicQuantizeMatMul and stays near PyTorch', async () => {
@@ -91,7 +95,7 @@ test("a WASM runtime takes the fast form under 'auto', the exact one when asked,
     expect(runtime.int8MatMul.mode).toBe(want);
     await releaseSd3RuntimeAsync(runtime);
   }
-  const v1 = await createSd3RuntimeAsync(await readPackageAsync(DEFAULT_MODEL_DIR), 'wasm');
+  const v1 = await createSd3RuntimeAsync(await readPackageAsync(FLOAT_MODEL_DIR), 'wasm');
   expect(v1.int8MatMul).toEqual({ mode: 'none', rebuildMs: 0, fallback: undefined });
   await releaseSd3RuntimeAsync(v1);
 }, 120_000);
