@@ -36,6 +36,17 @@ write_teacher() {  # <label> <reader>
   for f in config.json model.onnx; do "$2" "$f" > "model/.cache/teacher/$f"; done
   echo "model/.cache/teacher: transformer of $1, sha256 $(sha256sum model/.cache/teacher/model.onnx | cut -c1-12)…"
 }
+# models/default <- <package>, its transformer the engine's own graph of the exported weights (a quarter of the
+# nodes: faster sessions and GPU steps; scripts/gpu/README.md; flowfill.json then names <package> under supersedes).
+# The training reads it back as well as the export (model/tests/test_onnx_weights.py).
+ship_package() {  # <package>
+  local tmp
+  tmp=$(mktemp -d)
+  npx tsx worker/cli/rebuild-transformer.ts "$1" -o "$tmp/rebuilt"
+  rm -rf models/default
+  cp -r "$tmp/rebuilt" models/default
+  rm -rf "$tmp"
+}
 if [ "${1:-}" = "--teacher-from-git" ]; then
   rev=${2:?usage: bash model/install-package.sh --teacher-from-git <rev> [state folder]}
   # Slice 34's teacher was the candidate folder's transformer at 6e49f7f; slice 36's is model/eval/v2-deep16's.
@@ -52,13 +63,8 @@ if [ "${1:-}" = "--teacher-from-dir" ]; then
   exit 0
 fi
 if [ "${1:-}" = "--ship-candidate" ]; then
-  # The candidate becomes the built-in model as every shipped package does: its transformer rebuilt by the engine's
-  # own builder (flowfill.json then names the candidate's package under supersedes). The state stays the candidate's.
-  work=$(mktemp -d)
-  npx tsx worker/cli/rebuild-transformer.ts model/eval/v2-candidate/package -o "$work/rebuilt"
-  rm -rf models/default
-  cp -r "$work/rebuilt" models/default
-  rm -rf "$work"
+  # The state stays the candidate's; only its package becomes the built-in model.
+  ship_package model/eval/v2-candidate/package
   du -sh models/default
   echo "shipped: models/default is model/eval/v2-candidate/package with its transformer rebuilt"
   exit 0
@@ -89,17 +95,13 @@ ls "$src"/resume.tar.part* >/dev/null 2>&1 || { echo "$src has no resume.tar.par
 work=$(mktemp -d)
 cat "$src"/resume.tar.part* | tar -x -C "$work"
 [ -f "$work/package/model_index.json" ] || { echo "the resume archive holds no package/model_index.json"; exit 2; }
-shipped_package="$work/package"
-if [ "$package_dir" = models/default ]; then
-  # The shipped transformer is the engine's own graph of the exported weights (a quarter of the
-  # nodes: faster sessions and GPU steps; scripts/gpu/README.md). The training reads it back as
-  # well as the export (model/tests/test_onnx_weights.py).
-  npx tsx worker/cli/rebuild-transformer.ts "$work/package" -o "$work/rebuilt"
-  shipped_package="$work/rebuilt"
-fi
-rm -rf "$package_dir"
 mkdir -p "$(dirname "$package_dir")" "$extras_dir" model/.cache/resume
-cp -r "$shipped_package" "$package_dir"
+if [ "$package_dir" = models/default ]; then
+  ship_package "$work/package"
+else
+  rm -rf "$package_dir"
+  cp -r "$work/package" "$package_dir"
+fi
 cp "$work/extras.json" "$work/classifier.npz" "$extras_dir/"
 rm -f model/.cache/resume/resume.tar.part*
 cp "$src"/resume.tar.part* model/.cache/resume/

@@ -13,20 +13,20 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-web';
 import { makesImagesOf, RETIRED_BUILT_IN_MODELS } from '../../ui/jobs/skip-reasons.js';
 import { modelFolderSourceAsync } from '../../worker/cli/node-host.js';
-import { openPackageAsync } from '../../worker/engine/package-source.js';
-import { readSd3PackageFilesAsync } from '../../worker/engine/sd3/read-sd3-package-files.js';
+import { loadModelPackageAsync } from '../../worker/engine/load-model-package.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 ort.env.wasm.numThreads = 1;
 
 test('each retired built-in model is the package in its folder, as the engine reads it', async () => {
-  const shipped = await readSd3PackageFilesAsync(
-    await openPackageAsync(await modelFolderSourceAsync(path.join(repoRoot, 'models/default'))),
-  );
+  // The summary the panel gets (ModelInfo), from the engine's own loader.
+  const summaryOf = async (folder: string) =>
+    (await loadModelPackageAsync(await modelFolderSourceAsync(path.join(repoRoot, folder)))).summary;
+  const shipped = await summaryOf('models/default');
   expect(RETIRED_BUILT_IN_MODELS.length).toBeGreaterThan(0);
   for (const retired of RETIRED_BUILT_IN_MODELS) {
-    const pkg = await readSd3PackageFilesAsync(await openPackageAsync(await modelFolderSourceAsync(path.join(repoRoot, retired.folder))));
-    expect({ id: pkg.id, name: pkg.name, hash: pkg.hash, supersedes: pkg.manifest?.supersedes?.map((entry) => entry.hash) ?? [] }).toEqual({
+    const pkg = await summaryOf(retired.folder);
+    expect({ id: pkg.id, name: pkg.name, hash: pkg.hash, supersedes: pkg.supersedes ?? [] }).toEqual({
       id: retired.id,
       name: retired.name,
       hash: retired.hash,
