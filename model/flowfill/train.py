@@ -4,6 +4,7 @@ Every stage runs for a number of seconds of wall time, so a GPU call of fixed le
 (model/gpu-slice.sh). State between calls is the exported package itself (resume.py).
 """
 import math
+import os
 import time
 
 import numpy as np
@@ -230,6 +231,49 @@ class StepPhases:
         return f"dit step phases over {self.count} synchronised steps (ms each): {parts}; sum {sum(self.totals.values()) / self.count * 1000:.1f}"
 
 
+class KernelProfile:
+    """Which kernels a DiT step spends its GPU time on, over `count` steps from step `first` (torch.profiler):
+    the top kernels by GPU time, and the GPU's busy time against the wall, which says whether the step is
+    bound by the GPU's arithmetic or by launching it. Off unless FLOWFILL_PROFILE_STEPS is set (a diagnostic:
+    the profiler slows the steps it watches)."""
+
+    def __init__(self, device, first: int, count: int):
+        self.first, self.count = first, count
+        self.cuda = torch.device(device).type == "cuda"
+        self.prof = None
+        self.t = 0.0
+
+    def begin(self, step: int):
+        if self.count and step == self.first:
+            activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if self.cuda else [])
+            self.prof = torch.profiler.profile(activities=activities)
+            if self.cuda:
+                torch.cuda.synchronize()
+            self.prof.start()
+            self.t = time.perf_counter()
+
+    def done(self, step: int) -> bool:
+        return self.prof is not None and step == self.first + self.count
+
+    def report(self, rows: int = 20) -> str:
+        if self.cuda:
+            torch.cuda.synchronize()
+        wall = (time.perf_counter() - self.t) / self.count * 1000
+        self.prof.stop()
+        events = self.prof.key_averages()
+        device_us = lambda e: getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0)  # noqa: E731
+        busy = sum(device_us(e) for e in events) / self.count / 1000
+        launches = sum(e.count for e in events if device_us(e) > 0) / self.count
+        top = sorted(events, key=device_us if self.cuda else (lambda e: e.self_cpu_time_total), reverse=True)[:rows]
+        lines = [f"dit kernel profile over {self.count} steps: wall {wall:.1f} ms a step, GPU busy {busy:.1f} ms, "
+                 f"{launches:.0f} kernels a step"]
+        for e in top:
+            lines.append(f"  {device_us(e) / self.count / 1000:8.2f} ms GPU {e.self_cpu_time_total / self.count / 1000:8.2f} ms CPU "
+                         f"{e.count / self.count:6.1f}x  {e.key[:90]}")
+        self.prof = None
+        return "\n".join(lines)
+
+
 def paired_caption_loss(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
     """Symmetric InfoNCE between two wordings of the same images' captions ([n, d] each, row i of
     `a` and of `b` describe one image): each must be nearer its own pair than any other row. It
@@ -323,8 +367,11 @@ class DitTrainer:
         # steps with the same learning rate.
         stop, clock = False, 0.0
         phases = StepPhases(self.dev, first=step0 + 200, count=40)
+        profile = KernelProfile(self.dev, first=step0 + 260,
+                                count=int(os.environ.get("FLOWFILL_PROFILE_STEPS", "0")) if self.ranks.main else 0)
         while not stop:
             phases.begin(step)
+            profile.begin(step)
             progress = min(1.0, (elapsed0 + clock) / max(total_seconds, 1.0))
             lr = self.lr * min(1.0, (step - step0 + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
             lr *= cooldown_factor(clock, seconds, self.cooldown_to)
@@ -384,6 +431,8 @@ class DitTrainer:
             phases.mark("bank refresh")
             if phases.done(step):
                 log(phases.report())
+            if profile.done(step):
+                log(profile.report())
             if step % 25 == 0:
                 losses.append(loss.item())
             if step % 250 == 0 and self.ranks.main:

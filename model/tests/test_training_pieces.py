@@ -10,7 +10,7 @@ from flowfill.quantize import dequantize, quantize_per_channel
 from flowfill.run import parse_args
 from flowfill.sampling import flow_match_sigmas
 from flowfill.text_encoder import TEXT_CONFIG, CLIPTextModelWithProjection, sd3_conditioning
-from flowfill.train import CONV_MIN, LINEAR_MIN, cooldown_factor, snap_to_int8, training_timesteps
+from flowfill.train import CONV_MIN, LINEAR_MIN, KernelProfile, cooldown_factor, snap_to_int8, training_timesteps
 from flowfill.vae import VAE_CONFIG, AutoencoderKL
 
 
@@ -216,3 +216,19 @@ def test_paired_caption_loss_prefers_matching_wordings_and_trains_them_apart():
     with torch.no_grad():
         x -= 1.0 * x.grad
     assert paired_caption_loss(x, x.detach()).item() < before
+
+
+def test_kernel_profile_watches_its_window_only_and_reports_the_steps_it_watched():
+    layer = torch.nn.Linear(64, 64)
+    profile = KernelProfile("cpu", first=3, count=2)
+    report = None
+    for step in range(8):
+        profile.begin(step)
+        layer(torch.randn(32, 64)).sum().backward()
+        if profile.done(step + 1):
+            report = profile.report()
+    assert report is not None and report.startswith("dit kernel profile over 2 steps: wall ")
+    assert "aten::" in report  # the ops it saw, by name
+    off = KernelProfile("cpu", first=0, count=0)
+    off.begin(0)
+    assert off.prof is None and not off.done(0)
