@@ -92,6 +92,10 @@ def parse_args(argv=None):
     ap.add_argument("--cooldown-to", type=share, default=1.0,
                     help="anneal this call: the learning rate falls linearly to this fraction of the schedule's over the "
                          "call's training time (train.cooldown_factor; 1 = off), for the last call before a release")
+    ap.add_argument("--cuda-graphs", action="store_true",
+                    help="replay each bucket's MM-DiT (and text encoder) forward and backward from CUDA graphs "
+                         "(train.GraphedForward): the same arithmetic with far fewer kernel launches "
+                         "(python3 -m flowfill.step_bench --cuda-graphs measures both)")
     ap.add_argument("--icon-share", type=share, default=ICON_SHARE,
                     help="the icons' share of the MM-DiT's training images (the rest emoji; 0.5 = the data's rule). The "
                          "evaluation's sets and the seen control are unchanged")
@@ -239,7 +243,7 @@ def main(argv=None):
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
                          refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix,
                          text_contrast=a.text_contrast, noise_shift=a.noise_shift, low_noise_share=a.low_noise_share,
-                         cooldown_to=a.cooldown_to, teacher=teacher, distill=state.get("distill"))
+                         cooldown_to=a.cooldown_to, teacher=teacher, distill=state.get("distill"), cuda_graphs=a.cuda_graphs)
     if a.noise_shift != 1.0:
         log(f"dit training timesteps: resolution shift × {a.noise_shift:g} (median t at 256² {a.noise_shift / (1 + a.noise_shift):.2f})"
             + (f", {a.low_noise_share:.0%} of them without it" if a.low_noise_share else ""))
@@ -307,7 +311,7 @@ def main(argv=None):
                                                     "cooldown_to": a.cooldown_to, "distill_guidance": a.distill_guidance,
                                                     "icon_share": a.icon_share, "train_subjects": a.train_subjects,
                                                     "dit_heads": dit_config["num_attention_heads"], "dit_layers": dit_config["num_layers"],
-                                                    "dit_total_s": a.dit_total_s})
+                                                    "dit_total_s": a.dit_total_s, "cuda_graphs": a.cuda_graphs})
     report["recipe_by_call"] = state["recipe_by_call"]
     resume.save(out, state, data)
     (ev / "report.json").write_text(json.dumps(report, indent=1, default=float))

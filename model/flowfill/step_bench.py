@@ -7,21 +7,29 @@ latent bank cost the same for every variant), bf16 autocast as train.py, on `--b
 step's cost does not depend on the values (the AdaLN-Zero modulation is made non-zero so no
 branch is skipped). Printed, never asserted:
 
-  python3 -m flowfill.step_bench [--variants 5x10,8x10,10x10] [--compile] [--steps 10]
+  python3 -m flowfill.step_bench [--variants 5x10,8x10,10x10] [--compile] [--cuda-graphs] [--steps 10]
 
 `--compile` adds the first variant under torch.compile (fixed shapes: the best case, since
 training's 27 bucket shapes would need dynamic shapes), with its compile time. `--compile-dynamic`
 runs the first variant under torch.compile(dynamic=True) through bucket shapes as training meets
 them (TRAINING_SHAPES), each shape's first step (compile or recompile) and median printed.
+`--cuda-graphs` runs the first variant with its text encoder as training does, eagerly and replayed from
+CUDA graphs (train.GraphedForward, run.py --cuda-graphs), from the same weights on the same inputs,
+through TRAINING_SHAPES in turn: each shape's first step (for the graphs, their capture) and median,
+and how far apart the two copies' weights are at the end (the same arithmetic: near zero).
 """
 import argparse
+import copy
 import json
+import statistics
 import time
 
 import torch
+import torch.nn.functional as F
 
 from .mmdit import DIT_CONFIG, SD3Transformer2DModel
-from .train import adamw, autocast
+from .text_encoder import TEXT_CONFIG, CLIPTextModelWithProjection
+from .train import Bf16Forward, GraphedForward, adamw, autocast
 
 TEXT_TOKENS = 28
 # (batch, latent height, latent width) of a few training buckets: 256² square and 1:4, 128² and 512².
@@ -98,6 +106,55 @@ def time_steps(dit, device, batch: int, latent_hw: tuple[int, int], steps: int, 
             "mean_ms": round(sum(times) / len(times) * 1000, 1)}
 
 
+def graphs_against_eager(heads: int, layers: int, device, steps: int, shapes=TRAINING_SHAPES, vocab: int = 4045) -> list[dict]:
+    """Training steps (text encoder + MM-DiT forward, backward, clipping, AdamW) eagerly and from CUDA graphs,
+    two copies of one model on the same inputs, shapes in turn; per shape and form the first step and the median."""
+    if torch.device(device).type != "cuda":
+        raise ValueError("--cuda-graphs needs a CUDA device")
+    te = CLIPTextModelWithProjection(dict(TEXT_CONFIG, vocab_size=vocab)).to(device)
+    dit = build(heads, layers, device)
+    forms = {}
+    for name in ("eager", "graphs"):
+        form_te, form_dit = copy.deepcopy(te), copy.deepcopy(dit)
+        params = list(form_dit.parameters()) + list(form_te.parameters())
+        forward = Bf16Forward(form_dit, form_te)
+        forms[name] = (GraphedForward(forward) if name == "graphs" else forward, params, adamw(params, 1e-4, device))
+    gen = torch.Generator(device=device).manual_seed(0)
+    times: dict = {(name, shape): [] for name in forms for shape in shapes}
+    first_losses = {}
+    for i in range(steps * len(shapes)):
+        shape = shapes[i % len(shapes)]
+        batch, lh, lw = shape
+        x = torch.randn(batch, dit.config["in_channels"], lh, lw, generator=gen, device=device)
+        t = torch.rand(batch, generator=gen, device=device) * 1000
+        ids = torch.randint(0, vocab, (batch, TEXT_CONFIG["max_position_embeddings"]), generator=gen, device=device)
+        target = torch.randn(x.shape, generator=gen, device=device)
+        for name, (forward, params, opt) in forms.items():
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            v, pooled = forward(x, t, ids)
+            # The pooled features get a gradient too, as the text loss gives them in training.
+            loss = F.mse_loss(v.float(), target) + 0.05 * pooled.float().pow(2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            torch.cuda.synchronize()
+            times[name, shape].append((time.perf_counter() - t0) * 1000)
+            if i == 0:
+                first_losses[name] = loss.item()
+    apart = max((a - b).abs().max().item() for a, b in zip(forms["eager"][1], forms["graphs"][1]))
+    rows = []
+    for shape in shapes:
+        eager, graphs = times["eager", shape], times["graphs", shape]
+        rows.append({"variant": f"{heads}x{layers} + text encoder", "shape": list(shape),
+                     "eager_first_ms": round(eager[0], 1), "eager_median_ms": round(statistics.median(eager[1:]), 1),
+                     "graphs_first_ms": round(graphs[0], 1), "graphs_median_ms": round(statistics.median(graphs[1:]), 1),
+                     "speedup": round(statistics.median(eager[1:]) / statistics.median(graphs[1:]), 2)})
+    rows.append({"first_step_loss": first_losses, "weights_apart_max_abs": apart, "steps_per_shape": steps})
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", default="5x10,8x10,10x10,12x10,5x16,8x16")
@@ -106,6 +163,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--compile-dynamic", action="store_true")
+    ap.add_argument("--cuda-graphs", action="store_true")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = ap.parse_args(argv)
     variants = parse_variants(a.variants)
@@ -143,6 +201,10 @@ def main(argv=None):
                     r = {"error": f"{type(error).__name__}: {str(error)[:300]}"}
                 print(json.dumps({"variant": f"{heads}x{layers}{' dynamic-compiled' if compiled else ' eager'}",
                                   "shape": [batch, lh, lw], **r}), flush=True)
+    if a.cuda_graphs:
+        heads, layers = variants[0]
+        for r in graphs_against_eager(heads, layers, a.device, max(a.steps, 2)):
+            print(json.dumps(r), flush=True)
     base = rows[0]["median_ms"]
     print("\n| variant | width | blocks | parameters | step (median) | vs first |\n|---|---|---|---|---|---|")
     for r in rows:

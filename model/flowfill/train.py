@@ -195,6 +195,58 @@ def images_per_step(batch_at_256: int, native: int) -> int:
     return max(1, round(batch_at_256 * (256 / native) ** 2))
 
 
+class Bf16Forward(torch.nn.Module):
+    """What a training step runs with gradients, under bf16 autocast without its weight cache (CUDA graphs
+    capture the casts instead): the MM-DiT on (latents, t, ctx, pooled), or, given a text encoder, the text
+    encoder on the caption ids first, returning (velocity, pooled) so a text loss can use the pooled features."""
+
+    def __init__(self, dit, te=None):
+        super().__init__()
+        self.dit, self.te = dit, te
+
+    def forward(self, xt, t, *conditioning):
+        with torch.autocast(xt.device.type, dtype=torch.bfloat16, enabled=xt.device.type == "cuda", cache_enabled=False):
+            if self.te is None:
+                return self.dit(xt, t, *conditioning)
+            [ids] = conditioning
+            ctx, pooled = sd3_conditioning(self.te, ids, self.dit.config["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
+            return self.dit(xt, t, ctx, pooled), pooled
+
+
+class GraphedForward:
+    """A module's forward and backward replayed from CUDA graphs, one pair per input shape (a bucket),
+    captured at that shape's first call (torch.cuda.make_graphed_callables: three warm-up runs, then the
+    capture). A DiT step is bound by kernel launches, not arithmetic (model/README.md, "What capacity
+    costs"); a replay launches a pass's ~thousand kernels at once. Every shape's graphs share one memory
+    pool, which is safe because a step runs one graph's forward and then its backward before any other
+    graph runs. Call it outside autocast (the module brings its own, uncached: Bf16Forward); inputs must
+    not require grad; frozen parameters (a frozen text encoder) are fine."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.module = module
+        self.graphs: dict = {}
+        self.pool = None
+
+    def __call__(self, *args):
+        key = tuple((tuple(a.shape), a.dtype) for a in args)
+        graphed = self.graphs.get(key)
+        if graphed is None:
+            self.pool = self.pool or torch.cuda.graph_pool_handle()
+            # make_graphed_callables patches the module it is given: a holder per shape shares the parameters.
+            graphed = torch.cuda.make_graphed_callables(_Holder(self.module), tuple(a.detach().clone() for a in args), pool=self.pool)
+            self.graphs[key] = graphed
+        return graphed(*args)
+
+
+class _Holder(torch.nn.Module):
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, *args):
+        return self.inner(*args)
+
+
 class StepPhases:
     """Where a DiT step's time goes, measured once per slice over `count` steps from step `first`:
     the GPU is synchronised at every phase boundary (only inside that window, since it removes the
@@ -321,7 +373,7 @@ class DitTrainer:
     def __init__(self, data: FlowfillData, te, dit, te_ema, dit_ema, stats: dict, *, lr: float = 6e-4, batch: int = 256,
                  mix: dict[int, float] | None = None, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None,
                  text_contrast: float = 0.0, noise_shift: float = 1.0, low_noise_share: float = 0.0,
-                 cooldown_to: float = 1.0, teacher=None, distill: dict | None = None):
+                 cooldown_to: float = 1.0, teacher=None, distill: dict | None = None, cuda_graphs: bool = False):
         self.ranks = ranks or Ranks()
         self.data, self.te, self.dit, self.te_ema, self.dit_ema = data, te, dit, te_ema, dit_ema
         self.dev = data.device
@@ -340,6 +392,13 @@ class DitTrainer:
             if text_contrast:
                 raise ValueError("--text-contrast trains the text encoder, which guidance distillation keeps frozen")
         self.mix = mix or dict(DEFAULT_MIX)
+        # The forward the gradients flow through: the text encoder and the MM-DiT, or the MM-DiT alone when the text
+        # encoder is frozen; replayed from CUDA graphs on request (run.py --cuda-graphs).
+        self.student = Bf16Forward(dit, None if teacher is not None else te)
+        if cuda_graphs:
+            if torch.device(self.dev).type != "cuda":
+                raise ValueError("--cuda-graphs needs a CUDA device")
+            self.student = GraphedForward(self.student)
         for m in (te_ema, dit_ema):
             m.requires_grad_(False)
         self.params = list(dit.parameters()) + ([] if teacher is not None else list(te.parameters()))
@@ -393,16 +452,17 @@ class DitTrainer:
             tb = t[:, None, None, None]
             xt = (1 - tb) * x0 + tb * noise
             phases.mark("batch")
-            with autocast(self.dev):
-                ctx, pooled = sd3_conditioning(self.te, ids, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
-                if self.teacher is None:
-                    target = noise - x0
-                else:
+            if self.teacher is None:
+                target = noise - x0
+                v, pooled = self.student(xt, t * 1000, ids)
+            else:
+                with autocast(self.dev):  # the frozen text encoder and the teacher, without gradients
+                    ctx, pooled = sd3_conditioning(self.te, ids, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
                     if empty is None:
                         empty = sd3_conditioning(self.te, self.uncond, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
                     uctx, upooled = (e.expand(n, *e.shape[1:]) for e in empty)
                     target = teacher_target(self.teacher, xt, t * 1000, ctx, pooled, uctx, upooled, self.distill["guidance"])
-                v = self.dit(xt, t * 1000, ctx, pooled)
+                v = self.student(xt, t * 1000, ctx, pooled)
             loss = F.mse_loss(v.float(), target)
             if self.text_contrast > 0:
                 keep = ~drop

@@ -22,3 +22,10 @@ def test_a_timed_step_trains_every_block():
     r = time_steps(dit, "cpu", batch=2, latent_hw=(8, 8), steps=1, warmup=1)
     assert r["median_ms"] > 0
     assert all(not (p == b).all() for p, b in zip(dit.parameters(), before) if p.dim() >= 2)
+
+
+def test_cuda_graphs_are_refused_without_a_cuda_device():
+    from flowfill.step_bench import graphs_against_eager
+
+    with pytest.raises(ValueError, match="CUDA device"):
+        graphs_against_eager(2, 2, "cpu", steps=2)

@@ -232,3 +232,39 @@ def test_kernel_profile_watches_its_window_only_and_reports_the_steps_it_watched
     off = KernelProfile("cpu", first=0, count=0)
     off.begin(0)
     assert off.prof is None and not off.done(0)
+
+
+def test_the_training_forward_is_the_text_encoder_then_the_mmdit_and_returns_the_pooled_features():
+    from flowfill.mmdit import DIT_CONFIG, SD3Transformer2DModel
+    from flowfill.train import MAX_SEQUENCE_LENGTH, Bf16Forward
+
+    torch.manual_seed(0)
+    te = CLIPTextModelWithProjection(dict(TEXT_CONFIG, vocab_size=50))
+    dit = SD3Transformer2DModel(dict(DIT_CONFIG, num_layers=2))
+    ids = torch.randint(0, 50, (2, TEXT_CONFIG["max_position_embeddings"]))
+    x, t = torch.randn(2, 16, 4, 6), torch.tensor([100.0, 900.0])
+    v, pooled = Bf16Forward(dit, te)(x, t, ids)
+    ctx, pooled_alone = sd3_conditioning(te, ids, DIT_CONFIG["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
+    assert torch.equal(pooled, pooled_alone)
+    assert torch.equal(v, dit(x, t, ctx, pooled_alone))
+    assert torch.equal(Bf16Forward(dit)(x, t, ctx, pooled_alone), v)  # the distilling form: conditioning given
+    v.float().pow(2).mean().backward()
+    assert all(p.grad is not None for p in te.parameters() if p.requires_grad and p.dim() > 1)
+
+
+def test_cuda_graphs_in_training_need_a_cuda_device():
+    from flowfill.mmdit import DIT_CONFIG, SD3Transformer2DModel
+    from flowfill.train import DitTrainer
+
+    class Data:
+        device = torch.device("cpu")
+
+        def tokenize(self, texts):
+            return torch.zeros(len(texts), TEXT_CONFIG["max_position_embeddings"], dtype=torch.long)
+
+    te = CLIPTextModelWithProjection(dict(TEXT_CONFIG, vocab_size=50))
+    dit = SD3Transformer2DModel(dict(DIT_CONFIG, num_layers=2))
+    stats = {"shift_factor": 0.0, "scaling_factor": 1.0}
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        DitTrainer(Data(), te, dit, te, dit, stats, cuda_graphs=True)
+    assert parse_args(["--data", "d", "--resume-out", "r", "--eval-out", "e", "--cuda-graphs"]).cuda_graphs
