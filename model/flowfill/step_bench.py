@@ -16,7 +16,8 @@ them (TRAINING_SHAPES), each shape's first step (compile or recompile) and media
 `--cuda-graphs` runs the first variant with its text encoder as training does, eagerly and replayed from
 CUDA graphs (train.GraphedForward, run.py --cuda-graphs), from the same weights on the same inputs,
 through TRAINING_SHAPES in turn: each shape's first step (for the graphs, their capture) and median,
-and how far apart the two copies' weights are at the end (the same arithmetic: near zero).
+and how far apart the copies' weights are at the end, beside two eager copies' drift; then the same
+for a distillation teacher's forward without gradients.
 """
 import argparse
 import copy
@@ -108,13 +109,17 @@ def time_steps(dit, device, batch: int, latent_hw: tuple[int, int], steps: int, 
 
 def graphs_against_eager(heads: int, layers: int, device, steps: int, shapes=TRAINING_SHAPES, vocab: int = 4045) -> list[dict]:
     """Training steps (text encoder + MM-DiT forward, backward, clipping, AdamW) eagerly and from CUDA graphs,
-    two copies of one model on the same inputs, shapes in turn; per shape and form the first step and the median."""
+    copies of one model on the same inputs, shapes in turn; per shape and form the first step and the median. A
+    second eager copy is the control: how far two eager runs drift apart by themselves (cuDNN's attention
+    backward and atomic reductions are not bitwise repeatable, and Adam magnifies any difference in a gradient
+    near zero to a step of the learning rate's size). Then a distillation teacher's forward without gradients,
+    eager against graphed, on the same shapes at twice the batch (guidance's two halves)."""
     if torch.device(device).type != "cuda":
         raise ValueError("--cuda-graphs needs a CUDA device")
     te = CLIPTextModelWithProjection(dict(TEXT_CONFIG, vocab_size=vocab)).to(device)
     dit = build(heads, layers, device)
     forms = {}
-    for name in ("eager", "graphs"):
+    for name in ("eager", "graphs", "eager again"):
         form_te, form_dit = copy.deepcopy(te), copy.deepcopy(dit)
         params = list(form_dit.parameters()) + list(form_te.parameters())
         forward = Bf16Forward(form_dit, form_te)
@@ -143,16 +148,53 @@ def graphs_against_eager(heads: int, layers: int, device, steps: int, shapes=TRA
             times[name, shape].append((time.perf_counter() - t0) * 1000)
             if i == 0:
                 first_losses[name] = loss.item()
-    apart = max((a - b).abs().max().item() for a, b in zip(forms["eager"][1], forms["graphs"][1]))
-    rows = []
-    for shape in shapes:
-        eager, graphs = times["eager", shape], times["graphs", shape]
-        rows.append({"variant": f"{heads}x{layers} + text encoder", "shape": list(shape),
-                     "eager_first_ms": round(eager[0], 1), "eager_median_ms": round(statistics.median(eager[1:]), 1),
-                     "graphs_first_ms": round(graphs[0], 1), "graphs_median_ms": round(statistics.median(graphs[1:]), 1),
-                     "speedup": round(statistics.median(eager[1:]) / statistics.median(graphs[1:]), 2)})
-    rows.append({"first_step_loss": first_losses, "weights_apart_max_abs": apart, "steps_per_shape": steps})
+
+    def apart(a: str, b: str) -> float:
+        return max((p - q).abs().max().item() for p, q in zip(forms[a][1], forms[b][1]))
+
+    rows = [timing_row(f"{heads}x{layers} + text encoder, training", shape, times["eager", shape], times["graphs", shape])
+            for shape in shapes]
+    rows.append({"first_step_loss": first_losses, "weights_apart_max_abs": apart("eager", "graphs"),
+                 "control_eager_runs_apart_max_abs": apart("eager", "eager again"), "steps_per_shape": steps})
+    rows += teacher_graphs_against_eager(dit, device, steps, shapes, gen)
     return rows
+
+
+def teacher_graphs_against_eager(dit, device, steps: int, shapes, gen) -> list[dict]:
+    """A frozen MM-DiT's forward without gradients (the distillation teacher's), eager and graphed, at twice each
+    shape's batch; per shape the timings and the largest difference of the two outputs."""
+    teacher = copy.deepcopy(dit).requires_grad_(False)
+    eager, graphed = Bf16Forward(teacher), GraphedForward(Bf16Forward(teacher))
+    cfg = teacher.config
+    rows = []
+    with torch.no_grad():
+        for batch, lh, lw in shapes:
+            n = 2 * batch
+            args = (torch.randn(n, cfg["in_channels"], lh, lw, generator=gen, device=device),
+                    torch.rand(n, generator=gen, device=device) * 1000,
+                    torch.randn(n, TEXT_TOKENS, cfg["joint_attention_dim"], generator=gen, device=device),
+                    torch.randn(n, cfg["pooled_projection_dim"], generator=gen, device=device))
+            times: dict = {"eager": [], "graphs": []}
+            diff = 0.0
+            for _ in range(steps):
+                outputs = {}
+                for name, forward in (("eager", eager), ("graphs", graphed)):
+                    torch.cuda.synchronize()
+                    t0 = time.perf_counter()
+                    outputs[name] = forward(*args).float()
+                    torch.cuda.synchronize()
+                    times[name].append((time.perf_counter() - t0) * 1000)
+                diff = max(diff, (outputs["eager"] - outputs["graphs"]).abs().max().item())
+            rows.append({**timing_row(f"{cfg['num_layers']} blocks, teacher forward", (n, lh, lw), times["eager"], times["graphs"]),
+                         "outputs_apart_max_abs": diff})
+    return rows
+
+
+def timing_row(what: str, shape, eager: list[float], graphs: list[float]) -> dict:
+    return {"variant": what, "shape": list(shape),
+            "eager_first_ms": round(eager[0], 1), "eager_median_ms": round(statistics.median(eager[1:]), 1),
+            "graphs_first_ms": round(graphs[0], 1), "graphs_median_ms": round(statistics.median(graphs[1:]), 1),
+            "speedup": round(statistics.median(eager[1:]) / statistics.median(graphs[1:]), 2)}
 
 
 def main(argv=None):

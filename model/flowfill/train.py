@@ -220,7 +220,8 @@ class GraphedForward:
     costs"); a replay launches a pass's ~thousand kernels at once. Every shape's graphs share one memory
     pool, which is safe because a step runs one graph's forward and then its backward before any other
     graph runs. Call it outside autocast (the module brings its own, uncached: Bf16Forward); inputs must
-    not require grad; frozen parameters (a frozen text encoder) are fine."""
+    not require grad; frozen parameters (a frozen text encoder) are fine, and under torch.no_grad (a
+    teacher) only the forward is captured."""
 
     def __init__(self, module: torch.nn.Module):
         self.module = module
@@ -285,8 +286,8 @@ class StepPhases:
 
 class KernelProfile:
     """Which kernels a DiT step spends its GPU time on, over `count` steps from step `first` (torch.profiler):
-    the top kernels by GPU time, and the GPU's busy time against the wall, which says whether the step is
-    bound by the GPU's arithmetic or by launching it. Off unless FLOWFILL_PROFILE_STEPS is set (a diagnostic:
+    the top kernels by GPU time, their sum and count against the wall, which says whether the step is
+    bound by the GPU's arithmetic or by launching it (on a CPU: the top operators by CPU time). Off unless FLOWFILL_PROFILE_STEPS is set (a diagnostic:
     the profiler slows the steps it watches)."""
 
     def __init__(self, device, first: int, count: int):
@@ -314,11 +315,14 @@ class KernelProfile:
         self.prof.stop()
         events = self.prof.key_averages()
         device_us = lambda e: getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0)  # noqa: E731
-        busy = sum(device_us(e) for e in events) / self.count / 1000
-        launches = sum(e.count for e in events if device_us(e) > 0) / self.count
-        top = sorted(events, key=device_us if self.cuda else (lambda e: e.self_cpu_time_total), reverse=True)[:rows]
-        lines = [f"dit kernel profile over {self.count} steps: wall {wall:.1f} ms a step, GPU busy {busy:.1f} ms, "
-                 f"{launches:.0f} kernels a step"]
+        # Only the kernels themselves: an operator's own row repeats the device time of the kernels it launched.
+        kernels = [e for e in events if e.device_type != torch.autograd.DeviceType.CPU]
+        busy = sum(device_us(e) for e in kernels) / self.count / 1000
+        launches = sum(e.count for e in kernels) / self.count
+        top = sorted(kernels, key=device_us, reverse=True)[:rows] if kernels else \
+            sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:rows]
+        lines = [f"dit kernel profile over {self.count} steps: wall {wall:.1f} ms a step (under the profiler), "
+                 f"GPU kernels {busy:.1f} ms, {launches:.0f} kernels a step"]
         for e in top:
             lines.append(f"  {device_us(e) / self.count / 1000:8.2f} ms GPU {e.self_cpu_time_total / self.count / 1000:8.2f} ms CPU "
                          f"{e.count / self.count:6.1f}x  {e.key[:90]}")
@@ -395,10 +399,14 @@ class DitTrainer:
         # The forward the gradients flow through: the text encoder and the MM-DiT, or the MM-DiT alone when the text
         # encoder is frozen; replayed from CUDA graphs on request (run.py --cuda-graphs).
         self.student = Bf16Forward(dit, None if teacher is not None else te)
+        # The teacher's guided velocity, without gradients (guidance distillation only).
+        self.teacher_forward = Bf16Forward(teacher) if teacher is not None else None
         if cuda_graphs:
             if torch.device(self.dev).type != "cuda":
                 raise ValueError("--cuda-graphs needs a CUDA device")
             self.student = GraphedForward(self.student)
+            if teacher is not None:
+                self.teacher_forward = GraphedForward(self.teacher_forward)
         for m in (te_ema, dit_ema):
             m.requires_grad_(False)
         self.params = list(dit.parameters()) + ([] if teacher is not None else list(te.parameters()))
@@ -456,12 +464,12 @@ class DitTrainer:
                 target = noise - x0
                 v, pooled = self.student(xt, t * 1000, ids)
             else:
-                with autocast(self.dev):  # the frozen text encoder and the teacher, without gradients
+                with autocast(self.dev):  # the frozen text encoder, without gradients
                     ctx, pooled = sd3_conditioning(self.te, ids, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
                     if empty is None:
                         empty = sd3_conditioning(self.te, self.uncond, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
-                    uctx, upooled = (e.expand(n, *e.shape[1:]) for e in empty)
-                    target = teacher_target(self.teacher, xt, t * 1000, ctx, pooled, uctx, upooled, self.distill["guidance"])
+                uctx, upooled = (e.expand(n, *e.shape[1:]) for e in empty)
+                target = teacher_target(self.teacher_forward, xt, t * 1000, ctx, pooled, uctx, upooled, self.distill["guidance"])
                 v = self.student(xt, t * 1000, ctx, pooled)
             loss = F.mse_loss(v.float(), target)
             if self.text_contrast > 0:
