@@ -196,9 +196,10 @@ def images_per_step(batch_at_256: int, native: int) -> int:
 
 
 class Bf16Forward(torch.nn.Module):
-    """What a training step runs with gradients, under bf16 autocast without its weight cache (CUDA graphs
-    capture the casts instead): the MM-DiT on (latents, t, ctx, pooled), or, given a text encoder, the text
-    encoder on the caption ids first, returning (velocity, pooled) so a text loss can use the pooled features."""
+    """A training step's forward under bf16 autocast without its weight cache (CUDA graphs capture the casts
+    instead): the MM-DiT on (latents, t, ctx, pooled) — a distilling student, or its teacher without gradients —
+    or, given a text encoder, the text encoder on the caption ids first, returning (velocity, pooled) so a text
+    loss can use the pooled features."""
 
     def __init__(self, dit, te=None):
         super().__init__()
@@ -217,11 +218,11 @@ class GraphedForward:
     """A module's forward and backward replayed from CUDA graphs, one pair per input shape (a bucket),
     captured at that shape's first call (torch.cuda.make_graphed_callables: three warm-up runs, then the
     capture). A DiT step is bound by kernel launches, not arithmetic (model/README.md, "What capacity
-    costs"); a replay launches a pass's ~thousand kernels at once. Every shape's graphs share one memory
-    pool, which is safe because a step runs one graph's forward and then its backward before any other
-    graph runs. Call it outside autocast (the module brings its own, uncached: Bf16Forward); inputs must
-    not require grad; frozen parameters (a frozen text encoder) are fine, and under torch.no_grad (a
-    teacher) only the forward is captured."""
+    costs"; ~10,000 kernels a step, "Session 22"); a replay launches a pass's thousands at once. Every
+    shape's graphs share one memory pool, which is safe because a step runs one graph's forward and then
+    its backward before any other graph runs. Call it outside autocast (the module brings its own,
+    uncached: Bf16Forward); inputs must not require grad; frozen parameters (a frozen text encoder) are
+    fine, and under torch.no_grad (a teacher) only the forward is captured."""
 
     def __init__(self, module: torch.nn.Module):
         self.module = module
@@ -234,7 +235,8 @@ class GraphedForward:
         if graphed is None:
             self.pool = self.pool or torch.cuda.graph_pool_handle()
             # make_graphed_callables patches the module it is given: a holder per shape shares the parameters.
-            graphed = torch.cuda.make_graphed_callables(_Holder(self.module), tuple(a.detach().clone() for a in args), pool=self.pool)
+            samples = tuple(a.detach().clone() for a in args)
+            graphed = torch.cuda.make_graphed_callables(_Holder(self.module), samples, pool=self.pool)
             self.graphs[key] = graphed
         return graphed(*args)
 
@@ -287,8 +289,8 @@ class StepPhases:
 class KernelProfile:
     """Which kernels a DiT step spends its GPU time on, over `count` steps from step `first` (torch.profiler):
     the top kernels by GPU time, their sum and count against the wall, which says whether the step is
-    bound by the GPU's arithmetic or by launching it (on a CPU: the top operators by CPU time). Off unless FLOWFILL_PROFILE_STEPS is set (a diagnostic:
-    the profiler slows the steps it watches)."""
+    bound by the GPU's arithmetic or by launching it (on a CPU: the top operators by CPU time). Off
+    unless FLOWFILL_PROFILE_STEPS is set (a diagnostic: the profiler slows the steps it watches)."""
 
     def __init__(self, device, first: int, count: int):
         self.first, self.count = first, count
