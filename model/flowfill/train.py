@@ -218,7 +218,7 @@ class GraphedForward:
     """A module's forward and backward replayed from CUDA graphs, one pair per input shape (a bucket),
     captured at that shape's first call (torch.cuda.make_graphed_callables: three warm-up runs, then the
     capture). A DiT step is bound by kernel launches, not arithmetic (model/README.md, "What capacity
-    costs"; ~10,000 kernels a step, "Session 22"); a replay launches a pass's thousands at once. Every
+    costs"; ~8,000 kernels a step, "Session 22"); a replay launches a pass's thousands at once. Every
     shape's graphs share one memory pool, which is safe because a step runs one graph's forward and then
     its backward before any other graph runs. Call it outside autocast (the module brings its own,
     uncached: Bf16Forward); inputs must not require grad; frozen parameters (a frozen text encoder) are
