@@ -37,6 +37,10 @@
 # that one call starts a guidance distillation from a plain state with RUN_ARGS="… --teacher .cache/teacher
 # --distill-guidance G" without carrying the teacher beside it (a 16-block state, its teacher and the dataset
 # together pass a call's 64 MiB; later calls of the same distillation do carry it).
+# STEP_BENCH="<args>" runs python3 -m flowfill.step_bench <args> first, inside the slice's limit (e.g. "--variants
+# 5x16 --cuda-graphs --steps 10", ~60 s: CUDA graphs against eager on this machine). CUDA_GRAPHS=auto runs that
+# bench (unless STEP_BENCH names another) and adds --cuda-graphs to RUN_ARGS when its verdict says to use them
+# (flowfill.step_bench.graphs_verdict: faster at every shape, the same first loss, the same teacher forward).
 # RETURN_STATE=0 leaves the new state out of $OUT (the evaluation still comes back): for a one-call
 # experiment whose state could not travel again anyway, e.g. the 320-wide widening (~48 MB of state
 # beside the 22 MiB dataset passes a call's 64 MiB), so that what comes back stays within its limits.
@@ -85,6 +89,21 @@ if [ ${#resume_args[@]} -eq 0 ] && [ "${SKIP_CHECKS:-0}" != 1 ]; then
   timeout 150 python3 -m flowfill.run --data .cache/data --smoke --resume-out "$work/smoke" --eval-out "$work/smoke-eval" \
     ${V1_FOR_SMOKE:+--v1 .cache/v1/v1-fp16.npz}
   echo "== smoke passed ($(elapsed)s)"
+fi
+
+[ "${CUDA_GRAPHS:-}" = auto ] && STEP_BENCH=${STEP_BENCH:-"--variants 5x16 --cuda-graphs --steps 10"}
+if [ -n "${STEP_BENCH:-}" ]; then
+  echo "== step bench: python3 -m flowfill.step_bench ${STEP_BENCH} ($(elapsed)s)"
+  # shellcheck disable=SC2086
+  timeout 240 python3 -m flowfill.step_bench ${STEP_BENCH} | tee "$work/step-bench.txt" || echo "!! step bench failed (continuing with the slice)"
+fi
+if [ "${CUDA_GRAPHS:-}" = auto ]; then
+  if grep -q "^cuda-graphs verdict: use " "$work/step-bench.txt" 2>/dev/null; then
+    RUN_ARGS="${RUN_ARGS:-} --cuda-graphs"
+    echo "== CUDA_GRAPHS=auto: training with --cuda-graphs"
+  else
+    echo "== CUDA_GRAPHS=auto: training eagerly ($(grep "^cuda-graphs verdict" "$work/step-bench.txt" 2>/dev/null || echo "no verdict from the bench"))"
+  fi
 fi
 
 v1_args=()

@@ -175,7 +175,7 @@ def teacher_graphs_against_eager(dit, device, steps: int, shapes, gen) -> list[d
                     torch.randn(n, TEXT_TOKENS, cfg["joint_attention_dim"], generator=gen, device=device),
                     torch.randn(n, cfg["pooled_projection_dim"], generator=gen, device=device))
             times: dict = {"eager": [], "graphs": []}
-            diff = 0.0
+            diff = scale = 0.0
             for _ in range(steps):
                 outputs = {}
                 for name, forward in (("eager", eager), ("graphs", graphed)):
@@ -185,9 +185,30 @@ def teacher_graphs_against_eager(dit, device, steps: int, shapes, gen) -> list[d
                     torch.cuda.synchronize()
                     times[name].append((time.perf_counter() - t0) * 1000)
                 diff = max(diff, (outputs["eager"] - outputs["graphs"]).abs().max().item())
-            rows.append({**timing_row(f"{cfg['num_layers']} blocks, teacher forward", (n, lh, lw), times["eager"], times["graphs"]),
-                         "outputs_apart_max_abs": diff})
+                scale = max(scale, outputs["eager"].abs().max().item())
+            row = timing_row(f"{cfg['num_layers']} blocks, teacher forward", (n, lh, lw), times["eager"], times["graphs"])
+            rows.append({**row, "outputs_apart_max_abs": diff, "outputs_scale": scale})
     return rows
+
+
+def graphs_verdict(rows: list[dict], min_speedup: float = 1.1, loss_rtol: float = 1e-4, teacher_rtol: float = 1e-2) -> tuple[bool, str]:
+    """Whether graphs_against_eager's rows support training with --cuda-graphs on this machine: every shape
+    faster graphed, the first training step's loss the same, and the teacher's graphed forward the same as
+    its eager one within `teacher_rtol` of the output's scale. The weights' drift after many steps is not a
+    criterion (Adam magnifies last-bit differences; the eager control shows how much); it is reported."""
+    timed = [r for r in rows if "speedup" in r]
+    slow = [r["shape"] for r in timed if r["speedup"] < min_speedup]
+    if not timed or slow:
+        return False, f"not faster than {min_speedup}x at {slow or 'any shape'}"
+    [summary] = [r for r in rows if "first_step_loss" in r]
+    eager, graphs = summary["first_step_loss"]["eager"], summary["first_step_loss"]["graphs"]
+    if abs(eager - graphs) > loss_rtol * abs(eager):
+        return False, f"first step's loss {graphs} graphed against {eager} eager"
+    for r in rows:
+        if "outputs_apart_max_abs" in r and r["outputs_apart_max_abs"] > teacher_rtol * r["outputs_scale"]:
+            return False, f"teacher forward at {r['shape']} {r['outputs_apart_max_abs']:.3g} apart (scale {r['outputs_scale']:.3g})"
+    return True, (f"{min(r['speedup'] for r in timed):.2f}-{max(r['speedup'] for r in timed):.2f}x; weights after training "
+                  f"{summary['weights_apart_max_abs']:.2g} apart, two eager runs {summary['control_eager_runs_apart_max_abs']:.2g}")
 
 
 def timing_row(what: str, shape, eager: list[float], graphs: list[float]) -> dict:
@@ -245,8 +266,12 @@ def main(argv=None):
                                   "shape": [batch, lh, lw], **r}), flush=True)
     if a.cuda_graphs:
         heads, layers = variants[0]
-        for r in graphs_against_eager(heads, layers, a.device, max(a.steps, 2)):
+        graph_rows = graphs_against_eager(heads, layers, a.device, max(a.steps, 2))
+        for r in graph_rows:
             print(json.dumps(r), flush=True)
+        ok, why = graphs_verdict(graph_rows)
+        # gpu-slice.sh CUDA_GRAPHS=auto reads this line.
+        print(f"cuda-graphs verdict: {'use' if ok else 'do not use'} ({why})", flush=True)
     base = rows[0]["median_ms"]
     print("\n| variant | width | blocks | parameters | step (median) | vs first |\n|---|---|---|---|---|---|")
     for r in rows:

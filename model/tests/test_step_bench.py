@@ -29,3 +29,21 @@ def test_cuda_graphs_are_refused_without_a_cuda_device():
 
     with pytest.raises(ValueError, match="CUDA device"):
         graphs_against_eager(2, 2, "cpu", steps=2)
+
+
+def test_the_graphs_verdict_wants_speed_the_same_first_loss_and_the_same_teacher_forward():
+    from flowfill.step_bench import graphs_verdict
+
+    def rows(speedups=(1.8, 1.6), losses=(1.0775, 1.0775), teacher=(0.0, 5.0)):
+        timed = [{"shape": [256, 32, 32], "speedup": speedups[0]}, {"shape": [64, 64, 64], "speedup": speedups[1]}]
+        summary = {"first_step_loss": {"eager": losses[0], "graphs": losses[1]}, "weights_apart_max_abs": 8e-4,
+                   "control_eager_runs_apart_max_abs": 5e-4}
+        teacher_row = {"shape": [512, 32, 32], "speedup": 1.5, "outputs_apart_max_abs": teacher[0], "outputs_scale": teacher[1]}
+        return timed + [summary, teacher_row]
+
+    ok, why = graphs_verdict(rows())
+    assert ok and why == "1.50-1.80x; weights after training 0.0008 apart, two eager runs 0.0005"
+    assert graphs_verdict(rows(speedups=(1.8, 1.05))) == (False, "not faster than 1.1x at [[64, 64, 64]]")
+    assert not graphs_verdict(rows(losses=(1.0775, 1.2)))[0]
+    assert "teacher forward" in graphs_verdict(rows(teacher=(0.2, 5.0)))[1]
+    assert graphs_verdict(rows(teacher=(0.01, 5.0)))[0]
