@@ -98,12 +98,11 @@ if [ -n "${STEP_BENCH:-}" ]; then
   timeout 240 python3 -m flowfill.step_bench ${STEP_BENCH} | tee "$work/step-bench.txt" || echo "!! step bench failed (continuing with the slice)"
 fi
 if [ "${CUDA_GRAPHS:-}" = auto ]; then
-  if grep -q "^cuda-graphs verdict: use " "$work/step-bench.txt" 2>/dev/null; then
-    RUN_ARGS="${RUN_ARGS:-} --cuda-graphs"
-    echo "== CUDA_GRAPHS=auto: training with --cuda-graphs"
-  else
-    echo "== CUDA_GRAPHS=auto: training eagerly ($(grep "^cuda-graphs verdict" "$work/step-bench.txt" 2>/dev/null || echo "no verdict from the bench"))"
-  fi
+  verdict=$(grep "^cuda-graphs verdict" "$work/step-bench.txt" 2>/dev/null || echo "no verdict from the bench")
+  case "$verdict" in
+    "cuda-graphs verdict: use "*) RUN_ARGS="${RUN_ARGS:-} --cuda-graphs"; echo "== CUDA_GRAPHS=auto: training with --cuda-graphs ($verdict)" ;;
+    *) echo "== CUDA_GRAPHS=auto: training eagerly ($verdict)" ;;
+  esac
 fi
 
 v1_args=()

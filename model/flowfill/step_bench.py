@@ -135,17 +135,18 @@ def graphs_against_eager(heads: int, layers: int, device, steps: int, shapes=TRA
         ids = torch.randint(0, vocab, (batch, TEXT_CONFIG["max_position_embeddings"]), generator=gen, device=device)
         target = torch.randn(x.shape, generator=gen, device=device)
         for name, (forward, params, opt) in forms.items():
-            torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            v, pooled = forward(x, t, ids)
-            # The pooled features get a gradient too, as the text loss gives them in training.
-            loss = F.mse_loss(v.float(), target) + 0.05 * pooled.float().pow(2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            torch.cuda.synchronize()
-            times[name, shape].append((time.perf_counter() - t0) * 1000)
+
+            def step():
+                v, pooled = forward(x, t, ids)
+                # The pooled features get a gradient too, as the text loss gives them in training.
+                loss = F.mse_loss(v.float(), target) + 0.05 * pooled.float().pow(2).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                return loss
+
+            loss = timed(step, times[name, shape])
             if i == 0:
                 first_losses[name] = loss.item()
 
@@ -179,11 +180,7 @@ def teacher_graphs_against_eager(dit, device, steps: int, shapes, gen) -> list[d
             for _ in range(steps):
                 outputs = {}
                 for name, forward in (("eager", eager), ("graphs", graphed)):
-                    torch.cuda.synchronize()
-                    t0 = time.perf_counter()
-                    outputs[name] = forward(*args).float()
-                    torch.cuda.synchronize()
-                    times[name].append((time.perf_counter() - t0) * 1000)
+                    outputs[name] = timed(lambda: forward(*args).float(), times[name])  # noqa: B023 (called at once)
                 diff = max(diff, (outputs["eager"] - outputs["graphs"]).abs().max().item())
                 scale = max(scale, outputs["eager"].abs().max().item())
             row = timing_row(f"{cfg['num_layers']} blocks, teacher forward", (n, lh, lw), times["eager"], times["graphs"])
@@ -209,6 +206,16 @@ def graphs_verdict(rows: list[dict], min_speedup: float = 1.1, loss_rtol: float 
             return False, f"teacher forward at {r['shape']} {r['outputs_apart_max_abs']:.3g} apart (scale {r['outputs_scale']:.3g})"
     return True, (f"{min(r['speedup'] for r in timed):.2f}-{max(r['speedup'] for r in timed):.2f}x; weights after training "
                   f"{summary['weights_apart_max_abs']:.2g} apart, two eager runs {summary['control_eager_runs_apart_max_abs']:.2g}")
+
+
+def timed(work, times: list[float]):
+    """work()'s result; its GPU-synchronised wall time in ms appended to `times`."""
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    result = work()
+    torch.cuda.synchronize()
+    times.append((time.perf_counter() - t0) * 1000)
+    return result
 
 
 def timing_row(what: str, shape, eager: list[float], graphs: list[float]) -> dict:

@@ -28,9 +28,12 @@ LINEAR_MIN = 16384
 CONV_MIN = 4096
 
 
-def autocast(device):
+def autocast(device, cache: bool = True):
+    """bf16 autocast on CUDA, off elsewhere; `cache=False` for CUDA graph capture (Bf16Forward)."""
     dev = torch.device(device)
-    return torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else torch.autocast("cpu", enabled=False)
+    if dev.type != "cuda":
+        return torch.autocast("cpu", enabled=False)
+    return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache)
 
 
 def adamw(params, lr, device, **kw):
@@ -206,7 +209,7 @@ class Bf16Forward(torch.nn.Module):
         self.dit, self.te = dit, te
 
     def forward(self, xt, t, *conditioning):
-        with torch.autocast(xt.device.type, dtype=torch.bfloat16, enabled=xt.device.type == "cuda", cache_enabled=False):
+        with autocast(xt.device, cache=False):
             if self.te is None:
                 return self.dit(xt, t, *conditioning)
             [ids] = conditioning
