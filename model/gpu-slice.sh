@@ -40,7 +40,8 @@
 # STEP_BENCH="<args>" runs python3 -m flowfill.step_bench <args> first, inside the slice's limit (e.g. "--variants
 # 5x16 --cuda-graphs --steps 10", ~60 s: CUDA graphs against eager on this machine). CUDA_GRAPHS=auto runs that
 # bench (unless STEP_BENCH names another) and adds --cuda-graphs to RUN_ARGS when its verdict says to use them
-# (flowfill.step_bench.graphs_verdict: faster at every shape, the same first loss, the same teacher forward).
+# (flowfill.step_bench.graphs_verdict: training faster at every shape, the same first loss, the same teacher
+# forward and not slower).
 # RETURN_STATE=0 leaves the new state out of $OUT (the evaluation still comes back): for a one-call
 # experiment whose state could not travel again anyway, e.g. the 320-wide widening (~48 MB of state
 # beside the 22 MiB dataset passes a call's 64 MiB), so that what comes back stays within its limits.

@@ -188,23 +188,30 @@ def teacher_graphs_against_eager(dit, device, steps: int, shapes, gen) -> list[d
     return rows
 
 
-def graphs_verdict(rows: list[dict], min_speedup: float = 1.1, loss_rtol: float = 1e-4, teacher_rtol: float = 1e-2) -> tuple[bool, str]:
-    """Whether graphs_against_eager's rows support training with --cuda-graphs on this machine: every shape
-    faster graphed, the first training step's loss the same, and the teacher's graphed forward the same as
-    its eager one within `teacher_rtol` of the output's scale. The weights' drift after many steps is not a
-    criterion (Adam magnifies last-bit differences; the eager control shows how much); it is reported."""
-    timed = [r for r in rows if "speedup" in r]
-    slow = [r["shape"] for r in timed if r["speedup"] < min_speedup]
-    if not timed or slow:
+def graphs_verdict(rows: list[dict], min_speedup: float = 1.1, loss_rtol: float = 1e-4, teacher_rtol: float = 1e-2,
+                   teacher_min_speedup: float = 0.95) -> tuple[bool, str]:
+    """Whether graphs_against_eager's rows support training with --cuda-graphs on this machine: every training
+    shape faster graphed by `min_speedup`, the first training step's loss the same, and the teacher's graphed
+    forward the same as its eager one within `teacher_rtol` of the output's scale and not slower. The teacher's
+    no-gradient forward is not held to `min_speedup`: at a distilling batch it is bound by arithmetic, not by
+    launches, so graphs buy it ~5 % (session 23), and the training step is what the verdict is for. The weights'
+    drift after many steps is not a criterion (Adam magnifies last-bit differences; the eager control shows how
+    much); it is reported."""
+    teacher = [r for r in rows if "outputs_apart_max_abs" in r]
+    training = [r for r in rows if "speedup" in r and r not in teacher]
+    slow = [r["shape"] for r in training if r["speedup"] < min_speedup]
+    if not training or slow:
         return False, f"not faster than {min_speedup}x at {slow or 'any shape'}"
     [summary] = [r for r in rows if "first_step_loss" in r]
     eager, graphs = summary["first_step_loss"]["eager"], summary["first_step_loss"]["graphs"]
     if abs(eager - graphs) > loss_rtol * abs(eager):
         return False, f"first step's loss {graphs} graphed against {eager} eager"
-    for r in rows:
-        if "outputs_apart_max_abs" in r and r["outputs_apart_max_abs"] > teacher_rtol * r["outputs_scale"]:
+    for r in teacher:
+        if r["outputs_apart_max_abs"] > teacher_rtol * r["outputs_scale"]:
             return False, f"teacher forward at {r['shape']} {r['outputs_apart_max_abs']:.3g} apart (scale {r['outputs_scale']:.3g})"
-    return True, (f"{min(r['speedup'] for r in timed):.2f}-{max(r['speedup'] for r in timed):.2f}x; weights after training "
+        if r["speedup"] < teacher_min_speedup:
+            return False, f"teacher forward slower graphed ({r['speedup']}x) at {r['shape']}"
+    return True, (f"{min(r['speedup'] for r in training):.2f}-{max(r['speedup'] for r in training):.2f}x; weights after training "
                   f"{summary['weights_apart_max_abs']:.2g} apart, two eager runs {summary['control_eager_runs_apart_max_abs']:.2g}")
 
 
