@@ -23,18 +23,21 @@ describe.each(['v2-candidate', 'v2-deep16'])('%s package (dynamo export)', (stat
     }
   });
 
-  test('the engine verifies its hashes and generates a 2:1 image on WASM', async () => {
+  test('the engine verifies its hashes and generates a 2:1 image on WASM at the guidance the package recommends', async () => {
     const engine = createEngine({ backend: 'wasm' });
     try {
       const info = await engine.loadModel({ kind: 'files', files: await readFolderAsync(pkgDir) });
       expect(info.name).toContain('v2');
+      // A guidance-distilled student recommends 1 (guidance 5 washes it out to white), its teacher 2; the panel
+      // and the CLI take the package's value, so this does too.
+      expect(info.recommended?.guidance).toEqual(expect.any(Number));
       const result = await engine.generate({
         jobId: state,
         prompt: 'shopping cart icon, line style, dark blue on white',
         width: 256,
         height: 128,
         steps: 4,
-        guidance: 5,
+        guidance: info.recommended!.guidance!,
         seed: 3,
       });
       const image = decodePng(result.png);
