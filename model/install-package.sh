@@ -10,7 +10,8 @@
 #                                                              # model/eval/v2-deep16 (a line trained beside the candidate)
 #   bash model/install-package.sh --into <state> <folder> | --carry-from-repo
 #                                                              # as --candidate, for another line's state folder
-#   bash model/install-package.sh --ship-candidate             # models/default <- the candidate, transformer rebuilt
+#   bash model/install-package.sh --ship-candidate <version>   # models/default <- the candidate, transformer rebuilt,
+#                                                              # named and versioned <version> (e.g. 2.1.0 -> "… v2.1")
 #
 # Installing a model that ships:
 #   models/default/           <- the slice's package, its transformer rebuilt by npm run rebuild-transformer
@@ -63,8 +64,26 @@ if [ "${1:-}" = "--teacher-from-dir" ]; then
   exit 0
 fi
 if [ "${1:-}" = "--ship-candidate" ]; then
-  # The state stays the candidate's; only its package becomes the built-in model.
+  # The state stays the candidate's; only its package becomes the built-in model. Each shipped model gets its own
+  # version and display name (flowfill.json, outside the package hash), so a layer's "Made with …" names it apart
+  # from the built-in model it replaces (ui/jobs/skip-reasons.ts RETIRED_BUILT_IN_MODELS).
+  version=${2:?usage: bash model/install-package.sh --ship-candidate <version, e.g. 2.1.0>}
+  [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "version $version is not major.minor.patch"; exit 2; }
   ship_package model/eval/v2-candidate/package
+  python3 - "$version" <<'PY'
+import json, re, sys
+version = sys.argv[1]
+major, minor, _ = version.split(".")
+path = "models/default/flowfill.json"
+manifest = json.load(open(path))
+base = re.sub(r" v[0-9.]+$", "", manifest["name"])
+manifest["name"] = f"{base} v{major}" + (f".{minor}" if minor != "0" else "")
+manifest["version"] = version
+with open(path, "w") as f:
+    json.dump(manifest, f, indent=2, ensure_ascii=False)
+    f.write("\n")
+print(f"models/default/flowfill.json: {manifest['name']}, version {version}")
+PY
   du -sh models/default
   echo "shipped: models/default is model/eval/v2-candidate/package with its transformer rebuilt"
   exit 0

@@ -1,6 +1,6 @@
 /**
- * The shipped model package (models/default/, built by model/flowfill/export.py) and v1's, the built-in
- * model before it (models/v1/, kept so that layers made with it regenerate), against the
+ * The shipped model package (models/default/, built by model/flowfill/export.py) and the built-in
+ * models before it (models/v2.0/, models/v1/, kept so that layers made with them regenerate), against the
  * engine's package contract (worker/engine/model-package.ts): file hashes, size budget, config keys, tokenizer behaviour in
  * @huggingface/tokenizers, and the ONNX graphs' names and dynamic shapes under onnxruntime-web's WASM
  * backend (the fallback every host has).
@@ -36,7 +36,7 @@ test('each retired built-in model is the package in its folder, as the engine re
   }
 });
 
-describe.each(['models/default', 'models/v1'])('%s package', (folder) => {
+describe.each(['models/default', 'models/v2.0', 'models/v1'])('%s package', (folder) => {
   const pkg = path.join(repoRoot, folder);
   const readJson = (rel: string): any => JSON.parse(fs.readFileSync(path.join(pkg, rel), 'utf8'));
   const session = (rel: string) => ort.InferenceSession.create(new Uint8Array(fs.readFileSync(path.join(pkg, rel))));

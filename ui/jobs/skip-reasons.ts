@@ -89,6 +89,13 @@ export const RETIRED_BUILT_IN_MODELS: readonly (ModelIdentity & { folder: string
     supersedes: ['d69f83ff06f1e81d3890f2545fc5c81b6a947f56609e48ee7e8b980c3fae870f'],
     folder: 'models/v1',
   },
+  {
+    id: 'flowfill-emoji-icons-sd3-tiny-v2-33401f156e9d',
+    name: 'Flowfill Emoji & Icons SD3-tiny v2',
+    hash: '33401f156e9d4009279be32c7a65f7ae5909482aa29ab0d53d77e3ce5669ccd8',
+    supersedes: ['3430a0f9079de688ad56d35ed18126752b372d2e2118aedfe2778b28f50e3d44'],
+    folder: 'models/v2.0',
+  },
 ];
 
 /**

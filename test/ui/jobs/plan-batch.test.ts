@@ -143,7 +143,7 @@ describe('planBatch', () => {
   });
 
   test('regenerate: a layer made with a retired built-in model names its folder in the repository', () => {
-    const [v1] = RETIRED_BUILT_IN_MODELS;
+    const [v1, v20] = RETIRED_BUILT_IN_MODELS;
     const made = (hash: string, name: string) => ({ ...target({ provenance: { ...record, model: { id: v1.id, hash } } }), name });
     const v2 = { id: 'flowfill-v2-eeee', name: 'Flowfill v2', hash: 'e'.repeat(64) };
     const out = planBatch(
@@ -153,14 +153,21 @@ describe('planBatch', () => {
         targets: [
           { ...made(v1.hash, 'Made with v1'), id: '1:1' },
           { ...made(v1.supersedes![0], 'Made with v1 before its rebuild'), id: '1:2' },
+          { ...made(v20.hash, 'Made with v2.0'), id: '1:3' },
+          { ...made(v20.supersedes![0], 'Made with v2.0 before its rebuild'), id: '1:4' },
         ],
       }),
     );
     expect(out.jobs).toEqual([]);
-    const reason = `Made with “Flowfill Emoji SD3-tiny”, the model built into earlier Flowfill versions. Its package is the folder models/v1 of the Flowfill repository: add it (Models → Add from folder), then Regenerate. Or choose Use these settings, then Generate, for a new image from its settings with “Flowfill v2”.`;
+    const reasonOf = (name: string, folder: string) =>
+      `Made with “${name}”, the model built into earlier Flowfill versions. Its package is the folder ${folder} of the Flowfill repository: add it (Models → Add from folder), then Regenerate. Or choose Use these settings, then Generate, for a new image from its settings with “Flowfill v2”.`;
+    const reason = reasonOf('Flowfill Emoji SD3-tiny', 'models/v1');
+    const reason20 = reasonOf('Flowfill Emoji & Icons SD3-tiny v2', 'models/v2.0');
     expect(out.skipped).toEqual([
       { nodeId: '1:1', name: 'Made with v1', code: 'other-model', reason },
       { nodeId: '1:2', name: 'Made with v1 before its rebuild', code: 'other-model', reason },
+      { nodeId: '1:3', name: 'Made with v2.0', code: 'other-model', reason: reason20 },
+      { nodeId: '1:4', name: 'Made with v2.0 before its rebuild', code: 'other-model', reason: reason20 },
     ]);
     // Added from its folder, v1 is installed: the panel names it as the model to Use.
     const added = planBatch(
