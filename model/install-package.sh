@@ -79,6 +79,8 @@ manifest = json.load(open(path))
 base = re.sub(r" v[0-9.]+$", "", manifest["name"])
 manifest["name"] = f"{base} v{major}" + (f".{minor}" if minor != "0" else "")
 manifest["version"] = version
+if "version" in manifest.get("training", {}):  # the export copies the package version there too
+    manifest["training"]["version"] = version
 with open(path, "w") as f:
     json.dump(manifest, f, indent=2, ensure_ascii=False)
     f.write("\n")
