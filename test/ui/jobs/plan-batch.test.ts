@@ -144,17 +144,20 @@ describe('planBatch', () => {
 
   test('regenerate: a layer made with a retired built-in model names its folder in the repository', () => {
     const [v1, v20] = RETIRED_BUILT_IN_MODELS;
-    const made = (hash: string, name: string) => ({ ...target({ provenance: { ...record, model: { id: v1.id, hash } } }), name });
+    const made = (model: { id: string }, hash: string, name: string) => ({
+      ...target({ provenance: { ...record, model: { id: model.id, hash } } }),
+      name,
+    });
     const v2 = { id: 'flowfill-v2-eeee', name: 'Flowfill v2', hash: 'e'.repeat(64) };
     const out = planBatch(
       input({
         request: 'regenerate',
         models: { current: v2, installed: [] },
         targets: [
-          { ...made(v1.hash, 'Made with v1'), id: '1:1' },
-          { ...made(v1.supersedes![0], 'Made with v1 before its rebuild'), id: '1:2' },
-          { ...made(v20.hash, 'Made with v2.0'), id: '1:3' },
-          { ...made(v20.supersedes![0], 'Made with v2.0 before its rebuild'), id: '1:4' },
+          { ...made(v1, v1.hash, 'Made with v1'), id: '1:1' },
+          { ...made(v1, v1.supersedes![0], 'Made with v1 before its rebuild'), id: '1:2' },
+          { ...made(v20, v20.hash, 'Made with v2.0'), id: '1:3' },
+          { ...made(v20, v20.supersedes![0], 'Made with v2.0 before its rebuild'), id: '1:4' },
         ],
       }),
     );
@@ -174,7 +177,7 @@ describe('planBatch', () => {
       input({
         request: 'regenerate',
         models: { current: v2, installed: [v1] },
-        targets: [{ ...made(v1.hash, 'Made with v1'), id: '1:1' }],
+        targets: [{ ...made(v1, v1.hash, 'Made with v1'), id: '1:1' }],
       }),
     );
     expect(added.skipped[0].reason).toBe(
