@@ -36,6 +36,14 @@ test('each retired built-in model is the package in its folder, as the engine re
   }
 });
 
+test('every earlier built-in model kept under models/ is listed as retired, so its layers name their folder', () => {
+  const kept = fs
+    .readdirSync(path.join(repoRoot, 'models'), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name !== 'default')
+    .map((e) => `models/${e.name}`);
+  expect(kept.sort()).toEqual(RETIRED_BUILT_IN_MODELS.map((m) => m.folder).sort());
+});
+
 describe.each(['models/default', 'models/v2.0', 'models/v1'])('%s package', (folder) => {
   const pkg = path.join(repoRoot, folder);
   const readJson = (rel: string): any => JSON.parse(fs.readFileSync(path.join(pkg, rel), 'utf8'));
