@@ -12,6 +12,9 @@ import torch.nn.functional as F
 from .data import FlowfillData, bucket_size
 
 INPUT = 64  # the input side of every judge trained before session 12; run.py --judge-input chooses a new one
+# The style loss's weight beside the subject's. 0.3 through session 23: that judge read 19 of 74 real glossy
+# renders of v1_emoji as flat (flowfill.rejudge trains one at another weight and measures a state again by it).
+STYLE_WEIGHT = 0.3
 
 
 def central_square(images: torch.Tensor, size: int = INPUT) -> torch.Tensor:
@@ -64,11 +67,18 @@ def _autocast(device):
 
 
 def train_classifier(data: FlowfillData, seconds: float, log=print, seed: int = 7, batch: int = 512, width: int = 64, eval_n: int = 4096,
-                     input_size: int = INPUT):
+                     input_size: int = INPUT, style_weight: float = STYLE_WEIGHT, init: FlowfillClassifier | None = None):
+    """A judge trained for `seconds` on clean composites: from scratch, or on from `init`'s weights (a judge of
+    the same shape, left unchanged) when a state's judge is trained further at another recipe."""
     torch.manual_seed(seed)
     gen = torch.Generator(device=data.device).manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = FlowfillClassifier(data.num_subjects, len(data.styles), width, input_size).to(data.device).to(memory_format=torch.channels_last)
+    if init is not None:
+        if init.config != model.config:
+            raise ValueError(f"a judge of shape {init.config} cannot start a judge of shape {model.config}")
+        model.load_state_dict(init.state_dict())
+    model.train().requires_grad_(True)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     start, step = time.time(), 0
     while time.time() - start < seconds:
@@ -82,7 +92,7 @@ def train_classifier(data: FlowfillData, seconds: float, log=print, seed: int = 
         x = x + 0.03 * torch.randn(x.shape, generator=gen, device=x.device)
         with _autocast(data.device):
             ls, lst = model(x)
-            loss = F.cross_entropy(ls.float(), ys) + 0.3 * F.cross_entropy(lst.float(), yst)
+            loss = F.cross_entropy(ls.float(), ys) + style_weight * F.cross_entropy(lst.float(), yst)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -93,7 +103,8 @@ def train_classifier(data: FlowfillData, seconds: float, log=print, seed: int = 
     acc = clean_accuracy(model, data, n=eval_n, batch=min(512, eval_n))
     log(f"classifier ({input_size}² input): {step} steps in {time.time() - start:.0f}s, clean renders: subject top-1 {acc['subject_top1']:.3f} "
         f"(emoji {acc['emoji_top1']:.3f}, icons {acc['icon_top1']:.3f}), style {acc['style']:.3f}")
-    return model, {"steps": step, "seconds": round(time.time() - start, 1), "input_size": input_size, **acc}
+    return model, {"steps": step, "seconds": round(time.time() - start, 1), "input_size": input_size, "style_weight": style_weight,
+                   "trained_on_from_earlier_judge": init is not None, **acc}
 
 
 @torch.no_grad()

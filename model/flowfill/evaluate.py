@@ -228,6 +228,20 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
     return report, samples
 
 
+def held_out_sets(pipe, data, clf, sets: dict, seen: list[dict], *, steps, guidance, shift, log, fd_seeds: int = 5,
+                  vocabulary: list[int] | None = None):
+    """The full evaluation's sets at one sampler: v1_emoji at 256² with fd_seeds images a prompt, the other
+    held-out sets and the seen control at 256², and the held-out sets again at 512²."""
+    kw = dict(steps=steps, guidance=guidance, shift=shift, log=log, vocabulary=vocabulary)
+    res, samples = evaluate_sets(pipe, data, clf, {"v1_emoji": sets["v1_emoji"]}, (256,), fd_seeds=fd_seeds, **kw)
+    others = {k: sets[k] for k in ("emoji", "icons", "paraphrases")}
+    for more, sizes in (({**others, "seen": seen}, (256,)), ({"v1_emoji": sets["v1_emoji"], **others}, (512,))):
+        r, s = evaluate_sets(pipe, data, clf, more, sizes, **kw)
+        res.update(r)
+        samples.update(s)
+    return res, samples
+
+
 def evaluate_aspects(pipe, data, clf, prompts, native, *, steps, guidance, shift, log, vocabulary: list[int] | None = None):
     out, strips = {}, []
     for label, r in ASPECTS.items():

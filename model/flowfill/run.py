@@ -22,7 +22,8 @@ from . import distill, distributed, resume
 from .bank import LatentBank
 from .classifier import INPUT as CLASSIFIER_INPUT, train_classifier
 from .data import ICON_SHARE, FlowfillData, write_samples
-from .evaluate import choose_scheduler, evaluate_aspects, evaluate_sets, run_generation, save_aspect_strip, save_grid, seen_prompts
+from .evaluate import (choose_scheduler, evaluate_aspects, evaluate_sets, held_out_sets, run_generation, save_aspect_strip, save_grid,
+                       seen_prompts)
 from .export import export_package
 from .mmdit import DIT_CONFIG, deepened, deepened_positions, widened
 from .sampling import Pipeline
@@ -333,12 +334,18 @@ def replace_judge_if_asked(state: dict, size: int | None, log) -> None:
     clf = state.get("classifier")
     if size is None or clf is None or clf.input_size == size:
         return
-    state.setdefault("judge_changes", []).append({
-        "from_input": clf.input_size, "to_input": size, "at_dit_step": state.get("dit_steps", 0),
-        "old_classifier_info": state.get("classifier_info"), "old_v1_eval": state.get("v1_eval")})
+    retire_judge(state, size)
+    log(f"judge: the resumed classifier reads {clf.input_size}² inputs; this slice trains one at {size}² and measures v1 again")
+
+
+def retire_judge(state: dict, to_input: int, reason: str | None = None) -> None:
+    """Drops the state's judge and v1's numbers by it; its own accuracy and those numbers stay in judge_changes."""
+    clf = state.get("classifier")
+    change = {"from_input": clf.input_size if clf is not None else None, "to_input": to_input, "at_dit_step": state.get("dit_steps", 0),
+              "old_classifier_info": state.get("classifier_info"), "old_v1_eval": state.get("v1_eval")}
+    state.setdefault("judge_changes", []).append(dict(change, reason=reason) if reason else change)
     for key in ("classifier", "classifier_info", "v1_eval"):
         state.pop(key, None)
-    log(f"judge: the resumed classifier reads {clf.input_size}² inputs; this slice trains one at {size}² and measures v1 again")
 
 
 def note_train_subjects(state: dict, choice: str, subjects: list[int] | None, log) -> None:
@@ -432,14 +439,7 @@ def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool, 
     report["selection"] = {"on": on, "grid": sel, "chosen": chosen}
     sampling = dict(steps=steps, guidance=chosen["guidance"], shift=chosen["shift"])
     kw = dict(sampling, log=log, vocabulary=vocabulary)
-    res, samples = evaluate_sets(pipe, data, clf, {"v1_emoji": sets["v1_emoji"]}, (256,), fd_seeds=1 if smoke else 5, **kw)
-    others = {k: sets[k] for k in ("emoji", "icons", "paraphrases")}
-    r2, s2 = evaluate_sets(pipe, data, clf, {**others, "seen": seen}, (256,), **kw)
-    r3, s3 = evaluate_sets(pipe, data, clf, {"v1_emoji": sets["v1_emoji"], **others}, (512,), **kw)
-    res.update(r2)
-    res.update(r3)
-    samples.update(s2)
-    samples.update(s3)
+    res, samples = held_out_sets(pipe, data, clf, sets, seen, fd_seeds=1 if smoke else 5, **kw)
     report["results"] = res
     mixed = [p for pair in zip(sets["v1_emoji"], sets["icons"]) for p in pair]
     aspects, strips = evaluate_aspects(pipe, data, clf, mixed[: 4 if smoke else 40], 512, **kw)
