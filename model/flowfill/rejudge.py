@@ -12,7 +12,12 @@ state's teacher line), so later slices are scored by it. GPU, ~8 min at 300 s of
 
   cd model && python3 -m flowfill.rejudge <state> --out <dir> [--seconds 300] [--style-weight 1] \\
       [--from-scratch] [--v1 .cache/v1/v1-fp16.npz] [--train-subjects core] [--device cuda]
+  cd model && python3 -m flowfill.rejudge <that dir> --v1-only --v1 .cache/v1/v1-fp16.npz   # v1 by it, later
   cd model && python3 -m flowfill.rejudge <state> --adopt <that dir>     # CPU, seconds
+
+(--v1-only measures v1 by the judge of a folder that holds only classifier.npz and extras.json, and
+records it there as v1_eval: a 16-block state, the dataset and v1's weights together pass what one GPU
+call carries, so v1 can be measured in a call of its own.)
 
 Needs .cache/data (node model/data/build-dataset.mjs).
 """
@@ -55,6 +60,7 @@ def main(argv=None):
     ap.add_argument("state", help="a resume folder (package/ + extras.json + classifier.npz)")
     ap.add_argument("--out", help="writes report.json, classifier.npz and extras.json here")
     ap.add_argument("--adopt", metavar="DIR", help="no training: give the state the judge a rejudge run wrote into DIR")
+    ap.add_argument("--v1-only", action="store_true", help="no training: measure --v1 by the folder's judge, recorded as its v1_eval")
     ap.add_argument("--seconds", type=float, default=300, help="the new judge's training time")
     ap.add_argument("--style-weight", type=float, default=1.0, help="the style loss's weight beside the subject's (0.3 until session 24)")
     ap.add_argument("--from-scratch", action="store_true", help="train the new judge from random weights, not on from the state's")
@@ -71,8 +77,19 @@ def main(argv=None):
         state = adopt(a.state, a.adopt)
         print(f"{a.state}: judged by {a.adopt}'s classifier ({state['classifier_info']}); the old one is in judge_changes")
         return
+    if a.v1_only:
+        if not a.v1:
+            ap.error("--v1-only needs --v1")
+        data = FlowfillData(a.data, a.device)
+        sets = {k: v[: a.limit] for k, v in data.eval_sets.items()}
+        extras_path = Path(a.state) / resume.EXTRAS
+        extras = json.loads(extras_path.read_text())
+        extras["v1_eval"] = evaluate_v1(a.v1, data, resume.load_classifier(a.state, a.device), sets["v1_emoji"], a.steps, print,
+                                        fd_seeds=a.fd_seeds)
+        extras_path.write_text(json.dumps(extras, indent=1, default=float))
+        return
     if not a.out:
-        ap.error("--out (or --adopt)")
+        ap.error("--out (or --adopt, --v1-only)")
     t0 = time.time()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
