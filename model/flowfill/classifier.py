@@ -12,9 +12,10 @@ import torch.nn.functional as F
 from .data import FlowfillData, bucket_size
 
 INPUT = 64  # the input side of every judge trained before session 12; run.py --judge-input chooses a new one
-# The style loss's weight beside the subject's. 0.3 through session 23: that judge read 19 of 74 real glossy
-# renders of v1_emoji as flat (flowfill.rejudge trains one at another weight and measures a state again by it).
-STYLE_WEIGHT = 0.3
+# The style loss's weight beside the subject's. At 0.3 (through session 23) the 128² judge read 19 of 74 real
+# glossy renders of v1_emoji as flat; trained on 300 s more at 1.0 (flowfill.rejudge, session 24) it reads every
+# real render's style but 2 of 200 icons'. Which of the two (weight, time) did it was not separated.
+STYLE_WEIGHT = 1.0
 
 
 def central_square(images: torch.Tensor, size: int = INPUT) -> torch.Tensor:

@@ -10,7 +10,7 @@ with the new judge (the old one's accuracy, v1's numbers by it and the recipe ke
 `--adopt` gives that judge to a state (this one or another with the same judge, such as a distilled
 state's teacher line), so later slices are scored by it. GPU, ~8 min at 300 s of judge training:
 
-  cd model && python3 -m flowfill.rejudge <state> --out <dir> [--seconds 300] [--style-weight 1] \\
+  cd model && python3 -m flowfill.rejudge <state> --out <dir> [--seconds 300] [--style-weight 1.0] \\
       [--from-scratch] [--v1 .cache/v1/v1-fp16.npz] [--train-subjects core] [--device cuda]
   cd model && python3 -m flowfill.rejudge <that dir> --v1-only --v1 .cache/v1/v1-fp16.npz   # v1 by it, later
   cd model && python3 -m flowfill.rejudge <state> --adopt <that dir>     # CPU, seconds
@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from . import resume
-from .classifier import train_classifier
+from .classifier import STYLE_WEIGHT, train_classifier
 from .data import FlowfillData
 from .evaluate import held_out_sets, seen_prompts
 from .judge_ceiling import judge_real_renders
@@ -62,7 +62,7 @@ def main(argv=None):
     ap.add_argument("--adopt", metavar="DIR", help="no training: give the state the judge a rejudge run wrote into DIR")
     ap.add_argument("--v1-only", action="store_true", help="no training: measure --v1 by the folder's judge, recorded as its v1_eval")
     ap.add_argument("--seconds", type=float, default=300, help="the new judge's training time")
-    ap.add_argument("--style-weight", type=float, default=1.0, help="the style loss's weight beside the subject's (0.3 until session 24)")
+    ap.add_argument("--style-weight", type=float, default=STYLE_WEIGHT, help="the style loss's weight beside the subject's (0.3 until session 24)")
     ap.add_argument("--from-scratch", action="store_true", help="train the new judge from random weights, not on from the state's")
     ap.add_argument("--v1", help="v1's weights (python3 -m flowfill.v1 pack): measured again by the new judge")
     ap.add_argument("--train-subjects", choices=tuple(TRAIN_SUBJECTS), default="core",

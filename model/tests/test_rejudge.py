@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from flowfill import resume
-from flowfill.classifier import FlowfillClassifier, train_classifier
+from flowfill.classifier import STYLE_WEIGHT, FlowfillClassifier, train_classifier
 from flowfill.rejudge import adopt
 from flowfill.run import retire_judge
 
@@ -16,10 +16,10 @@ def test_a_judge_trained_on_starts_from_the_old_weights_and_leaves_them_alone(da
     old = FlowfillClassifier(data.num_subjects, len(data.styles), width=8, input_size=32).eval().requires_grad_(False)
     before = {k: v.clone() for k, v in old.state_dict().items()}
     same, info = train_classifier(data, 0, width=8, input_size=32, batch=8, eval_n=8, init=old)  # no step: the old weights
-    assert info["steps"] == 0 and info["trained_on_from_earlier_judge"] and info["style_weight"] == 0.3
+    assert info["steps"] == 0 and info["trained_on_from_earlier_judge"] and info["style_weight"] == STYLE_WEIGHT
     assert all(torch.equal(v, before[k]) for k, v in same.state_dict().items())
-    new, info = train_classifier(data, 2, width=8, input_size=32, batch=8, eval_n=8, init=old, style_weight=1.0)
-    assert info["steps"] >= 1 and info["style_weight"] == 1.0
+    new, info = train_classifier(data, 2, width=8, input_size=32, batch=8, eval_n=8, init=old, style_weight=0.5)
+    assert info["steps"] >= 1 and info["style_weight"] == 0.5
     assert all(torch.equal(v, before[k]) for k, v in old.state_dict().items())
     assert not torch.equal(new.style.weight, old.style.weight)
     with pytest.raises(ValueError, match="shape"):
