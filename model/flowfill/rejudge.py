@@ -107,7 +107,7 @@ def main(argv=None):
     clf.requires_grad_(False)
     ceiling = {"old": judge_real_renders(data, old, sets, (256, 512), vocabulary=vocabulary),
                "new": judge_real_renders(data, clf, sets, (256, 512), vocabulary=vocabulary)}
-    log(f"judge ceiling on real renders, old → new: " + ", ".join(
+    log("judge ceiling on real renders, old → new: " + ", ".join(
         f"{k} style {ceiling['old'][k]['style']:.3f} → {ceiling['new'][k]['style']:.3f}" for k in ceiling["new"]))
 
     sampler = dict(state["scheduler"])
@@ -125,7 +125,7 @@ def main(argv=None):
               "old_classifier_info": state["judge_changes"][-1]["old_classifier_info"], "judge_ceiling": ceiling, "sampler": sampler,
               "results": results, "v1_eval": v1_eval, "seconds": round(time.time() - t0, 1)}
     (out / "report.json").write_text(json.dumps(report, indent=1, default=float))
-    log(f"done: {out}/report.json, classifier.npz and extras.json (copy the last two over {a.state} to adopt the judge)")
+    log(f"done: {out}/report.json, classifier.npz and extras.json (rejudge {a.state} --adopt {out} gives the state this judge)")
 
 
 if __name__ == "__main__":
