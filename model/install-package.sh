@@ -11,7 +11,9 @@
 #   bash model/install-package.sh --into <state> <folder> | --carry-from-repo
 #                                                              # as --candidate, for another line's state folder
 #   bash model/install-package.sh --ship-candidate <version>   # models/default <- the candidate, transformer rebuilt,
-#                                                              # named and versioned <version> (e.g. 2.1.0 -> "… v2.1")
+#                                                              # named and versioned <version> (e.g. 2.1.0 -> "… v2.1");
+#                                                              # the model it replaces to models/v<its major.minor>,
+#                                                              # listed in RETIRED_BUILT_IN_MODELS
 #
 # Installing a model that ships:
 #   models/default/           <- the slice's package, its transformer rebuilt by npm run rebuild-transformer
@@ -69,6 +71,13 @@ if [ "${1:-}" = "--ship-candidate" ]; then
   # from the built-in model it replaces (ui/jobs/skip-reasons.ts RETIRED_BUILT_IN_MODELS).
   version=${2:?usage: bash model/install-package.sh --ship-candidate <version, e.g. 2.1.0>}
   [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "version $version is not major.minor.patch"; exit 2; }
+  # The built-in model it replaces keeps its bytes in models/v<major.minor> (layers made with it regenerate from
+  # there) and gets its RETIRED_BUILT_IN_MODELS entry, as the engine reads that folder.
+  old_version=$(python3 -c 'import json; print(json.load(open("models/default/flowfill.json"))["version"])')
+  retired="models/v$(echo "$old_version" | cut -d. -f1-2)"
+  [ "$old_version" != "$version" ] || { echo "models/default is $version already"; exit 2; }
+  [ ! -e "$retired" ] || { echo "$retired exists: the built-in model $old_version has been retired there already"; exit 2; }
+  cp -r models/default "$retired"
   ship_package model/eval/v2-candidate/package
   python3 - "$version" <<'PY'
 import json, re, sys
@@ -86,8 +95,10 @@ with open(path, "w") as f:
     f.write("\n")
 print(f"models/default/flowfill.json: {manifest['name']}, version {version}")
 PY
-  du -sh models/default
-  echo "shipped: models/default is model/eval/v2-candidate/package with its transformer rebuilt"
+  npx tsx scripts/retire-built-in-model.ts "$retired"
+  npx prettier --check --log-level warn ui/jobs/skip-reasons.ts
+  du -sh models/default "$retired"
+  echo "shipped: models/default is model/eval/v2-candidate/package with its transformer rebuilt; $old_version is in $retired"
   exit 0
 fi
 state=

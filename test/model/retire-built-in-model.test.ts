@@ -1,0 +1,49 @@
+/**
+ * scripts/retire-built-in-model.ts: the RETIRED_BUILT_IN_MODELS entry a release adds for the model it
+ * replaces, read from the folder by the engine and written into skip-reasons.ts as the list is written.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-web';
+import * as prettier from 'prettier';
+import { retiredEntryAsync, withRetiredEntry } from '../../scripts/retire-built-in-model.js';
+import { RETIRED_BUILT_IN_MODELS } from '../../ui/jobs/skip-reasons.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const sourcePath = path.join(repoRoot, 'ui/jobs/skip-reasons.ts');
+const source = fs.readFileSync(sourcePath, 'utf8');
+ort.env.wasm.numThreads = 1;
+
+test('the entry read from a retired folder is the one the list holds for it', async () => {
+  const listed = RETIRED_BUILT_IN_MODELS.find((m) => m.folder === 'models/v2.0')!;
+  expect(await retiredEntryAsync(repoRoot, 'models/v2.0')).toEqual({ ...listed, supersedes: listed.supersedes ?? [] });
+});
+
+test('a new entry goes at the end of the list, formatted as prettier formats the file', async () => {
+  const entry = {
+    id: 'flowfill-emoji-icons-sd3-tiny-v2-1-b984dd589315',
+    name: 'Flowfill Emoji & Icons SD3-tiny v2.1',
+    hash: 'b984dd589315b5ca71a3d168ea07f4d654d1a9fc73eff4c41a89cb8b8d4ba0f6',
+    supersedes: ['468e6a2e9ad7167d16d749219899245ae1378614fb969bf4dad9da9ea3508ee2'],
+    folder: 'models/v2.1',
+  };
+  const out = withRetiredEntry(source, entry);
+  const added = out.split('\n').length - source.split('\n').length;
+  expect(added).toBe(7);
+  const options = (await prettier.resolveConfig(sourcePath)) ?? {};
+  expect(await prettier.format(out, { ...options, filepath: sourcePath })).toBe(out);
+  const list = out.slice(out.indexOf('export const RETIRED_BUILT_IN_MODELS'));
+  const last = list.slice(0, list.indexOf('\n];'));
+  expect(last.endsWith(`    folder: 'models/v2.1',\n  },`)).toBe(true);
+  expect(last).toContain(`    supersedes: ['${entry.supersedes[0]}'],`);
+  // Everything else is as it was.
+  expect(out.replace(/\n {2}\{\n {4}id: 'flowfill-emoji-icons-sd3-tiny-v2-1-b984dd589315',[^]*?\n {2}\},/, '')).toBe(source);
+});
+
+test('a folder or hash already listed is refused', () => {
+  const listed = RETIRED_BUILT_IN_MODELS[RETIRED_BUILT_IN_MODELS.length - 1];
+  expect(() => withRetiredEntry(source, { ...listed, hash: 'f'.repeat(64) })).toThrow(/listed already/);
+  expect(() => withRetiredEntry(source, { ...listed, folder: 'models/elsewhere' })).toThrow(/listed already/);
+  expect(() => withRetiredEntry('export const X = [];\n', { ...listed, folder: 'models/x' })).toThrow(/no export const/);
+});
