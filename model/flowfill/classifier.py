@@ -79,7 +79,6 @@ def train_classifier(data: FlowfillData, seconds: float, log=print, seed: int = 
         if init.config != model.config:
             raise ValueError(f"a judge of shape {init.config} cannot start a judge of shape {model.config}")
         model.load_state_dict(init.state_dict())
-    model.train().requires_grad_(True)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     start, step = time.time(), 0
     while time.time() - start < seconds:

@@ -24,12 +24,21 @@ from .run import TRAIN_SUBJECTS, train_subject_ids
 def judge_real_renders(data: FlowfillData, clf, sets: dict, sizes=(256,), seeds: int = 1,
                        vocabulary: list[int] | None = None) -> dict:
     """Mean scores of real renders per set and size: the FD's real renders, seed for seed."""
-    out = {}
+    return judges_real_renders(data, {"": clf}, sets, sizes, seeds, vocabulary)[""]
+
+
+@torch.no_grad()
+def judges_real_renders(data: FlowfillData, judges: dict, sets: dict, sizes=(256,), seeds: int = 1,
+                        vocabulary: list[int] | None = None) -> dict:
+    """judge_real_renders for several judges ({name: classifier}) over one rendering of the renders."""
+    out = {name: {} for name in judges}
     for size in sizes:
-        for name, prompts in sets.items():
-            runs = [score(data, clf, real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED + j), prompts, vocabulary) for j in range(seeds)]
-            pooled = {k: [v for run in runs for v in run[k]] for k in runs[0] if k != "border"}
-            out[f"{name}@{size}"] = {**mean_scores(pooled), "n": len(prompts) * seeds}
+        for set_name, prompts in sets.items():
+            renders = [real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED + j) for j in range(seeds)]
+            for name, clf in judges.items():
+                runs = [score(data, clf, x, prompts, vocabulary) for x in renders]
+                pooled = {k: [v for run in runs for v in run[k]] for k in runs[0] if k != "border"}
+                out[name][f"{set_name}@{size}"] = {**mean_scores(pooled), "n": len(prompts) * seeds}
     return out
 
 

@@ -33,7 +33,7 @@ from . import resume
 from .classifier import STYLE_WEIGHT, train_classifier
 from .data import FlowfillData
 from .evaluate import held_out_sets, seen_prompts
-from .judge_ceiling import judge_real_renders
+from .judge_ceiling import judges_real_renders
 from .run import TRAIN_SUBJECTS, evaluate_v1, retire_judge, train_subject_ids
 
 
@@ -77,19 +77,19 @@ def main(argv=None):
         state = adopt(a.state, a.adopt)
         print(f"{a.state}: judged by {a.adopt}'s classifier ({state['classifier_info']}); the old one is in judge_changes")
         return
+    if a.v1_only and not a.v1:
+        ap.error("--v1-only needs --v1")
+    if not (a.v1_only or a.out):
+        ap.error("--out (or --adopt, --v1-only)")
+    data = FlowfillData(a.data, a.device)
+    sets = {k: v[: a.limit] for k, v in data.eval_sets.items()}
     if a.v1_only:
-        if not a.v1:
-            ap.error("--v1-only needs --v1")
-        data = FlowfillData(a.data, a.device)
-        sets = {k: v[: a.limit] for k, v in data.eval_sets.items()}
         extras_path = Path(a.state) / resume.EXTRAS
         extras = json.loads(extras_path.read_text())
         extras["v1_eval"] = evaluate_v1(a.v1, data, resume.load_classifier(a.state, a.device), sets["v1_emoji"], a.steps, print,
                                         fd_seeds=a.fd_seeds)
         extras_path.write_text(json.dumps(extras, indent=1, default=float))
         return
-    if not a.out:
-        ap.error("--out (or --adopt, --v1-only)")
     t0 = time.time()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,22 +97,17 @@ def main(argv=None):
     def log(msg):
         print(f"[{time.time() - t0:6.1f}s] {msg}", flush=True)
 
-    data = FlowfillData(a.data, a.device)
     state = resume.load(a.state, data, a.device, log=log)
     old = state["classifier"]
     vocabulary = train_subject_ids(data, a.train_subjects)
-    sets = {k: v[: a.limit] for k, v in data.eval_sets.items()}
     clf, info = train_classifier(data, a.seconds, log, width=old.config["width"], input_size=old.input_size, style_weight=a.style_weight,
                                  init=None if a.from_scratch else old)
     clf.requires_grad_(False)
-    ceiling = {"old": judge_real_renders(data, old, sets, (256, 512), vocabulary=vocabulary),
-               "new": judge_real_renders(data, clf, sets, (256, 512), vocabulary=vocabulary)}
+    ceiling = judges_real_renders(data, {"old": old, "new": clf}, sets, (256, 512), vocabulary=vocabulary)
     log("judge ceiling on real renders, old → new: " + ", ".join(
         f"{k} style {ceiling['old'][k]['style']:.3f} → {ceiling['new'][k]['style']:.3f}" for k in ceiling["new"]))
 
-    sampler = dict(state["scheduler"])
-    if "distill" in state:
-        sampler["guidance"] = 1.0
+    sampler = state["scheduler"]
     seen = seen_prompts(data, 200, subjects=vocabulary)[: a.limit]
     results, _ = held_out_sets(resume.pipeline(state, data), data, clf, sets, seen, log=log, vocabulary=vocabulary, steps=a.steps,
                                shift=sampler["shift"], guidance=sampler["guidance"], fd_seeds=a.fd_seeds)
