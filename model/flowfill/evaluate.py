@@ -187,7 +187,11 @@ def pick_sampler(grid: dict, n: int, top1: str = "subject_top1") -> str:
     return min(tied, key=lambda k: (grid[k].get("frechet_distance", math.inf), -scores[k]))
 
 
-def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=(1.0, 2.0, 3.0, 4.0, 6.0), guidances=(1.5, 2.0, 3.0, 4.0, 5.0),
+# The sampler shifts the evaluation chooses among (and a distilling student's trajectory pool covers: on_policy.py).
+SAMPLER_SHIFTS = (1.0, 2.0, 3.0, 4.0, 6.0)
+
+
+def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=SAMPLER_SHIFTS, guidances=(1.5, 2.0, 3.0, 4.0, 5.0),
                      vocabulary: list[int] | None = None):
     """Shift × guidance on seen prompts at 256², scored and FD'd against their real renders, chosen by
     `pick_sampler`; top-1 among `vocabulary` when the DiT trains on a subset (the measure the held-out

@@ -112,6 +112,9 @@ def parse_args(argv=None):
                          "at this guidance from the prompt alone, so it samples at guidance 1 (batch 1, half the transformer "
                          "work); the text encoder is frozen; recorded in the state, whose later calls must keep it")
     ap.add_argument("--teacher", help="the transformer/ folder (config.json + model.onnx) of the package to distil")
+    ap.add_argument("--distill-on-policy", type=share, default=0.0,
+                    help="share of each distilling batch drawn from the student's own 20-step sampler trajectories, where "
+                         "guided sampling goes, instead of from noised images (flowfill.on_policy; 0 = none)")
     ap.add_argument("--train-subjects", choices=tuple(TRAIN_SUBJECTS), default="all",
                     help="subjects the MM-DiT trains on: all; v1 = only the v1_emoji evaluation set's 200 (v1's vocabulary); "
                          "core = v1's 200 emoji and the icons evaluation set's 200 icons (those all three icon sets draw). "
@@ -123,6 +126,8 @@ def parse_args(argv=None):
     a = ap.parse_args(argv)
     if a.teacher and a.distill_guidance is None:
         ap.error("--teacher is the model --distill-guidance distils: give both")
+    if a.distill_on_policy and a.distill_guidance is None:
+        ap.error("--distill-on-policy is a way to distil: it needs --distill-guidance and --teacher")
     if a.low_noise_share and a.noise_shift == 1.0:
         ap.error("--low-noise-share keeps some timesteps without --noise-shift: it needs a --noise-shift other than 1")
     return a
@@ -244,7 +249,8 @@ def main(argv=None):
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
                          refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix,
                          text_contrast=a.text_contrast, noise_shift=a.noise_shift, low_noise_share=a.low_noise_share,
-                         cooldown_to=a.cooldown_to, teacher=teacher, distill=state.get("distill"), cuda_graphs=a.cuda_graphs)
+                         cooldown_to=a.cooldown_to, teacher=teacher, distill=state.get("distill"), cuda_graphs=a.cuda_graphs,
+                         on_policy=a.distill_on_policy, sampler_steps=a.steps)
     if a.noise_shift != 1.0:
         log(f"dit training timesteps: resolution shift × {a.noise_shift:g} (median t at 256² {a.noise_shift / (1 + a.noise_shift):.2f})"
             + (f", {a.low_noise_share:.0%} of them without it" if a.low_noise_share else ""))
@@ -310,6 +316,7 @@ def main(argv=None):
     state.setdefault("recipe_by_call", []).append({"call": len(state["gpu_seconds_by_call"]), "mix": a.mix, "text_contrast": a.text_contrast,
                                                     "noise_shift": a.noise_shift, "low_noise_share": a.low_noise_share,
                                                     "cooldown_to": a.cooldown_to, "distill_guidance": a.distill_guidance,
+                                                    "distill_on_policy": a.distill_on_policy,
                                                     "icon_share": a.icon_share, "train_subjects": a.train_subjects,
                                                     "dit_heads": dit_config["num_attention_heads"], "dit_layers": dit_config["num_layers"],
                                                     "dit_total_s": a.dit_total_s, "cuda_graphs": a.cuda_graphs})

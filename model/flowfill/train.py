@@ -16,6 +16,7 @@ from .distill import teacher_target
 from .distributed import GradientExchange, Ranks
 from .data import FlowfillData, bucket_size
 from .mmdit import DIT_CONFIG, SD3Transformer2DModel
+from .on_policy import TrajectoryPool
 from .quantize import dequantize, quantize_per_channel
 from .text_encoder import TEXT_CONFIG, CLIPTextModelWithProjection, sd3_conditioning
 from .vae import VAE_CONFIG, AutoencoderKL
@@ -382,7 +383,8 @@ class DitTrainer:
     def __init__(self, data: FlowfillData, te, dit, te_ema, dit_ema, stats: dict, *, lr: float = 6e-4, batch: int = 256,
                  mix: dict[int, float] | None = None, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None,
                  text_contrast: float = 0.0, noise_shift: float = 1.0, low_noise_share: float = 0.0,
-                 cooldown_to: float = 1.0, teacher=None, distill: dict | None = None, cuda_graphs: bool = False):
+                 cooldown_to: float = 1.0, teacher=None, distill: dict | None = None, cuda_graphs: bool = False,
+                 on_policy: float = 0.0, sampler_steps: int = 20):
         self.ranks = ranks or Ranks()
         self.data, self.te, self.dit, self.te_ema, self.dit_ema = data, te, dit, te_ema, dit_ema
         self.dev = data.device
@@ -400,6 +402,11 @@ class DitTrainer:
             te.requires_grad_(False)
             if text_contrast:
                 raise ValueError("--text-contrast trains the text encoder, which guidance distillation keeps frozen")
+        elif on_policy:
+            raise ValueError("--distill-on-policy draws states from a distilling student's own trajectories: it needs a teacher")
+        # Share of a distilling batch taken from the student's own sampler trajectories (flowfill.on_policy), one pool per
+        # bucket, each integrated over `sampler_steps` as the evaluation samples.
+        self.on_policy, self.sampler_steps, self.pools = on_policy, sampler_steps, {}
         self.mix = mix or dict(DEFAULT_MIX)
         # The forward the gradients flow through: the text encoder and the MM-DiT, or the MM-DiT alone when the text
         # encoder is frozen; replayed from CUDA graphs on request (run.py --cuda-graphs).
@@ -421,6 +428,22 @@ class DitTrainer:
         self.gen = torch.Generator(device=self.dev).manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.uncond = data.tokenize([""])
+
+    def _pool(self, bank: LatentBank, k: int, rows: int, shape) -> TrajectoryPool | None:
+        """Bucket k's trajectory pool of `rows` rows (made at its first use; None when a share rounds to no row)."""
+        if rows < 1:
+            return None
+        if k not in self.pools:
+            cfg = self.dit.config
+
+            def velocity(x, t1000, ids):
+                with autocast(self.dev):
+                    ctx, pooled = sd3_conditioning(self.te, ids, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
+                    return self.dit(x, t1000, ctx, pooled)
+
+            self.pools[k] = TrajectoryPool(rows, tuple(shape), self.sampler_steps, velocity, lambda c: bank.sample(k, c)[1],
+                                           self.gen, device=self.dev)
+        return self.pools[k]
 
     def run(self, bank: LatentBank, seconds: float, state: dict, total_seconds: float, log):
         """Trains for `seconds`; state holds dit_steps, dit_seconds and dit_loss_history (updated)."""
@@ -465,10 +488,17 @@ class DitTrainer:
             tb = t[:, None, None, None]
             xt = (1 - tb) * x0 + tb * noise
             phases.mark("batch")
+            pool = None
             if self.teacher is None:
                 target = noise - x0
                 v, pooled = self.student(xt, t * 1000, ids)
             else:
+                pool = self._pool(bank, k, round(self.on_policy * n), x0.shape[1:]) if self.on_policy else None
+                if pool is not None:
+                    # The pool's rows replace the batch's first rows: the same shapes, so the same CUDA graphs.
+                    px, pt, pids = pool.current()
+                    m = len(px)
+                    xt, t, ids = torch.cat([px, xt[m:]]), torch.cat([pt, t[m:]]), torch.cat([pids, ids[m:]])
                 with autocast(self.dev):  # the frozen text encoder, without gradients
                     ctx, pooled = sd3_conditioning(self.te, ids, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
                     if empty is None:
@@ -497,6 +527,8 @@ class DitTrainer:
             with torch.no_grad():
                 torch._foreach_mul_(self.ema_params, decay)
                 torch._foreach_add_(self.ema_params, self.params, alpha=1 - decay)
+            if pool is not None:
+                pool.advance()
             phases.mark("optimiser + EMA")
             if self.refresh:
                 r = bank.pick_bucket(self.mix)
@@ -513,6 +545,8 @@ class DitTrainer:
                 losses = []
                 log(f"dit step {step} loss {hist[-1][1]:.4f} lr {lr:.2e} {h}x{w}x{n} {(time.time() - start) / max(step - step0, 1) * 1000:.0f} ms/step")
         used = time.time() - start
+        if self.pools and self.ranks.main:
+            log(f"dit: on-policy rows {self.on_policy:.0%} of each batch, from {len(self.pools)} trajectory pools")
         state["dit_gpu_seconds"] = state.get("dit_gpu_seconds", elapsed0) + used * self.ranks.world
         state.update(dit_steps=step, dit_seconds=elapsed0 + used)
         log(f"dit: steps {step0} -> {step}, {used:.0f}s this call, {elapsed0 + used:.0f}s total")

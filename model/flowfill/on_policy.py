@@ -1,0 +1,82 @@
+"""On-policy guidance distillation: part of each distilling batch is drawn from the student's own sampling
+trajectories instead of from noised training images.
+
+Noising an image puts x_t on the straight line between that image and its noise. The sampler never
+visits those points once the model's velocity is a guided one: guidance pushes a trajectory off the
+lines (stronger colour, harder edges), and a student that has learnt the teacher only on the lines
+meets states it was never trained at, and its small errors compound over the 20 steps. A pool of
+trajectories that the student itself integrates, one Euler step per training step that uses them,
+puts those states into the batch, where the teacher's guided velocity is the target as everywhere
+else (train.DitTrainer; run.py --distill-on-policy).
+
+One pool per latent bucket (one shape per pool, so a CUDA-graphed step keeps its shapes): its rows
+are at staggered steps of the sampler, each on its own caption and its own sampler shift, and a row
+that reaches the last step starts again from fresh noise on a fresh caption. Each call of `advance`
+costs one no-gradient forward of the pool's rows, about a tenth of a training step at a quarter of
+the batch."""
+import numpy as np
+import torch
+
+from .evaluate import SAMPLER_SHIFTS
+from .sampling import flow_match_sigmas
+
+
+class TrajectoryPool:
+    """`rows` sampler trajectories of `steps` Euler steps in latents of `shape` (C, H, W).
+
+    velocity(x, t1000, ids) -> v is the student's velocity without gradients; draw_ids(n) -> [n, L]
+    caption ids for rows that (re)start. A row's shift is drawn from `shifts` at each start, so the
+    pool covers every sampler the evaluation may choose (evaluate.choose_scheduler's shifts)."""
+
+    def __init__(self, rows: int, shape: tuple, steps: int, velocity, draw_ids, generator: torch.Generator,
+                 shifts=SAMPLER_SHIFTS, device="cpu"):
+        if rows < 1 or steps < 1:
+            raise ValueError(f"a trajectory pool needs rows and steps (got {rows} rows, {steps} steps)")
+        self.velocity, self.draw_ids, self.gen, self.steps, self.device = velocity, draw_ids, generator, steps, device
+        # [len(shifts), steps + 1] sigmas, exactly the sampler's (float32, last 0).
+        self.sigmas = torch.tensor(np.stack([flow_match_sigmas(steps, s) for s in shifts]), device=device)
+        self.x = torch.empty((rows, *shape), device=device)
+        self.phase = torch.zeros(rows, dtype=torch.long, device=device)
+        self.shift = torch.zeros(rows, dtype=torch.long, device=device)
+        self.ids = None
+        self._restart(torch.ones(rows, dtype=torch.bool, device=device))
+        # Staggered from the start: row i is i·steps/rows steps along, so every noise level is in the batch at once.
+        target = (torch.arange(rows, device=device) * steps) // rows
+        for j in range(int(target.max())):
+            self._step(target > j)
+
+    def current(self):
+        """(x_t, t in [0, 1], caption ids) of every row: the states to train at."""
+        return self.x, self.t(), self.ids
+
+    def t(self) -> torch.Tensor:
+        return self.sigmas[self.shift, self.phase]
+
+    def advance(self):
+        """One Euler step of every row with the student's velocity; rows past the last step start again."""
+        self._step(torch.ones_like(self.phase, dtype=torch.bool))
+        done = self.phase >= self.steps
+        if done.any():
+            self._restart(done)
+
+    @torch.no_grad()
+    def _step(self, rows: torch.Tensor):
+        if not rows.any():
+            return
+        now = self.sigmas[self.shift[rows], self.phase[rows]]
+        nxt = self.sigmas[self.shift[rows], self.phase[rows] + 1]
+        # t as the sampler passes it: float32(sigma · 1000).
+        v = self.velocity(self.x[rows], now * 1000, self.ids[rows]).float()
+        self.x[rows] = self.x[rows] + (nxt - now)[:, None, None, None] * v
+        self.phase[rows] += 1
+
+    def _restart(self, rows: torch.Tensor):
+        n = int(rows.sum())
+        self.x[rows] = torch.randn((n, *self.x.shape[1:]), generator=self.gen, device=self.device)
+        self.phase[rows] = 0
+        self.shift[rows] = torch.randint(len(self.sigmas), (n,), generator=self.gen, device=self.device)
+        ids = self.draw_ids(n)
+        if self.ids is None:
+            self.ids = ids.clone()
+        else:
+            self.ids[rows] = ids
