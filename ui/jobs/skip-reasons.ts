@@ -96,6 +96,13 @@ export const RETIRED_BUILT_IN_MODELS: readonly (ModelIdentity & { folder: string
     supersedes: ['3430a0f9079de688ad56d35ed18126752b372d2e2118aedfe2778b28f50e3d44'],
     folder: 'models/v2.0',
   },
+  {
+    id: 'flowfill-emoji-icons-sd3-tiny-v2-1-b984dd589315',
+    name: 'Flowfill Emoji & Icons SD3-tiny v2.1',
+    hash: 'b984dd589315b5ca71a3d168ea07f4d654d1a9fc73eff4c41a89cb8b8d4ba0f6',
+    supersedes: ['468e6a2e9ad7167d16d749219899245ae1378614fb969bf4dad9da9ea3508ee2'],
+    folder: 'models/v2.1',
+  },
 ];
 
 /**
