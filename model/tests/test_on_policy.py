@@ -100,7 +100,10 @@ def test_a_distilling_trainer_trains_on_its_trajectory_pools(data):
     logged = []
     state = trainer.run(bank, 0.01, {}, total_seconds=100.0, log=logged.append)
     assert state["dit_steps"] >= 1 and trainer.pools
+    staggered = (torch.arange(8) * 4) // 8
     for k, pool in trainer.pools.items():
         assert len(pool.x) == 8 and pool.x.shape[1:] == (channels, bank.buckets[k][1] // 8, bank.buckets[k][2] // 8)
         assert torch.isfinite(pool.x).all()
+        # Every step that drew from a pool moved each of its rows on (or round to a fresh start).
+        assert (pool.phase.cpu() != staggered).all()
     assert any("on-policy rows 50%" in line for line in logged)
