@@ -434,15 +434,11 @@ class DitTrainer:
         if rows < 1:
             return None
         if k not in self.pools:
-            cfg = self.dit.config
-
-            def velocity(x, t1000, ids):
-                with autocast(self.dev):
-                    ctx, pooled = sd3_conditioning(self.te, ids, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
-                    return self.dit(x, t1000, ctx, pooled)
-
-            self.pools[k] = TrajectoryPool(rows, tuple(shape), self.sampler_steps, velocity, lambda c: bank.sample(k, c)[1],
-                                           self.gen, device=self.dev)
+            # The live student (eager, no gradients: the pool steps under no_grad) on the caption ids through the frozen
+            # text encoder, as the sampler runs it.
+            student = Bf16Forward(self.dit, self.te)
+            self.pools[k] = TrajectoryPool(rows, tuple(shape), self.sampler_steps, lambda x, t, ids: student(x, t, ids)[0],
+                                           lambda c: bank.sample(k, c)[1], self.gen, device=self.dev)
         return self.pools[k]
 
     def run(self, bank: LatentBank, seconds: float, state: dict, total_seconds: float, log):
