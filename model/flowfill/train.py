@@ -434,12 +434,17 @@ class DitTrainer:
         if rows < 1:
             return None
         if k not in self.pools:
-            # The live student (eager, no gradients: the pool steps under no_grad) on the caption ids through the frozen
-            # text encoder, as the sampler runs it.
-            student = Bf16Forward(self.dit, self.te)
-            self.pools[k] = TrajectoryPool(rows, tuple(shape), self.sampler_steps, lambda x, t, ids: student(x, t, ids)[0],
-                                           lambda c: bank.sample(k, c)[1], self.gen, device=self.dev)
+            # The live student, eager and without gradients (the pool steps under no_grad), on each row's conditioning
+            # from the frozen text encoder, encoded once when the row starts.
+            self.pools[k] = TrajectoryPool(rows, tuple(shape), self.sampler_steps, Bf16Forward(self.dit),
+                                           lambda c: self._conditioning(bank.sample(k, c)[1]), self.gen, device=self.dev)
         return self.pools[k]
+
+    @torch.no_grad()
+    def _conditioning(self, ids):
+        """(ctx, pooled) of caption ids through the frozen text encoder (guidance distillation only)."""
+        with autocast(self.dev):
+            return sd3_conditioning(self.te, ids, self.dit.config["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
 
     def run(self, bank: LatentBank, seconds: float, state: dict, total_seconds: float, log):
         """Trains for `seconds`; state holds dit_steps, dit_seconds and dit_loss_history (updated)."""
@@ -489,16 +494,16 @@ class DitTrainer:
                 target = noise - x0
                 v, pooled = self.student(xt, t * 1000, ids)
             else:
-                pool = self._pool(bank, k, round(self.on_policy * n), x0.shape[1:]) if self.on_policy else None
+                pool = self._pool(bank, k, round(self.on_policy * n), x0.shape[1:])
+                m = 0 if pool is None else len(pool.x)
+                ctx, pooled = self._conditioning(ids[m:])
+                if empty is None:
+                    empty = self._conditioning(self.uncond)
                 if pool is not None:
                     # The pool's rows replace the batch's first rows: the same shapes, so the same CUDA graphs.
-                    px, pt, pids = pool.current()
-                    m = len(px)
-                    xt, t, ids = torch.cat([px, xt[m:]]), torch.cat([pt, t[m:]]), torch.cat([pids, ids[m:]])
-                with autocast(self.dev):  # the frozen text encoder, without gradients
-                    ctx, pooled = sd3_conditioning(self.te, ids, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
-                    if empty is None:
-                        empty = sd3_conditioning(self.te, self.uncond, cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
+                    px, pt, (pctx, ppooled) = pool.current()
+                    xt, t = torch.cat([px, xt[m:]]), torch.cat([pt, t[m:]])
+                    ctx, pooled = torch.cat([pctx, ctx]), torch.cat([ppooled, pooled])
                 uctx, upooled = (e.expand(n, *e.shape[1:]) for e in empty)
                 target = teacher_target(self.teacher_forward, xt, t * 1000, ctx, pooled, uctx, upooled, self.distill["guidance"])
                 v = self.student(xt, t * 1000, ctx, pooled)
@@ -523,9 +528,10 @@ class DitTrainer:
             with torch.no_grad():
                 torch._foreach_mul_(self.ema_params, decay)
                 torch._foreach_add_(self.ema_params, self.params, alpha=1 - decay)
+            phases.mark("optimiser + EMA")
             if pool is not None:
                 pool.advance()
-            phases.mark("optimiser + EMA")
+                phases.mark("on-policy pool")
             if self.refresh:
                 r = bank.pick_bucket(self.mix)
                 bank.refresh(r, images_per_step(self.refresh, bank.buckets[r][0]))

@@ -41,7 +41,7 @@ def test_rows_are_the_samplers_euler_trajectories_staggered_over_the_steps():
     noise = torch.randn((rows, *SHAPE), generator=replay)
     shift = torch.randint(len(shifts), (rows,), generator=replay)
     assert pool.phase.tolist() == [0, 2, 4, 6]
-    x, t, ids = pool.current()
+    x, t, (ids,) = pool.current()
     assert ids[:, 0].tolist() == [0, 1, 2, 3]
     for r in range(rows):
         want = euler(noise[r:r + 1], ids[r:r + 1], shifts[shift[r]], steps, pool.phase[r].item())
@@ -56,10 +56,10 @@ def test_a_row_past_the_last_step_restarts_from_fresh_noise_on_a_fresh_caption()
     pool.advance()
     pool.advance()  # row 1 ran its third step: it starts again
     assert pool.phase.tolist() == [2, 0]
-    assert pool.ids[:, 0].tolist() == [0, 2] and captions.drawn == 3
+    assert pool.cond[0][:, 0].tolist() == [0, 2] and captions.drawn == 3
     assert pool.t()[1].item() == 1.0  # pure noise again
     pool.advance()
-    assert pool.phase.tolist() == [0, 1] and pool.ids[:, 0].tolist() == [3, 2]
+    assert pool.phase.tolist() == [0, 1] and pool.cond[0][:, 0].tolist() == [3, 2]
 
 
 def test_a_pool_needs_rows_and_steps():
