@@ -219,10 +219,19 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
         for name, prompts in sets.items():
             imgs = run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101)
             s = score(data, clf, imgs, prompts, vocabulary)
-            r = mean_scores(s)
+            first = mean_scores(s)
             f_gen = [embed(clf, imgs)]
+            # Every seed's images are scored, not only the FD's: before session 26 the rates came from seed 101
+            # alone (n = the prompts), while "n" counted every seed; "first_seed" keeps that measure comparable.
             for extra in range(1, fd_seeds):
-                f_gen.append(embed(clf, run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101 + 7919 * extra)))
+                more = run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101 + 7919 * extra)
+                f_gen.append(embed(clf, more))
+                for k, v in score(data, clf, more, prompts, vocabulary).items():
+                    if k != "border":
+                        s[k] = s[k] + v
+            r = mean_scores(s)
+            if fd_seeds > 1:
+                r["first_seed"] = first
             real = torch.cat([real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED + j) for j in range(fd_seeds)])
             r["frechet_distance"] = frechet_distance(np.concatenate(f_gen), embed(clf, real))
             r["n"] = len(prompts) * fd_seeds
