@@ -122,4 +122,34 @@ def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(export
     state = resume.load(exported["dir"], data, "cpu")
     want, _ = evaluate_sets(resume.pipeline(state, data), data, state["classifier"], {"v1_emoji": data.eval_sets["v1_emoji"][:6]}, (128,),
                             steps=2, shift=1.0, guidance=2.0, fd_seeds=2, log=lambda m: None, vocabulary=train_subject_ids(data, "core"))
-    assert asked["scores"] == pytest.approx(want["v1_emoji@128"])
+    got, want = dict(asked["scores"]), dict(want["v1_emoji@128"])
+    assert got.pop("first_seed") == pytest.approx(want.pop("first_seed"))
+    assert got == pytest.approx(want)
+
+
+def test_evaluation_rates_count_every_seed_the_fd_does(exported, monkeypatch):
+    """The rates are over every seed's images (n = prompts × seeds, as the report says), and first_seed is seed 101's
+    alone (the measure before session 26): a test that each generation is scored, not only the first."""
+    from flowfill.classifier import FlowfillClassifier
+    from flowfill.evaluate import evaluate_sets, mean_scores, run_generation, score
+
+    data = exported["data"]
+    torch.manual_seed(2)
+    clf = FlowfillClassifier(len(data.subjects), len(data.styles)).eval()
+    resume.save(exported["dir"], {"latent_stats": exported["stats"], "dit_steps": 7, "dit_seconds": 1.5, "classifier": clf,
+                                  "scheduler": {"shift": 3.0, "guidance": 5.0}}, data)
+    state = resume.load(exported["dir"], data, "cpu")
+    pipe, clf, prompts = resume.pipeline(state, data), state["classifier"], data.eval_sets["v1_emoji"][:6]
+    kw = {"steps": 2, "shift": 1.0, "guidance": 2.0}
+    import flowfill.evaluate as evaluate
+
+    scored = []
+    monkeypatch.setattr(evaluate, "score", lambda d, c, images, *a: scored.append(len(images)) or score(d, c, images, *a))
+    got, _ = evaluate_sets(pipe, data, clf, {"v1_emoji": prompts}, (128,), fd_seeds=3, log=lambda m: None, **kw)
+    got = got["v1_emoji@128"]
+    assert scored == [6, 6, 6]
+    per_seed = [score(data, clf, run_generation(pipe, prompts, 128, 128, seed=101 + 7919 * k, **kw), prompts) for k in range(3)]
+    assert got["n"] == 18
+    for key in ("subject_top1", "subject_top5", "style", "background"):
+        assert got[key] == pytest.approx(np.mean([v for s in per_seed for v in s[key]])), key
+    assert got["first_seed"] == pytest.approx(mean_scores(per_seed[0]))
