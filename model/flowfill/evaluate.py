@@ -221,8 +221,8 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
             s = score(data, clf, imgs, prompts, vocabulary)
             first = mean_scores(s)
             f_gen = [embed(clf, imgs)]
-            # Every seed's images are scored, not only the FD's: before session 26 the rates came from seed 101
-            # alone (n = the prompts), while "n" counted every seed; "first_seed" keeps that measure comparable.
+            # The rates count every image the FD counts, so "n" is true of both; "first_seed" is the first seed's
+            # rates alone, the only measure before session 26, kept so older reports stay comparable.
             for extra in range(1, fd_seeds):
                 more = run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101 + 7919 * extra)
                 f_gen.append(embed(clf, more))

@@ -99,19 +99,26 @@ def test_reader_refuses_a_graph_without_some_weights(exported):
         read_state_dict(exported["dir"] / "package" / "transformer" / "model.onnx", expected)
 
 
+def _save_state_with_random_judge(exported, seed):
+    """The exported package saved as a resumable state whose judge is an untrained classifier (seeded)."""
+    from flowfill.classifier import FlowfillClassifier
+
+    data = exported["data"]
+    torch.manual_seed(seed)
+    clf = FlowfillClassifier(len(data.subjects), len(data.styles)).eval()
+    resume.save(exported["dir"], {"latent_stats": exported["stats"], "dit_steps": 7, "dit_seconds": 1.5, "classifier": clf,
+                                  "scheduler": {"shift": 3.0, "guidance": 5.0}}, data)
+
+
 def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(exported, data_dir):
     """sampler_check on a saved state: its own sampler by default, the one asked for otherwise, and the scores
     evaluate_sets gives the same pipeline (the tool adds no scoring of its own)."""
-    from flowfill.classifier import FlowfillClassifier
     from flowfill.evaluate import evaluate_sets
     from flowfill.run import train_subject_ids
     from flowfill.sampler_check import main
 
     data = exported["data"]
-    torch.manual_seed(1)
-    clf = FlowfillClassifier(len(data.subjects), len(data.styles)).eval()
-    resume.save(exported["dir"], {"latent_stats": exported["stats"], "dit_steps": 7, "dit_seconds": 1.5, "classifier": clf,
-                                  "scheduler": {"shift": 3.0, "guidance": 5.0}}, data)
+    _save_state_with_random_judge(exported, seed=1)
     args = [str(exported["dir"]), "--data", str(data_dir), "--limit", "6", "--seeds", "2", "--size", "128", "--steps", "2", "--device", "cpu"]
     own = main(args)
     asked = main(args + ["--shift", "1", "--guidance", "2"])
@@ -130,19 +137,14 @@ def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(export
 def test_evaluation_rates_count_every_seed_the_fd_does(exported, monkeypatch):
     """The rates are over every seed's images (n = prompts × seeds, as the report says), and first_seed is seed 101's
     alone (the measure before session 26): a test that each generation is scored, not only the first."""
-    from flowfill.classifier import FlowfillClassifier
+    import flowfill.evaluate as evaluate
     from flowfill.evaluate import evaluate_sets, mean_scores, run_generation, score
 
     data = exported["data"]
-    torch.manual_seed(2)
-    clf = FlowfillClassifier(len(data.subjects), len(data.styles)).eval()
-    resume.save(exported["dir"], {"latent_stats": exported["stats"], "dit_steps": 7, "dit_seconds": 1.5, "classifier": clf,
-                                  "scheduler": {"shift": 3.0, "guidance": 5.0}}, data)
+    _save_state_with_random_judge(exported, seed=2)
     state = resume.load(exported["dir"], data, "cpu")
     pipe, clf, prompts = resume.pipeline(state, data), state["classifier"], data.eval_sets["v1_emoji"][:6]
     kw = {"steps": 2, "shift": 1.0, "guidance": 2.0}
-    import flowfill.evaluate as evaluate
-
     scored = []
     monkeypatch.setattr(evaluate, "score", lambda d, c, images, *a: scored.append(len(images)) or score(d, c, images, *a))
     got, _ = evaluate_sets(pipe, data, clf, {"v1_emoji": prompts}, (128,), fd_seeds=3, log=lambda m: None, **kw)
