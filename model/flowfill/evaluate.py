@@ -212,8 +212,9 @@ def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=SAMPLER_SHIFTS
 
 
 def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift, log, fd_seeds: int = 1, keep=24,
-                  vocabulary: list[int] | None = None):
-    """Scores every set at every size; FD against real renders (fd_seeds generations per prompt)."""
+                  vocabulary: list[int] | None = None, per_image: bool = False):
+    """Scores every set at every size; FD against real renders (fd_seeds generations per prompt). per_image adds
+    each image's 0/1 results, seed by seed, so two models scored on the same seeds compare pairwise."""
     report, samples = {}, {}
     for size in sizes:
         for name, prompts in sets.items():
@@ -232,6 +233,8 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
             r = mean_scores(s)
             if fd_seeds > 1:
                 r["first_seed"] = first
+            if per_image:
+                r["per_image"] = {k: v for k, v in s.items() if k != "border"}
             real = torch.cat([real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED + j) for j in range(fd_seeds)])
             r["frechet_distance"] = frechet_distance(np.concatenate(f_gen), embed(clf, real))
             r["n"] = len(prompts) * fd_seeds

@@ -8,7 +8,10 @@ image at 256² (one seed of v1_emoji's 200 prompts 13–18 min; the evaluation's
   cd model && python3 -m flowfill.sampler_check [state] --shift 4 --guidance 3 [--v1 .cache/v1/v1-fp16.npz] \\
       [--set v1_emoji] [--seeds 5] [--size 256] [--json out.json] [--device cpu]
 
-Without --shift/--guidance, the state's own choice (or v1's shipped one with --v1). With --v1 the
+Without --shift/--guidance, the state's own choice (or v1's shipped one with --v1). The JSON keeps each image's
+0/1 results; --against an earlier JSON of the same set, size, seeds and prompts (another state, or another
+sampler) adds the paired difference of every rate, with its standard error over the images: the same prompts and
+noise on both sides, so a one-point step that two unpaired n = 1,000 counts cannot separate can show. With --v1 the
 images are v1's, judged by the state's classifier, with no vocabulary restriction (as run.py measures
 v1). Needs .cache/data (node model/data/build-dataset.mjs).
 """
@@ -16,6 +19,7 @@ import argparse
 import json
 import time
 
+import numpy as np
 import torch
 
 from . import resume
@@ -39,6 +43,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--data", default=".cache/data")
     ap.add_argument("--json", help="also write the result here")
+    ap.add_argument("--against", help="an earlier --json of the same set, size, seeds and prompts: the paired differences")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = ap.parse_args(argv)
     data = FlowfillData(a.data, a.device)
@@ -56,14 +61,34 @@ def main(argv=None):
     prompts = data.eval_sets[a.set][: a.limit]
     t = time.time()
     scores, _ = evaluate_sets(pipe, data, clf, {a.set: prompts}, (a.size,), steps=a.steps, fd_seeds=a.seeds, vocabulary=vocabulary,
-                              log=lambda m: None, **sampler)
-    result = {"model": model, "set": a.set, "size": a.size, "steps": a.steps, "sampler": sampler, "own_sampler": {k: own[k] for k in ("shift", "guidance")},
-              "scores": scores[f"{a.set}@{a.size}"], "seconds": round(time.time() - t)}
-    print(json.dumps(result, indent=1))
+                              log=lambda m: None, per_image=True, **sampler)
+    result = {"model": model, "set": a.set, "size": a.size, "steps": a.steps, "seeds": a.seeds, "limit": a.limit, "sampler": sampler,
+              "own_sampler": {k: own[k] for k in ("shift", "guidance")}, "scores": scores[f"{a.set}@{a.size}"],
+              "seconds": round(time.time() - t)}
+    if a.against:
+        with open(a.against) as f:
+            result["against"] = {"file": a.against, **paired_differences(result, json.load(f))}
+    print(json.dumps({**result, "scores": {k: v for k, v in result["scores"].items() if k != "per_image"}}, indent=1))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)
     return result
+
+
+def paired_differences(this: dict, other: dict) -> dict:
+    """Each rate's this − other over the same images (prompt and seed), its standard error (the spread of the
+    per-image differences / √n), and the discordant counts: images only this got right, and only the other."""
+    same = ("set", "size", "steps", "seeds", "limit")
+    if any(this.get(k) != other.get(k) for k in same) or "per_image" not in other.get("scores", {}):
+        raise ValueError(f"--against needs a sampler_check JSON of the same {', '.join(same)} with per-image results "
+                         f"(this {[this.get(k) for k in same]}, that {[other.get(k) for k in same]})")
+    mine, theirs = this["scores"]["per_image"], other["scores"]["per_image"]
+    out = {"model": other.get("model"), "sampler": other.get("sampler")}
+    for key in sorted(set(mine) & set(theirs)):
+        d = np.asarray(mine[key], dtype=float) - np.asarray(theirs[key], dtype=float)
+        out[key] = {"difference": float(d.mean()), "standard_error": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None,
+                    "only_this": int((d > 0).sum()), "only_other": int((d < 0).sum()), "n": len(d)}
+    return out
 
 
 if __name__ == "__main__":

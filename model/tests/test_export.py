@@ -110,9 +110,10 @@ def _save_state_with_random_judge(exported, seed):
                                   "scheduler": {"shift": 3.0, "guidance": 5.0}}, data)
 
 
-def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(exported, data_dir):
+def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(exported, data_dir, tmp_path):
     """sampler_check on a saved state: its own sampler by default, the one asked for otherwise, and the scores
-    evaluate_sets gives the same pipeline (the tool adds no scoring of its own)."""
+    evaluate_sets gives the same pipeline (the tool adds no scoring of its own); --against pairs two checks image
+    by image and refuses checks of other images."""
     from flowfill.evaluate import evaluate_sets
     from flowfill.run import train_subject_ids
     from flowfill.sampler_check import main
@@ -120,8 +121,8 @@ def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(export
     data = exported["data"]
     _save_state_with_random_judge(exported, seed=1)
     args = [str(exported["dir"]), "--data", str(data_dir), "--limit", "6", "--seeds", "2", "--size", "128", "--steps", "2", "--device", "cpu"]
-    own = main(args)
-    asked = main(args + ["--shift", "1", "--guidance", "2"])
+    own = main(args + ["--json", str(tmp_path / "own.json")])
+    asked = main(args + ["--shift", "1", "--guidance", "2", "--against", str(tmp_path / "own.json")])
     assert own["sampler"] == own["own_sampler"] == {"shift": 3.0, "guidance": 5.0}
     assert asked["sampler"] == {"shift": 1.0, "guidance": 2.0} and asked["own_sampler"] == own["own_sampler"]
     assert own["scores"]["n"] == 12
@@ -131,7 +132,18 @@ def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(export
                             steps=2, shift=1.0, guidance=2.0, fd_seeds=2, log=lambda m: None, vocabulary=train_subject_ids(data, "core"))
     got, want = dict(asked["scores"]), dict(want["v1_emoji@128"])
     assert got.pop("first_seed") == pytest.approx(want.pop("first_seed"))
+    per_image = got.pop("per_image")
     assert got == pytest.approx(want)
+    assert {k: np.mean(v) for k, v in per_image.items()} == pytest.approx({k: got[k] for k in per_image})
+    pairs = asked["against"]
+    for key, mine in per_image.items():
+        theirs = own["scores"]["per_image"][key]
+        assert pairs[key]["n"] == len(mine) == 12, key
+        assert pairs[key]["difference"] == pytest.approx(got[key] - own["scores"][key]), key
+        assert pairs[key]["only_this"] == sum(m > o for m, o in zip(mine, theirs)), key
+        assert pairs[key]["only_other"] == sum(m < o for m, o in zip(mine, theirs)), key
+    with pytest.raises(ValueError, match="same set, size, steps, seeds"):
+        main(args + ["--seeds", "1", "--against", str(tmp_path / "own.json")])  # the last --seeds counts
 
 
 def test_evaluation_rates_count_every_seed_the_fd_does(exported, monkeypatch):
