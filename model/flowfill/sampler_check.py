@@ -3,10 +3,11 @@
 candidate state or for v1. What it separates: a slice's gain that training made from the part the
 sampler's new choice made (score the new state at the old choice), and whether v1 is measured
 fairly (score v1 at the sampler v2 chose, not only at its shipped one). CPU, 2 cores: 4–5 s an
-image at 256² (one seed of v1_emoji's 200 prompts 13–18 min; the evaluation's 5 seeds over an hour):
+image at 256² (one seed of v1_emoji's 200 prompts 13–18 min; the evaluation's 5 seeds over an hour); an
+H200 ~15–20 s for 5 seeds at 256²:
 
   cd model && python3 -m flowfill.sampler_check [state] --shift 4 --guidance 3 [--v1 .cache/v1/v1-fp16.npz] \\
-      [--set v1_emoji] [--seeds 5] [--size 256] [--json out.json] [--device cpu]
+      [--set v1_emoji] [--seeds 5] [--size 256] [--json out.json] [--against earlier.json] [--device cpu]
 
 Without --shift/--guidance, the state's own choice (or v1's shipped one with --v1). The JSON keeps each image's
 0/1 results; --against an earlier JSON of the same set, size, seeds and prompts (another state, or another
