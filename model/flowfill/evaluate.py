@@ -218,23 +218,22 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
     report, samples = {}, {}
     for size in sizes:
         for name, prompts in sets.items():
-            imgs = run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101)
-            s = score(data, clf, imgs, prompts, vocabulary)
-            first = mean_scores(s)
-            f_gen = [embed(clf, imgs)]
             # The rates count every image the FD counts, so "n" is true of both; "first_seed" is the first seed's
             # rates alone, the only measure before session 26, kept so older reports stay comparable.
-            for extra in range(1, fd_seeds):
-                more = run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101 + 7919 * extra)
+            s, f_gen = {}, []
+            for j in range(fd_seeds):
+                more = run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101 + 7919 * j)
                 f_gen.append(embed(clf, more))
                 for k, v in score(data, clf, more, prompts, vocabulary).items():
                     if k != "border":
-                        s[k] = s[k] + v
+                        s[k] = s.get(k, []) + v
+                if j == 0:
+                    imgs, first = more, mean_scores(s)
             r = mean_scores(s)
             if fd_seeds > 1:
                 r["first_seed"] = first
             if per_image:
-                r["per_image"] = {k: v for k, v in s.items() if k != "border"}
+                r["per_image"] = s
             real = torch.cat([real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED + j) for j in range(fd_seeds)])
             r["frechet_distance"] = frechet_distance(np.concatenate(f_gen), embed(clf, real))
             r["n"] = len(prompts) * fd_seeds
