@@ -112,8 +112,8 @@ def _save_state_with_random_judge(exported, seed):
 
 def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(exported, data_dir, tmp_path):
     """sampler_check on a saved state: its own sampler by default, the one asked for otherwise, and the scores
-    evaluate_sets gives the same pipeline (the tool adds no scoring of its own); --against pairs two checks image
-    by image and refuses checks of other images."""
+    evaluate_sets gives the same pipeline (the tool adds no scoring of its own), split by asked style as the prompts
+    ask; --against pairs two checks image by image and refuses checks of other images."""
     from flowfill.evaluate import evaluate_sets
     from flowfill.run import train_subject_ids
     from flowfill.sampler_check import main
@@ -135,6 +135,14 @@ def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(export
     per_image = got.pop("per_image")
     assert got == pytest.approx(want)
     assert {k: np.mean(v) for k, v in per_image.items()} == pytest.approx({k: got[k] for k in per_image})
+    styles = [p["style"] for p in data.eval_sets["v1_emoji"][:6]] * 2  # seed by seed over the prompts
+    by_style = asked["by_style"]
+    assert len(by_style) > 1 and sum(r["n"] for r in by_style.values()) == 12
+    for style, rates in by_style.items():
+        mask = [data.styles[s] == style for s in styles]
+        assert rates["n"] == sum(mask), style
+        for key, values in per_image.items():
+            assert rates[key] == pytest.approx(np.mean([v for v, m in zip(values, mask) if m])), (style, key)
     pairs = asked["against"]
     for key, mine in per_image.items():
         theirs = own["scores"]["per_image"][key]
