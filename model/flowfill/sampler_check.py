@@ -10,11 +10,11 @@ H200 ~15–20 s for 5 seeds at 256²:
       [--set v1_emoji] [--seeds 5] [--size 256] [--json out.json] [--against earlier.json] [--device cpu]
 
 Without --shift/--guidance, the state's own choice (or v1's shipped one with --v1). The JSON keeps each image's
-0/1 results and each rate by the prompts' asked style (by_style); --against an earlier JSON of the same set, size, seeds and prompts (another state, or another
-sampler) adds the paired difference of every rate, with its standard error over the images: the same prompts and
-noise on both sides, so a one-point step that two unpaired n = 1,000 counts cannot separate can show. With --v1 the
-images are v1's, judged by the state's classifier, with no vocabulary restriction (as run.py measures
-v1). Needs .cache/data (node model/data/build-dataset.mjs).
+0/1 results, and each rate by the style its prompt asks for (by_style); --against an earlier JSON of the same set,
+size, seeds and prompts (another state, or another sampler) adds the paired difference of every rate, with its
+standard error over the images: the same prompts and noise on both sides, so a one-point step that two unpaired
+n = 1,000 counts cannot separate can show. With --v1 the images are v1's, judged by the state's classifier, with no
+vocabulary restriction (as run.py measures v1). Needs .cache/data (node model/data/build-dataset.mjs).
 """
 import argparse
 import json
@@ -80,13 +80,11 @@ def main(argv=None):
 def rates_by_style(per_image: dict, prompts: list[dict], style_names: list[str]) -> dict:
     """Each rate over the images whose prompt asks for each style: where a model's misses sit (session 27 found
     twemoji's subjects and glossy's style the weakest). per_image runs seed by seed over the prompts."""
-    out = {}
-    for key, values in per_image.items():
-        asked = np.array([prompts[k % len(prompts)]["style"] for k in range(len(values))])
-        for style in np.unique(asked):
-            rates = out.setdefault(style_names[style], {"n": int((asked == style).sum())})
-            rates[key] = float(np.asarray(values, dtype=float)[asked == style].mean())
-    return out
+    images = len(next(iter(per_image.values())))
+    asked = np.array([prompts[k % len(prompts)]["style"] for k in range(images)])
+    return {style_names[style]: {"n": int((asked == style).sum()),
+                                 **{key: float(np.asarray(v, dtype=float)[asked == style].mean()) for key, v in per_image.items()}}
+            for style in np.unique(asked)}
 
 
 def paired_differences(this: dict, other: dict) -> dict:
