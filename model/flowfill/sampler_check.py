@@ -25,7 +25,7 @@ import torch
 
 from . import resume
 from .data import FlowfillData
-from .evaluate import evaluate_sets
+from .evaluate import evaluate_sets, mean_scores
 from .run import TRAIN_SUBJECTS, train_subject_ids
 
 
@@ -83,7 +83,7 @@ def rates_by_style(per_image: dict, prompts: list[dict], style_names: list[str])
     images = len(next(iter(per_image.values())))
     asked = np.array([prompts[k % len(prompts)]["style"] for k in range(images)])
     return {style_names[style]: {"n": int((asked == style).sum()),
-                                 **{key: float(np.asarray(v, dtype=float)[asked == style].mean()) for key, v in per_image.items()}}
+                                 **mean_scores({key: np.asarray(v)[asked == style] for key, v in per_image.items()})}
             for style in np.unique(asked)}
 
 
