@@ -103,6 +103,13 @@ export const RETIRED_BUILT_IN_MODELS: readonly (ModelIdentity & { folder: string
     supersedes: ['468e6a2e9ad7167d16d749219899245ae1378614fb969bf4dad9da9ea3508ee2'],
     folder: 'models/v2.1',
   },
+  {
+    id: 'flowfill-emoji-icons-sd3-tiny-v2-2-261b6d45c038',
+    name: 'Flowfill Emoji & Icons SD3-tiny v2.2',
+    hash: '261b6d45c038804ca3a000e3b6e105bc34dab87cd39ee7a87e19d4fec5d74a0c',
+    supersedes: ['e63a4b460a545ee59431fdc3ad4ca3ec8ec5d6c965e44cbf29527505664d908f'],
+    folder: 'models/v2.2',
+  },
 ];
 
 /**
