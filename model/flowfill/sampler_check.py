@@ -26,6 +26,7 @@ import torch
 from . import resume
 from .data import FlowfillData
 from .evaluate import evaluate_sets, mean_scores
+from .paired import paired_differences
 from .run import TRAIN_SUBJECTS, train_subject_ids
 
 
@@ -85,22 +86,6 @@ def rates_by_style(per_image: dict, prompts: list[dict], style_names: list[str])
     return {style_names[style]: {"n": int((asked == style).sum()),
                                  **mean_scores({key: np.asarray(v)[asked == style] for key, v in per_image.items()})}
             for style in np.unique(asked)}
-
-
-def paired_differences(this: dict, other: dict) -> dict:
-    """Each rate's this − other over the same images (prompt and seed), its standard error (the spread of the
-    per-image differences / √n), and the discordant counts: images only this got right, and only the other."""
-    same = ("set", "size", "steps", "seeds", "limit")
-    if any(this.get(k) != other.get(k) for k in same) or "per_image" not in other.get("scores", {}):
-        raise ValueError(f"--against needs a sampler_check JSON of the same {', '.join(same)} with per-image results "
-                         f"(this {[this.get(k) for k in same]}, that {[other.get(k) for k in same]})")
-    mine, theirs = this["scores"]["per_image"], other["scores"]["per_image"]
-    out = {"model": other.get("model"), "sampler": other.get("sampler")}
-    for key in sorted(set(mine) & set(theirs)):
-        d = np.asarray(mine[key], dtype=float) - np.asarray(theirs[key], dtype=float)
-        out[key] = {"difference": float(d.mean()), "standard_error": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None,
-                    "only_this": int((d > 0).sum()), "only_other": int((d < 0).sum()), "n": len(d)}
-    return out
 
 
 if __name__ == "__main__":

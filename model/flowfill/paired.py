@@ -1,0 +1,55 @@
+"""Two sampler_check JSONs of one held-out set, paired image by image: each rate's difference, its standard error over
+the images, and the images only one side got right. The same prompts and noise on both sides (sampler_check's seeds),
+so a step that two unpaired counts of n = 1,000 cannot separate can show. The samplers may differ (a student at
+guidance 1 against its teacher at 2). No GPU and no torch: the JSONs' per-image results are all it reads.
+
+  cd model && python3 -m flowfill.paired new.json old.json [--json out.json]
+"""
+import argparse
+import json
+
+import numpy as np
+
+SAME = ("set", "size", "steps", "seeds", "limit")
+
+
+def paired_differences(this: dict, other: dict) -> dict:
+    """Each rate's this − other over the same images (prompt and seed), its standard error (the spread of the
+    per-image differences / √n), and the discordant counts: images only this got right, and only the other."""
+    if any(this.get(k) != other.get(k) for k in SAME) or any("per_image" not in j.get("scores", {}) for j in (this, other)):
+        raise ValueError(f"pairing needs two sampler_check JSONs of the same {', '.join(SAME)} with per-image results "
+                         f"(this {[this.get(k) for k in SAME]}, that {[other.get(k) for k in SAME]})")
+    mine, theirs = this["scores"]["per_image"], other["scores"]["per_image"]
+    out = {"model": other.get("model"), "sampler": other.get("sampler")}
+    for key in sorted(set(mine) & set(theirs)):
+        d = np.asarray(mine[key], dtype=float) - np.asarray(theirs[key], dtype=float)
+        out[key] = {"difference": float(d.mean()), "standard_error": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None,
+                    "only_this": int((d > 0).sum()), "only_other": int((d < 0).sum()), "n": len(d)}
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("this", help="a sampler_check --json (the newer state, or the sampler tried)")
+    ap.add_argument("other", help="one of the same set, size, steps, seeds and prompts to pair it with")
+    ap.add_argument("--json", help="write the differences here")
+    a = ap.parse_args(argv)
+    with open(a.this) as f, open(a.other) as g:
+        this, other = json.load(f), json.load(g)
+    result = {"this": {"file": a.this, "model": this.get("model"), "sampler": this.get("sampler")},
+              "other": {"file": a.other, **paired_differences(this, other)}}
+    print(f"{this.get('model')} {this.get('sampler')} − {other.get('model')} {other.get('sampler')}: "
+          f"{this['set']} at {this['size']}², {this['seeds']} seed(s)")
+    for key, r in result["other"].items():
+        if isinstance(r, dict) and "difference" in r:
+            se = "—" if r["standard_error"] is None else f"{100 * r['standard_error']:.1f}"
+            print(f"  {key:20s} {100 * r['difference']:+5.1f} ± {se} points  (only this {r['only_this']}, "
+                  f"only the other {r['only_other']}, n {r['n']})")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(result, f, indent=1)
+    return result
+
+
+if __name__ == "__main__":
+    main()

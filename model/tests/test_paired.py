@@ -1,0 +1,38 @@
+"""flowfill.paired: two sampler_check JSONs paired image by image, without torch."""
+import json
+
+import pytest
+
+from flowfill.paired import main, paired_differences
+
+
+def check(model, top1, style, seeds=2):
+    return {"model": model, "set": "v1_emoji", "size": 256, "steps": 20, "seeds": seeds, "limit": None,
+            "sampler": {"shift": 1.0, "guidance": 1.0},
+            "scores": {"per_image": {"subject_top1": top1, "style": style}}}
+
+
+def test_differences_standard_errors_and_discordant_counts(tmp_path):
+    new = check("new", [1, 1, 0, 1, 1, 0], [1, 1, 1, 1, 0, 1])
+    old = check("old", [1, 0, 0, 0, 1, 1], [1, 1, 1, 1, 0, 1])
+    d = paired_differences(new, old)
+    # differences +1, +1, −1 and three 0: mean 1/6, sample sd √(17/30) over √6
+    assert d["subject_top1"]["difference"] == pytest.approx(1 / 6)
+    assert d["subject_top1"]["standard_error"] == pytest.approx((17 / 30) ** 0.5 / 6 ** 0.5)
+    assert (d["subject_top1"]["only_this"], d["subject_top1"]["only_other"], d["subject_top1"]["n"]) == (2, 1, 6)
+    assert d["style"] == {"difference": 0.0, "standard_error": 0.0, "only_this": 0, "only_other": 0, "n": 6}
+    paths = [tmp_path / "new.json", tmp_path / "old.json"]
+    for p, j in zip(paths, (new, old)):
+        p.write_text(json.dumps(j))
+    main([str(paths[0]), str(paths[1]), "--json", str(tmp_path / "out.json")])
+    written = json.loads((tmp_path / "out.json").read_text())
+    assert written["other"]["subject_top1"]["only_this"] == 2 and written["this"]["model"] == "new"
+
+
+def test_refuses_checks_of_other_seeds_or_without_per_image_results():
+    with pytest.raises(ValueError, match="same set"):
+        paired_differences(check("new", [1, 0], [1, 1], seeds=1), check("old", [1, 0, 1, 1], [1, 1, 1, 1], seeds=2))
+    bare = check("old", [1, 0], [1, 1])
+    del bare["scores"]["per_image"]
+    with pytest.raises(ValueError, match="per-image"):
+        paired_differences(check("new", [1, 0], [1, 1]), bare)
