@@ -71,10 +71,12 @@ def main(argv=None):
     if a.against:
         with open(a.against) as f:
             result["against"] = {"file": a.against, **paired_differences(result, json.load(f))}
-    print(json.dumps({**result, "scores": {k: v for k, v in result["scores"].items() if k != "per_image"}}, indent=1))
+    # The file first: it is the record a paired judgement needs, and a closed stdout (`| head`) ended session 29's
+    # check of teacher call 14 with a BrokenPipeError before it was written.
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)
+    print(json.dumps({**result, "scores": {k: v for k, v in result["scores"].items() if k != "per_image"}}, indent=1))
     return result
 
 

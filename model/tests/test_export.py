@@ -154,6 +154,26 @@ def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(export
         main(args + ["--seeds", "1", "--against", str(tmp_path / "own.json")])  # the last --seeds counts
 
 
+def test_sampler_check_writes_its_json_before_printing(exported, data_dir, tmp_path, monkeypatch):
+    """A closed stdout (`sampler_check … | head`) must not lose the per-image record a paired judgement needs."""
+    import builtins
+
+    from flowfill.sampler_check import main
+
+    _save_state_with_random_judge(exported, seed=1)
+
+    def closed_pipe(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(builtins, "print", closed_pipe)
+    out = tmp_path / "check.json"
+    with pytest.raises(BrokenPipeError):
+        main([str(exported["dir"]), "--data", str(data_dir), "--limit", "2", "--seeds", "1", "--size", "128", "--steps", "1",
+              "--device", "cpu", "--json", str(out)])
+    written = json.loads(out.read_text())
+    assert written["scores"]["n"] == 2 and len(written["scores"]["per_image"]["subject_top1"]) == 2
+
+
 def test_evaluation_rates_count_every_seed_the_fd_does(exported, monkeypatch):
     """The rates are over every seed's images (n = prompts × seeds, as the report says), and first_seed is seed 101's
     alone (the measure before session 26): a test that each generation is scored, not only the first."""
