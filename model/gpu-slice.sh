@@ -42,19 +42,68 @@
 # bench (unless STEP_BENCH names another) and adds --cuda-graphs to RUN_ARGS when its verdict says to use them
 # (flowfill.step_bench.graphs_verdict: training faster at every shape, the same first loss, the same teacher
 # forward and not slower).
+# RESERVE_S must hold the evaluation and the export: measured on one H200 in session 29, the full evaluation took
+# 98–135 s, the quick one 9–12 s, and the export with its parity check 60–130 s (the transformer's ONNX export alone
+# 46–102 s), so RESERVE_S=280 (full) or 150 (quick) keeps a slice inside its limit; at RESERVE_S=160 a full slice ran
+# ~95 s over and a 600 s call was stopped before its state was packed.
+# A slice stopped by a signal (a call's time limit) keeps its work folder /tmp/flowfill-slice.* instead of deleting
+# it: if the run had finished, the next call on the same warm machine packs that state into its own $OUT with
+#   OUT=$OUT bash model/gpu-slice.sh --pack-kept
+# (it packs only a run that wrote its report, the last thing flowfill.run writes).
 # RETURN_STATE=0 leaves the new state out of $OUT (the evaluation still comes back): for a one-call
 # experiment whose state could not travel again anyway, e.g. the 320-wide widening (~48 MB of state
 # beside the 22 MiB dataset passes a call's 64 MiB), so that what comes back stays within its limits.
 set -euo pipefail
-limit=${1:?usage: OUT=dir bash model/gpu-slice.sh <slice-seconds>}
+limit=${1:?usage: OUT=dir bash model/gpu-slice.sh <slice-seconds> | --pack-kept}
 : "${OUT:?set OUT to the folder that comes back}"
 t0=$(date +%s)
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/model"
 export PYTHONUNBUFFERED=1
+mkdir -p "$OUT"
+
+# $OUT <- the state in <work>/resume-out (unless RETURN_STATE=0) and <work>/eval's report and pictures.
+pack() {  # <work>
+  if [ "${RETURN_STATE:-1}" = 0 ]; then
+    echo "== RETURN_STATE=0: the state ($(du -sh "$1/resume-out" | cut -f1)) stays on this machine"
+  else
+    tar -C "$1/resume-out" -cf - . | split -b 15M -d - "$OUT/resume.tar.part"
+  fi
+  cp "$1/eval/report.json" "$OUT/report.json"
+  # Full-size 512 px grids are dropped, last first, while the archive would pass 15 MiB.
+  (
+    cd "$1/eval"
+    grids=(grid-512-[0-9].png)
+    [ -e "${grids[0]}" ] || grids=()
+    while :; do
+      present=()
+      for f in report.json train-log.txt held-out-256.png aspect-samples.png grid-512-small.png training-composites; do
+        [ -e "$f" ] && present+=("$f")
+      done
+      tar -cf "$OUT/eval.tar" "${present[@]}" "${grids[@]}"
+      [ "$(stat -c %s "$OUT/eval.tar")" -le $((15 * 1024 * 1024)) ] || [ ${#grids[@]} -eq 0 ] && break
+      grids=("${grids[@]:0:${#grids[@]}-1}")
+    done
+  )
+  ls -la "$OUT"
+}
+
+if [ "$limit" = --pack-kept ]; then
+  # The newest kept folder whose run finished: flowfill.run writes eval/report.json after the state.
+  kept=$(ls -dt /tmp/flowfill-slice.*/ 2>/dev/null | while read -r d; do
+    [ -f "$d/eval/report.json" ] && [ -f "$d/resume-out/extras.json" ] && { echo "${d%/}"; break; }; done || true)
+  [ -n "$kept" ] || { echo "no kept slice folder holds a finished run (eval/report.json): nothing to pack"; exit 2; }
+  echo "== packing the state a stopped slice left in $kept"
+  pack "$kept"
+  rm -rf "$kept"
+  exit 0
+fi
+
 work=$(mktemp -d /tmp/flowfill-slice.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$OUT"
+# A call's time limit stops the slice with SIGTERM, maybe after flowfill.run has written a finished state: the folder
+# stays for --pack-kept (session 29 lost slice 48's finished state to this cleanup).
+trap 'trap - EXIT; echo "!! stopped by a signal: $work is kept (bash model/gpu-slice.sh --pack-kept, with OUT set, packs a finished run)"; exit 143' TERM INT HUP
 exec > >(tee -a "$OUT/log.txt") 2>&1
 elapsed() { echo $(( $(date +%s) - t0 )); }
 echo "== flowfill gpu slice: limit ${limit}s, $(date -u +%FT%TZ)"
@@ -125,25 +174,5 @@ echo "== ${gpus} GPU process(es)"
   --reserve-s "${RESERVE_S:-150}" --eval "${EVAL:-full}" "${v1_args[@]}" ${RUN_ARGS:-}
 
 echo "== packing ($(elapsed)s)"
-if [ "${RETURN_STATE:-1}" = 0 ]; then
-  echo "== RETURN_STATE=0: the state ($(du -sh "$work/resume-out" | cut -f1)) stays on this machine"
-else
-  tar -C "$work/resume-out" -cf - . | split -b 15M -d - "$OUT/resume.tar.part"
-fi
-cp "$work/eval/report.json" "$OUT/report.json"
-# Full-size 512 px grids are dropped, last first, while the archive would pass 15 MiB.
-cd "$work/eval"
-grids=(grid-512-[0-9].png)
-[ -e "${grids[0]}" ] || grids=()
-while :; do
-  present=()
-  for f in report.json train-log.txt held-out-256.png aspect-samples.png grid-512-small.png training-composites; do
-    [ -e "$f" ] && present+=("$f")
-  done
-  tar -cf "$OUT/eval.tar" "${present[@]}" "${grids[@]}"
-  [ "$(stat -c %s "$OUT/eval.tar")" -le $((15 * 1024 * 1024)) ] || [ ${#grids[@]} -eq 0 ] && break
-  grids=("${grids[@]:0:${#grids[@]}-1}")
-done
-cd "$root/model"
-ls -la "$OUT"
+pack "$work"
 echo "== slice done in $(elapsed)s"
