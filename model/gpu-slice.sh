@@ -50,6 +50,14 @@
 # it: if the run had finished, the next call on the same warm machine packs that state into its own $OUT with
 #   OUT=$OUT bash model/gpu-slice.sh --pack-kept
 # (it packs only a run that wrote its report, the last thing flowfill.run writes).
+# CHECK_CARRIED and CHECK_NEW are flowfill.sampler_check argument sets separated by ";" (e.g. "--seeds 5; --size 512
+# --seeds 3", n = 1,000 at 256² and 600 at 512²), run on the carried state before training and on the new state after
+# it. Each JSON, with every image's results for python3 -m flowfill.paired here, comes back in $OUT/checks.tar as
+# checks/<carried|new>-t<size>-g<guidance>-n<images>.json. CHECK_NEW's time comes out of the training's
+# (CHECK_RESERVE_S, default 60: two such checks took 37 s in session 29).
+# KEEP_STATE=1 also leaves the new state in model/.cache/resume, so a next call on the same warm machine, issued in the
+# same message with no carry, resumes from it at once (the data and a teacher stay there too): the machine goes back
+# 30 s after a call, sooner than a 34-MB state comes back and travels out again.
 # RETURN_STATE=0 leaves the new state out of $OUT (the evaluation still comes back): for a one-call
 # experiment whose state could not travel again anyway, e.g. the 320-wide widening (~48 MB of state
 # beside the 22 MiB dataset passes a call's 64 MiB), so that what comes back stays within its limits.
@@ -98,6 +106,24 @@ if [ "$limit" = --pack-kept ]; then
   rm -rf "$kept"
   exit 0
 fi
+
+# sampler_check on <state folder> for each ";"-separated argument set; $OUT/checks.tar holds every JSON so far.
+run_checks() {  # <carried|new> <state folder> <argument sets>
+  local sets args json name
+  mkdir -p "$work/checks"
+  IFS=';' read -ra sets <<< "$3"
+  for args in "${sets[@]}"; do
+    [ -n "${args// /}" ] || continue
+    json="$work/checks/$1-unnamed.json"
+    echo "== sampler_check $2 $args ($(elapsed)s)"
+    # shellcheck disable=SC2086
+    python3 -m flowfill.sampler_check "$2" $args --json "$json" || { echo "!! sampler_check failed (the slice goes on)"; continue; }
+    name=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))
+print("t%d-g%g-n%d" % (r["size"], r["sampler"]["guidance"], r["scores"]["n"]))' "$json")
+    mv "$json" "$work/checks/$1-$name.json"
+  done
+  tar -C "$work" -cf "$OUT/checks.tar" checks
+}
 
 work=$(mktemp -d /tmp/flowfill-slice.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -155,9 +181,15 @@ if [ "${CUDA_GRAPHS:-}" = auto ]; then
   esac
 fi
 
+if [ -n "${CHECK_CARRIED:-}" ]; then
+  [ ${#resume_args[@]} -gt 0 ] || { echo "CHECK_CARRIED: no state was carried"; exit 2; }
+  run_checks carried "$work/resume-in" "$CHECK_CARRIED"
+fi
+
 v1_args=()
 [ -f .cache/v1/v1-fp16.npz ] && v1_args=(--v1 .cache/v1/v1-fp16.npz)
 pack_reserve=30
+[ -z "${CHECK_NEW:-}" ] || pack_reserve=$(( pack_reserve + ${CHECK_RESERVE_S:-60} ))
 left=$(( limit - $(elapsed) - pack_reserve ))
 echo "== training slice: ${left}s ($(elapsed)s elapsed)"
 # More than one GPU: the DiT trains data-parallel (flowfill/distributed.py), one process a GPU; the
@@ -175,4 +207,11 @@ echo "== ${gpus} GPU process(es)"
 
 echo "== packing ($(elapsed)s)"
 pack "$work"
+if [ "${KEEP_STATE:-0}" = 1 ]; then
+  rm -rf .cache/resume
+  mkdir -p .cache/resume
+  tar -C "$work/resume-out" -cf - . | split -b 15M -d - .cache/resume/resume.tar.part
+  echo "== KEEP_STATE=1: model/.cache/resume holds the new state for a next call on this machine"
+fi
+[ -z "${CHECK_NEW:-}" ] || run_checks new "$work/resume-out" "$CHECK_NEW"
 echo "== slice done in $(elapsed)s"
