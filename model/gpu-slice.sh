@@ -69,6 +69,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/model"
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
+tmp_root=${FLOWFILL_SLICE_TMP:-/tmp}  # where work folders live (tests point it elsewhere)
 
 # $OUT <- the state in <work>/resume-out (unless RETURN_STATE=0) and <work>/eval's report and pictures.
 pack() {  # <work>
@@ -98,7 +99,7 @@ pack() {  # <work>
 
 if [ "$limit" = --pack-kept ]; then
   # The newest kept folder whose run finished: flowfill.run writes eval/report.json after the state.
-  kept=$(ls -dt /tmp/flowfill-slice.*/ 2>/dev/null | while read -r d; do
+  kept=$(ls -dt "$tmp_root"/flowfill-slice.*/ 2>/dev/null | while read -r d; do
     [ -f "$d/eval/report.json" ] && [ -f "$d/resume-out/extras.json" ] && { echo "${d%/}"; break; }; done || true)
   [ -n "$kept" ] || { echo "no kept slice folder holds a finished run (eval/report.json): nothing to pack"; exit 2; }
   echo "== packing the state a stopped slice left in $kept"
@@ -125,11 +126,15 @@ print("t%d-g%g-n%d" % (r["size"], r["sampler"]["guidance"], r["scores"]["n"]))' 
   tar -C "$work" -cf "$OUT/checks.tar" checks
 }
 
-work=$(mktemp -d /tmp/flowfill-slice.XXXXXX)
+work=$(mktemp -d "$tmp_root/flowfill-slice.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # A call's time limit stops the slice with SIGTERM, maybe after flowfill.run has written a finished state: the folder
 # stays for --pack-kept (session 29 lost slice 48's finished state to this cleanup).
-trap 'trap - EXIT; echo "!! stopped by a signal: $work is kept (bash model/gpu-slice.sh --pack-kept, with OUT set, packs a finished run)"; exit 143' TERM INT HUP
+# The signal reaches the log's tee too: a write to it (bash's own "Terminated" notice) must not kill the slice by
+# SIGPIPE before this trap runs, and the note goes to the stderr the slice started with.
+trap '' PIPE
+exec 3>&2
+trap 'trap - EXIT; echo "!! stopped by a signal: $work is kept (bash model/gpu-slice.sh --pack-kept, with OUT set, packs a finished run)" >&3; exit 143' TERM INT HUP
 exec > >(tee -a "$OUT/log.txt") 2>&1
 elapsed() { echo $(( $(date +%s) - t0 )); }
 echo "== flowfill gpu slice: limit ${limit}s, $(date -u +%FT%TZ)"
