@@ -46,8 +46,9 @@
 # 98–135 s, the quick one 9–12 s, and the export with its parity check 60–130 s (the transformer's ONNX export alone
 # 46–102 s), so RESERVE_S=280 (full) or 150 (quick) keeps a slice inside its limit; at RESERVE_S=160 a full slice ran
 # ~95 s over and a 600 s call was stopped before its state was packed.
-# A slice stopped by a signal (a call's time limit) keeps its work folder /tmp/flowfill-slice.* instead of deleting
-# it: if the run had finished, the next call on the same warm machine packs that state into its own $OUT with
+# A slice stopped by a signal (a call's time limit) keeps its work folder /tmp/flowfill-slice.* (under
+# FLOWFILL_SLICE_TMP if set) instead of deleting it: if the run had finished, the next call on the same warm
+# machine packs that state into its own $OUT with
 #   OUT=$OUT bash model/gpu-slice.sh --pack-kept
 # (it packs only a run that wrote its report, the last thing flowfill.run writes).
 # CHECK_CARRIED and CHECK_NEW are flowfill.sampler_check argument sets separated by ";" (e.g. "--seeds 5; --size 512
@@ -129,7 +130,7 @@ print("t%d-g%g-n%d" % (r["size"], r["sampler"]["guidance"], r["scores"]["n"]))' 
 work=$(mktemp -d "$tmp_root/flowfill-slice.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # A call's time limit stops the slice with SIGTERM, maybe after flowfill.run has written a finished state: the folder
-# stays for --pack-kept (session 29 lost slice 48's finished state to this cleanup).
+# stays for --pack-kept (session 29 lost slice 48's state, its package already written, to this cleanup).
 # The signal reaches the log's tee too: a write to it (bash's own "Terminated" notice) must not kill the slice by
 # SIGPIPE before this trap runs, and the note goes to the stderr the slice started with.
 trap '' PIPE
