@@ -72,12 +72,17 @@ export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 tmp_root=${FLOWFILL_SLICE_TMP:-/tmp}  # where work folders live (tests point it elsewhere)
 
+# <folder>/resume.tar.partNN <- the state in <work>/resume-out, in parts under a returned file's 15 MiB.
+split_state() {  # <work> <folder>
+  tar -C "$1/resume-out" -cf - . | split -b 15M -d - "$2/resume.tar.part"
+}
+
 # $OUT <- the state in <work>/resume-out (unless RETURN_STATE=0) and <work>/eval's report and pictures.
 pack() {  # <work>
   if [ "${RETURN_STATE:-1}" = 0 ]; then
     echo "== RETURN_STATE=0: the state ($(du -sh "$1/resume-out" | cut -f1)) stays on this machine"
   else
-    tar -C "$1/resume-out" -cf - . | split -b 15M -d - "$OUT/resume.tar.part"
+    split_state "$1" "$OUT"
   fi
   cp "$1/eval/report.json" "$OUT/report.json"
   # Full-size 512 px grids are dropped, last first, while the archive would pass 15 MiB.
@@ -216,7 +221,7 @@ pack "$work"
 if [ "${KEEP_STATE:-0}" = 1 ]; then
   rm -rf .cache/resume
   mkdir -p .cache/resume
-  tar -C "$work/resume-out" -cf - . | split -b 15M -d - .cache/resume/resume.tar.part
+  split_state "$work" .cache/resume
   echo "== KEEP_STATE=1: model/.cache/resume holds the new state for a next call on this machine"
 fi
 [ -z "${CHECK_NEW:-}" ] || run_checks new "$work/resume-out" "$CHECK_NEW"

@@ -38,6 +38,9 @@ def main(argv=None):
         this, other = json.load(f), json.load(g)
     result = {"this": {"file": a.this, "model": this.get("model"), "sampler": this.get("sampler")},
               "other": {"file": a.other, **paired_differences(this, other)}}
+    if a.json:  # before the printout, as sampler_check: a closed stdout must not lose the file
+        with open(a.json, "w") as f:
+            json.dump(result, f, indent=1)
     print(f"{this.get('model')} {this.get('sampler')} − {other.get('model')} {other.get('sampler')}: "
           f"{this['set']} at {this['size']}², {this['seeds']} seed(s)")
     for key, r in result["other"].items():
@@ -45,9 +48,6 @@ def main(argv=None):
             se = "—" if r["standard_error"] is None else f"{100 * r['standard_error']:.1f}"
             print(f"  {key:20s} {100 * r['difference']:+5.1f} ± {se} points  (only this {r['only_this']}, "
                   f"only the other {r['only_other']}, n {r['n']})")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(result, f, indent=1)
     return result
 
 
