@@ -110,6 +110,13 @@ export const RETIRED_BUILT_IN_MODELS: readonly (ModelIdentity & { folder: string
     supersedes: ['e63a4b460a545ee59431fdc3ad4ca3ec8ec5d6c965e44cbf29527505664d908f'],
     folder: 'models/v2.2',
   },
+  {
+    id: 'flowfill-emoji-icons-sd3-tiny-v2-3-46afbccd46ea',
+    name: 'Flowfill Emoji & Icons SD3-tiny v2.3',
+    hash: '46afbccd46ea789bdbe1dd21d02dc41f93025cded17121b01e115a1716fa43d9',
+    supersedes: ['18b6e4d4837d4c018f55e247b81cd4567d9e4c6b50463abb0da786d118a2e38a'],
+    folder: 'models/v2.3',
+  },
 ];
 
 /**
