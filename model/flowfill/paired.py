@@ -10,15 +10,17 @@ import json
 
 import numpy as np
 
-SAME = ("set", "size", "steps", "seeds", "limit")
+SAME = ("set", "size", "steps", "seeds", "seed_index", "limit")
+DEFAULTS = {"seed_index": 0}  # checks written before session 30 drew from the first seed on
 
 
 def paired_differences(this: dict, other: dict) -> dict:
     """Each rate's this − other over the same images (prompt and seed), its standard error (the spread of the
     per-image differences / √n), and the discordant counts: images only this got right, and only the other."""
-    if any(this.get(k) != other.get(k) for k in SAME) or any("per_image" not in j.get("scores", {}) for j in (this, other)):
+    mine_keys, their_keys = ([j.get(k, DEFAULTS.get(k)) for k in SAME] for j in (this, other))
+    if mine_keys != their_keys or any("per_image" not in j.get("scores", {}) for j in (this, other)):
         raise ValueError(f"pairing needs two sampler_check JSONs of the same {', '.join(SAME)} with per-image results "
-                         f"(this {[this.get(k) for k in SAME]}, that {[other.get(k) for k in SAME]})")
+                         f"(this {mine_keys}, that {their_keys})")
     mine, theirs = this["scores"]["per_image"], other["scores"]["per_image"]
     out = {"model": other.get("model"), "sampler": other.get("sampler")}
     for key in sorted(set(mine) & set(theirs)):

@@ -3,18 +3,20 @@
 candidate state or for v1. What it separates: a slice's gain that training made from the part the
 sampler's new choice made (score the new state at the old choice), and whether v1 is measured
 fairly (score v1 at the sampler v2 chose, not only at its shipped one). CPU, 2 cores: 4–5 s an
-image at 256² (one seed of v1_emoji's 200 prompts 13–18 min; the evaluation's 5 seeds over an hour); an
-H200 ~15–20 s for 5 seeds at 256²:
+image at 256² (one seed of v1_emoji's 200 prompts 13–18 min; the evaluation's 5 seeds over an hour), 6.4 s at
+16 blocks and guidance 1; an H200 6–20 s for 5 seeds at 256²:
 
   cd model && python3 -m flowfill.sampler_check [state] --shift 4 --guidance 3 [--v1 .cache/v1/v1-fp16.npz] \\
-      [--set v1_emoji] [--seeds 5] [--size 256] [--json out.json] [--against earlier.json] [--device cpu]
+      [--set v1_emoji] [--seeds 5] [--seed-index 0] [--size 256] [--json out.json] [--against earlier.json] [--device cpu]
 
 Without --shift/--guidance, the state's own choice (or v1's shipped one with --v1). The JSON keeps each image's
 0/1 results, and each rate by the style its prompt asks for (by_style); --against an earlier JSON of the same set,
 size, seeds and prompts (another state, or another sampler) adds the paired difference of every rate, with its
 standard error over the images: the same prompts and noise on both sides, so a one-point step that two unpaired
 n = 1,000 counts cannot separate can show. With --v1 the images are v1's, judged by the state's classifier, with no
-vocabulary restriction (as run.py measures v1). Needs .cache/data (node model/data/build-dataset.mjs).
+vocabulary restriction (as run.py measures v1). --seed-index K starts K seeds along the same sequence: from 5 on,
+images no evaluation or check has drawn, to re-measure a model that was chosen on the first five's scores (two checks
+pair only at the same index). Needs .cache/data (node model/data/build-dataset.mjs).
 """
 import argparse
 import json
@@ -38,6 +40,9 @@ def main(argv=None):
     ap.add_argument("--guidance", type=float, help="classifier-free guidance (default: the model's own choice)")
     ap.add_argument("--set", default="v1_emoji", help="an evaluation set of the data (default v1_emoji)")
     ap.add_argument("--seeds", type=int, default=5, help="images per prompt (default 5: the evaluation's n = 1000 on v1_emoji)")
+    ap.add_argument("--seed-index", type=int, default=0,
+                    help="start at this seed of the evaluation's sequence (default 0, its own seeds; 5 or more: seeds no "
+                         "evaluation has drawn, for a check free of whatever chose the model on the first five)")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--limit", type=int, help="only the set's first N prompts (a quick look; FD needs hundreds)")
     ap.add_argument("--train-subjects", choices=tuple(TRAIN_SUBJECTS), default="core",
@@ -63,8 +68,8 @@ def main(argv=None):
     prompts = data.eval_sets[a.set][: a.limit]
     t = time.time()
     scores, _ = evaluate_sets(pipe, data, clf, {a.set: prompts}, (a.size,), steps=a.steps, fd_seeds=a.seeds, vocabulary=vocabulary,
-                              log=lambda m: None, per_image=True, **sampler)
-    result = {"model": model, "set": a.set, "size": a.size, "steps": a.steps, "seeds": a.seeds, "limit": a.limit, "sampler": sampler,
+                              log=lambda m: None, per_image=True, seed_index=a.seed_index, **sampler)
+    result = {"model": model, "set": a.set, "size": a.size, "steps": a.steps, "seeds": a.seeds, "seed_index": a.seed_index, "limit": a.limit, "sampler": sampler,
               "own_sampler": {k: own[k] for k in ("shift", "guidance")}, "scores": scores[f"{a.set}@{a.size}"],
               "seconds": round(time.time() - t)}
     result["by_style"] = rates_by_style(result["scores"]["per_image"], prompts, data.styles)

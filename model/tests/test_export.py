@@ -152,6 +152,11 @@ def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(export
         assert pairs[key]["only_other"] == sum(m < o for m, o in zip(mine, theirs)), key
     with pytest.raises(ValueError, match="same set, size, steps, seeds"):
         main(args + ["--seeds", "1", "--against", str(tmp_path / "own.json")])  # the last --seeds counts
+    # --seed-index goes on along the same seed sequence: its first seed is the full check's second.
+    later = main(args + ["--seeds", "1", "--seed-index", "1"])
+    assert later["seed_index"] == 1 and own["seed_index"] == 0 and later["scores"]["n"] == 6
+    for key, values in later["scores"]["per_image"].items():
+        assert values == own["scores"]["per_image"][key][6:], key
 
 
 def test_sampler_check_writes_its_json_before_printing(exported, data_dir, tmp_path, monkeypatch):

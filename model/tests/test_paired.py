@@ -36,3 +36,12 @@ def test_refuses_checks_of_other_seeds_or_without_per_image_results():
     del bare["scores"]["per_image"]
     with pytest.raises(ValueError, match="per-image"):
         paired_differences(check("new", [1, 0], [1, 1]), bare)
+
+
+def test_refuses_checks_of_other_seed_indices_and_reads_older_checks_as_the_first_seeds():
+    fresh = dict(check("new", [1, 0, 1, 1], [1, 1, 1, 1]), seed_index=5)
+    older = check("old", [1, 0, 0, 1], [1, 1, 1, 1])  # written before sampler_check recorded seed_index
+    with pytest.raises(ValueError, match="seed_index"):
+        paired_differences(fresh, older)
+    assert paired_differences(dict(fresh, seed_index=0), older)["subject_top1"]["only_this"] == 1
+    assert paired_differences(fresh, dict(older, seed_index=5))["subject_top1"]["n"] == 4
