@@ -217,12 +217,13 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
     each image's 0/1 results, seed by seed, so two models scored on the same seeds compare pairwise. seed_index
     starts at a later seed of the same sequence: from 5 on, seeds no evaluation or check has drawn."""
     report, samples = {}, {}
+    seed_indices = range(seed_index, seed_index + fd_seeds)
     for size in sizes:
         for name, prompts in sets.items():
             # The rates count every image the FD counts, so "n" is true of both; "first_seed" is the first seed's
             # rates alone, the only measure before session 26, kept so older reports stay comparable.
             s, f_gen = {}, []
-            for j in range(seed_index, seed_index + fd_seeds):
+            for j in seed_indices:
                 more = run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101 + 7919 * j)
                 f_gen.append(embed(clf, more))
                 for k, v in score(data, clf, more, prompts, vocabulary).items():
@@ -235,8 +236,7 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
                 r["first_seed"] = first
             if per_image:
                 r["per_image"] = s
-            real = torch.cat([real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED + j)
-                              for j in range(seed_index, seed_index + fd_seeds)])
+            real = torch.cat([real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED + j) for j in seed_indices])
             r["frechet_distance"] = frechet_distance(np.concatenate(f_gen), embed(clf, real))
             r["n"] = len(prompts) * fd_seeds
             report[f"{name}@{size}"] = r
