@@ -130,10 +130,14 @@ class FlowfillData:
     def num_subjects(self) -> int:
         return len(self.subjects)
 
-    def pair_weights_for(self, subjects=None, icon_share: float = ICON_SHARE) -> torch.Tensor:
+    def pair_weights_for(self, subjects=None, icon_share: float = ICON_SHARE, focus=None, focus_share: float = 0.0) -> torch.Tensor:
         """Sampling weights of the (subject, style) pairs: `icon_share` of the images icons (half by default),
         the rest emoji; uniform over subjects within a kind, then uniform over the styles a subject has. With
-        `subjects` (ids), only their pairs, by the same rule (a kind none of them has gets no images)."""
+        `subjects` (ids), only their pairs, by the same rule (a kind none of them has gets no images). With
+        `focus` (ids), `focus_share` of the images come from those subjects alone, by the same rule, and the
+        rest as above: a vocabulary widened without starving the subjects it already draws."""
+        if focus is not None and focus_share > 0.0:
+            return (1.0 - focus_share) * self.pair_weights_for(subjects, icon_share) + focus_share * self.pair_weights_for(focus, icon_share)
         pair_subject = self.pairs[:, 0]
         styles_per_subject = torch.bincount(pair_subject, minlength=self.num_subjects).float()
         w = 1.0 / styles_per_subject[pair_subject]

@@ -120,6 +120,10 @@ def parse_args(argv=None):
                          "core = v1's 200 emoji and the icons evaluation set's 200 icons (those all three icon sets draw). "
                          "The held-out combinations stay excluded; the classifier, VAE and export are unchanged; the "
                          "evaluation adds top-1/top-5 among the trained subjects; may differ from the resumed state's")
+    ap.add_argument("--core-share", type=share, default=0.0,
+                    help="with --train-subjects all: this share of the MM-DiT's training images from the core vocabulary "
+                         "(v1's 200 emoji and the icons set's 200) alone, the rest from every subject by the data's rule, so "
+                         "a state trained on the core learns the other subjects without losing its own (0 = none)")
     ap.add_argument("--accept-data-change", action="store_true",
                     help="resume a state saved before data_content_sha256 although its whole-manifest hash differs "
                          "(e.g. only the caption templates changed); states with data_content_sha256 are checked on content alone")
@@ -128,6 +132,8 @@ def parse_args(argv=None):
         ap.error("--teacher is the model --distill-guidance distils: give both")
     if a.distill_on_policy and a.distill_guidance is None:
         ap.error("--distill-on-policy is a way to distil: it needs --distill-guidance and --teacher")
+    if a.core_share and a.train_subjects != "all":
+        ap.error("--core-share weights the core vocabulary within every subject: it needs --train-subjects all")
     if a.low_noise_share and a.noise_shift == 1.0:
         ap.error("--low-noise-share keeps some timesteps without --noise-shift: it needs a --noise-shift other than 1")
     return a
@@ -217,8 +223,11 @@ def main(argv=None):
     subjects = train_subject_ids(data, a.train_subjects)
     note_train_subjects(state, a.train_subjects, subjects, log)
     seen = seen_prompts(data, 4 if smoke else 200, subjects=subjects)
+    core = train_subject_ids(data, "core") if a.core_share else None
     bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], natives=natives, capacity=capacity, seed=ranks.rank, subjects=subjects,
-                      icon_share=a.icon_share)
+                      icon_share=a.icon_share, focus=core, focus_share=a.core_share)
+    if core:
+        log(f"dit training images: {a.core_share:.0%} from the {len(core)} core subjects, the rest from all {data.num_subjects}")
     if a.icon_share != ICON_SHARE:
         log(f"dit training images: {a.icon_share:.0%} icons")
     bank.fill(a.bank_s, log)
@@ -317,7 +326,7 @@ def main(argv=None):
                                                     "noise_shift": a.noise_shift, "low_noise_share": a.low_noise_share,
                                                     "cooldown_to": a.cooldown_to, "distill_guidance": a.distill_guidance,
                                                     "distill_on_policy": a.distill_on_policy,
-                                                    "icon_share": a.icon_share, "train_subjects": a.train_subjects,
+                                                    "icon_share": a.icon_share, "train_subjects": a.train_subjects, "core_share": a.core_share,
                                                     "dit_heads": dit_config["num_attention_heads"], "dit_layers": dit_config["num_layers"],
                                                     "dit_total_s": a.dit_total_s, "cuda_graphs": a.cuda_graphs})
     report["recipe_by_call"] = state["recipe_by_call"]

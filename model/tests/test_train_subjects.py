@@ -8,7 +8,7 @@ from flowfill.evaluate import seen_prompts
 from flowfill.run import note_train_subjects, parse_args, train_subject_ids
 
 
-def bank_draws(data, subjects, monkeypatch, icon_share=0.5):
+def bank_draws(data, subjects, monkeypatch, icon_share=0.5, **weighting):
     """Every condition the latent bank draws while it fills and refreshes (the DiT's training images)."""
     drawn = []
     draw = data.draw_conditions
@@ -18,7 +18,8 @@ def bank_draws(data, subjects, monkeypatch, icon_share=0.5):
         return drawn[-1]
 
     monkeypatch.setattr(data, "draw_conditions", spy)
-    bank = LatentBank(data, lambda x: x[:, :1, ::8, ::8], natives=(128,), capacity=(256,), subjects=subjects, icon_share=icon_share)
+    bank = LatentBank(data, lambda x: x[:, :1, ::8, ::8], natives=(128,), capacity=(256,), subjects=subjects, icon_share=icon_share,
+                      **weighting)
     bank.fill(600)
     for k in range(len(bank.buckets)):
         bank.refresh(k, 64)
@@ -172,3 +173,33 @@ def test_the_sampler_pick_takes_the_lowest_fd_within_one_standard_error_of_the_b
     del grid["shift3.0_cfg2.0"]
     assert pick_sampler(grid, 200, "subject_top1_vocab") == "shift3.0_cfg3.0"  # 0.06 behind is beyond one SE
     assert selection_score(point(0.5), "subject_top1_vocab") == 0.5 + 0.5 + 0.25 * 0.8 + 0.25
+
+
+def test_core_share_keeps_that_share_of_images_on_the_core_and_spreads_the_rest_over_every_subject(data, monkeypatch):
+    core = train_subject_ids(data, "core")
+    in_core = torch.zeros(data.num_subjects, dtype=torch.bool)
+    in_core[core] = True
+    pair_in_core = in_core[data.pairs[:, 0].cpu()]
+    everyone, blended = data.pair_weights_for(None), data.pair_weights_for(None, focus=core, focus_share=0.5)
+    assert float(blended.sum()) == pytest.approx(1.0)
+    # Half the images from the core alone, plus the core's own part of the other half.
+    assert float(blended[pair_in_core].sum()) == pytest.approx(0.5 + 0.5 * float(everyone[pair_in_core].sum()))
+    # Outside the core the rule is every subject's, at half the weight; the kinds keep their shares.
+    torch.testing.assert_close(blended[~pair_in_core], everyone[~pair_in_core] * 0.5)
+    icon_pair = data.is_icon[data.pairs[:, 0]]
+    assert float(blended[icon_pair].sum()) == pytest.approx(0.5)
+    drawn = bank_draws(data, None, monkeypatch, focus=core, focus_share=0.5)
+    subjects = torch.cat([c.subject for c in drawn]).cpu()
+    assert float(in_core[subjects].float().mean()) == pytest.approx(0.5 + 0.5 * float(everyone[pair_in_core].sum()), abs=0.04)
+    assert len(set(subjects[~in_core[subjects]].tolist())) > 500  # the rest reaches far beyond the 400
+    assert_no_held_out(data, drawn)
+
+
+def test_core_share_is_parsed_recorded_and_refused_without_every_subject():
+    base = ["--data", "d", "--resume-out", "o", "--eval-out", "e"]
+    assert parse_args(base).core_share == 0.0
+    assert parse_args(base + ["--core-share", "0.5"]).core_share == 0.5
+    with pytest.raises(SystemExit):
+        parse_args(base + ["--train-subjects", "core", "--core-share", "0.5"])
+    with pytest.raises(SystemExit):
+        parse_args(base + ["--core-share", "1.5"])
