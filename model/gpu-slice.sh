@@ -54,7 +54,8 @@
 # CHECK_CARRIED and CHECK_NEW are flowfill.sampler_check argument sets separated by ";" (e.g. "--seeds 5; --size 512
 # --seeds 3", n = 1,000 at 256² and 600 at 512²), run on the carried state before training and on the new state after
 # it. Each JSON, with every image's results for python3 -m flowfill.paired here, comes back in $OUT/checks.tar as
-# checks/<carried|new>-t<size>-g<guidance>-n<images>[-s<seed index>].json. CHECK_NEW's time comes out of the training's
+# checks/<carried|new>-[<set>-]t<size>-g<guidance>-n<images>[-s<seed index>][-l<limit>].json (flowfill.paired.check_name;
+# the set named unless it is v1_emoji). CHECK_NEW's time comes out of the training's
 # (CHECK_RESERVE_S, default 60: two such checks took 37 s in session 29).
 # KEEP_STATE=1 also leaves the new state in model/.cache/resume, so a next call on the same warm machine, issued in the
 # same message with no carry, resumes from it at once (the data and a teacher stay there too): the machine goes back
@@ -125,8 +126,9 @@ run_checks() {  # <carried|new> <state folder> <argument sets>
     echo "== sampler_check $2 $args ($(elapsed)s)"
     # shellcheck disable=SC2086
     python3 -m flowfill.sampler_check "$2" $args --json "$json" || { echo "!! sampler_check failed (the slice goes on)"; continue; }
-    name=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))
-print("t%d-g%g-n%d%s" % (r["size"], r["sampler"]["guidance"], r["scores"]["n"], "-s%d" % r["seed_index"] if r.get("seed_index") else ""))' "$json")
+    name=$(python3 -c 'import json, sys; from flowfill.paired import check_name; print(check_name(json.load(open(sys.argv[1]))))' "$json")
+    # Two sets identical in every named respect (the same check twice) keep both files.
+    [ ! -e "$work/checks/$1-$name.json" ] || name="$name-$(date +%s%N)"
     mv "$json" "$work/checks/$1-$name.json"
   done
   tar -C "$work" -cf "$OUT/checks.tar" checks

@@ -83,7 +83,8 @@ def main(argv=None):
     chosen = state["scheduler"]
     pipe = resume.pipeline(state, data)
     prompts = data.eval_sets[a.set]
-    vocabulary = train_subject_ids(data, a.train_subjects)
+    # "all" names no subset (None): the judge then chooses among every subject.
+    vocabulary = train_subject_ids(data, a.train_subjects) or list(range(data.num_subjects))
     clf = state["classifier"]
     images = run_generation(pipe, prompts, 256, 256, steps=a.steps, guidance=chosen["guidance"], shift=chosen["shift"], seed=101)
     renders = real_renders(data, prompts, 256, 256, seed=REAL_RENDER_SEED)

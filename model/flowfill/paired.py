@@ -14,6 +14,16 @@ SAME = ("set", "size", "steps", "seeds", "seed_index", "limit")
 DEFAULTS = {"seed_index": 0}  # checks written before session 30 drew from the first seed on
 
 
+def check_name(result: dict) -> str:
+    """A sampler_check JSON's file name in gpu-slice.sh's checks/ (after "carried-" or "new-"): everything that makes
+    two checks of one state differ, so a call's checks never overwrite each other. The set is named unless it is
+    v1_emoji (the names before session 31 were v1_emoji's alone), and so are a seed index and a prompt limit."""
+    set_name = "" if result["set"] == "v1_emoji" else f"{result['set']}-"
+    seed_index = f"-s{result['seed_index']}" if result.get("seed_index") else ""
+    limit = f"-l{result['limit']}" if result.get("limit") else ""
+    return f"{set_name}t{result['size']}-g{result['sampler']['guidance']:g}-n{result['scores']['n']}{seed_index}{limit}"
+
+
 def paired_differences(this: dict, other: dict) -> dict:
     """Each rate's this − other over the same images (prompt and seed), its standard error (the spread of the
     per-image differences / √n), and the discordant counts: images only this got right, and only the other."""

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from flowfill.paired import main, paired_differences
+from flowfill.paired import check_name, main, paired_differences
 
 
 def check(model, top1, style, seeds=2):
@@ -45,3 +45,14 @@ def test_refuses_checks_of_other_seed_indices_and_reads_older_checks_as_the_firs
         paired_differences(fresh, older)
     assert paired_differences(dict(fresh, seed_index=0), older)["subject_top1"]["only_this"] == 1
     assert paired_differences(fresh, dict(older, seed_index=5))["subject_top1"]["n"] == 4
+
+
+def test_check_names_tell_a_states_checks_apart():
+    """gpu-slice.sh names each check by check_name: session 31's three 256² checks of one state (v1_emoji, emoji,
+    icons, n = 1,000 each) all became new-t256-g2-n1000.json, each overwriting the one before."""
+    scored = lambda j, n: dict(j, scores={"n": n, "per_image": {}})  # noqa: E731
+    base = scored(dict(check("new", [], [], seeds=5), sampler={"shift": 6.0, "guidance": 2.0}), 1000)
+    names = [check_name(dict(base, set=s)) for s in ("v1_emoji", "emoji", "icons")]
+    assert names == ["t256-g2-n1000", "emoji-t256-g2-n1000", "icons-t256-g2-n1000"]  # v1_emoji's as before session 31
+    assert check_name(dict(base, seed_index=5)) == "t256-g2-n1000-s5"
+    assert check_name(dict(scored(dict(base, size=512, limit=40, sampler={"shift": 1.0, "guidance": 2.5}), 120))) == "t512-g2.5-n120-l40"
