@@ -22,8 +22,8 @@ from .run import TRAIN_SUBJECTS, train_subject_ids
 
 
 @torch.no_grad()
-def drawn_subjects(clf, images: torch.Tensor, vocabulary: list[int]) -> list[int]:
-    """The judge's top-1 among `vocabulary`, per image (what evaluate.score's subject_top1_vocab checks)."""
+def drawn_subjects(clf, images: torch.Tensor, vocabulary: list[int] | None) -> list[int]:
+    """The judge's top-1 among `vocabulary` (None: every subject), per image (what evaluate.score's subject_top1_vocab checks)."""
     logits, _ = clf(clf.crop(images))
     return among(logits, vocabulary).argmax(1).tolist()
 
@@ -83,8 +83,7 @@ def main(argv=None):
     chosen = state["scheduler"]
     pipe = resume.pipeline(state, data)
     prompts = data.eval_sets[a.set]
-    # "all" names no subset (None): the judge then chooses among every subject.
-    vocabulary = train_subject_ids(data, a.train_subjects) or list(range(data.num_subjects))
+    vocabulary = train_subject_ids(data, a.train_subjects)
     clf = state["classifier"]
     images = run_generation(pipe, prompts, 256, 256, steps=a.steps, guidance=chosen["guidance"], shift=chosen["shift"], seed=101)
     renders = real_renders(data, prompts, 256, 256, seed=REAL_RENDER_SEED)

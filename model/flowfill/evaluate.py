@@ -88,8 +88,11 @@ def layout_check(image01: np.ndarray, border: np.ndarray) -> dict:
     return {"single": True, "whole": bool(whole), "centred": bool(centred)}
 
 
-def among(subject_logits: torch.Tensor, vocabulary: list[int]) -> torch.Tensor:
-    """The logits with every subject outside `vocabulary` ruled out (-inf): the judge choosing among those only."""
+def among(subject_logits: torch.Tensor, vocabulary: list[int] | None) -> torch.Tensor:
+    """The logits with every subject outside `vocabulary` ruled out (-inf): the judge choosing among those only.
+    None is every subject (train_subject_ids' "all"): the logits as they are."""
+    if vocabulary is None:
+        return subject_logits
     allowed = torch.full_like(subject_logits, float("-inf"))
     allowed[:, torch.tensor(vocabulary, device=subject_logits.device)] = 0
     return subject_logits + allowed

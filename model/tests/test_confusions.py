@@ -57,3 +57,14 @@ def test_styles_split_the_same_way_and_read_as_the_evaluation_reads_them(data):
     images = real_renders(data, prompts, 128, 128, seed=3)
     as_read = [dict(q, style=s) for q, s in zip(prompts, drawn_styles(clf, images))]
     assert score(data, clf, images, as_read, train_subject_ids(data, "core"))["style"] == [1.0] * len(prompts)
+
+
+def test_no_vocabulary_means_every_subject(data):
+    """--train-subjects all gives no subset (None): the judge's plain top-1 over all subjects, as score's subject_top1."""
+    torch.manual_seed(0)
+    clf = FlowfillClassifier(len(data.subjects), len(data.styles)).to(data.device).eval()
+    prompts = data.eval_sets["emoji"][:8]
+    images = real_renders(data, prompts, 128, 128, seed=3)
+    drawn = drawn_subjects(clf, images, None)
+    as_read = [dict(q, subject=g) for q, g in zip(prompts, drawn)]
+    assert score(data, clf, images, as_read)["subject_top1"] == [1.0] * len(prompts)

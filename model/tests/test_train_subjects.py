@@ -183,19 +183,20 @@ def test_core_share_keeps_that_share_of_images_on_the_core_and_spreads_the_rest_
     everyone, blended = data.pair_weights_for(None), data.pair_weights_for(None, focus=core, focus_share=0.5)
     assert float(blended.sum()) == pytest.approx(1.0)
     # Half the images from the core alone, plus the core's own part of the other half.
-    assert float(blended[pair_in_core].sum()) == pytest.approx(0.5 + 0.5 * float(everyone[pair_in_core].sum()))
+    core_part = 0.5 + 0.5 * float(everyone[pair_in_core].sum())
+    assert float(blended[pair_in_core].sum()) == pytest.approx(core_part)
     # Outside the core the rule is every subject's, at half the weight; the kinds keep their shares.
     torch.testing.assert_close(blended[~pair_in_core], everyone[~pair_in_core] * 0.5)
     icon_pair = data.is_icon[data.pairs[:, 0]]
     assert float(blended[icon_pair].sum()) == pytest.approx(0.5)
     drawn = bank_draws(data, None, monkeypatch, focus=core, focus_share=0.5)
     subjects = torch.cat([c.subject for c in drawn]).cpu()
-    assert float(in_core[subjects].float().mean()) == pytest.approx(0.5 + 0.5 * float(everyone[pair_in_core].sum()), abs=0.04)
+    assert float(in_core[subjects].float().mean()) == pytest.approx(core_part, abs=0.04)
     assert len(set(subjects[~in_core[subjects]].tolist())) > 500  # the rest reaches far beyond the 400
     assert_no_held_out(data, drawn)
 
 
-def test_core_share_is_parsed_recorded_and_refused_without_every_subject():
+def test_core_share_is_parsed_and_refused_without_every_subject():
     base = ["--data", "d", "--resume-out", "o", "--eval-out", "e"]
     assert parse_args(base).core_share == 0.0
     assert parse_args(base + ["--core-share", "0.5"]).core_share == 0.5
