@@ -93,7 +93,46 @@ export interface ModelInfo {
   precision?: Exclude<PrecisionChoice, 'auto'>;
   /** Bytes of weights the sessions hold (all graphs), when known. */
   weightBytes?: number;
+  /** What the model was trained to draw and how its captions read (flowfill.json "vocabulary"), when declared. */
+  vocabulary?: PromptVocabulary;
   notes: string[];
+}
+
+/**
+ * A model's prompt vocabulary: the subjects its transformer was trained on, by kind (e.g. emoji,
+ * icon), each with the styles it was drawn in, and a caption template per kind. Models trained on
+ * open-ended captions (SD3 checkpoints) declare none.
+ */
+export interface PromptVocabulary {
+  kinds: VocabularyKind[];
+  /** Named colours the captions use for backgrounds (and icon colours). */
+  colours: string[];
+  /** Further subjects whose names are known words but which the model draws poorly. */
+  otherSubjects: number;
+}
+
+export interface VocabularyKind {
+  kind: string;
+  /** How a caption of this kind reads, e.g. "{subject} icon, {style} style, {colour} on {background}". */
+  prompt: string;
+  styles: string[];
+  subjects: VocabularySubject[];
+}
+
+export interface VocabularySubject {
+  name: string;
+  /** Other names the captions used for it. */
+  aliases?: string[];
+  /** The styles it was drawn in (a subset of its kind's). */
+  styles: string[];
+}
+
+/** What the model's tokenizers make of a prompt, before any generation. */
+export interface PromptCheck {
+  /** Words no tokenizer of the model knows: it reads them as unknown tokens, i.e. not at all. */
+  unknownWords: string[];
+  /** The prompt is longer than a text encoder reads; the rest is cut off. */
+  truncated: boolean;
 }
 
 export interface InitImage {
@@ -165,6 +204,8 @@ export interface EngineApi {
   loadModel(source: ModelSource, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo>;
   generate(request: GenerationRequest, onProgress?: (p: GenerationProgress) => void): Promise<GenerationResult>;
   cancel(jobId: string): Promise<void>;
+  /** What the loaded model's tokenizers make of a prompt (cheap: never waits for a running job). */
+  checkPrompt?(prompt: string): Promise<PromptCheck>;
   /** Where the next model load runs: 'auto' (WebGPU on a hardware adapter, else WASM), or forced. */
   setBackendPreference?(preference: BackendPreference): void | Promise<void>;
 }
@@ -333,6 +374,7 @@ export interface DiagnosticsApi {
 /** What the browser worker exposes over comlink. */
 export interface WorkerApi extends EngineApi, ModelStoreApi, DiagnosticsApi {
   setBackendPreference(preference: BackendPreference): Promise<void>;
+  checkPrompt(prompt: string): Promise<PromptCheck>;
 }
 
 /** Error codes the engine throws (as `EngineError`), so hosts can show plain-language messages. */

@@ -2,6 +2,7 @@
  * Everything the panel knows, in one object the view renders: the model and engine, the user's
  * settings, the selection, the jobs and their batches, history and notices.
  */
+import type { PromptCheck } from '../common/engine-types.js';
 import type { Launch, SelectedLayer } from '../common/host-rpc.js';
 import type { DiagnosticsState } from './diagnostics/diagnostics-report.js';
 import type { LibraryState } from './engine/model-library.js';
@@ -31,6 +32,14 @@ export interface PanelState {
   launch?: Launch;
   /** The last VAE decode time the engine reported, ms: part of a running job's time estimate. */
   decodeMs?: number;
+  /** What the model in use makes of the prompt (unknown words), for the prompt as it was when asked. */
+  promptCheck?: CheckedPrompt;
+}
+
+export interface CheckedPrompt extends PromptCheck {
+  prompt: string;
+  /** The model that checked it (ModelInfo.hash). */
+  modelHash: string;
 }
 
 export type PanelStore = Store<PanelState>;

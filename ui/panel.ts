@@ -5,6 +5,7 @@
  *
  *   engine/model-state.ts       load the model, know what the engine runs on
  *   engine/model-library.ts     the model store: start model, add (folder, URL), remove, use
+ *   engine/prompt-checker.ts    the words of the prompt the model does not know
  *   diagnostics/                what the host gives the engine, for a report to copy
  *   jobs/start-batch.ts         an action → read targets → plan → queue
  *   jobs/job-runner.ts          queue → export → generate → place
@@ -22,6 +23,7 @@ import {
 } from './diagnostics/diagnostics-report.js';
 import { createModelLibrary, type ModelLibrary } from './engine/model-library.js';
 import { readyModelInfo } from './engine/model-state.js';
+import { startPromptChecker } from './engine/prompt-checker.js';
 import type { HostClient, HostConnection } from './host-client.js';
 import { createBatchTracker } from './jobs/batch-tracker.js';
 import { isEnded, type Job } from './jobs/job.js';
@@ -53,6 +55,8 @@ export interface PanelOptions {
   drawSeed?: () => number;
   /** Delay before a settings change is written to the host's storage, ms. */
   settingsSaveDelayMs?: number;
+  /** Quiet time after the prompt changes before the model checks its words, ms. */
+  promptCheckDelayMs?: number;
   /** What only a developer needs (a malformed message, a failed background call); console by default. */
   log?: (message: string) => void;
 }
@@ -102,6 +106,7 @@ export function createPanel(options: PanelOptions): Panel {
   );
   const tracker = createBatchTracker({ store, host, log });
   followModelRecommendation();
+  startPromptChecker({ store, engine: options.engine, delayMs: options.promptCheckDelayMs ?? 250, log });
 
   const runner = createJobRunner({
     store,

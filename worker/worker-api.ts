@@ -50,6 +50,10 @@ export function createWorkerApi(options: WorkerApiOptions): WorkerApi {
       return engine.generate(request, onProgress);
     },
     cancel: (jobId) => engine.cancel(jobId),
+    checkPrompt: async (prompt) => {
+      if (!engine.checkPrompt) return { unknownWords: [], truncated: false };
+      return engine.checkPrompt(prompt);
+    },
     setBackendPreference: async (preference) => {
       await engine.setBackendPreference?.(preference);
     },

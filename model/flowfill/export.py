@@ -101,8 +101,9 @@ def _ort_available() -> bool:
 
 def export_package(out_dir: str | Path, *, tokenizer, vae, te, dit, stats, max_sequence_length, shift, guidance, steps,
                    tokenizer_dir, training_summary: dict, licences: list, log=print, quantize: bool = True,
-                   parity_prompts: list[str] = ()) -> dict:
-    """Writes the package; returns {parity, quantisation, bytes, files}. `tokenizer` encodes strings to ids."""
+                   parity_prompts: list[str] = (), vocabulary: dict | None = None) -> dict:
+    """Writes the package; returns {parity, quantisation, bytes, files}. `tokenizer` encodes strings to ids;
+    `vocabulary` is flowfill.json's prompt vocabulary (vocabulary.prompt_vocabulary), when known."""
     out = Path(out_dir)
     if out.exists():
         shutil.rmtree(out)
@@ -196,9 +197,7 @@ def export_package(out_dir: str | Path, *, tokenizer, vae, te, dit, stats, max_s
         "recommended": {"steps": steps, "guidance": guidance, "shift": shift},
         "weights": {"format": "int8 per output channel (Cast -> Mul in the graph) for large matrices, embedding tables and convolution kernels; float32 otherwise",
                     "quantisation": qsummary} if quantize else {"format": "float32"},
-        "vocabulary_note": "Prompts use the caption vocabulary: emoji names (styles flat, glossy, twemoji) and '<name> icon' "
-                           "(styles line, filled, bold, thin, in a named colour: '<colour> on <background>'); 36 named colours; "
-                           "unknown words map to <unk>.",
+        **({"vocabulary": vocabulary} if vocabulary is not None else {}),
         "training": training_summary,
         "files": files,
     }

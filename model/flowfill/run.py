@@ -31,6 +31,7 @@ from .text_encoder import TEXT_CONFIG
 from .train import (MAX_SEQUENCE_LENGTH, DitTrainer, build_models, images_per_step, latent_statistics, parse_mix, snap_to_int8, train_vae,
                     vae_psnr)
 from .vae import VAE_CONFIG
+from .vocabulary import TRAIN_SUBJECTS, prompt_vocabulary, subject_ids_of
 
 SMOKE = {
     "dit": dict(DIT_CONFIG, num_layers=2, num_attention_heads=2, attention_head_dim=32, caption_projection_dim=64,
@@ -43,7 +44,6 @@ SMOKE = {
 # --train-subjects: the evaluation sets whose subjects the DiT trains on (none named = every subject).
 # core = v1's 200 emoji and the 200 icons all three icon sets draw: a vocabulary sized to what the
 # model can hold (model/README.md, "Where the subjects stand, and the decision").
-TRAIN_SUBJECTS = {"all": (), "v1": ("v1_emoji",), "core": ("v1_emoji", "icons")}
 
 
 def share(text: str) -> float:
@@ -315,7 +315,7 @@ def main(argv=None):
     report["export"] = export_package(out / "package", tokenizer=data.tokenizer.encode, vae=vae, te=te_ema, dit=dit_ema, stats=stats,
                                       max_sequence_length=MAX_SEQUENCE_LENGTH, shift=chosen["shift"], guidance=chosen["guidance"],
                                       steps=a.steps, tokenizer_dir=a.data, training_summary=summary, licences=data.manifest["licences"],
-                                      log=log, parity_prompts=parity_prompts)
+                                      log=log, parity_prompts=parity_prompts, vocabulary=prompt_vocabulary(data.manifest, subjects))
     report["training"] = summary
     state["gpu_seconds_by_call"].append(round(time.time() - t0, 1))
     state.setdefault("gpus_by_call", [1] * (len(state["gpu_seconds_by_call"]) - 1)).append(ranks.world)
@@ -339,8 +339,7 @@ def train_subject_ids(data, choice: str) -> list[int] | None:
     """The subject ids the DiT's training draws come from (--train-subjects): None = all; else the
     subjects of the evaluation sets TRAIN_SUBJECTS names, read from the manifest as evaluate.py reads the
     sets (the full sets, also under --smoke, which evaluates only their first prompts)."""
-    names = TRAIN_SUBJECTS[choice]
-    return sorted({p["subject"] for name in names for p in data.eval_sets[name]}) if names else None
+    return subject_ids_of(data.manifest, choice)
 
 
 def replace_judge_if_asked(state: dict, size: int | None, log) -> None:

@@ -4,11 +4,13 @@
  * live preview, see the fill land on the selected frame, then select it and load its settings
  * from the provenance card. Few steps and no CFG keep the work small.
  */
+import path from 'node:path';
 import type { Browser, Frame, Page } from 'playwright-core';
 import { PROVENANCE_KEY } from '../../common/provenance.js';
 import { STORAGE_KEYS } from '../../src/figma-host.js';
 
 const SETTINGS_KEY = STORAGE_KEYS.settings;
+import { repoRoot } from '../../scripts/build.mjs';
 import { BROWSER_TEST_TIMEOUT_MS, launchChromiumAsync, startRigAsync, type Rig } from './browser-rig.js';
 import { openPlaygroundAsync, panelModelAsync, pluginFrameAsync } from './playground-helpers.js';
 
@@ -140,6 +142,52 @@ test(
       expect(await panel.$$eval('.ff-job', (rows) => rows.map((r) => (r as HTMLElement).dataset.status))).toEqual(Array(5).fill('done'));
     } finally {
       await mixed.close();
+    }
+  },
+  BROWSER_TEST_TIMEOUT_MS,
+);
+
+test(
+  'with the built-in model the panel names the words it does not know, offers its subjects and words its chips as its captions',
+  async () => {
+    const defaultRig = await startRigAsync({}, { modelDir: path.join(repoRoot, 'models', 'default') });
+    const other = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+    try {
+      await openPlaygroundAsync(other, defaultRig.server.url);
+      await other.evaluate(() => window.flowfill.runCommand('open'));
+      const panel = await pluginFrameAsync(other);
+      expect((await panelModelAsync(panel, 120_000)).status).toBe('ready');
+
+      // The words the general chips would have added ("modern", "an") are named; the chips are the model's own.
+      await panel.fill('#ff-prompt', 'rocket, modern style, on an orange background');
+      await panel.waitForSelector('#ff-unknown-words');
+      expect(await panel.textContent('#ff-unknown-words')).toMatch(/does not know “modern”, “an”: it cannot follow these words/);
+      expect(await panel.textContent('#ff-subject-hint')).toBe('Draws rocket (emoji), trained in flat, glossy, twemoji.');
+      const chips = () => panel.$$eval('#ff-presets .ff-chip', (found) => found.map((c) => c.textContent));
+      const backgrounds = ['White bg', 'Teal bg', 'Orange bg', 'Purple bg', 'Dark blue bg'];
+      expect(await chips()).toEqual(['Flat', 'Glossy', 'Twemoji', ...backgrounds]);
+
+      // A subject picked from the list writes its kind's caption, keeping the background the prompt chose.
+      await panel.fill('#ff-subject', 'shopping cart icon');
+      await panel.press('#ff-subject', 'Enter');
+      expect(await panel.inputValue('#ff-prompt')).toBe('shopping cart icon, line style, dark blue on orange');
+      expect(await panel.inputValue('#ff-subject')).toBe('');
+      await panel.waitForSelector('#ff-unknown-words', { state: 'detached' });
+      expect(await panel.textContent('#ff-subject-hint')).toBe('Draws shopping cart (icon), trained in line, filled, bold, thin.');
+      // The chips follow the kind of subject: an icon's styles now; one replaces the other.
+      expect(await chips()).toEqual(['Line', 'Filled', 'Bold', 'Thin', ...backgrounds]);
+      await panel.click('[data-preset="bold"]');
+      expect(await panel.inputValue('#ff-prompt')).toBe('shopping cart icon, dark blue on orange, bold style');
+
+      // A prompt naming none of the 400 says so, and how many other names the model knows.
+      await panel.fill('#ff-prompt', 'a misty forest at dawn');
+      await panel.waitForSelector('#ff-unknown-words:has-text("“misty”, “forest”")');
+      expect(await panel.textContent('#ff-subject-hint')).toMatch(
+        /was trained on 200 emoji and 200 icons; this prompt names none of them \(2477 more names are known, drawn poorly\)/,
+      );
+    } finally {
+      await other.close();
+      await defaultRig.close();
     }
   },
   BROWSER_TEST_TIMEOUT_MS,

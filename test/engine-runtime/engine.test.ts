@@ -164,6 +164,25 @@ describe('request validation', () => {
   }, 60_000);
 });
 
+describe('prompt check', () => {
+  test('answers from the package while a job runs, without waiting for it; with no model it is refused', async () => {
+    let stepsSeenWhenAnswered = -1;
+    let steps = 0;
+    const running = engine.generate(request({ jobId: 'pc1', steps: 3 }), () => steps++);
+    // The fixture is unconditional (no text encoder): no word can be unknown to it.
+    const check = await engine.checkPrompt('a zorbly rocket').then((answer) => {
+      stepsSeenWhenAnswered = steps;
+      return answer;
+    });
+    expect(check).toEqual({ unknownWords: [], truncated: false });
+    await running;
+    expect(stepsSeenWhenAnswered).toBeLessThan(3);
+    const { code, message } = await rejectionOf(createEngine({ backend: 'wasm' }).checkPrompt('rocket'));
+    expect(code).toBe('invalid-request');
+    expect(message).toMatch(/no model is loaded/);
+  }, 60_000);
+});
+
 describe('cancel', () => {
   test('cancel mid-run stops within one step, returns no result, leaks no tensor, and the next job runs', async () => {
     const steps: number[] = [];

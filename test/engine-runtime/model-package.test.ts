@@ -2,6 +2,7 @@
  * Package checks happen before any session: every failure names the file and what is wrong.
  */
 import { setEmbeddedModelProvider } from '../../worker/engine/embedded-model.js';
+import { sd3FamilyPackage } from '../../worker/engine/sd3/family.js';
 import { sha256HexAsync } from '../../worker/engine/verifying-reader.js';
 import { fixturePackageFiles, json, parseJson, rejectionOf, replaceAscii, sd3PackageAsync } from './helpers.js';
 
@@ -138,6 +139,54 @@ describe('flowfill.json', () => {
     const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json({ supersedes: [{ id: 'old-model' }] }) }));
     expect(code).toBe('model-mismatch');
     expect(message).toContain('flowfill.json: supersedes[0] is {"id":"old-model"}');
+  });
+
+  test.each([
+    [{ kinds: [] }, 'vocabulary.kinds is []; expected a list of at least one kind'],
+    [
+      { kinds: [{ kind: 'emoji', prompt: 'a {style} thing', styles: ['flat'], subjects: [] }] },
+      'vocabulary.kinds[0].prompt is "a {style} thing"',
+    ],
+    [
+      {
+        kinds: [{ kind: 'emoji', prompt: '{subject}', styles: ['flat'], subjects: [{ name: 'rocket', styles: ['line'] }] }],
+        colours: ['red'],
+      },
+      'vocabulary.kinds[0].subjects[0].styles is ["line"]; expected styles of its kind (flat)',
+    ],
+    [
+      { kinds: [{ kind: 'emoji', prompt: '{subject}', styles: ['flat'], subjects: [{ name: 'rocket', styles: ['flat'] }] }] },
+      'vocabulary.colours is missing',
+    ],
+    [
+      {
+        kinds: [{ kind: 'emoji', prompt: '{subject}', styles: ['flat'], subjects: [{ name: 'rocket', styles: ['flat'] }] }],
+        colours: ['red'],
+        other_subjects: -1,
+      },
+      'vocabulary.other_subjects is -1',
+    ],
+  ])('a malformed vocabulary is model-mismatch naming its field (%#)', async (vocabulary, expected) => {
+    const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json({ vocabulary }) }));
+    expect(code).toBe('model-mismatch');
+    expect(message).toContain(`flowfill.json: ${expected}`);
+  });
+
+  test('a well-formed vocabulary reaches the model summary', async () => {
+    const vocabulary = {
+      kinds: [
+        {
+          kind: 'emoji',
+          prompt: '{subject}, {style} style',
+          styles: ['flat'],
+          subjects: [{ name: 'rocket', aliases: ['spaceship'], styles: ['flat'] }],
+        },
+      ],
+      colours: ['red'],
+      other_subjects: 3,
+    };
+    const summary = sd3FamilyPackage(await load({ ...files, 'flowfill.json': json({ vocabulary }) })).summary;
+    expect(summary.vocabulary).toEqual({ kinds: vocabulary.kinds, colours: ['red'], otherSubjects: 3 });
   });
 
   test('a listed file that is absent is model-missing-file', async () => {

@@ -16,6 +16,7 @@ import type {
   LoadProgress,
   ModelInfo,
   ModelSource,
+  PromptCheck,
 } from '../../common/engine-types.js';
 
 export const FAKE_MODEL: ModelInfo = {
@@ -67,6 +68,19 @@ export class FakeEngine implements EngineApi {
   private readonly cancelled = new Set<string>();
   /** While set, loading and each generation step wait until released. */
   private gate: { promise: Promise<void>; release: () => void } | undefined;
+
+  /** Words checkPrompt reports as unknown to the model (lower-case), and every prompt it was asked about. */
+  unknownWords = new Set<string>();
+  readonly checkedPrompts: string[] = [];
+  /** Pause before checkPrompt answers, ms (to make answers arrive out of order). */
+  checkDelayMs = (_prompt: string) => 0;
+
+  async checkPrompt(prompt: string): Promise<PromptCheck> {
+    this.checkedPrompts.push(prompt);
+    await new Promise<void>((resolve) => setTimeout(resolve, this.checkDelayMs(prompt)));
+    const words = prompt.toLowerCase().split(/[^\p{L}\p{N}]+/u);
+    return { unknownWords: [...new Set(words.filter((w) => this.unknownWords.has(w)))], truncated: false };
+  }
 
   async setBackendPreference(preference: BackendPreference): Promise<void> {
     this.events.push(`prefer ${preference}`);

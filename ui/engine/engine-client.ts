@@ -34,6 +34,7 @@ export function createEngineClient(worker: Worker): EngineClient {
       return remote.generate(transferable, callback);
     },
     cancel: (jobId: string) => remote.cancel(jobId),
+    checkPrompt: (prompt: string) => remote.checkPrompt(prompt),
     setBackendPreference: (preference) => remote.setBackendPreference(preference),
     storeStatus: () => remote.storeStatus(),
     // Picked files travel as File objects: structured-cloned as references to the same files, not copied.

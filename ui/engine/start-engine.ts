@@ -93,6 +93,7 @@ export function deferredEngine(started: Promise<WorkerApi>): WorkerApi {
     loadModel: async (source, onProgress) => (await started).loadModel(source, onProgress),
     generate: async (request, onProgress) => (await started).generate(request, onProgress),
     cancel: async (jobId) => (await started).cancel(jobId),
+    checkPrompt: async (prompt) => (await started).checkPrompt(prompt),
     setBackendPreference: async (preference) => (await started).setBackendPreference(preference),
     storeStatus: async () => (await started).storeStatus(),
     installModel: async (installId, source, options, onProgress) => (await started).installModel(installId, source, options, onProgress),

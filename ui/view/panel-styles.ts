@@ -19,6 +19,7 @@ export const PANEL_CSS = `
   --ff-text-onbrand: var(--figma-color-text-onbrand, #ffffff);
   --ff-text-brand: var(--figma-color-text-brand, #007be5);
   --ff-text-danger: var(--figma-color-text-danger, #dc3412);
+  --ff-text-warning: var(--figma-color-text-warning, #b86200);
   --ff-border: var(--figma-color-border, #e6e6e6);
   --ff-border-strong: var(--figma-color-border-strong, #b3b3b3);
   --ff-border-selected: var(--figma-color-border-selected, #0d99ff);
@@ -87,6 +88,9 @@ button, input, textarea, select { font: inherit; color: inherit; }
 .ff-inline { display: flex; gap: 4px; align-items: center; }
 .ff-inline .ff-input { flex: 1; min-width: 0; }
 .ff-hint { color: var(--ff-text-tertiary); }
+.ff-prompt-hints .ff-hint { margin: 4px 0 0; }
+.ff-hint.is-warning { color: var(--ff-text-warning); }
+.ff-subject-picker { display: block; margin-top: 8px; }
 
 /* Chips (style presets, size presets) */
 .ff-chips { display: flex; flex-wrap: wrap; gap: 4px; }

@@ -10,6 +10,7 @@ import { HistoryList } from './history-list.js';
 import { JobList } from './job-list.js';
 import { isEnded } from '../jobs/job.js';
 import { readyModelInfo } from '../engine/model-state.js';
+import { currentPromptCheck } from '../engine/prompt-checker.js';
 import { DiagnosticsSection } from './diagnostics-section.js';
 import { ModelHeader, ModelNotes, ModelStatusLine, ModelsSection } from './model-section.js';
 import { NoticeList } from './notice-list.js';
@@ -98,7 +99,7 @@ function PanelView({ panel }: { panel: Panel }) {
       <ModelNotes model={state.model} />
       <ModelsSection model={state.model} library={state.library} panel={panel} busy={busy} />
       <NoticeList notices={state.notices} onDismiss={panel.dismissNotice} />
-      <PromptSection settings={state.settings} update={update} />
+      <PromptSection settings={state.settings} update={update} model={readyModelInfo(state.model)} check={currentPromptCheck(state)} />
       {/* The actions sit above the settings, so they stay in view when the settings are open. */}
       <section class="ff-section">
         <Actions state={state} panel={panel} />

@@ -1,14 +1,24 @@
-/** The prompt, the style presets that edit it, and the negative prompt. */
+/** The prompt, what the model makes of it, the style presets that edit it, and the negative prompt. */
+import type { ModelInfo, PromptVocabulary } from '../../common/engine-types.js';
+import type { CheckedPrompt } from '../panel-state.js';
+import { namedSubjects, presetsFor, promptForSubject, subjectChoices, subjectCounts } from '../settings/prompt-vocabulary.js';
 import type { GenerationSettings } from '../settings/settings.js';
-import { STYLE_PRESETS, isPresetActive, togglePreset } from '../settings/style-presets.js';
+import { isPresetActive, togglePreset } from '../settings/style-presets.js';
 
 export function PromptSection({
   settings,
   update,
+  model,
+  check,
 }: {
   settings: GenerationSettings;
   update: (patch: Partial<GenerationSettings>) => void;
+  /** The model in use, once ready. */
+  model?: ModelInfo;
+  /** Its check of the prompt on screen, once it has arrived. */
+  check?: CheckedPrompt;
 }) {
+  const presets = presetsFor(model?.vocabulary, settings.prompt);
   return (
     <section class="ff-section">
       <label>
@@ -23,20 +33,28 @@ export function PromptSection({
           onInput={(e) => update({ prompt: e.currentTarget.value })}
         />
       </label>
+      {model && <PromptHints model={model} prompt={settings.prompt} check={check} />}
       <div class="ff-chips" id="ff-presets">
-        {STYLE_PRESETS.map((preset) => (
+        {presets.map((preset) => (
           <button
             key={preset.id}
             class={`ff-chip${isPresetActive(settings.prompt, preset) ? ' is-active' : ''}`}
             type="button"
             title={`Adds "${preset.text}" to the prompt`}
             data-preset={preset.id}
-            onClick={() => update({ prompt: togglePreset(settings.prompt, preset) })}
+            onClick={() => update({ prompt: togglePreset(settings.prompt, preset, presets) })}
           >
             {preset.label}
           </button>
         ))}
       </div>
+      {model?.vocabulary && (
+        <SubjectPicker
+          vocabulary={model.vocabulary}
+          onPick={(phrase) => promptForSubject(model.vocabulary!, phrase, settings.prompt)}
+          update={update}
+        />
+      )}
       <label>
         <span class="ff-label">Negative prompt</span>
         <input
@@ -49,5 +67,82 @@ export function PromptSection({
         />
       </label>
     </section>
+  );
+}
+
+/** What the model will make of the prompt: words it does not know, and whether it names a subject it was trained on. */
+function PromptHints({ model, prompt, check }: { model: ModelInfo; prompt: string; check?: CheckedPrompt }) {
+  const vocabulary = model.vocabulary;
+  const named = vocabulary && prompt.trim() !== '' ? namedSubjects(vocabulary, prompt) : [];
+  return (
+    <div class="ff-prompt-hints" id="ff-prompt-hints">
+      {check && check.unknownWords.length > 0 && (
+        <p class="ff-hint is-warning" id="ff-unknown-words">
+          {model.name} does not know {check.unknownWords.map((w) => `“${w}”`).join(', ')}: it cannot follow{' '}
+          {check.unknownWords.length > 1 ? 'these words' : 'this word'}.
+        </p>
+      )}
+      {check?.truncated && (
+        <p class="ff-hint is-warning" id="ff-prompt-truncated">
+          The prompt is longer than {model.name} reads; the end is cut off.
+        </p>
+      )}
+      {vocabulary && prompt.trim() !== '' && (
+        <p class={`ff-hint${named.length === 0 ? ' is-warning' : ''}`} id="ff-subject-hint">
+          {named.length > 0 ? (
+            <>
+              Draws {named[0].as} ({named[0].kind}), trained in {named[0].subject.styles.join(', ')}.
+            </>
+          ) : (
+            <>
+              {model.name} was trained on {subjectCounts(vocabulary)}; this prompt names none of them
+              {vocabulary.otherSubjects > 0 ? ` (${vocabulary.otherSubjects} more names are known, drawn poorly)` : ''}. Pick one below.
+            </>
+          )}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** A searchable list of the model's subjects; picking one writes a prompt the way its captions read. */
+function SubjectPicker({
+  vocabulary,
+  onPick,
+  update,
+}: {
+  vocabulary: PromptVocabulary;
+  onPick: (phrase: string) => string | undefined;
+  update: (patch: Partial<GenerationSettings>) => void;
+}) {
+  const choices = subjectChoices(vocabulary);
+  const pick = (field: HTMLInputElement) => {
+    const prompt = onPick(field.value);
+    if (prompt === undefined) return;
+    update({ prompt });
+    field.value = '';
+  };
+  return (
+    <label class="ff-subject-picker">
+      <span class="ff-label">Subject ({choices.length} this model draws)</span>
+      <input
+        class="ff-input"
+        id="ff-subject"
+        type="search"
+        list="ff-subject-list"
+        placeholder="Type to find one, e.g. rocket or shopping cart icon"
+        // A choice from the list arrives as one replacing input; typed text waits for Enter or leaving
+        // the field, so that "heart" does not take over while "heart with arrow" is being typed.
+        onInput={(e) => {
+          if ((e as InputEvent).inputType === 'insertReplacementText' || !(e instanceof InputEvent)) pick(e.currentTarget);
+        }}
+        onChange={(e) => pick(e.currentTarget)}
+      />
+      <datalist id="ff-subject-list">
+        {choices.map((c) => (
+          <option key={c.phrase} value={c.phrase} label={`${c.kind} · ${c.subject.styles.join(', ')}`} />
+        ))}
+      </datalist>
+    </label>
   );
 }

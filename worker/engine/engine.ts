@@ -22,6 +22,7 @@ import type {
   LoadProgress,
   ModelInfo,
   ModelSource,
+  PromptCheck,
 } from '../../common/engine-types.js';
 import { chooseBackend, type BackendChoice } from './choose-backend.js';
 import { EngineError, engineErrorCodeOf } from './engine-error.js';
@@ -108,6 +109,15 @@ export class Engine implements EngineApi {
    */
   async loadPackage(pkg: FamilyPackage): Promise<ModelInfo> {
     return this.enqueue(() => this.usePackageAsync(pkg));
+  }
+
+  /**
+   * What the loaded model's tokenizers make of a prompt. Not queued: the panel asks as the designer
+   * types, and the answer needs only the package, not the sessions a running job holds.
+   */
+  async checkPrompt(prompt: string): Promise<PromptCheck> {
+    if (!this.pkg) throw new EngineError('invalid-request', 'no model is loaded; load one before checking a prompt');
+    return this.pkg.checkPrompt(prompt);
   }
 
   /** Changes the backend the next model load (or the next job after a lost device) runs on. */

@@ -4,6 +4,7 @@
  * may read more fields of its own (SD3: latent→RGB preview factors, the T5 block length).
  */
 import { EngineError } from './engine-error.js';
+import { readPromptVocabulary } from './prompt-vocabulary.js';
 import { isSha256Hex } from './sha256-stream.js';
 
 export interface FlowfillManifest {
@@ -15,6 +16,8 @@ export interface FlowfillManifest {
   recommended?: { steps?: number; guidance?: number; shift?: number };
   /** Earlier packages of the same weights this one replaces (ModelInfo.supersedes). */
   supersedes?: SupersededPackage[];
+  /** What the model was trained to draw (./prompt-vocabulary.ts reads it). */
+  vocabulary?: unknown;
 }
 
 export interface SupersededPackage {
@@ -63,6 +66,7 @@ export function checkManifest<T extends Record<string, unknown>>(manifest: T): T
       }
     });
   }
+  if (manifest.vocabulary !== undefined) readPromptVocabulary(manifest.vocabulary);
   return manifest as T & FlowfillManifest;
 }
 

@@ -15,6 +15,7 @@ import type {
   GenerationResult,
   ModelInfo,
   PrecisionChoice,
+  PromptCheck,
 } from '../../common/engine-types.js';
 import type { PackageFiles } from './package-source.js';
 import type { FlowfillManifest } from './flowfill-manifest.js';
@@ -73,6 +74,8 @@ export interface FamilyPackage {
    * the value and a valid alternative; otherwise the size that will be used and notes about it.
    */
   checkRequest(request: GenerationRequest): CheckedSettings;
+  /** What the package's tokenizers make of a prompt, without any session. */
+  checkPrompt(prompt: string): PromptCheck;
   /** Creates every inference session on `backend`; on failure releases what it created and rethrows. */
   createRuntimeAsync(backend: Backend, options?: RuntimeOptions): Promise<FamilyRuntime>;
 }

@@ -107,6 +107,18 @@ describe('engine client over a real MessageChannel', () => {
     await expect(running).rejects.toThrow(/\[cancelled\]/);
     client.terminate();
   });
+
+  test('a prompt check crosses the port and is answered while a job holds the engine', async () => {
+    const worker = new ChannelWorker();
+    const client = createEngineClient(worker as unknown as Worker);
+    worker.engine.unknownWords = new Set(['zorbly']);
+    worker.engine.hold();
+    const running = client.generate({ ...request, steps: 2 });
+    expect(await client.checkPrompt('a Zorbly rocket')).toEqual({ unknownWords: ['zorbly'], truncated: false });
+    worker.engine.release();
+    await running;
+    client.terminate();
+  });
 });
 
 describe('startEngineWorkerAsync', () => {

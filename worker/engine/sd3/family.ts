@@ -6,9 +6,11 @@
 import type { Backend } from '../../../common/engine-types.js';
 import type { FamilyPackage, FamilyRuntime, ModelFamily, RuntimeOptions } from '../model-family.js';
 import { isDiffusersLayoutAsync, readSd3DiffusersPackageAsync } from './diffusers-package.js';
+import { readPromptVocabulary } from '../prompt-vocabulary.js';
 import { generateFromImageAsync } from './image-to-image.js';
 import { readSd3PackageAsync, type Sd3Package } from './package.js';
 import { checkRequest, generateAsync } from './pipeline.js';
+import { checkPromptWords } from './prompt-tokenizers.js';
 import { createSd3RuntimeAsync, releaseSd3RuntimeAsync, type Sd3Runtime } from './runtime.js';
 
 export const sd3Family: ModelFamily = {
@@ -45,12 +47,14 @@ export function sd3FamilyPackage(pkg: Sd3Package): FamilyPackage {
       format: pkg.format ?? 'onnx',
       ...(pkg.precision ? { precision: pkg.precision } : {}),
       ...(pkg.weightBytes !== undefined ? { weightBytes: pkg.weightBytes } : {}),
+      ...(pkg.manifest?.vocabulary !== undefined ? { vocabulary: readPromptVocabulary(pkg.manifest.vocabulary) } : {}),
       notes: [...pkg.notes],
     },
     checkRequest(request) {
       const { width, height, notes } = checkRequest(pkg, request);
       return { width, height, notes };
     },
+    checkPrompt: (prompt) => checkPromptWords(pkg, prompt),
     createRuntimeAsync: async (backend: Backend, options?: RuntimeOptions) =>
       sd3FamilyRuntime(await createSd3RuntimeAsync(pkg, backend, options)),
   };

@@ -3,6 +3,7 @@
  * what the transformer attends to is known from the package alone, before any session exists (the
  * memory plan and the GPU attention checks need it), so this module depends on no runtime.
  */
+import type { PromptCheck } from '../../../common/engine-types.js';
 import { EngineError } from '../engine-error.js';
 import { tokenizerFolderOf, type Sd3Package, type TextEncoderComponent } from './package.js';
 import { PromptTokenizer } from './tokenize.js';
@@ -50,4 +51,19 @@ export function tokenizerFor(pkg: Sd3Package, component: TextEncoderComponent): 
     tokenizers.set(component, tokenizer);
   }
   return tokenizer;
+}
+
+/**
+ * What the package's tokenizers make of a prompt: the words none of them knows (a word one encoder
+ * knows still reaches the transformer through it), and whether any encoder cuts the prompt short.
+ */
+export function checkPromptWords(pkg: Sd3Package, prompt: string): PromptCheck {
+  if (typeof prompt !== 'string') throw new EngineError('invalid-request', `prompt must be a string, got ${typeof prompt}`);
+  const tokenizers = pkg.textEncoders.map((encoder) => tokenizerFor(pkg, encoder));
+  if (tokenizers.length === 0) return { unknownWords: [], truncated: false };
+  const [first, ...rest] = tokenizers.map((tokenizer) => tokenizer.unknownWords(prompt));
+  return {
+    unknownWords: first.filter((word) => rest.every((others) => others.includes(word))),
+    truncated: tokenizers.some((tokenizer) => tokenizer.encode(prompt).truncated),
+  };
 }

@@ -123,6 +123,23 @@ export class PromptTokenizer {
     return { ids, attentionMask, truncated };
   }
 
+  /**
+   * The words of `text` this tokenizer reads as its unknown token, as written (lower-case, without
+   * the punctuation around them; an emoji is a word), each once. Byte-level BPE (CLIP) knows every word; a word-piece
+   * vocabulary such as the built-in model's knows only its captions' words.
+   */
+  unknownWords(text: string): string[] {
+    if (this.unkId === undefined) return [];
+    const unknown = new Set<string>();
+    for (const chunk of text.split(/\s+/)) {
+      const word = chunk.replace(/^\p{P}+|\p{P}+$/gu, '');
+      if (word === '') continue;
+      const tokens = this.tokenizer.tokenize(word, { add_special_tokens: false });
+      if (tokens.some((t) => (this.vocab.get(t) ?? this.unkId) === this.unkId)) unknown.add(word.toLowerCase());
+    }
+    return [...unknown];
+  }
+
   /** Several prompts → [batch, maxLength] (e.g. [negative, positive] for CFG). */
   encodeBatch(texts: readonly string[]): TokenizedBatch {
     const L = this.maxLength;

@@ -1,0 +1,70 @@
+/**
+ * The built-in model's prompt vocabulary (flowfill.json "vocabulary", model/flowfill/vocabulary.py) as
+ * the engine reads it, against the model's own tokenizer: every subject, style, colour, caption
+ * template and panel chip the panel offers for it must be words the model knows, and the words it
+ * does not know are named before anything is generated.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PromptVocabulary } from '../../common/engine-types.js';
+import { presetsFor, promptForSubject, subjectChoices } from '../../ui/settings/prompt-vocabulary.js';
+import { STYLE_PRESETS } from '../../ui/settings/style-presets.js';
+import { modelFolderSourceAsync } from '../../worker/cli/node-host.js';
+import { loadModelPackageAsync } from '../../worker/engine/load-model-package.js';
+import type { FamilyPackage } from '../../worker/engine/model-family.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+let pkg: FamilyPackage;
+let vocabulary: PromptVocabulary;
+
+beforeAll(async () => {
+  pkg = await loadModelPackageAsync(await modelFolderSourceAsync(path.join(repoRoot, 'models/default')));
+  vocabulary = pkg.summary.vocabulary!;
+}, 60_000);
+
+test('the built-in model declares the 400 subjects it was trained on, by kind, and the other names it knows', () => {
+  expect(vocabulary.kinds.map((k) => [k.kind, k.subjects.length])).toEqual([
+    ['emoji', 200],
+    ['icon', 200],
+  ]);
+  expect(vocabulary.otherSubjects).toBe(2477);
+  expect(vocabulary.colours).toHaveLength(36);
+  const phrases = subjectChoices(vocabulary).map((c) => c.phrase);
+  expect(new Set(phrases).size).toBe(400);
+  expect(phrases).toContain('shopping cart icon');
+});
+
+test('every subject name and alias, style, colour and caption template is a word the model knows', () => {
+  const texts = [
+    ...vocabulary.kinds.flatMap((k) => [k.prompt.replace(/\{\w+\}/g, ''), ...k.styles.map((s) => `${s} style`)]),
+    ...vocabulary.kinds.flatMap((k) => k.subjects.flatMap((s) => [s.name, ...(s.aliases ?? [])])),
+    ...vocabulary.colours,
+  ];
+  const unknown = texts.filter((text) => pkg.checkPrompt(text).unknownWords.length > 0);
+  expect(unknown).toEqual([]);
+});
+
+test("the panel's chips and picked-subject prompts for it use only known words; the general chips would not", () => {
+  for (const preset of presetsFor(vocabulary)) expect([preset.text, pkg.checkPrompt(preset.text).unknownWords]).toEqual([preset.text, []]);
+  for (const { phrase } of subjectChoices(vocabulary)) {
+    const prompt = promptForSubject(vocabulary, phrase, 'on a teal background, glossy style')!;
+    expect([prompt, pkg.checkPrompt(prompt).unknownWords]).toEqual([prompt, []]);
+  }
+  // What the panel offered before the model declared its vocabulary: words it reads as unknown.
+  const general = STYLE_PRESETS.flatMap((preset) => pkg.checkPrompt(preset.text).unknownWords);
+  expect(general.sort()).toEqual(['an', 'modern']);
+});
+
+test('unknown words are named as written, once, without the punctuation around them; known ones are not', () => {
+  expect(pkg.checkPrompt('rocket, modern style, on an orange background').unknownWords).toEqual(['modern', 'an']);
+  expect(pkg.checkPrompt('Shopping cart icon, LINE style, dark blue on white!').unknownWords).toEqual([]);
+  expect(pkg.checkPrompt('a Zorbly, zorbly (🚀) rocket').unknownWords).toEqual(['zorbly', '🚀']);
+  expect(pkg.checkPrompt('')).toEqual({ unknownWords: [], truncated: false });
+});
+
+test('a prompt longer than the text encoder reads is reported as cut off', () => {
+  const long = Array.from({ length: 80 }, () => 'rocket').join(' ');
+  expect(pkg.checkPrompt(long).truncated).toBe(true);
+  expect(pkg.checkPrompt('rocket').truncated).toBe(false);
+});
