@@ -2,7 +2,7 @@
  * The built-in model's prompt vocabulary (flowfill.json "vocabulary", model/flowfill/vocabulary.py) as
  * the engine reads it, against the model's own tokenizer: every subject, style, colour, caption
  * template and panel chip the panel offers for it must be words the model knows, and the words it
- * does not know are named before anything is generated.
+ * does not know are named before anything is generated, and in the notes of what is.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import type { PromptVocabulary } from '../../common/engine-types.js';
 import { presetsFor, promptForSubject, subjectChoices } from '../../ui/settings/prompt-vocabulary.js';
 import { STYLE_PRESETS } from '../../ui/settings/style-presets.js';
 import { modelFolderSourceAsync } from '../../worker/cli/node-host.js';
+import { createEngine } from '../../worker/engine/engine.js';
 import { loadModelPackageAsync } from '../../worker/engine/load-model-package.js';
 import type { FamilyPackage } from '../../worker/engine/model-family.js';
 
@@ -68,3 +69,18 @@ test('a prompt longer than the text encoder reads is reported as cut off', () =>
   expect(pkg.checkPrompt(long).truncated).toBe(true);
   expect(pkg.checkPrompt('rocket').truncated).toBe(false);
 });
+
+test('a generation with words the model does not know says so in its notes, naming them', async () => {
+  const engine = createEngine({ backend: 'wasm' });
+  try {
+    await engine.loadModel(await modelFolderSourceAsync(path.join(repoRoot, 'models/default')));
+    const request = { prompt: 'rocket, modern style', negativePrompt: 'zorbly', width: 128, height: 128, steps: 1, guidance: 2, seed: 1 };
+    const result = await engine.generate({ jobId: 'unknown-words', ...request });
+    expect(result.notes).toContain('the prompt has words this model does not know (read as unknown tokens): modern');
+    expect(result.notes).toContain('the negative prompt has words this model does not know (read as unknown tokens): zorbly');
+    const known = await engine.generate({ jobId: 'known-words', ...request, prompt: 'rocket, flat style', negativePrompt: '' });
+    expect(known.notes.filter((note) => note.includes('does not know'))).toEqual([]);
+  } finally {
+    await engine.dispose();
+  }
+}, 120_000);
