@@ -142,6 +142,7 @@ describe('flowfill.json', () => {
   });
 
   test.each([
+    ['all subjects', 'vocabulary is "all subjects"; expected an object with kinds, colours and other_subjects'],
     [{ kinds: [] }, 'vocabulary.kinds is []; expected a list of at least one kind'],
     [
       { kinds: [{ kind: 'emoji', prompt: 'a {style} thing', styles: ['flat'], subjects: [] }] },

@@ -13,7 +13,7 @@ function fail(field: string, value: unknown, expected: string): never {
   const shown = JSON.stringify(value);
   throw new EngineError(
     'model-mismatch',
-    `flowfill.json: vocabulary.${field} is ${shown === undefined ? 'missing' : shown.slice(0, 80)}; expected ${expected}`,
+    `flowfill.json: ${field ? `vocabulary.${field}` : 'vocabulary'} is ${shown === undefined ? 'missing' : shown.slice(0, 80)}; expected ${expected}`,
   );
 }
 

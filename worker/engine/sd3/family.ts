@@ -5,8 +5,8 @@
  */
 import type { Backend } from '../../../common/engine-types.js';
 import type { FamilyPackage, FamilyRuntime, ModelFamily, RuntimeOptions } from '../model-family.js';
-import { isDiffusersLayoutAsync, readSd3DiffusersPackageAsync } from './diffusers-package.js';
 import { readPromptVocabulary } from '../prompt-vocabulary.js';
+import { isDiffusersLayoutAsync, readSd3DiffusersPackageAsync } from './diffusers-package.js';
 import { generateFromImageAsync } from './image-to-image.js';
 import { readSd3PackageAsync, type Sd3Package } from './package.js';
 import { checkRequest, generateAsync } from './pipeline.js';
