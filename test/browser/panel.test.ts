@@ -161,7 +161,7 @@ test(
       // The words the general chips would have added ("modern", "an") are named; the chips are the model's own.
       await panel.fill('#ff-prompt', 'rocket, modern style, on an orange background');
       await panel.waitForSelector('#ff-unknown-words');
-      expect(await panel.textContent('#ff-unknown-words')).toMatch(/does not know “modern”, “an”: it cannot follow these words/);
+      expect(await panel.textContent('#ff-unknown-words')).toBe('This model does not know “modern”, “an”: it cannot follow these words.');
       expect(await panel.textContent('#ff-subject-hint')).toBe('Draws rocket (emoji), trained in flat, glossy, twemoji.');
       const chips = () => panel.$$eval('#ff-presets .ff-chip', (found) => found.map((c) => c.textContent));
       const backgrounds = ['White bg', 'Teal bg', 'Orange bg', 'Purple bg', 'Dark blue bg'];
@@ -179,12 +179,13 @@ test(
       await panel.click('[data-preset="bold"]');
       expect(await panel.inputValue('#ff-prompt')).toBe('shopping cart icon, dark blue on orange, bold style');
 
-      // A prompt naming none of the 400 says so, and how many other names the model knows.
+      // A prompt naming none of the 400 says so; the hint's tooltip says how many other names the model knows.
       await panel.fill('#ff-prompt', 'a misty forest at dawn');
       await panel.waitForSelector('#ff-unknown-words:has-text("“misty”, “forest”")');
-      expect(await panel.textContent('#ff-subject-hint')).toMatch(
-        /was trained on 200 emoji and 200 icons; this prompt names none of them \(2477 more names are known, drawn poorly\)/,
+      expect(await panel.textContent('#ff-subject-hint')).toBe(
+        'Names none of the subjects this model was trained on (200 emoji and 200 icons): pick one under Subject.',
       );
+      expect(await panel.getAttribute('#ff-subject-hint', 'title')).toBe('2477 more subject names are known words, drawn poorly');
     } finally {
       await other.close();
       await defaultRig.close();

@@ -74,31 +74,29 @@ export function PromptSection({
 function PromptHints({ model, prompt, check }: { model: ModelInfo; prompt: string; check?: CheckedPrompt }) {
   const vocabulary = model.vocabulary;
   const named = vocabulary && prompt.trim() !== '' ? namedSubjects(vocabulary, prompt) : [];
+  const unknown = check?.unknownWords ?? [];
   return (
     <div class="ff-prompt-hints" id="ff-prompt-hints">
-      {check && check.unknownWords.length > 0 && (
-        <p class="ff-hint is-warning" id="ff-unknown-words">
-          {model.name} does not know {check.unknownWords.map((w) => `“${w}”`).join(', ')}: it cannot follow{' '}
-          {check.unknownWords.length > 1 ? 'these words' : 'this word'}.
+      {unknown.length > 0 && (
+        <p class="ff-hint is-warning" id="ff-unknown-words" title={`${model.name} reads them as unknown tokens`}>
+          This model does not know {unknown.map((w) => `“${w}”`).join(', ')}: it cannot follow{' '}
+          {unknown.length > 1 ? 'these words' : 'this word'}.
         </p>
       )}
       {check?.truncated && (
         <p class="ff-hint is-warning" id="ff-prompt-truncated">
-          The prompt is longer than {model.name} reads; the end is cut off.
+          The prompt is longer than this model reads; the end is cut off.
         </p>
       )}
       {vocabulary && prompt.trim() !== '' && (
-        <p class={`ff-hint${named.length === 0 ? ' is-warning' : ''}`} id="ff-subject-hint">
-          {named.length > 0 ? (
-            <>
-              Draws {named[0].as} ({named[0].kind}), trained in {named[0].subject.styles.join(', ')}.
-            </>
-          ) : (
-            <>
-              {model.name} was trained on {subjectCounts(vocabulary)}; this prompt names none of them
-              {vocabulary.otherSubjects > 0 ? ` (${vocabulary.otherSubjects} more names are known, drawn poorly)` : ''}. Pick one below.
-            </>
-          )}
+        <p
+          class={`ff-hint${named.length === 0 ? ' is-warning' : ''}`}
+          id="ff-subject-hint"
+          title={vocabulary.otherSubjects > 0 ? `${vocabulary.otherSubjects} more subject names are known words, drawn poorly` : undefined}
+        >
+          {named.length > 0
+            ? `Draws ${named[0].as} (${named[0].kind}), trained in ${named[0].subject.styles.join(', ')}.`
+            : `Names none of the subjects this model was trained on (${subjectCounts(vocabulary)}): pick one under Subject.`}
         </p>
       )}
     </div>
