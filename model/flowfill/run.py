@@ -41,10 +41,6 @@ SMOKE = {
 }
 
 
-# --train-subjects: the evaluation sets whose subjects the DiT trains on (none named = every subject).
-# core = v1's 200 emoji and the 200 icons all three icon sets draw: a vocabulary sized to what the
-# model can hold (model/README.md, "Where the subjects stand, and the decision").
-
 
 def share(text: str) -> float:
     """argparse type of a share (--icon-share, --low-noise-share): a number from 0 to 1."""

@@ -15,7 +15,9 @@ import argparse
 import json
 from pathlib import Path
 
-# What --train-subjects draws from: the evaluation sets whose subjects it names ("all": every subject).
+# --train-subjects: the evaluation sets whose subjects the DiT trains on (none named = every subject).
+# core = v1's 200 emoji and the 200 icons all three icon sets draw: a vocabulary sized to what the
+# model can hold (model/README.md, "Where the subjects stand, and the decision").
 TRAIN_SUBJECTS = {"all": (), "v1": ("v1_emoji",), "core": ("v1_emoji", "icons")}
 
 

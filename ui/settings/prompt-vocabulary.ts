@@ -22,15 +22,33 @@ function wordsOf(text: string): string {
     .trim()} `;
 }
 
+/** Every name and alias of a vocabulary's subjects in wordsOf's form, made once per vocabulary (the panel asks on every keystroke). */
+const searchableNames = new WeakMap<PromptVocabulary, { kind: string; subject: VocabularySubject; names: [string, string][] }[]>();
+
+function namesOf(vocabulary: PromptVocabulary) {
+  let names = searchableNames.get(vocabulary);
+  if (!names) {
+    names = vocabulary.kinds.flatMap((kind) =>
+      kind.subjects.map((subject) => ({
+        kind: kind.kind,
+        subject,
+        names: [subject.name, ...(subject.aliases ?? [])]
+          .map((name): [string, string] => [name, wordsOf(name)])
+          .filter(([, words]) => words.trim() !== ''),
+      })),
+    );
+    searchableNames.set(vocabulary, names);
+  }
+  return names;
+}
+
 /** The vocabulary's subjects the prompt names (by name or alias, as whole words), longest name first. */
 export function namedSubjects(vocabulary: PromptVocabulary, prompt: string): NamedSubject[] {
   const text = wordsOf(prompt);
   const found: NamedSubject[] = [];
-  for (const kind of vocabulary.kinds) {
-    for (const subject of kind.subjects) {
-      const as = [subject.name, ...(subject.aliases ?? [])].find((name) => wordsOf(name).trim() !== '' && text.includes(wordsOf(name)));
-      if (as !== undefined) found.push({ kind: kind.kind, subject, as });
-    }
+  for (const { kind, subject, names } of namesOf(vocabulary)) {
+    const as = names.find(([, words]) => text.includes(words))?.[0];
+    if (as !== undefined) found.push({ kind, subject, as });
   }
   return found.sort((a, b) => b.as.length - a.as.length);
 }

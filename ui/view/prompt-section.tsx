@@ -48,13 +48,7 @@ export function PromptSection({
           </button>
         ))}
       </div>
-      {model?.vocabulary && (
-        <SubjectPicker
-          vocabulary={model.vocabulary}
-          onPick={(phrase) => promptForSubject(model.vocabulary!, phrase, settings.prompt)}
-          update={update}
-        />
-      )}
+      {model?.vocabulary && <SubjectPicker vocabulary={model.vocabulary} prompt={settings.prompt} update={update} />}
       <label>
         <span class="ff-label">Negative prompt</span>
         <input
@@ -106,18 +100,19 @@ function PromptHints({ model, prompt, check }: { model: ModelInfo; prompt: strin
 /** A searchable list of the model's subjects; picking one writes a prompt the way its captions read. */
 function SubjectPicker({
   vocabulary,
-  onPick,
+  prompt,
   update,
 }: {
   vocabulary: PromptVocabulary;
-  onPick: (phrase: string) => string | undefined;
+  /** The prompt now: a picked subject keeps the style, colour and background it chose. */
+  prompt: string;
   update: (patch: Partial<GenerationSettings>) => void;
 }) {
   const choices = subjectChoices(vocabulary);
   const pick = (field: HTMLInputElement) => {
-    const prompt = onPick(field.value);
-    if (prompt === undefined) return;
-    update({ prompt });
+    const written = promptForSubject(vocabulary, field.value, prompt);
+    if (written === undefined) return;
+    update({ prompt: written });
     field.value = '';
   };
   return (

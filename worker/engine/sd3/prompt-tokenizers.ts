@@ -53,17 +53,17 @@ export function tokenizerFor(pkg: Sd3Package, component: TextEncoderComponent): 
   return tokenizer;
 }
 
-/**
- * What the package's tokenizers make of a prompt: the words none of them knows (a word one encoder
- * knows still reaches the transformer through it), and whether any encoder cuts the prompt short.
- */
+/** The words of `text` no text encoder of the package knows (a word one encoder knows still reaches the transformer through it). */
+export function wordsNoEncoderKnows(pkg: Sd3Package, text: string): string[] {
+  const [first = [], ...rest] = pkg.textEncoders.map((encoder) => tokenizerFor(pkg, encoder).unknownWords(text));
+  return first.filter((word) => rest.every((others) => others.includes(word)));
+}
+
+/** What the package's tokenizers make of a prompt: the words none of them knows, and whether any encoder cuts it short. */
 export function checkPromptWords(pkg: Sd3Package, prompt: string): PromptCheck {
   if (typeof prompt !== 'string') throw new EngineError('invalid-request', `prompt must be a string, got ${typeof prompt}`);
-  const tokenizers = pkg.textEncoders.map((encoder) => tokenizerFor(pkg, encoder));
-  if (tokenizers.length === 0) return { unknownWords: [], truncated: false };
-  const [first, ...rest] = tokenizers.map((tokenizer) => tokenizer.unknownWords(prompt));
   return {
-    unknownWords: first.filter((word) => rest.every((others) => others.includes(word))),
-    truncated: tokenizers.some((tokenizer) => tokenizer.encode(prompt).truncated),
+    unknownWords: wordsNoEncoderKnows(pkg, prompt),
+    truncated: pkg.textEncoders.some((encoder) => tokenizerFor(pkg, encoder).encode(prompt).truncated),
   };
 }

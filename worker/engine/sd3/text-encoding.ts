@@ -22,7 +22,7 @@ import {
   type Tensor32,
 } from './text-embeddings.js';
 import { toInt64 } from './tokenize.js';
-import { checkPromptWords, t5SequenceLength, tokenizerFor } from './prompt-tokenizers.js';
+import { t5SequenceLength, tokenizerFor, wordsNoEncoderKnows } from './prompt-tokenizers.js';
 
 export interface PromptConditioning {
   /** [batch, sequenceLength, joint_attention_dim], float32; batch 2 is [uncond, cond]. */
@@ -81,7 +81,7 @@ export async function encodePromptAsync(
 /** One prompt through every text encoder, assembled as diffusers' encode_prompt does (batch 1). */
 async function encodeOnePromptAsync(model: Sd3Runtime, text: string, field: string, notes: string[]): Promise<PromptEmbeddings> {
   const { pkg } = model;
-  const { unknownWords } = checkPromptWords(pkg, text);
+  const unknownWords = wordsNoEncoderKnows(pkg, text);
   if (unknownWords.length > 0) {
     notes.push(`the ${field} has words this model does not know (read as unknown tokens): ${unknownWords.join(', ')}`);
   }
