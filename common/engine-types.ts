@@ -109,6 +109,18 @@ export interface PromptVocabulary {
   colours: string[];
   /** Further subjects whose names are known words but which the model draws poorly. */
   otherSubjects: number;
+  /** How the subjects' `judged` counts were made, when the package carries them. */
+  judged?: VocabularyJudging;
+}
+
+/** A test of the model's own drawings: images of held-out captions, scored by an independent classifier. */
+export interface VocabularyJudging {
+  /** The side of the square images, in pixels. */
+  size: number;
+  /** Images judged in all. */
+  images: number;
+  /** How the images were drawn and judged, in a sentence for a tooltip. */
+  about: string;
 }
 
 export interface VocabularyKind {
@@ -125,6 +137,8 @@ export interface VocabularySubject {
   aliases?: string[];
   /** The styles it was drawn in (a subset of its kind's). */
   styles: string[];
+  /** Of its test images (PromptVocabulary.judged), how many were recognised as this subject. */
+  judged?: { recognised: number; images: number };
 }
 
 /** What the model's tokenizers make of a prompt, before any generation. */

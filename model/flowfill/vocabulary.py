@@ -7,12 +7,17 @@ words it does not know at all).
 Only the data manifest and the training's subject choice go in, so this module needs no torch:
 
   python3 -m flowfill.vocabulary <package folder> [--data .cache/data] [--train-subjects core]
+      [--checks check.json ...]
 
 writes the block into an existing package's flowfill.json (outside the package hash: no graph changes).
-export.py writes it into every package it makes.
+export.py writes it into every package it makes. --checks adds, to each subject, how many of its
+images the independent judge recognised in sampler_check runs of this very model (per-image results,
+at its recommended sampler): a designer choosing among 400 subjects should know which ones it draws
+reliably and which it seldom gets right.
 """
 import argparse
 import json
+import re
 from pathlib import Path
 
 # --train-subjects: the evaluation sets whose subjects the DiT trains on (none named = every subject).
@@ -27,14 +32,21 @@ def subject_ids_of(manifest: dict, choice: str) -> list[int] | None:
     return sorted({p["subject"] for name in names for p in manifest["eval_sets"][name]}) if names else None
 
 
-def prompt_vocabulary(manifest: dict, subject_ids: list[int] | None) -> dict:
-    """flowfill.json's "vocabulary" for a transformer trained on `subject_ids` (None = all) of `manifest`."""
+def prompt_vocabulary(manifest: dict, subject_ids: list[int] | None, judged: tuple[dict[int, list[int]], dict] | None = None) -> dict:
+    """flowfill.json's "vocabulary" for a transformer trained on `subject_ids` (None = all) of `manifest`;
+    `judged` (from judged_counts) adds each subject's [recognised, images] and how they were counted."""
     subjects = manifest["subjects"]
-    chosen = [subjects[i] for i in subject_ids] if subject_ids is not None else list(subjects)
+    chosen = subject_ids if subject_ids is not None else list(range(len(subjects)))
+    counts, how = judged if judged is not None else ({}, None)
+    stray = sorted(set(counts) - set(chosen))
+    if stray:
+        raise ValueError(f"the checks drew subjects this vocabulary does not list: "
+                         f"{', '.join(subjects[i]['names'][0] for i in stray[:5])}{' …' if len(stray) > 5 else ''} "
+                         f"(a check of another set, or another --train-subjects)")
     style_names = [s["name"] for s in manifest["styles"]]
     kinds = []
     for kind in ("emoji", "icon"):
-        mine = sorted((s for s in chosen if s["kind"] == kind), key=lambda s: s["names"][0])
+        mine = sorted((i for i in chosen if subjects[i]["kind"] == kind), key=lambda i: subjects[i]["names"][0])
         if not mine:
             continue
         kinds.append({
@@ -42,9 +54,10 @@ def prompt_vocabulary(manifest: dict, subject_ids: list[int] | None) -> dict:
             # The first template is the plainest wording of a caption of this kind.
             "prompt": manifest["templates"][kind][0],
             "styles": [s["name"] for s in manifest["styles"] if s["kind"] == kind],
-            "subjects": [{"name": s["names"][0],
-                          **({"aliases": s["names"][1:]} if len(s["names"]) > 1 else {}),
-                          "styles": [style_names[int(k)] for k in sorted(s["sprites"], key=int)]} for s in mine],
+            "subjects": [{"name": subjects[i]["names"][0],
+                          **({"aliases": subjects[i]["names"][1:]} if len(subjects[i]["names"]) > 1 else {}),
+                          "styles": [style_names[int(k)] for k in sorted(subjects[i]["sprites"], key=int)],
+                          **({"judged": counts[i]} if i in counts else {})} for i in mine],
         })
     return {
         "about": "The subjects this model was trained to draw, each with the styles it was drawn in, and how its "
@@ -53,7 +66,52 @@ def prompt_vocabulary(manifest: dict, subject_ids: list[int] | None) -> dict:
         "kinds": kinds,
         "colours": [c["name"] for c in manifest["colours"]],
         "other_subjects": len(subjects) - len(chosen),
+        **({"judged": how} if how is not None else {}),
     }
+
+
+def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[dict[int, list[int]], dict]:
+    """Per subject id: [images the judge recognised, images], summed over `checks` (sampler_check --json
+    results with per-image scores); and what was counted. Each check must be of this package's transformer
+    (its DiT steps), at its recommended sampler and step count, over a whole set, at one shared size:
+    counts of another model or sampler would describe other pictures."""
+    steps = flowfill.get("training", {}).get("dit_steps")
+    rec = flowfill.get("recommended", {})
+    counts: dict[int, list[int]] = {}
+    sizes, images = set(), 0
+    for check in checks:
+        name = f"the check of {check.get('set')} at {check.get('size')}² (seed index {check.get('seed_index') or 0})"
+        made_by = re.search(r"\((\d+) DiT steps\)", str(check.get("model", "")))
+        if made_by is None or int(made_by.group(1)) != steps:
+            raise ValueError(f"{name} is of {check.get('model')!r}, not of this package's transformer ({steps} DiT steps)")
+        sampler = check.get("sampler", {})
+        if (sampler.get("shift"), sampler.get("guidance"), check.get("steps")) != (rec.get("shift"), rec.get("guidance"), rec.get("steps")):
+            raise ValueError(f"{name} drew at shift {sampler.get('shift')}, guidance {sampler.get('guidance')}, "
+                             f"{check.get('steps')} steps; the package recommends {rec}")
+        if check.get("limit") is not None:
+            raise ValueError(f"{name} covers only its set's first {check['limit']} prompts")
+        hits = check.get("scores", {}).get("per_image", {}).get("subject_top1_vocab")
+        if hits is None:
+            raise ValueError(f"{name} has no per-image subject_top1_vocab (run sampler_check with --json and the "
+                             f"model's --train-subjects)")
+        prompts = manifest["eval_sets"][check["set"]]
+        if len(hits) != len(prompts) * check["seeds"]:
+            raise ValueError(f"{name} has {len(hits)} per-image results for {len(prompts)} prompts × {check['seeds']} seeds")
+        # sampler_check scores seed by seed over the set's prompts (evaluate.evaluate_sets).
+        for k, hit in enumerate(hits):
+            tally = counts.setdefault(prompts[k % len(prompts)]["subject"], [0, 0])
+            tally[0] += int(hit)
+            tally[1] += 1
+        sizes.add(check["size"])
+        images += len(hits)
+    if len(sizes) > 1:
+        raise ValueError(f"the checks are at sizes {sorted(sizes)}; counts mix only checks of one size")
+    size = sizes.pop() if sizes else None
+    how = {"size": size, "images": images,
+           "about": f"Images of held-out captions (style and colour combinations never trained) drawn by this model at "
+                    f"{size}×{size} with its recommended sampler, and how many an independent classifier (trained on clean "
+                    f"renders) named as the subject asked for, among the subjects listed here."}
+    return counts, how
 
 
 def main(argv=None):
@@ -61,17 +119,25 @@ def main(argv=None):
     ap.add_argument("package", help="a package folder with a flowfill.json")
     ap.add_argument("--data", default=".cache/data", help="the dataset the model was trained on (its manifest.json)")
     ap.add_argument("--train-subjects", choices=tuple(TRAIN_SUBJECTS), default="core")
+    ap.add_argument("--checks", nargs="+", default=[], metavar="JSON",
+                    help="sampler_check --json results of this package at its recommended sampler and one size: "
+                         "each subject gets the share of its images the judge recognised")
     a = ap.parse_args(argv)
     path = Path(a.package) / "flowfill.json"
     flowfill = json.loads(path.read_text())
     manifest = json.loads((Path(a.data) / "manifest.json").read_text())
-    vocabulary = prompt_vocabulary(manifest, subject_ids_of(manifest, a.train_subjects))
+    try:
+        judged = judged_counts(manifest, flowfill, [json.loads(Path(f).read_text()) for f in a.checks]) if a.checks else None
+        vocabulary = prompt_vocabulary(manifest, subject_ids_of(manifest, a.train_subjects), judged)
+    except ValueError as e:
+        ap.error(str(e))
     # The block takes the place of the free-text note it replaces, so the file reads in the same order.
     keys = list(dict.fromkeys("vocabulary" if k == "vocabulary_note" else k for k in [*flowfill, "vocabulary"]))
     flowfill = {k: (vocabulary if k == "vocabulary" else flowfill[k]) for k in keys}
     path.write_text(json.dumps(flowfill, indent=2))
     counts = {k["kind"]: len(k["subjects"]) for k in flowfill["vocabulary"]["kinds"]}
-    print(f"{path}: vocabulary of {counts} subjects, {flowfill['vocabulary']['other_subjects']} others")
+    judged = f", judged on {vocabulary['judged']['images']} images" if "judged" in vocabulary else ""
+    print(f"{path}: vocabulary of {counts} subjects, {flowfill['vocabulary']['other_subjects']} others{judged}")
 
 
 if __name__ == "__main__":

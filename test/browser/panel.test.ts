@@ -162,7 +162,11 @@ test(
       await panel.fill('#ff-prompt', 'rocket, modern style, on an orange background');
       await panel.waitForSelector('#ff-unknown-words');
       expect(await panel.textContent('#ff-unknown-words')).toBe('This model does not know “modern”, “an”: it cannot follow these words.');
-      expect(await panel.textContent('#ff-subject-hint')).toBe('Draws rocket (emoji), trained in flat, glossy, twemoji.');
+      // The package's own test counts (flowfill.json vocabulary, from its sampler checks) say how reliably it draws the subject.
+      expect(await panel.textContent('#ff-subject-hint')).toBe(
+        'Draws rocket (emoji), trained in flat, glossy, twemoji; recognised in 10 of 10 test images.',
+      );
+      expect(await panel.getAttribute('#ff-subject-hint', 'title')).toMatch(/^Images of held-out captions .* at 256×256 /);
       const chips = () => panel.$$eval('#ff-presets .ff-chip', (found) => found.map((c) => c.textContent));
       const backgrounds = ['White bg', 'Teal bg', 'Orange bg', 'Purple bg', 'Dark blue bg'];
       expect(await chips()).toEqual(['Flat', 'Glossy', 'Twemoji', ...backgrounds]);
@@ -173,11 +177,23 @@ test(
       expect(await panel.inputValue('#ff-prompt')).toBe('shopping cart icon, line style, dark blue on orange');
       expect(await panel.inputValue('#ff-subject')).toBe('');
       await panel.waitForSelector('#ff-unknown-words', { state: 'detached' });
-      expect(await panel.textContent('#ff-subject-hint')).toBe('Draws shopping cart (icon), trained in line, filled, bold, thin.');
+      expect(await panel.textContent('#ff-subject-hint')).toBe(
+        'Draws shopping cart (icon), trained in line, filled, bold, thin; recognised in 4 of 5 test images.',
+      );
+      expect(await panel.getAttribute('#ff-subject-list option[value="shopping cart icon"]', 'label')).toBe(
+        'icon · line, filled, bold, thin · 4/5 recognised',
+      );
       // The chips follow the kind of subject: an icon's styles now; one replaces the other.
       expect(await chips()).toEqual(['Line', 'Filled', 'Bold', 'Thin', ...backgrounds]);
       await panel.click('[data-preset="bold"]');
       expect(await panel.inputValue('#ff-prompt')).toBe('shopping cart icon, dark blue on orange, bold style');
+
+      // A subject it seldom draws recognisably is a warning, not a promise.
+      await panel.fill('#ff-prompt', 'bus icon, line style, dark blue on white');
+      await panel.waitForSelector('#ff-subject-hint.is-warning');
+      expect(await panel.textContent('#ff-subject-hint')).toBe(
+        'Trained on bus (icon) in line, filled, bold, thin, but recognised in only 0 of 5 test images: expect a loose likeness.',
+      );
 
       // A prompt naming none of the 400 says so; the hint's tooltip says how many other names the model knows.
       await panel.fill('#ff-prompt', 'a misty forest at dawn');

@@ -167,6 +167,29 @@ describe('flowfill.json', () => {
       },
       'vocabulary.other_subjects is -1',
     ],
+    [
+      {
+        kinds: [{ kind: 'emoji', prompt: '{subject}', styles: ['flat'], subjects: [{ name: 'rocket', styles: ['flat'], judged: [6, 5] }] }],
+        colours: ['red'],
+        judged: { size: 256, images: 5, about: 'test images' },
+      },
+      'vocabulary.kinds[0].subjects[0].judged is [6,5]; expected [recognised, images]',
+    ],
+    [
+      {
+        kinds: [{ kind: 'emoji', prompt: '{subject}', styles: ['flat'], subjects: [{ name: 'rocket', styles: ['flat'], judged: [4, 5] }] }],
+        colours: ['red'],
+      },
+      "vocabulary.judged is missing; expected how the subjects' judged counts were made",
+    ],
+    [
+      {
+        kinds: [{ kind: 'emoji', prompt: '{subject}', styles: ['flat'], subjects: [{ name: 'rocket', styles: ['flat'] }] }],
+        colours: ['red'],
+        judged: { size: 0, images: 5, about: 'test images' },
+      },
+      'vocabulary.judged is {"size":0',
+    ],
   ])('a malformed vocabulary is model-mismatch naming its field (%#)', async (vocabulary, expected) => {
     const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json({ vocabulary }) }));
     expect(code).toBe('model-mismatch');
@@ -188,6 +211,18 @@ describe('flowfill.json', () => {
     };
     const summary = sd3FamilyPackage(await load({ ...files, 'flowfill.json': json({ vocabulary }) })).summary;
     expect(summary.vocabulary).toEqual({ kinds: vocabulary.kinds, colours: ['red'], otherSubjects: 3 });
+  });
+
+  test("subjects' test counts reach the summary with how they were made", async () => {
+    const judged = { size: 256, images: 10, about: 'ten test images' };
+    const vocabulary = {
+      kinds: [{ kind: 'emoji', prompt: '{subject}', styles: ['flat'], subjects: [{ name: 'rocket', styles: ['flat'], judged: [9, 10] }] }],
+      colours: ['red'],
+      judged,
+    };
+    const summary = sd3FamilyPackage(await load({ ...files, 'flowfill.json': json({ vocabulary }) })).summary;
+    expect(summary.vocabulary?.kinds[0].subjects[0].judged).toEqual({ recognised: 9, images: 10 });
+    expect(summary.vocabulary?.judged).toEqual(judged);
   });
 
   test('a listed file that is absent is model-missing-file', async () => {

@@ -4,6 +4,7 @@
  * template and panel chip the panel offers for it must be words the model knows, and the words it
  * does not know are named before anything is generated, and in the notes of what is.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PromptVocabulary } from '../../common/engine-types.js';
@@ -34,6 +35,38 @@ test('the built-in model declares the 400 subjects it was trained on, by kind, a
   const phrases = subjectChoices(vocabulary).map((c) => c.phrase);
   expect(new Set(phrases).size).toBe(400);
   expect(phrases).toContain('shopping cart icon');
+});
+
+test("each subject's test count adds up to the committed sampler checks of this very transformer", () => {
+  // model/flowfill/vocabulary.py --checks: v1_emoji (the 200 emoji) at seeds 0–4 and 5–9, icons at 0–4, 256².
+  const checks = ['slice51-t256-g1-n1000.json', 'slice51-t256-g1-n1000-s5.json', 'slice51-icons-t256-g1-n1000.json'].map(
+    (name) =>
+      JSON.parse(readFileSync(path.join(repoRoot, 'model/eval/v2-candidate/sampler-checks', name), 'utf8')) as {
+        model: string;
+        set: string;
+        scores: { per_image: { subject_top1_vocab: number[] } };
+      },
+  );
+  const recognised = (set: string) =>
+    checks
+      .filter((c) => c.set === set)
+      .flatMap((c) => c.scores.per_image.subject_top1_vocab)
+      .reduce((a, b) => a + b, 0);
+  const total = (kind: string) => {
+    const subjects = vocabulary.kinds.find((k) => k.kind === kind)!.subjects;
+    expect(subjects.every((s) => s.judged !== undefined)).toBe(true);
+    return subjects.reduce((sum, s) => [sum[0] + s.judged!.recognised, sum[1] + s.judged!.images], [0, 0]);
+  };
+  expect(total('emoji')).toEqual([recognised('v1_emoji'), 2000]);
+  expect(total('icon')).toEqual([recognised('icons'), 1000]);
+  expect(vocabulary.judged).toMatchObject({ size: 256, images: 3000 });
+  // The checks are of the shipped transformer (its DiT steps) and give the README's rates: 90.5 % and 46.7 % among the 400.
+  const flowfill = JSON.parse(readFileSync(path.join(repoRoot, 'models/default/flowfill.json'), 'utf8')) as {
+    training: { dit_steps: number };
+  };
+  const ditSteps = flowfill.training.dit_steps;
+  for (const c of checks) expect(c.model).toContain(`(${ditSteps} DiT steps)`);
+  expect([recognised('v1_emoji') / 2000, recognised('icons') / 1000]).toEqual([0.905, 0.467]);
 });
 
 test('every subject name and alias, style, colour and caption template is a word the model knows', () => {

@@ -4,7 +4,7 @@
  * its captions were for a subject the designer picks, and style chips in its own words. Models
  * without a vocabulary (SD3 checkpoints, open-ended captions) keep the general chips.
  */
-import type { PromptVocabulary, VocabularyKind, VocabularySubject } from '../../common/engine-types.js';
+import type { PromptVocabulary, VocabularyJudging, VocabularyKind, VocabularySubject } from '../../common/engine-types.js';
 import { STYLE_PRESETS, type StylePreset } from './style-presets.js';
 
 export interface NamedSubject {
@@ -22,8 +22,14 @@ function wordsOf(text: string): string {
     .trim()} `;
 }
 
+/** A name a prompt may use for a subject: as shown (`as`), and in wordsOf's form. */
+interface SearchableName {
+  as: string;
+  words: string;
+}
+
 /** Every name and alias of a vocabulary's subjects in wordsOf's form, made once per vocabulary (the panel asks on every keystroke). */
-const searchableNames = new WeakMap<PromptVocabulary, { kind: string; subject: VocabularySubject; names: [string, string][] }[]>();
+const searchableNames = new WeakMap<PromptVocabulary, { kind: string; subject: VocabularySubject; names: SearchableName[] }[]>();
 
 function namesOf(vocabulary: PromptVocabulary) {
   let names = searchableNames.get(vocabulary);
@@ -32,9 +38,11 @@ function namesOf(vocabulary: PromptVocabulary) {
       kind.subjects.map((subject) => ({
         kind: kind.kind,
         subject,
-        names: [subject.name, ...(subject.aliases ?? [])]
-          .map((name): [string, string] => [name, wordsOf(name)])
-          .filter(([, words]) => words.trim() !== ''),
+        names: [
+          // The kind's phrase first ("skull icon"): a prompt for the icon is not then read as the emoji of the same name.
+          { as: subject.name, words: wordsOf(subjectPhrase(kind, subject)) },
+          ...[subject.name, ...(subject.aliases ?? [])].map((name) => ({ as: name, words: wordsOf(name) })),
+        ].filter(({ words }) => words.trim() !== ''),
       })),
     );
     searchableNames.set(vocabulary, names);
@@ -42,15 +50,15 @@ function namesOf(vocabulary: PromptVocabulary) {
   return names;
 }
 
-/** The vocabulary's subjects the prompt names (by name or alias, as whole words), longest name first. */
+/** The vocabulary's subjects the prompt names (by name or alias, as whole words), the longest match first. */
 export function namedSubjects(vocabulary: PromptVocabulary, prompt: string): NamedSubject[] {
   const text = wordsOf(prompt);
-  const found: NamedSubject[] = [];
+  const found: (NamedSubject & { length: number })[] = [];
   for (const { kind, subject, names } of namesOf(vocabulary)) {
-    const as = names.find(([, words]) => text.includes(words))?.[0];
-    if (as !== undefined) found.push({ kind, subject, as });
+    const hit = names.find(({ words }) => text.includes(words));
+    if (hit !== undefined) found.push({ kind, subject, as: hit.as, length: hit.words.length });
   }
-  return found.sort((a, b) => b.as.length - a.as.length);
+  return found.sort((a, b) => b.length - a.length).map(({ length: _, ...named }) => named);
 }
 
 /** How prompts name a subject of this kind: the template's words around {subject}, e.g. "shopping cart icon". */
@@ -135,6 +143,43 @@ export function presetsFor(vocabulary: PromptVocabulary | undefined, prompt = ''
       group: 'background',
     })),
   ];
+}
+
+/** Below this share of its test images recognised, a subject is drawn as a loose likeness at best. */
+const RELIABLE_SHARE = 0.5;
+
+/**
+ * The hint for a subject the prompt names: what it was trained in and, when the package carries
+ * test counts (`judging` says how they were made: the tooltip), how often its drawings were
+ * recognised, worded as a warning where that was seldom.
+ */
+export function subjectHint(
+  { kind, subject, as }: NamedSubject,
+  judging?: VocabularyJudging,
+): { text: string; weak: boolean; title?: string } {
+  const styles = subject.styles.join(', ');
+  const judged = subject.judged;
+  if (!judged) return { text: `Draws ${as} (${kind}), trained in ${styles}.`, weak: false };
+  const { recognised, images } = judged;
+  const title = judging?.about;
+  if (recognised >= RELIABLE_SHARE * images) {
+    return {
+      text: `Draws ${as} (${kind}), trained in ${styles}; recognised in ${recognised} of ${images} test images.`,
+      weak: false,
+      title,
+    };
+  }
+  return {
+    text: `Trained on ${as} (${kind}) in ${styles}, but recognised in only ${recognised} of ${images} test images: expect a loose likeness.`,
+    weak: true,
+    title,
+  };
+}
+
+/** The picker's note on a subject: its kind, styles and test count ("icon · line, filled · 4/5 recognised"). */
+export function subjectLabel(kind: string, subject: VocabularySubject): string {
+  const judged = subject.judged ? ` · ${subject.judged.recognised}/${subject.judged.images} recognised` : '';
+  return `${kind} · ${subject.styles.join(', ')}${judged}`;
 }
 
 /** "200 emoji and 200 icons" style counts of a vocabulary's subjects. */

@@ -1,7 +1,15 @@
 /** The prompt, what the model makes of it, the style presets that edit it, and the negative prompt. */
 import type { ModelInfo, PromptVocabulary } from '../../common/engine-types.js';
 import type { CheckedPrompt } from '../panel-state.js';
-import { namedSubjects, presetsFor, promptForSubject, subjectChoices, subjectCounts } from '../settings/prompt-vocabulary.js';
+import {
+  namedSubjects,
+  presetsFor,
+  promptForSubject,
+  subjectChoices,
+  subjectCounts,
+  subjectHint,
+  subjectLabel,
+} from '../settings/prompt-vocabulary.js';
 import type { GenerationSettings } from '../settings/settings.js';
 import { isPresetActive, togglePreset } from '../settings/style-presets.js';
 
@@ -68,6 +76,7 @@ export function PromptSection({
 function PromptHints({ model, prompt, check }: { model: ModelInfo; prompt: string; check?: CheckedPrompt }) {
   const vocabulary = model.vocabulary;
   const named = vocabulary && prompt.trim() !== '' ? namedSubjects(vocabulary, prompt) : [];
+  const hint = named.length > 0 ? subjectHint(named[0], vocabulary?.judged) : undefined;
   const unknown = check?.unknownWords ?? [];
   return (
     <div class="ff-prompt-hints" id="ff-prompt-hints">
@@ -84,12 +93,18 @@ function PromptHints({ model, prompt, check }: { model: ModelInfo; prompt: strin
       )}
       {vocabulary && prompt.trim() !== '' && (
         <p
-          class={`ff-hint${named.length === 0 ? ' is-warning' : ''}`}
+          class={`ff-hint${!hint || hint.weak ? ' is-warning' : ''}`}
           id="ff-subject-hint"
-          title={vocabulary.otherSubjects > 0 ? `${vocabulary.otherSubjects} more subject names are known words, drawn poorly` : undefined}
+          title={
+            hint
+              ? hint.title
+              : vocabulary.otherSubjects > 0
+                ? `${vocabulary.otherSubjects} more subject names are known words, drawn poorly`
+                : undefined
+          }
         >
-          {named.length > 0
-            ? `Draws ${named[0].as} (${named[0].kind}), trained in ${named[0].subject.styles.join(', ')}.`
+          {hint
+            ? hint.text
             : `Names none of the subjects this model was trained on (${subjectCounts(vocabulary)}): pick one under Subject.`}
         </p>
       )}
@@ -133,7 +148,7 @@ function SubjectPicker({
       />
       <datalist id="ff-subject-list">
         {choices.map((c) => (
-          <option key={c.phrase} value={c.phrase} label={`${c.kind} · ${c.subject.styles.join(', ')}`} />
+          <option key={c.phrase} value={c.phrase} label={subjectLabel(c.kind, c.subject)} />
         ))}
       </datalist>
     </label>

@@ -4,7 +4,7 @@
  * those subjects and word its chips as the captions were worded; a malformed block is refused with
  * the field named, like every other flowfill.json field.
  */
-import type { PromptVocabulary, VocabularyKind, VocabularySubject } from '../../common/engine-types.js';
+import type { PromptVocabulary, VocabularyJudging, VocabularyKind, VocabularySubject } from '../../common/engine-types.js';
 import { EngineError } from './engine-error.js';
 
 type Json = Record<string, unknown>;
@@ -28,6 +28,31 @@ function words(value: unknown, field: string, allowEmpty = false): string[] {
   return [...value] as string[];
 }
 
+function wholeNumber(value: unknown, least: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= least;
+}
+
+/** A subject's "judged": [recognised, images], from model/flowfill/vocabulary.py --checks. */
+function judgedOf(value: unknown, field: string): { recognised: number; images: number } {
+  if (!Array.isArray(value) || value.length !== 2 || !wholeNumber(value[1], 1) || !wholeNumber(value[0], 0) || value[0] > value[1]) {
+    fail(field, value, '[recognised, images]: whole numbers, at least one image, no more recognised than drawn');
+  }
+  return { recognised: value[0], images: value[1] };
+}
+
+function judgingOf(value: unknown): VocabularyJudging {
+  if (
+    !isObject(value) ||
+    !wholeNumber(value.size, 1) ||
+    !wholeNumber(value.images, 1) ||
+    typeof value.about !== 'string' ||
+    value.about.trim() === ''
+  ) {
+    fail('judged', value, 'an object such as {"size": 256, "images": 3000, "about": "how the images were drawn and judged"}');
+  }
+  return { size: value.size, images: value.images, about: value.about };
+}
+
 function subjectOf(value: unknown, field: string, kindStyles: readonly string[]): VocabularySubject {
   if (!isObject(value) || typeof value.name !== 'string' || value.name.trim() === '') {
     fail(field, value, 'an object such as {"name": "rocket", "styles": ["flat"]}');
@@ -39,6 +64,7 @@ function subjectOf(value: unknown, field: string, kindStyles: readonly string[])
     name: value.name,
     ...(value.aliases !== undefined ? { aliases: words(value.aliases, `${field}.aliases`, true) } : {}),
     styles,
+    ...(value.judged !== undefined ? { judged: judgedOf(value.judged, `${field}.judged`) } : {}),
   };
 }
 
@@ -64,12 +90,17 @@ export function readPromptVocabulary(raw: unknown): PromptVocabulary {
   if (!isObject(raw)) fail('', raw, 'an object with kinds, colours and other_subjects');
   if (!Array.isArray(raw.kinds) || raw.kinds.length === 0) fail('kinds', raw.kinds, 'a list of at least one kind');
   const otherSubjects = raw.other_subjects ?? 0;
-  if (typeof otherSubjects !== 'number' || !Number.isInteger(otherSubjects) || otherSubjects < 0) {
-    fail('other_subjects', raw.other_subjects, 'a whole number of subjects, 0 or more');
+  if (!wholeNumber(otherSubjects, 0)) fail('other_subjects', raw.other_subjects, 'a whole number of subjects, 0 or more');
+  const kinds = raw.kinds.map((kind: unknown, i) => kindOf(kind, `kinds[${i}]`));
+  const judged = raw.judged !== undefined ? judgingOf(raw.judged) : undefined;
+  // Counts without the test they came from would be numbers nobody can read.
+  if (!judged && kinds.some((kind) => kind.subjects.some((subject) => subject.judged))) {
+    fail('judged', raw.judged, "how the subjects' judged counts were made, since subjects carry them");
   }
   return {
-    kinds: raw.kinds.map((kind: unknown, i) => kindOf(kind, `kinds[${i}]`)),
+    kinds,
     colours: words(raw.colours, 'colours'),
     otherSubjects,
+    ...(judged ? { judged } : {}),
   };
 }

@@ -1,5 +1,13 @@
 import type { PromptVocabulary } from '../../../common/engine-types.js';
-import { namedSubjects, presetsFor, promptForSubject, subjectChoices, subjectCounts } from '../../../ui/settings/prompt-vocabulary.js';
+import {
+  namedSubjects,
+  presetsFor,
+  promptForSubject,
+  subjectChoices,
+  subjectCounts,
+  subjectHint,
+  subjectLabel,
+} from '../../../ui/settings/prompt-vocabulary.js';
 import { STYLE_PRESETS, togglePreset } from '../../../ui/settings/style-presets.js';
 
 // Shaped as model/flowfill/vocabulary.py writes it (and worker/engine/prompt-vocabulary.ts reads it).
@@ -12,14 +20,18 @@ const vocabulary: PromptVocabulary = {
       subjects: [
         { name: 'heart', styles: ['flat', 'glossy'] },
         { name: 'heart with arrow', aliases: ['cupid'], styles: ['twemoji'] },
-        { name: 'rocket', styles: ['flat', 'glossy', 'twemoji'] },
+        { name: 'rocket', styles: ['flat', 'glossy', 'twemoji'], judged: { recognised: 9, images: 10 } },
+        { name: 'skull', styles: ['flat'] },
       ],
     },
     {
       kind: 'icon',
       prompt: '{subject} icon, {style} style, {colour} on {background}',
       styles: ['line', 'filled', 'bold', 'thin'],
-      subjects: [{ name: 'shopping cart', aliases: ['trolley'], styles: ['line', 'bold'] }],
+      subjects: [
+        { name: 'shopping cart', aliases: ['trolley'], styles: ['line', 'bold'], judged: { recognised: 1, images: 5 } },
+        { name: 'skull', styles: ['line'] },
+      ],
     },
   ],
   colours: ['blue', 'dark blue', 'white', 'teal', 'orange', 'red'],
@@ -33,12 +45,53 @@ describe('namedSubjects', () => {
     expect(namedSubjects(vocabulary, 'hearts and rockets')).toEqual([]);
     expect(namedSubjects(vocabulary, '')).toEqual([]);
   });
+
+  test('an icon named as its kind names it ("skull icon") is read as the icon, not the emoji of the same name', () => {
+    expect(namedSubjects(vocabulary, 'skull icon, line style').map((n) => [n.kind, n.as])).toEqual([
+      ['icon', 'skull'],
+      ['emoji', 'skull'],
+    ]);
+    expect(namedSubjects(vocabulary, 'skull, flat style')[0].kind).toBe('emoji');
+  });
+});
+
+describe('subject hints', () => {
+  const named = (prompt: string) => namedSubjects(vocabulary, prompt)[0];
+
+  test('a subject recognised in most of its test images is drawn; one seldom recognised is a warning', () => {
+    const judging = { size: 256, images: 15, about: 'How the test images were made' };
+    expect(subjectHint(named('rocket'), judging)).toEqual({
+      text: 'Draws rocket (emoji), trained in flat, glossy, twemoji; recognised in 9 of 10 test images.',
+      weak: false,
+      title: 'How the test images were made',
+    });
+    expect(subjectHint(named('trolley icon'))).toEqual({
+      text: 'Trained on trolley (icon) in line, bold, but recognised in only 1 of 5 test images: expect a loose likeness.',
+      weak: true,
+      title: undefined,
+    });
+    // Without counts the hint says what it was trained in, and promises nothing more.
+    expect(subjectHint(named('heart'))).toEqual({ text: 'Draws heart (emoji), trained in flat, glossy.', weak: false });
+  });
+
+  test("the picker's label carries the count where there is one", () => {
+    const [, , rocket] = vocabulary.kinds[0].subjects;
+    expect(subjectLabel('emoji', rocket)).toBe('emoji · flat, glossy, twemoji · 9/10 recognised');
+    expect(subjectLabel('emoji', vocabulary.kinds[0].subjects[0])).toBe('emoji · flat, glossy');
+  });
 });
 
 describe('subject choices and prompts', () => {
   test('each subject is listed as its kind names it in prompts', () => {
-    expect(subjectChoices(vocabulary).map((c) => c.phrase)).toEqual(['heart', 'heart with arrow', 'rocket', 'shopping cart icon']);
-    expect(subjectCounts(vocabulary)).toBe('3 emoji and 1 icon');
+    expect(subjectChoices(vocabulary).map((c) => c.phrase)).toEqual([
+      'heart',
+      'heart with arrow',
+      'rocket',
+      'skull',
+      'shopping cart icon',
+      'skull icon',
+    ]);
+    expect(subjectCounts(vocabulary)).toBe('4 emoji and 2 icons');
   });
 
   test('a picked subject is written in its kind’s caption, with defaults when the prompt chose nothing', () => {
