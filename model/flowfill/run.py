@@ -31,7 +31,7 @@ from .text_encoder import TEXT_CONFIG
 from .train import (MAX_SEQUENCE_LENGTH, DitTrainer, build_models, images_per_step, latent_statistics, parse_mix, snap_to_int8, train_vae,
                     vae_psnr)
 from .vae import VAE_CONFIG
-from .vocabulary import TRAIN_SUBJECTS, prompt_vocabulary, subject_ids_of
+from .vocabulary import TRAIN_SUBJECTS, prompt_vocabulary, subject_ids_of, weak_subject_ids
 
 SMOKE = {
     "dit": dict(DIT_CONFIG, num_layers=2, num_attention_heads=2, attention_head_dim=32, caption_projection_dim=64,
@@ -120,6 +120,12 @@ def parse_args(argv=None):
                     help="with --train-subjects all: this share of the MM-DiT's training images from the core vocabulary "
                          "(v1's 200 emoji and the icons set's 200) alone, the rest from every subject by the data's rule, so "
                          "a state trained on the core learns the other subjects without losing its own (0 = none)")
+    ap.add_argument("--weak-share", type=share, default=0.0,
+                    help="with --train-subjects core: this share of the MM-DiT's training images from the subjects --weak-from "
+                         "finds recognised in under half their test images (its flowfill.json vocabulary's judged counts), "
+                         "evenly over them, the rest by the data's rule (0 = none)")
+    ap.add_argument("--weak-from", default="../models/default/flowfill.json",
+                    help="the flowfill.json whose judged counts name the weak subjects (default: the shipped model's)")
     ap.add_argument("--accept-data-change", action="store_true",
                     help="resume a state saved before data_content_sha256 although its whole-manifest hash differs "
                          "(e.g. only the caption templates changed); states with data_content_sha256 are checked on content alone")
@@ -130,6 +136,8 @@ def parse_args(argv=None):
         ap.error("--distill-on-policy is a way to distil: it needs --distill-guidance and --teacher")
     if a.core_share and a.train_subjects != "all":
         ap.error("--core-share weights the core vocabulary within every subject: it needs --train-subjects all")
+    if a.weak_share and a.train_subjects != "core":
+        ap.error("--weak-share weights the subjects the shipped model draws poorly among its own: it needs --train-subjects core")
     if a.low_noise_share and a.noise_shift == 1.0:
         ap.error("--low-noise-share keeps some timesteps without --noise-shift: it needs a --noise-shift other than 1")
     return a
@@ -220,10 +228,16 @@ def main(argv=None):
     note_train_subjects(state, a.train_subjects, subjects, log)
     seen = seen_prompts(data, 4 if smoke else 200, subjects=subjects)
     core = train_subject_ids(data, "core") if a.core_share else None
+    weak = weak_subjects(data, a.weak_from, subjects) if a.weak_share else None
     bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], natives=natives, capacity=capacity, seed=ranks.rank, subjects=subjects,
-                      icon_share=a.icon_share, focus=core, focus_share=a.core_share)
+                      icon_share=a.icon_share, focus=core or weak, focus_share=a.core_share or a.weak_share,
+                      focus_by_subject=weak is not None)
     if core:
         log(f"dit training images: {a.core_share:.0%} from the {len(core)} core subjects, the rest from all {data.num_subjects}")
+    if weak:
+        icons = int(data.is_icon[torch.as_tensor(weak, device=data.device)].sum())
+        log(f"dit training images: {a.weak_share:.0%} from the {len(weak)} weak subjects of {a.weak_from} ({icons} icons), "
+            f"the rest by the data's rule")
     if a.icon_share != ICON_SHARE:
         log(f"dit training images: {a.icon_share:.0%} icons")
     bank.fill(a.bank_s, log)
@@ -323,12 +337,25 @@ def main(argv=None):
                                                     "cooldown_to": a.cooldown_to, "distill_guidance": a.distill_guidance,
                                                     "distill_on_policy": a.distill_on_policy,
                                                     "icon_share": a.icon_share, "train_subjects": a.train_subjects, "core_share": a.core_share,
+                                                    "weak_share": a.weak_share,
                                                     "dit_heads": dit_config["num_attention_heads"], "dit_layers": dit_config["num_layers"],
                                                     "dit_total_s": a.dit_total_s, "cuda_graphs": a.cuda_graphs})
     report["recipe_by_call"] = state["recipe_by_call"]
     resume.save(out, state, data)
     (ev / "report.json").write_text(json.dumps(report, indent=1, default=float))
     log(f"done in {time.time() - t0:.0f}s: package + resume state in {out}, report in {ev}")
+
+
+def weak_subjects(data, flowfill_path: str, within: list[int] | None) -> list[int]:
+    """--weak-from's weak subjects (vocabulary.weak_subject_ids), all of them among those trained on."""
+    try:
+        weak = weak_subject_ids(data.manifest, json.loads(Path(flowfill_path).read_text()))
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"--weak-from {flowfill_path}: {e}")
+    outside = sorted(set(weak) - set(within)) if within is not None else []
+    if outside or not weak:
+        raise SystemExit(f"--weak-from {flowfill_path}: " + (f"{len(outside)} weak subjects are not trained on" if outside else "no weak subjects"))
+    return weak
 
 
 def train_subject_ids(data, choice: str) -> list[int] | None:

@@ -114,6 +114,24 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
     return counts, how
 
 
+def weak_subject_ids(manifest: dict, flowfill: dict, below: float = 0.5) -> list[int]:
+    """Ids in `manifest` of the subjects a package's judged counts (--checks) find recognised in fewer than
+    `below` of their test images: the subjects the panel warns about, and run.py --weak-share trains more."""
+    vocabulary = flowfill.get("vocabulary") or {}
+    if "judged" not in vocabulary:
+        raise ValueError("the package's vocabulary has no judged counts (python3 -m flowfill.vocabulary … --checks)")
+    ids = {(s["kind"], s["names"][0]): i for i, s in enumerate(manifest["subjects"])}
+    weak = []
+    for kind in vocabulary["kinds"]:
+        for s in kind["subjects"]:
+            recognised, images = s.get("judged", (0, 0))
+            if images and recognised < below * images:
+                if (kind["kind"], s["name"]) not in ids:
+                    raise ValueError(f"{kind['kind']} {s['name']!r} of the package is not a subject of this dataset")
+                weak.append(ids[(kind["kind"], s["name"])])
+    return sorted(weak)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("package", help="a package folder with a flowfill.json")

@@ -204,3 +204,41 @@ def test_core_share_is_parsed_and_refused_without_every_subject():
         parse_args(base + ["--train-subjects", "core", "--core-share", "0.5"])
     with pytest.raises(SystemExit):
         parse_args(base + ["--core-share", "1.5"])
+
+
+def test_weak_share_spreads_its_images_evenly_over_the_weak_subjects_whatever_their_kind(data, monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from flowfill.run import weak_subjects
+
+    shipped = Path(__file__).resolve().parents[2] / "models/default/flowfill.json"
+    core = train_subject_ids(data, "core")
+    weak = weak_subjects(data, str(shipped), core)
+    # v2.4's counts: 115 subjects recognised in under half their test images, 107 of them icons.
+    assert len(weak) == 115 and int(data.is_icon[torch.as_tensor(weak)].sum()) == 107
+    base = data.pair_weights_for(core)
+    blended = data.pair_weights_for(core, focus=weak, focus_share=0.3, focus_by_subject=True)
+    assert float(blended.sum()) == pytest.approx(1.0)
+    per_subject = torch.zeros(data.num_subjects, dtype=torch.float64).index_add_(0, data.pairs[:, 0].cpu(), blended.cpu().double())
+    base_subject = torch.zeros(data.num_subjects, dtype=torch.float64).index_add_(0, data.pairs[:, 0].cpu(), base.cpu().double())
+    extra = per_subject[weak] - 0.7 * base_subject[weak]
+    torch.testing.assert_close(extra, torch.full_like(extra, 0.3 / len(weak)))
+    drawn = bank_draws(data, core, monkeypatch, focus=weak, focus_share=0.3, focus_by_subject=True)
+    subjects = torch.cat([c.subject for c in drawn]).cpu()
+    in_weak = torch.zeros(data.num_subjects, dtype=torch.bool)
+    in_weak[weak] = True
+    assert float(in_weak[subjects].float().mean()) == pytest.approx(float(per_subject[weak].sum()), abs=0.04)
+    assert_no_held_out(data, drawn)
+    # A package without counts, or a file that is not there, is a clear refusal.
+    (tmp_path / "flowfill.json").write_text('{"vocabulary": {"kinds": []}}')
+    for path in (tmp_path / "flowfill.json", tmp_path / "none.json"):
+        with pytest.raises(SystemExit, match="--weak-from"):
+            weak_subjects(data, str(path), core)
+
+
+def test_weak_share_is_parsed_and_needs_the_core_vocabulary():
+    base = ["--data", "d", "--resume-out", "o", "--eval-out", "e"]
+    assert parse_args(base + ["--train-subjects", "core"]).weak_share == 0.0
+    assert parse_args(base + ["--train-subjects", "core", "--weak-share", "0.3"]).weak_share == 0.3
+    with pytest.raises(SystemExit):
+        parse_args(base + ["--weak-share", "0.3"])
