@@ -192,7 +192,7 @@ test(
       await panel.fill('#ff-prompt', 'bus icon, line style, dark blue on white');
       await panel.waitForSelector('#ff-subject-hint.is-warning');
       expect(await panel.textContent('#ff-subject-hint')).toBe(
-        'Trained on bus (icon) in line, filled, bold, thin, but recognised in only 0 of 5 test images: expect a loose likeness.',
+        'Trained on bus (icon), but recognised in only 0 of 5 test images: expect a loose likeness.',
       );
 
       // A prompt naming none of the 400 says so; the hint's tooltip says how many other names the model knows.

@@ -170,7 +170,7 @@ export function subjectHint(
     };
   }
   return {
-    text: `Trained on ${as} (${kind}) in ${styles}, but recognised in only ${recognised} of ${images} test images: expect a loose likeness.`,
+    text: `Trained on ${as} (${kind}), but recognised in only ${recognised} of ${images} test images: expect a loose likeness.`,
     weak: true,
     title,
   };

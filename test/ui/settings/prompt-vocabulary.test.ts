@@ -66,7 +66,7 @@ describe('subject hints', () => {
       title: 'How the test images were made',
     });
     expect(subjectHint(named('trolley icon'))).toEqual({
-      text: 'Trained on trolley (icon) in line, bold, but recognised in only 1 of 5 test images: expect a loose likeness.',
+      text: 'Trained on trolley (icon), but recognised in only 1 of 5 test images: expect a loose likeness.',
       weak: true,
       title: undefined,
     });
