@@ -1,7 +1,8 @@
 """Two sampler_check JSONs of one held-out set, paired image by image: each rate's difference, its standard error over
 the images, and the images only one side got right. The same prompts and noise on both sides (sampler_check's seeds),
 so a step that two unpaired counts of n = 1,000 cannot separate can show. The samplers may differ (a student at
-guidance 1 against its teacher at 2). No GPU and no torch: the JSONs' per-image results are all it reads.
+guidance 1 against its teacher at 2, or 10 steps against 20: the sampler is deterministic from the same starting
+noise). No GPU and no torch: the JSONs' per-image results are all it reads.
 
   cd model && python3 -m flowfill.paired new.json old.json [--json out.json]
 """
@@ -10,7 +11,7 @@ import json
 
 import numpy as np
 
-SAME = ("set", "size", "steps", "seeds", "seed_index", "limit")
+SAME = ("set", "size", "seeds", "seed_index", "limit")
 DEFAULTS = {"seed_index": 0}  # checks written before session 30 drew from the first seed on
 
 
@@ -43,7 +44,7 @@ def paired_differences(this: dict, other: dict) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("this", help="a sampler_check --json (the newer state, or the sampler tried)")
-    ap.add_argument("other", help="one of the same set, size, steps, seeds and prompts to pair it with")
+    ap.add_argument("other", help="one of the same set, size, seeds and prompts to pair it with")
     ap.add_argument("--json", help="write the differences here")
     a = ap.parse_args(argv)
     with open(a.this) as f, open(a.other) as g:
@@ -53,7 +54,8 @@ def main(argv=None):
     if a.json:  # before the printout, as sampler_check: a closed stdout must not lose the file
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)
-    print(f"{this.get('model')} {this.get('sampler')} − {other.get('model')} {other.get('sampler')}: "
+    print(f"{this.get('model')} {this.get('sampler')}, {this.get('steps')} steps − "
+          f"{other.get('model')} {other.get('sampler')}, {other.get('steps')} steps: "
           f"{this['set']} at {this['size']}², {this['seeds']} seed(s)")
     for key, r in result["other"].items():
         if isinstance(r, dict) and "difference" in r:

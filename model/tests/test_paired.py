@@ -38,6 +38,12 @@ def test_refuses_checks_of_other_seeds_or_without_per_image_results():
         paired_differences(check("new", [1, 0], [1, 1]), bare)
 
 
+def test_step_counts_pair_like_other_samplers_the_starting_noise_being_the_same():
+    fewer = dict(check("v2.4", [1, 0, 0, 1], [1, 1, 1, 1]), steps=10)
+    d = paired_differences(fewer, check("v2.4", [1, 1, 0, 1], [1, 1, 1, 1]))
+    assert (d["subject_top1"]["only_this"], d["subject_top1"]["only_other"]) == (0, 1)
+
+
 def test_refuses_checks_of_other_seed_indices_and_reads_older_checks_as_the_first_seeds():
     fresh = dict(check("new", [1, 0, 1, 1], [1, 1, 1, 1]), seed_index=5)
     older = check("old", [1, 0, 0, 1], [1, 1, 1, 1])  # written before sampler_check recorded seed_index
