@@ -78,9 +78,14 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
     steps = flowfill.get("training", {}).get("dit_steps")
     rec = flowfill.get("recommended", {})
     counts: dict[int, list[int]] = {}
-    sizes, images = set(), 0
+    sizes, images, drawn = set(), 0, set()
     for check in checks:
         name = f"the check of {check.get('set')} at {check.get('size')}² (seed index {check.get('seed_index') or 0})"
+        # The same image counted twice would pass for two: each (set, seed) once.
+        seeds = {(check.get("set"), j) for j in range(check.get("seed_index") or 0, (check.get("seed_index") or 0) + check.get("seeds", 0))}
+        if seeds & drawn:
+            raise ValueError(f"{name} draws seeds another check drew: {sorted(j for _, j in seeds & drawn)}")
+        drawn |= seeds
         made_by = re.search(r"\((\d+) DiT steps\)", str(check.get("model", "")))
         if made_by is None or int(made_by.group(1)) != steps:
             raise ValueError(f"{name} is of {check.get('model')!r}, not of this package's transformer ({steps} DiT steps)")

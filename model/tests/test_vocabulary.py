@@ -99,6 +99,8 @@ def test_checks_of_two_sizes_or_of_subjects_the_model_did_not_train_on_are_refus
     icons = _check(manifest, "icons", lambda seed, s: True)
     with pytest.raises(ValueError, match="sizes \\[256, 512\\]"):
         judged_counts(manifest, FLOWFILL, [icons, _check(manifest, "v1_emoji", lambda seed, s: True, size=512)])
+    with pytest.raises(ValueError, match="draws seeds another check drew: \\[0\\]"):
+        judged_counts(manifest, FLOWFILL, [icons, icons])
     untrained = judged_counts(manifest, FLOWFILL, [_check(manifest, "emoji", lambda seed, s: True)])
     with pytest.raises(ValueError, match="does not list"):
         prompt_vocabulary(manifest, subject_ids_of(manifest, "core"), untrained)
