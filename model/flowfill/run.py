@@ -41,7 +41,6 @@ SMOKE = {
 }
 
 
-
 def share(text: str) -> float:
     """argparse type of a share (--icon-share, --low-noise-share): a number from 0 to 1."""
     value = float(text)

@@ -80,9 +80,10 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
     counts: dict[int, list[int]] = {}
     sizes, images, drawn = set(), 0, set()
     for check in checks:
-        name = f"the check of {check.get('set')} at {check.get('size')}² (seed index {check.get('seed_index') or 0})"
+        first_seed = check.get("seed_index") or 0
+        name = f"the check of {check.get('set')} at {check.get('size')}² (seed index {first_seed})"
         # The same image counted twice would pass for two: each (set, seed) once.
-        seeds = {(check.get("set"), j) for j in range(check.get("seed_index") or 0, (check.get("seed_index") or 0) + check.get("seeds", 0))}
+        seeds = {(check.get("set"), j) for j in range(first_seed, first_seed + check.get("seeds", 0))}
         if seeds & drawn:
             raise ValueError(f"{name} draws seeds another check drew: {sorted(j for _, j in seeds & drawn)}")
         drawn |= seeds

@@ -38,11 +38,11 @@ function namesOf(vocabulary: PromptVocabulary) {
       kind.subjects.map((subject) => ({
         kind: kind.kind,
         subject,
-        names: [
-          // The kind's phrase first ("skull icon"): a prompt for the icon is not then read as the emoji of the same name.
-          { as: subject.name, words: wordsOf(subjectPhrase(kind, subject)) },
-          ...[subject.name, ...(subject.aliases ?? [])].map((name) => ({ as: name, words: wordsOf(name) })),
-        ].filter(({ words }) => words.trim() !== ''),
+        // The kind's phrase first ("skull icon"): a prompt for the icon is not then read as the emoji of the
+        // same name. An emoji's phrase is its name, searched once.
+        names: [...new Set([subjectPhrase(kind, subject), subject.name, ...(subject.aliases ?? [])])]
+          .map((name, i) => ({ as: i === 0 ? subject.name : name, words: wordsOf(name) }))
+          .filter(({ words }) => words.trim() !== ''),
       })),
     );
     searchableNames.set(vocabulary, names);
@@ -158,21 +158,15 @@ export function subjectHint(
   judging?: VocabularyJudging,
 ): { text: string; weak: boolean; title?: string } {
   const styles = subject.styles.join(', ');
-  const judged = subject.judged;
-  if (!judged) return { text: `Draws ${as} (${kind}), trained in ${styles}.`, weak: false };
-  const { recognised, images } = judged;
-  const title = judging?.about;
-  if (recognised >= RELIABLE_SHARE * images) {
-    return {
-      text: `Draws ${as} (${kind}), trained in ${styles}; recognised in ${recognised} of ${images} test images.`,
-      weak: false,
-      title,
-    };
-  }
+  if (!subject.judged) return { text: `Draws ${as} (${kind}), trained in ${styles}.`, weak: false };
+  const { recognised, images } = subject.judged;
+  const weak = recognised < RELIABLE_SHARE * images;
   return {
-    text: `Trained on ${as} (${kind}), but recognised in only ${recognised} of ${images} test images: expect a loose likeness.`,
-    weak: true,
-    title,
+    text: weak
+      ? `Trained on ${as} (${kind}), but recognised in only ${recognised} of ${images} test images: expect a loose likeness.`
+      : `Draws ${as} (${kind}), trained in ${styles}; recognised in ${recognised} of ${images} test images.`,
+    weak,
+    title: judging?.about,
   };
 }
 
