@@ -4,12 +4,19 @@ so a step that two unpaired counts of n = 1,000 cannot separate can show. The sa
 guidance 1 against its teacher at 2, or 10 steps against 20: the sampler is deterministic from the same starting
 noise). No GPU and no torch: the JSONs' per-image results are all it reads.
 
-  cd model && python3 -m flowfill.paired new.json old.json [--json out.json]
+  cd model && python3 -m flowfill.paired new.json old.json [--json out.json] [--weak-from flowfill.json]
+
+--weak-from also pairs the images of the subjects that package's judged counts find weak (vocabulary.weak_subject_ids)
+apart from the others': a recipe aimed at the weak subjects (run.py --weak-share) should lift the first without
+costing the second.
 """
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
+
+from .vocabulary import image_subjects, weak_subject_ids
 
 SAME = ("set", "size", "seeds", "seed_index", "limit")
 DEFAULTS = {"seed_index": 0}  # checks written before session 30 drew from the first seed on
@@ -25,9 +32,10 @@ def check_name(result: dict) -> str:
     return f"{set_name}t{result['size']}-g{result['sampler']['guidance']:g}-n{result['scores']['n']}{seed_index}{limit}"
 
 
-def paired_differences(this: dict, other: dict) -> dict:
-    """Each rate's this − other over the same images (prompt and seed), its standard error (the spread of the
-    per-image differences / √n), and the discordant counts: images only this got right, and only the other."""
+def paired_differences(this: dict, other: dict, images: list[int] | None = None) -> dict:
+    """Each rate's this − other over the same images (prompt and seed), or those of them numbered in `images`, its
+    standard error (the spread of the per-image differences / √n), and the discordant counts: images only this got
+    right, and only the other."""
     mine_keys, their_keys = ([j.get(k, DEFAULTS.get(k)) for k in SAME] for j in (this, other))
     if mine_keys != their_keys or any("per_image" not in j.get("scores", {}) for j in (this, other)):
         raise ValueError(f"pairing needs two sampler_check JSONs of the same {', '.join(SAME)} with per-image results "
@@ -36,9 +44,29 @@ def paired_differences(this: dict, other: dict) -> dict:
     out = {"model": other.get("model"), "sampler": other.get("sampler")}
     for key in sorted(set(mine) & set(theirs)):
         d = np.asarray(mine[key], dtype=float) - np.asarray(theirs[key], dtype=float)
+        if images is not None:
+            d = d[images]
         out[key] = {"difference": float(d.mean()), "standard_error": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None,
                     "only_this": int((d > 0).sum()), "only_other": int((d < 0).sum()), "n": len(d)}
     return out
+
+
+def weak_and_other_images(manifest: dict, flowfill: dict, check: dict) -> dict[str, list[int]]:
+    """The check's image numbers whose subject `flowfill`'s judged counts find weak, and the others'."""
+    weak = set(weak_subject_ids(manifest, flowfill))
+    n = len(next(iter(check["scores"]["per_image"].values())))
+    subjects = image_subjects(manifest, check, n)
+    return {"weak subjects": [k for k in range(n) if subjects[k] in weak],
+            "other subjects": [k for k in range(n) if subjects[k] not in weak]}
+
+
+def print_differences(title: str, differences: dict):
+    print(title)
+    for key, r in differences.items():
+        if isinstance(r, dict) and "difference" in r:
+            se = "—" if r["standard_error"] is None else f"{100 * r['standard_error']:.1f}"
+            print(f"  {key:20s} {100 * r['difference']:+5.1f} ± {se} points  (only this {r['only_this']}, "
+                  f"only the other {r['only_other']}, n {r['n']})")
 
 
 def main(argv=None):
@@ -46,22 +74,27 @@ def main(argv=None):
     ap.add_argument("this", help="a sampler_check --json (the newer state, or the sampler tried)")
     ap.add_argument("other", help="one of the same set, size, seeds and prompts to pair it with")
     ap.add_argument("--json", help="write the differences here")
+    ap.add_argument("--weak-from", metavar="FLOWFILL_JSON",
+                    help="also pair the images of this package's weak subjects apart from the others'")
+    ap.add_argument("--data", default=".cache/data", help="with --weak-from: the dataset (its manifest.json)")
     a = ap.parse_args(argv)
     with open(a.this) as f, open(a.other) as g:
         this, other = json.load(f), json.load(g)
     result = {"this": {"file": a.this, "model": this.get("model"), "sampler": this.get("sampler")},
               "other": {"file": a.other, **paired_differences(this, other)}}
+    if a.weak_from:
+        with open(a.weak_from) as f, open(Path(a.data) / "manifest.json") as g:
+            groups = weak_and_other_images(json.load(g), json.load(f), this)
+        result["by_group"] = {name: {"images": len(images), **paired_differences(this, other, images)}
+                              for name, images in groups.items()}
     if a.json:  # before the printout, as sampler_check: a closed stdout must not lose the file
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)
-    print(f"{this.get('model')} {this.get('sampler')}, {this.get('steps')} steps − "
-          f"{other.get('model')} {other.get('sampler')}, {other.get('steps')} steps: "
-          f"{this['set']} at {this['size']}², {this['seeds']} seed(s)")
-    for key, r in result["other"].items():
-        if isinstance(r, dict) and "difference" in r:
-            se = "—" if r["standard_error"] is None else f"{100 * r['standard_error']:.1f}"
-            print(f"  {key:20s} {100 * r['difference']:+5.1f} ± {se} points  (only this {r['only_this']}, "
-                  f"only the other {r['only_other']}, n {r['n']})")
+    print_differences(f"{this.get('model')} {this.get('sampler')}, {this.get('steps')} steps − "
+                      f"{other.get('model')} {other.get('sampler')}, {other.get('steps')} steps: "
+                      f"{this['set']} at {this['size']}², {this['seeds']} seed(s)", result["other"])
+    for name, differences in result.get("by_group", {}).items():
+        print_differences(f"{name} of {a.weak_from} ({differences['images']} images):", differences)
     return result
 
 

@@ -100,12 +100,8 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
         if hits is None:
             raise ValueError(f"{name} has no per-image subject_top1_vocab (run sampler_check with --json and the "
                              f"model's --train-subjects)")
-        prompts = manifest["eval_sets"][check["set"]]
-        if len(hits) != len(prompts) * check["seeds"]:
-            raise ValueError(f"{name} has {len(hits)} per-image results for {len(prompts)} prompts × {check['seeds']} seeds")
-        # sampler_check scores seed by seed over the set's prompts (evaluate.evaluate_sets).
-        for k, hit in enumerate(hits):
-            tally = counts.setdefault(prompts[k % len(prompts)]["subject"], [0, 0])
+        for subject, hit in zip(image_subjects(manifest, check, len(hits)), hits):
+            tally = counts.setdefault(subject, [0, 0])
             tally[0] += int(hit)
             tally[1] += 1
         sizes.add(check["size"])
@@ -118,6 +114,16 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
                     f"{size}×{size} with its recommended sampler, and how many an independent classifier (trained on clean "
                     f"renders) named as the subject asked for, among the subjects listed here."}
     return counts, how
+
+
+def image_subjects(manifest: dict, check: dict, images: int) -> list[int]:
+    """The subject id each of a sampler_check's `images` per-image results asked for: it scores seed by seed over
+    its set's prompts (evaluate.evaluate_sets)."""
+    prompts = manifest["eval_sets"][check["set"]]
+    if images != len(prompts) * check["seeds"]:
+        raise ValueError(f"the check of {check['set']} has {images} per-image results for {len(prompts)} prompts × "
+                         f"{check['seeds']} seeds")
+    return [prompts[k % len(prompts)]["subject"] for k in range(images)]
 
 
 def weak_subject_ids(manifest: dict, flowfill: dict, below: float = 0.5) -> list[int]:

@@ -62,3 +62,31 @@ def test_check_names_tell_a_states_checks_apart():
     assert names == ["t256-g2-n1000", "emoji-t256-g2-n1000", "icons-t256-g2-n1000"]  # v1_emoji's as before session 31
     assert check_name(dict(base, seed_index=5)) == "t256-g2-n1000-s5"
     assert check_name(dict(scored(dict(base, size=512, limit=40, sampler={"shift": 1.0, "guidance": 2.5}), 120))) == "t512-g2.5-n120-l40"
+
+
+def test_weak_subjects_images_pair_apart_from_the_others(tmp_path):
+    """--weak-from: a recipe aimed at the subjects a package draws poorly is judged on their images and, apart, on
+    everyone else's, each image's subject read from its place in the check (seed by seed over the set's prompts)."""
+    manifest = {"subjects": [{"kind": "icon", "names": ["bus"]}, {"kind": "icon", "names": ["cart"]},
+                             {"kind": "emoji", "names": ["rocket"]}],
+                "eval_sets": {"v1_emoji": [{"subject": 0}, {"subject": 1}, {"subject": 2}]}}
+    flowfill = {"vocabulary": {"judged": {"size": 256}, "kinds": [
+        {"kind": "icon", "subjects": [{"name": "bus", "judged": [0, 5]}, {"name": "cart", "judged": [4, 5]}]},
+        {"kind": "emoji", "subjects": [{"name": "rocket", "judged": [2, 10]}]}]}}
+    # two seeds of three prompts: images 0, 3 are bus, 1, 4 cart, 2, 5 rocket
+    new = check("weak", [1, 1, 1, 1, 0, 0], [1] * 6)
+    old = check("control", [0, 1, 0, 0, 1, 0], [1] * 6)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "manifest.json").write_text(json.dumps(manifest))
+    paths = {}
+    for name, j in (("new", new), ("old", old), ("flowfill", flowfill)):
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(j))
+    result = main([str(paths["new"]), str(paths["old"]), "--weak-from", str(paths["flowfill"]),
+                   "--data", str(tmp_path / "data"), "--json", str(tmp_path / "out.json")])
+    weak, others = result["by_group"]["weak subjects"], result["by_group"]["other subjects"]
+    assert (weak["images"], others["images"]) == (4, 2)  # bus and rocket are under half
+    assert (weak["subject_top1"]["only_this"], weak["subject_top1"]["only_other"]) == (3, 0)
+    assert weak["subject_top1"]["difference"] == pytest.approx(3 / 4)
+    assert (others["subject_top1"]["only_this"], others["subject_top1"]["only_other"]) == (0, 1)
+    assert json.loads((tmp_path / "out.json").read_text())["by_group"]["weak subjects"]["images"] == 4
