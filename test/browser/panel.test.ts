@@ -195,6 +195,12 @@ test(
         'Trained on bus (icon), but recognised in only 0 of 5 test images: expect a loose likeness.',
       );
 
+      // A subject named only in the plural was never taught as that subject: the hint gives the singular to write.
+      await panel.fill('#ff-prompt', 'stars on a teal background');
+      await panel.waitForSelector('#ff-subject-hint:has-text("singular")');
+      expect(await panel.textContent('#ff-subject-hint')).toBe('Trained on star (emoji) in the singular: write “star”, not “stars”.');
+      expect(await panel.getAttribute('#ff-subject-hint', 'class')).toContain('is-warning');
+
       // A prompt naming none of the 400 says so; the hint's tooltip says how many other names the model knows.
       await panel.fill('#ff-prompt', 'a misty forest at dawn');
       await panel.waitForSelector('#ff-unknown-words:has-text("“misty”, “forest”")');

@@ -7,6 +7,13 @@
 import type { PromptVocabulary, VocabularyJudging, VocabularyKind, VocabularySubject } from '../../common/engine-types.js';
 import { STYLE_PRESETS, type StylePreset } from './style-presets.js';
 
+/** A line under the prompt on its subject: a warning where `weak`; `title` its tooltip. */
+export interface SubjectHint {
+  text: string;
+  weak: boolean;
+  title?: string;
+}
+
 export interface NamedSubject {
   kind: string;
   subject: VocabularySubject;
@@ -28,8 +35,15 @@ interface SearchableName {
   words: string;
 }
 
+/** A subject with the names a prompt may use for it. */
+interface SearchableSubject {
+  kind: string;
+  subject: VocabularySubject;
+  names: SearchableName[];
+}
+
 /** Every name and alias of a vocabulary's subjects in wordsOf's form, made once per vocabulary (the panel asks on every keystroke). */
-const searchableNames = new WeakMap<PromptVocabulary, { kind: string; subject: VocabularySubject; names: SearchableName[] }[]>();
+const searchableNames = new WeakMap<PromptVocabulary, SearchableSubject[]>();
 
 function namesOf(vocabulary: PromptVocabulary) {
   let names = searchableNames.get(vocabulary);
@@ -50,15 +64,101 @@ function namesOf(vocabulary: PromptVocabulary) {
   return names;
 }
 
-/** The vocabulary's subjects the prompt names (by name or alias, as whole words), the longest match first. */
-export function namedSubjects(vocabulary: PromptVocabulary, prompt: string): NamedSubject[] {
+/** The subjects one of whose names the prompt holds as whole words, with the match's length, the longest first. */
+function subjectsIn(searchable: SearchableSubject[], prompt: string): (NamedSubject & { length: number })[] {
   const text = wordsOf(prompt);
   const found: (NamedSubject & { length: number })[] = [];
-  for (const { kind, subject, names } of namesOf(vocabulary)) {
+  for (const { kind, subject, names } of searchable) {
     const hit = names.find(({ words }) => text.includes(words));
     if (hit !== undefined) found.push({ kind, subject, as: hit.as, length: hit.words.length });
   }
-  return found.sort((a, b) => b.length - a.length).map(({ length: _, ...named }) => named);
+  return found.sort((a, b) => b.length - a.length);
+}
+
+function withoutLengths(found: (NamedSubject & { length: number })[]): NamedSubject[] {
+  return found.map(({ length: _, ...named }) => named);
+}
+
+/** The vocabulary's subjects the prompt names (by name or alias, as whole words), the longest match first. */
+export function namedSubjects(vocabulary: PromptVocabulary, prompt: string): NamedSubject[] {
+  return withoutLengths(subjectsIn(namesOf(vocabulary), prompt));
+}
+
+/** Plurals no suffix rule makes, of words subject names end in. */
+const IRREGULAR_PLURALS: Record<string, string> = {
+  child: 'children',
+  foot: 'feet',
+  goose: 'geese',
+  man: 'men',
+  mouse: 'mice',
+  person: 'people',
+  tooth: 'teeth',
+  woman: 'women',
+};
+
+/** A name with its last word in the plural, each way English writes it ("shopping carts", "butterflies", "knives"). */
+export function pluralsOf(name: string): string[] {
+  const words = wordsOf(name).trim().split(' ');
+  const last = words.pop() ?? '';
+  const forms = new Set<string>();
+  if (IRREGULAR_PLURALS[last]) forms.add(IRREGULAR_PLURALS[last]);
+  if (/(s|x|z|ch|sh)$/.test(last)) forms.add(`${last}es`);
+  else forms.add(`${last}s`);
+  if (/[^aeiou]y$/.test(last)) forms.add(`${last.slice(0, -1)}ies`);
+  if (/[^aeiou]o$/.test(last)) forms.add(`${last}es`);
+  if (/fe$/.test(last)) forms.add(`${last.slice(0, -2)}ves`);
+  else if (/[^f]f$/.test(last)) forms.add(`${last.slice(0, -1)}ves`);
+  return [...forms].map((form) => [...words, form].join(' '));
+}
+
+/** Every name's plurals that are not themselves a subject's name ("glasses" is a subject, not two glasses). */
+const searchablePlurals = new WeakMap<PromptVocabulary, SearchableSubject[]>();
+
+function pluralsIn(vocabulary: PromptVocabulary) {
+  let plurals = searchablePlurals.get(vocabulary);
+  if (!plurals) {
+    const named = namesOf(vocabulary);
+    const taken = new Set(named.flatMap(({ names }) => names.map(({ words }) => words)));
+    plurals = named.map(({ kind, subject, names }) => ({
+      kind,
+      subject,
+      names: names
+        .flatMap(({ words }) => pluralsOf(words))
+        .map((plural) => ({ as: plural, words: wordsOf(plural) }))
+        .filter(({ words }) => !taken.has(words)),
+    }));
+    searchablePlurals.set(vocabulary, plurals);
+  }
+  return plurals;
+}
+
+/**
+ * The subjects a prompt names only in the plural ("rockets"), the longest first: its captions named
+ * one in the singular, so the model was never taught the plural as that subject.
+ */
+export function pluralNamedSubjects(vocabulary: PromptVocabulary, prompt: string): NamedSubject[] {
+  return withoutLengths(subjectsIn(pluralsIn(vocabulary), prompt));
+}
+
+/**
+ * The subject a prompt is about, for the panel's hint: the longest name it holds, or a plural where
+ * that is longer than any name it holds whole ("skull icons" is about the icon, not the emoji "skull").
+ */
+export function promptSubject(vocabulary: PromptVocabulary, prompt: string): { named: NamedSubject; plural: boolean } | undefined {
+  const [named] = subjectsIn(namesOf(vocabulary), prompt);
+  const [plural] = subjectsIn(pluralsIn(vocabulary), prompt);
+  const pluralWins = plural !== undefined && (named === undefined || plural.length > named.length);
+  const best = pluralWins ? plural : named;
+  if (best === undefined) return undefined;
+  const [subject] = withoutLengths([best]);
+  return { named: subject, plural: pluralWins };
+}
+
+/** The hint for a subject named only in the plural: the singular its captions used, to write instead. */
+export function pluralHint({ kind, subject, as }: NamedSubject, vocabulary: PromptVocabulary): SubjectHint {
+  const ofKind = vocabulary.kinds.find((k) => k.kind === kind);
+  const phrase = ofKind ? subjectPhrase(ofKind, subject) : subject.name;
+  return { text: `Trained on ${subject.name} (${kind}) in the singular: write “${phrase}”, not “${as}”.`, weak: true };
 }
 
 /** How prompts name a subject of this kind: the template's words around {subject}, e.g. "shopping cart icon". */
@@ -131,7 +231,7 @@ function capitalised(word: string): string {
  */
 export function presetsFor(vocabulary: PromptVocabulary | undefined, prompt = ''): readonly StylePreset[] {
   if (!vocabulary) return STYLE_PRESETS;
-  const named = namedSubjects(vocabulary, prompt)[0];
+  const named = promptSubject(vocabulary, prompt)?.named;
   const kinds = named ? vocabulary.kinds.filter((kind) => kind.kind === named.kind) : vocabulary.kinds;
   const styles = [...new Set(kinds.flatMap((kind) => kind.styles))];
   return [
@@ -153,10 +253,7 @@ const RELIABLE_SHARE = 0.5;
  * test counts (`judging` says how they were made: the tooltip), how often its drawings were
  * recognised, worded as a warning where that was seldom.
  */
-export function subjectHint(
-  { kind, subject, as }: NamedSubject,
-  judging?: VocabularyJudging,
-): { text: string; weak: boolean; title?: string } {
+export function subjectHint({ kind, subject, as }: NamedSubject, judging?: VocabularyJudging): SubjectHint {
   const styles = subject.styles.join(', ');
   if (!subject.judged) return { text: `Draws ${as} (${kind}), trained in ${styles}.`, weak: false };
   const { recognised, images } = subject.judged;

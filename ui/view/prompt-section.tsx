@@ -2,9 +2,10 @@
 import type { ModelInfo, PromptVocabulary } from '../../common/engine-types.js';
 import type { CheckedPrompt } from '../panel-state.js';
 import {
-  namedSubjects,
+  pluralHint,
   presetsFor,
   promptForSubject,
+  promptSubject,
   subjectChoices,
   subjectCounts,
   subjectHint,
@@ -75,8 +76,9 @@ export function PromptSection({
 /** What the model will make of the prompt: words it does not know, and whether it names a subject it was trained on. */
 function PromptHints({ model, prompt, check }: { model: ModelInfo; prompt: string; check?: CheckedPrompt }) {
   const vocabulary = model.vocabulary;
-  const named = vocabulary && prompt.trim() !== '' ? namedSubjects(vocabulary, prompt) : [];
-  const hint = named.length > 0 ? subjectHint(named[0], vocabulary?.judged) : undefined;
+  const about = vocabulary && prompt.trim() !== '' ? promptSubject(vocabulary, prompt) : undefined;
+  const hint =
+    about && vocabulary ? (about.plural ? pluralHint(about.named, vocabulary) : subjectHint(about.named, vocabulary.judged)) : undefined;
   const unknown = check?.unknownWords ?? [];
   return (
     <div class="ff-prompt-hints" id="ff-prompt-hints">

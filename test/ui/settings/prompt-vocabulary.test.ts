@@ -1,8 +1,12 @@
 import type { PromptVocabulary } from '../../../common/engine-types.js';
 import {
   namedSubjects,
+  pluralHint,
+  pluralNamedSubjects,
+  pluralsOf,
   presetsFor,
   promptForSubject,
+  promptSubject,
   subjectChoices,
   subjectCounts,
   subjectHint,
@@ -52,6 +56,66 @@ describe('namedSubjects', () => {
       ['emoji', 'skull'],
     ]);
     expect(namedSubjects(vocabulary, 'skull, flat style')[0].kind).toBe('emoji');
+  });
+});
+
+describe('subjects named in the plural', () => {
+  test('a name gets its last word in each plural English writes', () => {
+    expect(pluralsOf('rocket')).toEqual(['rockets']);
+    expect(pluralsOf('shopping cart')).toEqual(['shopping carts']);
+    expect(pluralsOf('bus')).toEqual(['buses']);
+    expect(pluralsOf('butterfly')).toEqual(['butterflys', 'butterflies']);
+    expect(pluralsOf('key')).toEqual(['keys']);
+    expect(pluralsOf('tomato')).toEqual(['tomatos', 'tomatoes']);
+    expect(pluralsOf('knife')).toEqual(['knifes', 'knives']);
+    expect(pluralsOf('leaf')).toEqual(['leafs', 'leaves']);
+    expect(pluralsOf('computer mouse')).toEqual(['computer mice', 'computer mouses']);
+    expect(pluralsOf('T-Shirt')).toEqual(['t shirts']);
+  });
+
+  test('a prompt naming subjects only in the plural finds them; a plural that is itself a name does not', () => {
+    expect(pluralNamedSubjects(vocabulary, 'hearts and rockets').map((n) => [n.subject.name, n.as])).toEqual([
+      ['rocket', 'rockets'],
+      ['heart', 'hearts'],
+    ]);
+    expect(pluralNamedSubjects(vocabulary, 'two shopping carts, line style').map((n) => [n.kind, n.as])).toEqual([
+      ['icon', 'shopping carts'],
+    ]);
+    const withGlasses = structuredClone(vocabulary);
+    withGlasses.kinds[0].subjects.push({ name: 'glass', styles: ['flat'] }, { name: 'glasses', styles: ['flat'] });
+    expect(pluralNamedSubjects(withGlasses, 'glasses, flat style')).toEqual([]);
+    expect(namedSubjects(withGlasses, 'glasses, flat style').map((n) => n.as)).toEqual(['glasses']);
+  });
+
+  test('the hint names the singular to write, for an icon in its kind’s phrase', () => {
+    const about = promptSubject(vocabulary, 'rockets, flat style, on a teal background');
+    expect(about?.plural).toBe(true);
+    expect(pluralHint(about!.named, vocabulary)).toEqual({
+      text: 'Trained on rocket (emoji) in the singular: write “rocket”, not “rockets”.',
+      weak: true,
+    });
+    const carts = promptSubject(vocabulary, 'shopping carts, line style')!;
+    expect(pluralHint(carts.named, vocabulary).text).toBe(
+      'Trained on shopping cart (icon) in the singular: write “shopping cart icon”, not “shopping carts”.',
+    );
+  });
+
+  test('a name held whole wins over a plural no longer than it; a longer plural phrase wins ("skull icons")', () => {
+    expect(promptSubject(vocabulary, 'a rocket among hearts')).toEqual({
+      named: { kind: 'emoji', subject: vocabulary.kinds[0].subjects[2], as: 'rocket' },
+      plural: false,
+    });
+    expect(promptSubject(vocabulary, 'skull icons, line style')).toMatchObject({
+      named: { kind: 'icon', as: 'skull icons' },
+      plural: true,
+    });
+    expect(promptSubject(vocabulary, 'a misty forest')).toBeUndefined();
+    // The chips follow the subject the hint is about.
+    expect(
+      presetsFor(vocabulary, 'shopping carts')
+        .filter((p) => p.group === 'style')
+        .map((p) => p.id),
+    ).toEqual(['line', 'filled', 'bold', 'thin']);
   });
 });
 
