@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .vocabulary import image_subjects
+from .vocabulary import add_subject_tallies, subject_ids_by_name
 
 ATLAS = "icons-sdf"
 
@@ -65,18 +65,13 @@ def shape_measures(manifest: dict, fields: np.ndarray, subjects: list[int], styl
 
 def rates_from_check(manifest: dict, check: dict) -> dict[int, float]:
     """Each subject's share of its images the judge named right among the vocabulary (subject_top1_vocab)."""
-    hits = check["scores"]["per_image"]["subject_top1_vocab"]
-    tally: dict[int, list[int]] = {}
-    for subject, hit in zip(image_subjects(manifest, check, len(hits)), hits):
-        tally.setdefault(subject, [0, 0])
-        tally[subject][0] += int(hit)
-        tally[subject][1] += 1
-    return {s: right / n for s, (right, n) in tally.items()}
+    tallies = add_subject_tallies({}, manifest, check, check["scores"]["per_image"]["subject_top1_vocab"])
+    return {s: right / n for s, (right, n) in tallies.items()}
 
 
 def rates_from_judged(manifest: dict, flowfill: dict, kind: str = "icon") -> dict[int, float]:
     """Each subject's judged share in a package's vocabulary (flowfill.vocabulary --checks)."""
-    ids = {(s["kind"], s["names"][0]): i for i, s in enumerate(manifest["subjects"])}
+    ids = subject_ids_by_name(manifest)
     return {ids[(k["kind"], s["name"])]: s["judged"][0] / s["judged"][1]
             for k in flowfill["vocabulary"]["kinds"] if k["kind"] == kind for s in k["subjects"] if s.get("judged")}
 

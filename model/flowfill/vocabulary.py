@@ -100,10 +100,7 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
         if hits is None:
             raise ValueError(f"{name} has no per-image subject_top1_vocab (run sampler_check with --json and the "
                              f"model's --train-subjects)")
-        for subject, hit in zip(image_subjects(manifest, check, len(hits)), hits):
-            tally = counts.setdefault(subject, [0, 0])
-            tally[0] += int(hit)
-            tally[1] += 1
+        add_subject_tallies(counts, manifest, check, hits)
         sizes.add(check["size"])
         images += len(hits)
     if len(sizes) > 1:
@@ -126,13 +123,27 @@ def image_subjects(manifest: dict, check: dict, images: int) -> list[int]:
     return [prompts[k % len(prompts)]["subject"] for k in range(images)]
 
 
+def add_subject_tallies(counts: dict[int, list[int]], manifest: dict, check: dict, hits: list) -> dict[int, list[int]]:
+    """`counts` with a check's per-image `hits` added to each subject's [hits, images]."""
+    for subject, hit in zip(image_subjects(manifest, check, len(hits)), hits):
+        tally = counts.setdefault(subject, [0, 0])
+        tally[0] += int(hit)
+        tally[1] += 1
+    return counts
+
+
+def subject_ids_by_name(manifest: dict) -> dict[tuple[str, str], int]:
+    """Each subject's id by its kind and first name, as a package's vocabulary lists it."""
+    return {(s["kind"], s["names"][0]): i for i, s in enumerate(manifest["subjects"])}
+
+
 def weak_subject_ids(manifest: dict, flowfill: dict, below: float = 0.5) -> list[int]:
     """Ids in `manifest` of the subjects a package's judged counts (--checks) find recognised in fewer than
     `below` of their test images: the subjects the panel warns about, and run.py --weak-share trains more."""
     vocabulary = flowfill.get("vocabulary") or {}
     if "judged" not in vocabulary:
         raise ValueError("the package's vocabulary has no judged counts (python3 -m flowfill.vocabulary … --checks)")
-    ids = {(s["kind"], s["names"][0]): i for i, s in enumerate(manifest["subjects"])}
+    ids = subject_ids_by_name(manifest)
     weak = []
     for kind in vocabulary["kinds"]:
         for s in kind["subjects"]:
