@@ -5,6 +5,11 @@ latents). Rows, top to bottom: the renders, noise 0.1 / 0.2 / 0.4, low-pass. Who
 row mean the decoder turns imperfect latents into noisy or soft images, not fragments (model/README.md):
 
   cd model && python3 -m flowfill.vae_probe <resume state folder> <out.png>   # CPU, ~1 min
+
+Is it what loses a style's subjects (thin icons, "Session 34")? With `--judge-set icons`, the set's real renders
+and their VAE reconstructions are both judged, by style: top-1 among the trained subjects, and the PSNR:
+
+  cd model && python3 -m flowfill.vae_probe <resume state folder> --judge-set icons   # CPU, ~3 min
 """
 import sys
 
@@ -31,10 +36,47 @@ def probe_rows(data: FlowfillData, vae, latent_stats: dict, prompts: list[dict],
     return [r.clamp(-1, 1) for r in rows]
 
 
+@torch.no_grad()
+def reconstructions_judged(data: FlowfillData, state: dict, set_name: str, size: int = 256, batch: int = 20,
+                           train_subjects: str = "core") -> dict:
+    """Per style of the set: images, the judge's top-1 among the trained subjects on the real renders and on their
+    VAE reconstructions, and the reconstructions' PSNR (dB, on [0, 1])."""
+    from .confusions import drawn_subjects
+    from .evaluate import REAL_RENDER_SEED, real_renders
+    from .vocabulary import subject_ids_of
+
+    prompts = data.eval_sets[set_name]
+    vae, clf = state["vae"].eval(), state["classifier"].eval()
+    renders = real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED)
+    decoded = torch.cat([vae.decode(vae.encode_moments(renders[i: i + batch])[0]) for i in range(0, len(renders), batch)])
+    decoded = decoded.clamp(-1, 1)
+    mse = (((decoded - renders) / 2) ** 2).flatten(1).mean(1)
+    psnr = (10 * torch.log10(1 / mse.clamp_min(1e-10))).tolist()
+    vocabulary = subject_ids_of(data.manifest, train_subjects)
+    real, rebuilt = drawn_subjects(clf, renders, vocabulary), drawn_subjects(clf, decoded, vocabulary)
+    out: dict[str, dict] = {}
+    for k, p in enumerate(prompts):
+        row = out.setdefault(data.styles[p["style"]], {"n": 0, "real": 0, "reconstructed": 0, "psnr": 0.0})
+        row["n"] += 1
+        row["real"] += int(real[k] == p["subject"])
+        row["reconstructed"] += int(rebuilt[k] == p["subject"])
+        row["psnr"] += psnr[k]
+    for row in out.values():
+        row["psnr"] /= row["n"]
+    return out
+
+
 def main(argv=None):
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 3 and args[1] == "--judge-set":
+        data = FlowfillData(".cache/data", "cpu")
+        state = resume.load(args[0], data, "cpu", log=lambda *a: None)
+        for style, row in reconstructions_judged(data, state, args[2]).items():
+            print(f"{style:8s} n {row['n']:4d}: renders recognised {row['real']}, their reconstructions {row['reconstructed']}; "
+                  f"PSNR {row['psnr']:.1f} dB")
+        return
     if len(args) != 2:
-        raise SystemExit("usage: python3 -m flowfill.vae_probe <resume state folder> <out.png>")
+        raise SystemExit("usage: python3 -m flowfill.vae_probe <resume state folder> <out.png> | --judge-set <set>")
     data = FlowfillData(".cache/data", "cpu")
     state = resume.load(args[0], data, "cpu", log=lambda *a: None)
     prompts = data.eval_sets["v1_emoji"][:4] + data.eval_sets["icons"][:4]

@@ -17,3 +17,23 @@ def test_rows_are_the_renders_then_each_disturbance_decoded(data):
     # Different disturbances decode to different images; the first row is the renders themselves.
     assert not torch.equal(rows[1], rows[2]) and not torch.equal(rows[1], rows[-1])
     assert float(rows[0].std()) > 0
+
+
+def test_reconstructions_judged_by_style(data):
+    """--judge-set: each style of the set counts its renders and their reconstructions the judge names right, and
+    the reconstructions' PSNR; a random judge and VAE give small counts, but every image is counted once."""
+    from flowfill.classifier import FlowfillClassifier
+    from flowfill.vae_probe import reconstructions_judged
+
+    torch.manual_seed(0)
+    state = {"vae": AutoencoderKL(SMOKE["vae"]).eval(),
+             "classifier": FlowfillClassifier(len(data.subjects), len(data.styles)).to(data.device).eval()}
+    data.eval_sets["tiny"] = data.eval_sets["icons"][:6]
+    try:
+        rows = reconstructions_judged(data, state, "tiny", size=64, batch=4)
+    finally:
+        del data.eval_sets["tiny"]
+    styles = {data.styles[p["style"]] for p in data.eval_sets["icons"][:6]}
+    assert set(rows) == styles and sum(r["n"] for r in rows.values()) == 6
+    assert all(0 <= r["real"] <= r["n"] and 0 <= r["reconstructed"] <= r["n"] for r in rows.values())
+    assert all(0 < r["psnr"] < 100 for r in rows.values())
