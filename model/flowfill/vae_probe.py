@@ -18,7 +18,10 @@ import torch
 from PIL import Image
 
 from . import resume
+from .confusions import drawn_subjects
 from .data import FlowfillData
+from .evaluate import REAL_RENDER_SEED, real_renders
+from .vocabulary import subject_ids_of
 
 NOISE = (0.1, 0.2, 0.4)
 
@@ -41,10 +44,6 @@ def reconstructions_judged(data: FlowfillData, state: dict, set_name: str, size:
                            train_subjects: str = "core") -> dict:
     """Per style of the set: images, the judge's top-1 among the trained subjects on the real renders and on their
     VAE reconstructions, and the reconstructions' PSNR (dB, on [0, 1])."""
-    from .confusions import drawn_subjects
-    from .evaluate import REAL_RENDER_SEED, real_renders
-    from .vocabulary import subject_ids_of
-
     prompts = data.eval_sets[set_name]
     vae, clf = state["vae"].eval(), state["classifier"].eval()
     renders = real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED)
@@ -68,17 +67,16 @@ def reconstructions_judged(data: FlowfillData, state: dict, set_name: str, size:
 
 def main(argv=None):
     args = sys.argv[1:] if argv is None else argv
-    if len(args) == 3 and args[1] == "--judge-set":
-        data = FlowfillData(".cache/data", "cpu")
-        state = resume.load(args[0], data, "cpu", log=lambda *a: None)
+    judging = len(args) == 3 and args[1] == "--judge-set"
+    if len(args) != 2 and not judging:
+        raise SystemExit("usage: python3 -m flowfill.vae_probe <resume state folder> <out.png> | --judge-set <set>")
+    data = FlowfillData(".cache/data", "cpu")
+    state = resume.load(args[0], data, "cpu", log=lambda *a: None)
+    if judging:
         for style, row in reconstructions_judged(data, state, args[2]).items():
             print(f"{style:8s} n {row['n']:4d}: renders recognised {row['real']}, their reconstructions {row['reconstructed']}; "
                   f"PSNR {row['psnr']:.1f} dB")
         return
-    if len(args) != 2:
-        raise SystemExit("usage: python3 -m flowfill.vae_probe <resume state folder> <out.png> | --judge-set <set>")
-    data = FlowfillData(".cache/data", "cpu")
-    state = resume.load(args[0], data, "cpu", log=lambda *a: None)
     prompts = data.eval_sets["v1_emoji"][:4] + data.eval_sets["icons"][:4]
     rows = probe_rows(data, state["vae"].eval(), state["latent_stats"], prompts)
     grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)

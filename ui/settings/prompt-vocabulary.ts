@@ -150,7 +150,7 @@ export function promptSubject(vocabulary: PromptVocabulary, prompt: string): { n
   const pluralWins = plural !== undefined && (named === undefined || plural.length > named.length);
   const best = pluralWins ? plural : named;
   if (best === undefined) return undefined;
-  const [subject] = withoutLengths([best]);
+  const { length: _, ...subject } = best;
   return { named: subject, plural: pluralWins };
 }
 
