@@ -26,15 +26,16 @@ def _autocast(device):
 class LatentBank:
     def __init__(self, data: FlowfillData, encoder, natives=(256, 512), capacity=(8192, 2048), seed: int = 0, subjects=None,
                  icon_share: float = ICON_SHARE, focus=None, focus_share: float = 0.0,
-                 focus_by_subject: bool = False):
+                 focus_by_subject: bool = False, style_weights: dict[int, float] | None = None):
         """encoder: images [B,3,H,W] in [-1,1] -> latent means [B,16,H/8,W/8] (the frozen VAE's).
         subjects: ids the composites are drawn from (run.py --train-subjects); None = all.
         icon_share: the icons' share of the composites (run.py --icon-share; the data's rule is half).
         focus, focus_share: that share of the composites from the focus ids alone (run.py --core-share, --weak-share);
-        focus_by_subject: evenly over the focus subjects, whatever their kind (--weak-share)."""
+        focus_by_subject: evenly over the focus subjects, whatever their kind (--weak-share).
+        style_weights: style id -> factor, each subject's images leaning to those styles (--style-weights)."""
         self.data, self.encoder = data, encoder
         # Restricted or reweighted, the draws keep the data's rules (held-out combinations excluded, uniform within a kind).
-        self.weights = data.pair_weights_for(subjects, icon_share, focus, focus_share, focus_by_subject)
+        self.weights = data.pair_weights_for(subjects, icon_share, focus, focus_share, focus_by_subject, style_weights)
         self.device = data.device
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
         self.rng = np.random.default_rng(seed)

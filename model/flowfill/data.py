@@ -131,22 +131,27 @@ class FlowfillData:
         return len(self.subjects)
 
     def pair_weights_for(self, subjects=None, icon_share: float = ICON_SHARE, focus=None, focus_share: float = 0.0,
-                         focus_by_subject: bool = False) -> torch.Tensor:
+                         focus_by_subject: bool = False, style_weights: dict[int, float] | None = None) -> torch.Tensor:
         """Sampling weights of the (subject, style) pairs: `icon_share` of the images icons (half by default),
         the rest emoji; uniform over subjects within a kind, then uniform over the styles a subject has. With
         `subjects` (ids), only their pairs, by the same rule (a kind none of them has gets no images). With
         `focus` (ids), `focus_share` of the images come from those subjects alone, by the same rule, and the
         rest as above: a vocabulary widened without starving the subjects it already draws. focus_by_subject
         spreads the focus share evenly over its subjects whatever their kind (a focus of 107 icons and 8 emoji
-        would otherwise give each of the 8 emoji a thirteenth of the icons' images)."""
+        would otherwise give each of the 8 emoji a thirteenth of the icons' images). style_weights (style id ->
+        factor) leans each subject's images towards those styles, in proportion, among the styles it has: a subject
+        keeps its share, and one without a weighted style is unchanged (run.py --style-weights)."""
         if focus is not None and focus_share > 0.0:
             focus_icons = (float(self.is_icon[torch.as_tensor(list(focus), dtype=torch.long, device=self.device)].float().mean())
                            if focus_by_subject else icon_share)
-            return ((1.0 - focus_share) * self.pair_weights_for(subjects, icon_share)
-                    + focus_share * self.pair_weights_for(focus, focus_icons))
+            return ((1.0 - focus_share) * self.pair_weights_for(subjects, icon_share, style_weights=style_weights)
+                    + focus_share * self.pair_weights_for(focus, focus_icons, style_weights=style_weights))
         pair_subject = self.pairs[:, 0]
-        styles_per_subject = torch.bincount(pair_subject, minlength=self.num_subjects).float()
-        w = 1.0 / styles_per_subject[pair_subject]
+        factor = torch.ones(len(self.pairs), device=self.device)
+        for style, x in (style_weights or {}).items():
+            factor[self.pairs[:, 1] == style] = float(x)
+        per_subject = torch.zeros(self.num_subjects, device=self.device).index_add_(0, pair_subject, factor)
+        w = factor / per_subject[pair_subject]
         if subjects is not None:
             keep = torch.zeros(self.num_subjects, dtype=torch.bool, device=self.device)
             keep[torch.as_tensor(list(subjects), dtype=torch.long, device=self.device)] = True

@@ -18,7 +18,7 @@ import numpy as np
 
 from .vocabulary import image_subjects, weak_subject_ids
 
-SAME = ("set", "size", "seeds", "seed_index", "limit")
+SAME = ("set", "size", "seeds", "seed_index", "limit", "style")
 DEFAULTS = {"seed_index": 0}  # checks written before session 30 drew from the first seed on
 
 
@@ -29,7 +29,9 @@ def check_name(result: dict) -> str:
     set_name = "" if result["set"] == "v1_emoji" else f"{result['set']}-"
     seed_index = f"-s{result['seed_index']}" if result.get("seed_index") else ""
     limit = f"-l{result['limit']}" if result.get("limit") else ""
-    return f"{set_name}t{result['size']}-g{result['sampler']['guidance']:g}-n{result['scores']['n']}{seed_index}{limit}"
+    style = f"-{result['style']}" if result.get("style") else ""
+    return (f"{set_name}t{result['size']}-g{result['sampler']['guidance']:g}-n{result['scores']['n']}{seed_index}{limit}"
+            f"{style}")
 
 
 def paired_differences(this: dict, other: dict, images: list[int] | None = None) -> dict:

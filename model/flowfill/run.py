@@ -49,6 +49,21 @@ def share(text: str) -> float:
     return value
 
 
+def style_factors(text: str) -> dict[str, float]:
+    """argparse type of --style-weights: NAME=FACTOR pairs, comma-separated, each factor above 0."""
+    out = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        try:
+            factor = float(value)
+        except ValueError:
+            factor = 0.0
+        if not name.strip() or not factor > 0.0:
+            raise argparse.ArgumentTypeError(f"{item!r}: a style's name and a factor above 0, as thin=2")
+        out[name.strip()] = factor
+    return out
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="dataset folder (node model/data/build-dataset.mjs)")
@@ -125,6 +140,10 @@ def parse_args(argv=None):
                          "evenly over them, the rest by the data's rule (0 = none)")
     ap.add_argument("--weak-from", default="../models/default/flowfill.json",
                     help="the flowfill.json whose judged counts name the weak subjects (default: the shipped model's)")
+    ap.add_argument("--style-weights", type=style_factors, default={},
+                    help="NAME=FACTOR,…: each subject's training images lean to these styles by these factors among the "
+                         "styles it has (thin=2 gives a subject drawn in line, filled, bold and thin 2/5 of its images in thin "
+                         "instead of 1/4); every subject keeps its share (default: uniform over its styles)")
     ap.add_argument("--accept-data-change", action="store_true",
                     help="resume a state saved before data_content_sha256 although its whole-manifest hash differs "
                          "(e.g. only the caption templates changed); states with data_content_sha256 are checked on content alone")
@@ -228,9 +247,10 @@ def main(argv=None):
     seen = seen_prompts(data, 4 if smoke else 200, subjects=subjects)
     core = train_subject_ids(data, "core") if a.core_share else None
     weak = weak_subjects(data, a.weak_from, subjects) if a.weak_share else None
+    style_weights = style_ids(data, a.style_weights)
     bank = LatentBank(data, lambda x: vae.encode_moments(x)[0], natives=natives, capacity=capacity, seed=ranks.rank, subjects=subjects,
                       icon_share=a.icon_share, focus=core or weak, focus_share=a.core_share or a.weak_share,
-                      focus_by_subject=weak is not None)
+                      focus_by_subject=weak is not None, style_weights=style_weights)
     if core:
         log(f"dit training images: {a.core_share:.0%} from the {len(core)} core subjects, the rest from all {data.num_subjects}")
     if weak:
@@ -239,6 +259,8 @@ def main(argv=None):
             f"the rest by the data's rule")
     if a.icon_share != ICON_SHARE:
         log(f"dit training images: {a.icon_share:.0%} icons")
+    if style_weights:
+        log("dit training images: each subject's styles weighted " + ", ".join(f"{k} ×{v:g}" for k, v in a.style_weights.items()))
     bank.fill(a.bank_s, log)
     if "latent_stats" not in state and ranks.main:
         state["latent_stats"] = latent_statistics(bank, data, vae, batches=1 if smoke else 8)
@@ -336,13 +358,21 @@ def main(argv=None):
                                                     "cooldown_to": a.cooldown_to, "distill_guidance": a.distill_guidance,
                                                     "distill_on_policy": a.distill_on_policy,
                                                     "icon_share": a.icon_share, "train_subjects": a.train_subjects, "core_share": a.core_share,
-                                                    "weak_share": a.weak_share,
+                                                    "weak_share": a.weak_share, "style_weights": a.style_weights,
                                                     "dit_heads": dit_config["num_attention_heads"], "dit_layers": dit_config["num_layers"],
                                                     "dit_total_s": a.dit_total_s, "cuda_graphs": a.cuda_graphs})
     report["recipe_by_call"] = state["recipe_by_call"]
     resume.save(out, state, data)
     (ev / "report.json").write_text(json.dumps(report, indent=1, default=float))
     log(f"done in {time.time() - t0:.0f}s: package + resume state in {out}, report in {ev}")
+
+
+def style_ids(data, factors: dict[str, float]) -> dict[int, float]:
+    """--style-weights by the data's style ids; a name the data has not is refused."""
+    unknown = sorted(set(factors) - set(data.styles))
+    if unknown:
+        raise SystemExit(f"--style-weights: no style {', '.join(unknown)} (the data's styles: {', '.join(data.styles)})")
+    return {data.styles.index(name): x for name, x in factors.items()}
 
 
 def weak_subjects(data, flowfill_path: str, within: list[int] | None) -> list[int]:

@@ -7,7 +7,7 @@ image at 256² (one seed of v1_emoji's 200 prompts 13–18 min; the evaluation's
 16 blocks and guidance 1; an H200 6–20 s for 5 seeds at 256²:
 
   cd model && python3 -m flowfill.sampler_check [state] --shift 4 --guidance 3 [--v1 .cache/v1/v1-fp16.npz] \\
-      [--set v1_emoji] [--seeds 5] [--seed-index 0] [--size 256] [--json out.json] [--against earlier.json] [--device cpu]
+      [--set v1_emoji] [--seeds 5] [--seed-index 0] [--size 256] [--style thin] [--json out.json] [--against earlier.json] [--device cpu]
 
 Without --shift/--guidance, the state's own choice (or v1's shipped one with --v1). The JSON keeps each image's
 0/1 results, and each rate by the style its prompt asks for (by_style); --against an earlier JSON of the same set,
@@ -30,6 +30,7 @@ from .data import FlowfillData
 from .evaluate import evaluate_sets, mean_scores
 from .paired import paired_differences
 from .run import TRAIN_SUBJECTS, train_subject_ids
+from .vocabulary import check_prompts
 
 
 def main(argv=None):
@@ -45,6 +46,8 @@ def main(argv=None):
                          "evaluation has drawn, for a check free of whatever chose the model on the first five)")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--limit", type=int, help="only the set's first N prompts (a quick look; FD needs hundreds)")
+    ap.add_argument("--style", help="only the prompts asking for this style (e.g. thin): a sampler or recipe aimed at one "
+                                    "style, checked on that style's images alone")
     ap.add_argument("--train-subjects", choices=tuple(TRAIN_SUBJECTS), default="core",
                     help="whose subjects the state's _vocab measures choose among (default core, the candidate's)")
     ap.add_argument("--steps", type=int, default=20)
@@ -65,11 +68,15 @@ def main(argv=None):
         clf, pipe, own = state["classifier"], resume.pipeline(state, data), state["scheduler"]
         vocabulary, model = train_subject_ids(data, a.train_subjects), f"{a.state} ({state['dit_steps']} DiT steps)"
     sampler = {"shift": own["shift"] if a.shift is None else a.shift, "guidance": own["guidance"] if a.guidance is None else a.guidance}
-    prompts = data.eval_sets[a.set][: a.limit]
+    try:
+        prompts = check_prompts(data.manifest, a.set, a.style, a.limit)
+    except ValueError as e:
+        ap.error(str(e))
     t = time.time()
     scores, _ = evaluate_sets(pipe, data, clf, {a.set: prompts}, (a.size,), steps=a.steps, fd_seeds=a.seeds, vocabulary=vocabulary,
                               log=lambda m: None, per_image=True, seed_index=a.seed_index, **sampler)
-    result = {"model": model, "set": a.set, "size": a.size, "steps": a.steps, "seeds": a.seeds, "seed_index": a.seed_index, "limit": a.limit, "sampler": sampler,
+    result = {"model": model, "set": a.set, "size": a.size, "steps": a.steps, "seeds": a.seeds, "seed_index": a.seed_index, "limit": a.limit,
+              **({"style": a.style} if a.style else {}), "sampler": sampler,
               "own_sampler": {k: own[k] for k in ("shift", "guidance")}, "scores": scores[f"{a.set}@{a.size}"],
               "seconds": round(time.time() - t)}
     result["by_style"] = rates_by_style(result["scores"]["per_image"], prompts, data.styles)

@@ -96,6 +96,8 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
                              f"{check.get('steps')} steps; the package recommends {rec}")
         if check.get("limit") is not None:
             raise ValueError(f"{name} covers only its set's first {check['limit']} prompts")
+        if check.get("style") is not None:
+            raise ValueError(f"{name} covers only its set's {check['style']} prompts")
         hits = check.get("scores", {}).get("per_image", {}).get("subject_top1_vocab")
         if hits is None:
             raise ValueError(f"{name} has no per-image subject_top1_vocab (run sampler_check with --json and the "
@@ -113,10 +115,24 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
     return counts, how
 
 
+def check_prompts(manifest: dict, set_name: str, style: str | None = None, limit: int | None = None) -> list[dict]:
+    """The prompts a sampler_check scores: its set's, only those asking for `style` if one is named, the first
+    `limit` of them if a limit is set. One rule for the check that draws them and the tools that read its JSON."""
+    prompts = manifest["eval_sets"][set_name]
+    if style is not None:
+        names = [s["name"] for s in manifest["styles"]]
+        if style not in names:
+            raise ValueError(f"no style {style!r} (the data's styles: {', '.join(names)})")
+        prompts = [p for p in prompts if names[p["style"]] == style]
+        if not prompts:
+            raise ValueError(f"no prompt of {set_name} asks for the {style} style")
+    return prompts[:limit]
+
+
 def image_subjects(manifest: dict, check: dict, images: int) -> list[int]:
     """The subject id each of a sampler_check's `images` per-image results asked for: it scores seed by seed over
-    its set's prompts (evaluate.evaluate_sets)."""
-    prompts = manifest["eval_sets"][check["set"]]
+    its prompts (evaluate.evaluate_sets)."""
+    prompts = check_prompts(manifest, check["set"], check.get("style"), check.get("limit"))
     if images != len(prompts) * check["seeds"]:
         raise ValueError(f"the check of {check['set']} has {images} per-image results for {len(prompts)} prompts × "
                          f"{check['seeds']} seeds")

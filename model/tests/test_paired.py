@@ -90,3 +90,26 @@ def test_weak_subjects_images_pair_apart_from_the_others(tmp_path):
     assert weak["subject_top1"]["difference"] == pytest.approx(3 / 4)
     assert (others["subject_top1"]["only_this"], others["subject_top1"]["only_other"]) == (0, 1)
     assert json.loads((tmp_path / "out.json").read_text())["by_group"]["weak subjects"]["images"] == 4
+
+
+def test_checks_of_one_style_pair_only_with_checks_of_that_style_and_read_their_own_prompts():
+    """sampler_check --style: a check of one style's prompts (e.g. the thin icons) pairs with another of that
+    style, is named apart, and its images' subjects are read from that style's prompts alone."""
+    from flowfill.vocabulary import check_prompts, image_subjects
+
+    thin = dict(check("new", [1, 0], [1, 1], seeds=1), style="thin")
+    with pytest.raises(ValueError, match="style"):
+        paired_differences(thin, check("old", [1, 1], [1, 1], seeds=1))
+    assert paired_differences(thin, dict(check("old", [0, 0], [1, 1], seeds=1), style="thin"))["subject_top1"]["only_this"] == 1
+    named = dict(thin, scores={"n": 2, "per_image": {}}, seed_index=5)
+    assert check_name(named) == "t256-g1-n2-s5-thin"
+    manifest = {"styles": [{"name": "line"}, {"name": "thin"}],
+                "eval_sets": {"icons": [{"subject": 3, "style": 0}, {"subject": 4, "style": 1}, {"subject": 5, "style": 1}]}}
+    assert check_prompts(manifest, "icons", "thin") == manifest["eval_sets"]["icons"][1:]
+    assert check_prompts(manifest, "icons", "thin", limit=1) == manifest["eval_sets"]["icons"][1:2]
+    assert check_prompts(manifest, "icons") == manifest["eval_sets"]["icons"]
+    assert image_subjects(manifest, dict(thin, set="icons", seeds=2), 4) == [4, 5, 4, 5]
+    with pytest.raises(ValueError, match="no style 'hairline'"):
+        check_prompts(manifest, "icons", "hairline")
+    with pytest.raises(ValueError, match="no prompt"):
+        check_prompts({**manifest, "eval_sets": {"icons": [{"subject": 3, "style": 0}]}}, "icons", "thin")

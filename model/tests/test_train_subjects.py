@@ -242,3 +242,59 @@ def test_weak_share_is_parsed_and_needs_the_core_vocabulary():
     assert parse_args(base + ["--train-subjects", "core", "--weak-share", "0.3"]).weak_share == 0.3
     with pytest.raises(SystemExit):
         parse_args(base + ["--weak-share", "0.3"])
+
+
+def test_style_weights_lean_each_subjects_images_to_a_style_and_keep_every_subjects_share(data, monkeypatch):
+    from flowfill.run import style_ids
+
+    core = train_subject_ids(data, "core")
+    weights = style_ids(data, {"thin": 2.0})
+    thin = data.styles.index("thin")
+    base, leaned = data.pair_weights_for(core), data.pair_weights_for(core, style_weights=weights)
+    assert float(leaned.sum()) == pytest.approx(1.0)
+    pair_subject, pair_style = data.pairs[:, 0].cpu(), data.pairs[:, 1].cpu()
+
+    def per_subject(w):
+        return torch.zeros(data.num_subjects, dtype=torch.float64).index_add_(0, pair_subject, w.cpu().double())
+
+    torch.testing.assert_close(per_subject(leaned), per_subject(base))
+    styles_of = {}
+    for k, (s, st) in enumerate(zip(pair_subject.tolist(), pair_style.tolist())):
+        styles_of.setdefault(s, []).append(k)
+    four = [s for s in core if len(styles_of[s]) == 4 and thin in pair_style[styles_of[s]].tolist()]
+    without = [s for s in core if thin not in pair_style[styles_of[s]].tolist()]
+    # Every core icon is drawn by phosphor, in all four styles; the emoji have no thin style.
+    assert len(four) == 200 and len(without) == 200 and not bool(data.is_icon[torch.tensor(without)].any())
+    for s in four[:5]:
+        rows = torch.tensor(styles_of[s])
+        share = leaned.cpu()[rows] / leaned.cpu()[rows].sum()
+        assert float(share[pair_style[rows] == thin].sum()) == pytest.approx(2 / 5)
+    for s in without[:5]:
+        rows = torch.tensor(styles_of[s])
+        torch.testing.assert_close(leaned.cpu()[rows], base.cpu()[rows])
+    # The weak share keeps the lean in its own part too.
+    weak = core[:10]
+    both = data.pair_weights_for(core, focus=weak, focus_share=0.3, focus_by_subject=True, style_weights=weights)
+    plain = data.pair_weights_for(core, focus=weak, focus_share=0.3, focus_by_subject=True)
+    torch.testing.assert_close(per_subject(both), per_subject(plain))
+    assert float(both[pair_style == thin].sum()) > float(plain[pair_style == thin].sum())
+    # What the bank draws follows.
+    drawn = bank_draws(data, core, monkeypatch, style_weights=weights)
+    styles = torch.cat([c.style for c in drawn]).cpu()
+    expected = float(leaned[pair_style == thin].sum())
+    assert expected > float(base[pair_style == thin].sum()) * 1.3
+    assert float((styles == thin).float().mean()) == pytest.approx(expected, abs=0.03)
+    assert_no_held_out(data, drawn)
+
+
+def test_style_weights_are_parsed_and_an_unknown_style_or_bad_factor_refused(data):
+    from flowfill.run import style_ids
+
+    base = ["--data", "d", "--resume-out", "o", "--eval-out", "e"]
+    assert parse_args(base).style_weights == {}
+    assert parse_args(base + ["--style-weights", "thin=2, bold=1.5"]).style_weights == {"thin": 2.0, "bold": 1.5}
+    for bad in ("thin", "thin=0", "thin=-1", "=2", "thin=x"):
+        with pytest.raises(SystemExit):
+            parse_args(base + ["--style-weights", bad])
+    with pytest.raises(SystemExit, match="no style hairline"):
+        style_ids(data, {"hairline": 2.0})
