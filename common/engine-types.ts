@@ -128,6 +128,8 @@ export interface VocabularyKind {
   /** How a caption of this kind reads, e.g. "{subject} icon, {style} style, {colour} on {background}". */
   prompt: string;
   styles: string[];
+  /** Of its test images (PromptVocabulary.judged), how many were recognised, by the style their prompt asked for. */
+  judgedByStyle?: Record<string, { recognised: number; images: number }>;
   subjects: VocabularySubject[];
 }
 

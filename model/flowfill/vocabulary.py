@@ -32,12 +32,14 @@ def subject_ids_of(manifest: dict, choice: str) -> list[int] | None:
     return sorted({p["subject"] for name in names for p in manifest["eval_sets"][name]}) if names else None
 
 
-def prompt_vocabulary(manifest: dict, subject_ids: list[int] | None, judged: tuple[dict[int, list[int]], dict] | None = None) -> dict:
+def prompt_vocabulary(manifest: dict, subject_ids: list[int] | None,
+                      judged: tuple[dict[int, list[int]], dict, dict[int, list[int]]] | None = None) -> dict:
     """flowfill.json's "vocabulary" for a transformer trained on `subject_ids` (None = all) of `manifest`;
-    `judged` (from judged_counts) adds each subject's [recognised, images] and how they were counted."""
+    `judged` (from judged_counts) adds each subject's [recognised, images], each kind's by the style the images
+    asked for, and how they were counted."""
     subjects = manifest["subjects"]
     chosen = subject_ids if subject_ids is not None else list(range(len(subjects)))
-    counts, how = judged if judged is not None else ({}, None)
+    counts, how, style_counts = judged if judged is not None else ({}, None, {})
     stray = sorted(set(counts) - set(chosen))
     if stray:
         raise ValueError(f"the checks drew subjects this vocabulary does not list: "
@@ -49,11 +51,14 @@ def prompt_vocabulary(manifest: dict, subject_ids: list[int] | None, judged: tup
         mine = sorted((i for i in chosen if subjects[i]["kind"] == kind), key=lambda i: subjects[i]["names"][0])
         if not mine:
             continue
+        styles = [k for k, s in enumerate(manifest["styles"]) if s["kind"] == kind]
+        by_style = {style_names[k]: style_counts[k] for k in styles if k in style_counts}
         kinds.append({
             "kind": kind,
             # The first template is the plainest wording of a caption of this kind.
             "prompt": manifest["templates"][kind][0],
-            "styles": [s["name"] for s in manifest["styles"] if s["kind"] == kind],
+            "styles": [style_names[k] for k in styles],
+            **({"judged_by_style": by_style} if by_style else {}),
             "subjects": [{"name": subjects[i]["names"][0],
                           **({"aliases": subjects[i]["names"][1:]} if len(subjects[i]["names"]) > 1 else {}),
                           "styles": [style_names[int(k)] for k in sorted(subjects[i]["sprites"], key=int)],
@@ -70,14 +75,17 @@ def prompt_vocabulary(manifest: dict, subject_ids: list[int] | None, judged: tup
     }
 
 
-def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[dict[int, list[int]], dict]:
+def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[dict[int, list[int]], dict, dict[int, list[int]]]:
     """Per subject id: [images the judge recognised, images], summed over `checks` (sampler_check --json
-    results with per-image scores); and what was counted. Each check must be of this package's transformer
+    results with per-image scores); what was counted; and per style id, the same over the images whose prompt
+    asked for that style (the weakest style shows: thin icons, model/README.md "Session 34"). Each check must be
+    of this package's transformer
     (its DiT steps), at its recommended sampler and step count, over a whole set, at one shared size:
     counts of another model or sampler would describe other pictures."""
     steps = flowfill.get("training", {}).get("dit_steps")
     rec = flowfill.get("recommended", {})
     counts: dict[int, list[int]] = {}
+    style_counts: dict[int, list[int]] = {}
     sizes, images, drawn = set(), 0, set()
     for check in checks:
         first_seed = check.get("seed_index") or 0
@@ -103,6 +111,7 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
             raise ValueError(f"{name} has no per-image subject_top1_vocab (run sampler_check with --json and the "
                              f"model's --train-subjects)")
         add_subject_tallies(counts, manifest, check, hits)
+        add_tallies(style_counts, [p["style"] for p in image_prompts(manifest, check, len(hits))], hits)
         sizes.add(check["size"])
         images += len(hits)
     if len(sizes) > 1:
@@ -112,7 +121,7 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
            "about": f"Images of held-out captions (style and colour combinations never trained) drawn by this model at "
                     f"{size}×{size} with its recommended sampler, and how many an independent classifier (trained on clean "
                     f"renders) named as the subject asked for, among the subjects listed here."}
-    return counts, how
+    return counts, how, style_counts
 
 
 def check_prompts(manifest: dict, set_name: str, style: str | None = None, limit: int | None = None) -> list[dict]:
@@ -129,23 +138,33 @@ def check_prompts(manifest: dict, set_name: str, style: str | None = None, limit
     return prompts[:limit]
 
 
-def image_subjects(manifest: dict, check: dict, images: int) -> list[int]:
-    """The subject id each of a sampler_check's `images` per-image results asked for: it scores seed by seed over
-    its prompts (evaluate.evaluate_sets)."""
+def image_prompts(manifest: dict, check: dict, images: int) -> list[dict]:
+    """The prompt each of a sampler_check's `images` per-image results drew: it scores seed by seed over its
+    prompts (evaluate.evaluate_sets)."""
     prompts = check_prompts(manifest, check["set"], check.get("style"), check.get("limit"))
     if images != len(prompts) * check["seeds"]:
         raise ValueError(f"the check of {check['set']} has {images} per-image results for {len(prompts)} prompts × "
                          f"{check['seeds']} seeds")
-    return [prompts[k % len(prompts)]["subject"] for k in range(images)]
+    return [prompts[k % len(prompts)] for k in range(images)]
+
+
+def image_subjects(manifest: dict, check: dict, images: int) -> list[int]:
+    """The subject id each of a sampler_check's `images` per-image results asked for."""
+    return [p["subject"] for p in image_prompts(manifest, check, images)]
+
+
+def add_tallies(counts: dict[int, list[int]], keys: list[int], hits: list) -> dict[int, list[int]]:
+    """`counts` with each of `hits` added to its key's [hits, images]."""
+    for key, hit in zip(keys, hits):
+        tally = counts.setdefault(key, [0, 0])
+        tally[0] += int(hit)
+        tally[1] += 1
+    return counts
 
 
 def add_subject_tallies(counts: dict[int, list[int]], manifest: dict, check: dict, hits: list) -> dict[int, list[int]]:
     """`counts` with a check's per-image `hits` added to each subject's [hits, images]."""
-    for subject, hit in zip(image_subjects(manifest, check, len(hits)), hits):
-        tally = counts.setdefault(subject, [0, 0])
-        tally[0] += int(hit)
-        tally[1] += 1
-    return counts
+    return add_tallies(counts, image_subjects(manifest, check, len(hits)), hits)
 
 
 def subject_ids_by_name(manifest: dict) -> dict[tuple[str, str], int]:

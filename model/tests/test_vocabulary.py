@@ -68,17 +68,34 @@ def test_judged_counts_are_per_subject_over_every_check_and_seed(manifest):
     # icon "skull") or seeds would not come out as predicted.
     emoji = _check(manifest, "v1_emoji", lambda seed, s: s % 3 != 0 or seed == 1, seeds=2)
     icons = _check(manifest, "icons", lambda seed, s: s % 2 == 0)
-    counts, how = judged_counts(manifest, FLOWFILL, [emoji, icons])
+    counts, how, by_style = judged_counts(manifest, FLOWFILL, [emoji, icons])
     for p in manifest["eval_sets"]["v1_emoji"]:
         assert counts[p["subject"]] == ([2, 2] if p["subject"] % 3 else [1, 2])
     for p in manifest["eval_sets"]["icons"]:
         assert counts[p["subject"]] == [1 - p["subject"] % 2, 1]
     assert how["size"] == 256 and how["images"] == 600 and "256×256" in how["about"]
-    vocab = prompt_vocabulary(manifest, subject_ids_of(manifest, "core"), (counts, how))
+    # By the style each image's prompt asked for: the same images, counted by style instead of subject.
+    expected = {}
+    for seed in range(2):
+        for p in manifest["eval_sets"]["v1_emoji"]:
+            tally = expected.setdefault(p["style"], [0, 0])
+            tally[0] += int(p["subject"] % 3 != 0 or seed == 1)
+            tally[1] += 1
+    for p in manifest["eval_sets"]["icons"]:
+        tally = expected.setdefault(p["style"], [0, 0])
+        tally[0] += 1 - p["subject"] % 2
+        tally[1] += 1
+    assert by_style == expected and sum(n for _, n in by_style.values()) == 600
+    vocab = prompt_vocabulary(manifest, subject_ids_of(manifest, "core"), (counts, how, by_style))
     assert all("judged" in s for k in vocab["kinds"] for s in k["subjects"]) and vocab["judged"] == how
     icon = next(k for k in vocab["kinds"] if k["kind"] == "icon")
     recognised = sum(s["judged"][0] for s in icon["subjects"])
     assert recognised == sum(1 - p["subject"] % 2 for p in manifest["eval_sets"]["icons"])
+    names = [s["name"] for s in manifest["styles"]]
+    assert icon["judged_by_style"] == {names[k]: v for k, v in expected.items() if names[k] in icon["styles"]}
+    assert list(icon["judged_by_style"]) == [st for st in icon["styles"] if st in icon["judged_by_style"]]
+    assert sum(r for r, _ in icon["judged_by_style"].values()) == recognised
+    assert "judged_by_style" not in prompt_vocabulary(manifest, subject_ids_of(manifest, "core"))["kinds"][0]
 
 
 @pytest.mark.parametrize("change, message", [

@@ -187,6 +187,13 @@ test(
       expect(await chips()).toEqual(['Line', 'Filled', 'Bold', 'Thin', ...backgrounds]);
       await panel.click('[data-preset="bold"]');
       expect(await panel.inputValue('#ff-prompt')).toBe('shopping cart icon, dark blue on orange, bold style');
+      expect(await panel.$('#ff-style-hint')).toBeNull();
+      // The style this model draws its icons in least reliably is named, with the one that reads best.
+      await panel.click('[data-preset="thin"]');
+      await panel.waitForSelector('#ff-style-hint.is-warning');
+      expect(await panel.textContent('#ff-style-hint')).toBe(
+        'Icons in thin style are recognised least often: 30 % of test images, against 47 % over all icon styles (filled: 56 %).',
+      );
 
       // A subject it seldom draws recognisably is a warning, not a promise.
       await panel.fill('#ff-prompt', 'bus icon, line style, dark blue on white');

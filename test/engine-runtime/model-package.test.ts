@@ -190,6 +190,53 @@ describe('flowfill.json', () => {
       },
       'vocabulary.judged is {"size":0',
     ],
+    [
+      {
+        kinds: [
+          {
+            kind: 'emoji',
+            prompt: '{subject}',
+            styles: ['flat'],
+            judged_by_style: { thin: [1, 2] },
+            subjects: [{ name: 'rocket', styles: ['flat'] }],
+          },
+        ],
+        colours: ['red'],
+        judged: { size: 256, images: 2, about: 'test images' },
+      },
+      "vocabulary.kinds[0].judged_by_style.thin is [1,2]; expected counts of its kind's styles (flat)",
+    ],
+    [
+      {
+        kinds: [
+          {
+            kind: 'emoji',
+            prompt: '{subject}',
+            styles: ['flat'],
+            judged_by_style: { flat: [3, 2] },
+            subjects: [{ name: 'rocket', styles: ['flat'] }],
+          },
+        ],
+        colours: ['red'],
+        judged: { size: 256, images: 2, about: 'test images' },
+      },
+      'vocabulary.kinds[0].judged_by_style.flat is [3,2]; expected [recognised, images]',
+    ],
+    [
+      {
+        kinds: [
+          {
+            kind: 'emoji',
+            prompt: '{subject}',
+            styles: ['flat'],
+            judged_by_style: { flat: [1, 2] },
+            subjects: [{ name: 'rocket', styles: ['flat'] }],
+          },
+        ],
+        colours: ['red'],
+      },
+      "vocabulary.judged is missing; expected how the subjects' judged counts were made",
+    ],
   ])('a malformed vocabulary is model-mismatch naming its field (%#)', async (vocabulary, expected) => {
     const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json({ vocabulary }) }));
     expect(code).toBe('model-mismatch');
@@ -223,6 +270,9 @@ describe('flowfill.json', () => {
     const summary = sd3FamilyPackage(await load({ ...files, 'flowfill.json': json({ vocabulary }) })).summary;
     expect(summary.vocabulary?.kinds[0].subjects[0].judged).toEqual({ recognised: 9, images: 10 });
     expect(summary.vocabulary?.judged).toEqual(judged);
+    const byStyle = { kinds: [{ ...vocabulary.kinds[0], judged_by_style: { flat: [9, 10] } }], colours: ['red'], judged };
+    const counted = sd3FamilyPackage(await load({ ...files, 'flowfill.json': json({ vocabulary: byStyle }) })).summary;
+    expect(counted.vocabulary?.kinds[0].judgedByStyle).toEqual({ flat: { recognised: 9, images: 10 } });
   });
 
   test('a listed file that is absent is model-missing-file', async () => {

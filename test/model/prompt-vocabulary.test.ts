@@ -59,6 +59,13 @@ test("each subject's test count adds up to the committed sampler checks of this 
   };
   expect(total('emoji')).toEqual([recognised('v1_emoji'), 2000]);
   expect(total('icon')).toEqual([recognised('icons'), 1000]);
+  // The same images by the style their prompts asked for: thin icons the weakest (the panel's style hint).
+  const byStyle = (kind: string) => vocabulary.kinds.find((k) => k.kind === kind)!.judgedByStyle!;
+  const sum = (counts: Record<string, { recognised: number; images: number }>) =>
+    Object.values(counts).reduce((s, c) => [s[0] + c.recognised, s[1] + c.images], [0, 0]);
+  expect(sum(byStyle('emoji'))).toEqual(total('emoji'));
+  expect(sum(byStyle('icon'))).toEqual(total('icon'));
+  expect(byStyle('icon').thin).toEqual({ recognised: 67, images: 220 });
   expect(vocabulary.judged).toMatchObject({ size: 256, images: 3000 });
   // The checks are of the shipped transformer (its DiT steps) and give the README's rates: 90.5 % and 46.7 % among the 400.
   const flowfill = JSON.parse(readFileSync(path.join(repoRoot, 'models/default/flowfill.json'), 'utf8')) as {

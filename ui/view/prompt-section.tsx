@@ -6,6 +6,7 @@ import {
   presetsFor,
   promptForSubject,
   promptSubject,
+  styleHint,
   subjectChoices,
   subjectCounts,
   subjectHint,
@@ -79,6 +80,7 @@ function PromptHints({ model, prompt, check }: { model: ModelInfo; prompt: strin
   const about = vocabulary && prompt.trim() !== '' ? promptSubject(vocabulary, prompt) : undefined;
   const hint =
     about && vocabulary ? (about.plural ? pluralHint(about.named, vocabulary) : subjectHint(about.named, vocabulary.judged)) : undefined;
+  const style = vocabulary && prompt.trim() !== '' ? styleHint(vocabulary, prompt, about?.named) : undefined;
   const unknown = check?.unknownWords ?? [];
   return (
     <div class="ff-prompt-hints" id="ff-prompt-hints">
@@ -108,6 +110,11 @@ function PromptHints({ model, prompt, check }: { model: ModelInfo; prompt: strin
           {hint
             ? hint.text
             : `Names none of the subjects this model was trained on (${subjectCounts(vocabulary)}): pick one under Subject.`}
+        </p>
+      )}
+      {style && (
+        <p class="ff-hint is-warning" id="ff-style-hint" title={style.title}>
+          {style.text}
         </p>
       )}
     </div>

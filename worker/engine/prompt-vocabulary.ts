@@ -68,6 +68,14 @@ function subjectOf(value: unknown, field: string, kindStyles: readonly string[])
   };
 }
 
+/** A kind's "judged_by_style": {style: [recognised, images]}, each key one of its styles. */
+function judgedByStyleOf(value: unknown, field: string, styles: readonly string[]): VocabularyKind['judgedByStyle'] {
+  if (!isObject(value) || Object.keys(value).length === 0) fail(field, value, 'an object such as {"line": [106, 215]}');
+  const stray = Object.keys(value).find((style) => !styles.includes(style));
+  if (stray !== undefined) fail(`${field}.${stray}`, value[stray], `counts of its kind's styles (${styles.join(', ')})`);
+  return Object.fromEntries(Object.entries(value).map(([style, counts]) => [style, judgedOf(counts, `${field}.${style}`)]));
+}
+
 function kindOf(value: unknown, field: string): VocabularyKind {
   if (!isObject(value) || typeof value.kind !== 'string' || value.kind === '') {
     fail(field, value, 'an object such as {"kind": "emoji", "prompt": "{subject}, {style} style", "styles": [...], "subjects": [...]}');
@@ -81,6 +89,9 @@ function kindOf(value: unknown, field: string): VocabularyKind {
     kind: value.kind,
     prompt: value.prompt,
     styles,
+    ...(value.judged_by_style !== undefined
+      ? { judgedByStyle: judgedByStyleOf(value.judged_by_style, `${field}.judged_by_style`, styles) }
+      : {}),
     subjects: value.subjects.map((subject: unknown, i) => subjectOf(subject, `${field}.subjects[${i}]`, styles)),
   };
 }
@@ -94,7 +105,7 @@ export function readPromptVocabulary(raw: unknown): PromptVocabulary {
   const kinds = raw.kinds.map((kind: unknown, i) => kindOf(kind, `kinds[${i}]`));
   const judged = raw.judged !== undefined ? judgingOf(raw.judged) : undefined;
   // Counts without the test they came from would be numbers nobody can read.
-  if (!judged && kinds.some((kind) => kind.subjects.some((subject) => subject.judged))) {
+  if (!judged && kinds.some((kind) => kind.judgedByStyle || kind.subjects.some((subject) => subject.judged))) {
     fail('judged', raw.judged, "how the subjects' judged counts were made, since subjects carry them");
   }
   return {

@@ -7,6 +7,7 @@ import {
   presetsFor,
   promptForSubject,
   promptSubject,
+  styleHint,
   subjectChoices,
   subjectCounts,
   subjectHint,
@@ -142,6 +143,54 @@ describe('subject hints', () => {
     const [, , rocket] = vocabulary.kinds[0].subjects;
     expect(subjectLabel('emoji', rocket)).toBe('emoji · flat, glossy, twemoji · 9/10 recognised');
     expect(subjectLabel('emoji', vocabulary.kinds[0].subjects[0])).toBe('emoji · flat, glossy');
+  });
+});
+
+describe('style hints', () => {
+  // The built-in model's counts (v2.4, 1,000 icon and 2,000 emoji test images).
+  const [emoji, icon] = vocabulary.kinds;
+  const counted: PromptVocabulary = {
+    ...vocabulary,
+    kinds: [
+      {
+        ...emoji,
+        judgedByStyle: {
+          flat: { recognised: 558, images: 610 },
+          glossy: { recognised: 670, images: 740 },
+          twemoji: { recognised: 582, images: 650 },
+        },
+      },
+      {
+        ...icon,
+        judgedByStyle: {
+          line: { recognised: 106, images: 215 },
+          filled: { recognised: 165, images: 295 },
+          bold: { recognised: 129, images: 270 },
+          thin: { recognised: 67, images: 220 },
+        },
+      },
+    ],
+    judged: { size: 256, images: 3000, about: 'How the test images were made' },
+  };
+  const hint = (prompt: string) => styleHint(counted, prompt, promptSubject(counted, prompt)?.named);
+
+  test('a style drawn far less reliably than its kind’s others is a warning naming the best', () => {
+    expect(hint('shopping cart icon, thin style, dark blue on white')).toEqual({
+      text: 'Icons in thin style are recognised least often: 30 % of test images, against 47 % over all icon styles (filled: 56 %).',
+      weak: true,
+      title: 'How the test images were made',
+    });
+    // With no subject named, the kind that has the style.
+    expect(hint('something, Thin Style')?.text).toMatch(/^Icons in thin style/);
+  });
+
+  test('no hint for a style near its kind’s rate, a style the named kind lacks, no style, or no counts', () => {
+    expect(hint('shopping cart icon, bold style, red on white')).toBeUndefined();
+    expect(hint('rocket, twemoji style, on a teal background')).toBeUndefined();
+    expect(hint('skull, thin style')).toBeUndefined(); // the emoji skull: emoji have no thin style
+    expect(hint('shopping cart icon, dark blue on white')).toBeUndefined();
+    expect(hint('thinking, line style')).toBeUndefined();
+    expect(styleHint(vocabulary, 'shopping cart icon, thin style')).toBeUndefined();
   });
 });
 
