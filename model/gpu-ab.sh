@@ -10,7 +10,9 @@
 # prints each arm's steps, which measures that.
 # Each arm's state, evaluation and log stay on the device machine in /tmp/flowfill-ab/NAME until the next
 # gpu-ab.sh call; $OUT gets the winner's resume.tar.partNN and eval.tar, arms.tar (every arm's report.json and
-# log.txt under reports/NAME/) and ab.json (scores and winner), within what a call returns.
+# log.txt under reports/NAME/), ab.json (scores and winner) and, under CHECK_NEW, each arm's checks as
+# checks-NAME.tar (to pair with flowfill.paired), within what a call returns (8 files: with a 3-part state, two arms'
+# checks fit). Every arm's checks run at once at the end: give them CHECK_RESERVE_S to match.
 set -euo pipefail
 limit=${1:?usage: OUT=dir ARMS="a=...;b=..." bash model/gpu-ab.sh <seconds>}
 : "${OUT:?set OUT to the folder that comes back}"
@@ -50,6 +52,9 @@ python3 -m flowfill.ab_pick "${pick_args[@]}" --out "$OUT/ab.json" | tee "$arms_
 winner=$(tail -1 "$arms_dir/ab.txt")
 tar -C "$arms_dir" --transform 's,^,reports/,' -cf "$OUT/arms.tar" "${kept[@]}"
 cp "$arms_dir/$winner/eval.tar" "$OUT/"
+for name in "${names[@]}"; do
+  [ ! -f "$arms_dir/$name/checks.tar" ] || cp "$arms_dir/$name/checks.tar" "$OUT/checks-$name.tar"
+done
 # Under RETURN_STATE=0 gpu-slice.sh writes no state parts: only the evaluation comes back.
 cp "$arms_dir/$winner"/resume.tar.part* "$OUT/" 2>/dev/null || echo "== no state returned (RETURN_STATE=0)"
 echo "== winner $winner; $OUT:"
