@@ -12,8 +12,9 @@ Only the data manifest and the training's subject choice go in, so this module n
 writes the block into an existing package's flowfill.json (outside the package hash: no graph changes).
 export.py writes it into every package it makes. --checks adds, to each subject, how many of its
 images the independent judge recognised in sampler_check runs of this very model (per-image results,
-at its recommended sampler): a designer choosing among 400 subjects should know which ones it draws
-reliably and which it seldom gets right.
+at its recommended sampler), and to each kind the same images counted by the style their prompts asked
+for: a designer choosing among 400 subjects and their styles should know which it draws reliably and
+which it seldom gets right.
 """
 import argparse
 import json
