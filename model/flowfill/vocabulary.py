@@ -80,9 +80,8 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
     """Per subject id: [images the judge recognised, images], summed over `checks` (sampler_check --json
     results with per-image scores); what was counted; and per style id, the same over the images whose prompt
     asked for that style (the weakest style shows: thin icons, model/README.md "Session 34"). Each check must be
-    of this package's transformer
-    (its DiT steps), at its recommended sampler and step count, over a whole set, at one shared size:
-    counts of another model or sampler would describe other pictures."""
+    of this package's transformer (its DiT steps), at its recommended sampler and step count, over a whole set,
+    at one shared size: counts of another model or sampler would describe other pictures."""
     steps = flowfill.get("training", {}).get("dit_steps")
     rec = flowfill.get("recommended", {})
     counts: dict[int, list[int]] = {}
