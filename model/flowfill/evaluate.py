@@ -160,6 +160,11 @@ def run_generation(pipe: Pipeline, prompts: list[dict], h: int, w: int, *, steps
     return torch.cat(out)
 
 
+def sampler_choice(own: dict, shift: float | None = None, guidance: float | None = None) -> dict:
+    """The sampler a check draws with: the model's own choice (its scheduler's shift and guidance) where none is given."""
+    return {"shift": own["shift"] if shift is None else shift, "guidance": own["guidance"] if guidance is None else guidance}
+
+
 REAL_RENDER_SEED = 500  # real renders j = 0, 1, … of a prompt set use seed REAL_RENDER_SEED + j (the FD's real side)
 
 

@@ -27,7 +27,7 @@ import torch
 
 from . import resume
 from .data import FlowfillData
-from .evaluate import evaluate_sets, mean_scores
+from .evaluate import evaluate_sets, mean_scores, sampler_choice
 from .paired import paired_differences
 from .run import TRAIN_SUBJECTS, train_subject_ids
 from .vocabulary import check_prompts
@@ -67,7 +67,7 @@ def main(argv=None):
         state = resume.load(a.state, data, a.device)
         clf, pipe, own = state["classifier"], resume.pipeline(state, data), state["scheduler"]
         vocabulary, model = train_subject_ids(data, a.train_subjects), f"{a.state} ({state['dit_steps']} DiT steps)"
-    sampler = {"shift": own["shift"] if a.shift is None else a.shift, "guidance": own["guidance"] if a.guidance is None else a.guidance}
+    sampler = sampler_choice(own, a.shift, a.guidance)
     try:
         prompts = check_prompts(data.manifest, a.set, a.style, a.limit)
     except ValueError as e:

@@ -16,7 +16,7 @@ import torch
 from . import resume
 from .confusions import drawn_subjects
 from .data import FlowfillData
-from .evaluate import REAL_RENDER_SEED, real_renders, run_generation, save_grid
+from .evaluate import REAL_RENDER_SEED, real_renders, run_generation, sampler_choice, save_grid
 from .run import TRAIN_SUBJECTS, train_subject_ids
 from .vocabulary import check_prompts
 
@@ -51,7 +51,7 @@ def main(argv=None):
         ap.error(str(e))
     state = resume.load(a.state, data, a.device)
     clf, pipe, own = state["classifier"], resume.pipeline(state, data), state["scheduler"]
-    sampler = {"shift": own["shift"] if a.shift is None else a.shift, "guidance": own["guidance"] if a.guidance is None else a.guidance}
+    sampler = sampler_choice(own, a.shift, a.guidance)
     vocabulary = train_subject_ids(data, a.train_subjects)
     with torch.no_grad():
         images = run_generation(pipe, prompts, a.size, a.size, steps=a.steps, guidance=sampler["guidance"], shift=sampler["shift"],

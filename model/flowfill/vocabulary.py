@@ -110,8 +110,9 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
         if hits is None:
             raise ValueError(f"{name} has no per-image subject_top1_vocab (run sampler_check with --json and the "
                              f"model's --train-subjects)")
-        add_subject_tallies(counts, manifest, check, hits)
-        add_tallies(style_counts, [p["style"] for p in image_prompts(manifest, check, len(hits))], hits)
+        prompts = image_prompts(manifest, check, len(hits))
+        add_tallies(counts, [p["subject"] for p in prompts], hits)
+        add_tallies(style_counts, [p["style"] for p in prompts], hits)
         sizes.add(check["size"])
         images += len(hits)
     if len(sizes) > 1:

@@ -90,6 +90,23 @@ test('a config field of the wrong type names the field and value', async () => {
   expect(message).toContain('transformer/config.json: patch_size is "two"; expected a positive integer');
 });
 
+/** A one-subject vocabulary whose kind carries `judged_by_style`, with how its counts were made unless `judging` is false. */
+function styleCounted(judgedByStyle: unknown, judging = true) {
+  return {
+    kinds: [
+      {
+        kind: 'emoji',
+        prompt: '{subject}',
+        styles: ['flat'],
+        judged_by_style: judgedByStyle,
+        subjects: [{ name: 'rocket', styles: ['flat'] }],
+      },
+    ],
+    colours: ['red'],
+    ...(judging ? { judged: { size: 256, images: 2, about: 'test images' } } : {}),
+  };
+}
+
 describe('flowfill.json', () => {
   async function manifestFor(paths: string[]): Promise<Record<string, { sha256: string; bytes: number }>> {
     const entries: Record<string, { sha256: string; bytes: number }> = {};
@@ -190,53 +207,9 @@ describe('flowfill.json', () => {
       },
       'vocabulary.judged is {"size":0',
     ],
-    [
-      {
-        kinds: [
-          {
-            kind: 'emoji',
-            prompt: '{subject}',
-            styles: ['flat'],
-            judged_by_style: { thin: [1, 2] },
-            subjects: [{ name: 'rocket', styles: ['flat'] }],
-          },
-        ],
-        colours: ['red'],
-        judged: { size: 256, images: 2, about: 'test images' },
-      },
-      "vocabulary.kinds[0].judged_by_style.thin is [1,2]; expected counts of its kind's styles (flat)",
-    ],
-    [
-      {
-        kinds: [
-          {
-            kind: 'emoji',
-            prompt: '{subject}',
-            styles: ['flat'],
-            judged_by_style: { flat: [3, 2] },
-            subjects: [{ name: 'rocket', styles: ['flat'] }],
-          },
-        ],
-        colours: ['red'],
-        judged: { size: 256, images: 2, about: 'test images' },
-      },
-      'vocabulary.kinds[0].judged_by_style.flat is [3,2]; expected [recognised, images]',
-    ],
-    [
-      {
-        kinds: [
-          {
-            kind: 'emoji',
-            prompt: '{subject}',
-            styles: ['flat'],
-            judged_by_style: { flat: [1, 2] },
-            subjects: [{ name: 'rocket', styles: ['flat'] }],
-          },
-        ],
-        colours: ['red'],
-      },
-      "vocabulary.judged is missing; expected how the subjects' judged counts were made",
-    ],
+    [styleCounted({ thin: [1, 2] }), "vocabulary.kinds[0].judged_by_style.thin is [1,2]; expected counts of its kind's styles (flat)"],
+    [styleCounted({ flat: [3, 2] }), 'vocabulary.kinds[0].judged_by_style.flat is [3,2]; expected [recognised, images]'],
+    [styleCounted({ flat: [1, 2] }, false), "vocabulary.judged is missing; expected how the subjects' judged counts were made"],
   ])('a malformed vocabulary is model-mismatch naming its field (%#)', async (vocabulary, expected) => {
     const { code, message } = await rejectionOf(load({ ...files, 'flowfill.json': json({ vocabulary }) }));
     expect(code).toBe('model-mismatch');
