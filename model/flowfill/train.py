@@ -3,6 +3,7 @@
 Every stage runs for a number of seconds of wall time, so a GPU call of fixed length can be planned
 (model/gpu-slice.sh). State between calls is the exported package itself (resume.py).
 """
+import gc
 import math
 import os
 import time
@@ -226,23 +227,48 @@ class GraphedForward:
     shape's graphs share one memory pool, which is safe because a step runs one graph's forward and then
     its backward before any other graph runs. Call it outside autocast (the module brings its own,
     uncached: Bf16Forward); inputs must not require grad; frozen parameters (a frozen text encoder) are
-    fine, and under torch.no_grad (a teacher) only the forward is captured."""
+    fine, and under torch.no_grad (a teacher) only the forward is captured.
 
-    def __init__(self, module: torch.nn.Module):
+    Each shape's graphs keep their activations' memory for good, so many buckets at a large batch can fill
+    the card (18 buckets at --batch 1024 passed an H100's 80 GB in session 36). A capture that runs out of
+    memory drops every graph and the rest of the run goes on eagerly, told through `report`, instead of
+    losing the call."""
+
+    def __init__(self, module: torch.nn.Module, report=print):
         self.module = module
         self.graphs: dict = {}
         self.pool = None
+        self.eager = False
+        self.report = report
 
     def __call__(self, *args):
+        if self.eager:
+            return self.module(*args)
         key = tuple((tuple(a.shape), a.dtype) for a in args)
         graphed = self.graphs.get(key)
         if graphed is None:
             self.pool = self.pool or torch.cuda.graph_pool_handle()
             # make_graphed_callables patches the module it is given: a holder per shape shares the parameters.
             samples = tuple(a.detach().clone() for a in args)
-            graphed = torch.cuda.make_graphed_callables(_Holder(self.module), samples, pool=self.pool)
+            try:
+                graphed = torch.cuda.make_graphed_callables(_Holder(self.module), samples, pool=self.pool)
+            except torch.cuda.OutOfMemoryError:
+                graphed = None  # handled below, once the exception's traceback no longer holds the capture's tensors
+            if graphed is None:
+                self._go_eager(key)
+                return self.module(*args)
             self.graphs[key] = graphed
         return graphed(*args)
+
+    def _go_eager(self, key):
+        shapes = len(self.graphs)
+        self.graphs.clear()
+        self.pool, self.eager = None, True
+        gc.collect()
+        torch.cuda.empty_cache()
+        self.report(f"cuda graphs: out of memory capturing shape {[list(s) for s, _ in key]} after {shapes} shape(s); "
+                    "graphs dropped, training on eagerly")
+        return self.module
 
 
 class _Holder(torch.nn.Module):
@@ -448,6 +474,9 @@ class DitTrainer:
 
     def run(self, bank: LatentBank, seconds: float, state: dict, total_seconds: float, log):
         """Trains for `seconds`; state holds dit_steps, dit_seconds and dit_loss_history (updated)."""
+        for forward in (self.student, self.teacher_forward):
+            if isinstance(forward, GraphedForward):
+                forward.report = log
         step0 = step = state.get("dit_steps", 0)
         elapsed0 = state.get("dit_seconds", 0.0)
         hist = state.setdefault("dit_loss_history", [])

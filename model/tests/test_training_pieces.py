@@ -268,3 +268,28 @@ def test_cuda_graphs_in_training_need_a_cuda_device():
     with pytest.raises(ValueError, match="needs a CUDA device"):
         DitTrainer(Data(), te, dit, te, dit, stats, cuda_graphs=True)
     assert parse_args(["--data", "d", "--resume-out", "r", "--eval-out", "e", "--cuda-graphs"]).cuda_graphs
+
+
+def test_a_cuda_graph_capture_out_of_memory_drops_every_graph_and_goes_on_eagerly(monkeypatch):
+    # No CUDA here: the capture is stood in for by a replay that doubles, so a result tells which path ran.
+    from flowfill.train import GraphedForward
+
+    captured = []
+
+    def capture(holder, samples, pool):
+        if samples[0].shape[0] > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 158.00 MiB.")
+        captured.append(samples[0].shape)
+        return lambda x: 2 * holder(x)
+
+    monkeypatch.setattr(torch.cuda, "graph_pool_handle", lambda: "pool")
+    monkeypatch.setattr(torch.cuda, "make_graphed_callables", capture)
+    reports = []
+    forward = GraphedForward(torch.nn.Identity(), report=reports.append)
+    small, large = torch.ones(2, 3), torch.ones(4, 3)
+    assert torch.equal(forward(small), 2 * small)  # captured and replayed
+    assert torch.equal(forward(large), large)  # the capture failed: this step ran eagerly
+    assert forward.eager and not forward.graphs and forward.pool is None
+    assert len(reports) == 1 and "out of memory capturing shape [[4, 3]] after 1 shape(s)" in reports[0]
+    assert torch.equal(forward(small), small)  # the shape captured before is eager too now
+    assert captured == [torch.Size([2, 3])] and len(reports) == 1
