@@ -255,6 +255,7 @@ class GraphedForward:
             except torch.cuda.OutOfMemoryError:
                 graphed = None  # handled below, once the exception's traceback no longer holds the capture's tensors
             if graphed is None:
+                del samples
                 self._go_eager(key)
                 return self.module(*args)
             self.graphs[key] = graphed
@@ -268,7 +269,6 @@ class GraphedForward:
         torch.cuda.empty_cache()
         self.report(f"cuda graphs: out of memory capturing shape {[list(s) for s, _ in key]} after {shapes} shape(s); "
                     "graphs dropped, training on eagerly")
-        return self.module
 
 
 class _Holder(torch.nn.Module):
