@@ -293,3 +293,41 @@ def test_a_cuda_graph_capture_out_of_memory_drops_every_graph_and_goes_on_eagerl
     assert len(reports) == 1 and "out of memory capturing shape [[4, 3]] after 1 shape(s)" in reports[0]
     assert torch.equal(forward(small), small)  # the shape captured before is eager too now
     assert captured == [torch.Size([2, 3])] and len(reports) == 1
+
+
+def test_no_output_of_a_training_step_outlives_it(data):
+    """A graphed forward's outputs pin its CUDA graphs through their autograd nodes. In session 37 the previous step's
+    outputs, still bound in the training loop, kept 54 GB of graphs alive after a capture ran out of memory, and the
+    eager forward that was to replace them ran out of memory too. Here the forward checks, at each call, that the
+    previous call's outputs are gone (the text contrast builds a second loss on them)."""
+    import gc
+    import weakref
+
+    from flowfill.bank import LatentBank
+    from flowfill.run import SMOKE
+    from flowfill.train import DitTrainer, build_models
+
+    torch.manual_seed(0)
+    te, dit = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])
+    te_ema, dit_ema = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])
+    channels = dit.config["in_channels"]
+    bank = LatentBank(data, lambda x: x.repeat(1, channels, 1, 1)[:, :channels, ::8, ::8], natives=(128,), capacity=(64,))
+    bank.fill(600, log=lambda *_: None)
+    trainer = DitTrainer(data, te, dit, te_ema, dit_ema, {"shift_factor": 0.0, "scaling_factor": 1.0}, batch=4,
+                         refresh=0, mix={128: 1.0}, text_contrast=0.05)
+
+    class Watched:
+        def __init__(self, forward):
+            self.forward, self.previous, self.alive = forward, [], []
+
+        def __call__(self, *args):
+            gc.collect()  # as GraphedForward's fallback does before its eager forward
+            self.alive.append(sum(ref() is not None for ref in self.previous))
+            outputs = self.forward(*args)
+            self.previous = [weakref.ref(o) for o in outputs]
+            return outputs
+
+    trainer.student = watched = Watched(trainer.student)
+    state = trainer.run(bank, 1.0, {}, total_seconds=100.0, log=lambda *_: None)
+    assert state["dit_steps"] >= 2 and len(watched.alive) == state["dit_steps"]
+    assert watched.alive == [0] * state["dit_steps"]
