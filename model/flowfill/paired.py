@@ -4,7 +4,11 @@ so a step that two unpaired counts of n = 1,000 cannot separate can show. The sa
 guidance 1 against its teacher at 2, or 10 steps against 20: the sampler is deterministic from the same starting
 noise). No GPU and no torch: the JSONs' per-image results are all it reads.
 
-  cd model && python3 -m flowfill.paired new.json old.json [--json out.json] [--weak-from flowfill.json]
+  cd model && python3 -m flowfill.paired new.json old.json [--json out.json] [--weak-from flowfill.json] [--across-sizes]
+
+--across-sizes pairs two checks that differ only in image size (a state's 512² against its 256²). The prompts and seed
+numbers are the same, but the noise is not (its shape differs), so the pairing takes out how hard each prompt is,
+not the luck of each draw: a weaker pairing than the same size's, still stronger than two unpaired rates.
 
 --weak-from also pairs the images of the subjects that package's judged counts find weak (vocabulary.weak_subject_ids)
 apart from the others': a recipe aimed at the weak subjects (run.py --weak-share) should lift the first without
@@ -34,13 +38,15 @@ def check_name(result: dict) -> str:
             f"{style}")
 
 
-def paired_differences(this: dict, other: dict, images: list[int] | None = None) -> dict:
+def paired_differences(this: dict, other: dict, images: list[int] | None = None, across_sizes: bool = False) -> dict:
     """Each rate's this − other over the same images (prompt and seed), or those of them numbered in `images`, its
     standard error (the spread of the per-image differences / √n), and the discordant counts: images only this got
-    right, and only the other."""
-    mine_keys, their_keys = ([j.get(k, DEFAULTS.get(k)) for k in SAME] for j in (this, other))
+    right, and only the other. `across_sizes` lets the two checks' image sizes differ (the module's doc says what
+    such a pairing does and does not take out)."""
+    same = tuple(k for k in SAME if not (across_sizes and k == "size"))
+    mine_keys, their_keys = ([j.get(k, DEFAULTS.get(k)) for k in same] for j in (this, other))
     if mine_keys != their_keys or any("per_image" not in j.get("scores", {}) for j in (this, other)):
-        raise ValueError(f"pairing needs two sampler_check JSONs of the same {', '.join(SAME)} with per-image results "
+        raise ValueError(f"pairing needs two sampler_check JSONs of the same {', '.join(same)} with per-image results "
                          f"(this {mine_keys}, that {their_keys})")
     mine, theirs = this["scores"]["per_image"], other["scores"]["per_image"]
     out = {"model": other.get("model"), "sampler": other.get("sampler")}
@@ -71,6 +77,12 @@ def print_differences(title: str, differences: dict):
                   f"only the other {r['only_other']}, n {r['n']})")
 
 
+def sizes(this: dict, other: dict) -> str:
+    if this["size"] == other["size"]:
+        return f"{this['size']}²"
+    return f"{this['size']}² − {other['size']}² (paired by prompt and seed number, not by noise)"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("this", help="a sampler_check --json (the newer state, or the sampler tried)")
@@ -79,22 +91,24 @@ def main(argv=None):
     ap.add_argument("--weak-from", metavar="FLOWFILL_JSON",
                     help="also pair the images of this package's weak subjects apart from the others'")
     ap.add_argument("--data", default=".cache/data", help="with --weak-from: the dataset (its manifest.json)")
+    ap.add_argument("--across-sizes", action="store_true",
+                    help="pair checks of two image sizes by prompt and seed number (not the same noise)")
     a = ap.parse_args(argv)
     with open(a.this) as f, open(a.other) as g:
         this, other = json.load(f), json.load(g)
     result = {"this": {"file": a.this, "model": this.get("model"), "sampler": this.get("sampler")},
-              "other": {"file": a.other, **paired_differences(this, other)}}
+              "other": {"file": a.other, **paired_differences(this, other, across_sizes=a.across_sizes)}}
     if a.weak_from:
         with open(a.weak_from) as f, open(Path(a.data) / "manifest.json") as g:
             groups = weak_and_other_images(json.load(g), json.load(f), this)
-        result["by_group"] = {name: {"images": len(images), **paired_differences(this, other, images)}
+        result["by_group"] = {name: {"images": len(images), **paired_differences(this, other, images, a.across_sizes)}
                               for name, images in groups.items()}
     if a.json:  # before the printout, as sampler_check: a closed stdout must not lose the file
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)
     print_differences(f"{this.get('model')} {this.get('sampler')}, {this.get('steps')} steps − "
                       f"{other.get('model')} {other.get('sampler')}, {other.get('steps')} steps: "
-                      f"{this['set']} at {this['size']}², {this['seeds']} seed(s)", result["other"])
+                      f"{this['set']} at {sizes(this, other)}, {this['seeds']} seed(s)", result["other"])
     for name, differences in result.get("by_group", {}).items():
         print_differences(f"{name} of {a.weak_from} ({differences['images']} images):", differences)
     return result

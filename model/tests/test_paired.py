@@ -113,3 +113,20 @@ def test_checks_of_one_style_pair_only_with_checks_of_that_style_and_read_their_
         check_prompts(manifest, "icons", "hairline")
     with pytest.raises(ValueError, match="no prompt"):
         check_prompts({**manifest, "eval_sets": {"icons": [{"subject": 3, "style": 0}]}}, "icons", "thin")
+
+
+def test_checks_of_two_sizes_pair_only_when_asked(tmp_path, capsys):
+    """Session 37 compared v2.4's thin icons at 512² with the same prompts and seed numbers at 256²."""
+    big = dict(check("v2.4", [0, 0, 1, 0], [1, 1, 1, 1]), size=512)
+    small = check("v2.4", [1, 1, 1, 0], [1, 1, 1, 1])
+    with pytest.raises(ValueError, match="size"):
+        paired_differences(big, small)
+    d = paired_differences(big, small, across_sizes=True)
+    assert (d["subject_top1"]["difference"], d["subject_top1"]["only_other"]) == (-0.5, 2)
+    with pytest.raises(ValueError, match="seeds"):
+        paired_differences(big, check("v2.4", [1, 1], [1, 1], seeds=1), across_sizes=True)
+    paths = [tmp_path / "big.json", tmp_path / "small.json"]
+    for p, j in zip(paths, (big, small)):
+        p.write_text(json.dumps(j))
+    main([str(paths[0]), str(paths[1]), "--across-sizes"])
+    assert "512² − 256² (paired by prompt and seed number, not by noise)" in capsys.readouterr().out
