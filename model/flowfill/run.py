@@ -360,7 +360,7 @@ def main(argv=None):
                                                     "icon_share": a.icon_share, "train_subjects": a.train_subjects, "core_share": a.core_share,
                                                     "weak_share": a.weak_share, "style_weights": a.style_weights,
                                                     "dit_heads": dit_config["num_attention_heads"], "dit_layers": dit_config["num_layers"],
-                                                    "dit_total_s": a.dit_total_s, "cuda_graphs": a.cuda_graphs})
+                                                    "dit_total_s": a.dit_total_s, "cuda_graphs": a.cuda_graphs, "batch": a.batch})
     report["recipe_by_call"] = state["recipe_by_call"]
     resume.save(out, state, data)
     (ev / "report.json").write_text(json.dumps(report, indent=1, default=float))
