@@ -299,7 +299,7 @@ def test_no_output_of_a_training_step_outlives_it(data):
     """A graphed forward's outputs pin its CUDA graphs through their autograd nodes. In session 37 the previous step's
     outputs, still bound in the training loop, kept 54 GB of graphs alive after a capture ran out of memory, and the
     eager forward that was to replace them ran out of memory too. Here the forward checks, at each call, that the
-    previous call's outputs are gone (the text contrast builds a second loss on them)."""
+    previous call's outputs are gone (the text contrast builds a second loss on them), and so are the gradients."""
     import gc
     import weakref
 
@@ -318,11 +318,12 @@ def test_no_output_of_a_training_step_outlives_it(data):
 
     class Watched:
         def __init__(self, forward):
-            self.forward, self.previous, self.alive = forward, [], []
+            self.forward, self.previous, self.alive, self.grads = forward, [], [], []
 
         def __call__(self, *args):
             gc.collect()  # as GraphedForward's fallback does before its eager forward
             self.alive.append(sum(ref() is not None for ref in self.previous))
+            self.grads.append(sum(p.grad is not None for p in trainer.params))
             outputs = self.forward(*args)
             self.previous = [weakref.ref(o) for o in outputs]
             return outputs
@@ -330,4 +331,4 @@ def test_no_output_of_a_training_step_outlives_it(data):
     trainer.student = watched = Watched(trainer.student)
     state = trainer.run(bank, 1.0, {}, total_seconds=100.0, log=lambda *_: None)
     assert state["dit_steps"] >= 2 and len(watched.alive) == state["dit_steps"]
-    assert watched.alive == [0] * state["dit_steps"]
+    assert watched.alive == [0] * state["dit_steps"] and watched.grads == [0] * state["dit_steps"]
