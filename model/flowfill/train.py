@@ -541,8 +541,7 @@ class DitTrainer:
                 keep = ~drop
                 with autocast(self.dev):
                     _, pooled2 = sd3_conditioning(self.te, ids2[keep], cfg["joint_attention_dim"], MAX_SEQUENCE_LENGTH)
-                contrast = paired_caption_loss(pooled[keep], pooled2)
-                loss = loss + self.text_contrast * contrast
+                loss = loss + self.text_contrast * paired_caption_loss(pooled[keep], pooled2)
             phases.mark("forward")
             loss.backward()
             phases.mark("backward")
@@ -581,8 +580,6 @@ class DitTrainer:
             # nodes (and so does the loss built on them): were they still bound at the next step's forward, a capture
             # running out of memory could not free the graphs before going on eagerly (session 37: 54 GB held).
             del v, pooled, loss
-            if self.text_contrast > 0:
-                del contrast, pooled2
         used = time.time() - start
         if self.pools and self.ranks.main:
             log(f"dit: on-policy rows {self.on_policy:.0%} of each batch, from {len(self.pools)} trajectory pools")

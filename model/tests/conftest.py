@@ -28,3 +28,21 @@ def data(data_dir, device):
     from flowfill.data import FlowfillData
 
     return FlowfillData(data_dir, device)
+
+
+@pytest.fixture
+def smoke_student(data):
+    """What a DitTrainer needs to take real steps on the CPU: a smoke-size text encoder and MM-DiT, their EMA copies,
+    and a bank of 128² stand-in latents (the renders subsampled to the latent grid, no VAE)."""
+    import torch
+    from flowfill.bank import LatentBank
+    from flowfill.run import SMOKE
+    from flowfill.train import build_models
+
+    torch.manual_seed(0)
+    te, dit = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])
+    te_ema, dit_ema = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])
+    channels = dit.config["in_channels"]
+    bank = LatentBank(data, lambda x: x.repeat(1, channels, 1, 1)[:, :channels, ::8, ::8], natives=(128,), capacity=(64,))
+    bank.fill(600, log=lambda *_: None)
+    return te, dit, te_ema, dit_ema, bank

@@ -101,20 +101,14 @@ def test_the_distilling_trainer_trains_the_transformer_alone(data):
         DitTrainer(data, te, dit, te_ema, dit_ema, stats, batch=8, teacher=dit_ema, distill={"guidance": 2.0, "from_dit_step": 0}, text_contrast=0.05)
 
 
-def test_a_distilling_step_trains_the_student_on_the_teachers_guided_velocity_and_leaves_the_teacher(data):
-    from flowfill.bank import LatentBank
+def test_a_distilling_step_trains_the_student_on_the_teachers_guided_velocity_and_leaves_the_teacher(data, smoke_student):
     from flowfill.run import SMOKE
     from flowfill.train import DitTrainer, build_models
 
-    torch.manual_seed(0)
-    te, dit = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])
-    te_ema, dit_ema = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])
+    te, dit, te_ema, dit_ema, bank = smoke_student
     teacher = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])[1].requires_grad_(False)
     for p in teacher.parameters():  # a fresh MM-DiT's AdaLN-Zero modulation draws nothing: give the teacher something to draw
         p.add_(0.02 * torch.randn_like(p))
-    channels = dit.config["in_channels"]
-    bank = LatentBank(data, lambda x: x.repeat(1, channels, 1, 1)[:, :channels, ::8, ::8], natives=(128,), capacity=(64,))
-    bank.fill(600, log=lambda *_: None)
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, {"shift_factor": 0.0, "scaling_factor": 1.0}, batch=4, refresh=0,
                          mix={128: 1.0}, teacher=teacher, distill={"guidance": 2.0, "from_dit_step": 0})
     before = {k: v.clone() for k, v in dit.state_dict().items()}

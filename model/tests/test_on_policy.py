@@ -80,21 +80,16 @@ def test_on_policy_needs_a_teacher_and_run_needs_a_guidance():
     assert a.distill_on_policy == 0.25
 
 
-def test_a_distilling_trainer_trains_on_its_trajectory_pools(data):
-    from flowfill.bank import LatentBank
+def test_a_distilling_trainer_trains_on_its_trajectory_pools(data, smoke_student):
     from flowfill.run import SMOKE
     from flowfill.train import DitTrainer, build_models
 
-    torch.manual_seed(0)
-    te, dit = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])
-    te_ema, dit_ema = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])
+    te, dit, te_ema, dit_ema, bank = smoke_student
     teacher = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])[1].requires_grad_(False)
     stats = {"shift_factor": 0.0, "scaling_factor": 1.0}
     with pytest.raises(ValueError, match="needs a teacher"):
         DitTrainer(data, te, dit, te_ema, dit_ema, stats, batch=8, on_policy=0.5)
     channels = dit.config["in_channels"]
-    bank = LatentBank(data, lambda x: x.repeat(1, channels, 1, 1)[:, :channels, ::8, ::8], natives=(128,), capacity=(64,))
-    bank.fill(600, log=lambda *_: None)
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, stats, batch=4, refresh=0, mix={128: 1.0}, teacher=teacher,
                          distill={"guidance": 2.0, "from_dit_step": 0}, on_policy=0.5, sampler_steps=4)
     logged = []

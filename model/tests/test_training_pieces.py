@@ -295,7 +295,7 @@ def test_a_cuda_graph_capture_out_of_memory_drops_every_graph_and_goes_on_eagerl
     assert captured == [torch.Size([2, 3])] and len(reports) == 1
 
 
-def test_no_output_of_a_training_step_outlives_it(data):
+def test_no_output_of_a_training_step_outlives_it(data, smoke_student):
     """A graphed forward's outputs pin its CUDA graphs through their autograd nodes. In session 37 the previous step's
     outputs, still bound in the training loop, kept 54 GB of graphs alive after a capture ran out of memory, and the
     eager forward that was to replace them ran out of memory too. Here the forward checks, at each call, that the
@@ -303,16 +303,9 @@ def test_no_output_of_a_training_step_outlives_it(data):
     import gc
     import weakref
 
-    from flowfill.bank import LatentBank
-    from flowfill.run import SMOKE
-    from flowfill.train import DitTrainer, build_models
+    from flowfill.train import DitTrainer
 
-    torch.manual_seed(0)
-    te, dit = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])
-    te_ema, dit_ema = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])
-    channels = dit.config["in_channels"]
-    bank = LatentBank(data, lambda x: x.repeat(1, channels, 1, 1)[:, :channels, ::8, ::8], natives=(128,), capacity=(64,))
-    bank.fill(600, log=lambda *_: None)
+    te, dit, te_ema, dit_ema, bank = smoke_student
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, {"shift_factor": 0.0, "scaling_factor": 1.0}, batch=4,
                          refresh=0, mix={128: 1.0}, text_contrast=0.05)
 
