@@ -54,7 +54,7 @@
 # CHECK_CARRIED and CHECK_NEW are flowfill.sampler_check argument sets separated by ";" (e.g. "--seeds 5; --size 512
 # --seeds 3", n = 1,000 at 256² and 600 at 512²), run on the carried state before training and on the new state after
 # it. Each JSON, with every image's results for python3 -m flowfill.paired here, comes back in $OUT/checks.tar as
-# checks/<carried|new>-[<set>-]t<size>-g<guidance>-n<images>[-s<seed index>][-l<limit>].json (flowfill.paired.check_name;
+# checks/<carried|new>-[<set>-]t<size>-sh<shift>-g<guidance>-n<images>[-s<seed index>][-l<limit>].json (flowfill.paired.check_name;
 # the set named unless it is v1_emoji). CHECK_NEW's time comes out of the training's
 # (CHECK_RESERVE_S, default 60: two such checks took 37 s in session 29).
 # KEEP_STATE=1 also leaves the new state in model/.cache/resume, so a next call on the same warm machine, issued in the

@@ -59,9 +59,10 @@ def test_check_names_tell_a_states_checks_apart():
     scored = lambda j, n: dict(j, scores={"n": n, "per_image": {}})  # noqa: E731
     base = scored(dict(check("new", [], [], seeds=5), sampler={"shift": 6.0, "guidance": 2.0}), 1000)
     names = [check_name(dict(base, set=s)) for s in ("v1_emoji", "emoji", "icons")]
-    assert names == ["t256-g2-n1000", "emoji-t256-g2-n1000", "icons-t256-g2-n1000"]  # v1_emoji's as before session 31
-    assert check_name(dict(base, seed_index=5)) == "t256-g2-n1000-s5"
-    assert check_name(dict(scored(dict(base, size=512, limit=40, sampler={"shift": 1.0, "guidance": 2.5}), 120))) == "t512-g2.5-n120-l40"
+    assert names == ["t256-sh6-g2-n1000", "emoji-t256-sh6-g2-n1000", "icons-t256-sh6-g2-n1000"]  # v1_emoji's as before session 31
+    assert check_name(dict(base, seed_index=5)) == "t256-sh6-g2-n1000-s5"
+    assert check_name(dict(base, sampler={"shift": 1.0, "guidance": 2.0})) == "t256-sh1-g2-n1000"  # one state, two shifts
+    assert check_name(dict(scored(dict(base, size=512, limit=40, sampler={"shift": 1.0, "guidance": 2.5}), 120))) == "t512-sh1-g2.5-n120-l40"
 
 
 def test_weak_subjects_images_pair_apart_from_the_others(tmp_path):
@@ -102,7 +103,7 @@ def test_checks_of_one_style_pair_only_with_checks_of_that_style_and_read_their_
         paired_differences(thin, check("old", [1, 1], [1, 1], seeds=1))
     assert paired_differences(thin, dict(check("old", [0, 0], [1, 1], seeds=1), style="thin"))["subject_top1"]["only_this"] == 1
     named = dict(thin, scores={"n": 2, "per_image": {}}, seed_index=5)
-    assert check_name(named) == "t256-g1-n2-s5-thin"
+    assert check_name(named) == "t256-sh1-g1-n2-s5-thin"
     manifest = {"styles": [{"name": "line"}, {"name": "thin"}],
                 "eval_sets": {"icons": [{"subject": 3, "style": 0}, {"subject": 4, "style": 1}, {"subject": 5, "style": 1}]}}
     assert check_prompts(manifest, "icons", "thin") == manifest["eval_sets"]["icons"][1:]
