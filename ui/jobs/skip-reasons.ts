@@ -117,6 +117,13 @@ export const RETIRED_BUILT_IN_MODELS: readonly (ModelIdentity & { folder: string
     supersedes: ['18b6e4d4837d4c018f55e247b81cd4567d9e4c6b50463abb0da786d118a2e38a'],
     folder: 'models/v2.3',
   },
+  {
+    id: 'flowfill-emoji-icons-sd3-tiny-v2-4-9c025cea05e8',
+    name: 'Flowfill Emoji & Icons SD3-tiny v2.4',
+    hash: '9c025cea05e876018a7424c55a1f374ba3a8852c24a4d637c4d03d93900d67b1',
+    supersedes: ['3fcecb31bace043aa173d6e44a2340786b43b125430f7c9de1e607f31a92a39b'],
+    folder: 'models/v2.4',
+  },
 ];
 
 /**
