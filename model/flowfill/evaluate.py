@@ -182,41 +182,70 @@ def selection_score(m: dict, top1: str = "subject_top1") -> float:
     return m[top1] + 0.5 * m["background"] + 0.25 * m["style"] + 0.25 * m.get("icon_colour", 0)
 
 
-def pick_sampler(grid: dict, n: int, top1: str = "subject_top1") -> str:
-    """The grid point of lowest FD among those whose score is within one standard error of the best
-    (the binomial SE of the best point's top-1 over n prompts): a lead smaller than that is the seed's
-    noise, and higher guidance buys its leads with a dearer FD (slice 29's guidance 3, chosen by score
-    alone: held-out FD 101, where guidance 2 had 62 at 2,800 steps fewer; its lead was wider than one SE,
-    so this rule would have kept it). Without FDs: the best score."""
+def pick_sampler(grid: dict, n: int, top1: str = "subject_top1", per_image: dict | None = None) -> str:
+    """The grid point of lowest FD among those whose score is within one standard error of the best: a lead
+    smaller than that is the seed's noise, and higher guidance buys its leads with a dearer FD (slice 29's guidance 3,
+    chosen by score alone: held-out FD 101, where guidance 2 had 62 at 2,800 steps fewer; its lead was wider than one
+    SE, so this rule would have kept it). The SE is the binomial one of the best point's top-1 over n images, or with
+    `per_image` (each point's 0/1 top-1 over the same prompts and seeds) that of the per-image differences from the
+    best: the same prompts and noise on both sides take out the prompts' own spread, which the binomial SE keeps.
+    At 200 images the binomial SE (~3 points) tied every shift of slice 51, and the FD chose shift 1, which draws
+    icons 4.9 ± 1.3 points less often than shift 6 over 1,000 images paired (session 38). Without FDs: the best
+    score."""
     scores = {k: selection_score(m, top1) for k, m in grid.items()}
     best = max(scores, key=scores.get)
-    p = grid[best][top1]
-    tied = [k for k in grid if scores[k] >= scores[best] - math.sqrt(p * (1 - p) / n)]
+    if per_image is not None:
+        lead = {k: np.asarray(per_image[best], float) - np.asarray(per_image[k], float) for k in grid}
+        se = {k: float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else math.inf for k, d in lead.items()}
+    else:
+        p = grid[best][top1]
+        se = dict.fromkeys(grid, math.sqrt(p * (1 - p) / n))
+    tied = [k for k in grid if scores[k] >= scores[best] - se[k]]
     return min(tied, key=lambda k: (grid[k].get("frechet_distance", math.inf), -scores[k]))
 
 
 # The sampler shifts the evaluation chooses among (and a distilling student's trajectory pool covers: on_policy.py).
 SAMPLER_SHIFTS = (1.0, 2.0, 3.0, 4.0, 6.0)
+SELECTION_GUIDANCES = (1.5, 2.0, 3.0, 4.0, 5.0)  # a guidance-distilled student searches guidance 1 alone
 
 
-def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=SAMPLER_SHIFTS, guidances=(1.5, 2.0, 3.0, 4.0, 5.0),
-                     vocabulary: list[int] | None = None):
-    """Shift × guidance on seen prompts at 256², scored and FD'd against their real renders, chosen by
-    `pick_sampler`; top-1 among `vocabulary` when the DiT trains on a subset (the measure the held-out
-    sets report). Guidance 1.5 replaced 6 after slice 23 chose 2, the grid's edge, while 6 scored last
+def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=SAMPLER_SHIFTS, guidances=SELECTION_GUIDANCES,
+                     vocabulary: list[int] | None = None, seeds: int = 1):
+    """Shift × guidance on seen prompts at 256², `seeds` images a prompt (seed 11, then + 7919 each), scored and
+    FD'd against their real renders, chosen by `pick_sampler` with the paired standard error of each point's top-1
+    against the best's over the same images; top-1 among `vocabulary` when the DiT trains on a subset (the measure the
+    held-out sets report). Guidance 1.5 replaced 6 after slice 23 chose 2, the grid's edge, while 6 scored last
     at every shift."""
-    real = embed(clf, real_renders(data, prompts, 256, 256, seed=REAL_RENDER_SEED))
-    grid = {}
+    top1 = "subject_top1" if vocabulary is None else "subject_top1_vocab"
+    real = embed(clf, torch.cat([real_renders(data, prompts, 256, 256, seed=REAL_RENDER_SEED + j) for j in range(seeds)]))
+    grid, per_image = {}, {}
     for shift in shifts:
         for g in guidances:
-            imgs = run_generation(pipe, prompts, 256, 256, steps=steps, guidance=g, shift=shift, seed=11)
-            m = mean_scores(score(data, clf, imgs, prompts, vocabulary))
-            m["frechet_distance"] = frechet_distance(embed(clf, imgs), real)
-            grid[f"shift{shift}_cfg{g}"] = m
+            s, feats = {}, []
+            for j in range(seeds):
+                imgs = run_generation(pipe, prompts, 256, 256, steps=steps, guidance=g, shift=shift, seed=11 + 7919 * j)
+                feats.append(embed(clf, imgs))
+                for k, v in score(data, clf, imgs, prompts, vocabulary).items():
+                    if k != "border":
+                        s[k] = s.get(k, []) + v
+            m = mean_scores(s)
+            m["frechet_distance"] = frechet_distance(np.concatenate(feats), real)
+            m["n"] = len(prompts) * seeds
+            key = f"shift{shift}_cfg{g}"
+            grid[key], per_image[key] = m, s[top1]
             log(f"eval select shift {shift} guidance {g}: {m}")
-    best = pick_sampler(grid, len(prompts), "subject_top1" if vocabulary is None else "subject_top1_vocab")
+    best = pick_sampler(grid, len(prompts) * seeds, top1, per_image)
     shift, g = float(best.split("_")[0][5:]), float(best.split("_")[1][3:])
     return {"shift": shift, "guidance": g}, grid
+
+
+# The selection's images: a grid of this many points draws one image a prompt, a smaller one more (a student's five
+# shifts at guidance 1 draw five), so every search costs about what the teachers' 25-point search did.
+SELECTION_IMAGES_PER_PROMPT = 25
+
+
+def selection_seeds(points: int) -> int:
+    return max(1, SELECTION_IMAGES_PER_PROMPT // max(points, 1))
 
 
 def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift, log, fd_seeds: int = 1, keep=24,
