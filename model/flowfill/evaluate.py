@@ -182,6 +182,24 @@ def selection_score(m: dict, top1: str = "subject_top1") -> float:
     return m[top1] + 0.5 * m["background"] + 0.25 * m["style"] + 0.25 * m.get("icon_colour", 0)
 
 
+def seed_draws(pipe, data, clf, prompts, size, seeds, *, steps, guidance, shift, vocabulary=None):
+    """Per seed: its images of `prompts` at size², their per-image 0/1 results (as `score`, less the borders) and the
+    judge's features of them for the FD. Both the sampler search and the held-out sets draw so."""
+    for seed in seeds:
+        imgs = run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=seed)
+        yield imgs, {k: v for k, v in score(data, clf, imgs, prompts, vocabulary).items() if k != "border"}, embed(clf, imgs)
+
+
+def extend_results(results: dict, more: dict):
+    for k, v in more.items():
+        results[k] = results.get(k, []) + v
+
+
+def real_features(data, clf, prompts, size, seed_indices) -> np.ndarray:
+    """The FD's real side: renders j = 0, 1, … of the prompts (REAL_RENDER_SEED + j), one per generated seed."""
+    return embed(clf, torch.cat([real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED + j) for j in seed_indices]))
+
+
 def pick_sampler(grid: dict, n: int, top1: str = "subject_top1", per_image: dict | None = None) -> str:
     """The grid point of lowest FD among those whose score is within one standard error of the best: a lead
     smaller than that is the seed's noise, and higher guidance buys its leads with a dearer FD (slice 29's guidance 3,
@@ -206,37 +224,6 @@ def pick_sampler(grid: dict, n: int, top1: str = "subject_top1", per_image: dict
 
 # The sampler shifts the evaluation chooses among (and a distilling student's trajectory pool covers: on_policy.py).
 SAMPLER_SHIFTS = (1.0, 2.0, 3.0, 4.0, 6.0)
-SELECTION_GUIDANCES = (1.5, 2.0, 3.0, 4.0, 5.0)  # a guidance-distilled student searches guidance 1 alone
-
-
-def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=SAMPLER_SHIFTS, guidances=SELECTION_GUIDANCES,
-                     vocabulary: list[int] | None = None, seeds: int = 1):
-    """Shift × guidance on seen prompts at 256², `seeds` images a prompt (seed 11, then + 7919 each), scored and
-    FD'd against their real renders, chosen by `pick_sampler` with the paired standard error of each point's top-1
-    against the best's over the same images; top-1 among `vocabulary` when the DiT trains on a subset (the measure the
-    held-out sets report). Guidance 1.5 replaced 6 after slice 23 chose 2, the grid's edge, while 6 scored last
-    at every shift."""
-    top1 = "subject_top1" if vocabulary is None else "subject_top1_vocab"
-    real = embed(clf, torch.cat([real_renders(data, prompts, 256, 256, seed=REAL_RENDER_SEED + j) for j in range(seeds)]))
-    grid, per_image = {}, {}
-    for shift in shifts:
-        for g in guidances:
-            s, feats = {}, []
-            for j in range(seeds):
-                imgs = run_generation(pipe, prompts, 256, 256, steps=steps, guidance=g, shift=shift, seed=11 + 7919 * j)
-                feats.append(embed(clf, imgs))
-                for k, v in score(data, clf, imgs, prompts, vocabulary).items():
-                    if k != "border":
-                        s[k] = s.get(k, []) + v
-            m = mean_scores(s)
-            m["frechet_distance"] = frechet_distance(np.concatenate(feats), real)
-            m["n"] = len(prompts) * seeds
-            key = f"shift{shift}_cfg{g}"
-            grid[key], per_image[key] = m, s[top1]
-            log(f"eval select shift {shift} guidance {g}: {m}")
-    best = pick_sampler(grid, len(prompts) * seeds, top1, per_image)
-    shift, g = float(best.split("_")[0][5:]), float(best.split("_")[1][3:])
-    return {"shift": shift, "guidance": g}, grid
 
 
 # The selection's images: a grid of this many points draws one image a prompt, a smaller one more (a student's five
@@ -246,6 +233,35 @@ SELECTION_IMAGES_PER_PROMPT = 25
 
 def selection_seeds(points: int) -> int:
     return max(1, SELECTION_IMAGES_PER_PROMPT // max(points, 1))
+
+
+def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=SAMPLER_SHIFTS, guidances=(1.5, 2.0, 3.0, 4.0, 5.0),
+                     vocabulary: list[int] | None = None, seeds: int | None = None):
+    """Shift × guidance on seen prompts at 256², `seeds` images a prompt (seed 11, then + 7919 each; by default
+    `selection_seeds` of the grid's size), scored and FD'd against their real renders, chosen by `pick_sampler` with
+    the paired standard error of each point's top-1 against the best's over the same images; top-1 among `vocabulary`
+    when the DiT trains on a subset (the measure the held-out sets report). Guidance 1.5 replaced 6 after slice 23 chose 2, the grid's edge, while 6 scored last
+    at every shift."""
+    seeds = selection_seeds(len(shifts) * len(guidances)) if seeds is None else seeds
+    top1 = "subject_top1" if vocabulary is None else "subject_top1_vocab"
+    real = real_features(data, clf, prompts, 256, range(seeds))
+    grid, per_image = {}, {}
+    for shift in shifts:
+        for g in guidances:
+            s, feats = {}, []
+            for _, results, f in seed_draws(pipe, data, clf, prompts, 256, [11 + 7919 * j for j in range(seeds)], steps=steps,
+                                            guidance=g, shift=shift, vocabulary=vocabulary):
+                extend_results(s, results)
+                feats.append(f)
+            m = mean_scores(s)
+            m["frechet_distance"] = frechet_distance(np.concatenate(feats), real)
+            m["n"] = len(prompts) * seeds
+            key = f"shift{shift}_cfg{g}"
+            grid[key], per_image[key] = m, s[top1]
+            log(f"eval select shift {shift} guidance {g}: {m}")
+    best = pick_sampler(grid, len(prompts) * seeds, top1, per_image)
+    shift, g = float(best.split("_")[0][5:]), float(best.split("_")[1][3:])
+    return {"shift": shift, "guidance": g}, grid
 
 
 def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift, log, fd_seeds: int = 1, keep=24,
@@ -260,12 +276,11 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
             # The rates count every image the FD counts, so "n" is true of both; "first_seed" is the first seed's
             # rates alone, the only measure before session 26, kept so older reports stay comparable.
             s, f_gen = {}, []
-            for j in seed_indices:
-                more = run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=101 + 7919 * j)
-                f_gen.append(embed(clf, more))
-                for k, v in score(data, clf, more, prompts, vocabulary).items():
-                    if k != "border":
-                        s[k] = s.get(k, []) + v
+            draws = seed_draws(pipe, data, clf, prompts, size, [101 + 7919 * j for j in seed_indices], steps=steps,
+                               guidance=guidance, shift=shift, vocabulary=vocabulary)
+            for j, (more, results, f) in zip(seed_indices, draws):
+                extend_results(s, results)
+                f_gen.append(f)
                 if j == seed_index:
                     imgs, first = more, mean_scores(s)
             r = mean_scores(s)
@@ -273,8 +288,7 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
                 r["first_seed"] = first
             if per_image:
                 r["per_image"] = s
-            real = torch.cat([real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED + j) for j in seed_indices])
-            r["frechet_distance"] = frechet_distance(np.concatenate(f_gen), embed(clf, real))
+            r["frechet_distance"] = frechet_distance(np.concatenate(f_gen), real_features(data, clf, prompts, size, seed_indices))
             r["n"] = len(prompts) * fd_seeds
             report[f"{name}@{size}"] = r
             samples[f"{name}@{size}"] = imgs[:keep]

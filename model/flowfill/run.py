@@ -22,8 +22,8 @@ from . import distill, distributed, resume
 from .bank import LatentBank
 from .classifier import INPUT as CLASSIFIER_INPUT, train_classifier
 from .data import ICON_SHARE, FlowfillData, write_samples
-from .evaluate import (SAMPLER_SHIFTS, SELECTION_GUIDANCES, choose_scheduler, evaluate_aspects, evaluate_sets, held_out_sets,
-                       run_generation, save_aspect_strip, save_grid, seen_prompts, selection_seeds)
+from .evaluate import (choose_scheduler, evaluate_aspects, evaluate_sets, held_out_sets, run_generation, save_aspect_strip, save_grid,
+                       seen_prompts)
 from .export import export_package
 from .mmdit import DIT_CONFIG, deepened, deepened_positions, widened
 from .sampling import Pipeline
@@ -501,9 +501,8 @@ def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool, 
     grid = dict(shifts=(3.0,), guidances=(5.0,)) if smoke else {}
     if guidances:
         grid["guidances"] = guidances
-    points = len(grid.get("shifts", SAMPLER_SHIFTS)) * len(grid.get("guidances", SELECTION_GUIDANCES))
-    seeds = 1 if smoke else selection_seeds(points)
-    chosen, sel = choose_scheduler(pipe, data, clf, seen, steps, log, vocabulary=vocabulary, seeds=seeds, **grid)
+    chosen, sel = choose_scheduler(pipe, data, clf, seen, steps, log, vocabulary=vocabulary, seeds=1 if smoke else None, **grid)
+    seeds = next(iter(sel.values()))["n"] // len(seen)
     on = (f"seen prompts at 256², {seeds} image(s) each" + ("" if vocabulary is None else f", of the {len(vocabulary)} trained "
           "subjects, by top-1 among them") + "; ties within one paired standard error of the best taken by the lowest FD")
     report["selection"] = {"on": on, "grid": sel, "chosen": chosen}

@@ -51,8 +51,8 @@ def set_sampler(state: Path, shift: float, guidance: float | None, why: str) -> 
     config_path = package / SCHEDULER_CONFIG
     config = json.loads(config_path.read_text())
     config["shift"] = new["shift"]
-    config_path.write_text(json.dumps(config, indent=2))
-    blob = config_path.read_bytes()
+    blob = json.dumps(config, indent=2).encode()
+    config_path.write_bytes(blob)
 
     flowfill_path = package / "flowfill.json"
     flowfill = json.loads(flowfill_path.read_text())
