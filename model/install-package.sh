@@ -10,10 +10,11 @@
 #                                                              # model/eval/v2-deep16 (a line trained beside the candidate)
 #   bash model/install-package.sh --into <state> <folder> | --carry-from-repo
 #                                                              # as --candidate, for another line's state folder
-#   bash model/install-package.sh --ship-candidate <version>   # models/default <- the candidate, transformer rebuilt,
-#                                                              # named and versioned <version> (e.g. 2.1.0 -> "… v2.1");
-#                                                              # the model it replaces to models/v<its major.minor>,
-#                                                              # listed in RETIRED_BUILT_IN_MODELS
+#   bash model/install-package.sh --ship-candidate <version> [state]  # models/default <- the candidate (or another
+#                                                              # state folder's package, e.g. model/eval/v2-deep16),
+#                                                              # transformer rebuilt, named and versioned <version>
+#                                                              # (e.g. 2.1.0 -> "… v2.1"); the model it replaces to
+#                                                              # models/v<its major.minor>, listed in RETIRED_BUILT_IN_MODELS
 #
 # Installing a model that ships:
 #   models/default/           <- the slice's package, its transformer rebuilt by npm run rebuild-transformer
@@ -69,7 +70,11 @@ if [ "${1:-}" = "--ship-candidate" ]; then
   # The state stays the candidate's; only its package becomes the built-in model. Each shipped model gets its own
   # version and display name (flowfill.json, outside the package hash), so a layer's "Made with …" names it apart
   # from the built-in model it replaces (ui/jobs/skip-reasons.ts RETIRED_BUILT_IN_MODELS).
-  version=${2:?usage: bash model/install-package.sh --ship-candidate <version, e.g. 2.1.0>}
+  version=${2:?usage: bash model/install-package.sh --ship-candidate <version, e.g. 2.1.0> [state folder]}
+  # Usually the distilled candidate; since session 39 a teacher state can ship too (sampled at fewer steps with
+  # guidance, flowfill.set_sampler --steps), so the state is an argument.
+  from=${3:-model/eval/v2-candidate}
+  [ -f "$from/package/flowfill.json" ] || { echo "$from/package/flowfill.json is missing: not a state folder"; exit 2; }
   [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "version $version is not major.minor.patch"; exit 2; }
   # The built-in model it replaces keeps its bytes in models/v<major.minor> (layers made with it regenerate from
   # there) and gets its RETIRED_BUILT_IN_MODELS entry, as the engine reads that folder.
@@ -78,7 +83,7 @@ if [ "${1:-}" = "--ship-candidate" ]; then
   [ "$old_version" != "$version" ] || { echo "models/default is $version already"; exit 2; }
   [ ! -e "$retired" ] || { echo "$retired exists: the built-in model $old_version has been retired there already"; exit 2; }
   cp -r models/default "$retired"
-  ship_package model/eval/v2-candidate/package
+  ship_package "$from/package"
   python3 - "$version" <<'PY'
 import json, re, sys
 version = sys.argv[1]
@@ -98,7 +103,7 @@ PY
   npx tsx scripts/retire-built-in-model.ts "$retired"
   npx prettier --check --log-level warn ui/jobs/skip-reasons.ts
   du -sh models/default "$retired"
-  echo "shipped: models/default is model/eval/v2-candidate/package with its transformer rebuilt; $old_version is in $retired"
+  echo "shipped: models/default is $from/package with its transformer rebuilt; $old_version is in $retired"
   exit 0
 fi
 state=

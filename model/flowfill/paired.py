@@ -30,14 +30,16 @@ def check_name(result: dict) -> str:
     """A sampler_check JSON's file name in gpu-slice.sh's checks/ (after "carried-" or "new-"): everything that makes
     two checks of one state differ, so a call's checks never overwrite each other. The set is named unless it is
     v1_emoji (the names before session 31 were v1_emoji's alone), and so are a seed index and a prompt limit. The
-    sampler's shift is named since session 38 (two checks of one state at two shifts had one name); older names lack it."""
+    sampler's shift is named since session 38 (two checks of one state at two shifts had one name); older names lack it.
+    Steps other than the evaluation's 20 are named since session 39 (a teacher checked at 10 steps and at 20)."""
     set_name = "" if result["set"] == "v1_emoji" else f"{result['set']}-"
+    steps = f"-steps{result['steps']}" if result.get("steps", 20) != 20 else ""
     seed_index = f"-s{result['seed_index']}" if result.get("seed_index") else ""
     limit = f"-l{result['limit']}" if result.get("limit") else ""
     style = f"-{result['style']}" if result.get("style") else ""
     sampler = result["sampler"]
     return (f"{set_name}t{result['size']}-sh{sampler['shift']:g}-g{sampler['guidance']:g}-n{result['scores']['n']}{seed_index}{limit}"
-            f"{style}")
+            f"{style}{steps}")
 
 
 def paired_differences(this: dict, other: dict, images: list[int] | None = None, across_sizes: bool = False) -> dict:

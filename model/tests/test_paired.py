@@ -62,6 +62,8 @@ def test_check_names_tell_a_states_checks_apart():
     assert names == ["t256-sh6-g2-n1000", "emoji-t256-sh6-g2-n1000", "icons-t256-sh6-g2-n1000"]  # v1_emoji's as before session 31
     assert check_name(dict(base, seed_index=5)) == "t256-sh6-g2-n1000-s5"
     assert check_name(dict(base, sampler={"shift": 1.0, "guidance": 2.0})) == "t256-sh1-g2-n1000"  # one state, two shifts
+    assert check_name(dict(base, steps=10)) == "t256-sh6-g2-n1000-steps10"  # one state, two step counts
+    assert check_name(dict(base, steps=20)) == check_name(base)  # the evaluation's 20 keeps the older names
     assert check_name(dict(scored(dict(base, size=512, limit=40, sampler={"shift": 1.0, "guidance": 2.5}), 120))) == "t512-sh1-g2.5-n120-l40"
 
 

@@ -59,3 +59,23 @@ def test_no_change_no_reason_or_a_bad_value_is_refused_and_writes_nothing(tmp_pa
         main([str(state), "--shift", "1", "--why", "x"])
     assert "already" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in state.rglob("*") if p.is_file()} == before
+
+
+def test_steps_alone_change_the_recommendation_and_the_record_but_not_the_package_hash(tmp_path):
+    state = make_state(tmp_path)
+    config_before = (state / "package" / SCHEDULER_CONFIG).read_bytes()
+    files_before = json.loads((state / "package" / "flowfill.json").read_text())["files"]
+    change = set_sampler(state, None, 2, "call 17 at 10 steps draws what it draws at 20", steps=10)
+    assert (state / "package" / SCHEDULER_CONFIG).read_bytes() == config_before
+    flowfill = json.loads((state / "package" / "flowfill.json").read_text())
+    assert flowfill["files"] == files_before
+    assert flowfill["recommended"] == {"steps": 10, "guidance": 2.0, "shift": 1.0}
+    extras = json.loads((state / "extras.json").read_text())
+    # The training and the checks read {shift, guidance} from the state; the steps are kept in the change.
+    assert extras["scheduler"] == {"shift": 1.0, "guidance": 2.0}
+    assert change["from"] == {"shift": 1.0, "guidance": 1.0, "steps": 20}
+    assert change["to"] == {"shift": 1.0, "guidance": 2.0, "steps": 10}
+    with pytest.raises(ValueError, match="already"):
+        set_sampler(state, None, None, "again", steps=10)
+    with pytest.raises(ValueError, match="whole number"):
+        set_sampler(state, None, None, "x", steps=0)
