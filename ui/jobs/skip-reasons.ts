@@ -124,6 +124,13 @@ export const RETIRED_BUILT_IN_MODELS: readonly (ModelIdentity & { folder: string
     supersedes: ['3fcecb31bace043aa173d6e44a2340786b43b125430f7c9de1e607f31a92a39b'],
     folder: 'models/v2.4',
   },
+  {
+    id: 'flowfill-emoji-icons-sd3-tiny-v2-5-be55bc1c5211',
+    name: 'Flowfill Emoji & Icons SD3-tiny v2.5',
+    hash: 'be55bc1c521155c1ba5519e4ae026b8a689e54410e43ca470c4473221ee02fcb',
+    supersedes: ['0d03d65bbcd36c620ffe19199c68ce6df928542a5f1abec3a6d20ff310662c68'],
+    folder: 'models/v2.5',
+  },
 ];
 
 /**
