@@ -13,8 +13,8 @@ one lives, so that the package, the engine and every later check agree:
   - extras.json "scheduler" (what sampler_check and the next slice take as the state's own choice), with
     "sampler_changes" recording the old choice, the new one, the DiT step and why.
 The steps live only in "recommended" (the panel's default; each layer records the steps it was made with). Session 39
-found teacher call 17 drawing at 10 steps with guidance 2 what it draws at 20, so that a guided model costs a
-designer what the distilled one costs at 20 steps and 1.
+found teacher call 17 drawing at 10 steps with guidance 2 what it draws at 20: guided, it runs the transformer twice
+a step, so 10 steps cost a designer what a distilled model's 20 at guidance 1 cost.
 A new shift changes the package hash with scheduler_config.json, as it should: the same weights sampled otherwise
 make other images, so layers made with the old package must keep regenerating from it. Steps and guidance are in
 flowfill.json, outside the hash: a layer's provenance names its own. A package's judged counts
