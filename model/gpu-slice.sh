@@ -45,7 +45,8 @@
 # RESERVE_S must hold the evaluation and the export: measured on one H200 in session 29, the full evaluation took
 # 98–135 s, the quick one 9–12 s, and the export with its parity check 60–130 s (the transformer's ONNX export alone
 # 46–102 s), so RESERVE_S=280 (full) or 150 (quick) keeps a slice inside its limit (a guidance-distilled student's
-# full evaluation draws five images a prompt in its sampler search since session 38, an estimated ~40 s more: RESERVE_S=320);
+# full evaluation draws five images a prompt in its sampler search since session 38: 119 s on an H100 in session 39,
+# against slice 51's 111 s with one, so 280 still holds);
 # at RESERVE_S=160 a full slice ran ~95 s over and a 600 s call was stopped before its state was packed.
 # A slice stopped by a signal (a call's time limit) keeps its work folder /tmp/flowfill-slice.* (under
 # FLOWFILL_SLICE_TMP if set) instead of deleting it: if the run had finished, the next call on the same warm

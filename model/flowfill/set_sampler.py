@@ -64,7 +64,9 @@ def set_sampler(state: Path, shift: float | None, guidance: float | None, why: s
         blob = json.dumps(config, indent=2).encode()
         config_path.write_bytes(blob)
         flowfill["files"][SCHEDULER_CONFIG] = {"sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)}
-    flowfill["recommended"] = {**flowfill.get("recommended", {}), **new, **({"steps": new_steps} if new_steps is not None else {})}
+    flowfill["recommended"] = {**flowfill.get("recommended", {}), **new}
+    if steps is not None:
+        flowfill["recommended"]["steps"] = steps
     if "judged" in flowfill.get("vocabulary", {}):
         flowfill["vocabulary"] = _without_judged_counts(flowfill["vocabulary"])
     flowfill_path.write_text(json.dumps(flowfill, indent=2))
