@@ -182,12 +182,26 @@ def selection_score(m: dict, top1: str = "subject_top1") -> float:
     return m[top1] + 0.5 * m["background"] + 0.25 * m["style"] + 0.25 * m.get("icon_colour", 0)
 
 
-def seed_draws(pipe, data, clf, prompts, size, seeds, *, steps, guidance, shift, vocabulary=None):
-    """Per seed: its images of `prompts` at size², their per-image 0/1 results (as `score`, less the borders) and the
-    judge's features of them for the FD. Both the sampler search and the held-out sets draw so."""
+def seed_draws(pipe, data, clf, prompts, size, seeds, *, steps, guidance, shift, vocabulary=None, aspect: float = 1.0,
+               layout: bool = False):
+    """Per seed: its images of `prompts` at size² (or that area at width/height `aspect`), their per-image 0/1 results
+    (as `score`, less the borders; with `layout` also the layout check's) and the judge's features of them for the FD.
+    Both the sampler search and the held-out sets draw so."""
+    h, w = bucket_size(aspect, size)
     for seed in seeds:
-        imgs = run_generation(pipe, prompts, size, size, steps=steps, guidance=guidance, shift=shift, seed=seed)
-        yield imgs, {k: v for k, v in score(data, clf, imgs, prompts, vocabulary).items() if k != "border"}, embed(clf, imgs)
+        imgs = run_generation(pipe, prompts, h, w, steps=steps, guidance=guidance, shift=shift, seed=seed)
+        s = score(data, clf, imgs, prompts, vocabulary)
+        results = {k: v for k, v in s.items() if k != "border"}
+        if layout:
+            results.update(layout_results(imgs, s["border"]))
+        yield imgs, results, embed(clf, imgs)
+
+
+def layout_results(images: torch.Tensor, border: torch.Tensor) -> dict:
+    """Per-image 0/1 lists of the layout check (the module's doc): one subject, whole and centred; one subject."""
+    checks = [layout_check(((im + 1) / 2).float().cpu().numpy(), b.cpu().numpy()) for im, b in zip(images, border)]
+    return {"whole_centred_single": [float(c["single"] and c["whole"] and c["centred"]) for c in checks],
+            "single": [float(c["single"]) for c in checks]}
 
 
 def extend_results(results: dict, more: dict):
@@ -195,9 +209,23 @@ def extend_results(results: dict, more: dict):
         results[k] = results.get(k, []) + v
 
 
-def real_features(data, clf, prompts, size, seed_indices) -> np.ndarray:
-    """The FD's real side: renders j = 0, 1, … of the prompts (REAL_RENDER_SEED + j), one per generated seed."""
-    return embed(clf, torch.cat([real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED + j) for j in seed_indices]))
+def real_render_set(data, prompts, size, seed_indices, aspect: float = 1.0) -> torch.Tensor:
+    """Renders j = 0, 1, … of the prompts (REAL_RENDER_SEED + j), one per generated seed, at size²'s area and `aspect`."""
+    h, w = bucket_size(aspect, size)
+    return torch.cat([real_renders(data, prompts, h, w, seed=REAL_RENDER_SEED + j) for j in seed_indices])
+
+
+def real_features(data, clf, prompts, size, seed_indices, aspect: float = 1.0) -> np.ndarray:
+    """The FD's real side: the judge's features of real_render_set."""
+    return embed(clf, real_render_set(data, prompts, size, seed_indices, aspect))
+
+
+def real_layout(renders: torch.Tensor) -> dict:
+    """The layout check's rates on the data's own renders (real_render_set), whole and centred by construction: the
+    most a drawing of the same prompts can score by the check. Below 1 where the check misreads a subject drawn whole:
+    an icon of several separate parts, or a thin outline under the check's area floor (session 41: the icons' renders
+    pass 76 % at 1:1 and 62–67 % at 4:1 and 1:4, v1_emoji's 94–97 % at every shape)."""
+    return mean_scores(layout_results(renders, border_colour((renders + 1) / 2)))
 
 
 def pick_sampler(grid: dict, n: int, top1: str = "subject_top1", per_image: dict | None = None) -> str:
@@ -265,10 +293,13 @@ def choose_scheduler(pipe, data, clf, prompts, steps, log, shifts=SAMPLER_SHIFTS
 
 
 def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift, log, fd_seeds: int = 1, keep=24,
-                  vocabulary: list[int] | None = None, per_image: bool = False, seed_index: int = 0):
+                  vocabulary: list[int] | None = None, per_image: bool = False, seed_index: int = 0, aspect: float = 1.0,
+                  layout: bool = False):
     """Scores every set at every size; FD against real renders (fd_seeds generations per prompt). per_image adds
     each image's 0/1 results, seed by seed, so two models scored on the same seeds compare pairwise. seed_index
-    starts at a later seed of the same sequence: from 5 on, seeds no evaluation or check has drawn."""
+    starts at a later seed of the same sequence: from 5 on, seeds no evaluation or check has drawn. `aspect` draws
+    each size's area at that width/height (the report keeps the size's name); `layout` adds the layout check, and its
+    rates on the data's own renders of the same prompts (layout_of_real_renders, what a drawing can score by it)."""
     report, samples = {}, {}
     seed_indices = range(seed_index, seed_index + fd_seeds)
     for size in sizes:
@@ -277,7 +308,7 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
             # rates alone, the only measure before session 26, kept so older reports stay comparable.
             s, f_gen = {}, []
             draws = seed_draws(pipe, data, clf, prompts, size, [101 + 7919 * j for j in seed_indices], steps=steps,
-                               guidance=guidance, shift=shift, vocabulary=vocabulary)
+                               guidance=guidance, shift=shift, vocabulary=vocabulary, aspect=aspect, layout=layout)
             for j, (more, results, f) in zip(seed_indices, draws):
                 extend_results(s, results)
                 f_gen.append(f)
@@ -288,8 +319,11 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
                 r["first_seed"] = first
             if per_image:
                 r["per_image"] = s
-            r["frechet_distance"] = frechet_distance(np.concatenate(f_gen), real_features(data, clf, prompts, size, seed_indices))
+            renders = real_render_set(data, prompts, size, seed_indices, aspect)
+            r["frechet_distance"] = frechet_distance(np.concatenate(f_gen), embed(clf, renders))
             r["n"] = len(prompts) * fd_seeds
+            if layout:
+                r["layout_of_real_renders"] = real_layout(renders)
             report[f"{name}@{size}"] = r
             samples[f"{name}@{size}"] = imgs[:keep]
             log(f"eval {name} at {size}²: {r}")
@@ -316,9 +350,7 @@ def evaluate_aspects(pipe, data, clf, prompts, native, *, steps, guidance, shift
         h, w = bucket_size(r, native)
         imgs = run_generation(pipe, prompts, h, w, steps=steps, guidance=guidance, shift=shift, seed=202)
         s = score(data, clf, imgs, prompts, vocabulary)
-        checks = [layout_check(((im + 1) / 2).float().cpu().numpy(), s["border"][i].cpu().numpy()) for i, im in enumerate(imgs)]
-        out[label] = {"size": [w, h], "whole_centred_single": float(np.mean([c["single"] and c["whole"] and c["centred"] for c in checks])),
-                      "single": float(np.mean([c["single"] for c in checks])), **mean_scores(s)}
+        out[label] = {"size": [w, h], **mean_scores(layout_results(imgs, s["border"])), **mean_scores(s)}
         strips.append(imgs[:6])
         log(f"eval aspect {label} {w}x{h}: {out[label]}")
     return out, strips

@@ -6,9 +6,10 @@ noise). No GPU and no torch: the JSONs' per-image results are all it reads.
 
   cd model && python3 -m flowfill.paired new.json old.json [--json out.json] [--weak-from flowfill.json] [--across-sizes]
 
---across-sizes pairs two checks that differ only in image size (a state's 512² against its 256²). The prompts and seed
-numbers are the same, but the noise is not (its shape differs), so the pairing takes out how hard each prompt is,
-not the luck of each draw: a weaker pairing than the same size's, still stronger than two unpaired rates.
+--across-sizes pairs two checks that differ only in image size or shape (a state's 512² against its 256², or its 16:9
+against its 1:1). The prompts and seed numbers are the same, but the noise is not (its shape differs), so the pairing
+takes out how hard each prompt is, not the luck of each draw: a weaker pairing than the same size's, still stronger
+than two unpaired rates.
 
 --weak-from also pairs the images of the subjects that package's judged counts find weak (vocabulary.weak_subject_ids)
 apart from the others': a recipe aimed at the weak subjects (run.py --weak-share) should lift the first without
@@ -22,8 +23,9 @@ import numpy as np
 
 from .vocabulary import image_subjects, weak_subject_ids
 
-SAME = ("set", "size", "seeds", "seed_index", "limit", "style")
-DEFAULTS = {"seed_index": 0}  # checks written before session 30 drew from the first seed on
+SAME = ("set", "size", "aspect", "seeds", "seed_index", "limit", "style")
+# Checks written before session 30 drew from the first seed on, and before session 41 at 1:1 alone.
+DEFAULTS = {"seed_index": 0, "aspect": "1:1"}
 
 
 def check_name(result: dict) -> str:
@@ -31,15 +33,17 @@ def check_name(result: dict) -> str:
     two checks of one state differ, so a call's checks never overwrite each other. The set is named unless it is
     v1_emoji (the names before session 31 were v1_emoji's alone), and so are a seed index and a prompt limit. The
     sampler's shift is named since session 38 (two checks of one state at two shifts had one name); older names lack it.
-    Steps other than the evaluation's 20 are named since session 39 (a teacher checked at 10 steps and at 20)."""
+    Steps other than the evaluation's 20 are named since session 39 (a teacher checked at 10 steps and at 20), and an
+    aspect other than 1:1 since session 41 ("a16x9")."""
     set_name = "" if result["set"] == "v1_emoji" else f"{result['set']}-"
     steps = f"-steps{result['steps']}" if result.get("steps", 20) != 20 else ""
     seed_index = f"-s{result['seed_index']}" if result.get("seed_index") else ""
     limit = f"-l{result['limit']}" if result.get("limit") else ""
     style = f"-{result['style']}" if result.get("style") else ""
+    aspect = f"-a{result['aspect'].replace(':', 'x')}" if result.get("aspect", "1:1") != "1:1" else ""
     sampler = result["sampler"]
     return (f"{set_name}t{result['size']}-sh{sampler['shift']:g}-g{sampler['guidance']:g}-n{result['scores']['n']}{seed_index}{limit}"
-            f"{style}{steps}")
+            f"{style}{aspect}{steps}")
 
 
 def paired_differences(this: dict, other: dict, images: list[int] | None = None, across_sizes: bool = False) -> dict:
@@ -47,7 +51,7 @@ def paired_differences(this: dict, other: dict, images: list[int] | None = None,
     standard error (the spread of the per-image differences / √n), and the discordant counts: images only this got
     right, and only the other. `across_sizes` lets the two checks' image sizes differ (the module's doc says what
     such a pairing does and does not take out)."""
-    same = tuple(k for k in SAME if not (across_sizes and k == "size"))
+    same = tuple(k for k in SAME if not (across_sizes and k in ("size", "aspect")))
     mine_keys, their_keys = ([j.get(k, DEFAULTS.get(k)) for k in same] for j in (this, other))
     if mine_keys != their_keys or any("per_image" not in j.get("scores", {}) for j in (this, other)):
         raise ValueError(f"pairing needs two sampler_check JSONs of the same {', '.join(same)} with per-image results "
@@ -82,9 +86,13 @@ def print_differences(title: str, differences: dict):
 
 
 def sizes(this: dict, other: dict) -> str:
-    if this["size"] == other["size"]:
-        return f"{this['size']}²"
-    return f"{this['size']}² − {other['size']}² (paired by prompt and seed number, not by noise)"
+    def shape(check: dict) -> str:
+        aspect = check.get("aspect", "1:1")
+        return f"{check['size']}²" + ("" if aspect == "1:1" else f" at {aspect} ({check['width']}×{check['height']})")
+
+    if shape(this) == shape(other):
+        return shape(this)
+    return f"{shape(this)} − {shape(other)} (paired by prompt and seed number, not by noise)"
 
 
 def main(argv=None):
@@ -96,7 +104,7 @@ def main(argv=None):
                     help="also pair the images of this package's weak subjects apart from the others'")
     ap.add_argument("--data", default=".cache/data", help="with --weak-from: the dataset (its manifest.json)")
     ap.add_argument("--across-sizes", action="store_true",
-                    help="pair checks of two image sizes by prompt and seed number (not the same noise)")
+                    help="pair checks of two image sizes or shapes by prompt and seed number (not the same noise)")
     a = ap.parse_args(argv)
     with open(a.this) as f, open(a.other) as g:
         this, other = json.load(f), json.load(g)

@@ -7,7 +7,8 @@ image at 256² (one seed of v1_emoji's 200 prompts 13–18 min; the evaluation's
 16 blocks and guidance 1; an H200 6–20 s for 5 seeds at 256²:
 
   cd model && python3 -m flowfill.sampler_check [state] --shift 4 --guidance 3 [--v1 .cache/v1/v1-fp16.npz] \\
-      [--set v1_emoji] [--seeds 5] [--seed-index 0] [--size 256] [--style thin] [--json out.json] [--against earlier.json] [--device cpu]
+      [--set v1_emoji] [--seeds 5] [--seed-index 0] [--size 256] [--aspect 16:9] [--style thin] [--json out.json] \\
+      [--against earlier.json] [--device cpu]
 
 Without --shift/--guidance, the state's own choice (or v1's shipped one with --v1). The JSON keeps each image's
 0/1 results, and each rate by the style its prompt asks for (by_style); --against an earlier JSON of the same set,
@@ -16,7 +17,10 @@ standard error over the images: the same prompts and noise on both sides, so a o
 n = 1,000 counts cannot separate can show. With --v1 the images are v1's, judged by the state's classifier, with no
 vocabulary restriction (as run.py measures v1). --seed-index K starts K seeds along the same sequence: from 5 on,
 images no evaluation or check has drawn, to re-measure a model that was chosen on the first five's scores (two checks
-pair only at the same index). Needs .cache/data (node model/data/build-dataset.mjs).
+pair only at the same index). Every image also gets the evaluation's layout check (one subject, whole and centred:
+whole_centred_single), which --aspect W:H measures at a frame's shape, beside the same check's rate on the data's own
+renders of the prompts (scores.layout_of_real_renders: the most a drawing can score, ~0.95 for emoji and 0.6–0.8 for
+icons, whose parts and thin outlines the check can misread). Needs .cache/data (node model/data/build-dataset.mjs).
 """
 import argparse
 import json
@@ -26,7 +30,7 @@ import numpy as np
 import torch
 
 from . import resume
-from .data import FlowfillData
+from .data import FlowfillData, bucket_size
 from .evaluate import evaluate_sets, mean_scores, sampler_choice
 from .paired import paired_differences
 from .run import TRAIN_SUBJECTS, train_subject_ids
@@ -44,7 +48,9 @@ def main(argv=None):
     ap.add_argument("--seed-index", type=int, default=0,
                     help="start at this seed of the evaluation's sequence (default 0, its own seeds; 5 or more: seeds no "
                          "evaluation has drawn, for a check free of whatever chose the model on the first five)")
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", type=int, default=256, help="the image's side, or with --aspect the side of a square of its area")
+    ap.add_argument("--aspect", default="1:1", help="width:height (e.g. 16:9, 1:4), drawn at --size²'s area as the evaluation's "
+                                                    "aspect rows are: a frame's shape, paired check against check")
     ap.add_argument("--limit", type=int, help="only the set's first N prompts (a quick look; FD needs hundreds)")
     ap.add_argument("--style", help="only the prompts asking for this style (e.g. thin): a sampler or recipe aimed at one "
                                     "style, checked on that style's images alone")
@@ -70,13 +76,15 @@ def main(argv=None):
     sampler = sampler_choice(own, a.shift, a.guidance)
     try:
         prompts = check_prompts(data.manifest, a.set, a.style, a.limit)
+        aspect = aspect_ratio(a.aspect, data.manifest["composition"]["aspect_range"])
     except ValueError as e:
         ap.error(str(e))
+    height, width = bucket_size(aspect, a.size)
     t = time.time()
     scores, _ = evaluate_sets(pipe, data, clf, {a.set: prompts}, (a.size,), steps=a.steps, fd_seeds=a.seeds, vocabulary=vocabulary,
-                              log=lambda m: None, per_image=True, seed_index=a.seed_index, **sampler)
-    result = {"model": model, "set": a.set, "size": a.size, "steps": a.steps, "seeds": a.seeds, "seed_index": a.seed_index, "limit": a.limit,
-              **({"style": a.style} if a.style else {}), "sampler": sampler,
+                              log=lambda m: None, per_image=True, seed_index=a.seed_index, aspect=aspect, layout=True, **sampler)
+    result = {"model": model, "set": a.set, "size": a.size, "aspect": a.aspect, "width": width, "height": height, "steps": a.steps,
+              "seeds": a.seeds, "seed_index": a.seed_index, "limit": a.limit, **({"style": a.style} if a.style else {}), "sampler": sampler,
               "own_sampler": {k: own[k] for k in ("shift", "guidance")}, "scores": scores[f"{a.set}@{a.size}"],
               "seconds": round(time.time() - t)}
     result["by_style"] = rates_by_style(result["scores"]["per_image"], prompts, data.styles)
@@ -90,6 +98,21 @@ def main(argv=None):
             json.dump(result, f, indent=1)
     print(json.dumps({**result, "scores": {k: v for k, v in result["scores"].items() if k != "per_image"}}, indent=1))
     return result
+
+
+def aspect_ratio(text: str, allowed: list[float]) -> float:
+    """width / height of "W:H", within the ratios the model trains on (the data's aspect_range)."""
+    parts = text.split(":")
+    try:
+        w, h = (float(x) for x in parts)
+    except ValueError:
+        raise ValueError(f"--aspect {text!r}: expected width:height, e.g. 16:9") from None
+    if not (w > 0 and h > 0):
+        raise ValueError(f"--aspect {text!r}: both sides must be positive")
+    lo, hi = allowed
+    if not lo - 1e-9 <= w / h <= hi + 1e-9:
+        raise ValueError(f"--aspect {text!r}: outside the ratios the model trains on ({lo:g} to {hi:g})")
+    return w / h
 
 
 def rates_by_style(per_image: dict, prompts: list[dict], style_names: list[str]) -> dict:

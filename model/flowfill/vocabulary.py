@@ -106,6 +106,8 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
             raise ValueError(f"{name} covers only its set's first {check['limit']} prompts")
         if check.get("style") is not None:
             raise ValueError(f"{name} covers only its set's {check['style']} prompts")
+        if check.get("aspect", "1:1") != "1:1":
+            raise ValueError(f"{name} drew its images at {check['aspect']}; the counts are of square images")
         hits = check.get("scores", {}).get("per_image", {}).get("subject_top1_vocab")
         if hits is None:
             raise ValueError(f"{name} has no per-image subject_top1_vocab (run sampler_check with --json and the "

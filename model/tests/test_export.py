@@ -129,7 +129,8 @@ def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(export
     assert own["scores"]["frechet_distance"] != asked["scores"]["frechet_distance"]
     state = resume.load(exported["dir"], data, "cpu")
     want, _ = evaluate_sets(resume.pipeline(state, data), data, state["classifier"], {"v1_emoji": data.eval_sets["v1_emoji"][:6]}, (128,),
-                            steps=2, shift=1.0, guidance=2.0, fd_seeds=2, log=lambda m: None, vocabulary=train_subject_ids(data, "core"))
+                            steps=2, shift=1.0, guidance=2.0, fd_seeds=2, log=lambda m: None, vocabulary=train_subject_ids(data, "core"),
+                            layout=True)
     got, want = dict(asked["scores"]), dict(want["v1_emoji@128"])
     assert got.pop("first_seed") == pytest.approx(want.pop("first_seed"))
     per_image = got.pop("per_image")
@@ -150,13 +151,46 @@ def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(export
         assert pairs[key]["difference"] == pytest.approx(got[key] - own["scores"][key]), key
         assert pairs[key]["only_this"] == sum(m > o for m, o in zip(mine, theirs)), key
         assert pairs[key]["only_other"] == sum(m < o for m, o in zip(mine, theirs)), key
-    with pytest.raises(ValueError, match="same set, size, seeds"):
+    with pytest.raises(ValueError, match="same set, size, aspect, seeds"):
         main(args + ["--seeds", "1", "--against", str(tmp_path / "own.json")])  # the last --seeds counts
     # --seed-index goes on along the same seed sequence: its first seed is the full check's second.
     later = main(args + ["--seeds", "1", "--seed-index", "1"])
     assert later["seed_index"] == 1 and own["seed_index"] == 0 and later["scores"]["n"] == 6
     for key, values in later["scores"]["per_image"].items():
         assert values == own["scores"]["per_image"][key][6:], key
+
+
+def test_sampler_check_draws_a_frames_shape_and_pairs_only_with_that_shape(exported, data_dir, tmp_path):
+    """--aspect W:H draws the size's area at that shape, as the evaluation's aspect rows do, with every image's layout
+    check; it pairs with a check of the same shape (or, --across-sizes, with the square one), names its shape, and
+    refuses a shape the model never trains on."""
+    from flowfill.evaluate import evaluate_sets
+    from flowfill.paired import check_name, paired_differences
+    from flowfill.run import train_subject_ids
+    from flowfill.sampler_check import main
+
+    data = exported["data"]
+    _save_state_with_random_judge(exported, seed=1)
+    args = [str(exported["dir"]), "--data", str(data_dir), "--set", "icons", "--limit", "4", "--seeds", "1", "--size", "128",
+            "--steps", "2", "--device", "cpu"]
+    wide, square = main(args + ["--aspect", "16:9"]), main(args)
+    assert (wide["aspect"], wide["width"], wide["height"]) == ("16:9", 176, 96)  # ~128² of area, sides multiples of 16
+    assert (square["aspect"], square["width"], square["height"]) == ("1:1", 128, 128)
+    state = resume.load(exported["dir"], data, "cpu")
+    want, _ = evaluate_sets(resume.pipeline(state, data), data, state["classifier"], {"icons": data.eval_sets["icons"][:4]}, (128,),
+                            steps=2, **state["scheduler"], log=lambda m: None, vocabulary=train_subject_ids(data, "core"),
+                            per_image=True, aspect=16 / 9, layout=True)
+    assert wide["scores"]["per_image"] == want["icons@128"]["per_image"]
+    assert {"whole_centred_single", "single"} <= set(wide["scores"]["per_image"])
+    assert set(wide["scores"]["layout_of_real_renders"]) == {"whole_centred_single", "single"}
+    assert wide["scores"]["per_image"] != square["scores"]["per_image"] or wide["scores"]["frechet_distance"] != square["scores"]["frechet_distance"]
+    assert check_name(wide).endswith("-a16x9-steps2") and "-a" not in check_name(square)
+    with pytest.raises(ValueError, match="aspect"):
+        paired_differences(wide, square)
+    assert paired_differences(wide, square, across_sizes=True)["whole_centred_single"]["n"] == 4
+    for refused in ("5:1", "1:5", "wide", "0:9", "16:9:1"):
+        with pytest.raises(SystemExit):
+            main(args + ["--aspect", refused])
 
 
 def test_sampler_check_writes_its_json_before_printing(exported, data_dir, tmp_path, monkeypatch):

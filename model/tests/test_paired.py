@@ -65,6 +65,18 @@ def test_check_names_tell_a_states_checks_apart():
     assert check_name(dict(base, steps=10)) == "t256-sh6-g2-n1000-steps10"  # one state, two step counts
     assert check_name(dict(base, steps=20)) == check_name(base)  # the evaluation's 20 keeps the older names
     assert check_name(dict(scored(dict(base, size=512, limit=40, sampler={"shift": 1.0, "guidance": 2.5}), 120))) == "t512-sh1-g2.5-n120-l40"
+    # A frame's shape (sampler_check --aspect, session 41); 1:1, written or not, keeps the older names.
+    assert check_name(dict(base, aspect="16:9", steps=10)) == "t256-sh6-g2-n1000-a16x9-steps10"
+    assert check_name(dict(base, aspect="1:1")) == check_name(base)
+
+
+def test_checks_of_two_shapes_pair_only_when_asked_and_older_checks_read_as_square():
+    square = check("old", [1, 0, 0, 1], [1, 1, 1, 1])  # written before sampler_check recorded the aspect
+    wide = dict(check("new", [1, 1, 0, 1], [1, 1, 1, 1]), aspect="16:9", width=336, height=192)
+    with pytest.raises(ValueError, match="aspect"):
+        paired_differences(wide, square)
+    assert paired_differences(wide, square, across_sizes=True)["subject_top1"]["only_this"] == 1
+    assert paired_differences(dict(wide, aspect="1:1"), square)["subject_top1"]["n"] == 4
 
 
 def test_weak_subjects_images_pair_apart_from_the_others(tmp_path):

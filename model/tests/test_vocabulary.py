@@ -51,12 +51,13 @@ def test_cli_writes_the_block_in_the_notes_place_and_leaves_every_other_field(da
     assert list(again) == list(written) and len(again["vocabulary"]["kinds"]) == 2
 
 
-def _check(manifest, set_name, hits_of, *, seeds=1, size=256, steps=20, dit_steps=7, sampler=None, limit=None, style=None):
+def _check(manifest, set_name, hits_of, *, seeds=1, size=256, steps=20, dit_steps=7, sampler=None, limit=None, style=None,
+           aspect="1:1"):
     """A sampler_check --json result: per-image top-1 among the vocabulary, seed by seed over the set."""
     prompts = manifest["eval_sets"][set_name]
     hits = [hits_of(seed, p["subject"]) for seed in range(seeds) for p in prompts]
     return {"model": f"/tmp/state ({dit_steps} DiT steps)", "set": set_name, "size": size, "steps": steps, "seeds": seeds,
-            "seed_index": 0, "limit": limit, "sampler": sampler or {"shift": 1.0, "guidance": 1.0},
+            "seed_index": 0, "limit": limit, "aspect": aspect, "sampler": sampler or {"shift": 1.0, "guidance": 1.0},
             **({"style": style} if style else {}), "scores": {"per_image": {"subject_top1_vocab": [float(h) for h in hits]}}}
 
 
@@ -104,6 +105,7 @@ def test_judged_counts_are_per_subject_over_every_check_and_seed(manifest):
     ({"steps": 8}, "8 steps; the package recommends"),
     ({"limit": 20}, "covers only its set's first 20 prompts"),
     ({"style": "thin"}, "covers only its set's thin prompts"),
+    ({"aspect": "16:9"}, "drew its images at 16:9"),
 ])
 def test_checks_of_another_model_sampler_or_part_of_a_set_are_refused(manifest, change, message):
     check = _check(manifest, "icons", lambda seed, s: True, **change)
