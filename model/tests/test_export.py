@@ -133,6 +133,7 @@ def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(export
                             layout=True)
     got, want = dict(asked["scores"]), dict(want["v1_emoji@128"])
     assert got.pop("first_seed") == pytest.approx(want.pop("first_seed"))
+    assert got.pop("layout_of_real_renders") == want.pop("layout_of_real_renders")
     per_image = got.pop("per_image")
     assert got == pytest.approx(want)
     assert {k: np.mean(v) for k, v in per_image.items()} == pytest.approx({k: got[k] for k in per_image})
