@@ -199,7 +199,9 @@ def seed_draws(pipe, data, clf, prompts, size, seeds, *, steps, guidance, shift,
 
 def layout_results(images: torch.Tensor, border: torch.Tensor) -> dict:
     """Per-image 0/1 lists of the layout check (the module's doc): one subject, whole and centred; one subject."""
-    checks = [layout_check(((im + 1) / 2).float().cpu().numpy(), b.cpu().numpy()) for im, b in zip(images, border)]
+    # One transfer for the batch: every sampler_check runs this on the GPU's images.
+    images01, borders = ((images + 1) / 2).float().cpu().numpy(), border.cpu().numpy()
+    checks = [layout_check(im, b) for im, b in zip(images01, borders)]
     return {"whole_centred_single": [float(c["single"] and c["whole"] and c["centred"]) for c in checks],
             "single": [float(c["single"]) for c in checks]}
 

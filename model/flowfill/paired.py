@@ -28,6 +28,10 @@ SAME = ("set", "size", "aspect", "seeds", "seed_index", "limit", "style")
 DEFAULTS = {"seed_index": 0, "aspect": "1:1"}
 
 
+def aspect_of(check: dict) -> str:
+    return check.get("aspect", DEFAULTS["aspect"])
+
+
 def check_name(result: dict) -> str:
     """A sampler_check JSON's file name in gpu-slice.sh's checks/ (after "carried-" or "new-"): everything that makes
     two checks of one state differ, so a call's checks never overwrite each other. The set is named unless it is
@@ -40,7 +44,7 @@ def check_name(result: dict) -> str:
     seed_index = f"-s{result['seed_index']}" if result.get("seed_index") else ""
     limit = f"-l{result['limit']}" if result.get("limit") else ""
     style = f"-{result['style']}" if result.get("style") else ""
-    aspect = f"-a{result['aspect'].replace(':', 'x')}" if result.get("aspect", "1:1") != "1:1" else ""
+    aspect = f"-a{aspect_of(result).replace(':', 'x')}" if aspect_of(result) != DEFAULTS["aspect"] else ""
     sampler = result["sampler"]
     return (f"{set_name}t{result['size']}-sh{sampler['shift']:g}-g{sampler['guidance']:g}-n{result['scores']['n']}{seed_index}{limit}"
             f"{style}{aspect}{steps}")
@@ -87,8 +91,8 @@ def print_differences(title: str, differences: dict):
 
 def sizes(this: dict, other: dict) -> str:
     def shape(check: dict) -> str:
-        aspect = check.get("aspect", "1:1")
-        return f"{check['size']}²" + ("" if aspect == "1:1" else f" at {aspect} ({check['width']}×{check['height']})")
+        aspect = aspect_of(check)
+        return f"{check['size']}²" + ("" if aspect == DEFAULTS["aspect"] else f" at {aspect} ({check['width']}×{check['height']})")
 
     if shape(this) == shape(other):
         return shape(this)
