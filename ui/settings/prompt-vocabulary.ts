@@ -258,9 +258,10 @@ export function subjectHint({ kind, subject, as }: NamedSubject, judging?: Vocab
   if (!subject.judged) return { text: `Draws ${as} (${kind}), trained in ${styles}.`, weak: false };
   const { recognised, images } = subject.judged;
   const weak = recognised < RELIABLE_SHARE * images;
+  const seldom = recognised === 0 ? `in none of its ${images}` : `in only ${recognised} of ${images}`;
   return {
     text: weak
-      ? `Trained on ${as} (${kind}), but recognised in only ${recognised} of ${images} test images: expect a loose likeness.`
+      ? `Trained on ${as} (${kind}), but recognised ${seldom} test images: expect a loose likeness.`
       : `Draws ${as} (${kind}), trained in ${styles}; recognised in ${recognised} of ${images} test images.`,
     weak,
     title: judging?.about,

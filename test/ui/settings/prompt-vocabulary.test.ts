@@ -135,6 +135,11 @@ describe('subject hints', () => {
       weak: true,
       title: undefined,
     });
+    // A subject never recognised says so in words, not as "only 0".
+    const never = { ...named('trolley icon'), subject: { ...named('trolley icon').subject, judged: { recognised: 0, images: 5 } } };
+    expect(subjectHint(never).text).toBe(
+      'Trained on trolley (icon), but recognised in none of its 5 test images: expect a loose likeness.',
+    );
     // Without counts the hint says what it was trained in, and promises nothing more.
     expect(subjectHint(named('heart'))).toEqual({ text: 'Draws heart (emoji), trained in flat, glossy.', weak: false });
   });
