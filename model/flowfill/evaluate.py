@@ -217,9 +217,9 @@ def real_render_set(data, prompts, size, seed_indices, aspect: float = 1.0) -> t
     return torch.cat([real_renders(data, prompts, h, w, seed=REAL_RENDER_SEED + j) for j in seed_indices])
 
 
-def real_features(data, clf, prompts, size, seed_indices, aspect: float = 1.0) -> np.ndarray:
-    """The FD's real side: the judge's features of real_render_set."""
-    return embed(clf, real_render_set(data, prompts, size, seed_indices, aspect))
+def real_features(data, clf, prompts, size, seed_indices) -> np.ndarray:
+    """The FD's real side at size²: the judge's features of real_render_set."""
+    return embed(clf, real_render_set(data, prompts, size, seed_indices))
 
 
 def real_layout(renders: torch.Tensor) -> dict:

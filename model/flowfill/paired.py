@@ -21,15 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .vocabulary import image_subjects, weak_subject_ids
+from .vocabulary import SQUARE, aspect_of, image_subjects, weak_subject_ids
 
 SAME = ("set", "size", "aspect", "seeds", "seed_index", "limit", "style")
 # Checks written before session 30 drew from the first seed on, and before session 41 at 1:1 alone.
-DEFAULTS = {"seed_index": 0, "aspect": "1:1"}
-
-
-def aspect_of(check: dict) -> str:
-    return check.get("aspect", DEFAULTS["aspect"])
+DEFAULTS = {"seed_index": 0, "aspect": SQUARE}
 
 
 def check_name(result: dict) -> str:
@@ -44,7 +40,7 @@ def check_name(result: dict) -> str:
     seed_index = f"-s{result['seed_index']}" if result.get("seed_index") else ""
     limit = f"-l{result['limit']}" if result.get("limit") else ""
     style = f"-{result['style']}" if result.get("style") else ""
-    aspect = f"-a{aspect_of(result).replace(':', 'x')}" if aspect_of(result) != DEFAULTS["aspect"] else ""
+    aspect = f"-a{aspect_of(result).replace(':', 'x')}" if aspect_of(result) != SQUARE else ""
     sampler = result["sampler"]
     return (f"{set_name}t{result['size']}-sh{sampler['shift']:g}-g{sampler['guidance']:g}-n{result['scores']['n']}{seed_index}{limit}"
             f"{style}{aspect}{steps}")
@@ -92,7 +88,7 @@ def print_differences(title: str, differences: dict):
 def sizes(this: dict, other: dict) -> str:
     def shape(check: dict) -> str:
         aspect = aspect_of(check)
-        return f"{check['size']}²" + ("" if aspect == DEFAULTS["aspect"] else f" at {aspect} ({check['width']}×{check['height']})")
+        return f"{check['size']}²" + ("" if aspect == SQUARE else f" at {aspect} ({check['width']}×{check['height']})")
 
     if shape(this) == shape(other):
         return shape(this)

@@ -106,7 +106,7 @@ def judged_counts(manifest: dict, flowfill: dict, checks: list[dict]) -> tuple[d
             raise ValueError(f"{name} covers only its set's first {check['limit']} prompts")
         if check.get("style") is not None:
             raise ValueError(f"{name} covers only its set's {check['style']} prompts")
-        if check.get("aspect", "1:1") != "1:1":
+        if aspect_of(check) != SQUARE:
             raise ValueError(f"{name} drew its images at {check['aspect']}; the counts are of square images")
         hits = check.get("scores", {}).get("per_image", {}).get("subject_top1_vocab")
         if hits is None:
@@ -139,6 +139,14 @@ def check_prompts(manifest: dict, set_name: str, style: str | None = None, limit
         if not prompts:
             raise ValueError(f"no prompt of {set_name} asks for the {style} style")
     return prompts[:limit]
+
+
+SQUARE = "1:1"
+
+
+def aspect_of(check: dict) -> str:
+    """A sampler_check's frame shape, "W:H"; checks written before session 41 drew square images and do not say so."""
+    return check.get("aspect", SQUARE)
 
 
 def image_prompts(manifest: dict, check: dict, images: int) -> list[dict]:
