@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GenerationRequest } from '../common/engine-types.js';
+import { imageDifference } from '../worker/bench/image-difference.js';
 import { median } from '../worker/bench/stage-bench.js';
 import { readFolderAsync } from '../worker/cli/node-host.js';
 import { EMOJI_PROMPTS, ICON_PROMPTS } from '../worker/cli/sample-prompts.js';
@@ -69,23 +70,6 @@ async function renderAsync(dir: string, mode: RuntimeOptions['int8MatMul']) {
   return images;
 }
 
-function difference(a: Uint8Array, b: Uint8Array): { mean: number; max: number; psnr: number } {
-  let sum = 0;
-  let squares = 0;
-  let max = 0;
-  let n = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (i % 4 === 3) continue;
-    const d = Math.abs(a[i] - b[i]);
-    sum += d;
-    squares += d * d;
-    max = Math.max(max, d);
-    n += 1;
-  }
-  const mse = squares / n;
-  return { mean: sum / n, max, psnr: mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse) };
-}
-
 const [dirA, dirB] = positionals;
 const modeA = int8MatMul('int8-matmul-a', values['int8-matmul-a']!);
 const modeB = int8MatMul('int8-matmul-b', values['int8-matmul-b']!);
@@ -102,7 +86,7 @@ const rows = a.map((image, i) => {
     writeFileSync(path.join(values.out, `${i}-a.png`), image.png);
     writeFileSync(path.join(values.out, `${i}-b.png`), b[i].png);
   }
-  const d = difference(pa.rgba, pb.rgba);
+  const d = imageDifference(pa.rgba, pb.rgba);
   console.log(
     `${prompts[i % prompts.length]} (seed ${seeds[Math.floor(i / prompts.length)]}): mean |Δ| ${d.mean.toFixed(2)}, max ${d.max}, PSNR ${d.psnr.toFixed(1)} dB`,
   );
