@@ -131,6 +131,13 @@ export const RETIRED_BUILT_IN_MODELS: readonly (ModelIdentity & { folder: string
     supersedes: ['0d03d65bbcd36c620ffe19199c68ce6df928542a5f1abec3a6d20ff310662c68'],
     folder: 'models/v2.5',
   },
+  {
+    id: 'flowfill-emoji-icons-sd3-tiny-v2-6-028ce9f142d0',
+    name: 'Flowfill Emoji & Icons SD3-tiny v2.6',
+    hash: '028ce9f142d01632b8d6b810eae749fe502ab84ac8ebf009279b5154570fc4c1',
+    supersedes: ['435660cd7cf05c098d4d9453806264fe499101f441cddf5f7e11f566eb4bfee6'],
+    folder: 'models/v2.6',
+  },
 ];
 
 /**
