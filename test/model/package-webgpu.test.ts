@@ -17,6 +17,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { GenerationRequest } from '../../common/engine-types.js';
+import { imageDifference } from '../../worker/bench/image-difference.js';
 import { createEngine } from '../../worker/engine/engine.js';
 import { decodePng, encodePng } from '../../worker/engine/png.js';
 import { readFolderAsync, REPO_ROOT } from '../../worker/cli/node-host.js';
@@ -88,21 +89,6 @@ function keep(name: string, webgpuPng: Uint8Array, wasm: { width: number; height
 
 const seconds = (ms: number | undefined) => ((ms ?? 0) / 1000).toFixed(1);
 
-/** Max level difference and the share of RGB values within 2 levels. */
-function compareImages(a: { rgba: Uint8Array }, b: { rgba: Uint8Array }) {
-  let max = 0;
-  let within = 0;
-  let n = 0;
-  for (let i = 0; i < a.rgba.length; i++) {
-    if (i % 4 === 3) continue;
-    const d = Math.abs(a.rgba[i] - b.rgba[i]);
-    max = Math.max(max, d);
-    within += d <= 2 ? 1 : 0;
-    n += 1;
-  }
-  return { max, within: within / n };
-}
-
 test(
   'the int8 package runs on WebGPU: transformer as PyTorch, images as WASM',
   async () => {
@@ -129,13 +115,13 @@ test(
     const { diff, scale } = maxAbsDiff(answer.direct!.data, want.data as Float32Array);
     const wasm = await wasmImagesAsync(path.join(INT8_FIXTURE, 'package'), requests);
     answer.images!.forEach((img, i) => keep(`int8-${requests[i].jobId}`, img.png, wasm[i]));
-    const cmp = answer.images!.map((img, i) => compareImages(decodePng(img.png), wasm[i]));
+    const cmp = answer.images!.map((img, i) => imageDifference(decodePng(img.png).rgba, wasm[i].rgba));
     console.log(
       `int8 fixture on WebGPU: rebuilt transformer max |WebGPU - PyTorch| ${diff.toExponential(2)} (max |out| ${scale.toFixed(2)}); ` +
-        `images vs WASM: ${cmp.map((c) => `max ${c.max} levels, ${(c.within * 100).toFixed(2)} % within 2`).join('; ')}`,
+        `images vs WASM: ${cmp.map((c) => `max ${c.max} levels, ${(c.withinTwoLevels * 100).toFixed(2)} % within 2`).join('; ')}`,
     );
     expect(diff).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));
-    for (const c of cmp) expect(c.within).toBeGreaterThanOrEqual(0.999);
+    for (const c of cmp) expect(c.withinTwoLevels).toBeGreaterThanOrEqual(0.999);
   },
   SWIFTSHADER_TEST_TIMEOUT_MS,
 );
@@ -165,12 +151,12 @@ test(
     expect(answer.images![0].backend).toBe('webgpu');
     const [wasm] = await wasmImagesAsync(path.join(REPO_ROOT, 'models/default'), requests);
     keep('default', answer.images![0].png, wasm);
-    const c = compareImages(decodePng(answer.images![0].png), wasm);
+    const c = imageDifference(decodePng(answer.images![0].png).rgba, wasm.rgba);
     const t = answer.images![0].timings;
     console.log(
-      `models/default on WebGPU vs WASM, 128², 1 step, guidance ${recommended.guidance}: max ${c.max} levels, ${(c.within * 100).toFixed(2)} % within 2 (${seconds(answer.elapsedMs)} s in Chromium: load ${seconds(answer.loadMs)}, text ${seconds(t.textEncodeMs)}, denoise ${seconds(t.denoiseMs)}, VAE decode ${seconds(t.vaeDecodeMs)})`,
+      `models/default on WebGPU vs WASM, 128², 1 step, guidance ${recommended.guidance}: max ${c.max} levels, ${(c.withinTwoLevels * 100).toFixed(2)} % within 2 (${seconds(answer.elapsedMs)} s in Chromium: load ${seconds(answer.loadMs)}, text ${seconds(t.textEncodeMs)}, denoise ${seconds(t.denoiseMs)}, VAE decode ${seconds(t.vaeDecodeMs)})`,
     );
-    expect(c.within).toBeGreaterThanOrEqual(0.999);
+    expect(c.withinTwoLevels).toBeGreaterThanOrEqual(0.999);
   },
   SWIFTSHADER_TEST_TIMEOUT_MS,
 );
