@@ -5,10 +5,10 @@ batch 1,024, so every state averages little more than its own call. Along the sc
 the calls' states differ by more than their paired checks' errors (session 44: v1_emoji at 512² reads 89.5, 86.2
 and 85.2 % at calls 20–22, while the 256² rates climb), so a mean over calls is the next candidate.
 
-The VAE, the judge and the latent statistics are the line's own and frozen: every state must carry the same ones,
-or the mean would decode with a VAE none of its parts was trained against; that is refused. The result is a
-resumable state like any other (package + extras.json + classifier.npz), exported at the newest state's
-recommended sampler and vocabulary, with `averaged_from` in its extras and its flowfill.json's training summary.
+The VAE and the latent statistics are the line's own and frozen: every state must carry the same ones, or the mean
+would decode with a VAE none of its parts was trained against; that is refused. The result is a resumable state like
+any other (package + extras.json + classifier.npz), with the newest state's judge, extras, recommended sampler and
+vocabulary, and `averaged_from` in its extras and its flowfill.json's training summary.
 
   python3 -m flowfill.average_states OUT STATE [STATE ...] [--weights 1,1,2] [--data .cache/data]
 """
