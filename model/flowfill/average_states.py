@@ -29,9 +29,9 @@ def average_modules(modules: list[torch.nn.Module], weights: list[float]) -> tor
     if any(w < 0 for w in weights) or sum(weights) <= 0:
         raise ValueError(f"weights must be non-negative with a positive sum, got {weights}")
     dicts = [m.state_dict() for m in modules]
+    want = {k: tuple(v.shape) for k, v in dicts[0].items()}
     for i, d in enumerate(dicts[1:], 1):
         shapes = {k: tuple(v.shape) for k, v in d.items()}
-        want = {k: tuple(v.shape) for k, v in dicts[0].items()}
         if shapes != want:
             differ = sorted(k for k in set(shapes) | set(want) if shapes.get(k) != want.get(k))
             raise ValueError(f"state {i} has another architecture: {differ[:5]}")
