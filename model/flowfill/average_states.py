@@ -81,8 +81,7 @@ def average_states(out, folders: list[str], data, weights: list[float] | None = 
     sources = [{"state": str(f), "dit_steps": s.get("dit_steps", 0), "weight": w} for f, s, w in zip(folders, states, weights)]
     summary = dict(info.get("training", {}), averaged_from=sources)
     rec = info["recommended"]
-    state = {k: v for k, v in states[newest].items() if k not in ("dit", "te", "vae")}
-    state["averaged_from"] = sources
+    state = dict(states[newest], averaged_from=sources)  # resume.save keeps the networks out of extras.json
     report = export_package(Path(out) / "package", tokenizer=data.tokenizer.encode, vae=states[newest]["vae"], te=te, dit=dit,
                             stats=state["latent_stats"], max_sequence_length=MAX_SEQUENCE_LENGTH, shift=rec["shift"],
                             guidance=rec["guidance"], steps=rec["steps"], tokenizer_dir=data.dir, training_summary=summary,
