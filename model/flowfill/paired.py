@@ -34,16 +34,18 @@ def check_name(result: dict) -> str:
     v1_emoji (the names before session 31 were v1_emoji's alone), and so are a seed index and a prompt limit. The
     sampler's shift is named since session 38 (two checks of one state at two shifts had one name); older names lack it.
     Steps other than the evaluation's 20 are named since session 39 (a teacher checked at 10 steps and at 20), and an
-    aspect other than 1:1 since session 41 ("a16x9")."""
+    aspect other than 1:1 since session 41 ("a16x9"), and the WASM int8 products since session 45 ("-int8"; exact
+    products, as every check before, are not named)."""
     set_name = "" if result["set"] == "v1_emoji" else f"{result['set']}-"
     steps = f"-steps{result['steps']}" if result.get("steps", 20) != 20 else ""
     seed_index = f"-s{result['seed_index']}" if result.get("seed_index") else ""
     limit = f"-l{result['limit']}" if result.get("limit") else ""
     style = f"-{result['style']}" if result.get("style") else ""
     aspect = f"-a{aspect_of(result).replace(':', 'x')}" if aspect_of(result) != SQUARE else ""
+    products = "-int8" if result.get("products") == "int8" else ""
     sampler = result["sampler"]
     return (f"{set_name}t{result['size']}-sh{sampler['shift']:g}-g{sampler['guidance']:g}-n{result['scores']['n']}{seed_index}{limit}"
-            f"{style}{aspect}{steps}")
+            f"{style}{aspect}{steps}{products}")
 
 
 def paired_differences(this: dict, other: dict, images: list[int] | None = None, across_sizes: bool = False) -> dict:

@@ -8,7 +8,7 @@ image at 256² (one seed of v1_emoji's 200 prompts 13–18 min; the evaluation's
 
   cd model && python3 -m flowfill.sampler_check [state] --shift 4 --guidance 3 [--v1 .cache/v1/v1-fp16.npz] \\
       [--set v1_emoji] [--seeds 5] [--seed-index 0] [--size 256] [--aspect 16:9] [--style thin] [--json out.json] \\
-      [--against earlier.json] [--device cpu]
+      [--against earlier.json] [--int8-products] [--device cpu]
 
 Without --shift/--guidance, the state's own choice (or v1's shipped one with --v1). The JSON keeps each image's
 0/1 results, and each rate by the style its prompt asks for (by_style); --against an earlier JSON of the same set,
@@ -20,11 +20,14 @@ images no evaluation or check has drawn, to re-measure a model that was chosen o
 pair only at the same index). Every image also gets the evaluation's layout check (one subject, whole and centred:
 whole_centred_single), which --aspect W:H measures at a frame's shape, beside the same check's rate on the data's own
 renders of the prompts (scores.layout_of_real_renders: the most a drawing can score, ~0.95 for emoji and 0.6–0.8 for
-icons, whose parts and thin outlines the check can misread). Needs .cache/data (node model/data/build-dataset.mjs).
+icons, whose parts and thin outlines the check can misread). --int8-products draws with the products the engine
+runs on WASM (activations rounded to 8 bits per call, flowfill.int8_products) instead of the exact ones WebGPU runs:
+paired against the same check without it, what WASM users lose. Needs .cache/data (node model/data/build-dataset.mjs).
 """
 import argparse
 import json
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -32,6 +35,7 @@ import torch
 from . import resume
 from .data import FlowfillData, bucket_size
 from .evaluate import evaluate_sets, mean_scores, sampler_choice
+from .int8_products import dynamic_int8_products
 from .paired import paired_differences
 from .run import TRAIN_SUBJECTS, train_subject_ids
 from .vocabulary import check_prompts
@@ -60,8 +64,13 @@ def main(argv=None):
     ap.add_argument("--data", default=".cache/data")
     ap.add_argument("--json", help="also write the result here")
     ap.add_argument("--against", help="an earlier --json of the same set, size, seeds and prompts: the paired differences")
+    ap.add_argument("--int8-products", action="store_true",
+                    help="draw with the products WASM users get: each int8 Linear's input rounded to uint8 per call as "
+                         "onnxruntime's DynamicQuantizeMatMul does (flowfill.int8_products); default the exact products")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = ap.parse_args(argv)
+    if a.int8_products and a.v1:
+        ap.error("--int8-products: v1's package is float; the engine multiplies its weights exactly on every backend")
     data = FlowfillData(a.data, a.device)
     if a.v1:
         from .v1 import load_pipeline
@@ -81,10 +90,12 @@ def main(argv=None):
         ap.error(str(e))
     height, width = bucket_size(aspect, a.size)
     t = time.time()
-    scores, _ = evaluate_sets(pipe, data, clf, {a.set: prompts}, (a.size,), steps=a.steps, fd_seeds=a.seeds, vocabulary=vocabulary,
-                              log=lambda m: None, per_image=True, seed_index=a.seed_index, aspect=aspect, layout=True, **sampler)
+    with dynamic_int8_products(pipe.dit, guided=sampler["guidance"] > 1) if a.int8_products else nullcontext():
+        scores, _ = evaluate_sets(pipe, data, clf, {a.set: prompts}, (a.size,), steps=a.steps, fd_seeds=a.seeds, vocabulary=vocabulary,
+                                  log=lambda m: None, per_image=True, seed_index=a.seed_index, aspect=aspect, layout=True, **sampler)
     result = {"model": model, "set": a.set, "size": a.size, "aspect": a.aspect, "width": width, "height": height, "steps": a.steps,
               "seeds": a.seeds, "seed_index": a.seed_index, "limit": a.limit, **({"style": a.style} if a.style else {}), "sampler": sampler,
+              **({"products": "int8"} if a.int8_products else {}),
               "own_sampler": {k: own[k] for k in ("shift", "guidance")}, "scores": scores[f"{a.set}@{a.size}"],
               "seconds": round(time.time() - t)}
     result["by_style"] = rates_by_style(result["scores"]["per_image"], prompts, data.styles)

@@ -68,6 +68,8 @@ def test_check_names_tell_a_states_checks_apart():
     # A frame's shape (sampler_check --aspect, session 41); 1:1, written or not, keeps the older names.
     assert check_name(dict(base, aspect="16:9", steps=10)) == "t256-sh6-g2-n1000-a16x9-steps10"
     assert check_name(dict(base, aspect="1:1")) == check_name(base)
+    # WASM's int8 products (sampler_check --int8-products, session 45) beside the exact ones of the same state.
+    assert check_name(dict(base, steps=10, products="int8")) == "t256-sh6-g2-n1000-steps10-int8"
 
 
 def test_checks_of_two_shapes_pair_only_when_asked_and_older_checks_read_as_square():
