@@ -107,34 +107,48 @@ test("a WASM runtime takes the fast form under 'auto', the exact one when asked,
 }, 120_000);
 
 test("the shipped default draws with WASM's int8 products the pictures its exact products draw", async () => {
-  // DynamicQuantizeMatMul rounds every Linear's activations to 8 bits, and ten steps of guided sampling carry that
-  // rounding into the picture: a few edge pixels move far (over 100 levels) while the rest stays. PSNR is the measure
-  // that reads that as "the same picture"; each trained model is held to it here because WebGPU users get the exact
-  // products and WASM users the quantised ones (v2.6 and v2.7 read 37-41 dB on these two prompts, model/README.md).
+  // DynamicQuantizeMatMul rounds every Linear's activations to 8 bits, and over the transformer's 16 blocks that
+  // rounding is chaotic (a 1e-6 change of the latents moves its output ~1 %, model/README.md "Session 45"): ten guided
+  // steps keep the picture but move a few edges or small parts, by over 100 levels at single pixels. Which image moves
+  // most is a draw (v2.7: 38.7 dB on the cart at seed 1, 28.3 dB on the camera at seed 3), so the measure is over all
+  // eight sample prompts: the median PSNR, and each image far closer to its exact picture than the same prompt's next
+  // seed is (two samples of one prompt read 11-26 dB apart). WebGPU users get the exact products, WASM users these;
+  // whether the rounding changes what a designer gets is judged by rates, `sampler_check --int8-products`.
   const { recommended } = JSON.parse(readFileSync(path.join(DEFAULT_MODEL_DIR, 'flowfill.json'), 'utf8')) as {
     recommended: { steps: number; guidance: number; shift: number };
   };
   const files = await readFolderAsync(DEFAULT_MODEL_DIR);
-  const draw = async (int8MatMul: 'auto' | 'dequantized') => {
+  const prompts = [...EMOJI_PROMPTS, ...ICON_PROMPTS];
+  const draw = async (int8MatMul: 'auto' | 'dequantized', seed: number) => {
     const engine = createEngine({ backend: 'wasm', runtime: { int8MatMul } });
     await engine.loadModel({ kind: 'files', files });
     const images = [];
-    for (const prompt of [EMOJI_PROMPTS[0], ICON_PROMPTS[0]]) {
-      const result = await engine.generate({ jobId: prompt, prompt, width: 256, height: 256, ...recommended, seed: 1 });
+    for (const prompt of prompts) {
+      const result = await engine.generate({ jobId: prompt, prompt, width: 256, height: 256, ...recommended, seed });
       images.push(decodePng(result.png).rgba);
     }
     await engine.dispose();
     return images;
   };
-  const quantised = await draw('auto');
-  const exact = await draw('dequantized');
-  const differences = quantised.map((image, i) => imageDifference(image, exact[i]));
+  const quantised = await draw('auto', 1);
+  const exact = await draw('dequantized', 1);
+  const nextSeed = await draw('dequantized', 2);
+  const rows = prompts.map((prompt, i) => ({
+    prompt,
+    int8: imageDifference(quantised[i], exact[i]),
+    seeds: imageDifference(nextSeed[i], exact[i]),
+  }));
   console.log(
-    `models/default, int8 products vs exact (256², ${recommended.steps} steps, guidance ${recommended.guidance}): ` +
-      differences.map((d) => `PSNR ${d.psnr.toFixed(1)} dB, mean ${d.mean.toFixed(2)} levels`).join('; '),
+    `models/default, int8 products vs exact (256², ${recommended.steps} steps, guidance ${recommended.guidance}, seed 1), ` +
+      `and seed 2 vs seed 1 (exact):\n` +
+      rows
+        .map((r) => `  ${r.prompt}: ${r.int8.psnr.toFixed(1)} dB (${r.int8.mean.toFixed(2)} levels); seeds ${r.seeds.psnr.toFixed(1)} dB`)
+        .join('\n'),
   );
-  for (const d of differences) {
-    expect(d.psnr).toBeGreaterThanOrEqual(32);
-    expect(d.psnr).toBeLessThan(Infinity); // the quantised products did run
+  const sorted = rows.map((r) => r.int8.psnr).sort((a, b) => a - b);
+  expect((sorted[3] + sorted[4]) / 2).toBeGreaterThanOrEqual(32);
+  for (const r of rows) {
+    expect(r.int8.psnr).toBeLessThan(Infinity); // the quantised products did run
+    expect(r.int8.psnr).toBeGreaterThanOrEqual(r.seeds.psnr + 6); // half the RMS difference of another sample, or less
   }
-}, 180_000);
+}, 420_000);
