@@ -130,7 +130,7 @@ test(
   'the shipped default package runs on WebGPU and matches WASM',
   async () => {
     // At the guidance the model recommends, with CFG as a designer runs it where that is above 1 (guidance multiplies
-    // the backends' rounding). With the same exact products on both sides v2.7 differs by at most 1 level; the earlier
+    // the backends' rounding). With the same exact products on both sides v2.7 and v2.8 differ by at most 1 level; the earlier
     // readings of up to 3-5 levels (v2.6, call 18) were WASM's int8 activation rounding, not WebGPU's.
     const { recommended } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'models/default/flowfill.json'), 'utf8')) as {
       recommended: { guidance: number };

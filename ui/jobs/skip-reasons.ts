@@ -138,6 +138,13 @@ export const RETIRED_BUILT_IN_MODELS: readonly (ModelIdentity & { folder: string
     supersedes: ['435660cd7cf05c098d4d9453806264fe499101f441cddf5f7e11f566eb4bfee6'],
     folder: 'models/v2.6',
   },
+  {
+    id: 'flowfill-emoji-icons-sd3-tiny-v2-7-65e1e2f20ab4',
+    name: 'Flowfill Emoji & Icons SD3-tiny v2.7',
+    hash: '65e1e2f20ab492b83624d777c470fb809e5575c878b2556533eeeb9b3a97d52d',
+    supersedes: ['0ac7e4c04704a402a565b38bfd4dd84ea38c42ceb787479beeab180a4a2d4d24'],
+    folder: 'models/v2.7',
+  },
 ];
 
 /**
