@@ -4,12 +4,14 @@ On WASM the engine multiplies every int8 Linear weight of the transformer by onn
 DynamicQuantizeMatMul (worker/engine/sd3/int8-matmul.ts): each call rounds its whole activation tensor to
 uint8 with one scale and zero point, taken from the tensor's range widened to include 0, then multiplies
 integers exactly. The weights themselves are already the int8 values (times per-channel scales) the package
-stores, so rounding each such Linear's input the same way reproduces each product's arithmetic. Over the
-whole transformer the rounding is chaotic: a change of 1e-6 in the latents moves the int8 products' output by
-~1 % (the exact products' by 1e-6), so float summation order alone decides which values round which way, and
-these images are the engine's in distribution, not pixel for pixel (model/README.md, "Session 45"). What it is for: `sampler_check --int8-products` judges the pictures WASM users get, not only the
-exact products WebGPU runs; the two depart at single images (compare-packages reads PSNR 24-46 dB between
-them), and whether that moves what the judge recognises is a question of rates, not of pixels.
+stores, so rounding each such Linear's input the same way reproduces each product's arithmetic.
+
+Over the whole transformer the rounding is chaotic: a change of 1e-6 in the latents moves the int8 products'
+output by ~1 % (the exact products' by 1e-6), so float summation order alone decides which values round which
+way, and these images are the engine's in distribution, not pixel for pixel (model/README.md, "Session 45").
+What it is for: `sampler_check --int8-products` judges the pictures WASM users get, not only the exact products
+WebGPU runs; the two depart at single images (compare-packages reads PSNR 24-46 dB between them), and whether
+that moves what the judge recognises is a question of rates, not of pixels.
 
 The engine draws one image a call: with guidance, [uncond, cond] at batch 2, so one scale covers that pair;
 without, the image alone. The PyTorch sampler draws many images a call ([uncond × B, cond × B]), so the scale
