@@ -49,7 +49,7 @@ def round_like_dynamic_quantize(x: torch.Tensor, groups: int) -> torch.Tensor:
 @contextmanager
 def dynamic_int8_products(dit: torch.nn.Module, guided: bool):
     """Within it, every int8 Linear of `dit` rounds its input as DynamicQuantizeMatMul does; `guided`: the
-    transformer is called on [uncond, cond] batches (guidance > 1)."""
+    transformer is called on [uncond, cond] batches (sampling.guided)."""
     groups = 2 if guided else 1
 
     def round_input(_module, args):

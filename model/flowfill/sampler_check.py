@@ -38,6 +38,7 @@ from .evaluate import evaluate_sets, mean_scores, sampler_choice
 from .int8_products import dynamic_int8_products
 from .paired import paired_differences
 from .run import TRAIN_SUBJECTS, train_subject_ids
+from .sampling import guided
 from .vocabulary import check_prompts
 
 
@@ -90,7 +91,7 @@ def main(argv=None):
         ap.error(str(e))
     height, width = bucket_size(aspect, a.size)
     t = time.time()
-    with dynamic_int8_products(pipe.dit, guided=sampler["guidance"] > 1) if a.int8_products else nullcontext():
+    with dynamic_int8_products(pipe.dit, guided=guided(sampler["guidance"])) if a.int8_products else nullcontext():
         scores, _ = evaluate_sets(pipe, data, clf, {a.set: prompts}, (a.size,), steps=a.steps, fd_seeds=a.seeds, vocabulary=vocabulary,
                                   log=lambda m: None, per_image=True, seed_index=a.seed_index, aspect=aspect, layout=True, **sampler)
     result = {"model": model, "set": a.set, "size": a.size, "aspect": a.aspect, "width": width, "height": height, "steps": a.steps,

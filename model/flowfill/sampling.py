@@ -31,10 +31,15 @@ class Pipeline:
     max_sequence_length: int
 
 
+def guided(guidance: float) -> bool:
+    """Whether the sampler calls the transformer on [uncond, cond] batches (classifier-free guidance) at this guidance."""
+    return guidance > 1
+
+
 def guided_velocity(dit, latents, t, ctx, pooled, uctx, upooled, guidance: float) -> torch.Tensor:
     """The velocity the sampler steps with: classifier-free guidance against the empty prompt at batch 2
     (uncond first, as diffusers), or the conditional prediction alone at guidance 1 or less."""
-    if guidance <= 1:
+    if not guided(guidance):
         return dit(latents, t, ctx, pooled).float()
     v = dit(torch.cat([latents, latents]), torch.cat([t, t]), torch.cat([uctx, ctx]), torch.cat([upooled, pooled])).float()
     vu, vc = v.chunk(2)
