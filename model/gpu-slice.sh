@@ -62,12 +62,27 @@
 # KEEP_STATE=1 also leaves the new state in model/.cache/resume, so a next call on the same warm machine, issued in the
 # same message with no carry, resumes from it at once (the data and a teacher stay there too): the machine goes back
 # 30 s after a call, sooner than a 34-MB state comes back and travels out again.
+# A check call: the checks alone, on a state already on the machine (a KEEP_STATE=1 call's model/.cache/resume, a
+# carried folder, or the working tree's model/eval/<line>), no training:
+#   OUT=$OUT CHECKS="--size 512 --seeds 3; --set icons --seeds 5 --int8-products" \
+#     CHECK_ARGS="--seed-index 5 --guidance 2 --shift 6 --steps 10" bash model/gpu-slice.sh --check <state> <label>
+# <state> is a state folder or a folder of resume.tar.part*, relative to where it is run; each JSON comes back as
+# checks/<label>-<check_name>.json in $OUT/checks.tar, named as the call's own are (e.g. "call24-icons-t512-…").
+# CHECK_ARGS is added to every set of CHECKS, CHECK_NEW and CHECK_CARRIED; CHECK_TIMEOUT_S (default none) stops a
+# single check that runs long, and checks.tar is written again after every check, so a call stopped at its limit
+# still returns the ones done.
 # RETURN_STATE=0 leaves the new state out of $OUT (the evaluation still comes back): for a one-call
 # experiment whose state could not travel again anyway, e.g. the 320-wide widening (~48 MB of state
 # beside the 22 MiB dataset passes a call's 64 MiB), so that what comes back stays within its limits.
 set -euo pipefail
-limit=${1:?usage: OUT=dir bash model/gpu-slice.sh <slice-seconds> | --pack-kept}
+limit=${1:?usage: OUT=dir bash model/gpu-slice.sh <slice-seconds> | --pack-kept | --check <state> <label>}
 : "${OUT:?set OUT to the folder that comes back}"
+if [ "$limit" = --check ]; then
+  checked=${2:?usage: OUT=dir CHECKS="<set>; <set>" bash model/gpu-slice.sh --check <state> <label>}
+  checked=$(cd "$checked" && pwd)  # the script works in model/; the state is named from where it is run
+  label=${3:?name the checked state, e.g. call24: its JSONs are checks/<label>-<check name>.json}
+  : "${CHECKS:?set CHECKS to sampler_check argument sets separated by ;}"
+fi
 t0=$(date +%s)
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/model"
@@ -125,15 +140,16 @@ run_checks() {  # <carried|new> <state folder> <argument sets>
   for args in "${sets[@]}"; do
     [ -n "${args// /}" ] || continue
     json="$work/checks/$1-unnamed.json"
-    echo "== sampler_check $2 $args ($(elapsed)s)"
+    echo "== sampler_check $2 $args ${CHECK_ARGS:-} ($(elapsed)s)"
     # shellcheck disable=SC2086
-    python3 -m flowfill.sampler_check "$2" $args --json "$json" || { echo "!! sampler_check failed (the slice goes on)"; continue; }
+    timeout "${CHECK_TIMEOUT_S:-0}" python3 -m flowfill.sampler_check "$2" $args ${CHECK_ARGS:-} --json "$json" \
+      || { echo "!! sampler_check failed or ran past CHECK_TIMEOUT_S (the slice goes on)"; continue; }
     name=$(python3 -c 'import json, sys; from flowfill.paired import check_name; print(check_name(json.load(open(sys.argv[1]))))' "$json")
     # Two sets identical in every named respect (the same check twice) keep both files.
     [ ! -e "$work/checks/$1-$name.json" ] || name="$name-$(date +%s%N)"
     mv "$json" "$work/checks/$1-$name.json"
+    tar -C "$work" -cf "$OUT/checks.tar" checks
   done
-  tar -C "$work" -cf "$OUT/checks.tar" checks
 }
 
 work=$(mktemp -d "$tmp_root/flowfill-slice.XXXXXX")
@@ -147,7 +163,11 @@ exec 3>&2
 trap 'trap - EXIT; echo "!! stopped by a signal: $work is kept (bash model/gpu-slice.sh --pack-kept, with OUT set, packs a finished run)" >&3; exit 143' TERM INT HUP
 exec > >(tee -a "$OUT/log.txt") 2>&1
 elapsed() { echo $(( $(date +%s) - t0 )); }
-echo "== flowfill gpu slice: limit ${limit}s, $(date -u +%FT%TZ)"
+if [ "$limit" = --check ]; then
+  echo "== flowfill check call: $label on $checked, $(date -u +%FT%TZ)"
+else
+  echo "== flowfill gpu slice: limit ${limit}s, $(date -u +%FT%TZ)"
+fi
 python3 - <<'PY'
 import sys, torch, onnx
 try:
@@ -159,6 +179,18 @@ gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA"
 print("python", sys.version.split()[0], "torch", torch.__version__, gpu, "onnx", onnx.__version__, "onnxruntime", ort)
 PY
 [ -f .cache/data/manifest.json ] || { echo "model/.cache/data is missing: build it with node model/data/build-dataset.mjs and carry it"; exit 2; }
+
+if [ "$limit" = --check ]; then
+  if ls "$checked"/resume.tar.part* >/dev/null 2>&1; then
+    mkdir -p "$work/checked"
+    cat "$checked"/resume.tar.part* | tar -x -C "$work/checked"
+    checked=$work/checked
+  fi
+  [ -f "$checked/extras.json" ] || { echo "$checked holds no state (extras.json, or resume.tar.part*)"; exit 2; }
+  run_checks "$label" "$checked" "$CHECKS"
+  echo "== checks done in $(elapsed)s"
+  exit 0
+fi
 
 resume_args=()
 if ls .cache/resume/resume.tar.part* >/dev/null 2>&1; then

@@ -1,6 +1,7 @@
 """gpu-slice.sh when a call's time limit stops it (session 29 lost slice 48's finished state to the slice's own
 cleanup): the work folder stays, and a next call's --pack-kept packs it if the run finished, and refuses it if not."""
 import io
+import json
 import os
 import signal
 import subprocess
@@ -83,3 +84,73 @@ def test_a_slice_that_fails_on_its_own_still_cleans_up(tmp_path):
     failed = subprocess.run(["bash", str(SCRIPT), "100"], env=env, capture_output=True, text=True, timeout=60)
     assert failed.returncode == 3
     assert not list((tmp_path / "work").glob("flowfill-slice.*"))
+
+
+def _check_call_root(tmp_path: Path) -> Path:
+    """A repository root holding this gpu-slice.sh, the real flowfill (check_name names the JSONs) and a dataset's
+    manifest, so that --check runs as on a machine; sampler_check itself is the python3 shim's."""
+    root = tmp_path / "repo"
+    (root / "model" / ".cache" / "data").mkdir(parents=True)
+    (root / "model" / ".cache" / "data" / "manifest.json").write_text("{}")
+    (root / "model" / "gpu-slice.sh").write_bytes(SCRIPT.read_bytes())
+    (root / "model" / "flowfill").symlink_to(SCRIPT.parent / "flowfill")
+    return root
+
+
+# sampler_check as the shim plays it: "--hang" runs past any timeout, "--fail" fails, anything else writes the JSON
+# a check of 4 images would, with the arguments it was given.
+_SAMPLER_CHECK = """
+import json, sys
+a = sys.argv[1:]
+json.dump({"set": a[a.index("--set") + 1] if "--set" in a else "v1_emoji", "size": 256, "steps": 10, "seed_index": 5,
+           "sampler": {"shift": 6.0, "guidance": 2.0}, "scores": {"n": 4}, "argv": a}, open(a[a.index("--json") + 1], "w"))
+"""
+
+
+def _check_shim(tmp_path: Path) -> str:
+    real = subprocess.run(["sh", "-c", "command -v python3"], capture_output=True, text=True).stdout.strip()
+    (tmp_path / "sampler_check.py").write_text(_SAMPLER_CHECK)
+    return _python3_shim(tmp_path, f"""case "$*" in
+  -) cat >/dev/null; echo "python3 (shim)" ;;
+  *flowfill.sampler_check*--hang*) exec sleep 60 ;;
+  *flowfill.sampler_check*--fail*) exit 1 ;;
+  *flowfill.sampler_check*) shift 2; exec {real} {tmp_path / 'sampler_check.py'} "$@" ;;
+  *) exec {real} "$@" ;;
+esac""")
+
+
+def test_a_check_call_runs_each_set_on_a_carried_state_and_returns_every_check_that_finished(tmp_path):
+    root = _check_call_root(tmp_path)
+    parts = tmp_path / "carried"
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "extras.json").write_text('{"dit_steps": 24}')
+    parts.mkdir()
+    subprocess.run(f"tar -C {tmp_path / 'state'} -cf - . | split -b 10 -d - {parts}/resume.tar.part", shell=True, check=True)
+    assert len(list(parts.glob("resume.tar.part*"))) > 1
+    env = _env(tmp_path, PATH=_check_shim(tmp_path), CHECK_TIMEOUT_S="2", CHECK_ARGS="--steps 10 --seed-index 5",
+               CHECKS="--seeds 5; --hang; --fail; --set icons --seeds 5 --int8-products")
+    run = subprocess.run(["bash", str(root / "model" / "gpu-slice.sh"), "--check", str(parts), "call24"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("failed or ran past CHECK_TIMEOUT_S") == 2
+    with tarfile.open(tmp_path / "out" / "checks.tar") as t:
+        names = sorted(n for n in t.getnames() if n.endswith(".json"))
+        assert names == ["checks/call24-icons-t256-sh6-g2-n4-s5-steps10.json", "checks/call24-t256-sh6-g2-n4-s5-steps10.json"]
+        argv = json.loads(t.extractfile(names[0]).read())["argv"]
+    # The state handed to sampler_check is the carried parts put together; CHECK_ARGS follow every set's own.
+    assert Path(argv[0]).name == "checked" and argv[1:6] == ["--set", "icons", "--seeds", "5", "--int8-products"]
+    assert argv[6:10] == ["--steps", "10", "--seed-index", "5"]
+    assert not list((tmp_path / "work").glob("flowfill-slice.*"))
+
+
+def test_a_check_call_refuses_a_folder_without_a_state(tmp_path):
+    root = _check_call_root(tmp_path)
+    (tmp_path / "empty").mkdir()
+    env = _env(tmp_path, PATH=_check_shim(tmp_path), CHECKS="--seeds 5")
+    run = subprocess.run(["bash", str(root / "model" / "gpu-slice.sh"), "--check", str(tmp_path / "empty"), "call24"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "holds no state" in run.stdout
+    assert not (tmp_path / "out" / "checks.tar").exists()
+    no_label = subprocess.run(["bash", str(root / "model" / "gpu-slice.sh"), "--check", str(tmp_path / "empty")],
+                              env=env, capture_output=True, text=True, timeout=60)
+    assert no_label.returncode != 0 and "name the checked state" in no_label.stderr
