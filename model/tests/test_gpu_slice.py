@@ -1,5 +1,6 @@
 """gpu-slice.sh when a call's time limit stops it (session 29 lost slice 48's finished state to the slice's own
-cleanup): the work folder stays, and a next call's --pack-kept packs it if the run finished, and refuses it if not."""
+cleanup): the work folder stays, and a next call's --pack-kept packs it if the run finished, and refuses it if not.
+And its check call (--check, session 46): every check that finished comes back, named as sampler-checks/ keeps it."""
 import io
 import json
 import os
@@ -103,7 +104,8 @@ _SAMPLER_CHECK = """
 import json, sys
 a = sys.argv[1:]
 json.dump({"set": a[a.index("--set") + 1] if "--set" in a else "v1_emoji", "size": 256, "steps": 10, "seed_index": 5,
-           "sampler": {"shift": 6.0, "guidance": 2.0}, "scores": {"n": 4}, "argv": a}, open(a[a.index("--json") + 1], "w"))
+           "sampler": {"shift": 6.0, "guidance": 2.0}, "scores": {"n": 4}, "argv": a,
+           **({"products": "int8"} if "--int8-products" in a else {})}, open(a[a.index("--json") + 1], "w"))
 """
 
 
@@ -135,7 +137,8 @@ def test_a_check_call_runs_each_set_on_a_carried_state_and_returns_every_check_t
     assert run.stdout.count("failed or ran past CHECK_TIMEOUT_S") == 2
     with tarfile.open(tmp_path / "out" / "checks.tar") as t:
         names = sorted(n for n in t.getnames() if n.endswith(".json"))
-        assert names == ["checks/call24-icons-t256-sh6-g2-n4-s5-steps10.json", "checks/call24-t256-sh6-g2-n4-s5-steps10.json"]
+        assert names == ["checks/call24-icons-t256-sh6-g2-n4-s5-steps10-int8.json",
+                         "checks/call24-t256-sh6-g2-n4-s5-steps10.json"]
         argv = json.loads(t.extractfile(names[0]).read())["argv"]
     # The state handed to sampler_check is the carried parts put together; CHECK_ARGS follow every set's own.
     assert Path(argv[0]).name == "checked" and argv[1:6] == ["--set", "icons", "--seeds", "5", "--int8-products"]
