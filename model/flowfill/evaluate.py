@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from scipy import linalg, ndimage
 
+from .crispness import blur_effect
 from .data import FlowfillData, bucket_size
 from .sampling import Pipeline, generate
 
@@ -198,12 +199,14 @@ def seed_draws(pipe, data, clf, prompts, size, seeds, *, steps, guidance, shift,
 
 
 def layout_results(images: torch.Tensor, border: torch.Tensor) -> dict:
-    """Per-image 0/1 lists of the layout check (the module's doc): one subject, whole and centred; one subject."""
+    """Per-image lists of the layout check (the module's doc), 0/1: one subject, whole and centred; one subject. And
+    each image's blur effect (flowfill.crispness, 0 sharp … 1 blurred; since session 46): how soft its edges are."""
     # One transfer for the batch: every sampler_check runs this on the GPU's images.
     images01, borders = ((images + 1) / 2).float().cpu().numpy(), border.cpu().numpy()
     checks = [layout_check(im, b) for im, b in zip(images01, borders)]
     return {"whole_centred_single": [float(c["single"] and c["whole"] and c["centred"]) for c in checks],
-            "single": [float(c["single"]) for c in checks]}
+            "single": [float(c["single"]) for c in checks],
+            "blur_effect": [blur_effect(np.clip(im, 0, 1)) for im in images01]}  # as the image is shown
 
 
 def extend_results(results: dict, more: dict):
@@ -226,7 +229,8 @@ def real_layout(renders: torch.Tensor) -> dict:
     """The layout check's rates on the data's own renders (real_render_set), whole and centred by construction: the
     most a drawing of the same prompts can score by the check. Below 1 where the check misreads a subject drawn whole:
     an icon of several separate parts, or a thin outline under the check's area floor (session 41: the icons' renders
-    pass 76 % at 1:1 and 62–67 % at 4:1 and 1:4, v1_emoji's 94–97 % at every shape)."""
+    pass 76 % at 1:1 and 62–67 % at 4:1 and 1:4, v1_emoji's 94–97 % at every shape). Its blur_effect is the renders'
+    own: how sharp the data's edges read by the same measure, the mark a model's images are read against."""
     return mean_scores(layout_results(renders, border_colour((renders + 1) / 2)))
 
 

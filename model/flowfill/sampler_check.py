@@ -20,7 +20,9 @@ images no evaluation or check has drawn, to re-measure a model that was chosen o
 pair only at the same index). Every image also gets the evaluation's layout check (one subject, whole and centred:
 whole_centred_single), which --aspect W:H measures at a frame's shape, beside the same check's rate on the data's own
 renders of the prompts (scores.layout_of_real_renders: the most a drawing can score, ~0.95 for emoji and 0.6–0.8 for
-icons, whose parts and thin outlines the check can misread). --int8-products draws with the products the engine
+icons, whose parts and thin outlines the check can misread), and its blur effect (flowfill.crispness: how soft its
+edges are, 0 sharp … 1 blurred; blur_effect, lower is crisper), beside the renders' own (layout_of_real_renders'
+blur_effect). --int8-products draws with the products the engine
 runs on WASM (activations rounded to 8 bits per call, flowfill.int8_products) instead of the exact ones WebGPU runs:
 paired against the same check without it, what WASM users lose. Needs .cache/data (node model/data/build-dataset.mjs).
 """

@@ -183,7 +183,7 @@ def test_sampler_check_draws_a_frames_shape_and_pairs_only_with_that_shape(expor
                             per_image=True, aspect=16 / 9, layout=True)
     assert wide["scores"]["per_image"] == want["icons@128"]["per_image"]
     assert {"whole_centred_single", "single"} <= set(wide["scores"]["per_image"])
-    assert set(wide["scores"]["layout_of_real_renders"]) == {"whole_centred_single", "single"}
+    assert set(wide["scores"]["layout_of_real_renders"]) == {"whole_centred_single", "single", "blur_effect"}
     assert wide["scores"]["per_image"] != square["scores"]["per_image"] or wide["scores"]["frechet_distance"] != square["scores"]["frechet_distance"]
     assert check_name(wide).endswith("-a16x9-steps2") and "-a" not in check_name(square)
     with pytest.raises(ValueError, match="aspect"):
