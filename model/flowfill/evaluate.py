@@ -186,7 +186,8 @@ def selection_score(m: dict, top1: str = "subject_top1") -> float:
 def seed_draws(pipe, data, clf, prompts, size, seeds, *, steps, guidance, shift, vocabulary=None, aspect: float = 1.0,
                layout: bool = False):
     """Per seed: its images of `prompts` at size² (or that area at width/height `aspect`), their per-image 0/1 results
-    (as `score`, less the borders; with `layout` also the layout check's) and the judge's features of them for the FD.
+    (as `score`, less the borders; with `layout` also the layout check's and each image's blur effect) and the judge's
+    features of them for the FD.
     Both the sampler search and the held-out sets draw so."""
     h, w = bucket_size(aspect, size)
     for seed in seeds:
@@ -195,18 +196,23 @@ def seed_draws(pipe, data, clf, prompts, size, seeds, *, steps, guidance, shift,
         results = {k: v for k, v in s.items() if k != "border"}
         if layout:
             results.update(layout_results(imgs, s["border"]))
+            results.update(blur_results(imgs))
         yield imgs, results, embed(clf, imgs)
 
 
 def layout_results(images: torch.Tensor, border: torch.Tensor) -> dict:
-    """Per-image lists of the layout check (the module's doc), 0/1: one subject, whole and centred; one subject. And
-    each image's blur effect (flowfill.crispness, 0 sharp … 1 blurred; since session 46): how soft its edges are."""
+    """Per-image 0/1 lists of the layout check (the module's doc): one subject, whole and centred; one subject."""
     # One transfer for the batch: every sampler_check runs this on the GPU's images.
     images01, borders = ((images + 1) / 2).float().cpu().numpy(), border.cpu().numpy()
     checks = [layout_check(im, b) for im, b in zip(images01, borders)]
     return {"whole_centred_single": [float(c["single"] and c["whole"] and c["centred"]) for c in checks],
-            "single": [float(c["single"]) for c in checks],
-            "blur_effect": [blur_effect(np.clip(im, 0, 1)) for im in images01]}  # as the image is shown
+            "single": [float(c["single"]) for c in checks]}
+
+
+def blur_results(images: torch.Tensor) -> dict:
+    """Each image's blur effect (flowfill.crispness, 0 sharp … 1 blurred; since session 46), as the image is shown:
+    clipped to its displayable range. Its own copy of the batch to the CPU is small beside the measure's CPU time."""
+    return {"blur_effect": [blur_effect(im) for im in ((images + 1) / 2).clamp(0, 1).float().cpu().numpy()]}
 
 
 def extend_results(results: dict, more: dict):
@@ -231,7 +237,7 @@ def real_layout(renders: torch.Tensor) -> dict:
     an icon of several separate parts, or a thin outline under the check's area floor (session 41: the icons' renders
     pass 76 % at 1:1 and 62–67 % at 4:1 and 1:4, v1_emoji's 94–97 % at every shape). Its blur_effect is the renders'
     own: how sharp the data's edges read by the same measure, the mark a model's images are read against."""
-    return mean_scores(layout_results(renders, border_colour((renders + 1) / 2)))
+    return mean_scores({**layout_results(renders, border_colour((renders + 1) / 2)), **blur_results(renders)})
 
 
 def pick_sampler(grid: dict, n: int, top1: str = "subject_top1", per_image: dict | None = None) -> str:
@@ -304,8 +310,8 @@ def evaluate_sets(pipe, data, clf, sets: dict, sizes, *, steps, guidance, shift,
     """Scores every set at every size; FD against real renders (fd_seeds generations per prompt). per_image adds
     each image's 0/1 results, seed by seed, so two models scored on the same seeds compare pairwise. seed_index
     starts at a later seed of the same sequence: from 5 on, seeds no evaluation or check has drawn. `aspect` draws
-    each size's area at that width/height (the report keeps the size's name); `layout` adds the layout check, and its
-    rates on the data's own renders of the same prompts (layout_of_real_renders, what a drawing can score by it)."""
+    each size's area at that width/height (the report keeps the size's name); `layout` adds the layout check and the blur
+    effect, and both on the data's own renders of the same prompts (layout_of_real_renders, what a drawing can score)."""
     report, samples = {}, {}
     seed_indices = range(seed_index, seed_index + fd_seeds)
     for size in sizes:

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -110,7 +111,7 @@ json.dump({"set": a[a.index("--set") + 1] if "--set" in a else "v1_emoji", "size
 
 
 def _check_shim(tmp_path: Path) -> str:
-    real = subprocess.run(["sh", "-c", "command -v python3"], capture_output=True, text=True).stdout.strip()
+    real = sys.executable
     (tmp_path / "sampler_check.py").write_text(_SAMPLER_CHECK)
     return _python3_shim(tmp_path, f"""case "$*" in
   -) cat >/dev/null; echo "python3 (shim)" ;;

@@ -2,14 +2,7 @@
 centred on its background, on drawn test images whose answer is known."""
 import torch
 
-from flowfill.evaluate import layout_results as _layout_and_blur
-
-LAYOUT = ("whole_centred_single", "single")
-
-
-def layout_results(images, border):
-    """The layout check's lists alone (layout_results also gives each image's blur effect, tested below)."""
-    return {k: v for k, v in _layout_and_blur(images, border).items() if k in LAYOUT}
+from flowfill.evaluate import blur_results, layout_results
 
 
 def canvas(h, w, boxes, background=(0.2, 0.4, 0.8), ink=(1.0, 1.0, 1.0)):
@@ -42,10 +35,10 @@ def test_cut_off_off_centre_split_and_empty_images_fail_as_each_is_wrong():
 
 def test_results_come_image_by_image():
     images, borders = zip(canvas(64, 64, [(16, 16, 48, 48)]), canvas(64, 64, []), canvas(64, 64, [(16, 16, 48, 48)]))
-    got = _layout_and_blur(torch.stack(images), torch.stack(borders))
-    assert {k: got[k] for k in LAYOUT} == {"whole_centred_single": [1.0, 0.0, 1.0], "single": [1.0, 0.0, 1.0]}
+    got = layout_results(torch.stack(images), torch.stack(borders))
+    assert got == {"whole_centred_single": [1.0, 0.0, 1.0], "single": [1.0, 0.0, 1.0]}
     # The blur effect too, image by image: a hard-edged box reads sharp, an empty canvas (no edges) reads 1.
-    sharp, empty, again = got["blur_effect"]
+    sharp, empty, again = blur_results(torch.stack(images))["blur_effect"]
     assert sharp == again < 0.5 and empty == 1.0
 
 
