@@ -7,7 +7,9 @@ row mean the decoder turns imperfect latents into noisy or soft images, not frag
   cd model && python3 -m flowfill.vae_probe <resume state folder> <out.png>   # CPU, ~1 min
 
 Is it what loses a style's subjects (thin icons, "Session 34")? With `--judge-set icons`, the set's real renders
-and their VAE reconstructions are both judged, by style: top-1 among the trained subjects, and the PSNR:
+and their VAE reconstructions are both judged, by style: top-1 among the trained subjects, the PSNR, and how soft
+each side's edges are (the blur effect, flowfill.crispness): whether the decoder softens the edges a drawing shows, or
+the latents the DiT draws do (session 47):
 
   cd model && python3 -m flowfill.vae_probe <resume state folder> --judge-set icons   # CPU, ~3 min
 """
@@ -20,7 +22,7 @@ from PIL import Image
 from . import resume
 from .confusions import drawn_subjects
 from .data import FlowfillData
-from .evaluate import REAL_RENDER_SEED, real_renders
+from .evaluate import REAL_RENDER_SEED, blur_results, real_renders
 from .vocabulary import subject_ids_of
 
 NOISE = (0.1, 0.2, 0.4)
@@ -43,7 +45,7 @@ def probe_rows(data: FlowfillData, vae, latent_stats: dict, prompts: list[dict],
 def reconstructions_judged(data: FlowfillData, state: dict, set_name: str, size: int = 256, batch: int = 20,
                            train_subjects: str = "core") -> dict:
     """Per style of the set: images, the judge's top-1 among the trained subjects on the real renders and on their
-    VAE reconstructions, and the reconstructions' PSNR (dB, on [0, 1])."""
+    VAE reconstructions, the reconstructions' PSNR (dB, on [0, 1]), and the mean blur effect of each side."""
     prompts = data.eval_sets[set_name]
     vae, clf = state["vae"].eval(), state["classifier"].eval()
     renders = real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED)
@@ -53,15 +55,20 @@ def reconstructions_judged(data: FlowfillData, state: dict, set_name: str, size:
     psnr = (10 * torch.log10(1 / mse.clamp_min(1e-10))).tolist()
     vocabulary = subject_ids_of(data.manifest, train_subjects)
     real, rebuilt = drawn_subjects(clf, renders, vocabulary), drawn_subjects(clf, decoded, vocabulary)
+    blur_real, blur_rebuilt = blur_results(renders)["blur_effect"], blur_results(decoded)["blur_effect"]
     out: dict[str, dict] = {}
     for k, p in enumerate(prompts):
-        row = out.setdefault(data.styles[p["style"]], {"n": 0, "real": 0, "reconstructed": 0, "psnr": 0.0})
+        row = out.setdefault(data.styles[p["style"]], {"n": 0, "real": 0, "reconstructed": 0, "psnr": 0.0,
+                                                       "blur_real": 0.0, "blur_reconstructed": 0.0})
         row["n"] += 1
         row["real"] += int(real[k] == p["subject"])
         row["reconstructed"] += int(rebuilt[k] == p["subject"])
         row["psnr"] += psnr[k]
+        row["blur_real"] += blur_real[k]
+        row["blur_reconstructed"] += blur_rebuilt[k]
     for row in out.values():
-        row["psnr"] /= row["n"]
+        for key in ("psnr", "blur_real", "blur_reconstructed"):
+            row[key] /= row["n"]
     return out
 
 
@@ -75,7 +82,7 @@ def main(argv=None):
     if judging:
         for style, row in reconstructions_judged(data, state, args[2]).items():
             print(f"{style:8s} n {row['n']:4d}: renders recognised {row['real']}, their reconstructions {row['reconstructed']}; "
-                  f"PSNR {row['psnr']:.1f} dB")
+                  f"PSNR {row['psnr']:.1f} dB; blur effect {row['blur_real']:.3f} -> {row['blur_reconstructed']:.3f}")
         return
     prompts = data.eval_sets["v1_emoji"][:4] + data.eval_sets["icons"][:4]
     rows = probe_rows(data, state["vae"].eval(), state["latent_stats"], prompts)

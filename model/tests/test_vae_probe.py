@@ -20,8 +20,14 @@ def test_rows_are_the_renders_then_each_disturbance_decoded(data):
 
 
 def test_reconstructions_judged_by_style(data):
-    """--judge-set: each style of the set counts its renders and their reconstructions the judge names right, and
-    the reconstructions' PSNR; a random judge and VAE give small counts, but every image is counted once."""
+    """--judge-set: each style of the set counts its renders and their reconstructions the judge names right, the
+    reconstructions' PSNR, and each side's mean blur effect; a random judge and VAE give small counts, but every image
+    is counted once."""
+    import numpy as np
+    import pytest
+
+    from flowfill.crispness import blur_effect
+    from flowfill.evaluate import REAL_RENDER_SEED, real_renders
     from flowfill.classifier import FlowfillClassifier
     from flowfill.vae_probe import reconstructions_judged
 
@@ -37,3 +43,10 @@ def test_reconstructions_judged_by_style(data):
     assert set(rows) == styles and sum(r["n"] for r in rows.values()) == 6
     assert all(0 <= r["real"] <= r["n"] and 0 <= r["reconstructed"] <= r["n"] for r in rows.values())
     assert all(0 < r["psnr"] < 100 for r in rows.values())
+    # The renders' blur effect is the mean of crispness's score over that style's renders, as they are drawn.
+    prompts = data.eval_sets["icons"][:6]
+    renders = ((real_renders(data, prompts, 64, 64, seed=REAL_RENDER_SEED) + 1) / 2).clamp(0, 1).cpu().numpy()
+    for style, row in rows.items():
+        mine = [blur_effect(im) for p, im in zip(prompts, renders) if data.styles[p["style"]] == style]
+        assert row["blur_real"] == pytest.approx(float(np.mean(mine)), abs=1e-9)
+        assert 0 < row["blur_reconstructed"] <= 1

@@ -145,6 +145,13 @@ export const RETIRED_BUILT_IN_MODELS: readonly (ModelIdentity & { folder: string
     supersedes: ['0ac7e4c04704a402a565b38bfd4dd84ea38c42ceb787479beeab180a4a2d4d24'],
     folder: 'models/v2.7',
   },
+  {
+    id: 'flowfill-emoji-icons-sd3-tiny-v2-8-fd774260ef99',
+    name: 'Flowfill Emoji & Icons SD3-tiny v2.8',
+    hash: 'fd774260ef9958e08330b2ba0bd4996de90ea0ee3de3f358a25be66823c586a8',
+    supersedes: ['341b09b99d29a82d6273b2a10a97108464ce1370f6ca34bd340c792adceb0f7e'],
+    folder: 'models/v2.8',
+  },
 ];
 
 /**
