@@ -42,17 +42,24 @@ def probe_rows(data: FlowfillData, vae, latent_stats: dict, prompts: list[dict],
 
 
 @torch.no_grad()
+def round_trip_images(vae, data: FlowfillData, prompts: list[dict], size: int = 256, batch: int = 20):
+    """The prompts' real renders, their VAE reconstructions (the posterior mean decoded, clamped), and each one's PSNR
+    (dB, on [0, 1])."""
+    renders = real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED)
+    decoded = torch.cat([vae.decode(vae.encode_moments(renders[i: i + batch])[0]) for i in range(0, len(renders), batch)])
+    decoded = decoded.clamp(-1, 1)
+    mse = (((decoded - renders) / 2) ** 2).flatten(1).mean(1)
+    return renders, decoded, (10 * torch.log10(1 / mse.clamp_min(1e-10))).tolist()
+
+
+@torch.no_grad()
 def reconstructions_judged(data: FlowfillData, state: dict, set_name: str, size: int = 256, batch: int = 20,
                            train_subjects: str = "core") -> dict:
     """Per style of the set: images, the judge's top-1 among the trained subjects on the real renders and on their
     VAE reconstructions, the reconstructions' PSNR (dB, on [0, 1]), and the mean blur effect of each side."""
     prompts = data.eval_sets[set_name]
     vae, clf = state["vae"].eval(), state["classifier"].eval()
-    renders = real_renders(data, prompts, size, size, seed=REAL_RENDER_SEED)
-    decoded = torch.cat([vae.decode(vae.encode_moments(renders[i: i + batch])[0]) for i in range(0, len(renders), batch)])
-    decoded = decoded.clamp(-1, 1)
-    mse = (((decoded - renders) / 2) ** 2).flatten(1).mean(1)
-    psnr = (10 * torch.log10(1 / mse.clamp_min(1e-10))).tolist()
+    renders, decoded, psnr = round_trip_images(vae, data, prompts, size, batch)
     vocabulary = subject_ids_of(data.manifest, train_subjects)
     real, rebuilt = drawn_subjects(clf, renders, vocabulary), drawn_subjects(clf, decoded, vocabulary)
     blur_real, blur_rebuilt = blur_results(renders)["blur_effect"], blur_results(decoded)["blur_effect"]
