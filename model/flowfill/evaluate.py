@@ -21,6 +21,7 @@ kernel) must be one component larger than 1.5 % of the image, 2 px clear of ever
 within 15 % on both axes.
 """
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -373,6 +374,18 @@ def evaluate_aspects(pipe, data, clf, prompts, native, *, steps, guidance, shift
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     return ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def grid_512(pipe: Pipeline, sets: dict, out_dir, n: int = 64, *, steps, guidance, shift) -> list[str]:
+    """The evaluation's grid at 512²: the first n of v1_emoji and icons, interleaved, from seed 909, written to out_dir as
+    grid-512-<q>.png (16 a file, full size) and grid-512-small.png (all, half size, 8 a row). Returns their prompts."""
+    mixed = [p for pair in zip(sets["v1_emoji"], sets["icons"]) for p in pair][:n]
+    images = run_generation(pipe, mixed, 512, 512, seed=909, steps=steps, guidance=guidance, shift=shift)
+    for q in range(0, len(images), 16):
+        save_grid(Path(out_dir) / f"grid-512-{q // 16}.png", images[q: q + 16], 4, gap=4)
+    half = torch.nn.functional.interpolate(images, scale_factor=0.5, mode="bilinear", antialias=True)
+    save_grid(Path(out_dir) / "grid-512-small.png", half, 8, gap=2)
+    return [p["text"] for p in mixed]
 
 
 def save_grid(path, images: torch.Tensor, cols: int, gap: int = 0):

@@ -22,8 +22,8 @@ from . import distill, distributed, resume
 from .bank import LatentBank
 from .classifier import INPUT as CLASSIFIER_INPUT, train_classifier
 from .data import ICON_SHARE, FlowfillData, write_samples
-from .evaluate import (choose_scheduler, evaluate_aspects, evaluate_sets, held_out_sets, run_generation, save_aspect_strip, save_grid,
-                       seen_prompts)
+from .evaluate import (choose_scheduler, evaluate_aspects, evaluate_sets, grid_512, held_out_sets, save_aspect_strip,
+                       save_grid, seen_prompts)
 from .export import export_package
 from .mmdit import DIT_CONFIG, deepened, deepened_positions, widened
 from .sampling import Pipeline
@@ -516,11 +516,7 @@ def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool, 
     report["aspect_sizes"] = {k: v["size"] for k, v in aspects.items()}
     save_grid(ev / "held-out-256.png", torch.cat([samples["v1_emoji@256"][:8], samples["emoji@256"][:8], samples["icons@256"][:8]]), 8)
     save_aspect_strip(ev / "aspect-samples.png", strips)
-    grid64 = run_generation(pipe, mixed[:8 if smoke else 64], 512, 512, seed=909, **sampling)
-    for q in range(0, len(grid64), 16):
-        save_grid(ev / f"grid-512-{q // 16}.png", grid64[q: q + 16], 4, gap=4)
-    report["grid_512_prompts"] = [p["text"] for p in mixed[:64]]
-    save_grid(ev / "grid-512-small.png", torch.nn.functional.interpolate(grid64, scale_factor=0.5, mode="bilinear", antialias=True), 8, gap=2)
+    report["grid_512_prompts"] = grid_512(pipe, sets, ev, n=8 if smoke else 64, **sampling)
     write_samples(data, ev / "training-composites", n=8)
     log(f"evaluation done in {time.time() - t:.0f}s")
     return report
