@@ -14,7 +14,6 @@ vocabulary, and `averaged_from` in its extras and its flowfill.json's training s
 """
 import argparse
 import copy
-import json
 from pathlib import Path
 
 import torch
@@ -64,8 +63,8 @@ def same_frozen_parts(states: list[dict], folders: list[str]) -> None:
 def average_states(out, folders: list[str], data, weights: list[float] | None = None, log=print) -> dict:
     """Writes the averaged state to `out`; returns the export's report. The newest state (most DiT steps) gives the
     sampler, vocabulary, judge and extras."""
-    from .export import export_package
-    from .train import MAX_SEQUENCE_LENGTH, snap_to_int8
+    from .export import export_like
+    from .train import snap_to_int8
 
     weights = list(weights) if weights is not None else [1.0] * len(folders)
     states = [resume.load(f, data, "cpu", log=log) for f in folders]
@@ -77,15 +76,10 @@ def average_states(out, folders: list[str], data, weights: list[float] | None = 
     for m in (dit, te):
         snap_to_int8(m)  # the package holds int8 values; training resumes from exactly those
     newest = max(range(len(states)), key=lambda i: states[i].get("dit_steps", 0))
-    info = json.loads((Path(folders[newest]) / "package" / "flowfill.json").read_text())
     sources = [{"state": str(f), "dit_steps": s.get("dit_steps", 0), "weight": w} for f, s, w in zip(folders, states, weights)]
-    summary = dict(info.get("training", {}), averaged_from=sources)
-    rec = info["recommended"]
     state = dict(states[newest], averaged_from=sources)  # resume.save keeps the networks out of extras.json
-    report = export_package(Path(out) / "package", tokenizer=data.tokenizer.encode, vae=states[newest]["vae"], te=te, dit=dit,
-                            stats=state["latent_stats"], max_sequence_length=MAX_SEQUENCE_LENGTH, shift=rec["shift"],
-                            guidance=rec["guidance"], steps=rec["steps"], tokenizer_dir=data.dir, training_summary=summary,
-                            licences=data.manifest["licences"], log=log, vocabulary=info.get("vocabulary"))
+    report = export_like(Path(out) / "package", folders[newest], data, vae=states[newest]["vae"], te=te, dit=dit,
+                         stats=state["latent_stats"], training_extra={"averaged_from": sources}, log=log)
     resume.save(out, state, data)
     log(f"averaged {len(folders)} states (weights {weights}) -> {out}")
     return report

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import resume
-from .data import FlowfillData, bucket_size
+from .data import FlowfillData
 from .evaluate import blur_results
-from .train import _edge_l1, snap_to_int8
+from .train import reconstruction_loss, snap_to_int8, vae_training_window, warm_cosine
 from .vae_probe import round_trip_images
 
 HELD_OUT_SETS = ("v1_emoji", "icons")
@@ -58,21 +57,16 @@ def tune_decoder(vae, data: FlowfillData, seconds: float, edge: float = 2.0, bat
         frac = min(1.0, (time.time() - start) / seconds)
         if max_steps:
             frac = max(frac, step / max_steps)
-        for g in opt.param_groups:  # a short warm-up, then cosine to 2 %: the decoder starts trained
-            g["lr"] = lr * min(1.0, (step + 1) / 50) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
-        native = 512 if step % 3 == 0 else 256
-        h, w = bucket_size(float(np.exp(rng.uniform(np.log(0.25), np.log(4.0)))), native)
-        c = min(crop, h, w)
-        top, left = int(rng.integers(0, h - c + 1)) // 8 * 8, int(rng.integers(0, w - c + 1)) // 8 * 8
-        x = data.compose(data.draw_conditions(batch, gen), h, w, gen, window=(top, left, c, c))
+        for g in opt.param_groups:  # a short warm-up: the decoder starts trained
+            g["lr"] = warm_cosine(lr, step, frac, warmup=50)
+        x, c, h, w = vae_training_window(data, rng, gen, step, batch, crop)
         with torch.no_grad():
             mean, logvar = vae.encode_moments(x)
             z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=gen, device=dev)
             sigma = latent_noise * mean.std() * torch.rand(batch, 1, 1, 1, generator=gen, device=dev)
             z = z + sigma * torch.randn(z.shape, generator=gen, device=dev)
         rec = vae.decode(z).float()
-        l1, mse, edges = (rec - x).abs().mean(), F.mse_loss(rec, x), _edge_l1(rec, x)
-        loss = l1 + mse + edge * edges
+        loss, l1, mse, edges = reconstruction_loss(rec, x, edge)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -89,8 +83,7 @@ def tune_decoder(vae, data: FlowfillData, seconds: float, edge: float = 2.0, bat
 
 def tune_state(out, folder, data: FlowfillData, log=print, **kw) -> dict:
     """Writes `folder`'s state with its decoder tuned to `out`; returns `decoder_tuned` (the run and both round trips)."""
-    from .export import export_package
-    from .train import MAX_SEQUENCE_LENGTH
+    from .export import export_like
 
     state = resume.load(folder, data, data.device.type, log=log)
     if "dit" not in state:
@@ -102,14 +95,9 @@ def tune_state(out, folder, data: FlowfillData, log=print, **kw) -> dict:
     after = {s: round_trip(vae, data, s) for s in HELD_OUT_SETS}
     log(f"round trip after: {json.dumps(after)}")
     record = dict(run, tuned_from=str(folder), round_trip_before=before, round_trip_after=after)
-    info = json.loads((Path(folder) / "package" / "flowfill.json").read_text())
-    rec = info["recommended"]
-    summary = dict(info.get("training", {}), decoder_tuned={k: v for k, v in record.items() if k != "loss_history"})
     state = dict(state, vae=vae, decoder_tuned=record)
-    export_package(Path(out) / "package", tokenizer=data.tokenizer.encode, vae=vae, te=state["te"], dit=state["dit"],
-                   stats=state["latent_stats"], max_sequence_length=MAX_SEQUENCE_LENGTH, shift=rec["shift"],
-                   guidance=rec["guidance"], steps=rec["steps"], tokenizer_dir=data.dir, training_summary=summary,
-                   licences=data.manifest["licences"], log=log, vocabulary=info.get("vocabulary"))
+    export_like(Path(out) / "package", folder, data, vae=vae, te=state["te"], dit=state["dit"], stats=state["latent_stats"],
+                training_extra={"decoder_tuned": {k: v for k, v in record.items() if k != "loss_history"}}, log=log)
     resume.save(out, state, data)
     return record
 

@@ -31,7 +31,7 @@ from .onnx_ops import CUSTOM_OPSETS, restore_default_domain
 from .quantize import quantize_model
 from .sampling import flow_match_sigmas
 from .text_encoder import TextEncoderExport
-from .train import CONV_MIN, LINEAR_MIN
+from .train import CONV_MIN, LINEAR_MIN, MAX_SEQUENCE_LENGTH
 from .vae import VaeDecoderExport, VaeEncoderExport
 
 OPSET = 17
@@ -97,6 +97,19 @@ def _ort_available() -> bool:
         return True
     except ImportError:
         return False
+
+
+def export_like(out_dir: str | Path, source: str | Path, data, *, vae, te, dit, stats, training_extra: dict,
+                log=print) -> dict:
+    """export_package for networks derived from the state in `source` (averaged, or a part trained on): its package's
+    recommended sampler, vocabulary and training summary carry over, the summary with `training_extra` added."""
+    info = json.loads((Path(source) / "package" / "flowfill.json").read_text())
+    rec = info["recommended"]
+    return export_package(out_dir, tokenizer=data.tokenizer.encode, vae=vae, te=te, dit=dit, stats=stats,
+                          max_sequence_length=MAX_SEQUENCE_LENGTH, shift=rec["shift"], guidance=rec["guidance"],
+                          steps=rec["steps"], tokenizer_dir=data.dir,
+                          training_summary=dict(info.get("training", {}), **training_extra),
+                          licences=data.manifest["licences"], log=log, vocabulary=info.get("vocabulary"))
 
 
 def export_package(out_dir: str | Path, *, tokenizer, vae, te, dit, stats, max_sequence_length, shift, guidance, steps,

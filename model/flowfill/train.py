@@ -71,6 +71,28 @@ def _edge_l1(rec, x):
         (rec[..., 1:] - rec[..., :-1]) - (x[..., 1:] - x[..., :-1])).abs().mean()
 
 
+def reconstruction_loss(rec, x, edge_weight: float):
+    """L1 + MSE + edge_weight · the finite differences' L1; returns (loss, l1, mse, edge L1)."""
+    l1, mse, edges = (rec - x).abs().mean(), F.mse_loss(rec, x), _edge_l1(rec, x)
+    return l1 + mse + edge_weight * edges, l1, mse, edges
+
+
+def vae_training_window(data: FlowfillData, rng, gen, step: int, batch: int, crop: int):
+    """One VAE training batch: a crop of composites at a native size (512 every third step, else 256) and an aspect
+    bucket drawn from 1:4…4:1; returns (images, crop side, height, width)."""
+    native = 512 if step % 3 == 0 else 256
+    h, w = bucket_size(float(np.exp(rng.uniform(np.log(0.25), np.log(4.0)))), native)
+    c = min(crop, h, w)
+    cond = data.draw_conditions(batch, gen)
+    top, left = int(rng.integers(0, h - c + 1)) // 8 * 8, int(rng.integers(0, w - c + 1)) // 8 * 8
+    return data.compose(cond, h, w, gen, window=(top, left, c, c)), c, h, w
+
+
+def warm_cosine(lr: float, step: int, frac: float, warmup: int) -> float:
+    """A linear warm-up over `warmup` steps, then cosine from lr down to 2 % of it as frac goes 0 → 1."""
+    return lr * min(1.0, (step + 1) / warmup) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
 def train_vae(data: FlowfillData, seconds: float, log, batch: int = 128, crop: int = 128, seed: int = 1, lr: float = 1e-3,
               config: dict | None = None):
     """L1 + MSE + 0.5·edge L1 + 1e-4·KL on random crops of composites at both native sizes; the
@@ -88,13 +110,8 @@ def train_vae(data: FlowfillData, seconds: float, log, batch: int = 128, crop: i
     while time.time() - start < seconds:
         frac = (time.time() - start) / seconds
         for g in opt.param_groups:
-            g["lr"] = lr * min(1.0, (step + 1) / 200) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
-        native = 512 if step % 3 == 0 else 256
-        h, w = bucket_size(float(np.exp(rng.uniform(np.log(0.25), np.log(4.0)))), native)
-        c = min(crop, h, w)
-        cond = data.draw_conditions(batch, gen)
-        top, left = int(rng.integers(0, h - c + 1)) // 8 * 8, int(rng.integers(0, w - c + 1)) // 8 * 8
-        x = data.compose(cond, h, w, gen, window=(top, left, c, c))
+            g["lr"] = warm_cosine(lr, step, frac, warmup=200)
+        x, c, h, w = vae_training_window(data, rng, gen, step, batch, crop)
         with autocast(dev):
             mean, logvar = vae.encode_moments(x)
             mean, logvar = mean.float(), logvar.float()
@@ -103,10 +120,9 @@ def train_vae(data: FlowfillData, seconds: float, log, batch: int = 128, crop: i
                 sigma = 0.1 * mean.detach().std() * torch.rand(batch, 1, 1, 1, generator=gen, device=dev)
                 z = z + sigma * torch.randn(z.shape, generator=gen, device=dev)
             rec = vae.decode(z).float()
-        l1 = (rec - x).abs().mean()
-        mse = F.mse_loss(rec, x)
+        reconstruction, l1, mse, _ = reconstruction_loss(rec, x, 0.5)
         kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
-        loss = l1 + mse + 0.5 * _edge_l1(rec, x) + 1e-4 * kl
+        loss = reconstruction + 1e-4 * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
