@@ -9,8 +9,14 @@ third), at both native sizes and every aspect bucket. Before and after, the roun
 sets' renders (PSNR and blur effect, vae_probe's); the new state (package + extras + judge) is written like any
 other, with `decoder_tuned` recording both. Whether the drawings get crisper is then a paired `sampler_check` of the same transformer and noise:
 
+A heavier edge term alone left the round trip as soft as it was (session 47), so the decoder can also grow where it
+draws edges: `--widen C` makes its full-resolution stage C channels wide and `--full-res-blocks N` N residual blocks
+deep, starting as exactly the decoder it was (`widened`). `--decoder-only` writes OUT/decoder.pt (the decoder and its
+config, ~10 MB) instead of a whole state, for `sampler_check --decoder` on the GPU; `--graft decoder.pt` makes the
+whole state from it here, without training.
+
   python3 -m flowfill.decoder_tune OUT STATE [--seconds 600] [--edge 2] [--batch 16] [--crop 128] [--lr 2e-4] \
-      [--latent-noise 0.1]
+      [--latent-noise 0.1] [--widen C] [--full-res-blocks N] [--decoder-only | --graft decoder.pt]
 """
 import argparse
 import json
@@ -25,9 +31,66 @@ from . import resume
 from .data import FlowfillData
 from .evaluate import blur_results
 from .train import reconstruction_loss, snap_to_int8, vae_training_window, warm_cosine
+from .vae import AutoencoderKL
 from .vae_probe import round_trip_images
 
 HELD_OUT_SETS = ("v1_emoji", "icons")
+
+
+def decoder_channels(config: dict) -> list[int]:
+    return list(config.get("decoder_block_out_channels") or config["block_out_channels"])
+
+
+@torch.no_grad()
+def widened(vae: AutoencoderKL, channels: int, blocks: int) -> AutoencoderKL:
+    """A copy of `vae` whose decoder's full-resolution stage is `channels` wide and `blocks` residual blocks deep, and
+    which decodes exactly as `vae` does: every old weight is kept, the old channels read nothing from the new ones
+    (those weights are zero), the new channels start at the layers' own initialisation, and new blocks start as
+    identities (ResBlock's zero second convolution). Training then opens the new paths."""
+    cfg = dict(vae.config)
+    old_ch, layers = decoder_channels(cfg), list(cfg["decoder_layers_per_block"])
+    if channels < old_ch[0] or blocks < layers[0]:
+        raise ValueError(f"--widen {channels} --full-res-blocks {blocks}: the decoder's full-resolution stage is already "
+                         f"{old_ch[0]} wide and {layers[0]} deep; it can only grow")
+    cfg["decoder_block_out_channels"] = [channels] + old_ch[1:]
+    cfg["decoder_layers_per_block"] = [blocks] + layers[1:]
+    device = next(vae.parameters()).device
+    new = AutoencoderKL(cfg).to(device)
+    new.encoder.load_state_dict(vae.encoder.state_dict())
+    old = vae.decoder.state_dict()
+    for key, t in new.decoder.state_dict().items():
+        if key not in old:
+            continue  # a new block: its own initialisation is the identity
+        o = old[key]
+        if o.shape == t.shape:
+            t.copy_(o)
+            continue
+        # [out, in, ...]: the old outputs keep their weights and ignore the new inputs; pixel_shuffle maps output
+        # channel c to rows 4c..4c+3, so the old channels' rows of the up-sampling convolution are its first ones.
+        t[tuple(slice(0, n) for n in o.shape)] = o
+        if t.dim() > 1 and t.shape[1] > o.shape[1]:
+            t[: o.shape[0], o.shape[1]:] = 0
+    return new.eval().requires_grad_(False)
+
+
+def save_decoder(path, vae: AutoencoderKL, record: dict) -> None:
+    torch.save({"config": vae.config, "decoder": {k: v.detach().cpu() for k, v in vae.decoder.state_dict().items()},
+                "decoder_tuned": record}, path)
+
+
+def load_decoder(path, vae: AutoencoderKL) -> AutoencoderKL:
+    """`vae`'s encoder with the decoder saved in `path` (save_decoder's), on `vae`'s device. The encoders must agree:
+    a decoder trained against other latents would draw nonsense, so that is refused."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = saved["config"]
+    keys = ("block_out_channels", "encoder_layers_per_block", "latent_channels", "in_channels")
+    if any(cfg.get(k) != vae.config.get(k) for k in keys):
+        raise ValueError(f"{path}: its decoder was trained against another encoder "
+                         f"({ {k: cfg.get(k) for k in keys} } vs { {k: vae.config.get(k) for k in keys} })")
+    new = AutoencoderKL(cfg).to(next(vae.parameters()).device)
+    new.encoder.load_state_dict(vae.encoder.state_dict())
+    new.decoder.load_state_dict(saved["decoder"])
+    return new.eval().requires_grad_(False)
 
 
 @torch.no_grad()
@@ -81,8 +144,10 @@ def tune_decoder(vae, data: FlowfillData, seconds: float, edge: float = 2.0, bat
             "lr": lr, "latent_noise": latent_noise, "int8_tensors": snapped, "loss_history": hist}
 
 
-def tune_state(out, folder, data: FlowfillData, log=print, **kw) -> dict:
-    """Writes `folder`'s state with its decoder tuned to `out`; returns `decoder_tuned` (the run and both round trips)."""
+def tune_state(out, folder, data: FlowfillData, log=print, widen: int | None = None, full_res_blocks: int | None = None,
+               decoder_only: bool = False, graft: str | None = None, **kw) -> dict:
+    """Writes `folder`'s state with its decoder tuned (or grafted from `graft`) to `out`, or with `decoder_only` just
+    out/decoder.pt; returns `decoder_tuned` (the run and both round trips)."""
     from .export import export_like
 
     state = resume.load(folder, data, data.device.type, log=log)
@@ -91,10 +156,22 @@ def tune_state(out, folder, data: FlowfillData, log=print, **kw) -> dict:
     vae = state["vae"]
     before = {s: round_trip(vae.eval(), data, s) for s in HELD_OUT_SETS}
     log(f"round trip before: {json.dumps(before)}")
-    run = tune_decoder(vae, data, log=log, **kw)
+    if graft:
+        vae = load_decoder(graft, vae)
+        run = {"grafted_from": str(graft)}
+    else:
+        if widen or full_res_blocks:
+            layers = vae.config["decoder_layers_per_block"]
+            vae = widened(vae, widen or decoder_channels(vae.config)[0], full_res_blocks or layers[0])
+        run = tune_decoder(vae, data, log=log, **kw)
+    run["decoder_full_res"] = {"channels": decoder_channels(vae.config)[0], "blocks": vae.config["decoder_layers_per_block"][0]}
     after = {s: round_trip(vae, data, s) for s in HELD_OUT_SETS}
     log(f"round trip after: {json.dumps(after)}")
     record = dict(run, tuned_from=str(folder), round_trip_before=before, round_trip_after=after)
+    if decoder_only:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        save_decoder(Path(out) / "decoder.pt", vae, record)
+        return record
     state = dict(state, vae=vae, decoder_tuned=record)
     export_like(Path(out) / "package", folder, data, vae=vae, te=state["te"], dit=state["dit"], stats=state["latent_stats"],
                 training_extra={"decoder_tuned": {k: v for k, v in record.items() if k != "loss_history"}}, log=log)
@@ -113,12 +190,19 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--latent-noise", type=float, default=0.1,
                     help="the most noise added to a latent, as a fraction of the latents' spread (train_vae's 0.1)")
+    ap.add_argument("--widen", type=int, help="the decoder's full-resolution stage this many channels wide (now 32)")
+    ap.add_argument("--full-res-blocks", type=int, help="and this many residual blocks deep (now 1)")
+    ap.add_argument("--decoder-only", action="store_true", help="write OUT/decoder.pt alone, not a whole state")
+    ap.add_argument("--graft", help="a decoder.pt to put in the state as it is (no training)")
     ap.add_argument("--data", default=".cache/data")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = ap.parse_args(argv)
     data = FlowfillData(a.data, a.device)
+    if a.graft and (a.widen or a.full_res_blocks or a.decoder_only):
+        ap.error("--graft takes the decoder as it is: no --widen, --full-res-blocks or --decoder-only")
     tune_state(a.out, a.state, data, seconds=a.seconds, edge=a.edge, batch=a.batch, crop=a.crop, lr=a.lr,
-               latent_noise=a.latent_noise)
+               latent_noise=a.latent_noise, widen=a.widen, full_res_blocks=a.full_res_blocks,
+               decoder_only=a.decoder_only, graft=a.graft)
 
 
 if __name__ == "__main__":

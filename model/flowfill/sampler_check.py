@@ -70,8 +70,12 @@ def main(argv=None):
     ap.add_argument("--int8-products", action="store_true",
                     help="draw with the products WASM users get: each int8 Linear's input rounded to uint8 per call as "
                          "onnxruntime's DynamicQuantizeMatMul does (flowfill.int8_products); default the exact products")
+    ap.add_argument("--decoder", help="a decoder (flowfill.decoder_tune --decoder-only's decoder.pt) drawing the state's latents in "
+                                      "place of its own: the same transformer and noise, so pairs measure the decoder alone")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = ap.parse_args(argv)
+    if a.decoder and a.v1:
+        ap.error("--decoder: v1's VAE has another architecture")
     if a.int8_products and a.v1:
         ap.error("--int8-products: v1's package is float; the engine multiplies its weights exactly on every backend")
     data = FlowfillData(a.data, a.device)
@@ -83,8 +87,12 @@ def main(argv=None):
         vocabulary, model = None, f"v1 ({a.v1})"
     else:
         state = resume.load(a.state, data, a.device)
+        if a.decoder:
+            from .decoder_tune import load_decoder
+
+            state["vae"] = load_decoder(a.decoder, state["vae"])
         clf, pipe, own = state["classifier"], resume.pipeline(state, data), state["scheduler"]
-        vocabulary, model = train_subject_ids(data, a.train_subjects), f"{a.state} ({state['dit_steps']} DiT steps)"
+        vocabulary, model = train_subject_ids(data, a.train_subjects), f"{a.state} ({state['dit_steps']} DiT steps)" + (f", decoder {a.decoder}" if a.decoder else "")
     sampler = sampler_choice(own, a.shift, a.guidance)
     try:
         prompts = check_prompts(data.manifest, a.set, a.style, a.limit)

@@ -102,7 +102,10 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        ch, layers = cfg["block_out_channels"], cfg["decoder_layers_per_block"]
+        # A decoder may be wider than its encoder (flowfill.decoder_tune --widen): the latents are the contract.
+        ch, layers = cfg.get("decoder_block_out_channels") or cfg["block_out_channels"], cfg["decoder_layers_per_block"]
+        if len(ch) != len(cfg["block_out_channels"]):
+            raise ValueError(f"decoder_block_out_channels {ch}: as many levels as block_out_channels expected")
         rev, rev_layers = list(reversed(ch)), list(reversed(layers))
         self.conv_in = nn.Conv2d(cfg["latent_channels"], rev[0], 3, padding=1)
         self.stages = nn.ModuleList([nn.Sequential(*[ResBlock(rev[i]) for _ in range(rev_layers[i])]) for i in range(len(rev))])

@@ -1,8 +1,9 @@
 """flowfill.decoder_tune: the decoder trains on with the encoder frozen (so every latent stays as it was), and ends
 on the int8 values the package holds; the round trip reports PSNR and both sides' blur effect."""
+import pytest
 import torch
 
-from flowfill.decoder_tune import round_trip, tune_decoder
+from flowfill.decoder_tune import decoder_channels, load_decoder, round_trip, save_decoder, tune_decoder, widened
 from flowfill.run import SMOKE
 from flowfill.train import snap_to_int8
 from flowfill.vae import AutoencoderKL
@@ -34,3 +35,28 @@ def test_round_trip_reports_psnr_and_both_blur_effects(data):
         del data.eval_sets["tiny"]
     assert r["n"] == 3 and 0 < r["psnr"] < 100
     assert 0 < r["blur_renders"] <= 1 and 0 < r["blur_round_trip"] <= 1
+
+
+def test_a_widened_decoder_starts_as_the_decoder_it_was_and_its_new_channels_learn(data, tmp_path):
+    torch.manual_seed(0)
+    vae = AutoencoderKL(SMOKE["vae"]).eval()
+    for m in vae.decoder.modules():  # a trained decoder: no zero second convolutions left
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.normal_(m.weight, std=0.05)
+    wide = widened(vae, channels=12, blocks=2)
+    assert decoder_channels(wide.config) == [12, 16, 16, 32] and wide.config["decoder_layers_per_block"][0] == 2
+    assert vae.config.get("decoder_block_out_channels") is None  # the source is untouched
+    z = torch.randn(2, 16, 5, 7)
+    assert torch.allclose(wide.decode(z), vae.decode(z), atol=1e-6)
+    assert all(torch.equal(v, wide.encoder.state_dict()[k]) for k, v in vae.encoder.state_dict().items())
+    with pytest.raises(ValueError, match="can only grow"):
+        widened(vae, channels=4, blocks=1)
+    tune_decoder(wide, data, seconds=60, batch=2, crop=32, lr=1e-2, max_steps=3, log=lambda *a: None)
+    assert wide.decoder.conv_out.weight[:, 8:].abs().sum() > 0  # the new channels now reach the image
+
+    save_decoder(tmp_path / "decoder.pt", wide, {"steps": 3})
+    back = load_decoder(tmp_path / "decoder.pt", vae)
+    assert torch.equal(back.decode(z), wide.decode(z))
+    other = AutoencoderKL(dict(SMOKE["vae"], block_out_channels=[8, 16, 32, 32]))
+    with pytest.raises(ValueError, match="another encoder"):
+        load_decoder(tmp_path / "decoder.pt", other)

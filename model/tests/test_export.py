@@ -194,6 +194,30 @@ def test_sampler_check_draws_a_frames_shape_and_pairs_only_with_that_shape(expor
             main(args + ["--aspect", refused])
 
 
+def test_sampler_check_draws_the_same_latents_through_another_decoder(exported, data_dir, tmp_path):
+    """--decoder swaps the state's decoder and nothing else: a widened copy that decodes as the old one scores every
+    image as the state does, the model line names it, and a changed decoder changes what is scored."""
+    from flowfill.decoder_tune import save_decoder, widened
+    from flowfill.sampler_check import main
+
+    data = exported["data"]
+    _save_state_with_random_judge(exported, seed=1)
+    vae = resume.load(exported["dir"], data, "cpu")["vae"]
+    args = [str(exported["dir"]), "--data", str(data_dir), "--limit", "4", "--seeds", "1", "--size", "128", "--steps", "2", "--device", "cpu"]
+    own = main(args)
+    wide = widened(vae, channels=vae.config["block_out_channels"][0] + 8, blocks=2)
+    save_decoder(tmp_path / "same.pt", wide, {})
+    same = main(args + ["--decoder", str(tmp_path / "same.pt")])
+    assert same["model"].endswith(f"decoder {tmp_path / 'same.pt'}")
+    for key, values in own["scores"]["per_image"].items():
+        assert same["scores"]["per_image"][key] == pytest.approx(values, abs=1e-5), key
+    with torch.no_grad():
+        wide.decoder.conv_out.bias += 0.5
+    save_decoder(tmp_path / "other.pt", wide, {})
+    other = main(args + ["--decoder", str(tmp_path / "other.pt")])
+    assert other["scores"]["frechet_distance"] != own["scores"]["frechet_distance"]
+
+
 def test_sampler_check_writes_its_json_before_printing(exported, data_dir, tmp_path, monkeypatch):
     """A closed stdout (`sampler_check … | head`) must not lose the per-image record a paired judgement needs."""
     import builtins
