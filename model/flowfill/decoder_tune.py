@@ -30,6 +30,7 @@ import torch
 from . import resume
 from .data import FlowfillData
 from .evaluate import blur_results
+from .quantize import dequantize, quantize_per_channel
 from .train import reconstruction_loss, snap_to_int8, vae_training_window, warm_cosine
 from .vae import AutoencoderKL
 from .vae_probe import round_trip_images
@@ -73,8 +74,23 @@ def widened(vae: AutoencoderKL, channels: int, blocks: int) -> AutoencoderKL:
     return new.eval().requires_grad_(False)
 
 
+def _packed(t: torch.Tensor):
+    """A weight on its per-output-channel int8 grid (as snap_to_int8 leaves it) as its codes and scales, exactly;
+    anything else as it is. A decoder is then ~3 MB, and a call's returned files hold several."""
+    w = t.detach().cpu().float()
+    if w.dim() >= 2:
+        q, scale = quantize_per_channel(w.numpy(), 0)
+        if np.array_equal(dequantize(q, scale, 0), w.numpy()):
+            return {"int8": torch.from_numpy(q), "scale": torch.from_numpy(scale)}
+    return w
+
+
+def _unpacked(v) -> torch.Tensor:
+    return torch.from_numpy(dequantize(v["int8"].numpy(), v["scale"].numpy(), 0)) if isinstance(v, dict) else v
+
+
 def save_decoder(path, vae: AutoencoderKL, record: dict) -> None:
-    torch.save({"config": vae.config, "decoder": {k: v.detach().cpu() for k, v in vae.decoder.state_dict().items()},
+    torch.save({"config": vae.config, "decoder": {k: _packed(v) for k, v in vae.decoder.state_dict().items()},
                 "decoder_tuned": record}, path)
 
 
@@ -89,7 +105,7 @@ def load_decoder(path, vae: AutoencoderKL) -> AutoencoderKL:
                          f"({ {k: cfg.get(k) for k in keys} } vs { {k: vae.config.get(k) for k in keys} })")
     new = AutoencoderKL(cfg).to(next(vae.parameters()).device)
     new.encoder.load_state_dict(vae.encoder.state_dict())
-    new.decoder.load_state_dict(saved["decoder"])
+    new.decoder.load_state_dict({k: _unpacked(v) for k, v in saved["decoder"].items()})
     return new.eval().requires_grad_(False)
 
 
