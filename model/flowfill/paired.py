@@ -43,9 +43,17 @@ def check_name(result: dict) -> str:
     style = f"-{result['style']}" if result.get("style") else ""
     aspect = f"-a{aspect_of(result).replace(':', 'x')}" if aspect_of(result) != SQUARE else ""
     products = "-int8" if result.get("products") == "int8" else ""
+    decoder = f"-dec-{decoder_label(result['decoder'])}" if result.get("decoder") else ""
     sampler = result["sampler"]
     return (f"{set_name}t{result['size']}-sh{sampler['shift']:g}-g{sampler['guidance']:g}-n{result['scores']['n']}{seed_index}{limit}"
-            f"{style}{aspect}{steps}{products}")
+            f"{style}{aspect}{steps}{products}{decoder}")
+
+
+def decoder_label(path: str) -> str:
+    """A swapped-in decoder's name in a check's name (since session 48, whose three decoders' checks in one call
+    shared one): its folder's for decoder_tune's OUT/decoder.pt, else the file's stem."""
+    p = Path(path)
+    return p.parent.name if p.name == "decoder.pt" else p.stem
 
 
 def paired_differences(this: dict, other: dict, images: list[int] | None = None, across_sizes: bool = False) -> dict:

@@ -106,7 +106,7 @@ def main(argv=None):
                                   log=lambda m: None, per_image=True, seed_index=a.seed_index, aspect=aspect, layout=True, **sampler)
     result = {"model": model, "set": a.set, "size": a.size, "aspect": a.aspect, "width": width, "height": height, "steps": a.steps,
               "seeds": a.seeds, "seed_index": a.seed_index, "limit": a.limit, **({"style": a.style} if a.style else {}), "sampler": sampler,
-              **({"products": "int8"} if a.int8_products else {}),
+              **({"products": "int8"} if a.int8_products else {}), **({"decoder": a.decoder} if a.decoder else {}),
               "own_sampler": {k: own[k] for k in ("shift", "guidance")}, "scores": scores[f"{a.set}@{a.size}"],
               "seconds": round(time.time() - t)}
     result["by_style"] = rates_by_style(result["scores"]["per_image"], prompts, data.styles)

@@ -197,7 +197,8 @@ def test_sampler_check_draws_a_frames_shape_and_pairs_only_with_that_shape(expor
 def test_sampler_check_draws_the_same_latents_through_another_decoder(exported, data_dir, tmp_path):
     """--decoder swaps the state's decoder and nothing else: a widened copy that decodes as the old one scores every
     image as the state does, the model line names it, and a changed decoder changes what is scored."""
-    from flowfill.decoder_tune import save_decoder, widened
+    from flowfill.decoder_tune import save_decoder, tune_decoder, tune_state, widened
+    from flowfill.paired import check_name
     from flowfill.sampler_check import main
 
     data = exported["data"]
@@ -209,13 +210,23 @@ def test_sampler_check_draws_the_same_latents_through_another_decoder(exported, 
     save_decoder(tmp_path / "same.pt", wide, {})
     same = main(args + ["--decoder", str(tmp_path / "same.pt")])
     assert same["model"].endswith(f"decoder {tmp_path / 'same.pt'}")
+    assert check_name(same) == check_name(own) + "-dec-same"  # three decoders' checks in one call keep three names
     for key, values in own["scores"]["per_image"].items():
         assert same["scores"]["per_image"][key] == pytest.approx(values, abs=1e-5), key
-    with torch.no_grad():
-        wide.decoder.conv_out.bias += 0.5
+    # Two steps open every new weight (an all-zero one the exporter folds away) and end on int8 values, which the
+    # package then holds exactly.
+    tune_decoder(wide, data, seconds=60, batch=2, crop=32, lr=1e-2, max_steps=2, log=lambda *a: None)
     save_decoder(tmp_path / "other.pt", wide, {})
     other = main(args + ["--decoder", str(tmp_path / "other.pt")])
     assert other["scores"]["frechet_distance"] != own["scores"]["frechet_distance"]
+
+    # --graft: the whole state with that decoder, which the package then holds at its own widths.
+    tune_state(tmp_path / "grafted", exported["dir"], data, graft=str(tmp_path / "other.pt"), log=lambda *a: None)
+    grafted = resume.load(tmp_path / "grafted", data, "cpu")
+    assert grafted["vae"].config["decoder_block_out_channels"][0] == vae.config["block_out_channels"][0] + 8
+    z = torch.randn(1, 16, 4, 6)
+    torch.testing.assert_close(grafted["vae"].decode(z), wide.decode(z), atol=1e-5, rtol=1e-5)
+    assert grafted["decoder_tuned"]["grafted_from"] == str(tmp_path / "other.pt")
 
 
 def test_sampler_check_writes_its_json_before_printing(exported, data_dir, tmp_path, monkeypatch):
