@@ -7,13 +7,14 @@ train_vae's (L1 + MSE + edge L1 on the finite differences) with the edge term we
 latents noised as the DiT's are imperfect (sigma up to `--latent-noise` of their spread, 0.1 as in train_vae's last
 third), at both native sizes and every aspect bucket. Before and after, the round trip is measured on the held-out
 sets' renders (PSNR and blur effect, vae_probe's); the new state (package + extras + judge) is written like any
-other, with `decoder_tuned` recording both. Whether the drawings get crisper is then a paired `sampler_check` of the same transformer and noise:
+other, with `decoder_tuned` recording both. Whether the drawings get crisper is then a paired `sampler_check` of the
+same transformer and noise (`--decoder`).
 
 A heavier edge term alone left the round trip as soft as it was (session 47), so the decoder can also grow where it
 draws edges: `--widen C` makes its full-resolution stage C channels wide and `--full-res-blocks N` N residual blocks
 deep, starting as exactly the decoder it was (`widened`). `--decoder-only` writes OUT/decoder.pt (the decoder and its
-config, ~10 MB) instead of a whole state, for `sampler_check --decoder` on the GPU; `--graft decoder.pt` makes the
-whole state from it here, without training.
+config, ~3 MB) instead of a whole state, for `sampler_check --decoder` on the GPU; `--graft decoder.pt` makes the
+whole state from it here, without training. (Session 48: neither growth nor ~17x the training sharpened it.)
 
   python3 -m flowfill.decoder_tune OUT STATE [--seconds 600] [--edge 2] [--batch 16] [--crop 128] [--lr 2e-4] \
       [--latent-noise 0.1] [--widen C] [--full-res-blocks N] [--decoder-only | --graft decoder.pt]
@@ -32,14 +33,10 @@ from .data import FlowfillData
 from .evaluate import blur_results
 from .quantize import dequantize, quantize_per_channel
 from .train import reconstruction_loss, snap_to_int8, vae_training_window, warm_cosine
-from .vae import AutoencoderKL
+from .vae import AutoencoderKL, decoder_channels
 from .vae_probe import round_trip_images
 
 HELD_OUT_SETS = ("v1_emoji", "icons")
-
-
-def decoder_channels(config: dict) -> list[int]:
-    return list(config.get("decoder_block_out_channels") or config["block_out_channels"])
 
 
 @torch.no_grad()
@@ -47,7 +44,8 @@ def widened(vae: AutoencoderKL, channels: int, blocks: int) -> AutoencoderKL:
     """A copy of `vae` whose decoder's full-resolution stage is `channels` wide and `blocks` residual blocks deep, and
     which decodes exactly as `vae` does: every old weight is kept, the old channels read nothing from the new ones
     (those weights are zero), the new channels start at the layers' own initialisation, and new blocks start as
-    identities (ResBlock's zero second convolution). Training then opens the new paths."""
+    identities (ResBlock's zero second convolution). Training then opens the new paths; train before exporting, since
+    the exporter folds an all-zero convolution away and such a package does not read back."""
     cfg = dict(vae.config)
     old_ch, layers = decoder_channels(cfg), list(cfg["decoder_layers_per_block"])
     if channels < old_ch[0] or blocks < layers[0]:

@@ -92,7 +92,8 @@ def main(argv=None):
 
             state["vae"] = load_decoder(a.decoder, state["vae"])
         clf, pipe, own = state["classifier"], resume.pipeline(state, data), state["scheduler"]
-        vocabulary, model = train_subject_ids(data, a.train_subjects), f"{a.state} ({state['dit_steps']} DiT steps)" + (f", decoder {a.decoder}" if a.decoder else "")
+        vocabulary = train_subject_ids(data, a.train_subjects)
+        model = f"{a.state} ({state['dit_steps']} DiT steps)" + (f", decoder {a.decoder}" if a.decoder else "")
     sampler = sampler_choice(own, a.shift, a.guidance)
     try:
         prompts = check_prompts(data.manifest, a.set, a.style, a.limit)

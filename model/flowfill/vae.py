@@ -99,11 +99,16 @@ class Encoder(nn.Module):
         return self.conv_out(F.silu(x))
 
 
+def decoder_channels(cfg: dict) -> list[int]:
+    """The decoder's widths, full resolution first. A decoder may be wider than its encoder (flowfill.decoder_tune
+    --widen): the latents are the contract between them."""
+    return list(cfg.get("decoder_block_out_channels") or cfg["block_out_channels"])
+
+
 class Decoder(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        # A decoder may be wider than its encoder (flowfill.decoder_tune --widen): the latents are the contract.
-        ch, layers = cfg.get("decoder_block_out_channels") or cfg["block_out_channels"], cfg["decoder_layers_per_block"]
+        ch, layers = decoder_channels(cfg), cfg["decoder_layers_per_block"]
         if len(ch) != len(cfg["block_out_channels"]):
             raise ValueError(f"decoder_block_out_channels {ch}: as many levels as block_out_channels expected")
         rev, rev_layers = list(reversed(ch)), list(reversed(layers))

@@ -3,10 +3,10 @@ on the int8 values the package holds; the round trip reports PSNR and both sides
 import pytest
 import torch
 
-from flowfill.decoder_tune import decoder_channels, load_decoder, round_trip, save_decoder, tune_decoder, widened
+from flowfill.decoder_tune import load_decoder, round_trip, save_decoder, tune_decoder, widened
 from flowfill.run import SMOKE
 from flowfill.train import snap_to_int8
-from flowfill.vae import AutoencoderKL
+from flowfill.vae import AutoencoderKL, decoder_channels
 
 
 def test_only_the_decoder_moves_and_it_ends_on_int8_values(data):
