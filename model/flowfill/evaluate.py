@@ -376,10 +376,15 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
+def emoji_and_icons(sets: dict) -> list[dict]:
+    """v1_emoji's and icons' held-out prompts, alternating: the 512² grid's and the aspect rows' prompts."""
+    return [p for pair in zip(sets["v1_emoji"], sets["icons"]) for p in pair]
+
+
 def grid_512(pipe: Pipeline, sets: dict, out_dir, n: int = 64, *, steps, guidance, shift) -> list[str]:
     """The evaluation's grid at 512²: the first n of v1_emoji and icons, interleaved, from seed 909, written to out_dir as
     grid-512-<q>.png (16 a file, full size) and grid-512-small.png (all, half size, 8 a row). Returns their prompts."""
-    mixed = [p for pair in zip(sets["v1_emoji"], sets["icons"]) for p in pair][:n]
+    mixed = emoji_and_icons(sets)[:n]
     images = run_generation(pipe, mixed, 512, 512, seed=909, steps=steps, guidance=guidance, shift=shift)
     for q in range(0, len(images), 16):
         save_grid(Path(out_dir) / f"grid-512-{q // 16}.png", images[q: q + 16], 4, gap=4)

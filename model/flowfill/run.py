@@ -22,8 +22,8 @@ from . import distill, distributed, resume
 from .bank import LatentBank
 from .classifier import INPUT as CLASSIFIER_INPUT, train_classifier
 from .data import ICON_SHARE, FlowfillData, write_samples
-from .evaluate import (choose_scheduler, evaluate_aspects, evaluate_sets, grid_512, held_out_sets, save_aspect_strip,
-                       save_grid, seen_prompts)
+from .evaluate import (choose_scheduler, emoji_and_icons, evaluate_aspects, evaluate_sets, grid_512, held_out_sets,
+                       save_aspect_strip, save_grid, seen_prompts)
 from .export import export_package
 from .mmdit import DIT_CONFIG, deepened, deepened_positions, widened
 from .sampling import Pipeline
@@ -510,8 +510,7 @@ def evaluate_v2(pipe, data, clf, sets, seen, steps, log, ev: Path, smoke: bool, 
     kw = dict(sampling, log=log, vocabulary=vocabulary)
     res, samples = held_out_sets(pipe, data, clf, sets, seen, fd_seeds=1 if smoke else 5, **kw)
     report["results"] = res
-    mixed = [p for pair in zip(sets["v1_emoji"], sets["icons"]) for p in pair]
-    aspects, strips = evaluate_aspects(pipe, data, clf, mixed[: 4 if smoke else 40], 512, **kw)
+    aspects, strips = evaluate_aspects(pipe, data, clf, emoji_and_icons(sets)[: 4 if smoke else 40], 512, **kw)
     report["aspects"] = aspects
     report["aspect_sizes"] = {k: v["size"] for k, v in aspects.items()}
     save_grid(ev / "held-out-256.png", torch.cat([samples["v1_emoji@256"][:8], samples["emoji@256"][:8], samples["icons@256"][:8]]), 8)
