@@ -15,6 +15,9 @@
 #                                                              # transformer rebuilt, named and versioned <version>
 #                                                              # (e.g. 2.1.0 -> "… v2.1"); the model it replaces to
 #                                                              # models/v<its major.minor>, listed in RETIRED_BUILT_IN_MODELS
+#   bash model/install-package.sh --ship-sampler <version> <state>  # the same weights at a new guidance or step count
+#                                                              # (flowfill.set_sampler on <state>): only
+#                                                              # models/default/flowfill.json changes (flowfill.ship_sampler)
 #
 # Installing a model that ships:
 #   models/default/           <- the slice's package, its transformer rebuilt by npm run rebuild-transformer
@@ -64,6 +67,14 @@ if [ "${1:-}" = "--teacher-from-dir" ]; then
   [ -f "$state/package/transformer/model.onnx" ] || { echo "$state/package/transformer/model.onnx is missing"; exit 2; }
   from_dir() { cat "$state/package/transformer/$1"; }
   write_teacher "$state" from_dir
+  exit 0
+fi
+if [ "${1:-}" = "--ship-sampler" ]; then
+  # The package hash stays (guidance and steps live outside it), so there is nothing to retire: layers made at the old
+  # sampler regenerate from the same package at the sampler their provenance records.
+  version=${2:?usage: bash model/install-package.sh --ship-sampler <version, e.g. 2.10.0> <state folder>}
+  from=$(cd "${3:?usage: bash model/install-package.sh --ship-sampler <version> <state folder>}" && pwd)
+  (cd model && python3 -m flowfill.ship_sampler "$from" ../models/default --version "$version")
   exit 0
 fi
 if [ "${1:-}" = "--ship-candidate" ]; then

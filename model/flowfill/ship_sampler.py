@@ -1,0 +1,97 @@
+"""The built-in model's new sampler, shipped without new bytes:
+
+  python3 -m flowfill.ship_sampler <state folder> ../models/default --version 2.10.0
+
+`flowfill.set_sampler` re-chooses a state's sampler. When only the guidance or the steps change, the package's files
+are the same bytes (both live in flowfill.json, outside the package hash), so the built-in model keeps its hash and
+every layer made with it still regenerates from it at the sampler its provenance records. Retiring the old version
+into models/v<major.minor> (install-package.sh --ship-candidate) would then keep a second copy of identical weights,
+~25 MB a release; this writes the new recommendation, version and name into the built-in package's flowfill.json
+instead, after checking that the state's package is the built-in model's weights, file by file.
+
+A new shift is refused here: it changes scheduler_config.json and with it the hash, so the old package must stay
+where its layers can find it (install-package.sh --ship-candidate). The judged counts (flowfill.vocabulary --checks)
+were drawn at the old sampler and are dropped; count again with checks made at the new one.
+"""
+import argparse
+import json
+import re
+from pathlib import Path
+
+from .set_sampler import _without_judged_counts
+
+TRANSFORMER = "transformer/model.onnx"
+
+
+def _weights_differ(state_files: dict, built_in: dict) -> list[str]:
+    """The files where the state's package is not the built-in model's bytes (its transformer is rebuilt: the
+    rebuild records the sha256 it was made from)."""
+    shipped = built_in["files"]
+    differ = sorted(set(state_files) ^ set(shipped))
+    for name, entry in state_files.items():
+        if name not in shipped:
+            continue
+        if name == TRANSFORMER:
+            source = built_in.get("transformer_rebuilt", {}).get("from_sha256", shipped[name]["sha256"])
+            if entry["sha256"] != source:
+                differ.append(name)
+        elif entry["sha256"] != shipped[name]["sha256"]:
+            differ.append(name)
+    return differ
+
+
+def ship_sampler(state: Path, built_in: Path, version: str) -> dict:
+    """Writes the state's recommended sampler into `built_in`/flowfill.json as version `version`; returns the change."""
+    if not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", version):
+        raise ValueError(f"version {version} is not major.minor.patch")
+    state_manifest = json.loads((state / "package" / "flowfill.json").read_text())
+    extras = json.loads((state / "extras.json").read_text())
+    path = built_in / "flowfill.json"
+    manifest = json.loads(path.read_text())
+    if manifest["version"] == version:
+        raise ValueError(f"{built_in} is {version} already")
+    differ = _weights_differ(state_manifest["files"], manifest)
+    if differ:
+        raise ValueError(f"{state}/package is not {built_in}'s weights ({', '.join(differ)} differ): "
+                         "ship new bytes with install-package.sh --ship-candidate")
+    old, new = manifest.get("recommended", {}), state_manifest.get("recommended", {})
+    if new.get("shift") != old.get("shift"):
+        raise ValueError(f"the shift changes ({old.get('shift')} -> {new.get('shift')}), and with it the package hash: "
+                         "ship with install-package.sh --ship-candidate")
+    if new == old:
+        raise ValueError(f"{state} recommends {old}, as {built_in} does already")
+    reason = (extras.get("sampler_changes") or [{}])[-1].get("why")
+    if not reason:
+        raise ValueError(f"{state}/extras.json records no sampler change (flowfill.set_sampler --why …)")
+
+    major, minor, _ = version.split(".")
+    change = {"version": version, "from": {"version": manifest["version"], **old}, "to": new, "why": reason}
+    manifest["name"] = re.sub(r" v[0-9.]+$", "", manifest["name"]) + f" v{major}" + (f".{minor}" if minor != "0" else "")
+    manifest["version"] = version
+    if "version" in manifest.get("training", {}):
+        manifest["training"]["version"] = version
+    manifest["recommended"] = new
+    if "vocabulary" in manifest:
+        manifest["vocabulary"] = _without_judged_counts(manifest["vocabulary"])
+    manifest["sampler_changes"] = [*manifest.get("sampler_changes", []), change]
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return change
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("state", help="a state folder (package/ + extras.json) whose sampler flowfill.set_sampler changed")
+    ap.add_argument("built_in", help="the built-in package holding the same weights (e.g. ../models/default)")
+    ap.add_argument("--version", required=True, help="the release's version, e.g. 2.10.0 (its name becomes '… v2.10')")
+    a = ap.parse_args(argv)
+    try:
+        change = ship_sampler(Path(a.state), Path(a.built_in), a.version)
+    except ValueError as e:
+        ap.error(str(e))
+    print(f"{a.built_in}/flowfill.json: version {change['from']['version']} -> {a.version}, sampler "
+          f"{ {k: v for k, v in change['from'].items() if k != 'version'} } -> {change['to']} (package hash unchanged); "
+          "count the vocabulary again from checks at the new sampler (flowfill.vocabulary --checks)")
+
+
+if __name__ == "__main__":
+    main()
