@@ -46,40 +46,46 @@ def test_the_new_guidance_version_and_name_reach_the_built_in_package_and_old_co
         "to": {"steps": 10, "guidance": 2.5, "shift": 6.0}, "why": "icons +4.4 ± 1.0 at guidance 2.5"}]
 
 
+def edited_pair(root, guidance=None, edit=lambda manifest: None):
+    """A pair whose state's sampler set_sampler changed (if `guidance`), its package manifest then edited by `edit`."""
+    state, built_in = make_pair(root)
+    if guidance is not None:
+        set_sampler(state, None, guidance, "x")
+    path = state / "package" / "flowfill.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+    return state, built_in
+
+
 def test_other_weights_a_new_shift_no_change_or_a_bad_version_are_refused_and_write_nothing(tmp_path, capsys):
-    cases = []
-    state, built_in = make_pair(tmp_path / "weights")
-    set_sampler(state, None, 2.5, "x")
-    manifest = json.loads((state / "package" / "flowfill.json").read_text())
-    manifest["files"]["transformer/model.onnx"]["sha256"] = "e" * 64
-    (state / "package" / "flowfill.json").write_text(json.dumps(manifest))
-    cases.append((state, built_in, "2.10.0", "transformer/model.onnx differ"))
-    state, built_in = make_pair(tmp_path / "scheduler")
-    set_sampler(state, None, 2.5, "x")
-    manifest = json.loads((state / "package" / "flowfill.json").read_text())
-    manifest["files"][SCHEDULER_CONFIG]["sha256"] = "f" * 64  # as set_sampler --shift leaves it
-    (state / "package" / "flowfill.json").write_text(json.dumps(manifest))
-    cases.append((state, built_in, "2.10.0", "scheduler_config.json differ"))
-    state, built_in = make_pair(tmp_path / "shift-only")
-    manifest = json.loads((state / "package" / "flowfill.json").read_text())
-    manifest["recommended"]["shift"] = 3.0
-    (state / "package" / "flowfill.json").write_text(json.dumps(manifest))
-    cases.append((state, built_in, "2.10.0", "the shift changes"))
-    state, built_in = make_pair(tmp_path / "same")
-    cases.append((state, built_in, "2.10.0", "as .* does already"))
-    state, built_in = make_pair(tmp_path / "unexplained")
-    manifest = json.loads((state / "package" / "flowfill.json").read_text())
-    manifest["recommended"]["guidance"] = 3.0
-    (state / "package" / "flowfill.json").write_text(json.dumps(manifest))
-    cases.append((state, built_in, "2.10.0", "records no sampler change"))
-    state, built_in = make_pair(tmp_path / "versions")
-    set_sampler(state, None, 2.5, "x")
-    cases += [(state, built_in, "2.9.0", "already"), (state, built_in, "2.10", "major.minor.patch")]
+    def other_transformer(manifest):
+        manifest["files"]["transformer/model.onnx"]["sha256"] = "e" * 64
+
+    def other_scheduler(manifest):  # as set_sampler --shift leaves the config's entry
+        manifest["files"][SCHEDULER_CONFIG]["sha256"] = "f" * 64
+
+    def shift_only(manifest):
+        manifest["recommended"]["shift"] = 3.0
+
+    def unexplained_guidance(manifest):
+        manifest["recommended"]["guidance"] = 3.0
+
+    versions = edited_pair(tmp_path / "versions", 2.5)
+    cases = [
+        (*edited_pair(tmp_path / "weights", 2.5, other_transformer), "2.10.0", "transformer/model.onnx differ"),
+        (*edited_pair(tmp_path / "scheduler", 2.5, other_scheduler), "2.10.0", "scheduler_config.json differ"),
+        (*edited_pair(tmp_path / "shift", None, shift_only), "2.10.0", "the shift changes"),
+        (*edited_pair(tmp_path / "same"), "2.10.0", "as .* does already"),
+        (*edited_pair(tmp_path / "unexplained", None, unexplained_guidance), "2.10.0", "records no sampler change"),
+        (*versions, "2.9.0", "already"),
+        (*versions, "2.10", "major.minor.patch"),
+    ]
     for state, built_in, version, says in cases:
         before = (built_in / "flowfill.json").read_bytes()
         with pytest.raises(ValueError, match=says):
             ship_sampler(state, built_in, version)
         assert (built_in / "flowfill.json").read_bytes() == before
     with pytest.raises(SystemExit):
-        main([str(state), str(built_in), "--version", "2.9.0"])
+        main([str(versions[0]), str(versions[1]), "--version", "2.9.0"])
     assert "already" in capsys.readouterr().err
