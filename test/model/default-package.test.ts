@@ -7,6 +7,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -39,6 +40,30 @@ test('every earlier built-in model kept under models/ is listed as retired, so i
     .filter((e) => e.isDirectory() && e.name !== 'default')
     .map((e) => `models/${e.name}`);
   expect(kept.sort()).toEqual(RETIRED_BUILT_IN_MODELS.map((m) => m.folder).sort());
+});
+
+test('a release that changes only the recommended guidance or steps keeps the package hash, so nothing is retired', async () => {
+  // model/install-package.sh --ship-sampler (flowfill.ship_sampler) ships such a release in place: layers made before
+  // it must still regenerate from the same package, at the sampler their provenance records.
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flowfill-sampler-release-'));
+  try {
+    fs.cpSync(path.join(repoRoot, 'models/default'), path.join(root, 'models/default'), { recursive: true });
+    const manifestPath = path.join(root, 'models/default/flowfill.json');
+    const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+    manifest.recommended = {
+      ...manifest.recommended,
+      guidance: manifest.recommended.guidance + 0.5,
+      steps: manifest.recommended.steps + 2,
+    };
+    manifest.name = `${manifest.name} (next)`;
+    fs.writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+    const [before, after] = await Promise.all([retiredEntryAsync(repoRoot, 'models/default'), retiredEntryAsync(root, 'models/default')]);
+    expect(after.hash).toBe(before.hash);
+    expect(after.id).not.toBe(before.id); // the name is part of the id the panel shows; provenance matches by hash
+    expect(makesImagesOf(after, before.hash)).toBe(true);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });
 
 // The shipped package and every retired one (the test above keeps that list equal to models/'s folders).
