@@ -95,22 +95,7 @@ if [ "${1:-}" = "--ship-candidate" ]; then
   [ ! -e "$retired" ] || { echo "$retired exists: the built-in model $old_version has been retired there already"; exit 2; }
   cp -r models/default "$retired"
   ship_package "$from/package"
-  python3 - "$version" <<'PY'
-import json, re, sys
-version = sys.argv[1]
-major, minor, _ = version.split(".")
-path = "models/default/flowfill.json"
-manifest = json.load(open(path))
-base = re.sub(r" v[0-9.]+$", "", manifest["name"])
-manifest["name"] = f"{base} v{major}" + (f".{minor}" if minor != "0" else "")
-manifest["version"] = version
-if "version" in manifest.get("training", {}):  # the export copies the package version there too
-    manifest["training"]["version"] = version
-with open(path, "w") as f:
-    json.dump(manifest, f, indent=2, ensure_ascii=False)
-    f.write("\n")
-print(f"models/default/flowfill.json: {manifest['name']}, version {version}")
-PY
+  PYTHONPATH=model python3 -m flowfill.release_version models/default/flowfill.json "$version"
   npx tsx scripts/retire-built-in-model.ts "$retired"
   npx prettier --check --log-level warn ui/jobs/skip-reasons.ts
   du -sh models/default "$retired"

@@ -29,7 +29,7 @@ from pathlib import Path
 SCHEDULER_CONFIG = "scheduler/scheduler_config.json"
 
 
-def _without_judged_counts(vocabulary: dict) -> dict:
+def without_judged_counts(vocabulary: dict) -> dict:
     out = {k: v for k, v in vocabulary.items() if k != "judged"}
     out["kinds"] = [{**{k: v for k, v in kind.items() if k not in ("judged_by_style", "subjects")},
                      "subjects": [{k: v for k, v in s.items() if k != "judged"} for s in kind["subjects"]]}
@@ -68,7 +68,7 @@ def set_sampler(state: Path, shift: float | None, guidance: float | None, why: s
     if steps is not None:
         flowfill["recommended"]["steps"] = steps
     if "judged" in flowfill.get("vocabulary", {}):
-        flowfill["vocabulary"] = _without_judged_counts(flowfill["vocabulary"])
+        flowfill["vocabulary"] = without_judged_counts(flowfill["vocabulary"])
     flowfill_path.write_text(json.dumps(flowfill, indent=2))
 
     change = {"from": old, "to": new, "at_dit_step": extras.get("dit_steps"), "why": why.strip()}

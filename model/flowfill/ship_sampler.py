@@ -15,10 +15,10 @@ were drawn at the old sampler and are dropped; count again with checks made at t
 """
 import argparse
 import json
-import re
 from pathlib import Path
 
-from .set_sampler import _without_judged_counts
+from .release_version import set_release_version, write_manifest
+from .set_sampler import without_judged_counts
 
 TRANSFORMER = "transformer/model.onnx"
 
@@ -26,24 +26,14 @@ TRANSFORMER = "transformer/model.onnx"
 def _weights_differ(state_files: dict, built_in: dict) -> list[str]:
     """The files where the state's package is not the built-in model's bytes (its transformer is rebuilt: the
     rebuild records the sha256 it was made from)."""
-    shipped = built_in["files"]
-    differ = sorted(set(state_files) ^ set(shipped))
-    for name, entry in state_files.items():
-        if name not in shipped:
-            continue
-        if name == TRANSFORMER:
-            source = built_in.get("transformer_rebuilt", {}).get("from_sha256", shipped[name]["sha256"])
-            if entry["sha256"] != source:
-                differ.append(name)
-        elif entry["sha256"] != shipped[name]["sha256"]:
-            differ.append(name)
-    return differ
+    shipped = {name: entry["sha256"] for name, entry in built_in["files"].items()}
+    if "transformer_rebuilt" in built_in:
+        shipped[TRANSFORMER] = built_in["transformer_rebuilt"]["from_sha256"]
+    return sorted(name for name in set(state_files) | set(shipped) if state_files.get(name, {}).get("sha256") != shipped.get(name))
 
 
 def ship_sampler(state: Path, built_in: Path, version: str) -> dict:
     """Writes the state's recommended sampler into `built_in`/flowfill.json as version `version`; returns the change."""
-    if not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", version):
-        raise ValueError(f"version {version} is not major.minor.patch")
     state_manifest = json.loads((state / "package" / "flowfill.json").read_text())
     extras = json.loads((state / "extras.json").read_text())
     path = built_in / "flowfill.json"
@@ -64,17 +54,13 @@ def ship_sampler(state: Path, built_in: Path, version: str) -> dict:
     if not reason:
         raise ValueError(f"{state}/extras.json records no sampler change (flowfill.set_sampler --why …)")
 
-    major, minor, _ = version.split(".")
     change = {"version": version, "from": {"version": manifest["version"], **old}, "to": new, "why": reason}
-    manifest["name"] = re.sub(r" v[0-9.]+$", "", manifest["name"]) + f" v{major}" + (f".{minor}" if minor != "0" else "")
-    manifest["version"] = version
-    if "version" in manifest.get("training", {}):
-        manifest["training"]["version"] = version
+    set_release_version(manifest, version)
     manifest["recommended"] = new
     if "vocabulary" in manifest:
-        manifest["vocabulary"] = _without_judged_counts(manifest["vocabulary"])
+        manifest["vocabulary"] = without_judged_counts(manifest["vocabulary"])
     manifest["sampler_changes"] = [*manifest.get("sampler_changes", []), change]
-    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    write_manifest(path, manifest)
     return change
 
 
