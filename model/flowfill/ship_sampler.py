@@ -32,6 +32,19 @@ def _weights_differ(state_files: dict, built_in: dict) -> list[str]:
     return sorted(name for name in set(state_files) | set(shipped) if state_files.get(name, {}).get("sha256") != shipped.get(name))
 
 
+def _reason_for(state: Path, changes: list[dict], recommended: dict) -> str:
+    """The why of the state's last sampler change, which must be the change to the sampler it now recommends: a line's
+    state carries its ancestors' changes too, and an older one's reason would be recorded against this release."""
+    if not changes or not changes[-1].get("why"):
+        raise ValueError(f"{state}/extras.json records no sampler change (flowfill.set_sampler --why …)")
+    last = changes[-1]
+    drawn_at = {k: recommended.get(k) for k in last["to"]}
+    if drawn_at != last["to"]:
+        raise ValueError(f"{state}/extras.json's last sampler change is to {last['to']}, but its package recommends "
+                         f"{drawn_at}: record this change with flowfill.set_sampler --why …")
+    return last["why"]
+
+
 def ship_sampler(state: Path, built_in: Path, version: str) -> dict:
     """Writes the state's recommended sampler into `built_in`/flowfill.json as version `version`; returns the change."""
     state_manifest = json.loads((state / "package" / "flowfill.json").read_text())
@@ -50,9 +63,7 @@ def ship_sampler(state: Path, built_in: Path, version: str) -> dict:
                          "ship with install-package.sh --ship-candidate")
     if new == old:
         raise ValueError(f"{state} recommends {old}, as {built_in} does already")
-    reason = (extras.get("sampler_changes") or [{}])[-1].get("why")
-    if not reason:
-        raise ValueError(f"{state}/extras.json records no sampler change (flowfill.set_sampler --why …)")
+    reason = _reason_for(state, extras.get("sampler_changes") or [], new)
 
     change = {"version": version, "from": {"version": manifest["version"], **old}, "to": new, "why": reason}
     set_release_version(manifest, version)
