@@ -10,7 +10,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jest } from '@jest/globals';
 import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-web';
 import { retiredEntryAsync } from '../../scripts/retire-built-in-model.js';
@@ -18,9 +17,6 @@ import { makesImagesOf, RETIRED_BUILT_IN_MODELS } from '../../ui/jobs/skip-reaso
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 ort.env.wasm.numThreads = 1;
-// Hashing every kept package (~25 MB each) and compiling onnxruntime's WASM take seconds each here and several times
-// longer on a loaded 2-core CI machine, past jest's 5 s default.
-jest.setTimeout(120_000);
 
 test('each retired built-in model is the package in its folder, as the engine reads it', async () => {
   // The identity the panel gets (ModelInfo), from the engine's own loader: what a release writes into the list.
