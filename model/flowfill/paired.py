@@ -5,6 +5,7 @@ guidance 1 against its teacher at 2, or 10 steps against 20: the sampler is dete
 noise). No GPU and no torch: the JSONs' per-image results are all it reads.
 
   cd model && python3 -m flowfill.paired new.json old.json [--json out.json] [--weak-from flowfill.json] [--across-sizes]
+  cd model && python3 -m flowfill.paired new-s5.json,new-s6.json old-s5.json,old-s6.json   # parts joined in order
 
 --across-sizes pairs two checks that differ only in image size or shape (a state's 512² against its 256², or its 16:9
 against its 1:1). The prompts and seed numbers are the same, but the noise is not (its shape differs), so the pairing
@@ -77,6 +78,32 @@ def paired_differences(this: dict, other: dict, images: list[int] | None = None,
     return out
 
 
+def joined(checks: list[dict]) -> dict:
+    """Checks of one state and sampler drawn at other seed indices or prompt limits, read as one check of all their
+    images in order. The joined check's seed_index and limit are the parts' lists, so it pairs only with a join of
+    the same parts in the same order. Where the parts repeat prompts, the standard errors read a little small."""
+    if len(checks) == 1:
+        return checks[0]
+    first = checks[0]
+    parted = ("seed_index", "limit")
+    for c in checks[1:]:
+        for k in (*(k for k in SAME if k not in parted), "sampler", "steps"):
+            if c.get(k, DEFAULTS.get(k)) != first.get(k, DEFAULTS.get(k)):
+                raise ValueError(f"joining needs checks of the same {k} (got {first.get(k)} and {c.get(k)})")
+    keys = set.intersection(*(set(c["scores"]["per_image"]) for c in checks))
+    return {**first, **{k: [c.get(k, DEFAULTS.get(k)) for c in checks] for k in parted},
+            "scores": {"per_image": {k: [v for c in checks for v in c["scores"]["per_image"][k]] for k in sorted(keys)}}}
+
+
+def read_side(paths: str) -> dict:
+    """A command line's side: one sampler_check JSON, or several joined (comma-separated)."""
+    checks = []
+    for path in paths.split(","):
+        with open(path) as f:
+            checks.append(json.load(f))
+    return joined(checks)
+
+
 def weak_and_other_images(manifest: dict, flowfill: dict, check: dict) -> dict[str, list[int]]:
     """The check's image numbers whose subject `flowfill`'s judged counts find weak, and the others'."""
     weak = set(weak_subject_ids(manifest, flowfill))
@@ -107,8 +134,9 @@ def sizes(this: dict, other: dict) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("this", help="a sampler_check --json (the newer state, or the sampler tried)")
-    ap.add_argument("other", help="one of the same set, size, seeds and prompts to pair it with")
+    ap.add_argument("this", help="a sampler_check --json (the newer state, or the sampler tried); several, comma-separated, "
+                                 "are joined (e.g. the same prompts at other seed indices)")
+    ap.add_argument("other", help="one of the same set, size, seeds and prompts to pair it with (joined likewise)")
     ap.add_argument("--json", help="write the differences here")
     ap.add_argument("--weak-from", metavar="FLOWFILL_JSON",
                     help="also pair the images of this package's weak subjects apart from the others'")
@@ -116,8 +144,9 @@ def main(argv=None):
     ap.add_argument("--across-sizes", action="store_true",
                     help="pair checks of two image sizes or shapes by prompt and seed number (not the same noise)")
     a = ap.parse_args(argv)
-    with open(a.this) as f, open(a.other) as g:
-        this, other = json.load(f), json.load(g)
+    this, other = read_side(a.this), read_side(a.other)
+    if a.weak_from and isinstance(this.get("limit"), list):
+        ap.error("--weak-from reads one check's prompts: pair joined checks without it")
     result = {"this": {"file": a.this, "model": this.get("model"), "sampler": this.get("sampler")},
               "other": {"file": a.other, **paired_differences(this, other, across_sizes=a.across_sizes)}}
     if a.weak_from:

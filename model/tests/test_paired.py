@@ -147,3 +147,25 @@ def test_checks_of_two_sizes_pair_only_when_asked(tmp_path, capsys):
         p.write_text(json.dumps(j))
     main([str(paths[0]), str(paths[1]), "--across-sizes"])
     assert "512² − 256² (paired by prompt and seed number, not by noise)" in capsys.readouterr().out
+
+
+def test_checks_at_other_seed_indices_join_in_order_and_pair_only_with_the_same_parts(tmp_path):
+    parts = {name: [dict(check(name, top1, [1, 1]), seed_index=s, limit=2) for s, top1 in ((5, [1, 0]), (6, [0, 0]))]
+             for name in ("new", "old")}
+    parts["old"][1]["scores"]["per_image"]["subject_top1"] = [0, 1]
+    paths = {}
+    for name, checks in parts.items():
+        paths[name] = []
+        for c in checks:
+            p = tmp_path / f"{name}-{c['seed_index']}.json"
+            p.write_text(json.dumps(c))
+            paths[name].append(str(p))
+    d = main([",".join(paths["new"]), ",".join(paths["old"])])["other"]["subject_top1"]
+    # new [1, 0, 0, 0] against old [1, 0, 0, 1]: one image lost of four
+    assert (d["only_this"], d["only_other"], d["n"]) == (0, 1, 4)
+    with pytest.raises(ValueError, match="seed_index"):
+        main([",".join(paths["new"]), ",".join(reversed(paths["old"]))])
+    other_sampler = tmp_path / "other-sampler.json"
+    other_sampler.write_text(json.dumps(dict(parts["new"][1], sampler={"shift": 6.0, "guidance": 2.0})))
+    with pytest.raises(ValueError, match="joining needs checks of the same sampler"):
+        main([f"{paths['new'][0]},{other_sampler}", ",".join(paths["old"])])

@@ -71,17 +71,6 @@ def test_other_weights_a_new_shift_no_change_or_a_bad_version_are_refused_and_wr
     def unexplained_guidance(manifest):
         manifest["recommended"]["guidance"] = 3.0
 
-    def older_reason(root):  # an ancestor's change is on record, this one is not
-        state, built_in = make_pair(root)
-        extras = json.loads((state / "extras.json").read_text())
-        extras["sampler_changes"] = [{"from": {"shift": 1.0, "guidance": 2.0}, "to": {"shift": 6.0, "guidance": 2.0}, "why": "old"}]
-        (state / "extras.json").write_text(json.dumps(extras))
-        path = state / "package" / "flowfill.json"
-        manifest = json.loads(path.read_text())
-        manifest["recommended"]["guidance"] = 2.5
-        path.write_text(json.dumps(manifest))
-        return state, built_in
-
     versions = edited_pair(tmp_path / "versions", 2.5)
     cases = [
         (*edited_pair(tmp_path / "weights", 2.5, other_transformer), "2.10.0", "transformer/model.onnx differ"),
@@ -89,7 +78,8 @@ def test_other_weights_a_new_shift_no_change_or_a_bad_version_are_refused_and_wr
         (*edited_pair(tmp_path / "shift", None, shift_only), "2.10.0", "the shift changes"),
         (*edited_pair(tmp_path / "same"), "2.10.0", "as .* does already"),
         (*edited_pair(tmp_path / "unexplained", None, unexplained_guidance), "2.10.0", "records no sampler change"),
-        (*older_reason(tmp_path / "older"), "2.10.0", "last sampler change is to"),
+        # an earlier change (to 2.5) is on record, the hand edit to 3.0 is not
+        (*edited_pair(tmp_path / "older", 2.5, unexplained_guidance), "2.10.0", "last sampler change is to"),
         (*versions, "2.9.0", "already"),
         (*versions, "2.10", "major.minor.patch"),
     ]
