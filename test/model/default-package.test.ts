@@ -14,6 +14,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-web';
 import { retiredEntryAsync } from '../../scripts/retire-built-in-model.js';
 import { makesImagesOf, RETIRED_BUILT_IN_MODELS } from '../../ui/jobs/skip-reasons.js';
+import { clampToRange, GUIDANCE_RANGE, STEPS_RANGE } from '../../ui/settings/settings.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 ort.env.wasm.numThreads = 1;
@@ -92,6 +93,14 @@ describe.each(['models/default', ...RETIRED_BUILT_IN_MODELS.map((m) => m.folder)
       total += blob.length;
     }
     expect(total).toBeLessThanOrEqual(32e6);
+  });
+
+  test('its recommended steps and guidance are values the panel can set', () => {
+    // The panel snaps a recommendation to its fields' steps (guidance in halves): a model measured at guidance 2.25
+    // would be drawn at 2.5, not at the sampler its checks chose (flowfill.set_sampler picks from the checks alone).
+    const { steps, guidance } = flowfill.recommended as { steps: number; guidance: number };
+    expect(clampToRange(steps, STEPS_RANGE, NaN)).toBe(steps);
+    expect(clampToRange(guidance, GUIDANCE_RANGE, NaN)).toBe(guidance);
   });
 
   test('configs carry the keys the engine reads', () => {
