@@ -29,6 +29,11 @@ SAME = ("set", "size", "aspect", "seeds", "seed_index", "limit", "style")
 DEFAULTS = {"seed_index": 0, "aspect": SQUARE}
 
 
+def described(check: dict, keys) -> list:
+    """The check's values of `keys`, an older check's missing ones read as DEFAULTS say they were."""
+    return [check.get(k, DEFAULTS.get(k)) for k in keys]
+
+
 def check_name(result: dict) -> str:
     """A sampler_check JSON's file name in gpu-slice.sh's checks/ (after "carried-" or "new-"): everything that makes
     two checks of one state differ, so a call's checks never overwrite each other. The set is named unless it is
@@ -63,7 +68,7 @@ def paired_differences(this: dict, other: dict, images: list[int] | None = None,
     right, and only the other. `across_sizes` lets the two checks' image sizes differ (the module's doc says what
     such a pairing does and does not take out)."""
     same = tuple(k for k in SAME if not (across_sizes and k in ("size", "aspect")))
-    mine_keys, their_keys = ([j.get(k, DEFAULTS.get(k)) for k in same] for j in (this, other))
+    mine_keys, their_keys = (described(j, same) for j in (this, other))
     if mine_keys != their_keys or any("per_image" not in j.get("scores", {}) for j in (this, other)):
         raise ValueError(f"pairing needs two sampler_check JSONs of the same {', '.join(same)} with per-image results "
                          f"(this {mine_keys}, that {their_keys})")
@@ -86,10 +91,11 @@ def joined(checks: list[dict]) -> dict:
         return checks[0]
     first = checks[0]
     parted = ("seed_index", "limit")
+    shared = (*(k for k in SAME if k not in parted), "sampler", "steps")
     for c in checks[1:]:
-        for k in (*(k for k in SAME if k not in parted), "sampler", "steps"):
-            if c.get(k, DEFAULTS.get(k)) != first.get(k, DEFAULTS.get(k)):
-                raise ValueError(f"joining needs checks of the same {k} (got {first.get(k)} and {c.get(k)})")
+        for k, mine, theirs in zip(shared, described(first, shared), described(c, shared)):
+            if mine != theirs:
+                raise ValueError(f"joining needs checks of the same {k} (got {mine} and {theirs})")
     keys = set.intersection(*(set(c["scores"]["per_image"]) for c in checks))
     return {**first, **{k: [c.get(k, DEFAULTS.get(k)) for c in checks] for k in parted},
             "scores": {"per_image": {k: [v for c in checks for v in c["scores"]["per_image"][k]] for k in sorted(keys)}}}
