@@ -24,9 +24,12 @@ import numpy as np
 
 from .vocabulary import SQUARE, aspect_of, image_subjects, weak_subject_ids
 
-SAME = ("set", "size", "aspect", "seeds", "seed_index", "limit", "style")
-# Checks written before session 30 drew from the first seed on, and before session 41 at 1:1 alone.
-DEFAULTS = {"seed_index": 0, "aspect": SQUARE}
+# The device is the starting noise's: torch draws other numbers from one seed on the CPU than on CUDA, so checks of two
+# devices hold other images under the same prompts and seeds.
+SAME = ("set", "size", "aspect", "seeds", "seed_index", "limit", "style", "device")
+# Checks written before session 30 drew from the first seed on, and before session 41 at 1:1 alone. Before session
+# 53 none recorded its device: the GPU's, but for the CPU checks (named "cpu"), since given theirs.
+DEFAULTS = {"seed_index": 0, "aspect": SQUARE, "device": "cuda"}
 
 
 def described(check: dict, keys) -> list:
@@ -41,18 +44,20 @@ def check_name(result: dict) -> str:
     sampler's shift is named since session 38 (two checks of one state at two shifts had one name); older names lack it.
     Steps other than the evaluation's 20 are named since session 39 (a teacher checked at 10 steps and at 20), and an
     aspect other than 1:1 since session 41 ("a16x9"), and the WASM int8 products since session 45 ("-int8"; exact
-    products, as every check before, are not named)."""
+    products, as every check before, are not named). A check drawn on the CPU ends its name in "-cpu" before those,
+    as the CPU checks named by hand did (the GPU's are not named)."""
     set_name = "" if result["set"] == "v1_emoji" else f"{result['set']}-"
     steps = f"-steps{result['steps']}" if result.get("steps", 20) != 20 else ""
     seed_index = f"-s{result['seed_index']}" if result.get("seed_index") else ""
     limit = f"-l{result['limit']}" if result.get("limit") else ""
     style = f"-{result['style']}" if result.get("style") else ""
     aspect = f"-a{aspect_of(result).replace(':', 'x')}" if aspect_of(result) != SQUARE else ""
+    device = "-cpu" if described(result, ("device",)) == ["cpu"] else ""
     products = "-int8" if result.get("products") == "int8" else ""
     decoder = f"-dec-{decoder_label(result['decoder'])}" if result.get("decoder") else ""
     sampler = result["sampler"]
     return (f"{set_name}t{result['size']}-sh{sampler['shift']:g}-g{sampler['guidance']:g}-n{result['scores']['n']}{seed_index}{limit}"
-            f"{style}{aspect}{steps}{products}{decoder}")
+            f"{style}{aspect}{steps}{device}{products}{decoder}")
 
 
 def decoder_label(path: str) -> str:
@@ -86,12 +91,13 @@ def paired_differences(this: dict, other: dict, images: list[int] | None = None,
 def joined(checks: list[dict]) -> dict:
     """Checks of one state and sampler drawn at other seed indices or prompt limits, read as one check of all their
     images in order. The joined check's seed_index and limit are the parts' lists, so it pairs only with a join of
-    the same parts in the same order. Where the parts repeat prompts, the standard errors read a little small."""
+    the same parts in the same order. Where the parts repeat prompts, the standard errors read a little small. The
+    parts must also share their products and decoder: an int8 part joined to an exact one would read as one drawing."""
     if len(checks) == 1:
         return checks[0]
     first = checks[0]
     parted = ("seed_index", "limit")
-    shared = (*(k for k in SAME if k not in parted), "sampler", "steps")
+    shared = (*(k for k in SAME if k not in parted), "sampler", "steps", "products", "decoder")
     for c in checks[1:]:
         for k, mine, theirs in zip(shared, described(first, shared), described(c, shared)):
             if mine != theirs:

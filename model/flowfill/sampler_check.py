@@ -105,7 +105,7 @@ def main(argv=None):
     with dynamic_int8_products(pipe.dit, guided=guided(sampler["guidance"])) if a.int8_products else nullcontext():
         scores, _ = evaluate_sets(pipe, data, clf, {a.set: prompts}, (a.size,), steps=a.steps, fd_seeds=a.seeds, vocabulary=vocabulary,
                                   log=lambda m: None, per_image=True, seed_index=a.seed_index, aspect=aspect, layout=True, **sampler)
-    result = {"model": model, "set": a.set, "size": a.size, "aspect": a.aspect, "width": width, "height": height, "steps": a.steps,
+    result = {"model": model, "device": torch.device(a.device).type, "set": a.set, "size": a.size, "aspect": a.aspect, "width": width, "height": height, "steps": a.steps,
               "seeds": a.seeds, "seed_index": a.seed_index, "limit": a.limit, **({"style": a.style} if a.style else {}), "sampler": sampler,
               **({"products": "int8"} if a.int8_products else {}), **({"decoder": a.decoder} if a.decoder else {}),
               "own_sampler": {k: own[k] for k in ("shift", "guidance")}, "scores": scores[f"{a.set}@{a.size}"],
@@ -113,7 +113,10 @@ def main(argv=None):
     result["by_style"] = rates_by_style(result["scores"]["per_image"], prompts, data.styles)
     if a.against:
         with open(a.against) as f:
-            result["against"] = {"file": a.against, **paired_differences(result, json.load(f))}
+            try:
+                result["against"] = {"file": a.against, **paired_differences(result, json.load(f))}
+            except ValueError as e:  # a check that cannot pair (another device, seed or set) must not cost the images
+                result["against"] = {"file": a.against, "refused": str(e)}
     # The file first: it is the record a paired judgement needs, and a closed stdout (`| head`) ended session 29's
     # check of teacher call 14 with a BrokenPipeError before it was written.
     if a.json:

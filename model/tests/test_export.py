@@ -152,8 +152,8 @@ def test_sampler_check_scores_as_the_evaluation_does_at_the_sampler_asked(export
         assert pairs[key]["difference"] == pytest.approx(got[key] - own["scores"][key]), key
         assert pairs[key]["only_this"] == sum(m > o for m, o in zip(mine, theirs)), key
         assert pairs[key]["only_other"] == sum(m < o for m, o in zip(mine, theirs)), key
-    with pytest.raises(ValueError, match="same set, size, aspect, seeds"):
-        main(args + ["--seeds", "1", "--against", str(tmp_path / "own.json")])  # the last --seeds counts
+    fewer = main(args + ["--seeds", "1", "--against", str(tmp_path / "own.json")])  # the last --seeds counts
+    assert "same set, size, aspect, seeds" in fewer["against"]["refused"] and fewer["scores"]["n"] == 6
     # --seed-index goes on along the same seed sequence: its first seed is the full check's second.
     later = main(args + ["--seeds", "1", "--seed-index", "1"])
     assert later["seed_index"] == 1 and own["seed_index"] == 0 and later["scores"]["n"] == 6
@@ -185,10 +185,14 @@ def test_sampler_check_draws_a_frames_shape_and_pairs_only_with_that_shape(expor
     assert {"whole_centred_single", "single"} <= set(wide["scores"]["per_image"])
     assert set(wide["scores"]["layout_of_real_renders"]) == {"whole_centred_single", "single", "blur_effect"}
     assert wide["scores"]["per_image"] != square["scores"]["per_image"] or wide["scores"]["frechet_distance"] != square["scores"]["frechet_distance"]
-    assert check_name(wide).endswith("-a16x9-steps2") and "-a" not in check_name(square)
+    assert wide["device"] == "cpu" and check_name(wide).endswith("-a16x9-steps2-cpu") and "-a" not in check_name(square)
     with pytest.raises(ValueError, match="aspect"):
         paired_differences(wide, square)
     assert paired_differences(wide, square, across_sizes=True)["whole_centred_single"]["n"] == 4
+    # --against a check that cannot pair keeps the images drawn: the refusal is recorded, the JSON still written.
+    (tmp_path / "square.json").write_text(json.dumps(square))
+    refused = main(args + ["--aspect", "16:9", "--against", str(tmp_path / "square.json"), "--json", str(tmp_path / "wide.json")])
+    assert "aspect" in refused["against"]["refused"] and json.loads((tmp_path / "wide.json").read_text())["scores"]["per_image"]
     for refused in ("5:1", "1:5", "wide", "0:9", "16:9:1"):
         with pytest.raises(SystemExit):
             main(args + ["--aspect", refused])

@@ -1,5 +1,6 @@
 """flowfill.paired: two sampler_check JSONs paired image by image, without torch."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -70,6 +71,9 @@ def test_check_names_tell_a_states_checks_apart():
     assert check_name(dict(base, aspect="1:1")) == check_name(base)
     # WASM's int8 products (sampler_check --int8-products, session 45) beside the exact ones of the same state.
     assert check_name(dict(base, steps=10, products="int8")) == "t256-sh6-g2-n1000-steps10-int8"
+    # The CPU's checks (session 53) as they were named by hand; the GPU's, recorded or not, keep the older names.
+    assert check_name(dict(base, steps=10, device="cpu", products="int8")) == "t256-sh6-g2-n1000-steps10-cpu-int8"
+    assert check_name(dict(base, device="cuda")) == check_name(base)
 
 
 def test_checks_of_two_shapes_pair_only_when_asked_and_older_checks_read_as_square():
@@ -169,3 +173,34 @@ def test_checks_at_other_seed_indices_join_in_order_and_pair_only_with_the_same_
     other_sampler.write_text(json.dumps(dict(parts["new"][1], sampler={"shift": 6.0, "guidance": 2.0})))
     with pytest.raises(ValueError, match="joining needs checks of the same sampler"):
         main([f"{paths['new'][0]},{other_sampler}", ",".join(paths["old"])])
+
+
+def test_checks_drawn_on_two_devices_never_pair_and_older_checks_read_as_the_gpus():
+    """torch draws other starting noise from one seed on the CPU than on CUDA: a CPU check against a GPU check holds
+    other images under the same prompts, and pairing them would read luck as a difference."""
+    cpu = dict(check("new", [1, 0, 1, 1], [1, 1, 1, 1]), device="cpu")
+    gpu = check("old", [1, 0, 0, 1], [1, 1, 1, 1])  # written before sampler_check recorded its device
+    with pytest.raises(ValueError, match="device"):
+        paired_differences(cpu, gpu)
+    assert paired_differences(dict(cpu, device="cuda"), gpu)["subject_top1"]["only_this"] == 1
+    assert paired_differences(cpu, dict(gpu, device="cpu"))["subject_top1"]["n"] == 4
+
+
+@pytest.mark.parametrize("other", [{"products": "int8"}, {"decoder": "tuned/decoder.pt"}, {"device": "cpu"}])
+def test_a_join_refuses_parts_of_other_products_decoders_or_devices(tmp_path, other):
+    """An int8 part joined to an exact one (or another decoder's, or the CPU's) would read as one drawing of one
+    model and pair with a join of the parts that are."""
+    parts = [dict(check("new", [1, 0], [1, 1]), seed_index=s, limit=2) for s in (5, 6)]
+    parts[1] = {**parts[1], **other}
+    paths = []
+    for c in parts:
+        p = tmp_path / f"new-{c['seed_index']}.json"
+        p.write_text(json.dumps(c))
+        paths.append(str(p))
+    key = next(iter(other))
+    with pytest.raises(ValueError, match=f"joining needs checks of the same {key}"):
+        main([",".join(paths), ",".join(paths)])
+    both = [str(tmp_path / f"both-{i}.json") for i in range(2)]
+    for p, c in zip(both, parts):
+        Path(p).write_text(json.dumps({**c, **other}))
+    assert main([",".join(both), ",".join(both)])["other"]["subject_top1"]["n"] == 4
