@@ -49,6 +49,14 @@ def share(text: str) -> float:
     return value
 
 
+def sizes(text: str) -> tuple[int, ...]:
+    """argparse type of --low-noise-at: size classes (native px, as --mix names them), comma-separated."""
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"{text}: sizes in px as --mix names them, e.g. 512 or 256,512")
+    return tuple(int(p) for p in parts)
+
+
 def style_factors(text: str) -> dict[str, float]:
     """argparse type of --style-weights: NAME=FACTOR pairs, comma-separated, each factor above 0."""
     out = {}
@@ -100,6 +108,8 @@ def parse_args(argv=None):
     ap.add_argument("--low-noise-share", type=share, default=0.0,
                     help="share of the training timesteps drawn without --noise-shift (resolution shift alone), so the low "
                          "noise levels where gloss and line weight are drawn keep some steps at a large shift (0 = none)")
+    ap.add_argument("--low-noise-at", type=sizes, default=(),
+                    help="the size classes (e.g. 512, or 256,512) whose timesteps take --low-noise-share; default every size")
     ap.add_argument("--cooldown-to", type=share, default=1.0,
                     help="anneal this call: the learning rate falls linearly to this fraction of the schedule's over the "
                          "call's training time (train.cooldown_factor; 1 = off), for the last call before a release")
@@ -158,6 +168,15 @@ def parse_args(argv=None):
         ap.error("--weak-share weights the subjects the shipped model draws poorly among its own: it needs --train-subjects core")
     if a.low_noise_share and a.noise_shift == 1.0:
         ap.error("--low-noise-share keeps some timesteps without --noise-shift: it needs a --noise-shift other than 1")
+    if a.low_noise_at and not a.low_noise_share:
+        ap.error("--low-noise-at names the sizes of a --low-noise-share: it needs one")
+    if a.low_noise_at:
+        try:
+            trained = set(parse_mix(a.mix))
+        except ValueError as e:
+            ap.error(str(e))
+        if set(a.low_noise_at) - trained:
+            ap.error(f"--low-noise-at {','.join(map(str, a.low_noise_at))}: the --mix trains {a.mix}")
     return a
 
 
@@ -289,11 +308,13 @@ def main(argv=None):
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
                          refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix,
                          text_contrast=a.text_contrast, noise_shift=a.noise_shift, low_noise_share=a.low_noise_share,
+                         low_noise_sizes=a.low_noise_at,
                          cooldown_to=a.cooldown_to, teacher=teacher, distill=state.get("distill"), cuda_graphs=a.cuda_graphs,
                          on_policy=a.distill_on_policy, sampler_steps=a.steps)
     if a.noise_shift != 1.0:
         log(f"dit training timesteps: resolution shift × {a.noise_shift:g} (median t at 256² {a.noise_shift / (1 + a.noise_shift):.2f})"
-            + (f", {a.low_noise_share:.0%} of them without it" if a.low_noise_share else ""))
+            + (f", {a.low_noise_share:.0%} of them without it" if a.low_noise_share else "")
+            + (f" at {', '.join(f'{k}²' for k in a.low_noise_at)}" if a.low_noise_at else ""))
     if a.cooldown_to < 1.0:
         log(f"dit learning rate anneals over this call to {a.cooldown_to:g}× the schedule's")
     # Rank 0's clock decides, so every rank enters (or skips) the DiT stage together.
@@ -355,6 +376,7 @@ def main(argv=None):
     # What this call trained with, so a state's history says which recipe each slice used.
     state.setdefault("recipe_by_call", []).append({"call": len(state["gpu_seconds_by_call"]), "mix": a.mix, "text_contrast": a.text_contrast,
                                                     "noise_shift": a.noise_shift, "low_noise_share": a.low_noise_share,
+                                                    "low_noise_at": list(a.low_noise_at),
                                                     "cooldown_to": a.cooldown_to, "distill_guidance": a.distill_guidance,
                                                     "distill_on_policy": a.distill_on_policy,
                                                     "icon_share": a.icon_share, "train_subjects": a.train_subjects, "core_share": a.core_share,

@@ -406,6 +406,13 @@ def training_timesteps(n: int, height: int, width: int, generator: torch.Generat
     return s * t / (1 + (s - 1) * t)
 
 
+def low_noise_share_at(share: float, sizes: tuple[int, ...], native: int) -> float:
+    """The low-noise share (training_timesteps) of a batch at size class `native`: `share` at the sizes named, every
+    size if none are. Aimed at 512² alone, it gives back the low noise levels there, where the SD3 resolution shift
+    doubles the noise shift and the finish of a 512² drawing (its contours) trains least, without moving 256²."""
+    return share if not sizes or native in sizes else 0.0
+
+
 def cooldown_factor(elapsed: float, seconds: float, end: float) -> float:
     """The learning rate's multiplier `elapsed` seconds into a call of `seconds` that anneals: linear from 1
     to `end` over the call (1 = off), the decay phase of warmup-stable-decay schedules, which removes the
@@ -425,6 +432,7 @@ class DitTrainer:
     def __init__(self, data: FlowfillData, te, dit, te_ema, dit_ema, stats: dict, *, lr: float = 6e-4, batch: int = 256,
                  mix: dict[int, float] | None = None, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None,
                  text_contrast: float = 0.0, noise_shift: float = 1.0, low_noise_share: float = 0.0,
+                 low_noise_sizes: tuple[int, ...] = (),
                  cooldown_to: float = 1.0, teacher=None, distill: dict | None = None, cuda_graphs: bool = False,
                  on_policy: float = 0.0, sampler_steps: int = 20):
         self.ranks = ranks or Ranks()
@@ -434,7 +442,7 @@ class DitTrainer:
         self.lr, self.batch, self.refresh = lr, batch, refresh
         # Weight of paired_caption_loss on the pooled text features (0: pixel loss only).
         self.text_contrast = text_contrast
-        self.noise_shift, self.low_noise_share = noise_shift, low_noise_share
+        self.noise_shift, self.low_noise_share, self.low_noise_sizes = noise_shift, low_noise_share, tuple(low_noise_sizes)
         self.cooldown_to = cooldown_to
         # Guidance distillation (flowfill.distill; `distill` is the state's record of it): the student predicts the
         # teacher's guided velocity on every caption (no dropout), the text encoder frozen; its EMA warms up from
@@ -530,7 +538,8 @@ class DitTrainer:
                 ids = torch.where(drop[:, None], self.uncond.expand(n, -1), ids)
             x0 = (z - self.shift) * self.scale
             noise = torch.randn(x0.shape, generator=self.gen, device=self.dev)
-            t = training_timesteps(n, h, w, self.gen, self.dev, self.noise_shift, self.low_noise_share)
+            t = training_timesteps(n, h, w, self.gen, self.dev, self.noise_shift,
+                                   low_noise_share_at(self.low_noise_share, self.low_noise_sizes, native))
             tb = t[:, None, None, None]
             xt = (1 - tb) * x0 + tb * noise
             phases.mark("batch")

@@ -10,7 +10,8 @@ from flowfill.quantize import dequantize, quantize_per_channel
 from flowfill.run import parse_args
 from flowfill.sampling import flow_match_sigmas
 from flowfill.text_encoder import TEXT_CONFIG, CLIPTextModelWithProjection, sd3_conditioning
-from flowfill.train import CONV_MIN, LINEAR_MIN, KernelProfile, cooldown_factor, snap_to_int8, training_timesteps
+from flowfill.train import (CONV_MIN, LINEAR_MIN, KernelProfile, cooldown_factor, low_noise_share_at, snap_to_int8,
+                            training_timesteps)
 from flowfill.vae import VAE_CONFIG, AutoencoderKL
 
 
@@ -73,6 +74,22 @@ def test_low_noise_share_is_refused_out_of_range_or_without_a_noise_shift():
     base = ["--data", "d", "--resume-out", "o", "--eval-out", "e"]
     assert parse_args(base + ["--noise-shift", "6", "--low-noise-share", "0.25"]).low_noise_share == 0.25
     for bad in (["--noise-shift", "6", "--low-noise-share", "1.5"], ["--low-noise-share", "0.25"]):
+        with pytest.raises(SystemExit):
+            parse_args(base + bad)
+
+
+def test_low_noise_share_aimed_at_named_sizes_leaves_the_others_at_the_shift():
+    """--low-noise-at 512 gives the share to the 512² batches alone (session 53: the 512² contours are torn while
+    256² draws clean), and without sizes every size takes it, as before the option."""
+    assert low_noise_share_at(0.25, (512,), 512) == 0.25 and low_noise_share_at(0.25, (512,), 256) == 0.0
+    assert low_noise_share_at(0.25, (), 256) == low_noise_share_at(0.25, (), 512) == 0.25
+    assert low_noise_share_at(0.0, (512,), 512) == 0.0
+    base = ["--data", "d", "--resume-out", "o", "--eval-out", "e", "--noise-shift", "6", "--mix", "256:0.4,512:0.6"]
+    assert parse_args(base + ["--low-noise-share", "0.25", "--low-noise-at", "512"]).low_noise_at == (512,)
+    assert parse_args(base + ["--low-noise-share", "0.25"]).low_noise_at == ()
+    for bad in (["--low-noise-at", "512"],  # no share to aim
+                ["--low-noise-share", "0.25", "--low-noise-at", "1024"],  # a size the mix never trains
+                ["--low-noise-share", "0.25", "--low-noise-at", "big"]):
         with pytest.raises(SystemExit):
             parse_args(base + bad)
 
