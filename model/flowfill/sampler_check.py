@@ -105,7 +105,9 @@ def main(argv=None):
     with dynamic_int8_products(pipe.dit, guided=guided(sampler["guidance"])) if a.int8_products else nullcontext():
         scores, _ = evaluate_sets(pipe, data, clf, {a.set: prompts}, (a.size,), steps=a.steps, fd_seeds=a.seeds, vocabulary=vocabulary,
                                   log=lambda m: None, per_image=True, seed_index=a.seed_index, aspect=aspect, layout=True, **sampler)
-    result = {"model": model, "device": torch.device(a.device).type, "set": a.set, "size": a.size, "aspect": a.aspect, "width": width, "height": height, "steps": a.steps,
+    # The device's kind names the starting noise (torch draws other numbers from one seed on the CPU than on CUDA).
+    result = {"model": model, "device": torch.device(a.device).type, "set": a.set, "size": a.size, "aspect": a.aspect,
+              "width": width, "height": height, "steps": a.steps,
               "seeds": a.seeds, "seed_index": a.seed_index, "limit": a.limit, **({"style": a.style} if a.style else {}), "sampler": sampler,
               **({"products": "int8"} if a.int8_products else {}), **({"decoder": a.decoder} if a.decoder else {}),
               "own_sampler": {k: own[k] for k in ("shift", "guidance")}, "scores": scores[f"{a.set}@{a.size}"],
