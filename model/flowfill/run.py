@@ -168,9 +168,9 @@ def parse_args(argv=None):
         ap.error("--weak-share weights the subjects the shipped model draws poorly among its own: it needs --train-subjects core")
     if a.low_noise_share and a.noise_shift == 1.0:
         ap.error("--low-noise-share keeps some timesteps without --noise-shift: it needs a --noise-shift other than 1")
-    if a.low_noise_at and not a.low_noise_share:
-        ap.error("--low-noise-at names the sizes of a --low-noise-share: it needs one")
     if a.low_noise_at:
+        if not a.low_noise_share:
+            ap.error("--low-noise-at names the sizes of a --low-noise-share: it needs one")
         try:
             trained = set(parse_mix(a.mix))
         except ValueError as e:
