@@ -17,6 +17,7 @@ Runtime CPU, when installed): float graph vs PyTorch, int8 graph vs float graph 
 20-step images of the int8 package vs the float package.
 """
 import hashlib
+import inspect
 import json
 import shutil
 import warnings
@@ -47,6 +48,13 @@ class TransformerExport(nn.Module):
         return self.dit(hidden_states, timestep, encoder_hidden_states, pooled_projections)
 
 
+# The fused nodes of onnx_ops.py are symbolic() registrations, which only the TorchScript exporter reads; from
+# PyTorch 2.9 torch.onnx.export goes through torch.export by default, which ignores them and emits the RMS norms and
+# GELU decomposed (call 30's package from the H100: no SimplifiedLayerNormalization in 2,809 nodes). Asking for the
+# TorchScript exporter by name keeps one graph on every PyTorch the GPU machine and this one have had (1.13 to 2.13).
+_TORCHSCRIPT_EXPORTER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+
+
 def _onnx_export(module, args, path: Path, input_names, output_names, dynamic_axes, log, quantize: bool, include_conv: bool, custom_ops: bool = False):
     """Exports the float graph to `path` and, with `quantize`, rewrites it in place with int8 weights;
     returns (float ModelProto, quantisation report)."""
@@ -56,7 +64,8 @@ def _onnx_export(module, args, path: Path, input_names, output_names, dynamic_ax
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, args, str(path), input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes,
-                          opset_version=OPSET, do_constant_folding=True, custom_opsets=CUSTOM_OPSETS if custom_ops else None)
+                          opset_version=OPSET, do_constant_folding=True, custom_opsets=CUSTOM_OPSETS if custom_ops else None,
+                          **_TORCHSCRIPT_EXPORTER)
     model = onnx.load(str(path))
     restore_default_domain(model)
     float_model = onnx.ModelProto()
