@@ -4,7 +4,9 @@
  * (model/eval/v2-deep16/, `--into model/eval/v2-deep16`) — as PyTorch 2.11's dynamo exporter
  * writes it on the GPU machine: opset 18 transformer, anonymous weight names, int8 weights behind
  * Cast -> Mul. The int8 fixture (int8-package.test.ts) comes from the older exporter, so only this
- * package shows that the engine runs what the training actually ships.
+ * package shows that the engine runs what the training actually ships. Since session 54 model/flowfill/export.py
+ * asks for the TorchScript exporter again (its fused norms); v2-candidate stays a dynamo export, and v2-deep16
+ * becomes a TorchScript one at its next GPU export, so the two cover both.
  */
 import path from 'node:path';
 import { createEngine } from '../../worker/engine/engine.js';
