@@ -108,6 +108,10 @@ def parse_args(argv=None):
     ap.add_argument("--low-noise-share", type=share, default=0.0,
                     help="share of the training timesteps drawn without --noise-shift (resolution shift alone), so the low "
                          "noise levels where gloss and line weight are drawn keep some steps at a large shift (0 = none)")
+    ap.add_argument("--edge-loss", type=float, default=0.0,
+                    help="weight of train.edge_loss beside the MSE: the spatial differences of the implied clean latent "
+                         "against the true one's, weighted towards low noise (for the torn contours, model README "
+                         "\"Session 53\", 4); default 0, the MSE alone")
     ap.add_argument("--low-noise-at", type=sizes, default=(),
                     help="the size classes (e.g. 512, or 256,512) whose timesteps take --low-noise-share; default every size")
     ap.add_argument("--cooldown-to", type=share, default=1.0,
@@ -166,6 +170,10 @@ def parse_args(argv=None):
         ap.error("--core-share weights the core vocabulary within every subject: it needs --train-subjects all")
     if a.weak_share and a.train_subjects != "core":
         ap.error("--weak-share weights the subjects the shipped model draws poorly among its own: it needs --train-subjects core")
+    if a.edge_loss < 0:
+        ap.error("--edge-loss is a weight beside the MSE: 0 or more")
+    if a.edge_loss and a.distill_guidance is not None:
+        ap.error("--edge-loss compares with the renders' latents; a distilling student's target is its teacher's velocity")
     if a.low_noise_share and a.noise_shift == 1.0:
         ap.error("--low-noise-share keeps some timesteps without --noise-shift: it needs a --noise-shift other than 1")
     if a.low_noise_at:
@@ -308,13 +316,15 @@ def main(argv=None):
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, state["latent_stats"], lr=a.lr, batch=8 if smoke else a.batch,
                          refresh=4 if smoke else 32, seed=1000 + state.get("dit_steps", 0) + 7919 * ranks.rank, ranks=ranks, mix=mix,
                          text_contrast=a.text_contrast, noise_shift=a.noise_shift, low_noise_share=a.low_noise_share,
-                         low_noise_sizes=a.low_noise_at,
+                         low_noise_sizes=a.low_noise_at, edge=a.edge_loss,
                          cooldown_to=a.cooldown_to, teacher=teacher, distill=state.get("distill"), cuda_graphs=a.cuda_graphs,
                          on_policy=a.distill_on_policy, sampler_steps=a.steps)
     if a.noise_shift != 1.0:
         log(f"dit training timesteps: resolution shift × {a.noise_shift:g} (median t at 256² {a.noise_shift / (1 + a.noise_shift):.2f})"
             + (f", {a.low_noise_share:.0%} of them without it" if a.low_noise_share else "")
             + (f" at {', '.join(f'{k}²' for k in a.low_noise_at)}" if a.low_noise_at else ""))
+    if a.edge_loss:
+        log(f"dit loss: MSE + {a.edge_loss:g} × the implied clean latent's edge L1, weighted (1 − t)²")
     if a.cooldown_to < 1.0:
         log(f"dit learning rate anneals over this call to {a.cooldown_to:g}× the schedule's")
     # Rank 0's clock decides, so every rank enters (or skips) the DiT stage together.
@@ -376,7 +386,7 @@ def main(argv=None):
     # What this call trained with, so a state's history says which recipe each slice used.
     state.setdefault("recipe_by_call", []).append({"call": len(state["gpu_seconds_by_call"]), "mix": a.mix, "text_contrast": a.text_contrast,
                                                     "noise_shift": a.noise_shift, "low_noise_share": a.low_noise_share,
-                                                    "low_noise_at": list(a.low_noise_at),
+                                                    "low_noise_at": list(a.low_noise_at), "edge_loss": a.edge_loss,
                                                     "cooldown_to": a.cooldown_to, "distill_guidance": a.distill_guidance,
                                                     "distill_on_policy": a.distill_on_policy,
                                                     "icon_share": a.icon_share, "train_subjects": a.train_subjects, "core_share": a.core_share,

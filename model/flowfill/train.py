@@ -390,6 +390,18 @@ def paired_caption_loss(a: torch.Tensor, b: torch.Tensor, temperature: float = 0
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
+def edge_loss(v: torch.Tensor, target: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """L1 between the spatial differences of the clean latent the prediction implies and of the true one, weighted by
+    (1 − t)² per image. With x_t = (1 − t)·x0 + t·ε and v ≈ ε − x0, x0's estimate is x_t − t·v, so its error is
+    t·(target − v): the term needs no x_t. The MSE on v weighs every frequency alike and lets a blurred or broken
+    contour cost little; this asks the finish, the low-noise steps where contours are drawn, for the renders' edges.
+    At high noise the weight fades, so the mean prediction a blurry posterior calls for is not pushed to invent edges."""
+    err = t[:, None, None, None] * (target.float() - v.float())  # x0's estimate − x0
+    dx = (err[..., :, 1:] - err[..., :, :-1]).abs().mean(dim=(1, 2, 3))
+    dy = (err[..., 1:, :] - err[..., :-1, :]).abs().mean(dim=(1, 2, 3))
+    return ((1 - t.float()) ** 2 * (dx + dy)).mean()
+
+
 def training_timesteps(n: int, height: int, width: int, generator: torch.Generator, device, noise_shift: float = 1.0,
                        low_noise_share: float = 0.0) -> torch.Tensor:
     """Rectified-flow training times: t = sigmoid(N(0, 1)), shifted by SD3's resolution shift sqrt(tokens / 256)
@@ -432,7 +444,7 @@ class DitTrainer:
     def __init__(self, data: FlowfillData, te, dit, te_ema, dit_ema, stats: dict, *, lr: float = 6e-4, batch: int = 256,
                  mix: dict[int, float] | None = None, refresh: int = 32, seed: int = 1000, ranks: Ranks | None = None,
                  text_contrast: float = 0.0, noise_shift: float = 1.0, low_noise_share: float = 0.0,
-                 low_noise_sizes: tuple[int, ...] = (),
+                 low_noise_sizes: tuple[int, ...] = (), edge: float = 0.0,
                  cooldown_to: float = 1.0, teacher=None, distill: dict | None = None, cuda_graphs: bool = False,
                  on_policy: float = 0.0, sampler_steps: int = 20):
         self.ranks = ranks or Ranks()
@@ -443,6 +455,8 @@ class DitTrainer:
         # Weight of paired_caption_loss on the pooled text features (0: pixel loss only).
         self.text_contrast = text_contrast
         self.noise_shift, self.low_noise_share, self.low_noise_sizes = noise_shift, low_noise_share, tuple(low_noise_sizes)
+        # Weight of edge_loss beside the MSE (0: the MSE alone).
+        self.edge = edge
         self.cooldown_to = cooldown_to
         # Guidance distillation (flowfill.distill; `distill` is the state's record of it): the student predicts the
         # teacher's guided velocity on every caption (no dropout), the text encoder frozen; its EMA warms up from
@@ -450,6 +464,8 @@ class DitTrainer:
         self.teacher, self.distill = teacher, distill
         if teacher is not None:
             te.requires_grad_(False)
+            if edge:
+                raise ValueError("--edge-loss compares with the renders' latents; a distilling student's target is its teacher's")
             if text_contrast:
                 raise ValueError("--text-contrast trains the text encoder, which guidance distillation keeps frozen")
         elif on_policy:
@@ -510,7 +526,7 @@ class DitTrainer:
         ema_warms = step0 == fresh
         # The frozen text encoder gives the empty prompt the same conditioning every step: computed once.
         empty = None
-        start, losses = time.time(), []
+        start, losses, edges = time.time(), [], []
         cfg = self.dit.config
         # In parallel every rank acts on rank 0's clock (GradientExchange), so all take the same
         # steps with the same learning rate.
@@ -562,6 +578,9 @@ class DitTrainer:
                 target = teacher_target(self.teacher_forward, xt, t * 1000, ctx, pooled, uctx, upooled, self.distill["guidance"])
                 v = self.student(xt, t * 1000, ctx, pooled)
             loss = F.mse_loss(v.float(), target)
+            if self.edge > 0:
+                edge_term = edge_loss(v, target, t)
+                loss = loss + self.edge * edge_term
             if self.text_contrast > 0:
                 keep = ~drop
                 with autocast(self.dev):
@@ -597,14 +616,19 @@ class DitTrainer:
                 log(profile.report())
             if step % 25 == 0:
                 losses.append(loss.item())
+                if self.edge > 0:
+                    edges.append(edge_term.item())
             if step % 250 == 0 and self.ranks.main:
                 hist.append([step, round(float(np.mean(losses)), 5), round(elapsed0 + time.time() - start, 1)])
-                losses = []
-                log(f"dit step {step} loss {hist[-1][1]:.4f} lr {lr:.2e} {h}x{w}x{n} {(time.time() - start) / max(step - step0, 1) * 1000:.0f} ms/step")
+                # The loss logged is the sum; the edge term's own mean says what share of it the term is.
+                edge_note = f" (edge term {np.mean(edges):.4f})" if edges else ""
+                losses, edges = [], []
+                log(f"dit step {step} loss {hist[-1][1]:.4f}{edge_note} lr {lr:.2e} {h}x{w}x{n} {(time.time() - start) / max(step - step0, 1) * 1000:.0f} ms/step")
             # A graphed forward's outputs keep its CUDA graphs and their memory pool alive through their autograd
             # nodes (and so does the loss built on them): were they still bound at the next step's forward, a capture
             # running out of memory could not free the graphs before going on eagerly (session 37: 54 GB held).
             del v, pooled, loss
+            edge_term = None
         used = time.time() - start
         if self.pools and self.ranks.main:
             log(f"dit: on-policy rows {self.on_policy:.0%} of each batch, from {len(self.pools)} trajectory pools")

@@ -10,8 +10,8 @@ from flowfill.quantize import dequantize, quantize_per_channel
 from flowfill.run import parse_args
 from flowfill.sampling import flow_match_sigmas
 from flowfill.text_encoder import TEXT_CONFIG, CLIPTextModelWithProjection, sd3_conditioning
-from flowfill.train import (CONV_MIN, LINEAR_MIN, KernelProfile, cooldown_factor, low_noise_share_at, snap_to_int8,
-                            training_timesteps)
+from flowfill.train import (CONV_MIN, LINEAR_MIN, KernelProfile, cooldown_factor, edge_loss, low_noise_share_at,
+                            snap_to_int8, training_timesteps)
 from flowfill.vae import VAE_CONFIG, AutoencoderKL
 
 
@@ -90,6 +90,33 @@ def test_low_noise_share_aimed_at_named_sizes_leaves_the_others_at_the_shift():
     for bad in (["--low-noise-at", "512"],  # no share to aim
                 ["--low-noise-share", "0.25", "--low-noise-at", "1024"],  # a size the mix never trains
                 ["--low-noise-share", "0.25", "--low-noise-at", "big"]):
+        with pytest.raises(SystemExit):
+            parse_args(base + bad)
+
+
+def test_edge_loss_reads_the_implied_clean_latents_edges_towards_low_noise():
+    torch.manual_seed(0)
+    x0, noise = torch.zeros(3, 16, 8, 8), torch.randn(3, 16, 8, 8)
+    x0[..., :, 4:] = 1.0  # one vertical edge
+    target = noise - x0
+    t = torch.tensor([0.1, 0.5, 1.0])
+    assert edge_loss(target, target, t) == 0
+    # A prediction whose implied x0 (x_t − t·v) is the edge blurred over three columns costs more at low noise, and
+    # nothing at t = 1 (the weight (1 − t)²).
+    blurred = x0.clone()
+    blurred[..., :, 3], blurred[..., :, 4] = 1 / 3, 2 / 3
+    xt = (1 - t[:, None, None, None]) * x0 + t[:, None, None, None] * noise
+    v = (xt - blurred) / t[:, None, None, None]
+    per_image = [edge_loss(v[i:i + 1], target[i:i + 1], t[i:i + 1]).item() for i in range(3)]
+    assert per_image[0] > per_image[1] > 0 and per_image[2] == pytest.approx(0, abs=1e-7)
+    # An error constant over the latent has no edges: the MSE sees it, this term does not.
+    assert edge_loss(target + 0.3, target, t).item() == pytest.approx(0, abs=1e-7)
+    v = v.clone().requires_grad_(True)
+    edge_loss(v, target, t).backward()
+    assert v.grad is not None and v.grad[:2].abs().sum() > 0
+    base = ["--data", "d", "--resume-out", "o", "--eval-out", "e"]
+    assert parse_args(base + ["--edge-loss", "0.5"]).edge_loss == 0.5 and parse_args(base).edge_loss == 0.0
+    for bad in (["--edge-loss", "-1"], ["--edge-loss", "0.5", "--distill-guidance", "2", "--teacher", "x"]):
         with pytest.raises(SystemExit):
             parse_args(base + bad)
 
