@@ -339,11 +339,13 @@ def test_a_cuda_graph_capture_out_of_memory_drops_every_graph_and_goes_on_eagerl
     assert captured == [torch.Size([2, 3])] and len(reports) == 1
 
 
-def test_no_output_of_a_training_step_outlives_it(data, smoke_student):
+@pytest.mark.parametrize("edge", [0.0, 0.5])
+def test_no_output_of_a_training_step_outlives_it(data, smoke_student, edge):
     """A graphed forward's outputs pin its CUDA graphs through their autograd nodes. In session 37 the previous step's
     outputs, still bound in the training loop, kept 54 GB of graphs alive after a capture ran out of memory, and the
     eager forward that was to replace them ran out of memory too. Here the forward checks, at each call, that the
-    previous call's outputs are gone (the text contrast builds a second loss on them), and so are the gradients."""
+    previous call's outputs are gone (the text contrast and the edge term build more losses on them), and so are the
+    gradients."""
     import gc
     import weakref
 
@@ -351,7 +353,7 @@ def test_no_output_of_a_training_step_outlives_it(data, smoke_student):
 
     te, dit, te_ema, dit_ema, bank = smoke_student
     trainer = DitTrainer(data, te, dit, te_ema, dit_ema, {"shift_factor": 0.0, "scaling_factor": 1.0}, batch=4,
-                         refresh=0, mix={128: 1.0}, text_contrast=0.05)
+                         refresh=0, mix={128: 1.0}, text_contrast=0.05, edge=edge)
 
     class Watched:
         def __init__(self, forward):
@@ -369,3 +371,19 @@ def test_no_output_of_a_training_step_outlives_it(data, smoke_student):
     state = trainer.run(bank, 1.0, {}, total_seconds=100.0, log=lambda *_: None)
     assert state["dit_steps"] >= 2 and len(watched.alive) == state["dit_steps"]
     assert watched.alive == [0] * state["dit_steps"] and watched.grads == [0] * state["dit_steps"]
+
+
+def test_edge_probe_measures_the_terms_share_on_a_state(data):
+    from flowfill.edge_probe import probe
+    from flowfill.run import SMOKE
+    from flowfill.train import build_models
+
+    torch.manual_seed(0)
+    te, dit = build_models(len(data.tokenizer), data.device, SMOKE["dit"], SMOKE["text"])
+    state = {"te": te.eval(), "dit": dit.eval(), "vae": AutoencoderKL(SMOKE["vae"]).eval(),
+             "latent_stats": {"shift_factor": 0.1, "scaling_factor": 1.3}}
+    got = probe(state, data, size=128, n=4, noise_shift=6.0, seed=0)
+    assert got["mse"] > 0 and got["edge_term"] > 0
+    shares = list(got["edge_share_at"].values())
+    assert shares == sorted(shares) and 0 < shares[0] < shares[-1] < 1
+    assert got["edge_share_at"][1.0] == pytest.approx(got["edge_term"] / (got["mse"] + got["edge_term"]))
