@@ -108,12 +108,12 @@ def parse_args(argv=None):
     ap.add_argument("--low-noise-share", type=share, default=0.0,
                     help="share of the training timesteps drawn without --noise-shift (resolution shift alone), so the low "
                          "noise levels where gloss and line weight are drawn keep some steps at a large shift (0 = none)")
+    ap.add_argument("--low-noise-at", type=sizes, default=(),
+                    help="the size classes (e.g. 512, or 256,512) whose timesteps take --low-noise-share; default every size")
     ap.add_argument("--edge-loss", type=float, default=0.0,
                     help="weight of train.edge_loss beside the MSE: the spatial differences of the implied clean latent "
                          "against the true one's, weighted towards low noise (for the torn contours, model README "
                          "\"Session 53\", 4); default 0, the MSE alone")
-    ap.add_argument("--low-noise-at", type=sizes, default=(),
-                    help="the size classes (e.g. 512, or 256,512) whose timesteps take --low-noise-share; default every size")
     ap.add_argument("--cooldown-to", type=share, default=1.0,
                     help="anneal this call: the learning rate falls linearly to this fraction of the schedule's over the "
                          "call's training time (train.cooldown_factor; 1 = off), for the last call before a release")
