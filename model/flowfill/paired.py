@@ -103,8 +103,7 @@ def joined(checks: list[dict]) -> dict:
             if mine != theirs:
                 raise ValueError(f"joining needs checks of the same {k} (got {mine} and {theirs})")
     keys = set.intersection(*(set(c["scores"]["per_image"]) for c in checks))
-    per_part = [described(c, parted) for c in checks]
-    return {**first, **{k: [values[i] for values in per_part] for i, k in enumerate(parted)},
+    return {**first, **{k: [described(c, (k,))[0] for c in checks] for k in parted},
             "scores": {"per_image": {k: [v for c in checks for v in c["scores"]["per_image"][k]] for k in sorted(keys)}}}
 
 

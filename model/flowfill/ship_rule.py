@@ -57,6 +57,16 @@ def standard(check: dict) -> bool:
     return check.get("products") is None and check.get("decoder") is None
 
 
+def points(d: dict) -> list[float]:
+    """A paired difference as [points, standard error in points], one decimal each."""
+    return [round(100 * d["difference"], 1), round(100 * (d["standard_error"] or 0.0), 1)]
+
+
+def lower(d: dict) -> bool:
+    """Lower by more than one standard error: the rule's bar."""
+    return d["difference"] < -(d["standard_error"] or 0.0)
+
+
 def pooled(parts: list[dict]) -> dict:
     """One rate's paired differences over the images of several pairs together, from each pair's mean, standard error
     and n (the same numbers as the concatenated per-image differences would give)."""
@@ -88,8 +98,7 @@ def pairs(folder: Path, candidate: str, shipped: list[str], guidance: float | No
         if guidance is not None and this["sampler"]["guidance"] != guidance:
             continue
         that = json.loads(other.read_text())
-        out.append({"name": name, "drawn": drawn(this), "judged_as": judged_as(this), "standard": standard(this),
-                    "seed_index": this.get("seed_index", 0), "this": this,
+        out.append({"name": name, "seed_index": this.get("seed_index", 0), "this": this,
                     "other_label": other.name[:-len(name) - 1], "differences": paired_differences(this, that)})
     return out
 
@@ -98,35 +107,33 @@ def verdict(paired: list[dict], layout_seed_index: int) -> dict:
     refusals, rows = [], []
     for p in paired:
         d = p["differences"]
-        row = {"check": p["name"], "against": p["other_label"], "n": d[SUBJECT]["n"],
-               **{k: [round(100 * d[k]["difference"], 1), round(100 * (d[k]["standard_error"] or 0.0), 1)]
-                  for k in (SUBJECT, "style", LAYOUT) if k in d}}
-        rows.append(row)
+        rows.append({"check": p["name"], "against": p["other_label"], "n": d[SUBJECT]["n"],
+                     **{k: points(d[k]) for k in (SUBJECT, "style", LAYOUT) if k in d}})
     sets = []
-    for key in dict.fromkeys(p["judged_as"] for p in paired):
-        group = [p for p in paired if p["judged_as"] == key]
+    for key in dict.fromkeys(judged_as(p["this"]) for p in paired):
+        group = [p for p in paired if judged_as(p["this"]) == key]
         s = pooled([p["differences"][SUBJECT] for p in group])
-        sets.append({"set": describe(group[0]["drawn"]), "checks": [p["name"] for p in group],
-                     "n": s["n"], SUBJECT: [round(100 * s["difference"], 1), round(100 * (s["standard_error"] or 0.0), 1)]})
-        if s["difference"] < -(s["standard_error"] or 0.0):
+        first = group[0]["this"]
+        sets.append({"set": describe(drawn(first)), "checks": [p["name"] for p in group], "n": s["n"], SUBJECT: points(s)})
+        if lower(s):
             seeds = ", ".join(str(p["seed_index"]) for p in group)
-            refusals.append(f"{describe(group[0]['drawn'])}{'' if group[0]['standard'] else ' (' + group[0]['name'] + ')'} "
+            refusals.append(f"{describe(drawn(first))}{'' if standard(first) else ' (' + group[0]['name'] + ')'} "
                             f"(seed index {seeds}, n {s['n']}): among the trained subjects {100 * s['difference']:+.1f} ± "
                             f"{100 * s['standard_error']:.1f} points, lower by more than one standard error")
-    layout = [p for p in paired if p["drawn"] == LAYOUT_SET and p["standard"] and p["seed_index"] == layout_seed_index]
+    layout = [p for p in paired if drawn(p["this"]) == LAYOUT_SET and standard(p["this"]) and p["seed_index"] == layout_seed_index]
     for p in layout:
         w = p["differences"][LAYOUT]
-        if w["difference"] < -(w["standard_error"] or 0.0):
+        if lower(w):
             refusals.append(f"{describe(LAYOUT_SET)} (seed index {layout_seed_index}): one whole subject "
                             f"{100 * w['difference']:+.1f} ± {100 * w['standard_error']:.1f} points, lower by more than one standard error")
-    own = [p["this"] for p in paired if p["drawn"] == STYLE_SET and p["standard"]]
+    own = [p["this"] for p in paired if drawn(p["this"]) == STYLE_SET and standard(p["this"])]
     for c in own:
         scores = c["scores"]
         if scores["style"] < MIN_STYLE:
             refusals.append(f"{describe(STYLE_SET)}: style {100 * scores['style']:.1f} % < {100 * MIN_STYLE:.0f} %")
         if scores.get("frechet_distance", 0.0) > MAX_FD:
             refusals.append(f"{describe(STYLE_SET)}: FD {scores['frechet_distance']:.1f} > {MAX_FD:g}")
-    have = {p["drawn"] for p in paired if p["standard"]}
+    have = {drawn(p["this"]) for p in paired if standard(p["this"])}
     missing = [describe(r) for r in REQUIRED if r not in have]
     if not layout:
         missing.append(f"{describe(LAYOUT_SET)} at seed index {layout_seed_index} (the layout's clause)")
